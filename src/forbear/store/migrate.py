@@ -1,0 +1,87 @@
+"""Programmatic Alembic API; the migration scripts ship inside the package.
+
+No ``alembic.ini`` is needed: :func:`alembic_config` builds the configuration in code and
+points it at ``forbear/store/migrations``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
+from forbear.domain.errors import StorageUnavailable
+from forbear.store.db import make_engine, safe_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        # ConfigParser interpolation: a literal % in a password must be doubled.
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _engine(engine_or_url: Engine | str | URL) -> tuple[Engine, bool]:
+    if isinstance(engine_or_url, Engine):
+        return engine_or_url, False
+    return make_engine(engine_or_url), True
+
+
+def upgrade(engine_or_url: Engine | str | URL, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (default: the newest), in one transaction."""
+    engine, owned = _engine(engine_or_url)
+    try:
+        config = alembic_config()
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def downgrade(engine_or_url: Engine | str | URL, revision: str) -> None:
+    engine, owned = _engine(engine_or_url)
+    try:
+        config = alembic_config()
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, revision)
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or ``None`` if it was never migrated."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def is_up_to_date(engine: Engine) -> bool:
+    script = ScriptDirectory.from_config(alembic_config())
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current == set(script.get_heads())
+
+
+def require_up_to_date(engine: Engine) -> None:
+    """Refuse to run against a database that is not at the shipped head revision."""
+    if not is_up_to_date(engine):
+        raise StorageUnavailable(
+            f"database at {safe_url(engine)} is at revision {current_revision(engine)!r}, "
+            f"expected {head_revision()!r}: run `forbear db upgrade`"
+        )
