@@ -1,0 +1,52 @@
+# Forbear — the two commands are `make demo` and `make test`; everything else is a helper.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+BASE_STAMP := $(VENV)/.stamp-base
+DEV_STAMP  := $(VENV)/.stamp-dev
+PYTEST_ARGS ?=
+BORROWERS ?= 20000
+
+.PHONY: demo test lint format typecheck bench bench-smoke serve clean help
+
+help:
+	@echo "make demo   - set up, build the demo book, run the daily job (and serve, once the web app exists)"
+	@echo "make test   - install dev dependencies, lint, type-check and run the whole test suite"
+	@echo "make lint   - ruff check + format check;  make format - apply ruff format and fixes"
+	@echo "make bench  - run the benchmarks at full size (slow)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Forbear needs Python 3.11+, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(BASE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml $(BASE_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(BASE_STAMP)
+	$(BIN)/forbear demo --borrowers $(BORROWERS)
+
+test: $(DEV_STAMP) lint typecheck
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(DEV_STAMP)
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy src/forbear
+
+bench: $(DEV_STAMP)
+	$(BIN)/python benchmarks/ledger.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis forbear-data
