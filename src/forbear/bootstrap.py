@@ -1,0 +1,76 @@
+"""Composition root: settings, database, vault and services are wired here, once.
+
+The CLI, the web app and the batch all start from :func:`bootstrap`; nothing else reads
+settings or builds engines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from forbear.domain.errors import ConfigurationError
+from forbear.settings import Environment, Settings
+from forbear.store import migrate
+from forbear.store.crypto import PiiVault
+from forbear.store.db import make_engine, ping
+
+
+@dataclass
+class Forbear:
+    """Everything an entry point needs, built once."""
+
+    settings: Settings
+    engine: Engine
+    vault: PiiVault
+    sessions: sessionmaker[Session]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One database transaction for a bulk use case: committed on success,
+        rolled back on any error, so a failed import or run leaves nothing behind."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with a one-line error instead of a traceback."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except PydanticValidationError as exc:
+        problems = "; ".join(
+            f"FORBEAR_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from None
+
+
+def bootstrap(settings: Settings | None = None, *, auto_migrate: bool | None = None) -> Forbear:
+    """Wire Forbear. The embedded database is migrated automatically outside production;
+    in production the schema must already be current (``forbear db upgrade``)."""
+    settings = settings or load_settings()
+    if settings.database_url is None or settings.environment is not Environment.PRODUCTION:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = settings.load_key()
+    engine = make_engine(settings.resolved_database_url)
+    ping(engine)
+    if auto_migrate is None:
+        auto_migrate = settings.environment is not Environment.PRODUCTION
+    if auto_migrate:
+        migrate.upgrade(engine)
+    else:
+        migrate.require_up_to_date(engine)
+    return Forbear(
+        settings=settings,
+        engine=engine,
+        vault=PiiVault(key),
+        sessions=sessionmaker(engine, expire_on_commit=False),
+    )

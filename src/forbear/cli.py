@@ -1,0 +1,323 @@
+"""The operators' command line: ``forbear --help``.
+
+Every command answers bad input, a missing file, an unreachable database or a missing
+key with one clear line on stderr and a non-zero exit code, never a traceback, and
+leaves stored data unchanged (each command's writes are one transaction).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from forbear.bootstrap import Forbear, bootstrap, load_settings
+from forbear.domain.errors import ForbearError, ImportRejected, ValidationError
+from forbear.domain.money import format_yuan
+from forbear.settings import new_key_text
+
+app = typer.Typer(
+    help="Forbear: compliance-first collections for consumer-finance lenders.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+import_app = typer.Typer(help="Import the lender's book (products, loans, payments).")
+book_app = typer.Typer(help="Account states and roll rates of the book.")
+db_app = typer.Typer(help="Database schema.")
+app.add_typer(import_app, name="import")
+app.add_typer(book_app, name="book")
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+EXIT_ERROR = 1
+EXIT_REJECTED = 2
+
+
+def parse_date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(option, f"not a date (use YYYY-MM-DD): {text!r}") from None
+
+
+def today_in(app_: Forbear) -> date:
+    return datetime.now(app_.settings.zone).date()
+
+
+def _app() -> Forbear:
+    return bootstrap()
+
+
+def _yuan(fen: int) -> str:
+    return "¥" + format_yuan(fen)
+
+
+# ---------------------------------------------------------------- import
+
+
+SkipBad = Annotated[
+    bool, typer.Option("--skip-bad", help="import the good rows, write the bad ones to a file")
+]
+Rejects = Annotated[
+    Path | None, typer.Option("--rejects", help="where --skip-bad writes rejected rows")
+]
+Encoding = Annotated[
+    str | None, typer.Option("--encoding", help="force the CSV encoding (default: detect)")
+]
+
+
+def _print_report(report: object) -> None:
+    from forbear.services.imports import ImportReport
+
+    assert isinstance(report, ImportReport)
+    console.print(f"[green]✓[/] {report.summary()}")
+    if report.rejects_file is not None:
+        console.print(f"  rejected rows with reasons: {report.rejects_file}")
+
+
+@import_app.command("products")
+def import_products_cmd(file: Path) -> None:
+    """Import product contract terms from a YAML file."""
+    from forbear.services.imports import import_products, load_products_file
+
+    products = load_products_file(file)
+    forbear = _app()
+    with forbear.transaction() as conn:
+        report = import_products(conn, products, file.name)
+    _print_report(report)
+
+
+@import_app.command("loans")
+def import_loans_cmd(
+    file: Path, skip_bad: SkipBad = False, rejects: Rejects = None, encoding: Encoding = None
+) -> None:
+    """Import loans and their borrowers from CSV or Parquet (docs/import.md)."""
+    from forbear.services.imports import import_loans
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        report = import_loans(
+            conn, forbear.vault, file, skip_bad=skip_bad, rejects=rejects, encoding=encoding
+        )
+    _print_report(report)
+
+
+@import_app.command("payments")
+def import_payments_cmd(
+    file: Path, skip_bad: SkipBad = False, rejects: Rejects = None, encoding: Encoding = None
+) -> None:
+    """Import payments from CSV or Parquet (docs/import.md)."""
+    from forbear.services.imports import import_payments
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        report = import_payments(
+            conn,
+            file,
+            zone=forbear.settings.lender_timezone,
+            skip_bad=skip_bad,
+            rejects=rejects,
+            encoding=encoding,
+        )
+    _print_report(report)
+
+
+# ---------------------------------------------------------------- book
+
+
+def bucket_table(summary: pl.DataFrame, title: str) -> Table:
+    table = Table(title=title)
+    for name in ("Bucket 账龄", "Accounts 户数", "Share 占比", "Outstanding 在贷余额", "Overdue 逾期金额"):
+        table.add_column(name, justify="right")
+    for row in summary.iter_rows(named=True):
+        table.add_row(
+            row["bucket"],
+            f"{row['accounts']:,}",
+            f"{row['share']:.1%}",
+            _yuan(row["outstanding_principal"]),
+            _yuan(row["overdue_total"]),
+        )
+    table.add_section()
+    table.add_row(
+        "Total 合计",
+        f"{summary['accounts'].sum():,}",
+        "100.0%",
+        _yuan(int(summary["outstanding_principal"].sum())),
+        _yuan(int(summary["overdue_total"].sum())),
+    )
+    return table
+
+
+def roll_table(matrix: pl.DataFrame, title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("From 从", justify="left")
+    table.add_column("Accounts 户数", justify="right")
+    targets = [c for c in matrix.columns if c not in ("bucket", "accounts")]
+    for name in targets:
+        table.add_column(name, justify="right")
+    for row in matrix.iter_rows(named=True):
+        cells = [f"{row[c]:.1%}" if row[c] else "·" for c in targets]
+        table.add_row(row["bucket"], f"{row['accounts']:,}", *cells)
+    return table
+
+
+@book_app.command("state")
+def book_state(
+    as_of: Annotated[str, typer.Option("--as-of", help="business date YYYY-MM-DD")],
+) -> None:
+    """Compute and store every account's state (days past due, bucket, balances) for a date."""
+    from forbear.services import book
+
+    day = parse_date(as_of, "--as-of")
+    forbear = _app()
+    with forbear.transaction() as conn:
+        result = book.compute_states(conn, day)
+    console.print(bucket_table(result.summary(), f"Book as of {day} 截至 {day} 的账户状态"))
+    console.print(f"[green]✓[/] stored {result.states.height:,} account states for {day}")
+
+
+@book_app.command("roll-rates")
+def book_roll_rates(
+    start: Annotated[str, typer.Option("--from", help="first snapshot date YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--to", help="second snapshot date YYYY-MM-DD")],
+    by_balance: Annotated[
+        bool, typer.Option("--by-balance", help="weight by outstanding principal")
+    ] = False,
+) -> None:
+    """Print the bucket transition (roll-rate) matrix between two dates."""
+    from forbear.services import book
+
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    forbear = _app()
+    with forbear.transaction() as conn:
+        matrix = book.roll_rate_matrix(conn, first, last, by_balance=by_balance)
+    weight = "balance" if by_balance else "accounts"
+    console.print(roll_table(matrix, f"Roll rates 迁徙率 {first} → {last} (by {weight})"))
+
+
+# ---------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    borrowers: Annotated[int, typer.Option(min=10, max=2_000_000)] = 20_000,
+    seed: Annotated[int, typer.Option(help="same seed and date, same book")] = 20261129,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="default: today")] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="delete the embedded demo database first")
+    ] = False,
+) -> None:
+    """Build a synthetic book (faker zh_CN) through the real import path and summarise it."""
+    from forbear.services.demo import build_demo
+    from forbear.sim.products import load_products
+
+    settings = load_settings()
+    if fresh:
+        if settings.database_url:
+            raise ValidationError("--fresh", "only deletes the embedded SQLite database")
+        for suffix in ("", "-wal", "-shm"):
+            (settings.data_dir / f"forbear.db{suffix}").unlink(missing_ok=True)
+        shutil.rmtree(settings.data_dir / "demo", ignore_errors=True)
+    forbear = bootstrap(settings)
+    day = parse_date(as_of, "--as-of") if as_of else today_in(forbear)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        current: list[int] = []
+
+        def step(label: str) -> None:
+            if current:
+                progress.update(current[-1], completed=1, total=1)
+            current.append(progress.add_task(label, total=None))
+
+        result = build_demo(
+            forbear.transaction,
+            forbear.vault,
+            directory=settings.data_dir / "demo",
+            products=load_products(),
+            borrowers=borrowers,
+            seed=seed,
+            as_of=day,
+            zone=settings.lender_timezone,
+            step=step,
+        )
+        if current:
+            progress.update(current[-1], completed=1, total=1)
+    for report in result.reports:
+        console.print(f"[green]✓[/] {report.summary()}")
+    console.print(bucket_table(result.today.summary(), f"Demo book as of {day} 演示账本"))
+    console.print(
+        roll_table(
+            result.rolls,
+            f"Last month's roll rates 上月迁徙率 {result.roll_from} → {result.roll_to}",
+        )
+    )
+    console.print(f"Database: {forbear.settings.resolved_database_url.split('///')[-1]}")
+
+
+# ---------------------------------------------------------------- db & keys
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database schema to the version this release ships."""
+    from forbear.store import migrate
+    from forbear.store.db import make_engine, ping, safe_url
+
+    settings = load_settings()
+    engine = make_engine(settings.resolved_database_url)
+    ping(engine)
+    migrate.upgrade(engine)
+    console.print(f"[green]✓[/] {safe_url(engine)} at revision {migrate.current_revision(engine)}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show the schema revision of the database and whether it is current."""
+    from forbear.store import migrate
+    from forbear.store.db import make_engine, ping, safe_url
+
+    settings = load_settings()
+    engine = make_engine(settings.resolved_database_url)
+    ping(engine)
+    current, head = migrate.current_revision(engine), migrate.head_revision()
+    state = "[green]current[/]" if current == head else "[yellow]needs `forbear db upgrade`[/]"
+    console.print(f"{safe_url(engine)}: revision {current} (shipped: {head}) {state}")
+
+
+@app.command()
+def keygen() -> None:
+    """Print a new random encryption key for FORBEAR_ENCRYPTION_KEY."""
+    console.print(new_key_text(), highlight=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except ImportRejected as exc:
+        err.print(f"[red]error:[/] {exc.source}: {len(exc.errors)} problem(s), nothing imported")
+        for problem in exc.errors[:50]:
+            err.print(f"  {problem}", highlight=False, markup=False)
+        if len(exc.errors) > 50:
+            err.print(f"  ... and {len(exc.errors) - 50} more (use --skip-bad to get them all in a file)")
+        sys.exit(EXIT_REJECTED)
+    except ForbearError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing was committed by the step in progress")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

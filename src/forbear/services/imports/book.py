@@ -1,0 +1,483 @@
+"""Importing loans (with their borrowers) and payments, all or nothing, idempotently."""
+
+from __future__ import annotations
+
+import hashlib
+import zoneinfo
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, Table, insert, select, update
+
+from forbear.domain.errors import ImportRejected, RowError
+from forbear.domain.intake import (
+    LOAN_COLUMNS,
+    PAYMENT_COLUMNS,
+    ColumnSpec,
+    normalise_headers,
+    validate_loans,
+    validate_payments,
+)
+from forbear.domain.intake.result import LINE, drop_lines
+from forbear.domain.ledger import products_frame, schedules
+from forbear.domain.ledger.schema import LOANS
+from forbear.store import bulk, models
+from forbear.store.crypto import PiiVault
+from forbear.services.imports.files import read_table, write_rejects
+from forbear.services.imports.report import ImportReport
+
+_CHUNK = 5_000
+_ZONES = frozenset(zoneinfo.available_timezones())
+
+# The loan columns a re-import must match exactly; anything else is a conflict.
+_LOAN_TERMS = (
+    "customer_ref",
+    "product_code",
+    "principal",
+    "term_months",
+    "annual_rate_bp",
+    "start_date",
+    "first_due_date",
+)
+
+
+def _fetch_in(
+    conn: Connection,
+    query: Callable[[list[str]], Any],
+    keys: Iterable[str],
+    schema: dict[str, pl.DataType],
+) -> pl.DataFrame:
+    """Run ``query(chunk)`` over the keys in chunks (databases limit IN-list sizes)."""
+    keys = sorted(set(keys))
+    parts = []
+    for start in range(0, len(keys), _CHUNK):
+        rows = conn.execute(query(keys[start : start + _CHUNK])).all()
+        parts.append(pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row"))
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(parts)
+
+
+def _read_checked_headers(
+    path: Path, specs: tuple[ColumnSpec, ...], encoding: str | None
+) -> tuple[pl.DataFrame, str]:
+    frame, used = read_table(path, encoding=encoding)
+    headers = [c for c in frame.columns if c != LINE]
+    mapping, header_errors = normalise_headers(headers, specs)
+    if header_errors:
+        raise ImportRejected(path.name, header_errors)
+    return frame.rename(mapping), used
+
+
+def _finish(
+    conn: Connection,
+    report: ImportReport,
+    raw: pl.DataFrame,
+    errors: list[RowError],
+    *,
+    path: Path,
+    skip_bad: bool,
+    rejects: Path | None,
+) -> None:
+    """Refuse the file, or record the rejects; then record the batch."""
+    errors = sorted(errors, key=lambda e: (e.line, e.column))
+    report.errors = errors
+    report.rows_rejected = len({e.line for e in errors})
+    if errors and not skip_bad:
+        raise ImportRejected(path.name, errors)
+    if errors:
+        target = rejects or path.with_name(path.name + ".rejects.csv")
+        report.rejects_file = write_rejects(target, raw, errors)
+    table = models.ImportBatch.__table__
+    conn.execute(
+        update(table)
+        .where(table.c.id == report.batch_id)
+        .values(
+            status=report.status,
+            rows_total=report.rows_total,
+            rows_imported=report.rows_imported,
+            rows_skipped_existing=report.rows_skipped_existing,
+            rows_rejected=report.rows_rejected,
+            finished_at=datetime.now(UTC),
+        )
+    )
+
+
+def _open_batch(conn: Connection, kind: str, path: Path, digest: str, started: datetime) -> int:
+    table = models.ImportBatch.__table__
+    result = conn.execute(
+        insert(table)
+        .values(
+            kind=kind,
+            source_name=path.name,
+            file_sha256=digest,
+            status="rejected",
+            started_at=started,
+        )
+        .returning(table.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def import_loans(
+    conn: Connection,
+    vault: PiiVault,
+    path: Path,
+    *,
+    skip_bad: bool = False,
+    rejects: Path | None = None,
+    encoding: str | None = None,
+) -> ImportReport:
+    """Import a loans file inside the caller's transaction (see docs/import.md)."""
+    started = datetime.now(UTC)
+    raw, used = _read_checked_headers(path, LOAN_COLUMNS, encoding)
+    report = ImportReport(kind="loans", source=path.name, rows_total=raw.height, encoding=used)
+    products = bulk.read_products_terms(conn)
+    checked = validate_loans(raw, products, _ZONES)
+    errors = list(checked.errors)
+    rows = checked.valid
+
+    # Loans already stored: identical rows are skipped, a new write-off date is applied,
+    # anything else is a conflict that a person must look at.
+    loans_t, borrowers_t, products_t = (
+        models.Loan.__table__,
+        models.Borrower.__table__,
+        models.Product.__table__,
+    )
+    stored = _fetch_in(
+        conn,
+        lambda chunk: select(
+            loans_t.c.external_ref,
+            loans_t.c.id,
+            borrowers_t.c.external_ref,
+            products_t.c.code,
+            loans_t.c.principal,
+            loans_t.c.term_months,
+            loans_t.c.annual_rate_bp,
+            loans_t.c.start_date,
+            loans_t.c.first_due_date,
+            loans_t.c.written_off_on,
+        )
+        .join(borrowers_t, borrowers_t.c.id == loans_t.c.borrower_id)
+        .join(products_t, products_t.c.id == loans_t.c.product_id)
+        .where(loans_t.c.external_ref.in_(chunk)),
+        rows["loan_ref"].to_list(),
+        {
+            "loan_ref": pl.String,
+            "_loan_id": pl.Int64,
+            "_customer_ref": pl.String,
+            "_product_code": pl.String,
+            "_principal": pl.Int64,
+            "_term_months": pl.Int32,
+            "_annual_rate_bp": pl.Int32,
+            "_start_date": pl.Date,
+            "_first_due_date": pl.Date,
+            "_written_off_on": pl.Date,
+        },
+    )
+    known = rows.join(stored, on="loan_ref", how="inner")
+    same_terms = pl.all_horizontal(pl.col(c) == pl.col(f"_{c}") for c in _LOAN_TERMS)
+    conflicts = known.filter(~same_terms)
+    errors += [
+        RowError(line, "loan_ref", "loan_ref already imported with different terms")
+        for line in conflicts[LINE].to_list()
+    ]
+    write_offs = known.filter(
+        same_terms
+        & pl.col("written_off_on").is_not_null()
+        & pl.col("written_off_on").ne_missing(pl.col("_written_off_on"))
+    )
+    write_off_cleared = known.filter(
+        same_terms & pl.col("written_off_on").is_null() & pl.col("_written_off_on").is_not_null()
+    )
+    errors += [
+        RowError(line, "written_off_on", "a stored write-off cannot be undone by an import")
+        for line in write_off_cleared[LINE].to_list()
+    ]
+    new = rows.join(stored.select("loan_ref"), on="loan_ref", how="anti")
+
+    # Borrowers already stored must be the same person (same national ID).
+    stored_borrowers = _fetch_in(
+        conn,
+        lambda chunk: select(
+            borrowers_t.c.external_ref, borrowers_t.c.id, borrowers_t.c.national_id_bidx
+        ).where(borrowers_t.c.external_ref.in_(chunk)),
+        new["customer_ref"].to_list(),
+        {"customer_ref": pl.String, "borrower_id": pl.Int64, "_id_bidx": pl.String},
+    )
+    new = new.with_columns(
+        pl.col("national_id")
+        .map_elements(lambda v: vault.blind_index("national_id", v), return_dtype=pl.String)
+        .alias("national_id_bidx")
+    ).join(stored_borrowers, on="customer_ref", how="left")
+    mismatch = new.filter(
+        pl.col("borrower_id").is_not_null() & (pl.col("national_id_bidx") != pl.col("_id_bidx"))
+    )
+    errors += [
+        RowError(line, "customer_ref", "customer_ref is stored with a different national ID")
+        for line in mismatch[LINE].to_list()
+    ]
+
+    bad = {e.line for e in errors}
+    if errors and not skip_bad:
+        raise ImportRejected(path.name, sorted(errors, key=lambda e: (e.line, e.column)))
+    new = drop_lines(new, bad)
+    write_offs = drop_lines(write_offs, bad)
+    batch_id = _open_batch(conn, "loans", path, _sha256(path), started)
+    report.batch_id = batch_id
+
+    _insert_borrowers(conn, vault, new.filter(pl.col("borrower_id").is_null()))
+    borrower_ids = _fetch_in(
+        conn,
+        lambda chunk: select(borrowers_t.c.external_ref, borrowers_t.c.id).where(
+            borrowers_t.c.external_ref.in_(chunk)
+        ),
+        new["customer_ref"].to_list(),
+        {"customer_ref": pl.String, "_bid": pl.Int64},
+    )
+    product_ids = pl.DataFrame(
+        [tuple(r) for r in conn.execute(select(products_t.c.code, products_t.c.id)).all()],
+        schema={"product_code": pl.String, "product_id": pl.Int64},
+        orient="row",
+    )
+    new = new.drop("borrower_id").join(borrower_ids, on="customer_ref").join(
+        product_ids, on="product_code"
+    )
+    bulk.write_frame(
+        conn,
+        "loans",
+        new.select(
+            pl.col("loan_ref").alias("external_ref"),
+            pl.col("_bid").alias("borrower_id"),
+            "product_id",
+            "principal",
+            "term_months",
+            "annual_rate_bp",
+            "start_date",
+            "first_due_date",
+            "written_off_on",
+            pl.lit(batch_id, dtype=pl.Int64).alias("import_batch_id"),
+            pl.lit(started, dtype=pl.Datetime("us", "UTC")).alias("created_at"),
+        ),
+    )
+    loan_ids = _fetch_in(
+        conn,
+        lambda chunk: select(loans_t.c.external_ref, loans_t.c.id).where(
+            loans_t.c.external_ref.in_(chunk)
+        ),
+        new["loan_ref"].to_list(),
+        {"loan_ref": pl.String, "loan_id": pl.Int64},
+    )
+    book = new.join(loan_ids, on="loan_ref").select(
+        [pl.col(name).cast(dtype) for name, dtype in LOANS.items()]
+    )
+    instalments = schedules(book.lazy(), products_frame(products).lazy()).collect()
+    bulk.write_frame(conn, "instalments", instalments)
+    for row in write_offs.select("_loan_id", "written_off_on").iter_rows():
+        conn.execute(update(loans_t).where(loans_t.c.id == row[0]).values(written_off_on=row[1]))
+
+    report.rows_imported = new.height
+    report.rows_updated = write_offs.height
+    report.rows_skipped_existing = known.height - conflicts.height - write_offs.height - (
+        write_off_cleared.height
+    )
+    _finish(
+        conn,
+        report,
+        raw,
+        errors,
+        path=path,
+        skip_bad=skip_bad,
+        rejects=rejects,
+    )
+    return report
+
+
+def _insert_borrowers(conn: Connection, vault: PiiVault, rows: pl.DataFrame) -> None:
+    """Encrypt and store new borrowers (first row of each customer) and contact points."""
+    people = rows.sort(LINE).unique("customer_ref", keep="first", maintain_order=True)
+    if people.height == 0:
+        return
+    now = datetime.now(UTC)
+
+    def enc(col: str, context: str) -> pl.Expr:
+        return pl.col(col).map_elements(
+            lambda v: vault.encrypt(v, context=context), return_dtype=pl.Binary
+        )
+
+    def bidx(col: str, kind: str) -> pl.Expr:
+        return pl.col(col).map_elements(
+            lambda v: vault.blind_index(kind, v), return_dtype=pl.String
+        )
+
+    bulk.write_frame(
+        conn,
+        "borrowers",
+        people.select(
+            pl.col("customer_ref").alias("external_ref"),
+            enc("name", "borrowers.name").alias("name_enc"),
+            enc("national_id", "borrowers.national_id").alias("national_id_enc"),
+            pl.col("national_id_bidx"),
+            enc("mobile", "borrowers.mobile").alias("mobile_enc"),
+            bidx("mobile", "phone").alias("mobile_bidx"),
+            enc("email", "borrowers.email").alias("email_enc"),
+            enc("address", "borrowers.address").alias("address_enc"),
+            "province",
+            "city",
+            "timezone",
+            pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("created_at"),
+            pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("updated_at"),
+        ),
+    )
+    borrowers_t = models.Borrower.__table__
+    ids = _fetch_in(
+        conn,
+        lambda chunk: select(borrowers_t.c.external_ref, borrowers_t.c.id).where(
+            borrowers_t.c.external_ref.in_(chunk)
+        ),
+        people["customer_ref"].to_list(),
+        {"customer_ref": pl.String, "borrower_id": pl.Int64},
+    )
+    people = people.drop("borrower_id", strict=False).join(ids, on="customer_ref")
+    context = "contact_points.value"
+    points = [
+        people.select(
+            "borrower_id",
+            pl.lit("phone").alias("kind"),
+            enc("mobile", context).alias("value_enc"),
+            bidx("mobile", "phone").alias("value_bidx"),
+            pl.lit("debtor").alias("owner_type"),
+            pl.lit(None, dtype=pl.Binary).alias("owner_name_enc"),
+            pl.lit(None, dtype=pl.String).alias("relation"),
+            pl.lit("contract").alias("provenance"),
+            pl.lit(True).alias("is_primary"),
+        ),
+        people.filter(pl.col("email").is_not_null()).select(
+            "borrower_id",
+            pl.lit("email").alias("kind"),
+            enc("email", context).alias("value_enc"),
+            bidx("email", "email").alias("value_bidx"),
+            pl.lit("debtor").alias("owner_type"),
+            pl.lit(None, dtype=pl.Binary).alias("owner_name_enc"),
+            pl.lit(None, dtype=pl.String).alias("relation"),
+            pl.lit("contract").alias("provenance"),
+            pl.lit(True).alias("is_primary"),
+        ),
+        people.filter(pl.col("emergency_mobile").is_not_null()).select(
+            "borrower_id",
+            pl.lit("phone").alias("kind"),
+            enc("emergency_mobile", context).alias("value_enc"),
+            bidx("emergency_mobile", "phone").alias("value_bidx"),
+            pl.lit("emergency_contact").alias("owner_type"),
+            enc("emergency_name", "contact_points.owner_name").alias("owner_name_enc"),
+            pl.col("emergency_relation").alias("relation"),
+            pl.lit("supplied_by_debtor").alias("provenance"),
+            pl.lit(False).alias("is_primary"),
+        ),
+    ]
+    bulk.write_frame(
+        conn,
+        "contact_points",
+        pl.concat(points).with_columns(
+            pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("created_at")
+        ),
+    )
+
+
+def import_payments(
+    conn: Connection,
+    path: Path,
+    *,
+    zone: str,
+    skip_bad: bool = False,
+    rejects: Path | None = None,
+    encoding: str | None = None,
+) -> ImportReport:
+    """Import a payments file inside the caller's transaction (see docs/import.md)."""
+    started = datetime.now(UTC)
+    raw, used = _read_checked_headers(path, PAYMENT_COLUMNS, encoding)
+    report = ImportReport(kind="payments", source=path.name, rows_total=raw.height, encoding=used)
+    checked = validate_payments(raw, zone)
+    errors = list(checked.errors)
+    rows = checked.valid
+    loans_t, payments_t = models.Loan.__table__, models.Payment.__table__
+
+    loans = _fetch_in(
+        conn,
+        lambda chunk: select(loans_t.c.external_ref, loans_t.c.id, loans_t.c.start_date).where(
+            loans_t.c.external_ref.in_(chunk)
+        ),
+        rows["loan_ref"].to_list(),
+        {"loan_ref": pl.String, "loan_id": pl.Int64, "_start": pl.Date},
+    )
+    rows = rows.join(loans, on="loan_ref", how="left")
+    errors += [
+        RowError(line, "loan_ref", "unknown loan_ref (import the loan first)")
+        for line in rows.filter(pl.col("loan_id").is_null())[LINE].to_list()
+    ]
+    errors += [
+        RowError(line, "paid_at", "payment is dated before the loan's start date")
+        for line in rows.filter(pl.col("paid_on") < pl.col("_start"))[LINE].to_list()
+    ]
+    stored = _fetch_in(
+        conn,
+        lambda chunk: select(
+            payments_t.c.external_ref, payments_t.c.loan_id, payments_t.c.paid_on, payments_t.c.amount
+        ).where(payments_t.c.external_ref.in_(chunk)),
+        rows["txn_ref"].to_list(),
+        {"txn_ref": pl.String, "_loan_id": pl.Int64, "_paid_on": pl.Date, "_amount": pl.Int64},
+    )
+    known = rows.join(stored, on="txn_ref", how="inner")
+    same = (
+        (pl.col("loan_id") == pl.col("_loan_id"))
+        & (pl.col("paid_on") == pl.col("_paid_on"))
+        & (pl.col("amount") == pl.col("_amount"))
+    )
+    conflicts = known.filter(~same)
+    errors += [
+        RowError(line, "txn_ref", "txn_ref already imported with a different loan, date or amount")
+        for line in conflicts[LINE].to_list()
+    ]
+    if errors and not skip_bad:
+        raise ImportRejected(path.name, sorted(errors, key=lambda e: (e.line, e.column)))
+    bad = {e.line for e in errors}
+    new = drop_lines(rows.join(stored.select("txn_ref"), on="txn_ref", how="anti"), bad)
+    batch_id = _open_batch(conn, "payments", path, _sha256(path), started)
+    report.batch_id = batch_id
+    bulk.write_frame(
+        conn,
+        "payments",
+        new.select(
+            pl.col("txn_ref").alias("external_ref"),
+            "loan_id",
+            "paid_on",
+            "paid_at",
+            "amount",
+            "channel",
+            pl.lit(batch_id, dtype=pl.Int64).alias("import_batch_id"),
+            pl.lit(started, dtype=pl.Datetime("us", "UTC")).alias("created_at"),
+        ),
+    )
+    report.rows_imported = new.height
+    report.rows_skipped_existing = known.height - conflicts.height
+    _finish(
+        conn,
+        report,
+        raw,
+        errors,
+        path=path,
+        skip_bad=skip_bad,
+        rejects=rejects,
+    )
+    return report
