@@ -297,3 +297,5 @@ class AccountState(Base):
     next_due_amount: Mapped[int | None] = mapped_column(BigInteger)
     last_payment_date: Mapped[date | None] = mapped_column(Date)
     paid_total: Mapped[int] = mapped_column(BigInteger)
+    # paid beyond payoff, owed back to the borrower
+    credit: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

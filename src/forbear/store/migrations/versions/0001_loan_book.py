@@ -200,6 +200,7 @@ def upgrade() -> None:
         sa.Column("next_due_amount", sa.BigInteger(), nullable=True),
         sa.Column("last_payment_date", sa.Date(), nullable=True),
         sa.Column("paid_total", sa.BigInteger(), nullable=False),
+        sa.Column("credit", sa.BigInteger(), server_default="0", nullable=False),
         sa.CheckConstraint(
             "status IN ('active', 'paid_off', 'written_off')", name=op.f("ck_account_states_status")
         ),

@@ -1,0 +1,100 @@
+"""Database fixtures: every integration test runs on SQLite and on PostgreSQL.
+
+- ``engine``: parametrised over ``sqlite`` (a migrated temp file) and ``postgresql``
+  (a database of its own per test session, created at ``FORBEAR_TEST_PG_URL``, migrated,
+  and dropped at the end; skipped with the reason when the server cannot be reached).
+- ``connection``: a connection in a transaction that is rolled back after the test.
+- ``session_factory`` / ``uow``: sessions joined to that transaction through a SAVEPOINT,
+  so ``uow.commit()`` works and still leaves nothing behind.
+- ``vault``: a :class:`PiiVault` with a fixed test key.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from forbear.domain.errors import StorageUnavailable
+from forbear.store import migrate
+from forbear.store.crypto import PiiVault
+from forbear.store.db import make_engine, normalise_url, ping
+from forbear.store.uow import SqlAlchemyUnitOfWork, make_session_factory
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+TEST_KEY = bytes(range(32))
+
+
+def pg_url() -> str:
+    return os.environ.get("FORBEAR_TEST_PG_URL", DEFAULT_PG_URL)
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    path = tmp_path_factory.mktemp("db") / "forbear-test.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Engine]:
+    url = normalise_url(pg_url())
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        ping(admin)
+    except StorageUnavailable as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {pg_url()}: {exc}")
+    # A database per test session, so parallel runs (xdist workers, developers) never meet.
+    name = f"forbear_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine = make_engine(url.set(database=name))
+    try:
+        migrate.upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """A migrated engine, once per backend."""
+    name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
+    return request.getfixturevalue(name)
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back when the test ends."""
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            yield conn
+        finally:
+            if transaction.is_active:
+                transaction.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    return make_session_factory(connection, join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture
+def uow(session_factory: sessionmaker[Session]) -> SqlAlchemyUnitOfWork:
+    return SqlAlchemyUnitOfWork(session_factory)
+
+
+@pytest.fixture
+def vault() -> PiiVault:
+    return PiiVault(TEST_KEY)
