@@ -55,8 +55,10 @@ PAYMENTS: dict[str, pl.DataType] = {
     "amount": pl.Int64(),
 }
 
-# One row per (payment, instalment, component) that received money. Prepayments that
-# reduce principal not yet due carry the seq of the instalment whose principal they paid.
+# One row per (payment, instalment, component) that received money. Prepaid principal
+# (an overpayment that reduces principal not yet due, which is then re-amortised) has
+# component "principal" and a NULL seq; money beyond payoff has component "credit" and a
+# NULL seq (owed back to the borrower).
 ALLOCATIONS: dict[str, pl.DataType] = {
     "payment_id": pl.Int64(),
     "loan_id": pl.Int64(),
@@ -83,6 +85,7 @@ STATES: dict[str, pl.DataType] = {
     "next_due_amount": pl.Int64(),
     "last_payment_date": pl.Date(),
     "paid_total": pl.Int64(),
+    "credit": pl.Int64(),  # paid beyond payoff, owed back to the borrower (added by the ledger)
 }
 
 

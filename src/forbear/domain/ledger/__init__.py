@@ -1,0 +1,208 @@
+"""The ledger: schedules, penalty, payment allocation and account state, written twice.
+
+The scalar path (one loan, plain dataclasses, readable loops) is the executable
+specification; the vectorised path (Polars, the whole book) is what the daily batch runs.
+Tests check that both give the same integers.
+
+Scalar::
+
+    build_schedule(loan, product) -> list[Instalment]
+    run_ledger(loan, product, instalments, payments, as_of, buckets=DEFAULT_BUCKETS)
+        -> LedgerResult(state, allocations)
+
+Vectorised (frames follow :mod:`forbear.domain.ledger.schema`)::
+
+    products_frame(products) -> pl.DataFrame                      # PRODUCTS
+    schedules(loans, products) -> pl.LazyFrame                    # INSTALMENTS
+    account_states(loans, products, instalments, payments, as_of, buckets=DEFAULT_BUCKETS)
+        -> BookResult(states: pl.LazyFrame, allocations: pl.LazyFrame)  # STATES, ALLOCATIONS
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from forbear.domain.errors import ValidationError
+from forbear.domain.ledger.allocation import (
+    COMPONENTS,
+    NO_EVENT,
+    POS,
+    LoanBook,
+    U,
+    advance_expr,
+    pay_step,
+)
+from forbear.domain.ledger.model import (
+    AccountState,
+    Allocation,
+    Instalment,
+    LedgerResult,
+    LoanTerms,
+    Payment,
+)
+from forbear.domain.ledger.schedules import build_schedule, products_frame, schedules
+from forbear.domain.ledger.schema import ALLOCATIONS
+from forbear.domain.ledger.state import DEFAULT_BUCKETS, BucketScheme, state_of, states_frame
+from forbear.domain.money import BP_PER_UNIT
+from forbear.domain.products import Component, ProductTerms
+
+__all__ = [
+    "DEFAULT_BUCKETS",
+    "AccountState",
+    "Allocation",
+    "BookResult",
+    "BucketScheme",
+    "Instalment",
+    "LedgerResult",
+    "LoanTerms",
+    "Payment",
+    "account_states",
+    "build_schedule",
+    "products_frame",
+    "run_ledger",
+    "schedules",
+]
+
+
+def run_ledger(
+    loan: LoanTerms,
+    product: ProductTerms,
+    instalments: Sequence[Instalment],
+    payments: Sequence[Payment],
+    as_of: date,
+    buckets: BucketScheme = DEFAULT_BUCKETS,
+) -> LedgerResult:
+    """One loan's state as of ``as_of`` and how each payment on or before it was allocated."""
+    if loan.start_date > as_of:
+        raise ValidationError("as_of", "the loan starts after this date")
+    book = LoanBook.open(loan, product, instalments)
+    taken = sorted(
+        (p for p in payments if p.paid_on <= as_of and p.loan_id == loan.loan_id),
+        key=lambda p: (p.paid_on, p.payment_id),
+    )
+    for payment in taken:
+        book.pay(payment)
+    book.advance(as_of)
+    return LedgerResult(state_of(book, as_of, taken, buckets), book.allocations)
+
+
+@dataclass(frozen=True, slots=True)
+class BookResult:
+    states: pl.LazyFrame  # schema.STATES, one row per loan started on or before as_of
+    allocations: pl.LazyFrame  # schema.ALLOCATIONS
+
+
+def account_states(
+    loans: pl.LazyFrame,
+    products: pl.LazyFrame,
+    instalments: pl.LazyFrame,
+    payments: pl.LazyFrame,
+    as_of: date,
+    buckets: BucketScheme = DEFAULT_BUCKETS,
+) -> BookResult:
+    """:func:`run_ledger` for every loan of a book at once.
+
+    Allocation is sequential per loan (penalty depends on when principal was paid), so
+    this iterates over the payment rank ``k``: step ``k`` is a handful of Polars operations
+    on the loans that have a ``k``-th payment and only their lines that can still change.
+    Loans without payments take no step at all.
+    """
+    day = pl.lit(as_of).cast(pl.Int32)
+    book = (
+        loans.filter(pl.col("start_date") <= as_of)
+        .join(products, on="product_code", how="inner")
+        .collect()
+    )
+    pays = (
+        payments.join(book.lazy().select("loan_id"), on="loan_id", how="semi")
+        .filter(pl.col("paid_on") <= as_of)
+        .sort("loan_id", "paid_on", "payment_id")
+        .with_columns(
+            rank=pl.int_range(1, pl.len() + 1).over("loan_id").cast(pl.Int32),
+            prev=pl.col("paid_on").shift(1).over("loan_id"),
+            n_pay=pl.len().over("loan_id").cast(pl.Int32),
+        )
+        .collect()
+    )
+    lines = _lines(book, instalments, pays)
+
+    finished = [lines.filter(pl.col("n_pay") == 0)]
+    active = lines.filter(pl.col("n_pay") > 0)
+    allocations: list[pl.DataFrame] = [pl.DataFrame(schema=ALLOCATIONS)]
+    terms = book.select(
+        "loan_id", "principal", "term_months", "annual_rate_bp", "method", "prepayment", "rounding"
+    )
+    for k in range(1, int(pays.select(pl.col("rank").max().fill_null(0)).item()) + 1):
+        finished.append(active.filter(pl.col("n_pay") < k))
+        active = active.filter(pl.col("n_pay") >= k)
+        pay = pays.filter(pl.col("rank") == k).select(
+            "loan_id",
+            "payment_id",
+            pl.col("paid_on").cast(pl.Int32).alias("t"),
+            pl.col("prev").cast(pl.Int32).fill_null(NO_EVENT).alias("prev"),
+            "amount",
+        )
+        active, done, allocated = pay_step(active, pay, terms)
+        finished.append(done)
+        allocations.append(allocated)
+    finished.append(active)
+
+    last = pays.group_by("loan_id").agg(_last=pl.col("paid_on").max().cast(pl.Int32))
+    final = (
+        pl.concat(finished)
+        .join(last, on="loan_id", how="left")
+        .with_columns(advance_expr(day, pl.col("_last").fill_null(NO_EVENT)))
+    )
+    allocated_all = pl.concat(allocations)
+    states = states_frame(
+        final,
+        book,
+        pays.select("loan_id", "paid_on", "amount"),
+        allocated_all,
+        as_of,
+        buckets,
+    )
+    return BookResult(states, allocated_all.lazy())
+
+
+def _lines(book: pl.DataFrame, instalments: pl.LazyFrame, pays: pl.DataFrame) -> pl.DataFrame:
+    """The working line frame: one row per instalment with the terms each step needs."""
+    n_pay = pays.group_by("loan_id").agg(n_pay=pl.len().cast(pl.Int32))
+    params = book.select(
+        "loan_id",
+        "grace_days",
+        "late_fee",
+        pl.col("penalty_rate_bp").cast(pl.Int64),
+        (pl.col("day_count").cast(pl.Int64) * BP_PER_UNIT).alias("penalty_den"),
+        "rounding",
+        "waterfall",
+        *(pl.col("components").str.find(c.value).alias(POS[c]) for c in COMPONENTS),
+    )
+    due = pl.col("due_date").cast(pl.Int32)
+    return (
+        instalments.join(params.lazy(), on="loan_id", how="inner")
+        .join(n_pay.lazy(), on="loan_id", how="left")
+        .select(
+            "loan_id",
+            "seq",
+            due.alias("due"),
+            (due + pl.col("grace_days")).alias("deadline"),
+            pl.lit(0, dtype=pl.Int64).alias(U[Component.PENALTY]),
+            pl.col("fee").alias(U[Component.FEE]),
+            pl.col("interest").alias(U[Component.INTEREST]),
+            pl.col("principal").alias(U[Component.PRINCIPAL]),
+            pl.col("late_fee").cast(pl.Int64),
+            "penalty_rate_bp",
+            "penalty_den",
+            "rounding",
+            "waterfall",
+            *(POS[c] for c in COMPONENTS),
+            pl.col("n_pay").fill_null(0),
+        )
+        .sort("loan_id", "seq")
+        .collect()
+    )

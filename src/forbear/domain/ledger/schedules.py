@@ -1,0 +1,256 @@
+"""Contractual repayment schedules (还款计划): 等额本息, 等额本金, 先息后本.
+
+Rules (one loan, principal ``P``, ``n`` months, monthly rate ``r = annual_rate_bp/120000``):
+
+- due dates: ``first_due_date``, then the same day of month as ``first_due_date`` in each
+  following month, clamped to the month end (31 Jan -> 29 Feb -> 31 Mar);
+- every amount is rounded once to the fen with the product's rounding;
+- interest of an instalment is ``round(B * r)`` on the balance ``B`` before it;
+- equal_instalment: level payment ``A = round(P r / (1 - (1+r)^-n))`` (``round(P/n)`` when
+  ``r == 0``), principal ``A - interest``; equal_principal: principal ``round(P/n)``;
+  interest_only: principal 0; the last instalment always takes the remaining balance;
+- fee of every instalment is ``round(P * monthly_fee_bp / 10000)``.
+
+:func:`amortise` is the one loop both the original schedule and a re-amortisation after a
+prepayment use; :func:`amortise_frame` runs the same loop across many loans at once.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from datetime import date
+
+import polars as pl
+
+from forbear.domain.ledger.arith import (
+    MONTHLY_RATE_DEN,
+    div_round_expr,
+    level_payment,
+    level_payment_series,
+    monthly_interest,
+)
+from forbear.domain.ledger.model import Instalment, LoanTerms
+from forbear.domain.ledger.schema import INSTALMENTS, PRODUCTS
+from forbear.domain.money import BP_PER_UNIT, Rounding, div_round
+from forbear.domain.products import ProductTerms, RepaymentMethod
+
+EI = RepaymentMethod.EQUAL_INSTALMENT.value
+EP = RepaymentMethod.EQUAL_PRINCIPAL.value
+IO = RepaymentMethod.INTEREST_ONLY.value
+
+
+# ---------------------------------------------------------------------------- scalar
+
+
+def add_months(anchor: date, months: int) -> date:
+    """``anchor`` moved by ``months`` months, its day clamped to the target month's end."""
+    total = anchor.year * 12 + (anchor.month - 1) + months
+    year, month0 = divmod(total, 12)
+    last_day = calendar.monthrange(year, month0 + 1)[1]
+    return date(year, month0 + 1, min(anchor.day, last_day))
+
+
+def due_dates(first_due_date: date, n: int) -> list[date]:
+    return [add_months(first_due_date, k) for k in range(n)]
+
+
+def level_for(
+    method: RepaymentMethod, balance: int, annual_rate_bp: int, n: int, rounding: Rounding
+) -> int:
+    """The level amount a method keeps: the payment (等额本息), the principal (等额本金), or 0."""
+    if method is RepaymentMethod.EQUAL_INSTALMENT:
+        return level_payment(balance, annual_rate_bp, n, rounding)
+    if method is RepaymentMethod.EQUAL_PRINCIPAL:
+        return div_round(balance, n, rounding)
+    return 0
+
+
+def amortise(
+    balance: int,
+    level: int,
+    method: RepaymentMethod,
+    annual_rate_bp: int,
+    count: int,
+    rounding: Rounding,
+    *,
+    shorten: bool = False,
+) -> list[tuple[int, int]]:
+    """``(principal, interest)`` of up to ``count`` instalments repaying ``balance``.
+
+    The last instalment takes whatever balance remains. With ``shorten`` the loop stops as
+    soon as the balance is repaid (fewer instalments, the last one absorbing the remainder).
+    Principal is kept within ``[0, balance]`` so that rounding can never overpay a tiny loan.
+    """
+    rows: list[tuple[int, int]] = []
+    remaining = balance
+    for k in range(1, count + 1):
+        interest = monthly_interest(remaining, annual_rate_bp, rounding)
+        if k == count:
+            principal = remaining
+        elif method is RepaymentMethod.EQUAL_INSTALMENT:
+            principal = min(max(level - interest, 0), remaining)
+        elif method is RepaymentMethod.EQUAL_PRINCIPAL:
+            principal = min(level, remaining)
+        else:
+            principal = 0
+        rows.append((principal, interest))
+        remaining -= principal
+        if shorten and remaining == 0:
+            break
+    return rows
+
+
+def instalment_fee(principal: int, product: ProductTerms) -> int:
+    return div_round(principal * product.monthly_fee_bp, BP_PER_UNIT, product.rounding)
+
+
+def build_schedule(loan: LoanTerms, product: ProductTerms) -> list[Instalment]:
+    """The contractual schedule of one loan; its principals sum to the loan principal."""
+    n = loan.term_months
+    level = level_for(product.method, loan.principal, loan.annual_rate_bp, n, product.rounding)
+    rows = amortise(loan.principal, level, product.method, loan.annual_rate_bp, n, product.rounding)
+    fee = instalment_fee(loan.principal, product)
+    return [
+        Instalment(loan.loan_id, k, due, principal, interest, fee)
+        for k, (due, (principal, interest)) in enumerate(
+            zip(due_dates(loan.first_due_date, n), rows, strict=True), start=1
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------- vectorised
+
+
+def products_frame(products: Sequence[ProductTerms]) -> pl.DataFrame:
+    """The ``schema.PRODUCTS`` frame of some products."""
+    return pl.DataFrame(
+        {
+            "product_code": [p.code for p in products],
+            "method": [p.method.value for p in products],
+            "penalty_rate_bp": [p.penalty_rate_bp for p in products],
+            "day_count": [p.day_count for p in products],
+            "grace_days": [p.grace_days for p in products],
+            "monthly_fee_bp": [p.monthly_fee_bp for p in products],
+            "late_fee": [p.late_fee for p in products],
+            "waterfall": [p.waterfall.value for p in products],
+            "components": [",".join(c.value for c in p.components) for p in products],
+            "prepayment": [p.prepayment.value for p in products],
+            "rounding": [p.rounding.value for p in products],
+        },
+        schema=PRODUCTS,
+    )
+
+
+def with_level(frame: pl.DataFrame, balance: str = "balance", count: str = "count") -> pl.DataFrame:
+    """Add ``level`` (see :func:`level_for`) computed exactly.
+
+    The annuity needs big-integer arithmetic, so it runs in Python, but only once per
+    distinct ``(balance, rate, count, rounding)`` of the equal-instalment rows; books have
+    far fewer distinct combinations than loans.
+    """
+    keys = [balance, "annual_rate_bp", count, "rounding"]
+    distinct = frame.filter(pl.col("method") == EI).select(keys).unique()
+    levels = distinct.with_columns(
+        _level=level_payment_series(
+            distinct[balance], distinct["annual_rate_bp"], distinct[count], distinct["rounding"]
+        )
+    )
+    joined = frame.join(levels, on=keys, how="left", maintain_order="left", nulls_equal=True)
+    return joined.with_columns(
+        level=pl.when(pl.col("method") == EI)
+        .then(pl.col("_level"))
+        .when(pl.col("method") == EP)
+        .then(div_round_expr(pl.col(balance), pl.col(count).cast(pl.Int64), pl.col("rounding")))
+        .otherwise(pl.lit(0, dtype=pl.Int64))
+    ).drop("_level")
+
+
+def amortise_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """:func:`amortise` for many loans at once.
+
+    Takes ``loan_id, balance, level, method, annual_rate_bp, count, rounding, shorten``;
+    returns ``loan_id, k, principal, interest`` (``k`` 1-based), sorted by loan and ``k``.
+    The loop runs over ``k`` (at most the longest term), each step one Polars operation on
+    the loans still amortising.
+    """
+    current = frame.select(
+        "loan_id",
+        pl.col("balance").cast(pl.Int64).alias("b"),
+        pl.col("level").cast(pl.Int64),
+        "method",
+        pl.col("annual_rate_bp").cast(pl.Int64).alias("a"),
+        pl.col("count").cast(pl.Int32),
+        "rounding",
+        "shorten",
+    )
+    max_count = int(current.select(pl.col("count").max().fill_null(0)).item())
+    steps: list[pl.DataFrame] = []
+    b, level, count = pl.col("b"), pl.col("level"), pl.col("count")
+    for k in range(1, max_count + 1):
+        current = current.filter(count >= k)
+        if current.is_empty():
+            break
+        interest = div_round_expr(b * pl.col("a"), MONTHLY_RATE_DEN, pl.col("rounding"))
+        current = current.with_columns(interest=interest)
+        principal = (
+            pl.when(count == k)
+            .then(b)
+            .when(pl.col("method") == EI)
+            .then(pl.min_horizontal(pl.max_horizontal(level - pl.col("interest"), 0), b))
+            .when(pl.col("method") == EP)
+            .then(pl.min_horizontal(level, b))
+            .otherwise(pl.lit(0, dtype=pl.Int64))
+        )
+        current = current.with_columns(principal=principal)
+        steps.append(
+            current.select("loan_id", pl.lit(k, dtype=pl.Int32).alias("k"), "principal", "interest")
+        )
+        current = current.with_columns(b=b - pl.col("principal")).filter(
+            ~(pl.col("shorten") & (b == 0))
+        )
+    if not steps:
+        return pl.DataFrame(
+            schema={"loan_id": pl.Int64, "k": pl.Int32, "principal": pl.Int64, "interest": pl.Int64}
+        )
+    return pl.concat(steps).sort("loan_id", "k")
+
+
+def schedules(loans: pl.LazyFrame, products: pl.LazyFrame) -> pl.LazyFrame:
+    """``schema.INSTALMENTS`` for every loan of ``loans`` (``schema.LOANS``)."""
+    terms = (
+        loans.join(products, on="product_code", how="inner")
+        .select(
+            "loan_id",
+            pl.col("principal").alias("balance"),
+            "annual_rate_bp",
+            pl.col("term_months").alias("count"),
+            "method",
+            "rounding",
+            "first_due_date",
+            pl.lit(False).alias("shorten"),
+            div_round_expr(
+                pl.col("principal") * pl.col("monthly_fee_bp").cast(pl.Int64),
+                BP_PER_UNIT,
+                pl.col("rounding"),
+            ).alias("fee"),
+        )
+        .collect()
+    )
+    rows = amortise_frame(with_level(terms))
+    return (
+        rows.lazy()
+        .join(terms.lazy().select("loan_id", "first_due_date", "fee"), on="loan_id")
+        .select(
+            "loan_id",
+            pl.col("k").alias("seq"),
+            pl.col("first_due_date")
+            .dt.offset_by(pl.format("{}mo", pl.col("k") - 1))
+            .alias("due_date"),
+            "principal",
+            "interest",
+            "fee",
+        )
+        .cast(pl.Schema(INSTALMENTS))
+        .sort("loan_id", "seq")
+    )
