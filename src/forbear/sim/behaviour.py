@@ -28,12 +28,12 @@ GOOD, SLOW, BAD = 0, 1, 2
 NEVER = np.int64(1 << 40)  # a day number later than any real one
 
 # per risk class (good, slow, bad)
-P_STOP = np.array([0.004, 0.07, 0.80])
+P_STOP = np.array([0.006, 0.12, 0.85])
 P_CURE = np.array([0.70, 0.55, 0.28])  # of stopped loans
 P_PARTIAL = np.array([0.10, 0.15, 0.20])  # of stopped loans (the rest roll forward)
 P_PREPAY = np.array([0.08, 0.03, 0.0])
-P_LATE = np.array([0.015, 0.22, 0.30])  # per instalment, before any stop
-LATE_GEOMETRIC_P = np.array([0.45, 0.12, 0.10])  # days late ~ 1 + geometric
+P_LATE = np.array([0.08, 0.55, 0.50])  # per instalment, before any stop
+LATE_GEOMETRIC_P = np.array([0.12, 0.06, 0.06])  # days late ~ 1 + geometric
 P_WRITE_OFF = 0.6  # of loans 180+ days behind with no cure
 
 PAYMENT_COLUMNS = ("loan_id", "paid_day", "amount", "kind")
@@ -108,7 +108,9 @@ def simulate_payments(
 
     # -- per loan: stop, what follows, prepayment
     stops = rng.random(n) < P_STOP[risk]
-    stop_seq = np.where(stops, rng.integers(1, term + 1), k_max + 1)
+    # early defaults are the most common: the stop falls early in the term more often
+    stop_at = 1 + (term * rng.random(n) ** 1.6).astype(np.int64)
+    stop_seq = np.where(stops, np.minimum(stop_at, term), k_max + 1)
     u = rng.random(n)
     cure = stops & (u < P_CURE[risk])
     partial = stops & ~cure & (u < P_CURE[risk] + P_PARTIAL[risk])

@@ -21,10 +21,12 @@ ID_CHECK = "10X98765432"
 
 # Mainland mobile number blocks in use (13x, 15x, 18x, 19x; no data-only or IoT blocks).
 MOBILE_PREFIXES = np.array(
-    [130, 131, 132, 133, 134, 135, 136, 137, 138, 139]
-    + [150, 151, 152, 153, 155, 156, 157, 158, 159]
-    + [180, 181, 182, 183, 184, 185, 186, 187, 188, 189]
-    + [191, 193, 195, 198, 199],
+    [
+        *range(130, 140),
+        *(150, 151, 152, 153, 155, 156, 157, 158, 159),
+        *range(180, 190),
+        *(191, 193, 195, 198, 199),
+    ],
     dtype=np.int64,
 )
 
@@ -118,8 +120,8 @@ def make_borrowers(n: int, as_of: date, rng: np.random.Generator, fake: Faker) -
 
     # Younger borrowers fall behind more often (a common finding in consumer credit).
     young = age_days < 30 * 365
-    p_bad = np.where(young, 0.075, 0.05)
-    p_slow = np.where(young, 0.13, 0.10)
+    p_bad = np.where(young, 0.09, 0.06)
+    p_slow = np.where(young, 0.14, 0.11)
     u = rng.random(n)
     risk = np.where(u < p_bad, 2, np.where(u < p_bad + p_slow, 1, 0))
 
