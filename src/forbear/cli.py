@@ -138,7 +138,13 @@ def import_payments_cmd(
 
 def bucket_table(summary: pl.DataFrame, title: str) -> Table:
     table = Table(title=title)
-    for name in ("Bucket 账龄", "Accounts 户数", "Share 占比", "Outstanding 在贷余额", "Overdue 逾期金额"):
+    for name in (
+        "Bucket 账龄",
+        "Accounts 户数",
+        "Share 占比",
+        "Outstanding 在贷余额",
+        "Overdue 逾期金额",
+    ):
         table.add_column(name, justify="right")
     for row in summary.iter_rows(named=True):
         table.add_row(
@@ -309,7 +315,9 @@ def main() -> None:
         for problem in exc.errors[:50]:
             err.print(f"  {problem}", highlight=False, markup=False)
         if len(exc.errors) > 50:
-            err.print(f"  ... and {len(exc.errors) - 50} more (use --skip-bad to get them all in a file)")
+            err.print(
+                f"  ... and {len(exc.errors) - 50} more (use --skip-bad to get them all in a file)"
+            )
         sys.exit(EXIT_REJECTED)
     except ForbearError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from forbear.domain.errors import ImportRejected, RowError
 from forbear.domain.intake import (
@@ -24,10 +24,10 @@ from forbear.domain.intake import (
 from forbear.domain.intake.result import LINE, drop_lines
 from forbear.domain.ledger import products_frame, schedules
 from forbear.domain.ledger.schema import LOANS
-from forbear.store import bulk, models
-from forbear.store.crypto import PiiVault
 from forbear.services.imports.files import read_table, write_rejects
 from forbear.services.imports.report import ImportReport
+from forbear.store import bulk, models
+from forbear.store.crypto import PiiVault
 
 _CHUNK = 5_000
 _ZONES = frozenset(zoneinfo.available_timezones())
@@ -157,21 +157,23 @@ def import_loans(
     )
     stored = _fetch_in(
         conn,
-        lambda chunk: select(
-            loans_t.c.external_ref,
-            loans_t.c.id,
-            borrowers_t.c.external_ref,
-            products_t.c.code,
-            loans_t.c.principal,
-            loans_t.c.term_months,
-            loans_t.c.annual_rate_bp,
-            loans_t.c.start_date,
-            loans_t.c.first_due_date,
-            loans_t.c.written_off_on,
-        )
-        .join(borrowers_t, borrowers_t.c.id == loans_t.c.borrower_id)
-        .join(products_t, products_t.c.id == loans_t.c.product_id)
-        .where(loans_t.c.external_ref.in_(chunk)),
+        lambda chunk: (
+            select(
+                loans_t.c.external_ref,
+                loans_t.c.id,
+                borrowers_t.c.external_ref,
+                products_t.c.code,
+                loans_t.c.principal,
+                loans_t.c.term_months,
+                loans_t.c.annual_rate_bp,
+                loans_t.c.start_date,
+                loans_t.c.first_due_date,
+                loans_t.c.written_off_on,
+            )
+            .join(borrowers_t, borrowers_t.c.id == loans_t.c.borrower_id)
+            .join(products_t, products_t.c.id == loans_t.c.product_id)
+            .where(loans_t.c.external_ref.in_(chunk))
+        ),
         rows["loan_ref"].to_list(),
         {
             "loan_ref": pl.String,
@@ -251,8 +253,10 @@ def import_loans(
         schema={"product_code": pl.String, "product_id": pl.Int64},
         orient="row",
     )
-    new = new.drop("borrower_id").join(borrower_ids, on="customer_ref").join(
-        product_ids, on="product_code"
+    new = (
+        new.drop("borrower_id")
+        .join(borrower_ids, on="customer_ref")
+        .join(product_ids, on="product_code")
     )
     bulk.write_frame(
         conn,
@@ -289,8 +293,8 @@ def import_loans(
 
     report.rows_imported = new.height
     report.rows_updated = write_offs.height
-    report.rows_skipped_existing = known.height - conflicts.height - write_offs.height - (
-        write_off_cleared.height
+    report.rows_skipped_existing = (
+        known.height - conflicts.height - write_offs.height - (write_off_cleared.height)
     )
     _finish(
         conn,
@@ -433,7 +437,10 @@ def import_payments(
     stored = _fetch_in(
         conn,
         lambda chunk: select(
-            payments_t.c.external_ref, payments_t.c.loan_id, payments_t.c.paid_on, payments_t.c.amount
+            payments_t.c.external_ref,
+            payments_t.c.loan_id,
+            payments_t.c.paid_on,
+            payments_t.c.amount,
         ).where(payments_t.c.external_ref.in_(chunk)),
         rows["txn_ref"].to_list(),
         {"txn_ref": pl.String, "_loan_id": pl.Int64, "_paid_on": pl.Date, "_amount": pl.Int64},

@@ -49,7 +49,9 @@ def read_table(path: Path, *, encoding: str | None = None) -> tuple[pl.DataFrame
         raise UnreadableFile(f"{path}: not a file")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
-        raise UnreadableFile(f"{path.name}: unsupported format {suffix or '(none)'}; use CSV or Parquet")
+        raise UnreadableFile(
+            f"{path.name}: unsupported format {suffix or '(none)'}; use CSV or Parquet"
+        )
     if suffix in (".parquet", ".pq"):
         return _read_parquet(path), "parquet"
     data = path.read_bytes()
@@ -60,14 +62,15 @@ def read_table(path: Path, *, encoding: str | None = None) -> tuple[pl.DataFrame
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
-        raise UnreadableFile(f"{path.name}: cannot be read as {encoding}: {exc.__class__.__name__}") from None
+        raise UnreadableFile(
+            f"{path.name}: cannot be read as {encoding}: {exc.__class__.__name__}"
+        ) from None
     text = text.lstrip("\ufeff")
     try:
         frame = pl.read_csv(
             io.StringIO(text),
             infer_schema=False,
             has_header=True,
-            missing_utf8_is_empty_string=False,
             truncate_ragged_lines=False,
         )
     except pl.exceptions.PolarsError as exc:
@@ -80,7 +83,9 @@ def _read_parquet(path: Path) -> pl.DataFrame:
     try:
         frame = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise UnreadableFile(f"{path.name}: not a readable Parquet file ({exc.__class__.__name__})") from None
+        raise UnreadableFile(
+            f"{path.name}: not a readable Parquet file ({exc.__class__.__name__})"
+        ) from None
     # Keep the all-strings contract: typed columns become their text form, so every
     # value goes through the same parsing and checks as a CSV value.
     return _with_lines(frame.select(pl.all().cast(pl.String)))

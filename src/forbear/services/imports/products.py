@@ -23,7 +23,9 @@ def load_products_file(path: Path) -> list[ProductTerms]:
     try:
         raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UnreadableFile(f"{path.name}: not valid UTF-8 YAML ({exc.__class__.__name__})") from None
+        raise UnreadableFile(
+            f"{path.name}: not valid UTF-8 YAML ({exc.__class__.__name__})"
+        ) from None
     if not isinstance(raw, list) or not raw:
         raise UnreadableFile(f"{path.name}: expected a non-empty YAML list of products")
     products: list[ProductTerms] = []
