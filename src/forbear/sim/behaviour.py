@@ -6,7 +6,7 @@ Every borrower has a latent risk class (``good``, ``slow``, ``bad``). Per loan i
   follows: a *cure* (the arrears paid in one go, penalty included, then normal payments),
   a *roll* (nothing more) or *partial* payments (a share of an instalment now and then);
 - whether a borrower prepays the whole balance early (mostly ``good``);
-- per instalment: paid on the due date by withholding (most), a few days early through
+- per instalment: paid on the due date by withholding (most) or through the app
   the app, or late (``slow`` and ``bad`` often, ``good`` rarely).
 
 A late payment carries an estimate of the penalty (罚息) and late fee that errs on the
@@ -73,6 +73,10 @@ def _ceil_yuan(fen: np.ndarray) -> np.ndarray:
     return -(-fen // 100) * 100
 
 
+def _ceil_ten_yuan(fen: np.ndarray) -> np.ndarray:
+    return -(-fen // 1000) * 1000
+
+
 def simulate_payments(
     loans: pl.DataFrame, instalments: pl.DataFrame, as_of: date, rng: np.random.Generator
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -136,17 +140,21 @@ def simulate_payments(
     )
     late = rng.random(due.shape) < P_LATE[risk][:, None]
     days_late = np.minimum(1 + rng.geometric(LATE_GEOMETRIC_P[risk][:, None], due.shape), 75)
-    early = np.where(rng.random(due.shape) < 0.2, rng.integers(1, 6, due.shape), 0)
-    paid_day = np.where(late, due + days_late, due - early)
+    # "early" payers pay through the app on the due date, before the withholding run. Not
+    # days before: the ledger takes a payment before the due date as a prepayment of
+    # principal (allocation.py), which would leave the instalment itself unpaid.
+    early = rng.random(due.shape) < 0.2
+    paid_day = np.where(late, due + days_late, due)
+    # A payment more than a month late also meets the next instalment's deadline (the
+    # next one's own payment went to this one's arrears first): one late fee for each.
+    # Late payers round up to ten yuan; what is over becomes a small prepayment.
+    fees_met = np.where(days_late > grace, 1 + (days_late - grace) // 28, 0)
     extra = np.where(
         late,
-        _ceil_yuan(
-            _penalty_estimate(amt, days_late, rate, basis)
-            + np.where(days_late > grace, late_fee, 0)
-        ),
+        _ceil_ten_yuan(_penalty_estimate(amt, days_late, rate, basis) + fees_met * late_fee),
         0,
     )
-    kind = np.where(late, KINDS.index("late"), np.where(early > 0, 1, 0))
+    kind = np.where(late, KINDS.index("late"), np.where(early, 1, 0))
     keep = regular & (paid_day <= today) & (paid_day < prepay_day[:, None])
     li, ki = np.nonzero(keep)
     parts = [
@@ -177,13 +185,10 @@ def simulate_payments(
     pi, pj = np.nonzero(p_keep)
     parts.append((pi, p_day[pi, pj], p_amt[pi, pj], np.full(len(pi), KINDS.index("partial"))))
 
-    # -- prepayment: the balance left, plus the running instalment's interest and fee
+    # -- prepayment: the principal not yet due (the ledger then waives what interest and
+    #    fees of those instalments remain), plus any instalment still owed
     after = exists & (seq >= prepay_seq[:, None])
     balance = np.where(after, prin, 0).sum(axis=1)
-    running = (
-        amt[rows, np.clip(prepay_seq - 1, 0, k_max - 1)]
-        - prin[rows, np.clip(prepay_seq - 1, 0, k_max - 1)]
-    )
     # an instalment still unpaid (paid late, after the prepayment day) is settled with it
     folded = regular & (paid_day >= prepay_day[:, None])
     balance += np.where(folded, amt + extra, 0).sum(axis=1)
@@ -192,7 +197,7 @@ def simulate_payments(
         (
             rows[pre],
             prepay_day[pre],
-            balance[pre] + running[pre],
+            balance[pre],
             np.full(pre.sum(), KINDS.index("prepay")),
         )
     )
