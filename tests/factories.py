@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from forbear.domain.products import ProductTerms
@@ -66,8 +68,9 @@ def make_payment_row(**overrides: str | None) -> dict[str, str | None]:
 
 
 def csv_text(rows: list[dict[str, str | None]]) -> str:
-    """Rows as CSV text (no quoting needed for our values)."""
-    headers = list(rows[0])
-    lines = [",".join(headers)]
-    lines += [",".join("" if r.get(h) is None else str(r[h]) for h in headers) for r in rows]
-    return "\n".join(lines) + "\n"
+    """Rows as CSV text, quoted where a value needs it."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

@@ -7,8 +7,10 @@ leaves stored data unchanged (each command's writes are one transaction).
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import traceback
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -37,8 +39,9 @@ app.add_typer(import_app, name="import")
 app.add_typer(book_app, name="book")
 app.add_typer(db_app, name="db")
 
-console = Console()
-err = Console(stderr=True)
+# Rich assumes 80 columns when output is not a terminal; reports are wider than that.
+console = Console(width=None if sys.stdout.isatty() else 150)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 
 EXIT_ERROR = 1
 EXIT_REJECTED = 2
@@ -173,7 +176,7 @@ def roll_table(matrix: pl.DataFrame, title: str) -> Table:
     for name in targets:
         table.add_column(name, justify="right")
     for row in matrix.iter_rows(named=True):
-        cells = [f"{row[c]:.1%}" if row[c] else "·" for c in targets]
+        cells = [f"{row[c]:.1%}" if row[c] else "·" for c in targets]  # noqa: RUF001
         table.add_row(row["bucket"], f"{row['accounts']:,}", *cells)
     return table
 
@@ -325,6 +328,19 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted: nothing was committed by the step in progress")
         sys.exit(130)
+    except Exception as exc:
+        # A bug, not bad input. Its message may quote data (personal data included), so
+        # only the type and the place are shown; FORBEAR_DEBUG=1 shows the traceback.
+        if os.environ.get("FORBEAR_DEBUG"):
+            raise
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        place = f"{Path(frame.filename).name}:{frame.lineno}"
+        err.print(
+            f"[red]internal error:[/] {type(exc).__name__} at {place} "
+            "(nothing from the failed step was committed; FORBEAR_DEBUG=1 shows details)",
+            highlight=False,
+        )
+        sys.exit(EXIT_ERROR)
 
 
 if __name__ == "__main__":

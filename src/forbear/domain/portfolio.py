@@ -72,8 +72,8 @@ def roll_rates(
         .join(_state_label(end, "to"), on="loan_id", how="inner")
         .filter(pl.col("from").is_in(list(labels)))
     )
-    weight = pl.col("from_balance") if by_balance else pl.lit(1, dtype=pl.Int64)
-    counts = pairs.group_by("from", "to").agg(weight.sum().alias("w")).collect()
+    weight = pl.col("from_balance").sum() if by_balance else pl.len().cast(pl.Int64)
+    counts = pairs.group_by("from", "to").agg(weight.alias("w")).collect()
     rows = []
     for label in labels:
         row = counts.filter(pl.col("from") == label)

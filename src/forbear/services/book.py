@@ -35,10 +35,10 @@ def compute_states(
     products = products_frame(bulk.read_products_terms(conn))
     instalments = bulk.read_instalments(conn)
     payments = bulk.read_payments(conn, up_to=as_of)
-    states, _allocations = account_states(
+    result = account_states(
         loans.lazy(), products.lazy(), instalments.lazy(), payments.lazy(), as_of, buckets
     )
-    frame = states.collect()
+    frame = result.states.collect()
     bulk.replace_states(conn, as_of, frame)
     return StatesResult(as_of=as_of, states=frame, buckets=buckets)
 

@@ -1,0 +1,142 @@
+"""The command line as an operator meets it: clear one-line errors, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from factories import csv_text, make_loan_row
+
+
+def forbear(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FORBEAR_")} | {
+        "FORBEAR_DATA_DIR": str(data_dir),
+        "COLUMNS": "160",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "forbear.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("demo")
+    result = forbear(data_dir, "demo", "--borrowers", "60", "--as-of", "2026-11-29")
+    assert result.returncode == 0, result.stderr
+    assert "Demo book as of 2026-11-29" in result.stdout
+    assert "Last month's roll rates" in result.stdout
+    return data_dir
+
+
+def test_demo_builds_a_book_and_keeps_its_key_private(demo_dir: Path) -> None:
+    key = demo_dir / "forbear.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert (demo_dir / "forbear.db").exists()
+
+
+def test_book_state_and_roll_rates_work_on_the_demo_book(demo_dir: Path) -> None:
+    state = forbear(demo_dir, "book", "state", "--as-of", "2026-11-15")
+    assert state.returncode == 0, state.stderr
+    assert "stored" in state.stdout and "2026-11-15" in state.stdout
+    rolls = forbear(demo_dir, "book", "roll-rates", "--from", "2026-08-31", "--to", "2026-09-30")
+    assert rolls.returncode == 0, rolls.stderr
+    assert "Roll rates" in rolls.stdout and "paid_off" in rolls.stdout
+
+
+def test_rerunning_the_demo_imports_nothing_twice(demo_dir: Path) -> None:
+    again = forbear(demo_dir, "demo", "--borrowers", "60", "--as-of", "2026-11-29")
+    assert again.returncode == 0, again.stderr
+    assert "0 imported" in again.stdout
+
+
+def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
+    result = forbear(tmp_path, "import", "loans", str(tmp_path / "nope.csv"))
+    assert_one_clear_line(result, "no such file")
+
+
+def test_a_bad_date_is_one_line(tmp_path: Path) -> None:
+    result = forbear(tmp_path, "book", "state", "--as-of", "2026-13-01")
+    assert_one_clear_line(result, "--as-of", "not a date")
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
+    result = forbear(
+        tmp_path,
+        "book",
+        "state",
+        "--as-of",
+        "2026-11-01",
+        FORBEAR_DATABASE_URL="postgresql://postgres:hunter2@127.0.0.1:1/forbear",
+    )
+    assert_one_clear_line(result)
+    assert "hunter2" not in result.stderr
+
+
+def test_production_refuses_to_start_without_a_key(tmp_path: Path) -> None:
+    result = forbear(
+        tmp_path, "book", "state", "--as-of", "2026-11-01", FORBEAR_ENVIRONMENT="production"
+    )
+    assert_one_clear_line(result, "FORBEAR_ENCRYPTION_KEY")
+
+
+def test_production_refuses_a_default_key(tmp_path: Path) -> None:
+    result = forbear(
+        tmp_path,
+        "book",
+        "state",
+        "--as-of",
+        "2026-11-01",
+        FORBEAR_ENVIRONMENT="production",
+        FORBEAR_ENCRYPTION_KEY="changeme",
+    )
+    assert_one_clear_line(result, "default or empty")
+
+
+def test_a_bad_setting_is_one_line(tmp_path: Path) -> None:
+    result = forbear(
+        tmp_path, "book", "state", "--as-of", "2026-11-01", FORBEAR_LENDER_TIMEZONE="Mars/Base"
+    )
+    assert_one_clear_line(result, "FORBEAR_LENDER_TIMEZONE")
+
+
+def test_a_rejected_import_lists_every_problem_and_stores_nothing(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        csv_text(
+            [
+                make_loan_row(loan_ref="NEW1", principal="abc"),
+                make_loan_row(loan_ref="NEW2", mobile="1"),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    result = forbear(demo_dir, "import", "loans", str(bad))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "line 2, column principal: not an amount in yuan" in result.stderr
+    assert "line 3, column mobile" in result.stderr
+    assert "13812345678" not in result.stderr  # personal data is described, not quoted
+    again = forbear(demo_dir, "import", "loans", str(bad), "--skip-bad")
+    assert again.returncode == 0
+    assert "0 imported" in again.stdout and "2 rejected" in again.stdout
