@@ -7,7 +7,7 @@ Every borrower has a latent risk class (``good``, ``slow``, ``bad``). Per loan i
   a *roll* (nothing more) or *partial* payments (a share of an instalment now and then);
 - whether a borrower prepays the whole balance early (mostly ``good``);
 - per instalment: paid on the due date by withholding (most) or through the app
-  the app, or late (``slow`` and ``bad`` often, ``good`` rarely).
+  on the due date, or late (``slow`` and ``bad`` often, ``good`` rarely).
 
 A late payment carries an estimate of the penalty (罚息) and late fee that errs on the
 high side (penalty from the due date on the whole instalment, rounded up to the yuan), so

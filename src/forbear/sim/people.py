@@ -156,21 +156,29 @@ def make_borrowers(n: int, as_of: date, rng: np.random.Generator, fake: Faker) -
         family = surname if rel in ("parent", "child", "sibling") else fake.last_name()
         contact_names.append(family + fake.first_name())
 
-    return pl.DataFrame(
-        {
-            "customer_ref": [f"C{i + 1:08d}" for i in range(n)],
-            "risk": np.array(RISK_CLASSES)[risk],
-            "name": names,
-            "national_id": _national_ids(rng, area, birth, male),
-            "mobile": mobiles.astype(str),
-            "email": emails,
-            "province": [places[h].province for h in home],
-            "city": [places[h].city for h in home],
-            "address": addresses,
-            "emergency_name": contact_names,
-            "emergency_relation": np.where(has_contact, np.array(RELATIONS)[relation], None),
-            "emergency_mobile": np.where(has_contact, contact_mobiles.astype(str), None),
-            "birth_date": birth.astype("datetime64[D]"),
-        },
-        schema_overrides={"emergency_relation": pl.String, "emergency_mobile": pl.String},
+    return (
+        pl.DataFrame(
+            {
+                "customer_ref": [f"C{i + 1:08d}" for i in range(n)],
+                "risk": np.array(RISK_CLASSES)[risk],
+                "name": names,
+                "national_id": _national_ids(rng, area, birth, male),
+                "mobile": mobiles.astype(str),
+                "email": emails,
+                "province": [places[h].province for h in home],
+                "city": [places[h].city for h in home],
+                "address": addresses,
+                "emergency_name": contact_names,
+                "emergency_relation": np.array(RELATIONS)[relation],
+                "emergency_mobile": contact_mobiles.astype(str),
+                "_contact": has_contact,
+                "birth_date": birth.astype("datetime64[D]"),
+            },
+            schema_overrides={"email": pl.String, "emergency_name": pl.String},
+        )
+        .with_columns(
+            pl.when("_contact").then(pl.col(c)).alias(c)
+            for c in ("emergency_relation", "emergency_mobile")
+        )
+        .drop("_contact")
     )
