@@ -66,7 +66,7 @@ def _penalty_estimate(
     """Penalty from the due date on the whole instalment, rounded up to the fen."""
     num = amount * rate_bp * (days_late + 1)
     den = 10_000 * basis
-    return -(-num // den)
+    return np.asarray(-(-num // den), dtype=np.int64)
 
 
 def _ceil_yuan(fen: np.ndarray) -> np.ndarray:

@@ -90,7 +90,7 @@ def _mix(products: list[ProductTerms]) -> np.ndarray:
     weights = np.array([PRODUCT_MIX.get(p.code, rest) for p in products], dtype=float)
     if weights.sum() <= 0:
         weights = np.ones(len(products))
-    return weights / weights.sum()
+    return np.asarray(weights / weights.sum(), dtype=np.float64)
 
 
 def _make_loans(
@@ -173,13 +173,15 @@ def _paid_at(payments: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
         rng.integers(6 * 3600, 10 * 3600, n),
         rng.integers(8 * 3600, 23 * 3600, n),
     )
-    timed = payments.with_columns(
-        channel=pl.Series(channel.astype(str)),
-        paid_at=(
-            pl.col("paid_day").cast(pl.Int32).cast(pl.Date).cast(pl.Datetime("us"))
-            + pl.duration(seconds=pl.Series(seconds))
-        ),
-    ).sort("paid_at", "loan_id", "amount")
+    timed = (
+        payments.with_columns(channel=pl.Series(channel.astype(str)), secs=pl.Series(seconds))
+        .with_columns(
+            paid_at=pl.col("paid_day").cast(pl.Int32).cast(pl.Date).cast(pl.Datetime("us"))
+            + pl.duration(seconds=pl.col("secs"))
+        )
+        .drop("secs")
+        .sort("paid_at", "loan_id", "amount")
+    )
     return timed.with_columns(
         txn_ref=pl.format(
             "T{}{}",
