@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 import forbear.domain.ledger.schema as contracts
+from forbear.domain.errors import StorageUnavailable
 from forbear.store import migrate
 from forbear.store.db import make_engine
 from forbear.store.models import AccountState, Base
@@ -30,6 +32,8 @@ def test_upgrade_downgrade_upgrade_from_a_url(tmp_path: Path) -> None:
     try:
         assert migrate.current_revision(engine) is None
         assert not migrate.is_up_to_date(engine)
+        with pytest.raises(StorageUnavailable, match="expected '0001'"):
+            migrate.require_up_to_date(engine)
         migrate.upgrade(url)
         assert migrate.is_up_to_date(engine)
         migrate.downgrade(engine, "base")
