@@ -314,7 +314,10 @@ def main() -> None:
     try:
         app()
     except ImportRejected as exc:
-        err.print(f"[red]error:[/] {exc.source}: {len(exc.errors)} problem(s), nothing imported")
+        err.print(
+            f"[red]error:[/] {exc.source}: {len(exc.errors)} problem(s), nothing imported",
+            soft_wrap=True,
+        )
         for problem in exc.errors[:50]:
             err.print(f"  {problem}", highlight=False, markup=False)
         if len(exc.errors) > 50:
@@ -323,7 +326,8 @@ def main() -> None:
             )
         sys.exit(EXIT_REJECTED)
     except ForbearError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        # One line, whatever a driver put in its message.
+        err.print(f"[red]error:[/] {' '.join(str(exc).split())}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         err.print("interrupted: nothing was committed by the step in progress")
