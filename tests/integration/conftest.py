@@ -70,7 +70,8 @@ def pg_engine() -> Iterator[Engine]:
 def engine(request: pytest.FixtureRequest) -> Engine:
     """A migrated engine, once per backend."""
     name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
-    return request.getfixturevalue(name)
+    engine: Engine = request.getfixturevalue(name)
+    return engine
 
 
 @pytest.fixture

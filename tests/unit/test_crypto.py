@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -52,7 +53,9 @@ def test_a_value_moved_to_another_column_does_not_decrypt(vault: PiiVault) -> No
         lambda blob: blob[:10],  # truncated
     ],
 )
-def test_damaged_values_fail_without_revealing_anything(vault: PiiVault, damage) -> None:
+def test_damaged_values_fail_without_revealing_anything(
+    vault: PiiVault, damage: Callable[[bytes], bytes]
+) -> None:
     blob = vault.encrypt("410105199001011234", context="borrowers.national_id")
     with pytest.raises(ForbearError) as caught:
         vault.decrypt(damage(blob), context="borrowers.national_id")

@@ -21,7 +21,7 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Pa
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() >= 1000
     finally:
         engine.dispose()
 

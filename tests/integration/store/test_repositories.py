@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, select
@@ -26,7 +27,9 @@ from forbear.store.uow import SqlAlchemyUnitOfWork
 TermsFactory = Callable[..., ProductTerms]
 
 
-def add_borrower(uow: SqlAlchemyUnitOfWork, vault: PiiVault, ref: str = "C001", **kw) -> Borrower:
+def add_borrower(
+    uow: SqlAlchemyUnitOfWork, vault: PiiVault, ref: str = "C001", **kw: str
+) -> Borrower:
     fields = {
         "name": "张三丰",
         "national_id": "11010519491231002x",
@@ -172,7 +175,7 @@ def test_a_harvested_address_book_cannot_be_stored(
 def test_the_same_contact_twice_for_the_same_owner_is_a_conflict(
     uow: SqlAlchemyUnitOfWork, vault: PiiVault
 ) -> None:
-    fields = {
+    fields: dict[str, Any] = {
         "kind": ContactKind.PHONE,
         "value": "13912345678",
         "owner_type": OwnerType.DEBTOR,
