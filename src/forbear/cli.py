@@ -18,7 +18,7 @@ from typing import Annotated
 import polars as pl
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from forbear.bootstrap import Forbear, bootstrap, load_settings
@@ -176,7 +176,7 @@ def roll_table(matrix: pl.DataFrame, title: str) -> Table:
     for name in targets:
         table.add_column(name, justify="right")
     for row in matrix.iter_rows(named=True):
-        cells = [f"{row[c]:.1%}" if row[c] else "·" for c in targets]  # noqa: RUF001
+        cells = [f"{row[c]:.1%}" if row[c] else "·" for c in targets]
         table.add_row(row["bucket"], f"{row['accounts']:,}", *cells)
     return table
 
@@ -242,7 +242,7 @@ def demo(
     day = parse_date(as_of, "--as-of") if as_of else today_in(forbear)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
-        current: list[int] = []
+        current: list[TaskID] = []
 
         def step(label: str) -> None:
             if current:

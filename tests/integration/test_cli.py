@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from factories import csv_text, make_loan_row
 
 

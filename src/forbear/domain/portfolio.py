@@ -36,9 +36,7 @@ def bucket_summary(states: pl.LazyFrame, labels: Sequence[str]) -> pl.DataFrame:
             pl.col("outstanding_principal").fill_null(0).cast(pl.Int64),
             pl.col("overdue_total").fill_null(0).cast(pl.Int64),
         )
-        .with_columns(
-            (pl.col("accounts") / pl.col("accounts").sum()).fill_nan(0.0).alias("share")
-        )
+        .with_columns((pl.col("accounts") / pl.col("accounts").sum()).fill_nan(0.0).alias("share"))
         .sort("_order")
         .drop("_order")
     )

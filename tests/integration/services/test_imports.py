@@ -6,9 +6,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from factories import VALID_IDS, csv_text, make_loan_row, make_payment_row, make_product
 from sqlalchemy import Connection, func, select
 
+from factories import VALID_IDS, csv_text, make_loan_row, make_payment_row, make_product
 from forbear.domain.errors import ImportRejected
 from forbear.services.imports import import_loans, import_payments, import_products
 from forbear.store import bulk, models

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import zoneinfo
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from polars._typing import PolarsDataType
 from sqlalchemy import Connection, insert, select, update
 
 from forbear.domain.errors import ImportRejected, RowError
@@ -48,7 +49,7 @@ def _fetch_in(
     conn: Connection,
     query: Callable[[list[str]], Any],
     keys: Iterable[str],
-    schema: dict[str, pl.DataType],
+    schema: Mapping[str, PolarsDataType],
 ) -> pl.DataFrame:
     """Run ``query(chunk)`` over the keys in chunks (databases limit IN-list sizes)."""
     keys = sorted(set(keys))
@@ -91,7 +92,7 @@ def _finish(
     if errors:
         target = rejects or path.with_name(path.name + ".rejects.csv")
         report.rejects_file = write_rejects(target, raw, errors)
-    table = models.ImportBatch.__table__
+    table = models.Base.metadata.tables["import_batches"]
     conn.execute(
         update(table)
         .where(table.c.id == report.batch_id)
@@ -107,7 +108,7 @@ def _finish(
 
 
 def _open_batch(conn: Connection, kind: str, path: Path, digest: str, started: datetime) -> int:
-    table = models.ImportBatch.__table__
+    table = models.Base.metadata.tables["import_batches"]
     result = conn.execute(
         insert(table)
         .values(
@@ -151,9 +152,9 @@ def import_loans(
     # Loans already stored: identical rows are skipped, a new write-off date is applied,
     # anything else is a conflict that a person must look at.
     loans_t, borrowers_t, products_t = (
-        models.Loan.__table__,
-        models.Borrower.__table__,
-        models.Product.__table__,
+        models.Base.metadata.tables["loans"],
+        models.Base.metadata.tables["borrowers"],
+        models.Base.metadata.tables["products"],
     )
     stored = _fetch_in(
         conn,
@@ -344,7 +345,7 @@ def _insert_borrowers(conn: Connection, vault: PiiVault, rows: pl.DataFrame) -> 
             pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("updated_at"),
         ),
     )
-    borrowers_t = models.Borrower.__table__
+    borrowers_t = models.Base.metadata.tables["borrowers"]
     ids = _fetch_in(
         conn,
         lambda chunk: select(borrowers_t.c.external_ref, borrowers_t.c.id).where(
@@ -415,7 +416,10 @@ def import_payments(
     checked = validate_payments(raw, zone)
     errors = list(checked.errors)
     rows = checked.valid
-    loans_t, payments_t = models.Loan.__table__, models.Payment.__table__
+    loans_t, payments_t = (
+        models.Base.metadata.tables["loans"],
+        models.Base.metadata.tables["payments"],
+    )
 
     loans = _fetch_in(
         conn,

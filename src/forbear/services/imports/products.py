@@ -47,7 +47,7 @@ def load_products_file(path: Path) -> list[ProductTerms]:
 
 def import_products(conn: Connection, products: list[ProductTerms], source: str) -> ImportReport:
     """Store products; an identical product is skipped, a changed one becomes a new version."""
-    table = models.Product.__table__
+    table = models.Base.metadata.tables["products"]
     report = ImportReport(kind="products", source=source, rows_total=len(products))
     stored = {row.code: row for row in conn.execute(select(table))}
     for product in products:
