@@ -185,7 +185,8 @@ def _payments(
 
     prod = loans.select("loan_id", "product_code").join(products, on="product_code", how="left")
     inst = instalments.join(
-        prod.select("loan_id", "penalty_rate_bp", "day_count", "late_fee"), on="loan_id"
+        prod.select("loan_id", "penalty_rate_bp", "day_count", "late_fee", "grace_days"),
+        on="loan_id",
     ).sort("loan_id", "seq")
     lid = inst["loan_id"].to_numpy()
     li = lid - 1  # loan ids are 1..n
@@ -195,6 +196,7 @@ def _payments(
     pen_bp = inst["penalty_rate_bp"].to_numpy().astype(np.int64)
     basis = inst["day_count"].to_numpy().astype(np.int64)
     late_fee = inst["late_fee"].to_numpy()
+    grace = inst["grace_days"].to_numpy().astype(np.int64)
     m = len(seq)
 
     k = klass[li]
@@ -205,9 +207,15 @@ def _payments(
     partial = (u >= 0.94) & (u < 0.97) & (k > 0)
     days_late = 1 + rng.geometric(np.array([0.15, 0.07, 0.07])[k])
     days_late = np.where(late, days_late, 0)
-    penalty_est = -(-(amount * pen_bp * (days_late + 1)) // (10_000 * basis))
-    fee_est = np.where(days_late > 0, late_fee, 0)
-    paid = np.where(late, -(-(amount + penalty_est + fee_est) // 100) * 100, amount)
+    # a late payer pays what the app shows (penalty on the principal for the days past
+    # grace, and the late fee); one in ten rounds up to the yuan, the excess prepays principal
+    past_grace = np.maximum(days_late - grace, 0)
+    principal_i = inst["principal"].to_numpy()
+    penalty_est = (2 * principal_i * pen_bp * past_grace + 10_000 * basis) // (20_000 * basis)
+    fee_est = np.where(past_grace > 0, late_fee, 0)
+    owed_late = amount + penalty_est + fee_est
+    round_up = rng.random(m) < 0.1
+    paid = np.where(late, np.where(round_up, -(-owed_late // 100) * 100, owed_late), amount)
     paid = np.where(partial, (amount * rng.uniform(0.2, 0.8, size=m)).astype(np.int64), paid)
     # partial prepayment on top of one instalment: 5% to 40% of the loan principal
     principal_l = loans["principal"].to_numpy()
