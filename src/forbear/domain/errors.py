@@ -11,7 +11,10 @@ ForbearError
 ├── ImportRejected            a file import found bad rows; carries every RowError
 ├── NotFound                  a referenced record does not exist (kind, key)
 ├── Conflict                  the request contradicts stored data (duplicate id, ...)
-└── StorageUnavailable        the database cannot be reached or is not migrated
+├── StorageUnavailable        the database cannot be reached or is not migrated
+└── (elsewhere, because they belong to one layer)
+    ├── store.crypto.DecryptionFailed      a stored value cannot be decrypted (wrong key, tampering)
+    └── services.imports.UnreadableFile    an import file is missing, of an unknown format or encoding
 """
 
 from __future__ import annotations
