@@ -34,7 +34,7 @@ from forbear.domain.ledger.allocation import (
     LoanBook,
     U,
     advance_expr,
-    pay_step,
+    allocate_book,
 )
 from forbear.domain.ledger.model import (
     AccountState,
@@ -45,7 +45,6 @@ from forbear.domain.ledger.model import (
     Payment,
 )
 from forbear.domain.ledger.schedules import build_schedule, products_frame, schedules
-from forbear.domain.ledger.schema import ALLOCATIONS
 from forbear.domain.ledger.state import DEFAULT_BUCKETS, BucketScheme, state_of, states_frame
 from forbear.domain.money import BP_PER_UNIT
 from forbear.domain.products import Component, ProductTerms
@@ -130,34 +129,15 @@ def account_states(
     )
     lines = _lines(book, instalments, pays)
 
-    finished = [lines.filter(pl.col("n_pay") == 0)]
-    active = lines.filter(pl.col("n_pay") > 0)
-    allocations: list[pl.DataFrame] = [pl.DataFrame(schema=ALLOCATIONS)]
     terms = book.select(
         "loan_id", "principal", "term_months", "annual_rate_bp", "method", "prepayment", "rounding"
     )
-    for k in range(1, int(pays.select(pl.col("rank").max().fill_null(0)).item()) + 1):
-        finished.append(active.filter(pl.col("n_pay") < k))
-        active = active.filter(pl.col("n_pay") >= k)
-        pay = pays.filter(pl.col("rank") == k).select(
-            "loan_id",
-            "payment_id",
-            pl.col("paid_on").cast(pl.Int32).alias("t"),
-            pl.col("prev").cast(pl.Int32).fill_null(NO_EVENT).alias("prev"),
-            "amount",
-        )
-        active, done, allocated = pay_step(active, pay, terms)
-        finished.append(done)
-        allocations.append(allocated)
-    finished.append(active)
+    after, allocated_all = allocate_book(lines, pays, terms)
 
     last = pays.group_by("loan_id").agg(_last=pl.col("paid_on").max().cast(pl.Int32))
-    final = (
-        pl.concat(finished)
-        .join(last, on="loan_id", how="left")
-        .with_columns(advance_expr(day, pl.col("_last").fill_null(NO_EVENT)))
+    final = after.join(last, on="loan_id", how="left").with_columns(
+        advance_expr(day, pl.col("_last").fill_null(NO_EVENT))
     )
-    allocated_all = pl.concat(allocations)
     states = states_frame(
         final,
         book,

@@ -228,52 +228,162 @@ def advance_expr(t: pl.Expr, prev: pl.Expr) -> list[pl.Expr]:
     ]
 
 
+def _exclusive_cumsum(value: pl.Expr) -> pl.Expr:
+    """Sum of ``value`` over the earlier rows of the same loan (rows sorted by loan, seq).
+
+    Written with a global cumulative sum and a forward fill rather than ``.over`` (no
+    hashing): the frame is already sorted by loan.
+    """
+    running = value.cum_sum()
+    start = pl.when(pl.col("_first")).then(running - value).forward_fill()
+    return running - value - start
+
+
+def _loan_total(value: pl.Expr) -> pl.Expr:
+    """Sum of ``value`` over all rows of the same loan (rows sorted by loan)."""
+    running = value.cum_sum()
+    start = pl.when(pl.col("_first")).then(running - value).forward_fill()
+    return pl.when(pl.col("_last")).then(running - start).backward_fill()
+
+
 def _before_expr(component: Component) -> pl.Expr:
-    """Money a payment spends before reaching ``component`` of this line (waterfall)."""
+    """Money a payment spends before reaching ``component`` of this line (waterfall).
+
+    instalment_first: everything owed on earlier lines, then the components before this
+    one on this line; component_first: every earlier component on all lines, then this
+    component on earlier lines.
+    """
+    earlier = [o for o in COMPONENTS if o is not component]
+    before = pl.col(POS[component])
     earlier_here = pl.sum_horizontal(
         *(
-            pl.when(pl.col(POS[o]) < pl.col(POS[component]))
-            .then(pl.col(f"o_{o.value}"))
-            .otherwise(0)
-            for o in COMPONENTS
-            if o is not component
+            pl.when(pl.col(POS[o]) < before).then(pl.col(f"o_{o.value}")).otherwise(0)
+            for o in earlier
         )
     )
     earlier_all = pl.sum_horizontal(
         *(
-            pl.when(pl.col(POS[o]) < pl.col(POS[component]))
-            .then(pl.col(f"o_{o.value}").sum().over("loan_id"))
-            .otherwise(0)
-            for o in COMPONENTS
-            if o is not component
+            pl.when(pl.col(POS[o]) < before).then(pl.col(f"t_{o.value}")).otherwise(0)
+            for o in earlier
         )
     )
-    owed = pl.col(f"o_{component.value}")
-    line_total = pl.col("o_total")
-    instalment_first = line_total.cum_sum().over("loan_id") - line_total + earlier_here
-    component_first = owed.cum_sum().over("loan_id") - owed + earlier_all
-    return (
-        pl.when(pl.col("waterfall") == WaterfallOrder.INSTALMENT_FIRST.value)
-        .then(instalment_first)
-        .otherwise(component_first)
+    instalment_first = pl.col("c_total") + earlier_here
+    component_first = pl.col(f"c_{component.value}") + earlier_all
+    return pl.when(pl.col("_ifirst")).then(instalment_first).otherwise(component_first)
+
+
+def allocate_book(
+    lines: pl.DataFrame, pays: pl.DataFrame, terms: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Apply every payment of a book; returns the lines afterwards and the allocations.
+
+    ``lines``: the working line frame (see ``U``/``POS``, dates as Int32 days, ``n_pay``);
+    ``pays``: ``loan_id, payment_id, paid_on, amount, rank, prev`` (rank 1-based in
+    ``(paid_on, payment_id)`` order); ``terms``: the loan terms re-amortisation needs.
+
+    Iterates over the payment rank ``k``. A line takes part in allocation only from the
+    first payment on or after its due date (its ``enter`` rank, found up front with one
+    as-of join) until it is settled, so each step works on the due and unpaid lines of
+    the loans paying at that step, not on whole schedules. Lines not yet due are touched
+    only when their loan prepays: they then move to ``ahead`` (re-amortised), where they
+    wait for their ``enter`` rank like the others.
+    """
+    last_rank = int(pays.select(pl.col("rank").max().fill_null(0)).item())
+    never = last_rank + 1
+    firsts = (
+        pays.group_by("loan_id", "paid_on")
+        .agg(pl.col("rank").min().alias("enter"))
+        .select("loan_id", pl.col("paid_on").cast(pl.Int32).alias("_t"), "enter")
+        .sort("_t")
     )
+    pending = (
+        lines.sort("due")
+        .join_asof(
+            firsts,
+            left_on="due",
+            right_on="_t",
+            by="loan_id",
+            strategy="forward",
+            check_sortedness=False,
+        )
+        .drop("_t")
+        .with_columns(pl.col("enter").fill_null(never).cast(pl.Int32))
+        .sort("enter", "loan_id", "seq")
+    )
+    parts = {
+        int(key[0]): part
+        for key, part in pending.partition_by("enter", as_dict=True, maintain_order=True).items()
+    }
+    empty = pending.clear()
+    finished: list[pl.DataFrame] = []
+    allocations: list[pl.DataFrame] = [pl.DataFrame(schema=ALLOCATIONS)]
+    absorbed = pl.Series("loan_id", [], dtype=pl.Int64)  # loans whose future lines are in ahead
+    due_open, ahead = empty, empty
+    for k in range(1, last_rank + 1):
+        finished += [due_open.filter(pl.col("n_pay") < k), ahead.filter(pl.col("n_pay") < k)]
+        ahead = ahead.filter(pl.col("n_pay") >= k)
+        entering = parts.get(k, empty)
+        if len(absorbed):
+            entering = entering.filter(~pl.col("loan_id").is_in(absorbed.implode()))
+        due_open = pl.concat(
+            [due_open.filter(pl.col("n_pay") >= k), entering, ahead.filter(pl.col("enter") == k)]
+        ).sort("loan_id", "seq")
+        ahead = ahead.filter(pl.col("enter") != k)
+        pay = pays.filter(pl.col("rank") == k).select(
+            "loan_id",
+            "payment_id",
+            pl.col("paid_on").cast(pl.Int32).alias("t"),
+            pl.col("prev").cast(pl.Int32).fill_null(NO_EVENT).alias("prev"),
+            "amount",
+        )
+        due_open, done, allocated, excess = pay_step(due_open, pay)
+        finished.append(done)
+        allocations.append(allocated)
+        if not excess.is_empty():
+            ids = excess["loan_id"].implode()
+            newly = excess.filter(~pl.col("loan_id").is_in(absorbed.implode()))["loan_id"]
+            future = pl.concat(
+                [
+                    ahead.filter(pl.col("loan_id").is_in(ids)),
+                    pending.filter(
+                        (pl.col("enter") > k) & pl.col("loan_id").is_in(newly.implode())
+                    ),
+                ]
+            ).sort("loan_id", "seq")
+            future, allocated = prepay_step(excess, future, terms)
+            allocations.append(allocated)
+            ahead = pl.concat([ahead.filter(~pl.col("loan_id").is_in(ids)), future])
+            absorbed = pl.concat([absorbed, newly])
+    untouched = parts.get(never, empty)
+    if len(absorbed):
+        untouched = untouched.filter(~pl.col("loan_id").is_in(absorbed.implode()))
+    finished += [due_open, ahead, untouched]
+    return pl.concat(finished).drop("enter"), pl.concat(allocations)
 
 
 def pay_step(
-    lines: pl.DataFrame, pay: pl.DataFrame, loans: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Apply one payment per loan (``pay``: loan_id, payment_id, t, prev, amount).
+    lines: pl.DataFrame, pay: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Apply the ``k``-th payment of each loan (``pay``: loan_id, payment_id, t, prev, amount).
 
-    ``lines`` holds only the lines of these loans that may still change. Returns the
-    updated lines, the lines now settled for good (due and fully paid), and the
-    allocation rows.
+    ``lines`` (sorted by loan and seq) are the due, unsettled lines of these loans.
+    Returns the lines still open, the lines now settled for good, the allocation rows,
+    and the loans with money left over (``loan_id, payment_id, excess``).
     """
     x = lines.join(pay, on="loan_id", how="inner", maintain_order="left")
     x = x.with_columns(advance_expr(pl.col("t"), pl.col("prev")))
-    is_due = pl.col("due") <= pl.col("t")
+    loan = pl.col("loan_id")
     x = x.with_columns(
-        [pl.when(is_due).then(pl.col(U[c])).otherwise(0).alias(f"o_{c.value}") for c in COMPONENTS]
-    ).with_columns(o_total=pl.sum_horizontal(*(pl.col(f"o_{c.value}") for c in COMPONENTS)))
+        [pl.col(U[c]).alias(f"o_{c.value}") for c in COMPONENTS],
+        o_total=unpaid_total(),
+        _first=(loan != loan.shift(1)).fill_null(True),
+        _last=(loan != loan.shift(-1)).fill_null(True),
+        _ifirst=pl.col("waterfall") == WaterfallOrder.INSTALMENT_FIRST.value,
+    ).with_columns(
+        *(_exclusive_cumsum(pl.col(f"o_{c.value}")).alias(f"c_{c.value}") for c in COMPONENTS),
+        *(_loan_total(pl.col(f"o_{c.value}")).alias(f"t_{c.value}") for c in COMPONENTS),
+        c_total=_exclusive_cumsum(pl.col("o_total")),
+    )
     x = x.with_columns(
         [
             pl.min_horizontal(
@@ -293,57 +403,60 @@ def pay_step(
             index=["payment_id", "loan_id", "seq"], variable_name="component", value_name="amount"
         )
         .filter(pl.col("amount") > 0)
+        .cast(pl.Schema(ALLOCATIONS))
     )
+    owed = x.group_by("loan_id").agg(owed=pl.col("o_total").sum())
+    excess = (
+        pay.join(owed, on="loan_id", how="left")
+        .select(
+            "loan_id",
+            "payment_id",
+            pl.max_horizontal(pl.col("amount") - pl.col("owed").fill_null(0), 0).alias("excess"),
+        )
+        .filter(pl.col("excess") > 0)
+    )
+    settled = unpaid_total() == 0
+    done = x.filter(settled).select(lines.columns)
+    x = x.filter(~settled).select(lines.columns)
+    return x, done, allocs, excess
 
-    # Loan level: what is left after everything due, and the principal not yet due.
-    future = ~is_due
-    per_loan = x.group_by("loan_id").agg(
-        owed=pl.col("o_total").sum(),
-        future_principal=pl.when(future).then(pl.col(U[Component.PRINCIPAL])).otherwise(0).sum(),
-        future_count=future.sum().cast(pl.Int32),
+
+def prepay_step(
+    excess: pl.DataFrame, future: pl.DataFrame, terms: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Pay off or re-amortise (see :meth:`LoanBook._prepay`) the loans with money left over.
+
+    ``future``: the not-yet-due lines of those loans, sorted by loan and seq. Returns
+    their lines afterwards and the prepaid principal and credit allocations.
+    """
+    ahead = future.group_by("loan_id").agg(
+        future_principal=pl.col(U[Component.PRINCIPAL]).sum(),
+        future_count=pl.len().cast(pl.Int32),
     )
     level = (
-        pay.join(per_loan, on="loan_id", how="left")
-        .with_columns(pl.col("owed", "future_principal", "future_count").fill_null(0))
-        .with_columns(excess=pl.max_horizontal(pl.col("amount") - pl.col("owed"), 0))
-        .filter(pl.col("excess") > 0)
+        excess.join(ahead, on="loan_id", how="left")
+        .with_columns(pl.col("future_principal", "future_count").fill_null(0))
         .with_columns(payoff=pl.col("excess") >= pl.col("future_principal"))
     )
+    none = pl.lit(None, dtype=pl.Int32).alias("seq")
     prepaid = level.select(
         "payment_id",
         "loan_id",
-        pl.lit(None, dtype=pl.Int32).alias("seq"),
+        none,
         pl.lit(Component.PRINCIPAL.value).alias("component"),
         pl.min_horizontal("excess", "future_principal").alias("amount"),
     )
     credit = level.select(
         "payment_id",
         "loan_id",
-        pl.lit(None, dtype=pl.Int32).alias("seq"),
+        none,
         pl.lit(CREDIT).alias("component"),
         (pl.col("excess") - pl.col("future_principal")).alias("amount"),
     )
     schema = pl.Schema(ALLOCATIONS)
-    allocs = pl.concat([allocs.cast(schema), prepaid.cast(schema), credit.cast(schema)]).filter(
-        pl.col("amount") > 0
-    )
+    allocs = pl.concat([prepaid.cast(schema), credit.cast(schema)]).filter(pl.col("amount") > 0)
 
-    if not level.is_empty():
-        x = _reamortise(x, level, loans, future)
-
-    settled = is_due & (unpaid_total() == 0)
-    keep = lines.columns
-    x = x.select(*keep, settled.alias("_settled"))
-    done = x.filter(pl.col("_settled")).drop("_settled")
-    x = x.filter(~pl.col("_settled")).drop("_settled")
-    return x, done, allocs
-
-
-def _reamortise(
-    x: pl.DataFrame, level: pl.DataFrame, loans: pl.DataFrame, future: pl.Expr
-) -> pl.DataFrame:
-    """Drop the not-yet-due lines of paid-off loans; re-amortise those of prepaying loans."""
-    partial = level.filter(~pl.col("payoff")).join(loans, on="loan_id", how="inner")
+    partial = level.filter(~pl.col("payoff")).join(terms, on="loan_id", how="inner")
     shorten = (pl.col("prepayment") == PrepaymentRule.SHORTEN_TERM.value) & (pl.col("method") != IO)
     partial = partial.with_columns(
         balance=pl.col("future_principal") - pl.col("excess"),
@@ -353,25 +466,18 @@ def _reamortise(
         lvl_balance=pl.when("shorten").then(pl.col("principal")).otherwise(pl.col("balance")),
         lvl_count=pl.when("shorten").then(pl.col("term_months")).otherwise(pl.col("count")),
     )
-    partial = with_level(partial, balance="lvl_balance", count="lvl_count")
-    rows = amortise_frame(partial).rename({"k": "_j", "principal": "_p", "interest": "_i"})
-    flags = level.select("loan_id", pl.col("payoff").alias("_payoff"))
-    x = (
-        x.join(flags, on="loan_id", how="left", maintain_order="left")
-        .with_columns(_j=future.cast(pl.Int32).cum_sum().over("loan_id"))
-        .join(rows, on=["loan_id", "_j"], how="left", maintain_order="left")
+    rows = amortise_frame(with_level(partial, balance="lvl_balance", count="lvl_count"))
+    redone = (
+        future.with_columns(_j=pl.int_range(1, pl.len() + 1).over("loan_id").cast(pl.Int32))
+        .join(
+            rows.rename({"k": "_j", "principal": "_p", "interest": "_i"}),
+            on=["loan_id", "_j"],
+            how="inner",
+            maintain_order="left",
+        )
+        .with_columns(
+            pl.col("_p").alias(U[Component.PRINCIPAL]), pl.col("_i").alias(U[Component.INTEREST])
+        )
+        .select(future.columns)
     )
-    touched = future & pl.col("_payoff").is_not_null()
-    drop = touched & (pl.col("_payoff") | pl.col("_p").is_null())
-    x = x.filter(~drop.fill_null(False))
-    redo = touched & pl.col("_p").is_not_null()
-    return x.with_columns(
-        pl.when(redo)
-        .then(pl.col("_p"))
-        .otherwise(pl.col(U[Component.PRINCIPAL]))
-        .alias(U[Component.PRINCIPAL]),
-        pl.when(redo)
-        .then(pl.col("_i"))
-        .otherwise(pl.col(U[Component.INTEREST]))
-        .alias(U[Component.INTEREST]),
-    ).drop("_payoff", "_j", "_p", "_i")
+    return redone, allocs
