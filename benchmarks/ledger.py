@@ -717,10 +717,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
     print(
         f"Kernel vs baseline on equal work ({n_base:,} loans): "
-        f"{ratios['time_equal_work']:.1f}x less wall time, "
-        f"{ratios['cpu_equal_work']:.1f}x less CPU, "
-        f"peak memory {equal['peak_mb']:,.0f} MB vs {base['peak_mb']:,.0f} MB "
-        f"({ratios['memory_equal_work']:.2f}x)."
+        f"the baseline takes {ratios['time_equal_work']:.1f}x the kernel's wall time and "
+        f"{ratios['cpu_equal_work']:.1f}x its CPU; peak memory kernel "
+        f"{equal['peak_mb']:,.0f} MB, baseline {base['peak_mb']:,.0f} MB "
+        f"(baseline/kernel {ratios['memory_equal_work']:.2f}x)."
     )
     print(
         f"Throughput: kernel {kernel['rows_per_s']:,.0f} rows/s on {kernel['loans']:,} loans, "
