@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
@@ -145,9 +145,7 @@ def books_st(draw: st.DrawFn, max_loans: int = 12) -> dict[str, Any]:
     as_of = draw(
         st.one_of(
             st.just(max(i.due_date for i in instalments) + timedelta(days=40)),
-            st.builds(
-                lambda d: date(2024, 3, 1) + timedelta(days=d), st.integers(0, 900)
-            ),
+            st.builds(lambda d: date(2024, 3, 1) + timedelta(days=d), st.integers(0, 900)),
         )
     )
     return {
@@ -167,8 +165,10 @@ def replace_code(product: ProductTerms, code: str) -> ProductTerms:
 
 
 def frame(rows: list[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    return pl.DataFrame([asdict(r) for r in rows], schema=schema, orient="row") if rows else (
-        pl.DataFrame(schema=schema)
+    return (
+        pl.DataFrame([asdict(r) for r in rows], schema=schema, orient="row")
+        if rows
+        else (pl.DataFrame(schema=schema))
     )
 
 
@@ -192,3 +192,43 @@ def states_frame(rows: list[AccountState]) -> pl.DataFrame:
     return frame(rows, STATES)
 
 
+def scalar_book(
+    book: dict[str, Any], as_of: date | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The scalar ledger run loan by loan over a generated book: (STATES, ALLOCATIONS)."""
+    from forbear.domain.ledger import run_ledger
+
+    day = book["as_of"] if as_of is None else as_of
+    states: list[AccountState] = []
+    allocations: list[Allocation] = []
+    for loan in book["loans"]:
+        if loan.start_date > day:
+            continue
+        result = run_ledger(
+            loan,
+            book["products"][loan.product_code],
+            [i for i in book["instalments"] if i.loan_id == loan.loan_id],
+            [p for p in book["payments"] if p.loan_id == loan.loan_id],
+            day,
+        )
+        states.append(result.state)
+        allocations.extend(result.allocations)
+    return states_frame(states).sort("loan_id"), allocations_frame(allocations)
+
+
+def vectorised_book(
+    book: dict[str, Any], as_of: date | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    from forbear.domain.ledger import account_states, products_frame
+
+    result = account_states(
+        loans_frame(book["loans"]).lazy(),
+        products_frame(list(book["products"].values())).lazy(),
+        instalments_frame(book["instalments"]).lazy(),
+        payments_frame(book["payments"]).lazy(),
+        book["as_of"] if as_of is None else as_of,
+    )
+    return result.states.collect(), result.allocations.collect()
+
+
+ALLOCATION_ORDER = ["payment_id", "seq", "component"]
