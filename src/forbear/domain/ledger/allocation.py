@@ -294,11 +294,12 @@ def allocate_book(
         pays.group_by("loan_id", "paid_on")
         .agg(pl.col("rank").min().alias("enter"))
         .select("loan_id", pl.col("paid_on").cast(pl.Int32).alias("_t"), "enter")
-        .sort("_t")
+        .sort("loan_id", "_t")
     )
+    # ``lines`` is sorted by (loan_id, seq), so ``due`` is sorted within each loan, which
+    # is all the as-of join needs; every frame below keeps that order.
     pending = (
-        lines.sort("due")
-        .join_asof(
+        lines.join_asof(
             firsts,
             left_on="due",
             right_on="_t",
@@ -308,7 +309,6 @@ def allocate_book(
         )
         .drop("_t")
         .with_columns(pl.col("enter").fill_null(never).cast(pl.Int32))
-        .sort("enter", "loan_id", "seq")
     )
     parts = {
         int(key[0]): part
@@ -345,9 +345,7 @@ def allocate_book(
             future = pl.concat(
                 [
                     ahead.filter(pl.col("loan_id").is_in(ids)),
-                    pending.filter(
-                        (pl.col("enter") > k) & pl.col("loan_id").is_in(newly.implode())
-                    ),
+                    _rows_of(pending, newly).filter(pl.col("enter") > k),
                 ]
             ).sort("loan_id", "seq")
             future, allocated = prepay_step(excess, future, terms)
@@ -359,6 +357,20 @@ def allocate_book(
         untouched = untouched.filter(~pl.col("loan_id").is_in(absorbed.implode()))
     finished += [due_open, ahead, untouched]
     return pl.concat(finished).drop("enter"), pl.concat(allocations)
+
+
+def _rows_of(frame: pl.DataFrame, loan_ids: pl.Series) -> pl.DataFrame:
+    """The rows of ``frame`` (sorted by loan_id) for some loans, by binary search."""
+    ids = loan_ids.sort()
+    column = frame["loan_id"]
+    bounds = pl.DataFrame(
+        {
+            "lo": column.search_sorted(ids, side="left"),
+            "hi": column.search_sorted(ids, side="right"),
+        }
+    )
+    rows = bounds.select(pl.int_ranges("lo", "hi").explode().drop_nulls().alias("row"))["row"]
+    return frame[rows]
 
 
 def pay_step(
