@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from forbear.domain.errors import ValidationError
 from forbear.domain.ledger import (
     DEFAULT_BUCKETS,
     BucketScheme,
@@ -215,3 +216,15 @@ def test_paying_everything_due_brings_dpd_to_zero(case):
     assert state.overdue_total == 0
     assert state.oldest_unpaid_due_date is None
     assert state.credit == 0
+
+
+def test_a_loan_naming_an_unknown_product_is_refused_not_dropped():
+    loan = make_loan(product_code="NOPE")
+    with pytest.raises(ValidationError, match="NOPE"):
+        account_states(
+            loans_frame([loan]).lazy(),
+            products_frame([make_product()]).lazy(),
+            instalments_frame(build_schedule(loan, make_product())).lazy(),
+            payments_frame([]).lazy(),
+            date(2024, 6, 1),
+        )

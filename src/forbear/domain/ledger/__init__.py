@@ -108,14 +108,19 @@ def account_states(
     Allocation is sequential per loan (penalty depends on when principal was paid), so
     this iterates over the payment rank ``k``: step ``k`` is a handful of Polars operations
     on the loans that have a ``k``-th payment and only their lines that can still change.
-    Loans without payments take no step at all.
+    Loans without payments take no step at all. Raises ``ValidationError`` when a loan
+    names a product that ``products`` does not hold (rather than dropping the loan).
     """
     day = pl.lit(as_of).cast(pl.Int32)
     book = (
         loans.filter(pl.col("start_date") <= as_of)
-        .join(products, on="product_code", how="inner")
+        .join(products, on="product_code", how="left")
         .collect()
     )
+    unknown = book.filter(pl.col("method").is_null())
+    if not unknown.is_empty():
+        codes = ", ".join(sorted(set(unknown["product_code"].cast(pl.String).fill_null("NULL"))))
+        raise ValidationError("product_code", f"loans name products not given: {codes}")
     pays = (
         payments.join(book.lazy().select("loan_id"), on="loan_id", how="semi")
         .filter(pl.col("paid_on") <= as_of)

@@ -216,6 +216,14 @@ def amortise_frame(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(steps).sort("loan_id", "k")
 
 
+def due_date_expr(first_due_date: pl.Expr, months: pl.Expr) -> pl.Expr:
+    """:func:`add_months` in integer arithmetic (no per-row duration strings)."""
+    total = first_due_date.dt.year().cast(pl.Int32) * 12 + first_due_date.dt.month() - 1 + months
+    year, month = total // 12, total % 12 + 1
+    last_day = pl.date(year, month, 1).dt.month_end().dt.day()
+    return pl.date(year, month, pl.min_horizontal(first_due_date.dt.day(), last_day))
+
+
 def schedules(loans: pl.LazyFrame, products: pl.LazyFrame) -> pl.LazyFrame:
     """``schema.INSTALMENTS`` for every loan of ``loans`` (``schema.LOANS``)."""
     terms = (
@@ -244,9 +252,7 @@ def schedules(loans: pl.LazyFrame, products: pl.LazyFrame) -> pl.LazyFrame:
         .select(
             "loan_id",
             pl.col("k").alias("seq"),
-            pl.col("first_due_date")
-            .dt.offset_by(pl.format("{}mo", pl.col("k") - 1))
-            .alias("due_date"),
+            due_date_expr(pl.col("first_due_date"), pl.col("k") - 1).alias("due_date"),
             "principal",
             "interest",
             "fee",
