@@ -47,7 +47,7 @@ from forbear.domain.ledger.model import (
 from forbear.domain.ledger.schedules import build_schedule, products_frame, schedules
 from forbear.domain.ledger.state import DEFAULT_BUCKETS, BucketScheme, state_of, states_frame
 from forbear.domain.money import BP_PER_UNIT
-from forbear.domain.products import Component, ProductTerms
+from forbear.domain.products import Component, ProductTerms, WaterfallOrder
 
 __all__ = [
     "DEFAULT_BUCKETS",
@@ -137,11 +137,14 @@ def account_states(
     terms = book.select(
         "loan_id", "principal", "term_months", "annual_rate_bp", "method", "prepayment", "rounding"
     )
-    after, allocated_all = allocate_book(lines, pays, terms)
+    params = _params(book)
+    after, allocated_all = allocate_book(lines, pays, terms, params)
 
     last = pays.group_by("loan_id").agg(_last=pl.col("paid_on").max().cast(pl.Int32))
-    final = after.join(last, on="loan_id", how="left").with_columns(
-        advance_expr(day, pl.col("_last").fill_null(NO_EVENT))
+    final = (
+        after.join(last, on="loan_id", how="left")
+        .join(params, on="loan_id", how="left")
+        .with_columns(advance_expr(day, pl.col("_last").fill_null(NO_EVENT)))
     )
     states = states_frame(
         final,
@@ -154,22 +157,25 @@ def account_states(
     return BookResult(states, allocated_all.lazy())
 
 
-def _lines(book: pl.DataFrame, instalments: pl.LazyFrame, pays: pl.DataFrame) -> pl.DataFrame:
-    """The working line frame: one row per instalment with the terms each step needs."""
-    n_pay = pays.group_by("loan_id").agg(n_pay=pl.len().cast(pl.Int32))
-    params = book.select(
+def _params(book: pl.DataFrame) -> pl.DataFrame:
+    """Per loan, the terms penalty and allocation need (joined to lines only when used)."""
+    return book.select(
         "loan_id",
-        "grace_days",
-        "late_fee",
+        pl.col("late_fee").cast(pl.Int64),
         pl.col("penalty_rate_bp").cast(pl.Int64),
         (pl.col("day_count").cast(pl.Int64) * BP_PER_UNIT).alias("penalty_den"),
         "rounding",
-        "waterfall",
+        (pl.col("waterfall") == WaterfallOrder.INSTALMENT_FIRST.value).alias("_ifirst"),
         *(pl.col("components").str.find(c.value).alias(POS[c]) for c in COMPONENTS),
     )
+
+
+def _lines(book: pl.DataFrame, instalments: pl.LazyFrame, pays: pl.DataFrame) -> pl.DataFrame:
+    """The working line frame: one narrow, numeric row per instalment, sorted by loan, seq."""
+    n_pay = pays.group_by("loan_id").agg(n_pay=pl.len().cast(pl.Int32))
     due = pl.col("due_date").cast(pl.Int32)
     return (
-        instalments.join(params.lazy(), on="loan_id", how="inner")
+        instalments.join(book.lazy().select("loan_id", "grace_days"), on="loan_id", how="inner")
         .join(n_pay.lazy(), on="loan_id", how="left")
         .select(
             "loan_id",
@@ -180,12 +186,6 @@ def _lines(book: pl.DataFrame, instalments: pl.LazyFrame, pays: pl.DataFrame) ->
             pl.col("fee").alias(U[Component.FEE]),
             pl.col("interest").alias(U[Component.INTEREST]),
             pl.col("principal").alias(U[Component.PRINCIPAL]),
-            pl.col("late_fee").cast(pl.Int64),
-            "penalty_rate_bp",
-            "penalty_den",
-            "rounding",
-            "waterfall",
-            *(POS[c] for c in COMPONENTS),
             pl.col("n_pay").fill_null(0),
         )
         .sort("loan_id", "seq")

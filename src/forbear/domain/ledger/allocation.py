@@ -273,13 +273,14 @@ def _before_expr(component: Component) -> pl.Expr:
 
 
 def allocate_book(
-    lines: pl.DataFrame, pays: pl.DataFrame, terms: pl.DataFrame
+    lines: pl.DataFrame, pays: pl.DataFrame, terms: pl.DataFrame, params: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Apply every payment of a book; returns the lines afterwards and the allocations.
 
     ``lines``: the working line frame (see ``U``/``POS``, dates as Int32 days, ``n_pay``);
     ``pays``: ``loan_id, payment_id, paid_on, amount, rank, prev`` (rank 1-based in
-    ``(paid_on, payment_id)`` order); ``terms``: the loan terms re-amortisation needs.
+    ``(paid_on, payment_id)`` order); ``terms``: the loan terms re-amortisation needs;
+    ``params``: per loan, the terms penalty and the waterfall need.
 
     Iterates over the payment rank ``k``. A line takes part in allocation only from the
     first payment on or after its due date (its ``enter`` rank, found up front with one
@@ -329,12 +330,16 @@ def allocate_book(
             [due_open.filter(pl.col("n_pay") >= k), entering, ahead.filter(pl.col("enter") == k)]
         ).sort("loan_id", "seq")
         ahead = ahead.filter(pl.col("enter") != k)
-        pay = pays.filter(pl.col("rank") == k).select(
-            "loan_id",
-            "payment_id",
-            pl.col("paid_on").cast(pl.Int32).alias("t"),
-            pl.col("prev").cast(pl.Int32).fill_null(NO_EVENT).alias("prev"),
-            "amount",
+        pay = (
+            pays.filter(pl.col("rank") == k)
+            .select(
+                "loan_id",
+                "payment_id",
+                pl.col("paid_on").cast(pl.Int32).alias("t"),
+                pl.col("prev").cast(pl.Int32).fill_null(NO_EVENT).alias("prev"),
+                "amount",
+            )
+            .join(params, on="loan_id", how="left")
         )
         due_open, done, allocated, excess = pay_step(due_open, pay)
         finished.append(done)
@@ -376,7 +381,8 @@ def _rows_of(frame: pl.DataFrame, loan_ids: pl.Series) -> pl.DataFrame:
 def pay_step(
     lines: pl.DataFrame, pay: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Apply the ``k``-th payment of each loan (``pay``: loan_id, payment_id, t, prev, amount).
+    """Apply the ``k``-th payment of each loan (``pay``: loan_id, payment_id, t, prev, amount
+    and the loan's penalty and waterfall terms).
 
     ``lines`` (sorted by loan and seq) are the due, unsettled lines of these loans.
     Returns the lines still open, the lines now settled for good, the allocation rows,
@@ -390,7 +396,6 @@ def pay_step(
         o_total=unpaid_total(),
         _first=(loan != loan.shift(1)).fill_null(True),
         _last=(loan != loan.shift(-1)).fill_null(True),
-        _ifirst=pl.col("waterfall") == WaterfallOrder.INSTALMENT_FIRST.value,
     ).with_columns(
         *(_exclusive_cumsum(pl.col(f"o_{c.value}")).alias(f"c_{c.value}") for c in COMPONENTS),
         *(_loan_total(pl.col(f"o_{c.value}")).alias(f"t_{c.value}") for c in COMPONENTS),
