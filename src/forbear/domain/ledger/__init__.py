@@ -125,11 +125,16 @@ def account_states(
         payments.join(book.lazy().select("loan_id"), on="loan_id", how="semi")
         .filter(pl.col("paid_on") <= as_of)
         .sort("loan_id", "paid_on", "payment_id")
+        .with_row_index("_row")
+        .with_columns(_first=(pl.col("loan_id") != pl.col("loan_id").shift(1)).fill_null(True))
         .with_columns(
-            rank=pl.int_range(1, pl.len() + 1).over("loan_id").cast(pl.Int32),
-            prev=pl.col("paid_on").shift(1).over("loan_id"),
-            n_pay=pl.len().over("loan_id").cast(pl.Int32),
+            # sorted by loan: rank and previous payment day without hashing windows
+            rank=(pl.col("_row") - pl.when("_first").then(pl.col("_row")).forward_fill() + 1).cast(
+                pl.Int32
+            ),
+            prev=pl.when(~pl.col("_first")).then(pl.col("paid_on").shift(1)),
         )
+        .drop("_row", "_first")
         .collect()
     )
     lines = _lines(book, instalments, pays)

@@ -291,11 +291,12 @@ def allocate_book(
     """
     last_rank = int(pays.select(pl.col("rank").max().fill_null(0)).item())
     never = last_rank + 1
-    firsts = (
-        pays.group_by("loan_id", "paid_on")
-        .agg(pl.col("rank").min().alias("enter"))
-        .select("loan_id", pl.col("paid_on").cast(pl.Int32).alias("_t"), "enter")
-        .sort("loan_id", "_t")
+    # the first payment rank of each (loan, day); ``pays`` is sorted by loan, day and id
+    new_day = (pl.col("loan_id") != pl.col("loan_id").shift(1)) | (
+        pl.col("paid_on") != pl.col("paid_on").shift(1)
+    )
+    firsts = pays.filter(new_day.fill_null(True)).select(
+        "loan_id", pl.col("paid_on").cast(pl.Int32).alias("_t"), pl.col("rank").alias("enter")
     )
     # ``lines`` is sorted by (loan_id, seq), so ``due`` is sorted within each loan, which
     # is all the as-of join needs; every frame below keeps that order.
