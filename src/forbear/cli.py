@@ -310,9 +310,29 @@ def keygen() -> None:
     console.print(new_key_text(), highlight=False)
 
 
+def _is_usage_error(exc: Exception) -> bool:
+    """Click's usage errors (bad or missing options), recognised without importing the
+    click that typer vendors privately: they carry ``format_message`` and ``exit_code``."""
+    return callable(getattr(exc, "format_message", None)) and hasattr(exc, "exit_code")
+
+
+def _print_usage_error(exc: Exception) -> None:
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        console.print(ctx.get_help(), highlight=False)
+        return
+    where = ctx.command_path if ctx is not None else "forbear"
+    message = " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
+    err.print(f"[red]error:[/] {message} (see `{where} --help`)", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     try:
-        app()
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
     except ImportRejected as exc:
         err.print(
             f"[red]error:[/] {exc.source}: {len(exc.errors)} problem(s), nothing imported",
@@ -333,6 +353,9 @@ def main() -> None:
         err.print("interrupted: nothing was committed by the step in progress")
         sys.exit(130)
     except Exception as exc:
+        if _is_usage_error(exc):
+            _print_usage_error(exc)
+            sys.exit(EXIT_REJECTED)
         # A bug, not bad input. Its message may quote data (personal data included), so
         # only the type and the place are shown; FORBEAR_DEBUG=1 shows the traceback.
         if os.environ.get("FORBEAR_DEBUG"):

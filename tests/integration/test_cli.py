@@ -141,3 +141,8 @@ def test_a_rejected_import_lists_every_problem_and_stores_nothing(
     again = forbear(demo_dir, "import", "loans", str(bad), "--skip-bad")
     assert again.returncode == 0
     assert "0 imported" in again.stdout and "2 rejected" in again.stdout
+
+
+def test_a_bad_or_missing_option_is_one_line(tmp_path: Path) -> None:
+    assert_one_clear_line(forbear(tmp_path, "demo", "--borrowers", "many"), "--borrowers")
+    assert_one_clear_line(forbear(tmp_path, "book", "state"), "Missing option '--as-of'")
