@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from factories import VALID_IDS, csv_text, make_loan_row, make_payment_row, make_product
-from forbear.domain.errors import ImportRejected
+from forbear.domain.errors import Conflict, ImportRejected
 from forbear.services.imports import import_loans, import_payments, import_products
 from forbear.store import bulk, models
 from forbear.store.crypto import PiiVault
@@ -243,3 +243,14 @@ def test_a_file_with_an_unknown_column_is_refused_before_any_row(
     with pytest.raises(ImportRejected) as caught:
         import_loans(with_products, vault, write(tmp_path / "a.csv", [row]))
     assert (caught.value.errors[0].line, caught.value.errors[0].column) == (1, "colour")
+
+
+def test_product_terms_cannot_change_under_existing_loans(
+    with_products: Connection, vault: PiiVault, tmp_path: Path
+) -> None:
+    conn = with_products
+    assert import_products(conn, [make_product()], "again").rows_skipped_existing == 1
+    assert import_products(conn, [make_product(grace_days=5)], "edit").rows_updated == 1
+    import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]))
+    with pytest.raises(Conflict, match="cannot change under them"):
+        import_products(conn, [make_product(grace_days=1)], "edit")

@@ -7,9 +7,9 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
-from forbear.domain.errors import ImportRejected, RowError
+from forbear.domain.errors import Conflict, ImportRejected, RowError
 from forbear.domain.products import ProductTerms
 from forbear.services.imports.files import UnreadableFile
 from forbear.services.imports.report import ImportReport
@@ -67,6 +67,17 @@ def import_products(conn: Connection, products: list[ProductTerms], source: str)
         elif current.terms == terms:
             report.rows_skipped_existing += 1
         else:
+            # Loans keep the terms they were made under: changing the terms of a product
+            # that already has loans would silently re-price them.
+            loans = models.Base.metadata.tables["loans"]
+            in_use = conn.execute(
+                select(func.count()).select_from(loans).where(loans.c.product_id == current.id)
+            ).scalar_one()
+            if in_use:
+                raise Conflict(
+                    f"product {product.code} already has {in_use} loan(s); its terms cannot "
+                    "change under them: give the new terms a new product code"
+                )
             conn.execute(
                 update(table)
                 .where(table.c.id == current.id)
