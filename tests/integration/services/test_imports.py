@@ -254,3 +254,22 @@ def test_product_terms_cannot_change_under_existing_loans(
     import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]))
     with pytest.raises(Conflict, match="cannot change under them"):
         import_products(conn, [make_product(grace_days=1)], "edit")
+
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def test_the_documented_example_files_import_cleanly(
+    connection: Connection, vault: PiiVault
+) -> None:
+    from forbear.services.imports import load_products_file
+
+    import_products(connection, load_products_file(EXAMPLES / "products.yaml"), "examples")
+    loans = import_loans(connection, vault, EXAMPLES / "loans.csv")
+    payments = import_payments(connection, EXAMPLES / "payments.csv", zone=ZONE)
+    assert loans.status == payments.status == "committed"
+    assert loans.rows_imported == loans.rows_total > 0
+    assert payments.rows_imported == payments.rows_total > 0
+    # the GBK copy is the same book: everything in it is already stored
+    again = import_loans(connection, vault, EXAMPLES / "loans_gbk.csv")
+    assert (again.encoding, again.rows_skipped_existing) == ("gb18030", loans.rows_total)
