@@ -92,6 +92,8 @@ def _finish(
     if errors:
         target = rejects or path.with_name(path.name + ".rejects.csv")
         report.rejects_file = write_rejects(target, raw, errors)
+    if report.batch_id is None:  # nothing new and nothing rejected: the file changed nothing
+        return
     table = models.Base.metadata.tables["import_batches"]
     conn.execute(
         update(table)
@@ -107,14 +109,14 @@ def _finish(
     )
 
 
-def _open_batch(conn: Connection, kind: str, path: Path, digest: str, started: datetime) -> int:
+def _open_batch(conn: Connection, kind: str, path: Path, started: datetime) -> int:
     table = models.Base.metadata.tables["import_batches"]
     result = conn.execute(
         insert(table)
         .values(
             kind=kind,
             source_name=path.name,
-            file_sha256=digest,
+            file_sha256=_sha256(path),
             status="rejected",
             started_at=started,
         )
@@ -237,7 +239,8 @@ def import_loans(
         raise ImportRejected(path.name, sorted(errors, key=lambda e: (e.line, e.column)))
     new = drop_lines(new, bad)
     write_offs = drop_lines(write_offs, bad)
-    batch_id = _open_batch(conn, "loans", path, _sha256(path), started)
+    changes = new.height + write_offs.height
+    batch_id = _open_batch(conn, "loans", path, started) if changes or errors else None
     report.batch_id = batch_id
 
     _insert_borrowers(conn, vault, new.filter(pl.col("borrower_id").is_null()))
@@ -464,7 +467,7 @@ def import_payments(
         raise ImportRejected(path.name, sorted(errors, key=lambda e: (e.line, e.column)))
     bad = {e.line for e in errors}
     new = drop_lines(rows.join(stored.select("txn_ref"), on="txn_ref", how="anti"), bad)
-    batch_id = _open_batch(conn, "payments", path, _sha256(path), started)
+    batch_id = _open_batch(conn, "payments", path, started) if new.height or errors else None
     report.batch_id = batch_id
     bulk.write_frame(
         conn,
