@@ -203,31 +203,7 @@ def validate_loans(
         [pl.col(c).fill_null("") for c in BORROWER_FIELDS], separator="\x1f"
     )
     first_of_customer = _first_line_of("customer_ref")
-    checks: dict[str, pl.Expr] = {
-        col: pl.col(f"e_{col}")
-        for col in (
-            "loan_ref",
-            "customer_ref",
-            "product_code",
-            "principal",
-            "term_months",
-            "annual_rate",
-            "start_date",
-            "first_due_date",
-            "written_off_on",
-            "name",
-            "national_id",
-            "mobile",
-            "email",
-            "province",
-            "city",
-            "address",
-            "timezone",
-            "emergency_name",
-            "emergency_relation",
-            "emergency_mobile",
-        )
-    }
+    checks: dict[str, pl.Expr] = {spec.name: pl.col(f"e_{spec.name}") for spec in LOAN_COLUMNS}
     checks["loan_ref#dup"] = (
         pl.when(pl.col("loan_ref").is_not_null() & (pl.col(LINE) != first_of_loan))
         .then(pl.lit("loan_ref appears more than once; first on line ") + first_of_loan.cast(str))

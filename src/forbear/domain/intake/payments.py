@@ -44,7 +44,7 @@ def validate_payments(frame: pl.DataFrame, zone: str) -> Checked:
         channel_err.alias("e_channel"),
     )
     first = pl.col(LINE).min().over("txn_ref")
-    checks = {c: pl.col(f"e_{c}") for c in ("txn_ref", "loan_ref", "paid_at", "amount", "channel")}
+    checks = {spec.name: pl.col(f"e_{spec.name}") for spec in PAYMENT_COLUMNS}
     checks["txn_ref#dup"] = (
         pl.when(pl.col("txn_ref").is_not_null() & (pl.col(LINE) != first))
         .then(pl.lit("txn_ref appears more than once; first on line ") + first.cast(str))

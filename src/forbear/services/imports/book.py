@@ -28,7 +28,7 @@ from forbear.domain.ledger.schema import LOANS
 from forbear.services.imports.files import read_table, write_rejects
 from forbear.services.imports.report import ImportReport
 from forbear.store import bulk, models
-from forbear.store.crypto import PiiVault
+from forbear.store.crypto import Contexts, PiiVault
 
 _CHUNK = 5_000
 _ZONES = frozenset(zoneinfo.available_timezones())
@@ -334,13 +334,13 @@ def _insert_borrowers(conn: Connection, vault: PiiVault, rows: pl.DataFrame) -> 
         "borrowers",
         people.select(
             pl.col("customer_ref").alias("external_ref"),
-            enc("name", "borrowers.name").alias("name_enc"),
-            enc("national_id", "borrowers.national_id").alias("national_id_enc"),
+            enc("name", Contexts.BORROWER_NAME).alias("name_enc"),
+            enc("national_id", Contexts.BORROWER_NATIONAL_ID).alias("national_id_enc"),
             pl.col("national_id_bidx"),
-            enc("mobile", "borrowers.mobile").alias("mobile_enc"),
+            enc("mobile", Contexts.BORROWER_MOBILE).alias("mobile_enc"),
             bidx("mobile", "phone").alias("mobile_bidx"),
-            enc("email", "borrowers.email").alias("email_enc"),
-            enc("address", "borrowers.address").alias("address_enc"),
+            enc("email", Contexts.BORROWER_EMAIL).alias("email_enc"),
+            enc("address", Contexts.BORROWER_ADDRESS).alias("address_enc"),
             "province",
             "city",
             "timezone",
@@ -358,40 +358,43 @@ def _insert_borrowers(conn: Connection, vault: PiiVault, rows: pl.DataFrame) -> 
         {"customer_ref": pl.String, "borrower_id": pl.Int64},
     )
     people = people.drop("borrower_id", strict=False).join(ids, on="customer_ref")
-    context = "contact_points.value"
+
+    def point(
+        rows: pl.DataFrame,
+        kind: str,
+        value: str,
+        owner_type: str,
+        provenance: str,
+        owner_name: pl.Expr | None = None,
+        relation: pl.Expr | None = None,
+    ) -> pl.DataFrame:
+        """Contact points for the rows that have ``value`` (CN.DATA.CONTACT_SOURCE: each
+        with its lawful provenance)."""
+        return rows.filter(pl.col(value).is_not_null()).select(
+            "borrower_id",
+            pl.lit(kind).alias("kind"),
+            enc(value, Contexts.CONTACT_VALUE).alias("value_enc"),
+            bidx(value, "phone" if kind == "phone" else kind).alias("value_bidx"),
+            pl.lit(owner_type).alias("owner_type"),
+            (pl.lit(None, dtype=pl.Binary) if owner_name is None else owner_name).alias(
+                "owner_name_enc"
+            ),
+            (pl.lit(None, dtype=pl.String) if relation is None else relation).alias("relation"),
+            pl.lit(provenance).alias("provenance"),
+            pl.lit(owner_type == "debtor").alias("is_primary"),
+        )
+
     points = [
-        people.select(
-            "borrower_id",
-            pl.lit("phone").alias("kind"),
-            enc("mobile", context).alias("value_enc"),
-            bidx("mobile", "phone").alias("value_bidx"),
-            pl.lit("debtor").alias("owner_type"),
-            pl.lit(None, dtype=pl.Binary).alias("owner_name_enc"),
-            pl.lit(None, dtype=pl.String).alias("relation"),
-            pl.lit("contract").alias("provenance"),
-            pl.lit(True).alias("is_primary"),
-        ),
-        people.filter(pl.col("email").is_not_null()).select(
-            "borrower_id",
-            pl.lit("email").alias("kind"),
-            enc("email", context).alias("value_enc"),
-            bidx("email", "email").alias("value_bidx"),
-            pl.lit("debtor").alias("owner_type"),
-            pl.lit(None, dtype=pl.Binary).alias("owner_name_enc"),
-            pl.lit(None, dtype=pl.String).alias("relation"),
-            pl.lit("contract").alias("provenance"),
-            pl.lit(True).alias("is_primary"),
-        ),
-        people.filter(pl.col("emergency_mobile").is_not_null()).select(
-            "borrower_id",
-            pl.lit("phone").alias("kind"),
-            enc("emergency_mobile", context).alias("value_enc"),
-            bidx("emergency_mobile", "phone").alias("value_bidx"),
-            pl.lit("emergency_contact").alias("owner_type"),
-            enc("emergency_name", "contact_points.owner_name").alias("owner_name_enc"),
-            pl.col("emergency_relation").alias("relation"),
-            pl.lit("supplied_by_debtor").alias("provenance"),
-            pl.lit(False).alias("is_primary"),
+        point(people, "phone", "mobile", "debtor", "contract"),
+        point(people, "email", "email", "debtor", "contract"),
+        point(
+            people,
+            "phone",
+            "emergency_mobile",
+            "emergency_contact",
+            "supplied_by_debtor",
+            owner_name=enc("emergency_name", Contexts.CONTACT_OWNER_NAME),
+            relation=pl.col("emergency_relation"),
         ),
     ]
     bulk.write_frame(
