@@ -55,6 +55,20 @@ class PrepaymentRule(StrEnum):
     LOWER_INSTALMENT = "lower_instalment"  # keep the number of instalments, smaller ones
 
 
+class EarlyPayment(StrEnum):
+    """What a payment made before the next due date pays for once everything due is paid.
+
+    ``current_instalment`` (提前还当期, the market default): the current period's
+    instalment (the first one due after the payment date) is owed at once, its full
+    scheduled interest included, and only what is left over is a prepayment
+    (提前还款). ``prepayment``: everything beyond the instalments already due is a
+    prepayment that re-amortises the loan, and the current instalment stays due on its date.
+    """
+
+    CURRENT_INSTALMENT = "current_instalment"
+    PREPAYMENT = "prepayment"
+
+
 DEFAULT_COMPONENTS: tuple[Component, ...] = (
     Component.PENALTY,
     Component.FEE,
@@ -88,6 +102,13 @@ class ProductTerms(BaseModel):
     waterfall: WaterfallOrder = WaterfallOrder.INSTALMENT_FIRST
     components: tuple[Component, ...] = DEFAULT_COMPONENTS
     prepayment: PrepaymentRule = PrepaymentRule.SHORTEN_TERM
+    early_payment: EarlyPayment = Field(
+        default=EarlyPayment.CURRENT_INSTALMENT,
+        description=(
+            "whether a payment before the next due date first pays the current period's "
+            "instalment (current_instalment, 提前还当期) or is all a prepayment (prepayment)"
+        ),
+    )
     rounding: Rounding = Rounding.HALF_UP
     terms_months: tuple[int, ...] = Field(min_length=1, description="terms a loan may have")
     min_principal: Fen = 100_00

@@ -21,6 +21,7 @@ from forbear.domain.ledger.schema import ALLOCATIONS, INSTALMENTS, LOANS, PAYMEN
 from forbear.domain.money import Rounding
 from forbear.domain.products import (
     Component,
+    EarlyPayment,
     PrepaymentRule,
     ProductTerms,
     RepaymentMethod,
@@ -72,6 +73,7 @@ products_st = st.builds(
     waterfall=st.sampled_from(list(WaterfallOrder)),
     components=st.permutations(list(Component)).map(tuple),
     prepayment=st.sampled_from(list(PrepaymentRule)),
+    early_payment=st.sampled_from(list(EarlyPayment)),
     rounding=st.sampled_from(list(Rounding)),
 )
 
@@ -97,8 +99,10 @@ def loans_st(draw: st.DrawFn, loan_id: int, product: ProductTerms) -> LoanTerms:
 def payments_st(
     draw: st.DrawFn, loan: LoanTerms, schedule: list[Instalment], first_id: int
 ) -> list[Payment]:
-    """A payment stream: none, on time, late, partial, overpaying, or a mix."""
-    style = draw(st.sampled_from(["none", "on_time", "late", "partial", "overpay", "mixed"]))
+    """A payment stream: none, on time, late, partial, early, overpaying, or a mix."""
+    style = draw(
+        st.sampled_from(["none", "on_time", "late", "partial", "early", "overpay", "mixed"])
+    )
     out: list[tuple[date, int]] = []
     if style == "none":
         return []
@@ -111,6 +115,15 @@ def payments_st(
         elif style == "partial":
             if draw(st.booleans()):
                 out.append((ins.due_date + timedelta(days=draw(st.integers(-2, 20))), total // 2))
+        elif style == "early":
+            # a few days early: the instalment, part of it, two at once, or a second payment
+            # in the same period
+            day = ins.due_date - timedelta(days=draw(st.integers(1, 12)))
+            what = draw(st.sampled_from(["one", "one", "part", "two", "again"]))
+            amount = {"one": total, "part": total // 3, "two": 2 * total, "again": total}[what]
+            out.append((day, amount))
+            if what == "again":
+                out.append((day + timedelta(days=draw(st.integers(0, 5))), total // 2))
         elif style == "overpay":
             extra = draw(st.sampled_from([1, 1_000_00, loan.principal // 3, loan.principal * 2]))
             out.append((ins.due_date - timedelta(days=draw(st.integers(0, 10))), total + extra))

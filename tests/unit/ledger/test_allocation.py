@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from forbear.domain.ledger import Payment, build_schedule, run_ledger
 from forbear.domain.products import (
     Component,
+    EarlyPayment,
     PrepaymentRule,
     RepaymentMethod,
     WaterfallOrder,
@@ -129,9 +130,16 @@ def test_the_component_order_comes_from_the_product():
     ]
 
 
-def twelve_months(prepayment, method=RepaymentMethod.EQUAL_INSTALMENT):
+def twelve_months(
+    prepayment, method=RepaymentMethod.EQUAL_INSTALMENT, early_payment=EarlyPayment.PREPAYMENT
+):
+    """12,000 yuan over 12 months at 18%: level payment 1,100.16 (interest 180.00 first).
+
+    The re-amortisation examples take the ``prepayment`` early-payment rule, so that all
+    money beyond what is due is prepaid principal.
+    """
     loan = make_loan(principal=12_000_00, term_months=12, annual_rate_bp=1800)
-    product = make_product(method=method, prepayment=prepayment)
+    product = make_product(method=method, prepayment=prepayment, early_payment=early_payment)
     return loan, product, build_schedule(loan, product)
 
 
@@ -178,11 +186,114 @@ def test_paying_more_than_all_principal_pays_off_and_leaves_a_credit():
     ]
 
 
-def test_a_payment_before_the_due_date_is_a_prepayment():
-    """The brief's rule: only instalments with due_date <= paid_on are owed at a payment."""
-    loan, product, schedule = twelve_months(PrepaymentRule.SHORTEN_TERM)
-    first = schedule[0]
-    result = run_ledger(
-        loan, product, schedule, [pay(first.due_date - timedelta(days=1), 1_000_00)], first.due_date
+LEVEL = 1_100_16
+
+
+def test_paying_the_instalment_days_before_its_due_date_pays_that_instalment():
+    """提前还当期: the current instalment is owed at an early payment; nothing is prepaid."""
+    loan, product, schedule = twelve_months(
+        PrepaymentRule.SHORTEN_TERM, early_payment=EarlyPayment.CURRENT_INSTALMENT
     )
-    assert [(a.seq, a.component) for a in result.allocations] == [(None, "principal")]
+    first = schedule[0]
+    payments = [pay(first.due_date - timedelta(days=3), LEVEL)]
+    result = run_ledger(loan, product, schedule, payments, first.due_date)
+    assert [(a.seq, a.component, a.amount) for a in result.allocations] == [
+        (1, "interest", 180_00),  # the scheduled interest of the whole period
+        (1, "principal", LEVEL - 180_00),
+    ]
+    for days_after in (0, 1, 10, 20):
+        state = run_ledger(
+            loan, product, schedule, payments, first.due_date + timedelta(days=days_after)
+        ).state
+        assert state.dpd == 0 and state.bucket == "C"
+        assert state.overdue_total == 0 and state.oldest_unpaid_due_date is None
+        # not re-amortised: the next instalment is the contract's
+        assert state.next_due_date == schedule[1].due_date
+        assert state.next_due_amount == LEVEL
+        assert state.outstanding_principal == 12_000_00 - first.principal
+
+
+def test_a_partial_early_payment_pays_part_of_the_current_instalment_and_the_rest_is_due():
+    loan, product, schedule = twelve_months(
+        PrepaymentRule.SHORTEN_TERM, early_payment=EarlyPayment.CURRENT_INSTALMENT
+    )
+    first = schedule[0]
+    payments = [pay(first.due_date - timedelta(days=5), 500_00)]
+    state = run_ledger(loan, product, schedule, payments, first.due_date).state
+    assert state.next_due_date == first.due_date
+    assert state.next_due_amount == LEVEL - 500_00
+    assert run_ledger(
+        loan, product, schedule, payments, first.due_date + timedelta(days=1)
+    ).state.overdue_principal == (LEVEL - 500_00)
+
+
+def test_under_the_prepayment_rule_a_payment_before_the_due_date_is_a_prepayment():
+    loan, product, schedule = twelve_months(
+        PrepaymentRule.SHORTEN_TERM, early_payment=EarlyPayment.PREPAYMENT
+    )
+    first = schedule[0]
+    payments = [pay(first.due_date - timedelta(days=3), LEVEL)]
+    result = run_ledger(loan, product, schedule, payments, first.due_date)
+    assert [(a.seq, a.component, a.amount) for a in result.allocations] == [
+        (None, "principal", LEVEL)
+    ]
+    # the instalment itself is still due on its date, and overdue the day after
+    assert result.state.next_due_date == first.due_date
+    late = run_ledger(loan, product, schedule, payments, first.due_date + timedelta(days=1)).state
+    assert late.dpd == 1 and late.bucket == "M1"
+
+
+def test_an_early_payment_of_two_instalments_pays_the_current_one_and_prepays_the_rest():
+    loan, product, schedule = twelve_months(
+        PrepaymentRule.SHORTEN_TERM, early_payment=EarlyPayment.CURRENT_INSTALMENT
+    )
+    first = schedule[0]
+    payments = [pay(first.due_date - timedelta(days=3), 2 * LEVEL)]
+    result = run_ledger(loan, product, schedule, payments, first.due_date)
+    assert [(a.seq, a.component, a.amount) for a in result.allocations] == [
+        (1, "interest", 180_00),
+        (1, "principal", LEVEL - 180_00),
+        (None, "principal", LEVEL),
+    ]
+    state = result.state
+    assert state.dpd == 0 and state.overdue_total == 0
+    assert state.outstanding_principal == 12_000_00 - first.principal - LEVEL
+    # shorten_term: the second instalment keeps the level payment, on the reduced balance
+    assert state.next_due_date == schedule[1].due_date
+    assert state.next_due_amount == LEVEL
+
+
+def test_a_second_early_payment_once_the_current_instalment_is_paid_is_a_prepayment():
+    """The next instalment becomes current only once this one's due date has passed."""
+    loan, product, schedule = twelve_months(
+        PrepaymentRule.LOWER_INSTALMENT, early_payment=EarlyPayment.CURRENT_INSTALMENT
+    )
+    due = schedule[0].due_date
+    payments = [pay(due - timedelta(days=5), LEVEL, 1), pay(due - timedelta(days=2), 500_00, 2)]
+    result = run_ledger(loan, product, schedule, payments, due)
+    assert [(a.payment_id, a.seq, a.component, a.amount) for a in result.allocations][-1] == (
+        2,
+        None,
+        "principal",
+        500_00,
+    )
+    assert result.state.next_due_date == schedule[1].due_date
+    assert result.state.next_due_amount is not None and result.state.next_due_amount < LEVEL
+
+
+def test_component_first_pays_everything_due_before_the_current_instalment():
+    """An exact payment on a due date leaves nothing overdue, whatever the waterfall."""
+    loan, product, schedule, _ = two_overdue(WaterfallOrder.COMPONENT_FIRST)
+    assert product.early_payment is EarlyPayment.CURRENT_INSTALMENT
+    first = schedule[0]
+    result = run_ledger(loan, product, schedule, [pay(first.due_date, 1_022_00)], first.due_date)
+    assert {a.seq for a in result.allocations} == {1}
+    later = schedule[1].due_date - timedelta(days=1)
+    state = run_ledger(loan, product, schedule, [pay(first.due_date, 1_022_00)], later).state
+    assert state.dpd == 0 and state.overdue_total == 0
+    # with a little more, the rest goes to the current instalment, by the component order
+    result = run_ledger(loan, product, schedule, [pay(first.due_date, 1_025_00)], first.due_date)
+    assert [(a.seq, a.component, a.amount) for a in result.allocations][-2:] == [
+        (2, "fee", 2_00),
+        (2, "interest", 1_00),
+    ]

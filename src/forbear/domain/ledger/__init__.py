@@ -47,7 +47,7 @@ from forbear.domain.ledger.model import (
 from forbear.domain.ledger.schedules import build_schedule, products_frame, schedules
 from forbear.domain.ledger.state import DEFAULT_BUCKETS, BucketScheme, state_of, states_frame
 from forbear.domain.money import BP_PER_UNIT
-from forbear.domain.products import Component, ProductTerms, WaterfallOrder
+from forbear.domain.products import Component, EarlyPayment, ProductTerms, WaterfallOrder
 
 __all__ = [
     "DEFAULT_BUCKETS",
@@ -179,8 +179,22 @@ def _lines(book: pl.DataFrame, instalments: pl.LazyFrame, pays: pl.DataFrame) ->
     """The working line frame: one narrow, numeric row per instalment, sorted by loan, seq."""
     n_pay = pays.group_by("loan_id").agg(n_pay=pl.len().cast(pl.Int32))
     due = pl.col("due_date").cast(pl.Int32)
+    current = pl.col("early_payment") == EarlyPayment.CURRENT_INSTALMENT.value
+    first = (pl.col("loan_id") != pl.col("loan_id").shift(1)).fill_null(True)
+    # ``owed_from``: the first day a payment owes the line (see ``allocate_book``): its due
+    # date, or under current_instalment the previous line's due date (the first line: any
+    # day), from when it is the first line due after the payment day: the current one.
+    owed_from = (
+        pl.when(~current)
+        .then(pl.col("due"))
+        .when(first)
+        .then(pl.lit(NO_EVENT, dtype=pl.Int32))
+        .otherwise(pl.col("due").shift(1))
+    )
     return (
-        instalments.join(book.lazy().select("loan_id", "grace_days"), on="loan_id", how="inner")
+        instalments.join(
+            book.lazy().select("loan_id", "grace_days", "early_payment"), on="loan_id", how="inner"
+        )
         .join(n_pay.lazy(), on="loan_id", how="left")
         .select(
             "loan_id",
@@ -192,7 +206,10 @@ def _lines(book: pl.DataFrame, instalments: pl.LazyFrame, pays: pl.DataFrame) ->
             pl.col("interest").alias(U[Component.INTEREST]),
             pl.col("principal").alias(U[Component.PRINCIPAL]),
             pl.col("n_pay").fill_null(0),
+            "early_payment",
         )
         .sort("loan_id", "seq")
+        .with_columns(owed_from=owed_from.cast(pl.Int32))
+        .drop("early_payment")
         .collect()
     )

@@ -15,18 +15,30 @@ Rules (the scalar :class:`LoanBook` below is the executable specification):
   and penalty are brought up to ``t``; the instalments with ``due_date <= t`` are paid in
   waterfall order (``instalment_first``: by seq, within it the product's component
   order; ``component_first``: by component, within it by seq).
-- What is left is a prepayment. If it covers all principal not yet due, the loan is paid
-  off: that principal is allocated (seq NULL), the interest and fees of instalments not
-  yet due are no longer owed, and any rest is a ``credit`` owed back (seq NULL).
-  Otherwise it reduces principal (component ``principal``, seq NULL) and the instalments
-  not yet due are re-amortised on the new balance ``B'`` with the same due dates:
+- Early payment (``ProductTerms.early_payment``): under ``current_instalment`` (提前还当期)
+  the *current* instalment, the first one with ``due_date > t`` (its period contains
+  ``t``), is owed too, in full (its scheduled interest for the whole period), and is paid
+  after the due ones, in the product's component order. Choice: after *all* due
+  instalments, also under ``component_first``; otherwise an exact payment on a due date
+  would pay the next period's fee and interest before that day's principal and leave it
+  overdue. The next instalment becomes current only once this one's due date has passed,
+  so a second early payment in a period whose instalment is paid is a prepayment. Under
+  ``prepayment`` nothing beyond the due instalments is owed.
+- What is left is a prepayment. If it covers all principal after the owed instalments,
+  the loan is paid off: that principal is allocated (seq NULL), the interest and fees of
+  those later instalments are no longer owed, and any rest is a ``credit`` owed back (seq
+  NULL). Otherwise it reduces principal (component ``principal``, seq NULL) and the
+  instalments after the owed ones are re-amortised on the new balance ``B'`` with the same
+  due dates:
   ``lower_instalment`` recomputes by the product method over the same count;
   ``shorten_term`` keeps the original level payment (等额本息) or level principal
   (等额本金) and drops the instalments no longer needed; interest-only loans always
   re-amortise as ``lower_instalment``. Choice: the prepayment counts for the whole
-  current period, so the first re-amortised instalment's interest is ``round(B' * r)``.
-- Instalments not yet due are never paid directly (an overpayment re-amortises them),
-  so they carry no penalty, late fee or partial payment.
+  period of the first re-amortised instalment, so its interest is ``round(B' * r)``.
+- Instalments after the owed ones are never paid directly (an overpayment re-amortises
+  them), so they carry no penalty, late fee or partial payment; the current instalment
+  can be partly paid early, and is charged penalty and late fee only after its own
+  deadline like any other.
 """
 
 from __future__ import annotations
@@ -50,6 +62,7 @@ from forbear.domain.ledger.schema import ALLOCATIONS
 from forbear.domain.money import BP_PER_UNIT, div_round
 from forbear.domain.products import (
     Component,
+    EarlyPayment,
     PrepaymentRule,
     ProductTerms,
     RepaymentMethod,
@@ -135,14 +148,26 @@ class LoanBook:
             )
         self.last_event = t
 
+    def owed_at(self, t: date) -> list[Line]:
+        """The lines a payment on ``t`` pays (a prefix of ``lines``): the due ones, and under
+        ``current_instalment`` the current one (the first with ``due_date > t``)."""
+        due = sum(1 for line in self.lines if line.due_date <= t)
+        if self.product.early_payment is EarlyPayment.CURRENT_INSTALMENT:
+            return self.lines[: due + 1]
+        return self.lines[:due]
+
     def pay(self, payment: Payment) -> None:
         t = payment.paid_on
         self.advance(t)
-        due = [line for line in self.lines if line.due_date <= t]
+        owed = self.owed_at(t)
+        due = [line for line in owed if line.due_date <= t]
+        current = owed[len(due) :]
+        components = self.product.components
         if self.product.waterfall is WaterfallOrder.INSTALMENT_FIRST:
-            order = [(line, c) for line in due for c in self.product.components]
+            order = [(line, c) for line in due for c in components]
         else:
-            order = [(line, c) for c in self.product.components for line in due]
+            order = [(line, c) for c in components for line in due]
+        order += [(line, c) for line in current for c in components]
         left = payment.amount
         for line, component in order:
             amount = min(left, line.unpaid[component])
@@ -151,16 +176,15 @@ class LoanBook:
                 left -= amount
                 self._record(payment, line.seq, component.value, amount)
         if left > 0:
-            self._prepay(payment, left, due)
+            self._prepay(payment, left, owed)
 
-    def _prepay(self, payment: Payment, excess: int, due: list[Line]) -> None:
-        t = payment.paid_on
-        future = [line for line in self.lines if line.due_date > t]
+    def _prepay(self, payment: Payment, excess: int, owed_lines: list[Line]) -> None:
+        future = self.lines[len(owed_lines) :]
         owed = sum(line.unpaid[Component.PRINCIPAL] for line in future)
         if excess >= owed:
             self._record(payment, None, Component.PRINCIPAL.value, owed)
             self._record(payment, None, CREDIT, excess - owed)
-            self.lines = due
+            self.lines = owed_lines
             return
         self._record(payment, None, Component.PRINCIPAL.value, excess)
         loan, product = self.loan, self.product
@@ -188,7 +212,7 @@ class LoanBook:
         for line, (principal, interest) in zip(future, rows, strict=False):
             line.unpaid[Component.PRINCIPAL] = principal
             line.unpaid[Component.INTEREST] = interest
-        self.lines = due + future[: len(rows)]
+        self.lines = owed_lines + future[: len(rows)]
 
     def _record(self, payment: Payment, seq: int | None, component: str, amount: int) -> None:
         if amount > 0:
@@ -250,8 +274,8 @@ def _before_expr(component: Component) -> pl.Expr:
     """Money a payment spends before reaching ``component`` of this line (waterfall).
 
     instalment_first: everything owed on earlier lines, then the components before this
-    one on this line; component_first: every earlier component on all lines, then this
-    component on earlier lines.
+    one on this line; component_first: every earlier component on all due lines, then
+    this component on earlier lines. The current instalment (``_cur``) comes last.
     """
     earlier = [o for o in COMPONENTS if o is not component]
     before = pl.col(POS[component])
@@ -269,7 +293,13 @@ def _before_expr(component: Component) -> pl.Expr:
     )
     instalment_first = pl.col("c_total") + earlier_here
     component_first = pl.col(f"c_{component.value}") + earlier_all
-    return pl.when(pl.col("_ifirst")).then(instalment_first).otherwise(component_first)
+    # the current instalment (the last line, if any) comes after every due line, in the
+    # component order: the instalment-first formula (``t_*`` leave it out)
+    return (
+        pl.when(pl.col("_ifirst") | pl.col("_cur"))
+        .then(instalment_first)
+        .otherwise(component_first)
+    )
 
 
 def allocate_book(
@@ -277,17 +307,19 @@ def allocate_book(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Apply every payment of a book; returns the lines afterwards and the allocations.
 
-    ``lines``: the working line frame (see ``U``/``POS``, dates as Int32 days, ``n_pay``);
-    ``pays``: ``loan_id, payment_id, paid_on, amount, rank, prev`` (rank 1-based in
-    ``(paid_on, payment_id)`` order); ``terms``: the loan terms re-amortisation needs;
-    ``params``: per loan, the terms penalty and the waterfall need.
+    ``lines``: the working line frame (see ``U``/``POS``, dates as Int32 days, ``n_pay``,
+    ``owed_from``); ``pays``: ``loan_id, payment_id, paid_on, amount, rank, prev`` (rank
+    1-based in ``(paid_on, payment_id)`` order); ``terms``: the loan terms
+    re-amortisation needs; ``params``: per loan, the terms penalty and the waterfall need.
 
     Iterates over the payment rank ``k``. A line takes part in allocation only from the
-    first payment on or after its due date (its ``enter`` rank, found up front with one
-    as-of join) until it is settled, so each step works on the due and unpaid lines of
-    the loans paying at that step, not on whole schedules. Lines not yet due are touched
-    only when their loan prepays: they then move to ``ahead`` (re-amortised), where they
-    wait for their ``enter`` rank like the others.
+    first payment on or after its ``owed_from`` day (its due date; under
+    current_instalment the previous line's due date, so that it takes part as the
+    current instalment) until it is settled: its ``enter`` rank, found up front
+    with one as-of join. So each step works on the owed and unpaid lines of the loans
+    paying at that step, not on whole schedules. Lines not yet owed are touched only when
+    their loan prepays: they then move to ``ahead`` (re-amortised), where they wait for
+    their ``enter`` rank like the others.
     """
     last_rank = int(pays.select(pl.col("rank").max().fill_null(0)).item())
     never = last_rank + 1
@@ -298,18 +330,18 @@ def allocate_book(
     firsts = pays.filter(new_day.fill_null(True)).select(
         "loan_id", pl.col("paid_on").cast(pl.Int32).alias("_t"), pl.col("rank").alias("enter")
     )
-    # ``lines`` is sorted by (loan_id, seq), so ``due`` is sorted within each loan, which
-    # is all the as-of join needs; every frame below keeps that order.
+    # ``lines`` is sorted by (loan_id, seq), so ``owed_from`` is sorted within each loan,
+    # which is all the as-of join needs; every frame below keeps that order.
     pending = (
         lines.join_asof(
             firsts,
-            left_on="due",
+            left_on="owed_from",
             right_on="_t",
             by="loan_id",
             strategy="forward",
             check_sortedness=False,
         )
-        .drop("_t")
+        .drop("_t", "owed_from")
         .with_columns(pl.col("enter").fill_null(never).cast(pl.Int32))
     )
     parts = {
@@ -385,7 +417,8 @@ def pay_step(
     """Apply the ``k``-th payment of each loan (``pay``: loan_id, payment_id, t, prev, amount
     and the loan's penalty and waterfall terms).
 
-    ``lines`` (sorted by loan and seq) are the due, unsettled lines of these loans.
+    ``lines`` (sorted by loan and seq) are the owed, unsettled lines of these loans: the
+    due ones and, last, the current instalment (``due > t``) under current_instalment.
     Returns the lines still open, the lines now settled for good, the allocation rows,
     and the loans with money left over (``loan_id, payment_id, excess``).
     """
@@ -397,9 +430,15 @@ def pay_step(
         o_total=unpaid_total(),
         _first=(loan != loan.shift(1)).fill_null(True),
         _last=(loan != loan.shift(-1)).fill_null(True),
+        _cur=pl.col("due") > pl.col("t"),
     ).with_columns(
         *(_exclusive_cumsum(pl.col(f"o_{c.value}")).alias(f"c_{c.value}") for c in COMPONENTS),
-        *(_loan_total(pl.col(f"o_{c.value}")).alias(f"t_{c.value}") for c in COMPONENTS),
+        *(
+            _loan_total(pl.when(pl.col("_cur")).then(0).otherwise(pl.col(f"o_{c.value}"))).alias(
+                f"t_{c.value}"
+            )
+            for c in COMPONENTS
+        ),
         c_total=_exclusive_cumsum(pl.col("o_total")),
     )
     x = x.with_columns(

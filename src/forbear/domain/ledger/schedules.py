@@ -136,6 +136,7 @@ def products_frame(products: Sequence[ProductTerms]) -> pl.DataFrame:
             "waterfall": [p.waterfall.value for p in products],
             "components": [",".join(c.value for c in p.components) for p in products],
             "prepayment": [p.prepayment.value for p in products],
+            "early_payment": [p.early_payment.value for p in products],
             "rounding": [p.rounding.value for p in products],
         },
         schema=PRODUCTS,

@@ -21,6 +21,7 @@ PRODUCTS: dict[str, pl.DataType] = {
     "waterfall": pl.String(),  # WaterfallOrder value
     "components": pl.String(),  # comma-separated Component values, in waterfall order
     "prepayment": pl.String(),  # PrepaymentRule value
+    "early_payment": pl.String(),  # EarlyPayment value
     "rounding": pl.String(),  # Rounding value
 }
 
