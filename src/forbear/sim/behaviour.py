@@ -6,8 +6,10 @@ Every borrower has a latent risk class (``good``, ``slow``, ``bad``). Per loan i
   follows: a *cure* (the arrears paid in one go, penalty included, then normal payments),
   a *roll* (nothing more) or *partial* payments (a share of an instalment now and then);
 - whether a borrower prepays the whole balance early (mostly ``good``);
-- per instalment: paid on the due date by withholding (most) or through the app
-  on the due date, or late (``slow`` and ``bad`` often, ``good`` rarely).
+- per instalment: paid on the due date by withholding (most), through the app or a
+  transfer on the due date or up to three days before it (the ledger takes that as
+  paying the current instalment, 提前还当期), or late (``slow`` and ``bad`` often,
+  ``good`` rarely).
 
 A late payment carries an estimate of the penalty (罚息) and late fee that errs on the
 high side (penalty from the due date on the whole instalment, rounded up to the yuan), so
@@ -24,6 +26,8 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from forbear.domain.products import EarlyPayment
+
 GOOD, SLOW, BAD = 0, 1, 2
 NEVER = np.int64(1 << 40)  # a day number later than any real one
 
@@ -33,6 +37,8 @@ P_CURE = np.array([0.70, 0.55, 0.28])  # of stopped loans
 P_PARTIAL = np.array([0.10, 0.15, 0.20])  # of stopped loans (the rest roll forward)
 P_PREPAY = np.array([0.08, 0.03, 0.0])
 P_LATE = np.array([0.08, 0.55, 0.50])  # per instalment, before any stop
+P_EARLY = 0.25  # per instalment paid on time: app or transfer, 0-3 days before the due date
+EARLY_MAX_DAYS = 3
 LATE_GEOMETRIC_P = np.array([0.12, 0.06, 0.06])  # days late ~ 1 + geometric
 P_WRITE_OFF = 0.6  # of loans 180+ days behind with no cure
 
@@ -83,7 +89,8 @@ def simulate_payments(
     """Payments and outcomes of ``loans``.
 
     ``loans`` has ``loan_id`` (0..n-1, in order), ``risk`` (0 good, 1 slow, 2 bad),
-    ``term_months``, ``penalty_rate_bp``, ``day_count``, ``grace_days``, ``late_fee``;
+    ``term_months``, ``penalty_rate_bp``, ``day_count``, ``grace_days``, ``late_fee``,
+    ``early_payment`` (``EarlyPayment`` value);
     ``instalments`` is the ledger's ``schema.INSTALMENTS`` frame for them.
 
     Returns ``(payments, outcomes)``: payments with ``loan_id, paid_day`` (days since
@@ -109,6 +116,7 @@ def simulate_payments(
     basis = loans["day_count"].to_numpy().astype(np.int64)[:, None]
     grace = loans["grace_days"].to_numpy().astype(np.int64)[:, None]
     late_fee = loans["late_fee"].to_numpy().astype(np.int64)[:, None]
+    current_rule = (loans["early_payment"] == EarlyPayment.CURRENT_INSTALMENT.value).to_numpy()
 
     # -- per loan: stop, what follows, prepayment
     stops = rng.random(n) < P_STOP[risk]
@@ -140,11 +148,14 @@ def simulate_payments(
     )
     late = rng.random(due.shape) < P_LATE[risk][:, None]
     days_late = np.minimum(1 + rng.geometric(LATE_GEOMETRIC_P[risk][:, None], due.shape), 75)
-    # "early" payers pay through the app on the due date, before the withholding run. Not
-    # days before: the ledger takes a payment before the due date as a prepayment of
-    # principal (allocation.py), which would leave the instalment itself unpaid.
-    early = rng.random(due.shape) < 0.2
-    paid_day = np.where(late, due + days_late, due)
+    # "early" payers pay through the app or a transfer on the due date, before the
+    # withholding run, or up to three days before it. Under the current_instalment rule
+    # the ledger takes that as paying the current instalment (提前还当期); under the
+    # prepayment rule it would prepay principal and leave the instalment due, so those
+    # products' early payers pay on the due date.
+    early = rng.random(due.shape) < P_EARLY
+    days_early = np.where(current_rule[:, None], rng.integers(0, EARLY_MAX_DAYS + 1, due.shape), 0)
+    paid_day = np.where(late, due + days_late, np.where(early, due - days_early, due))
     # A payment more than a month late also meets the next instalment's deadline (the
     # next one's own payment went to this one's arrears first): one late fee for each.
     # Late payers round up to ten yuan; what is over becomes a small prepayment.
@@ -186,9 +197,13 @@ def simulate_payments(
     parts.append((pi, p_day[pi, pj], p_amt[pi, pj], np.full(len(pi), KINDS.index("partial"))))
 
     # -- prepayment: the principal not yet due (the ledger then waives what interest and
-    #    fees of those instalments remain), plus any instalment still owed
+    #    fees of those instalments remain), plus any instalment still owed; under the
+    #    current_instalment rule also the running instalment's interest and fee (its
+    #    period has begun: 提前还款 pays the current period's interest in full)
     after = exists & (seq >= prepay_seq[:, None])
     balance = np.where(after, prin, 0).sum(axis=1)
+    running = np.where(after & (seq == prepay_seq[:, None]), amt - prin, 0).sum(axis=1)
+    balance += np.where(current_rule, running, 0)
     # an instalment still unpaid (paid late, after the prepayment day) is settled with it
     folded = regular & (paid_day >= prepay_day[:, None])
     balance += np.where(folded, amt + extra, 0).sum(axis=1)

@@ -145,6 +145,7 @@ def _make_loans(
             "day_count": [p.day_count for p in products],
             "grace_days": [p.grace_days for p in products],
             "late_fee": [p.late_fee for p in products],
+            "early_payment": [p.early_payment.value for p in products],
         }
     )
     return frame.with_columns(
