@@ -425,10 +425,16 @@ def pandas_states(frames: dict[str, Any], as_of: date) -> Any:
                 _advance(lines, t, prev, late_fee, pen_bp, pen_den, rounding)
                 prev = t
                 due_lines = [ln for ln in lines if ln["due"] <= t]
+                # 提前还当期: the current instalment (first due after t) is owed too, after
+                # the due ones, in the component order
+                owed_lines = due_lines
+                if loan["early_payment"] == "current_instalment":
+                    owed_lines = lines[: len(due_lines) + 1]
                 if loan["waterfall"] == "instalment_first":
                     steps = [(ln, c) for ln in due_lines for c in order]
                 else:
                     steps = [(ln, c) for c in order for ln in due_lines]
+                steps += [(ln, c) for ln in owed_lines[len(due_lines) :] for c in order]
                 for ln, c in steps:
                     take = min(left, ln[c])
                     if take > 0:
@@ -436,11 +442,11 @@ def pandas_states(frames: dict[str, Any], as_of: date) -> Any:
                         left -= take
                 if left <= 0:
                     continue
-                future = [ln for ln in lines if ln["due"] > t]
+                future = lines[len(owed_lines) :]
                 owed = sum(ln["principal"] for ln in future)
                 if left >= owed:
                     credit += left - owed
-                    lines = due_lines
+                    lines = owed_lines
                     continue
                 method = loan["method"]
                 balance, count = owed - left, len(future)
@@ -461,7 +467,7 @@ def pandas_states(frames: dict[str, Any], as_of: date) -> Any:
                 for ln, (principal, interest) in zip(future, rows, strict=False):
                     ln["principal"] = principal
                     ln["interest"] = interest
-                lines = due_lines + future[: len(rows)]
+                lines = owed_lines + future[: len(rows)]
         _advance(lines, as_of, prev, late_fee, pen_bp, pen_den, rounding)
 
         def unpaid(ln: dict[str, Any]) -> int:

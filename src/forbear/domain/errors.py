@@ -14,7 +14,7 @@ ForbearError
 ├── StorageUnavailable        the database cannot be reached or is not migrated
 └── (elsewhere, because they belong to one layer)
     ├── store.crypto.DecryptionFailed      a stored value cannot be decrypted (wrong key, tampering)
-    └── services.imports.UnreadableFile    an import file is missing, of an unknown format or encoding
+    └── services.imports.UnreadableFile    an import file is missing, unknown or undecodable
 """
 
 from __future__ import annotations
