@@ -18,33 +18,14 @@ import numpy as np
 import polars as pl
 from faker import Faker
 
+from forbear.domain import intake
 from forbear.domain.products import ProductTerms
 from forbear.sim.behaviour import _CHANNEL_P, CHANNELS, simulate_payments
 from forbear.sim.people import RISK_CLASSES, make_borrowers
 
-LOAN_COLUMNS = (
-    "loan_ref",
-    "customer_ref",
-    "product_code",
-    "principal",
-    "term_months",
-    "annual_rate",
-    "start_date",
-    "first_due_date",
-    "written_off_on",
-    "name",
-    "national_id",
-    "mobile",
-    "email",
-    "province",
-    "city",
-    "address",
-    "timezone",
-    "emergency_name",
-    "emergency_relation",
-    "emergency_mobile",
-)
-PAYMENT_COLUMNS = ("txn_ref", "loan_ref", "paid_at", "amount", "channel")
+# The files follow the import contract exactly (docs/import.md).
+LOAN_COLUMNS = tuple(spec.name for spec in intake.LOAN_COLUMNS)
+PAYMENT_COLUMNS = tuple(spec.name for spec in intake.PAYMENT_COLUMNS)
 
 # Share of new loans per product code; products not listed share what is left evenly.
 PRODUCT_MIX = {"CASH": 0.50, "INST": 0.35, "SHORT": 0.15}
