@@ -7,8 +7,9 @@ writer, in one transaction. By default one bad row rejects the whole file; with
 Importing the same file twice changes nothing: rows are keyed by the lender's ids.
 """
 
-from forbear.services.imports.book import import_loans, import_payments
 from forbear.services.imports.files import UnreadableFile, read_table
+from forbear.services.imports.loans import import_loans
+from forbear.services.imports.payments import import_payments
 from forbear.services.imports.products import import_products, load_products_file
 from forbear.services.imports.report import ImportReport
 

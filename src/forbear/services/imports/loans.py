@@ -1,38 +1,25 @@
-"""Importing loans (with their borrowers) and payments, all or nothing, idempotently."""
+"""Importing loans with their borrowers and contact points, all or nothing, idempotently."""
 
 from __future__ import annotations
 
-import hashlib
 import zoneinfo
-from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import polars as pl
-from polars._typing import PolarsDataType
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from forbear.domain.errors import ImportRejected, RowError
-from forbear.domain.intake import (
-    LOAN_COLUMNS,
-    PAYMENT_COLUMNS,
-    ColumnSpec,
-    normalise_headers,
-    validate_loans,
-    validate_payments,
-)
+from forbear.domain.intake import LOAN_COLUMNS, validate_loans
 from forbear.domain.intake.result import LINE, drop_lines
 from forbear.domain.ledger import products_frame, schedules
 from forbear.domain.ledger.schema import LOANS
-from forbear.services.imports.files import read_table, write_rejects
+from forbear.services.imports.common import fetch_in, finish, open_batch, read_checked_headers
 from forbear.services.imports.report import ImportReport
 from forbear.store import bulk, models
 from forbear.store.crypto import Contexts, PiiVault
 
-_CHUNK = 5_000
 _ZONES = frozenset(zoneinfo.available_timezones())
-
 # The loan columns a re-import must match exactly; anything else is a conflict.
 _LOAN_TERMS = (
     "customer_ref",
@@ -43,94 +30,6 @@ _LOAN_TERMS = (
     "start_date",
     "first_due_date",
 )
-
-
-def _fetch_in(
-    conn: Connection,
-    query: Callable[[list[str]], Any],
-    keys: Iterable[str],
-    schema: Mapping[str, PolarsDataType],
-) -> pl.DataFrame:
-    """Run ``query(chunk)`` over the keys in chunks (databases limit IN-list sizes)."""
-    keys = sorted(set(keys))
-    parts = []
-    for start in range(0, len(keys), _CHUNK):
-        rows = conn.execute(query(keys[start : start + _CHUNK])).all()
-        parts.append(pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row"))
-    if not parts:
-        return pl.DataFrame(schema=schema)
-    return pl.concat(parts)
-
-
-def _read_checked_headers(
-    path: Path, specs: tuple[ColumnSpec, ...], encoding: str | None
-) -> tuple[pl.DataFrame, str]:
-    frame, used = read_table(path, encoding=encoding)
-    headers = [c for c in frame.columns if c != LINE]
-    mapping, header_errors = normalise_headers(headers, specs)
-    if header_errors:
-        raise ImportRejected(path.name, header_errors)
-    return frame.rename(mapping), used
-
-
-def _finish(
-    conn: Connection,
-    report: ImportReport,
-    raw: pl.DataFrame,
-    errors: list[RowError],
-    *,
-    path: Path,
-    skip_bad: bool,
-    rejects: Path | None,
-) -> None:
-    """Refuse the file, or record the rejects; then record the batch."""
-    errors = sorted(errors, key=lambda e: (e.line, e.column))
-    report.errors = errors
-    report.rows_rejected = len({e.line for e in errors})
-    if errors and not skip_bad:
-        raise ImportRejected(path.name, errors)
-    if errors:
-        target = rejects or path.with_name(path.name + ".rejects.csv")
-        report.rejects_file = write_rejects(target, raw, errors)
-    if report.batch_id is None:  # nothing new and nothing rejected: the file changed nothing
-        return
-    table = models.Base.metadata.tables["import_batches"]
-    conn.execute(
-        update(table)
-        .where(table.c.id == report.batch_id)
-        .values(
-            status=report.status,
-            rows_total=report.rows_total,
-            rows_imported=report.rows_imported,
-            rows_skipped_existing=report.rows_skipped_existing,
-            rows_rejected=report.rows_rejected,
-            finished_at=datetime.now(UTC),
-        )
-    )
-
-
-def _open_batch(conn: Connection, kind: str, path: Path, started: datetime) -> int:
-    table = models.Base.metadata.tables["import_batches"]
-    result = conn.execute(
-        insert(table)
-        .values(
-            kind=kind,
-            source_name=path.name,
-            file_sha256=_sha256(path),
-            status="rejected",
-            started_at=started,
-        )
-        .returning(table.c.id)
-    )
-    return int(result.scalar_one())
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def import_loans(
@@ -144,7 +43,7 @@ def import_loans(
 ) -> ImportReport:
     """Import a loans file inside the caller's transaction (see docs/import.md)."""
     started = datetime.now(UTC)
-    raw, used = _read_checked_headers(path, LOAN_COLUMNS, encoding)
+    raw, used = read_checked_headers(path, LOAN_COLUMNS, encoding)
     report = ImportReport(kind="loans", source=path.name, rows_total=raw.height, encoding=used)
     products = bulk.read_products_terms(conn)
     checked = validate_loans(raw, products, _ZONES)
@@ -158,7 +57,7 @@ def import_loans(
         models.Base.metadata.tables["borrowers"],
         models.Base.metadata.tables["products"],
     )
-    stored = _fetch_in(
+    stored = fetch_in(
         conn,
         lambda chunk: (
             select(
@@ -213,7 +112,7 @@ def import_loans(
     new = rows.join(stored.select("loan_ref"), on="loan_ref", how="anti")
 
     # Borrowers already stored must be the same person (same national ID).
-    stored_borrowers = _fetch_in(
+    stored_borrowers = fetch_in(
         conn,
         lambda chunk: select(
             borrowers_t.c.external_ref, borrowers_t.c.id, borrowers_t.c.national_id_bidx
@@ -240,11 +139,11 @@ def import_loans(
     new = drop_lines(new, bad)
     write_offs = drop_lines(write_offs, bad)
     changes = new.height + write_offs.height
-    batch_id = _open_batch(conn, "loans", path, started) if changes or errors else None
+    batch_id = open_batch(conn, "loans", path, started) if changes or errors else None
     report.batch_id = batch_id
 
     _insert_borrowers(conn, vault, new.filter(pl.col("borrower_id").is_null()))
-    borrower_ids = _fetch_in(
+    borrower_ids = fetch_in(
         conn,
         lambda chunk: select(borrowers_t.c.external_ref, borrowers_t.c.id).where(
             borrowers_t.c.external_ref.in_(chunk)
@@ -279,7 +178,7 @@ def import_loans(
             pl.lit(started, dtype=pl.Datetime("us", "UTC")).alias("created_at"),
         ),
     )
-    loan_ids = _fetch_in(
+    loan_ids = fetch_in(
         conn,
         lambda chunk: select(loans_t.c.external_ref, loans_t.c.id).where(
             loans_t.c.external_ref.in_(chunk)
@@ -300,7 +199,7 @@ def import_loans(
     report.rows_skipped_existing = (
         known.height - conflicts.height - write_offs.height - (write_off_cleared.height)
     )
-    _finish(
+    finish(
         conn,
         report,
         raw,
@@ -349,7 +248,7 @@ def _insert_borrowers(conn: Connection, vault: PiiVault, rows: pl.DataFrame) -> 
         ),
     )
     borrowers_t = models.Base.metadata.tables["borrowers"]
-    ids = _fetch_in(
+    ids = fetch_in(
         conn,
         lambda chunk: select(borrowers_t.c.external_ref, borrowers_t.c.id).where(
             borrowers_t.c.external_ref.in_(chunk)
@@ -404,97 +303,3 @@ def _insert_borrowers(conn: Connection, vault: PiiVault, rows: pl.DataFrame) -> 
             pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("created_at")
         ),
     )
-
-
-def import_payments(
-    conn: Connection,
-    path: Path,
-    *,
-    zone: str,
-    skip_bad: bool = False,
-    rejects: Path | None = None,
-    encoding: str | None = None,
-) -> ImportReport:
-    """Import a payments file inside the caller's transaction (see docs/import.md)."""
-    started = datetime.now(UTC)
-    raw, used = _read_checked_headers(path, PAYMENT_COLUMNS, encoding)
-    report = ImportReport(kind="payments", source=path.name, rows_total=raw.height, encoding=used)
-    checked = validate_payments(raw, zone)
-    errors = list(checked.errors)
-    rows = checked.valid
-    loans_t, payments_t = (
-        models.Base.metadata.tables["loans"],
-        models.Base.metadata.tables["payments"],
-    )
-
-    loans = _fetch_in(
-        conn,
-        lambda chunk: select(loans_t.c.external_ref, loans_t.c.id, loans_t.c.start_date).where(
-            loans_t.c.external_ref.in_(chunk)
-        ),
-        rows["loan_ref"].to_list(),
-        {"loan_ref": pl.String, "loan_id": pl.Int64, "_start": pl.Date},
-    )
-    rows = rows.join(loans, on="loan_ref", how="left")
-    errors += [
-        RowError(line, "loan_ref", "unknown loan_ref (import the loan first)")
-        for line in rows.filter(pl.col("loan_id").is_null())[LINE].to_list()
-    ]
-    errors += [
-        RowError(line, "paid_at", "payment is dated before the loan's start date")
-        for line in rows.filter(pl.col("paid_on") < pl.col("_start"))[LINE].to_list()
-    ]
-    stored = _fetch_in(
-        conn,
-        lambda chunk: select(
-            payments_t.c.external_ref,
-            payments_t.c.loan_id,
-            payments_t.c.paid_on,
-            payments_t.c.amount,
-        ).where(payments_t.c.external_ref.in_(chunk)),
-        rows["txn_ref"].to_list(),
-        {"txn_ref": pl.String, "_loan_id": pl.Int64, "_paid_on": pl.Date, "_amount": pl.Int64},
-    )
-    known = rows.join(stored, on="txn_ref", how="inner")
-    same = (
-        (pl.col("loan_id") == pl.col("_loan_id"))
-        & (pl.col("paid_on") == pl.col("_paid_on"))
-        & (pl.col("amount") == pl.col("_amount"))
-    )
-    conflicts = known.filter(~same)
-    errors += [
-        RowError(line, "txn_ref", "txn_ref already imported with a different loan, date or amount")
-        for line in conflicts[LINE].to_list()
-    ]
-    if errors and not skip_bad:
-        raise ImportRejected(path.name, sorted(errors, key=lambda e: (e.line, e.column)))
-    bad = {e.line for e in errors}
-    new = drop_lines(rows.join(stored.select("txn_ref"), on="txn_ref", how="anti"), bad)
-    batch_id = _open_batch(conn, "payments", path, started) if new.height or errors else None
-    report.batch_id = batch_id
-    bulk.write_frame(
-        conn,
-        "payments",
-        new.select(
-            pl.col("txn_ref").alias("external_ref"),
-            "loan_id",
-            "paid_on",
-            "paid_at",
-            "amount",
-            "channel",
-            pl.lit(batch_id, dtype=pl.Int64).alias("import_batch_id"),
-            pl.lit(started, dtype=pl.Datetime("us", "UTC")).alias("created_at"),
-        ),
-    )
-    report.rows_imported = new.height
-    report.rows_skipped_existing = known.height - conflicts.height
-    _finish(
-        conn,
-        report,
-        raw,
-        errors,
-        path=path,
-        skip_bad=skip_bad,
-        rejects=rejects,
-    )
-    return report
