@@ -93,7 +93,7 @@ def open_batch(conn: Connection, kind: str, path: Path, started: datetime) -> in
         .values(
             kind=kind,
             source_name=path.name,
-            filesha256=sha256(path),
+            file_sha256=sha256(path),
             status="rejected",
             started_at=started,
         )
