@@ -62,3 +62,12 @@ def test_unreadable_files_get_one_clear_message(
 def test_detect_encoding_prefers_utf8() -> None:
     assert detect_encoding("借据号".encode()) == "utf-8"
     assert detect_encoding("借据号".encode("gbk")) == "gb18030"
+
+
+def test_a_ragged_csv_is_refused_without_quoting_its_content(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text("loan_ref,name\nL1,张伟,13812345678\n", encoding="utf-8")
+    with pytest.raises(UnreadableFile) as caught:
+        read_table(path)
+    assert "more fields than the header" in str(caught.value)
+    assert "13812345678" not in str(caught.value)

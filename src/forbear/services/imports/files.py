@@ -74,8 +74,14 @@ def read_table(path: Path, *, encoding: str | None = None) -> tuple[pl.DataFrame
             truncate_ragged_lines=False,
         )
     except pl.exceptions.PolarsError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise UnreadableFile(f"{path.name}: not a readable CSV file ({first[:200]})") from None
+        # The parser's own message may quote file content (personal data): say what is
+        # wrong in our words instead.
+        problem = (
+            "a row has more fields than the header"
+            if "more fields" in str(exc)
+            else "malformed quoting or structure"
+        )
+        raise UnreadableFile(f"{path.name}: not a readable CSV file ({problem})") from None
     return _with_lines(frame), encoding
 
 
