@@ -1,0 +1,1 @@
+"""Risk scoring: scorecards, tiers, reason codes, early warning, propensity, monitoring."""
