@@ -539,28 +539,32 @@ def _read(workdir: Path, which: str) -> dict[str, pl.DataFrame]:
     return {name: pl.read_parquet(workdir / f"{which}_{name}.parquet") for name in names}
 
 
-def worker(role: str, workdir: Path, as_of: date) -> dict[str, Any]:
+def worker(role: str, workdir: Path, as_of: date, partitions: int = 1) -> dict[str, Any]:
     """Run one contender on the inputs in ``workdir``; write its states; return figures."""
-    which = "full" if role == "kernel" else "sample"
+    which = "full" if role in ("kernel", "kernel_parts") else "sample"
     frames = _read(workdir, which)
     rows = frames["instalments"].height + frames["payments"].height
     loans = frames["loans"].height
     if role == "baseline":
         import pandas  # noqa: F401  (import cost is not part of the work)
     else:
-        from forbear.domain.ledger import account_states
+        from forbear.domain.ledger import account_states, account_states_partitioned
     before = _memory()
     wall0, cpu0 = time.perf_counter(), time.process_time()
     if role == "baseline":
         states = pl.from_pandas(pandas_states(frames, as_of))
     else:
-        result = account_states(
+        inputs = (
             frames["loans"].lazy(),
             frames["products"].lazy(),
             frames["instalments"].lazy(),
             frames["payments"].lazy(),
             as_of,
         )
+        if role == "kernel_parts":
+            result = account_states_partitioned(*inputs, partitions=partitions)
+        else:
+            result = account_states(*inputs)
         states, allocations = pl.collect_all([result.states, result.allocations])
         del allocations
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -577,11 +581,11 @@ def worker(role: str, workdir: Path, as_of: date) -> dict[str, Any]:
     }
 
 
-def run_child(role: str, workdir: Path, as_of: date) -> dict[str, Any]:
+def run_child(role: str, workdir: Path, as_of: date, partitions: int = 1) -> dict[str, Any]:
     """Run ``worker(role)`` in a fresh interpreter, so that its peak memory is its own."""
     out = workdir / f"figures_{role}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", role, str(workdir)]
-    cmd += ["--as-of", as_of.isoformat()]
+    cmd += ["--as-of", as_of.isoformat(), "--partitions", str(partitions)]
     subprocess.run(cmd, check=True)
     return json.loads(out.read_text())
 
@@ -649,12 +653,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--as-of", type=date.fromisoformat, default=AS_OF)
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=8,
+        help="also run the kernel on loan_id mod N slices (1: skip that contender)",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("ROLE", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:
         role, workdir = args.worker[0], Path(args.worker[1])
-        figures = worker(role, workdir, args.as_of)
+        figures = worker(role, workdir, args.as_of, args.partitions)
         (workdir / f"figures_{role}.json").write_text(json.dumps(figures))
         return figures
 
@@ -692,13 +702,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         del book, sample, frames
 
         roles = [("kernel", KERNEL_NAME)]
+        if args.partitions > 1:
+            roles.append(("kernel_parts", f"{KERNEL_NAME}, {args.partitions} partitions"))
         if sampled:
             roles.append(("kernel_sample", KERNEL_SAMPLE_NAME))
         roles.append(("baseline", BASELINE_NAME))
         for role, name in roles:
             print(f"Running {name} ...", flush=True)
-            results.append({"name": name, "role": role, **run_child(role, workdir, args.as_of)})
+            figures_ = run_child(role, workdir, args.as_of, args.partitions)
+            results.append({"name": name, "role": role, **figures_})
         kernel_states = pl.read_parquet(workdir / "states_kernel.parquet")
+        parts_identical = args.partitions <= 1 or kernel_states.equals(
+            pl.read_parquet(workdir / "states_kernel_parts.parquet")
+        )
         baseline_states = pl.read_parquet(workdir / "states_baseline.parquet")
     check = compare(kernel_states.filter(pl.col("loan_id").is_in(ids)), baseline_states)
 
@@ -743,6 +759,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     for example in check["examples"]:
         print(f"  mismatch: {example}")
+    if args.partitions > 1:
+        parts = by_role["kernel_parts"]
+        print(
+            f"Partitioned kernel ({args.partitions} slices by loan_id): "
+            f"{parts['wall_s']:,.1f} s, peak {parts['peak_mb']:,.0f} MB against "
+            f"{kernel['wall_s']:,.1f} s, {kernel['peak_mb']:,.0f} MB in one piece; "
+            f"states identical to the one-piece kernel: {'yes' if parts_identical else 'no'}"
+        )
     figures = {
         "as_of": args.as_of.isoformat(),
         "seed": args.seed,
@@ -753,6 +777,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "contenders": results,
         "ratios": ratios,
         "states_identical": identical,
+        "partitioned_states_identical": parts_identical,
         "check": {k: v for k, v in check.items() if k != "examples"},
         "cpus": os.cpu_count(),
     }

@@ -29,10 +29,8 @@ def test_ledger_benchmark_smoke_mode_completes_with_identical_states(tmp_path: P
     figures = bench.main(["--smoke", "--json", str(out)])
 
     assert figures["states_identical"] is True
+    assert figures["partitioned_states_identical"] is True
     assert figures["check"]["mismatches"] == 0
     assert figures["check"]["loans_compared"] == figures["sizes"]["loans"]
-    assert {c["name"] for c in figures["contenders"]} == {
-        bench.KERNEL_NAME,
-        bench.BASELINE_NAME,
-    }
+    assert {c["role"] for c in figures["contenders"]} == {"kernel", "kernel_parts", "baseline"}
     assert json.loads(out.read_text())["states_identical"] is True

@@ -10,8 +10,21 @@ from sqlalchemy import Connection
 
 from forbear.domain import portfolio
 from forbear.domain.errors import ValidationError
-from forbear.domain.ledger import DEFAULT_BUCKETS, BucketScheme, account_states, products_frame
+from forbear.domain.ledger import (
+    DEFAULT_BUCKETS,
+    BucketScheme,
+    account_states_partitioned,
+    products_frame,
+)
 from forbear.store import bulk
+
+# The ledger's working memory grows with the slice it works on: 1M loans in one piece
+# peaked at 5.7 GB (benchmarks/README.md); slices of this many loans keep it bounded.
+LOANS_PER_PARTITION = 200_000
+
+
+def partitions_for(loans: int) -> int:
+    return max(1, -(-loans // LOANS_PER_PARTITION))
 
 
 @dataclass(frozen=True)
@@ -35,8 +48,14 @@ def compute_states(
     products = products_frame(bulk.read_products_terms(conn))
     instalments = bulk.read_instalments(conn)
     payments = bulk.read_payments(conn, up_to=as_of)
-    result = account_states(
-        loans.lazy(), products.lazy(), instalments.lazy(), payments.lazy(), as_of, buckets
+    result = account_states_partitioned(
+        loans.lazy(),
+        products.lazy(),
+        instalments.lazy(),
+        payments.lazy(),
+        as_of,
+        buckets,
+        partitions=partitions_for(loans.height),
     )
     frame = result.states.collect()
     bulk.replace_states(conn, as_of, frame)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from typing import Any
 
 import polars as pl
 import pytest
@@ -228,3 +229,26 @@ def test_a_loan_naming_an_unknown_product_is_refused_not_dropped():
             payments_frame([]).lazy(),
             date(2024, 6, 1),
         )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(book=books_st(max_loans=12), partitions=st.integers(2, 5))
+def test_partitioned_states_equal_the_whole_book_at_once(
+    book: dict[str, Any], partitions: int
+) -> None:
+    from forbear.domain.ledger import account_states_partitioned, products_frame
+
+    whole_states, whole_allocations = vectorised_book(book)
+    parts = account_states_partitioned(
+        loans_frame(book["loans"]).lazy(),
+        products_frame(list(book["products"].values())).lazy(),
+        instalments_frame(book["instalments"]).lazy(),
+        payments_frame(book["payments"]).lazy(),
+        book["as_of"],
+        partitions=partitions,
+    )
+    assert_frame_equal(whole_states.sort("loan_id"), parts.states.collect())
+    assert_frame_equal(
+        whole_allocations.sort(ALLOCATION_ORDER, nulls_last=True),
+        parts.allocations.collect().sort(ALLOCATION_ORDER, nulls_last=True),
+    )

@@ -60,6 +60,7 @@ __all__ = [
     "LoanTerms",
     "Payment",
     "account_states",
+    "account_states_partitioned",
     "build_schedule",
     "products_frame",
     "run_ledger",
@@ -173,6 +174,44 @@ def _params(book: pl.DataFrame) -> pl.DataFrame:
         (pl.col("waterfall") == WaterfallOrder.INSTALMENT_FIRST.value).alias("_ifirst"),
         *(pl.col("components").str.find(c.value).alias(POS[c]) for c in COMPONENTS),
     )
+
+
+def account_states_partitioned(
+    loans: pl.LazyFrame,
+    products: pl.LazyFrame,
+    instalments: pl.LazyFrame,
+    payments: pl.LazyFrame,
+    as_of: date,
+    buckets: BucketScheme = DEFAULT_BUCKETS,
+    *,
+    partitions: int,
+) -> BookResult:
+    """:func:`account_states` run on ``loan_id mod partitions`` slices, one after another.
+
+    Loans are independent of each other, so the result is the same as one call on the
+    whole book (a test checks it); the working memory is that of one slice. DESIGN.md:
+    laying the book out by account bucket cut memory threefold at 10M accounts.
+    """
+    if partitions < 1:
+        raise ValidationError("partitions", "must be at least 1")
+    if partitions == 1:
+        return account_states(loans, products, instalments, payments, as_of, buckets)
+    states: list[pl.DataFrame] = []
+    allocations: list[pl.DataFrame] = []
+    for part in range(partitions):
+        mine = (pl.col("loan_id") % partitions) == part
+        result = account_states(
+            loans.filter(mine),
+            products,
+            instalments.filter(mine),
+            payments.filter(mine),
+            as_of,
+            buckets,
+        )
+        part_states, part_allocations = pl.collect_all([result.states, result.allocations])
+        states.append(part_states)
+        allocations.append(part_allocations)
+    return BookResult(pl.concat(states).sort("loan_id").lazy(), pl.concat(allocations).lazy())
 
 
 def _lines(book: pl.DataFrame, instalments: pl.LazyFrame, pays: pl.DataFrame) -> pl.DataFrame:
