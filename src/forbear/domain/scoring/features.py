@@ -1,0 +1,304 @@
+"""Behaviour features of the book at an observation date (one row per loan active then).
+
+Everything is derived from the ledger's own frames (``schema.LOANS`` plus
+``borrower_id``, ``PRODUCTS``, ``INSTALMENTS``, ``PAYMENTS``) with one ledger run at the
+last date of the data, ``last``:
+
+- the ledger's allocations joined to payment dates give, for every instalment, the day
+  it became fully settled (the last payment that put money on it; penalty included);
+- the ledger's state at ``last`` says which instalments are settled at all: those due
+  before its ``oldest_unpaid_due_date`` (the ledger settles instalments in seq order,
+  under both waterfalls and early payment).
+
+With ``settled_on`` known, days past due on any day ``t`` is the ledger's rule
+(:mod:`forbear.domain.ledger.state`): ``t - due`` of the oldest instalment with
+``due < t < settled_on``, if past grace. Its maximum over a window ``[a, b]`` is attained
+at ``b`` or on the day before a settlement, so per instalment it is
+``min(b, settled_on - 1) - due`` when that span meets the window; the loan's maximum is
+the maximum over its instalments. That is exact and vectorised (the unit tests check it
+against :func:`account_states` day by day). Features at ``D`` only look at settlements on
+or before ``D``: nothing after the observation date leaks in.
+
+Not here yet: broken promises and contact outcomes (they arrive with the promises and
+contact issues, 6/7); no zero-filled stand-ins are made for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from forbear.domain.errors import ValidationError
+from forbear.domain.ledger import account_states
+
+LOAN_COLUMNS = ("loan_id", "borrower_id")
+
+# name -> (中文, English), in the order the scorecard sees them.
+FEATURES: dict[str, tuple[str, str]] = {
+    "months_on_book": ("账龄(月)", "Months on book"),
+    "principal": ("合同本金(分)", "Principal (fen)"),
+    "term_months": ("期数", "Term (months)"),
+    "annual_rate_bp": ("年利率(基点)", "Annual rate (bp)"),
+    "product_code": ("产品", "Product"),
+    "instalments_due": ("已到期期数", "Instalments due"),
+    "on_time_share": ("按时还款占比", "Share of instalments paid on time"),
+    "payment_ratio_3m": ("近3月还款比", "Paid / due, last 3 months"),
+    "payment_ratio_6m": ("近6月还款比", "Paid / due, last 6 months"),
+    "max_dpd_3m": ("近3月最大逾期天数", "Max days past due, last 3 months"),
+    "max_dpd_6m": ("近6月最大逾期天数", "Max days past due, last 6 months"),
+    "max_dpd_12m": ("近12月最大逾期天数", "Max days past due, last 12 months"),
+    "dpd": ("当前逾期天数", "Days past due"),
+    "utilisation": ("剩余本金比例", "Outstanding / original principal"),
+    "days_since_last_payment": ("距上次还款天数", "Days since last payment"),
+    "other_loans": ("名下其他在贷笔数", "Other active loans of the borrower"),
+}
+CATEGORICAL = frozenset({"product_code"})
+WINDOW_DAYS = {"3m": 90, "6m": 180, "12m": 365}
+
+# Columns kept beside the features for targets and segmentation (never model inputs).
+KEYS = ("loan_id", "observation_date", "outstanding_principal")
+
+
+@dataclass(frozen=True, slots=True)
+class BookFrames:
+    """The ledger's inputs; ``loans`` is ``schema.LOANS`` plus ``borrower_id``."""
+
+    loans: pl.LazyFrame
+    products: pl.LazyFrame
+    instalments: pl.LazyFrame
+    payments: pl.LazyFrame
+
+    def only(self, loan_ids: Sequence[int]) -> BookFrames:
+        """The same book restricted to some loans and the other loans of their borrowers
+        (``other_loans`` needs them): the one-account path uses the same functions."""
+        ids = pl.Series("loan_id", list(loan_ids), dtype=pl.Int64)
+        borrowers = self.loans.filter(pl.col("loan_id").is_in(ids.implode())).select("borrower_id")
+        loans = self.loans.join(borrowers, on="borrower_id", how="semi")
+        keep = loans.select("loan_id")
+        return BookFrames(
+            loans,
+            self.products,
+            self.instalments.join(keep, on="loan_id", how="semi"),
+            self.payments.join(keep, on="loan_id", how="semi"),
+        )
+
+
+def day_number(value: date) -> pl.Expr:
+    return pl.lit(value).cast(pl.Int32)
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """The ledger's history of a book, as of ``last``.
+
+    ``lines``: one row per instalment, ``loan_id, seq, due, deadline, grace_days, amount,
+    settled_on, start, written_off`` (dates as Int32 day numbers; ``settled_on`` null when
+    not settled by ``last``). ``principal``: every principal allocation,
+    ``loan_id, paid, amount`` (prepaid principal included)."""
+
+    last: date
+    lines: pl.DataFrame
+    principal: pl.DataFrame
+
+
+def settlements(frames: BookFrames, last: date) -> Settled:
+    """Run the ledger once at ``last`` and date every instalment's settlement."""
+    loans = frames.loans.filter(pl.col("start_date") <= last)
+    payments = frames.payments.filter(pl.col("paid_on") <= last)
+    ledger = account_states(
+        loans.drop("borrower_id"), frames.products, frames.instalments, payments, last
+    )
+    status = ledger.states.select(
+        "loan_id",
+        _oldest=pl.col("oldest_unpaid_due_date").cast(pl.Int32),
+        _closed=pl.col("status") == "paid_off",
+    )
+    dated = ledger.allocations.join(
+        payments.select("payment_id", pl.col("paid_on").cast(pl.Int32).alias("paid")),
+        on="payment_id",
+        how="inner",
+    )
+    last_paid = (
+        dated.filter(pl.col("seq").is_not_null())
+        .group_by("loan_id", "seq")
+        .agg(_paid=pl.col("paid").max())
+    )
+    # lines that lost their principal to a prepayment (payoff, shortened term) get no
+    # allocation of their own: they were settled on the loan's last prepayment
+    prepaid = (
+        dated.filter(pl.col("seq").is_null() & (pl.col("component") == "principal"))
+        .group_by("loan_id")
+        .agg(_prepaid=pl.col("paid").max())
+    )
+    due = pl.col("due_date").cast(pl.Int32)
+    settled = pl.col("_closed") | (
+        (due < day_number(last)) & (pl.col("_oldest").is_null() | (due < pl.col("_oldest")))
+    )
+    lines = (
+        frames.instalments.join(
+            loans.join(
+                frames.products.select("product_code", "grace_days"), on="product_code"
+            ).select(
+                "loan_id",
+                "grace_days",
+                pl.col("start_date").cast(pl.Int32).alias("start"),
+                pl.col("written_off_on").cast(pl.Int32).alias("written_off"),
+            ),
+            on="loan_id",
+            how="inner",
+        )
+        .join(status, on="loan_id", how="left")
+        .join(last_paid, on=["loan_id", "seq"], how="left")
+        .join(prepaid, on="loan_id", how="left")
+        .select(
+            "loan_id",
+            "seq",
+            due.alias("due"),
+            (due + pl.col("grace_days")).alias("deadline"),
+            "grace_days",
+            (pl.col("principal") + pl.col("interest") + pl.col("fee")).alias("amount"),
+            pl.when(settled).then(pl.coalesce("_paid", "_prepaid", "start")).alias("settled_on"),
+            "start",
+            "written_off",
+        )
+        .sort("loan_id", "seq")
+        .collect()
+    )
+    principal = (
+        dated.filter(pl.col("component") == "principal")
+        .select("loan_id", "paid", "amount")
+        .collect()
+    )
+    return Settled(last, lines, principal)
+
+
+def unsettled_on(day: pl.Expr) -> pl.Expr:
+    """The instalment still had something unpaid at the end of ``day``."""
+    return pl.col("settled_on").is_null() | (pl.col("settled_on") > day)
+
+
+def max_dpd(lines: pl.LazyFrame, start: pl.Expr, end: pl.Expr, name: str) -> pl.LazyFrame:
+    """Per loan, the maximum days past due over the days ``[start, end]`` (Int32 day
+    numbers, columns of ``lines`` or literals) under the ledger's rule."""
+    hi = pl.min_horizontal(end, pl.col("settled_on").fill_null(end + 1) - 1)
+    lo = pl.max_horizontal(start, pl.col("due") + 1)
+    days = hi - pl.col("due")
+    value = pl.when((hi >= lo) & (days > pl.col("grace_days"))).then(days).otherwise(0)
+    return lines.group_by("loan_id").agg(value.max().cast(pl.Int32).alias(name))
+
+
+def _months_between(start: pl.Expr, end: pl.Expr) -> pl.Expr:
+    months = (end.dt.year() - start.dt.year()) * 12 + end.dt.month() - start.dt.month()
+    return (months - (end.dt.day() < start.dt.day()).cast(pl.Int32)).cast(pl.Int32)
+
+
+def active_at(frames: BookFrames, settled: Settled, observed: date) -> pl.LazyFrame:
+    """``loan_id, borrower_id, outstanding_principal`` of the loans active at the end of
+    ``observed``: started, not written off, and something still unpaid."""
+    d = day_number(observed)
+    principal_paid = (
+        settled.principal.lazy()
+        .filter(pl.col("paid") <= d)
+        .group_by("loan_id")
+        .agg(_paid_principal=pl.col("amount").sum())
+    )
+    open_lines = (
+        settled.lines.lazy().filter(unsettled_on(d)).group_by("loan_id").agg(_open=pl.len())
+    )
+    return (
+        frames.loans.filter(
+            (pl.col("start_date") <= observed)
+            & (pl.col("written_off_on").is_null() | (pl.col("written_off_on") > observed))
+        )
+        .join(principal_paid, on="loan_id", how="left")
+        .join(open_lines, on="loan_id", how="left")
+        .with_columns(
+            outstanding_principal=pl.col("principal") - pl.col("_paid_principal").fill_null(0)
+        )
+        .filter((pl.col("_open").fill_null(0) > 0) | (pl.col("outstanding_principal") > 0))
+        .select("loan_id", "borrower_id", "outstanding_principal")
+    )
+
+
+def features_at(frames: BookFrames, settled: Settled, observed: date) -> pl.DataFrame:
+    """Features of every loan active at ``observed`` from ``settlements(frames, last)``
+    with ``last >= observed`` (only what happened on or before ``observed`` is used)."""
+    if observed > settled.last:
+        raise ValidationError("observation_date", "is after the last date of the ledger run")
+    d = day_number(observed)
+    window = {k: d - (v - 1) for k, v in WINDOW_DAYS.items()}
+    active = active_at(frames, settled, observed).collect()
+    lines = settled.lines.lazy().join(active.lazy().select("loan_id"), on="loan_id", how="semi")
+    pays = frames.payments.filter(pl.col("paid_on") <= observed).select(
+        "loan_id", pl.col("paid_on").cast(pl.Int32).alias("paid"), "amount"
+    )
+    in_window = {k: (pl.col("due") >= window[k]) & (pl.col("due") <= d) for k in ("3m", "6m")}
+    per_line = lines.group_by("loan_id").agg(
+        instalments_due=(pl.col("due") <= d).sum().cast(pl.Int32),
+        _judged=(pl.col("deadline") < d).sum(),
+        _on_time=((pl.col("deadline") < d) & ~unsettled_on(pl.col("deadline"))).sum(),
+        **{f"_due_{k}": pl.col("amount").filter(in_window[k]).sum() for k in in_window},
+    )
+    paid = pays.group_by("loan_id").agg(
+        _last_paid=pl.col("paid").max(),
+        **{
+            f"_paid_{k}": pl.col("amount").filter(pl.col("paid") >= window[k]).sum()
+            for k in in_window
+        },
+    )
+    others = active.group_by("borrower_id").agg(_n=pl.len())
+    frame = (
+        frames.loans.join(active.lazy(), on=["loan_id", "borrower_id"], how="inner")
+        .join(per_line, on="loan_id", how="left")
+        .join(paid, on="loan_id", how="left")
+        .join(others.lazy(), on="borrower_id", how="left")
+    )
+    for extra in [max_dpd(lines, d, d, "dpd")] + [
+        max_dpd(lines, window[k], d, f"max_dpd_{k}") for k in WINDOW_DAYS
+    ]:
+        frame = frame.join(extra, on="loan_id", how="left")
+    ratio = {
+        k: pl.when(pl.col(f"_due_{k}") > 0).then(
+            pl.col(f"_paid_{k}").fill_null(0) / pl.col(f"_due_{k}")
+        )
+        for k in in_window
+    }
+    return (
+        frame.select(
+            "loan_id",
+            pl.lit(observed).alias("observation_date"),
+            _months_between(pl.col("start_date"), pl.lit(observed)).alias("months_on_book"),
+            "principal",
+            "term_months",
+            "annual_rate_bp",
+            "product_code",
+            pl.col("instalments_due").fill_null(0),
+            pl.when(pl.col("_judged") > 0)
+            .then(pl.col("_on_time") / pl.col("_judged"))
+            .alias("on_time_share"),
+            ratio["3m"].alias("payment_ratio_3m"),
+            ratio["6m"].alias("payment_ratio_6m"),
+            *(pl.col(f"max_dpd_{k}").fill_null(0) for k in WINDOW_DAYS),
+            pl.col("dpd").fill_null(0),
+            (pl.col("outstanding_principal") / pl.col("principal")).alias("utilisation"),
+            (d - pl.col("_last_paid")).cast(pl.Int32).alias("days_since_last_payment"),
+            (pl.col("_n") - 1).cast(pl.Int32).alias("other_loans"),
+            "outstanding_principal",
+        )
+        .sort("loan_id")
+        .collect()
+    )
+
+
+def book_features(frames: BookFrames, observed: date) -> pl.DataFrame:
+    """Features at ``observed`` from the book as it stood then (the scoring path)."""
+    return features_at(frames, settlements(frames, observed), observed)
+
+
+def check_loan_columns(loans: pl.LazyFrame) -> None:
+    names = loans.collect_schema().names()
+    if "borrower_id" not in names:
+        raise ValidationError("loans", "the loans frame needs borrower_id for other_loans")
