@@ -24,6 +24,7 @@ import math
 from collections.abc import Mapping
 
 import polars as pl
+from polars.expr.whenthen import ChainedThen, Then
 
 from forbear.domain.errors import ValidationError
 from forbear.domain.scoring.artefact import Artefact, BinKind, Feature, Scaling
@@ -93,7 +94,7 @@ def _numerical_expr(feature: Feature, dtype: pl.DataType | None) -> pl.Expr:
     else:
         # ordered bins: the first upper bound above x decides; the last bin is unbounded
         # above (optbinning's digitize), so it is the fallback.
-        chain: pl.Then | pl.ChainedThen | None = None
+        chain: Then | ChainedThen | None = None
         for b in intervals[:-1]:
             assert b.upper is not None
             cond = col < b.upper
@@ -157,7 +158,7 @@ def tier_expression(artefact: Artefact, score: pl.Expr) -> pl.Expr:
     )
     if not tiers:
         return pl.lit(None, dtype=pl.String)
-    chain: pl.Then | pl.ChainedThen | None = None
+    chain: Then | ChainedThen | None = None
     floor: str | None = None
     for t in tiers:
         if t.min_score is None:

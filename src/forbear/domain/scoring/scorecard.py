@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import train_test_split
 
 from forbear.domain.errors import ValidationError
@@ -55,6 +54,7 @@ from forbear.domain.scoring.binning import (
 )
 from forbear.domain.scoring.compiled import SCORE, scaling_factor_offset, score_frame
 from forbear.domain.scoring.labels import feature_label
+from forbear.domain.scoring.metrics import discrimination
 from forbear.domain.scoring.tiers import TIER_LABELS, cutoff_tiers, quantile_tiers
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -192,14 +192,6 @@ def _corr(a: FloatArray, b: FloatArray) -> float:
     if float(np.std(a)) == 0.0 or float(np.std(b)) == 0.0:
         return 0.0
     return float(np.corrcoef(a, b)[0, 1])
-
-
-def _metrics(y: IntArray, score: FloatArray) -> dict[str, float]:
-    """AUC, KS and Gini of a score where higher means better (fewer bads)."""
-    auc = float(roc_auc_score(y, -score))
-    fpr, tpr, _ = roc_curve(y, -score)
-    ks = float(np.max(tpr - fpr))
-    return {"auc": auc, "ks": ks, "gini": 2 * auc - 1}
 
 
 def _score_bands(score: FloatArray, count: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -352,8 +344,8 @@ def fit_scorecard(
         tiers = cutoff_tiers(config.tier_cutoffs, TIER_LABELS)
     else:
         tiers = quantile_tiers(score_train, config.tier_shares, TIER_LABELS)
-    m_train = _metrics(y_train, score_train)
-    m_test = _metrics(y_test, score_test)
+    m_train = discrimination(y_train, score_train)
+    m_test = discrimination(y_test, score_test)
     bands, shares = _score_bands(score_train, config.score_band_count)
     metrics = Metrics(
         auc=m_test["auc"],

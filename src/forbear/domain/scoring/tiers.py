@@ -8,6 +8,7 @@ floor (``min_score=None``).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -44,7 +45,7 @@ def cutoff_tiers(cutoffs: Sequence[float], labels: Sequence[str] = TIER_LABELS) 
         raise ValidationError(
             "tier_cutoffs", f"{len(labels) - 1} cut-offs needed for {len(labels)} tiers"
         )
-    if any(b > a for a, b in zip(cutoffs, cutoffs[1:], strict=False)):
+    if any(b > a for a, b in itertools.pairwise(cutoffs)):
         raise ValidationError("tier_cutoffs", "cut-offs must descend from the best tier")
     tiers = [Tier(label=lab, min_score=float(c)) for lab, c in zip(labels, cutoffs, strict=False)]
     tiers.append(Tier(label=labels[-1], min_score=None))
