@@ -68,16 +68,19 @@ def load_german_credit() -> pl.DataFrame:
 
 
 def split(frame: pl.DataFrame, seed: int, test_size: float) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One stratified split (per class, a seeded permutation), the same for everyone."""
-    rng = np.random.default_rng(seed)
-    y = frame[TARGET].to_numpy()
-    test = np.zeros(frame.height, dtype=bool)
-    for cls in np.unique(y):
-        idx = np.flatnonzero(y == cls)
-        n_test = round(len(idx) * test_size)
-        test[rng.permutation(idx)[:n_test]] = True
-    mask = pl.Series(test)
-    return frame.filter(~mask), frame.filter(mask)
+    """One stratified split, the same for everyone.
+
+    It is scikit-learn's ``train_test_split`` on the row numbers, stratified on the
+    target, with the seed: exactly the split ``train_scorecard`` makes inside, so Forbear
+    is given the whole file and trains and is tested on the same rows as the others.
+    """
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(frame.height)
+    tr, te = train_test_split(
+        idx, test_size=test_size, stratify=frame[TARGET].to_numpy(), random_state=seed
+    )
+    return frame[np.sort(tr)], frame[np.sort(te)]
 
 
 def categorical_columns(frame: pl.DataFrame) -> list[str]:
@@ -115,17 +118,22 @@ def metrics(y_bad: np.ndarray, score: np.ndarray) -> dict[str, float]:
 def _fit_forbear(train: pl.DataFrame, test: pl.DataFrame, seed: int) -> dict[str, Any]:
     from forbear.domain.scoring.artefact import ModelKind
     from forbear.domain.scoring.compiled import score_frame
-    from forbear.domain.scoring.scorecard import train_scorecard
+    from forbear.domain.scoring.scorecard import ScorecardConfig, train_scorecard
 
+    # train_scorecard splits its input itself (70/30, stratified, seeded, the same call as
+    # split() above): give it the whole file, so that it trains on exactly ``train``.
+    whole = pl.read_parquet(Path(_WORKDIR) / "whole.parquet")
+    config = ScorecardConfig(test_share=_TEST_SIZE)
     t0 = time.perf_counter()
-    artefact, _report = train_scorecard(
-        train,
+    artefact, report = train_scorecard(
+        whole,
         TARGET,
         kind=ModelKind.APPLICATION,
         name="german-credit-benchmark",
         source=german_credit_path().name,
         created_at=datetime(2025, 1, 1, tzinfo=UTC),
         seed=seed,
+        config=config,
     )
     fit_s = time.perf_counter() - t0
     scored = score_frame(test.lazy(), artefact).collect()
@@ -133,6 +141,8 @@ def _fit_forbear(train: pl.DataFrame, test: pl.DataFrame, seed: int) -> dict[str
         "fit_s": fit_s,
         "scores": scored["score"].to_list(),
         "features_used": len(artefact.features),
+        "own_test_auc": artefact.metrics.auc,
+        "dropped": report.dropped,
         "notes": "train_scorecard, default ScorecardConfig",
     }
 
@@ -232,6 +242,10 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
+_WORKDIR = "."
+_TEST_SIZE = 0.3
+
+
 FITTERS = {
     "forbear": _fit_forbear,
     "optbinning": _fit_optbinning,
@@ -240,8 +254,10 @@ FITTERS = {
 }
 
 
-def worker(name: str, workdir: Path, seed: int) -> None:
+def worker(name: str, workdir: Path, seed: int, test_size: float) -> None:
     """Fit one contender in this (child) process; write its test scores or its error."""
+    global _WORKDIR, _TEST_SIZE
+    _WORKDIR, _TEST_SIZE = str(workdir), test_size
     train = pl.read_parquet(workdir / "train.parquet")
     test = pl.read_parquet(workdir / "test.parquet")
     try:
@@ -255,9 +271,11 @@ def worker(name: str, workdir: Path, seed: int) -> None:
     (workdir / f"result_{name}.json").write_text(json.dumps(result))
 
 
-def run_child(name: str, workdir: Path, seed: int, timeout: float) -> dict[str, Any]:
+def run_child(
+    name: str, workdir: Path, seed: int, test_size: float, timeout: float
+) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, str(workdir)]
-    cmd += ["--seed", str(seed)]
+    cmd += ["--seed", str(seed), "--test-size", str(test_size)]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(
@@ -322,7 +340,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
 
     if args.worker:
-        worker(args.worker[0], Path(args.worker[1]), args.seed)
+        worker(args.worker[0], Path(args.worker[1]), args.seed, args.test_size)
         return {}
 
     frame = load_german_credit()
@@ -338,11 +356,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="forbear-compare-") as tmp:
         workdir = Path(tmp)
+        frame.write_parquet(workdir / "whole.parquet")
         train.write_parquet(workdir / "train.parquet")
         test.write_parquet(workdir / "test.parquet")
         for name in args.only:
             print(f"Fitting {name} ...", flush=True)
-            result = run_child(name, workdir, args.seed, args.timeout)
+            result = run_child(name, workdir, args.seed, args.test_size, args.timeout)
             row: dict[str, Any] = {"name": name, **result}
             if result["ok"]:
                 row.update(metrics(y_test, np.asarray(result.pop("scores"), dtype=float)))
@@ -353,6 +372,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for r in rows:
         if not r["ok"]:
             print(f"{r['name']} failed: {r['error']}")
+        elif "own_test_auc" in r:
+            print(
+                f"{r['name']}: its own test AUC (artefact.metrics) {r['own_test_auc']:.4f}, "
+                f"here {r['auc']:.4f} (same test rows: "
+                f"{'yes' if abs(r['own_test_auc'] - r['auc']) < 1e-9 else 'NO'})"
+            )
     figures = {
         "data": str(german_credit_path().name),
         "seed": args.seed,
