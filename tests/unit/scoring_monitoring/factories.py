@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
 
 from forbear.domain.scoring.artefact import (
     Artefact,
@@ -68,3 +71,34 @@ def make_scorecard(**overrides: Any) -> Artefact:
         "scaling": Scaling(),
     }
     return Artefact(**{**fields, **overrides})
+
+
+def make_payers(n: int = 6000, seed: int = 7) -> "pl.DataFrame":
+    """Overdue accounts whose chance to pay is a known logistic function of the inputs.
+
+    ``p = sigmoid(-0.3 + 1.2 * z - 1.5 * (dpd / 90) + channel effect)``; ``noise`` carries
+    no signal; ``dpd`` is missing for 5% of rows. The true probability is kept in
+    ``p_true`` so a test can compare the model against it.
+    """
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=n)
+    dpd = rng.integers(1, 91, size=n).astype(np.float64)
+    channel = rng.choice(["app", "sms", "call", "none"], size=n, p=[0.4, 0.3, 0.2, 0.1])
+    effect = {"app": 0.6, "sms": 0.2, "call": 0.0, "none": -0.8}
+    logit = -0.3 + 1.2 * z - 1.5 * (dpd / 90) + np.vectorize(effect.get)(channel)
+    p = 1 / (1 + np.exp(-logit))
+    paid = (rng.uniform(size=n) < p).astype(np.int8)
+    dpd_obs = np.where(rng.uniform(size=n) < 0.05, np.nan, dpd)
+    return pl.DataFrame(
+        {
+            "z": z,
+            "dpd": pl.Series(dpd_obs).fill_nan(None),
+            "channel": channel,
+            "noise": rng.normal(size=n),
+            "paid": paid,
+            "p_true": p,
+        }
+    )

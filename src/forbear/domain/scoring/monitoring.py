@@ -194,7 +194,7 @@ def _input_profiles(artefact: Artefact) -> dict[str, dict[str, Any]]:
     return profiles if isinstance(profiles, dict) else {}
 
 
-def _profile_feature(name: str, profile: dict[str, Any]) -> tuple[pl.Expr, list[float]]:
+def profile_bin_expr(name: str, profile: dict[str, Any]) -> tuple[pl.Expr, list[float]]:
     """Bin expression and expected shares for one input of a propensity model.
 
     A profile is ``{"kind": "numerical", "cuts": [...], "shares": [...]}`` (bands by
@@ -262,7 +262,7 @@ def feature_psi(artefact: Artefact, frame: pl.DataFrame) -> pl.DataFrame:
         specs = [(f.name, bin_index_expr(f), _training_shares(f)) for f in artefact.features]
     else:
         for name, profile in _input_profiles(artefact).items():
-            expr, shares = _profile_feature(name, profile)
+            expr, shares = profile_bin_expr(name, profile)
             specs.append((name, expr, shares))
     for name, _, _ in specs:
         if name not in frame.columns:
