@@ -24,7 +24,15 @@ from sqlalchemy import Connection, Select, Table, delete, select
 
 from forbear.domain.ledger import schema as contracts
 from forbear.domain.products import ProductTerms
-from forbear.store.models import AccountState, Base, Instalment, Loan, Payment, Product
+from forbear.store.models import (
+    AccountScore,
+    AccountState,
+    Base,
+    Instalment,
+    Loan,
+    Payment,
+    Product,
+)
 
 SQLITE_CHUNK_ROWS = 10_000
 _STATE_COLUMNS = [getattr(AccountState, name) for name in contracts.STATES]
@@ -203,3 +211,44 @@ def _copy_out(
         schema={name: dtype for name, dtype in schema.items()},
     )
     return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+
+
+LOAN_BORROWERS: dict[str, pl.DataType] = {"loan_id": pl.Int64(), "borrower_id": pl.Int64()}
+
+# One row per (as_of, loan, model kind): ``account_scores``; reason_codes is a JSON list.
+SCORES: dict[str, pl.DataType] = {
+    "as_of": pl.Date(),
+    "loan_id": pl.Int64(),
+    "kind": pl.String(),
+    "model_version_id": pl.Int64(),
+    "score": pl.Float64(),
+    "score_int": pl.Int64(),
+    "tier": pl.String(),
+    "pd": pl.Float64(),
+    "reason_codes": pl.String(),
+}
+
+
+def read_loan_borrowers(conn: Connection) -> pl.DataFrame:
+    """``loan_id, borrower_id`` of every loan (features count a borrower's other loans)."""
+    stmt = select(Loan.id.label("loan_id"), Loan.borrower_id).order_by(Loan.id)
+    return read_frame(conn, stmt, LOAN_BORROWERS)
+
+
+def replace_scores(conn: Connection, as_of: date, kind: str, scores: pl.DataFrame) -> int:
+    """Replace the scores of ``(as_of, kind)`` with ``scores`` (``SCORES``): idempotent."""
+    frame = _conform(scores, SCORES, "scores")
+    if frame.height and not ((frame["as_of"] == as_of) & (frame["kind"] == kind)).all():
+        raise ValueError(f"every score row must have as_of = {as_of.isoformat()}, kind = {kind}")
+    conn.execute(delete(AccountScore).where(AccountScore.as_of == as_of, AccountScore.kind == kind))
+    return write_frame(conn, AccountScore.__tablename__, frame)
+
+
+def read_scores(conn: Connection, as_of: date) -> pl.DataFrame:
+    """The stored scores of ``as_of`` as ``SCORES``, ordered by ``(kind, loan_id)``."""
+    stmt = (
+        select(*(getattr(AccountScore, name) for name in SCORES))
+        .where(AccountScore.as_of == as_of)
+        .order_by(AccountScore.kind, AccountScore.loan_id)
+    )
+    return read_frame(conn, stmt, SCORES)

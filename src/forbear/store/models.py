@@ -27,18 +27,23 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     false,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from forbear.domain.scoring.artefact import ModelKind, ModelStatus
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -299,3 +304,61 @@ class AccountState(Base):
     paid_total: Mapped[int] = mapped_column(BigInteger)
     # paid beyond payoff, owed back to the borrower
     credit: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class ModelVersion(Base):
+    """One trained model (artefact JSON, ``forbear.domain.scoring.artefact``) and its life:
+    candidate -> active -> retired. At most one active version per kind: the services
+    enforce it, and a partial unique index does too (PostgreSQL and SQLite both have them)."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("kind", "version"),
+        CheckConstraint(_one_of("kind", ModelKind), name="kind"),
+        CheckConstraint(_one_of("status", ModelStatus), name="status"),
+        CheckConstraint("version > 0", name="version_positive"),
+        Index(
+            "uq_model_versions_active_kind",
+            "kind",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    artefact: Mapped[str] = mapped_column(Text)  # Artefact.to_json(), hashed as stored
+    artefact_sha256: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # of the training frame
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AccountScore(Base):
+    """One score per loan, date and model kind. For scorecards ``score`` is points and
+    ``pd`` the probability of the bad event; for propensity ``score`` is the probability
+    of paying (``score_int`` per mille), with no tier or pd."""
+
+    __tablename__ = "account_scores"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ModelKind), name="kind"),
+        Index("ix_account_scores_as_of_kind_tier", "as_of", "kind", "tier"),
+    )
+
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    loan_id: Mapped[int] = mapped_column(
+        ForeignKey("loans.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    score_int: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[str | None] = mapped_column(String(8))
+    pd: Mapped[float | None] = mapped_column(Float)
+    reason_codes: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from forbear.domain.errors import Conflict, NotFound
 from forbear.domain.products import ProductTerms
+from forbear.domain.scoring.artefact import Artefact, ModelKind, ModelStatus
 from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.models import (
     AccountState,
@@ -30,6 +31,7 @@ from forbear.store.models import (
     ImportBatch,
     Instalment,
     Loan,
+    ModelVersion,
     OwnerType,
     Payment,
     Product,
@@ -382,3 +384,66 @@ class StateRepository(SqlRepository[AccountState]):
 
     def latest_date(self) -> date | None:
         return self.session.scalar(select(func.max(AccountState.as_of)))
+
+
+class ModelVersionRepository(SqlRepository[ModelVersion]):
+    """Trained model versions. Activation rules live in ``forbear.services.models``."""
+
+    model = ModelVersion
+    kind = "model version"
+
+    def add(self, artefact: Artefact) -> ModelVersion:
+        """Store ``artefact`` as the next version of its kind, a candidate."""
+        latest = self.session.scalar(
+            select(func.max(ModelVersion.version)).where(ModelVersion.kind == artefact.kind.value)
+        )
+        body = artefact.to_json()
+        return self.add_model(
+            ModelVersion(
+                kind=artefact.kind.value,
+                name=artefact.name,
+                version=(latest or 0) + 1,
+                status=ModelStatus.CANDIDATE.value,
+                artefact=body,
+                artefact_sha256=artefact.digest(),
+                fingerprint=artefact.training.fingerprint,
+                metrics=artefact.metrics.model_dump(mode="json"),
+                created_at=artefact.created_at,
+            )
+        )
+
+    def active(self, kind: ModelKind) -> ModelVersion | None:
+        return self._one(
+            select(ModelVersion).where(
+                ModelVersion.kind == kind.value, ModelVersion.status == ModelStatus.ACTIVE.value
+            )
+        )
+
+    def all_active(self) -> list[ModelVersion]:
+        return self._all(
+            select(ModelVersion)
+            .where(ModelVersion.status == ModelStatus.ACTIVE.value)
+            .order_by(ModelVersion.kind)
+        )
+
+    def history(self, kind: ModelKind) -> list[ModelVersion]:
+        """Every version of ``kind``, newest first."""
+        return self._all(
+            select(ModelVersion)
+            .where(ModelVersion.kind == kind.value)
+            .order_by(ModelVersion.version.desc())
+        )
+
+    def latest_retired(self, kind: ModelKind) -> ModelVersion | None:
+        """The retired version of ``kind`` that was active most recently."""
+        return self._one(
+            select(ModelVersion)
+            .where(
+                ModelVersion.kind == kind.value, ModelVersion.status == ModelStatus.RETIRED.value
+            )
+            .order_by(ModelVersion.retired_at.desc().nulls_last(), ModelVersion.version.desc())
+            .limit(1)
+        )
+
+    def all(self) -> list[ModelVersion]:
+        return self._all(select(ModelVersion).order_by(ModelVersion.kind, ModelVersion.version))

@@ -26,6 +26,7 @@ from forbear.store.repositories import (
     ContactPointRepository,
     ImportBatchRepository,
     LoanRepository,
+    ModelVersionRepository,
     PaymentRepository,
     ProductRepository,
     StateRepository,
@@ -56,6 +57,7 @@ class SqlAlchemyUnitOfWork:
     payments: PaymentRepository
     import_batches: ImportBatchRepository
     states: StateRepository
+    models: ModelVersionRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
@@ -79,6 +81,7 @@ class SqlAlchemyUnitOfWork:
         self.payments = PaymentRepository(session)
         self.import_batches = ImportBatchRepository(session)
         self.states = StateRepository(session)
+        self.models = ModelVersionRepository(session)
         return self
 
     def __exit__(
