@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import polars as pl
+import numpy as np
+import polars as pl
 
 from forbear.domain.scoring.artefact import (
     Artefact,
@@ -64,7 +64,9 @@ def make_scorecard(**overrides: Any) -> Artefact:
         "training": TrainingData(
             source="synthetic", fingerprint="0" * 64, rows=1000, bads=100, target="bad", seed=1
         ),
-        "metrics": Metrics(auc=0.80, ks=0.45, gini=0.60, rows_train=700, rows_test=300, bad_rate=0.1),
+        "metrics": Metrics(
+            auc=0.80, ks=0.45, gini=0.60, rows_train=700, rows_test=300, bad_rate=0.1
+        ),
         "score_bands": (500.0, 550.0, 600.0),
         "score_band_shares": (0.25, 0.25, 0.25, 0.25),
         "features": (age, region),
@@ -73,16 +75,13 @@ def make_scorecard(**overrides: Any) -> Artefact:
     return Artefact(**{**fields, **overrides})
 
 
-def make_payers(n: int = 6000, seed: int = 7) -> "pl.DataFrame":
+def make_payers(n: int = 6000, seed: int = 7) -> pl.DataFrame:
     """Overdue accounts whose chance to pay is a known logistic function of the inputs.
 
     ``p = sigmoid(-0.3 + 1.2 * z - 1.5 * (dpd / 90) + channel effect)``; ``noise`` carries
     no signal; ``dpd`` is missing for 5% of rows. The true probability is kept in
     ``p_true`` so a test can compare the model against it.
     """
-    import numpy as np
-    import polars as pl
-
     rng = np.random.default_rng(seed)
     z = rng.normal(size=n)
     dpd = rng.integers(1, 91, size=n).astype(np.float64)

@@ -12,11 +12,10 @@ Conventions
   Two other layouts are read too, so trainers need not agree on more than order:
   lower bounds of each band (``len(shares) == len(bands)``, the first band open below)
   and full edges (``len(bands) == len(shares) + 1``, outer edges ignored).
-* **Feature bins** follow :class:`~forbear.domain.scoring.artefact.BinKind`: a null or
-  NaN value falls in the ``missing`` bin, a special code in the ``special`` bin, then
-  the interval (``lower <= x < upper``) or category bin, then ``other``. A value that
-  fits no bin (a null where training had no missing bin) is counted as "unbinned",
-  with an expected share of zero: it shows up in the PSI instead of vanishing.
+* **Feature bins** are found exactly as scoring finds them (:func:`bin_index_expr`,
+  the rules of :mod:`forbear.domain.scoring.compiled`). A value that fits no bin (a
+  null where training had no missing bin) is counted as "unbinned", with an expected
+  share of zero: it shows up in the PSI instead of vanishing.
 * **Event orientation.** Outcomes are 1 for the modelled event (a "bad" for a
   scorecard, a payment for propensity). A scorecard score is higher for *fewer*
   events, a propensity probability higher for *more*; :func:`monitor` picks the
@@ -30,6 +29,7 @@ a significant shift that calls for a review of the model.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -37,9 +37,11 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+from polars.expr.whenthen import ChainedThen, Then
 
 from forbear.domain.errors import ValidationError
 from forbear.domain.scoring.artefact import Artefact, BinKind, Feature
+from forbear.domain.scoring.metrics import discrimination
 
 PSI_MODERATE = 0.10
 PSI_SIGNIFICANT = 0.25
@@ -128,56 +130,77 @@ def score_psi(artefact: Artefact, scores: pl.Series) -> float:
 # ------------------------------------------------------------------ feature binning
 
 
-def bin_index_expr(feature: Feature) -> pl.Expr:
-    """A Polars expression giving, per row, the index of the feature's bin (Int32).
+def _bin_of_kind(feature: Feature, kind: BinKind) -> int | None:
+    return next((i for i, b in enumerate(feature.bins) if b.kind is kind), None)
 
-    Rows that fit no bin get null. Works on the column named ``feature.name``.
-    # TODO(merge): compiled.py's scoring may expose the same lookup; keep one.
+
+def _lower(bound: float | None) -> float:
+    return -math.inf if bound is None else bound
+
+
+def _index(i: int | None) -> pl.Expr:
+    return pl.lit(i, dtype=pl.Int32)
+
+
+def bin_index_expr(feature: Feature) -> pl.Expr:
+    """Per row, the index of the feature's bin that scoring uses (Int32, null if none).
+
+    The same placement rules as :mod:`forbear.domain.scoring.compiled` (which maps
+    values straight to points and exposes no bin index): intervals in order of their
+    lower bound, the first whose upper bound is above ``x`` wins and the last one is the
+    fallback; a special code goes to the special bin, null/NaN to the missing bin; an
+    unseen category to the OTHER bin, else the missing bin. A value with no bin (a null
+    where training had no missing bin) gives null.
     """
+    missing = _index(_bin_of_kind(feature, BinKind.MISSING))
     col = pl.col(feature.name)
+    expr: pl.Expr
     if feature.dtype == "numerical":
         x = col.cast(pl.Float64, strict=False)
         is_missing = x.is_null() | x.is_nan()
+        intervals = sorted(
+            (i for i, b in enumerate(feature.bins) if b.kind is BinKind.INTERVAL),
+            key=lambda i: _lower(feature.bins[i].lower),
+        )
+        if not intervals:
+            expr = pl.lit(None, dtype=pl.Int32)
+        else:
+            chain: Then | ChainedThen | None = None
+            for i in intervals[:-1]:
+                upper = feature.bins[i].upper
+                cond = x < (math.inf if upper is None else upper)
+                chain = (
+                    pl.when(cond).then(_index(i))
+                    if chain is None
+                    else chain.when(cond).then(_index(i))
+                )
+            last = _index(intervals[-1])
+            expr = last if chain is None else chain.otherwise(last)
+        special = _bin_of_kind(feature, BinKind.SPECIAL)
+        if feature.special_codes and special is not None:
+            expr = (
+                pl.when(x.is_in(list(feature.special_codes))).then(_index(special)).otherwise(expr)
+            )
     else:
         x = col.cast(pl.String)
         is_missing = x.is_null()
-    specials = list(feature.special_codes)
-    is_special = (
-        x.cast(pl.Float64, strict=False).is_in(specials).fill_null(False)
-        if specials
-        else pl.lit(False)
+        mapping: dict[str, int] = {}
+        for i, b in enumerate(feature.bins):
+            if b.kind in (BinKind.CATEGORIES, BinKind.OTHER):
+                for c in b.categories:
+                    mapping.setdefault(c, i)
+        other = _bin_of_kind(feature, BinKind.OTHER)
+        unseen = other if other is not None else _bin_of_kind(feature, BinKind.MISSING)
+        expr = x.replace_strict(
+            list(mapping), list(mapping.values()), default=_index(unseen), return_dtype=pl.Int32
+        )
+    return (
+        pl.when(is_missing)
+        .then(missing)
+        .otherwise(expr)
+        .cast(pl.Int32)
+        .alias(f"bin_{feature.name}")
     )
-    known: list[str] = [c for b in feature.bins for c in b.categories]
-
-    chain: Any = None  # pl.when(...).then(...) chains have no common public type
-    fallback: pl.Expr = pl.lit(None, dtype=pl.Int32)
-    for i, b in enumerate(feature.bins):
-        idx = pl.lit(i, dtype=pl.Int32)
-        if b.kind is BinKind.MISSING:
-            cond = is_missing
-        elif b.kind is BinKind.SPECIAL:
-            cond = ~is_missing & is_special
-        elif b.kind is BinKind.INTERVAL:
-            cond = ~is_missing & ~is_special
-            xf = x.cast(pl.Float64, strict=False)
-            if b.lower is not None:
-                cond = cond & (xf >= b.lower)
-            if b.upper is not None:
-                cond = cond & (xf < b.upper)
-        elif b.kind is BinKind.CATEGORIES:
-            cond = ~is_missing & x.cast(pl.String).is_in(list(b.categories))
-        else:  # OTHER: anything present that no category bin names
-            fallback = (
-                pl.when(~is_missing & ~x.cast(pl.String).is_in(known))
-                .then(idx)
-                .otherwise(pl.lit(None, dtype=pl.Int32))
-            )
-            continue
-        chain = pl.when(cond).then(idx) if chain is None else chain.when(cond).then(idx)
-    if chain is None:
-        return fallback.alias(f"bin_{feature.name}")
-    expr: pl.Expr = chain.otherwise(fallback)
-    return expr.cast(pl.Int32).alias(f"bin_{feature.name}")
 
 
 def _training_shares(feature: Feature) -> list[float]:
@@ -351,9 +374,10 @@ def performance(
     and False for scorecard scores, where a higher score means fewer bads.
     """
     s, y = _clean(scores, outcomes)
-    _, fpr, tpr = _roc(s, y, higher_means_event, outcomes.name or "outcomes")
-    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
-    ks = float(np.max(tpr - fpr))
+    # One definition of the metrics for training and monitoring: metrics.py takes
+    # "higher is better" scores, so probabilities of the event are negated.
+    m = discrimination(y, -s if higher_means_event else s)
+    auc, ks = m["auc"], m["ks"]
     return Performance(auc=auc, ks=ks, gini=2.0 * auc - 1.0, rows=len(y), events=int(y.sum()))
 
 
