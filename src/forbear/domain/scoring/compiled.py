@@ -106,7 +106,11 @@ def _numerical_expr(feature: Feature, dtype: pl.DataType | None) -> pl.Expr:
         last = pl.lit(intervals[-1].points, dtype=pl.Float64)
         expr = last if chain is None else chain.otherwise(last)
     if feature.special_codes and special is not None:
-        expr = pl.when(col.is_in(list(feature.special_codes))).then(pl.lit(special)).otherwise(expr)
+        expr = (
+            pl.when(col.cast(pl.Float64).is_in(list(feature.special_codes)))
+            .then(pl.lit(special))
+            .otherwise(expr)
+        )
     return (
         pl.when(is_missing)
         .then(pl.lit(missing_points(feature), dtype=pl.Float64))

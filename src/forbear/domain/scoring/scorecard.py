@@ -149,7 +149,8 @@ def _check_features(frame: pl.DataFrame, target: str, features: Sequence[str] | 
     return names
 
 
-def _split(frame: pl.DataFrame, y: IntArray, share: float, seed: int) -> tuple[IntArray, IntArray]:
+def stratified_split(y: IntArray, share: float, seed: int) -> tuple[IntArray, IntArray]:
+    """Row indices (sorted) of the training and test splits, stratified on ``y``."""
     idx = np.arange(len(y))
     tr, te = train_test_split(idx, test_size=share, stratify=y, random_state=seed)
     return np.sort(tr), np.sort(te)
@@ -230,7 +231,7 @@ def train_scorecard(
             f"too few bads to fit: {bads} in all, about {expected_test_bads} in the test "
             f"split; at least {config.min_bads} per split are needed",
         )
-    tr, te = _split(frame, y, config.test_share, seed)
+    tr, te = stratified_split(y, config.test_share, seed)
     used = frame.select([*names, target])
     artefact, report = fit_scorecard(
         used[tr],
