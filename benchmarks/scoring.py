@@ -1,0 +1,655 @@
+"""Benchmark: scoring a whole book with Forbear's compiled scorecard against the libraries.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/scoring.py                  # 10M rows, libraries on 1M
+    .venv/bin/python benchmarks/scoring.py --rows 2000000 --subset 200000
+    .venv/bin/python benchmarks/scoring.py --smoke          # tiny, used by the tests
+    .venv/bin/python benchmarks/scoring.py --json out.json  # also write the figures
+
+The data is synthetic and seeded, built with numpy: 20 features (15 numeric, some integer,
+several with missing values; 5 categorical) with a known logistic signal on 13 of the
+numeric features and all the categorical ones (two numeric features are pure noise), and a
+binary target (1 = bad, about 10%). A training table (``--train-rows``, default 1M) and a
+scoring table (``--rows``, default 10M, same generator, other seed, no target) are drawn.
+
+Steps, each in its own child process (a fresh interpreter, so that peak memory is its own):
+
+- ``train forbear``: ``train_scorecard`` on the training table (timed; printed);
+- ``fit optbinning``: the same scorecard through optbinning's own ``Scorecard``: a
+  ``BinningProcess`` with Forbear's binning settings on the features Forbear selected, a
+  ``LogisticRegression`` with Forbear's settings, ``pdo_odds`` scaling 600 @ 50:1 / 20 and
+  empirical WoE for missing and special values, on the same 70% training split;
+- ``fit toad``: toad's ``Combiner`` (decision-tree binning: DESIGN.md says its default
+  chi-merge does not finish at this size), ``WOETransformer`` and ``ScoreCard``;
+- then the scoring contenders, which read their inputs untimed and time the scoring only:
+  ``forbear`` (``score_frame(...).collect()`` on all rows, with ``score``, ``score_int``,
+  ``tier``, ``pd``, ``pts_<feature>`` and reason codes), ``forbear (subset)`` (the same on
+  the first ``--subset`` rows, for a ratio on equal work), ``optbinning``
+  (``Scorecard.score``) and ``toad`` (``ScoreCard.predict``). The libraries are slow, so by
+  default they score the first ``--subset`` rows (1M) and their time for all rows is a
+  LINEAR projection from their rows per second; the output says so. Their input is a
+  pandas frame built from the Polars one before the clock starts.
+
+Points are checked on the shared rows: Forbear's ``pts_<feature>`` against optbinning's
+points per feature (its scorecard table looked up with its own bin indices, exactly what
+``Scorecard.score`` sums) and Forbear's ``score`` against ``Scorecard.score``; identical
+means a max abs difference <= 1e-6. toad bins the data its own way, so it is compared on
+speed only. Speed is printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+SEED = 20250701
+TARGET = "bad"
+TOLERANCE = 1e-6
+FORBEAR = "forbear"
+FORBEAR_SUBSET = "forbear (subset)"
+OPTBINNING = "optbinning"
+TOAD = "toad"
+LIBRARIES = (OPTBINNING, TOAD)
+
+# numeric features: name -> (kind, logit effect per unit of the transformed value, missing share)
+NUMERIC: dict[str, tuple[str, float, float]] = {
+    "age": ("age", -0.03, 0.0),
+    "monthly_income": ("log_income", -0.6, 0.08),
+    "debt_to_income": ("dti", 2.0, 0.0),
+    "credit_utilisation": ("util", 1.5, 0.05),
+    "months_on_book": ("mob", -0.01, 0.0),
+    "max_dpd_12m": ("dpd", 0.04, 0.0),
+    "open_loans": ("count2", 0.15, 0.0),
+    "inquiries_3m": ("count15", 0.2, 0.03),
+    "paid_ratio_6m": ("paid", -2.5, 0.10),
+    "loan_amount": ("log_amount", 0.1, 0.0),
+    "instalment_to_income": ("share", 1.0, 0.0),
+    "days_since_payment": ("days", 0.01, 0.06),
+    "term_months": ("term", 0.01, 0.0),
+    "noise_normal": ("noise", 0.0, 0.02),
+    "noise_uniform": ("noise_u", 0.0, 0.0),
+}
+INTEGER = {"age", "months_on_book", "max_dpd_12m", "open_loans", "inquiries_3m", "term_months"}
+MISSING_EFFECT = 0.4
+# categorical features: name -> {level: (share, logit effect)}
+CATEGORICAL: dict[str, dict[str, tuple[float, float]]] = {
+    "product": {"CASH": (0.4, 0.0), "INST": (0.35, -0.2), "SHORT": (0.25, 0.35)},
+    "channel": {"APP": (0.5, 0.0), "H5": (0.2, 0.25), "STORE": (0.2, -0.3), "PARTNER": (0.1, 0.4)},
+    "city_tier": {"T1": (0.2, -0.2), "T2": (0.3, -0.1), "T3": (0.3, 0.1), "T4": (0.2, 0.25)},
+    "education": {
+        "PRIMARY": (0.15, 0.3),
+        "SECONDARY": (0.45, 0.1),
+        "BACHELOR": (0.3, -0.2),
+        "MASTER": (0.1, -0.4),
+    },
+    "employment": {
+        "SALARIED": (0.55, -0.2),
+        "SELF": (0.2, 0.1),
+        "GIG": (0.15, 0.35),
+        "RETIRED": (0.05, 0.0),
+        "STUDENT": (0.05, 0.5),
+    },
+}
+BASE_LOGIT = -2.55
+
+
+# ------------------------------------------------------------------------- synthetic data
+
+
+def _numeric(kind: str, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(value, transformed value the signal is linear in)."""
+    if kind == "age":
+        x = rng.integers(18, 66, n).astype(np.float64)
+        return x, x - 40
+    if kind == "log_income":
+        x = np.round(rng.lognormal(8.8, 0.5, n), 0)
+        return x, np.log(x / 6600)
+    if kind == "dti":
+        x = rng.beta(2, 5, n)
+        return x, x - 0.3
+    if kind == "util":
+        x = rng.uniform(0, 1.2, n)
+        return x, x - 0.5
+    if kind == "mob":
+        x = rng.integers(0, 121, n).astype(np.float64)
+        return x, x - 36
+    if kind == "dpd":
+        x = np.minimum(rng.geometric(0.5, n) - 1, 20) * 5.0
+        return x, x - 5
+    if kind == "count2":
+        x = rng.poisson(2.0, n).astype(np.float64)
+        return x, x - 2
+    if kind == "count15":
+        x = rng.poisson(1.5, n).astype(np.float64)
+        return x, x - 1.5
+    if kind == "paid":
+        x = rng.beta(8, 2, n)
+        return x, x - 0.8
+    if kind == "log_amount":
+        x = np.round(rng.lognormal(9.5, 0.8, n), -2) + 100
+        return x, np.log(x / 13000)
+    if kind == "share":
+        x = rng.uniform(0.05, 0.6, n)
+        return x, x - 0.3
+    if kind == "days":
+        x = np.round(rng.exponential(20, n), 0)
+        return x, x - 20
+    if kind == "term":
+        x = rng.choice(np.array([3.0, 6.0, 12.0, 24.0, 36.0]), n)
+        return x, x - 12
+    if kind == "noise":
+        x = rng.normal(0, 1, n)
+        return x, np.zeros(n)
+    if kind == "noise_u":
+        x = rng.uniform(0, 100, n)
+        return x, np.zeros(n)
+    raise ValueError(kind)
+
+
+def synthetic(n: int, seed: int, *, target: bool = True) -> pl.DataFrame:
+    """``n`` rows of the 20 features (and the target), seeded."""
+    rng = np.random.default_rng(seed)
+    logit = np.full(n, BASE_LOGIT)
+    columns: list[pl.Series] = []
+    for name, (kind, beta, missing_share) in NUMERIC.items():
+        value, effect = _numeric(kind, n, rng)
+        logit += beta * effect
+        missing = rng.random(n) < missing_share if missing_share else None
+        if missing is not None:
+            logit += MISSING_EFFECT * missing
+        series = pl.Series(name, value)
+        if name in INTEGER:
+            series = series.cast(pl.Int64)
+        if missing is not None:
+            series = pl.select(
+                pl.when(pl.lit(pl.Series(missing))).then(None).otherwise(pl.lit(series))
+            ).to_series()
+        columns.append(series.alias(name))
+    for name, levels in CATEGORICAL.items():
+        labels = np.array(list(levels))
+        shares = np.array([s for s, _ in levels.values()])
+        effects = np.array([e for _, e in levels.values()])
+        idx = rng.choice(len(labels), n, p=shares / shares.sum())
+        logit += effects[idx]
+        columns.append(pl.Series(name, labels[idx], dtype=pl.String))
+    frame = pl.DataFrame(columns)
+    if target:
+        p = 1.0 / (1.0 + np.exp(-logit))
+        frame = frame.with_columns(pl.Series(TARGET, (rng.random(n) < p).astype(np.int8)))
+    return frame
+
+
+def _to_pandas(frame: pl.DataFrame, features: list[str]) -> Any:
+    """Library input: numbers as float64 (missing as NaN), categories as strings."""
+    cols = [
+        pl.col(c).cast(pl.Float64) if frame.schema[c].is_numeric() else pl.col(c) for c in features
+    ]
+    return frame.select(cols).to_pandas()
+
+
+# ------------------------------------------------------------------------- child processes
+
+
+def _memory() -> dict[str, float]:
+    """Current and peak resident memory of this process, MB (/proc, else getrusage)."""
+    found: dict[str, float] = {}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(value.split()[0]) / 1024
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        found = {"VmRSS": peak, "VmHWM": peak}
+    return {"rss_mb": found["VmRSS"], "peak_mb": found["VmHWM"]}
+
+
+def _quiet() -> None:
+    """optbinning and toad trip pandas 3 / scikit-learn deprecation warnings in their own
+    code; they are not ours to fix and would only clutter the output."""
+    warnings.simplefilter("ignore", FutureWarning)
+    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore", UserWarning)
+
+
+def _train_split(n: int, y: np.ndarray, seed: int, test_share: float) -> np.ndarray:
+    """The training rows ``train_scorecard`` uses (its documented split: scikit-learn's
+    stratified ``train_test_split`` with the seed), for the libraries to fit on the same."""
+    from sklearn.model_selection import train_test_split
+
+    tr, _ = train_test_split(np.arange(n), test_size=test_share, stratify=y, random_state=seed)
+    return np.sort(tr)
+
+
+def work_train_forbear(workdir: Path, seed: int) -> dict[str, Any]:
+    from forbear.domain.scoring.artefact import ModelKind
+    from forbear.domain.scoring.scorecard import train_scorecard
+
+    train = pl.read_parquet(workdir / "train.parquet")
+    before = _memory()
+    t0, c0 = time.perf_counter(), time.process_time()
+    artefact, report = train_scorecard(
+        train,
+        TARGET,
+        kind=ModelKind.BEHAVIOUR,
+        name="synthetic-20",
+        source="benchmarks/scoring.py synthetic",
+        created_at=datetime(2025, 7, 1, tzinfo=UTC),
+        seed=seed,
+    )
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    (workdir / "artefact.json").write_text(artefact.to_json())
+    return {
+        "rows": train.height,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_mb": _memory()["peak_mb"],
+        "inputs_mb": before["rss_mb"],
+        "selected": list(report.selected),
+        "dropped": report.dropped,
+        "auc_test": artefact.metrics.auc,
+        "gini_test": artefact.metrics.gini,
+    }
+
+
+def work_fit_optbinning(workdir: Path, seed: int) -> dict[str, Any]:
+    """optbinning's own Scorecard with Forbear's settings, on Forbear's training split."""
+    _quiet()
+    from optbinning import BinningProcess, Scorecard
+    from sklearn.linear_model import LogisticRegression
+
+    from forbear.domain.scoring.artefact import load_artefact
+    from forbear.domain.scoring.scorecard import DEFAULT_CONFIG as config
+
+    artefact = load_artefact((workdir / "artefact.json").read_text())
+    train = pl.read_parquet(workdir / "train.parquet")
+    y_all = train[TARGET].to_numpy().astype(np.int64)
+    rows = _train_split(train.height, y_all, seed, config.test_share)
+    names = [f.name for f in artefact.features]
+    categorical = [f.name for f in artefact.features if f.dtype == "categorical"]
+    x = _to_pandas(train[rows], names)
+    y = y_all[rows]
+    del train
+    t0 = time.perf_counter()
+    process = BinningProcess(
+        names,
+        categorical_variables=categorical,
+        min_bin_size=config.min_bin_share,
+        min_prebin_size=config.min_prebin_share,
+        max_n_prebins=config.max_n_prebins,
+        binning_fit_params={
+            n: {"monotonic_trend": config.monotonic_trend} for n in names if n not in categorical
+        },
+    )
+    card = Scorecard(
+        binning_process=process,
+        estimator=LogisticRegression(C=config.regularisation_c, max_iter=config.max_iter),
+        scaling_method="pdo_odds",
+        scaling_method_params={
+            "pdo": config.scaling.pdo,
+            "odds": config.scaling.base_odds,
+            "scorecard_points": config.scaling.base_points,
+        },
+    )
+    card.fit(x, y, metric_special="empirical", metric_missing="empirical")
+    wall = time.perf_counter() - t0
+    with (workdir / "optbinning.pkl").open("wb") as fh:
+        pickle.dump(card, fh)
+    return {"rows": len(rows), "features": len(names), "wall_s": wall}
+
+
+def work_fit_toad(workdir: Path, seed: int) -> dict[str, Any]:
+    """toad's scorecard on the same training rows and features, decision-tree binning."""
+    _quiet()
+    from toad.scorecard import ScoreCard
+    from toad.transform import Combiner, WOETransformer
+
+    from forbear.domain.scoring.artefact import load_artefact
+    from forbear.domain.scoring.scorecard import DEFAULT_CONFIG as config
+
+    artefact = load_artefact((workdir / "artefact.json").read_text())
+    train = pl.read_parquet(workdir / "train.parquet")
+    y_all = train[TARGET].to_numpy().astype(np.int64)
+    rows = _train_split(train.height, y_all, seed, config.test_share)
+    names = [f.name for f in artefact.features]
+    x = _to_pandas(train[rows], names)
+    x[TARGET] = y_all[rows]
+    del train
+    t0 = time.perf_counter()
+    combiner = Combiner()
+    combiner.fit(x, y=TARGET, method="dt", min_samples=config.min_bin_share)
+    binned = combiner.transform(x, labels=False)
+    woe = WOETransformer()
+    x_woe = woe.fit_transform(binned, x[TARGET], exclude=[TARGET])
+    card = ScoreCard(
+        combiner=combiner,
+        transer=woe,
+        base_score=config.scaling.base_points,
+        base_odds=config.scaling.base_odds,
+        pdo=config.scaling.pdo,
+        rate=2,
+        C=config.regularisation_c,
+        max_iter=config.max_iter,
+    )
+    card.fit(x_woe.drop(columns=[TARGET]), x[TARGET])
+    wall = time.perf_counter() - t0
+    with (workdir / "toad.pkl").open("wb") as fh:
+        pickle.dump(card, fh)
+    return {"rows": len(rows), "features": len(names), "wall_s": wall}
+
+
+def work_score(role: str, workdir: Path, n_rows: int, reasons: int) -> dict[str, Any]:
+    """Score ``n_rows`` rows of the scoring table with one contender; time the scoring."""
+    if role in (FORBEAR, FORBEAR_SUBSET):
+        from forbear.domain.scoring.artefact import load_artefact
+        from forbear.domain.scoring.compiled import score_frame
+
+        artefact = load_artefact((workdir / "artefact.json").read_text())
+        frame = pl.read_parquet(workdir / "score.parquet", n_rows=n_rows)
+        before = _memory()
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = score_frame(frame.lazy(), artefact, reasons=reasons).collect()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        after = _memory()
+        if role == FORBEAR_SUBSET:
+            pts = [c for c in out.columns if c.startswith("pts_")]
+            out.select("score", *pts).write_parquet(workdir / "points_forbear.parquet")
+        rows = out.height
+    else:
+        _quiet()
+        with (workdir / ("optbinning.pkl" if role == OPTBINNING else "toad.pkl")).open("rb") as fh:
+            card = pickle.load(fh)
+        if role == OPTBINNING:
+            names = list(card.binning_process_.variable_names)
+        else:
+            names = list(card.features_)
+        frame = pl.read_parquet(workdir / "score.parquet", n_rows=n_rows)
+        x = _to_pandas(frame, names)
+        rows = frame.height
+        del frame
+        before = _memory()
+        t0, c0 = time.perf_counter(), time.process_time()
+        scores = card.score(x) if role == OPTBINNING else card.predict(x)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        after = _memory()
+        if role == OPTBINNING:
+            _write_optbinning_points(card, x, np.asarray(scores), workdir)
+    return {
+        "rows": rows,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "rows_per_s": rows / wall if wall > 0 else float("inf"),
+        "peak_mb": after["peak_mb"],
+        "inputs_mb": before["rss_mb"],
+    }
+
+
+def _write_optbinning_points(card: Any, x: Any, scores: np.ndarray, workdir: Path) -> None:
+    """optbinning's points per feature: its scorecard table indexed by its own bin indices,
+    exactly the terms ``Scorecard.score`` sums (untimed)."""
+    process = card.binning_process_
+    indices = process.transform(
+        x[process.variable_names],
+        metric="indices",
+        metric_special="empirical",
+        metric_missing="empirical",
+    )
+    table = card.table(style="detailed")
+    cols = {"score": scores.astype(np.float64)}
+    for name in process.get_support(names=True):
+        points = table.loc[table["Variable"] == name, "Points"].to_numpy(dtype=np.float64)
+        cols[f"pts_{name}"] = points[indices[name].to_numpy()]
+    cols["intercept"] = np.full(len(scores), float(card.intercept_))
+    pl.DataFrame(cols).write_parquet(workdir / "points_optbinning.parquet")
+
+
+def run_child(step: str, workdir: Path, extra: list[str]) -> dict[str, Any]:
+    """Run one step in a fresh interpreter, so that its peak memory is its own."""
+    out = workdir / f"figures_{step.replace(' ', '_')}.json"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", step, str(workdir), *extra]
+    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
+    return json.loads(out.read_text())
+
+
+# ------------------------------------------------------------------------- comparison, output
+
+
+def compare_points(workdir: Path) -> dict[str, Any]:
+    """Max abs difference of Forbear's points and score against optbinning's, shared rows."""
+    ours = pl.read_parquet(workdir / "points_forbear.parquet")
+    theirs = pl.read_parquet(workdir / "points_optbinning.parquet")
+    n = min(ours.height, theirs.height)
+    ours, theirs = ours.head(n), theirs.head(n)
+    per_feature: dict[str, float] = {}
+    missing = []
+    for c in ours.columns:
+        if c == "score":
+            continue
+        if c not in theirs.columns:
+            missing.append(c)
+            continue
+        per_feature[c.removeprefix("pts_")] = float(
+            np.max(np.abs(ours[c].to_numpy() - theirs[c].to_numpy()))
+        )
+    extra = [c for c in theirs.columns if c.startswith("pts_") and c not in ours.columns]
+    score_diff = float(np.max(np.abs(ours["score"].to_numpy() - theirs["score"].to_numpy())))
+    worst = max([score_diff, *per_feature.values()])
+    return {
+        "rows_compared": n,
+        "max_abs_diff_score": score_diff,
+        "max_abs_diff_points": max(per_feature.values()) if per_feature else float("nan"),
+        "per_feature": per_feature,
+        "features_only_in_forbear": [c.removeprefix("pts_") for c in missing],
+        "features_only_in_optbinning": [c.removeprefix("pts_") for c in extra],
+        "identical": bool(worst <= TOLERANCE and not missing and not extra),
+    }
+
+
+def _table(results: list[dict[str, Any]], title: str) -> None:
+    headers = ["contender", "rows", "wall s", "CPU s", "rows/s", "peak MB", "inputs MB"]
+    body = [
+        [
+            r["name"],
+            f"{r['rows']:,}",
+            f"{r['wall_s']:.2f}",
+            f"{r['cpu_s']:.2f}",
+            f"{r['rows_per_s']:,.0f}",
+            f"{r['peak_mb']:,.0f}",
+            f"{r['inputs_mb']:,.0f}",
+        ]
+        for r in results
+    ]
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # pragma: no cover - rich is a dependency, plain text otherwise
+        print(title)
+        for line in [headers, *body]:
+            print("  ".join(f"{cell:>14}" for cell in line))
+        return
+    table = Table(title=title)
+    for i, h in enumerate(headers):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for line in body:
+        table.add_row(*line)
+    Console(width=120).print(table)
+
+
+def _worker_main(args: argparse.Namespace) -> dict[str, Any]:
+    step, workdir = args.worker[0], Path(args.worker[1])
+    if step == "train_forbear":
+        figures = work_train_forbear(workdir, args.seed)
+    elif step == "fit_optbinning":
+        figures = work_fit_optbinning(workdir, args.seed)
+    elif step == "fit_toad":
+        figures = work_fit_toad(workdir, args.seed)
+    else:
+        role = step.replace("_", " ")
+        figures = work_score(role, workdir, args.worker_rows, args.reasons)
+    (workdir / f"figures_{step}.json").write_text(json.dumps(figures))
+    return figures
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000, help="rows to score")
+    parser.add_argument("--subset", type=int, default=1_000_000, help="rows the libraries score")
+    parser.add_argument("--train-rows", type=int, default=1_000_000)
+    parser.add_argument("--reasons", type=int, default=4, help="reason codes per row (Forbear)")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--worker", nargs=2, metavar=("STEP", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker-rows", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return _worker_main(args)
+
+    if args.smoke:
+        args.rows, args.subset, args.train_rows = 20_000, 20_000, 20_000
+    subset = min(args.subset, args.rows)
+    sampled = subset < args.rows
+    print(
+        f"Generating synthetic tables (seed {args.seed}): train {args.train_rows:,} rows, "
+        f"score {args.rows:,} rows, 20 features ...",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+    train = synthetic(args.train_rows, args.seed)
+    bad_rate = float(train[TARGET].mean() or 0.0)
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="forbear-bench-scoring-") as tmp:
+        workdir = Path(tmp)
+        train.write_parquet(workdir / "train.parquet")
+        del train
+        synthetic(args.rows, args.seed + 1, target=False).write_parquet(workdir / "score.parquet")
+        print(
+            f"  done in {time.perf_counter() - t0:.1f} s (training bad rate {bad_rate:.1%})",
+            flush=True,
+        )
+        seed_args = ["--seed", str(args.seed)]
+        print(f"Training Forbear's scorecard on {args.train_rows:,} rows ...", flush=True)
+        training = run_child("train_forbear", workdir, seed_args)
+        print(
+            f"  train_scorecard: {training['wall_s']:.1f} s wall, {training['cpu_s']:.1f} s CPU, "
+            f"peak {training['peak_mb']:,.0f} MB; {len(training['selected'])} features kept "
+            f"(dropped: {', '.join(sorted(training['dropped'])) or 'none'}); "
+            f"test AUC {training['auc_test']:.4f}, Gini {training['gini_test']:.4f}",
+            flush=True,
+        )
+        fits: dict[str, dict[str, Any]] = {}
+        for lib in LIBRARIES:
+            print(f"Fitting {lib}'s scorecard on the same training rows ...", flush=True)
+            fits[lib] = run_child(f"fit_{lib}", workdir, seed_args)
+            print(f"  {lib}: {fits[lib]['wall_s']:.1f} s wall", flush=True)
+
+        plan = [(FORBEAR, args.rows)]
+        if sampled:
+            plan.append((FORBEAR_SUBSET, subset))
+        plan += [(OPTBINNING, subset), (TOAD, subset)]
+        for name, n_rows in plan:
+            print(f"Scoring {n_rows:,} rows with {name} ...", flush=True)
+            extra = ["--worker-rows", str(n_rows), "--reasons", str(args.reasons)]
+            step = name.replace(" ", "_")
+            results.append({"name": name, **run_child(step, workdir, extra)})
+        if not sampled:  # the full run doubles as the subset run: write its points
+            run_child(
+                FORBEAR_SUBSET.replace(" ", "_"),
+                workdir,
+                ["--worker-rows", str(subset), "--reasons", str(args.reasons)],
+            )
+        check = compare_points(workdir)
+
+    by_name = {r["name"]: r for r in results}
+    ours = by_name[FORBEAR]
+    ours_equal = by_name.get(FORBEAR_SUBSET, ours)
+    fastest = max(LIBRARIES, key=lambda lib: by_name[lib]["rows_per_s"])
+    lib = by_name[fastest]
+    ratios = {
+        "throughput_vs_fastest_library": ours["rows_per_s"] / lib["rows_per_s"],
+        "equal_work_vs_fastest_library": lib["wall_s"] / ours_equal["wall_s"],
+        **{f"throughput_vs_{n}": ours["rows_per_s"] / by_name[n]["rows_per_s"] for n in LIBRARIES},
+        **{
+            f"projected_{n}_s_for_all_rows": args.rows / by_name[n]["rows_per_s"] for n in LIBRARIES
+        },
+    }
+    target_met = ratios["throughput_vs_fastest_library"] >= 20 and check["identical"]
+
+    _table(results, f"Scoring {args.rows:,} rows × 20 features (reasons={args.reasons})")
+    if sampled:
+        print(
+            f"The libraries scored the first {subset:,} of the {args.rows:,} rows; their time for "
+            f"all rows is a LINEAR projection from their rows/s: "
+            + ", ".join(f"{n} {ratios[f'projected_{n}_s_for_all_rows']:,.0f} s" for n in LIBRARIES)
+            + f" (Forbear measured: {ours['wall_s']:.1f} s)."
+        )
+    print(
+        f"Throughput: Forbear {ours['rows_per_s']:,.0f} rows/s on {ours['rows']:,} rows; "
+        + ", ".join(f"{n} {by_name[n]['rows_per_s']:,.0f} rows/s" for n in LIBRARIES)
+        + f". Forbear / fastest library ({fastest}): "
+        f"{ratios['throughput_vs_fastest_library']:.1f}x; on equal work ({subset:,} rows): "
+        f"{ratios['equal_work_vs_fastest_library']:.1f}x."
+    )
+    print(
+        f"Training on {args.train_rows:,} rows: Forbear train_scorecard {training['wall_s']:.1f} s"
+        f" (binning all 20 candidates, selection, LR, tiers, test metrics); "
+        + ", ".join(f"{n} fit {fits[n]['wall_s']:.1f} s" for n in LIBRARIES)
+        + f" (on the {len(training['selected'])} kept features only)."
+    )
+    print(
+        f"points identical to optbinning: {'yes' if check['identical'] else 'NO'} "
+        f"(max abs difference on {check['rows_compared']:,} shared rows: points "
+        f"{check['max_abs_diff_points']:.3g}, score {check['max_abs_diff_score']:.3g}; "
+        f"tolerance {TOLERANCE:g})"
+        + (
+            f"; features only in Forbear {check['features_only_in_forbear']}, only in "
+            f"optbinning {check['features_only_in_optbinning']}"
+            if check["features_only_in_forbear"] or check["features_only_in_optbinning"]
+            else ""
+        )
+    )
+    print("toad bins the data its own way (decision tree): compared on speed only.")
+    print(
+        f"Target (>= 20x the fastest library with identical points): "
+        f"{'met' if target_met else 'NOT met'}."
+    )
+    figures = {
+        "seed": args.seed,
+        "rows": args.rows,
+        "subset": subset,
+        "train_rows": args.train_rows,
+        "reasons": args.reasons,
+        "libraries_sampled": sampled,
+        "projection": "linear in rows" if sampled else None,
+        "training": training,
+        "library_fits": fits,
+        "contenders": results,
+        "fastest_library": fastest,
+        "ratios": ratios,
+        "check": check,
+        "points_identical": check["identical"],
+        "target_met": target_met,
+        "cpus": os.cpu_count(),
+    }
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, default=str))
+    return figures
+
+
+if __name__ == "__main__":
+    main()
