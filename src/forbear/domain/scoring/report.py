@@ -95,8 +95,15 @@ class _Charts:
         self.parts: list[str] = []
 
     def add(self, fig: Any) -> None:
+        # The chart's title becomes an HTML heading (bilingual, searchable, readable
+        # without JavaScript); plotly's own title would repeat it.
+        title = str(fig.layout.title.text or "")
+        zh, _, en = title.partition("|")  # "中文|English"
         fig.update_layout(
-            margin={"l": 50, "r": 20, "t": 50, "b": 45}, template="plotly_white", height=360
+            title=None,
+            margin={"l": 50, "r": 20, "t": 20, "b": 45},
+            template="plotly_white",
+            height=360,
         )
         fragment: str = fig.to_html(
             full_html=False,
@@ -105,7 +112,7 @@ class _Charts:
             default_height=CHART_HEIGHT,
             config={"displaylogo": False, "responsive": True},
         )
-        self.parts.append(f"<div>{fragment}</div>")
+        self.parts.append(f"<div>{_heading(zh, en, level=3)}{fragment}</div>")
 
     def html(self) -> str:
         return f'<div class="grid">{"".join(self.parts)}</div>' if self.parts else ""
@@ -118,7 +125,7 @@ def _roc_fig(roc: pl.DataFrame, auc: float) -> Any:
     fig.add_scatter(x=roc["fpr"].to_list(), y=roc["tpr"].to_list(), name=f"AUC {auc:.3f}")
     fig.add_scatter(x=[0, 1], y=[0, 1], name="随机 random", line={"dash": "dot", "color": "#999"})
     fig.update_layout(
-        title="ROC 曲线 ROC curve",
+        title="ROC 曲线|ROC curve",
         xaxis_title="假正率 false positive rate",
         yaxis_title="真正率 true positive rate",
     )
@@ -138,7 +145,7 @@ def _ks_fig(roc: pl.DataFrame, events: int, rows: int) -> Any:
     fig.add_scatter(x=population, y=gap, name=f"KS {gap[at]:.3f}", line={"dash": "dash"})
     fig.add_vline(x=float(population[at]), line={"color": "#999", "dash": "dot"})
     fig.update_layout(
-        title="KS 曲线 KS curve",
+        title="KS 曲线|KS curve",
         xaxis_title="按风险排序的人群占比 population share, riskiest first",
         yaxis_title="累计占比 cumulative share",
     )
@@ -155,7 +162,7 @@ def _distribution_fig(
     if current is not None:
         fig.add_bar(x=labels, y=list(current), name="当前 current")
     fig.update_layout(
-        title="分数分布 Score distribution",
+        title="分数分布|Score distribution",
         xaxis_title="分数段 score band",
         yaxis_title="占比 share",
         barmode="group",
@@ -171,7 +178,7 @@ def _bad_rate_fig(bands: pl.DataFrame) -> Any:
         x=bands["label"].to_list(), y=bands["event_rate"].to_list(), name="事件率 event rate"
     )
     fig.update_layout(
-        title="分数段事件率 Event (bad) rate by band",
+        title="分数段事件率|Event (bad) rate by band",
         xaxis_title="分数段 score band",
         yaxis_title="事件率 event rate",
     )
@@ -189,7 +196,7 @@ def _iv_fig(artefact: Artefact) -> Any:
         orientation="h",
         name="IV",
     )
-    fig.update_layout(title="特征信息值 Information value per feature", xaxis_title="IV")
+    fig.update_layout(title="特征信息值|Information value per feature", xaxis_title="IV")
     return fig
 
 
@@ -207,7 +214,7 @@ def _calibration_fig(training: pl.DataFrame | None, current: pl.DataFrame | None
                 name=name,
             )
     fig.update_layout(
-        title="校准曲线 Calibration curve (deciles)",
+        title="校准曲线|Calibration curve (deciles)",
         xaxis_title="平均预测概率 mean predicted",
         yaxis_title="实际发生率 observed rate",
     )
