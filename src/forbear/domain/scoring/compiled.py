@@ -184,10 +184,20 @@ def pd_expression(scaling: Scaling, score: pl.Expr) -> pl.Expr:
     return 1.0 / (1.0 + ((score - offset) / factor).exp())
 
 
-def reason_codes_expression(artefact: Artefact, reasons: int) -> pl.Expr:
-    """Names of the ``reasons`` features losing the most points (loss > 0 only)."""
+_KEY_PREFIX = "__forbear_reason_key_"
+_TOP_PREFIX = "__forbear_reason_top_"
+
+
+def with_reason_codes(frame: pl.LazyFrame, artefact: Artefact, reasons: int) -> pl.LazyFrame:
+    """Add ``reason_codes``: the ``reasons`` features losing the most points (loss > 0).
+
+    ``frame`` must hold the ``pts_<feature>`` columns. Each feature's loss is packed with
+    its position into one Int64 key (bigger loss first, then artefact order); the top
+    keys are then taken by repeated horizontal maxima. That avoids sorting a list per
+    row, which was 20x slower than scoring itself on a million rows.
+    """
     if reasons <= 0 or not artefact.features:
-        return pl.lit([], dtype=pl.List(pl.String))
+        return frame.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(REASON_CODES))
     n = len(artefact.features)
     if n > _MAX_FEATURES:
         raise ValidationError("features", f"at most {_MAX_FEATURES} features for reason codes")
@@ -195,18 +205,26 @@ def reason_codes_expression(artefact: Artefact, reasons: int) -> pl.Expr:
     for i, f in enumerate(artefact.features):
         loss = ((f.best_points - pl.col(points_column(f.name))) / LOSS_RESOLUTION).round(0)
         key = loss.cast(pl.Int64) * _MAX_FEATURES + (_MAX_FEATURES - 1 - i)
-        keys.append(pl.when(loss > 0).then(key))
-    names = [f.name for f in artefact.features]
-    return (
-        pl.concat_list(keys)
-        .list.drop_nulls()
-        .list.sort(descending=True)
-        .list.head(reasons)
-        .list.eval(
-            (pl.lit(_MAX_FEATURES - 1) - pl.element() % _MAX_FEATURES).replace_strict(
-                list(range(n)), names, return_dtype=pl.String
-            )
+        keys.append(pl.when(loss > 0).then(key).alias(f"{_KEY_PREFIX}{i}"))
+    key_cols = [pl.col(f"{_KEY_PREFIX}{i}") for i in range(n)]
+    out = frame.with_columns(keys)
+    top = min(reasons, n)
+    previous: pl.Expr | None = None
+    for j in range(top):
+        candidates = (
+            key_cols if previous is None else [pl.when(k < previous).then(k) for k in key_cols]
         )
+        out = out.with_columns(pl.max_horizontal(candidates).alias(f"{_TOP_PREFIX}{j}"))
+        previous = pl.col(f"{_TOP_PREFIX}{j}")
+    names = [f.name for f in artefact.features]
+    decoded = [
+        (_MAX_FEATURES - 1 - pl.col(f"{_TOP_PREFIX}{j}") % _MAX_FEATURES).replace_strict(
+            list(range(n)), names, default=None, return_dtype=pl.String
+        )
+        for j in range(top)
+    ]
+    return out.with_columns(pl.concat_list(decoded).list.drop_nulls().alias(REASON_CODES)).drop(
+        [f"{_KEY_PREFIX}{i}" for i in range(n)] + [f"{_TOP_PREFIX}{j}" for j in range(top)]
     )
 
 
@@ -239,5 +257,4 @@ def score_frame(frame: pl.LazyFrame, artefact: Artefact, *, reasons: int = 4) ->
         (score + 0.5).floor().cast(pl.Int64).alias(SCORE_INT),
         tier_expression(artefact, score).alias(TIER),
         pd_expression(scaling, score).alias(PD),
-        reason_codes_expression(artefact, reasons).alias(REASON_CODES),
-    )
+    ).pipe(with_reason_codes, artefact, reasons)
