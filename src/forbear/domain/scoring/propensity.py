@@ -266,8 +266,11 @@ def calibration_table(predicted: pl.Series, observed: pl.Series, groups: int = 1
 
     Rows are ranked by prediction (ties broken by position) and cut into ``groups``
     groups of equal size, so the table exists even when predictions are heavily tied.
+    Rows with a null prediction or outcome (not yet matured) are left out.
     """
-    df = pl.DataFrame({"p": predicted.cast(pl.Float64), "y": observed.cast(pl.Float64)})
+    df = pl.DataFrame(
+        {"p": predicted.cast(pl.Float64), "y": observed.cast(pl.Float64)}
+    ).drop_nulls()
     n = df.height
     return (
         df.with_columns(

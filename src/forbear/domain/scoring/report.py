@@ -38,6 +38,7 @@ from forbear.domain.scoring.monitoring import (
     psi_interpretation,
     roc_curve,
 )
+from forbear.domain.scoring.propensity import calibration_table
 
 CHART_HEIGHT = "380px"
 _CSS = """
@@ -231,20 +232,6 @@ def _training_calibration(artefact: Artefact) -> pl.DataFrame | None:
     return pl.DataFrame(rows)
 
 
-def _current_calibration(scores: pl.Series, outcomes: pl.Series) -> pl.DataFrame:
-    df = pl.DataFrame({"p": scores.cast(pl.Float64), "y": outcomes.cast(pl.Float64)}).drop_nulls()
-    n = max(df.height, 1)
-    return (
-        df.with_columns(((pl.col("p").rank("ordinal") - 1) * 10 // n).alias("decile"))
-        .group_by("decile")
-        .agg(
-            pl.col("p").mean().alias("mean_predicted"),
-            pl.col("y").mean().alias("observed_rate"),
-        )
-        .sort("decile")
-    )
-
-
 def _metrics_section(
     artefact: Artefact, current: Performance | None, score_psi: float | None
 ) -> str:
@@ -371,7 +358,7 @@ def render_report(
         charts.add(_iv_fig(artefact))
     else:
         current_cal = (
-            _current_calibration(scores, outcomes)
+            calibration_table(scores, outcomes)
             if has_outcomes and scores is not None and outcomes is not None
             else None
         )
