@@ -24,6 +24,7 @@ from rich.table import Table
 from forbear.bootstrap import Forbear, bootstrap, load_settings
 from forbear.domain.errors import ForbearError, ImportRejected, ValidationError
 from forbear.domain.money import format_yuan
+from forbear.domain.scoring.artefact import ModelKind
 from forbear.settings import new_key_text
 
 app = typer.Typer(
@@ -35,8 +36,10 @@ app = typer.Typer(
 import_app = typer.Typer(help="Import the lender's book (products, loans, payments).")
 book_app = typer.Typer(help="Account states and roll rates of the book.")
 db_app = typer.Typer(help="Database schema.")
+model_app = typer.Typer(help="Risk models: train, review, activate, roll back, export, score.")
 app.add_typer(import_app, name="import")
 app.add_typer(book_app, name="book")
+app.add_typer(model_app, name="model")
 app.add_typer(db_app, name="db")
 
 # Rich assumes 80 columns when output is not a terminal; reports are wider than that.
@@ -213,6 +216,163 @@ def book_roll_rates(
         matrix = book.roll_rate_matrix(conn, first, last, by_balance=by_balance)
     weight = "balance" if by_balance else "accounts"
     console.print(roll_table(matrix, f"Roll rates 迁徙率 {first} → {last} (by {weight})"))
+
+
+# ---------------------------------------------------------------- models
+
+
+def _kind(text: str) -> ModelKind:
+    try:
+        return ModelKind(text)
+    except ValueError:
+        names = ", ".join(k.value for k in ModelKind)
+        raise ValidationError("--kind", f"unknown model kind {text!r} (use {names})") from None
+
+
+def _print_trained(trained: object) -> None:
+    from forbear.services.models import Trained
+
+    assert isinstance(trained, Trained)
+    m = trained.artefact.metrics
+    info = trained.model
+    metrics = Table(title=f"Model {info.id}: {info.name} (v{info.version}, {info.status})")
+    for name in ("AUC", "KS", "Gini", "Bad rate 坏账率", "Train rows", "Test rows"):
+        metrics.add_column(name, justify="right")
+    metrics.add_row(
+        f"{m.auc:.3f}",
+        f"{m.ks:.3f}",
+        f"{m.gini:.3f}",
+        f"{m.bad_rate:.1%}",
+        f"{m.rows_train:,}",
+        f"{m.rows_test:,}",
+    )
+    console.print(metrics)
+    if trained.iv:
+        iv = Table(title="Information value by feature 特征IV值")
+        iv.add_column("Feature 特征")
+        iv.add_column("IV", justify="right")
+        iv.add_column("Kept 入模")
+        for name, value in sorted(trained.iv.items(), key=lambda kv: -kv[1]):
+            kept = "✓" if name in trained.selected else trained.dropped.get(name, "")
+            iv.add_row(name, f"{value:.3f}", kept)
+        console.print(iv)
+    if trained.observation_dates:
+        dates = ", ".join(d.isoformat() for d in trained.observation_dates)
+        console.print(
+            f"observation dates: {dates}; {trained.rows:,} rows; dropped "
+            f"{trained.rows_immature:,} immature and {trained.rows_out_of_segment:,} "
+            "outside the segment"
+        )
+    console.print(f"[green]✓[/] stored candidate {info.id}; `forbear model activate {info.id}`")
+
+
+@model_app.command("train")
+def model_train(
+    kind: Annotated[str, typer.Option("--kind", help="application, behaviour, early_warning")],
+    file: Annotated[Path | None, typer.Option("--file", help="application table")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="0/1 column, 1 = bad")] = None,
+    feature: Annotated[
+        list[str] | None, typer.Option("--feature", help="repeat to choose the features")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="book date; default today")] = None,
+    window: Annotated[int | None, typer.Option("--window", help="outcome window, days")] = None,
+    months: Annotated[int, typer.Option("--months", help="month-end observation dates")] = 6,
+) -> None:
+    """Train a model and store it as a candidate (nothing is stored if training fails)."""
+    from forbear.services import models
+
+    chosen = _kind(kind)
+    forbear = _app()
+    if chosen is ModelKind.APPLICATION:
+        if file is None or target is None:
+            raise ValidationError("--kind application", "needs --file and --target")
+        with forbear.transaction() as conn:
+            trained = models.train_application(conn, file, target, feature or None, seed=seed)
+    else:
+        day = parse_date(as_of, "--as-of") if as_of else today_in(forbear)
+        with forbear.transaction() as conn:
+            trained = models.train_on_book(
+                conn, chosen, as_of=day, window=window, months=months, seed=seed
+            )
+    _print_trained(trained)
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """Every model version with its status and test metrics."""
+    from forbear.services import models
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        rows = models.list_models(conn)
+    table = Table(title="Models 模型")
+    for name in ("ID", "Kind", "Name", "Version", "Status", "AUC", "KS", "Created (UTC)"):
+        table.add_column(name)
+    for m in rows:
+        table.add_row(
+            str(m.id),
+            m.kind,
+            m.name,
+            str(m.version),
+            m.status,
+            f"{m.metrics.get('auc', 0):.3f}",
+            f"{m.metrics.get('ks', 0):.3f}",
+            m.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+@model_app.command("activate")
+def model_activate(version_id: int) -> None:
+    """Make a version the active one of its kind (the previous one is retired)."""
+    from forbear.services import models
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        info = models.activate(conn, version_id)
+    console.print(f"[green]✓[/] {info.kind} model {info.id} ({info.name}) is active")
+
+
+@model_app.command("rollback")
+def model_rollback(kind: str) -> None:
+    """Re-activate the previously active version of a kind and retire the current one."""
+    from forbear.services import models
+
+    chosen = _kind(kind)
+    forbear = _app()
+    with forbear.transaction() as conn:
+        info = models.rollback(conn, chosen)
+    console.print(f"[green]✓[/] {info.kind} model {info.id} ({info.name}) is active again")
+
+
+@model_app.command("export")
+def model_export(
+    version_id: int,
+    to: Annotated[Path, typer.Option("--to", help="a .json, .csv or .xlsx file")],
+) -> None:
+    """Export a model: the artefact (.json) or the scorecard table (.csv, .xlsx)."""
+    from forbear.services import models
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        path = models.export(conn, version_id, to)
+    console.print(f"[green]✓[/] model {version_id} written to {path}")
+
+
+@model_app.command("score")
+def model_score(
+    as_of: Annotated[str, typer.Option("--as-of", help="business date YYYY-MM-DD")],
+) -> None:
+    """Score every active loan with each active book model and store the scores."""
+    from forbear.services import models
+
+    day = parse_date(as_of, "--as-of")
+    forbear = _app()
+    with forbear.transaction() as conn:
+        stored = models.score_book(conn, day)
+    for kind, rows in stored.items():
+        console.print(f"[green]✓[/] {kind}: {rows:,} accounts scored for {day}")
 
 
 # ---------------------------------------------------------------- demo

@@ -146,3 +146,38 @@ def test_a_rejected_import_lists_every_problem_and_stores_nothing(
 def test_a_bad_or_missing_option_is_one_line(tmp_path: Path) -> None:
     assert_one_clear_line(forbear(tmp_path, "demo", "--borrowers", "many"), "--borrowers")
     assert_one_clear_line(forbear(tmp_path, "book", "state"), "Missing option '--as-of'")
+
+
+def _application_file(path: Path) -> Path:
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(5)
+    income = rng.integers(2_000, 30_000, 2_000)
+    bad = (rng.uniform(0, 1, 2_000) < 0.4 - income / 100_000).astype(int)
+    pl.DataFrame(
+        {"income": income, "age": rng.integers(20, 60, 2_000), "grade": bad * 3 - 1, "bad": bad}
+    ).write_csv(path)
+    return path
+
+
+def test_model_train_list_and_export_an_application_scorecard(tmp_path: Path) -> None:
+    file = _application_file(tmp_path / "apps.csv")
+    trained = forbear(
+        tmp_path, "model", "train", "--kind", "application", "--file", str(file),
+        "--target", "bad", "--feature", "income", "--feature", "age",
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    assert "AUC" in trained.stdout and "income" in trained.stdout
+    exported = forbear(tmp_path, "model", "export", "1", "--to", str(tmp_path / "card.csv"))
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "card.csv").read_text(encoding="utf-8").strip()
+
+
+def test_model_train_with_a_target_that_is_not_binary_is_one_line(tmp_path: Path) -> None:
+    file = _application_file(tmp_path / "apps.csv")
+    result = forbear(
+        tmp_path, "model", "train", "--kind", "application", "--file", str(file),
+        "--target", "grade",
+    )  # fmt: skip
+    assert_one_clear_line(result, "grade")
