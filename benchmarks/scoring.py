@@ -23,9 +23,11 @@ Steps, each in its own child process (a fresh interpreter, so that peak memory i
 - ``fit toad``: toad's ``Combiner`` (decision-tree binning: DESIGN.md says its default
   chi-merge does not finish at this size), ``WOETransformer`` and ``ScoreCard``;
 - then the scoring contenders, which read their inputs untimed and time the scoring only:
-  ``forbear`` (``score_frame(...).collect()`` on all rows, with ``score``, ``score_int``,
-  ``tier``, ``pd``, ``pts_<feature>`` and reason codes), ``forbear (subset)`` (the same on
-  the first ``--subset`` rows, for a ratio on equal work), ``optbinning``
+  ``forbear, reasons=4`` (``score_frame(...).collect()`` on all rows: ``pts_<feature>``,
+  ``score``, ``score_int``, ``tier``, ``pd`` and four reason codes, what the daily batch
+  writes), ``forbear, no reasons`` (``reasons=0``: the same without reason codes, the
+  like-for-like output of a library's score), each also on the first ``--subset`` rows
+  ("(subset)", for a ratio on equal work), ``optbinning``
   (``Scorecard.score``) and ``toad`` (``ScoreCard.predict``). The libraries are slow, so by
   default they score the first ``--subset`` rows (1M) and their time for all rows is a
   LINEAR projection from their rows per second; the output says so. Their input is a
@@ -61,7 +63,6 @@ SEED = 20250701
 TARGET = "bad"
 TOLERANCE = 1e-6
 FORBEAR = "forbear"
-FORBEAR_SUBSET = "forbear (subset)"
 OPTBINNING = "optbinning"
 TOAD = "toad"
 LIBRARIES = (OPTBINNING, TOAD)
@@ -353,9 +354,11 @@ def work_fit_toad(workdir: Path, seed: int) -> dict[str, Any]:
     return {"rows": len(rows), "features": len(names), "wall_s": wall}
 
 
-def work_score(role: str, workdir: Path, n_rows: int, reasons: int) -> dict[str, Any]:
+def work_score(
+    role: str, workdir: Path, n_rows: int, reasons: int, write_points: bool
+) -> dict[str, Any]:
     """Score ``n_rows`` rows of the scoring table with one contender; time the scoring."""
-    if role in (FORBEAR, FORBEAR_SUBSET):
+    if role == FORBEAR:
         from forbear.domain.scoring.artefact import load_artefact
         from forbear.domain.scoring.compiled import score_frame
 
@@ -366,7 +369,7 @@ def work_score(role: str, workdir: Path, n_rows: int, reasons: int) -> dict[str,
         out = score_frame(frame.lazy(), artefact, reasons=reasons).collect()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         after = _memory()
-        if role == FORBEAR_SUBSET:
+        if write_points:
             pts = [c for c in out.columns if c.startswith("pts_")]
             out.select("score", *pts).write_parquet(workdir / "points_forbear.parquet")
         rows = out.height
@@ -387,7 +390,7 @@ def work_score(role: str, workdir: Path, n_rows: int, reasons: int) -> dict[str,
         scores = card.score(x) if role == OPTBINNING else card.predict(x)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         after = _memory()
-        if role == OPTBINNING:
+        if write_points:
             _write_optbinning_points(card, x, np.asarray(scores), workdir)
     return {
         "rows": rows,
@@ -418,10 +421,11 @@ def _write_optbinning_points(card: Any, x: Any, scores: np.ndarray, workdir: Pat
     pl.DataFrame(cols).write_parquet(workdir / "points_optbinning.parquet")
 
 
-def run_child(step: str, workdir: Path, extra: list[str]) -> dict[str, Any]:
+def run_child(step: str, workdir: Path, extra: list[str], tag: str = "") -> dict[str, Any]:
     """Run one step in a fresh interpreter, so that its peak memory is its own."""
-    out = workdir / f"figures_{step.replace(' ', '_')}.json"
+    out = workdir / f"figures_{tag or step}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", step, str(workdir), *extra]
+    cmd += ["--tag", tag or step]
     subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
     return json.loads(out.read_text())
 
@@ -499,9 +503,9 @@ def _worker_main(args: argparse.Namespace) -> dict[str, Any]:
     elif step == "fit_toad":
         figures = work_fit_toad(workdir, args.seed)
     else:
-        role = step.replace("_", " ")
-        figures = work_score(role, workdir, args.worker_rows, args.reasons)
-    (workdir / f"figures_{step}.json").write_text(json.dumps(figures))
+        role = step.removeprefix("score_")
+        figures = work_score(role, workdir, args.worker_rows, args.reasons, args.write_points)
+    (workdir / f"figures_{args.tag or step}.json").write_text(json.dumps(figures))
     return figures
 
 
@@ -516,6 +520,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument("--worker", nargs=2, metavar=("STEP", "DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--worker-rows", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--write-points", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tag", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return _worker_main(args)
@@ -558,53 +564,72 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             fits[lib] = run_child(f"fit_{lib}", workdir, seed_args)
             print(f"  {lib}: {fits[lib]['wall_s']:.1f} s wall", flush=True)
 
-        plan = [(FORBEAR, args.rows)]
+        # (name, step, rows, reasons, write points)
+        with_reasons = f"{FORBEAR}, reasons={args.reasons}"
+        no_reasons = f"{FORBEAR}, no reasons"
+        plan: list[tuple[str, str, int, int, bool]] = []
+        if args.reasons > 0:
+            plan.append((with_reasons, "score_forbear", args.rows, args.reasons, False))
+        plan.append((no_reasons, "score_forbear", args.rows, 0, not sampled))
         if sampled:
-            plan.append((FORBEAR_SUBSET, subset))
-        plan += [(OPTBINNING, subset), (TOAD, subset)]
-        for name, n_rows in plan:
+            if args.reasons > 0:
+                plan.append(
+                    (f"{with_reasons} (subset)", "score_forbear", subset, args.reasons, False)
+                )
+            plan.append((f"{no_reasons} (subset)", "score_forbear", subset, 0, True))
+        plan += [
+            (OPTBINNING, "score_optbinning", subset, 0, True),
+            (TOAD, "score_toad", subset, 0, False),
+        ]
+        for i, (name, step, n_rows, reasons, write_points) in enumerate(plan):
             print(f"Scoring {n_rows:,} rows with {name} ...", flush=True)
-            extra = ["--worker-rows", str(n_rows), "--reasons", str(args.reasons)]
-            step = name.replace(" ", "_")
-            results.append({"name": name, **run_child(step, workdir, extra)})
-        if not sampled:  # the full run doubles as the subset run: write its points
-            run_child(
-                FORBEAR_SUBSET.replace(" ", "_"),
-                workdir,
-                ["--worker-rows", str(subset), "--reasons", str(args.reasons)],
-            )
+            extra = ["--worker-rows", str(n_rows), "--reasons", str(reasons)]
+            extra += ["--write-points"] if write_points else []
+            figures = run_child(step, workdir, extra, tag=f"{step}_{i}")
+            results.append({"name": name, "reasons": reasons, **figures})
         check = compare_points(workdir)
 
     by_name = {r["name"]: r for r in results}
-    ours = by_name[FORBEAR]
-    ours_equal = by_name.get(FORBEAR_SUBSET, ours)
     fastest = max(LIBRARIES, key=lambda lib: by_name[lib]["rows_per_s"])
     lib = by_name[fastest]
-    ratios = {
-        "throughput_vs_fastest_library": ours["rows_per_s"] / lib["rows_per_s"],
-        "equal_work_vs_fastest_library": lib["wall_s"] / ours_equal["wall_s"],
-        **{f"throughput_vs_{n}": ours["rows_per_s"] / by_name[n]["rows_per_s"] for n in LIBRARIES},
-        **{
-            f"projected_{n}_s_for_all_rows": args.rows / by_name[n]["rows_per_s"] for n in LIBRARIES
-        },
+    variants = {"no_reasons": no_reasons}
+    if args.reasons > 0:
+        variants["with_reasons"] = with_reasons
+    ratios: dict[str, float] = {
+        f"projected_{n}_s_for_all_rows": args.rows / by_name[n]["rows_per_s"] for n in LIBRARIES
     }
-    target_met = ratios["throughput_vs_fastest_library"] >= 20 and check["identical"]
+    for key, name in variants.items():
+        full = by_name[name]
+        equal = by_name.get(f"{name} (subset)", full)
+        ratios[f"throughput_{key}_vs_fastest_library"] = full["rows_per_s"] / lib["rows_per_s"]
+        ratios[f"equal_work_{key}_vs_fastest_library"] = lib["wall_s"] / equal["wall_s"]
+        for n in LIBRARIES:
+            ratios[f"throughput_{key}_vs_{n}"] = full["rows_per_s"] / by_name[n]["rows_per_s"]
+    target = {
+        key: ratios[f"throughput_{key}_vs_fastest_library"] >= 20 and check["identical"]
+        for key in variants
+    }
 
-    _table(results, f"Scoring {args.rows:,} rows × 20 features (reasons={args.reasons})")
+    _table(results, f"Scoring {args.rows:,} rows × 20 features")
     if sampled:
         print(
             f"The libraries scored the first {subset:,} of the {args.rows:,} rows; their time for "
             f"all rows is a LINEAR projection from their rows/s: "
             + ", ".join(f"{n} {ratios[f'projected_{n}_s_for_all_rows']:,.0f} s" for n in LIBRARIES)
-            + f" (Forbear measured: {ours['wall_s']:.1f} s)."
+            + "."
         )
     print(
-        f"Throughput: Forbear {ours['rows_per_s']:,.0f} rows/s on {ours['rows']:,} rows; "
+        "Libraries: "
         + ", ".join(f"{n} {by_name[n]['rows_per_s']:,.0f} rows/s" for n in LIBRARIES)
-        + f". Forbear / fastest library ({fastest}): "
-        f"{ratios['throughput_vs_fastest_library']:.1f}x; on equal work ({subset:,} rows): "
-        f"{ratios['equal_work_vs_fastest_library']:.1f}x."
+        + f"; the faster is {fastest}."
     )
+    for key, name in variants.items():
+        full = by_name[name]
+        print(
+            f"{name}: {full['rows_per_s']:,.0f} rows/s on {full['rows']:,} rows = "
+            f"{ratios[f'throughput_{key}_vs_fastest_library']:.1f}x {fastest}; on equal work "
+            f"({subset:,} rows) {ratios[f'equal_work_{key}_vs_fastest_library']:.1f}x."
+        )
     print(
         f"Training on {args.train_rows:,} rows: Forbear train_scorecard {training['wall_s']:.1f} s"
         f" (binning all 20 candidates, selection, LR, tiers, test metrics); "
@@ -625,8 +650,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     print("toad bins the data its own way (decision tree): compared on speed only.")
     print(
-        f"Target (>= 20x the fastest library with identical points): "
-        f"{'met' if target_met else 'NOT met'}."
+        "Target (>= 20x the faster library, identical points): "
+        + "; ".join(f"{variants[key]} {'met' if met else 'NOT met'}" for key, met in target.items())
+        + "."
     )
     figures = {
         "seed": args.seed,
@@ -634,6 +660,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "subset": subset,
         "train_rows": args.train_rows,
         "reasons": args.reasons,
+        "forbear_variants": variants,
         "libraries_sampled": sampled,
         "projection": "linear in rows" if sampled else None,
         "training": training,
@@ -643,7 +670,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ratios": ratios,
         "check": check,
         "points_identical": check["identical"],
-        "target_met": target_met,
+        "target_met": target,
         "cpus": os.cpu_count(),
     }
     if args.json:

@@ -1,0 +1,46 @@
+"""The scoring benchmark's smoke mode runs and Forbear's points equal optbinning's.
+
+Speed is measured, not asserted: this test checks only that the benchmark completes and
+that the compiled scorecard gives the same points as optbinning's ``Scorecard`` fitted with
+the same settings on the same rows (max abs difference <= 1e-6).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "scoring.py"
+
+
+def test_scoring_benchmark_smoke_mode_completes_with_identical_points(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    # A child process: the libraries' own deprecation warnings stay out of this test run.
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--smoke", "--json", str(out)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "points identical to optbinning: yes" in proc.stdout
+
+    figures = json.loads(out.read_text())
+    check = figures["check"]
+    assert figures["points_identical"] is True
+    assert check["rows_compared"] == figures["subset"] == figures["rows"]
+    assert check["max_abs_diff_points"] <= 1e-6
+    assert check["max_abs_diff_score"] <= 1e-6
+    assert not check["features_only_in_forbear"]
+    assert not check["features_only_in_optbinning"]
+    assert {c["name"] for c in figures["contenders"]} == {
+        "forbear, reasons=4",
+        "forbear, no reasons",
+        "optbinning",
+        "toad",
+    }
+    assert all(c["rows"] == figures["rows"] for c in figures["contenders"])
