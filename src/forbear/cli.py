@@ -375,6 +375,90 @@ def model_score(
         console.print(f"[green]✓[/] {kind}: {rows:,} accounts scored for {day}")
 
 
+ModelArg = Annotated[str, typer.Argument(help="a version id, or a kind for its active model")]
+TableOpt = Annotated[
+    Path | None, typer.Option("--file", help="population table (application models)")
+]
+TargetOpt = Annotated[str | None, typer.Option("--target", help="0/1 outcome column in --file")]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="book date; default today")]
+
+
+def _monitor_run(which: str, as_of: str | None, file: Path | None, target: str | None) -> object:
+    from forbear.services.monitoring import monitor_model
+
+    forbear = _app()
+    day = parse_date(as_of, "--as-of") if as_of else today_in(forbear)
+    with forbear.transaction() as conn:
+        return monitor_model(conn, which, day, table=file, target=target)
+
+
+@model_app.command("monitor")
+def model_monitor(
+    model: ModelArg,
+    as_of: AsOfOpt = None,
+    file: TableOpt = None,
+    target: TargetOpt = None,
+) -> None:
+    """PSI of the score and each feature against training; KS/AUC/Gini on matured outcomes."""
+    from forbear.domain.scoring.monitoring import psi_interpretation
+    from forbear.services.monitoring import MonitorRun
+
+    run = _monitor_run(model, as_of, file, target)
+    assert isinstance(run, MonitorRun)
+    result = run.result
+    console.print(
+        f"Model {run.model.id} {run.model.name} ({run.model.kind}, v{run.model.version}) "
+        f"against {run.population}: {result.rows:,} accounts"
+    )
+    if result.score_psi is not None:
+        console.print(
+            f"Score PSI 评分稳定性: {result.score_psi:.4f} ({psi_interpretation(result.score_psi)})"
+        )
+    psi = Table(title="Feature PSI 特征稳定性")
+    for name in ("Feature 特征", "PSI", "Reading 判断"):
+        psi.add_column(name)
+    for name, value in result.feature_psi.select("feature", "psi").iter_rows():
+        psi.add_row(name, f"{value:.4f}", psi_interpretation(value))
+    console.print(psi)
+    if result.performance is not None:
+        perf = result.performance
+        console.print(
+            f"Matured cohort {run.matured_on or ''} 已到期样本: {perf.rows:,} accounts, "
+            f"AUC {perf.auc:.3f} (training {result.training_auc:.3f}), KS {perf.ks:.3f}, "
+            f"Gini {perf.gini:.3f}"
+        )
+    else:
+        console.print("No matured outcomes to measure discrimination on 暂无到期表现数据")
+    if result.bad_rates is not None:
+        bands = Table(title="Event rate by score band 分段坏账率")
+        for name in result.bad_rates.columns:
+            bands.add_column(name, justify="right")
+        for row in result.bad_rates.iter_rows():
+            bands.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
+        console.print(bands)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning 警告:[/] {warning.message_zh} / {warning.message_en}")
+    if result.ok:
+        console.print("[green]✓[/] no warnings 无预警")
+
+
+@model_app.command("report")
+def model_report(
+    model: ModelArg,
+    to: Annotated[Path, typer.Option("--to", help="the .html file to write")],
+    as_of: AsOfOpt = None,
+    file: TableOpt = None,
+    target: TargetOpt = None,
+) -> None:
+    """Write a self-contained HTML report (Plotly charts, opens offline)."""
+    from forbear.services.monitoring import MonitorRun, write_report
+
+    run = _monitor_run(model, as_of, file, target)
+    assert isinstance(run, MonitorRun)
+    path = write_report(run, to)
+    console.print(f"[green]✓[/] report for model {run.model.id} written to {path}")
+
+
 # ---------------------------------------------------------------- demo
 
 
