@@ -271,6 +271,9 @@ def model_train(
     kind: Annotated[str, typer.Option("--kind", help="application, behaviour, early_warning")],
     file: Annotated[Path | None, typer.Option("--file", help="application table")] = None,
     target: Annotated[str | None, typer.Option("--target", help="0/1 column, 1 = bad")] = None,
+    bad: Annotated[
+        str | None, typer.Option("--bad", help="the target value meaning bad, if not 0/1")
+    ] = None,
     feature: Annotated[
         list[str] | None, typer.Option("--feature", help="repeat to choose the features")
     ] = None,
@@ -288,7 +291,9 @@ def model_train(
         if file is None or target is None:
             raise ValidationError("--kind application", "needs --file and --target")
         with forbear.transaction() as conn:
-            trained = models.train_application(conn, file, target, feature or None, seed=seed)
+            trained = models.train_application(
+                conn, file, target, feature or None, seed=seed, bad_value=bad
+            )
     else:
         day = parse_date(as_of, "--as-of") if as_of else today_in(forbear)
         with forbear.transaction() as conn:
@@ -380,16 +385,19 @@ TableOpt = Annotated[
     Path | None, typer.Option("--file", help="population table (application models)")
 ]
 TargetOpt = Annotated[str | None, typer.Option("--target", help="0/1 outcome column in --file")]
+BadOpt = Annotated[str | None, typer.Option("--bad", help="the --target value meaning bad")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="book date; default today")]
 
 
-def _monitor_run(which: str, as_of: str | None, file: Path | None, target: str | None) -> object:
+def _monitor_run(
+    which: str, as_of: str | None, file: Path | None, target: str | None, bad: str | None
+) -> object:
     from forbear.services.monitoring import monitor_model
 
     forbear = _app()
     day = parse_date(as_of, "--as-of") if as_of else today_in(forbear)
     with forbear.transaction() as conn:
-        return monitor_model(conn, which, day, table=file, target=target)
+        return monitor_model(conn, which, day, table=file, target=target, bad_value=bad)
 
 
 @model_app.command("monitor")
@@ -398,12 +406,13 @@ def model_monitor(
     as_of: AsOfOpt = None,
     file: TableOpt = None,
     target: TargetOpt = None,
+    bad: BadOpt = None,
 ) -> None:
     """PSI of the score and each feature against training; KS/AUC/Gini on matured outcomes."""
     from forbear.domain.scoring.monitoring import psi_interpretation
     from forbear.services.monitoring import MonitorRun
 
-    run = _monitor_run(model, as_of, file, target)
+    run = _monitor_run(model, as_of, file, target, bad)
     assert isinstance(run, MonitorRun)
     result = run.result
     console.print(
@@ -449,11 +458,12 @@ def model_report(
     as_of: AsOfOpt = None,
     file: TableOpt = None,
     target: TargetOpt = None,
+    bad: BadOpt = None,
 ) -> None:
     """Write a self-contained HTML report (Plotly charts, opens offline)."""
     from forbear.services.monitoring import MonitorRun, write_report
 
-    run = _monitor_run(model, as_of, file, target)
+    run = _monitor_run(model, as_of, file, target, bad)
     assert isinstance(run, MonitorRun)
     path = write_report(run, to)
     console.print(f"[green]✓[/] report for model {run.model.id} written to {path}")

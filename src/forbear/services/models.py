@@ -141,11 +141,26 @@ def train_application(
     seed: int = 42,
     name: str | None = None,
     now: datetime | None = None,
+    bad_value: str | None = None,
 ) -> Trained:
-    """Train an application scorecard on a file (target 1 = bad) and store a candidate."""
+    """Train an application scorecard on a file and store a candidate.
+
+    The target is 0/1 with 1 = bad, or any two-valued column with ``bad_value`` naming
+    the value that means bad (German Credit's ``creditability`` is good/bad).
+    """
     frame = read_application_table(path)
     if target not in frame.columns:
         raise ValidationError(target, f"no such column in {path.name}")
+    if bad_value is not None:
+        text = frame.get_column(target).cast(pl.String)
+        values = sorted(text.drop_nulls().unique().to_list())
+        if bad_value not in values or len(values) != 2:
+            raise ValidationError(
+                target,
+                f"--bad {bad_value!r} needs a target with exactly two values, one of them "
+                f"{bad_value!r}; found {', '.join(repr(v) for v in values[:5])}",
+            )
+        frame = frame.with_columns((text == bad_value).cast(pl.Int8).alias(target))
     artefact, report = train_scorecard(
         frame,
         target,

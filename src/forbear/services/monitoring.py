@@ -83,6 +83,7 @@ def monitor_model(
     *,
     table: Path | None = None,
     target: str | None = None,
+    bad_value: str | None = None,
 ) -> MonitorRun:
     """Monitor a model against the book as of ``as_of`` (book models) or a table."""
     info = find_model(conn, which)
@@ -93,6 +94,8 @@ def monitor_model(
         if target is not None and target not in frame.columns:
             raise ValidationError(target, f"no such column in {table.name}")
         outcomes = frame.get_column(target) if target is not None else None
+        if outcomes is not None and bad_value is not None:
+            outcomes = (outcomes.cast(pl.String) == bad_value).cast(pl.Int8)
         scores = model_output(artefact, frame)
         result = monitor(artefact, frame, scores=scores, outcomes=outcomes)
         return MonitorRun(info, artefact, result, table.name, None, scores, outcomes)
