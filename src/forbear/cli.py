@@ -480,6 +480,9 @@ def demo(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="delete the embedded demo database first")
     ] = False,
+    with_models: Annotated[
+        bool, typer.Option("--models/--no-models", help="train, activate and run risk models")
+    ] = True,
 ) -> None:
     """Build a synthetic book (faker zh_CN) through the real import path and summarise it."""
     from forbear.services.demo import build_demo
@@ -513,6 +516,7 @@ def demo(
             as_of=day,
             zone=settings.lender_timezone,
             step=step,
+            with_models=with_models,
         )
         if current:
             progress.update(current[-1], completed=1, total=1)
@@ -525,6 +529,21 @@ def demo(
             f"Last month's roll rates 上月迁徙率 {result.roll_from} → {result.roll_to}",
         )
     )
+    for ok, line in result.models:
+        console.print(f"[green]✓[/] {line}" if ok else f"[yellow]![/] {line}")
+    if result.risk is not None:
+        risk = Table(title=f"Risk scores 风险评分 {day}")
+        for name in ("Model 模型", "Tier 等级", "Accounts 户数", "Mean probability 平均概率"):
+            risk.add_column(name, justify="right")
+        for row in result.risk.iter_rows(named=True):
+            mean = row["mean_probability"]
+            risk.add_row(
+                row["kind"],
+                row["tier"],
+                f"{row['accounts']:,}",
+                "-" if mean is None else f"{mean:.1%}",
+            )
+        console.print(risk)
     console.print(f"Database: {forbear.settings.resolved_database_url.split('///')[-1]}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,10 +13,14 @@ import polars as pl
 from sqlalchemy import Connection
 
 from forbear.domain import portfolio
+from forbear.domain.errors import ValidationError
 from forbear.domain.products import ProductTerms
-from forbear.services import book
+from forbear.domain.scoring.artefact import ModelKind, ModelStatus
+from forbear.domain.scoring.targets import BOOK_KINDS
+from forbear.services import book, models
 from forbear.services.imports import ImportReport, import_loans, import_payments, import_products
 from forbear.sim.book import generate_book, write_files
+from forbear.store import bulk
 from forbear.store.crypto import PiiVault
 
 Step = Callable[[str], None]
@@ -41,6 +45,57 @@ class DemoResult:
     rolls: pl.DataFrame
     loans_file: Path
     payments_file: Path
+    # what happened to each book model: (trained or kept, what to tell the operator)
+    models: list[tuple[bool, str]] = field(default_factory=list)
+    risk: pl.DataFrame | None = None  # accounts per model and tier, mean probability
+
+
+def _risk_models(
+    conn: Connection, as_of: date
+) -> tuple[list[tuple[bool, str]], pl.DataFrame | None]:
+    """Train and activate the three book models where none is active, score the book.
+
+    A rerun keeps the active models (the model list does not grow with every demo) and
+    re-scores the date, which replaces that date's scores.
+    """
+    done: list[tuple[bool, str]] = []
+    active = {m.kind for m in models.list_models(conn) if m.status == ModelStatus.ACTIVE.value}
+    for kind in BOOK_KINDS:
+        if kind.value in active:
+            done.append((True, f"{kind.value}: the active model is kept"))
+            continue
+        try:
+            trained = models.train_on_book(conn, kind, as_of=as_of)
+        except ValidationError as exc:  # a tiny book may have too few events to fit
+            done.append((False, f"{kind.value}: not trained ({exc})"))
+            continue
+        active.add(kind.value)
+        models.activate(conn, trained.model.id)
+        metrics = trained.artefact.metrics
+        done.append(
+            (
+                True,
+                f"{kind.value}: model {trained.model.id} trained on {trained.rows:,} rows and "
+                f"activated (test AUC {metrics.auc:.3f}, KS {metrics.ks:.3f})",
+            )
+        )
+    if not active & {k.value for k in BOOK_KINDS}:
+        return done, None
+    models.score_book(conn, as_of)
+    scores = bulk.read_scores(conn, as_of)
+    risk = (
+        scores.group_by("kind", pl.col("tier").fill_null("-"))
+        .agg(
+            pl.len().alias("accounts"),
+            pl.when(pl.col("kind") == ModelKind.PROPENSITY.value)
+            .then(pl.col("score"))
+            .otherwise(pl.col("pd"))
+            .mean()
+            .alias("mean_probability"),
+        )
+        .sort("kind", "tier")
+    )
+    return done, risk
 
 
 def build_demo(
@@ -54,6 +109,7 @@ def build_demo(
     as_of: date,
     zone: str,
     step: Step = lambda _label: None,
+    with_models: bool = True,
 ) -> DemoResult:
     """Generate, import, compute states for today and for the last two month ends.
 
@@ -82,6 +138,12 @@ def build_demo(
         last = book.compute_states(conn, roll_to)
         today = book.compute_states(conn, as_of)
     rolls = portfolio.roll_rates(first.states.lazy(), last.states.lazy(), first.buckets.labels)
+    trained: list[tuple[bool, str]] = []
+    risk: pl.DataFrame | None = None
+    if with_models:
+        step("training, activating and running the risk models")
+        with transaction() as conn:
+            trained, risk = _risk_models(conn, as_of)
     return DemoResult(
         as_of=as_of,
         reports=reports,
@@ -91,4 +153,6 @@ def build_demo(
         rolls=rolls,
         loans_file=loans_file,
         payments_file=payments_file,
+        models=trained,
+        risk=risk,
     )
