@@ -1,0 +1,1 @@
+"""Compliance: rule packs, the contact gate, the content filter (REGULATIONS.md)."""
