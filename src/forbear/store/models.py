@@ -184,10 +184,11 @@ class Borrower(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_ref: Mapped[str] = mapped_column(String(64), unique=True)
     name_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    national_id_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    national_id_bidx: Mapped[str] = mapped_column(String(64), index=True)
-    mobile_enc: Mapped[bytes] = mapped_column(LargeBinary)
-    mobile_bidx: Mapped[str] = mapped_column(String(64), index=True)
+    # Nullable since 0004: erased when the borrower is anonymised (CN.RECORD.RETAIN).
+    national_id_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    national_id_bidx: Mapped[str | None] = mapped_column(String(64), index=True)
+    mobile_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    mobile_bidx: Mapped[str | None] = mapped_column(String(64), index=True)
     email_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     province: Mapped[str | None] = mapped_column(String(64))
@@ -199,6 +200,7 @@ class Borrower(Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now()
     )
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ContactPoint(Base):
