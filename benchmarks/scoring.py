@@ -25,9 +25,10 @@ Steps, each in its own child process (a fresh interpreter, so that peak memory i
 - then the scoring contenders, which read their inputs untimed and time the scoring only:
   ``forbear, reasons=4`` (``score_frame(...).collect()`` on all rows: ``pts_<feature>``,
   ``score``, ``score_int``, ``tier``, ``pd`` and four reason codes, what the daily batch
-  writes), ``forbear, no reasons`` (``reasons=0``: the same without reason codes, the
-  like-for-like output of a library's score), each also on the first ``--subset`` rows
-  ("(subset)", for a ratio on equal work), ``optbinning``
+  writes), ``forbear, no reasons`` (``reasons=0, points=False``: ``score``,
+  ``score_int``, ``tier`` and ``pd`` only, the like-for-like output of a library's score;
+  the per-feature points for the identity check are computed afterwards, untimed), each
+  also on the first ``--subset`` rows ("(subset)", for a ratio on equal work), ``optbinning``
   (``Scorecard.score``) and ``toad`` (``ScoreCard.predict``). The libraries are slow, so by
   default they score the first ``--subset`` rows (1M) and their time for all rows is a
   LINEAR projection from their rows per second; the output says so. Their input is a
@@ -366,10 +367,13 @@ def work_score(
         frame = pl.read_parquet(workdir / "score.parquet", n_rows=n_rows)
         before = _memory()
         t0, c0 = time.perf_counter(), time.process_time()
-        out = score_frame(frame.lazy(), artefact, reasons=reasons).collect()
+        # with reason codes: what the daily batch writes (per-feature points included);
+        # without: the totals only (score, score_int, tier, pd), like a library's score
+        out = score_frame(frame.lazy(), artefact, reasons=reasons, points=reasons > 0).collect()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         after = _memory()
-        if write_points:
+        if write_points:  # untimed: the per-feature points, for the identity check
+            out = score_frame(frame.lazy(), artefact, reasons=0, points=True).collect()
             pts = [c for c in out.columns if c.startswith("pts_")]
             out.select("score", *pts).write_parquet(workdir / "points_forbear.parquet")
         rows = out.height

@@ -228,10 +228,16 @@ def with_reason_codes(frame: pl.LazyFrame, artefact: Artefact, reasons: int) -> 
     )
 
 
-def score_frame(frame: pl.LazyFrame, artefact: Artefact, *, reasons: int = 4) -> pl.LazyFrame:
-    """Add ``pts_<feature>``, ``score``, ``score_int``, ``tier``, ``pd``, ``reason_codes``.
+def score_frame(
+    frame: pl.LazyFrame, artefact: Artefact, *, reasons: int = 4, points: bool = True
+) -> pl.LazyFrame:
+    """Add ``score``, ``score_int``, ``tier``, ``pd``, ``reason_codes`` and, with ``points``,
+    ``pts_<feature>``.
 
-    A feature column missing from ``frame`` raises :class:`ValidationError` naming it.
+    ``points=False`` keeps only the totals: the per-feature points are then never
+    materialised unless reason codes need them (and are dropped afterwards), which halves
+    the work when only the score is wanted. A feature column missing from ``frame``
+    raises :class:`ValidationError` naming it.
     """
     if not artefact.is_scorecard:
         raise ValidationError("artefact", f"{artefact.name} is not a scorecard")
@@ -244,17 +250,28 @@ def score_frame(frame: pl.LazyFrame, artefact: Artefact, *, reasons: int = 4) ->
             raise ValidationError(f.name, f"numerical feature has column type {dtype}")
     exprs = scorecard_expressions(artefact, dict(schema))
     score = pl.col(SCORE)
-    out = frame.with_columns(exprs.values()).with_columns(
-        (
-            pl.sum_horizontal(points_column(f.name) for f in artefact.features)
-            + artefact.intercept_points
+    keep = points or reasons > 0
+    if keep:
+        out = frame.with_columns(exprs.values()).with_columns(
+            (
+                pl.sum_horizontal(points_column(f.name) for f in artefact.features)
+                + artefact.intercept_points
+            )
+            .cast(pl.Float64)
+            .alias(SCORE)
         )
-        .cast(pl.Float64)
-        .alias(SCORE)
-    )
+    else:
+        out = frame.with_columns(
+            (pl.sum_horizontal(list(exprs.values())) + artefact.intercept_points)
+            .cast(pl.Float64)
+            .alias(SCORE)
+        )
     scaling = artefact.scaling or Scaling()
-    return out.with_columns(
+    out = out.with_columns(
         (score + 0.5).floor().cast(pl.Int64).alias(SCORE_INT),
         tier_expression(artefact, score).alias(TIER),
         pd_expression(scaling, score).alias(PD),
     ).pipe(with_reason_codes, artefact, reasons)
+    if keep and not points:
+        out = out.drop([points_column(f.name) for f in artefact.features])
+    return out
