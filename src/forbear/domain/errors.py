@@ -12,6 +12,7 @@ ForbearError
 ├── NotFound                  a referenced record does not exist (kind, key)
 ├── Conflict                  the request contradicts stored data (duplicate id, ...)
 ├── StorageUnavailable        the database cannot be reached or is not migrated
+├── PermissionDenied          the role (and purpose) may not do this: a 403 (role, action, purpose)
 └── (elsewhere, because they belong to one layer)
     ├── store.crypto.DecryptionFailed      a stored value cannot be decrypted (wrong key, tampering)
     └── services.imports.UnreadableFile    an import file is missing, unknown or undecodable
@@ -87,3 +88,18 @@ class Conflict(ForbearError):
 
 class StorageUnavailable(ForbearError):
     """The database cannot be reached, or its schema is not at the expected version."""
+
+
+class PermissionDenied(ForbearError):
+    """The viewer's role, or the purpose given, does not allow the action (a 403).
+
+    ``action`` is a permission (``privacy.export``) or an unmasking (``pii.unmask:mobile``);
+    ``purpose`` is the stated purpose, if any. Never carries the data that was asked for.
+    """
+
+    def __init__(self, role: str, action: str, purpose: str | None = None) -> None:
+        why = f" for purpose {purpose!r}" if purpose is not None else ""
+        super().__init__(f"role {role!r} may not {action}{why}")
+        self.role = role
+        self.action = action
+        self.purpose = purpose
