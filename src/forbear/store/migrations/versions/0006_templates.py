@@ -40,9 +40,7 @@ def upgrade() -> None:
         sa.CheckConstraint("lang IN ('zh', 'en')", name=op.f("ck_message_templates_lang")),
         sa.CheckConstraint("version > 0", name=op.f("ck_message_templates_version_positive")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_message_templates")),
-        sa.UniqueConstraint(
-            "code", "version", name=op.f("uq_message_templates_code_version")
-        ),
+        sa.UniqueConstraint("code", "version", name=op.f("uq_message_templates_code_version")),
     )
 
 
