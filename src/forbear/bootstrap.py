@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from forbear.domain.errors import ConfigurationError
-from forbear.settings import Environment, Settings
+from forbear.settings import Environment, Keyring, Settings
 from forbear.store import migrate
 from forbear.store.crypto import PiiVault
 from forbear.store.db import make_engine, ping
@@ -53,13 +53,23 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigurationError(f"invalid settings: {problems}") from None
 
 
+def vault_from(keyring: Keyring) -> PiiVault:
+    """A vault that encrypts with the keyring's current key and reads every older one."""
+    return PiiVault(
+        keyring.current_key,
+        key_version=keyring.current,
+        previous_keys=keyring.previous_keys(),
+        index_key=keyring.index_key,
+    )
+
+
 def bootstrap(settings: Settings | None = None, *, auto_migrate: bool | None = None) -> Forbear:
     """Wire Forbear. The embedded database is migrated automatically outside production;
     in production the schema must already be current (``forbear db upgrade``)."""
     settings = settings or load_settings()
     if settings.database_url is None or settings.environment is not Environment.PRODUCTION:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key = settings.load_key()
+    keyring = settings.load_keyring()
     engine = make_engine(settings.resolved_database_url)
     ping(engine)
     if auto_migrate is None:
@@ -71,6 +81,6 @@ def bootstrap(settings: Settings | None = None, *, auto_migrate: bool | None = N
     return Forbear(
         settings=settings,
         engine=engine,
-        vault=PiiVault(key),
+        vault=vault_from(keyring),
         sessions=sessionmaker(engine, expire_on_commit=False),
     )

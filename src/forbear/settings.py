@@ -2,13 +2,31 @@
 
 Every setting can come from the environment with the ``FORBEAR_`` prefix (for example
 ``FORBEAR_DATABASE_URL``) or from a ``.env`` file in the working directory.
+
+Encryption keys form a :class:`Keyring` (key rotation, ``forbear keys rotate``). Where
+they come from, first match wins:
+
+1. ``FORBEAR_ENCRYPTION_KEYS``: the keyring as JSON,
+   ``{"current": 2, "index": 1, "keys": {"1": "<base64>", "2": "<base64>"}}``
+   (production: keep it in the secret store; rotating means adding a key, raising
+   ``current``, deploying, then ``forbear keys reencrypt``);
+2. ``FORBEAR_ENCRYPTION_KEY``: one base64 key, read as version 1;
+3. outside production only, the key file ``<data_dir>/forbear.key`` (mode 0600): either one
+   base64 key (the original format, version 1) or the keyring JSON above, which
+   ``forbear keys rotate`` writes.
+
+``current`` is the version new values are encrypted with; the others still decrypt.
+``index`` (default: the lowest version) is the key the blind indexes derive from; it
+does not rotate, so lookups by mobile or ID number work during and after a rotation.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,6 +59,10 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = Field(
         default=None,
         description="base64 of 32 random bytes; in development generated into the data directory",
+    )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description='keyring JSON {"current": N, "index": M, "keys": {"N": base64, ...}}',
     )
     lender_timezone: str = "Asia/Shanghai"
     currency: str = "CNY"
@@ -76,20 +98,110 @@ class Settings(BaseSettings):
         return self.data_dir / KEY_FILE_NAME
 
     def load_key(self) -> bytes:
-        """The data-encryption key, refusing unsafe keys outside development.
+        """The current data-encryption key, refusing unsafe keys outside development.
 
         In development (and tests) a key is generated on first use into
         ``<data_dir>/forbear.key`` with mode 0600. In production the key must be given
-        in ``FORBEAR_ENCRYPTION_KEY``; a missing, default or malformed key refuses to start.
+        in ``FORBEAR_ENCRYPTION_KEYS`` or ``FORBEAR_ENCRYPTION_KEY``; a missing, default or
+        malformed key refuses to start.
         """
+        return self.load_keyring().current_key
+
+    def load_keyring(self) -> Keyring:
+        """Every key version (see the module docstring for where they come from)."""
+        if self.encryption_keys is not None:
+            return parse_keyring(self.encryption_keys.get_secret_value(), "FORBEAR_ENCRYPTION_KEYS")
         if self.encryption_key is not None:
-            return _decode_key(self.encryption_key.get_secret_value())
+            return Keyring.single(_decode_key(self.encryption_key.get_secret_value()))
         if self.environment is Environment.PRODUCTION:
             raise ConfigurationError(
                 "FORBEAR_ENCRYPTION_KEY is not set: production refuses to start without a key "
                 "(generate one with `forbear keygen`)"
             )
         return _load_or_create_key_file(self.key_file)
+
+    @property
+    def keyring_from_environment(self) -> bool:
+        return self.encryption_keys is not None or self.encryption_key is not None
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """Master keys by version (1..255); ``current`` encrypts, all decrypt, ``index`` is
+    the blind-index key."""
+
+    current: int
+    keys: dict[int, bytes]
+    index: int
+
+    def __post_init__(self) -> None:
+        for version in self.keys:
+            if not 0 < version < 256:
+                raise ConfigurationError(f"key version {version} is not between 1 and 255")
+        if self.current not in self.keys or self.index not in self.keys:
+            raise ConfigurationError("the keyring's current or index version has no key")
+
+    def __repr__(self) -> str:  # never show key material
+        return f"Keyring(current={self.current}, index={self.index}, versions={sorted(self.keys)})"
+
+    @classmethod
+    def single(cls, key: bytes) -> Keyring:
+        return cls(current=1, keys={1: key}, index=1)
+
+    @property
+    def current_key(self) -> bytes:
+        return self.keys[self.current]
+
+    @property
+    def index_key(self) -> bytes:
+        return self.keys[self.index]
+
+    def previous_keys(self) -> dict[int, bytes]:
+        return {v: k for v, k in self.keys.items() if v != self.current}
+
+    def rotated(self) -> Keyring:
+        """A new random key as the next version, made current; older keys kept."""
+        version = max(self.keys) + 1
+        if version > 255:
+            raise ConfigurationError("no key version left (255 used): retire old keys first")
+        keys = {**self.keys, version: base64.b64decode(new_key_text())}
+        return Keyring(current=version, keys=keys, index=self.index)
+
+    def to_json(self) -> str:
+        keys = {str(v): base64.b64encode(k).decode("ascii") for v, k in sorted(self.keys.items())}
+        return json.dumps({"current": self.current, "index": self.index, "keys": keys}, indent=2)
+
+
+def parse_keyring(text: str, source: str) -> Keyring:
+    """A keyring from its JSON, or from one base64 key (the original format, version 1)."""
+    stripped = text.strip()
+    if not stripped.startswith("{"):
+        return Keyring.single(_decode_key(stripped))
+    try:
+        data = json.loads(stripped)
+        keys = {int(v): _decode_key(str(k)) for v, k in dict(data["keys"]).items()}
+        current = int(data["current"])
+        index = int(data.get("index", min(keys)))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        if isinstance(exc, ConfigurationError):
+            raise
+        raise ConfigurationError(
+            f"{source} is not a valid keyring ({type(exc).__name__})"
+        ) from None
+    return Keyring(current=current, keys=keys, index=index)
+
+
+def write_keyring(path: Path, keyring: Keyring) -> None:
+    """Replace the key file atomically (write a 0600 temp file, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(keyring.to_json())
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
 
 
 def _decode_key(text: str) -> bytes:
@@ -112,17 +224,17 @@ def new_key_text() -> str:
     return base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii")
 
 
-def _load_or_create_key_file(path: Path) -> bytes:
+def _load_or_create_key_file(path: Path) -> Keyring:
     if path.exists():
         mode = path.stat().st_mode & 0o777
         if mode & 0o077:
             raise ConfigurationError(
                 f"key file {path} is readable by others (mode {mode:o}); run chmod 600 on it"
             )
-        return _decode_key(path.read_text(encoding="ascii"))
+        return parse_keyring(path.read_text(encoding="ascii"), f"key file {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     # O_EXCL: two processes starting at once cannot both write a key.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(new_key_text())
-    return _decode_key(path.read_text(encoding="ascii"))
+    return parse_keyring(path.read_text(encoding="ascii"), f"key file {path}")

@@ -96,6 +96,7 @@ class PiiVault:
 
     ``previous_keys`` maps older key versions to their master keys so values written
     before a key rotation can still be read; new values always use ``key_version``.
+    ``index_key`` is the master key the blind indexes derive from (default ``key``).
     """
 
     def __init__(
@@ -104,6 +105,7 @@ class PiiVault:
         *,
         key_version: int = CURRENT_KEY_VERSION,
         previous_keys: dict[int, bytes] | None = None,
+        index_key: bytes | None = None,
     ) -> None:
         if len(key) != MASTER_KEY_BYTES:
             raise ConfigurationError(f"the master key must be {MASTER_KEY_BYTES} bytes")
@@ -115,7 +117,17 @@ class PiiVault:
             if len(old) != MASTER_KEY_BYTES or not 0 < version < 256:
                 raise ConfigurationError(f"previous key version {version} is malformed")
             self._aead.setdefault(version, AESGCM(_derive(old, _ENCRYPTION_INFO)))
-        self._index_key = _derive(key, _INDEX_INFO)
+        # The blind-index key does not follow encryption-key rotation (``forbear keys
+        # rotate``): it stays derived from the keyring's index key, so lookups keep
+        # working while and after values are re-encrypted. Default: the current key.
+        if index_key is not None and len(index_key) != MASTER_KEY_BYTES:
+            raise ConfigurationError(f"the index key must be {MASTER_KEY_BYTES} bytes")
+        self._index_key = _derive(key if index_key is None else index_key, _INDEX_INFO)
+
+    @property
+    def key_version(self) -> int:
+        """The version new values are encrypted with (the first byte of every value)."""
+        return self._version
 
     def __repr__(self) -> str:  # never show key material
         return f"PiiVault(key_version={self._version})"
