@@ -186,7 +186,10 @@ def _rows(conn: Connection, entries: Iterable[Entry]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     default_at = utcnow()
     for entry in entries:
-        at = (entry.at or default_at).astimezone(UTC)
+        at = entry.at or default_at
+        if at.tzinfo is None:  # astimezone() would silently take it as local time
+            raise ValueError("naive datetime given for an audit event")
+        at = at.astimezone(UTC)
         fields = {
             "at": at,
             "actor": entry.actor,
@@ -254,12 +257,15 @@ def verify(conn: Connection, *, batch_size: int = 5000) -> VerifyResult:
             problems.append(Problem(seq, "inserted", "seq repeats or is out of order"))
             linked = False
         elif seq > expected_seq:
+            # Reported where the first missing event was, like a renumbered deletion.
             missing = (
                 f"seq {expected_seq}"
                 if seq == expected_seq + 1
                 else f"seqs {expected_seq}..{seq - 1}"
             )
-            problems.append(Problem(seq, "deleted", f"{missing} missing before this event"))
+            problems.append(
+                Problem(expected_seq, "deleted", f"{missing} missing (next is seq {seq})")
+            )
             linked = False
         if linked and row.prev_hash != prev_hash:
             if before_prev is not None and row.prev_hash == before_prev[1]:
@@ -272,7 +278,7 @@ def verify(conn: Connection, *, batch_size: int = 5000) -> VerifyResult:
                 )
             else:
                 problems.append(
-                    Problem(seq, "deleted", "prev_hash matches no earlier event: one is missing")
+                    Problem(seq, "deleted", "does not link to the event before it: one is missing")
                 )
         recomputed = event_hash(
             row.prev_hash,
