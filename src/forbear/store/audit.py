@@ -32,7 +32,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -41,6 +41,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     insert,
     select,
@@ -82,7 +83,7 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-_T = AuditEvent.__table__
+_T = cast(Table, AuditEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -190,17 +191,31 @@ def _rows(conn: Connection, entries: Iterable[Entry]) -> list[dict[str, Any]]:
         if at.tzinfo is None:  # astimezone() would silently take it as local time
             raise ValueError("naive datetime given for an audit event")
         at = at.astimezone(UTC)
-        fields = {
-            "at": at,
-            "actor": entry.actor,
-            "action": entry.action,
-            "subject_type": entry.subject_type,
-            "subject_id": str(entry.subject_id),
-            "payload": canonical_json(entry.payload),
-        }
+        subject_id = str(entry.subject_id)
+        payload = canonical_json(entry.payload)
+        digest = event_hash(
+            prev,
+            at=at,
+            actor=entry.actor,
+            action=entry.action,
+            subject_type=entry.subject_type,
+            subject_id=subject_id,
+            payload=payload,
+        )
         seq += 1
-        digest = event_hash(prev, **fields)
-        rows.append({"seq": seq, "prev_hash": prev, "hash": digest, **fields})
+        rows.append(
+            {
+                "seq": seq,
+                "at": at,
+                "actor": entry.actor,
+                "action": entry.action,
+                "subject_type": entry.subject_type,
+                "subject_id": subject_id,
+                "payload": payload,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
         prev = digest
     return rows
 
