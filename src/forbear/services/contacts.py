@@ -25,13 +25,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TypeVar
 
 import polars as pl
 from sqlalchemy import Connection, insert, select, update
 
 from forbear.domain.compliance import schema as contracts
-from forbear.domain.compliance.config import CompiledRules
+from forbear.domain.compliance.config import (
+    DEFAULT_LENDER,
+    CompiledRules,
+    compile_config,
+    load_pack,
+    parse_lender,
+)
 from forbear.domain.compliance.gate import gate
 from forbear.domain.compliance.schema import Channel, HoldKind, Outcome, Party
 from forbear.domain.errors import Conflict, ForbearError, NotFound, ValidationError
@@ -113,6 +120,19 @@ class ContactDecision:
     def raise_if_blocked(self) -> None:
         if not self.allowed:
             raise ContactBlocked(self.blocked_by, self.earliest_allowed_at, self.attempt_id)
+
+
+LENDER_FILE = "lender.yaml"
+
+
+def lender_rules(data_dir: Path) -> CompiledRules:
+    """The lender's compiled rules: ``<data_dir>/lender.yaml`` if present (validated: it
+    may only tighten its pack), else the default configuration (CN, 08:00-21:00)."""
+    path = data_dir / LENDER_FILE
+    if not path.is_file():
+        return compile_config(load_pack(DEFAULT_LENDER.pack), DEFAULT_LENDER)
+    lender = parse_lender(path.read_text(encoding="utf-8"), source=str(path))
+    return compile_config(load_pack(lender.pack), lender, source=str(path))
 
 
 # --- the gate, online -------------------------------------------------------------------

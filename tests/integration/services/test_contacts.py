@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, select
 
 from factories import VALID_IDS, csv_text, make_loan_row, make_product
 from forbear.domain.compliance import schema as contracts
-from forbear.domain.compliance.config import CompiledRules
+from forbear.domain.compliance.config import CompiledRules, default_rules
 from forbear.domain.compliance.gate import gate
 from forbear.domain.errors import NotFound, ValidationError
 from forbear.services import contacts as svc
@@ -38,9 +38,7 @@ def local(text: str) -> datetime:
 
 @pytest.fixture
 def rules() -> CompiledRules:
-    from forbear.domain.compliance.config import compile_config, default_lender_config
-
-    return compile_config(default_lender_config())
+    return default_rules()  # CN with the default lender configuration: 08:00-21:00
 
 
 @pytest.fixture
