@@ -41,6 +41,8 @@ app.add_typer(import_app, name="import")
 app.add_typer(book_app, name="book")
 app.add_typer(model_app, name="model")
 app.add_typer(db_app, name="db")
+audit_app = typer.Typer(help="The audit trail: verify its hash chain, show events.")
+app.add_typer(audit_app, name="audit")
 
 # Rich assumes 80 columns when output is not a terminal; reports are wider than that.
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -545,6 +547,62 @@ def demo(
             )
         console.print(risk)
     console.print(f"Database: {forbear.settings.resolved_database_url.split('///')[-1]}")
+
+
+# ---------------------------------------------------------------- audit
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit trail's hash chain: edited, deleted or inserted events are listed."""
+    from rich.markup import escape
+
+    from forbear.store import audit
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        result = audit.verify(conn)
+    if result.ok:
+        console.print(
+            f"[green]✓[/] {result.checked} events, chain intact (head {result.head_hash[:16]})"
+        )
+        return
+    for problem in result.problems:
+        err.print(f"[red]✗[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
+    err.print(
+        f"[red]error:[/] audit chain broken: {len(result.problems)} problem(s) "
+        f"in {result.checked} events, first at seq {result.first_broken_seq}",
+        soft_wrap=True,
+    )
+    raise typer.Exit(EXIT_ERROR)
+
+
+@audit_app.command("show")
+def audit_show(
+    action: Annotated[
+        str | None, typer.Option("--action", help="only this action, e.g. model.activate")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="how many, newest first")] = 50,
+) -> None:
+    """The newest audit events (ids only: the trail holds no personal data)."""
+    from forbear.store import audit
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        rows = audit.events(conn, action=action, limit=limit)
+    table = Table(title="Audit trail 审计记录")
+    for name in ("Seq", "At (UTC)", "Actor", "Action", "Subject", "Payload"):
+        table.add_column(name)
+    for e in rows:
+        table.add_row(
+            str(e.seq),
+            e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            e.actor,
+            e.action,
+            f"{e.subject_type} {e.subject_id}",
+            audit.canonical_json(e.payload),
+        )
+    console.print(table)
 
 
 # ---------------------------------------------------------------- db & keys
