@@ -641,6 +641,204 @@ def keygen() -> None:
     console.print(new_key_text(), highlight=False)
 
 
+# ---------------------------------------------------------------- contacts and the gate
+
+contact_app = typer.Typer(help="Contacts: make one through the compliance gate, holds, outcomes.")
+explain_app = typer.Typer(help="Explain a decision in plain Chinese or English.")
+app.add_typer(contact_app, name="contact")
+app.add_typer(explain_app, name="explain")
+
+ContactChannel = Annotated[
+    str, typer.Option("--channel", help="call, ai_call, sms, im, email, app_push, letter, visit")
+]
+ContactAt = Annotated[
+    str | None,
+    typer.Option("--at", help='"YYYY-MM-DD HH:MM" in the lender\'s time zone (default: now)'),
+]
+ContactPointOpt = Annotated[
+    int | None,
+    typer.Option("--contact-point", help="contact point id (default: the debtor's primary)"),
+]
+AgencyOpt = Annotated[int | None, typer.Option("--agency", help="agency id (default: own staff)")]
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _contact_moment(app_: Forbear, text: str | None) -> datetime:
+    from datetime import UTC
+
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        naive = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise ValidationError("--at", f'not a time (use "YYYY-MM-DD HH:MM"): {text!r}') from None
+    return naive.replace(tzinfo=app_.settings.zone).astimezone(UTC)
+
+
+def _print_contact_decision(decision: object, lines: list[str], lang: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    from forbear.services.contacts import ContactDecision
+
+    assert isinstance(decision, ContactDecision)
+    zone = ZoneInfo(str(decision.row["timezone"]))
+    when = decision.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    zh = lang == "zh"
+    if decision.allowed:
+        head = "[green]✓ 允许联系[/]" if zh else "[green]✓ allowed[/]"
+    else:
+        head = "[red]✗ 不得联系[/]" if zh else "[red]✗ blocked[/]"
+    where = "债务人当地时间" if zh else "debtor's local time"
+    console.print(
+        f"{head}  {decision.channel.value} · {decision.party.value} · {when} ({where}, {zone})",
+        highlight=False,
+    )
+    if decision.blocked_by:
+        label = "规则" if zh else "rules"
+        console.print(f"  {label}: {', '.join(decision.blocked_by)}", highlight=False)
+    if decision.earliest_allowed_at is not None:
+        earliest = decision.earliest_allowed_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        label = "最早可联系时间" if zh else "earliest allowed"
+        console.print(f"  {label}: {earliest}", highlight=False)
+    for line in lines:
+        console.print(f"  • {line}", highlight=False, markup=False)
+
+
+@explain_app.command("contact")
+def explain_contact(
+    loan_ref: str,
+    channel: ContactChannel,
+    at: ContactAt = None,
+    contact_point: ContactPointOpt = None,
+    agency: AgencyOpt = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+) -> None:
+    """Would this contact be allowed at that moment, and why (rule ids and sources)?
+    Nothing is recorded."""
+    from forbear.domain.compliance.gate import explain
+    from forbear.services import contacts
+
+    if lang not in ("zh", "en"):
+        raise ValidationError("--lang", "zh or en")
+    forbear = _app()
+    rules = contacts.lender_rules(forbear.settings.data_dir)
+    with forbear.transaction() as conn:
+        decision = contacts.evaluate_contact(
+            conn,
+            loan_id=contacts.loan_id_for_ref(conn, loan_ref),
+            channel=channel,
+            at=_contact_moment(forbear, at),
+            rules=rules,
+            contact_point_id=contact_point,
+            agency_id=agency,
+        )
+    _print_contact_decision(decision, explain(decision.row, rules, lang), lang)
+
+
+@contact_app.command("make")
+def contact_make(
+    loan_ref: str,
+    channel: ContactChannel,
+    at: ContactAt = None,
+    contact_point: ContactPointOpt = None,
+    agency: AgencyOpt = None,
+    template: Annotated[str | None, typer.Option("--template", help="template code")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+) -> None:
+    """Ask the gate and record the attempt with its decision (blocked ones too); exits
+    non-zero when blocked."""
+    from forbear.domain.compliance.gate import explain
+    from forbear.services import contacts
+
+    forbear = _app()
+    rules = contacts.lender_rules(forbear.settings.data_dir)
+    with forbear.transaction() as conn:
+        decision = contacts.request_contact(
+            conn,
+            loan_id=contacts.loan_id_for_ref(conn, loan_ref),
+            channel=channel,
+            at=_contact_moment(forbear, at),
+            actor=_cli_actor(),
+            rules=rules,
+            contact_point_id=contact_point,
+            agency_id=agency,
+            template_code=template,
+        )
+    lines = [] if decision.allowed else explain(decision.row, rules, lang)
+    _print_contact_decision(decision, lines, lang)
+    console.print(f"  attempt {decision.attempt_id} recorded", highlight=False)
+    if not decision.allowed:
+        raise typer.Exit(EXIT_ERROR)
+
+
+@contact_app.command("outcome")
+def contact_outcome(
+    attempt_id: int,
+    outcome: Annotated[
+        str, typer.Argument(help="connected, no_answer, busy, invalid_number, refused, ...")
+    ],
+) -> None:
+    """Record what an allowed attempt came to (once)."""
+    from forbear.services import contacts
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        contacts.record_outcome(conn, attempt_id, outcome, _cli_actor())
+    console.print(f"[green]✓[/] attempt {attempt_id}: {outcome}")
+
+
+@contact_app.command("hold")
+def contact_hold(
+    loan_ref: str,
+    kind: Annotated[
+        str, typer.Option("--kind", help="dispute, complaint, cease, opt_out, do_not_contact, ...")
+    ],
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="opt-outs only: the medium")
+    ] = None,
+    all_loans: Annotated[
+        bool, typer.Option("--all-loans", help="every loan of the borrower")
+    ] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="no personal data")] = None,
+) -> None:
+    """Put a hold on a loan from now until released."""
+    from datetime import UTC
+
+    from forbear.services import contacts
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        hold_id = contacts.add_hold(
+            conn,
+            loan_id=contacts.loan_id_for_ref(conn, loan_ref),
+            kind=kind,
+            actor=_cli_actor(),
+            since=datetime.now(UTC),
+            channel=channel,
+            all_loans=all_loans,
+            reason=reason,
+        )
+    console.print(f"[green]✓[/] hold {hold_id} ({kind}) on {loan_ref}", highlight=False)
+
+
+@contact_app.command("release")
+def contact_release(hold_id: int) -> None:
+    """Release an open hold now."""
+    from datetime import UTC
+
+    from forbear.services import contacts
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        contacts.release_hold(conn, hold_id, actor=_cli_actor(), at=datetime.now(UTC))
+    console.print(f"[green]✓[/] hold {hold_id} released")
+
+
 def _is_usage_error(exc: Exception) -> bool:
     """Click's usage errors (bad or missing options), recognised without importing the
     click that typer vendors privately: they carry ``format_message`` and ``exit_code``."""
