@@ -40,7 +40,7 @@ from forbear.domain.scoring.targets import (
     training_set,
 )
 from forbear.services.imports.files import UnreadableFile
-from forbear.store import bulk
+from forbear.store import audit, bulk
 from forbear.store.models import ModelVersion
 from forbear.store.repositories import ModelVersionRepository
 
@@ -271,14 +271,25 @@ def train_on_book(
 # ---------------------------------------------------------------------------- life cycle
 
 
-def activate(conn: Connection, version_id: int, *, now: datetime | None = None) -> ModelInfo:
-    """Make a version the active one of its kind; the previous active one is retired."""
+def activate(
+    conn: Connection, version_id: int, *, now: datetime | None = None, actor: str = "system"
+) -> ModelInfo:
+    """Make a version the active one of its kind; the previous active one is retired.
+
+    Audited as ``model.activate`` (nothing is recorded when it is already active)."""
+    return _activate(conn, version_id, now=now, actor=actor, action="model.activate")
+
+
+def _activate(
+    conn: Connection, version_id: int, *, now: datetime | None, actor: str, action: str
+) -> ModelInfo:
     moment = _now(now)
     with _models(conn) as models:
         chosen = models.require(version_id)
         if chosen.status == ModelStatus.ACTIVE.value:
             return _info(chosen)
         current = models.active(ModelKind(chosen.kind))
+        retired = current.id if current is not None else None
         if current is not None:
             current.status = ModelStatus.RETIRED.value
             current.retired_at = moment
@@ -287,11 +298,25 @@ def activate(conn: Connection, version_id: int, *, now: datetime | None = None) 
         chosen.activated_at = moment
         chosen.retired_at = None
         models.session.flush()
-        return _info(chosen)
+        info = _info(chosen)
+    audit.record(
+        conn,
+        action=action,
+        actor=actor,
+        subject_type="model_version",
+        subject_id=info.id,
+        payload={"kind": info.kind, "retired": retired},
+        at=moment,
+    )
+    return info
 
 
-def rollback(conn: Connection, kind: ModelKind, *, now: datetime | None = None) -> ModelInfo:
-    """Retire the active version of ``kind`` and re-activate the most recently retired one."""
+def rollback(
+    conn: Connection, kind: ModelKind, *, now: datetime | None = None, actor: str = "system"
+) -> ModelInfo:
+    """Retire the active version of ``kind`` and re-activate the most recently retired one.
+
+    Audited as ``model.rollback`` on the re-activated version."""
     with _models(conn) as models:
         current = models.active(kind)
         previous = models.latest_retired(kind)
@@ -300,7 +325,7 @@ def rollback(conn: Connection, kind: ModelKind, *, now: datetime | None = None) 
         if previous is None:
             raise NotFound("retired model to roll back to", kind.value)
         previous_id = previous.id
-    return activate(conn, previous_id, now=now)
+    return _activate(conn, previous_id, now=now, actor=actor, action="model.rollback")
 
 
 def list_models(conn: Connection, kind: ModelKind | None = None) -> list[ModelInfo]:
