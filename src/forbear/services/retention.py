@@ -10,7 +10,7 @@ Policy as implemented (confidence **I**, our inference; lenders may lengthen it)
   A borrower without loans counts as closed.
 - Its **last activity** is the latest of: loan start, instalment due dates, payments,
   write-off, account-state dates, and contact attempts / demands where those tables
-  exist; and the borrower row's creation date.
+  exist (the borrower row's creation date only for a borrower with none of these).
 - It is past retention when ``as_of`` is on or after the later of *last activity +
   3 years* and *last instalment due date + limitation (3 years) + 1 year* (CN.LIMITATION
   and CN.RECORD.RETAIN: "3 years after last activity or limitation + 1 year, whichever
@@ -114,6 +114,10 @@ def _latest(into: dict[int, date], pairs: Iterable[Any]) -> None:
             into[key] = day
 
 
+def _pairs(rows: Iterable[Any]) -> dict[Any, Any]:
+    return {row[0]: row[1] for row in rows}
+
+
 def _table(name: str) -> Table | None:
     return Base.metadata.tables.get(name)
 
@@ -136,19 +140,19 @@ def due_for_purge(conn: Connection, as_of: date) -> list[int]:
         conn.execute(select(_L.c.id, _L.c.borrower_id, _L.c.start_date, _L.c.written_off_on))
     )
     loan_owner = {int(r.id): int(r.borrower_id) for r in loans}
-    scheduled = dict(
+    scheduled: dict[int, int] = _pairs(
         conn.execute(
             select(_I.c.loan_id, func.sum(_I.c.principal + _I.c.interest + _I.c.fee)).group_by(
                 _I.c.loan_id
             )
-        ).tuples()
+        )
     )
-    paid = dict(
+    paid: dict[int, int] = _pairs(
         conn.execute(
             select(_P.c.loan_id, func.sum(_P.c.amount))
             .where(_P.c.paid_on <= as_of)
             .group_by(_P.c.loan_id)
-        ).tuples()
+        )
     )
     latest_state = (
         select(_S.c.loan_id, func.max(_S.c.as_of).label("as_of"))
@@ -156,13 +160,13 @@ def due_for_purge(conn: Connection, as_of: date) -> list[int]:
         .group_by(_S.c.loan_id)
         .subquery()
     )
-    status = dict(
+    status: dict[int, str] = _pairs(
         conn.execute(
             select(_S.c.loan_id, _S.c.status).join(
                 latest_state,
                 (latest_state.c.loan_id == _S.c.loan_id) & (latest_state.c.as_of == _S.c.as_of),
             )
-        ).tuples()
+        )
     )
     closed_states = {LoanStatus.PAID_OFF.value, LoanStatus.WRITTEN_OFF.value}
     open_borrowers: set[int] = set()
@@ -206,7 +210,11 @@ def due_for_purge(conn: Connection, as_of: date) -> list[int]:
                 table.c.borrower_id
             )
             _latest(activity, conn.execute(query))
-    _latest(activity, borrowers.items())
+    # The row's creation date counts only for a borrower with no other trace: an imported
+    # book is created today, and that is not the borrower's activity.
+    for borrower_id, created in borrowers.items():
+        if borrower_id not in activity and created is not None:
+            activity[borrower_id] = created
     due = [
         borrower_id
         for borrower_id in sorted(borrowers)
