@@ -19,7 +19,11 @@ verify`` prints it) turns that into a detectable event too.
 
 API (every function works inside the caller's transaction; nothing commits here):
 
-- :func:`record` appends one event and returns its ``seq``.
+- :func:`record` appends one event and returns its ``seq``. Writers are serialised: on
+  PostgreSQL by a transaction-scoped advisory lock taken before the head is read (under
+  READ COMMITTED the head is then current; under REPEATABLE READ a racing writer makes
+  the insert fail on the unique ``seq``, never fork the chain); on SQLite by taking the
+  write lock first.
 - :func:`record_many` appends a batch as one piece of the chain, with one bulk insert.
 - :func:`verify` walks the chain and returns a :class:`VerifyResult`.
 - :func:`events` lists recent events, newest first, optionally filtered.
