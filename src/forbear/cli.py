@@ -839,6 +839,150 @@ def contact_release(hold_id: int) -> None:
     console.print(f"[green]✓[/] hold {hold_id} released")
 
 
+# ---------------------------------------------------------------- keys, retention, privacy
+
+keys_app = typer.Typer(help="Encryption keys: rotate, re-encrypt, status.")
+retention_app = typer.Typer(help="Retention of personal data (CN.RECORD.RETAIN).")
+privacy_app = typer.Typer(help="Data-subject requests (PIPL): export what is held.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(retention_app, name="retention")
+app.add_typer(privacy_app, name="privacy")
+
+Actor = Annotated[
+    str,
+    typer.Option("--actor", help="who runs this, for the audit trail (default: $USER)"),
+]
+
+
+def _actor(actor: str) -> str:
+    return actor or f"cli:{os.environ.get('USER', 'unknown')}"
+
+
+def _print_reencrypted(report: object) -> None:
+    from forbear.services.keys import RotationReport
+
+    assert isinstance(report, RotationReport)
+    table = Table(title=f"Re-encrypted to key version {report.key_version}")
+    for name in ("Table", "Rows seen", "Rows rewritten", "Values re-encrypted"):
+        table.add_column(name, justify="right" if name != "Table" else "left")
+    for name, t in report.tables.items():
+        table.add_row(name, str(t.rows_seen), str(t.rows_rewritten), str(t.values_reencrypted))
+    console.print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    actor: Actor = "",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 500,
+) -> None:
+    """Add a new key version to the key file, make it current, re-encrypt everything.
+
+    Keys given in FORBEAR_ENCRYPTION_KEYS / FORBEAR_ENCRYPTION_KEY are not written here:
+    add the new key to the secret store, deploy, then run `forbear keys reencrypt`.
+    """
+    from forbear.bootstrap import vault_from
+    from forbear.domain.errors import ConfigurationError
+    from forbear.services.keys import reencrypt
+    from forbear.settings import write_keyring
+
+    forbear = _app()
+    settings = forbear.settings
+    if settings.keyring_from_environment:
+        raise ConfigurationError(
+            "keys come from FORBEAR_ENCRYPTION_KEYS/FORBEAR_ENCRYPTION_KEY: add the new key "
+            "there (raise `current`), deploy, then run `forbear keys reencrypt`"
+        )
+    keyring = settings.load_keyring().rotated()
+    # The new key is on disk before any value is encrypted with it.
+    write_keyring(settings.key_file, keyring)
+    forbear.vault = vault_from(keyring)
+    console.print(f"key version {keyring.current} is now current ({settings.key_file})")
+    _print_reencrypted(
+        reencrypt(forbear.engine, forbear.vault, actor=_actor(actor), batch_size=batch_size)
+    )
+
+
+@keys_app.command("reencrypt")
+def keys_reencrypt(
+    actor: Actor = "",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 500,
+) -> None:
+    """Finish (or resume) a rotation: re-encrypt values not yet at the current version."""
+    from forbear.services.keys import reencrypt
+
+    forbear = _app()
+    _print_reencrypted(
+        reencrypt(forbear.engine, forbear.vault, actor=_actor(actor), batch_size=batch_size)
+    )
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """The current key version and how many stored values each version encrypts."""
+    from forbear.services.keys import versions_in_use
+
+    forbear = _app()
+    console.print(f"current key version: {forbear.vault.key_version}")
+    for version, count in versions_in_use(forbear.engine).items():
+        console.print(f"  version {version}: {count} value(s)")
+
+
+@retention_app.command("purge")
+def retention_purge(
+    as_of: Annotated[str, typer.Option("--as-of", help="business date, YYYY-MM-DD")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count only, change nothing")] = False,
+    actor: Actor = "",
+) -> None:
+    """Anonymise borrowers past retention: all loans closed, 3 years after last activity."""
+    from forbear.services.retention import purge
+
+    day = parse_date(as_of, "--as-of")
+    forbear = _app()
+    with forbear.transaction() as conn:
+        report = purge(conn, forbear.vault, as_of=day, actor=_actor(actor), dry_run=dry_run)
+    title = f"Retention purge as of {day}" + (" (dry run: nothing changed)" if dry_run else "")
+    table = Table(title=title)
+    table.add_column("Table")
+    table.add_column("Rows anonymised or deleted", justify="right")
+    for name, count in report.counts.items():
+        table.add_row(name, str(count))
+    console.print(table)
+
+
+@privacy_app.command("export")
+def privacy_export(
+    borrower_ref: Annotated[str, typer.Argument(help="the borrower's external reference")],
+    to: Annotated[Path, typer.Option("--to", help="the JSON file to write")],
+    purpose: Annotated[str, typer.Option("--purpose", help="must be privacy_request")] = "",
+    role: Annotated[str, typer.Option("--role", help="the operator's role")] = "",
+    actor: Actor = "",
+) -> None:
+    """Everything held about one borrower, decrypted, for a PIPL access request (audited)."""
+    import json
+
+    from forbear.domain.errors import PermissionDenied
+    from forbear.services.privacy import export_borrower
+
+    if not purpose or not role:
+        raise PermissionDenied(role or "(none)", "privacy.export", purpose or None)
+    forbear = _app()
+    with forbear.transaction() as conn:
+        data = export_borrower(
+            conn,
+            forbear.vault,
+            actor=_actor(actor),
+            role=role,
+            borrower_ref=borrower_ref,
+            purpose=purpose,
+        )
+        # Written inside the transaction: if the file cannot be written, the audit
+        # event is rolled back with it.
+        fd = os.open(to, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False, indent=2, default=str)
+    console.print(f"wrote {to} (mode 0600: it holds personal data in clear)")
+
+
 def _is_usage_error(exc: Exception) -> bool:
     """Click's usage errors (bad or missing options), recognised without importing the
     click that typer vendors privately: they carry ``format_message`` and ``exit_code``."""
