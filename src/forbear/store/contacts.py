@@ -301,7 +301,9 @@ def _not_after(column: Any, at: datetime) -> ColumnElement[Any]:
     return case((column <= at, column), else_=null())
 
 
-def _read(conn: _Connection, stmt: Select[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _read(
+    conn: _Connection, stmt: Select[*tuple[Any, ...]], schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
     """:func:`forbear.store.bulk.read_frame`, but robust to the session time zone: on
     PostgreSQL the UTC timestamps are rendered as UTC text first (COPY writes them in the
     session's zone with an offset, which the CSV reader would not parse to the contract)."""
