@@ -77,6 +77,11 @@ def _us(moments: np.ndarray) -> pl.Series:
 # --------------------------------------------------------------------- synthetic frames
 
 
+def _placed(ids: np.ndarray) -> np.ndarray:
+    """About a fifth of the accounts are placed with an agency (``id % 7 + 1``)."""
+    return (ids * 2654435761) % 100 < 20
+
+
 def synthetic_frames(
     plan_rows: int, history_rows: int, seed: int = SEED
 ) -> dict[str, pl.DataFrame]:
@@ -102,7 +107,10 @@ def synthetic_frames(
             "provenance": rng.choice(PROVENANCE, plan_rows),
             "at": _us(day0 + minutes.astype("timedelta64[m]")),
             "timezone": rng.choice(ZONES, plan_rows, p=[0.97, 0.03]),
-            "agency_id": np.where(rng.random(plan_rows) < 0.2, b % 7 + 1, -1).astype(np.int64),
+            # Agencies work the accounts placed with them (a few strays test the scope rule).
+            "agency_id": np.where(_placed(b) & (rng.random(plan_rows) < 0.9), b % 7 + 1, -1).astype(
+                np.int64
+            ),
             "discloses_debt": rng.random(plan_rows) < 0.5,
             "is_demand": rng.random(plan_rows) < 0.8,
         }
@@ -123,7 +131,7 @@ def synthetic_frames(
         }
     ).with_columns(pl.when(pl.col("agency_id") >= 0).then(pl.col("agency_id")).alias("agency_id"))
     ids = np.arange(debtors, dtype=np.int64)
-    placed = rng.random(debtors) < 0.2
+    placed = _placed(ids)
     agency = np.where(placed, ids % 7 + 1, -1)
     notified = placed & (rng.random(debtors) < 0.95)
     no_time = np.datetime64("NaT", "us")
@@ -167,8 +175,8 @@ def synthetic_frames(
             "borrower_id": held,
             "loan_id": held,
             "kind": kinds,
-            "channel": np.where(kinds == "opt_out", "sms", None),
-            "contact_point_id": np.full(held.size, None),
+            "channel": ["sms" if k == "opt_out" else None for k in kinds],
+            "contact_point_id": pl.Series([None] * held.size, dtype=pl.Int64),
             "since": _us(np.full(held.size, day0 - np.timedelta64(3, "D"))),
             "until": _us(np.full(held.size, no_time)),
         }
