@@ -24,8 +24,5 @@ def test_gate_benchmark_smoke_mode_completes(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())
     assert figures["batch"]["decided_rows"] == figures["batch"]["plan_rows"]
     assert figures["online"], "at least SQLite ran"
-    assert all(
-        row["requests"] == row["allowed"] + (row["requests"] - row["allowed"])
-        for row in figures["online"]
-    )
+    assert all(row["requests"] > 0 for row in figures["online"])
     assert figures["online"][0]["backend"] == "sqlite"
