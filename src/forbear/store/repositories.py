@@ -208,8 +208,8 @@ class BorrowerPii:
     """A borrower's personal fields in clear, for the few views allowed to see them."""
 
     name: str
-    national_id: str
-    mobile: str
+    national_id: str | None  # None once anonymised by retention (migration 0004)
+    mobile: str | None
     email: str | None
     address: str | None
 
@@ -217,8 +217,10 @@ class BorrowerPii:
 def reveal_borrower(vault: PiiVault, borrower: Borrower) -> BorrowerPii:
     return BorrowerPii(
         name=vault.decrypt(borrower.name_enc, context=Contexts.BORROWER_NAME),
-        national_id=vault.decrypt(borrower.national_id_enc, context=Contexts.BORROWER_NATIONAL_ID),
-        mobile=vault.decrypt(borrower.mobile_enc, context=Contexts.BORROWER_MOBILE),
+        national_id=vault.decrypt_optional(
+            borrower.national_id_enc, context=Contexts.BORROWER_NATIONAL_ID
+        ),
+        mobile=vault.decrypt_optional(borrower.mobile_enc, context=Contexts.BORROWER_MOBILE),
         email=vault.decrypt_optional(borrower.email_enc, context=Contexts.BORROWER_EMAIL),
         address=vault.decrypt_optional(borrower.address_enc, context=Contexts.BORROWER_ADDRESS),
     )
