@@ -27,8 +27,9 @@ How it counts (REGULATIONS.md):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
@@ -44,7 +45,7 @@ from forbear.domain.compliance.schema import (
 )
 from forbear.domain.errors import ValidationError
 
-__all__ = ["gate"]
+__all__ = ["explain", "gate"]
 
 _UTC = pl.Datetime("us", "UTC")
 _NAIVE = pl.Datetime("us")
@@ -561,3 +562,12 @@ def _calls_in_window(
         ),
     )
     return p, (r.id, pl.col(f"_wb_{r.id}"), earliest)
+
+
+def explain(
+    decision_row: Mapping[str, Any], rules: CompiledRules, lang: Literal["zh", "en"] = "zh"
+) -> list[str]:
+    """Plain sentences for one decision row (see explain.py)."""
+    from forbear.domain.compliance.explain import explain as _explain
+
+    return _explain(decision_row, rules, lang)

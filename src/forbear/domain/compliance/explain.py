@@ -1,0 +1,62 @@
+"""Plain sentences for a gate decision (``forbear explain contact``), in Chinese or English.
+
+Each block names the rule id, its one-line description from the pack, the source and the
+confidence (REGULATIONS.md: V read, V2 quoted, P paraphrased, I our inference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from forbear.domain.compliance.config import CompiledRules
+
+_TEXT = {
+    "zh": {
+        "allowed": "允许联系：规则包 {pack} 的所有规则均未阻止。",
+        "block": "被 {id} 阻止：{desc}（依据：{source}；可信度 {conf}）",
+        "unknown": "被 {id} 阻止（规则包 {pack} 中没有该规则）",
+        "earliest": "最早可联系时间：{at}（UTC）。",
+        "never": "时间推移不会解除此阻止：须先处理上述原因。",
+    },
+    "en": {
+        "allowed": "Allowed: no rule of pack {pack} blocks this contact.",
+        "block": "Blocked by {id}: {desc} (source: {source}; confidence {conf})",
+        "unknown": "Blocked by {id} (not a rule of pack {pack})",
+        "earliest": "Earliest allowed at {at} (UTC).",
+        "never": "Waiting will not lift this block: the reasons above must be resolved first.",
+    },
+}
+
+
+def explain(
+    decision_row: Mapping[str, Any], rules: CompiledRules, lang: Literal["zh", "en"] = "zh"
+) -> list[str]:
+    """One sentence per blocking rule (id, description, source), then when it may pass.
+
+    ``decision_row`` is one row of :func:`~forbear.domain.compliance.gate.gate`'s output as
+    a mapping (``frame.row(i, named=True)``)."""
+    text = _TEXT[lang]
+    blocked: list[str] = list(decision_row.get("blocked_by") or [])
+    if not blocked:
+        return [text["allowed"].format(pack=rules.pack)]
+    out: list[str] = []
+    for rid in blocked:
+        try:
+            r = rules.rule(rid)
+        except KeyError:
+            out.append(text["unknown"].format(id=rid, pack=rules.pack))
+            continue
+        desc = r.zh if lang == "zh" else r.en
+        out.append(
+            text["block"].format(
+                id=rid, desc=desc.rstrip("。."), source=r.source, conf=r.confidence
+            )
+        )
+    at = decision_row.get("earliest_allowed_at")
+    if isinstance(at, datetime):
+        out.append(text["earliest"].format(at=at.strftime("%Y-%m-%d %H:%M")))
+    else:
+        out.append(text["never"])
+    return out
