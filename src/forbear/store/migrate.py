@@ -6,13 +6,15 @@ points it at ``forbear/store/migrations``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 
 from forbear.domain.errors import StorageUnavailable
@@ -36,12 +38,42 @@ def _engine(engine_or_url: Engine | str | URL) -> tuple[Engine, bool]:
     return make_engine(engine_or_url), True
 
 
+@contextmanager
+def _migration_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction for the migration steps.
+
+    SQLite: batch migrations rebuild a table (create a copy, drop, rename); with foreign
+    keys enforced, dropping a referenced table (``borrowers``) fails, or worse, cascades
+    deletes into its children. So enforcement is switched off for the migration (the
+    PRAGMA only works outside a transaction, hence on the raw DBAPI connection), the
+    whole database is checked with ``PRAGMA foreign_key_check`` before commit, and
+    enforcement is switched back on.
+    """
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        raw = conn.connection.driver_connection
+        if sqlite and raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                yield conn
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    if broken is not None:
+                        raise StorageUnavailable(
+                            f"migration left a dangling reference in table {broken[0]!r}"
+                        )
+        finally:
+            if sqlite and raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
 def upgrade(engine_or_url: Engine | str | URL, revision: str = "head") -> None:
     """Migrate the database to ``revision`` (default: the newest), in one transaction."""
     engine, owned = _engine(engine_or_url)
     try:
         config = alembic_config()
-        with engine.begin() as conn:
+        with _migration_transaction(engine) as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
     finally:
@@ -53,7 +85,7 @@ def downgrade(engine_or_url: Engine | str | URL, revision: str) -> None:
     engine, owned = _engine(engine_or_url)
     try:
         config = alembic_config()
-        with engine.begin() as conn:
+        with _migration_transaction(engine) as conn:
             config.attributes["connection"] = conn
             command.downgrade(config, revision)
     finally:
