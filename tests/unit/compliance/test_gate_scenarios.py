@@ -629,9 +629,6 @@ def test_empty_plan():
 def test_explain_names_each_rule_with_its_source(lang):
     [row] = decide([make_contact(at=utc(2026, 3, 2, 13, 30), provenance="address_book")])
     lines = explain(row, CN, lang)
-    assert (
-        "CN.HOURS.QUIET" in lines[0] and "CBA-2026" in lines[1 if "DATA" in lines[0] else 0] or True
-    )
     assert any("CN.DATA.CONTACT_SOURCE" in x and "PIPL" in x for x in lines)
     assert any("CN.HOURS.QUIET" in x and "CBA-2026" in x for x in lines)
     assert len(lines) == 3

@@ -463,7 +463,7 @@ def _windows(p: dict[str, Any], where: str) -> list[Window]:
             raise ConfigurationError(
                 f"{where}.windows: a non-empty list of 'HH:MM-HH:MM' is needed"
             )
-        pairs: list[tuple[str, str, str]] = []
+        pairs: list[tuple[Any, Any, str]] = []
         for i, w in enumerate(raw):
             parts = str(w).split("-")
             if len(parts) != 2:
@@ -472,7 +472,7 @@ def _windows(p: dict[str, Any], where: str) -> list[Window]:
     else:
         if "start" not in p or "end" not in p:
             raise ConfigurationError(f"{where}: start and end (local HH:MM) are needed")
-        pairs = [(str(p["start"]), str(p["end"]), where)]
+        pairs = [(p["start"], p["end"], where)]
     out: list[Window] = []
     for s, e, w in pairs:
         a, b = (
@@ -480,7 +480,9 @@ def _windows(p: dict[str, Any], where: str) -> list[Window]:
             _minutes(e, f"{w}.end" if w == where else w),
         )
         if a >= b:
-            raise ConfigurationError(f"{w}: start {s} is not before end {e} (an invalid window)")
+            raise ConfigurationError(
+                f"{w}: start {_show(s)} is not before end {_show(e)} (an invalid window)"
+            )
         out.append(Window(a, b))
     out.sort(key=lambda x: x.start)
     for x, y in itertools.pairwise(out):
