@@ -568,5 +568,5 @@ def check_template(
             if is_debt_placeholder(match.group(1)):
                 s, e = match.span()
                 key = ("CN.3P.NO_DISCLOSE", Category.THIRD_PARTY_DISCLOSURE, s, e)
-                found[key] = Violation(*key, match.group(0), zh, en, "placeholder")
+                found.setdefault(key, Violation(*key, match.group(0), zh, en, "placeholder"))
     return sorted(found.values(), key=lambda v: (v.start, v.end, v.rule_id, v.category))
