@@ -94,7 +94,8 @@ def main() -> None:
         out = gate(*frames, r).collect()
         dt = time.perf_counter() - t
         print(
-            f"{name}: {a.plan:,} planned x {a.history:,} history: {dt:.2f} s, allowed {out['allowed'].sum():,}"
+            f"{name}: {a.plan:,} planned x {a.history:,} history: {dt:.2f} s, "
+            f"allowed {out['allowed'].sum():,}"
         )
     one = frames[0].head(1)
     t = time.perf_counter()
