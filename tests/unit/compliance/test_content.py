@@ -62,6 +62,23 @@ CLEAN_DEBTOR = [
     "Your next instalment of $85.50 is due on the 1st. Text STOP to unsubscribe.",
     "We're here to help: hardship options may be available if your income has changed.",
     "This is a message from Acme Finance about your account. Please call us back.",
+    "您好，您在我司的借款还有3天到期，请提前准备好还款资金。",
+    "按时还款可提升您的信用额度，还款后可再次借款。",
+    "逾期可能影响您的个人征信记录，请及时处理。",
+    "您好，我们保护您的隐私，不会向任何第三方泄露您的信息。",
+    "您好，您的借款合同编号为123456，如需查询请登录APP。",
+    "亲爱的用户，新年快乐！祝您阖家幸福。",
+    "您可以通过支付宝、微信或银行卡还款。",
+    "请核对您的身份证号和手机号是否正确。",
+    "如您已还款，请忽略本短信。",
+    "如对催收行为有异议，可向我司投诉或拨打12378。",
+    "您好，为了您的资金安全，请勿向任何个人账户转账。",
+    "Your minimum payment is $25. Pay by the due date to avoid late fees.",
+    "We may report late payments to credit bureaus.",
+    "If you've already paid, please disregard this message.",
+    "We may be able to offer a lower monthly payment.",
+    "Happy holidays from all of us at Acme Finance!",
+    "This communication is from a debt collector.",
 ]
 
 CLEAN_THIRD_PARTY = [
@@ -167,6 +184,31 @@ BAD = [
         BORROWING,
         Category.COLLECTION_FEE,
         "collection fee",
+    ),
+    # seen in complaints
+    ("我们已经联系了你爸妈和你老板", POSTING, Category.PUBLIC_POSTING, "联系了你爸妈"),
+    ("你家孩子在哪个学校我们都知道", PROHIBITED, Category.THREAT, "孩子在哪个学校"),
+    ("不还就上门", PROHIBITED, Category.THREAT, "不还就上门"),
+    ("这笔钱你借也得借来还", BORROWING, Category.NEW_BORROWING, "借也得借来还"),
+    ("马上派人去你老家", PROHIBITED, Category.THREAT, "派人去"),
+    ("你信用已经破产了", PROHIBITED, Category.EXAGGERATION, "信用已经破产"),
+    (
+        "We'll make sure everyone at your job knows.",
+        POSTING,
+        Category.PUBLIC_POSTING,
+        "everyone at your job",
+    ),
+    (
+        "Your debt will triple if you don't pay today.",
+        PROHIBITED,
+        Category.EXAGGERATION,
+        "debt will triple",
+    ),
+    (
+        "Pay now or face criminal prosecution.",
+        PROHIBITED,
+        Category.FAKE_LEGAL,
+        "criminal prosecution",
     ),
 ]
 
