@@ -15,6 +15,7 @@ ForbearError
 ├── PermissionDenied          the role (and purpose) may not do this: a 403 (role, action, purpose)
 └── (elsewhere, because they belong to one layer)
     ├── store.crypto.DecryptionFailed      a stored value cannot be decrypted (wrong key, tampering)
+    ├── compliance.content.ContentRejected a text fails the content filter (rule ids, spans)
     └── services.imports.UnreadableFile    an import file is missing, unknown or undecodable
 """
 

@@ -101,7 +101,8 @@ FLAGS: dict[str, pl.DataType] = {
     "loan_id": pl.Int64(),
     "borrower_id": pl.Int64(),
     "agency_id": pl.Int64(),  # the agency the loan is assigned to now (null = none)
-    "agency_notified_at": pl.Datetime("us", "UTC"),  # debtor told of the agency (CN.AGENCY.NOTIFY_DEBTOR)
+    # the debtor was told of the agency (CN.AGENCY.NOTIFY_DEBTOR)
+    "agency_notified_at": pl.Datetime("us", "UTC"),
     "assigned_at": pl.Datetime("us", "UTC"),  # debt sold/assigned to a new creditor (null = not)
     "assignment_notified_at": pl.Datetime("us", "UTC"),  # CN.ASSIGN.NOTICE
     "last_due_date": pl.Date(),  # the last instalment's due date (limitation starts here)
