@@ -230,11 +230,23 @@ def read_holds(conn: _Connection, *, borrower_id: int | None = None) -> pl.DataF
 def read_flags(conn: _Connection, *, at: datetime, borrower_id: int | None = None) -> pl.DataFrame:
     """One FLAGS row per loan as known at ``at`` (the agency it is placed with at ``at``,
     the notices and demands logged up to ``at``), ordered by ``loan_id``."""
+    # For one borrower the grouped subqueries are cut to its loans first: SQLite does not
+    # push the outer filter down into them (benchmarks/README.md, gate.py).
+    mine = (
+        select(Loan.id).where(Loan.borrower_id == borrower_id).scalar_subquery()
+        if borrower_id is not None
+        else None
+    )
+
+    def only_mine(column: Any) -> ColumnElement[bool]:
+        return column.in_(mine) if mine is not None else true()
+
     placed = (
         select(AgencyAssignment.loan_id, func.max(AgencyAssignment.agency_id).label("agency_id"))
         .where(
             AgencyAssignment.from_at <= at,
             or_(AgencyAssignment.to_at.is_(None), AgencyAssignment.to_at > at),
+            only_mine(AgencyAssignment.loan_id),
         )
         .group_by(AgencyAssignment.loan_id)
         .subquery("placed")
@@ -243,12 +255,13 @@ def read_flags(conn: _Connection, *, at: datetime, borrower_id: int | None = Non
     assign_notes = _latest_notice(NoticeKind.ASSIGNMENT, at, by_agency=False)
     last_due = (
         select(Instalment.loan_id, func.max(Instalment.due_date).label("last_due_date"))
+        .where(only_mine(Instalment.loan_id))
         .group_by(Instalment.loan_id)
         .subquery("last_due")
     )
     demands = (
         select(Demand.loan_id, func.max(Demand.at).label("last_demand_at"))
-        .where(Demand.at <= at)
+        .where(Demand.at <= at, only_mine(Demand.loan_id))
         .group_by(Demand.loan_id)
         .subquery("last_demand")
     )
