@@ -13,7 +13,7 @@ import sys
 import traceback
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import polars as pl
 import typer
@@ -737,7 +737,15 @@ def explain_contact(
             contact_point_id=contact_point,
             agency_id=agency,
         )
-    _print_contact_decision(decision, explain(decision.row, rules, lang), lang)
+    _print_contact_decision(decision, explain(decision.row, rules, _lang(lang)), lang)
+
+
+def _lang(lang: str) -> Literal["zh", "en"]:
+    if lang == "zh":
+        return "zh"
+    if lang == "en":
+        return "en"
+    raise ValidationError("--lang", "zh or en")
 
 
 @contact_app.command("make")
@@ -769,7 +777,7 @@ def contact_make(
             agency_id=agency,
             template_code=template,
         )
-    lines = [] if decision.allowed else explain(decision.row, rules, lang)
+    lines = [] if decision.allowed else explain(decision.row, rules, _lang(lang))
     _print_contact_decision(decision, lines, lang)
     console.print(f"  attempt {decision.attempt_id} recorded", highlight=False)
     if not decision.allowed:

@@ -91,5 +91,5 @@ def test_a_role_that_lists_purposes_must_hold_pii_unmask() -> None:
         "permissions: [account.view, pii.view_masked, pii.unmask, legal.manage]",
         "permissions: [account.view, pii.view_masked, legal.manage]",
     )
-    with pytest.raises(ConfigurationError, match="without pii.unmask"):
+    with pytest.raises(ConfigurationError, match=r"without pii\.unmask"):
         parse_policy(broken)

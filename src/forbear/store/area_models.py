@@ -3,6 +3,8 @@
 Each area adds one import line here (audit, access, contacts, templates, ...).
 """
 
-from forbear.store import contacts  # noqa: F401
-from forbear.store import audit  # noqa: F401
-from forbear.store import templates  # noqa: F401
+from forbear.store import (
+    audit,  # noqa: F401
+    contacts,  # noqa: F401
+    templates,  # noqa: F401
+)
