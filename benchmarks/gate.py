@@ -5,14 +5,22 @@ Run from the repository root::
     .venv/bin/python benchmarks/gate.py                  # 1M planned contacts, 30M history rows
     .venv/bin/python benchmarks/gate.py --plan 200000 --history 5000000
     .venv/bin/python benchmarks/gate.py --smoke          # seconds, used by the tests
+    .venv/bin/python benchmarks/gate.py --baseline-plan 50000  # a larger baseline sample
     .venv/bin/python benchmarks/gate.py --json out.json  # also write the figures
 
-Two measurements:
+Two measurements, the batch one against a named baseline run in the same invocation:
 
 - **batch**: a day's plan of contacts against a month of contact history, both synthetic
   (numpy, seeded; realistic mix of channels, parties, outcomes, agencies, holds), through
   ``forbear.domain.compliance.gate.gate`` collected in one go. In a child process, so the
   peak memory (VmHWM) is the gate's: seconds, planned rows per second, peak and input MB.
+- **baseline "python per-contact loop"**: the same CN rules written as an in-house team
+  would, in plain Python over rows (history grouped by borrower into a dict of lists as
+  part of the timed work, the plan walked in plan order, earlier planned dials counted
+  against the caps), on the first ``--baseline-plan`` planned contacts (default 20,000)
+  with their debtors' whole history, in its own child process. Printed: its seconds, rows
+  per second and peak MB, the throughput ratio gate / loop, and whether the two decide the
+  sample identically (``allowed`` and ``blocked_by`` per contact).
 - **online**: ``forbear.services.contacts.request_contact`` end to end (validate, build
   the one-row plan from the database, read this borrower's history/flags/holds, run the
   same gate, store the attempt and its audit event, commit) for one borrower with a
@@ -35,7 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +200,9 @@ def synthetic_frames(
 # ------------------------------------------------------------------------------- batch
 
 
-def batch_child(plan_rows: int, history_rows: int, out: Path) -> None:
+def batch_child(
+    plan_rows: int, history_rows: int, out: Path, baseline_plan: int, sample_dir: Path
+) -> None:
     from forbear.domain.compliance.config import default_rules
     from forbear.domain.compliance.gate import gate
 
@@ -231,32 +241,349 @@ def batch_child(plan_rows: int, history_rows: int, out: Path) -> None:
         "top_rules": {str(r): int(n) for r, n in top.iter_rows()},
         "decided_rows": decided.height,
     }
+    # After the measurement: the baseline's sample (the first ``baseline_plan`` contacts in
+    # plan order, so every earlier planned contact of a sampled debtor is in it, with these
+    # debtors' whole history, flags and holds) and the gate's decisions on it.
+    sample = frames["planned"].filter(pl.col("contact_id") < baseline_plan)
+    who = sample.select("borrower_id").unique()
+    loans = sample.select("loan_id").unique()
+    sample.write_parquet(sample_dir / "planned.parquet")
+    frames["history"].join(who, on="borrower_id", how="semi").write_parquet(
+        sample_dir / "history.parquet"
+    )
+    frames["flags"].join(loans, on="loan_id", how="semi").write_parquet(
+        sample_dir / "flags.parquet"
+    )
+    frames["holds"].join(who, on="borrower_id", how="semi").write_parquet(
+        sample_dir / "holds.parquet"
+    )
+    decided.filter(pl.col("contact_id") < baseline_plan).select(
+        "contact_id", "allowed", "blocked_by"
+    ).write_parquet(sample_dir / "gate_decisions.parquet")
     out.write_text(json.dumps(figures))
 
 
-def run_batch(plan_rows: int, history_rows: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "batch.json"
-        proc = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--child-batch",
-                str(out),
-                "--plan",
-                str(plan_rows),
-                "--history",
-                str(history_rows),
-            ],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=False,
+def run_batch(
+    plan_rows: int, history_rows: int, baseline_plan: int, sample_dir: Path
+) -> dict[str, Any]:
+    out = sample_dir / "batch.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child-batch",
+            str(out),
+            "--plan",
+            str(plan_rows),
+            "--history",
+            str(history_rows),
+            "--baseline-plan",
+            str(baseline_plan),
+            "--sample-dir",
+            str(sample_dir),
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"batch child failed:\n{proc.stderr[-3000:]}")
+    figures: dict[str, Any] = json.loads(out.read_text())
+    return figures
+
+
+# ------------------------------------------------------------------- baseline: per-contact loop
+#
+# The named baseline for the batch: "python per-contact loop", the way an in-house team
+# would write the gate without a dataframe engine. Rows come in as Python dicts (as a
+# driver would return them); the timed work groups the history by borrower into a dict of
+# lists, then walks the plan in plan order and checks each contact's rules with plain
+# Python, counting the earlier planned dials of the same debtor/day against the caps.
+# The rules' parameters are read from the same compiled rules as the gate's.
+#
+# The property test's oracle (tests/unit/compliance/test_gate_property.py) is not reused:
+# it maps borrower ids 1 and 2 to fixed zones (this plan carries a zone per row), scans the
+# whole history per contact and needs the test factories and hypothesis on the path.
+
+
+def baseline_decide(
+    plan: list[dict[str, Any]],
+    history: list[dict[str, Any]],
+    flags: list[dict[str, Any]],
+    holds: list[dict[str, Any]],
+    rules: Any,
+) -> list[tuple[int, bool, list[str]]]:
+    """(contact_id, allowed, blocked_by) per planned contact, in plan order."""
+    from zoneinfo import ZoneInfo
+
+    zones: dict[str, ZoneInfo] = {}
+
+    def zone(name: str | None) -> ZoneInfo:
+        name = name or rules.timezone_default
+        if name not in zones:
+            zones[name] = ZoneInfo(name)
+        return zones[name]
+
+    def plus_years(d: date, n: int) -> date:
+        try:
+            return d.replace(year=d.year + n)
+        except ValueError:  # 29 February
+            return d.replace(year=d.year + n, day=28)
+
+    by_borrower: dict[int, list[dict[str, Any]]] = {}
+    for h in history:
+        if h["outcome"] != "blocked":
+            by_borrower.setdefault(h["borrower_id"], []).append(h)
+    flag_of: dict[int, dict[str, Any]] = {}
+    for f in flags:
+        flag_of.setdefault(f["loan_id"], f)
+    holds_of: dict[int, list[dict[str, Any]]] = {}
+    for hd in holds:
+        holds_of.setdefault(hd["borrower_id"], []).append(hd)
+
+    def one(kind: str) -> Any:
+        found = rules.active(kind)
+        return found[0] if found else None
+
+    quiet = one("quiet_hours")
+    unanswered = one("cap_unanswered_per_number_per_day")
+    connected = one("cap_connected_per_debtor_per_day")
+    hold_rule = one("hold")
+    source = one("contact_source")
+    third = {r.params["check"]: r for r in rules.active("third_party_gate")}
+    limitation = one("limitation")
+    notify, scope_rule, assign = (
+        one("agency_notify"),
+        one("agency_scope"),
+        one("assignment_notice"),
+    )
+    voice = {"call", "ai_call"}
+    failed = {"no_answer", "busy", "invalid_number"}
+
+    debtor_zone: dict[int, Any] = {}  # the debtor's zone: that of its first planned contact
+    planned_unanswered: dict[tuple[int, int, date], int] = {}
+    planned_connected: dict[tuple[int, date], int] = {}
+    out: list[tuple[int, bool, list[str]]] = []
+    for c in sorted(plan, key=lambda c: c["contact_id"]):
+        b, cp, ch, party, at = (
+            c["borrower_id"],
+            c["contact_point_id"],
+            c["channel"],
+            c["party"],
+            c["at"],
         )
-        if proc.returncode != 0:
-            raise RuntimeError(f"batch child failed:\n{proc.stderr[-3000:]}")
-        figures: dict[str, Any] = json.loads(out.read_text())
-        return figures
+        tz = zone(c["timezone"])
+        local_at = at.astimezone(tz)
+        day = local_at.date()
+        dz = debtor_zone.setdefault(b, tz)
+        hist = by_borrower.get(b, [])
+        f = flag_of.get(c["loan_id"], {})
+        demand = True if c["is_demand"] is None else c["is_demand"]
+        disclose = True if c["discloses_debt"] is None else c["discloses_debt"]
+        blocked: set[str] = set()
+
+        if quiet is not None and ch in quiet.params["channels"]:
+            minute = local_at.hour * 60 + local_at.minute + local_at.second / 60
+            if not any(w.start <= minute < w.end for w in quiet.params["windows"]):
+                blocked.add(quiet.id)
+
+        open_holds = [
+            hd
+            for hd in holds_of.get(b, [])
+            if hd["loan_id"] in (None, c["loan_id"])
+            and (hd["since"] is None or hd["since"] <= at)
+            and (hd["until"] is None or hd["until"] > at)
+        ]
+        if hold_rule is not None:
+            for hd in open_holds:
+                if hd["contact_point_id"] not in (None, cp):
+                    continue
+                if hd["kind"] == "complaint" and not rules.complaint_hold:
+                    continue
+                scope = hold_rule.params["blocks"].get(hd["kind"])
+                if (
+                    scope == "all"
+                    or (scope == "medium" and hd["channel"] in (None, ch))
+                    or (scope == "debtor" and party == "debtor")
+                    or (isinstance(scope, frozenset | set) and ch in scope)
+                ):
+                    blocked.add(hold_rule.id)
+
+        if source is not None and cp is not None and c["provenance"] not in source.params["lawful"]:
+            blocked.add(source.id)
+
+        agency = c["agency_id"]
+        if notify is not None and agency is not None:
+            notified = f.get("agency_notified_at")
+            if notified is None or notified > at:
+                blocked.add(notify.id)
+        if scope_rule is not None and agency is not None and f.get("agency_id") != agency:
+            blocked.add(scope_rule.id)
+        if assign is not None:
+            assigned, told = f.get("assigned_at"), f.get("assignment_notified_at")
+            if assigned is not None and assigned <= at and (told is None or told > at):
+                blocked.add(assign.id)
+        if limitation is not None and demand:
+            starts: list[date] = []
+            if f.get("last_due_date") is not None:
+                starts.append(f["last_due_date"])
+            if f.get("last_demand_at") is not None:
+                starts.append(f["last_demand_at"].date())
+            if starts and day > plus_years(max(starts), limitation.params["years"]):
+                blocked.add(limitation.id)
+
+        r = third.get("no_demand")
+        if r is not None and party in r.params["parties"] and demand:
+            blocked.add(r.id)
+        r = third.get("no_disclose")
+        if r is not None and party in r.params["parties"] and disclose:
+            blocked.add(r.id)
+        r = third.get("refusal")
+        if r is not None:
+            refused = party in r.params["parties"] and any(
+                h["contact_point_id"] == cp and h["outcome"] == "refused" for h in hist
+            )
+            cp_hold = any(
+                hd["contact_point_id"] is not None and hd["contact_point_id"] == cp
+                for hd in open_holds
+            )
+            if refused or cp_hold:
+                blocked.add(r.id)
+        r = third.get("lost_contact")
+        if r is not None and party in r.params["parties"]:
+            since = f.get("debtor_unreachable_since")
+            dials = sorted(
+                (
+                    h
+                    for h in hist
+                    if h["party"] == "debtor" and h["channel"] in voice and h["at"] < at
+                ),
+                key=lambda h: h["at"],
+                reverse=True,
+            )
+            n = r.params["consecutive_failures"]
+            unreachable = (
+                (since is not None and since <= at)
+                or any(hd["kind"] == "deceased" for hd in open_holds)
+                or (bool(dials) and dials[0]["outcome"] == "invalid_number")
+                or (
+                    len(dials) >= n
+                    and all(d["outcome"] in failed for d in dials[:n])
+                    and dials[0]["at"].astimezone(tz).date() < day
+                )
+            )
+            if not unreachable:
+                blocked.add(r.id)
+
+        # frequency caps: history of this debtor on this local day, plus the earlier planned
+        # dials that no other rule blocks (a planned dial may go unanswered or connect)
+        eligible = not blocked
+        if unanswered is not None and ch in unanswered.params["channels"] and cp is not None:
+            key = (b, cp, day)
+            n = planned_unanswered.get(key, 0) + sum(
+                1
+                for h in hist
+                if h["contact_point_id"] == cp
+                and h["channel"] in unanswered.params["channels"]
+                and h["outcome"] in ("no_answer", "busy")
+                and h["at"].astimezone(dz).date() == day
+            )
+            if n >= unanswered.params["max_attempts"]:
+                blocked.add(unanswered.id)
+            if eligible:
+                planned_unanswered[key] = planned_unanswered.get(key, 0) + 1
+        if connected is not None and ch in connected.params["channels"]:
+            key2 = (b, day)
+            n = planned_connected.get(key2, 0) + sum(
+                1
+                for h in hist
+                if h["channel"] in connected.params["channels"]
+                and h["outcome"] == "connected"
+                and h["at"].astimezone(dz).date() == day
+            )
+            if n >= connected.params["max_connected"]:
+                blocked.add(connected.id)
+            if eligible:
+                planned_connected[key2] = planned_connected.get(key2, 0) + 1
+
+        out.append((c["contact_id"], not blocked, sorted(blocked)))
+    return out
+
+
+def baseline_child(sample_dir: Path, out: Path) -> None:
+    from forbear.domain.compliance.config import default_rules
+
+    rules = default_rules()
+    # Inputs as Python rows, the way a driver would hand them over (not timed).
+    plan = pl.read_parquet(sample_dir / "planned.parquet").to_dicts()
+    history = pl.read_parquet(sample_dir / "history.parquet").to_dicts()
+    flags = pl.read_parquet(sample_dir / "flags.parquet").to_dicts()
+    holds = pl.read_parquet(sample_dir / "holds.parquet").to_dicts()
+    before = _memory()
+    start = time.perf_counter()
+    cpu0 = time.process_time()
+    decided = baseline_decide(plan, history, flags, holds, rules)
+    seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
+    after = _memory()
+    pl.DataFrame(
+        {
+            "contact_id": [d[0] for d in decided],
+            "allowed": [d[1] for d in decided],
+            "blocked_by": [d[2] for d in decided],
+        },
+        schema={"contact_id": pl.Int64, "allowed": pl.Boolean, "blocked_by": pl.List(pl.String)},
+    ).write_parquet(sample_dir / "baseline_decisions.parquet")
+    figures = {
+        "plan_rows": len(plan),
+        "history_rows": len(history),
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "rows_per_second": len(plan) / seconds if seconds else None,
+        "inputs_mb": before["rss_mb"],
+        "peak_mb": after["peak_mb"],
+        "blocked_share": sum(not d[1] for d in decided) / max(len(decided), 1),
+    }
+    out.write_text(json.dumps(figures))
+
+
+def run_baseline(sample_dir: Path) -> dict[str, Any]:
+    out = sample_dir / "baseline.json"
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child-baseline", str(out), "--sample-dir", str(sample_dir)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"baseline child failed:\n{proc.stderr[-3000:]}")
+    figures: dict[str, Any] = json.loads(out.read_text())
+    return figures
+
+
+def compare_decisions(sample_dir: Path, examples: int = 5) -> dict[str, Any]:
+    """The gate's and the baseline's ``allowed`` / ``blocked_by`` on the sample."""
+    g = pl.read_parquet(sample_dir / "gate_decisions.parquet")
+    b = pl.read_parquet(sample_dir / "baseline_decisions.parquet")
+    j = g.join(b, on="contact_id", how="full", suffix="_baseline", coalesce=True)
+    bad = j.filter(
+        pl.col("allowed").is_null()
+        | pl.col("allowed_baseline").is_null()
+        | (pl.col("allowed") != pl.col("allowed_baseline"))
+        | (pl.col("blocked_by").list.join(",") != pl.col("blocked_by_baseline").list.join(","))
+    ).sort("contact_id")
+    return {
+        "sample_rows": g.height,
+        "baseline_rows": b.height,
+        "identical": bad.height == 0 and g.height == b.height,
+        "mismatches": bad.height,
+        "examples": [
+            {k: (str(v) if not isinstance(v, int | bool | None) else v) for k, v in r.items()}
+            for r in bad.head(examples).to_dicts()
+        ],
+    }
 
 
 # ------------------------------------------------------------------------------ online
@@ -468,27 +795,58 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plan", type=int, default=1_000_000)
     parser.add_argument("--history", type=int, default=30_000_000)
+    parser.add_argument(
+        "--baseline-plan",
+        type=int,
+        default=20_000,
+        help="planned contacts (the first in plan order) the per-contact loop decides",
+    )
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--skip-online", action="store_true")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child-batch", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-baseline", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--sample-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.smoke:
         args.plan, args.history = 2_000, 20_000
+    args.baseline_plan = max(1, min(args.baseline_plan, args.plan))
     if args.child_batch is not None:
-        batch_child(args.plan, args.history, args.child_batch)
+        batch_child(args.plan, args.history, args.child_batch, args.baseline_plan, args.sample_dir)
+        return
+    if args.child_baseline is not None:
+        baseline_child(args.sample_dir, args.child_baseline)
         return
     print(
         f"gate benchmark: plan {args.plan:,} contacts, history {args.history:,} rows, "
         f"{os.cpu_count()} CPUs, polars {pl.__version__}"
     )
-    batch = run_batch(args.plan, args.history)
+    with tempfile.TemporaryDirectory() as tmp:
+        sample_dir = Path(tmp)
+        batch = run_batch(args.plan, args.history, args.baseline_plan, sample_dir)
+        baseline = run_baseline(sample_dir)
+        same = compare_decisions(sample_dir)
     print(
         f"batch gate: {batch['seconds']:.2f} s ({batch['cpu_seconds']:.1f} CPU-s), "
         f"{batch['rows_per_second']:,.0f} planned rows/s, peak {batch['peak_mb']:,.0f} MB "
         f"(inputs {batch['inputs_mb']:,.0f} MB), blocked {batch['blocked_share']:.1%}"
     )
     print(f"  most frequent blocking rules: {batch['top_rules']}")
+    print(
+        f"baseline python per-contact loop: {baseline['plan_rows']:,} planned contacts "
+        f"(the first in plan order) with their debtors' {baseline['history_rows']:,} history "
+        f"rows: {baseline['seconds']:.2f} s ({baseline['cpu_seconds']:.1f} CPU-s), "
+        f"{baseline['rows_per_second']:,.0f} planned rows/s, peak {baseline['peak_mb']:,.0f} MB "
+        f"(inputs {baseline['inputs_mb']:,.0f} MB), blocked {baseline['blocked_share']:.1%}"
+    )
+    ratio = batch["rows_per_second"] / baseline["rows_per_second"]
+    print(f"  throughput ratio gate / per-contact loop: {ratio:.1f}x")
+    print(
+        f"  decisions identical on the sample: {'yes' if same['identical'] else 'no'} "
+        f"({same['mismatches']} mismatches of {same['sample_rows']:,})"
+    )
+    for row in same["examples"]:
+        print(f"    {row}")
     online = [] if args.skip_online else run_online(args.smoke)
     for row in online:
         print(
@@ -497,7 +855,18 @@ def main() -> None:
             f"{row['target_history']} rows, {row['history_rows']:,} history rows in the DB)"
         )
     if args.json is not None:
-        args.json.write_text(json.dumps({"batch": batch, "online": online}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "batch": batch,
+                    "baseline": {"name": "python per-contact loop", **baseline},
+                    "ratio": ratio,
+                    "decisions": same,
+                    "online": online,
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":
