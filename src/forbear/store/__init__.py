@@ -8,3 +8,10 @@ Public entry points:
 - :mod:`forbear.store.bulk` -- Polars frames in and out, never row by row through the ORM
 - :class:`forbear.store.crypto.PiiVault` -- field encryption and blind indexes
 """
+
+# Models of other areas live in their own modules (one per business noun) on the same
+# Base. Importing them with the package puts every table in ``Base.metadata`` for
+# Alembic and the tests, whichever store module is imported first (importing them from
+# models.py instead made ``import forbear.store.bulk`` circular).
+from forbear.store import models  # noqa: F401, I001
+from forbear.store import area_models  # noqa: F401

@@ -364,8 +364,3 @@ class AccountScore(Base):
     tier: Mapped[str | None] = mapped_column(String(8))
     pd: Mapped[float | None] = mapped_column(Float)
     reason_codes: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
-
-
-# Models of other areas live in their own modules (one per business noun) on the same
-# Base; importing them here puts every table in ``Base.metadata`` for Alembic and tests.
-from forbear.store import area_models  # noqa: E402, F401

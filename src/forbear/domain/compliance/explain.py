@@ -16,6 +16,7 @@ _TEXT = {
     "zh": {
         "allowed": "允许联系：规则包 {pack} 的所有规则均未阻止。",
         "block": "被 {id} 阻止：{desc}（依据：{source}；可信度 {conf}）",
+        "params": "  本机构生效参数：{params}",
         "unknown": "被 {id} 阻止（规则包 {pack} 中没有该规则）",
         "earliest": "最早可联系时间：{at}（UTC）。",
         "never": "时间推移不会解除此阻止：须先处理上述原因。",
@@ -23,11 +24,23 @@ _TEXT = {
     "en": {
         "allowed": "Allowed: no rule of pack {pack} blocks this contact.",
         "block": "Blocked by {id}: {desc} (source: {source}; confidence {conf})",
+        "params": "  in force for this lender: {params}",
         "unknown": "Blocked by {id} (not a rule of pack {pack})",
         "earliest": "Earliest allowed at {at} (UTC).",
         "never": "Waiting will not lift this block: the reasons above must be resolved first.",
     },
 }
+
+
+def _params(params: Mapping[str, Any]) -> str:
+    """The rule's effective parameters, scalars and short lists only."""
+    parts = []
+    for key, value in sorted(params.items()):
+        if isinstance(value, bool | int | float | str):
+            parts.append(f"{key}={value}")
+        elif isinstance(value, list | tuple) and len(value) <= 6:
+            parts.append(f"{key}={', '.join(str(v) for v in value)}")
+    return "; ".join(parts)
 
 
 def explain(
@@ -54,6 +67,10 @@ def explain(
                 id=rid, desc=desc.rstrip("。."), source=r.source, conf=r.confidence
             )
         )
+        # The description is the pack's; a lender may have tightened it (e.g. 21:00).
+        shown = _params(r.params)
+        if shown:
+            out.append(text["params"].format(params=shown))
     at = decision_row.get("earliest_allowed_at")
     if isinstance(at, datetime):
         out.append(text["earliest"].format(at=at.strftime("%Y-%m-%d %H:%M")))
