@@ -634,3 +634,18 @@ def test_explain_names_each_rule_with_its_source(lang):
     assert sum(x.startswith(("被 CN.", "Blocked by CN.")) for x in lines) == 2
     [ok] = decide([make_contact()])
     assert len(explain(ok, CN, lang)) == 1
+
+
+def test_a_debt_assigned_before_the_window_opens_waits_for_its_notice():
+    """Found by the property test: blocked by quiet hours at 21:30, but the debt is
+    assigned at 22:00 and its notice logged only the next day at 09:30."""
+    late = utc(2026, 3, 2, 13, 30)  # 21:30 in Shanghai
+    flag = make_flags(assigned_at=utc(2026, 3, 2, 14), assignment_notified_at=None)
+    [never] = decide([make_contact(at=late)], flag_rows=[flag])
+    assert never["blocked_by"] == ["CN.HOURS.QUIET"]
+    assert never["earliest_allowed_at"] is None  # no notice logged: time alone will not do
+    flag = make_flags(
+        assigned_at=utc(2026, 3, 2, 14), assignment_notified_at=utc(2026, 3, 3, 1, 30)
+    )
+    [row] = decide([make_contact(at=late)], flag_rows=[flag])
+    assert row["earliest_allowed_at"] == utc(2026, 3, 3, 1, 30)  # 09:30 local, the notice

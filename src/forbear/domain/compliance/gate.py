@@ -146,6 +146,22 @@ def gate(
         )
         p = p.with_columns(_t=pl.when(pl.col("allowed") | never).then(None).otherwise(start))
         p = ctx.next_open(p)
+        if rules.active("assignment_notice"):
+            # A debt assigned between the plan's time and the earliest time found is then
+            # under CN.ASSIGN.NOTICE: wait for the notice (or never, if none is logged),
+            # then for the next open window again.
+            t = pl.col("_t")
+            assigned = pl.col("_f_assigned").is_not_null() & (pl.col("_f_assigned") <= t)
+            unnotified = pl.col("_f_assign_notified").is_null()
+            late = pl.col("_f_assign_notified") > t
+            p = p.with_columns(
+                _t=pl.when(assigned & unnotified)
+                .then(None)
+                .when(assigned & late)
+                .then(pl.col("_f_assign_notified"))
+                .otherwise(t)
+            )
+            p = ctx.next_open(p)
     else:
         p = p.with_columns(_t=pl.lit(None, dtype=_UTC))
     return (
