@@ -47,6 +47,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from _measure import print_table
+
 SEED = 42
 TARGET = "creditability"
 CONTENDERS = ("forbear", "optbinning", "toad", "scorecardpy")
@@ -313,20 +315,7 @@ def _table(rows: list[dict[str, Any]], title: str) -> None:
             )
         else:
             body.append([r["name"], "-", "-", "-", "-", "-", "failed"])
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:  # pragma: no cover - rich is a dependency
-        print(title)
-        for line in [headers, *body]:
-            print("  ".join(f"{cell:>12}" for cell in line))
-        return
-    table = Table(title=title)
-    for i, h in enumerate(headers):
-        table.add_column(h, justify="left" if i == 0 else "right")
-    for line in body:
-        table.add_row(*line)
-    Console(width=120).print(table)
+    print_table(title, headers, body, width=120)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

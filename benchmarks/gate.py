@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
+from _measure import memory
 
 SEED = 20261201
 DAY = datetime(2026, 3, 10, tzinfo=UTC)  # the plan's day (UTC midnight = 08:00 Shanghai)
@@ -63,19 +64,6 @@ OUTCOME_P = np.array([0.30, 0.40, 0.10, 0.03, 0.02, 0.15])
 PROVENANCE = np.array(["contract", "supplied_by_debtor", "debtor_authorisation"])
 ZONES = np.array(["Asia/Shanghai", "Asia/Urumqi"])
 PG_URL = os.environ.get("FORBEAR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _memory() -> dict[str, float]:
-    found: dict[str, float] = {}
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                found[key] = int(value.split()[0]) / 1024
-    except OSError:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        found = {"VmRSS": peak, "VmHWM": peak}
-    return {"rss_mb": found["VmRSS"], "peak_mb": found["VmHWM"]}
 
 
 def _us(moments: np.ndarray) -> pl.Series:
@@ -208,7 +196,7 @@ def batch_child(
 
     frames = synthetic_frames(plan_rows, history_rows)
     rules = default_rules()
-    before = _memory()
+    before = memory()
     start = time.perf_counter()
     cpu0 = time.process_time()
     decided = gate(
@@ -220,7 +208,7 @@ def batch_child(
     ).collect()
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu0
-    after = _memory()
+    after = memory()
     blocked = decided.filter(~pl.col("allowed"))
     top = (
         blocked.select(pl.col("blocked_by").explode())
@@ -520,13 +508,13 @@ def baseline_child(sample_dir: Path, out: Path) -> None:
     history = pl.read_parquet(sample_dir / "history.parquet").to_dicts()
     flags = pl.read_parquet(sample_dir / "flags.parquet").to_dicts()
     holds = pl.read_parquet(sample_dir / "holds.parquet").to_dicts()
-    before = _memory()
+    before = memory()
     start = time.perf_counter()
     cpu0 = time.process_time()
     decided = baseline_decide(plan, history, flags, holds, rules)
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu0
-    after = _memory()
+    after = memory()
     pl.DataFrame(
         {
             "contact_id": [d[0] for d in decided],

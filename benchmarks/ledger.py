@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
+from _measure import memory, print_table
 
 AS_OF = date(2025, 6, 30)
 SEED = 20250630
@@ -520,20 +521,6 @@ def pandas_states(frames: dict[str, Any], as_of: date) -> Any:
 # ------------------------------------------------------------------------- child processes
 
 
-def _memory() -> dict[str, float]:
-    """Current and peak resident memory of this process, MB (/proc, else getrusage)."""
-    found: dict[str, float] = {}
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                found[key] = int(value.split()[0]) / 1024
-    except OSError:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        found = {"VmRSS": peak, "VmHWM": peak}
-    return {"rss_mb": found["VmRSS"], "peak_mb": found["VmHWM"]}
-
-
 def _read(workdir: Path, which: str) -> dict[str, pl.DataFrame]:
     names = ("products", "loans", "instalments", "payments")
     return {name: pl.read_parquet(workdir / f"{which}_{name}.parquet") for name in names}
@@ -549,7 +536,7 @@ def worker(role: str, workdir: Path, as_of: date, partitions: int = 1) -> dict[s
         import pandas  # noqa: F401  (import cost is not part of the work)
     else:
         from forbear.domain.ledger import account_states, account_states_partitioned
-    before = _memory()
+    before = memory()
     wall0, cpu0 = time.perf_counter(), time.process_time()
     if role == "baseline":
         states = pl.from_pandas(pandas_states(frames, as_of))
@@ -568,7 +555,7 @@ def worker(role: str, workdir: Path, as_of: date, partitions: int = 1) -> dict[s
         states, allocations = pl.collect_all([result.states, result.allocations])
         del allocations
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    after = _memory()
+    after = memory()
     states.write_parquet(workdir / f"states_{role}.parquet")
     return {
         "loans": loans,
@@ -629,20 +616,7 @@ def _table(results: list[dict[str, Any]], title: str) -> None:
         ]
         for r in results
     ]
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:  # pragma: no cover - rich is a dependency, plain text otherwise
-        print(title)
-        for line in [headers, *body]:
-            print("  ".join(f"{cell:>14}" for cell in line))
-        return
-    table = Table(title=title)
-    for i, h in enumerate(headers):
-        table.add_column(h, justify="left" if i == 0 else "right")
-    for line in body:
-        table.add_row(*line)
-    Console(width=140).print(table)
+    print_table(title, headers, body, width=140)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

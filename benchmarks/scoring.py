@@ -47,7 +47,6 @@ import argparse
 import json
 import os
 import pickle
-import resource
 import subprocess
 import sys
 import tempfile
@@ -59,6 +58,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
+from _measure import memory, print_table
 
 SEED = 20250701
 TARGET = "bad"
@@ -207,20 +208,6 @@ def _to_pandas(frame: pl.DataFrame, features: list[str]) -> Any:
 # ------------------------------------------------------------------------- child processes
 
 
-def _memory() -> dict[str, float]:
-    """Current and peak resident memory of this process, MB (/proc, else getrusage)."""
-    found: dict[str, float] = {}
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                found[key] = int(value.split()[0]) / 1024
-    except OSError:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        found = {"VmRSS": peak, "VmHWM": peak}
-    return {"rss_mb": found["VmRSS"], "peak_mb": found["VmHWM"]}
-
-
 def _quiet() -> None:
     """optbinning and toad trip pandas 3 / scikit-learn deprecation warnings in their own
     code; they are not ours to fix and would only clutter the output."""
@@ -243,7 +230,7 @@ def work_train_forbear(workdir: Path, seed: int) -> dict[str, Any]:
     from forbear.domain.scoring.scorecard import train_scorecard
 
     train = pl.read_parquet(workdir / "train.parquet")
-    before = _memory()
+    before = memory()
     t0, c0 = time.perf_counter(), time.process_time()
     artefact, report = train_scorecard(
         train,
@@ -260,7 +247,7 @@ def work_train_forbear(workdir: Path, seed: int) -> dict[str, Any]:
         "rows": train.height,
         "wall_s": wall,
         "cpu_s": cpu,
-        "peak_mb": _memory()["peak_mb"],
+        "peak_mb": memory()["peak_mb"],
         "inputs_mb": before["rss_mb"],
         "selected": list(report.selected),
         "dropped": report.dropped,
@@ -365,13 +352,13 @@ def work_score(
 
         artefact = load_artefact((workdir / "artefact.json").read_text())
         frame = pl.read_parquet(workdir / "score.parquet", n_rows=n_rows)
-        before = _memory()
+        before = memory()
         t0, c0 = time.perf_counter(), time.process_time()
         # with reason codes: what the daily batch writes (per-feature points included);
         # without: the totals only (score, score_int, tier, pd), like a library's score
         out = score_frame(frame.lazy(), artefact, reasons=reasons, points=reasons > 0).collect()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        after = _memory()
+        after = memory()
         if write_points:  # untimed: the per-feature points, for the identity check
             out = score_frame(frame.lazy(), artefact, reasons=0, points=True).collect()
             pts = [c for c in out.columns if c.startswith("pts_")]
@@ -389,11 +376,11 @@ def work_score(
         x = _to_pandas(frame, names)
         rows = frame.height
         del frame
-        before = _memory()
+        before = memory()
         t0, c0 = time.perf_counter(), time.process_time()
         scores = card.score(x) if role == OPTBINNING else card.predict(x)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        after = _memory()
+        after = memory()
         if write_points:
             _write_optbinning_points(card, x, np.asarray(scores), workdir)
     return {
@@ -482,20 +469,7 @@ def _table(results: list[dict[str, Any]], title: str) -> None:
         ]
         for r in results
     ]
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:  # pragma: no cover - rich is a dependency, plain text otherwise
-        print(title)
-        for line in [headers, *body]:
-            print("  ".join(f"{cell:>14}" for cell in line))
-        return
-    table = Table(title=title)
-    for i, h in enumerate(headers):
-        table.add_column(h, justify="left" if i == 0 else "right")
-    for line in body:
-        table.add_row(*line)
-    Console(width=120).print(table)
+    print_table(title, headers, body, width=120)
 
 
 def _worker_main(args: argparse.Namespace) -> dict[str, Any]:

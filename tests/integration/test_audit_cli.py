@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from clirun import forbear
 from forbear.store import audit
 from forbear.store.db import make_engine
-
-
-def forbear(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("FORBEAR_")} | {
-        "FORBEAR_DATA_DIR": str(data_dir),
-        "COLUMNS": "160",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "forbear.cli", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_verify_on_a_fresh_data_dir_finds_an_intact_empty_chain(tmp_path: Path) -> None:

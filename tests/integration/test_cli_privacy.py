@@ -3,34 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
-
-def forbear(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("FORBEAR_")} | {
-        "FORBEAR_DATA_DIR": str(data_dir),
-        "COLUMNS": "160",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "forbear.cli", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-        check=False,
-    )
-
-
-def assert_one_clear_line(result: subprocess.CompletedProcess[str], fragment: str) -> None:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr + result.stdout
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert fragment in lines[0]
+from clirun import assert_one_clear_line, forbear
 
 
 def test_keys_rotate_turns_the_key_file_into_a_private_keyring(tmp_path: Path) -> None:

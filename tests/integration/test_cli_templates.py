@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-
-def forbear(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("FORBEAR_")} | {
-        "FORBEAR_DATA_DIR": str(data_dir),
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "forbear.cli", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-        check=False,
-    )
+from clirun import forbear
 
 
 def test_check_prints_rule_category_span_and_excerpt_and_exits_1(tmp_path: Path) -> None:
