@@ -6,5 +6,6 @@ Each area adds one import line here (audit, access, contacts, templates, ...).
 from forbear.store import (
     audit,  # noqa: F401
     contacts,  # noqa: F401
+    strategies,  # noqa: F401
     templates,  # noqa: F401
 )
