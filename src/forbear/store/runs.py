@@ -94,7 +94,7 @@ class Decision(Base):
     template: Mapped[str | None] = mapped_column(String(64))
     purpose: Mapped[str | None] = mapped_column(String(32))
     is_demand: Mapped[bool | None] = mapped_column(Boolean)
-    priority: Mapped[float | None] = mapped_column(Float)
+    priority: Mapped[int | None] = mapped_column(Integer)
     behaviour_tier: Mapped[str | None] = mapped_column(String(16))
     ew_pd: Mapped[float | None] = mapped_column(Float)
     propensity: Mapped[float | None] = mapped_column(Float)

@@ -61,7 +61,7 @@ def upgrade() -> None:
         sa.Column("template", sa.String(length=64), nullable=True),
         sa.Column("purpose", sa.String(length=32), nullable=True),
         sa.Column("is_demand", sa.Boolean(), nullable=True),
-        sa.Column("priority", sa.Float(), nullable=True),
+        sa.Column("priority", sa.Integer(), nullable=True),
         sa.Column("behaviour_tier", sa.String(length=16), nullable=True),
         sa.Column("ew_pd", sa.Float(), nullable=True),
         sa.Column("propensity", sa.Float(), nullable=True),

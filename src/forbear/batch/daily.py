@@ -1,0 +1,566 @@
+"""The daily run (DESIGN.md, "The daily run", steps 1-7) on the local engine.
+
+:func:`run_day` works inside the caller's ONE transaction and commits nothing, so a run
+that fails at any point leaves the database as it was. It is idempotent for a date: the
+date's decisions and work queue are deleted and rewritten (the same inputs give the same
+decisions), and the outbox only gains the messages whose ``dedupe_key`` it lacks (rows
+already sent stay as they are).
+
+Every whole-book step is a Polars frame in, a frame out; nothing loops over accounts in
+Python. The order within the day:
+
+1-2. the book and the ledger: :func:`forbear.services.book.compute_states` (stored);
+3.   the active book models: :func:`forbear.services.models.score_book` (skipped, with a
+     note, when no model is active);
+4.   the ACCOUNT frame, the active strategy's segments, arms and treatments, and the
+     day's actions; yesterday's carried (allowed, unscheduled) actions re-enter;
+5-6. every planned contact goes through the compliance gate as one whole-day plan (at
+     ``CONTACT_HOUR`` local time, party debtor, the debtor's primary contact point of
+     the channel's kind); capacity is then allocated to the allowed work, with
+     yesterday's work queue as ``previous`` so an agent keeps a borrower;
+7.   decisions, work queues and outbox, a run record with the summary, an audit event.
+
+Gating before allocating means capacity is never spent on a contact the gate blocks;
+the gate still sees the whole day's plan, so its frequency counters are conservative.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, insert, select, update
+
+from forbear.domain.compliance import schema as gate_schema
+from forbear.domain.compliance.gate import gate
+from forbear.domain.compliance.schema import Channel, Party
+from forbear.domain.errors import NotFound, ValidationError
+from forbear.services import book, models
+from forbear.services.contacts import CHANNEL_POINT_KIND, NEEDS_POINT, lender_rules
+from forbear.store import audit, bulk
+from forbear.store import contacts as contact_store
+from forbear.store.models import Borrower, ContactPoint
+from forbear.store.runs import (
+    Decision,
+    OutboxMessage,
+    OutboxStatus,
+    Run,
+    RunStatus,
+    WorkQueueItem,
+    delete_day,
+    outbox_keys,
+)
+
+ENGINES = ("local", "spark")
+CONTACT_HOUR = time(10, 0)
+ACTOR = "system:daily-run"
+# Blocked by the run itself, not by a compliance rule: the channel needs a contact point
+# (phone, e-mail) and the debtor has none of that kind.
+NO_CONTACT_POINT = "RUN.NO_CONTACT_POINT"
+# Channels the outbox sends by itself; the rest (agent calls, visits, legal review) are
+# agents' work.
+OUTBOX_CHANNELS = frozenset(
+    {Channel.SMS, Channel.EMAIL, Channel.APP_PUSH, Channel.IM, Channel.AI_CALL, Channel.LETTER}
+)
+_GATED = sorted(c.value for c in Channel)
+_UTC = pl.Datetime("us", "UTC")
+
+ACTIONS: dict[str, pl.DataType] = {
+    "loan_id": pl.Int64(),
+    "borrower_id": pl.Int64(),
+    "segment": pl.String(),
+    "arm": pl.String(),
+    "treatment": pl.String(),
+    "action_index": pl.Int64(),
+    "channel": pl.String(),
+    "template": pl.String(),
+    "purpose": pl.String(),
+    "is_demand": pl.Boolean(),
+    "priority": pl.Float64(),
+}
+
+
+class EngineUnavailable(ValidationError):
+    """The requested engine cannot run here."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: int
+    as_of: date
+    engine: str
+    strategy_version_id: int | None
+    decisions: pl.DataFrame
+    work_queue: pl.DataFrame
+    outbox_added: int
+    summary: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def _check_engine(engine: str) -> None:
+    if engine == "local":
+        return
+    if engine == "spark":
+        raise EngineUnavailable(
+            "--engine",
+            "spark: the Spark engine is not installed / not yet available "
+            "(install forbear[spark] once it ships; use --engine local)",
+        )
+    raise EngineUnavailable("--engine", f"{engine!r} is not one of {', '.join(ENGINES)}")
+
+
+def dedupe_key(frame: pl.LazyFrame | pl.DataFrame) -> pl.Expr:
+    """sha256 of ``as_of|loan_id|action_index|channel|template`` (hex) as an expression."""
+    del frame
+    text = pl.concat_str(
+        pl.col("as_of").cast(pl.String),
+        pl.col("loan_id").cast(pl.String),
+        pl.col("action_index").cast(pl.String),
+        pl.col("channel"),
+        pl.col("template").fill_null(""),
+        separator="|",
+    )
+    return text.map_batches(
+        lambda s: pl.Series(
+            [hashlib.sha256(v.encode()).hexdigest() for v in s.to_list()], dtype=pl.String
+        ),
+        return_dtype=pl.String,
+    )
+
+
+def contact_points(conn: Connection) -> pl.DataFrame:
+    """The debtor's primary contact point of each kind: ``borrower_id, kind,
+    contact_point_id, provenance`` (primary first, then the lowest id)."""
+    rows = conn.execute(
+        select(
+            ContactPoint.borrower_id,
+            ContactPoint.kind,
+            ContactPoint.id,
+            ContactPoint.provenance,
+            ContactPoint.is_primary,
+        ).where(ContactPoint.owner_type == Party.DEBTOR.value)
+    ).all()
+    schema = {
+        "borrower_id": pl.Int64(),
+        "kind": pl.String(),
+        "contact_point_id": pl.Int64(),
+        "provenance": pl.String(),
+        "is_primary": pl.Boolean(),
+    }
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return (
+        frame.sort(
+            ["borrower_id", "kind", "is_primary", "contact_point_id"],
+            descending=[False, False, True, False],
+        )
+        .unique(["borrower_id", "kind"], keep="first", maintain_order=True)
+        .drop("is_primary")
+    )
+
+
+def borrower_zones(conn: Connection) -> pl.DataFrame:
+    rows = conn.execute(select(Borrower.id, Borrower.timezone)).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={"borrower_id": pl.Int64(), "timezone": pl.String()},
+        orient="row",
+    )
+
+
+def plan(
+    actions: pl.DataFrame,
+    points: pl.DataFrame,
+    zones: pl.DataFrame,
+    as_of: date,
+    hour: time = CONTACT_HOUR,
+) -> pl.DataFrame:
+    """The gate's PLANNED frame for the contact actions (a ``contact_id`` per row of
+    ``actions``, in order), plus ``needs_point_missing`` for channels that need a point
+    the debtor lacks. Non-contact actions (e.g. legal review) are not planned."""
+    kinds = pl.DataFrame(
+        {
+            "channel": [c.value for c in CHANNEL_POINT_KIND],
+            "kind": [k.value if k else None for k in CHANNEL_POINT_KIND.values()],
+            "_needs": [c in NEEDS_POINT for c in CHANNEL_POINT_KIND],
+        },
+        schema={"channel": pl.String(), "kind": pl.String(), "_needs": pl.Boolean()},
+    )
+    local = datetime.combine(as_of, hour)
+    p = (
+        actions.with_row_index("contact_id")
+        .with_columns(pl.col("contact_id").cast(pl.Int64))
+        .filter(pl.col("channel").is_in(_GATED))
+        .join(kinds, on="channel", how="left")
+        .join(points, on=["borrower_id", "kind"], how="left")
+        .join(zones, on="borrower_id", how="left")
+    )
+    zone_list = sorted({z for z in p["timezone"].unique().to_list() if z})
+    at = pl.lit(None, dtype=_UTC)
+    for z in zone_list:
+        moment = pl.lit(local).dt.replace_time_zone(z).dt.convert_time_zone("UTC")
+        at = pl.when(pl.col("timezone") == z).then(moment).otherwise(at)
+    return p.with_columns(
+        at=at.cast(_UTC),
+        party=pl.lit(Party.DEBTOR.value),
+        agency_id=pl.lit(None, dtype=pl.Int64),
+        discloses_debt=pl.lit(True),
+        needs_point_missing=pl.col("_needs") & pl.col("contact_point_id").is_null(),
+    ).select([*gate_schema.PLANNED, "needs_point_missing"])
+
+
+def decide_contacts(
+    actions: pl.DataFrame,
+    planned: pl.DataFrame,
+    history: pl.DataFrame,
+    flags: pl.DataFrame,
+    holds: pl.DataFrame,
+    rules: Any,
+) -> pl.DataFrame:
+    """``actions`` with the gate's answer (``allowed, blocked_by, earliest_allowed_at``)
+    and ``contact_point_id``; actions that are not contacts get ``allowed`` null."""
+    to_gate = planned.filter(~pl.col("needs_point_missing")).drop("needs_point_missing")
+    if to_gate.height:
+        decided = gate(to_gate.lazy(), history.lazy(), flags.lazy(), holds.lazy(), rules).collect()
+    else:
+        decided = pl.DataFrame(schema={**gate_schema.PLANNED, **gate_schema.DECISION})
+    missing = planned.filter(pl.col("needs_point_missing")).select(
+        "contact_id",
+        "contact_point_id",
+        allowed=pl.lit(False),
+        blocked_by=pl.lit([NO_CONTACT_POINT], dtype=pl.List(pl.String)),
+        earliest_allowed_at=pl.lit(None, dtype=_UTC),
+    )
+    answers = pl.concat(
+        [
+            decided.select(
+                "contact_id", "contact_point_id", "allowed", "blocked_by", "earliest_allowed_at"
+            ),
+            missing,
+        ]
+    )
+    return (
+        actions.with_row_index("contact_id")
+        .with_columns(pl.col("contact_id").cast(pl.Int64))
+        .join(answers, on="contact_id", how="left")
+        .with_columns(pl.col("blocked_by").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        .drop("contact_id")
+    )
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def _strategy(conn: Connection) -> tuple[int | None, Any]:
+    """The active strategy and its version id (None for the shipped default)."""
+    from forbear.services.strategies import active_strategy
+
+    found = active_strategy(conn)
+    if isinstance(found, tuple):
+        version_id, strategy = found
+        return (None if version_id is None else int(version_id)), strategy
+    version_id = getattr(found, "version_id", getattr(found, "id", None))
+    strategy = getattr(found, "strategy", found)
+    return (None if version_id is None else int(version_id)), strategy
+
+
+def _previous_day(conn: Connection, as_of: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Yesterday's work queue and yesterday's carried (allowed, unscheduled) actions."""
+    yesterday = as_of - timedelta(days=1)
+    wq = WorkQueueItem
+    queue_rows = conn.execute(
+        select(wq.loan_id, wq.borrower_id, wq.agent_id, wq.team_id, wq.channel, wq.rank).where(
+            wq.as_of == yesterday
+        )
+    ).all()
+    queue = pl.DataFrame(
+        [tuple(r) for r in queue_rows],
+        schema={
+            "loan_id": pl.Int64(),
+            "borrower_id": pl.Int64(),
+            "agent_id": pl.String(),
+            "team_id": pl.String(),
+            "channel": pl.String(),
+            "rank": pl.Int64(),
+        },
+        orient="row",
+    )
+    d = Decision
+    carried_rows = conn.execute(
+        select(*(getattr(d, name) for name in ACTIONS)).where(
+            d.as_of == yesterday, d.carried.is_(True)
+        )
+    ).all()
+    carried = pl.DataFrame([tuple(r) for r in carried_rows], schema=ACTIONS, orient="row")
+    return queue, carried
+
+
+def _scores(conn: Connection, as_of: date, notes: list[str]) -> None:
+    try:
+        stored = models.score_book(conn, as_of)
+    except NotFound:
+        notes.append("no active book model: scoring skipped (accounts are unscored)")
+        return
+    for kind, rows in stored.items():
+        notes.append(f"{kind}: {rows:,} accounts scored")
+
+
+def _counts(frame: pl.DataFrame, *keys: str) -> list[dict[str, Any]]:
+    if frame.height == 0:
+        return []
+    return (
+        frame.group_by(*keys).agg(pl.len().alias("count")).sort(*keys, nulls_last=True).to_dicts()
+    )
+
+
+def summarise(decisions: pl.DataFrame, accounts: pl.DataFrame, outbox_added: int) -> dict[str, Any]:
+    """Counts only (no personal data): what ``runs.summary`` stores and the CLI prints."""
+    contacts = decisions.filter(pl.col("allowed").is_not_null())
+    blocked = (
+        contacts.filter(~pl.col("allowed"))
+        .select(pl.col("blocked_by").str.json_decode(pl.List(pl.String)))
+        .explode("blocked_by")
+        .rename({"blocked_by": "rule"})
+    )
+    scheduled = decisions.filter(pl.col("scheduled"))
+    return {
+        "accounts": accounts.height,
+        "actions": decisions.height,
+        "by_segment": _counts(accounts, "segment"),
+        "by_treatment": _counts(accounts, "treatment"),
+        "by_arm": _counts(accounts, "arm"),
+        "contacts": {
+            "planned": contacts.height,
+            "allowed": int(contacts["allowed"].sum()) if contacts.height else 0,
+            "blocked": int((~contacts["allowed"]).sum()) if contacts.height else 0,
+        },
+        "blocked_by_rule": _counts(blocked, "rule"),
+        "scheduled_by_channel": _counts(scheduled, "channel"),
+        "scheduled_by_team": _counts(scheduled.filter(pl.col("team_id").is_not_null()), "team_id"),
+        "carried_by_channel": _counts(decisions.filter(pl.col("carried")), "channel"),
+        "outbox_added": outbox_added,
+    }
+
+
+def run_day(
+    conn: Connection,
+    as_of: date,
+    *,
+    data_dir: Path,
+    engine: str = "local",
+    hour: time = CONTACT_HOUR,
+    capacity: Any = None,
+    now: datetime | None = None,
+) -> RunResult:
+    """Decide the day for the whole book in the caller's transaction (see the module
+    docstring). ``capacity`` defaults to :func:`forbear.domain.capacity.default_capacity`."""
+    _check_engine(engine)
+    from forbear.domain.capacity import allocate, default_capacity
+    from forbear.domain.strategy import compile_strategy
+    from forbear.services.accounts import build_accounts
+
+    started = now or datetime.now(UTC)
+    notes: list[str] = []
+    # 1-2: the book, the ledger, the stored snapshot of the day
+    book.compute_states(conn, as_of)
+    # 3: scores with the active models
+    _scores(conn, as_of, notes)
+    # 4: accounts, strategy, today's actions (+ yesterday's carried work)
+    version_id, strategy = _strategy(conn)
+    compiled = compile_strategy(strategy)
+    accounts = build_accounts(conn, as_of)
+    assigned = compiled.assign(accounts.lazy()).collect()
+    today = compiled.actions_for(assigned.lazy(), as_of).collect()
+    previous_queue, carried = _previous_day(conn, as_of)
+    actions = pl.concat(
+        [
+            today.select([pl.col(n).cast(t) for n, t in ACTIONS.items()]),
+            carried.join(today, on=["loan_id", "action_index"], how="anti").join(
+                assigned.select("loan_id"), on="loan_id", how="semi"
+            ),
+        ]
+    ).sort("loan_id", "action_index")
+    # 6: the compliance gate over the whole day's plan
+    at = datetime.combine(as_of, hour, tzinfo=UTC)
+    planned = plan(actions, contact_points(conn), borrower_zones(conn), as_of, hour)
+    before = planned["at"].min() if planned.height else at
+    history = contact_store.read_history(conn, before=before)  # type: ignore[arg-type]
+    flags = contact_store.read_flags(conn, at=planned["at"].max() if planned.height else at)
+    holds = contact_store.read_holds(conn)
+    gated = decide_contacts(actions, planned, history, flags, holds, lender_rules(data_dir))
+    # 5: capacity over the allowed work (non-contacts such as legal review included)
+    fits = gated.filter(pl.col("allowed").fill_null(True))
+    allocated = allocate(fits, capacity or default_capacity(), previous_queue)
+    plan_cols = ["scheduled", "agent_id", "team_id", "carried", "rank"]
+    decisions = _decisions(gated, allocated, assigned, as_of, version_id, plan_cols)
+    # 7: the run record, decisions, work queue, outbox, audit
+    return _write(conn, as_of, engine, version_id, started, decisions, assigned, notes)
+
+
+def _decisions(
+    gated: pl.DataFrame,
+    allocated: Any,
+    assigned: pl.DataFrame,
+    as_of: date,
+    version_id: int | None,
+    plan_cols: list[str],
+) -> pl.DataFrame:
+    alloc = allocated.collect() if isinstance(allocated, pl.LazyFrame) else allocated
+    scores = assigned.select(
+        "loan_id",
+        *(
+            pl.col(c) if c in assigned.columns else pl.lit(None, dtype=t).alias(c)
+            for c, t in (
+                ("behaviour_tier", pl.String()),
+                ("ew_pd", pl.Float64()),
+                ("propensity", pl.Float64()),
+            )
+        ),
+        (
+            pl.col("reason_codes").cast(pl.String)
+            if "reason_codes" in assigned.columns
+            else pl.lit("[]")
+        ).alias("reason_codes"),
+    )
+    return (
+        gated.join(
+            alloc.select("loan_id", pl.col("action_index").cast(pl.Int64), *plan_cols),
+            on=["loan_id", "action_index"],
+            how="left",
+        )
+        .join(scores, on="loan_id", how="left")
+        .with_columns(
+            as_of=pl.lit(as_of),
+            strategy_version_id=pl.lit(version_id, dtype=pl.Int64),
+            scheduled=pl.col("scheduled").fill_null(False),
+            carried=pl.col("carried").fill_null(False),
+            agent_id=pl.col("agent_id").cast(pl.String),
+            team_id=pl.col("team_id").cast(pl.String),
+            reason_codes=pl.col("reason_codes").fill_null("[]"),
+            blocked_by=pl.col("blocked_by")
+            .list.eval(pl.format('"{}"', pl.element()))
+            .list.join(",")
+            .map_batches(lambda s: "[" + s + "]", return_dtype=pl.String),
+        )
+        .sort("loan_id", "action_index")
+    )
+
+
+def _write(
+    conn: Connection,
+    as_of: date,
+    engine: str,
+    version_id: int | None,
+    started: datetime,
+    decisions: pl.DataFrame,
+    assigned: pl.DataFrame,
+    notes: list[str],
+) -> RunResult:
+    conn.execute(
+        update(Run)
+        .where(Run.as_of == as_of, Run.status == RunStatus.COMPLETED.value)
+        .values(status=RunStatus.SUPERSEDED.value)
+    )
+    run_id = int(
+        conn.execute(
+            insert(Run)
+            .values(
+                as_of=as_of,
+                strategy_version_id=version_id,
+                engine=engine,
+                status=RunStatus.RUNNING.value,
+                started_at=started,
+            )
+            .returning(Run.id)
+        ).scalar_one()
+    )
+    delete_day(conn, as_of)
+    rows = decisions.with_columns(run_id=pl.lit(run_id, dtype=pl.Int64))
+    decision_cols = [c.name for c in Decision.__table__.columns]
+    bulk.write_frame(conn, Decision.__tablename__, rows.select(decision_cols))
+    agents = rows.filter(
+        pl.col("scheduled") & pl.col("agent_id").is_not_null() & pl.col("allowed").fill_null(True)
+    )
+    queue = agents.select(
+        "as_of",
+        "loan_id",
+        "action_index",
+        "run_id",
+        "agent_id",
+        "team_id",
+        "borrower_id",
+        pl.col("rank").cast(pl.Int64),
+        "channel",
+        "template",
+        "carried",
+    ).sort("agent_id", "rank", "loan_id", "action_index")
+    bulk.write_frame(conn, WorkQueueItem.__tablename__, queue)
+    sends = rows.filter(
+        pl.col("scheduled")
+        & pl.col("allowed").fill_null(False)
+        & pl.col("channel").is_in([c.value for c in OUTBOX_CHANNELS])
+        & pl.col("agent_id").is_null()
+    )
+    created = datetime.now(UTC)
+    outbox = sends.select(
+        "as_of",
+        "loan_id",
+        "borrower_id",
+        "action_index",
+        "channel",
+        "template",
+        "contact_point_id",
+        dedupe_key=dedupe_key(sends),
+        status=pl.lit(OutboxStatus.QUEUED.value),
+        created_at=pl.lit(created, dtype=_UTC),
+    )
+    existing = outbox_keys(conn, as_of)
+    fresh = outbox.filter(~pl.col("dedupe_key").is_in(list(existing)))
+    added = bulk.write_frame(conn, OutboxMessage.__tablename__, fresh)
+    summary = summarise(rows, assigned, added)
+    summary["notes"] = notes
+    summary["strategy_version_id"] = version_id
+    summary["work_queue"] = queue.height
+    summary["outbox_total"] = len(existing) + added
+    conn.execute(
+        update(Run)
+        .where(Run.id == run_id)
+        .values(
+            status=RunStatus.COMPLETED.value,
+            finished_at=datetime.now(UTC),
+            summary=json.loads(json.dumps(summary, default=str)),
+        )
+    )
+    audit.record(
+        conn,
+        action="run.complete",
+        actor=ACTOR,
+        subject_type="run",
+        subject_id=run_id,
+        payload={
+            "as_of": as_of.isoformat(),
+            "engine": engine,
+            "strategy_version_id": version_id,
+            "accounts": summary["accounts"],
+            "decisions": rows.height,
+            "contacts_allowed": summary["contacts"]["allowed"],
+            "contacts_blocked": summary["contacts"]["blocked"],
+            "work_queue": queue.height,
+            "outbox_added": added,
+        },
+    )
+    return RunResult(
+        run_id=run_id,
+        as_of=as_of,
+        engine=engine,
+        strategy_version_id=version_id,
+        decisions=rows,
+        work_queue=queue,
+        outbox_added=added,
+        summary=summary,
+        notes=notes,
+    )
