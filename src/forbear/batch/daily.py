@@ -393,12 +393,57 @@ def run_day(
     holds = contact_store.read_holds(conn)
     gated = decide_contacts(actions, planned, history, flags, holds, lender_rules(data_dir))
     # 5: capacity over the allowed work (non-contacts such as legal review included)
-    fits = gated.filter(pl.col("allowed").fill_null(True))
-    allocated = allocate(fits, capacity or default_capacity(), previous_queue)
+    fits = capacity_input(gated, assigned, carried)
+    allocated = allocate(
+        fits, capacity or default_capacity(), previous_queue.select("loan_id", "agent_id")
+    )
     plan_cols = ["scheduled", "agent_id", "team_id", "carried", "rank"]
     decisions = _decisions(gated, allocated, assigned, as_of, version_id, plan_cols)
     # 7: the run record, decisions, work queue, outbox, audit
     return _write(conn, as_of, engine, version_id, started, decisions, assigned, notes)
+
+
+def capacity_input(
+    gated: pl.DataFrame, assigned: pl.DataFrame, carried: pl.DataFrame
+) -> pl.DataFrame:
+    """The allowed work (non-contacts such as legal review included) with what
+    :func:`forbear.domain.capacity.allocate` reads: ``action_id``, ``lang``, ``skill``
+    (legal for legal review, hardship for plan offers and hardship accounts, else
+    collections), ``expected_recovery`` (propensity x overdue fen; the overdue amount when
+    unscored) and ``carried_days`` (1 for yesterday's carried work)."""
+    value = assigned.select(
+        "loan_id",
+        _col_or(assigned, "overdue_total", pl.Int64()).fill_null(0).alias("_overdue"),
+        _col_or(assigned, "propensity", pl.Float64()).alias("_propensity"),
+        _col_or(assigned, "hardship", pl.Boolean()).fill_null(False).alias("_hardship"),
+    )
+    again = carried.select("loan_id", "action_index", _carried=pl.lit(True))
+    return (
+        gated.filter(pl.col("allowed").fill_null(True))
+        .join(value, on="loan_id", how="left")
+        .join(again, on=["loan_id", "action_index"], how="left")
+        .with_columns(
+            action_id=pl.col("loan_id") * 1_000 + pl.col("action_index"),
+            lang=pl.lit("zh"),
+            skill=pl.when(pl.col("channel") == "legal_review")
+            .then(pl.lit("legal"))
+            .when((pl.col("purpose") == "offer_plan") | pl.col("_hardship").fill_null(False))
+            .then(pl.lit("hardship"))
+            .otherwise(pl.lit("collections")),
+            expected_recovery=(
+                pl.col("_overdue").fill_null(0).cast(pl.Float64)
+                * pl.col("_propensity").fill_null(1.0)
+            )
+            .round(0)
+            .cast(pl.Int64),
+            carried_days=pl.when(pl.col("_carried")).then(1).otherwise(0).cast(pl.Int64),
+        )
+        .drop("_overdue", "_propensity", "_hardship", "_carried")
+    )
+
+
+def _col_or(frame: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
+    return pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype=dtype)
 
 
 def _decisions(
