@@ -1150,6 +1150,78 @@ def _print_usage_error(exc: Exception) -> None:
     err.print(f"[red]error:[/] {message} (see `{where} --help`)", highlight=False, soft_wrap=True)
 
 
+# ---------------------------------------------------------------- the daily run
+
+
+def _count_table(title: str, rows: list[dict[str, object]], key: str, label: str) -> Table:
+    table = Table(title=title)
+    table.add_column(label)
+    table.add_column("Count 数量", justify="right")
+    for row in rows:
+        name = row.get(key)
+        table.add_row("-" if name is None else str(name), f"{int(row['count']):,}")  # type: ignore[call-overload]
+    return table
+
+
+def print_run_summary(summary: dict[str, object], as_of: date) -> None:
+    """The stored summary of a daily run (``runs.summary``), printed with rich."""
+    get = summary.get
+    console.print(
+        f"Daily run 每日作业 {as_of}: {get('accounts', 0):,} accounts, "
+        f"{get('actions', 0):,} actions, strategy version "
+        f"{get('strategy_version_id') or 'default (shipped)'}"
+    )
+    for title, key, label in (
+        ("Accounts by segment 分群", "by_segment", "segment"),
+        ("Accounts by treatment 处置", "by_treatment", "treatment"),
+        ("Accounts by arm 实验组", "by_arm", "arm"),
+        ("Blocked contacts by rule 合规拦截", "blocked_by_rule", "rule"),
+        ("Scheduled by channel 今日渠道", "scheduled_by_channel", "channel"),
+        ("Scheduled agent work by team 团队", "scheduled_by_team", "team_id"),
+        ("Carried to tomorrow by channel 顺延", "carried_by_channel", "channel"),
+    ):
+        rows = get(key) or []
+        assert isinstance(rows, list)
+        console.print(_count_table(title, rows, label, label))
+    contacts = get("contacts") or {}
+    assert isinstance(contacts, dict)
+    console.print(
+        f"Contacts 联系: {contacts.get('planned', 0):,} planned, "
+        f"[green]{contacts.get('allowed', 0):,} allowed[/], "
+        f"[red]{contacts.get('blocked', 0):,} blocked[/]"
+    )
+    usage = get("capacity") or []
+    if usage:
+        assert isinstance(usage, list)
+        table = Table(title="Capacity use 产能使用")
+        for name in usage[0]:
+            table.add_column(str(name), justify="right")
+        for row in usage:
+            table.add_row(*("-" if v is None else str(v) for v in row.values()))
+        console.print(table)
+    console.print(
+        f"Work queue 工作队列: {get('work_queue', 0):,} items; outbox 待发: "
+        f"{get('outbox_added', 0):,} added ({get('outbox_total', 0):,} for the date)"
+    )
+    for note in get("notes") or []:  # type: ignore[union-attr]
+        console.print(f"[yellow]![/] {note}")
+
+
+@app.command("run")
+def run_cmd(
+    as_of: Annotated[str, typer.Option("--as-of", help="business date YYYY-MM-DD")],
+    engine: Annotated[str, typer.Option("--engine", help="local (spark: not yet)")] = "local",
+) -> None:
+    """The daily run: states, scores, strategy, gate, capacity; decisions, queues, outbox."""
+    from forbear.batch.daily import run_day
+
+    day = parse_date(as_of, "--as-of")
+    forbear = _app()
+    with forbear.transaction() as conn:
+        result = run_day(conn, day, data_dir=forbear.settings.data_dir, engine=engine)
+    print_run_summary(result.summary, day)
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)

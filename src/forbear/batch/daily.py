@@ -360,6 +360,7 @@ def run_day(
     docstring). ``capacity`` defaults to :func:`forbear.domain.capacity.default_capacity`."""
     _check_engine(engine)
     from forbear.domain.capacity import allocate, default_capacity
+    from forbear.domain.capacity import summary as capacity_summary
     from forbear.domain.strategy import compile_strategy
     from forbear.services.accounts import build_accounts
 
@@ -394,13 +395,15 @@ def run_day(
     gated = decide_contacts(actions, planned, history, flags, holds, lender_rules(data_dir))
     # 5: capacity over the allowed work (non-contacts such as legal review included)
     fits = capacity_input(gated, assigned, carried)
-    allocated = allocate(
-        fits, capacity or default_capacity(), previous_queue.select("loan_id", "agent_id")
-    )
+    config = capacity or default_capacity()
+    allocated = allocate(fits, config, previous_queue.select("loan_id", "agent_id"))
+    notes_capacity = capacity_summary(allocated, config).to_dicts()
     plan_cols = ["scheduled", "agent_id", "team_id", "carried", "rank"]
     decisions = _decisions(gated, allocated, assigned, as_of, version_id, plan_cols)
     # 7: the run record, decisions, work queue, outbox, audit
-    return _write(conn, as_of, engine, version_id, started, decisions, assigned, notes)
+    return _write(
+        conn, as_of, engine, version_id, started, decisions, assigned, notes, notes_capacity
+    )
 
 
 def capacity_input(
@@ -504,6 +507,7 @@ def _write(
     decisions: pl.DataFrame,
     assigned: pl.DataFrame,
     notes: list[str],
+    capacity_use: list[dict[str, Any]],
 ) -> RunResult:
     conn.execute(
         update(Run)
@@ -567,6 +571,7 @@ def _write(
     fresh = outbox.filter(~pl.col("dedupe_key").is_in(list(existing)))
     added = bulk.write_frame(conn, OutboxMessage.__tablename__, fresh)
     summary = summarise(rows, assigned, added)
+    summary["capacity"] = capacity_use
     summary["notes"] = notes
     summary["strategy_version_id"] = version_id
     summary["work_queue"] = queue.height
