@@ -1,0 +1,124 @@
+"""The ACCOUNT frame (``forbear.domain.strategy.schema.ACCOUNT``) built from the book.
+
+Shared by the strategy pre-launch check and the daily run: ledger states (computed and
+stored first if the date has none), scores of that date, open holds, limitation status.
+
+- ``hold_any``: an open hold on the borrower or the loan that stops collection work:
+  every kind except ``vulnerable`` (which means *careful* treatment: it sets ``hardship``),
+  channel-specific opt-outs and one third party's refusal (the gate handles those per
+  contact).
+- ``limitation_expired``: the limitation period (the pack's ``limitation`` rule, 3 years
+  in CN) counted from the later of the last instalment's due date and the last demand.
+- ``active_plan``, ``active_promise``, ``broken_promises_90d``: false / 0 until promises
+  and plans exist (issue 6); the daily run will fill them from there.
+- ``days_in_segment``: null here (the daily run knows it from earlier decisions; the
+  compiled strategy estimates it otherwise).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import polars as pl
+from sqlalchemy import Connection
+
+from forbear.domain.compliance.config import CompiledRules, default_rules
+from forbear.domain.compliance.schema import HoldKind
+from forbear.domain.strategy.schema import ACCOUNT
+from forbear.services.book import states_for
+from forbear.store import bulk
+from forbear.store.contacts import read_flags, read_holds
+
+DEFAULT_LIMITATION_YEARS = 3
+
+
+def limitation_years(rules: CompiledRules | None = None) -> int:
+    active = (rules or default_rules()).active("limitation")
+    return int(active[0].params["years"]) if active else DEFAULT_LIMITATION_YEARS
+
+
+def build_accounts(
+    conn: Connection, as_of: date, rules: CompiledRules | None = None
+) -> pl.DataFrame:
+    """One ACCOUNT row per loan as of ``as_of``, ordered by ``loan_id``."""
+    at = datetime.combine(as_of, time(23, 59, 59), UTC)
+    states = states_for(conn, as_of).states.lazy()
+    borrowers = bulk.read_loan_borrowers(conn).lazy()
+    scores = bulk.read_scores(conn, as_of)
+    holds = read_holds(conn)
+    flags = read_flags(conn, at=at).lazy()
+    return assemble_accounts(
+        states, borrowers, scores.lazy(), holds.lazy(), flags, as_of, limitation_years(rules)
+    ).collect()
+
+
+def assemble_accounts(
+    states: pl.LazyFrame,
+    borrowers: pl.LazyFrame,
+    scores: pl.LazyFrame,
+    holds: pl.LazyFrame,
+    flags: pl.LazyFrame,
+    as_of: date,
+    years: int = DEFAULT_LIMITATION_YEARS,
+) -> pl.LazyFrame:
+    """The pure part of :func:`build_accounts` (frames in, ACCOUNT out)."""
+    at = datetime.combine(as_of, time(23, 59, 59), UTC)
+
+    def score(kind: str, **cols: str) -> pl.LazyFrame:
+        return scores.filter(pl.col("kind") == kind).select(
+            "loan_id", *(pl.col(src).alias(dst) for dst, src in cols.items())
+        )
+
+    open_holds = holds.filter(
+        (pl.col("since") <= at) & (pl.col("until").is_null() | (pl.col("until") > at))
+    )
+    stopping = open_holds.filter(
+        (pl.col("kind") != HoldKind.VULNERABLE.value)
+        & pl.col("contact_point_id").is_null()
+        & ~((pl.col("kind") == HoldKind.OPT_OUT.value) & pl.col("channel").is_not_null())
+    )
+    vulnerable = open_holds.filter(pl.col("kind") == HoldKind.VULNERABLE.value)
+    base = states.join(borrowers, on="loan_id", how="left")
+
+    def flag_for(h: pl.LazyFrame, name: str) -> pl.LazyFrame:
+        # a hold with a null loan_id covers every loan of the borrower
+        by_loan = h.filter(pl.col("loan_id").is_not_null()).select("loan_id").unique()
+        by_borrower = h.filter(pl.col("loan_id").is_null()).select("borrower_id").unique()
+        keys = base.select("loan_id", "borrower_id")
+        hit = pl.concat(
+            [
+                keys.join(by_loan, on="loan_id", how="semi"),
+                keys.join(by_borrower, on="borrower_id", how="semi"),
+            ]
+        )
+        return hit.select("loan_id").unique().with_columns(pl.lit(True).alias(name))
+
+    limitation_base = pl.max_horizontal(pl.col("last_due_date"), pl.col("last_demand_at").dt.date())
+    limits = flags.select(
+        "loan_id",
+        (limitation_base.dt.offset_by(f"{years}y") < pl.lit(as_of))
+        .fill_null(False)
+        .alias("limitation_expired"),
+    )
+    return (
+        base.join(score("behaviour", behaviour_tier="tier"), on="loan_id", how="left")
+        .join(score("early_warning", ew_tier="tier", ew_pd="pd"), on="loan_id", how="left")
+        .join(score("propensity", propensity="pd"), on="loan_id", how="left")
+        .join(flag_for(stopping, "hold_any"), on="loan_id", how="left")
+        .join(flag_for(vulnerable, "hardship"), on="loan_id", how="left")
+        .join(limits, on="loan_id", how="left")
+        .with_columns(
+            pl.lit(as_of).alias("as_of"),
+            (pl.col("next_due_date") - pl.lit(as_of)).dt.total_days().alias("days_to_due"),
+            pl.col("outstanding_principal").alias("outstanding"),
+            pl.col("hold_any").fill_null(False),
+            pl.col("hardship").fill_null(False),
+            pl.col("limitation_expired").fill_null(False),
+            pl.lit(False).alias("active_plan"),  # issue 6
+            pl.lit(False).alias("active_promise"),  # issue 6
+            pl.lit(0).alias("broken_promises_90d"),  # issue 6
+            pl.lit(None, dtype=pl.Int32).alias("days_in_segment"),
+        )
+        .select(pl.col(c).cast(t) for c, t in ACCOUNT.items())
+        .sort("loan_id")
+    )
