@@ -38,8 +38,10 @@ Agent work
 ----------
 ``call``, ``visit`` and ``legal_review`` need an agent whose ``skills`` hold the
 action's ``skill``, whose ``langs`` hold its ``lang`` and whose ``channels`` hold its
-channel. A borrower gets at most one agent task a day: the first in the order above
-is kept, the others are carried (``duplicate_borrower``). For each tier (priority, age
+channel. A borrower gets at most one agent contact (``call`` or ``visit``) a day and at
+most one ``legal_review`` (a file review, not a contact, so it does not compete with a
+call): the first in the order above is kept, the others are carried
+(``duplicate_borrower``). For each tier (priority, age
 class) and pool, the top ``K`` actions are selected, ``K`` = min(pool size, the
 eligible agents' remaining capacity, the channel's remaining limit); then
 
@@ -81,6 +83,7 @@ CHANNELS: tuple[Channel, ...] = (
     "legal_review",
 )
 AGENT_CHANNELS: frozenset[str] = frozenset({"call", "visit", "legal_review"})
+CONTACT_CHANNELS: frozenset[str] = frozenset({"call", "visit"})  # one a day per borrower
 AUTOMATED_CHANNELS: frozenset[str] = frozenset(CHANNELS) - AGENT_CHANNELS
 
 DEFAULT_RESOURCE = "capacity_default.yaml"
@@ -379,8 +382,9 @@ def _allocate_agent_work(
     agent_idx: np.ndarray,
     reason: np.ndarray,
 ) -> None:
-    # one agent task per borrower per day: the first in the order wins
-    first = pl.col("_gord") == pl.col("_gord").min().over("borrower_id")
+    # one agent contact (call/visit) and one legal review per borrower per day: first wins
+    group = pl.col("_channel").is_in(list(CONTACT_CHANNELS))
+    first = pl.col("_gord") == pl.col("_gord").min().over("borrower_id", group)
     dup_rows = work.filter(~first).get_column("_row").to_numpy()
     reason[dup_rows] = _R_DUP
     work = work.filter(first)
@@ -389,7 +393,7 @@ def _allocate_agent_work(
     if previous is not None and previous.height and agents.ids:
         prev = (
             previous.select(
-                pl.col("loan_id"),
+                pl.col("loan_id").cast(work.schema["loan_id"]),
                 pl.col("agent_id")
                 .cast(pl.String)
                 .replace_strict(index, default=None, return_dtype=pl.Int64)

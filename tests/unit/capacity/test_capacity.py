@@ -245,6 +245,18 @@ def test_one_agent_task_per_borrower_per_day_keeps_highest_priority() -> None:
     assert out["A4"]["scheduled"]  # automated channels are not limited per borrower
 
 
+def test_a_legal_review_does_not_compete_with_the_days_call() -> None:
+    cfg = config(agents=[agent("a", 10, skills=("collections", "legal"))])
+    rows = [
+        action(1, borrower_id="B"),
+        action(2, borrower_id="B", channel="legal_review", skill="legal"),
+        action(3, borrower_id="B", channel="legal_review", skill="legal", priority=0),
+    ]
+    out = by_id(allocate(frame(rows), cfg))
+    assert out["A1"]["scheduled"] and out["A2"]["scheduled"]
+    assert out["A3"]["carry_reason"] == "duplicate_borrower"
+
+
 def next_day(out: pl.DataFrame, new: list[dict[str, object]]) -> pl.DataFrame:
     carried = (
         out.filter(pl.col("carried"))
