@@ -425,9 +425,36 @@ def _allocate_agent_work(
             tiers[tier],
             key=lambda pool: (int(agents.remaining[agents.eligible(*pool)].sum()), pool),
         )
+        # continuity demand of this tier per agent, so that one pool's greedy fill does not
+        # take the capacity an agent's own returning borrowers in a later pool need
+        demand = {pool: _continuity_demand(parts[(*tier, *pool)], pool, agents) for pool in pools}
+        reserved = np.sum([*demand.values(), np.zeros(len(agents.ids), np.int64)], axis=0)
         for pool in pools:
+            reserved = reserved - demand[pool]
             part = parts[(tier[0], tier[1], *pool)]
-            _fill_pool(part, pool, agents, channel_left, agent_idx, reason)
+            _fill_pool(part, pool, agents, channel_left, agent_idx, reason, reserved)
+
+
+def _continuity_demand(part: pl.DataFrame, pool: tuple[str, str, str], agents: _Agents) -> Any:
+    """Per agent: rows of this pool whose previous agent is that (eligible) agent."""
+    prev = part.get_column("_prev").drop_nulls().to_numpy().astype(np.int64)
+    prev = prev[agents.eligible(*pool)[prev]]
+    return np.bincount(prev, minlength=len(agents.ids)).astype(np.int64)
+
+
+def _greedy_slots(mask: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    """Agents in the order the greedy "most remaining capacity first" would pick them.
+
+    An agent with ``c`` slots left offers slots valued c, c-1, ..., 1; the greedy picks
+    slots by value desc, then agent index (agent id order).
+    """
+    idx = np.flatnonzero(mask & (caps > 0))
+    counts = caps[idx]
+    slot_agent = np.repeat(idx, counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    slot_value = np.repeat(counts, counts) - (np.arange(slot_agent.size) - starts)
+    picked: np.ndarray = slot_agent[np.lexsort((slot_agent, -slot_value))]
+    return picked
 
 
 def _fill_pool(
@@ -437,6 +464,7 @@ def _fill_pool(
     channel_left: dict[str, float],
     agent_idx: np.ndarray,
     reason: np.ndarray,
+    reserved: np.ndarray,
 ) -> None:
     """Schedule one pool (rows already in the order) onto its eligible agents."""
     rows = part.get_column("_row").to_numpy()
@@ -473,16 +501,13 @@ def _fill_pool(
         assigned[positions[keep]] = owners[keep]
         np.subtract.at(remaining, owners[keep], 1)
 
-    # 2. the rest: greedily to the eligible agent with the most remaining capacity
+    # 2. the rest: greedily to the eligible agent with the most remaining capacity, first
+    # leaving alone what later pools of the tier need for continuity, then using it too
     rest = np.flatnonzero(assigned < 0)
     if rest.size:
-        idx = np.flatnonzero(mask & (remaining > 0))
-        caps = remaining[idx]
-        slot_agent = np.repeat(idx, caps)
-        starts = np.repeat(np.cumsum(caps) - caps, caps)
-        slot_value = np.repeat(caps, caps) - (np.arange(slot_agent.size) - starts)
-        picks = np.lexsort((slot_agent, -slot_value))[: rest.size]
-        taken = slot_agent[picks]
+        free = np.maximum(remaining - reserved, 0)
+        order = np.concatenate([_greedy_slots(mask, free), _greedy_slots(mask, remaining - free)])
+        taken = order[: rest.size]
         assigned[rest] = taken
         np.subtract.at(remaining, taken, 1)
     agent_idx[chosen] = assigned

@@ -216,6 +216,23 @@ def test_continuity_broken_only_when_previous_agent_full_or_ineligible() -> None
     assert out["A3"]["agent_id"] == "other"
 
 
+def test_continuity_survives_another_pool_filled_first() -> None:
+    # collections (a, b: supply 3) is served before hardship (a, c: supply 7); its greedy
+    # fill must leave a's slot for the hardship borrower a called yesterday
+    cfg = config(
+        agents=[
+            agent("a", 2, skills=("collections", "hardship")),
+            agent("b", 1),
+            agent("c", 5, skills=("hardship",)),
+        ]
+    )
+    rows = [action(1), action(2), action(3, skill="hardship")]
+    prev = pl.DataFrame({"loan_id": ["L3"], "agent_id": ["a"]})
+    out = by_id(allocate(frame(rows), cfg, prev))
+    assert out["A3"]["agent_id"] == "a"
+    assert sorted(str(out[k]["agent_id"]) for k in ("A1", "A2")) == ["a", "b"]
+
+
 def test_continuity_does_not_change_what_is_scheduled() -> None:
     cfg = config(agents=[agent("a", 1), agent("b", 1)])
     rows = [
