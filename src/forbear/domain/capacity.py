@@ -332,8 +332,8 @@ def allocate(
         pl.col("loan_id"),
         pl.col("action_id"),
         pl.col("borrower_id"),
-        pl.col("skill").cast(pl.String).alias("_skill"),
-        pl.col("lang").cast(pl.String).alias("_lang"),
+        pl.col("skill").cast(pl.String).fill_null("").alias("_skill"),
+        pl.col("lang").cast(pl.String).fill_null("").alias("_lang"),
     ).sort(
         ["_priority", "_age", "_density", "_carried_days", "loan_id", "action_id"],
         descending=[True, True, True, True, False, False],

@@ -125,6 +125,13 @@ def test_agent_limits_and_skill_and_language() -> None:
     assert out["A11"]["carry_reason"] == "no_eligible_agent"
 
 
+def test_null_skill_or_language_finds_no_agent() -> None:
+    cfg = config(agents=[agent("a", 5)])
+    out = by_id(allocate(frame([action(1, skill=None), action(2, lang=None), action(3)]), cfg))
+    assert out["A1"]["carry_reason"] == out["A2"]["carry_reason"] == "no_eligible_agent"
+    assert out["A3"]["agent_id"] == "a"
+
+
 def test_agent_channel_limit_applies_on_top_of_agents() -> None:
     cfg = config(channels={"visit": 1}, agents=[agent("a", 10)])
     rows = [action(i, channel="visit", expected_recovery=i) for i in range(3)]

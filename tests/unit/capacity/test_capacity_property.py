@@ -91,7 +91,7 @@ def order_key(row: dict[str, Any], cap: int) -> tuple[Any, ...]:
     )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs(), actions(), previous())
 def test_capacity_properties(
     cfg: CapacityConfig, acts: pl.DataFrame, prev: pl.DataFrame | None
@@ -149,7 +149,7 @@ def test_capacity_properties(
                 assert s["expected_recovery"] >= c["expected_recovery"]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(configs(), actions(), previous())
 def test_allocation_is_deterministic_and_order_free(
     cfg: CapacityConfig, acts: pl.DataFrame, prev: pl.DataFrame | None
