@@ -81,7 +81,7 @@ ACTIONS: dict[str, pl.DataType] = {
     "template": pl.String(),
     "purpose": pl.String(),
     "is_demand": pl.Boolean(),
-    "priority": pl.Float64(),
+    "priority": pl.Int64(),
 }
 
 
@@ -256,16 +256,11 @@ def decide_contacts(
 
 
 def _strategy(conn: Connection) -> tuple[int | None, Any]:
-    """The active strategy and its version id (None for the shipped default)."""
+    """The active strategy's version id (None for the shipped default) and strategy."""
     from forbear.services.strategies import active_strategy
 
-    found = active_strategy(conn)
-    if isinstance(found, tuple):
-        version_id, strategy = found
-        return (None if version_id is None else int(version_id)), strategy
-    version_id = getattr(found, "version_id", getattr(found, "id", None))
-    strategy = getattr(found, "strategy", found)
-    return (None if version_id is None else int(version_id)), strategy
+    strategy, info = active_strategy(conn)
+    return (None if info is None else int(info.id)), strategy
 
 
 def _previous_day(conn: Connection, as_of: date) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -374,7 +369,11 @@ def run_day(
     version_id, strategy = _strategy(conn)
     compiled = compile_strategy(strategy)
     accounts = build_accounts(conn, as_of)
-    assigned = compiled.assign(accounts.lazy()).collect()
+    assigned = (
+        compiled.assign(accounts.lazy())
+        .collect()
+        .join(reason_codes(bulk.read_scores(conn, as_of)), on="loan_id", how="left")
+    )
     today = compiled.actions_for(assigned.lazy(), as_of).collect()
     previous_queue, carried = _previous_day(conn, as_of)
     actions = pl.concat(
@@ -403,6 +402,22 @@ def run_day(
     # 7: the run record, decisions, work queue, outbox, audit
     return _write(
         conn, as_of, engine, version_id, started, decisions, assigned, notes, notes_capacity
+    )
+
+
+def reason_codes(scores: pl.DataFrame) -> pl.DataFrame:
+    """``loan_id, reason_codes``: the behaviour model's reason codes of the day, else the
+    early-warning model's (a JSON list as stored)."""
+    by_kind = [
+        scores.filter(pl.col("kind") == kind).select(
+            "loan_id", pl.col("reason_codes").alias(f"_r{i}")
+        )
+        for i, kind in enumerate(("behaviour", "early_warning"))
+    ]
+    return (
+        by_kind[0]
+        .join(by_kind[1], on="loan_id", how="full", coalesce=True)
+        .select("loan_id", reason_codes=pl.coalesce("_r0", "_r1"))
     )
 
 
