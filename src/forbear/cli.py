@@ -485,6 +485,9 @@ def demo(
     with_models: Annotated[
         bool, typer.Option("--models/--no-models", help="train, activate and run risk models")
     ] = True,
+    with_run: Annotated[
+        bool, typer.Option("--run/--no-run", help="run the daily job on the demo book")
+    ] = True,
 ) -> None:
     """Build a synthetic book (faker zh_CN) through the real import path and summarise it."""
     from forbear.services.demo import build_demo
@@ -519,6 +522,8 @@ def demo(
             zone=settings.lender_timezone,
             step=step,
             with_models=with_models,
+            with_run=with_run,
+            data_dir=settings.data_dir,
         )
         if current:
             progress.update(current[-1], completed=1, total=1)
@@ -546,6 +551,8 @@ def demo(
                 "-" if mean is None else f"{mean:.1%}",
             )
         console.print(risk)
+    if result.run is not None:
+        print_run_summary(result.run.summary, day)
     console.print(f"Database: {forbear.settings.resolved_database_url.split('///')[-1]}")
 
 
@@ -1182,6 +1189,9 @@ def print_run_summary(summary: dict[str, object], as_of: date) -> None:
     ):
         rows = get(key) or []
         assert isinstance(rows, list)
+        if not rows:
+            console.print(f"{title}: none")
+            continue
         console.print(_count_table(title, rows, label, label))
     contacts = get("contacts") or {}
     assert isinstance(contacts, dict)

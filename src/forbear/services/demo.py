@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Connection
 
+from forbear.batch.daily import RunResult, run_day
 from forbear.domain import portfolio
 from forbear.domain.errors import ValidationError
 from forbear.domain.products import ProductTerms
@@ -48,6 +49,7 @@ class DemoResult:
     # what happened to each book model: (trained or kept, what to tell the operator)
     models: list[tuple[bool, str]] = field(default_factory=list)
     risk: pl.DataFrame | None = None  # accounts per model and tier, mean probability
+    run: RunResult | None = None  # the daily job on the demo book (``with_run``)
 
 
 def _risk_models(
@@ -110,6 +112,8 @@ def build_demo(
     zone: str,
     step: Step = lambda _label: None,
     with_models: bool = True,
+    with_run: bool = True,
+    data_dir: Path | None = None,
 ) -> DemoResult:
     """Generate, import, compute states for today and for the last two month ends.
 
@@ -144,7 +148,13 @@ def build_demo(
         step("training, activating and running the risk models")
         with transaction() as conn:
             trained, risk = _risk_models(conn, as_of)
+    run: RunResult | None = None
+    if with_run:
+        step("running the daily job")
+        with transaction() as conn:
+            run = run_day(conn, as_of, data_dir=data_dir or directory.parent)
     return DemoResult(
+        run=run,
         as_of=as_of,
         reports=reports,
         today=today,
