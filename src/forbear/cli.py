@@ -471,6 +471,121 @@ def model_report(
     console.print(f"[green]✓[/] report for model {run.model.id} written to {path}")
 
 
+# ---------------------------------------------------------------- strategy
+
+strategy_app = typer.Typer(help="Collection strategies: check, add, activate, list.")
+app.add_typer(strategy_app, name="strategy")
+
+
+def _frame_table(frame: pl.DataFrame, title: str) -> Table:
+    table = Table(title=title)
+    for name in frame.columns:
+        table.add_column(name, justify="right")
+    for row in frame.iter_rows():
+        table.add_row(
+            *["" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in row]
+        )
+    return table
+
+
+@strategy_app.command("check")
+def strategy_check(
+    file: Annotated[
+        Path | None, typer.Argument(help="strategy YAML; default: the shipped one")
+    ] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="book date; default today")] = None,
+    max_blocked: Annotated[
+        float,
+        typer.Option("--max-blocked", help="largest share of planned contacts the gate may block"),
+    ] = 0.3,
+) -> None:
+    """Run a strategy against the current book without writing anything."""
+    from forbear.services import strategies
+
+    forbear = _app()
+    day = parse_date(as_of, "--as-of") if as_of else today_in(forbear)
+    with forbear.engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            report = strategies.check(conn, file, day, max_blocked_share=max_blocked)
+        finally:
+            trans.rollback()  # a check writes nothing, not even the states it computed
+    console.print(
+        _frame_table(report.by_segment, f"{report.name} on {day}: accounts per segment 分群")
+    )
+    console.print(
+        f"{report.actions:,} actions, {report.planned:,} contacts to the gate, "
+        f"{report.blocked:,} blocked ({report.blocked_share:.1%})"
+    )
+    if report.blocked_by_rule.height:
+        console.print(_frame_table(report.blocked_by_rule, "Blocked by rule 合规拦截"))
+    if report.unreached:
+        console.print(
+            f"[yellow]segments no account reaches 无账户进入:[/] {', '.join(report.unreached)}"
+        )
+    if report.overlaps.height:
+        console.print(_frame_table(report.overlaps, "Accounts two segments claim 分群重叠"))
+    console.print("[green]✓[/] check passed")
+
+
+@strategy_app.command("add")
+def strategy_add(file: Path) -> None:
+    """Store a strategy file as a new candidate version (validated first)."""
+    from forbear.services import strategies
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        info = strategies.add_strategy(conn, file, actor=_cli_actor())
+    console.print(f"[green]✓[/] stored strategy {info.id} ({info.name} v{info.version})")
+
+
+@strategy_app.command("activate")
+def strategy_activate(version_id: int) -> None:
+    """Make a stored strategy version the active one (audited)."""
+    from forbear.services import strategies
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        info = strategies.activate(conn, version_id, actor=_cli_actor())
+    console.print(f"[green]✓[/] strategy {info.id} ({info.name} v{info.version}) is active")
+
+
+@strategy_app.command("list")
+def strategy_list() -> None:
+    """Every stored strategy version and its status."""
+    from forbear.services import strategies
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        rows = strategies.list_strategies(conn)
+    table = Table(title="Strategies 策略")
+    for name in ("ID", "Name", "Version", "Status", "Created (UTC)", "Activated (UTC)"):
+        table.add_column(name)
+    for s in rows:
+        table.add_row(
+            str(s.id),
+            s.name,
+            str(s.version),
+            s.status,
+            s.created_at.strftime("%Y-%m-%d %H:%M"),
+            s.activated_at.strftime("%Y-%m-%d %H:%M") if s.activated_at else "",
+        )
+    console.print(table)
+    if not rows:
+        console.print(
+            "no stored strategy: the shipped CN default is in force "
+            "(`forbear strategy show-default`)"
+        )
+
+
+@strategy_app.command("show-default")
+def strategy_show_default() -> None:
+    """Print the shipped friendly-first CN strategy (a starting point for your own)."""
+    from forbear.domain.strategy import default_text
+
+    console.print(default_text(), highlight=False, markup=False)
+
+
 # ---------------------------------------------------------------- demo
 
 
@@ -1213,7 +1328,8 @@ def print_run_summary(summary: dict[str, object], as_of: date) -> None:
         f"Work queue 工作队列: {get('work_queue', 0):,} items; outbox 待发: "
         f"{get('outbox_added', 0):,} added ({get('outbox_total', 0):,} for the date)"
     )
-    for note in get("notes") or []:  # type: ignore[union-attr]
+    notes = get("notes")
+    for note in notes if isinstance(notes, list) else []:
         console.print(f"[yellow]![/] {note}")
 
 

@@ -154,3 +154,22 @@ def test_model_train_with_a_target_that_is_not_binary_is_one_line(tmp_path: Path
         "--target", "grade",
     )  # fmt: skip
     assert_one_clear_line(result, "grade")
+
+
+def test_strategy_check_writes_nothing_and_the_default_strategy_is_shown(demo_dir: Path) -> None:
+    import sqlite3
+
+    def stored_states(day: str) -> int:
+        with sqlite3.connect(demo_dir / "forbear.db") as db:
+            return db.execute(
+                "select count(*) from account_states where as_of = ?", (day,)
+            ).fetchone()[0]
+
+    check = forbear(demo_dir, "strategy", "check", "--as-of", "2026-10-15")
+    assert check.returncode == 0, check.stderr
+    assert "accounts per segment" in check.stdout and "check passed" in check.stdout
+    assert stored_states("2026-10-15") == 0  # the states it computed were not kept
+    shown = forbear(demo_dir, "strategy", "show-default")
+    assert shown.returncode == 0 and "segments:" in shown.stdout
+    listed = forbear(demo_dir, "strategy", "list")
+    assert "shipped CN default is in force" in listed.stdout

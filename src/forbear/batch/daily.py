@@ -387,9 +387,11 @@ def run_day(
     # 6: the compliance gate over the whole day's plan
     at = datetime.combine(as_of, hour, tzinfo=UTC)
     planned = plan(actions, contact_points(conn), borrower_zones(conn), as_of, hour)
-    before = planned["at"].min() if planned.height else at
-    history = contact_store.read_history(conn, before=before)  # type: ignore[arg-type]
-    flags = contact_store.read_flags(conn, at=planned["at"].max() if planned.height else at)
+    first = planned["at"].min() if planned.height else at
+    last = planned["at"].max() if planned.height else at
+    assert isinstance(first, datetime) and isinstance(last, datetime)
+    history = contact_store.read_history(conn, before=first)
+    flags = contact_store.read_flags(conn, at=last)
     holds = contact_store.read_holds(conn)
     gated = decide_contacts(actions, planned, history, flags, holds, lender_rules(data_dir))
     # 5: capacity over the allowed work (non-contacts such as legal review included)
