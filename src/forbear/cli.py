@@ -1330,7 +1330,8 @@ def print_run_summary(summary: dict[str, object], as_of: date) -> None:
     )
     notes = get("notes")
     for note in notes if isinstance(notes, list) else []:
-        console.print(f"[yellow]![/] {note}")
+        # a skipped step is a warning; everything else is information
+        console.print(f"[yellow]![/] {note}" if "skipped" in note else f"  · {note}")
 
 
 @app.command("run")
