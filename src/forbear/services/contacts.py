@@ -431,26 +431,15 @@ def assign_agency(
         .where(AgencyAssignment.loan_id == loan_id, AgencyAssignment.to_at.is_(None))
         .values(to_at=moment)
     )
-    assignment_id = conn.execute(
-        insert(AgencyAssignment)
-        .values(
-            loan_id=loan_id,
-            agency_id=agency_id,
-            from_at=moment,
-            created_by=actor,
-            created_at=datetime.now(UTC),
-        )
-        .returning(AgencyAssignment.id)
-    ).scalar_one()
-    audit.record(
+    return _insert_audited(
         conn,
+        AgencyAssignment,
+        {"loan_id": loan_id, "agency_id": agency_id, "from_at": moment},
         action="agency.assign",
         actor=actor,
-        subject_type="loan",
-        subject_id=str(loan_id),
+        subject=("loan", loan_id),
         payload={"agency_id": agency_id, "from": moment.isoformat()},
     )
-    return int(assignment_id)
 
 
 def notify_agency(
@@ -493,28 +482,21 @@ def log_notice(
         raise ValidationError("agency_id", "an agency notice names the agency")
     moment = _utc(at, "at")
     _borrower_of(conn, loan_id)
-    notice_id = conn.execute(
-        insert(AccountNotice)
-        .values(
-            loan_id=loan_id,
-            kind=notice.value,
-            agency_id=agency_id,
-            at=moment,
-            evidence_ref=evidence_ref,
-            created_by=actor,
-            created_at=datetime.now(UTC),
-        )
-        .returning(AccountNotice.id)
-    ).scalar_one()
-    audit.record(
+    return _insert_audited(
         conn,
+        AccountNotice,
+        {
+            "loan_id": loan_id,
+            "kind": notice.value,
+            "agency_id": agency_id,
+            "at": moment,
+            "evidence_ref": evidence_ref,
+        },
         action="notice.log",
         actor=actor,
-        subject_type="loan",
-        subject_id=str(loan_id),
+        subject=("loan", loan_id),
         payload={"kind": notice.value, "agency_id": agency_id, "at": moment.isoformat()},
     )
-    return int(notice_id)
 
 
 def log_demand(
@@ -662,27 +644,21 @@ def _insert_hold(
     reason: str | None,
     actor: str,
 ) -> int:
-    hold_id = conn.execute(
-        insert(Hold)
-        .values(
-            borrower_id=borrower_id,
-            loan_id=loan_id,
-            kind=kind.value,
-            channel=channel.value if channel is not None else None,
-            contact_point_id=contact_point_id,
-            since=since,
-            reason=reason,
-            created_by=actor,
-            created_at=datetime.now(UTC),
-        )
-        .returning(Hold.id)
-    ).scalar_one()
-    audit.record(
+    return _insert_audited(
         conn,
+        Hold,
+        {
+            "borrower_id": borrower_id,
+            "loan_id": loan_id,
+            "kind": kind.value,
+            "channel": channel.value if channel is not None else None,
+            "contact_point_id": contact_point_id,
+            "since": since,
+            "reason": reason,
+        },
         action="hold.add",
         actor=actor,
-        subject_type="hold",
-        subject_id=str(hold_id),
+        subject=("hold", None),
         payload={
             "borrower_id": borrower_id,
             "loan_id": loan_id,
@@ -692,7 +668,35 @@ def _insert_hold(
             "since": since.isoformat(),
         },
     )
-    return int(hold_id)
+
+
+def _insert_audited(
+    conn: Connection,
+    model: Any,
+    values: dict[str, Any],
+    *,
+    action: str,
+    actor: str,
+    subject: tuple[str, int | None],
+    payload: dict[str, Any],
+) -> int:
+    """Insert one record (``created_by``/``created_at`` added) and its audit event in the
+    caller's transaction; ``subject`` is (type, id), a None id meaning the new record."""
+    new_id = conn.execute(
+        insert(model)
+        .values(**values, created_by=actor, created_at=datetime.now(UTC))
+        .returning(model.id)
+    ).scalar_one()
+    kind, subject_id = subject
+    audit.record(
+        conn,
+        action=action,
+        actor=actor,
+        subject_type=kind,
+        subject_id=str(new_id if subject_id is None else subject_id),
+        payload=payload,
+    )
+    return int(new_id)
 
 
 def _contact_point(
