@@ -586,6 +586,58 @@ def strategy_show_default() -> None:
     console.print(default_text(), highlight=False, markup=False)
 
 
+# ---------------------------------------------------------------- lender configuration
+
+config_app = typer.Typer(help="The lender's compliance configuration (tightens its rule pack).")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("check")
+def config_check(file: Path) -> None:
+    """Validate a lender configuration against its pack; store nothing."""
+    from forbear.services.lender import compile_text
+
+    if not file.is_file():
+        raise ValidationError(str(file), "no such file")
+    rules = compile_text(file.read_text(encoding="utf-8"), file.name)
+    console.print(f"[green]✓[/] {file.name}: valid for pack {rules.pack}")
+
+
+@config_app.command("set")
+def config_set(file: Path) -> None:
+    """Validate and store a new version of the lender configuration (audited)."""
+    from forbear.services.lender import set_config
+
+    if not file.is_file():
+        raise ValidationError(str(file), "no such file")
+    forbear = _app()
+    with forbear.transaction() as conn:
+        info = set_config(
+            conn, file.read_text(encoding="utf-8"), source=file.name, actor=_cli_actor()
+        )
+    console.print(
+        f"[green]✓[/] lender configuration version {info.version} (pack {info.pack}) is in force"
+    )
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """The lender configuration in force (stored version, file, or the default)."""
+    from forbear.services.lender import current, current_text
+
+    forbear = _app()
+    with forbear.transaction() as conn:
+        info, text = current(conn), current_text(conn)
+    if info is None or text is None:
+        console.print("no stored configuration: the default (CN, contact 08:00–21:00) is in force")
+        return
+    console.print(
+        f"version {info.version} (pack {info.pack}), set by {info.created_by} at "
+        f"{info.created_at:%Y-%m-%d %H:%M} UTC from {info.source}; sha256 {info.sha256[:12]}"
+    )
+    console.print(text, highlight=False, markup=False)
+
+
 # ---------------------------------------------------------------- demo
 
 
@@ -848,8 +900,8 @@ def explain_contact(
     if lang not in ("zh", "en"):
         raise ValidationError("--lang", "zh or en")
     forbear = _app()
-    rules = contacts.lender_rules(forbear.settings.data_dir)
     with forbear.transaction() as conn:
+        rules = contacts.lender_rules(forbear.settings.data_dir, conn)
         decision = contacts.evaluate_contact(
             conn,
             loan_id=contacts.loan_id_for_ref(conn, loan_ref),
@@ -886,8 +938,8 @@ def contact_make(
     from forbear.services import contacts
 
     forbear = _app()
-    rules = contacts.lender_rules(forbear.settings.data_dir)
     with forbear.transaction() as conn:
+        rules = contacts.lender_rules(forbear.settings.data_dir, conn)
         decision = contacts.request_contact(
             conn,
             loan_id=contacts.loan_id_for_ref(conn, loan_ref),

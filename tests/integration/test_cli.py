@@ -173,3 +173,20 @@ def test_strategy_check_writes_nothing_and_the_default_strategy_is_shown(demo_di
     assert shown.returncode == 0 and "segments:" in shown.stdout
     listed = forbear(demo_dir, "strategy", "list")
     assert "shipped CN default is in force" in listed.stdout
+
+
+def test_the_lender_configuration_is_checked_set_and_shown(tmp_path: Path) -> None:
+    looser = tmp_path / "looser.yaml"
+    looser.write_text(
+        'pack: CN\noverrides:\n  CN.HOURS.QUIET:\n    end: "22:30"\n', encoding="utf-8"
+    )
+    assert_one_clear_line(forbear(tmp_path, "config", "check", str(looser)), "may only tighten")
+    tighter = tmp_path / "lender.yaml"
+    tighter.write_text(
+        'pack: CN\noverrides:\n  CN.HOURS.QUIET:\n    windows: ["09:00-20:00"]\n', encoding="utf-8"
+    )
+    assert forbear(tmp_path, "config", "set", str(tighter)).returncode == 0
+    shown = forbear(tmp_path, "config", "show")
+    assert "version 1 (pack CN)" in shown.stdout and "09:00-20:00" in shown.stdout
+    verify = forbear(tmp_path, "audit", "verify")
+    assert verify.returncode == 0 and "1 events" in verify.stdout

@@ -393,7 +393,7 @@ def run_day(
     history = contact_store.read_history(conn, before=first)
     flags = contact_store.read_flags(conn, at=last)
     holds = contact_store.read_holds(conn)
-    gated = decide_contacts(actions, planned, history, flags, holds, lender_rules(data_dir))
+    gated = decide_contacts(actions, planned, history, flags, holds, lender_rules(data_dir, conn))
     # 5: capacity over the allowed work (non-contacts such as legal review included)
     fits = capacity_input(gated, assigned, carried)
     config = capacity or default_capacity()

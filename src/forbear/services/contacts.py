@@ -125,9 +125,14 @@ class ContactDecision:
 LENDER_FILE = "lender.yaml"
 
 
-def lender_rules(data_dir: Path) -> CompiledRules:
-    """The lender's compiled rules: ``<data_dir>/lender.yaml`` if present (validated: it
-    may only tighten its pack), else the default configuration (CN, 08:00-21:00)."""
+def lender_rules(data_dir: Path, conn: Connection | None = None) -> CompiledRules:
+    """The lender's compiled rules in force: the stored configuration (versioned and
+    audited, :mod:`forbear.services.lender`), else ``<data_dir>/lender.yaml`` if present,
+    else the default configuration (CN, 08:00-21:00). Every one may only tighten its pack."""
+    from forbear.services.lender import rules_in_force
+
+    if conn is not None:
+        return rules_in_force(conn, data_dir)
     path = data_dir / LENDER_FILE
     if not path.is_file():
         return compile_config(load_pack(DEFAULT_LENDER.pack), DEFAULT_LENDER)

@@ -6,6 +6,7 @@ Each area adds one import line here (audit, access, contacts, templates, ...).
 from forbear.store import (
     audit,  # noqa: F401
     contacts,  # noqa: F401
+    lender_config,  # noqa: F401
     runs,  # noqa: F401
     strategies,  # noqa: F401
     templates,  # noqa: F401
