@@ -18,7 +18,7 @@ from forbear.domain.errors import ValidationError
 from forbear.domain.products import ProductTerms
 from forbear.domain.scoring.artefact import ModelKind, ModelStatus
 from forbear.domain.scoring.targets import BOOK_KINDS
-from forbear.services import book, models
+from forbear.services import book, models, templates
 from forbear.services.imports import ImportReport, import_loans, import_payments, import_products
 from forbear.sim.book import generate_book, write_files
 from forbear.store import bulk
@@ -128,6 +128,10 @@ def build_demo(
     step("importing products")
     with transaction() as conn:
         reports.append(import_products(conn, products, "demo products"))
+    step("installing the default message templates")
+    with transaction() as conn:
+        # the shipped strategy's templates, through the content filter (kept on a rerun)
+        templates.install_library(conn)
     step("importing loans")
     with transaction() as conn:
         reports.append(import_loans(conn, vault, loans_file))

@@ -253,3 +253,48 @@ def render(
     if violations:
         raise ContentRejected(f"template {code} v{info.version} as rendered", violations)
     return text
+
+
+# ---------------------------------------------------------------- the shipped library
+
+
+def library(name: str = "CN_default") -> list[dict[str, str]]:
+    """The shipped templates of a strategy (``template_library/<name>.yaml``)."""
+    from importlib import resources
+
+    import yaml
+
+    text = (
+        resources.files("forbear.services.template_library")
+        .joinpath(f"{name}.yaml")
+        .read_text(encoding="utf-8")
+    )
+    entries = yaml.safe_load(text)
+    if not isinstance(entries, list):
+        raise ValidationError(f"template library {name}", "expected a list of templates")
+    return [{str(k): str(v) for k, v in entry.items()} for entry in entries]
+
+
+def install_library(
+    conn: Connection, name: str = "CN_default", *, actor: str = "system"
+) -> list[TemplateInfo]:
+    """Save and approve every shipped template whose code has no approved version yet
+    (idempotent: a lender's own approved version is never replaced)."""
+    installed: list[TemplateInfo] = []
+    for entry in library(name):
+        try:
+            approved(conn, entry["code"])
+            continue
+        except NotFound:
+            pass
+        save_template(
+            conn,
+            entry["code"],
+            entry["channel"],
+            entry.get("audience", "debtor"),
+            entry.get("lang", "zh"),
+            entry["body"],
+            actor=actor,
+        )
+        installed.append(approve_template(conn, entry["code"], actor=actor))
+    return installed

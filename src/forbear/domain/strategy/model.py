@@ -205,7 +205,8 @@ def parse_strategy(
                 raise reject((*where, "day"), "a day offset cannot be negative")
             if a.on_dpd is not None and a.on_dpd < 0:
                 raise reject((*where, "on_dpd"), "on_dpd cannot be negative")
-            if known and a.template not in known:
+            # a legal review is an internal task, not a message: its code names a checklist
+            if known and a.channel != "legal_review" and a.template not in known:
                 raise reject((*where, "template"), f"unknown template code {a.template!r}")
     if known and spec.plan_reminder_template not in known:
         raise reject(

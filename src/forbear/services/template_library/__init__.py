@@ -1,0 +1,1 @@
+"""Shipped message templates (YAML), one file per strategy."""
