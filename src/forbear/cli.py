@@ -337,7 +337,7 @@ def model_activate(version_id: int) -> None:
 
     forbear = _app()
     with forbear.transaction() as conn:
-        info = models.activate(conn, version_id)
+        info = models.activate(conn, version_id, actor=_cli_actor())
     console.print(f"[green]✓[/] {info.kind} model {info.id} ({info.name}) is active")
 
 
@@ -349,7 +349,7 @@ def model_rollback(kind: str) -> None:
     chosen = _kind(kind)
     forbear = _app()
     with forbear.transaction() as conn:
-        info = models.rollback(conn, chosen)
+        info = models.rollback(conn, chosen, actor=_cli_actor())
     console.print(f"[green]✓[/] {info.kind} model {info.id} ({info.name}) is active again")
 
 
@@ -1037,7 +1037,7 @@ Actor = Annotated[
 
 
 def _actor(actor: str) -> str:
-    return actor or f"cli:{os.environ.get('USER', 'unknown')}"
+    return actor or _cli_actor()
 
 
 def _print_reencrypted(report: object) -> None:
@@ -1255,9 +1255,11 @@ def template_add(
     forbear = _app()
     try:
         with forbear.transaction() as conn:
-            info = templates.save_template(conn, code, channel, audience, chosen, body)
+            info = templates.save_template(
+                conn, code, channel, audience, chosen, body, actor=_cli_actor()
+            )
             if approve:
-                info = templates.approve_template(conn, code, info.version)
+                info = templates.approve_template(conn, code, info.version, actor=_cli_actor())
     except ContentRejected as exc:
         _print_violations(list(exc.violations), f"template {code} refused, nothing stored 未保存")
         raise typer.Exit(EXIT_ERROR) from None
@@ -1274,7 +1276,7 @@ def template_approve(
 
     forbear = _app()
     with forbear.transaction() as conn:
-        info = templates.approve_template(conn, code, version)
+        info = templates.approve_template(conn, code, version, actor=_cli_actor())
     console.print(f"[green]✓[/] template {info.code} v{info.version} approved")
 
 
