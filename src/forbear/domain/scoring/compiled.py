@@ -21,7 +21,7 @@ the features that cost the most points against their best bin (ties: artefact or
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 from polars.expr.whenthen import ChainedThen, Then
@@ -78,65 +78,95 @@ def missing_points(feature: Feature) -> float:
     return 0.0 if missing is None else missing
 
 
-def _numerical_expr(feature: Feature, dtype: pl.DataType | None) -> pl.Expr:
+def _kind_index(feature: Feature, kind: BinKind) -> int | None:
+    return next((i for i, b in enumerate(feature.bins) if b.kind is kind), None)
+
+
+def placed(
+    feature: Feature,
+    values: Sequence[float | int],
+    no_bin: float | int | None,
+    return_dtype: pl.DataType,
+    dtype: pl.DataType | None = None,
+) -> pl.Expr:
+    """Per row, ``values[i]`` for the bin ``i`` that scoring places the feature's value in
+    (``no_bin`` when none fits). The one place the placement rules live: scoring passes
+    each bin's points, monitoring each bin's index.
+
+    Numerical: intervals in order of their lower bound, the first whose upper bound is
+    above ``x`` wins and the last is the fallback (optbinning's digitize); a special code
+    goes to the special bin; null (and NaN, for float or unknown column types) to the
+    missing bin. Categorical: the category's bin; an unseen category to the OTHER bin,
+    else the missing bin (optbinning looks unseen categories up as the missing bin).
+    """
+
+    def value(i: int | None) -> pl.Expr:
+        return pl.lit(no_bin if i is None else values[i], dtype=return_dtype)
+
+    missing = _kind_index(feature, BinKind.MISSING)
     col = pl.col(feature.name)
-    is_missing = col.is_null()
-    if dtype is None or dtype.is_float():
-        is_missing = is_missing | col.is_nan()
-    intervals = sorted(
-        (b for b in feature.bins if b.kind is BinKind.INTERVAL),
-        key=lambda b: -math.inf if b.lower is None else b.lower,
-    )
-    special = _bin_points(feature, BinKind.SPECIAL)
     expr: pl.Expr
-    if not intervals:
-        expr = pl.lit(missing_points(feature), dtype=pl.Float64)
-    else:
-        # ordered bins: the first upper bound above x decides; the last bin is unbounded
-        # above (optbinning's digitize), so it is the fallback.
-        chain: Then | ChainedThen | None = None
-        for b in intervals[:-1]:
-            assert b.upper is not None
-            cond = col < b.upper
-            chain = (
-                pl.when(cond).then(pl.lit(b.points))
-                if chain is None
-                else chain.when(cond).then(pl.lit(b.points))
-            )
-        last = pl.lit(intervals[-1].points, dtype=pl.Float64)
-        expr = last if chain is None else chain.otherwise(last)
-    if feature.special_codes and special is not None:
-        expr = (
-            pl.when(col.cast(pl.Float64).is_in(list(feature.special_codes)))
-            .then(pl.lit(special))
-            .otherwise(expr)
+    if feature.dtype == "numerical":
+        numeric = dtype is not None and dtype.is_numeric()
+        x = col if numeric else col.cast(pl.Float64, strict=False)
+        is_missing = x.is_null()
+        if not numeric or (dtype is not None and dtype.is_float()):
+            is_missing = is_missing | x.is_nan()
+        intervals = sorted(
+            (i for i, b in enumerate(feature.bins) if b.kind is BinKind.INTERVAL),
+            key=lambda i: _lower(feature.bins[i].lower),
         )
-    return (
-        pl.when(is_missing)
-        .then(pl.lit(missing_points(feature), dtype=pl.Float64))
-        .otherwise(expr)
-        .cast(pl.Float64)
-    )
+        if not intervals:
+            expr = value(missing)
+        else:
+            chain: Then | ChainedThen | None = None
+            for i in intervals[:-1]:
+                upper = feature.bins[i].upper
+                cond = x < (math.inf if upper is None else upper)
+                chain = (
+                    pl.when(cond).then(value(i))
+                    if chain is None
+                    else chain.when(cond).then(value(i))
+                )
+            last = value(intervals[-1])
+            expr = last if chain is None else chain.otherwise(last)
+        special = _kind_index(feature, BinKind.SPECIAL)
+        if feature.special_codes and special is not None:
+            expr = (
+                pl.when(x.cast(pl.Float64).is_in(list(feature.special_codes)))
+                .then(value(special))
+                .otherwise(expr)
+            )
+    else:
+        x = col.cast(pl.String)
+        is_missing = x.is_null()
+        mapping: dict[str, float | int] = {}
+        for i, b in enumerate(feature.bins):
+            if b.kind in (BinKind.CATEGORIES, BinKind.OTHER):
+                for c in b.categories:
+                    mapping.setdefault(c, values[i])
+        other = _kind_index(feature, BinKind.OTHER)
+        unseen = other if other is not None else missing
+        expr = x.replace_strict(
+            list(mapping), list(mapping.values()), default=value(unseen), return_dtype=return_dtype
+        )
+    return pl.when(is_missing).then(value(missing)).otherwise(expr).cast(return_dtype)
 
 
-def _categorical_expr(feature: Feature) -> pl.Expr:
-    col = pl.col(feature.name).cast(pl.String)
-    mapping: dict[str, float] = {}
-    for b in feature.bins:
-        if b.kind in (BinKind.CATEGORIES, BinKind.OTHER):
-            for c in b.categories:
-                mapping.setdefault(c, b.points)
-    looked_up = col.replace_strict(
-        list(mapping),
-        list(mapping.values()),
-        default=unseen_points(feature),
-        return_dtype=pl.Float64,
-    )
-    return (
-        pl.when(col.is_null())
-        .then(pl.lit(missing_points(feature), dtype=pl.Float64))
-        .otherwise(looked_up)
-    )
+def _lower(bound: float | None) -> float:
+    return -math.inf if bound is None else bound
+
+
+def points_expr(feature: Feature, dtype: pl.DataType | None = None) -> pl.Expr:
+    """The feature's points per row (a value with no bin scores 0)."""
+    return placed(feature, [b.points for b in feature.bins], 0.0, pl.Float64(), dtype)
+
+
+def bin_index_expr(feature: Feature, dtype: pl.DataType | None = None) -> pl.Expr:
+    """The index of the feature's bin per row (Int32; null where no bin fits), aliased
+    ``bin_<feature>``: what monitoring counts for PSI."""
+    indices = list(range(len(feature.bins)))
+    return placed(feature, indices, None, pl.Int32(), dtype).alias(f"bin_{feature.name}")
 
 
 def scorecard_expressions(
@@ -149,8 +179,7 @@ def scorecard_expressions(
     out: dict[str, pl.Expr] = {}
     for f in artefact.features:
         dtype = schema.get(f.name) if schema is not None else None
-        expr = _categorical_expr(f) if f.dtype == "categorical" else _numerical_expr(f, dtype)
-        out[f.name] = expr.alias(points_column(f.name))
+        out[f.name] = points_expr(f, dtype).alias(points_column(f.name))
     return out
 
 

@@ -12,7 +12,7 @@ Conventions
   Two other layouts are read too, so trainers need not agree on more than order:
   lower bounds of each band (``len(shares) == len(bands)``, the first band open below)
   and full edges (``len(bands) == len(shares) + 1``, outer edges ignored).
-* **Feature bins** are found exactly as scoring finds them (:func:`bin_index_expr`,
+* **Feature bins** are found by the same placement as scoring (:func:`bin_index_expr`,
   the rules of :mod:`forbear.domain.scoring.compiled`). A value that fits no bin (a
   null where training had no missing bin) is counted as "unbinned", with an expected
   share of zero: it shows up in the PSI instead of vanishing.
@@ -29,7 +29,6 @@ a significant shift that calls for a review of the model.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -37,10 +36,10 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from polars.expr.whenthen import ChainedThen, Then
 
 from forbear.domain.errors import ValidationError
-from forbear.domain.scoring.artefact import Artefact, BinKind, Feature
+from forbear.domain.scoring.artefact import Artefact, Feature
+from forbear.domain.scoring.compiled import bin_index_expr
 from forbear.domain.scoring.metrics import discrimination
 
 PSI_MODERATE = 0.10
@@ -128,79 +127,6 @@ def score_psi(artefact: Artefact, scores: pl.Series) -> float:
 
 
 # ------------------------------------------------------------------ feature binning
-
-
-def _bin_of_kind(feature: Feature, kind: BinKind) -> int | None:
-    return next((i for i, b in enumerate(feature.bins) if b.kind is kind), None)
-
-
-def _lower(bound: float | None) -> float:
-    return -math.inf if bound is None else bound
-
-
-def _index(i: int | None) -> pl.Expr:
-    return pl.lit(i, dtype=pl.Int32)
-
-
-def bin_index_expr(feature: Feature) -> pl.Expr:
-    """Per row, the index of the feature's bin that scoring uses (Int32, null if none).
-
-    The same placement rules as :mod:`forbear.domain.scoring.compiled` (which maps
-    values straight to points and exposes no bin index): intervals in order of their
-    lower bound, the first whose upper bound is above ``x`` wins and the last one is the
-    fallback; a special code goes to the special bin, null/NaN to the missing bin; an
-    unseen category to the OTHER bin, else the missing bin. A value with no bin (a null
-    where training had no missing bin) gives null.
-    """
-    missing = _index(_bin_of_kind(feature, BinKind.MISSING))
-    col = pl.col(feature.name)
-    expr: pl.Expr
-    if feature.dtype == "numerical":
-        x = col.cast(pl.Float64, strict=False)
-        is_missing = x.is_null() | x.is_nan()
-        intervals = sorted(
-            (i for i, b in enumerate(feature.bins) if b.kind is BinKind.INTERVAL),
-            key=lambda i: _lower(feature.bins[i].lower),
-        )
-        if not intervals:
-            expr = pl.lit(None, dtype=pl.Int32)
-        else:
-            chain: Then | ChainedThen | None = None
-            for i in intervals[:-1]:
-                upper = feature.bins[i].upper
-                cond = x < (math.inf if upper is None else upper)
-                chain = (
-                    pl.when(cond).then(_index(i))
-                    if chain is None
-                    else chain.when(cond).then(_index(i))
-                )
-            last = _index(intervals[-1])
-            expr = last if chain is None else chain.otherwise(last)
-        special = _bin_of_kind(feature, BinKind.SPECIAL)
-        if feature.special_codes and special is not None:
-            expr = (
-                pl.when(x.is_in(list(feature.special_codes))).then(_index(special)).otherwise(expr)
-            )
-    else:
-        x = col.cast(pl.String)
-        is_missing = x.is_null()
-        mapping: dict[str, int] = {}
-        for i, b in enumerate(feature.bins):
-            if b.kind in (BinKind.CATEGORIES, BinKind.OTHER):
-                for c in b.categories:
-                    mapping.setdefault(c, i)
-        other = _bin_of_kind(feature, BinKind.OTHER)
-        unseen = other if other is not None else _bin_of_kind(feature, BinKind.MISSING)
-        expr = x.replace_strict(
-            list(mapping), list(mapping.values()), default=_index(unseen), return_dtype=pl.Int32
-        )
-    return (
-        pl.when(is_missing)
-        .then(missing)
-        .otherwise(expr)
-        .cast(pl.Int32)
-        .alias(f"bin_{feature.name}")
-    )
 
 
 def _training_shares(feature: Feature) -> list[float]:
