@@ -1447,5 +1447,15 @@ def main() -> None:
         sys.exit(EXIT_ERROR)
 
 
+# Command groups kept in their own modules (see forbear.commands).
+from forbear.commands import legal as _legal  # noqa: E402
+from forbear.commands import plans as _plans  # noqa: E402
+from forbear.commands import promises as _promises  # noqa: E402
+
+app.add_typer(_plans.app, name="plan")
+app.add_typer(_promises.app, name="promise")
+app.add_typer(_legal.app, name="legal")
+
+
 if __name__ == "__main__":
     main()

@@ -36,6 +36,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, insert, select, update
 
+from forbear.batch import kernel
+from forbear.batch.kernel import DayFrames
 from forbear.domain.compliance import schema as gate_schema
 from forbear.domain.compliance.gate import gate
 from forbear.domain.compliance.schema import Channel, Party
@@ -70,19 +72,7 @@ OUTBOX_CHANNELS = frozenset(
 _GATED = sorted(c.value for c in Channel)
 _UTC = pl.Datetime("us", "UTC")
 
-ACTIONS: dict[str, pl.DataType] = {
-    "loan_id": pl.Int64(),
-    "borrower_id": pl.Int64(),
-    "segment": pl.String(),
-    "arm": pl.String(),
-    "treatment": pl.String(),
-    "action_index": pl.Int64(),
-    "channel": pl.String(),
-    "template": pl.String(),
-    "purpose": pl.String(),
-    "is_demand": pl.Boolean(),
-    "priority": pl.Int64(),
-}
+ACTIONS = kernel.ACTIONS
 
 
 class EngineUnavailable(ValidationError):
@@ -357,7 +347,6 @@ def run_day(
     from forbear.domain.capacity import allocate, default_capacity
     from forbear.domain.capacity import summary as capacity_summary
     from forbear.domain.strategy import compile_strategy
-    from forbear.services.accounts import build_accounts
 
     started = now or datetime.now(UTC)
     notes: list[str] = []
@@ -365,35 +354,20 @@ def run_day(
     book.compute_states(conn, as_of)
     # 3: scores with the active models
     _scores(conn, as_of, notes)
-    # 4: accounts, strategy, today's actions (+ yesterday's carried work)
+    # 4 + 6: accounts, strategy, today's actions (+ yesterday's carried work) and the
+    # compliance gate over the whole day's plan, through the engine's kernel
     version_id, strategy = _strategy(conn)
     compiled = compile_strategy(strategy)
-    accounts = build_accounts(conn, as_of)
-    assigned = (
-        compiled.assign(accounts.lazy())
-        .collect()
-        .join(reason_codes(bulk.read_scores(conn, as_of)), on="loan_id", how="left")
-    )
-    today = compiled.actions_for(assigned.lazy(), as_of).collect()
     previous_queue, carried = _previous_day(conn, as_of)
-    actions = pl.concat(
-        [
-            today.select([pl.col(n).cast(t) for n, t in ACTIONS.items()]),
-            carried.join(today, on=["loan_id", "action_index"], how="anti").join(
-                assigned.select("loan_id"), on="loan_id", how="semi"
-            ),
-        ]
-    ).sort("loan_id", "action_index")
-    # 6: the compliance gate over the whole day's plan
-    at = datetime.combine(as_of, hour, tzinfo=UTC)
-    planned = plan(actions, contact_points(conn), borrower_zones(conn), as_of, hour)
-    first = planned["at"].min() if planned.height else at
-    last = planned["at"].max() if planned.height else at
-    assert isinstance(first, datetime) and isinstance(last, datetime)
-    history = contact_store.read_history(conn, before=first)
-    flags = contact_store.read_flags(conn, at=last)
-    holds = contact_store.read_holds(conn)
-    gated = decide_contacts(actions, planned, history, flags, holds, lender_rules(data_dir, conn))
+    frames = day_frames(conn, as_of, hour, carried)
+    rules = lender_rules(data_dir, conn)
+    if engine == "spark":
+        from forbear.batch import spark_engine
+
+        decided = spark_engine.decide_frames(frames, strategy, rules, as_of, hour, data_dir)
+    else:
+        decided = kernel.decide(frames, compiled, rules, as_of, hour)
+    assigned, gated = decided.assigned, decided.gated
     # 5: capacity over the allowed work (non-contacts such as legal review included)
     fits = capacity_input(gated, assigned, carried)
     config = capacity or default_capacity()
@@ -405,6 +379,26 @@ def run_day(
     return _write(
         conn, as_of, engine, version_id, started, decisions, assigned, notes, notes_capacity
     )
+
+
+def day_frames(conn: Connection, as_of: date, hour: time, carried: pl.DataFrame) -> DayFrames:
+    """The kernel's inputs for the whole book from the database (one bucket)."""
+    from forbear.services.accounts import build_accounts
+
+    accounts = build_accounts(conn, as_of).join(
+        reason_codes(bulk.read_scores(conn, as_of)), on="loan_id", how="left"
+    )
+    zones = borrower_zones(conn)
+    first, last = kernel.day_window(zones["timezone"].drop_nulls().to_list(), as_of, hour)
+    return DayFrames(
+        accounts=accounts,
+        carried=carried,
+        points=contact_points(conn),
+        zones=zones,
+        history=contact_store.read_history(conn, before=first),
+        flags=contact_store.read_flags(conn, at=last),
+        holds=contact_store.read_holds(conn),
+    ).conformed()
 
 
 def reason_codes(scores: pl.DataFrame) -> pl.DataFrame:

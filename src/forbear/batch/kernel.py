@@ -1,0 +1,227 @@
+"""The daily run's decision kernel: one bucket of borrowers in, their decided actions out.
+
+Steps 4 and 6 of the daily run (segments, arms, treatments, the day's actions and the
+compliance gate) need nothing outside a borrower: every gate counter is per debtor
+(CN.FREQ.CROSSPARTY) and a borrower's loans stay together. So the book is cut into
+buckets by ``borrower_id % buckets`` and :func:`decide` runs on each bucket alone; the
+engines only differ in how buckets are fed:
+
+- ``local`` (:mod:`forbear.batch.daily`): the whole book from the database as one bucket,
+  or :func:`decide_parquet` bucket by bucket from a Parquet export (bounded memory);
+- ``spark`` (:mod:`forbear.batch.spark_engine`): the same :func:`decide` per bucket in
+  PySpark workers, reading the same Parquet export.
+
+Capacity allocation (step 5) needs the whole day's allowed work and runs once, on the
+driver, over what :func:`decide` returns.
+
+The frames (:class:`DayFrames`) and their columns:
+
+- ``accounts``: ACCOUNT (:mod:`forbear.domain.strategy.schema`) plus ``reason_codes``
+  (JSON text, null when unscored);
+- ``carried``: yesterday's carried actions (:data:`ACTIONS`);
+- ``points``: the debtor's primary contact point per kind (:data:`POINTS`);
+- ``zones``: the borrower's IANA time zone (:data:`ZONES`);
+- ``history``, ``flags``, ``holds``: the gate's HISTORY, FLAGS and HOLDS.
+
+History is what happened before :func:`day_window`'s start and flags are read at its end;
+both are fixed per day from the time zones alone, so every bucket and every engine sees
+the same inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from forbear.domain.compliance import schema as gate_schema
+from forbear.domain.strategy.schema import ACCOUNT
+
+DEFAULT_BUCKETS = 32
+
+ACTIONS: dict[str, pl.DataType] = {
+    "loan_id": pl.Int64(),
+    "borrower_id": pl.Int64(),
+    "segment": pl.String(),
+    "arm": pl.String(),
+    "treatment": pl.String(),
+    "action_index": pl.Int64(),
+    "channel": pl.String(),
+    "template": pl.String(),
+    "purpose": pl.String(),
+    "is_demand": pl.Boolean(),
+    "priority": pl.Int64(),
+}
+ACCOUNTS: dict[str, pl.DataType] = {**ACCOUNT, "reason_codes": pl.String()}
+POINTS: dict[str, pl.DataType] = {
+    "borrower_id": pl.Int64(),
+    "kind": pl.String(),
+    "contact_point_id": pl.Int64(),
+    "provenance": pl.String(),
+}
+ZONES: dict[str, pl.DataType] = {"borrower_id": pl.Int64(), "timezone": pl.String()}
+
+# The frames of a day, by name, with their columns (the Parquet export's layout too).
+TABLES: dict[str, dict[str, pl.DataType]] = {
+    "accounts": ACCOUNTS,
+    "carried": ACTIONS,
+    "points": POINTS,
+    "zones": ZONES,
+    "history": gate_schema.HISTORY,
+    "flags": gate_schema.FLAGS,
+    "holds": gate_schema.HOLDS,
+}
+
+# What :func:`decide` returns per account (the driver's capacity step, the decisions'
+# score columns and the run summary read these).
+ASSIGNED_OUT: dict[str, pl.DataType] = {
+    "loan_id": pl.Int64(),
+    "borrower_id": pl.Int64(),
+    "segment": pl.String(),
+    "arm": pl.String(),
+    "treatment": pl.String(),
+    "overdue_total": pl.Int64(),
+    "propensity": pl.Float64(),
+    "hardship": pl.Boolean(),
+    "behaviour_tier": pl.String(),
+    "ew_pd": pl.Float64(),
+    "reason_codes": pl.String(),
+}
+# What :func:`decide` returns per action: ACTIONS plus the gate's answer.
+GATED_OUT: dict[str, pl.DataType] = {
+    **ACTIONS,
+    "contact_point_id": pl.Int64(),
+    "allowed": pl.Boolean(),  # null for actions that are not contacts (legal review)
+    "blocked_by": pl.List(pl.String()),
+    "earliest_allowed_at": pl.Datetime("us", "UTC"),
+}
+
+
+@dataclass(frozen=True)
+class DayFrames:
+    accounts: pl.DataFrame
+    carried: pl.DataFrame
+    points: pl.DataFrame
+    zones: pl.DataFrame
+    history: pl.DataFrame
+    flags: pl.DataFrame
+    holds: pl.DataFrame
+
+    def conformed(self) -> DayFrames:
+        """Every frame with exactly its :data:`TABLES` columns and types."""
+        return DayFrames(
+            **{name: _conform(getattr(self, name), cols) for name, cols in TABLES.items()}
+        )
+
+
+@dataclass(frozen=True)
+class Decided:
+    assigned: pl.DataFrame  # ASSIGNED_OUT, one row per account
+    gated: pl.DataFrame  # GATED_OUT, one row per action
+
+
+def _conform(frame: pl.DataFrame, cols: dict[str, pl.DataType]) -> pl.DataFrame:
+    return frame.select(
+        (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
+        for c, t in cols.items()
+    )
+
+
+def bucket_expr(column: str, buckets: int) -> pl.Expr:
+    """The bucket of a row: ``column % buckets`` (``column`` is ``borrower_id``)."""
+    return (pl.col(column) % buckets).cast(pl.Int32).alias("bucket")
+
+
+def day_window(timezones: list[str], as_of: date, hour: time) -> tuple[datetime, datetime]:
+    """The UTC instants of ``hour`` local time on ``as_of`` in the earliest and the
+    latest of ``timezones``: history is read before the first, flags at the last."""
+    from zoneinfo import ZoneInfo
+
+    zones = sorted(set(timezones)) or ["UTC"]
+    moments = [datetime.combine(as_of, hour, ZoneInfo(z)) for z in zones]
+    first, last = min(moments), max(moments)
+    return first.astimezone(UTC), last.astimezone(UTC)
+
+
+def decide(frames: DayFrames, compiled: Any, rules: Any, as_of: date, hour: time) -> Decided:
+    """Steps 4 and 6 for one bucket: assign segments, arms and treatments, today's
+    actions (yesterday's carried ones re-enter unless today repeats them), and the gate's
+    answer for every planned contact. Pure: frames in, frames out."""
+    from forbear.batch.daily import decide_contacts, plan
+
+    f = frames.conformed()
+    assigned = compiled.assign(f.accounts.lazy()).collect()
+    today = compiled.actions_for(assigned.lazy(), as_of).collect()
+    actions = pl.concat(
+        [
+            today.select([pl.col(n).cast(t) for n, t in ACTIONS.items()]),
+            f.carried.join(today, on=["loan_id", "action_index"], how="anti").join(
+                assigned.select("loan_id"), on="loan_id", how="semi"
+            ),
+        ]
+    ).sort("loan_id", "action_index")
+    planned = plan(actions, f.points, f.zones, as_of, hour)
+    gated = decide_contacts(actions, planned, f.history, f.flags, f.holds, rules)
+    return Decided(
+        assigned=_conform(assigned, ASSIGNED_OUT),
+        gated=_conform(gated, GATED_OUT),
+    )
+
+
+# --- the Parquet export, bucket by bucket ---------------------------------------------------
+
+
+def write_parquet(frames: DayFrames, root: Path, buckets: int = DEFAULT_BUCKETS) -> None:
+    """Writes each frame to ``root/<table>.parquet`` with a ``bucket`` column, sorted by
+    bucket so that a reader's filter on one bucket skips the other row groups."""
+    root.mkdir(parents=True, exist_ok=True)
+    f = frames.conformed()
+    for name in TABLES:
+        frame = getattr(f, name)
+        frame.with_columns(bucket_expr("borrower_id", buckets)).sort("bucket").write_parquet(
+            root / f"{name}.parquet", row_group_size=64_000, statistics=True
+        )
+
+
+def read_bucket(root: Path, bucket: int) -> DayFrames:
+    """One bucket of a Parquet export (:func:`write_parquet`)."""
+    return DayFrames(
+        **{
+            name: pl.scan_parquet(root / f"{name}.parquet")
+            .filter(pl.col("bucket") == bucket)
+            .drop("bucket")
+            .collect()
+            for name in TABLES
+        }
+    )
+
+
+def buckets_in(root: Path) -> list[int]:
+    """The buckets an export holds accounts for."""
+    frame = pl.scan_parquet(root / "accounts.parquet").select(pl.col("bucket").unique()).collect()
+    return sorted(int(b) for b in frame["bucket"].to_list())
+
+
+def decide_parquet(
+    root: Path, compiled: Any, rules: Any, as_of: date, hour: time
+) -> Iterator[Decided]:
+    """The local engine over a Parquet export: :func:`decide` bucket by bucket, so memory
+    holds one bucket's inputs at a time."""
+    for b in buckets_in(root):
+        yield decide(read_bucket(root, b), compiled, rules, as_of, hour)
+
+
+def concat(parts: list[Decided]) -> Decided:
+    """Buckets' results as one, ordered by ``loan_id`` (and ``action_index``)."""
+    return Decided(
+        assigned=pl.concat([p.assigned for p in parts] or [pl.DataFrame(schema=ASSIGNED_OUT)]).sort(
+            "loan_id"
+        ),
+        gated=pl.concat([p.gated for p in parts] or [pl.DataFrame(schema=GATED_OUT)]).sort(
+            "loan_id", "action_index"
+        ),
+    )

@@ -1,0 +1,3 @@
+"""Tables of the promises area (issue 6); imported by :mod:`forbear.store.area_models`."""
+
+from __future__ import annotations
