@@ -61,6 +61,8 @@ from forbear.store.runs import (
 ENGINES = ("local", "spark")
 CONTACT_HOUR = time(10, 0)
 ACTOR = "system:daily-run"
+# How far back the run looks to count the days an action has been carried.
+CARRY_LOOKBACK_DAYS = 30
 # Blocked by the run itself, not by a compliance rule: the channel needs a contact point
 # (phone, e-mail) and the debtor has none of that kind.
 NO_CONTACT_POINT = "RUN.NO_CONTACT_POINT"
@@ -281,7 +283,43 @@ def _previous_day(conn: Connection, as_of: date) -> tuple[pl.DataFrame, pl.DataF
         )
     ).all()
     carried = pl.DataFrame([tuple(r) for r in carried_rows], schema=ACTIONS, orient="row")
+    streak_rows = conn.execute(
+        select(d.as_of, d.loan_id, d.action_index).where(
+            d.as_of >= yesterday - timedelta(days=CARRY_LOOKBACK_DAYS - 1),
+            d.as_of <= yesterday,
+            d.carried.is_(True),
+        )
+    ).all()
+    streaks = carried_streaks(
+        pl.DataFrame(
+            [tuple(r) for r in streak_rows],
+            schema={"as_of": pl.Date(), "loan_id": pl.Int64(), "action_index": pl.Int64()},
+            orient="row",
+        ),
+        yesterday,
+    )
+    carried = carried.join(streaks, on=["loan_id", "action_index"], how="left").with_columns(
+        pl.col("carried_days").fill_null(1)
+    )
     return queue, carried
+
+
+def carried_streaks(carried: pl.DataFrame, yesterday: date) -> pl.DataFrame:
+    """``loan_id, action_index, carried_days``: for each action carried on ``yesterday``,
+    on how many consecutive days up to ``yesterday`` it was carried (1 = only yesterday).
+    ``carried`` holds the ``(as_of, loan_id, action_index)`` of the carried decisions of the
+    last days."""
+    keys = ["loan_id", "action_index"]
+    return (
+        carried.with_columns(_back=(pl.lit(yesterday) - pl.col("as_of")).dt.total_days())
+        .sort([*keys, "_back"])
+        .with_columns(_rank=pl.int_range(pl.len()).over(keys))
+        .group_by(keys)
+        .agg(
+            carried_days=((pl.col("_back") != pl.col("_rank")).cum_sum() == 0).sum().cast(pl.Int64)
+        )
+        .filter(pl.col("carried_days") > 0)
+    )
 
 
 def _scores(conn: Connection, as_of: date, notes: list[str]) -> None:
@@ -424,14 +462,23 @@ def capacity_input(
     :func:`forbear.domain.capacity.allocate` reads: ``action_id``, ``lang``, ``skill``
     (legal for legal review, hardship for plan offers and hardship accounts, else
     collections), ``expected_recovery`` (propensity x overdue fen; the overdue amount when
-    unscored) and ``carried_days`` (1 for yesterday's carried work)."""
+    unscored) and ``carried_days`` (consecutive days the work has been carried, from
+    :func:`carried_streaks`; 0 for today's new work)."""
     value = assigned.select(
         "loan_id",
         _col_or(assigned, "overdue_total", pl.Int64()).fill_null(0).alias("_overdue"),
         _col_or(assigned, "propensity", pl.Float64()).alias("_propensity"),
         _col_or(assigned, "hardship", pl.Boolean()).fill_null(False).alias("_hardship"),
     )
-    again = carried.select("loan_id", "action_index", _carried=pl.lit(True))
+    again = carried.select(
+        "loan_id",
+        "action_index",
+        _carried=(
+            pl.col("carried_days").cast(pl.Int64)
+            if "carried_days" in carried.columns
+            else pl.lit(1, dtype=pl.Int64)
+        ),
+    )
     return (
         gated.filter(pl.col("allowed").fill_null(True))
         .join(value, on="loan_id", how="left")
@@ -450,7 +497,7 @@ def capacity_input(
             )
             .round(0)
             .cast(pl.Int64),
-            carried_days=pl.when(pl.col("_carried")).then(1).otherwise(0).cast(pl.Int64),
+            carried_days=pl.col("_carried").fill_null(0).cast(pl.Int64),
         )
         .drop("_overdue", "_propensity", "_hardship", "_carried")
     )
