@@ -1451,10 +1451,12 @@ def main() -> None:
 from forbear.commands import legal as _legal  # noqa: E402
 from forbear.commands import plans as _plans  # noqa: E402
 from forbear.commands import promises as _promises  # noqa: E402
+from forbear.commands import web as _web  # noqa: E402
 
 app.add_typer(_plans.app, name="plan")
 app.add_typer(_promises.app, name="promise")
 app.add_typer(_legal.app, name="legal")
+app.add_typer(_web.app, name="staff")
 
 
 if __name__ == "__main__":

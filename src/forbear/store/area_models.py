@@ -14,4 +14,5 @@ from forbear.store import (
     runs,  # noqa: F401
     strategies,  # noqa: F401
     templates,  # noqa: F401
+    web,  # noqa: F401
 )
