@@ -1,0 +1,51 @@
+"""Limitation (诉讼时效) of a debt: CN.LIMITATION; 民法典 arts. 188, 189, 195.
+
+The period (3 years in the CN pack) runs for an instalment loan from the last
+instalment's due date, and restarts with every demand, acknowledgement or suit; so every
+demand is stored with its proof (``forbear.store.contacts.Demand``) and the limitation
+date is recomputed from the latest one:
+
+    limitation date = max(last instalment due date, date of the last demand) + years
+
+The same formula decides ``limitation_expired`` in the ACCOUNT frame
+(``forbear.services.accounts``): a date is expired when its limitation date is before
+``as_of``. A test checks the two agree row by row.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+
+
+def limitation_date(
+    last_due_date: date | None, last_demand_at: datetime | None, years: int
+) -> date | None:
+    """The scalar form of :func:`limitation_date_expr` (for one case, and for tests)."""
+    starts = [d for d in (last_due_date, last_demand_at.date() if last_demand_at else None) if d]
+    if not starts:
+        return None
+    start = max(starts)
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:  # 29 February in a year without one: the last day of February
+        return start.replace(year=start.year + years, day=28)
+
+
+def limitation_date_expr(years: int) -> pl.Expr:
+    """``limitation_date`` from a FLAGS frame's ``last_due_date`` and ``last_demand_at``."""
+    start = pl.max_horizontal(pl.col("last_due_date"), pl.col("last_demand_at").dt.date())
+    return start.dt.offset_by(f"{years}y").alias("limitation_date")
+
+
+def expiring(frame: pl.LazyFrame, as_of: date, within_days: int) -> pl.LazyFrame:
+    """Rows whose ``limitation_date`` falls in ``[as_of, as_of + within_days]``, with
+    ``days_left``, soonest first. Expired rows (before ``as_of``) are kept apart by the
+    caller: they are no longer actionable in court."""
+    days_left = (pl.col("limitation_date") - pl.lit(as_of)).dt.total_days()
+    return (
+        frame.with_columns(days_left.cast(pl.Int32).alias("days_left"))
+        .filter(pl.col("days_left").is_between(0, within_days))
+        .sort("days_left", "loan_id")
+    )
