@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     )
     lender_timezone: str = "Asia/Shanghai"
     currency: str = "CNY"
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="signs the web app's session cookies (32+ characters); in development "
+        "generated into the data directory (forbear.web.security)",
+    )
 
     @field_validator("lender_timezone")
     @classmethod
