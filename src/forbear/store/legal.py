@@ -216,3 +216,15 @@ __all__ = [
     "QueueStatus",
     "read_last_debtor_contact",
 ]
+
+
+def read_state(conn: Connection, as_of: date, loan_id: int) -> pl.DataFrame:
+    """The stored ledger state of one loan on ``as_of`` (``STATES``; empty if none)."""
+    from forbear.domain.ledger import schema as ledger
+    from forbear.store.bulk import read_frame
+    from forbear.store.models import AccountState
+
+    stmt = select(*(getattr(AccountState, name) for name in ledger.STATES)).where(
+        AccountState.as_of == as_of, AccountState.loan_id == loan_id
+    )
+    return read_frame(conn, stmt, ledger.STATES)

@@ -39,13 +39,17 @@ def limitation_date_expr(years: int) -> pl.Expr:
     return start.dt.offset_by(f"{years}y").alias("limitation_date")
 
 
-def expiring(frame: pl.LazyFrame, as_of: date, within_days: int) -> pl.LazyFrame:
-    """Rows whose ``limitation_date`` falls in ``[as_of, as_of + within_days]``, with
-    ``days_left``, soonest first. Expired rows (before ``as_of``) are kept apart by the
-    caller: they are no longer actionable in court."""
-    days_left = (pl.col("limitation_date") - pl.lit(as_of)).dt.total_days()
+def expiring(
+    frame: pl.LazyFrame, as_of: date, within_days: int, *, include_expired: bool = True
+) -> pl.LazyFrame:
+    """Rows whose ``limitation_date`` is at most ``within_days`` after ``as_of``, with
+    ``days_left`` (negative: already expired, kept by default: an open case on an expired
+    debt needs a decision at once) and ``expired``, soonest first."""
+    days_left = (pl.col("limitation_date") - pl.lit(as_of)).dt.total_days().cast(pl.Int32)
+    low = None if include_expired else 0
     return (
-        frame.with_columns(days_left.cast(pl.Int32).alias("days_left"))
-        .filter(pl.col("days_left").is_between(0, within_days))
+        frame.with_columns(days_left.alias("days_left"))
+        .filter(pl.col("days_left").is_between(low if low is not None else -(10**6), within_days))
+        .with_columns((pl.col("days_left") < 0).alias("expired"))
         .sort("days_left", "loan_id")
     )
