@@ -396,7 +396,7 @@ def list_cases(conn: Connection, *, open_only: bool = False) -> list[CaseView]:
 def open_case(conn: Connection, loan_id: int, *, role: str, actor: str, on: date) -> CaseView:
     """Open a case (stage ``review``) for a queued account, after checking again that it
     is eligible on ``on``; refused on a dispute hold or an expired limitation period."""
-    _permitted(role)
+    require_permission(role)
     _actor(actor)
     q = LegalQueueEntry
     entry = conn.execute(
@@ -501,7 +501,7 @@ def advance(
     nothing changes). Moving to ``demand_letter`` logs the letter as a demand with its
     evidence reference (the letter's tracking number; CN.LIMITATION). Demand letters and
     filing are refused on a disputed or time-barred debt."""
-    _permitted(role)
+    require_permission(role)
     _actor(actor)
     target = stage(to)
     case = get_case(conn, case_id)
@@ -595,7 +595,7 @@ def add_costs(
     on: date,
 ) -> CaseView:
     """Record costs of a case at its current stage (audited as ``legal.case.cost``)."""
-    _permitted(role)
+    require_permission(role)
     _actor(actor)
     if not costs:
         raise ValidationError("cost", "give at least one kind=yuan")
@@ -631,7 +631,7 @@ def record_demand(
     with its proof: it restarts the limitation period (CN.LIMITATION). Returns its id."""
     from forbear.services.contacts import log_demand
 
-    _permitted(role)
+    require_permission(role)
     case = get_case(conn, case_id)
     if case.stage.is_final:
         raise Conflict(f"case {case_id} has ended ({case.stage.value})")
@@ -797,7 +797,7 @@ def _refuse_if_disputed(conn: Connection, loan_id: int, on: date) -> None:
         )
 
 
-def _permitted(role: str) -> None:
+def require_permission(role: str) -> None:
     if not role:
         raise PermissionDenied("(none)", PERMISSION)
     if not can(role, PERMISSION):

@@ -40,7 +40,7 @@ from forbear.domain.products import ProductTerms
 from forbear.services.accounts import limitation_years
 from forbear.services.documents.letter import LetterData, render_letter
 from forbear.services.documents.package import PackageData, Party, csv_files, render_package
-from forbear.services.legal import _permitted, config_in_force, get_case, legal_accounts
+from forbear.services.legal import config_in_force, get_case, legal_accounts, require_permission
 from forbear.services.privacy import reveal
 from forbear.store import audit
 from forbear.store.contacts import ContactAttempt, Demand, read_flags
@@ -97,7 +97,7 @@ def case_documents(
     as_of: date,
 ) -> CaseDocuments:
     """The demand letter (PDF) and the litigation package (PDF and CSV files) of a case."""
-    _permitted(role)
+    require_permission(role)
     case = get_case(conn, case_id)
     if case.stage.is_final:
         raise Conflict(f"case {case_id} has ended ({case.stage.value}): no new documents")
