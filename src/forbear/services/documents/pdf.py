@@ -31,10 +31,11 @@ def font() -> tuple[str, int]:
     """The font collection's path and the index of its Simplified Chinese face."""
     path = str(noto_cjk_sans_otc.FONT_PATH)
     try:
-        collection = TTCollection(path, lazy=True)
-        for index, face in enumerate(collection.fonts):
-            if face["name"].getDebugName(4) == _WANTED:
-                return path, index
+        with open(path, "rb") as handle:
+            collection = TTCollection(handle, lazy=True)
+            for index, face in enumerate(collection.fonts):
+                if face["name"].getDebugName(4) == _WANTED:
+                    return path, index
     except OSError as exc:
         raise ConfigurationError(f"the CJK font cannot be read ({exc})") from None
     raise ConfigurationError(f"the CJK font collection has no {_WANTED!r} face")
