@@ -1457,6 +1457,7 @@ app.add_typer(_plans.app, name="plan")
 app.add_typer(_promises.app, name="promise")
 app.add_typer(_legal.app, name="legal")
 app.add_typer(_web.app, name="staff")
+app.command("serve")(_web.serve)
 
 
 if __name__ == "__main__":
