@@ -1,0 +1,20 @@
+"""The JSON API under ``/api/v1``: one router module per area.
+
+Areas of issue 6 (promises, plans, legal, complaints) add a module here and one
+``include_router`` line below.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from forbear.web.api import accounts, catalogue, contacts, me, queue, runs
+from forbear.web.errors import ERROR_RESPONSES
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router.include_router(me.router)
+router.include_router(accounts.router)
+router.include_router(contacts.router)
+router.include_router(queue.router)
+router.include_router(runs.router)
+router.include_router(catalogue.router)

@@ -1,0 +1,181 @@
+"""The FastAPI app: JSON API under ``/api/v1``, server-rendered pages, static files.
+
+:func:`create_app` wires it from a :class:`forbear.bootstrap.Forbear` (built from the
+settings when none is given; tests pass one over their own database) and a clock (the
+real one by default; the end-to-end tests pass a settable one). One router module per
+area (``forbear.web.api.*``, ``forbear.web.pages.*``): promises, plans, legal and
+complaints slot in as further modules.
+
+Security headers on every answer: a strict Content-Security-Policy (scripts only from
+this origin: no inline script), ``X-Frame-Options: DENY``, ``nosniff``,
+``Referrer-Policy: same-origin``, and ``Cache-Control: no-store`` (pages and API answers
+hold personal data, masked or not). Swagger UI and ReDoc are off: they load scripts from
+a CDN; the OpenAPI description is at ``/api/v1/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from forbear.bootstrap import Forbear, bootstrap
+from forbear.settings import Environment, Settings
+from forbear.web import errors
+from forbear.web.deps import Clock, Database, WebState
+from forbear.web.i18n import LANG_COOKIE, parse_lang
+from forbear.web.security import CookieSigner, load_session_secret
+
+log = logging.getLogger("forbear.web")
+access_log = logging.getLogger("forbear.web.access")
+HERE = Path(__file__).parent
+API_TITLE = "Forbear API"
+API_VERSION = "1.0.0"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+API_DESCRIPTION = """\
+Forbear's JSON API for the lender's systems and the workbench.
+
+**Authentication**: `Authorization: Bearer fbr_...` (an API token of a staff or service
+account: `forbear staff token USERNAME --name NAME`), or the web session cookie; with the
+cookie, unsafe methods need the `X-CSRF-Token` header (the token is in `GET /api/v1/me`).
+
+**Roles and scope**: every route needs a permission of the caller's role; accounts outside
+the caller's scope (an agency's placements, bucket scope) answer 404 like unknown ones.
+Personal data is masked for the caller's role; `POST /accounts/{loan_id}/unmask` shows one
+field for a stated purpose and is audited.
+
+**Money** is an integer number of fen with a formatted yuan string beside it.
+**Language**: `Accept-Language: en` (or `?lang=en`) for English messages; Chinese otherwise.
+"""
+
+
+def real_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class Guardrails:
+    """Request log lines without personal data, security headers, the language cookie."""
+
+    def __init__(self, app: ASGIApp, *, secure_cookies: bool) -> None:
+        self.app = app
+        self.secure_cookies = secure_cookies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        started = time.perf_counter()
+        status = 500
+        chosen = parse_lang(request.query_params.get("lang"))
+
+        async def wrapped(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = message.setdefault("headers", [])
+                for name, value in (
+                    ("content-security-policy", CSP),
+                    ("x-frame-options", "DENY"),
+                    ("x-content-type-options", "nosniff"),
+                    ("referrer-policy", "same-origin"),
+                ):
+                    headers.append((name.encode(), value.encode()))
+                if not request.url.path.startswith("/static/"):
+                    headers.append((b"cache-control", b"no-store"))
+                if chosen is not None and not request.url.path.startswith("/api/"):
+                    cookie = f"{LANG_COOKIE}={chosen}; Path=/; Max-Age=31536000; SameSite=Lax"
+                    if self.secure_cookies:
+                        cookie += "; Secure"
+                    headers.append((b"set-cookie", cookie.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, wrapped)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "(unmatched)"
+            principal = getattr(request.state, "principal", None)
+            who = f"user={principal.user_id}" if principal is not None else "user=-"
+            # The route template, never the query string or a body: those may hold data.
+            access_log.info(
+                "%s %s %s %.1fms %s",
+                scope.get("method", "?"),
+                path,
+                status,
+                (time.perf_counter() - started) * 1000,
+                who,
+            )
+
+
+def plotly_js() -> Path:
+    """Plotly's JavaScript as the ``plotly`` Python package ships it (works offline)."""
+    return Path(str(resources.files("plotly").joinpath("package_data/plotly.min.js")))
+
+
+def create_app(
+    forbear: Database | None = None,
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """The web app over ``forbear`` (bootstrapped from ``settings`` when None)."""
+    from forbear.web.api import router as api_router
+    from forbear.web.pages import router as pages_router
+
+    if forbear is None:
+        forbear = bootstrap(settings)
+    secret = load_session_secret(forbear.settings)
+    secure = forbear.settings.environment is not Environment.DEVELOPMENT
+    app = FastAPI(
+        title=API_TITLE,
+        version=API_VERSION,
+        description=API_DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.web = WebState(
+        forbear=forbear,
+        signer=CookieSigner(secret),
+        clock=clock or real_clock,
+        secure_cookies=secure,
+    )
+    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    errors.install(app)
+    app.include_router(api_router)
+    app.include_router(pages_router)
+
+    @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
+    def plotly() -> Response:
+        return FileResponse(plotly_js(), media_type="text/javascript")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> Response:
+        return JSONResponse({"status": "ok"})
+
+    # after the vendor route, which it would otherwise shadow
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    app.add_middleware(errors.ErrorGuard)
+    app.add_middleware(Guardrails, secure_cookies=secure)
+    return app
+
+
+def forbear_of(app: FastAPI) -> Forbear:
+    """The :class:`Forbear` the app runs on (for ``forbear serve``'s shutdown)."""
+    found = app.state.web.forbear
+    assert isinstance(found, Forbear)
+    return found

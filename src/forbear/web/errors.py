@@ -1,0 +1,334 @@
+"""The one map from errors to HTTP answers, in the user's language (STYLE.md habit 5).
+
+Domain errors carry data, never HTTP codes; here they become:
+
+=============================  ======  ==========================
+error                          status  ``error.code``
+=============================  ======  ==========================
+request body or parameters     422     ``invalid_request`` (400 ``malformed_json``)
+ValidationError                422     ``validation_error``
+NotFound (or out of scope)     404     ``not_found``
+Unauthenticated                401     ``unauthenticated`` / ``session_invalid``
+PermissionDenied               403     ``forbidden``
+CsrfFailed                     403     ``csrf_failed``
+Conflict                       409     ``conflict``
+SignInThrottled / rate limit   429     ``rate_limited`` (``Retry-After``)
+StorageUnavailable             503     ``unavailable``
+anything else                  500     ``internal`` (logged as type and place only)
+=============================  ======  ==========================
+
+API paths (``/api/...``) answer JSON ``{"error": {"code", "message", "field", "details"}}``;
+pages answer an HTML page (a sign-in redirect for 401). No stack trace, no request data
+and no personal data ever reaches a response or the log: messages come from the
+catalogue plus the error's own fields, which by contract hold no personal data
+(:mod:`forbear.domain.errors`).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import traceback
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from forbear.domain.errors import (
+    ConfigurationError,
+    Conflict,
+    ForbearError,
+    NotFound,
+    PermissionDenied,
+    StorageUnavailable,
+    ValidationError,
+)
+from forbear.web.i18n import Translator, request_lang
+
+log = logging.getLogger("forbear.web")
+
+
+class Unauthenticated(Exception):
+    """No credential (``invalid`` false) or a bad one: forged, expired, revoked."""
+
+    def __init__(self, *, invalid: bool) -> None:
+        super().__init__("unauthenticated")
+        self.invalid = invalid
+
+
+class CsrfFailed(Exception):
+    """An unsafe request with a session cookie but without the session's CSRF token."""
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["not_found"])
+    message: str = Field(examples=["未找到借据：42"])
+    field: str | None = Field(default=None, examples=["amount"])
+    details: list[str] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx and 5xx answer of the API."""
+
+    error: ErrorBody
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in (
+        (400, "malformed request"),
+        (401, "not signed in, or a bad credential"),
+        (403, "the role may not do this, or the CSRF token is missing"),
+        (404, "unknown id, or outside the caller's scope"),
+        (409, "conflicts with stored data"),
+        (422, "invalid parameters or body"),
+        (429, "too many requests"),
+        (503, "database unavailable"),
+    )
+}
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _render(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    field: str | None = None,
+    details: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    if is_api(request):
+        body = ErrorResponse(
+            error=ErrorBody(code=code, message=message, field=field, details=details or [])
+        )
+        return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+    templates = request.app.state.templates
+    t = Translator(request_lang(request))
+    page: Response = templates.TemplateResponse(
+        request,
+        "error.html",
+        {"t": t, "status": status, "message": message, "details": details or []},
+        status_code=status,
+        headers=headers,
+    )
+    return page
+
+
+def _t(request: Request) -> Translator:
+    return Translator(request_lang(request))
+
+
+def forbear_error(request: Request, exc: Exception) -> Response:
+    from forbear.web.sessions import SignInFailed, SignInThrottled
+
+    t = _t(request)
+    if isinstance(exc, NotFound):
+        kind = t.label("kind", exc.kind)
+        message = t("error.not_found", kind=kind, key=exc.key)
+        return _render(request, 404, "not_found", message)
+    if isinstance(exc, ValidationError):
+        message = t("error.validation", field=exc.field, reason=exc.reason)
+        return _render(request, 422, "validation_error", message, field=exc.field)
+    if isinstance(exc, PermissionDenied):
+        role = t.label("role", exc.role)
+        if exc.purpose is not None:
+            purpose = t.label("purpose", exc.purpose)
+            message = t("error.permission_purpose", role=role, purpose=purpose)
+        else:
+            message = t("error.permission", role=role)
+        return _render(request, 403, "forbidden", message, details=[exc.action])
+    if isinstance(exc, SignInThrottled):
+        minutes = max(1, -(-exc.retry_after // 60))
+        headers = {"Retry-After": str(exc.retry_after)}
+        message = t("sign_in.rate_limited", minutes=minutes)
+        return _render(request, 429, "rate_limited", message, headers=headers)
+    if isinstance(exc, SignInFailed):
+        return _render(request, 401, "sign_in_failed", t("sign_in.failed"))
+    if isinstance(exc, Conflict):
+        return _render(request, 409, "conflict", t("error.conflict", reason=exc.message))
+    if isinstance(exc, StorageUnavailable):
+        log.error("storage unavailable: %s", type(exc).__name__)
+        return _render(request, 503, "unavailable", t("error.unavailable"))
+    if isinstance(exc, ConfigurationError):
+        log.error("configuration error on %s", _route(request))
+        return _render(request, 500, "configuration", t("error.config"))
+    if isinstance(exc, ForbearError):
+        # an expected refusal of another layer (content filter, ...): its message holds
+        # no personal data by contract
+        return _render(request, 400, "refused", exc.message)
+    return internal_error(request, exc)
+
+
+def unauthenticated(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Unauthenticated)
+    from forbear.web.deps import SESSION_COOKIE
+
+    t = _t(request)
+    if is_api(request):
+        code, key = (
+            ("session_invalid", "error.session_invalid")
+            if exc.invalid
+            else (
+                "unauthenticated",
+                "error.unauthenticated",
+            )
+        )
+        response = _render(
+            request, 401, code, t(key), headers={"WWW-Authenticate": 'Bearer realm="forbear"'}
+        )
+    else:
+        target = request.url.path
+        if request.method == "GET" and request.url.query:
+            target += "?" + request.url.query
+        suffix = "&expired=1" if exc.invalid else ""
+        response = RedirectResponse(f"/sign-in?next={quote(target, safe='')}{suffix}", 303)
+    if exc.invalid:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def csrf_failed(request: Request, exc: Exception) -> Response:
+    return _render(request, 403, "csrf_failed", _t(request)("error.csrf"))
+
+
+_TYPE_WORDS = {
+    "int": "type.integer",
+    "string": "type.string",
+    "bool": "type.boolean",
+    "date": "type.date",
+    "float": "type.number",
+    "dict": "type.object",
+    "model": "type.object",
+    "list": "type.list",
+}
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or "body"
+
+
+def _problem(t: Translator, error: dict[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    name = _field_name(tuple(error.get("loc", ())))
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return t("field.missing", field=name)
+    if kind == "extra_forbidden":
+        return t("field.extra", field=name)
+    if kind in ("literal_error", "enum"):
+        return t("field.choice", field=name, choices=str(ctx.get("expected", "")))
+    for prefix in ("greater_than", "less_than", "too_short", "too_long"):
+        if kind.startswith(prefix):
+            limit = ", ".join(f"{k} {v}" for k, v in ctx.items() if k != "actual_length")
+            return t("field.range", field=name, limit=limit or kind)
+    for prefix, key in _TYPE_WORDS.items():
+        if kind.startswith(prefix):
+            return t("field.type", field=name, expected=t(key))
+    return t("field.invalid", field=name)
+
+
+def request_invalid(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    t = _t(request)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return _render(request, 400, "malformed_json", t("error.bad_json"))
+    problems = [_problem(t, e) for e in errors]
+    field = _field_name(tuple(errors[0].get("loc", ()))) if errors else None
+    message = t("error.body") + "; ".join(problems)
+    return _render(request, 422, "invalid_request", message, field=field, details=problems)
+
+
+def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    t = _t(request)
+    if exc.status_code == 404:
+        return _render(request, 404, "not_found", t("error.not_found_page"))
+    if exc.status_code == 405:
+        return _render(
+            request, 405, "method_not_allowed", t("error.method"), headers=dict(exc.headers or {})
+        )
+    return _render(
+        request, exc.status_code, "http_error", str(exc.detail), headers=dict(exc.headers or {})
+    )
+
+
+def _route(request: Request) -> str:
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "?"))
+
+
+def internal_error(request: Request, exc: BaseException) -> Response:
+    """A bug, not bad input: logged as its type and place only (its message may quote
+    data), answered with a reference the administrator finds in the log."""
+    ref = secrets.token_hex(4)
+    log.error(
+        "internal error %s: %s at %s on %s", ref, type(exc).__name__, place(exc), _route(request)
+    )
+    return _render(request, 500, "internal", _t(request)("error.internal", ref=ref))
+
+
+def place(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    frame = frames[-1]
+    return f"{Path(frame.filename).name}:{frame.lineno}"
+
+
+class ErrorGuard:
+    """Outermost catch for exceptions no handler took: a 500 in the user's language
+    instead of Starlette's plain text (and no traceback in the server's log, which would
+    carry the exception's message)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            request = Request(scope)
+            if started:
+                log.error(
+                    "internal error after the response started: %s at %s",
+                    type(exc).__name__,
+                    place(exc),
+                )
+                return
+            response = internal_error(request, exc)
+            await response(scope, receive, send)
+
+
+def install(app: Any) -> None:
+    app.add_exception_handler(ForbearError, forbear_error)
+    app.add_exception_handler(Unauthenticated, unauthenticated)
+    app.add_exception_handler(CsrfFailed, csrf_failed)
+    app.add_exception_handler(RequestValidationError, request_invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+__all__ = ["ERROR_RESPONSES", "CsrfFailed", "ErrorGuard", "ErrorResponse", "HTMLResponse"]

@@ -1,0 +1,16 @@
+"""Server-rendered pages (Jinja2), Chinese first: one router module per area.
+
+Areas of issue 6 (promises, plans, legal, complaints) and the borrower portal add a
+module here and one ``include_router`` line below.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from forbear.web.pages import accounts, auth, workbench
+
+router = APIRouter(include_in_schema=False)
+router.include_router(auth.router)
+router.include_router(workbench.router)
+router.include_router(accounts.router)

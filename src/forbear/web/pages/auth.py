@@ -1,0 +1,139 @@
+"""Sign-in and sign-out pages.
+
+The sign-in form has no session yet, so its CSRF protection is a double submit: a
+random value in a signed, HttpOnly cookie and the same value in the form; SameSite=Lax
+keeps other sites from posting with the cookie. The ``next`` target must be a path on
+this site (no open redirect).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from forbear.web import sessions
+from forbear.web.deps import SESSION_COOKIE, SignedIn, authenticate, state_of
+from forbear.web.errors import CsrfFailed, Unauthenticated
+from forbear.web.i18n import Translator, request_lang
+from forbear.web.pages.render import page
+from forbear.web.security import new_token, same
+
+router = APIRouter()
+SIGN_IN_COOKIE = "forbear_sign_in"
+SIGN_IN_MAX_AGE = 3600
+
+
+def safe_next(target: str | None) -> str:
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/workbench"
+    return target
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=state_of(request).secure_cookies,
+    )
+
+
+def _form(
+    request: Request,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+    username: str = "",
+    next_: str = "/workbench",
+) -> Response:
+    web = state_of(request)
+    value = new_token()
+    response = page(
+        request,
+        "sign_in.html",
+        None,
+        status_code=status_code,
+        error=error,
+        notice=notice,
+        username=username,
+        next=safe_next(next_),
+        sign_in_token=value,
+    )
+    _set_cookie(request, response, SIGN_IN_COOKIE, web.signer.sign(value), SIGN_IN_MAX_AGE)
+    return response
+
+
+@router.get("/sign-in")
+def sign_in_page(
+    request: Request, next: str | None = None, expired: str | None = None, out: str | None = None
+) -> Response:
+    t = Translator(request_lang(request))
+    try:
+        if authenticate(request) is not None:
+            return RedirectResponse(safe_next(next), 303)
+    except Unauthenticated:
+        expired = "1"
+    notice = t("sign_in.expired") if expired else (t("sign_in.signed_out") if out else None)
+    response = _form(request, notice=notice, next_=next or "/workbench")
+    if expired:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/workbench",
+) -> Response:
+    web = state_of(request)
+    cookie = request.cookies.get(SIGN_IN_COOKIE, "")
+    expected = web.signer.unsign(cookie, max_age=SIGN_IN_MAX_AGE) if cookie else None
+    if expected is None or not csrf_token or not same(expected, csrf_token):
+        raise CsrfFailed()
+    client = request.client.host if request.client is not None else "unknown"
+    with web.forbear.transaction() as conn:
+        result = sessions.sign_in(
+            conn, web.signer, username=username, password=password, client=client, now=web.now()
+        )
+    t = Translator(request_lang(request))
+    if isinstance(result, sessions.Refused):
+        if result.retry_after is not None:
+            minutes = max(1, -(-result.retry_after // 60))
+            message, status = t("sign_in.rate_limited", minutes=minutes), 429
+        else:
+            message, status = t("sign_in.failed"), 401
+        response = _form(
+            request, error=message, status_code=status, username=username[:64], next_=next
+        )
+        if result.retry_after is not None:
+            response.headers["Retry-After"] = str(result.retry_after)
+        return response
+    response = RedirectResponse(safe_next(next), 303)
+    _set_cookie(
+        request,
+        response,
+        SESSION_COOKIE,
+        web.signer.sign(result.token),
+        int(sessions.ABSOLUTE.total_seconds()),
+    )
+    response.delete_cookie(SIGN_IN_COOKIE, path="/")
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, principal: SignedIn) -> Response:
+    web = state_of(request)
+    with web.forbear.transaction() as conn:
+        sessions.sign_out(conn, principal, web.now())
+    response = RedirectResponse("/sign-in?out=1", 303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

@@ -1,0 +1,167 @@
+"""Secrets, password hashes, tokens and signed cookies of the web app.
+
+- The session secret signs cookies. ``FORBEAR_SESSION_SECRET`` (32+ characters) is
+  required in production; in development and tests one is generated on first use into
+  ``<data_dir>/session.key`` (mode 0600), like the development encryption key.
+- Passwords are hashed with argon2id (``argon2-cffi``'s defaults, RFC 9106's second
+  recommended parameter set); hashes made with older parameters are upgraded at the next
+  successful sign-in.
+- Session and API tokens are 32 random bytes; the database keeps only their sha256.
+- Keys of the sign-in rate limits are keyed hashes (HMAC-SHA256 with a key derived from
+  the session secret), so the attempts table holds no username or address in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from forbear.domain.errors import ConfigurationError, ValidationError
+from forbear.settings import Environment, Settings
+
+SESSION_KEY_FILE = "session.key"
+MIN_SECRET_CHARS = 32
+MIN_PASSWORD_CHARS = 10
+MAX_PASSWORD_CHARS = 256
+TOKEN_BYTES = 32
+API_TOKEN_PREFIX = "fbr_"
+_UNSAFE_SECRETS = {"changeme", "change-me", "secret", "development", "dev", "session"}
+# A few passwords every guessing list starts with; length alone does not stop them.
+_COMMON_PASSWORDS = {
+    "1234567890",
+    "12345678910",
+    "0123456789",
+    "password123",
+    "password1234",
+    "qwertyuiop",
+    "1q2w3e4r5t",
+    "abcdefghij",
+    "iloveyou123",
+    "woaini1314",
+    "a123456789",
+}
+
+_hasher = PasswordHasher()
+# Verified when a username is unknown, so a miss takes as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def load_session_secret(settings: Settings) -> bytes:
+    """The secret that signs session cookies (see the module docstring)."""
+    if settings.session_secret is not None:
+        text = settings.session_secret.get_secret_value().strip()
+        if text.lower() in _UNSAFE_SECRETS or len(text) < MIN_SECRET_CHARS:
+            raise ConfigurationError(
+                f"FORBEAR_SESSION_SECRET must be at least {MIN_SECRET_CHARS} random characters"
+            )
+        return text.encode("utf-8")
+    if settings.environment is Environment.PRODUCTION:
+        raise ConfigurationError(
+            "FORBEAR_SESSION_SECRET is not set: production refuses to start the web app "
+            "without one (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+        )
+    return _load_or_create(settings.data_dir / SESSION_KEY_FILE)
+
+
+def _load_or_create(path: Path) -> bytes:
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise ConfigurationError(
+                f"session key file {path} is readable by others (mode {mode:o}); chmod 600 it"
+            )
+        text = path.read_text(encoding="ascii").strip()
+        if len(text) < MIN_SECRET_CHARS:
+            raise ConfigurationError(f"session key file {path} is too short")
+        return text.encode("ascii")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process wrote it first
+        return _load_or_create(path)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return path.read_text(encoding="ascii").strip().encode("ascii")
+
+
+# ---------------------------------------------------------------- passwords
+
+
+def check_password(password: str, username: str) -> None:
+    """Refuse weak passwords with a :class:`ValidationError` naming the reason."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ValidationError("password", f"at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise ValidationError("password", f"at most {MAX_PASSWORD_CHARS} characters")
+    if len(set(password)) < 4:
+        raise ValidationError("password", "too few different characters")
+    lowered = password.lower()
+    if lowered in _COMMON_PASSWORDS or username.lower() in lowered:
+        raise ValidationError("password", "too easy to guess")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches; an unknown user (``None``) costs the same time."""
+    try:
+        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _hasher.check_needs_rehash(stored_hash)
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def new_api_token() -> str:
+    return API_TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    """Constant-time comparison of two tokens."""
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+class CookieSigner:
+    """Signs and checks cookie values (itsdangerous, HMAC-SHA1 over a derived key, with a
+    timestamp so a cookie older than ``max_age`` is refused even before the database is
+    asked); keyed hashes for the rate-limit keys."""
+
+    def __init__(self, secret: bytes, *, salt: str = "forbear.session") -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt=salt)
+        self._key = hashlib.sha256(b"forbear.rate-limit\x00" + secret).digest()
+
+    def sign(self, value: str) -> str:
+        return str(self._serializer.dumps(value))
+
+    def unsign(self, signed: str, max_age: int) -> str | None:
+        """The value, or None for a forged, tampered or too old cookie."""
+        try:
+            value = self._serializer.loads(signed, max_age=max_age)
+        except (BadSignature, UnicodeDecodeError, ValueError, TypeError):
+            return None
+        return value if isinstance(value, str) else None
+
+    def key(self, kind: str, value: str) -> str:
+        return hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()
