@@ -14,9 +14,11 @@ from forbear.domain.ledger import (
     DEFAULT_BUCKETS,
     BucketScheme,
     account_states_partitioned,
-    products_frame,
 )
+from forbear.domain.plans.ledger import apply_plans, governing_plans, restore_totals
+from forbear.services.contracts import ledger_products
 from forbear.store import bulk
+from forbear.store.plans import read_plan_lines, read_plan_periods
 
 # The ledger's working memory grows with the slice it works on: 1M loans in one piece
 # peaked at 5.7 GB (benchmarks/README.md); slices of this many loans keep it bounded.
@@ -37,6 +39,46 @@ class StatesResult:
         return portfolio.bucket_summary(self.states.lazy(), self.buckets.labels)
 
 
+@dataclass(frozen=True)
+class LedgerInputs:
+    """The ledger's input frames for a date, with each loan on its own contract version and
+    each loan governed by a repayment plan on the plan's schedule (``governing``)."""
+
+    loans: pl.DataFrame
+    products: pl.DataFrame
+    instalments: pl.DataFrame
+    payments: pl.DataFrame
+    all_payments: pl.DataFrame
+    governing: pl.DataFrame
+
+
+def ledger_inputs(conn: Connection, as_of: date) -> LedgerInputs:
+    """What :func:`compute_states` gives the ledger for ``as_of`` (docs/plans.md)."""
+    loans, products = ledger_products(conn, bulk.read_loans(conn), bulk.read_products_terms(conn))
+    instalments = bulk.read_instalments(conn)
+    payments = bulk.read_payments(conn, up_to=as_of)
+    governing = governing_plans(read_plan_periods(conn), as_of)
+    lines = read_plan_lines(conn, governing["plan_id"].to_list())
+    eff_loans, eff_instalments, eff_payments = apply_plans(
+        loans, instalments, payments, governing, lines
+    )
+    return LedgerInputs(eff_loans, products, eff_instalments, eff_payments, payments, governing)
+
+
+def run_ledger_on(inputs: LedgerInputs, as_of: date, buckets: BucketScheme) -> pl.DataFrame:
+    """Account states (``STATES``) of every loan of ``inputs``."""
+    result = account_states_partitioned(
+        inputs.loans.lazy(),
+        inputs.products.lazy(),
+        inputs.instalments.lazy(),
+        inputs.payments.lazy(),
+        as_of,
+        buckets,
+        partitions=partitions_for(inputs.loans.height),
+    )
+    return restore_totals(result.states.collect(), inputs.all_payments, inputs.governing)
+
+
 def compute_states(
     conn: Connection, as_of: date, buckets: BucketScheme = DEFAULT_BUCKETS
 ) -> StatesResult:
@@ -44,20 +86,7 @@ def compute_states(
 
     Recomputing a date replaces that date's snapshot, so the command is idempotent.
     """
-    loans = bulk.read_loans(conn)
-    products = products_frame(bulk.read_products_terms(conn))
-    instalments = bulk.read_instalments(conn)
-    payments = bulk.read_payments(conn, up_to=as_of)
-    result = account_states_partitioned(
-        loans.lazy(),
-        products.lazy(),
-        instalments.lazy(),
-        payments.lazy(),
-        as_of,
-        buckets,
-        partitions=partitions_for(loans.height),
-    )
-    frame = result.states.collect()
+    frame = run_ledger_on(ledger_inputs(conn, as_of), as_of, buckets)
     bulk.replace_states(conn, as_of, frame)
     return StatesResult(as_of=as_of, states=frame, buckets=buckets)
 

@@ -244,6 +244,10 @@ class Loan(Base):
     written_off_on: Mapped[date | None] = mapped_column(Date)
     import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
     created_at: Mapped[datetime] = _created_at()
+    # The contract version the loan was made under (forbear.store.contracts, migration 0010).
+    contract_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contract_versions.id"), index=True
+    )
 
 
 class Instalment(Base):

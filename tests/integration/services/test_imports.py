@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from factories import VALID_IDS, csv_text, make_loan_row, make_payment_row, make_product
-from forbear.domain.errors import Conflict, ImportRejected
+from forbear.domain.errors import ImportRejected
 from forbear.services.imports import import_loans, import_payments, import_products
 from forbear.store import bulk, models
 from forbear.store.crypto import PiiVault
@@ -241,15 +241,22 @@ def test_a_file_with_an_unknown_column_is_refused_before_any_row(
     assert (caught.value.errors[0].line, caught.value.errors[0].column) == (1, "colour")
 
 
-def test_product_terms_cannot_change_under_existing_loans(
+def test_changed_product_terms_become_a_new_contract_version_that_old_loans_do_not_take(
     with_products: Connection, vault: PiiVault, tmp_path: Path
 ) -> None:
+    from forbear.services.contracts import contract_for, list_versions
+
     conn = with_products
     assert import_products(conn, [make_product()], "again").rows_skipped_existing == 1
     assert import_products(conn, [make_product(grace_days=5)], "edit").rows_updated == 1
     import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]))
-    with pytest.raises(Conflict, match="cannot change under them"):
-        import_products(conn, [make_product(grace_days=1)], "edit")
+    assert import_products(conn, [make_product(grace_days=1)], "edit").rows_updated == 1
+    import_loans(conn, vault, write(tmp_path / "b.csv", [make_loan_row(loan_ref="L0002")]))
+    loans = models.Loan
+    ids = dict(conn.execute(select(loans.external_ref, loans.id)).all())
+    assert contract_for(conn, ids["L0001"]).grace_days == 5
+    assert contract_for(conn, ids["L0002"]).grace_days == 1
+    assert [(v.version, v.loans) for v in list_versions(conn, "CASH")] == [(1, 0), (2, 1), (3, 1)]
 
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"

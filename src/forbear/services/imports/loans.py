@@ -14,6 +14,7 @@ from forbear.domain.intake import LOAN_COLUMNS, validate_loans
 from forbear.domain.intake.result import LINE, drop_lines
 from forbear.domain.ledger import products_frame, schedules
 from forbear.domain.ledger.schema import LOANS
+from forbear.services.contracts import current_version_ids
 from forbear.services.imports.common import fetch_in, finish, open_batch, read_checked_headers
 from forbear.services.imports.report import ImportReport
 from forbear.store import bulk, models
@@ -160,6 +161,8 @@ def import_loans(
         new.drop("borrower_id")
         .join(borrower_ids, on="customer_ref")
         .join(product_ids, on="product_code")
+        # a new loan is made under its product's current contract version
+        .join(current_version_ids(conn), on="product_code", how="left")
     )
     bulk.write_frame(
         conn,
@@ -174,6 +177,7 @@ def import_loans(
             "start_date",
             "first_due_date",
             "written_off_on",
+            "contract_version_id",
             pl.lit(batch_id, dtype=pl.Int64).alias("import_batch_id"),
             pl.lit(started, dtype=pl.Datetime("us", "UTC")).alias("created_at"),
         ),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
-from forbear.domain.errors import Conflict, ImportRejected, RowError
+from forbear.domain.errors import ImportRejected, RowError
 from forbear.domain.products import ProductTerms
+from forbear.services.contracts import record_version
 from forbear.services.imports.files import UnreadableFile
 from forbear.services.imports.report import ImportReport
 from forbear.store import models
@@ -45,39 +47,45 @@ def load_products_file(path: Path) -> list[ProductTerms]:
     return products
 
 
-def import_products(conn: Connection, products: list[ProductTerms], source: str) -> ImportReport:
-    """Store products; an identical product is skipped, a changed one becomes a new version."""
+def import_products(
+    conn: Connection,
+    products: list[ProductTerms],
+    source: str,
+    *,
+    effective_from: date | None = None,
+    actor: str = "system:import",
+) -> ImportReport:
+    """Store products; an identical product is skipped, a changed one becomes a new version.
+
+    Each version is also a contract version (:mod:`forbear.services.contracts`): loans made
+    before a change keep the version they were made under, new loans get the new one.
+    ``effective_from`` (default: today) is when a new version takes effect.
+    """
     table = models.Base.metadata.tables["products"]
     report = ImportReport(kind="products", source=source, rows_total=len(products))
     stored = {row.code: row for row in conn.execute(select(table))}
+    effective = effective_from or date.today()
     for product in products:
         terms = product.model_dump(mode="json")
         current = stored.get(product.code)
         if current is None:
-            conn.execute(
-                insert(table).values(
+            product_id = conn.execute(
+                insert(table)
+                .values(
                     code=product.code,
                     version=1,
                     name_zh=product.name_zh,
                     name_en=product.name_en,
                     terms=terms,
                 )
-            )
+                .returning(table.c.id)
+            ).scalar_one()
+            record_version(conn, product_id, product, 1, effective_from=effective, actor=actor)
             report.rows_imported += 1
         elif current.terms == terms:
             report.rows_skipped_existing += 1
         else:
-            # Loans keep the terms they were made under: changing the terms of a product
-            # that already has loans would silently re-price them.
-            loans = models.Base.metadata.tables["loans"]
-            in_use = conn.execute(
-                select(func.count()).select_from(loans).where(loans.c.product_id == current.id)
-            ).scalar_one()
-            if in_use:
-                raise Conflict(
-                    f"product {product.code} already has {in_use} loan(s); its terms cannot "
-                    "change under them: give the new terms a new product code"
-                )
+            # A new contract version: the loans made under the old one keep it.
             conn.execute(
                 update(table)
                 .where(table.c.id == current.id)
@@ -87,6 +95,14 @@ def import_products(conn: Connection, products: list[ProductTerms], source: str)
                     name_en=product.name_en,
                     terms=terms,
                 )
+            )
+            record_version(
+                conn,
+                current.id,
+                product,
+                current.version + 1,
+                effective_from=effective,
+                actor=actor,
             )
             report.rows_updated += 1
     return report
