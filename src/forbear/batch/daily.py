@@ -98,11 +98,10 @@ def _check_engine(engine: str) -> None:
     if engine == "local":
         return
     if engine == "spark":
-        raise EngineUnavailable(
-            "--engine",
-            "spark: the Spark engine is not installed / not yet available "
-            "(install forbear[spark] once it ships; use --engine local)",
-        )
+        from forbear.batch import spark_engine
+
+        spark_engine.require()  # pyspark and Java 17+, else a one-line refusal
+        return
     raise EngineUnavailable("--engine", f"{engine!r} is not one of {', '.join(ENGINES)}")
 
 
