@@ -315,14 +315,14 @@ def _contacts(conn: Connection, loan_id: int, at: datetime) -> pl.DataFrame:
         select(
             a.channel,
             a.party,
-            func.coalesce(a.outcome, "pending"),
+            a.outcome,
             func.count(),
             func.min(a.at),
             func.max(a.at),
         )
         .where(a.loan_id == loan_id, a.allowed.is_(True), a.at <= at)
-        .group_by(a.channel, a.party, func.coalesce(a.outcome, "pending"))
-        .order_by(a.channel, a.party, func.coalesce(a.outcome, "pending"))
+        .group_by(a.channel, a.party, a.outcome)
+        .order_by(a.channel, a.party, a.outcome)
     ).all()
     return pl.DataFrame(
         [tuple(r) for r in rows],
@@ -335,7 +335,7 @@ def _contacts(conn: Connection, loan_id: int, at: datetime) -> pl.DataFrame:
             "last_at": pl.Datetime("us", "UTC"),
         },
         orient="row",
-    )
+    ).with_columns(pl.col("outcome").fill_null("pending"))
 
 
 def _events(conn: Connection, case_id: int) -> pl.DataFrame:

@@ -1,0 +1,341 @@
+"""Legal escalation on a generated book, on SQLite and PostgreSQL: the queue lists only
+eligible accounts (checked against facts read independently), cases move forward only,
+demands restart the limitation period, documents are made for the legal role only."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+from sqlalchemy import Connection, func, select, update
+
+from factories import VALID_IDS, csv_text, make_loan_row
+from forbear.domain.compliance.schema import HoldKind
+from forbear.domain.errors import ConfigurationError, Conflict, PermissionDenied, ValidationError
+from forbear.services import contacts, legal
+from forbear.services.documents.gather import ClaimRefused, case_documents
+from forbear.services.imports import import_loans, import_payments, import_products
+from forbear.sim.book import generate_book, write_files
+from forbear.sim.products import load_products
+from forbear.store import bulk
+from forbear.store.audit import AuditEvent
+from forbear.store.contacts import Demand, Hold
+from forbear.store.crypto import PiiVault
+from forbear.store.legal import LegalCase, LegalDocument, LegalQueueEntry
+from forbear.store.models import Instalment, Loan
+
+AS_OF = date(2026, 11, 27)
+ACTOR = "cli:lawyer"
+NOON = datetime.combine(AS_OF, time(4), UTC)
+
+
+@pytest.fixture(scope="module")
+def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    folder = tmp_path_factory.mktemp("legal-book")
+    loans, payments = write_files(generate_book(400, AS_OF, 6, load_products()), folder, "parquet")
+    # Two loans of our own, never paid: one past its limitation period (last instalment
+    # due 2022-01-15, so it ran out on 2025-01-15), one matured in 2025 (limitation 2028).
+    extra = folder / "extra.csv"
+    extra.write_text(
+        csv_text(
+            [
+                make_loan_row(
+                    loan_ref="OLD-EXPIRED",
+                    customer_ref="X0001",
+                    start_date="2020-12-15",
+                    principal="20000.00",
+                    national_id=VALID_IDS[0],
+                    mobile="13700000001",
+                    emergency_name="",
+                    emergency_relation="",
+                    emergency_mobile="",
+                ),
+                make_loan_row(
+                    loan_ref="MATURED",
+                    customer_ref="X0002",
+                    start_date="2024-01-15",
+                    principal="24000.00",
+                    national_id=VALID_IDS[2],
+                    mobile="13700000002",
+                    emergency_name="",
+                    emergency_relation="",
+                    emergency_mobile="",
+                ),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    return loans, payments, extra
+
+
+@pytest.fixture
+def book(
+    connection: Connection, vault: PiiVault, book_files: tuple[Path, Path, Path]
+) -> Connection:
+    import_products(connection, load_products(), "demo products")
+    import_loans(connection, vault, book_files[0])
+    import_loans(connection, vault, book_files[2])
+    import_payments(connection, book_files[1], zone="Asia/Shanghai")
+    return connection
+
+
+def loan_id(conn: Connection, ref: str) -> int:
+    return contacts.loan_id_for_ref(conn, ref)
+
+
+def independent_facts(conn: Connection) -> dict[int, dict[str, object]]:
+    """Per loan, the criteria computed from the stored facts without the legal pipeline:
+    the ledger state, open holds read from the table, the limitation date from the last
+    instalment and the last demand."""
+    states = bulk.read_states(conn, AS_OF)
+    at = datetime.combine(AS_OF, time(23, 59, 59), UTC)
+    held_loans: set[int] = set()
+    held_borrowers: set[int] = set()
+    for hold in conn.execute(select(Hold)).all():
+        if (
+            hold.since <= at
+            and (hold.until is None or hold.until > at)
+            and (hold.contact_point_id is None)
+        ):
+            if hold.kind == HoldKind.OPT_OUT.value and hold.channel is not None:
+                continue
+            (held_loans.add(hold.loan_id) if hold.loan_id else held_borrowers.add(hold.borrower_id))
+    last_due = dict(
+        conn.execute(
+            select(Instalment.loan_id, func.max(Instalment.due_date)).group_by(Instalment.loan_id)
+        ).all()
+    )
+    last_demand = {
+        k: v.date()
+        for k, v in conn.execute(
+            select(Demand.loan_id, func.max(Demand.at)).group_by(Demand.loan_id)
+        ).all()
+    }
+    borrower = dict(conn.execute(select(Loan.id, Loan.borrower_id)).all())
+    facts: dict[int, dict[str, object]] = {}
+    for s in states.iter_rows(named=True):
+        start = max(d for d in (last_due.get(s["loan_id"]), last_demand.get(s["loan_id"])) if d)
+        limit = start.replace(year=start.year + 3)
+        claimable = (
+            s["outstanding_principal"]
+            + s["overdue_interest"]
+            + s["overdue_penalty"]
+            + s["overdue_fee"]
+        )
+        facts[s["loan_id"]] = {
+            "dpd": s["dpd"] >= 90,
+            "balance": claimable >= 300_000,
+            "status": s["status"] != "paid_off",
+            "no_hold": s["loan_id"] not in held_loans
+            and borrower[s["loan_id"]] not in held_borrowers,
+            "limitation": limit >= AS_OF,
+        }
+    return facts
+
+
+def test_the_queue_lists_only_eligible_accounts(book: Connection) -> None:
+    conn = book
+    # An account that would be eligible, but disputed: it must stay out.
+    first = legal.assess(conn, AS_OF).filter("eligible")
+    assert first.height >= 3
+    disputed = int(first["loan_id"][0])
+    contacts.add_hold(
+        conn, loan_id=disputed, kind="dispute", actor=ACTOR, since=NOON, reason="test"
+    )
+
+    counts = legal.refresh_queue(conn, AS_OF, ACTOR)
+    listed = {item.loan_id for item in legal.queue(conn, AS_OF)}
+    assert counts["added"] == counts["eligible"] == len(listed) > 0
+
+    facts = independent_facts(conn)
+    for loan, fact in facts.items():
+        # no conversations and no promises in this book: engagement always holds
+        eligible = all(fact.values())
+        assert (loan in listed) == eligible, (loan, fact)
+    # the ineligible kinds are there, and absent from the queue
+    assert disputed not in listed and not facts[disputed]["no_hold"]
+    expired = loan_id(conn, "OLD-EXPIRED")
+    assert not facts[expired]["limitation"] and facts[expired]["dpd"] and expired not in listed
+    small = [k for k, f in facts.items() if f["dpd"] and f["status"] and not f["balance"]]
+    assert small and not set(small) & listed
+    assert loan_id(conn, "MATURED") in listed
+    # every entry stores the criteria with their values
+    item = next(i for i in legal.queue(conn, AS_OF) if i.loan_id == loan_id(conn, "MATURED"))
+    assert [r["criterion"] for r in item.reasons][:3] == ["dpd", "engagement", "balance"]
+    assert all(r["held"] for r in item.reasons) and item.reasons[0]["value"] >= 90
+
+
+def test_refresh_is_idempotent_and_drops_entries_that_stop_being_eligible(book: Connection) -> None:
+    conn = book
+    first = legal.refresh_queue(conn, AS_OF, ACTOR)
+    again = legal.refresh_queue(conn, AS_OF, ACTOR)
+    assert again == {
+        "eligible": first["eligible"],
+        "added": 0,
+        "removed": 0,
+        "queued": first["queued"],
+    }
+    matured = loan_id(conn, "MATURED")
+    contacts.add_hold(conn, loan_id=matured, kind="cease", actor=ACTOR, since=NOON)
+    later = legal.refresh_queue(conn, AS_OF, ACTOR)
+    assert later["removed"] == 1 and later["queued"] == first["queued"] - 1
+    entry = conn.execute(select(LegalQueueEntry).where(LegalQueueEntry.loan_id == matured)).one()
+    assert entry.status == "removed" and json.loads(entry.removed_because or "[]") == ["no_hold"]
+    actions = list(conn.execute(select(AuditEvent.action)).scalars())
+    assert actions.count("legal.queue.add") == first["added"]
+    assert actions.count("legal.queue.remove") == 1
+
+
+def test_a_lender_configuration_tightens_the_queue_and_cannot_loosen_it(book: Connection) -> None:
+    conn = book
+    loose = legal.refresh_queue(conn, AS_OF, ACTOR)["eligible"]
+    text = legal.config_in_force(conn).model_dump()
+    text["eligibility"]["min_balance"] = 2_000_000
+    import yaml
+
+    legal.set_config(conn, yaml.safe_dump(text, allow_unicode=True), source="t.yaml", actor=ACTOR)
+    tight = legal.refresh_queue(conn, AS_OF, ACTOR)
+    assert tight["eligible"] < loose and tight["removed"] == loose - tight["eligible"]
+    text["eligibility"]["min_dpd"] = 30
+    with pytest.raises(ConfigurationError, match=r"eligibility\.min_dpd"):
+        legal.set_config(conn, yaml.safe_dump(text), source="t.yaml", actor=ACTOR)
+
+
+def test_a_case_is_opened_only_by_legal_for_a_queued_undisputed_account(book: Connection) -> None:
+    conn = book
+    legal.refresh_queue(conn, AS_OF, ACTOR)
+    matured = loan_id(conn, "MATURED")
+    with pytest.raises(PermissionDenied, match=r"'agent' may not legal\.manage"):
+        legal.open_case(conn, matured, role="agent", actor=ACTOR, on=AS_OF)
+    with pytest.raises(Conflict, match="not in the legal review queue"):
+        legal.open_case(conn, loan_id(conn, "OLD-EXPIRED"), role="legal", actor=ACTOR, on=AS_OF)
+    # disputed after it was queued: refused with the reason, nothing opened
+    hold = contacts.add_hold(conn, loan_id=matured, kind="dispute", actor=ACTOR, since=NOON)
+    with pytest.raises(Conflict, match="open dispute hold"):
+        legal.open_case(conn, matured, role="legal", actor=ACTOR, on=AS_OF)
+    assert conn.execute(select(func.count()).select_from(LegalCase)).scalar_one() == 0
+    contacts.release_hold(conn, hold, actor=ACTOR, at=NOON.replace(hour=5))
+    case = legal.open_case(conn, matured, role="legal", actor=ACTOR, on=AS_OF)
+    assert case.stage.value == "review" and case.loan_ref == "MATURED"
+    with pytest.raises(Conflict, match=f"already has legal case {case.id}"):
+        legal.open_case(conn, matured, role="legal", actor=ACTOR, on=AS_OF)
+    assert legal.queue(conn, AS_OF)[0].status in ("queued", "case_opened")
+
+
+def test_a_case_moves_forward_only_and_a_refused_move_changes_nothing(book: Connection) -> None:
+    conn = book
+    legal.refresh_queue(conn, AS_OF, ACTOR)
+    case = legal.open_case(conn, loan_id(conn, "MATURED"), role="legal", actor=ACTOR, on=AS_OF)
+    legal.advance(
+        conn, case.id, "demand_letter", role="legal", actor=ACTOR, on=AS_OF, evidence_ref="EMS1"
+    )
+    filed = legal.advance(
+        conn,
+        case.id,
+        "filed",
+        role="legal",
+        actor=ACTOR,
+        on=date(2026, 12, 10),
+        court="上海市浦东新区人民法院",
+        case_number="(2026)沪0115民初123号",
+        costs=legal.parse_costs(["court_fee=250", "lawyer_fee=3000.50"]),
+    )
+    assert (filed.stage.value, filed.costs) == ("filed", 325_050)
+    events_before = conn.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+    with pytest.raises(Conflict, match="it cannot move back to 'demand_letter'"):
+        legal.advance(
+            conn, case.id, "demand_letter", role="legal", actor=ACTOR, on=date(2026, 12, 11)
+        )
+    with pytest.raises(ValidationError, match="before the current stage's date"):
+        legal.advance(conn, case.id, "judgment", role="legal", actor=ACTOR, on=date(2026, 12, 1))
+    with pytest.raises(ValidationError, match="cost"):
+        legal.parse_costs(["court_fee=-5"])
+    assert legal.get_case(conn, case.id) == filed
+    assert conn.execute(select(func.count()).select_from(AuditEvent)).scalar_one() == events_before
+    legal.advance(conn, case.id, "judgment", role="legal", actor=ACTOR, on=date(2027, 3, 1))
+    done = legal.advance(conn, case.id, "settled", role="legal", actor=ACTOR, on=date(2027, 4, 1))
+    assert done.stage.is_final
+    with pytest.raises(Conflict, match="the case has ended"):
+        legal.advance(conn, case.id, "enforcement", role="legal", actor=ACTOR, on=date(2027, 5, 1))
+    actions = [
+        a
+        for a in conn.execute(select(AuditEvent.action).order_by(AuditEvent.seq)).scalars()
+        if a.startswith("legal.case")
+    ]
+    assert actions == ["legal.case.open"] + ["legal.case.advance"] * 4
+
+
+def test_a_demand_letter_is_evidence_and_moves_the_limitation_date(book: Connection) -> None:
+    conn = book
+    legal.refresh_queue(conn, AS_OF, ACTOR)
+    matured = loan_id(conn, "MATURED")
+
+    def limitation() -> date:
+        rows = legal.limitation_watch(conn, AS_OF, 5000).filter(loan_id=matured)
+        return rows["limitation_date"][0]
+
+    assert limitation() == date(2028, 1, 15)  # the last instalment, 2025-01-15, + 3 years
+    case = legal.open_case(conn, matured, role="legal", actor=ACTOR, on=AS_OF)
+    legal.advance(
+        conn, case.id, "demand_letter", role="legal", actor=ACTOR, on=AS_OF, evidence_ref="EMS 1234"
+    )
+    demand = conn.execute(select(Demand).where(Demand.loan_id == matured)).one()
+    assert (demand.channel, demand.evidence_ref) == ("letter", "EMS 1234")
+    assert limitation() == date(2029, 11, 27)
+    watch = legal.limitation_watch(conn, date(2029, 10, 1), 90).filter(loan_id=matured)
+    assert watch["days_left"].to_list() == [57] and watch["case_id"].to_list() == [case.id]
+
+
+def test_documents_for_the_legal_role_unmask_with_an_audit_and_record_hashes(
+    book: Connection, vault: PiiVault
+) -> None:
+    conn = book
+    legal.refresh_queue(conn, AS_OF, ACTOR)
+    case = legal.open_case(conn, loan_id(conn, "MATURED"), role="legal", actor=ACTOR, on=AS_OF)
+    with pytest.raises(PermissionDenied):
+        case_documents(conn, vault, case.id, role="supervisor", actor=ACTOR, as_of=AS_OF)
+    docs = case_documents(conn, vault, case.id, role="legal", actor=ACTOR, as_of=AS_OF)
+    letter = docs.files[f"case-{case.id}-demand-letter.pdf"]
+    text = pdfium.PdfDocument(letter)[0].get_textpage().get_text_range()
+    assert "催告函" in text and "张伟" in text and "12378" in text
+    assert docs.amounts.total > 0 and docs.limitation_date == date(2028, 1, 15)
+    package = docs.files[f"case-{case.id}-litigation-package.pdf"]
+    assert VALID_IDS[2] in pdfium.PdfDocument(package)[0].get_textpage().get_text_range()
+    parties = docs.files[f"case-{case.id}-parties.csv"].decode("utf-8-sig")
+    assert VALID_IDS[2] in parties and "137****0002" in parties and "13700000002" not in parties
+    amounts = docs.files[f"case-{case.id}-amounts.csv"].decode("utf-8-sig")
+    assert f"total,合计,{docs.amounts.total}," in amounts
+    unmasked = (
+        conn.execute(select(AuditEvent.payload).where(AuditEvent.action == "pii.unmask"))
+        .scalars()
+        .all()
+    )
+    assert sorted(json.loads(p)["field"] for p in unmasked) == ["address", "name", "national_id"]
+    assert all(json.loads(p)["purpose"] == "litigation" for p in unmasked)
+    recorded = conn.execute(select(LegalDocument.kind, LegalDocument.files)).all()
+    assert sorted(kind for kind, _ in recorded) == ["demand_letter", "litigation_package"]
+    trail = " ".join(conn.execute(select(AuditEvent.payload)).scalars())
+    assert "张伟" not in trail and VALID_IDS[2] not in trail  # no personal data in the trail
+
+
+def test_a_claim_above_the_contract_gets_no_documents(book: Connection, vault: PiiVault) -> None:
+    conn = book
+    legal.refresh_queue(conn, AS_OF, ACTOR)
+    matured = loan_id(conn, "MATURED")
+    case = legal.open_case(conn, matured, role="legal", actor=ACTOR, on=AS_OF)
+    conn.execute(update(Loan).where(Loan.id == matured).values(annual_rate_bp=4000))
+    with pytest.raises(ClaimRefused, match="INTEREST_ABOVE_CONTRACT"):
+        case_documents(conn, vault, case.id, role="legal", actor=ACTOR, as_of=AS_OF)
+    assert conn.execute(select(func.count()).select_from(LegalDocument)).scalar_one() == 0
+
+
+def test_seed_demo_opens_cases_at_several_stages(book: Connection) -> None:
+    conn = book
+    assert legal.seed_demo(conn, AS_OF) == 3
+    stages = sorted(c.stage.value for c in legal.list_cases(conn))
+    assert stages == ["demand_letter", "filed", "review"]
+    assert legal.seed_demo(conn, AS_OF) == 3  # three more queued accounts, never the same
+    assert len({c.loan_id for c in legal.list_cases(conn)}) == 6
