@@ -31,13 +31,13 @@ import polars as pl
 from sqlalchemy import Connection, func, insert, select
 
 from forbear.domain.access import PiiField, Purpose, mask_for
-from forbear.domain.contracts import ClaimFinding, ContractTerms, Severity, check_claim
+from forbear.domain.contracts import ClaimFinding, ContractTerms, Severity
 from forbear.domain.errors import Conflict, ForbearError, NotFound
 from forbear.domain.legal.amounts import ClaimAmounts, from_state
 from forbear.domain.legal.limitation import limitation_date
 from forbear.domain.money import format_yuan
-from forbear.domain.products import ProductTerms
 from forbear.services.accounts import limitation_years
+from forbear.services.contracts import check_loan_claim, contract_for
 from forbear.services.documents.letter import LetterData, render_letter
 from forbear.services.documents.package import PackageData, Party, csv_files, render_package
 from forbear.services.legal import config_in_force, get_case, legal_accounts, require_permission
@@ -52,7 +52,7 @@ from forbear.store.legal import (
     LegalDocument,
     read_state,
 )
-from forbear.store.models import Borrower, Loan, Payment, Product
+from forbear.store.models import Borrower, Loan, Payment
 
 
 class ClaimRefused(ForbearError):
@@ -71,20 +71,6 @@ class CaseDocuments:
     amounts: ClaimAmounts
     letter_no: str
     limitation_date: date | None
-
-
-def _contract_terms(conn: Connection, loan_id: int) -> tuple[ContractTerms, str]:
-    """The loan's contract terms and a label of the version they come from."""
-    row = conn.execute(
-        select(Product.terms, Product.version, Loan.start_date)
-        .join(Loan, Loan.product_id == Product.id)
-        .where(Loan.id == loan_id)
-    ).one()
-    product = ProductTerms.model_validate(row.terms)
-    terms = ContractTerms.from_product(
-        product, version=int(row.version), effective_from=row.start_date
-    )
-    return terms, f"{product.code} v{row.version}"
 
 
 def case_documents(
@@ -124,11 +110,13 @@ def case_documents(
             raise NotFound("account state", f"loan {case.loan_ref} on {as_of.isoformat()}")
     state_row = state.row(0, named=True)
     amounts = from_state(state_row)
-    terms, contract_label = _contract_terms(conn, case.loan_id)
+    terms = contract_for(conn, case.loan_id)
+    contract_label = f"{terms.product_code} v{terms.version} ({terms.effective_from})"
+    # The rates the ledger charged: the loan's own interest rate, its contract's penalty.
     claim = amounts.claim(
         interest_rate_bp=int(loan.annual_rate_bp), penalty_rate_bp=terms.penalty_rate_bp
     )
-    findings = check_claim(terms, claim, owed=claim, term_months=int(loan.term_months))
+    findings = check_loan_claim(conn, case.loan_id, claim, owed=claim)
     refused = [f for f in findings if f.severity is Severity.REFUSE]
     if refused:
         raise ClaimRefused(case_id, refused)
