@@ -10,6 +10,7 @@ caller's transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     func,
     literal,
     select,
@@ -38,6 +40,7 @@ from forbear.domain.promises import PromiseSource, PromiseStatus
 from forbear.store.bulk import read_frame
 from forbear.store.models import (
     Base,
+    Instalment,
     Loan,
     Payment,
     Product,
@@ -236,6 +239,73 @@ def read_loan_book(conn: Connection, loan_id: int, up_to: date) -> tuple[pl.Data
     return loans, payments
 
 
+WINDOW_PAYMENTS: dict[str, pl.DataType] = {
+    "payment_id": pl.Int64(),
+    "loan_id": pl.Int64(),
+    "paid_on": pl.Date(),
+    "amount": pl.Int64(),
+}
+LOAN_SUMS: dict[str, pl.DataType] = {"loan_id": pl.Int64(), "total": pl.Int64()}
+DUES: dict[str, pl.DataType] = {"loan_id": pl.Int64(), "due_date": pl.Date(), "due": pl.Int64()}
+
+
+@dataclass(frozen=True)
+class ArrearsWindow:
+    """What it takes to tell which payments of a window were made while the loan was
+    behind, read with the sums done by the database (the demo's promises): the payments
+    paid in ``[since, until)``; per loan, what was paid before ``since`` and what fell due
+    before ``dues_from``; and the instalments due in ``[dues_from, until)``."""
+
+    payments: pl.DataFrame  # WINDOW_PAYMENTS
+    paid_before: pl.DataFrame  # LOAN_SUMS
+    due_before: pl.DataFrame  # LOAN_SUMS
+    dues: pl.DataFrame  # DUES
+
+
+def read_arrears_window(
+    conn: Connection, *, since: date, until: date, dues_from: date
+) -> ArrearsWindow:
+    in_window = and_(Payment.paid_on >= since, Payment.paid_on < until)
+    loans = select(Payment.loan_id).where(in_window).distinct().scalar_subquery()
+    due = Instalment.principal + Instalment.interest + Instalment.fee
+    return ArrearsWindow(
+        payments=read_frame(
+            conn,
+            select(Payment.id.label("payment_id"), Payment.loan_id, Payment.paid_on, Payment.amount)
+            .where(in_window)
+            .order_by(Payment.loan_id, Payment.paid_on, Payment.id),
+            WINDOW_PAYMENTS,
+        ),
+        paid_before=read_frame(
+            conn,
+            select(Payment.loan_id, func.sum(Payment.amount).label("total"))
+            .where(Payment.paid_on < since, Payment.loan_id.in_(loans))
+            .group_by(Payment.loan_id)
+            .order_by(Payment.loan_id),
+            LOAN_SUMS,
+        ),
+        due_before=read_frame(
+            conn,
+            select(Instalment.loan_id, func.sum(due).label("total"))
+            .where(Instalment.due_date < dues_from, Instalment.loan_id.in_(loans))
+            .group_by(Instalment.loan_id)
+            .order_by(Instalment.loan_id),
+            LOAN_SUMS,
+        ),
+        dues=read_frame(
+            conn,
+            select(Instalment.loan_id, Instalment.due_date, due.label("due"))
+            .where(
+                Instalment.due_date >= dues_from,
+                Instalment.due_date < until,
+                Instalment.loan_id.in_(loans),
+            )
+            .order_by(Instalment.loan_id, Instalment.due_date),
+            DUES,
+        ),
+    )
+
+
 def read_utc(
     conn: Connection,
     stmt: Select[*tuple[Any, ...]],
@@ -270,8 +340,10 @@ def read_utc(
 
 __all__ = [
     "CANDIDATES",
+    "ArrearsWindow",
     "Promise",
     "candidates_filter",
+    "read_arrears_window",
     "read_candidates",
     "read_loan_book",
     "read_promise_payments",
