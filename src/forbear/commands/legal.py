@@ -337,7 +337,9 @@ def config_show() -> None:
     forbear = _app()
     with forbear.transaction() as conn:
         text = legal.current_config_text(conn)
-    console.print(text if text is not None else default_text(), markup=False, highlight=False)
+    console.print(
+        text if text is not None else default_text(), markup=False, highlight=False, soft_wrap=True
+    )
 
 
 def _read(file: Path) -> str:
