@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -52,12 +53,19 @@ class LedgerInputs:
     governing: pl.DataFrame
 
 
-def ledger_inputs(conn: Connection, as_of: date) -> LedgerInputs:
-    """What :func:`compute_states` gives the ledger for ``as_of`` (docs/plans.md)."""
-    loans, products = ledger_products(conn, bulk.read_loans(conn), bulk.read_products_terms(conn))
-    instalments = bulk.read_instalments(conn)
-    payments = bulk.read_payments(conn, up_to=as_of)
-    governing = governing_plans(read_plan_periods(conn), as_of)
+def ledger_inputs(
+    conn: Connection, as_of: date, loan_ids: Sequence[int] | None = None
+) -> LedgerInputs:
+    """What :func:`compute_states` gives the ledger for ``as_of`` (docs/plans.md); only
+    ``loan_ids`` when given."""
+    loans = bulk.read_loans(conn, loan_ids)
+    payments = bulk.read_payments(conn, up_to=as_of, loan_ids=loan_ids)
+    loans, products = ledger_products(conn, loans, bulk.read_products_terms(conn))
+    instalments = bulk.read_instalments(conn, loan_ids)
+    periods = read_plan_periods(conn)
+    if loan_ids is not None:
+        periods = periods.filter(pl.col("loan_id").is_in(loans["loan_id"]))
+    governing = governing_plans(periods, as_of)
     lines = read_plan_lines(conn, governing["plan_id"].to_list())
     eff_loans, eff_instalments, eff_payments = apply_plans(
         loans, instalments, payments, governing, lines

@@ -38,8 +38,8 @@ SQLITE_CHUNK_ROWS = 10_000
 _STATE_COLUMNS = [getattr(AccountState, name) for name in contracts.STATES]
 
 
-def read_loans(conn: Connection) -> pl.DataFrame:
-    """Every loan as ``LOANS`` (with its product's code), ordered by ``loan_id``."""
+def read_loans(conn: Connection, loan_ids: Sequence[int] | None = None) -> pl.DataFrame:
+    """Every loan (or ``loan_ids``) as ``LOANS`` (with its product's code), by ``loan_id``."""
     stmt = (
         select(
             Loan.id.label("loan_id"),
@@ -54,6 +54,8 @@ def read_loans(conn: Connection) -> pl.DataFrame:
         .join(Product, Product.id == Loan.product_id)
         .order_by(Loan.id)
     )
+    if loan_ids is not None:
+        stmt = stmt.where(Loan.id.in_([int(i) for i in loan_ids]))
     return read_frame(conn, stmt, contracts.LOANS)
 
 
@@ -72,14 +74,19 @@ def read_instalments(conn: Connection, loan_ids: Sequence[int] | None = None) ->
     return read_frame(conn, stmt, contracts.INSTALMENTS)
 
 
-def read_payments(conn: Connection, up_to: date | None = None) -> pl.DataFrame:
+def read_payments(
+    conn: Connection, up_to: date | None = None, loan_ids: Sequence[int] | None = None
+) -> pl.DataFrame:
     """Payments as ``PAYMENTS`` (``payment_id`` is ``payments.id``), paid on or before
-    ``up_to`` if given, ordered by ``(loan_id, paid_on, payment_id)``."""
+    ``up_to`` if given (of ``loan_ids`` if given), ordered by ``(loan_id, paid_on,
+    payment_id)``."""
     stmt = select(
         Payment.id.label("payment_id"), Payment.loan_id, Payment.paid_on, Payment.amount
     ).order_by(Payment.loan_id, Payment.paid_on, Payment.id)
     if up_to is not None:
         stmt = stmt.where(Payment.paid_on <= up_to)
+    if loan_ids is not None:
+        stmt = stmt.where(Payment.loan_id.in_([int(i) for i in loan_ids]))
     return read_frame(conn, stmt, contracts.PAYMENTS)
 
 
