@@ -164,8 +164,22 @@ def decide(frames: DayFrames, compiled: Any, rules: Any, as_of: date, hour: time
             ),
         ]
     ).sort("loan_id", "action_index")
-    planned = plan(actions, f.points, f.zones, as_of, hour)
-    gated = decide_contacts(actions, planned, f.history, f.flags, f.holds, rules)
+    # Only the debtors with work today matter to the plan and the gate: every gate input is
+    # joined by the planned contact's borrower or loan. Cutting the inputs to those first
+    # (order kept) gives identical answers for a fraction of the work: most accounts have
+    # nothing to do on a given day.
+    who = actions["borrower_id"].unique().implode()
+    loans = actions["loan_id"].unique().implode()
+    mine = pl.col("borrower_id").is_in(who)
+    planned = plan(actions, f.points.filter(mine), f.zones.filter(mine), as_of, hour)
+    gated = decide_contacts(
+        actions,
+        planned,
+        f.history.filter(mine | pl.col("loan_id").is_in(loans)),
+        f.flags.filter(pl.col("loan_id").is_in(loans)),
+        f.holds.filter(mine),
+        rules,
+    )
     return Decided(
         assigned=_conform(assigned, ASSIGNED_OUT),
         gated=_conform(gated, GATED_OUT),
