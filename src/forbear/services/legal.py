@@ -116,10 +116,21 @@ def set_config(conn: Connection, text: str, *, source: str, actor: str) -> int:
 
 
 def _promise_and_plan_flags(conn: Connection, as_of: date) -> pl.DataFrame:
-    """``loan_id, broken_promises_90d, active_plan`` from the promises and plans areas."""
-    # SWITCH: promises.promise_flags / plans.plan_flags once they land.
-    return pl.DataFrame(
-        schema={"loan_id": pl.Int64, "broken_promises_90d": pl.Int32, "active_plan": pl.Boolean}
+    """``loan_id, broken_promises_90d, active_plan`` from the promises and plans areas
+    (what they stored for the date: the daily run updates promises first)."""
+    from forbear.services.promises import promise_flags
+
+    promises = promise_flags(conn, as_of).lazy().select("loan_id", "broken_promises_90d")
+    # SWITCH: plans.plan_flags once it lands; no plan is active until then.
+    plans = pl.DataFrame(schema={"loan_id": pl.Int64, "active_plan": pl.Boolean}).lazy()
+    return (
+        promises.join(plans, on="loan_id", how="full", coalesce=True)
+        .select(
+            pl.col("loan_id").cast(pl.Int64),
+            pl.col("broken_promises_90d").fill_null(0).cast(pl.Int32),
+            pl.col("active_plan").fill_null(False).cast(pl.Boolean),
+        )
+        .collect()
     )
 
 

@@ -339,3 +339,43 @@ def test_seed_demo_opens_cases_at_several_stages(book: Connection) -> None:
     assert stages == ["demand_letter", "filed", "review"]
     assert legal.seed_demo(conn, AS_OF) == 3  # three more queued accounts, never the same
     assert len({c.loan_id for c in legal.list_cases(conn)}) == 6
+
+
+def test_engagement_a_recent_conversation_keeps_an_account_out_until_promises_break(
+    book: Connection,
+) -> None:
+    from datetime import timedelta
+
+    from forbear.domain.compliance.config import default_rules
+    from forbear.services import promises
+
+    conn = book
+    matured = loan_id(conn, "MATURED")
+
+    def eligible() -> bool:
+        row = legal.assess(conn, AS_OF, loan_id=matured).row(0, named=True)
+        return bool(row["eligible"])
+
+    assert eligible()  # never contacted counts as no contact
+    talk = datetime.combine(AS_OF - timedelta(days=5), time(3), UTC)  # 11:00 in Shanghai
+    attempt = contacts.request_contact(
+        conn, loan_id=matured, channel="call", at=talk, actor=ACTOR, rules=default_rules()
+    )
+    contacts.record_outcome(conn, int(attempt.attempt_id or 0), "connected", ACTOR)
+    assert not eligible()  # talked to 5 days ago, no broken promise
+    for weeks in (8, 4):
+        taken = AS_OF - timedelta(weeks=weeks)
+        promises.add_promise(
+            conn,
+            loan_id=matured,
+            amount=100_000,
+            promised_on=taken + timedelta(days=3),
+            source="agent",
+            actor=ACTOR,
+            as_of=taken,
+            taken_at=datetime.combine(taken, time(3), UTC),
+        )
+        promises.daily_update(conn, taken + timedelta(days=20), ACTOR)
+    row = legal.assess(conn, AS_OF, loan_id=matured).row(0, named=True)
+    assert row["broken_promises_90d"] == 2 and row["days_since_last_contact"] == 5
+    assert row["eligible"]
