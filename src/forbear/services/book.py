@@ -60,7 +60,7 @@ def ledger_inputs(
     ``loan_ids`` when given."""
     loans = bulk.read_loans(conn, loan_ids)
     payments = bulk.read_payments(conn, up_to=as_of, loan_ids=loan_ids)
-    loans, products = ledger_products(conn, loans, bulk.read_products_terms(conn))
+    loans, products = ledger_products(conn, loans, bulk.read_products_terms(conn), loan_ids)
     instalments = bulk.read_instalments(conn, loan_ids)
     periods = read_plan_periods(conn)
     if loan_ids is not None:

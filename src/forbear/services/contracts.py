@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -189,14 +190,17 @@ def version_key(code: str, version: int) -> str:
 
 
 def ledger_products(
-    conn: Connection, loans: pl.DataFrame, current: list[ProductTerms]
+    conn: Connection,
+    loans: pl.DataFrame,
+    current: list[ProductTerms],
+    loan_ids: Sequence[int] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(loans, products)`` for the ledger with every loan on its own contract version.
 
     Loans on their product's current version keep the product code; loans on an older
     version are keyed ``CODE@vN`` and that version's terms are added to the products.
     """
-    versions = read_loan_versions(conn).filter(~pl.col("is_current"))
+    versions = read_loan_versions(conn, loan_ids).filter(~pl.col("is_current"))
     products = products_frame(current)
     if versions.is_empty():
         return loans, products

@@ -750,7 +750,7 @@ def seed_demo(conn: Connection, as_of: date, *, seed: int, actor: str = "system:
             .to_list()
         )
         rng.shuffle(late)
-        want = max(1, min(12, len(late) // 50))
+        want = max(3, min(12, len(late) // 40))
         for loan_id in late[: want * 3]:
             if made >= 48 or want == 0:
                 break

@@ -11,6 +11,7 @@ migration 0010 that had no product version to point to).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -65,9 +66,10 @@ class ContractVersion(Base):
 # ---------------------------------------------------------------------------- readers
 
 
-def read_loan_versions(conn: Connection) -> pl.DataFrame:
-    """Per loan: its contract version number and whether that is its product's current one
-    (``loan_id, version, is_current``); loans without a version count as current."""
+def read_loan_versions(conn: Connection, loan_ids: Sequence[int] | None = None) -> pl.DataFrame:
+    """Per loan (of ``loan_ids`` if given): its contract version number and whether that is
+    its product's current one (``loan_id, version, is_current``); loans without a version
+    are left out (they run on the current terms)."""
     stmt = (
         select(
             Loan.id.label("loan_id"),
@@ -78,6 +80,8 @@ def read_loan_versions(conn: Connection) -> pl.DataFrame:
         .join(ContractVersion, ContractVersion.id == Loan.contract_version_id)
         .order_by(Loan.id)
     )
+    if loan_ids is not None:
+        stmt = stmt.where(Loan.id.in_([int(i) for i in loan_ids]))
     rows = conn.execute(stmt).all()
     return pl.DataFrame(
         [(int(r.loan_id), int(r.version), bool(r.is_current)) for r in rows],

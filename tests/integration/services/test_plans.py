@@ -349,3 +349,36 @@ def test_list_plans_by_loan_and_status(connection: Connection, ids: dict[str, in
     assert svc.list_plans(connection, status="active") == []
     with pytest.raises(ValidationError, match="--status"):
         svc.list_plans(connection, status="happy")
+
+
+def test_seed_demo_makes_plans_on_overdue_demo_loans_within_the_agents_limits(
+    connection: Connection, vault: PiiVault, tmp_path: Path
+) -> None:
+    from forbear.sim.book import generate_book, write_files
+    from forbear.sim.products import load_products
+
+    as_of = date(2026, 11, 30)
+    demo = generate_book(250, as_of, 11, load_products())
+    loans_file, payments_file = write_files(demo, tmp_path, fmt="csv")
+    import_products(connection, load_products(), "demo")
+    import_loans(connection, vault, loans_file)
+    import_payments(connection, payments_file, zone="Asia/Shanghai")
+
+    made = svc.seed_demo(connection, as_of, seed=5)
+    plans = svc.list_plans(connection)
+    assert made == len(plans) >= 3
+    statuses = {p.status for p in plans}
+    assert statuses <= {
+        PlanStatus.ACTIVE,
+        PlanStatus.COMPLETED,
+        PlanStatus.BROKEN,
+        PlanStatus.CANCELLED,
+    }
+    assert len(statuses & {PlanStatus.ACTIVE, PlanStatus.COMPLETED, PlanStatus.BROKEN}) >= 2
+    agent = svc.load_policy().policy.limits_for("agent", "CASH", None)
+    for plan in plans:
+        assert plan.role == "agent"
+        assert plan.terms.get("instalments", 0) <= agent.max_restructure_instalments
+        assert plan.terms.get("waive_penalty_pct", 0) <= agent.max_penalty_waiver_pct
+        assert plan.terms.get("discount_pct", 0) <= agent.max_settlement_discount_pct
+    assert svc.survival(connection, as_of)["started"].sum() == made
