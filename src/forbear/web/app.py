@@ -16,6 +16,7 @@ a CDN; the OpenAPI description is at ``/api/v1/openapi.json``.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from importlib import resources
@@ -105,11 +106,11 @@ class Guardrails:
         try:
             await self.app(scope, receive, wrapped)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", None) or "(unmatched)"
+            path = safe_path(request.url.path)
             principal = getattr(request.state, "principal", None)
             who = f"user={principal.user_id}" if principal is not None else "user=-"
-            # The route template, never the query string or a body: those may hold data.
+            # The path with anything that could be data blanked, never the query string or
+            # a body: a mistyped URL may carry a phone number.
             access_log.info(
                 "%s %s %s %.1fms %s",
                 scope.get("method", "?"),
@@ -118,6 +119,15 @@ class Guardrails:
                 (time.perf_counter() - started) * 1000,
                 who,
             )
+
+
+_UNSAFE_SEGMENT = re.compile(r"\d{6,}|[^A-Za-z0-9._~/{}-]+")
+
+
+def safe_path(path: str) -> str:
+    """``path`` for the log: runs of 6+ digits and any other character than letters,
+    digits and ``._~-`` become ``*`` (ids of loans and attempts stay readable)."""
+    return _UNSAFE_SEGMENT.sub("*", path)[:200]
 
 
 def plotly_js() -> Path:

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
 
 from forbear.domain.access import can
 from forbear.domain.errors import PermissionDenied
@@ -143,7 +144,8 @@ def require_any(*permissions: str) -> Callable[..., Any]:
     """A dependency: the principal, if its role holds one of ``permissions``."""
 
     async def dependency(request: Request) -> Principal:
-        principal = current_principal(request)
+        # the database work runs in the thread pool, never on the event loop
+        principal = await run_in_threadpool(current_principal, request)
         if not any(can(principal.role, p) for p in permissions):
             raise PermissionDenied(principal.role.value, " / ".join(permissions))
         await _check_csrf(request, principal)
@@ -155,7 +157,7 @@ def require_any(*permissions: str) -> Callable[..., Any]:
 
 async def signed_in(request: Request) -> Principal:
     """Any signed-in principal (CSRF still checked on unsafe methods)."""
-    principal = current_principal(request)
+    principal = await run_in_threadpool(current_principal, request)
     await _check_csrf(request, principal)
     return principal
 

@@ -1,8 +1,8 @@
 """Languages of the web app: Simplified Chinese first (``zh-CN``), English switchable.
 
 The language of a request is, first match wins: the ``lang`` query parameter, the
-``forbear_lang`` cookie (set when a page is opened with ``?lang=``), the
-``Accept-Language`` header (English only when it prefers English), else ``zh-CN``.
+``forbear_lang`` cookie (set when a page is opened with ``?lang=``), for the API only the
+``Accept-Language`` header (English when it prefers English), else ``zh-CN``.
 
 The catalogue is one Python dict per language; a unit test checks that both hold the same
 keys and the same ``{placeholders}``, so neither language can fall behind. Labels of the
@@ -54,12 +54,16 @@ def _accept_language(header: str) -> Lang | None:
 
 
 def request_lang(request: Request) -> Lang:
-    return (
-        parse_lang(request.query_params.get("lang"))
-        or parse_lang(request.cookies.get(LANG_COOKIE))
-        or _accept_language(request.headers.get("accept-language", ""))
-        or DEFAULT_LANG
+    chosen = parse_lang(request.query_params.get("lang")) or parse_lang(
+        request.cookies.get(LANG_COOKIE)
     )
+    if chosen is not None:
+        return chosen
+    if request.url.path.startswith("/api/"):
+        # a system calling the API says what it wants; a browser's default English
+        # does not turn a Chinese workbench English
+        return _accept_language(request.headers.get("accept-language", "")) or DEFAULT_LANG
+    return DEFAULT_LANG
 
 
 ZH: dict[str, str] = {

@@ -20,6 +20,7 @@ from forbear.domain.access import PiiField, mask_for
 from forbear.domain.errors import NotFound
 from forbear.domain.scoring.artefact import load_artefact
 from forbear.services import privacy
+from forbear.services.contacts import blocked_by_of
 from forbear.store.contacts import AgencyAssignment, ContactAttempt, Hold
 from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.models import (
@@ -224,13 +225,13 @@ def account_detail(
 ) -> AccountDetail:
     """One loan as ``principal`` may see it (404 outside the scope)."""
     loan = conn.execute(
-        select(Loan, Product.code, Product.name_zh, Product.name_en)
+        select(Loan.__table__, Product.code, Product.name_zh, Product.name_en)
         .join(Product, Product.id == Loan.product_id)
         .where(Loan.id == loan_id, visible(principal, at, as_of))
     ).one_or_none()
     if loan is None:
         raise NotFound("loan", str(loan_id))
-    row: Loan = loan[0]
+    row = loan
     state = None
     if as_of is not None:
         found = conn.execute(
@@ -246,7 +247,7 @@ def account_detail(
             select(AccountScore)
             .where(AccountScore.loan_id == loan_id, AccountScore.as_of == as_of)
             .order_by(AccountScore.kind)
-        ).scalars():
+        ):
             scores.append(
                 ScoreView(
                     kind=s.kind,
@@ -268,7 +269,7 @@ def account_detail(
                 (Hold.until.is_(None)) | (Hold.until > at),
             )
             .order_by(Hold.id)
-        ).scalars()
+        )
     ]
     agency = conn.execute(
         select(AgencyAssignment.agency_id).where(
@@ -335,7 +336,7 @@ def timeline(conn: Connection, loan_id: int, *, zone: Any, limit: int = 200) -> 
         .where(ContactAttempt.loan_id == loan_id)
         .order_by(ContactAttempt.at.desc(), ContactAttempt.id.desc())
         .limit(limit)
-    ).scalars():
+    ):
         events.append(
             TimelineEvent(
                 kind="contact",
@@ -344,7 +345,7 @@ def timeline(conn: Connection, loan_id: int, *, zone: Any, limit: int = 200) -> 
                 channel=a.channel,
                 party=a.party,
                 allowed=a.allowed,
-                blocked_by=tuple(a.rule_ids),
+                blocked_by=tuple(blocked_by_of(a.blocked_by)),
                 earliest_allowed_at=a.earliest_allowed_at,
                 outcome=a.outcome,
                 attempt_id=a.id,

@@ -16,6 +16,7 @@ from forbear.domain.access import PiiField, Purpose
 from forbear.domain.compliance.schema import Channel
 from forbear.domain.money import format_yuan
 from forbear.web.contacting import CollectorOutcome
+from forbear.web.permissions import MAX_ID
 
 
 class Request(BaseModel):
@@ -238,7 +239,7 @@ class DecisionList(BaseModel):
 class ContactRequest(Request):
     channel: Channel = Field(examples=["call"])
     contact_point_id: int | None = Field(
-        default=None, ge=1, le=2**62, description="default: the debtor's primary one"
+        default=None, ge=1, le=MAX_ID, description="default: the debtor's primary one"
     )
     template_code: str | None = Field(default=None, min_length=1, max_length=64)
 

@@ -25,6 +25,7 @@ from forbear.domain.errors import ValidationError
 from forbear.domain.ledger import DEFAULT_BUCKETS
 from forbear.services import contacts as contact_service
 from forbear.services import privacy
+from forbear.services.contacts import blocked_by_of
 from forbear.store.contacts import ContactAttempt
 from forbear.store.models import Loan
 from forbear.web import contacting, reads, scope
@@ -83,7 +84,7 @@ def _attempt(conn: Connection, loan_id: int, attempt_id: int | None) -> Any:
         select(ContactAttempt).where(
             ContactAttempt.id == attempt_id, ContactAttempt.loan_id == loan_id
         )
-    ).scalar_one_or_none()
+    ).one_or_none()
 
 
 def _local(moment: datetime | None, zone: str) -> str | None:
@@ -122,13 +123,14 @@ def _account_page(
     decision: dict[str, Any] | None = None
     if attempt is not None and rules is not None:
         lang = gate_lang(request)
-        row = {"blocked_by": attempt.rule_ids, "earliest_allowed_at": attempt.earliest_allowed_at}
+        rule_ids = blocked_by_of(attempt.blocked_by)
+        row = {"blocked_by": rule_ids, "earliest_allowed_at": attempt.earliest_allowed_at}
         decision = {
             "id": attempt.id,
             "allowed": attempt.allowed,
             "channel": attempt.channel,
             "party": attempt.party,
-            "blocked_by": attempt.rule_ids,
+            "blocked_by": rule_ids,
             "outcome": attempt.outcome,
             "explanation": [] if attempt.allowed else explain(row, rules, lang),
             "earliest_local": _local(attempt.earliest_allowed_at, borrower_zone),

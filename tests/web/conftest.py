@@ -1,0 +1,274 @@
+"""The web app over a real database: a small demo book built once per backend.
+
+- ``web_engine`` (parametrised: sqlite, postgresql): a database of its own (a temp SQLite
+  file; a PostgreSQL database created for the session and dropped after), migrated, with
+  the demo book of 1,000 borrowers imported through the real import path, account states,
+  a behaviour model trained, activated and scored, the daily run of :data:`AS_OF`, and
+  one staff account per role (plus scoped variants), all committed.
+- ``db``: per test, the app's transactions become SAVEPOINTs inside one outer transaction
+  that is rolled back when the test ends: each test sees the book as built and leaves it so.
+- ``client`` / ``sign_in``: FastAPI's TestClient over ``create_app(db, clock=...)`` on
+  ``https://testserver`` (cookies are Secure outside development).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, select
+
+from forbear.batch.daily import run_day
+from forbear.domain.errors import StorageUnavailable
+from forbear.domain.scoring.artefact import ModelKind
+from forbear.services import contacts, models
+from forbear.services.demo import build_demo
+from forbear.settings import Environment, Settings
+from forbear.sim.products import load_products
+from forbear.store import migrate
+from forbear.store.crypto import PiiVault
+from forbear.store.db import make_engine, normalise_url, ping
+from forbear.store.runs import WorkQueueItem
+from forbear.web import create_app, staff
+
+AS_OF = date(2026, 11, 20)
+# 10:00 in Shanghai on the run date: inside the lender's contact hours (08:00-21:00)
+MORNING = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+TEST_KEY = bytes(range(32))
+PG_URL = os.environ.get("FORBEAR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PASSWORD = "correct horse battery staple"
+SETUP_TIME = datetime(2026, 11, 19, 12, 0, tzinfo=UTC)
+
+# username -> (role, extra fields)
+STAFF: dict[str, tuple[str, dict[str, object]]] = {
+    "agent1": ("agent", {"agent_ref": "zh-001", "team_id": "phone-zh"}),
+    "agent.noref": ("agent", {}),
+    "agent.m1": ("agent", {"agent_ref": "zh-001", "scope_buckets": ["M1"]}),
+    "super1": ("supervisor", {"team_id": "phone-zh"}),
+    "compliance1": ("compliance_officer", {}),
+    "legal1": ("legal", {}),
+    "agency1": ("agency_agent", {"agency_id": 7}),
+    "agency2": ("agency_agent", {"agency_id": 8}),
+    "admin1": ("admin", {}),
+}
+
+
+@dataclass
+class Book:
+    """What the tests need to know about the built book."""
+
+    queue_loan: int  # the first item of agent zh-001's queue
+    placed_loan: int  # placed with agency 7 (debtor notified)
+    other_loan: int  # not placed with any agency
+    m1_loan: int | None
+    m2_plus_loan: int
+    loans: list[int] = field(default_factory=list)
+
+
+def _build(engine: Engine, directory: Path) -> Book:
+    vault = PiiVault(TEST_KEY)
+    build_demo(
+        engine.begin,
+        vault,
+        directory=directory / "demo",
+        products=load_products(),
+        borrowers=1_000,
+        seed=20261129,
+        as_of=AS_OF,
+        zone="Asia/Shanghai",
+        with_models=False,
+        with_run=False,
+        data_dir=directory,
+    )
+    with engine.begin() as conn:
+        trained = models.train_on_book(conn, ModelKind.BEHAVIOUR, as_of=AS_OF, months=6)
+        models.activate(conn, trained.model.id)
+        models.score_book(conn, AS_OF)
+    with engine.begin() as conn:
+        run_day(conn, AS_OF, data_dir=directory)
+    with engine.begin() as conn:
+        return _people_and_placements(conn)
+
+
+def _people_and_placements(conn: Connection) -> Book:
+    from forbear.store.models import AccountState
+
+    for username, (role, extra) in STAFF.items():
+        staff.add_staff(
+            conn,
+            username=username,
+            display_name=f"测试 {username}",
+            role=role,
+            password=PASSWORD,
+            actor="test",
+            now=SETUP_TIME,
+            **extra,  # type: ignore[arg-type]
+        )
+    staff.add_staff(
+        conn,
+        username="service1",
+        display_name="核心系统",
+        role="supervisor",
+        actor="test",
+        now=SETUP_TIME,
+    )
+    queue = (
+        conn.execute(
+            select(WorkQueueItem.loan_id)
+            .where(WorkQueueItem.as_of == AS_OF, WorkQueueItem.agent_id == "zh-001")
+            .order_by(WorkQueueItem.rank)
+        )
+        .scalars()
+        .all()
+    )
+    assert queue, "the test book must give agent zh-001 some work"
+    states = conn.execute(
+        select(AccountState.loan_id, AccountState.bucket)
+        .where(AccountState.as_of == AS_OF)
+        .order_by(AccountState.loan_id)
+    ).all()
+    overdue = [loan for loan, bucket in states if bucket not in ("C", "M1")]
+    m1 = [loan for loan, bucket in states if bucket == "M1"]
+    placed = next(loan for loan in overdue if loan != queue[0])
+    contacts.notify_agency(conn, loan_id=placed, agency_id=7, at=SETUP_TIME, actor="test")
+    contacts.assign_agency(conn, loan_id=placed, agency_id=7, at=SETUP_TIME, actor="test")
+    other = next(loan for loan in overdue if loan not in (placed, queue[0]))
+    return Book(
+        queue_loan=int(queue[0]),
+        placed_loan=int(placed),
+        other_loan=int(other),
+        m1_loan=int(m1[0]) if m1 else None,
+        m2_plus_loan=int(overdue[0]),
+        loans=[int(loan) for loan, _ in states],
+    )
+
+
+@pytest.fixture(scope="session")
+def sqlite_book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Book]]:
+    directory = tmp_path_factory.mktemp("web-sqlite")
+    engine = make_engine(f"sqlite:///{directory / 'web.db'}")
+    migrate.upgrade(engine)
+    book = _build(engine, directory)
+    yield engine, book
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Book]]:
+    url = normalise_url(PG_URL)
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        ping(admin)
+    except StorageUnavailable as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+    name = f"forbear_web_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine = make_engine(url.set(database=name))
+    try:
+        migrate.upgrade(engine)
+        yield engine, _build(engine, tmp_path_factory.mktemp("web-pg"))
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def built(request: pytest.FixtureRequest) -> tuple[Engine, Book]:
+    found: tuple[Engine, Book] = request.getfixturevalue(
+        "sqlite_book" if request.param == "sqlite" else "pg_book"
+    )
+    return found
+
+
+@pytest.fixture
+def book(built: tuple[Engine, Book]) -> Book:
+    return built[1]
+
+
+class RolledBackDatabase:
+    """:class:`forbear.web.deps.Database` over one connection: each ``transaction()`` is a
+    SAVEPOINT (released on success, rolled back on error) inside the test's outer
+    transaction, which the fixture rolls back at the end."""
+
+    def __init__(self, conn: Connection, settings: Settings) -> None:
+        self.conn = conn
+        self.settings = settings
+        self.vault = PiiVault(TEST_KEY)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.conn.begin_nested():
+            yield self.conn
+
+
+@pytest.fixture
+def db(built: tuple[Engine, Book], tmp_path: Path) -> Iterator[RolledBackDatabase]:
+    engine = built[0]
+    settings = Settings(environment=Environment.TEST, data_dir=tmp_path)
+    with engine.connect() as conn:
+        outer = conn.begin()
+        try:
+            yield RolledBackDatabase(conn, settings)
+        finally:
+            outer.rollback()
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(MORNING)
+
+
+@pytest.fixture
+def app(db: RolledBackDatabase, clock: Clock):  # type: ignore[no-untyped-def]
+    return create_app(db, clock=clock)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=True) as c:
+        yield c
+
+
+def sign_in_form(client: TestClient, username: str, password: str = PASSWORD, **extra: str):  # type: ignore[no-untyped-def]
+    """Open the sign-in page (for its CSRF token) and post the form."""
+    page = client.get("/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    data = {"username": username, "password": password, "csrf_token": token.group(1)}
+    data.update(extra)
+    return client.post("/sign-in", data=data, follow_redirects=False)
+
+
+@pytest.fixture
+def sign_in(client: TestClient) -> Callable[[str], TestClient]:
+    """Sign ``client`` in as ``username``; returns it with ``X-CSRF-Token`` set."""
+
+    def do(username: str) -> TestClient:
+        answer = sign_in_form(client, username)
+        assert answer.status_code == 303, answer.text
+        me = client.get("/api/v1/me")
+        assert me.status_code == 200
+        client.headers["X-CSRF-Token"] = me.json()["csrf_token"]
+        return client
+
+    return do
