@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forbear.domain import promises as rules
+from forbear.domain.errors import ValidationError
 from forbear.domain.promises import DEFAULT_POLICY, PromisePolicy
 
 D0 = date(2026, 3, 1)
@@ -125,10 +127,6 @@ def test_payments_on_another_loan_never_count() -> None:
 
 
 def test_a_policy_with_a_negative_grace_or_bad_basis_points_is_refused() -> None:
-    import pytest
-
-    from forbear.domain.errors import ValidationError
-
     with pytest.raises(ValidationError, match="grace_days"):
         PromisePolicy(grace_days=-1)
     with pytest.raises(ValidationError, match="tolerance_bp"):
