@@ -118,11 +118,11 @@ def set_config(conn: Connection, text: str, *, source: str, actor: str) -> int:
 def _promise_and_plan_flags(conn: Connection, as_of: date) -> pl.DataFrame:
     """``loan_id, broken_promises_90d, active_plan`` from the promises and plans areas
     (what they stored for the date: the daily run updates promises first)."""
+    from forbear.services.plans import plan_flags
     from forbear.services.promises import promise_flags
 
     promises = promise_flags(conn, as_of).lazy().select("loan_id", "broken_promises_90d")
-    # SWITCH: plans.plan_flags once it lands; no plan is active until then.
-    plans = pl.DataFrame(schema={"loan_id": pl.Int64, "active_plan": pl.Boolean}).lazy()
+    plans = plan_flags(conn, as_of).lazy().select("loan_id", "active_plan")
     return (
         promises.join(plans, on="loan_id", how="full", coalesce=True)
         .select(
@@ -708,6 +708,43 @@ def limitation_watch(conn: Connection, as_of: date, within_days: int | None = No
         )
         .collect()
     )
+
+
+# ----------------------------------------------------------------------- plans hook
+
+
+def legal_closure(conn: Connection, loan_id: int, as_of: date) -> str | None:
+    """Why a loan may not get a repayment plan from collections because of its legal case
+    (``services.plans.LEGALLY_CLOSED``): a settlement reached through a case fixes the
+    terms, and after a judgment the court's decision governs repayment, so any new
+    arrangement goes through the legal team. ``None`` when the legal area has no
+    objection (no case, or a case in review, demand or filing, or closed)."""
+    c = LegalCase
+    row = conn.execute(
+        select(c.id, c.stage, c.stage_on)
+        .where(
+            c.loan_id == loan_id,
+            c.stage.in_([Stage.SETTLED.value, Stage.JUDGMENT.value, Stage.ENFORCEMENT.value]),
+            c.stage_on <= as_of,
+        )
+        .order_by(c.id.desc())
+        .limit(1)
+    ).one_or_none()
+    if row is None:
+        return None
+    if row.stage == Stage.SETTLED.value:
+        return f"settled through legal case {row.id} on {row.stage_on.isoformat()}"
+    return f"legal case {row.id} is at {row.stage} since {row.stage_on.isoformat()}: ask legal"
+
+
+def _register_plans_hook() -> None:
+    from forbear.services import plans
+
+    if legal_closure not in plans.LEGALLY_CLOSED:
+        plans.LEGALLY_CLOSED.append(legal_closure)
+
+
+_register_plans_hook()
 
 
 # ----------------------------------------------------------------------- demo

@@ -379,3 +379,35 @@ def test_engagement_a_recent_conversation_keeps_an_account_out_until_promises_br
     row = legal.assess(conn, AS_OF, loan_id=matured).row(0, named=True)
     assert row["broken_promises_90d"] == 2 and row["days_since_last_contact"] == 5
     assert row["eligible"]
+
+
+def test_an_active_plan_keeps_an_account_out_and_a_settled_case_blocks_new_plans(
+    book: Connection,
+) -> None:
+    from forbear.domain.plans import PlanRequest, PlanType
+    from forbear.services import plans
+
+    conn = book
+    legal.refresh_queue(conn, AS_OF, ACTOR)
+    ids = [item.loan_id for item in legal.queue(conn, AS_OF)]
+    matured = loan_id(conn, "MATURED")
+    other = next(i for i in ids if i != matured)
+    request = PlanRequest(PlanType.RESTRUCTURE, instalments=6)
+    offered = plans.offer_plan(
+        conn, loan_id=matured, request=request, role="supervisor", as_of=AS_OF, actor=ACTOR
+    )
+    assert offered.plan_id is not None
+    plans.accept_plan(conn, offered.plan_id, as_of=AS_OF, actor=ACTOR)
+    row = legal.assess(conn, AS_OF, loan_id=matured).row(0, named=True)
+    assert row["active_plan"] and row["failed"] == ["no_plan"]
+    counts = legal.refresh_queue(conn, AS_OF, ACTOR)
+    assert counts["removed"] == 1 and matured not in {i.loan_id for i in legal.queue(conn, AS_OF)}
+
+    # a case settled through legal: collections may not offer a plan of their own
+    case = legal.open_case(conn, other, role="legal", actor=ACTOR, on=AS_OF)
+    legal.advance(conn, case.id, "demand_letter", role="legal", actor=ACTOR, on=AS_OF)
+    legal.advance(conn, case.id, "settled", role="legal", actor=ACTOR, on=AS_OF)
+    with pytest.raises(Conflict, match=f"settled through legal case {case.id}"):
+        plans.offer_plan(
+            conn, loan_id=other, request=request, role="supervisor", as_of=AS_OF, actor=ACTOR
+        )
