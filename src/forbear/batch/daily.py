@@ -9,7 +9,12 @@ already sent stay as they are).
 Every whole-book step is a Polars frame in, a frame out; nothing loops over accounts in
 Python. The order within the day:
 
-1-2. the book and the ledger: :func:`forbear.services.book.compute_states` (stored);
+1-2. the collection state and the book: repayment plans activated, completed or broken
+     (:func:`forbear.services.plans.daily_update`; a plan changes what the ledger
+     counts as due), the ledger's states (:func:`forbear.services.book.compute_states`,
+     stored), promises to pay matched to payments
+     (:func:`forbear.services.promises.daily_update`) and the legal review queue
+     (:func:`forbear.services.legal.refresh_queue`); each is idempotent for the date;
 3.   the active book models: :func:`forbear.services.models.score_book` (skipped, with a
      note, when no model is active);
 4.   the ACCOUNT frame, the active strategy's segments, arms and treatments, and the
@@ -387,8 +392,10 @@ def run_day(
 
     started = now or datetime.now(UTC)
     notes: list[str] = []
-    # 1-2: the book, the ledger, the stored snapshot of the day
-    book.compute_states(conn, as_of)
+    # 1-2: the book and the collection state: plans first (an activated or broken plan
+    # changes what the ledger counts as due), then the ledger's snapshot of the day, then
+    # promises (matched against the day's payments) and the legal review queue
+    collection = _collection_state(conn, as_of)
     # 3: scores with the active models
     _scores(conn, as_of, notes)
     # 4 + 6: accounts, strategy, today's actions (+ yesterday's carried work) and the
@@ -414,8 +421,29 @@ def run_day(
     decisions = _decisions(gated, allocated, assigned, as_of, version_id, plan_cols)
     # 7: the run record, decisions, work queue, outbox, audit
     return _write(
-        conn, as_of, engine, version_id, started, decisions, assigned, notes, notes_capacity
+        conn,
+        as_of,
+        engine,
+        version_id,
+        started,
+        decisions,
+        assigned,
+        notes,
+        notes_capacity,
+        collection,
     )
+
+
+def _collection_state(conn: Connection, as_of: date) -> dict[str, dict[str, int]]:
+    """Steps 1-2 (DESIGN.md): plans, the ledger's states, promises, the legal review
+    queue, each idempotent for the date. Returns their counts for the run summary."""
+    from forbear.services import legal, plans, promises
+
+    counts = {"plans": plans.daily_update(conn, as_of, ACTOR)}
+    book.compute_states(conn, as_of)
+    counts["promises"] = promises.daily_update(conn, as_of, ACTOR)
+    counts["legal_queue"] = legal.refresh_queue(conn, as_of, ACTOR)
+    return counts
 
 
 def day_frames(conn: Connection, as_of: date, hour: time, carried: pl.DataFrame) -> DayFrames:
@@ -565,6 +593,7 @@ def _write(
     assigned: pl.DataFrame,
     notes: list[str],
     capacity_use: list[dict[str, Any]],
+    collection: dict[str, dict[str, int]],
 ) -> RunResult:
     conn.execute(
         update(Run)
@@ -629,6 +658,7 @@ def _write(
     added = bulk.write_frame(conn, OutboxMessage.__tablename__, fresh)
     summary = summarise(rows, assigned, added)
     summary["capacity"] = capacity_use
+    summary.update(collection)
     summary["notes"] = notes
     summary["strategy_version_id"] = version_id
     summary["work_queue"] = queue.height

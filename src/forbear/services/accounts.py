@@ -9,8 +9,12 @@ stored first if the date has none), scores of that date, open holds, limitation 
   contact).
 - ``limitation_expired``: the limitation period (the pack's ``limitation`` rule, 3 years
   in CN) counted from the later of the last instalment's due date and the last demand.
-- ``active_plan``, ``active_promise``, ``broken_promises_90d``: false / 0 until promises
-  and plans exist (issue 6); the daily run will fill them from there.
+- ``active_plan``: a repayment plan governs the loan and is performing
+  (:func:`forbear.services.plans.plan_flags`);
+- ``active_promise``, ``broken_promises_90d``: an open promise to pay whose date (plus
+  grace) has not passed, and the promises broken in the last 90 days
+  (:func:`forbear.services.promises.promise_flags`). Both read what is stored: the daily
+  run resolves plans and promises for the date first.
 - ``days_in_segment``: null here (the daily run knows it from earlier decisions; the
   compiled strategy estimates it otherwise).
 """
@@ -47,8 +51,19 @@ def build_accounts(
     scores = bulk.read_scores(conn, as_of)
     holds = read_holds(conn)
     flags = read_flags(conn, at=at).lazy()
+    from forbear.services.plans import plan_flags
+    from forbear.services.promises import promise_flags
+
     return assemble_accounts(
-        states, borrowers, scores.lazy(), holds.lazy(), flags, as_of, limitation_years(rules)
+        states,
+        borrowers,
+        scores.lazy(),
+        holds.lazy(),
+        flags,
+        as_of,
+        limitation_years(rules),
+        plans=plan_flags(conn, as_of).lazy(),
+        promises=promise_flags(conn, as_of).lazy(),
     ).collect()
 
 
@@ -60,8 +75,23 @@ def assemble_accounts(
     flags: pl.LazyFrame,
     as_of: date,
     years: int = DEFAULT_LIMITATION_YEARS,
+    *,
+    plans: pl.LazyFrame | None = None,
+    promises: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """The pure part of :func:`build_accounts` (frames in, ACCOUNT out)."""
+    """The pure part of :func:`build_accounts` (frames in, ACCOUNT out). ``plans``
+    (``loan_id, active_plan``) and ``promises`` (``loan_id, active_promise,
+    broken_promises_90d``) cover the loans that have any; absent loans get false / 0."""
+    if plans is None:
+        plans = pl.LazyFrame(schema={"loan_id": pl.Int64(), "active_plan": pl.Boolean()})
+    if promises is None:
+        promises = pl.LazyFrame(
+            schema={
+                "loan_id": pl.Int64(),
+                "active_promise": pl.Boolean(),
+                "broken_promises_90d": pl.Int32(),
+            }
+        )
     at = datetime.combine(as_of, time(23, 59, 59), UTC)
 
     def score(kind: str, **cols: str) -> pl.LazyFrame:
@@ -107,6 +137,12 @@ def assemble_accounts(
         .join(flag_for(stopping, "hold_any"), on="loan_id", how="left")
         .join(flag_for(vulnerable, "hardship"), on="loan_id", how="left")
         .join(limits, on="loan_id", how="left")
+        .join(plans.select("loan_id", "active_plan"), on="loan_id", how="left")
+        .join(
+            promises.select("loan_id", "active_promise", "broken_promises_90d"),
+            on="loan_id",
+            how="left",
+        )
         .with_columns(
             pl.lit(as_of).alias("as_of"),
             (pl.col("next_due_date") - pl.lit(as_of)).dt.total_days().alias("days_to_due"),
@@ -114,9 +150,9 @@ def assemble_accounts(
             pl.col("hold_any").fill_null(False),
             pl.col("hardship").fill_null(False),
             pl.col("limitation_expired").fill_null(False),
-            pl.lit(False).alias("active_plan"),  # issue 6
-            pl.lit(False).alias("active_promise"),  # issue 6
-            pl.lit(0).alias("broken_promises_90d"),  # issue 6
+            pl.col("active_plan").fill_null(False),
+            pl.col("active_promise").fill_null(False),
+            pl.col("broken_promises_90d").fill_null(0),
             pl.lit(None, dtype=pl.Int32).alias("days_in_segment"),
         )
         .select(pl.col(c).cast(t) for c, t in ACCOUNT.items())

@@ -174,6 +174,50 @@ def test_an_account_with_a_hold_gets_no_contact(book: Connection, tmp_path: Path
     assert not _outbox(conn, AS_OF)["loan_id"].is_in(targets.to_list()).any()
 
 
-def test_the_spark_engine_is_refused_clearly(connection: Connection, tmp_path: Path) -> None:
-    with pytest.raises(daily.EngineUnavailable, match="not installed / not yet available"):
-        daily.run_day(connection, AS_OF, data_dir=tmp_path, engine="spark")
+def test_an_unknown_engine_is_refused_before_anything_runs(
+    connection: Connection, tmp_path: Path
+) -> None:
+    with pytest.raises(daily.EngineUnavailable, match="'bogus' is not one of local, spark"):
+        daily.run_day(connection, AS_OF, data_dir=tmp_path, engine="bogus")
+    assert connection.execute(select(runs.Run.id)).first() is None
+
+
+def test_a_promise_on_track_gets_only_plan_reminders_and_collection_state_is_summarised(
+    book: Connection, tmp_path: Path
+) -> None:
+    from forbear.domain.strategy.schema import PLAN_SEGMENT, PLAN_TREATMENT
+    from forbear.services import promises
+
+    conn = book
+    first = daily.run_day(conn, AS_OF, data_dir=tmp_path)
+    overdue = (
+        first.decisions.filter(pl.col("segment") != PLAN_SEGMENT)
+        .join(
+            bulk.read_states(conn, AS_OF).filter(pl.col("dpd") > 0).select("loan_id"),
+            on="loan_id",
+            how="semi",
+        )["loan_id"]
+        .unique()
+        .sort()
+    )
+    assert overdue.len() > 0
+    loan_id = int(overdue[0])
+    promises.add_promise(
+        conn,
+        loan_id=loan_id,
+        amount=100_00,
+        promised_on=date(2026, 12, 3),
+        source="agent",
+        actor="test",
+        as_of=AS_OF,
+    )
+    result = daily.run_day(conn, AS_OF, data_dir=tmp_path)
+    mine = result.decisions.filter(pl.col("loan_id") == loan_id)
+    assert set(mine["segment"]) <= {PLAN_SEGMENT}
+    assert set(mine["treatment"]) <= {PLAN_TREATMENT}
+    summary = conn.execute(
+        select(runs.Run.summary).where(
+            runs.Run.as_of == AS_OF, runs.Run.status == runs.RunStatus.COMPLETED.value
+        )
+    ).scalar_one()
+    assert {"plans", "promises", "legal_queue"} <= set(summary)
