@@ -68,12 +68,12 @@ def test_a_promise_is_added_in_yuan_and_listed_without_personal_data(data_dir: P
 
 BAD_INPUT = [
     (("--amount", "12.345", "--date", "2026-04-25"), ("--amount", "at most 2 decimals")),
-    (("--amount", "-5", "--date", "2026-04-25"), ("amount", "more than zero")),
-    (("--amount", "100", "--date", "2026-04-19"), ("in the past",)),
-    (("--amount", "100", "--date", "2026-06-01"), ("more than 30 days",)),
+    (("--amount", "-5", "--date", "2026-04-25"), ("--amount", "more than zero")),
+    (("--amount", "100", "--date", "2026-04-19"), ("--date", "in the past")),
+    (("--amount", "100", "--date", "2026-06-01"), ("--date", "more than 30 days")),
     (("--amount", "100", "--date", "25/04/2026"), ("--date", "not a date")),
-    (("--amount", "100000", "--date", "2026-04-25"), ("more than the loan can owe",)),
-    (("--amount", "100", "--date", "2026-04-25", "--source", "web"), ("source", "web")),
+    (("--amount", "100000", "--date", "2026-04-25"), ("--amount", "more than the loan can owe")),
+    (("--amount", "100", "--date", "2026-04-25", "--source", "web"), ("--source", "web")),
 ]
 
 

@@ -34,6 +34,16 @@ def _business_day(forbear: Forbear, text: str | None) -> tuple[date, datetime | 
     return day, datetime.combine(day, time(0, 0), forbear.settings.zone).astimezone(UTC)
 
 
+# The service's field names, as the options of ``promise add``.
+OPTIONS = {
+    "amount": "--amount",
+    "promised_on": "--date",
+    "source": "--source",
+    "contact_attempt_id": "--attempt",
+    "as_of": "--as-of",
+}
+
+
 @app.command("add")
 def promise_add(
     loan_ref: Annotated[str, typer.Argument(help="the lender's loan reference")],
@@ -52,6 +62,7 @@ def promise_add(
 ) -> None:
     """Record a promise to pay an amount by a date."""
     from forbear.cli import _app, _cli_actor, _yuan, console, parse_date
+    from forbear.domain.errors import ValidationError
     from forbear.domain.money import parse_yuan
     from forbear.services import promises
     from forbear.services.contacts import loan_id_for_ref
@@ -60,19 +71,24 @@ def promise_add(
     promised_on = parse_date(promised, "--date")
     forbear = _app()
     day, taken_at = _business_day(forbear, as_of)
-    with forbear.transaction() as conn:
-        promise_id = promises.add_promise(
-            conn,
-            loan_id=loan_id_for_ref(conn, loan_ref),
-            amount=fen,
-            promised_on=promised_on,
-            source=source,
-            actor=_cli_actor(),
-            as_of=day,
-            contact_attempt_id=attempt,
-            replace=replace,
-            taken_at=taken_at,
-        )
+    try:
+        with forbear.transaction() as conn:
+            promise_id = promises.add_promise(
+                conn,
+                loan_id=loan_id_for_ref(conn, loan_ref),
+                amount=fen,
+                promised_on=promised_on,
+                source=source,
+                actor=_cli_actor(),
+                as_of=day,
+                contact_attempt_id=attempt,
+                replace=replace,
+                taken_at=taken_at,
+            )
+    except ValidationError as exc:  # name the option the operator typed
+        if exc.field not in OPTIONS:
+            raise
+        raise ValidationError(OPTIONS[exc.field], exc.reason) from None
     console.print(
         f"[green]✓[/] promise {promise_id} on {loan_ref}: {_yuan(fen)} by {promised_on} "
         f"({source}) 已记录承诺还款",
