@@ -27,7 +27,7 @@ not open any more).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -363,7 +363,8 @@ def seed_demo(
     days before a late payment (kept; some for more than was paid: partly kept), promises
     on loans still delinquent (mostly broken, some twice), and open ones on delinquent
     loans. Agents are ``demo:agent-NN``, the portal ``demo:portal``. Returns how many were
-    added; a rerun adds none. Same seed and book, same promises."""
+    added; a rerun adds none. Same seed and book, same promises. Reads the day's account
+    states (computed and stored first if the date has none)."""
     _actor(actor)
     already = conn.execute(
         select(exists().where(Promise.taken_by.like(f"{DEMO_PREFIX}%")))
@@ -386,10 +387,10 @@ def seed_demo(
         *_broken_promises(delinquent, as_of, policy, rng),
         _Wave(_open_promises(_pick(delinquent, 0.3, rng), as_of, rng), "open"),
     ]
-    local = ZoneInfo(zone)
+    ZoneInfo(zone)  # an unknown zone fails here, before anything is written
     added = 0
     for wave in waves:
-        frame = _finish(wave.frame, borrowers, local, rng)
+        frame = _finish(wave.frame, borrowers, zone, rng)
         added += bulk.write_frame(conn, Promise.__tablename__, frame)
         daily_update(conn, as_of, actor, policy=policy)
     audit.record(
@@ -522,18 +523,18 @@ def _open_promises(delinquent: pl.DataFrame, as_of: date, rng: np.random.Generat
 
 
 def _finish(
-    frame: pl.DataFrame, borrowers: pl.DataFrame, zone: ZoneInfo, rng: np.random.Generator
+    frame: pl.DataFrame, borrowers: pl.DataFrame, zone: str, rng: np.random.Generator
 ) -> pl.DataFrame:
     """The ``promises`` columns: borrower, source and taker, a time of day for ``taken_at``."""
     n = frame.height
     portal = pl.Series(rng.random(n) < 0.25)
     agent = pl.Series(rng.integers(1, 13, n))
-    minutes = rng.integers(9 * 60, 20 * 60, n)
-    days = frame["taken_on"].to_list()
-    moments = [
-        datetime.combine(day, time(int(m) // 60, int(m) % 60), zone).astimezone(UTC)
-        for day, m in zip(days, minutes, strict=True)
-    ]
+    minutes = pl.lit(pl.Series(rng.integers(9 * 60, 20 * 60, n), dtype=pl.Int64))
+    taken_at = (
+        (pl.col("taken_on").cast(pl.Date).cast(pl.Datetime("us")) + pl.duration(minutes=minutes))
+        .dt.replace_time_zone(zone)
+        .dt.convert_time_zone("UTC")
+    )
     return (
         frame.with_columns(
             pl.col("taken_on").cast(pl.Date),
@@ -547,7 +548,7 @@ def _finish(
             .then(pl.lit(f"{DEMO_PREFIX}portal"))
             .otherwise(pl.format(DEMO_PREFIX + "agent-{}", agent.cast(pl.String).str.zfill(2)))
             .alias("taken_by"),
-            pl.Series("taken_at", moments, dtype=rules.UTC_MOMENT),
+            taken_at.cast(rules.UTC_MOMENT).alias("taken_at"),
             pl.lit(PromiseStatus.OPEN.value).alias("status"),
             pl.lit(0, dtype=pl.Int64).alias("amount_paid"),
         )

@@ -460,8 +460,19 @@ def test_the_demo_book_gets_kept_broken_and_open_promises_from_its_real_payments
     import_loans(connection, vault, loans_file)
     import_payments(connection, payments_file, zone="Asia/Shanghai")
 
+    # the same seed and book give the same promises
+    savepoint = connection.begin_nested()
+    svc.seed_demo(connection, as_of, seed=3)
+    first = svc.list_promises(connection, limit=10_000).drop("promise_id").sort(pl.all())
+    savepoint.rollback()
     added = svc.seed_demo(connection, as_of, seed=3)
     stored = svc.list_promises(connection, limit=10_000)
+    assert stored.drop("promise_id").sort(pl.all()).equals(first)
+    hours = {
+        moment.astimezone(SHANGHAI).hour
+        for moment in connection.execute(select(Promise.taken_at)).scalars()
+    }
+    assert hours <= set(range(9, 20))  # taken in office hours, lender's time
     assert stored.height == added > 20
     by_status = dict(stored.group_by("status").len().iter_rows())
     assert by_status.get("kept", 0) > 0
