@@ -51,6 +51,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -84,6 +85,21 @@ ASSIGNED, GATED = "assigned", "gated"
 EXPORT_MANIFEST = "manifest.json"
 EXPORT_STRATEGY = "strategy.yaml"
 EXPORT_LENDER = "lender.yaml"
+# The driver's log4j2 configuration for a local master: warnings and errors only, without
+# the start-up notes about the host name and native Hadoop libraries.
+_LOG4J = """\
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+logger.utils.name = org.apache.spark.util.Utils
+logger.utils.level = error
+logger.native.name = org.apache.hadoop.util.NativeCodeLoader
+logger.native.level = error
+"""
 
 
 def _union() -> dict[str, pl.DataType]:
@@ -297,6 +313,15 @@ def configure(spark: SparkSession) -> None:
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
 
 
+def _is_local(master: str | None) -> bool:
+    """Whether the session runs on this machine: ``master``, else the ``--master`` of
+    ``PYSPARK_SUBMIT_ARGS``, else Spark's default (``local[*]``)."""
+    if master is None:
+        args = os.environ.get("PYSPARK_SUBMIT_ARGS", "").split()
+        master = args[args.index("--master") + 1] if "--master" in args[:-1] else "local[*]"
+    return master.startswith("local")
+
+
 @contextmanager
 def session(master: str | None = DEFAULT_MASTER) -> Iterator[SparkSession]:
     """A Spark session for the engine: the active one if there is one, else a new one on
@@ -316,11 +341,20 @@ def session(master: str | None = DEFAULT_MASTER) -> Iterator[SparkSession]:
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.showConsoleProgress", "false")
         )
-        local = master is None or master.startswith("local")
+        local = _is_local(master)
         if master is not None:
             builder = builder.master(master)
+        log4j: Path | None = None
         if local:
             builder = builder.config("spark.ui.enabled", "false")
+            # read once when the driver JVM starts; removed right after
+            fd, name = tempfile.mkstemp(prefix="forbear-log4j2-", suffix=".properties")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(_LOG4J)
+            log4j = Path(name)
+            builder = builder.config(
+                "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log4j.as_uri()}"
+            )
         previous = os.environ.get("PYSPARK_PYTHON")
         if local and previous is None:
             # workers run the driver's Python (where forbear is installed), not "python3"
@@ -334,6 +368,8 @@ def session(master: str | None = DEFAULT_MASTER) -> Iterator[SparkSession]:
         finally:
             if local and previous is None:
                 os.environ.pop("PYSPARK_PYTHON", None)
+            if log4j is not None:
+                log4j.unlink(missing_ok=True)
         spark.sparkContext.setLogLevel("WARN")
         configure(spark)
         try:
