@@ -49,7 +49,13 @@ from forbear.domain.plans import (
     position_of,
 )
 from forbear.domain.plans.lifecycle import check_transition, is_broken, is_completed
-from forbear.domain.plans.policy import Limits, LoadedPolicy, default_policy, parse_policy
+from forbear.domain.plans.policy import (
+    BrokenRule,
+    Limits,
+    LoadedPolicy,
+    default_policy,
+    parse_policy,
+)
 from forbear.domain.products import ProductTerms
 from forbear.services import book
 from forbear.services.contracts import check_loan_claim
@@ -321,6 +327,8 @@ def _insert(
     if income is not None and expenses is not None:
         terms |= {"income": income, "expenses": expenses}
     terms["affordable"] = result.affordability.affordable if result.affordability.assessed else None
+    # the missed-payment rule the borrower agreed to stays with the plan
+    terms["broken"] = loaded.policy.broken.model_dump()
     findings = [
         {"code": f.code, "severity": f.severity.value, "rule_id": f.rule_id}
         for f in result.findings
@@ -610,13 +618,7 @@ def daily_update(conn: Connection, as_of: date, actor: str = "system:daily-run")
         ):
             _move(conn, current, PlanStatus.COMPLETED, actor=actor, as_of=as_of)
             counts["completed"] += 1
-        elif is_broken(
-            as_of,
-            st["oldest_unpaid_due_date"],
-            int(st["overdue_total"]),
-            days_late=rules.broken.days_late,
-            tolerance=rules.broken.tolerance,
-        ):
+        elif _breaks(plan.terms, st, as_of, rules.broken):
             _move(
                 conn,
                 current,
@@ -637,35 +639,37 @@ def daily_update(conn: Connection, as_of: date, actor: str = "system:daily-run")
     return counts
 
 
+def _breaks(terms: dict[str, Any], state: dict[str, Any], as_of: date, default: BrokenRule) -> bool:
+    """The plan's own missed-payment rule (recorded at offer) on its ledger state."""
+    rule = BrokenRule.model_validate(terms["broken"]) if "broken" in terms else default
+    return is_broken(
+        as_of,
+        state["oldest_unpaid_due_date"],
+        int(state["overdue_total"]),
+        days_late=rule.days_late,
+        tolerance=rule.tolerance,
+    )
+
+
 def plan_flags(conn: Connection, as_of: date) -> pl.DataFrame:
     """``loan_id, active_plan`` for every loan: true when a plan governs the loan on
     ``as_of`` (accepted or active, started) and is performing (not in breach of the
     missed-payment rule on that day)."""
     rules = default_policy().policy
     loans = conn.execute(select(Loan.id).order_by(Loan.id)).scalars().all()
-    rows = (
-        conn.execute(
-            select(Plan.loan_id).where(
-                Plan.status.in_([PlanStatus.ACCEPTED.value, PlanStatus.ACTIVE.value]),
-                Plan.start_date <= as_of,
-            )
+    rows = conn.execute(
+        select(Plan.loan_id, Plan.terms).where(
+            Plan.status.in_([PlanStatus.ACCEPTED.value, PlanStatus.ACTIVE.value]),
+            Plan.start_date <= as_of,
         )
-        .scalars()
-        .all()
-    )
-    governed = sorted({int(r) for r in rows})
+    ).all()
+    terms = {int(r[0]): dict(r[1]) for r in rows}
     performing: set[int] = set()
-    states = _governed_states(conn, governed, as_of)
+    states = _governed_states(conn, sorted(terms), as_of)
     for st in states.iter_rows(named=True) if states.height else []:
-        broken = is_broken(
-            as_of,
-            st["oldest_unpaid_due_date"],
-            int(st["overdue_total"]),
-            days_late=rules.broken.days_late,
-            tolerance=rules.broken.tolerance,
-        )
-        if not broken and st["status"] == "active":
-            performing.add(int(st["loan_id"]))
+        loan_id = int(st["loan_id"])
+        if st["status"] == "active" and not _breaks(terms[loan_id], st, as_of, rules.broken):
+            performing.add(loan_id)
     return pl.DataFrame(
         {
             "loan_id": [int(i) for i in loans],

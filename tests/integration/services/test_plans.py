@@ -382,3 +382,25 @@ def test_seed_demo_makes_plans_on_overdue_demo_loans_within_the_agents_limits(
         assert plan.terms.get("waive_penalty_pct", 0) <= agent.max_penalty_waiver_pct
         assert plan.terms.get("discount_pct", 0) <= agent.max_settlement_discount_pct
     assert svc.survival(connection, as_of)["started"].sum() == made
+
+
+def test_a_plan_keeps_the_missed_payment_rule_it_was_offered_under(
+    connection: Connection, ids: dict[str, int]
+) -> None:
+    from forbear.domain.plans.policy import parse_policy
+
+    text = svc.load_policy().source
+    strict_text = (
+        (Path(svc.__file__).parents[1] / "domain" / text)
+        .read_text(encoding="utf-8")
+        .replace("days_late: 10", "days_late: 2")
+    )
+    strict = parse_policy(strict_text, source="strict.yaml")
+    plan_id = offer(connection, ids["L0001"], RESTRUCTURE, policy=strict).plan_id or 0
+    assert svc.get_plan(connection, plan_id).terms["broken"] == {"days_late": 2, "tolerance": 1000}
+    svc.accept_plan(connection, plan_id, as_of=BASE, actor=ACTOR)
+    svc.daily_update(connection, BASE)
+    # the default rule (10 days) would wait; this plan's own rule breaks it once the 15 April
+    # instalment is past its 3 grace days (what is overdue counts only after grace)
+    assert svc.daily_update(connection, date(2026, 4, 18))["broken"] == 0
+    assert svc.daily_update(connection, date(2026, 4, 19))["broken"] == 1
