@@ -718,6 +718,13 @@ def demo(
                 "-" if mean is None else f"{mean:.1%}",
             )
         console.print(risk)
+    if result.collection:
+        console.print(
+            "[green]✓[/] collection history 催收历史: "
+            f"{result.collection['promises']:,} promises to pay 还款承诺, "
+            f"{result.collection['plans']:,} repayment plans 还款计划, "
+            f"{result.collection['legal_cases']:,} legal cases 法律案件"
+        )
     if result.run is not None:
         print_run_summary(result.run.summary, day)
     console.print(f"Database: {forbear.settings.resolved_database_url.split('///')[-1]}")

@@ -50,6 +50,8 @@ class DemoResult:
     models: list[tuple[bool, str]] = field(default_factory=list)
     risk: pl.DataFrame | None = None  # accounts per model and tier, mean probability
     run: RunResult | None = None  # the daily job on the demo book (``with_run``)
+    # collection history seeded on a new book: promises, plans, legal cases (counts)
+    collection: dict[str, int] = field(default_factory=dict)
 
 
 def _risk_models(
@@ -152,6 +154,10 @@ def build_demo(
         step("training, activating and running the risk models")
         with transaction() as conn:
             trained, risk = _risk_models(conn, as_of)
+    collection: dict[str, int] = {}
+    if reports[1].rows_imported:  # a new book (a rerun imports nothing and seeds nothing)
+        step("collection history: promises to pay, repayment plans, legal cases")
+        collection = _collection_history(transaction, as_of, seed, zone)
     run: RunResult | None = None
     if with_run:
         step("running the daily job")
@@ -169,4 +175,24 @@ def build_demo(
         payments_file=payments_file,
         models=trained,
         risk=risk,
+        collection=collection,
     )
+
+
+def _collection_history(
+    transaction: Callable[[], AbstractContextManager[Connection]],
+    as_of: date,
+    seed: int,
+    zone: str,
+) -> dict[str, int]:
+    """Promises (decided from the book's payments), then plans (whose kept instalments are
+    paid as demo payments), then the legal review queue and a few cases: the order the
+    daily run reads them in."""
+    from forbear.services import legal, plans, promises
+
+    with transaction() as conn:
+        made = {"promises": promises.seed_demo(conn, as_of, seed=seed, zone=zone)}
+        made["plans"] = plans.seed_demo(conn, as_of, seed=seed)
+        book.compute_states(conn, as_of)
+        made["legal_cases"] = legal.seed_demo(conn, as_of)
+    return made
