@@ -36,7 +36,7 @@ from forbear.domain.products import ProductTerms
 from forbear.store import audit
 from forbear.store.contracts import (
     ContractVersion,
-    read_loan_versions,
+    read_loans_on_older_versions,
     read_version_product_terms,
 )
 from forbear.store.models import Loan, Product
@@ -200,7 +200,7 @@ def ledger_products(
     Loans on their product's current version keep the product code; loans on an older
     version are keyed ``CODE@vN`` and that version's terms are added to the products.
     """
-    versions = read_loan_versions(conn, loan_ids).filter(~pl.col("is_current"))
+    versions = read_loans_on_older_versions(conn, loan_ids)
     products = products_frame(current)
     if versions.is_empty():
         return loans, products

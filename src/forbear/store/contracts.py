@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
+from forbear.store.bulk import read_frame
 from forbear.store.models import Base, Loan, Product, UTCDateTime, utcnow
 
 
@@ -66,28 +67,22 @@ class ContractVersion(Base):
 # ---------------------------------------------------------------------------- readers
 
 
-def read_loan_versions(conn: Connection, loan_ids: Sequence[int] | None = None) -> pl.DataFrame:
-    """Per loan (of ``loan_ids`` if given): its contract version number and whether that is
-    its product's current one (``loan_id, version, is_current``); loans without a version
-    are left out (they run on the current terms)."""
+def read_loans_on_older_versions(
+    conn: Connection, loan_ids: Sequence[int] | None = None
+) -> pl.DataFrame:
+    """``loan_id, version`` of the loans (of ``loan_ids`` if given) made under a contract
+    version that is no longer their product's current one; every other loan runs on its
+    product's current terms. Filtered in the database: a book's loans are mostly current."""
     stmt = (
-        select(
-            Loan.id.label("loan_id"),
-            ContractVersion.version,
-            (ContractVersion.version == Product.version).label("is_current"),
-        )
+        select(Loan.id.label("loan_id"), ContractVersion.version)
         .join(Product, Product.id == Loan.product_id)
         .join(ContractVersion, ContractVersion.id == Loan.contract_version_id)
+        .where(ContractVersion.version != Product.version)
         .order_by(Loan.id)
     )
     if loan_ids is not None:
         stmt = stmt.where(Loan.id.in_([int(i) for i in loan_ids]))
-    rows = conn.execute(stmt).all()
-    return pl.DataFrame(
-        [(int(r.loan_id), int(r.version), bool(r.is_current)) for r in rows],
-        schema={"loan_id": pl.Int64, "version": pl.Int32, "is_current": pl.Boolean},
-        orient="row",
-    )
+    return read_frame(conn, stmt, {"loan_id": pl.Int64(), "version": pl.Int32()})
 
 
 def read_version_product_terms(conn: Connection) -> list[tuple[int, dict[str, Any]]]:
