@@ -69,6 +69,7 @@ def gate(
             zones=pl.col("timezone").fill_null(rules.timezone_default).unique().implode(),
             lo=pl.col("at").min(),
             hi=pl.col("at").max(),
+            parties=pl.col("party").unique().implode(),
         )
         .collect()
         .row(0, named=True)
@@ -110,7 +111,7 @@ def gate(
     p = _join_holds(p, holds, borrowers, rules)
 
     checks: list[tuple[str, pl.Expr, pl.Expr]] = []  # (rule id, blocks, earliest or null)
-    p, more = _static_rules(p, h, borrowers, ctx)
+    p, more = _static_rules(p, h, borrowers, ctx, set(stats["parties"] or []))
     checks += more
     # planned contacts count against each other only when nothing else blocks them
     elig = ~pl.any_horizontal([b for _, b, _ in checks]) if checks else pl.lit(True)
@@ -120,10 +121,40 @@ def gate(
 
     names = [f"_b{i}" for i in range(len(checks))]
     p = p.with_columns(
-        *(b.fill_null(False).alias(n) for n, (_, b, _) in zip(names, checks, strict=True)),
-        *(e.alias(f"_e{i}") for i, (_, _, e) in enumerate(checks)),
+        *(b.fill_null(False).alias(n) for n, (_, b, _) in zip(names, checks, strict=True))
     )
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    if checks:
+        # The rule ids and the earliest time are worked out on the blocked rows only (a
+        # few percent of a day's plan): list building and the time-zone steps cost far
+        # more per row than the checks. Every expression here is row-wise, so the other
+        # rows' answer is the same as computing it everywhere: no rule, no time.
+        q = _blocked(p.filter(pl.any_horizontal(names)), checks, names, ctx)
+        p = p.drop("blocked_by", "_t", strict=False)
+        p = p.join(q, on="_row", how="left").with_columns(
+            blocked_by=pl.col("blocked_by").fill_null(empty)
+        )
+    else:
+        p = p.with_columns(blocked_by=empty, _t=pl.lit(None, dtype=_UTC))
+    p = p.with_columns(allowed=pl.col("blocked_by").list.len() == 0)
+    return (
+        p.sort("_row")
+        .with_columns(earliest_allowed_at=pl.col("_t").cast(_UTC))
+        .select(*PLANNED, *DECISION)
+    )
+
+
+def _blocked(
+    q: pl.LazyFrame,
+    checks: list[tuple[str, pl.Expr, pl.Expr]],
+    names: list[str],
+    ctx: _Ctx,
+) -> pl.LazyFrame:
+    """``_row, blocked_by, _t`` for blocked rows: the rule ids (sorted, unique) and the
+    first instant at or after every temporal block lifts, in an open window (null when a
+    block time does not lift)."""
     ids = [rid for rid, _, _ in checks]
+    q = q.with_columns(*(e.alias(f"_e{i}") for i, (_, _, e) in enumerate(checks)))
     blocked_by = (
         pl.concat_list(
             [pl.when(pl.col(n)).then(pl.lit(rid)) for n, rid in zip(names, ids, strict=True)]
@@ -131,44 +162,32 @@ def gate(
         .list.drop_nulls()
         .list.unique()
         .list.sort()
-        if checks
-        else pl.lit([], dtype=pl.List(pl.String))
     )
-    p = p.with_columns(blocked_by=blocked_by.cast(pl.List(pl.String))).with_columns(
-        allowed=pl.col("blocked_by").list.len() == 0
+    never = pl.any_horizontal([pl.col(n) & pl.col(f"_e{i}").is_null() for i, n in enumerate(names)])
+    start = pl.max_horizontal(
+        pl.col("at"), *(pl.when(pl.col(n)).then(pl.col(f"_e{i}")) for i, n in enumerate(names))
     )
-    if checks:
-        never = pl.any_horizontal(
-            [pl.col(n) & pl.col(f"_e{i}").is_null() for i, n in enumerate(names)]
+    q = q.with_columns(blocked_by=blocked_by.cast(pl.List(pl.String))).with_columns(
+        _t=pl.when((pl.col("blocked_by").list.len() == 0) | never).then(None).otherwise(start)
+    )
+    q = ctx.next_open(q)
+    if ctx.rules.active("assignment_notice"):
+        # A debt assigned between the plan's time and the earliest time found is then
+        # under CN.ASSIGN.NOTICE: wait for the notice (or never, if none is logged),
+        # then for the next open window again.
+        t = pl.col("_t")
+        assigned = pl.col("_f_assigned").is_not_null() & (pl.col("_f_assigned") <= t)
+        unnotified = pl.col("_f_assign_notified").is_null()
+        late = pl.col("_f_assign_notified") > t
+        q = q.with_columns(
+            _t=pl.when(assigned & unnotified)
+            .then(None)
+            .when(assigned & late)
+            .then(pl.col("_f_assign_notified"))
+            .otherwise(t)
         )
-        start = pl.max_horizontal(
-            pl.col("at"), *(pl.when(pl.col(n)).then(pl.col(f"_e{i}")) for i, n in enumerate(names))
-        )
-        p = p.with_columns(_t=pl.when(pl.col("allowed") | never).then(None).otherwise(start))
-        p = ctx.next_open(p)
-        if rules.active("assignment_notice"):
-            # A debt assigned between the plan's time and the earliest time found is then
-            # under CN.ASSIGN.NOTICE: wait for the notice (or never, if none is logged),
-            # then for the next open window again.
-            t = pl.col("_t")
-            assigned = pl.col("_f_assigned").is_not_null() & (pl.col("_f_assigned") <= t)
-            unnotified = pl.col("_f_assign_notified").is_null()
-            late = pl.col("_f_assign_notified") > t
-            p = p.with_columns(
-                _t=pl.when(assigned & unnotified)
-                .then(None)
-                .when(assigned & late)
-                .then(pl.col("_f_assign_notified"))
-                .otherwise(t)
-            )
-            p = ctx.next_open(p)
-    else:
-        p = p.with_columns(_t=pl.lit(None, dtype=_UTC))
-    return (
-        p.sort("_row")
-        .with_columns(earliest_allowed_at=pl.col("_t").cast(_UTC))
-        .select(*PLANNED, *DECISION)
-    )
+        q = ctx.next_open(q)
+    return q.select("_row", "blocked_by", "_t")
 
 
 # --------------------------------------------------------------------------- local time
@@ -338,8 +357,16 @@ def _join_holds(
 
 
 def _static_rules(
-    p: pl.LazyFrame, h: pl.LazyFrame, borrowers: pl.LazyFrame, ctx: _Ctx
+    p: pl.LazyFrame,
+    h: pl.LazyFrame,
+    borrowers: pl.LazyFrame,
+    ctx: _Ctx,
+    parties: set[str | None],
 ) -> tuple[pl.LazyFrame, list[tuple[str, pl.Expr, pl.Expr]]]:
+    """The rules that do not count contacts. ``parties``: the plan's parties (None for a
+    missing one); a third-party check whose parties the plan lacks skips its history
+    lookups, since its party term is then false on every row (the daily plan contacts
+    debtors only)."""
     rules = ctx.rules
     out: list[tuple[str, pl.Expr, pl.Expr]] = []
     null_t = pl.lit(None, dtype=_UTC)
@@ -380,21 +407,32 @@ def _static_rules(
         elif check == "no_disclose":
             out.append((r.id, party & pl.col("_disclose"), null_t))
         elif check == "refusal":
-            refused = (
-                h.filter(pl.col("outcome") == Outcome.REFUSED.value)
-                .join(borrowers, on="borrower_id", how="semi")
-                .select("borrower_id", "contact_point_id", _refused=pl.lit(True))
-                .unique(["borrower_id", "contact_point_id"])
-            )
-            p = p.join(refused, on=["borrower_id", "contact_point_id"], how="left")
+            if _may_apply(r, parties):
+                refused = (
+                    h.filter(pl.col("outcome") == Outcome.REFUSED.value)
+                    .join(borrowers, on="borrower_id", how="semi")
+                    .select("borrower_id", "contact_point_id", _refused=pl.lit(True))
+                    .unique(["borrower_id", "contact_point_id"])
+                )
+                p = p.join(refused, on=["borrower_id", "contact_point_id"], how="left")
+            else:
+                p = p.with_columns(_refused=pl.lit(False))
             by_party = party & pl.col("_refused").fill_null(False)
             out.append((r.id, by_party | pl.col("_cp_hold").fill_null(False), null_t))
         else:  # lost_contact
-            p = _lost_contact(p, h, ctx, r)
+            if _may_apply(r, parties):
+                p = _lost_contact(p, h, ctx, r)
+            else:
+                p = p.with_columns(_lc_reachable_not=pl.lit(True), _lc_tomorrow=pl.lit(False))
             blocked = party & ~pl.col("_lc_reachable_not")
             earliest = pl.when(pl.col("_lc_tomorrow")).then(ctx.next_day())
             out.append((r.id, blocked, earliest))
     return p, out
+
+
+def _may_apply(r: Rule, parties: set[str | None]) -> bool:
+    """Whether some planned contact may be with one of the rule's parties (or has none)."""
+    return None in parties or bool(parties & set(r.params["parties"]))
 
 
 def _lost_contact(p: pl.LazyFrame, h: pl.LazyFrame, ctx: _Ctx, r: Rule) -> pl.LazyFrame:
