@@ -85,10 +85,21 @@ class ContractTerms(BaseModel):
         *,
         version: int,
         effective_from: date,
-        consent_to_collection_contact: bool = True,
-        dispute_venue: str = DEFAULT_DISPUTE_VENUE,
+        consent_to_collection_contact: bool | None = None,
+        dispute_venue: str | None = None,
     ) -> ContractTerms:
-        """The contract terms a product's definition carries (one version of them)."""
+        """The contract terms a product's definition carries (one version of them). The
+        clauses default to the product file's (:class:`ContractedProduct`), else to consent
+        given and :data:`DEFAULT_DISPUTE_VENUE`."""
+        if isinstance(product, ContractedProduct):
+            if consent_to_collection_contact is None:
+                consent_to_collection_contact = product.consent_to_collection_contact
+            if dispute_venue is None:
+                dispute_venue = product.dispute_venue
+        if consent_to_collection_contact is None:
+            consent_to_collection_contact = True
+        if dispute_venue is None:
+            dispute_venue = DEFAULT_DISPUTE_VENUE
         return cls(
             product_code=product.code,
             version=version,
@@ -122,6 +133,25 @@ class ContractTerms(BaseModel):
         interest after it, so overdue principal costs the penalty rate (late fees aside).
         """
         return self.penalty_rate_bp
+
+
+class ContractedProduct(ProductTerms):
+    """One entry of a products file: the product's terms plus the contract clauses that
+    are not product terms. Both clauses are optional in the file."""
+
+    consent_to_collection_contact: bool = Field(
+        default=True, description="the borrower consented to collection contact (催收联系授权)"
+    )
+    dispute_venue: str = Field(
+        default=DEFAULT_DISPUTE_VENUE,
+        min_length=1,
+        max_length=200,
+        description="the court or arbitration body the contract names for disputes",
+    )
+
+    def product_terms(self) -> ProductTerms:
+        """The product's terms alone (what the ledger and the products table hold)."""
+        return ProductTerms.model_validate(self.model_dump(include=set(ProductTerms.model_fields)))
 
 
 class Claim(BaseModel):
@@ -406,6 +436,7 @@ __all__ = [
     "Claim",
     "ClaimFinding",
     "ContractTerms",
+    "ContractedProduct",
     "FeeKind",
     "Severity",
     "annualised_irr_bp",

@@ -108,6 +108,22 @@ def record_version(
     return int(version_id)
 
 
+def current_clauses(conn: Connection, product_id: int) -> dict[str, Any] | None:
+    """The contract clauses of a product's current version (None if it has none)."""
+    row = conn.execute(
+        select(ContractVersion.consent_to_collection_contact, ContractVersion.dispute_venue)
+        .join(
+            Product,
+            (Product.id == ContractVersion.product_id)
+            & (Product.version == ContractVersion.version),
+        )
+        .where(Product.id == product_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    return {"consent_to_collection_contact": bool(row[0]), "dispute_venue": str(row[1])}
+
+
 def current_version_ids(conn: Connection) -> pl.DataFrame:
     """``product_code, contract_version_id`` of every product's current version."""
     rows = conn.execute(

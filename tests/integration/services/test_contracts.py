@@ -148,3 +148,36 @@ def test_payments_still_import_after_a_product_change(
     import_products(connection, [make_product(late_fee=1000)], "p2")
     report = import_payments(connection, write(tmp_path / "p.csv", [make_payment_row()]), zone=ZONE)
     assert report.rows_imported == 1
+
+
+def test_a_products_file_may_carry_the_contract_clauses(
+    connection: Connection, vault: PiiVault, tmp_path: Path
+) -> None:
+    import yaml
+
+    from forbear.domain.errors import ImportRejected
+    from forbear.services.imports import load_products_file
+
+    entry = make_product().model_dump(mode="json") | {
+        "consent_to_collection_contact": False,
+        "dispute_venue": "上海仲裁委员会 (Shanghai Arbitration Commission)",
+    }
+    path = tmp_path / "products.yaml"
+    path.write_text(yaml.safe_dump([entry], allow_unicode=True), encoding="utf-8")
+    import_products(connection, load_products_file(path), "p")
+    import_loans(connection, vault, write(tmp_path / "l.csv", [make_loan_row()]))
+    terms = svc.contract_for(connection, loan_ids(connection)["L0001"])
+    assert terms.consent_to_collection_contact is False
+    assert terms.dispute_venue.startswith("上海仲裁委员会")
+    # the same file again changes nothing; a new venue alone is a new contract version
+    assert import_products(connection, load_products_file(path), "p").rows_skipped_existing == 1
+    path.write_text(
+        yaml.safe_dump([entry | {"dispute_venue": "北京仲裁委员会"}], allow_unicode=True),
+        encoding="utf-8",
+    )
+    assert import_products(connection, load_products_file(path), "p").rows_updated == 1
+    assert [v.version for v in svc.list_versions(connection, "CASH")] == [1, 2]
+    assert svc.contract_for(connection, loan_ids(connection)["L0001"]).version == 1
+    path.write_text(yaml.safe_dump([entry | {"venue": "x"}]), encoding="utf-8")
+    with pytest.raises(ImportRejected, match="venue"):
+        load_products_file(path)

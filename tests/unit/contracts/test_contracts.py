@@ -159,3 +159,24 @@ def test_payments_not_above_the_principal_cost_nothing() -> None:
     assert annualised_irr_bp(100, [50, 50]) == 0
     with pytest.raises(ValidationError):
         annualised_irr_bp(0, [1])
+
+
+def test_a_product_file_entry_carries_the_contract_clauses() -> None:
+    from forbear.domain.contracts import ContractedProduct
+
+    entry = ContractedProduct(
+        code="INST",
+        name_zh="消费分期",
+        name_en="Instalment",
+        method=RepaymentMethod.EQUAL_PRINCIPAL,
+        annual_rate_bp=1200,
+        penalty_rate_bp=1800,
+        terms_months=(12,),
+        consent_to_collection_contact=False,
+        dispute_venue="上海仲裁委员会",
+    )
+    t = ContractTerms.from_product(entry, version=1, effective_from=date(2026, 1, 1))
+    assert (t.consent_to_collection_contact, t.dispute_venue) == (False, "上海仲裁委员会")
+    plain = entry.product_terms()
+    assert type(plain) is ProductTerms and plain.code == "INST"
+    assert "dispute_venue" not in plain.model_dump()

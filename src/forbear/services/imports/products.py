@@ -10,16 +10,21 @@ import yaml
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import Connection, insert, select, update
 
+from forbear.domain.contracts import ContractedProduct, ContractTerms
 from forbear.domain.errors import ImportRejected, RowError
 from forbear.domain.products import ProductTerms
-from forbear.services.contracts import record_version
+from forbear.services.contracts import current_clauses, record_version
 from forbear.services.imports.files import UnreadableFile
 from forbear.services.imports.report import ImportReport
 from forbear.store import models
 
 
 def load_products_file(path: Path) -> list[ProductTerms]:
-    """Read and validate a YAML list of products; every problem is reported at once."""
+    """Read and validate a YAML list of products; every problem is reported at once.
+
+    Besides the fields of :class:`ProductTerms` an entry may carry the contract clauses
+    ``consent_to_collection_contact`` and ``dispute_venue``
+    (:class:`~forbear.domain.contracts.ContractedProduct`)."""
     if not path.exists():
         raise UnreadableFile(f"{path}: no such file")
     try:
@@ -34,7 +39,7 @@ def load_products_file(path: Path) -> list[ProductTerms]:
     errors: list[RowError] = []
     for index, item in enumerate(raw, start=1):
         try:
-            products.append(ProductTerms.model_validate(item))
+            products.append(ContractedProduct.model_validate(item))
         except PydanticValidationError as exc:
             for problem in exc.errors():
                 where = ".".join(str(p) for p in problem["loc"]) or "(product)"
@@ -65,7 +70,9 @@ def import_products(
     report = ImportReport(kind="products", source=source, rows_total=len(products))
     stored = {row.code: row for row in conn.execute(select(table))}
     effective = effective_from or date.today()
-    for product in products:
+    for entry in products:
+        product = entry.product_terms() if isinstance(entry, ContractedProduct) else entry
+        clauses = _clauses(entry)
         terms = product.model_dump(mode="json")
         current = stored.get(product.code)
         if current is None:
@@ -80,9 +87,11 @@ def import_products(
                 )
                 .returning(table.c.id)
             ).scalar_one()
-            record_version(conn, product_id, product, 1, effective_from=effective, actor=actor)
+            record_version(
+                conn, product_id, product, 1, effective_from=effective, actor=actor, **clauses
+            )
             report.rows_imported += 1
-        elif current.terms == terms:
+        elif current.terms == terms and current_clauses(conn, current.id) == clauses:
             report.rows_skipped_existing += 1
         else:
             # A new contract version: the loans made under the old one keep it.
@@ -103,6 +112,15 @@ def import_products(
                 current.version + 1,
                 effective_from=effective,
                 actor=actor,
+                **clauses,
             )
             report.rows_updated += 1
     return report
+
+
+def _clauses(entry: ProductTerms) -> dict[str, Any]:
+    contract = ContractTerms.from_product(entry, version=1, effective_from=date.min)
+    return {
+        "consent_to_collection_contact": contract.consent_to_collection_contact,
+        "dispute_venue": contract.dispute_venue,
+    }
