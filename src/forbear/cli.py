@@ -1398,7 +1398,12 @@ def print_run_summary(summary: dict[str, object], as_of: date) -> None:
 @app.command("run")
 def run_cmd(
     as_of: Annotated[str, typer.Option("--as-of", help="business date YYYY-MM-DD")],
-    engine: Annotated[str, typer.Option("--engine", help="local (spark: not yet)")] = "local",
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine", help="local, or spark (forbear[spark] and Java 17+; docs/scale.md)"
+        ),
+    ] = "local",
 ) -> None:
     """The daily run: states, scores, strategy, gate, capacity; decisions, queues, outbox."""
     from forbear.batch.daily import run_day
