@@ -151,8 +151,15 @@ def engine_local(
     writer = None
     for decided in kernel.decide_parquet(root, compiled, rules, as_of, HOUR):
         a, g = decided.assigned, decided.gated
-        segments.append(a.group_by("segment", "arm", "treatment").agg(pl.len().alias("accounts")))
-        fits.append(daily.capacity_input(g, a, carried))
+        segments.append(
+            a.lazy()
+            .group_by("segment", "arm", "treatment")
+            .agg(pl.len().alias("accounts"))
+            .collect()
+        )
+        # capacity reads the value of the accounts with work: pass those only
+        with_work = a.filter(pl.col("loan_id").is_in(g.get_column("loan_id").unique().implode()))
+        fits.append(daily.capacity_input(g, with_work, carried))
         gated.append(g)
         if write_assigned:
             import pyarrow.parquet as pq

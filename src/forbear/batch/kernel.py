@@ -125,9 +125,16 @@ class Decided:
 
 
 def _conform(frame: pl.DataFrame, cols: dict[str, pl.DataType]) -> pl.DataFrame:
-    return frame.select(
-        (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
-        for c, t in cols.items()
+    # A projection with casts that are mostly no-ops: the in-memory engine returns the
+    # same columns without copying them, where the default streaming engine copies every
+    # value (tens of ms per bucket of 625,000 accounts).
+    return (
+        frame.lazy()
+        .select(
+            (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
+            for c, t in cols.items()
+        )
+        .collect(engine="in-memory")
     )
 
 
@@ -156,12 +163,15 @@ def decide(frames: DayFrames, compiled: Any, rules: Any, as_of: date, hour: time
     f = frames.conformed()
     assigned = compiled.assign(f.accounts.lazy()).collect()
     today = compiled.actions_for(assigned.lazy(), as_of).collect()
+    carried = f.carried.join(today, on=["loan_id", "action_index"], how="anti")
+    # carried work of accounts still in the book: look the few carried loans up among the
+    # accounts (a semi join would hash every account of the bucket)
+    loan_ids = assigned.get_column("loan_id")
+    known = loan_ids.filter(loan_ids.is_in(carried.get_column("loan_id").implode()))
     actions = pl.concat(
         [
             today.select([pl.col(n).cast(t) for n, t in ACTIONS.items()]),
-            f.carried.join(today, on=["loan_id", "action_index"], how="anti").join(
-                assigned.select("loan_id"), on="loan_id", how="semi"
-            ),
+            carried.filter(pl.col("loan_id").is_in(known.implode())),
         ]
     ).sort("loan_id", "action_index")
     # Only the debtors with work today matter to the plan and the gate: every gate input is
