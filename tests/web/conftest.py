@@ -73,8 +73,9 @@ class Book:
     loans: list[int] = field(default_factory=list)
 
 
-def _build(engine: Engine, directory: Path) -> Book:
-    vault = PiiVault(TEST_KEY)
+def build_book(engine: Engine, directory: Path, vault: PiiVault | None = None) -> Book:
+    """Build the test book into ``engine``'s database (committed)."""
+    vault = vault or PiiVault(TEST_KEY)
     build_demo(
         engine.begin,
         vault,
@@ -156,7 +157,7 @@ def sqlite_book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engi
     directory = tmp_path_factory.mktemp("web-sqlite")
     engine = make_engine(f"sqlite:///{directory / 'web.db'}")
     migrate.upgrade(engine)
-    book = _build(engine, directory)
+    book = build_book(engine, directory)
     yield engine, book
     engine.dispose()
 
@@ -176,7 +177,7 @@ def pg_book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, 
     engine = make_engine(url.set(database=name))
     try:
         migrate.upgrade(engine)
-        yield engine, _build(engine, tmp_path_factory.mktemp("web-pg"))
+        yield engine, build_book(engine, tmp_path_factory.mktemp("web-pg"))
     finally:
         engine.dispose()
         with admin.connect() as conn:
