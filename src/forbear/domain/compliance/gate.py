@@ -129,7 +129,15 @@ def gate(
         # few percent of a day's plan): list building and the time-zone steps cost far
         # more per row than the checks. Every expression here is row-wise, so the other
         # rows' answer is the same as computing it everywhere: no rule, no time.
-        q = _blocked(p.filter(pl.any_horizontal(names)), checks, names, ctx)
+        # The plan is materialised here (it is read twice below), and the blocked rows'
+        # time-zone steps are built for the zones those rows have (usually one or two, so
+        # the expressions are smaller); each row's zone is among them, so the answer is
+        # the same as with every zone of the plan.
+        p = p.collect().lazy()
+        blocked = p.filter(pl.any_horizontal(names)).collect()
+        zones_blocked = sorted(z for z in blocked.get_column("_tz").unique() if z is not None)
+        local = _Ctx(rules, zones_blocked, ctx.holidays)
+        q = _blocked(blocked.lazy(), checks, names, local)
         p = p.drop("blocked_by", "_t", strict=False)
         p = p.join(q, on="_row", how="left").with_columns(
             blocked_by=pl.col("blocked_by").fill_null(empty)
