@@ -60,7 +60,7 @@ from _measure import memory, print_table
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".data"
-ENGINES = ("scan", "local", "duckdb", "pandas", "spark", "local-small", "scan-small")
+ENGINES = ("scan", "local", "duckdb", "scan-small", "local-small", "pandas", "spark")
 SMALL_ENGINES = ("pandas", "spark", "local-small", "scan-small")
 TARGET_FLOOR = 3.0  # local within 3x the scan floor
 TARGET_PANDAS = 5.0  # at least 5x pandas' throughput

@@ -212,16 +212,17 @@ def write_parquet(frames: DayFrames, root: Path, buckets: int = DEFAULT_BUCKETS)
 
 
 def read_bucket(root: Path, bucket: int) -> DayFrames:
-    """One bucket of a Parquet export (:func:`write_parquet`)."""
-    return DayFrames(
-        **{
-            name: pl.scan_parquet(root / f"{name}.parquet")
+    """One bucket of a Parquet export (:func:`write_parquet`). The tables are read as one
+    batch of queries (``collect_all``), so the smaller ones decode alongside the larger."""
+    frames = pl.collect_all(
+        [
+            pl.scan_parquet(root / f"{name}.parquet")
             .filter(pl.col("bucket") == bucket)
             .drop("bucket")
-            .collect()
             for name in TABLES
-        }
+        ]
     )
+    return DayFrames(**dict(zip(TABLES, frames, strict=True)))
 
 
 def buckets_in(root: Path) -> list[int]:
