@@ -179,6 +179,10 @@ def _blocked(conn: Connection, facts: LoanFacts, as_of: date) -> str | None:
             f"loan {facts.external_ref} is under a dispute hold ({hold[0]}): "
             "no plan until it is resolved"
         )
+    # the legal area registers its check when imported; import it so that it always
+    # does, whichever entry point (CLI, web, daily run) offers the plan
+    import forbear.services.legal  # noqa: F401
+
     for check in LEGALLY_CLOSED:
         reason = check(conn, facts.loan_id, as_of)
         if reason:
