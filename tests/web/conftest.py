@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from forbear.batch.daily import run_day
 from forbear.domain.errors import StorageUnavailable
@@ -37,7 +37,10 @@ from forbear.store import migrate
 from forbear.store.crypto import PiiVault
 from forbear.store.db import make_engine, normalise_url, ping
 from forbear.store.runs import WorkQueueItem
-from forbear.web import create_app, staff
+from forbear.store.web import StaffSession, StaffUser
+from forbear.web import create_app, sessions, staff
+from forbear.web.deps import SESSION_COOKIE
+from forbear.web.security import new_token, sha256_hex
 
 AS_OF = date(2026, 11, 20)
 # 10:00 in Shanghai on the run date: inside the lender's contact hours (08:00-21:00)
@@ -261,15 +264,34 @@ def sign_in_form(client: TestClient, username: str, password: str = PASSWORD, **
 
 
 @pytest.fixture
-def sign_in(client: TestClient) -> Callable[[str], TestClient]:
-    """Sign ``client`` in as ``username``; returns it with ``X-CSRF-Token`` set."""
+def sign_in(
+    client: TestClient, db: RolledBackDatabase, clock: Clock
+) -> Callable[[str], TestClient]:
+    """Give ``client`` a session of ``username`` (returned with ``X-CSRF-Token`` set).
+
+    The session row and its signed cookie are made as the sign-in makes them, without the
+    argon2 check each time (the sign-in itself is tested in test_auth.py): argon2 is slow
+    on purpose, and most tests are about what happens after it.
+    """
 
     def do(username: str) -> TestClient:
-        answer = sign_in_form(client, username)
-        assert answer.status_code == 303, answer.text
-        me = client.get("/api/v1/me")
-        assert me.status_code == 200
-        client.headers["X-CSRF-Token"] = me.json()["csrf_token"]
+        user_id = db.conn.execute(
+            select(StaffUser.id).where(StaffUser.username == username)
+        ).scalar_one()
+        token, csrf = new_token(), new_token()
+        db.conn.execute(
+            insert(StaffSession).values(
+                token_sha256=sha256_hex(token),
+                user_id=user_id,
+                csrf_token=csrf,
+                created_at=clock.now,
+                last_seen_at=clock.now,
+                expires_at=clock.now + sessions.ABSOLUTE,
+            )
+        )
+        signer = client.app.state.web.signer  # type: ignore[attr-defined]
+        client.cookies.set(SESSION_COOKIE, signer.sign(token))
+        client.headers["X-CSRF-Token"] = csrf
         return client
 
     return do
