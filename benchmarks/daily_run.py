@@ -329,11 +329,42 @@ def child(engine: str, root: Path, out: Path, as_of: date, write_assigned: bool)
         inputs_mb=before["rss_mb"],
         peak_mb=after["peak_mb"],
     )
+    if (out / "decisions.parquet").exists():  # after the clock: what the day looks like
+        figures["day"] = day_summary(out)
     if sampler is not None:
         figures["driver_peak_mb"] = after["peak_mb"]
         figures["peak_mb"] = max(sampler.peak_mb, after["peak_mb"])
         figures["cpu_seconds"] = sum(sampler.cpu.values())
     (out / "figures.json").write_text(json.dumps(figures))
+
+
+def day_summary(out: Path) -> dict[str, Any]:
+    """Counts only: actions by channel, contacts allowed and blocked, blocks by rule,
+    scheduled work, accounts by segment."""
+    d = pl.read_parquet(out / "decisions.parquet")
+    contacts = d.filter(pl.col("allowed").is_not_null())
+    rules = (
+        contacts.filter(~pl.col("allowed"))
+        .select(pl.col("blocked_by").explode())
+        .group_by("blocked_by")
+        .len()
+        .sort("len", descending=True)
+    )
+    segments = (
+        pl.read_parquet(out / "segments.parquet")
+        .group_by("segment")
+        .agg(pl.col("accounts").sum())
+        .sort("accounts", descending=True)
+    )
+    return {
+        "actions": d.height,
+        "by_channel": dict(d.group_by("channel").len().sort("len", descending=True).iter_rows()),
+        "contacts": contacts.height,
+        "blocked": int((~contacts.get_column("allowed")).sum()),
+        "blocked_by_rule": dict(rules.iter_rows()),
+        "scheduled": int(d.get_column("scheduled").fill_null(False).sum()),
+        "segments": dict(segments.iter_rows()),
+    }
 
 
 # --------------------------------------------------------------------------- parent
@@ -536,6 +567,16 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         if f.get("steps"):
             shown = ", ".join(f"{k} {v:.2f}s" for k, v in f["steps"].items())
             print(f"  {e}: {shown}")
+    for e in ("local", "local-small"):
+        day = eng.get(e, {}).get("day")
+        if day:
+            rules = ", ".join(f"{k} {v:,}" for k, v in day["blocked_by_rule"].items())
+            chans = ", ".join(f"{k} {v:,}" for k, v in day["by_channel"].items())
+            print(
+                f"The day ({e}): {day['actions']:,} actions ({chans}); {day['contacts']:,} "
+                f"contacts planned, {day['blocked']:,} blocked ({rules}); "
+                f"{day['scheduled']:,} scheduled within capacity"
+            )
     verdict: dict[str, Any] = {}
     local = eng.get("local")
     if local and local.get("seconds"):
