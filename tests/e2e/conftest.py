@@ -25,7 +25,7 @@ import pytest
 from forbear.bootstrap import bootstrap
 from forbear.settings import Environment, Settings
 from forbear.web import create_app
-from web.conftest import MORNING, PASSWORD, TEST_KEY, Book, Clock, build_book
+from web.conftest import MORNING, PASSWORD, TEST_KEY, Book, Clock, shared_sqlite_book
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artefacts" / "screenshots"
@@ -78,13 +78,13 @@ def server(tmp_path_factory: pytest.TempPathFactory, browser_path: str) -> Itera
     import uvicorn
 
     directory = tmp_path_factory.mktemp("e2e")
+    book = shared_sqlite_book(tmp_path_factory, directory / "forbear.db")
     settings = Settings(
         environment=Environment.DEVELOPMENT,
         data_dir=directory,
         encryption_key=base64.b64encode(TEST_KEY).decode(),  # type: ignore[arg-type]
     )
     forbear = bootstrap(settings)
-    book = build_book(forbear.engine, directory, forbear.vault)
     clock = Clock(MORNING)
     app = create_app(forbear, clock=clock)
     port = _free_port()

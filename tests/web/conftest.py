@@ -13,12 +13,15 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -155,12 +158,39 @@ def _people_and_placements(conn: Connection) -> Book:
     )
 
 
+def shared_sqlite_book(tmp_path_factory: pytest.TempPathFactory, into: Path) -> Book:
+    """The SQLite test book as a file at ``into``: built once per test run and copied for
+    each xdist worker (and the end-to-end tests), under a lock in the run's shared
+    temporary directory."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this run
+    built_dir = root / "forbear-web-book"
+    built_dir.mkdir(exist_ok=True)
+    built_db, meta = built_dir / "book.db", built_dir / "book.json"
+    with (built_dir / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not meta.exists():
+                engine = make_engine(f"sqlite:///{built_db}")
+                migrate.upgrade(engine)
+                book = build_book(engine, built_dir)
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                engine.dispose()
+                meta.write_text(json.dumps(asdict(book)), encoding="utf-8")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    into.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(built_db, into)
+    return Book(**json.loads(meta.read_text(encoding="utf-8")))
+
+
 @pytest.fixture(scope="session")
 def sqlite_book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Book]]:
-    directory = tmp_path_factory.mktemp("web-sqlite")
-    engine = make_engine(f"sqlite:///{directory / 'web.db'}")
-    migrate.upgrade(engine)
-    book = build_book(engine, directory)
+    path = tmp_path_factory.mktemp("web-sqlite") / "web.db"
+    book = shared_sqlite_book(tmp_path_factory, path)
+    engine = make_engine(f"sqlite:///{path}")
     yield engine, book
     engine.dispose()
 
