@@ -432,3 +432,21 @@ def test_a_contact_point_that_does_not_suit_the_channel(client, sign_in, book, d
     assert answer.json()["error"]["code"] == "validation_error"
     assert answer.json()["error"]["field"] == "contact_point_id"
     assert counts(db) == before
+
+
+def test_an_internal_error_is_a_500_with_a_reference_and_no_details(app, client, caplog):
+    import logging
+
+    def broken() -> None:
+        raise RuntimeError("13812345678 张三")  # a bug whose message quotes data
+
+    app.add_api_route("/api/v1/broken", broken)
+    app.add_api_route("/broken", broken)
+    caplog.set_level(logging.ERROR, logger="forbear.web")
+    for path in ("/api/v1/broken", "/broken"):
+        answer = client.get(path)
+        assert answer.status_code == 500
+        assert "13812345678" not in answer.text and "Traceback" not in answer.text
+        assert "系统内部错误" in answer.text
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "RuntimeError at test_api.py" in logged and "13812345678" not in logged

@@ -188,7 +188,8 @@ def unauthenticated(request: Request, exc: Exception) -> Response:
             request, 401, code, t(key), headers={"WWW-Authenticate": 'Bearer realm="forbear"'}
         )
     else:
-        target = request.url.path
+        # back to the page after signing in; a form post cannot be replayed that way
+        target = request.url.path if request.method == "GET" else "/workbench"
         if request.method == "GET" and request.url.query:
             target += "?" + request.url.query
         suffix = "&expired=1" if exc.invalid else ""
