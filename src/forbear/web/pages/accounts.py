@@ -132,7 +132,8 @@ def _account_page(
             "party": attempt.party,
             "blocked_by": rule_ids,
             "outcome": attempt.outcome,
-            "explanation": [] if attempt.allowed else explain(row, rules, lang),
+            # the last sentence says when, in UTC: the page says it in the borrower's time
+            "explanation": [] if attempt.allowed else explain(row, rules, lang)[:-1],
             "earliest_local": _local(attempt.earliest_allowed_at, borrower_zone),
             "zone": borrower_zone,
         }
