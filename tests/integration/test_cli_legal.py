@@ -67,7 +67,8 @@ def test_a_case_from_the_queue_to_filing_with_documents(data_dir: Path, tmp_path
     )  # fmt: skip
     assert_one_clear_line(bad_cost, "court_fee")
     cases = forbear(data_dir, "legal", "cases")
-    assert "demand_letter" in cases.stdout and "filed" not in cases.stdout  # nothing changed
+    row = next(line for line in cases.stdout.splitlines() if ref in line)
+    assert "demand_letter" in row and "filed" not in row  # nothing changed
     filed = forbear(
         data_dir, "legal", "advance", case, "--to", "filed", "--role", "legal", "--date", AS_OF,
         "--court", "上海市浦东新区人民法院", "--case-number", "(2026)沪0115民初1号",
