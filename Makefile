@@ -10,7 +10,7 @@ BORROWERS ?= 20000
 .PHONY: demo test lint format typecheck bench bench-smoke serve clean help
 
 help:
-	@echo "make demo   - set up, build the demo book, run the daily job (and serve, once the web app exists)"
+	@echo "make demo   - set up, build the demo book, run the daily job, serve the web app (Ctrl+C stops)"
 	@echo "make test   - install dev dependencies, lint, type-check and run the whole test suite"
 	@echo "make lint   - ruff check + format check;  make format - apply ruff format and fixes"
 	@echo "make bench  - run the benchmarks at full size (slow)"
@@ -30,6 +30,7 @@ $(DEV_STAMP): pyproject.toml $(BASE_STAMP)
 
 demo: $(BASE_STAMP)
 	$(BIN)/forbear demo --borrowers $(BORROWERS)
+	$(BIN)/forbear serve
 
 test: $(DEV_STAMP) lint typecheck
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
@@ -44,6 +45,9 @@ format: $(DEV_STAMP)
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy src/forbear
+
+serve: $(BASE_STAMP)
+	$(BIN)/forbear serve
 
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/ledger.py

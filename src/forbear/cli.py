@@ -655,6 +655,10 @@ def demo(
     with_run: Annotated[
         bool, typer.Option("--run/--no-run", help="run the daily job on the demo book")
     ] = True,
+    staff: Annotated[
+        bool,
+        typer.Option("--staff/--no-staff", help="create demo web sign-ins, one per role"),
+    ] = True,
 ) -> None:
     """Build a synthetic book (faker zh_CN) through the real import path and summarise it."""
     from forbear.services.demo import build_demo
@@ -728,6 +732,23 @@ def demo(
     if result.run is not None:
         print_run_summary(result.run.summary, day)
     console.print(f"Database: {forbear.settings.resolved_database_url.split('///')[-1]}")
+    if staff:
+        _print_demo_staff(forbear)
+
+
+def _print_demo_staff(forbear: Forbear) -> None:
+    """One demo sign-in per role for the web app (new passwords on every demo run; they
+    are shown here once and stored only as argon2 hashes)."""
+    from forbear.web.demo import seed_staff
+
+    with forbear.transaction() as conn:
+        logins = seed_staff(conn)
+    table = Table(title="Web app demo sign-ins 演示账号 (http://127.0.0.1:8000/, `forbear serve`)")
+    for name in ("Username 用户名", "Role 角色", "Password 密码"):
+        table.add_column(name)
+    for username, role, password in logins:
+        table.add_row(username, role, password)
+    console.print(table)
 
 
 # ---------------------------------------------------------------- audit
