@@ -5,11 +5,13 @@ Each area adds one import line here (audit, access, contacts, templates, ...).
 
 from forbear.store import (
     audit,  # noqa: F401
+    complaints,  # noqa: F401
     contacts,  # noqa: F401
     contracts,  # noqa: F401
     legal,  # noqa: F401
     lender_config,  # noqa: F401
     plans,  # noqa: F401
+    portal,  # noqa: F401
     promises,  # noqa: F401
     runs,  # noqa: F401
     strategies,  # noqa: F401

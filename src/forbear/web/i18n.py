@@ -523,6 +523,20 @@ EN: dict[str, str] = {
     "model.application": "Application",
 }
 
+
+def _merge_areas() -> None:
+    """The areas' entries (:mod:`forbear.web.messages`) join the catalogue."""
+    from forbear.web.messages import AREAS
+
+    for area in AREAS:
+        for base, extra in ((ZH, area.ZH), (EN, area.EN)):
+            twice = sorted(set(base) & set(extra))
+            if twice:
+                raise RuntimeError(f"{area.__name__}: catalogue keys defined twice: {twice}")
+            base.update(extra)
+
+
+_merge_areas()
 CATALOGUE: Mapping[Lang, Mapping[str, str]] = {"zh-CN": ZH, "en": EN}
 
 

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from forbear.web.api import accounts, catalogue, contacts, me, queue, runs
+from forbear.web.api import (
+    accounts,
+    catalogue,
+    collection,
+    complaints,
+    contacts,
+    dashboard,
+    me,
+    portal,
+    queue,
+    runs,
+)
 from forbear.web.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -18,3 +29,7 @@ router.include_router(contacts.router)
 router.include_router(queue.router)
 router.include_router(runs.router)
 router.include_router(catalogue.router)
+router.include_router(collection.router)
+router.include_router(complaints.router)
+router.include_router(dashboard.router)
+router.include_router(portal.router)

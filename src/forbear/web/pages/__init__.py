@@ -8,9 +8,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from forbear.web.pages import accounts, auth, workbench
+from forbear.web.pages import (
+    accounts,
+    auth,
+    collection,
+    complaints,
+    dashboard,
+    portal,
+    workbench,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(workbench.router)
 router.include_router(accounts.router)
+router.include_router(collection.router)
+router.include_router(complaints.router)
+router.include_router(dashboard.router)
+router.include_router(portal.router)

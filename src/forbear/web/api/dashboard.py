@@ -1,0 +1,7 @@
+"""The dashboard area's API routesapi (issue 7)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

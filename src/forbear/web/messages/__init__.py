@@ -1,0 +1,10 @@
+"""Catalogue entries of the web app's areas, one module per area (``ZH`` and ``EN``
+dicts), merged into :data:`forbear.web.i18n.CATALOGUE` at import. An area owns its own
+keys (prefix them with the area, e.g. ``complaints.``); a key defined twice is an error.
+"""
+
+from __future__ import annotations
+
+from forbear.web.messages import collection, complaints, dashboard, portal
+
+AREAS = (collection, complaints, dashboard, portal)

@@ -1,0 +1,6 @@
+"""Catalogue entries of the dashboard pages and API (see :mod:`forbear.web.messages`)."""
+
+from __future__ import annotations
+
+ZH: dict[str, str] = {}
+EN: dict[str, str] = {}

@@ -1,0 +1,7 @@
+"""The collection area's pagespages (issue 7)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

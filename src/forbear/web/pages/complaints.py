@@ -1,0 +1,7 @@
+"""The complaints area's pagespages (issue 7)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
