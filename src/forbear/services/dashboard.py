@@ -1,0 +1,364 @@
+"""The supervisor dashboard's figures, computed from stored data over a date range.
+
+Every figure is defined in ``docs/dashboard.md``; in short, for ``start < end`` (business
+dates in the lender's zone):
+
+- the *book at start* and *at end* are the account states of those dates (the stored
+  snapshot when there is one, else the ledger run in memory: a read never writes);
+- **recovery rate** = payments received on ``start < paid_on <= end`` by accounts
+  overdue at start ÷ their overdue amount at start;
+- **cure rate** = accounts overdue at start that are current (0 days past due) or paid
+  off at end ÷ accounts overdue at start;
+- **roll-forward rate** = accounts overdue at start in a worse bucket (or written off) at
+  end ÷ accounts overdue at start; the whole book's roll-rate matrix is
+  :func:`forbear.domain.portfolio.roll_rates`;
+- **promise-kept rate** = kept ÷ resolved promises dated in the range
+  (:func:`forbear.domain.promises.kept_rates`);
+- **contact rate** = attempts with a conversation (``connected``) ÷ attempts the gate
+  allowed; **right-party-contact rate** = conversations with the debtor ÷ allowed
+  attempts (blocked attempts were never made and count in neither);
+- each figure by strategy **arm** and by **team**: an account's arm and team are those of
+  its latest decision of the range (``decisions``; team: the latest one with a team).
+
+A rate whose denominator is zero is null (no data), never 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from sqlalchemy import Connection, and_, select
+
+from forbear.domain import portfolio
+from forbear.domain import promises as promise_rules
+from forbear.domain.compliance.schema import Outcome, Party
+from forbear.domain.errors import ValidationError
+from forbear.domain.ledger import DEFAULT_BUCKETS, BucketScheme
+from forbear.services.book import ledger_inputs, run_ledger_on
+from forbear.store import bulk
+from forbear.store import promises as promise_store
+from forbear.store.contacts import ContactAttempt
+from forbear.store.runs import Decision, Run, RunStatus
+
+GroupBy = Literal["arm", "team"]
+GROUP_BYS: tuple[GroupBy, ...] = ("arm", "team")
+MAX_DAYS = 366  # one year and a day: the longest range a request may ask for
+ALL = "all"  # the group row of the whole book
+NONE = "none"  # accounts without a decision (or without a team) in the range
+
+METRICS: dict[str, pl.DataType] = {
+    "group": pl.String(),
+    "accounts": pl.Int64(),
+    "overdue_accounts": pl.Int64(),
+    "overdue_start": pl.Int64(),
+    "collected": pl.Int64(),
+    "recovery_rate": pl.Float64(),
+    "cured": pl.Int64(),
+    "cure_rate": pl.Float64(),
+    "rolled_forward": pl.Int64(),
+    "roll_forward_rate": pl.Float64(),
+    "attempts": pl.Int64(),
+    "connected": pl.Int64(),
+    "right_party": pl.Int64(),
+    "contact_rate": pl.Float64(),
+    "rpc_rate": pl.Float64(),
+    "promises_resolved": pl.Int64(),
+    "promises_kept": pl.Int64(),
+    "kept_rate": pl.Float64(),
+}
+
+
+def check_range(start: date, end: date) -> None:
+    """``start < end``, at most :data:`MAX_DAYS` apart."""
+    if end <= start:
+        raise ValidationError("to", "must be after from")
+    if (end - start).days > MAX_DAYS:
+        raise ValidationError("to", f"the range may span at most {MAX_DAYS} days")
+
+
+def _states(conn: Connection, as_of: date, buckets: BucketScheme) -> pl.DataFrame:
+    stored = bulk.read_states(conn, as_of)
+    if stored.height:
+        return stored
+    return run_ledger_on(ledger_inputs(conn, as_of), as_of, buckets)
+
+
+def _utc_bounds(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants of ``start`` 00:00 and the day after ``end`` 00:00 in ``zone``."""
+    low = datetime.combine(start, time(0), zone).astimezone(UTC)
+    high = datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC)
+    return low, high
+
+
+def account_groups(conn: Connection, start: date, end: date) -> pl.DataFrame:
+    """``loan_id, arm, team`` of the accounts decided in ``start..end``: the arm of the
+    latest decision, the team of the latest decision that has one."""
+    rows = conn.execute(
+        select(Decision.loan_id, Decision.as_of, Decision.action_index, Decision.arm)
+        .add_columns(Decision.team_id)
+        .where(and_(Decision.as_of >= start, Decision.as_of <= end))
+    ).all()
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "loan_id": pl.Int64,
+            "as_of": pl.Date,
+            "action_index": pl.Int64,
+            "arm": pl.String,
+            "team": pl.String,
+        },
+        orient="row",
+    ).sort("loan_id", "as_of", "action_index")
+    return frame.group_by("loan_id").agg(
+        pl.col("arm").drop_nulls().last(),
+        pl.col("team").drop_nulls().last(),
+    )
+
+
+def _attempts(conn: Connection, start: date, end: date, zone: ZoneInfo) -> pl.DataFrame:
+    low, high = _utc_bounds(start, end, zone)
+    rows = conn.execute(
+        select(
+            ContactAttempt.loan_id,
+            ContactAttempt.allowed,
+            ContactAttempt.outcome,
+            ContactAttempt.party,
+            ContactAttempt.blocked_by,
+        ).where(and_(ContactAttempt.at >= low, ContactAttempt.at < high))
+    ).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "loan_id": pl.Int64,
+            "allowed": pl.Boolean,
+            "outcome": pl.String,
+            "party": pl.String,
+            "blocked_by": pl.String,
+        },
+        orient="row",
+    )
+
+
+def _rate(numerator: str, denominator: str) -> pl.Expr:
+    return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One account per row, with what each metric needs (see the module docstring)."""
+
+    accounts: pl.DataFrame  # loan_id, arm, team, overdue, overdue_start, collected, cured, ...
+    attempts: pl.DataFrame  # loan_id, arm, team, allowed, connected, right_party
+    promises: pl.DataFrame  # promise records with arm, team
+    roll_matrix: pl.DataFrame
+
+
+def figures(
+    conn: Connection,
+    start: date,
+    end: date,
+    *,
+    zone: ZoneInfo,
+    buckets: BucketScheme = DEFAULT_BUCKETS,
+) -> Figures:
+    """The per-account inputs of every metric of ``start..end``."""
+    check_range(start, end)
+    labels = list(buckets.labels)
+    rank = {label: i for i, label in enumerate(labels)}
+    first = _states(conn, start, buckets)
+    last = _states(conn, end, buckets)
+    groups = account_groups(conn, start, end)
+    paid = (
+        bulk.read_payments(conn, up_to=end)
+        .filter(pl.col("paid_on") > start)
+        .group_by("loan_id")
+        .agg(pl.col("amount").sum().alias("collected"))
+    )
+    at_end = last.select(
+        "loan_id",
+        pl.col("status").alias("status_end"),
+        pl.col("dpd").alias("dpd_end"),
+        pl.col("bucket").alias("bucket_end"),
+    )
+    accounts = (
+        first.filter(pl.col("status") == "active")
+        .select("loan_id", "dpd", "bucket", "overdue_total")
+        .join(at_end, on="loan_id", how="left")
+        .join(paid, on="loan_id", how="left")
+        .join(groups, on="loan_id", how="left")
+        .with_columns(
+            overdue=pl.col("dpd") > 0,
+            collected=pl.col("collected").fill_null(0),
+            _from=pl.col("bucket").replace_strict(rank, default=None, return_dtype=pl.Int64),
+            _to=pl.col("bucket_end").replace_strict(rank, default=None, return_dtype=pl.Int64),
+        )
+        .with_columns(
+            overdue_start=pl.when("overdue").then(pl.col("overdue_total")).otherwise(0),
+            collected=pl.when("overdue").then(pl.col("collected")).otherwise(0),
+            cured=pl.col("overdue")
+            & (
+                (pl.col("status_end") == "paid_off")
+                | ((pl.col("status_end") == "active") & (pl.col("dpd_end") == 0))
+            ).fill_null(False),
+            rolled_forward=pl.col("overdue")
+            & (
+                (pl.col("status_end") == "written_off")
+                | ((pl.col("status_end") == "active") & (pl.col("_to") > pl.col("_from")))
+            ).fill_null(False),
+        )
+        .drop("_from", "_to")
+    )
+    attempts = (
+        _attempts(conn, start, end, zone)
+        .join(groups, on="loan_id", how="left")
+        .with_columns(
+            connected=pl.col("allowed") & (pl.col("outcome") == Outcome.CONNECTED.value),
+            right_party=pl.col("allowed")
+            & (pl.col("outcome") == Outcome.CONNECTED.value)
+            & (pl.col("party") == Party.DEBTOR.value),
+        )
+    )
+    promises = promise_store.read_records(conn, promised_from=start, promised_to=end).join(
+        groups, on="loan_id", how="left"
+    )
+    matrix = portfolio.roll_rates(first.lazy(), last.lazy(), labels)
+    return Figures(accounts, attempts, promises, matrix)
+
+
+def _kept(promises: pl.DataFrame, start: date, end: date) -> tuple[int, int]:
+    row = promise_rules.kept_rates(promises.lazy(), start, end).filter(pl.col("source") == ALL)
+    resolved = row["kept"][0] + row["partly_kept"][0] + row["broken"][0]
+    return int(resolved), int(row["kept"][0])
+
+
+def metrics(
+    conn: Connection,
+    start: date,
+    end: date,
+    group_by: GroupBy,
+    *,
+    zone: ZoneInfo,
+    buckets: BucketScheme = DEFAULT_BUCKETS,
+) -> pl.DataFrame:
+    """The dashboard's figures of ``start..end`` by ``group_by`` (``arm`` or ``team``):
+    one row per group (``none`` for accounts without one) and a first row ``all``
+    (:data:`METRICS`)."""
+    if group_by not in GROUP_BYS:
+        raise ValidationError("group_by", "must be arm or team")
+    return metrics_of(figures(conn, start, end, zone=zone, buckets=buckets), start, end, group_by)
+
+
+def metrics_of(found: Figures, start: date, end: date, group_by: GroupBy) -> pl.DataFrame:
+    """:func:`metrics` from :func:`figures` already read (both groupings from one read)."""
+    key = pl.col(group_by).fill_null(NONE).alias("group")
+    names = set(found.accounts.select(key)["group"]) | set(found.attempts.select(key)["group"])
+    names |= set(found.promises.select(key)["group"])
+    rows: list[dict[str, Any]] = []
+    for name in [ALL, *sorted(names)]:
+        pick = pl.lit(True) if name == ALL else key == name
+        acc = found.accounts.filter(pick)
+        att = found.attempts.filter(pick)
+        resolved, kept = _kept(found.promises.filter(pick), start, end)
+        overdue = acc.filter(pl.col("overdue"))
+        allowed = att.filter(pl.col("allowed"))
+        rows.append(
+            {
+                "group": name,
+                "accounts": acc.height,
+                "overdue_accounts": overdue.height,
+                "overdue_start": int(overdue["overdue_start"].sum()),
+                "collected": int(overdue["collected"].sum()),
+                "cured": int(overdue["cured"].sum()),
+                "rolled_forward": int(overdue["rolled_forward"].sum()),
+                "attempts": allowed.height,
+                "connected": int(allowed["connected"].sum()),
+                "right_party": int(allowed["right_party"].sum()),
+                "promises_resolved": resolved,
+                "promises_kept": kept,
+            }
+        )
+    counts = {k: v for k, v in METRICS.items() if v != pl.Float64()}
+    return (
+        pl.DataFrame(rows, schema=counts)
+        .with_columns(
+            recovery_rate=_rate("collected", "overdue_start"),
+            cure_rate=_rate("cured", "overdue_accounts"),
+            roll_forward_rate=_rate("rolled_forward", "overdue_accounts"),
+            contact_rate=_rate("connected", "attempts"),
+            rpc_rate=_rate("right_party", "attempts"),
+            kept_rate=_rate("promises_kept", "promises_resolved"),
+        )
+        .select(list(METRICS))
+    )
+
+
+def blocked_by_rule(conn: Connection, start: date, end: date, *, zone: ZoneInfo) -> pl.DataFrame:
+    """``rule, planned, online``: contacts the compliance gate blocked in ``start..end`` per
+    rule id, planned by the daily runs (``decisions``) and asked for online
+    (``contact_attempts``). A contact blocked by two rules counts under each."""
+    check_range(start, end)
+    planned = conn.execute(
+        select(Decision.blocked_by).where(
+            and_(Decision.as_of >= start, Decision.as_of <= end, Decision.allowed.is_(False))
+        )
+    ).scalars()
+    online = _attempts(conn, start, end, zone).filter(~pl.col("allowed"))["blocked_by"]
+
+    def count(values: Any, name: str) -> pl.DataFrame:
+        series = pl.Series("rule", list(values), dtype=pl.String)
+        return (
+            series.str.json_decode(pl.List(pl.String))
+            .explode()
+            .drop_nulls()
+            .to_frame("rule")
+            .group_by("rule")
+            .agg(pl.len().cast(pl.Int64).alias(name))
+        )
+
+    table = count(planned, "planned").join(count(online, "online"), on="rule", how="full")
+    return table.select(
+        pl.coalesce("rule", "rule_right").alias("rule"),
+        pl.col("planned").fill_null(0),
+        pl.col("online").fill_null(0),
+    ).sort(pl.col("planned") + pl.col("online"), "rule", descending=[True, False])
+
+
+@dataclass(frozen=True)
+class RunDay:
+    run_id: int
+    as_of: date
+    summary: dict[str, Any]
+
+
+def latest_run(conn: Connection, start: date, end: date) -> RunDay | None:
+    """The completed daily run of the latest date in ``start..end``, if any."""
+    row = conn.execute(
+        select(Run.id, Run.as_of, Run.summary)
+        .where(and_(Run.status == RunStatus.COMPLETED.value, Run.as_of >= start, Run.as_of <= end))
+        .order_by(Run.as_of.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return RunDay(int(row.id), row.as_of, dict(row.summary or {}))
+
+
+def capacity_use(summary: dict[str, Any] | None) -> pl.DataFrame:
+    """The run summary's capacity entries (``forbear.domain.capacity.summary``) as a frame:
+    ``channel, team_id, planned, scheduled, carried, capacity, used_pct``."""
+    schema = {
+        "channel": pl.String,
+        "team_id": pl.String,
+        "planned": pl.Int64,
+        "scheduled": pl.Int64,
+        "carried": pl.Int64,
+        "capacity": pl.Int64,
+        "used_pct": pl.Float64,
+    }
+    entries = (summary or {}).get("capacity") or []
+    rows = [{k: e.get(k) for k in schema} for e in entries if isinstance(e, dict)]
+    return pl.DataFrame(rows, schema=schema)
