@@ -1,0 +1,1 @@
+"""Financial-education articles (YAML, Chinese and English), one file per article."""
