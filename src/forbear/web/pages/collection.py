@@ -1,7 +1,415 @@
-"""The collection area's pagespages (issue 7)."""
+"""Collection work on the pages: promises, plans and scripts on the account page, and the
+legal console (role legal).
+
+The account page (:mod:`forbear.web.pages.accounts`) asks :func:`account_extras` for the
+promises, plans, script lines and plan limits of the account it shows. Forms post here
+and redirect back (post, redirect, get), except the plan quote, which renders the account
+page with the computed schedule and a save button (nothing stored until saved). Every
+form carries the CSRF token; the services refuse bad input before writing anything.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Connection
+
+from forbear.domain.access import can
+from forbear.domain.errors import NotFound, ValidationError
+from forbear.domain.legal.lifecycle import Stage
+from forbear.services import legal as legal_service
+from forbear.services import plans as plan_service
+from forbear.web.api import collection as api
+from forbear.web.deps import WebState, require_any, state_of, translator
+from forbear.web.pages.render import page
+from forbear.web.permissions import CONTACT, MAX_ID
+from forbear.web.sessions import Principal
 
 router = APIRouter()
+Contactor = Annotated[Principal, Depends(require_any(*CONTACT))]
+Offerer = Annotated[Principal, Depends(require_any("plan.offer"))]
+Lawyer = Annotated[Principal, Depends(require_any("legal.manage"))]
+LoanId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PlanId = Annotated[int, Path(ge=1, le=MAX_ID)]
+CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PLAN_TYPES = ("deferral", "restructure", "settlement", "hardship")
+DOCUMENTS = (
+    "demand-letter.pdf",
+    "litigation-package.pdf",
+    "parties.csv",
+    "contract.csv",
+    "amounts.csv",
+    "findings.csv",
+    "payments.csv",
+    "demands.csv",
+    "contacts.csv",
+    "case_events.csv",
+    "case_costs.csv",
+)
+NOTICES = ("promise_saved", "plan_saved", "plan_accepted", "plan_cancelled")
+
+
+def _int(value: str, field: str, *, low: int = 0, high: int = MAX_ID) -> int | None:
+    if not value.strip():
+        return None
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ValidationError(field, "not a whole number") from None
+    if not low <= number <= high:
+        raise ValidationError(field, f"between {low} and {high}")
+    return number
+
+
+def yuan_to_fen(text: str, field: str, *, required: bool = True) -> int | None:
+    """``"1,234.5"`` yuan as integer fen; at most two decimals, positive, not absurd."""
+    cleaned = text.strip().replace(",", "").replace("¥", "").replace("，", "")
+    if not cleaned:
+        if required:
+            raise ValidationError(field, "an amount in yuan is required")
+        return None
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValidationError(field, "not an amount in yuan") from None
+    if not value.is_finite() or value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValidationError(field, "at most two decimals (fen)")
+    fen = int(value * 100)
+    if fen < (1 if required else 0) or fen > api.MAX_FEN:
+        raise ValidationError(field, "out of range")
+    return fen
+
+
+def _date(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(field, "a date as YYYY-MM-DD") from None
+
+
+# ------------------------------------------------------------------------ account page
+
+
+def account_extras(
+    request: Request, conn: Connection, principal: Principal, loan_id: int, as_of: date | None
+) -> dict[str, Any]:
+    """What the account page shows of promises, plans and scripts (called inside its
+    transaction, after the scope check)."""
+    web = state_of(request)
+    t = translator(request)
+    day = as_of or web.today()
+    limits = None
+    if can(principal.role, "plan.offer"):
+        try:
+            limits = api.role_limits(conn, principal, loan_id, day)
+        except (NotFound, ValidationError):
+            limits = None
+    notices: dict[str, int] = {}
+    for name in NOTICES:
+        raw = request.query_params.get(name, "")
+        if raw.isdigit() and 1 <= int(raw) <= MAX_ID:
+            notices[name] = int(raw)
+    attempt = request.query_params.get("promise_attempt", "")
+    return {
+        "promises": api.promise_rows(conn, loan_id),
+        "plans": [
+            api.plan_out(p) for p in reversed(plan_service.list_plans(conn, loan_id=loan_id))
+        ],
+        "scripts": api.scripts_for(conn, loan_id, day, web.now(), t.lang),
+        "limits": limits,
+        "plan_types": PLAN_TYPES,
+        "notices": notices,
+        "promise_attempt": int(attempt) if attempt.isdigit() and int(attempt) <= MAX_ID else None,
+        "promise_default_date": day.isoformat(),
+    }
+
+
+def _back(loan_id: int, query: str, anchor: str) -> Response:
+    return RedirectResponse(f"/accounts/{loan_id}?{query}#{anchor}", 303)
+
+
+@router.post("/accounts/{loan_id}/promises")
+def take_promise(
+    request: Request,
+    principal: Contactor,
+    loan_id: LoanId,
+    amount_yuan: Annotated[str, Form(max_length=24)],
+    promised_on: Annotated[str, Form(max_length=10)],
+    contact_attempt_id: Annotated[str, Form(max_length=12)] = "",
+    replace: Annotated[str, Form(max_length=4)] = "",
+) -> Response:
+    web = state_of(request)
+    amount = yuan_to_fen(amount_yuan, "amount_yuan")
+    assert amount is not None
+    day = _date(promised_on, "promised_on")
+    attempt = _int(contact_attempt_id, "contact_attempt_id", low=1)
+    with web.forbear.transaction() as conn:
+        promise_id = api.take_promise(
+            conn,
+            web,
+            principal,
+            loan_id,
+            amount=amount,
+            promised_on=day,
+            contact_attempt_id=attempt,
+            replace=replace == "1",
+        )
+    return _back(loan_id, f"promise_saved={promise_id}", "promises")
+
+
+def _plan_in(form: dict[str, str]) -> api.PlanIn:
+    plan_type = form.get("plan_type", "")
+    if plan_type not in PLAN_TYPES:
+        raise ValidationError("plan_type", f"one of {', '.join(PLAN_TYPES)}")
+    numbers = {
+        name: _int(form.get(name, ""), name, high=high) or 0
+        for name, high in (
+            ("months", 24),
+            ("instalments", 60),
+            ("waive_penalty_pct", 100),
+            ("discount_pct", 99),
+            ("payment_share_pct", 99),
+        )
+    }
+    return api.PlanIn(
+        plan_type=plan_type,
+        income_fen=yuan_to_fen(form.get("income_yuan", ""), "income_yuan", required=False),
+        expenses_fen=yuan_to_fen(form.get("expenses_yuan", ""), "expenses_yuan", required=False),
+        **numbers,
+    )
+
+
+PlanField = Annotated[str, Form(max_length=24)]
+
+
+def _form(**values: str) -> dict[str, str]:
+    return {k: v for k, v in values.items()}
+
+
+@router.post("/accounts/{loan_id}/plans/quote")
+def quote_plan(
+    request: Request,
+    principal: Offerer,
+    loan_id: LoanId,
+    plan_type: PlanField,
+    months: PlanField = "",
+    instalments: PlanField = "",
+    waive_penalty_pct: PlanField = "",
+    discount_pct: PlanField = "",
+    payment_share_pct: PlanField = "",
+    income_yuan: PlanField = "",
+    expenses_yuan: PlanField = "",
+) -> Response:
+    from forbear.web.pages.accounts import _account_page
+
+    form = _form(
+        plan_type=plan_type,
+        months=months,
+        instalments=instalments,
+        waive_penalty_pct=waive_penalty_pct,
+        discount_pct=discount_pct,
+        payment_share_pct=payment_share_pct,
+        income_yuan=income_yuan,
+        expenses_yuan=expenses_yuan,
+    )
+    body = _plan_in(form)
+    web, t = state_of(request), translator(request)
+    with web.forbear.transaction() as conn:
+        result = api.make_offer(conn, web, principal, loan_id, body, t, save=False)
+    quote = api.quote_out(result, t)
+    return _account_page(request, principal, loan_id, extra={"quote": quote, "plan_form": form})
+
+
+@router.post("/accounts/{loan_id}/plans")
+def save_plan(
+    request: Request,
+    principal: Offerer,
+    loan_id: LoanId,
+    plan_type: PlanField,
+    months: PlanField = "",
+    instalments: PlanField = "",
+    waive_penalty_pct: PlanField = "",
+    discount_pct: PlanField = "",
+    payment_share_pct: PlanField = "",
+    income_yuan: PlanField = "",
+    expenses_yuan: PlanField = "",
+) -> Response:
+    body = _plan_in(
+        _form(
+            plan_type=plan_type,
+            months=months,
+            instalments=instalments,
+            waive_penalty_pct=waive_penalty_pct,
+            discount_pct=discount_pct,
+            payment_share_pct=payment_share_pct,
+            income_yuan=income_yuan,
+            expenses_yuan=expenses_yuan,
+        )
+    )
+    web, t = state_of(request), translator(request)
+    with web.forbear.transaction() as conn:
+        result = api.make_offer(conn, web, principal, loan_id, body, t, save=True)
+    return _back(loan_id, f"plan_saved={result.plan_id}", "plans")
+
+
+@router.post("/plans/{plan_id}/accept")
+def accept_plan(request: Request, principal: Offerer, plan_id: PlanId) -> Response:
+    web = state_of(request)
+    with web.forbear.transaction() as conn:
+        found, day = api.plan_in_scope(conn, web, principal, plan_id)
+        plan_service.accept_plan(conn, plan_id, as_of=day, actor=principal.actor)
+    return _back(found.loan_id, f"plan_accepted={plan_id}", "plans")
+
+
+@router.post("/plans/{plan_id}/cancel")
+def cancel_plan(request: Request, principal: Offerer, plan_id: PlanId) -> Response:
+    from forbear.domain.errors import PermissionDenied
+    from forbear.domain.plans import PlanStatus
+
+    web = state_of(request)
+    with web.forbear.transaction() as conn:
+        found, day = api.plan_in_scope(conn, web, principal, plan_id)
+        if found.status is not PlanStatus.OFFERED and not can(principal.role, "plan.approve"):
+            raise PermissionDenied(principal.role.value, "plan.approve")
+        plan_service.cancel_plan(conn, plan_id, as_of=day, actor=principal.actor)
+    return _back(found.loan_id, f"plan_cancelled={plan_id}", "plans")
+
+
+# ------------------------------------------------------------------------ legal console
+
+
+def _legal_common(conn: Connection, web: WebState) -> date:
+    return api.book_date(conn, web)
+
+
+@router.get("/legal")
+def legal_console(request: Request, principal: Lawyer) -> Response:
+    web, t = state_of(request), translator(request)
+    with web.forbear.transaction() as conn:
+        day = _legal_common(conn, web)
+        queue = legal_service.queue(conn, day)
+        cases = api.case_list(conn, t, None)
+        watch = api.watch(conn, day, None)
+    return page(
+        request,
+        "collection/legal.html",
+        principal,
+        as_of=day,
+        queue=queue,
+        counts=cases.counts,
+        watch=watch,
+        stages=[s.value for s in Stage],
+    )
+
+
+@router.get("/legal/cases")
+def legal_cases(
+    request: Request,
+    principal: Lawyer,
+    stage: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    web, t = state_of(request), translator(request)
+    chosen = Stage(stage) if stage in {s.value for s in Stage} else None
+    with web.forbear.transaction() as conn:
+        cases = api.case_list(conn, t, chosen)
+    return page(
+        request,
+        "collection/legal_cases.html",
+        principal,
+        cases=cases,
+        chosen=chosen.value if chosen else None,
+        stages=[s.value for s in Stage],
+    )
+
+
+@router.get("/legal/cases/{case_id}")
+def legal_case(
+    request: Request,
+    principal: Lawyer,
+    case_id: CaseId,
+    done: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    from forbear.domain.legal.lifecycle import ORDER
+
+    web, t = state_of(request), translator(request)
+    with web.forbear.transaction() as conn:
+        case = api.case_out(legal_service.get_case(conn, case_id), t)
+    current = Stage(case.stage)
+    if current.is_final:
+        nexts: list[str] = []
+    else:
+        later = [s.value for s in ORDER if ORDER.index(s) > ORDER.index(current)]
+        nexts = later + [s.value for s in Stage if s not in ORDER and s is not current]
+    return page(
+        request,
+        "collection/legal_case.html",
+        principal,
+        case=case,
+        nexts=list(dict.fromkeys(nexts)),
+        documents=[] if current.is_final else [f"case-{case_id}-{n}" for n in DOCUMENTS],
+        done=done if done in ("opened", "advanced") else None,
+    )
+
+
+@router.post("/legal/cases")
+def open_case(
+    request: Request, principal: Lawyer, loan_id: Annotated[str, Form(max_length=12)]
+) -> Response:
+    number = _int(loan_id, "loan_id", low=1)
+    if number is None:
+        raise ValidationError("loan_id", "required")
+    web = state_of(request)
+    with web.forbear.transaction() as conn:
+        case = legal_service.open_case(
+            conn,
+            number,
+            role=principal.role.value,
+            actor=principal.actor,
+            on=_legal_common(conn, web),
+        )
+    return RedirectResponse(f"/legal/cases/{case.id}?done=opened", 303)
+
+
+@router.post("/legal/cases/{case_id}/advance")
+def advance_case(
+    request: Request,
+    principal: Lawyer,
+    case_id: CaseId,
+    to: Annotated[str, Form(max_length=20)],
+    court: Annotated[str, Form(max_length=200)] = "",
+    case_number: Annotated[str, Form(max_length=100)] = "",
+    evidence_ref: Annotated[str, Form(max_length=200)] = "",
+    reason: Annotated[str, Form(max_length=200)] = "",
+    notes: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    web = state_of(request)
+    with web.forbear.transaction() as conn:
+        legal_service.advance(
+            conn,
+            case_id,
+            to,
+            role=principal.role.value,
+            actor=principal.actor,
+            on=_legal_common(conn, web),
+            court=court.strip() or None,
+            case_number=case_number.strip() or None,
+            notes=notes.strip() or None,
+            reason=reason.strip() or None,
+            evidence_ref=evidence_ref.strip() or None,
+            zone=web.forbear.settings.zone,
+        )
+    return RedirectResponse(f"/legal/cases/{case_id}?done=advanced", 303)
+
+
+@router.get("/legal/cases/{case_id}/documents/{name}")
+def download(
+    request: Request,
+    principal: Lawyer,
+    case_id: CaseId,
+    name: Annotated[str, Path(max_length=80)],
+) -> Response:
+    return api.download(request, principal, case_id, name)
