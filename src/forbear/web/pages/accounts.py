@@ -101,7 +101,10 @@ def _account_page(
     hold_id: int | None = None,
     revealed: dict[str, str] | None = None,
     status_code: int = 200,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
+    from forbear.web.pages.collection import account_extras
+
     web = state_of(request)
     zone_name = web.forbear.settings.lender_timezone
     with web.forbear.transaction() as conn:
@@ -114,6 +117,7 @@ def _account_page(
         run_day = reads.queue_date(conn, web.today())
         decisions = [] if run_day is None else reads.decisions_for(conn, loan_id, run_day)
         attempt = _attempt(conn, loan_id, attempt_id)
+        collection = account_extras(request, conn, principal, loan_id, as_of)
         rules = (
             contact_service.lender_rules(web.forbear.settings.data_dir, conn)
             if attempt is not None
@@ -162,6 +166,8 @@ def _account_page(
         purposes={p: sorted(f.value for f in fields) for p, fields in purposes.items()},
         chart=chart if days else None,
         local=lambda m: _local(m, zone_name),
+        **collection,
+        **(extra or {}),
     )
 
 
@@ -247,6 +253,8 @@ def outcome(
     target = f"/accounts/{loan_id}?recorded={chosen.value}"
     if done.hold_id is not None:
         target += f"&hold={done.hold_id}"
+    if chosen is CollectorOutcome.PROMISE:  # on to the promise form, linked to the attempt
+        return RedirectResponse(f"{target}&promise_attempt={attempt_id}#promise", 303)
     return RedirectResponse(target + "#timeline", 303)
 
 
