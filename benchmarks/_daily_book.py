@@ -1,7 +1,7 @@
 """A synthetic day for the daily-run benchmark, written straight into the kernel's Parquet
 export layout (:func:`forbear.batch.kernel.write_parquet`): one file per table of
-:data:`forbear.batch.kernel.TABLES` under ``root``, each with a ``bucket`` column
-(``borrower_id % buckets``), sorted by bucket, 64,000-row row groups, zstd.
+:data:`forbear.batch.kernel.TABLES` under ``root``, each with a ``part`` column
+(the borrower bucket ``borrower_id % buckets``), sorted by it, 64,000-row row groups, zstd.
 
 Seeded numpy, built one bucket at a time so that generating 10M accounts stays within a
 few hundred MB: bucket ``b`` holds the borrowers ``b, b + B, b + 2B, ...`` and every row
@@ -51,7 +51,7 @@ from forbear.batch import kernel
 AS_OF = date(2026, 3, 10)
 HOUR = time(10, 0)
 ROW_GROUP = 64_000
-LAYOUT_VERSION = 1  # bump when the generator changes: the cache key includes it
+LAYOUT_VERSION = 2  # bump when the generator changes: the cache key includes it
 
 ZONES = np.array(
     [
@@ -146,7 +146,7 @@ def write_book(root: Path, params: BookParams) -> dict[str, int]:
 
     compiled = compile_strategy(default_strategy())
     schemas = {
-        name: pl.DataFrame(schema={**cols, "bucket": pl.Int32()}).to_arrow().schema
+        name: pl.DataFrame(schema={**cols, kernel.PART: pl.Int32()}).to_arrow().schema
         for name, cols in kernel.TABLES.items()
     }
     writers = {
@@ -159,11 +159,10 @@ def write_book(root: Path, params: BookParams) -> dict[str, int]:
         for b in range(params.buckets):
             frames = bucket_frames(params, b, compiled, cutoff)
             for name, cols in kernel.TABLES.items():
-                # as kernel.write_parquet does: the partition's ``bucket`` replaces a
-                # column of that name (the accounts' delinquency bucket) in place
+                # as kernel.write_parquet does: the partition column after the table's
                 frame = frames[name].select(
-                    pl.lit(b, dtype=pl.Int32).alias(c) if c == "bucket" else pl.col(c).cast(t)
-                    for c, t in {**cols, "bucket": pl.Int32()}.items()
+                    *(pl.col(c).cast(t) for c, t in cols.items()),
+                    pl.lit(b, dtype=pl.Int32).alias(kernel.PART),
                 )
                 writers[name].write_table(
                     frame.to_arrow().cast(schemas[name]), row_group_size=ROW_GROUP
@@ -544,8 +543,7 @@ def bucket_frames(
     )
 
     # --- carried: yesterday's allowed, unscheduled agent work (and a few letters)
-    acc = accounts.with_columns(pl.lit(None, dtype=pl.String).alias("bucket"))
-    assigned_acc = compiled.assign(acc.lazy()).collect()  # type: ignore[attr-defined]
+    assigned_acc = compiled.assign(accounts.lazy()).collect()  # type: ignore[attr-defined]
     candidates = (
         assigned_acc.filter((pl.col("dpd") > 0) & (pl.col("status") == "active"))
         .join(compiled._actions.filter(pl.col("channel").is_in(["call", "letter"])), on="treatment")  # type: ignore[attr-defined]

@@ -391,7 +391,7 @@ def run(
     t = clock.perf_counter()
     treat = compiled._actions.to_pandas()
     today = actions_today(acc, treat, strategy, as_of)
-    carried = read["carried"].drop(columns="bucket")
+    carried = read["carried"].drop(columns="part")
     again = carried.merge(
         today[["loan_id", "action_index"]],
         on=["loan_id", "action_index"],

@@ -138,9 +138,15 @@ def _conform(frame: pl.DataFrame, cols: dict[str, pl.DataType]) -> pl.DataFrame:
     )
 
 
+# The export's partition column: a borrower bucket (``borrower_id % buckets``). Not
+# ``bucket``: the accounts already have a column of that name (C, M1 ... M7+).
+PART = "part"
+
+
 def bucket_expr(column: str, buckets: int) -> pl.Expr:
-    """The bucket of a row: ``column % buckets`` (``column`` is ``borrower_id``)."""
-    return (pl.col(column) % buckets).cast(pl.Int32).alias("bucket")
+    """The bucket of a row: ``column % buckets`` (``column`` is ``borrower_id``), as
+    the :data:`PART` column."""
+    return (pl.col(column) % buckets).cast(pl.Int32).alias(PART)
 
 
 def day_window(timezones: list[str], as_of: date, hour: time) -> tuple[datetime, datetime]:
@@ -200,13 +206,14 @@ def decide(frames: DayFrames, compiled: Any, rules: Any, as_of: date, hour: time
 
 
 def write_parquet(frames: DayFrames, root: Path, buckets: int = DEFAULT_BUCKETS) -> None:
-    """Writes each frame to ``root/<table>.parquet`` with a ``bucket`` column, sorted by
-    bucket so that a reader's filter on one bucket skips the other row groups."""
+    """Writes each frame to ``root/<table>.parquet`` with a :data:`PART` column (the
+    borrower bucket), sorted by it so that a reader's filter on one bucket skips the other
+    row groups."""
     root.mkdir(parents=True, exist_ok=True)
     f = frames.conformed()
     for name in TABLES:
         frame = getattr(f, name)
-        frame.with_columns(bucket_expr("borrower_id", buckets)).sort("bucket").write_parquet(
+        frame.with_columns(bucket_expr("borrower_id", buckets)).sort(PART).write_parquet(
             root / f"{name}.parquet", row_group_size=64_000, statistics=True
         )
 
@@ -217,8 +224,8 @@ def read_bucket(root: Path, bucket: int) -> DayFrames:
     frames = pl.collect_all(
         [
             pl.scan_parquet(root / f"{name}.parquet")
-            .filter(pl.col("bucket") == bucket)
-            .drop("bucket")
+            .filter(pl.col(PART) == bucket)
+            .drop(PART)
             for name in TABLES
         ]
     )
@@ -227,8 +234,8 @@ def read_bucket(root: Path, bucket: int) -> DayFrames:
 
 def buckets_in(root: Path) -> list[int]:
     """The buckets an export holds accounts for."""
-    frame = pl.scan_parquet(root / "accounts.parquet").select(pl.col("bucket").unique()).collect()
-    return sorted(int(b) for b in frame["bucket"].to_list())
+    frame = pl.scan_parquet(root / "accounts.parquet").select(pl.col(PART).unique()).collect()
+    return sorted(int(b) for b in frame[PART].to_list())
 
 
 def decide_parquet(

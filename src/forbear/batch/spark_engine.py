@@ -423,7 +423,7 @@ def _decide(
     hour: time,
 ) -> kernel.Decided:
     accounts = (root / "accounts.parquet").as_uri()
-    found = spark.read.parquet(accounts).select("bucket").distinct().collect()
+    found = spark.read.parquet(accounts).select(kernel.PART).distinct().collect()
     buckets = sorted(int(r[0]) for r in found)
     if not buckets:
         return kernel.concat([])

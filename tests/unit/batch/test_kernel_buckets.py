@@ -267,6 +267,22 @@ def test_a_bucket_holds_all_of_a_borrowers_rows(day: DayFrames, tmp_path: Path) 
         assert seen[name] == set(getattr(day, name)["borrower_id"].to_list())
 
 
+def test_the_export_gives_back_every_frame_as_it_was(day: DayFrames, tmp_path: Path) -> None:
+    """Every column survives the Parquet path, the accounts' own delinquency ``bucket``
+    (C, M1 ...) included: the partition column has a name of its own."""
+    kernel.write_parquet(day, tmp_path, 4)
+    parts = [kernel.read_bucket(tmp_path, b) for b in kernel.buckets_in(tmp_path)]
+    conformed = day.conformed()
+    for name in kernel.TABLES:
+        back = pl.concat([getattr(p, name) for p in parts])
+        want = getattr(conformed, name)
+        key = [c for c in ("borrower_id", "loan_id", "kind", "at", "since", "action_index")
+               if c in want.columns]  # fmt: skip
+        assert back.sort(key, nulls_last=True).equals(want.sort(key, nulls_last=True)), name
+    accounts = pl.concat([p.accounts for p in parts])
+    assert accounts["bucket"].null_count() == 0 and "M1" in set(accounts["bucket"])
+
+
 @settings(
     max_examples=8,
     deadline=None,

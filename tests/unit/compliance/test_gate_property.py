@@ -33,8 +33,8 @@ LAWFUL = {
     "supplied_by_debtor",
     "debtor_authorisation",
     "public_source",
-    "via_contact_person",
-    "credit_bureau",
+    "registered_contact_person",
+    "authorised_bureau",
 }
 FREQ = {"CN.FREQ.UNANSWERED", "CN.FREQ.CONNECTED"}
 

@@ -567,6 +567,20 @@ def test_a_contact_blocked_by_another_rule_does_not_use_up_the_cap():
     assert [r["allowed"] for r in decide(plan)] == [False, True, True, True]
 
 
+@pytest.mark.parametrize(
+    "flag_rows",
+    [[], [make_flags(last_due_date=None, last_demand_at=None)]],
+    ids=["no flags row", "no due date nor demand"],
+)
+def test_the_caps_hold_when_the_limitation_cannot_be_judged(
+    flag_rows: list[dict[str, Any]],
+) -> None:
+    plan = [make_contact(contact_id=i, contact_point_id=1000 + i) for i in range(1, 6)]
+    rows = decide(plan, flag_rows=flag_rows)
+    assert [r["allowed"] for r in rows] == [True, True, True, False, False]
+    assert rows[4]["blocked_by"] == ["CN.FREQ.CONNECTED"]
+
+
 def test_pack_hours_are_looser_than_the_default_lender():
     pack_only = compile_config(load_pack("CN"), LenderConfig(pack="CN"))
     [row] = decide([make_contact(at=utc(2026, 3, 2, 13, 30))], rules=pack_only)

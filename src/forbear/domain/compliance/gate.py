@@ -113,8 +113,14 @@ def gate(
     checks: list[tuple[str, pl.Expr, pl.Expr]] = []  # (rule id, blocks, earliest or null)
     p, more = _static_rules(p, h, borrowers, ctx, set(stats["parties"] or []))
     checks += more
-    # planned contacts count against each other only when nothing else blocks them
-    elig = ~pl.any_horizontal([b for _, b, _ in checks]) if checks else pl.lit(True)
+    # planned contacts count against each other only when nothing else blocks them; a
+    # check that cannot be judged (null: no flags row, no due date) does not block, as
+    # in the final answer below, and must not make a contact skip the frequency caps
+    elig = (
+        ~pl.any_horizontal([b.fill_null(False) for _, b, _ in checks])
+        if checks
+        else pl.lit(True)
+    )
     p = p.with_columns(_elig=elig)
     p, more = _frequency_rules(p, h, borrowers, ctx, stats["lo"], stats["hi"])
     checks += more
