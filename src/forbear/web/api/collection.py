@@ -559,6 +559,12 @@ class ScriptLineOut(BaseModel):
     en: str
 
 
+class ArticleOut(BaseModel):
+    slug: str = Field(examples=["rights-in-collection"])
+    title: str
+    summary: str
+
+
 class ScriptsOut(BaseModel):
     loan_id: int
     bucket: str | None
@@ -568,6 +574,35 @@ class ScriptsOut(BaseModel):
     open_promise: bool
     open_plan: bool
     lines: list[ScriptLineOut]
+    education: list[ArticleOut] = Field(
+        description="financial-education articles that fit the account (forbear.services.education)"
+    )
+
+
+def education_for(
+    conn: Connection, loan_id: int, as_of: date, s: Situation, lang: str
+) -> list[ArticleOut]:
+    from forbear.services import education
+
+    state = conn.execute(
+        select(AccountState.dpd, AccountState.overdue_penalty)
+        .where(AccountState.loan_id == loan_id, AccountState.as_of <= as_of)
+        .order_by(AccountState.as_of.desc())
+        .limit(1)
+    ).one_or_none()
+    row = {
+        "dpd": int(state.dpd) if state is not None else 0,
+        "overdue_penalty": int(state.overdue_penalty or 0) if state is not None else 0,
+        "vulnerable": s.hardship,
+        "active_plan": s.open_plan,
+        "broken_promises_90d": s.broken_promises_90d,
+    }
+    chosen = "en" if lang == "en" else "zh"
+    out = []
+    for slug in education.suggest(row):
+        found = education.article(slug, chosen)
+        out.append(ArticleOut(slug=slug, title=found.title, summary=found.summary))
+    return out
 
 
 def scripts_for(conn: Connection, loan_id: int, as_of: date, at: datetime, lang: str) -> ScriptsOut:
@@ -591,6 +626,7 @@ def scripts_for(conn: Connection, loan_id: int, as_of: date, at: datetime, lang:
             )
             for line in suggest(s)
         ],
+        education=education_for(conn, loan_id, as_of, s, lang),
     )
 
 

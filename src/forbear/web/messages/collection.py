@@ -86,7 +86,7 @@ ZH: dict[str, str] = {
     "collection.scripts_intro": (
         "根据账户情况（{bucket}，{segment}）建议的沟通话术，友好、合规；请勿承诺话术以外的条件。"
     ),
-    "collection.scripts_education": "借款人教育内容尚未上线：此处仅提供话术。",
+    "collection.education_title": "可推荐给借款人的金融知识文章",
     "collection.purpose.opening": "开场",
     "collection.purpose.reminder": "提醒",
     "collection.purpose.negotiate": "协商",
@@ -231,9 +231,7 @@ EN: dict[str, str] = {
         "Friendly, lawful lines for this account's situation "
         "({bucket}, {segment}); promise nothing beyond them."
     ),
-    "collection.scripts_education": (
-        "Borrower education content is not available yet: scripts only."
-    ),
+    "collection.education_title": "Financial-education articles to suggest to the borrower",
     "collection.purpose.opening": "Opening",
     "collection.purpose.reminder": "Reminder",
     "collection.purpose.negotiate": "Negotiation",
