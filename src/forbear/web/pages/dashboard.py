@@ -1,7 +1,91 @@
-"""The dashboard area's pagespages (issue 7)."""
+"""The supervisor dashboard page: a date range, the whole book's tiles, tables and Plotly
+charts by strategy arm and by team, the roll-rate matrix, blocked contacts by rule, the
+latest daily run and its capacity use (the figures of :mod:`forbear.web.api.dashboard`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated, Any
+
+import polars as pl
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from forbear.web.api import dashboard as api
+from forbear.web.deps import require_any, state_of
+from forbear.web.i18n import Translator, request_lang
+from forbear.web.pages.render import page
+from forbear.web.permissions import MANAGEMENT_VIEW
+from forbear.web.sessions import Principal
 
 router = APIRouter()
+Manager = Annotated[Principal, Depends(require_any(*MANAGEMENT_VIEW))]
+
+# the rates charted per group, in the order of the tiles
+RATES = ("recovery_rate", "cure_rate", "roll_forward_rate", "kept_rate", "contact_rate", "rpc_rate")
+
+
+def group_name(t: Translator, name: str) -> str:
+    return t(f"dashboard.group.{name}") if name in (api.svc.ALL, api.svc.NONE) else name
+
+
+def rates_chart(t: Translator, frame: pl.DataFrame) -> dict[str, Any]:
+    """A grouped bar chart: one trace per rate, one bar group per arm or team (null
+    rates are gaps, not zeros)."""
+    groups = frame.filter(pl.col("group") != api.svc.ALL)
+    return {
+        "kind": "grouped",
+        "percent": True,
+        "x": [group_name(t, g) for g in groups["group"]],
+        "series": [{"name": t(f"dashboard.{r}"), "y": groups[r].to_list()} for r in RATES],
+    }
+
+
+def blocked_chart(frame: pl.DataFrame) -> dict[str, Any]:
+    return {
+        "kind": "grouped",
+        "percent": False,
+        "stacked": True,
+        "x": frame["rule"].to_list(),
+        "series": [
+            {"name": "planned", "y": frame["planned"].to_list()},
+            {"name": "online", "y": frame["online"].to_list()},
+        ],
+    }
+
+
+@router.get("/dashboard")
+def dashboard_page(
+    request: Request,
+    principal: Manager,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> Response:
+    t = Translator(request_lang(request))
+    start, end = api.date_range(t, start, end, state_of(request).today())
+    view = api.read_view(request, start, end)
+    blocked = blocked_chart(view.blocked)
+    blocked["series"][0]["name"] = t("dashboard.blocked.planned")
+    blocked["series"][1]["name"] = t("dashboard.blocked.online")
+    run = api.run_out(view.run)
+    return page(
+        request,
+        "dashboard/index.html",
+        principal,
+        start=start,
+        end=end,
+        has_data=view.has_data,
+        everyone=view.by_arm.row(0, named=True),
+        sections=[
+            ("arm", t("dashboard.by_arm"), view.by_arm, rates_chart(t, view.by_arm)),
+            ("team", t("dashboard.by_team"), view.by_team, rates_chart(t, view.by_team)),
+        ],
+        roll=view.roll,
+        roll_columns=[c for c in view.roll.columns if c not in ("bucket", "accounts")],
+        blocked=view.blocked,
+        blocked_chart=blocked if view.blocked.height else None,
+        run=run,
+        rates=RATES,
+        pct=lambda v: t("dashboard.rate_none") if v is None else f"{100 * v:.1f}%",
+        group_name=lambda g: group_name(t, g),
+    )
