@@ -20,8 +20,8 @@ The SLA clock is :mod:`forbear.domain.complaints` (``CN.COMPLAINT.SLA``).
 Errors: :class:`ValidationError` (a value outside its vocabulary or range, empty text, a
 naive time, contacts of another borrower), :class:`NotFound` (unknown borrower, loan,
 complaint, contact attempt, survey subject), :class:`Conflict` (a move the lifecycle does
-not allow, a second survey answer, a second case entry), :class:`PermissionDenied` (an
-extension approved by the person who asked for it).
+not allow, a second survey answer, a second case entry, an extension approved by the
+person who asked for it).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from forbear.domain.complaints import (
 )
 from forbear.domain.compliance.config import DEFAULT_LENDER, compile_config, load_pack
 from forbear.domain.compliance.schema import HoldKind
-from forbear.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from forbear.domain.errors import Conflict, NotFound, ValidationError
 from forbear.services import contacts as contact_service
 from forbear.store import audit
 from forbear.store.complaints import CaseEntry, Complaint, ComplaintContact, SatisfactionResponse
@@ -306,7 +306,10 @@ def approve_extension(conn: Connection, complaint_id: int, *, actor: str, now: d
     who, moment = _actor(actor), _utc(now)
     complaint = _row(conn, complaint_id)
     if complaint.status == ComplaintStatus.EXTENDED.value and complaint.extended_by == who:
-        raise PermissionDenied(who, "approve an extension they asked for")
+        raise Conflict(
+            f"complaint {complaint.id}: the extension is approved by someone other than "
+            "who asked for it"
+        )
     due = domain.due_date(complaint.received_on, ComplaintStatus.EXTENDED_APPROVED)
     _move(
         conn,
@@ -789,6 +792,103 @@ def complaint_rates(conn: Connection, start: date, end: date) -> pl.DataFrame:
     )
 
 
+# --- blocked contacts (the compliance console) ---------------------------------------------
+
+BLOCKED_RULES: dict[str, pl.DataType] = {
+    "rule_id": pl.String(),
+    "online": pl.Int64(),  # contact attempts the gate blocked at the moment of contact
+    "daily": pl.Int64(),  # planned contacts the daily run's gate blocked
+    "total": pl.Int64(),
+}
+BLOCKED: dict[str, pl.DataType] = {
+    "source": pl.String(),  # online or daily
+    "ref": pl.Int64(),  # the attempt id (online) or the decision's action index (daily)
+    "loan_id": pl.Int64(),
+    "channel": pl.String(),
+    "day": pl.Date(),
+    "at": pl.Datetime("us", "UTC"),  # online only
+    "actor": pl.String(),  # online only
+    "blocked_by": pl.List(pl.String()),
+}
+
+
+def _blocked(conn: Connection, start: date, end: date) -> pl.DataFrame:
+    _check_window(start, end)
+    zone = lender_zone(conn)
+    lo = datetime.combine(start, time(), zone).astimezone(UTC)
+    hi = datetime.combine(end + timedelta(days=1), time(), zone).astimezone(UTC)
+    rows: list[dict[str, object]] = []
+    a = ContactAttempt
+    for r in conn.execute(
+        select(a.id, a.loan_id, a.channel, a.at, a.actor, a.blocked_by).where(
+            a.allowed.is_(False), a.at >= lo, a.at < hi
+        )
+    ):
+        rows.append(
+            {
+                "source": "online",
+                "ref": r[0],
+                "loan_id": r[1],
+                "channel": r[2],
+                "day": r[3].astimezone(zone).date(),
+                "at": r[3],
+                "actor": r[4],
+                "blocked_by": [str(x) for x in json.loads(r[5] or "[]")],
+            }
+        )
+    d = Decision
+    for q in conn.execute(
+        select(d.action_index, d.loan_id, d.channel, d.as_of, d.blocked_by).where(
+            d.allowed.is_(False), d.as_of.between(start, end)
+        )
+    ):
+        rows.append(
+            {
+                "source": "daily",
+                "ref": q[0],
+                "loan_id": q[1],
+                "channel": q[2],
+                "day": q[3],
+                "at": None,
+                "actor": None,
+                "blocked_by": [str(x) for x in json.loads(q[4] or "[]")],
+            }
+        )
+    return pl.DataFrame(rows, schema=BLOCKED)
+
+
+def blocked_by_rule(conn: Connection, start: date, end: date) -> pl.DataFrame:
+    """Blocked contacts on business days ``start``..``end`` per rule id, online and in the
+    daily run, as ``BLOCKED_RULES``, most frequent first (a contact blocked by two rules
+    counts under each)."""
+    exploded = _blocked(conn, start, end).explode("blocked_by").drop_nulls("blocked_by")
+    if exploded.is_empty():
+        return pl.DataFrame(schema=BLOCKED_RULES)
+    return (
+        exploded.group_by("blocked_by")
+        .agg(
+            online=(pl.col("source") == "online").sum().cast(pl.Int64),
+            daily=(pl.col("source") == "daily").sum().cast(pl.Int64),
+        )
+        .rename({"blocked_by": "rule_id"})
+        .with_columns(total=pl.col("online") + pl.col("daily"))
+        .sort(["total", "rule_id"], descending=[True, False])
+        .select(list(BLOCKED_RULES))
+    )
+
+
+def blocked_contacts(
+    conn: Connection, *, rule_id: str, start: date, end: date, limit: int = 200
+) -> pl.DataFrame:
+    """The blocked contacts of one rule (drill-down), newest first, as ``BLOCKED``."""
+    frame = _blocked(conn, start, end)
+    return (
+        frame.filter(pl.col("blocked_by").list.contains(rule_id))
+        .sort(["day", "source", "ref"], descending=[True, True, True])
+        .head(limit)
+    )
+
+
 # --- the case library ---------------------------------------------------------------------
 
 CASES: dict[str, pl.DataType] = {
@@ -849,6 +949,24 @@ def add_case(
     return case_id
 
 
+def get_case(conn: Connection, case_id: int) -> dict[str, object]:
+    """One case library entry as a ``CASES`` row."""
+    row = conn.execute(
+        select(
+            CaseEntry.id,
+            CaseEntry.loan_id,
+            CaseEntry.outcome,
+            CaseEntry.category,
+            CaseEntry.lesson,
+            CaseEntry.written_by,
+            CaseEntry.written_on,
+        ).where(CaseEntry.id == case_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("case", str(case_id))
+    return dict(zip(CASES, row, strict=True))
+
+
 def search_cases(
     conn: Connection,
     *,
@@ -902,10 +1020,13 @@ __all__ = [
     "LinkedContact",
     "add_case",
     "approve_extension",
+    "blocked_by_rule",
+    "blocked_contacts",
     "close",
     "complaint_rates",
     "extend",
     "file_complaint",
+    "get_case",
     "get_complaint",
     "lender_zone",
     "list_complaints",
