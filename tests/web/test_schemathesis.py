@@ -71,6 +71,7 @@ def test_the_openapi_description_is_complete(client) -> None:
         "/api/v1/runs/{run_id}",
         "/api/v1/strategies",
         "/api/v1/models",
+        "/api/v1/dashboard",
     }
     assert set(paths) == expected  # pages are not part of the API description
     for path, operations in paths.items():
