@@ -203,6 +203,7 @@ def test_the_legal_console_pages(client, sign_in, db) -> None:
         opened = c.post("/legal/cases", data={"loan_id": queued.group(1), "csrf_token": token})
         assert opened.status_code == 200 and 'id="case-done"' in opened.text
         assert 'id="advance-form"' in opened.text and 'id="documents"' in opened.text
+        assert 'id="case-history"' in opened.text and "web:legal1" in opened.text
         case_id = re.search(r"/legal/cases/(\d+)/advance", opened.text)
         assert case_id is not None
         before = counts(db)

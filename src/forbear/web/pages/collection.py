@@ -333,11 +333,19 @@ def legal_case(
     case_id: CaseId,
     done: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
+    from sqlalchemy import select
+
     from forbear.domain.legal.lifecycle import ORDER
+    from forbear.store.legal import LegalCaseEvent as Event
 
     web, t = state_of(request), translator(request)
     with web.forbear.transaction() as conn:
         case = api.case_out(legal_service.get_case(conn, case_id), t)
+        history = conn.execute(
+            select(Event.stage_on, Event.from_stage, Event.stage, Event.court, Event.created_by)
+            .where(Event.case_id == case_id)
+            .order_by(Event.id)
+        ).all()
     current = Stage(case.stage)
     if current.is_final:
         nexts: list[str] = []
@@ -349,6 +357,7 @@ def legal_case(
         "collection/legal_case.html",
         principal,
         case=case,
+        history=history,
         nexts=list(dict.fromkeys(nexts)),
         documents=[] if current.is_final else [f"case-{case_id}-{n}" for n in DOCUMENTS],
         done=done if done in ("opened", "advanced") else None,
