@@ -759,7 +759,13 @@ def complaint_rates(conn: Connection, start: date, end: date) -> pl.DataFrame:
         return (
             frame.with_row_index("row")
             .sort("day")
-            .join_asof(decisions.sort("as_of"), left_on="day", right_on="as_of", by="loan_id")
+            .join_asof(
+                decisions.sort("as_of"),
+                left_on="day",
+                right_on="as_of",
+                by="loan_id",
+                check_sortedness=False,  # sorted by day above; groups are not checked
+            )
             .with_columns(pl.col("arm").fill_null(NONE_KEY), pl.col("team").fill_null(NONE_KEY))
         )
 
