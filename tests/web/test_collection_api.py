@@ -328,3 +328,18 @@ def test_legal_documents_download_and_audit(client, sign_in, db) -> None:
     missing = c.get(f"/api/v1/legal/cases/{case_id}/documents/case-{case_id}-nothing.csv")
     assert missing.status_code == 404
     assert sign_in("agent1").get(f"/api/v1/legal/cases/{case_id}/documents").status_code == 403
+
+
+def test_an_open_promise_is_withdrawn_once(client, sign_in, book, db) -> None:
+    c = sign_in("agent1")
+    taken = c.post(f"/api/v1/accounts/{book.queue_loan}/promises", json=promise_body()).json()
+    pid = taken["promise_id"]
+    assert sign_in("legal1").post(f"/api/v1/promises/{pid}/cancel").status_code == 403
+    assert sign_in("agency1").post(f"/api/v1/promises/{pid}/cancel").status_code == 404
+    c = sign_in("agent1")
+    done = c.post(f"/api/v1/promises/{pid}/cancel", json={"reason": "借款人撤回"})
+    assert done.status_code == 200 and done.json()["status"] == "cancelled"
+    before = counts(db)
+    again = c.post(f"/api/v1/promises/{pid}/cancel")
+    assert again.status_code == 409 and counts(db) == before
+    assert c.post("/api/v1/promises/999999/cancel").status_code == 404

@@ -95,6 +95,9 @@ def test_outcome_promise_leads_to_the_promise_form_and_the_timeline(
     assert "¥300.50" in saved.text and day in saved.text
     linked = db.conn.execute(select(Promise.contact_attempt_id, Promise.amount)).all()
     assert (int(attempt.group(1)), 30_050) in [tuple(r) for r in linked]
+    pid = db.conn.execute(select(func.max(Promise.id))).scalar_one()
+    withdrawn = c.post(f"/promises/{pid}/cancel", data={"csrf_token": token})
+    assert 'id="promise-cancelled"' in withdrawn.text and "已取消" in withdrawn.text
 
 
 @pytest.mark.parametrize(
@@ -159,6 +162,7 @@ def test_quote_shows_the_schedule_then_save_accept(client, sign_in, book, db) ->
     plan_id = db.conn.execute(select(func.max(Plan.id))).scalar_one()
     accepted = c.post(f"/plans/{plan_id}/accept", data={"csrf_token": token})
     assert 'id="plan-accepted"' in accepted.text
+    assert "还款计划表" in accepted.text  # the saved plan's schedule on the timeline
     assert db.conn.execute(select(Plan.status).where(Plan.id == plan_id)).scalar_one() == "accepted"
     # the agent cannot cancel an accepted plan; the supervisor can
     before_cancel = counts(db)

@@ -258,6 +258,56 @@ def get_promises(request: Request, principal: Viewer, loan_id: LoanId) -> Promis
         return PromiseList(loan_id=loan_id, items=promise_rows(conn, loan_id))
 
 
+class PromiseCancelIn(StrictRequest):
+    reason: str | None = Field(
+        default=None, min_length=1, max_length=200, examples=["借款人撤回"], description="no PII"
+    )
+
+
+def promise_loan(conn: Connection, promise_id: int) -> int:
+    found = conn.execute(
+        select(Promise.loan_id).where(Promise.id == promise_id)
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound("promise", str(promise_id))
+    return int(found)
+
+
+def withdraw_promise(
+    conn: Connection, web: WebState, principal: Principal, promise_id: int, reason: str | None
+) -> int:
+    """Cancel an open promise on a loan in the caller's scope; returns the loan id."""
+    loan_id = promise_loan(conn, promise_id)
+    try:
+        day = in_scope(conn, web, principal, loan_id)
+    except NotFound:
+        raise NotFound("promise", str(promise_id)) from None
+    promise_service.cancel_promise(
+        conn, promise_id, actor=principal.actor, as_of=day, reason=reason
+    )
+    return loan_id
+
+
+@router.post(
+    "/promises/{promise_id}/cancel",
+    response_model=PromiseOut,
+    summary="Withdraw an open promise (the borrower takes it back, or a mistake)",
+)
+def cancel_promise(
+    request: Request,
+    principal: Contactor,
+    promise_id: Annotated[int, Path(ge=1, le=MAX_ID, description="the promise's id")],
+    body: PromiseCancelIn | None = None,
+) -> PromiseOut:
+    web = state_of(request)
+    with web.forbear.transaction() as conn:
+        loan_id = withdraw_promise(
+            conn, web, principal, promise_id, body.reason if body is not None else None
+        )
+        rows = promise_rows(conn, loan_id)
+    return next(r for r in rows if r.promise_id == promise_id)
+
+
 # ------------------------------------------------------------------------ plans
 
 

@@ -25,6 +25,9 @@ ZH: dict[str, str] = {
     "collection.replace": "替换当前未到期的承诺",
     "collection.promise_submit": "登记承诺",
     "collection.promise_saved": "已登记还款承诺 #{promise}。",
+    "collection.promise_cancelled": "还款承诺 #{promise} 已撤销。",
+    "collection.promise_cancel": "撤销承诺",
+    "collection.plan_schedule": "还款计划表（{n} 期）",
     "collection.plan_title": "提供还款计划",
     "collection.plan_intro": (
         "先计算方案并核对还款计划表，再保存为已提供的方案。超出您的权限的方案需主管审批。"
@@ -168,6 +171,9 @@ EN: dict[str, str] = {
     "collection.replace": "Replace the open promise",
     "collection.promise_submit": "Record the promise",
     "collection.promise_saved": "Promise #{promise} recorded.",
+    "collection.promise_cancelled": "Promise #{promise} withdrawn.",
+    "collection.promise_cancel": "Withdraw",
+    "collection.plan_schedule": "Schedule ({n} instalments)",
     "collection.plan_title": "Offer a repayment plan",
     "collection.plan_intro": (
         "Compute the offer and check its schedule, then save it as offered. "

@@ -50,7 +50,7 @@ DOCUMENTS = (
     "case_events.csv",
     "case_costs.csv",
 )
-NOTICES = ("promise_saved", "plan_saved", "plan_accepted", "plan_cancelled")
+NOTICES = ("promise_saved", "promise_cancelled", "plan_saved", "plan_accepted", "plan_cancelled")
 
 
 def _int(value: str, field: str, *, low: int = 0, high: int = MAX_ID) -> int | None:
@@ -114,11 +114,14 @@ def account_extras(
         if raw.isdigit() and 1 <= int(raw) <= MAX_ID:
             notices[name] = int(raw)
     attempt = request.query_params.get("promise_attempt", "")
+    plans = [api.plan_out(p) for p in reversed(plan_service.list_plans(conn, loan_id=loan_id))]
     return {
         "promises": api.promise_rows(conn, loan_id),
-        "plans": [
-            api.plan_out(p) for p in reversed(plan_service.list_plans(conn, loan_id=loan_id))
-        ],
+        "plans": plans,
+        "plan_lines": {
+            p.plan_id: [api.line_out(ln) for ln in plan_service.plan_lines(conn, p.plan_id)]
+            for p in plans[:10]
+        },
         "scripts": api.scripts_for(conn, loan_id, day, web.now(), t.lang),
         "limits": limits,
         "plan_types": PLAN_TYPES,
@@ -159,6 +162,18 @@ def take_promise(
             replace=replace == "1",
         )
     return _back(loan_id, f"promise_saved={promise_id}", "promises")
+
+
+@router.post("/promises/{promise_id}/cancel")
+def cancel_promise(
+    request: Request,
+    principal: Contactor,
+    promise_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+) -> Response:
+    web = state_of(request)
+    with web.forbear.transaction() as conn:
+        loan_id = api.withdraw_promise(conn, web, principal, promise_id, None)
+    return _back(loan_id, f"promise_cancelled={promise_id}", "promises")
 
 
 def _plan_in(form: dict[str, str]) -> api.PlanIn:
