@@ -21,7 +21,7 @@ def test_a_supervisor_reads_the_dashboard(page, server: Server) -> None:  # type
     assert page.locator("#chart-arm svg.main-svg").count() >= 1
     assert page.locator("#chart-arm .bars path").count() >= 1  # bars, not an empty frame
     tiles = page.locator("#tiles .tile")
-    assert tiles.count() == 6
+    assert tiles.count() == 8  # six rates, complaints per 10,000 contacts, satisfaction
     assert "回收率" in page.locator("#tiles").inner_text()
     assert page.locator("#by-arm tbody tr").count() >= 2  # all + at least one arm
     assert page.locator("#capacity tbody tr").count() >= 1

@@ -69,6 +69,14 @@ def test_the_default_range_is_the_last_30_days_with_the_days_run(client, sign_in
         .where(ContactAttempt.allowed, ContactAttempt.at >= low, ContactAttempt.at < high)
     ).scalar_one()
     assert everyone["attempts"] == allowed
+    # complaints per 10,000 contacts (the complaints area's count of the same attempts)
+    assert everyone["complaint_contacts"] == allowed
+    assert [s["subject_type"] for s in body["satisfaction"]] == [
+        "plan",
+        "promise",
+        "complaint",
+        "all",
+    ]
     # the day's run: its counts, blocked contacts by rule, capacity use
     run = body["run"]
     assert run["as_of"] == str(AS_OF)
@@ -102,6 +110,13 @@ def test_a_range_without_data_says_so(client, sign_in) -> None:
     everyone = body["groups"][0]
     assert everyone["accounts"] == 0
     assert all(everyone[rate] is None for rate in RATES)  # no data, not 0 %
+    assert everyone["complaints_per_10k"] is None
+    assert body["satisfaction"][-1] == {
+        "subject_type": "all",
+        "responses": 0,
+        "mean_score": None,
+        "share_4_5": None,
+    }
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,7 @@ def test_the_supervisor_sees_tiles_tables_and_charts(client, sign_in) -> None:
     page = sign_in("super1").get(URL)
     text = page.text
     assert "主管看板" in text and 'id="tiles"' in text
+    assert 'data-metric="complaints_per_10k"' in text and 'data-metric="satisfaction"' in text
     for table in ('id="by-arm"', 'id="by-team"', 'id="roll"', 'id="capacity"'):
         assert table in text, table
     # the demo's day blocked nothing: the section says so rather than showing an empty table

@@ -17,6 +17,10 @@ dates in the lender's zone):
 - **contact rate** = attempts with a conversation (``connected``) ÷ attempts the gate
   allowed; **right-party-contact rate** = conversations with the debtor ÷ allowed
   attempts (blocked attempts were never made and count in neither);
+- **complaints per 10,000 contacts** and **satisfaction**: the complaints area's
+  :func:`forbear.services.complaints.complaint_rates` (its own arm and team: the loan's
+  latest decision on or before the day) and
+  :func:`~forbear.services.complaints.satisfaction_summary` (by subject, not by group);
 - each figure by strategy **arm** and by **team**: an account's arm and team are those of
   its latest decision of the range (``decisions``; team: the latest one with a team).
 
@@ -38,6 +42,7 @@ from forbear.domain import promises as promise_rules
 from forbear.domain.compliance.schema import Outcome, Party
 from forbear.domain.errors import ValidationError
 from forbear.domain.ledger import DEFAULT_BUCKETS, BucketScheme
+from forbear.services import complaints as complaint_service
 from forbear.services.book import ledger_inputs, run_ledger_on
 from forbear.store import bulk
 from forbear.store import promises as promise_store
@@ -69,6 +74,9 @@ METRICS: dict[str, pl.DataType] = {
     "promises_resolved": pl.Int64(),
     "promises_kept": pl.Int64(),
     "kept_rate": pl.Float64(),
+    "complaints": pl.Int64(),
+    "complaint_contacts": pl.Int64(),
+    "complaints_per_10k": pl.Float64(),
 }
 
 
@@ -155,6 +163,8 @@ class Figures:
     attempts: pl.DataFrame  # loan_id, arm, team, allowed, connected, right_party
     promises: pl.DataFrame  # promise records with arm, team
     roll_matrix: pl.DataFrame
+    complaints: pl.DataFrame  # complaint_service.RATES: level, key, contacts, complaints
+    satisfaction: pl.DataFrame  # complaint_service.SATISFACTION
 
 
 def figures(
@@ -226,7 +236,11 @@ def figures(
         groups, on="loan_id", how="left"
     )
     matrix = portfolio.roll_rates(first.lazy(), last.lazy(), labels)
-    return Figures(accounts, attempts, promises, matrix)
+    complaints = complaint_service.complaint_rates(conn, start, end).with_columns(
+        pl.col("key").replace(complaint_service.NONE_KEY, NONE)
+    )
+    satisfaction = complaint_service.satisfaction_summary(conn, start, end)
+    return Figures(accounts, attempts, promises, matrix, complaints, satisfaction)
 
 
 def _kept(promises: pl.DataFrame, start: date, end: date) -> tuple[int, int]:
@@ -257,12 +271,21 @@ def metrics_of(found: Figures, start: date, end: date, group_by: GroupBy) -> pl.
     key = pl.col(group_by).fill_null(NONE).alias("group")
     names = set(found.accounts.select(key)["group"]) | set(found.attempts.select(key)["group"])
     names |= set(found.promises.select(key)["group"])
+    complaints = {
+        ("all" if level == "overall" else key_): (contacts, count)
+        for level, key_, contacts, count in found.complaints.select(
+            "level", "key", "contacts", "complaints"
+        ).iter_rows()
+        if level in ("overall", group_by)
+    }
+    names |= set(complaints) - {ALL}
     rows: list[dict[str, Any]] = []
     for name in [ALL, *sorted(names)]:
         pick = pl.lit(True) if name == ALL else key == name
         acc = found.accounts.filter(pick)
         att = found.attempts.filter(pick)
         resolved, kept = _kept(found.promises.filter(pick), start, end)
+        complaint_contacts, complaint_count = complaints.get(name, (0, 0))
         overdue = acc.filter(pl.col("overdue"))
         allowed = att.filter(pl.col("allowed"))
         rows.append(
@@ -279,6 +302,8 @@ def metrics_of(found: Figures, start: date, end: date, group_by: GroupBy) -> pl.
                 "right_party": int(allowed["right_party"].sum()),
                 "promises_resolved": resolved,
                 "promises_kept": kept,
+                "complaints": complaint_count,
+                "complaint_contacts": complaint_contacts,
             }
         )
     counts = {k: v for k, v in METRICS.items() if v != pl.Float64()}
@@ -291,6 +316,7 @@ def metrics_of(found: Figures, start: date, end: date, group_by: GroupBy) -> pl.
             contact_rate=_rate("connected", "attempts"),
             rpc_rate=_rate("right_party", "attempts"),
             kept_rate=_rate("promises_kept", "promises_resolved"),
+            complaints_per_10k=_rate("complaints", "complaint_contacts") * 10_000,
         )
         .select(list(METRICS))
     )

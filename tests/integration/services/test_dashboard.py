@@ -35,6 +35,7 @@ from forbear.services import contacts
 from forbear.services import dashboard as svc
 from forbear.services.imports import import_loans, import_products
 from forbear.store import bulk
+from forbear.store.complaints import Complaint, SatisfactionResponse
 from forbear.store.contacts import ContactAttempt
 from forbear.store.crypto import PiiVault
 from forbear.store.models import AccountState, Loan, Payment
@@ -254,6 +255,39 @@ def book(connection: Connection, vault: PiiVault, tmp_path: Path) -> dict[str, i
     promise(connection, l2, owner[l2], date(2026, 4, 20), "kept", 50_000)
     promise(connection, l3, owner[l3], date(2026, 4, 22), "cancelled")
     promise(connection, l4, owner[l4], date(2026, 5, 10), "kept", 50_000)
+    # one complaint (the complaints area tags it with L0001's decision of 04-10: champion,
+    # no team) and three survey answers, one after END
+    connection.execute(
+        insert(Complaint).values(
+            borrower_id=owner[l1],
+            loan_id=l1,
+            source="agent",
+            category="harassment",
+            status="open",
+            description="-",
+            received_at=datetime(2026, 4, 12, 2, tzinfo=UTC),
+            received_on=date(2026, 4, 12),
+            due_on=date(2026, 4, 27),
+            filed_by="agent:test",
+        )
+    )
+    for subject, subject_id, score, day in (
+        ("plan", 1, 5, date(2026, 4, 9)),
+        ("promise", 2, 3, date(2026, 4, 16)),
+        ("promise", 3, 1, date(2026, 5, 3)),
+    ):
+        connection.execute(
+            insert(SatisfactionResponse).values(
+                borrower_id=owner[l1],
+                loan_id=l1,
+                subject_type=subject,
+                subject_id=subject_id,
+                score=score,
+                answered_at=datetime(day.year, day.month, day.day, 2, tzinfo=UTC),
+                answered_on=day,
+                recorded_by="agent:test",
+            )
+        )
     return ids
 
 
@@ -277,6 +311,8 @@ def test_figures_by_arm_match_the_hand_computed_values(connection: Connection, b
     assert everyone["rpc_rate"] == pytest.approx(2 / 5)
     assert (everyone["promises_resolved"], everyone["promises_kept"]) == (3, 2)
     assert everyone["kept_rate"] == pytest.approx(2 / 3)
+    assert (everyone["complaints"], everyone["complaint_contacts"]) == (1, 5)
+    assert everyone["complaints_per_10k"] == pytest.approx(2_000.0)
 
     champion = by_arm["champion"]
     assert (champion["accounts"], champion["overdue_start"], champion["collected"]) == (
@@ -288,6 +324,9 @@ def test_figures_by_arm_match_the_hand_computed_values(connection: Connection, b
     assert (champion["cure_rate"], champion["roll_forward_rate"]) == (1.0, 0.0)
     assert (champion["attempts"], champion["connected"], champion["right_party"]) == (4, 3, 2)
     assert champion["kept_rate"] == pytest.approx(0.5)
+    # the complaints area's attribution: the attempt of 04-01 had no decision yet
+    assert (champion["complaints"], champion["complaint_contacts"]) == (1, 3)
+    assert champion["complaints_per_10k"] == pytest.approx(10_000 / 3)
 
     challenger = by_arm["challenger"]
     assert challenger["recovery_rate"] == pytest.approx(0.2)
@@ -305,6 +344,7 @@ def test_figures_by_arm_match_the_hand_computed_values(connection: Connection, b
     assert unassigned["attempts"] == 0
     assert unassigned["contact_rate"] is None  # no attempts: no data, not 0 %
     assert unassigned["kept_rate"] is None
+    assert (unassigned["complaint_contacts"], unassigned["complaints_per_10k"]) == (1, 0.0)
 
 
 def test_figures_by_team_keep_the_latest_team_of_the_range(connection: Connection, book) -> None:
@@ -325,6 +365,16 @@ def test_figures_by_team_keep_the_latest_team_of_the_range(connection: Connectio
         None,
     )
     assert team_b["contact_rate"] == 0.0  # one SMS delivered, no conversation
+    # L0001's decision of 04-10 has no team: the complaint counts under none
+    assert (by_team["none"]["complaints"], by_team["phone-a"]["complaints"]) == (1, 0)
+
+
+def test_satisfaction_of_the_range(connection: Connection, book) -> None:
+    found = svc.figures(connection, START, END, zone=SHANGHAI)
+    overall = found.satisfaction.filter(pl.col("subject_type") == "all").to_dicts()[0]
+    assert overall["responses"] == 2  # the answer of 05-03 is after END
+    assert overall["mean_score"] == pytest.approx(4.0)
+    assert overall["share_4_5"] == pytest.approx(0.5)
 
 
 def test_blocked_contacts_by_rule_planned_and_online(connection: Connection, book) -> None:
@@ -362,7 +412,14 @@ def test_a_range_without_data_gives_no_rates_and_writes_nothing(
     empty = rows(svc.metrics(connection, date(2025, 1, 1), date(2025, 2, 1), "arm", zone=SHANGHAI))
     assert list(empty) == ["all"]
     assert empty["all"]["accounts"] == 0
-    for rate in ("recovery_rate", "cure_rate", "contact_rate", "rpc_rate", "kept_rate"):
+    for rate in (
+        "recovery_rate",
+        "cure_rate",
+        "contact_rate",
+        "rpc_rate",
+        "kept_rate",
+        "complaints_per_10k",
+    ):
         assert empty["all"][rate] is None
     after = connection.execute(select(func.count()).select_from(AccountState)).scalar_one()
     assert after == stored  # the ledger ran in memory; no snapshot was stored

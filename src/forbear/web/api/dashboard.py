@@ -56,6 +56,21 @@ class GroupMetrics(BaseModel):
     promises_resolved: int = Field(examples=[90])
     promises_kept: int = Field(examples=[55])
     kept_rate: Rate = Field(examples=[0.61])
+    complaints: int = Field(description="complaints received in the range", examples=[2])
+    complaint_contacts: int = Field(
+        description="allowed contact attempts, as the complaints area attributes them",
+        examples=[1300],
+    )
+    complaints_per_10k: float | None = Field(
+        description="complaints per 10,000 contacts; null without contacts", examples=[15.4]
+    )
+
+
+class Satisfaction(BaseModel):
+    subject_type: str = Field(description="plan, promise, complaint or all", examples=["all"])
+    responses: int = Field(examples=[40])
+    mean_score: float | None = Field(description="1 to 5; null without answers", examples=[4.1])
+    share_4_5: Rate = Field(examples=[0.72])
 
 
 class RollRow(BaseModel):
@@ -107,6 +122,7 @@ class Dashboard(BaseModel):
     roll_rates: list[RollRow]
     blocked_by_rule: list[BlockedRule]
     run: RunDay | None = Field(description="the latest completed daily run in the range")
+    satisfaction: list[Satisfaction] = Field(description="survey answers of the range")
 
 
 def date_range(
@@ -137,6 +153,12 @@ class View:
     roll: pl.DataFrame
     blocked: pl.DataFrame
     run: svc.RunDay | None
+    satisfaction: pl.DataFrame
+
+    @property
+    def satisfaction_all(self) -> dict[str, Any]:
+        rows = self.satisfaction.filter(pl.col("subject_type") == svc.ALL).to_dicts()
+        return rows[0] if rows else {"responses": 0, "mean_score": None, "share_4_5": None}
 
     @property
     def has_data(self) -> bool:
@@ -145,6 +167,8 @@ class View:
             everyone["accounts"]
             or everyone["attempts"]
             or everyone["promises_resolved"]
+            or everyone["complaints"]
+            or self.satisfaction_all["responses"]
             or self.blocked.height
             or self.run is not None
         )
@@ -165,6 +189,7 @@ def read_view(request: Request, start: date, end: date) -> View:
         found.roll_matrix,
         blocked,
         run,
+        found.satisfaction,
     )
 
 
@@ -234,4 +259,5 @@ def dashboard(
         roll_rates=roll_out(view.roll),
         blocked_by_rule=[BlockedRule.model_validate(r) for r in view.blocked.to_dicts()],
         run=run_out(view.run),
+        satisfaction=[Satisfaction.model_validate(r) for r in view.satisfaction.to_dicts()],
     )
