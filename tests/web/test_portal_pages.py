@@ -287,3 +287,23 @@ def test_every_key_the_portal_templates_use_is_in_both_catalogues() -> None:
 
     for slug in education.slugs():
         assert f"portal.article.{slug}" in ZH
+
+
+def test_only_a_development_server_logs_the_code_and_never_the_number(  # type: ignore[no-untyped-def]
+    db, clock, me: PortalBorrower, tmp_path, caplog
+) -> None:
+    from forbear.settings import Environment, Settings
+    from forbear.web import create_app
+    from web.conftest import RolledBackDatabase
+
+    development = RolledBackDatabase(
+        db.conn, Settings(environment=Environment.DEVELOPMENT, data_dir=tmp_path)
+    )
+    app = create_app(development, clock=clock)
+    with TestClient(app, base_url="http://testserver") as dev, caplog.at_level(logging.INFO):
+        assert dev.post("/api/v1/portal/code", json={"mobile": me.mobile}).status_code == 202
+    message_id = db.conn.execute(select(func.max(PortalOutbox.id))).scalar_one()
+    code = svc.outbox_code(db.conn, db.vault, message_id)
+    lines = [r.getMessage() for r in caplog.records if r.name == "forbear.web.portal"]
+    assert len(lines) == 1 and code in lines[0]
+    assert me.mobile not in caplog.text
