@@ -30,6 +30,7 @@ from forbear.services import contacts as contact_service
 from forbear.services import education
 from forbear.services import portal as svc
 from forbear.settings import Environment
+from forbear.store.portal import PAYMENT_METHODS
 from forbear.web import reads
 from forbear.web.deps import WebState, state_of
 from forbear.web.errors import CsrfFailed
@@ -350,7 +351,7 @@ def loan_page(request: Request, loan_id: int, done: str | None = None) -> Respon
         owed=owed,
         as_of=as_of,
         done=done,
-        methods=svc.PAYMENT_METHODS,
+        methods=PAYMENT_METHODS,
         reasons=svc.DISPUTE_REASONS,
     )
 
