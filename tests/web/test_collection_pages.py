@@ -220,3 +220,15 @@ def test_the_legal_console_pages(client, sign_in, db) -> None:
         assert c.get(f"/legal/cases/{found.group(1)}").status_code == 200
     assert c.get("/legal/cases?stage=review").status_code == 200
     assert c.get("/legal/cases/999999").status_code == 404
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_no_catalogue_key_shows_raw_on_the_collection_pages(client, sign_in, book, lang) -> None:
+    pages = [sign_in("agent1").get(f"/accounts/{book.queue_loan}?lang={lang}").text]
+    legal = sign_in("legal1")
+    pages += [legal.get(f"/legal?lang={lang}").text, legal.get(f"/legal/cases?lang={lang}").text]
+    for text in pages:
+        assert re.search(r">\s*collection\.[a-z_.]+", text) is None
+        assert "collection.status." not in text and "collection.stage." not in text
+    if lang == "en":
+        assert "Suggested script lines" in pages[0] and "Legal console" in pages[1]
