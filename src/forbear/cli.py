@@ -1491,6 +1491,9 @@ app.add_typer(_promises.app, name="promise")
 app.add_typer(_legal.app, name="legal")
 app.add_typer(_web.app, name="staff")
 app.command("serve")(_web.serve)
+from forbear.commands import complaints as _complaints  # noqa: E402
+
+app.add_typer(_complaints.app, name="complaint")
 
 
 if __name__ == "__main__":
