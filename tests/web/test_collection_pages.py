@@ -179,7 +179,8 @@ def test_a_plan_beyond_authority_is_refused_with_the_limit(client, sign_in, book
         f"/accounts/{loan}/plans",
         data={"plan_type": "deferral", "months": "24", "csrf_token": token},
     )
-    assert refused.status_code == 422 and "上限为" in refused.text
+    assert refused.status_code == 422 and 'id="plan-error"' in refused.text
+    assert "上限为" in refused.text and 'value="24"' in refused.text  # the form keeps its values
     assert counts(db) == before
 
 

@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
 from forbear.domain.access import can
-from forbear.domain.errors import NotFound, ValidationError
+from forbear.domain.errors import Conflict, NotFound, ValidationError
 from forbear.domain.legal.lifecycle import Stage
 from forbear.services import legal as legal_service
 from forbear.services import plans as plan_service
@@ -231,12 +231,39 @@ def quote_plan(
         income_yuan=income_yuan,
         expenses_yuan=expenses_yuan,
     )
-    body = _plan_in(form)
     web, t = state_of(request), translator(request)
-    with web.forbear.transaction() as conn:
-        result = api.make_offer(conn, web, principal, loan_id, body, t, save=False)
+    try:
+        body = _plan_in(form)
+        with web.forbear.transaction() as conn:
+            result = api.make_offer(conn, web, principal, loan_id, body, t, save=False)
+    except (ValidationError, Conflict) as exc:
+        return _plan_refused(request, principal, loan_id, form, exc)
     quote = api.quote_out(result, t)
     return _account_page(request, principal, loan_id, extra={"quote": quote, "plan_form": form})
+
+
+def _plan_refused(
+    request: Request,
+    principal: Principal,
+    loan_id: int,
+    form: dict[str, str],
+    exc: ValidationError | Conflict,
+) -> Response:
+    """The account page again, the plan form keeping its values, with the refusal."""
+    from forbear.web.pages.accounts import _account_page
+
+    t = translator(request)
+    if isinstance(exc, ValidationError):
+        message, status = t("error.validation", field=exc.field, reason=exc.reason), 422
+    else:
+        message, status = t("error.conflict", reason=exc.message), 409
+    return _account_page(
+        request,
+        principal,
+        loan_id,
+        status_code=status,
+        extra={"plan_form": form, "plan_error": message},
+    )
 
 
 @router.post("/accounts/{loan_id}/plans")
@@ -253,21 +280,23 @@ def save_plan(
     income_yuan: PlanField = "",
     expenses_yuan: PlanField = "",
 ) -> Response:
-    body = _plan_in(
-        _form(
-            plan_type=plan_type,
-            months=months,
-            instalments=instalments,
-            waive_penalty_pct=waive_penalty_pct,
-            discount_pct=discount_pct,
-            payment_share_pct=payment_share_pct,
-            income_yuan=income_yuan,
-            expenses_yuan=expenses_yuan,
-        )
+    form = _form(
+        plan_type=plan_type,
+        months=months,
+        instalments=instalments,
+        waive_penalty_pct=waive_penalty_pct,
+        discount_pct=discount_pct,
+        payment_share_pct=payment_share_pct,
+        income_yuan=income_yuan,
+        expenses_yuan=expenses_yuan,
     )
     web, t = state_of(request), translator(request)
-    with web.forbear.transaction() as conn:
-        result = api.make_offer(conn, web, principal, loan_id, body, t, save=True)
+    try:
+        body = _plan_in(form)
+        with web.forbear.transaction() as conn:
+            result = api.make_offer(conn, web, principal, loan_id, body, t, save=True)
+    except (ValidationError, Conflict) as exc:
+        return _plan_refused(request, principal, loan_id, form, exc)
     return _back(loan_id, f"plan_saved={result.plan_id}", "plans")
 
 
