@@ -307,3 +307,14 @@ def test_only_a_development_server_logs_the_code_and_never_the_number(  # type: 
     lines = [r.getMessage() for r in caplog.records if r.name == "forbear.web.portal"]
     assert len(lines) == 1 and code in lines[0]
     assert me.mobile not in caplog.text
+
+
+@pytest.mark.parametrize("loan", ["abc", "0", "99999999999", "-1", "１２"])
+def test_a_malformed_loan_id_is_the_portals_own_404(signed, loan: str) -> None:  # type: ignore[no-untyped-def]
+    client, csrf = signed
+    page = client.get(f"/portal/loans/{loan}")
+    assert page.status_code == 404 and 'id="portal-error-message"' in page.text
+    posted = client.post(
+        f"/portal/loans/{loan}/dispute", data={"reason": "other", "csrf_token": csrf}
+    )
+    assert posted.status_code == 404

@@ -323,14 +323,17 @@ def home(request: Request, done: str | None = None) -> Response:
     )
 
 
-def _loan_id(value: int) -> int:
-    if not 1 <= value <= MAX_LOAN_ID:
-        raise NotFound("loan", str(value))
-    return value
+def _loan_id(value: str) -> int:
+    """A loan id from the URL or a form; anything else is an unknown loan (the portal's
+    own 404 page, not the framework's 422)."""
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LOAN_ID:
+        raise NotFound("loan", text[:12])
+    return int(text)
 
 
 @router.get("/portal/loans/{loan_id}")
-def loan_page(request: Request, loan_id: int, done: str | None = None) -> Response:
+def loan_page(request: Request, loan_id: str, done: str | None = None) -> Response:
     session = borrower_of(request)
     if session is None:
         return _redirect_sign_in()
@@ -363,7 +366,7 @@ def _done(loan_id: int, what: str) -> Response:
 @router.post("/portal/loans/{loan_id}/pay")
 def pay(
     request: Request,
-    loan_id: int,
+    loan_id: str,
     amount: Annotated[str, Form(max_length=30)] = "",
     method: Annotated[str, Form(max_length=30)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
@@ -387,7 +390,7 @@ def pay(
                 as_of=as_of,
                 now=web.now(),
             )
-        return _done(loan_id, "pay")
+        return _done(_loan_id(loan_id), "pay")
 
     return _attempt(request, session, work)
 
@@ -395,7 +398,7 @@ def pay(
 @router.post("/portal/loans/{loan_id}/promise")
 def promise(
     request: Request,
-    loan_id: int,
+    loan_id: str,
     amount: Annotated[str, Form(max_length=30)] = "",
     promised_on: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
@@ -423,7 +426,7 @@ def promise(
                 as_of=as_of,
                 now=web.now(),
             )
-        return _done(loan_id, "promise")
+        return _done(_loan_id(loan_id), "promise")
 
     return _attempt(request, session, work)
 
@@ -431,7 +434,7 @@ def promise(
 @router.post("/portal/loans/{loan_id}/dispute")
 def dispute(
     request: Request,
-    loan_id: int,
+    loan_id: str,
     reason: Annotated[str, Form(max_length=40)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
@@ -450,13 +453,13 @@ def dispute(
                 reason=reason,
                 now=web.now(),
             )
-        return _done(loan_id, "dispute")
+        return _done(_loan_id(loan_id), "dispute")
 
     return _attempt(request, session, work)
 
 
 @router.get("/portal/loans/{loan_id}/plans")
-def plans_page(request: Request, loan_id: int) -> Response:
+def plans_page(request: Request, loan_id: str) -> Response:
     session = borrower_of(request)
     if session is None:
         return _redirect_sign_in()
@@ -466,7 +469,7 @@ def plans_page(request: Request, loan_id: int) -> Response:
     def read() -> Response:
         with web.forbear.transaction() as conn:
             owed = svc.owed(conn, session.borrower_id, _loan_id(loan_id), as_of)
-            options, reason = svc.plan_options(conn, session.borrower_id, loan_id, as_of)
+            options, reason = svc.plan_options(conn, session.borrower_id, owed.loan.loan_id, as_of)
         return _render(
             request,
             "portal/plans.html",
@@ -482,7 +485,7 @@ def plans_page(request: Request, loan_id: int) -> Response:
 @router.post("/portal/loans/{loan_id}/plans")
 def choose_plan(
     request: Request,
-    loan_id: int,
+    loan_id: str,
     option: Annotated[str, Form(max_length=40)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
@@ -502,7 +505,7 @@ def choose_plan(
                 option=option,
                 as_of=as_of,
             )
-        return _done(loan_id, "plan")
+        return _done(_loan_id(loan_id), "plan")
 
     return _attempt(request, session, work)
 
@@ -547,7 +550,7 @@ def complain(
         if loan_id.strip():
             if not loan_id.strip().isdigit():
                 raise ValidationError("loan_id", "a loan of yours")
-            loan = _loan_id(int(loan_id.strip()))
+            loan = _loan_id(loan_id)
         with web.forbear.transaction() as conn:
             if loan is not None:
                 svc.own_loan(conn, session.borrower_id, loan)
