@@ -267,7 +267,9 @@ def verify(conn: Connection, *, batch_size: int = 5000) -> VerifyResult:
     prev_hash = GENESIS_HASH
     before_prev: tuple[int, str] | None = None  # (seq, prev_hash) of the previous row
     query = select(_T).order_by(_T.c.seq, _T.c.id)
-    result = conn.execution_options(yield_per=batch_size).execute(query)
+    # statement-level: Connection.execution_options would change the connection in place,
+    # turning every later statement of the transaction into a server-side cursor
+    result = conn.execute(query.execution_options(yield_per=batch_size))
     for row in result:
         checked += 1
         seq = int(row.seq)
