@@ -122,6 +122,7 @@ def test_bad_promise_forms_show_a_clear_page_and_write_nothing(
         data={**data, "csrf_token": c.headers["X-CSRF-Token"]},
     )
     assert answer.status_code == 422 and "Traceback" not in answer.text
+    assert 'id="promise-error"' in answer.text and "输入无效" in answer.text
     assert counts(db) == before
 
 

@@ -140,28 +140,48 @@ def take_promise(
     request: Request,
     principal: Contactor,
     loan_id: LoanId,
-    amount_yuan: Annotated[str, Form(max_length=24)],
-    promised_on: Annotated[str, Form(max_length=10)],
+    amount_yuan: Annotated[str, Form(max_length=24)] = "",
+    promised_on: Annotated[str, Form(max_length=10)] = "",
     contact_attempt_id: Annotated[str, Form(max_length=12)] = "",
     replace: Annotated[str, Form(max_length=4)] = "",
 ) -> Response:
     web = state_of(request)
-    amount = yuan_to_fen(amount_yuan, "amount_yuan")
-    assert amount is not None
-    day = _date(promised_on, "promised_on")
-    attempt = _int(contact_attempt_id, "contact_attempt_id", low=1)
-    with web.forbear.transaction() as conn:
-        promise_id = api.take_promise(
-            conn,
-            web,
+    try:
+        amount = yuan_to_fen(amount_yuan, "amount_yuan")
+        assert amount is not None
+        day = _date(promised_on, "promised_on")
+        attempt = _int(contact_attempt_id, "contact_attempt_id", low=1)
+        with web.forbear.transaction() as conn:
+            promise_id = api.take_promise(
+                conn,
+                web,
+                principal,
+                loan_id,
+                amount=amount,
+                promised_on=day,
+                contact_attempt_id=attempt,
+                replace=replace == "1",
+            )
+    except (ValidationError, Conflict) as exc:
+        from forbear.web.pages.accounts import _account_page
+
+        message, status = _refusal(request, exc)
+        form = {"amount_yuan": amount_yuan, "promised_on": promised_on}
+        return _account_page(
+            request,
             principal,
             loan_id,
-            amount=amount,
-            promised_on=day,
-            contact_attempt_id=attempt,
-            replace=replace == "1",
+            status_code=status,
+            extra={"promise_error": message, "promise_form": form},
         )
     return _back(loan_id, f"promise_saved={promise_id}", "promises")
+
+
+def _refusal(request: Request, exc: ValidationError | Conflict) -> tuple[str, int]:
+    t = translator(request)
+    if isinstance(exc, ValidationError):
+        return t("error.validation", field=exc.field, reason=exc.reason), 422
+    return t("error.conflict", reason=exc.message), 409
 
 
 @router.post("/promises/{promise_id}/cancel")
@@ -252,11 +272,7 @@ def _plan_refused(
     """The account page again, the plan form keeping its values, with the refusal."""
     from forbear.web.pages.accounts import _account_page
 
-    t = translator(request)
-    if isinstance(exc, ValidationError):
-        message, status = t("error.validation", field=exc.field, reason=exc.reason), 422
-    else:
-        message, status = t("error.conflict", reason=exc.message), 409
+    message, status = _refusal(request, exc)
     return _account_page(
         request,
         principal,
