@@ -11,7 +11,9 @@ ZH: dict[str, str] = {
     "dashboard.from": "开始日期",
     "dashboard.to": "结束日期",
     "dashboard.show": "查看",
-    "dashboard.no_data": ("所选期间没有数据：没有账户、联系记录、承诺或批处理。请选择其他日期。"),
+    "dashboard.no_data": (
+        "所选期间没有数据：没有账户、联系记录、承诺、投诉、满意度回答或批处理。请选择其他日期。"
+    ),
     "dashboard.rate_none": "无数据",
     "dashboard.definitions": (
         "各指标的定义见 docs/dashboard.md；分母为零时显示“无数据”，而不是 0%。"
@@ -85,7 +87,8 @@ EN: dict[str, str] = {
     "dashboard.to": "To",
     "dashboard.show": "Show",
     "dashboard.no_data": (
-        "No data in this range: no accounts, contacts, promises or daily runs. Choose other dates."
+        "No data in this range: no accounts, contacts, promises, complaints, survey answers "
+        "or daily runs. Choose other dates."
     ),
     "dashboard.rate_none": "no data",
     "dashboard.definitions": (
