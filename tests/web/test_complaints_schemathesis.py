@@ -32,7 +32,7 @@ def test_the_complaints_api_answers_generated_requests_within_its_description(  
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=8,
+            max_examples=5,
             deadline=None,
             derandomize=True,
             suppress_health_check=list(HealthCheck),
