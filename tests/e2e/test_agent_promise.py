@@ -61,6 +61,8 @@ def test_an_agent_takes_a_promise(page, server: Server) -> None:  # type: ignore
     page.fill("#amount_yuan", "0")
     page.fill("#promised_on", "2026-11-26")
     page.click("#promise-form button[type=submit]")
+    page.wait_for_selector("#promise-error")
+    assert "输入无效" in page.locator("#promise-error").inner_text()
     assert "Traceback" not in page.content()
     page.goto(f"{server.url}/accounts/{server.book.queue_loan}")
     assert page.locator("#promise-list tbody tr").count() == promises
