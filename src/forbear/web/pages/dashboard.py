@@ -11,6 +11,7 @@ import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from forbear.services import dashboard as svc
 from forbear.web.api import dashboard as api
 from forbear.web.deps import require_any, state_of
 from forbear.web.i18n import Translator, request_lang
@@ -26,13 +27,13 @@ RATES = ("recovery_rate", "cure_rate", "roll_forward_rate", "kept_rate", "contac
 
 
 def group_name(t: Translator, name: str) -> str:
-    return t(f"dashboard.group.{name}") if name in (api.svc.ALL, api.svc.NONE) else name
+    return t(f"dashboard.group.{name}") if name in (svc.ALL, svc.NONE) else name
 
 
 def rates_chart(t: Translator, frame: pl.DataFrame) -> dict[str, Any]:
     """A grouped bar chart: one trace per rate, one bar group per arm or team (null
     rates are gaps, not zeros)."""
-    groups = frame.filter(pl.col("group") != api.svc.ALL)
+    groups = frame.filter(pl.col("group") != svc.ALL)
     return {
         "kind": "grouped",
         "percent": True,
