@@ -56,6 +56,7 @@ def test_the_supervisor_sees_tiles_tables_and_charts(client, sign_in) -> None:
     assert all(len(s["y"]) == len(chart["x"]) for s in chart["series"])
     assert "未分配" in chart["x"]  # the accounts without a decision, named
     assert 'id="dash-no-data"' not in text
+    assert 'id="satisfaction-h"' in text
 
 
 def test_a_range_without_data_shows_the_no_data_state(client, sign_in) -> None:
@@ -79,3 +80,35 @@ def test_a_bad_range_is_a_clear_error_page(client, sign_in) -> None:
 def test_the_navigation_links_the_dashboard_for_managers_only(client, sign_in) -> None:
     assert 'href="/dashboard"' in sign_in("super1").get("/workbench").text
     assert 'href="/dashboard"' not in sign_in("agent1").get("/workbench").text
+
+
+def test_survey_answers_show_by_subject(client, sign_in, book, db) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, select
+
+    from forbear.store.complaints import SatisfactionResponse
+    from forbear.store.models import Loan
+
+    from .conftest import AS_OF
+
+    borrower = db.conn.execute(
+        select(Loan.borrower_id).where(Loan.id == book.queue_loan)
+    ).scalar_one()
+    db.conn.execute(
+        insert(SatisfactionResponse).values(
+            borrower_id=borrower,
+            loan_id=book.queue_loan,
+            subject_type="plan",
+            subject_id=1,
+            score=5,
+            answered_at=datetime(2026, 11, 20, 2, tzinfo=UTC),
+            answered_on=AS_OF,
+            recorded_by="test",
+        )
+    )
+    text = sign_in("super1").get(URL).text
+    table = re.search(r'<table id="satisfaction">(.*?)</table>', text, re.S)
+    assert table is not None
+    assert "还款计划" in table.group(1) and "5.00" in table.group(1) and "100.0%" in table.group(1)
+    assert "1 份回答" in text  # the tile

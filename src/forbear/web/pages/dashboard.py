@@ -90,5 +90,6 @@ def dashboard_page(
         pct=lambda v: t("dashboard.rate_none") if v is None else f"{100 * v:.1f}%",
         group_name=lambda g: group_name(t, g),
         satisfaction=view.satisfaction_all,
+        survey=view.satisfaction.to_dicts(),
         per_10k=lambda v: t("dashboard.rate_none") if v is None else f"{v:.1f}",
     )
