@@ -251,3 +251,44 @@ def test_the_case_library_on_the_page(client, sign_in, book, db) -> None:
     assert "no_cases" not in found.text
     assert 'id="no-cases"' in supervisor.get("/compliance/cases?text=zzzz").text
     assert sign_in("agent1").post("/compliance/cases", data=form).status_code == 403
+
+
+def test_the_satisfaction_follow_up_after_the_resolution(client, sign_in, book, db) -> None:
+    cid = complaint(db, book.queue_loan)
+    officer = sign_in("compliance1")
+    token = officer.headers["X-CSRF-Token"]
+    assert 'id="survey-form"' not in officer.get(f"/compliance/complaints/{cid}").text
+    before = counts(db)
+    early = officer.post(
+        f"/compliance/complaints/{cid}/survey", data={"score": "4", "csrf_token": token}
+    )
+    assert early.status_code == 409 and counts(db) == before  # not resolved yet
+    svc.resolve(
+        db.conn,
+        cid,
+        resolution="已致歉",
+        root_cause="agent_conduct",
+        actor="test",
+        now=datetime(2026, 11, 20, 1, 0, tzinfo=UTC),
+    )
+    assert 'id="survey-form"' in officer.get(f"/compliance/complaints/{cid}").text
+    for bad in ("0", "6", "five"):
+        answer = officer.post(
+            f"/compliance/complaints/{cid}/survey", data={"score": bad, "csrf_token": token}
+        )
+        assert answer.status_code == 422
+    done = officer.post(
+        f"/compliance/complaints/{cid}/survey",
+        data={"score": "4", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    page = officer.get(done.headers["location"])
+    assert "已记录满意度" in page.text and "4 / 5" in page.text
+    assert 'id="survey-form"' not in page.text
+    assert (
+        sign_in("super1")
+        .post(f"/compliance/complaints/{cid}/survey", data={"score": "5", "csrf_token": token})
+        .status_code
+        == 403
+    )

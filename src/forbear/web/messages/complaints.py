@@ -111,6 +111,10 @@ ZH: dict[str, str] = {
     "complaints.done.approve": "已批准再延期30日。",
     "complaints.done.resolve": "已答复，联系暂停已解除。",
     "complaints.done.close": "投诉已办结。",
+    "complaints.done.survey": "已记录满意度。",
+    "complaints.survey_title": "满意度回访",
+    "complaints.survey_question": "您对本次投诉的处理结果满意吗？（1 非常不满意 — 5 非常满意）",
+    "complaints.survey_submit": "记录回访结果",
     "complaints.all_loans": "该借款人的全部借据",
     "complaints.borrower": "借款人",
     "complaints.hold": "联系暂停",
@@ -295,6 +299,13 @@ EN: dict[str, str] = {
     "complaints.done.approve": "A further 30 days approved.",
     "complaints.done.resolve": "Answered; the contact hold is released.",
     "complaints.done.close": "Complaint closed.",
+    "complaints.done.survey": "Satisfaction recorded.",
+    "complaints.survey_title": "Satisfaction follow-up",
+    "complaints.survey_question": (
+        "How satisfied are you with how your complaint was handled? "
+        "(1 very dissatisfied to 5 very satisfied)"
+    ),
+    "complaints.survey_submit": "Record the answer",
     "complaints.all_loans": "Every loan of the borrower",
     "complaints.borrower": "Borrower",
     "complaints.hold": "Contact hold",

@@ -198,7 +198,10 @@ def complaint(request: Request, principal: Reader, complaint_id: ComplaintId) ->
         actions=actions,
         root_causes=[r.value for r in domain.RootCause],
         survey=survey,
-        done=done if done in (*ACTIONS, "file") else None,
+        done=done if done in (*ACTIONS, "file", "survey") else None,
+        may_survey=can(principal.role, "compliance.view")
+        and survey is None
+        and status in (domain.ComplaintStatus.RESOLVED, domain.ComplaintStatus.CLOSED),
     )
 
 
@@ -211,6 +214,33 @@ def _allowed(status: domain.ComplaintStatus, action: str) -> bool:
         "close": domain.ComplaintStatus.CLOSED,
     }[action]
     return domain.can_move(status, target)
+
+
+@router.post("/complaints/{complaint_id}/survey")
+def survey(
+    request: Request,
+    principal: Worker,
+    complaint_id: ComplaintId,
+    score: Annotated[str, Form()],
+) -> Response:
+    """Record the borrower's answer to the one-question survey after the resolution."""
+    web = state_of(request)
+    value = _int(score, "score")
+    if value > 5:
+        raise ValidationError("score", "a whole number from 1 to 5")
+    with web.forbear.transaction() as conn:
+        view = api.require_complaint(conn, web, principal, complaint_id)
+        svc.record_satisfaction(
+            conn,
+            borrower_id=view.borrower_id,
+            subject_type="complaint",
+            subject_id=complaint_id,
+            score=value,
+            actor=principal.actor,
+            now=web.now(),
+            loan_id=view.loan_id,
+        )
+    return RedirectResponse(f"/compliance/complaints/{complaint_id}?done=survey", status_code=303)
 
 
 @router.post("/complaints/{complaint_id}/{action}")
