@@ -61,6 +61,9 @@ def test_the_default_range_is_the_last_30_days_with_the_days_run(client, sign_in
     for field in ("accounts", "attempts", "promises_resolved"):
         assert sum(g[field] for g in body["groups"][1:]) == everyone[field]
     assert sum(g["collected"]["fen"] for g in body["groups"][1:]) == everyone["collected"]["fen"]
+    by_day = body["collected_by_day"]
+    assert sum(d["amount"]["fen"] for d in by_day) == everyone["collected"]["fen"]
+    assert all(body["from"] < d["day"] <= body["to"] for d in by_day)
     # attempts: the allowed attempts of the contact log in the range (lender's days)
     zone = db.settings.zone
     low = datetime.combine(AS_OF - timedelta(days=30), time(0), zone).astimezone(UTC)

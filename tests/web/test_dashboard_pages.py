@@ -57,6 +57,7 @@ def test_the_supervisor_sees_tiles_tables_and_charts(client, sign_in) -> None:
     assert "未分配" in chart["x"]  # the accounts without a decision, named
     assert 'id="dash-no-data"' not in text
     assert 'id="satisfaction-h"' in text
+    assert 'id="chart-collected-data"' in text
 
 
 def test_a_range_without_data_shows_the_no_data_state(client, sign_in) -> None:

@@ -12,6 +12,7 @@ dates in the lender's zone):
 - **roll-forward rate** = accounts overdue at start in a worse bucket (or written off) at
   end ÷ accounts overdue at start; the whole book's roll-rate matrix is
   :func:`forbear.domain.portfolio.roll_rates`;
+- **collected by day**: those payments per day (they add up to the collected amount);
 - **promise-kept rate** = kept ÷ resolved promises dated in the range
   (:func:`forbear.domain.promises.kept_rates`);
 - **contact rate** = attempts with a conversation (``connected``) ÷ attempts the gate
@@ -165,6 +166,7 @@ class Figures:
     roll_matrix: pl.DataFrame
     complaints: pl.DataFrame  # complaint_service.RATES: level, key, contacts, complaints
     satisfaction: pl.DataFrame  # complaint_service.SATISFACTION
+    collected_by_day: pl.DataFrame  # day, payments, amount: what "collected" adds up
 
 
 def figures(
@@ -182,12 +184,8 @@ def figures(
     first = _states(conn, start, buckets)
     last = _states(conn, end, buckets)
     groups = account_groups(conn, start, end)
-    paid = (
-        bulk.read_payments(conn, up_to=end)
-        .filter(pl.col("paid_on") > start)
-        .group_by("loan_id")
-        .agg(pl.col("amount").sum().alias("collected"))
-    )
+    payments = bulk.read_payments(conn, up_to=end).filter(pl.col("paid_on") > start)
+    paid = payments.group_by("loan_id").agg(pl.col("amount").sum().alias("collected"))
     at_end = last.select(
         "loan_id",
         pl.col("status").alias("status_end"),
@@ -240,7 +238,15 @@ def figures(
         pl.col("key").replace(complaint_service.NONE_KEY, NONE)
     )
     satisfaction = complaint_service.satisfaction_summary(conn, start, end)
-    return Figures(accounts, attempts, promises, matrix, complaints, satisfaction)
+    overdue_ids = accounts.filter(pl.col("overdue")).select("loan_id")
+    by_day = (
+        payments.join(overdue_ids, on="loan_id", how="semi")
+        .group_by("paid_on")
+        .agg(pl.len().cast(pl.Int64).alias("payments"), pl.col("amount").sum().alias("amount"))
+        .rename({"paid_on": "day"})
+        .sort("day")
+    )
+    return Figures(accounts, attempts, promises, matrix, complaints, satisfaction, by_day)
 
 
 def _kept(promises: pl.DataFrame, start: date, end: date) -> tuple[int, int]:

@@ -391,6 +391,12 @@ def test_roll_matrix_run_summary_and_capacity(connection: Connection, book) -> N
     assert (m1["accounts"], m1["C"], m1["M2"]) == (2, 0.5, 0.5)
     m2 = found.roll_matrix.filter(pl.col("bucket") == "M2").to_dicts()[0]
     assert (m2["accounts"], m2["paid_off"]) == (1, 1.0)
+    # payments of the accounts overdue at start, by day (L0003 was current: not counted)
+    assert found.collected_by_day.rows() == [
+        (date(2026, 4, 10), 1, 60_000),
+        (date(2026, 4, 20), 1, 10_000),
+        (date(2026, 4, 30), 1, 200_000),
+    ]
     run = svc.latest_run(connection, START, END)
     assert run is not None and run.as_of == date(2026, 4, 10)
     assert run.summary["contacts"]["blocked"] == 2

@@ -66,6 +66,12 @@ class GroupMetrics(BaseModel):
     )
 
 
+class DayCollected(BaseModel):
+    day: date
+    payments: int = Field(examples=[14])
+    amount: Money
+
+
 class Satisfaction(BaseModel):
     subject_type: str = Field(description="plan, promise, complaint or all", examples=["all"])
     responses: int = Field(examples=[40])
@@ -123,6 +129,9 @@ class Dashboard(BaseModel):
     blocked_by_rule: list[BlockedRule]
     run: RunDay | None = Field(description="the latest completed daily run in the range")
     satisfaction: list[Satisfaction] = Field(description="survey answers of the range")
+    collected_by_day: list[DayCollected] = Field(
+        description="payments of the accounts overdue at start, per day with any"
+    )
 
 
 def date_range(
@@ -154,6 +163,7 @@ class View:
     blocked: pl.DataFrame
     run: svc.RunDay | None
     satisfaction: pl.DataFrame
+    collected_by_day: pl.DataFrame
 
     @property
     def satisfaction_all(self) -> dict[str, Any]:
@@ -190,6 +200,7 @@ def read_view(request: Request, start: date, end: date) -> View:
         blocked,
         run,
         found.satisfaction,
+        found.collected_by_day,
     )
 
 
@@ -260,4 +271,8 @@ def dashboard(
         blocked_by_rule=[BlockedRule.model_validate(r) for r in view.blocked.to_dicts()],
         run=run_out(view.run),
         satisfaction=[Satisfaction.model_validate(r) for r in view.satisfaction.to_dicts()],
+        collected_by_day=[
+            DayCollected(day=d, payments=n, amount=Money.of(a))
+            for d, n, a in view.collected_by_day.iter_rows()
+        ],
     )

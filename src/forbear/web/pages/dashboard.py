@@ -42,6 +42,24 @@ def rates_chart(t: Translator, frame: pl.DataFrame) -> dict[str, Any]:
     }
 
 
+def collected_chart(t: Translator, frame: pl.DataFrame) -> dict[str, Any] | None:
+    """Yuan collected per day from the accounts overdue at start (bars; days without
+    payments are left out, not drawn as zeros)."""
+    if frame.height == 0:
+        return None
+    return {
+        "kind": "grouped",
+        "percent": False,
+        "x": [str(d) for d in frame["day"]],
+        "series": [
+            {
+                "name": t("dashboard.col.collected"),
+                "y": [round(a / 100, 2) for a in frame["amount"]],
+            }
+        ],
+    }
+
+
 def blocked_chart(frame: pl.DataFrame) -> dict[str, Any]:
     return {
         "kind": "grouped",
@@ -91,5 +109,6 @@ def dashboard_page(
         group_name=lambda g: group_name(t, g),
         satisfaction=view.satisfaction_all,
         survey=view.satisfaction.to_dicts(),
+        collected_chart=collected_chart(t, view.collected_by_day),
         per_10k=lambda v: t("dashboard.rate_none") if v is None else f"{v:.1f}",
     )
