@@ -292,3 +292,20 @@ def test_the_satisfaction_follow_up_after_the_resolution(client, sign_in, book, 
         .status_code
         == 403
     )
+
+
+def test_the_account_timeline_shows_the_loans_complaints_without_their_text(
+    client, sign_in, book, db
+) -> None:  # type: ignore[no-untyped-def]
+    filed = complaint(db, book.queue_loan)
+    page = sign_in("agent1").get(f"/accounts/{book.queue_loan}")
+    assert page.status_code == 200
+    row = re.search(rf'<tr data-complaint="{filed}">(.*?)</tr>', page.text, re.S)
+    assert row is not None
+    assert "服务态度" in row.group(1) and "剩余 14 天" in row.group(1)
+    assert TEXT not in page.text  # the description stays in the compliance console
+    assert f'href="/compliance/complaints/{filed}"' not in page.text  # agents have no console
+    officer = sign_in("compliance1").get(f"/accounts/{book.queue_loan}")
+    assert f'href="/compliance/complaints/{filed}"' in officer.text
+    quiet = sign_in("agent1").get(f"/accounts/{book.other_loan}")
+    assert 'id="no-complaints"' in quiet.text

@@ -51,7 +51,14 @@ def test_the_account_page_shows_masked_data_state_scores_and_timeline(
     assert page.status_code == 200
     mobile = re.search(r'id="masked-mobile">([^<]+)<', page.text)
     assert mobile is not None and "****" in mobile.group(1)
-    for text in ("账户状态", "风险评分与原因", "联系借款人", "时间线", 'id="timeline-later"'):
+    for text in (
+        "账户状态",
+        "风险评分与原因",
+        "联系借款人",
+        "时间线",
+        'id="complaints"',
+        'id="legal"',
+    ):
         assert text in page.text
 
 

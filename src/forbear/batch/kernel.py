@@ -223,9 +223,7 @@ def read_bucket(root: Path, bucket: int) -> DayFrames:
     batch of queries (``collect_all``), so the smaller ones decode alongside the larger."""
     frames = pl.collect_all(
         [
-            pl.scan_parquet(root / f"{name}.parquet")
-            .filter(pl.col(PART) == bucket)
-            .drop(PART)
+            pl.scan_parquet(root / f"{name}.parquet").filter(pl.col(PART) == bucket).drop(PART)
             for name in TABLES
         ]
     )

@@ -153,7 +153,6 @@ ZH: dict[str, str] = {
     "account.contact_points": "联系方式",
     "account.timeline": "时间线：还款与联系记录",
     "account.timeline_empty": "暂无还款或联系记录。",
-    "account.timeline_later": "承诺还款、还款计划、投诉与法务记录将在后续版本显示于此。",
     "account.chart_title": "累计应还与累计已还",
     "account.chart_due": "累计应还",
     "account.chart_paid": "累计已还",
@@ -377,9 +376,6 @@ EN: dict[str, str] = {
     "account.contact_points": "Contact points",
     "account.timeline": "Timeline: payments and contacts",
     "account.timeline_empty": "No payments or contacts yet.",
-    "account.timeline_later": (
-        "Promises, repayment plans, complaints and legal steps will show here in a later release."
-    ),
     "account.chart_title": "Cumulative due and paid",
     "account.chart_due": "Due (cumulative)",
     "account.chart_paid": "Paid (cumulative)",

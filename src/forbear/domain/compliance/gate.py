@@ -117,9 +117,7 @@ def gate(
     # check that cannot be judged (null: no flags row, no due date) does not block, as
     # in the final answer below, and must not make a contact skip the frequency caps
     elig = (
-        ~pl.any_horizontal([b.fill_null(False) for _, b, _ in checks])
-        if checks
-        else pl.lit(True)
+        ~pl.any_horizontal([b.fill_null(False) for _, b, _ in checks]) if checks else pl.lit(True)
     )
     p = p.with_columns(_elig=elig)
     p, more = _frequency_rules(p, h, borrowers, ctx, stats["lo"], stats["hi"])

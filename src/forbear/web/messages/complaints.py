@@ -4,6 +4,11 @@ the compliance console, complaints and their SLA clocks, surveys and the case li
 from __future__ import annotations
 
 ZH: dict[str, str] = {
+    "complaints.timeline_title": "投诉",
+    "complaints.timeline_none": "本借据没有投诉记录。",
+    "complaints.timeline_legal": "法务案件",
+    "complaints.timeline_no_legal": "本借据没有法务案件。",
+    "complaints.timeline_opened": "{date} 立案审核",
     "kind.complaint": "投诉",
     "kind.case": "案例",
     "complaints.console": "合规控制台",
@@ -190,6 +195,11 @@ ZH: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "complaints.timeline_title": "Complaints",
+    "complaints.timeline_none": "No complaints on this loan.",
+    "complaints.timeline_legal": "Legal cases",
+    "complaints.timeline_no_legal": "No legal case on this loan.",
+    "complaints.timeline_opened": "opened for review {date}",
     "kind.complaint": "Complaint",
     "kind.case": "Case",
     "complaints.console": "Compliance console",

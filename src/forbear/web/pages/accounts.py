@@ -10,7 +10,7 @@ put in a URL.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -118,6 +118,7 @@ def _account_page(
         decisions = [] if run_day is None else reads.decisions_for(conn, loan_id, run_day)
         attempt = _attempt(conn, loan_id, attempt_id)
         collection = account_extras(request, conn, principal, loan_id, as_of)
+        complaints, legal_cases = _complaints_and_cases(conn, loan_id, as_of or web.today())
         rules = (
             contact_service.lender_rules(web.forbear.settings.data_dir, conn)
             if attempt is not None
@@ -166,9 +167,33 @@ def _account_page(
         purposes={p: sorted(f.value for f in fields) for p, fields in purposes.items()},
         chart=chart if days else None,
         local=lambda m: _local(m, zone_name),
+        complaints=complaints,
+        legal_cases=legal_cases,
         **collection,
         **(extra or {}),
     )
+
+
+def _complaints_and_cases(
+    conn: Connection, loan_id: int, as_of: date
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The loan's complaints with their SLA clocks (the description stays in the
+    compliance console) and its legal cases with their stage, for the timeline."""
+    from forbear.services.complaints import list_complaints
+    from forbear.store.legal import LegalCase
+
+    complaints = list_complaints(conn, as_of=as_of, loan_ids=[loan_id]).sort(
+        "received_on", descending=True
+    )
+    cases = conn.execute(
+        select(LegalCase.id, LegalCase.stage, LegalCase.opened_on, LegalCase.stage_on)
+        .where(LegalCase.loan_id == loan_id)
+        .order_by(LegalCase.id.desc())
+    ).all()
+    return complaints.to_dicts(), [
+        {"case_id": c.id, "stage": c.stage, "opened_on": c.opened_on, "stage_on": c.stage_on}
+        for c in cases
+    ]
 
 
 @router.get("/accounts/{loan_id}")
