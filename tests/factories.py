@@ -74,3 +74,31 @@ def csv_text(rows: list[dict[str, str | None]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+def import_three_loans(connection: Any, vault: Any, folder: Any) -> dict[str, int]:
+    """A small book through the real import: product ``P1``; loans ``L0001`` and ``L0002``
+    of borrower ``C0001`` (with an emergency contact) and ``L0003`` of ``C0002`` (none).
+    Returns the loans' ids by reference."""
+    from forbear.services.contacts import loan_id_for_ref
+    from forbear.services.imports import import_loans, import_products
+
+    import_products(connection, [make_product()], "test")
+    path = folder / "loans.csv"
+    rows = [
+        make_loan_row(),
+        make_loan_row(loan_ref="L0002", principal="3000", term_months="24"),
+        make_loan_row(
+            loan_ref="L0003",
+            customer_ref="C0002",
+            name="李娜",
+            national_id=VALID_IDS[2],
+            mobile="+86 139 1111 2222",
+            emergency_name="",
+            emergency_relation="",
+            emergency_mobile="",
+        ),
+    ]
+    path.write_text(csv_text(rows), encoding="utf-8")
+    import_loans(connection, vault, path)
+    return {ref: loan_id_for_ref(connection, ref) for ref in ("L0001", "L0002", "L0003")}

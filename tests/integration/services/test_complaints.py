@@ -16,12 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Connection, func, insert, select
 
-from factories import VALID_IDS, csv_text, make_loan_row, make_product
+from factories import import_three_loans
 from forbear.domain.compliance.config import default_rules
 from forbear.domain.errors import Conflict, NotFound, ValidationError
 from forbear.services import complaints as svc
 from forbear.services import contacts, promises
-from forbear.services.imports import import_loans, import_products
 from forbear.store.audit import AuditEvent
 from forbear.store.complaints import CaseEntry, Complaint, ComplaintContact, SatisfactionResponse
 from forbear.store.contacts import Hold
@@ -40,25 +39,7 @@ def local(text: str) -> datetime:
 
 @pytest.fixture
 def book(connection: Connection, vault: PiiVault, tmp_path: Path) -> dict[str, int]:
-    import_products(connection, [make_product()], "test")
-    path = tmp_path / "loans.csv"
-    rows = [
-        make_loan_row(),
-        make_loan_row(loan_ref="L0002", principal="3000", term_months="24"),
-        make_loan_row(
-            loan_ref="L0003",
-            customer_ref="C0002",
-            name="李娜",
-            national_id=VALID_IDS[2],
-            mobile="+86 139 1111 2222",
-            emergency_name="",
-            emergency_relation="",
-            emergency_mobile="",
-        ),
-    ]
-    path.write_text(csv_text(rows), encoding="utf-8")
-    import_loans(connection, vault, path)
-    ids = {ref: contacts.loan_id_for_ref(connection, ref) for ref in ("L0001", "L0002", "L0003")}
+    ids = import_three_loans(connection, vault, tmp_path)
     for ref, loan in list(ids.items()):
         ids["B" + ref] = connection.execute(
             select(Loan.borrower_id).where(Loan.id == loan)

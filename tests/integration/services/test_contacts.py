@@ -15,13 +15,12 @@ import polars as pl
 import pytest
 from sqlalchemy import Connection, func, select
 
-from factories import VALID_IDS, csv_text, make_loan_row, make_product
+from factories import import_three_loans
 from forbear.domain.compliance import schema as contracts
 from forbear.domain.compliance.config import CompiledRules, default_rules
 from forbear.domain.compliance.gate import gate
 from forbear.domain.errors import NotFound, ValidationError
 from forbear.services import contacts as svc
-from forbear.services.imports import import_loans, import_products
 from forbear.store import contacts as store
 from forbear.store.audit import AuditEvent
 from forbear.store.crypto import PiiVault
@@ -43,25 +42,7 @@ def rules() -> CompiledRules:
 
 @pytest.fixture
 def book(connection: Connection, vault: PiiVault, tmp_path: Path) -> dict[str, int]:
-    import_products(connection, [make_product()], "test")
-    path = tmp_path / "loans.csv"
-    rows = [
-        make_loan_row(),
-        make_loan_row(loan_ref="L0002", principal="3000", term_months="24"),
-        make_loan_row(
-            loan_ref="L0003",
-            customer_ref="C0002",
-            name="李娜",
-            national_id=VALID_IDS[2],
-            mobile="+86 139 1111 2222",
-            emergency_name="",
-            emergency_relation="",
-            emergency_mobile="",
-        ),
-    ]
-    path.write_text(csv_text(rows), encoding="utf-8")
-    import_loans(connection, vault, path)
-    ids = {ref: svc.loan_id_for_ref(connection, ref) for ref in ("L0001", "L0002", "L0003")}
+    ids = import_three_loans(connection, vault, tmp_path)
     points = connection.execute(
         select(ContactPoint.id, ContactPoint.owner_type, ContactPoint.borrower_id)
     ).all()

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from factories import VALID_IDS, csv_text, make_loan_row, make_product
+from factories import import_three_loans
 from forbear.domain.compliance.config import default_rules
 from forbear.domain.errors import Conflict, NotFound, ValidationError
 from forbear.services import contacts
@@ -41,25 +41,7 @@ _refs = itertools.count(1)
 
 @pytest.fixture
 def book(connection: Connection, vault: PiiVault, tmp_path: Path) -> dict[str, int]:
-    import_products(connection, [make_product()], "test")
-    path = tmp_path / "loans.csv"
-    rows = [
-        make_loan_row(),
-        make_loan_row(loan_ref="L0002", principal="3000", term_months="24"),
-        make_loan_row(
-            loan_ref="L0003",
-            customer_ref="C0002",
-            name="李娜",
-            national_id=VALID_IDS[2],
-            mobile="+86 139 1111 2222",
-            emergency_name="",
-            emergency_relation="",
-            emergency_mobile="",
-        ),
-    ]
-    path.write_text(csv_text(rows), encoding="utf-8")
-    import_loans(connection, vault, path)
-    return {ref: contacts.loan_id_for_ref(connection, ref) for ref in ("L0001", "L0002", "L0003")}
+    return import_three_loans(connection, vault, tmp_path)
 
 
 def pay(conn: Connection, loan_id: int, day: date, amount: int, hour: int = 12) -> None:
