@@ -167,6 +167,21 @@ def _attempt(request: Request, session: svc.BorrowerSession, work: Callable[[], 
         return _problem(request, session, exc)
 
 
+def _act(
+    request: Request,
+    csrf_token: str,
+    work: Callable[[svc.BorrowerSession, WebState], Response],
+) -> Response:
+    """A portal form's POST: signed in (else to the sign-in page), the session's CSRF
+    token, then ``work``; a refusal is the portal's error page and nothing is written."""
+    session = borrower_of(request)
+    if session is None:
+        return _redirect_sign_in()
+    _check_form_csrf(session, csrf_token)
+    web = state_of(request)
+    return _attempt(request, session, lambda: work(session, web))
+
+
 # ---------------------------------------------------------------------------- sign-in
 
 
@@ -371,14 +386,8 @@ def pay(
     method: Annotated[str, Form(max_length=30)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    session = borrower_of(request)
-    if session is None:
-        return _redirect_sign_in()
-    _check_form_csrf(session, csrf_token)
-    web = state_of(request)
-    as_of = _book_date(request)
-
-    def work() -> Response:
+    def work(session: svc.BorrowerSession, web: WebState) -> Response:
+        as_of = _book_date(request)
         fen = parse_yuan(amount)
         with web.forbear.transaction() as conn:
             svc.record_payment_intent(
@@ -392,7 +401,7 @@ def pay(
             )
         return _done(_loan_id(loan_id), "pay")
 
-    return _attempt(request, session, work)
+    return _act(request, csrf_token, work)
 
 
 @router.post("/portal/loans/{loan_id}/promise")
@@ -403,14 +412,8 @@ def promise(
     promised_on: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    session = borrower_of(request)
-    if session is None:
-        return _redirect_sign_in()
-    _check_form_csrf(session, csrf_token)
-    web = state_of(request)
-    as_of = _book_date(request)
-
-    def work() -> Response:
+    def work(session: svc.BorrowerSession, web: WebState) -> Response:
+        as_of = _book_date(request)
         fen = parse_yuan(amount)
         try:
             day = date.fromisoformat(promised_on)
@@ -428,7 +431,7 @@ def promise(
             )
         return _done(_loan_id(loan_id), "promise")
 
-    return _attempt(request, session, work)
+    return _act(request, csrf_token, work)
 
 
 @router.post("/portal/loans/{loan_id}/dispute")
@@ -438,13 +441,7 @@ def dispute(
     reason: Annotated[str, Form(max_length=40)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    session = borrower_of(request)
-    if session is None:
-        return _redirect_sign_in()
-    _check_form_csrf(session, csrf_token)
-    web = state_of(request)
-
-    def work() -> Response:
+    def work(session: svc.BorrowerSession, web: WebState) -> Response:
         with web.forbear.transaction() as conn:
             svc.dispute(
                 conn,
@@ -455,7 +452,7 @@ def dispute(
             )
         return _done(_loan_id(loan_id), "dispute")
 
-    return _attempt(request, session, work)
+    return _act(request, csrf_token, work)
 
 
 @router.get("/portal/loans/{loan_id}/plans")
@@ -489,14 +486,8 @@ def choose_plan(
     option: Annotated[str, Form(max_length=40)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    session = borrower_of(request)
-    if session is None:
-        return _redirect_sign_in()
-    _check_form_csrf(session, csrf_token)
-    web = state_of(request)
-    as_of = _book_date(request)
-
-    def work() -> Response:
+    def work(session: svc.BorrowerSession, web: WebState) -> Response:
+        as_of = _book_date(request)
         with web.forbear.transaction() as conn:
             svc.choose_plan(
                 conn,
@@ -507,7 +498,7 @@ def choose_plan(
             )
         return _done(_loan_id(loan_id), "plan")
 
-    return _attempt(request, session, work)
+    return _act(request, csrf_token, work)
 
 
 # ---------------------------------------------------------------------------- complain
@@ -539,13 +530,7 @@ def complain(
     loan_id: Annotated[str, Form(max_length=12)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    session = borrower_of(request)
-    if session is None:
-        return _redirect_sign_in()
-    _check_form_csrf(session, csrf_token)
-    web = state_of(request)
-
-    def work() -> Response:
+    def work(session: svc.BorrowerSession, web: WebState) -> Response:
         loan: int | None = None
         if loan_id.strip():
             if not loan_id.strip().isdigit():
@@ -566,7 +551,7 @@ def complain(
             )
         return RedirectResponse("/portal/complain?done=1", 303)
 
-    return _attempt(request, session, work)
+    return _act(request, csrf_token, work)
 
 
 # ---------------------------------------------------------------------------- contact
@@ -596,18 +581,12 @@ def opt_out(
     channel: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    session = borrower_of(request)
-    if session is None:
-        return _redirect_sign_in()
-    _check_form_csrf(session, csrf_token)
-    web = state_of(request)
-
-    def work() -> Response:
+    def work(session: svc.BorrowerSession, web: WebState) -> Response:
         with web.forbear.transaction() as conn:
             svc.opt_out(conn, borrower_id=session.borrower_id, channel=channel, now=web.now())
         return RedirectResponse("/portal/preferences?done=1", 303)
 
-    return _attempt(request, session, work)
+    return _act(request, csrf_token, work)
 
 
 @router.get("/portal/contacts")
