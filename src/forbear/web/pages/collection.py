@@ -225,11 +225,7 @@ def _form(**values: str) -> dict[str, str]:
     return {k: v for k, v in values.items()}
 
 
-@router.post("/accounts/{loan_id}/plans/quote")
-def quote_plan(
-    request: Request,
-    principal: Offerer,
-    loan_id: LoanId,
+def plan_form(
     plan_type: PlanField,
     months: PlanField = "",
     instalments: PlanField = "",
@@ -238,10 +234,9 @@ def quote_plan(
     payment_share_pct: PlanField = "",
     income_yuan: PlanField = "",
     expenses_yuan: PlanField = "",
-) -> Response:
-    from forbear.web.pages.accounts import _account_page
-
-    form = _form(
+) -> dict[str, str]:
+    """The plan form's fields as typed (kept to show them again on a refusal)."""
+    return _form(
         plan_type=plan_type,
         months=months,
         instalments=instalments,
@@ -251,14 +246,32 @@ def quote_plan(
         income_yuan=income_yuan,
         expenses_yuan=expenses_yuan,
     )
+
+
+PlanForm = Annotated[dict[str, str], Depends(plan_form)]
+
+
+def _offer(
+    request: Request, principal: Principal, loan_id: int, form: dict[str, str], *, save: bool
+) -> Any:
+    """The offer computed (and saved with ``save``), or the account page with the refusal."""
     web, t = state_of(request), translator(request)
     try:
         body = _plan_in(form)
         with web.forbear.transaction() as conn:
-            result = api.make_offer(conn, web, principal, loan_id, body, t, save=False)
+            return api.make_offer(conn, web, principal, loan_id, body, t, save=save)
     except (ValidationError, Conflict) as exc:
         return _plan_refused(request, principal, loan_id, form, exc)
-    quote = api.quote_out(result, t)
+
+
+@router.post("/accounts/{loan_id}/plans/quote")
+def quote_plan(request: Request, principal: Offerer, loan_id: LoanId, form: PlanForm) -> Response:
+    from forbear.web.pages.accounts import _account_page
+
+    result = _offer(request, principal, loan_id, form, save=False)
+    if isinstance(result, Response):
+        return result
+    quote = api.quote_out(result, translator(request))
     return _account_page(request, principal, loan_id, extra={"quote": quote, "plan_form": form})
 
 
@@ -283,36 +296,10 @@ def _plan_refused(
 
 
 @router.post("/accounts/{loan_id}/plans")
-def save_plan(
-    request: Request,
-    principal: Offerer,
-    loan_id: LoanId,
-    plan_type: PlanField,
-    months: PlanField = "",
-    instalments: PlanField = "",
-    waive_penalty_pct: PlanField = "",
-    discount_pct: PlanField = "",
-    payment_share_pct: PlanField = "",
-    income_yuan: PlanField = "",
-    expenses_yuan: PlanField = "",
-) -> Response:
-    form = _form(
-        plan_type=plan_type,
-        months=months,
-        instalments=instalments,
-        waive_penalty_pct=waive_penalty_pct,
-        discount_pct=discount_pct,
-        payment_share_pct=payment_share_pct,
-        income_yuan=income_yuan,
-        expenses_yuan=expenses_yuan,
-    )
-    web, t = state_of(request), translator(request)
-    try:
-        body = _plan_in(form)
-        with web.forbear.transaction() as conn:
-            result = api.make_offer(conn, web, principal, loan_id, body, t, save=True)
-    except (ValidationError, Conflict) as exc:
-        return _plan_refused(request, principal, loan_id, form, exc)
+def save_plan(request: Request, principal: Offerer, loan_id: LoanId, form: PlanForm) -> Response:
+    result = _offer(request, principal, loan_id, form, save=True)
+    if isinstance(result, Response):
+        return result
     return _back(loan_id, f"plan_saved={result.plan_id}", "plans")
 
 
