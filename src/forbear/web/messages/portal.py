@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 ZH: dict[str, str] = {
+    "portal.survey.title": "请为我们的服务打分",
+    "portal.survey.question.plan": "您对刚才选择还款计划的过程满意吗？",
+    "portal.survey.question.promise": "您对刚才登记还款承诺的过程满意吗？",
+    "portal.survey.score.5": "5 非常满意",
+    "portal.survey.score.4": "4 满意",
+    "portal.survey.score.3": "3 一般",
+    "portal.survey.score.2": "2 不满意",
+    "portal.survey.score.1": "1 非常不满意",
+    "portal.survey.submit": "提交评价",
+    "portal.done.survey": "感谢您的评价。",
     "portal.name": "借款人服务",
     "portal.footer": "对处理结果有疑问，可拨打国家金融监督管理总局消费者投诉热线 {hotline}。",
     "portal.back": "返回",
@@ -159,6 +169,16 @@ ZH: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "portal.survey.title": "Please rate our service",
+    "portal.survey.question.plan": "How satisfied are you with choosing your repayment plan?",
+    "portal.survey.question.promise": "How satisfied are you with making your promise to pay?",
+    "portal.survey.score.5": "5 Very satisfied",
+    "portal.survey.score.4": "4 Satisfied",
+    "portal.survey.score.3": "3 Neutral",
+    "portal.survey.score.2": "2 Dissatisfied",
+    "portal.survey.score.1": "1 Very dissatisfied",
+    "portal.survey.submit": "Send rating",
+    "portal.done.survey": "Thank you for your rating.",
     "portal.name": "Borrower services",
     "portal.footer": "Questions about how we handled something? Call the NFRA consumer hotline "
     "{hotline}.",

@@ -348,7 +348,9 @@ def _loan_id(value: str) -> int:
 
 
 @router.get("/portal/loans/{loan_id}")
-def loan_page(request: Request, loan_id: str, done: str | None = None) -> Response:
+def loan_page(
+    request: Request, loan_id: str, done: str | None = None, survey: str | None = None
+) -> Response:
     session = borrower_of(request)
     if session is None:
         return _redirect_sign_in()
@@ -369,13 +371,61 @@ def loan_page(request: Request, loan_id: str, done: str | None = None) -> Respon
         owed=owed,
         as_of=as_of,
         done=done,
+        survey=_survey(survey),
         methods=PAYMENT_METHODS,
         reasons=svc.DISPUTE_REASONS,
     )
 
 
-def _done(loan_id: int, what: str) -> Response:
-    return RedirectResponse(f"/portal/loans/{loan_id}?done={what}", 303)
+def _done(loan_id: int, what: str, survey: str | None = None) -> Response:
+    """Back to the loan page with its notice (and, after a promise or a plan, the
+    one-question satisfaction survey about it)."""
+    ask = f"&survey={survey}" if survey else ""
+    return RedirectResponse(f"/portal/loans/{loan_id}?done={what}{ask}", 303)
+
+
+SURVEY_SUBJECTS = ("plan", "promise")
+
+
+def _survey(value: str | None) -> dict[str, Any] | None:
+    """``plan:12`` / ``promise:7`` from the query, else None (anything else is ignored:
+    the survey only appears, the answer is checked when it is posted)."""
+    kind, _, number = (value or "").partition(":")
+    if kind in SURVEY_SUBJECTS and number.isdigit() and 1 <= int(number) <= 2**31:
+        return {"subject_type": kind, "subject_id": int(number)}
+    return None
+
+
+@router.post("/portal/survey")
+def answer_survey(
+    request: Request,
+    subject_type: Annotated[str, Form(max_length=20)] = "",
+    subject_id: Annotated[str, Form(max_length=12)] = "",
+    loan_id: Annotated[str, Form(max_length=12)] = "",
+    score: Annotated[str, Form(max_length=2)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    def work(session: svc.BorrowerSession, web: WebState) -> Response:
+        if subject_type not in SURVEY_SUBJECTS or not subject_id.isdigit():
+            raise ValidationError("subject_id", "a plan or a promise of yours")
+        if not score.isdigit():
+            raise ValidationError("score", "a whole number from 1 to 5")
+        loan = _loan_id(loan_id)
+        with web.forbear.transaction() as conn:
+            svc.own_loan(conn, session.borrower_id, loan)
+            complaint_service.record_satisfaction(
+                conn,
+                borrower_id=session.borrower_id,
+                subject_type=subject_type,
+                subject_id=int(subject_id),
+                score=int(score),
+                actor=session.actor,
+                now=web.now(),
+                loan_id=loan,
+            )
+        return _done(loan, "survey")
+
+    return _act(request, csrf_token, work)
 
 
 @router.post("/portal/loans/{loan_id}/pay")
@@ -420,7 +470,7 @@ def promise(
         except ValueError:
             raise ValidationError("promised_on", "a date (YYYY-MM-DD)") from None
         with web.forbear.transaction() as conn:
-            svc.make_promise(
+            made = svc.make_promise(
                 conn,
                 borrower_id=session.borrower_id,
                 loan_id=_loan_id(loan_id),
@@ -429,7 +479,7 @@ def promise(
                 as_of=as_of,
                 now=web.now(),
             )
-        return _done(_loan_id(loan_id), "promise")
+        return _done(_loan_id(loan_id), "promise", survey=f"promise:{made}")
 
     return _act(request, csrf_token, work)
 
@@ -489,14 +539,14 @@ def choose_plan(
     def work(session: svc.BorrowerSession, web: WebState) -> Response:
         as_of = _book_date(request)
         with web.forbear.transaction() as conn:
-            svc.choose_plan(
+            chosen = svc.choose_plan(
                 conn,
                 borrower_id=session.borrower_id,
                 loan_id=_loan_id(loan_id),
                 option=option,
                 as_of=as_of,
             )
-        return _done(_loan_id(loan_id), "plan")
+        return _done(_loan_id(loan_id), "plan", survey=f"plan:{chosen.id}")
 
     return _act(request, csrf_token, work)
 
