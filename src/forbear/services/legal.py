@@ -710,13 +710,13 @@ def limitation_watch(conn: Connection, as_of: date, within_days: int | None = No
     )
 
 
-# ----------------------------------------------------------------------- plans hook
+# ----------------------------------------------------------------------- plans
 
 
 def legal_closure(conn: Connection, loan_id: int, as_of: date) -> str | None:
     """Why a loan may not get a repayment plan from collections because of its legal case
-    (``services.plans.LEGALLY_CLOSED``): a settlement reached through a case fixes the
-    terms, and after a judgment the court's decision governs repayment, so any new
+    (asked by :func:`forbear.services.plans.offer_plan`): a settlement reached through a
+    case fixes the terms, and after a judgment the court's decision governs repayment, so any new
     arrangement goes through the legal team. ``None`` when the legal area has no
     objection (no case, or a case in review, demand or filing, or closed)."""
     c = LegalCase
@@ -735,16 +735,6 @@ def legal_closure(conn: Connection, loan_id: int, as_of: date) -> str | None:
     if row.stage == Stage.SETTLED.value:
         return f"settled through legal case {row.id} on {row.stage_on.isoformat()}"
     return f"legal case {row.id} is at {row.stage} since {row.stage_on.isoformat()}: ask legal"
-
-
-def _register_plans_hook() -> None:
-    from forbear.services import plans
-
-    if legal_closure not in plans.LEGALLY_CLOSED:
-        plans.LEGALLY_CLOSED.append(legal_closure)
-
-
-_register_plans_hook()
 
 
 # ----------------------------------------------------------------------- demo

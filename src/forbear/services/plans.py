@@ -11,15 +11,14 @@ or legally closed loan, an expired offer, a transition the life cycle does not a
 an amount the contract does not allow, an unaffordable plan), :class:`ValidationError`
 (a bad parameter, missing income for a hardship plan), :class:`NotFound`.
 
-"Legally closed": each function in :data:`LEGALLY_CLOSED` is asked, for a loan and a date,
-for a reason the loan may not get a plan (``None`` when it may); the legal area adds its
-closed cases there. Paid-off and written-off loans are refused by the ledger position.
+"Legally closed": :func:`forbear.services.legal.legal_closure` gives the reason a loan's
+legal case forbids a plan of collections' own (settled, judgment, enforcement), ``None``
+when it does not. Paid-off and written-off loans are refused by the ledger position.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -66,10 +65,6 @@ from forbear.store.models import AccountScore, Loan, Product
 from forbear.store.models import Payment as PaymentRow
 from forbear.store.plans import OPEN_STATUSES, Plan
 from forbear.store.plans import PlanLine as PlanLineRow
-
-# (conn, loan_id, as_of) -> a reason the loan is legally closed, or None
-LegalClosure = Callable[[Connection, int, date], str | None]
-LEGALLY_CLOSED: list[LegalClosure] = []
 
 BEHAVIOUR = "behaviour"
 
@@ -179,14 +174,11 @@ def _blocked(conn: Connection, facts: LoanFacts, as_of: date) -> str | None:
             f"loan {facts.external_ref} is under a dispute hold ({hold[0]}): "
             "no plan until it is resolved"
         )
-    # the legal area registers its check when imported; import it so that it always
-    # does, whichever entry point (CLI, web, daily run) offers the plan
-    import forbear.services.legal  # noqa: F401
+    from forbear.services.legal import legal_closure  # legal imports plans
 
-    for check in LEGALLY_CLOSED:
-        reason = check(conn, facts.loan_id, as_of)
-        if reason:
-            return f"loan {facts.external_ref} is legally closed: {reason}"
+    reason = legal_closure(conn, facts.loan_id, as_of)
+    if reason:
+        return f"loan {facts.external_ref} is legally closed: {reason}"
     return None
 
 
@@ -839,7 +831,6 @@ def _replay_daily(conn: Connection, start: date, end: date) -> None:
 
 
 __all__ = [
-    "LEGALLY_CLOSED",
     "OfferResult",
     "PlanInfo",
     "accept_plan",
