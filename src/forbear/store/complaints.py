@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -75,6 +76,9 @@ class Complaint(Base):
     resolved_on: Mapped[date | None] = mapped_column(Date)
     resolved_by: Mapped[str | None] = mapped_column(String(100))
     closed_on: Mapped[date | None] = mapped_column(Date)
+    description_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    extension_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    resolution_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now()
@@ -127,6 +131,7 @@ class CaseEntry(Base):
     lesson: Mapped[str] = mapped_column(Text)
     written_by: Mapped[str] = mapped_column(String(100))
     written_on: Mapped[date] = mapped_column(Date)
+    lesson_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = _created_at()
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Select,
     String,
     Text,
@@ -112,6 +113,7 @@ class Hold(Base):
     since: Mapped[datetime] = mapped_column(UTCDateTime())
     until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text)  # free text: no personal data
+    reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = _created_at()
 

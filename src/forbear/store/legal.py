@@ -29,6 +29,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     func,
@@ -117,6 +118,7 @@ class LegalCase(Base):
     court: Mapped[str | None] = mapped_column(String(200))
     case_number: Mapped[str | None] = mapped_column(String(100))  # 案号, from filing
     closed_reason: Mapped[str | None] = mapped_column(Text)
+    closed_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     opened_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = _created_at()
 
@@ -138,6 +140,7 @@ class LegalCaseEvent(Base):
     court: Mapped[str | None] = mapped_column(String(200))
     case_number: Mapped[str | None] = mapped_column(String(100))
     notes: Mapped[str | None] = mapped_column(Text)  # free text: no personal data
+    notes_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     demand_id: Mapped[int | None] = mapped_column(ForeignKey("demands.id"))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = _created_at()

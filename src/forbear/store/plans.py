@@ -28,6 +28,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     func,
     select,
@@ -86,6 +87,7 @@ class Plan(Base):
     scheduled: Mapped[int] = mapped_column(BigInteger)
     findings: Mapped[list[Any]] = mapped_column(JSON)  # contract check (legal review flags)
     policy_sha256: Mapped[str] = mapped_column(String(64))
+    cancel_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=func.now()
