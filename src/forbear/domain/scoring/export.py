@@ -4,6 +4,10 @@ CSV is written UTF-8 with a byte-order mark so Excel on a Chinese Windows opens 
 labels correctly instead of guessing GBK. The Excel workbook has a "Scorecard" sheet
 (one row per bin) and a "Summary" sheet (metrics, scaling, tiers, training data). These
 writers are the only I/O in the domain: they write to the path they are given.
+
+Every text cell, header and column name goes through :mod:`forbear.domain.spreadsheet`:
+a feature named ``=HYPERLINK(...)`` (a column of the training file) is written as text,
+never as a formula.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from forbear.domain.scoring.artefact import Artefact
+from forbear.domain.spreadsheet import safe_cell, safe_frame
 
 COLUMNS: dict[str, str] = {
     "feature": "特征 Feature",
@@ -92,7 +97,7 @@ def summary_rows(artefact: Artefact) -> list[tuple[str, str | float | int]]:
 def write_csv(artefact: Artefact, path: str | Path) -> Path:
     """The scorecard table as UTF-8 CSV with a BOM, headers in Chinese and English."""
     target = Path(path)
-    table = scorecard_table(artefact).rename(COLUMNS)
+    table = safe_frame(scorecard_table(artefact).rename(COLUMNS))
     target.write_bytes(b"\xef\xbb\xbf" + table.write_csv().encode("utf-8"))
     return target
 
@@ -105,16 +110,16 @@ def write_excel(artefact: Artefact, path: str | Path) -> Path:
     assert ws is not None
     ws.title = "Scorecard"
     table = scorecard_table(artefact)
-    ws.append([COLUMNS[c] for c in table.columns])
+    ws.append([safe_cell(COLUMNS[c]) for c in table.columns])
     for row in table.iter_rows():
-        ws.append(list(row))
+        ws.append([safe_cell(value) for value in row])
     for i, col in enumerate(table.columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = 40 if "label" in col else 16
     ws.freeze_panes = "A2"
     summary = wb.create_sheet("Summary")
     summary.append(["item", "value"])
     for key, value in summary_rows(artefact):
-        summary.append([key, value])
+        summary.append([safe_cell(key), safe_cell(value)])
     summary.column_dimensions["A"].width = 24
     summary.column_dimensions["B"].width = 70
     wb.save(target)

@@ -10,7 +10,9 @@ CN.RATE.LICENSED, is boxed on the first page), the payment history, the demand h
 contact history and the case's stages and costs.
 
 CSV files are UTF-8 with a byte-order mark, so spreadsheet programs open the Chinese
-headers and values correctly.
+headers and values correctly, and their text cells are made spreadsheet-safe
+(:mod:`forbear.domain.spreadsheet`): a name, address or note starting with ``=`` is shown
+as text, never run as a formula.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import polars as pl
 from forbear.domain.contracts import ClaimFinding, Severity
 from forbear.domain.legal.amounts import ClaimAmounts
 from forbear.domain.money import format_yuan
+from forbear.domain.spreadsheet import safe_frame
 from forbear.services.documents.pdf import Page
 
 
@@ -63,7 +66,7 @@ class PackageData:
 
 def _csv(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
-    frame.write_csv(buffer)
+    safe_frame(frame).write_csv(buffer)
     return b"\xef\xbb\xbf" + buffer.getvalue()
 
 

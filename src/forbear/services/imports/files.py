@@ -14,6 +14,7 @@ import polars as pl
 
 from forbear.domain.errors import ForbearError, RowError
 from forbear.domain.intake.result import LINE
+from forbear.domain.spreadsheet import safe_frame
 
 SUPPORTED = (".csv", ".txt", ".parquet", ".pq")
 
@@ -103,7 +104,9 @@ def _with_lines(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def write_rejects(path: Path, rows: pl.DataFrame, errors: list[RowError]) -> Path:
-    """Write the rejected rows with their reasons, for a person to fix and re-import."""
+    """Write the rejected rows with their reasons, for a person to fix and re-import
+    (text cells spreadsheet-safe, :mod:`forbear.domain.spreadsheet`: the file is opened
+    in a spreadsheet program, and a rejected row may hold ``=HYPERLINK(...)``)."""
     reasons = (
         pl.DataFrame(
             {
@@ -116,5 +119,5 @@ def write_rejects(path: Path, rows: pl.DataFrame, errors: list[RowError]) -> Pat
         .agg(pl.col("_reason").str.join("; "))
     )
     out = rows.join(reasons, on=LINE, how="inner").sort(LINE)
-    out.write_csv(path)
+    safe_frame(out).write_csv(path)
     return path
