@@ -61,6 +61,7 @@ from forbear.services.contracts import check_loan_claim
 from forbear.store import audit
 from forbear.store.contacts import Hold
 from forbear.store.contracts import ContractVersion
+from forbear.store.locks import lock_loan
 from forbear.store.models import AccountScore, Loan, Product
 from forbear.store.models import Payment as PaymentRow
 from forbear.store.plans import OPEN_STATUSES, Plan
@@ -246,6 +247,8 @@ def offer_plan(
     _authority(role)
     request.validate()
     facts = loan_facts(conn, loan_id)
+    if save:  # one open plan per loan: serialise the check and the insert per loan
+        lock_loan(conn, loan_id)
     reason = _open_plan(conn, facts) or _blocked(conn, facts, as_of)
     if reason is not None:
         raise Conflict(reason)
@@ -510,6 +513,7 @@ def _move(
 def accept_plan(conn: Connection, plan_id: int, *, as_of: date, actor: str) -> PlanInfo:
     """The borrower accepted the offer on ``as_of``: the plan governs the loan from that
     day (the daily update makes it active)."""
+    lock_loan(conn, get_plan(conn, plan_id).loan_id)  # then read it again, under the lock
     plan = get_plan(conn, plan_id)
     check_transition(plan.id, plan.status, PlanStatus.ACCEPTED)
     if as_of > plan.expires_on:

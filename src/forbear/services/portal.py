@@ -47,6 +47,7 @@ from forbear.services import contacts, plans, promises
 from forbear.store import audit
 from forbear.store.contacts import ContactAttempt, Hold
 from forbear.store.crypto import PiiVault, normalise
+from forbear.store.locks import lock_loan
 from forbear.store.models import Borrower, Loan
 from forbear.store.portal import (
     PAYMENT_METHODS,
@@ -511,6 +512,7 @@ def make_promise(
 ) -> int:
     """A promise to pay, taken through the portal (``services.promises.add_promise``)."""
     own_loan(conn, borrower_id, loan_id)
+    lock_loan(conn, loan_id)  # one open promise per loan (held to the transaction's end)
     _amount(amount, "amount", MAX_INTENT)
     return promises.add_promise(
         conn,
@@ -623,6 +625,7 @@ def choose_plan(
     """The borrower chooses one of :func:`plan_options`: the plan is offered and accepted
     at once (audited ``plan.offer`` / ``plan.accepted`` by the borrower)."""
     own_loan(conn, borrower_id, loan_id)
+    lock_loan(conn, loan_id)  # one open plan per loan (held to the transaction's end)
     loaded = policy or default_policy()
     facts = plans.loan_facts(conn, loan_id)
     tier = plans.tier_of(conn, loan_id, as_of)

@@ -50,6 +50,7 @@ from forbear.services.book import states_for
 from forbear.store import audit, bulk
 from forbear.store import promises as store
 from forbear.store.contacts import ContactAttempt, read_holds
+from forbear.store.locks import lock_loan
 from forbear.store.models import Loan, LoanStatus
 from forbear.store.promises import Promise
 
@@ -101,6 +102,7 @@ def add_promise(
     ).scalar_one_or_none()
     if borrower_id is None:
         raise NotFound("loan", str(loan_id))
+    lock_loan(conn, loan_id)  # one open promise per loan: the check and insert, serialised
     if contact_attempt_id is not None:
         _check_attempt(conn, contact_attempt_id, loan_id, kind)
     today = _loan_state(conn, loan_id, as_of)
