@@ -998,7 +998,11 @@ def contact_outcome(
 
     forbear = _app()
     with forbear.transaction() as conn:
-        contacts.record_outcome(conn, attempt_id, outcome, _cli_actor())
+        result = contacts.record_outcome(conn, attempt_id, outcome, _cli_actor())
+    result.raise_if_conflict(outcome)
+    if not result.recorded:
+        console.print(f"attempt {attempt_id} already had outcome {outcome}: nothing changed")
+        return
     console.print(f"[green]✓[/] attempt {attempt_id}: {outcome}")
 
 

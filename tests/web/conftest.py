@@ -38,7 +38,7 @@ from forbear.settings import Environment, Settings
 from forbear.sim.products import load_products
 from forbear.store import migrate
 from forbear.store.crypto import PiiVault
-from forbear.store.db import make_engine, normalise_url, ping
+from forbear.store.db import make_engine, normalise_url, ping, read_only
 from forbear.store.runs import WorkQueueItem
 from forbear.store.web import StaffSession, StaffUser
 from forbear.web import create_app, sessions, staff
@@ -176,7 +176,8 @@ def shared_sqlite_book(tmp_path_factory: pytest.TempPathFactory, into: Path) -> 
                 migrate.upgrade(engine)
                 book = build_book(engine, built_dir)
                 with engine.connect() as conn:
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                    # a checkpoint cannot run inside a write transaction
+                    read_only(conn).exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
                 engine.dispose()
                 meta.write_text(json.dumps(asdict(book)), encoding="utf-8")
         finally:

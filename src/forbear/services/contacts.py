@@ -13,7 +13,8 @@ Validation happens before anything is written, so a refused request leaves no tr
 
 Errors: :class:`NotFound` (unknown loan, contact point, attempt, hold),
 :class:`ValidationError` (a channel or kind outside the vocabulary, a contact point that
-does not suit the channel), :class:`Conflict` (an outcome recorded twice), and
+does not suit the channel), :class:`OutcomeConflict` (a second, different outcome; see
+:meth:`OutcomeResult.raise_if_conflict`), and
 :class:`ContactBlocked` for callers that must refuse a blocked contact
 (:meth:`ContactDecision.raise_if_blocked`).
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +45,7 @@ from forbear.domain.compliance.schema import Channel, HoldKind, Outcome, Party
 from forbear.domain.errors import Conflict, ForbearError, NotFound, ValidationError
 from forbear.store import audit
 from forbear.store.contacts import (
+    HISTORY_LOOKBACK,
     AccountFlags,
     AccountNotice,
     AgencyAssignment,
@@ -56,6 +58,7 @@ from forbear.store.contacts import (
     read_holds,
     rule_ids_json,
 )
+from forbear.store.locks import lock_debtor
 from forbear.store.models import Borrower, ContactKind, ContactPoint, Loan
 
 E = TypeVar("E", bound=StrEnum)
@@ -123,6 +126,10 @@ class ContactDecision:
 
 
 LENDER_FILE = "lender.yaml"
+
+# How far past the moment of contact the online gate reads the debtor's attempts: the rest
+# of the local day in any zone (daily caps count the whole day).
+ONLINE_HISTORY_AHEAD = timedelta(days=2)
 
 
 def lender_rules(data_dir: Path, conn: Connection | None = None) -> CompiledRules:
@@ -196,7 +203,12 @@ def decide(conn: Connection, planned: pl.DataFrame, rules: CompiledRules) -> pl.
         raise ValueError("the online gate takes exactly one planned contact")
     borrower_id = int(planned["borrower_id"][0])
     at: datetime = planned["at"][0]
-    history = read_history(conn, before=at, borrower_id=borrower_id)
+    # Every attempt of the debtor's days around ``at`` counts, also one stamped a moment
+    # after ``at`` by a request that took the debtor's lock first: a cap is about the
+    # day, not about the order in which two clerks' clocks were read.
+    history = read_history(
+        conn, before=at + ONLINE_HISTORY_AHEAD, since=at - HISTORY_LOOKBACK, borrower_id=borrower_id
+    )
     flags = read_flags(conn, at=at, borrower_id=borrower_id)
     holds = read_holds(conn, borrower_id=borrower_id)
     return gate(planned.lazy(), history.lazy(), flags.lazy(), holds.lazy(), rules).collect()
@@ -248,8 +260,14 @@ def request_contact(
     A blocked request is stored as a decision (``allowed`` false, never counted as a
     contact) and returned with ``allowed=False``; callers that must refuse call
     :meth:`ContactDecision.raise_if_blocked`.
+
+    Checking and recording are one step, serialised per debtor (DESIGN.md "Concurrency";
+    CN.FREQ.CROSSPARTY counts per debtor): the debtor's lock is taken before the gate
+    reads the history, and an allowed attempt counts against every cap from this moment,
+    while its outcome is pending (a pending call may still be answered or not).
     """
     _actor(actor)
+    lock_debtor(conn, _borrower_of(conn, loan_id))
     decision = evaluate_contact(
         conn,
         loan_id=loan_id,
@@ -306,9 +324,55 @@ def request_contact(
     return _with_attempt(decision, int(attempt_id))
 
 
-def record_outcome(conn: Connection, attempt_id: int, outcome: str, actor: str) -> None:
-    """What an allowed attempt came to; recorded once. A third party who refuses further
-    contact gets a hold on that contact point at once (CN.3P.REFUSAL)."""
+class OutcomeStatus(StrEnum):
+    RECORDED = "recorded"  # this call set the outcome
+    UNCHANGED = "unchanged"  # the same outcome was already recorded: nothing written
+    CONFLICT = "conflict"  # another outcome was already recorded: refused, audited
+
+
+class OutcomeConflict(Conflict):
+    """A second, different outcome for an attempt (the first one stands)."""
+
+    def __init__(self, attempt_id: int, recorded: str, refused: str) -> None:
+        super().__init__(
+            f"contact attempt {attempt_id} already has outcome {recorded}; "
+            f"{refused} was not recorded"
+        )
+        self.attempt_id = attempt_id
+        self.recorded = recorded
+        self.refused = refused
+
+
+@dataclass(frozen=True)
+class OutcomeResult:
+    """What :func:`record_outcome` did. A conflict is returned, not raised, so that its
+    audit event commits with the caller's transaction; the caller then refuses with
+    :meth:`raise_if_conflict`."""
+
+    attempt_id: int
+    status: OutcomeStatus
+    outcome: Outcome  # the outcome that stands
+    hold_id: int | None = None
+
+    @property
+    def recorded(self) -> bool:
+        return self.status is OutcomeStatus.RECORDED
+
+    def raise_if_conflict(self, refused: str) -> None:
+        if self.status is OutcomeStatus.CONFLICT:
+            raise OutcomeConflict(self.attempt_id, self.outcome.value, refused)
+
+
+def record_outcome(conn: Connection, attempt_id: int, outcome: str, actor: str) -> OutcomeResult:
+    """What an allowed attempt came to; recorded once.
+
+    Idempotent: the same outcome again changes nothing (``UNCHANGED``, no second audit
+    event); a different one is refused and audited as ``contact.outcome_conflict``
+    (``CONFLICT``). The write is one conditional ``UPDATE ... WHERE outcome IS NULL``, so of
+    two parallel requests exactly one sets it. Recording never needs a new cap check: the
+    attempt already counted as a possible conversation and a possible unanswered dial
+    while it was pending. A third party who refuses further contact gets a hold on that
+    contact point at once (CN.3P.REFUSAL)."""
     _actor(actor)
     result = _vocabulary(Outcome, outcome, "outcome")
     if result is Outcome.BLOCKED:
@@ -316,7 +380,6 @@ def record_outcome(conn: Connection, attempt_id: int, outcome: str, actor: str) 
     attempt = conn.execute(
         select(
             ContactAttempt.allowed,
-            ContactAttempt.outcome,
             ContactAttempt.party,
             ContactAttempt.borrower_id,
             ContactAttempt.contact_point_id,
@@ -327,11 +390,34 @@ def record_outcome(conn: Connection, attempt_id: int, outcome: str, actor: str) 
         raise NotFound("contact attempt", str(attempt_id))
     if not attempt.allowed:
         raise Conflict(f"contact attempt {attempt_id} was blocked: it has no outcome")
-    if attempt.outcome is not None:
-        raise Conflict(f"contact attempt {attempt_id} already has outcome {attempt.outcome}")
-    conn.execute(
-        update(ContactAttempt).where(ContactAttempt.id == attempt_id).values(outcome=result.value)
-    )
+    won = conn.execute(
+        update(ContactAttempt)
+        .where(
+            ContactAttempt.id == attempt_id,
+            ContactAttempt.allowed.is_(True),
+            ContactAttempt.outcome.is_(None),
+        )
+        .values(outcome=result.value)
+    ).rowcount
+    if won != 1:
+        stood = Outcome(
+            str(
+                conn.execute(
+                    select(ContactAttempt.outcome).where(ContactAttempt.id == attempt_id)
+                ).scalar_one()
+            )
+        )
+        if stood is result:
+            return OutcomeResult(attempt_id, OutcomeStatus.UNCHANGED, stood)
+        audit.record(
+            conn,
+            action="contact.outcome_conflict",
+            actor=actor,
+            subject_type="contact_attempt",
+            subject_id=str(attempt_id),
+            payload={"recorded": stood.value, "refused": result.value},
+        )
+        return OutcomeResult(attempt_id, OutcomeStatus.CONFLICT, stood)
     audit.record(
         conn,
         action="contact.outcome",
@@ -340,12 +426,13 @@ def record_outcome(conn: Connection, attempt_id: int, outcome: str, actor: str) 
         subject_id=str(attempt_id),
         payload={"outcome": result.value},
     )
+    hold_id = None
     if (
         result is Outcome.REFUSED
         and Party(attempt.party) in contracts.THIRD_PARTIES
         and attempt.contact_point_id is not None
     ):
-        _insert_hold(
+        hold_id = _insert_hold(
             conn,
             borrower_id=int(attempt.borrower_id),
             loan_id=None,
@@ -356,6 +443,7 @@ def record_outcome(conn: Connection, attempt_id: int, outcome: str, actor: str) 
             reason="CN.3P.REFUSAL: the contact person refused further contact",
             actor=actor,
         )
+    return OutcomeResult(attempt_id, OutcomeStatus.RECORDED, result, hold_id)
 
 
 # --- holds ------------------------------------------------------------------------------

@@ -114,6 +114,12 @@ class Recorded:
     outcome: CollectorOutcome
     stored: Outcome
     hold_id: int | None
+    result: contacts.OutcomeResult
+
+    def raise_if_conflict(self) -> None:
+        """Refuse (409) a second, different outcome -- after the transaction that audited
+        the refusal has committed."""
+        self.result.raise_if_conflict(self.stored.value)
 
 
 def attempt_loan(conn: Connection, attempt_id: int) -> int:
@@ -135,7 +141,9 @@ def record(
     book_date: date | None,
     loan_id: int | None = None,
 ) -> Recorded:
-    """Record the outcome of an allowed attempt (once), and the hold it calls for."""
+    """Record the outcome of an allowed attempt (once), and the hold it calls for. A
+    repeat of the recorded outcome changes nothing (no second hold); a different one is
+    audited and refused by :meth:`Recorded.raise_if_conflict` once committed."""
     owner = attempt_loan(conn, attempt_id)
     if loan_id is not None and owner != loan_id:
         raise NotFound("contact attempt", str(attempt_id))
@@ -144,9 +152,9 @@ def record(
     except NotFound:  # said of the attempt, as for one that does not exist
         raise NotFound("contact attempt", str(attempt_id)) from None
     stored = STORED[outcome]
-    contacts.record_outcome(conn, attempt_id, stored.value, principal.actor)
+    result = contacts.record_outcome(conn, attempt_id, stored.value, principal.actor)
     hold_id = None
-    if outcome in HOLDS:
+    if outcome in HOLDS and result.recorded:
         hold_id = contacts.add_hold(
             conn,
             loan_id=owner,
@@ -155,4 +163,4 @@ def record(
             since=at,
             reason=f"{outcome.value} raised in contact attempt {attempt_id}",
         )
-    return Recorded(attempt_id, owner, outcome, stored, hold_id)
+    return Recorded(attempt_id, owner, outcome, stored, hold_id, result)

@@ -72,6 +72,8 @@ def attempt(draw):
                     "invalid_number",
                     "refused",
                     "blocked",
+                    None,  # pending: allowed, no outcome recorded yet
+                    None,
                 ]
             )
         ),
@@ -185,7 +187,7 @@ def applying(c, w, earlier):
             for h in hist
             if h["contact_point_id"] == cp
             and h["channel"] in VOICE
-            and h["outcome"] in {"no_answer", "busy"}
+            and h["outcome"] in {"no_answer", "busy", None}  # pending may go unanswered
             and local(h["at"], b).date() == day
         )
         n += sum(
@@ -202,7 +204,7 @@ def applying(c, w, earlier):
             1
             for h in hist
             if h["channel"] in VOICE
-            and h["outcome"] == "connected"
+            and h["outcome"] in {"connected", None}  # pending may become a conversation
             and local(h["at"], b).date() == day
         )
         n += sum(1 for e in earlier if e["channel"] in VOICE and local(e["at"], b).date() == day)

@@ -8,7 +8,8 @@ How it counts (REGULATIONS.md):
 
 - every counter is per debtor (``borrower_id``) across the lender and all agencies
   (CN.FREQ.CROSSPARTY), AI calls count as calls (CN.AI.COUNTS), history rows with outcome
-  ``blocked`` never count;
+  ``blocked`` never count; a history row with no outcome yet (pending) counts as a
+  possible unanswered dial *and* a possible conversation, as a planned dial does;
 - days are the debtor's local calendar days;
 - planned contacts count against each other in plan order (``contact_id`` within a
   borrower): a planned dial counts as a possible unanswered dial and a possible
@@ -95,7 +96,8 @@ def gate(
             _disclose=pl.col("discloses_debt").fill_null(True),
         )
     )
-    h = history.filter(pl.col("outcome") != Outcome.BLOCKED.value)
+    # ``ne_missing``: a pending attempt (outcome null) is a contact, not a refusal
+    h = history.filter(pl.col("outcome").ne_missing(Outcome.BLOCKED.value))
     borrowers = p.select("borrower_id").unique()
     f = flags.select(
         "loan_id",
@@ -480,7 +482,8 @@ def _lost_contact(p: pl.LazyFrame, h: pl.LazyFrame, ctx: _Ctx, r: Rule) -> pl.La
             "_row",
             _d_invalid=pl.col("_d_latest") == Outcome.INVALID_NUMBER.value,
             _d_streak=(pl.col("_d_lastn").list.len() >= n)
-            & pl.col("_d_lastn").list.eval(pl.element().is_in(_FAILED)).list.all(),
+            # a pending dial is no failure (yet): it breaks the streak
+            & pl.col("_d_lastn").list.eval(pl.element().is_in(_FAILED).fill_null(False)).list.all(),
             _d_today=pl.col("_d_latest_day") >= pl.col("_d_day"),
         )
     )
@@ -520,18 +523,24 @@ def _frequency_rules(
         hd = recent.join(zone, on="borrower_id", how="inner").with_columns(
             _day=ctx.local(pl.col("at")).dt.date()
         )
+        # An attempt whose outcome is not recorded yet may still be answered or not: it
+        # counts against both daily caps until its outcome says which (DESIGN.md
+        # "Concurrency"), so no outcome recorded later can take a debtor over a cap.
+        pending = pl.col("outcome").is_null()
         for r in daily:
             chans = sorted(r.params["channels"])
             chan = pl.col("channel").is_in(chans)
             if r.kind == "cap_unanswered_per_number_per_day":
                 keys = ["borrower_id", "contact_point_id", "_day"]
                 cap = r.params["max_attempts"]
-                counted = hd.filter(chan & pl.col("outcome").is_in(sorted(UNANSWERED)))
+                counted = hd.filter(chan & (pending | pl.col("outcome").is_in(sorted(UNANSWERED))))
                 applies = chan & pl.col("contact_point_id").is_not_null()
             else:
                 keys = ["borrower_id", "_day"]
                 cap = r.params["max_connected"]
-                counted = hd.filter(chan & (pl.col("outcome") == Outcome.CONNECTED.value))
+                counted = hd.filter(
+                    chan & (pending | (pl.col("outcome") == Outcome.CONNECTED.value))
+                )
                 applies = chan
             n = f"_n_{r.id}"
             counts = counted.group_by(keys).agg(pl.len().cast(pl.Int64).alias(n))

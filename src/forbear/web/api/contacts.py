@@ -91,6 +91,7 @@ def record_outcome(
             at=web.now(),
             book_date=reads.book_date(conn, web.today()),
         )
+    done.raise_if_conflict()
     return OutcomeOut(
         attempt_id=done.attempt_id,
         loan_id=done.loan_id,

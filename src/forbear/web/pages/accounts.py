@@ -275,6 +275,7 @@ def outcome(
             book_date=reads.book_date(conn, web.today()),
             loan_id=loan_id,
         )
+    done.raise_if_conflict()
     target = f"/accounts/{loan_id}?recorded={chosen.value}"
     if done.hold_id is not None:
         target += f"&hold={done.hold_id}"
