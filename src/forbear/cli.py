@@ -1018,7 +1018,7 @@ def contact_hold(
     all_loans: Annotated[
         bool, typer.Option("--all-loans", help="every loan of the borrower")
     ] = False,
-    reason: Annotated[str | None, typer.Option("--reason", help="no personal data")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="why (stored encrypted)")] = None,
 ) -> None:
     """Put a hold on a loan from now until released."""
     from datetime import UTC
@@ -1035,7 +1035,8 @@ def contact_hold(
             since=datetime.now(UTC),
             channel=channel,
             all_loans=all_loans,
-            reason=reason,
+            typed_reason=reason,
+            vault=forbear.vault,
         )
     console.print(f"[green]✓[/] hold {hold_id} ({kind}) on {loan_ref}", highlight=False)
 
@@ -1431,12 +1432,11 @@ def run_cmd(
     ] = "local",
 ) -> None:
     """The daily run: states, scores, strategy, gate, capacity; decisions, queues, outbox."""
-    from forbear.batch.daily import run_day
+    from forbear.batch.daily import run_day_phased
 
     day = parse_date(as_of, "--as-of")
     forbear = _app()
-    with forbear.transaction() as conn:
-        result = run_day(conn, day, data_dir=forbear.settings.data_dir, engine=engine)
+    result = run_day_phased(forbear.engine, day, data_dir=forbear.settings.data_dir, engine=engine)
     print_run_summary(result.summary, day)
 
 

@@ -1,10 +1,11 @@
 """The daily run (DESIGN.md, "The daily run", steps 1-7) on the local engine.
 
 :func:`run_day` works inside the caller's ONE transaction and commits nothing, so a run
-that fails at any point leaves the database as it was. It is idempotent for a date: the
-date's decisions and work queue are deleted and rewritten (the same inputs give the same
-decisions), and the outbox only gains the messages whose ``dedupe_key`` it lacks (rows
-already sent stay as they are).
+that fails at any point leaves the database as it was; :func:`run_day_phased` (what
+``forbear run`` calls) splits it so that no write lock is held while the day is
+computed. It is idempotent for a date: the date's decisions and work queue are deleted
+and rewritten (the same inputs give the same decisions), and the outbox only gains the
+messages whose ``dedupe_key`` it lacks (rows already sent stay as they are).
 
 Every whole-book step is a Polars frame in, a frame out; nothing loops over accounts in
 Python. The order within the day:
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from forbear.batch import kernel
 from forbear.batch.kernel import DayFrames
@@ -51,6 +52,8 @@ from forbear.services import book, models
 from forbear.services.contacts import CHANNEL_POINT_KIND, NEEDS_POINT, lender_rules
 from forbear.store import audit, bulk
 from forbear.store import contacts as contact_store
+from forbear.store.db import read_only
+from forbear.store.locks import LockSpace, lock
 from forbear.store.models import Borrower, ContactPoint
 from forbear.store.runs import (
     Decision,
@@ -373,6 +376,25 @@ def summarise(decisions: pl.DataFrame, accounts: pl.DataFrame, outbox_added: int
     }
 
 
+@dataclass
+class _Prepared:
+    """What steps 1-3 leave for the compute phase."""
+
+    started: datetime
+    notes: list[str]
+    collection: dict[str, dict[str, int]]
+
+
+@dataclass
+class _Computed:
+    """What steps 4-6 leave for the write phase."""
+
+    version_id: int | None
+    decisions: pl.DataFrame
+    assigned: pl.DataFrame
+    capacity_use: list[dict[str, Any]]
+
+
 def run_day(
     conn: Connection,
     as_of: date,
@@ -383,13 +405,53 @@ def run_day(
     capacity: Any = None,
     now: datetime | None = None,
 ) -> RunResult:
-    """Decide the day for the whole book in the caller's transaction (see the module
-    docstring). ``capacity`` defaults to :func:`forbear.domain.capacity.default_capacity`."""
+    """Decide the day for the whole book in the caller's ONE transaction (see the module
+    docstring). ``capacity`` defaults to :func:`forbear.domain.capacity.default_capacity`.
+    Operators' runs go through :func:`run_day_phased`, which holds no write lock while
+    it computes."""
     _check_engine(engine)
-    from forbear.domain.capacity import allocate, default_capacity
-    from forbear.domain.capacity import summary as capacity_summary
-    from forbear.domain.strategy import compile_strategy
+    with audit.deferred(conn):
+        prepared = _prepare(conn, as_of, now)
+        computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared.notes)
+        return _write(conn, as_of, engine, prepared, computed)
 
+
+def run_day_phased(
+    db: Engine,
+    as_of: date,
+    *,
+    data_dir: Path,
+    engine: str = "local",
+    hour: time = CONTACT_HOUR,
+    capacity: Any = None,
+    now: datetime | None = None,
+) -> RunResult:
+    """The daily run in three transactions, so that the web app keeps writing while it
+    runs (DESIGN.md "Concurrency"):
+
+    1. steps 1-3 (plans, the ledger's states, promises, the legal queue, scores): a write
+       transaction; each step is idempotent for the date, so committing them alone
+       leaves a consistent book (a run killed after it leaves no run, decisions, queue or
+       outbox for the date: "as before");
+    2. steps 4-6 (strategy, gate, capacity): a *read-only* transaction on one snapshot
+       (deferred on SQLite: no write lock is held while the kernel works);
+    3. step 7: the run record, decisions, work queue, outbox and audit in one short write
+       transaction: a run is there whole or not at all.
+
+    Audit events of each write transaction are appended at its very end
+    (:func:`forbear.store.audit.deferred`), so the chain's lock is held for the final
+    insert and commit only. A contact made while step 2 computes is not in the snapshot;
+    the gate at the moment of contact and the outbox's check before sending see it."""
+    _check_engine(engine)
+    with db.begin() as conn, audit.deferred(conn):
+        prepared = _prepare(conn, as_of, now)
+    with read_only(db.connect()) as conn, conn.begin():
+        computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared.notes)
+    with db.begin() as conn, audit.deferred(conn):
+        return _write(conn, as_of, engine, prepared, computed)
+
+
+def _prepare(conn: Connection, as_of: date, now: datetime | None) -> _Prepared:
     started = now or datetime.now(UTC)
     notes: list[str] = []
     # 1-2: the book and the collection state: plans first (an activated or broken plan
@@ -398,6 +460,23 @@ def run_day(
     collection = _collection_state(conn, as_of)
     # 3: scores with the active models
     _scores(conn, as_of, notes)
+    return _Prepared(started, notes, collection)
+
+
+def _compute(
+    conn: Connection,
+    as_of: date,
+    data_dir: Path,
+    engine: str,
+    hour: time,
+    capacity: Any,
+    notes: list[str],
+) -> _Computed:
+    """Steps 4-6; reads only."""
+    from forbear.domain.capacity import allocate, default_capacity
+    from forbear.domain.capacity import summary as capacity_summary
+    from forbear.domain.strategy import compile_strategy
+
     # 4 + 6: accounts, strategy, today's actions (+ yesterday's carried work) and the
     # compliance gate over the whole day's plan, through the engine's kernel
     version_id, strategy = _strategy(conn)
@@ -416,22 +495,10 @@ def run_day(
     fits = capacity_input(gated, assigned, carried)
     config = capacity or default_capacity()
     allocated = allocate(fits, config, previous_queue.select("loan_id", "agent_id"))
-    notes_capacity = capacity_summary(allocated, config).to_dicts()
+    capacity_use = capacity_summary(allocated, config).to_dicts()
     plan_cols = ["scheduled", "agent_id", "team_id", "carried", "rank"]
     decisions = _decisions(gated, allocated, assigned, as_of, version_id, plan_cols)
-    # 7: the run record, decisions, work queue, outbox, audit
-    return _write(
-        conn,
-        as_of,
-        engine,
-        version_id,
-        started,
-        decisions,
-        assigned,
-        notes,
-        notes_capacity,
-        collection,
-    )
+    return _Computed(version_id, decisions, assigned, capacity_use)
 
 
 def _collection_state(conn: Connection, as_of: date) -> dict[str, dict[str, int]]:
@@ -584,17 +651,13 @@ def _decisions(
 
 
 def _write(
-    conn: Connection,
-    as_of: date,
-    engine: str,
-    version_id: int | None,
-    started: datetime,
-    decisions: pl.DataFrame,
-    assigned: pl.DataFrame,
-    notes: list[str],
-    capacity_use: list[dict[str, Any]],
-    collection: dict[str, dict[str, int]],
+    conn: Connection, as_of: date, engine: str, prepared: _Prepared, computed: _Computed
 ) -> RunResult:
+    """Step 7 (see :func:`run_day_phased`). Two runs of one date write one at a time."""
+    version_id, decisions, assigned = computed.version_id, computed.decisions, computed.assigned
+    started, notes, collection = prepared.started, prepared.notes, prepared.collection
+    capacity_use = computed.capacity_use
+    lock(conn, LockSpace.KEY, f"daily-run:{as_of.isoformat()}")
     conn.execute(
         update(Run)
         .where(Run.as_of == as_of, Run.status == RunStatus.COMPLETED.value)

@@ -25,6 +25,10 @@ API (every function works inside the caller's transaction; nothing commits here)
   the insert fail on the unique ``seq``, never fork the chain); on SQLite by taking the
   write lock first.
 - :func:`record_many` appends a batch as one piece of the chain, with one bulk insert.
+- :func:`deferred` holds a transaction's events back and appends them at its end: a long
+  job (the daily run, an import, a purge) then holds the chain's lock only for that
+  final insert and its commit, instead of from its first event on, so audited web writes
+  never wait for a long job.
 - :func:`verify` walks the chain and returns a :class:`VerifyResult`.
 - :func:`events` lists recent events, newest first, optionally filtered.
 """
@@ -33,8 +37,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
@@ -224,6 +229,38 @@ def _rows(conn: Connection, entries: Iterable[Entry]) -> list[dict[str, Any]]:
     return rows
 
 
+_PENDING = "forbear.audit.pending"
+
+
+@contextmanager
+def deferred(conn: Connection) -> Iterator[None]:
+    """Within the block, :func:`record` and :func:`record_many` on ``conn`` keep their
+    events (with the time they were recorded) and return 0 for their ``seq``; leaving
+    the block normally appends them all, in order, as one piece of the chain. On an
+    error nothing is appended (the caller's transaction rolls back anyway). Nested blocks
+    join the outer one."""
+    if _PENDING in conn.info:
+        yield
+        return
+    pending: list[Entry] = []
+    conn.info[_PENDING] = pending
+    try:
+        yield
+    finally:
+        conn.info.pop(_PENDING, None)
+    if pending:
+        record_many(conn, pending)
+
+
+def _held(conn: Connection, entries: Iterable[Entry]) -> bool:
+    pending: list[Entry] | None = conn.info.get(_PENDING)
+    if pending is None:
+        return False
+    now = utcnow()
+    pending.extend(e if e.at is not None else replace(e, at=now) for e in entries)
+    return True
+
+
 def record(
     conn: Connection,
     *,
@@ -239,6 +276,8 @@ def record(
     ``payload`` must hold no personal data (ids only; see the module docstring).
     """
     entry = Entry(action, actor, subject_type, subject_id, payload, at)
+    if _held(conn, [entry]):
+        return 0
     (row,) = _rows(conn, [entry])
     conn.execute(insert(_T), [row])
     return int(row["seq"])
@@ -246,6 +285,9 @@ def record(
 
 def record_many(conn: Connection, entries: Iterable[Entry]) -> list[int]:
     """Append a batch as one consecutive piece of the chain; returns the new ``seq``s."""
+    entries = list(entries)
+    if _held(conn, entries):
+        return [0] * len(entries)
     rows = _rows(conn, entries)
     if rows:
         conn.execute(insert(_T), rows)
