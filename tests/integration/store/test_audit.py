@@ -277,3 +277,81 @@ def test_concurrent_writers_keep_seq_unique_and_gapless(engine: Engine) -> None:
             assert audit.verify(conn).ok
     finally:
         _purge(engine, base)
+
+
+def test_deferred_events_are_appended_in_order_at_the_end(connection: Connection) -> None:
+    before = head(connection)
+    with audit.deferred(connection):
+        assert append(connection, 3) == [0, 0, 0]
+        assert head(connection) == before  # nothing yet: the chain's lock is not taken
+        with audit.deferred(connection):  # a nested block joins the outer one
+            audit.record_many(connection, [Entry("run.complete", "system", "run", 1)])
+        assert head(connection) == before
+    assert head(connection) == before + 4
+    rows = connection.execute(
+        text("SELECT action, subject_id FROM audit_events WHERE seq > :b ORDER BY seq"),
+        {"b": before},
+    ).all()
+    assert [tuple(r) for r in rows] == [
+        ("contact.attempt", "L-0"),
+        ("contact.attempt", "L-1"),
+        ("contact.attempt", "L-2"),
+        ("run.complete", "1"),
+    ]
+    assert audit.verify(connection).ok
+
+
+def test_deferred_events_of_a_failed_block_are_not_appended(connection: Connection) -> None:
+    before = head(connection)
+    with pytest.raises(RuntimeError), audit.deferred(connection):
+        append(connection, 2)
+        raise RuntimeError("the job failed")
+    assert head(connection) == before
+    append(connection, 1)  # and recording works as usual afterwards
+    assert head(connection) == before + 1
+
+
+def test_a_long_job_with_deferred_audit_does_not_hold_up_other_audited_writes(
+    engine: Engine,
+) -> None:
+    """A long job has audited early and is still working (its transaction open); another
+    writer's audited write commits meanwhile. On PostgreSQL, without deferral the job
+    would hold the chain's advisory lock and the other writer would wait for its end."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time whatever the audit does")
+    with engine.connect() as conn:
+        base = head(conn)
+    other_done = threading.Event()
+    errors: list[BaseException] = []
+
+    def other_writer() -> None:
+        try:
+            with engine.begin() as conn:
+                audit.record(
+                    conn, action="contact.attempt", actor="web", subject_type="loan", subject_id=1
+                )
+            other_done.set()
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        with engine.begin() as job, audit.deferred(job):
+            audit.record(job, action="run.start", actor="system", subject_type="run", subject_id=1)
+            thread = threading.Thread(target=other_writer)
+            thread.start()
+            # the job is still open; the other writer must get through before it ends
+            assert other_done.wait(timeout=60), "the audited web write waited for the job"
+        thread.join()
+        assert not errors
+        with engine.connect() as conn:
+            actions = (
+                conn.execute(
+                    text("SELECT action FROM audit_events WHERE seq > :b ORDER BY seq"), {"b": base}
+                )
+                .scalars()
+                .all()
+            )
+            assert actions == ["contact.attempt", "run.start"]
+            assert audit.verify(conn).ok
+    finally:
+        _purge(engine, base)
