@@ -23,6 +23,7 @@ does not rotate, so lookups by mobile or ID number work during and after a rotat
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import secrets
@@ -66,11 +67,60 @@ class Settings(BaseSettings):
     )
     lender_timezone: str = "Asia/Shanghai"
     currency: str = "CNY"
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="the largest request body the web app reads (bytes); larger is a 413 "
+        "before anything parses it (forbear.web.guard)",
+    )
     session_secret: SecretStr | None = Field(
         default=None,
         description="signs the web app's session cookies (32+ characters); in development "
         "generated into the data directory (forbear.web.security)",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses or networks (CIDR) of the reverse proxies whose "
+        "X-Forwarded-For names the client; empty: the peer address is the client "
+        "(docs/security.md)",
+    )
+    unmask_limits: dict[str, tuple[int, int]] = Field(
+        default_factory=dict,
+        description="distinct borrowers a user may unmask per minute and per day, by role, over "
+        'the defaults of forbear.web.unmasking, as JSON: {"agent": [10, 300]} (docs/security.md)',
+    )
+
+    @field_validator("unmask_limits")
+    @classmethod
+    def _unmask_limits(cls, value: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        from forbear.domain.access import Role
+
+        for role, (per_minute, per_day) in value.items():
+            if role not in {r.value for r in Role}:
+                raise ValueError(f"unknown role {role!r}")
+            if per_minute < 0 or per_day < 0:
+                raise ValueError(f"{role}: limits cannot be negative")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip():
+                try:
+                    ipaddress.ip_network(item.strip(), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"not an address or network: {item.strip()!r}") from exc
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(item.strip(), strict=False)
+            for item in self.trusted_proxies.split(",")
+            if item.strip()
+        )
 
     @field_validator("lender_timezone")
     @classmethod

@@ -9,19 +9,26 @@
 - Session and API tokens are 32 random bytes; the database keeps only their sha256.
 - Keys of the sign-in rate limits are keyed hashes (HMAC-SHA256 with a key derived from
   the session secret), so the attempts table holds no username or address in clear.
+- The client address of a request (:func:`client_address`) is the peer's, unless the peer
+  is one of the configured trusted proxies (``FORBEAR_TRUSTED_PROXIES``): then it is the
+  right-most address of ``X-Forwarded-For`` that is not itself a trusted proxy. A header
+  from anyone else is ignored (a client could write any address into it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
 
 from forbear.domain.errors import ConfigurationError, ValidationError
 from forbear.settings import Environment, Settings
@@ -165,3 +172,48 @@ class CookieSigner:
 
     def key(self, kind: str, value: str) -> str:
         return hmac.new(self._key, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
+# ---------------------------------------------------------------- client address
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def _trusted(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: Sequence[Network]
+) -> bool:
+    return any(address.version == net.version and address in net for net in trusted)
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The client of a request (see the module docstring). ``peer`` is the socket's
+    address, ``forwarded_for`` the ``X-Forwarded-For`` header(s) joined by commas."""
+    if peer is None:
+        return "unknown"
+    found = _address(peer)
+    if found is None or not trusted or not _trusted(found, trusted) or not forwarded_for:
+        return peer
+    hops = [_address(hop) for hop in forwarded_for.split(",")]
+    if any(hop is None for hop in hops):
+        return peer  # a malformed chain: trust nothing in it
+    # right to left: each trusted proxy appended the address it received the request from
+    for hop in reversed(hops):
+        assert hop is not None
+        if not _trusted(hop, trusted):
+            return str(hop)
+    first = hops[0]
+    return str(first) if first is not None else peer
+
+
+def request_client(request: Request, trusted: Sequence[Network]) -> str:
+    """:func:`client_address` of a request."""
+    peer = request.client.host if request.client is not None else None
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
+    return client_address(peer, forwarded, trusted)

@@ -6,14 +6,37 @@ signed, HttpOnly, SameSite=Lax cookie (Secure outside development). A session en
 sign-out (revoked), after :data:`IDLE` without a request, after :data:`ABSOLUTE` in any
 case, when the account is disabled or its password changes.
 
-**Rate limits** (stored in ``sign_in_attempts``, so they hold across worker processes and
-restarts): at most :data:`MAX_FAILURES_PER_USERNAME` failed attempts per username and
-:data:`MAX_FAILURES_PER_CLIENT` per client address within :data:`WINDOW`; beyond that
-every attempt is refused with the time to wait, whether the password is right or not,
-and whether the username exists or not (the answer never tells which usernames exist).
-Independently, :data:`LOCK_AFTER` consecutive failures lock the account for
-:data:`LOCK_FOR` (``forbear staff enable`` lifts it). A refused attempt is recorded too:
-the attempts table is the evidence the limits stand on.
+**Rate limits per account first** (stored in ``sign_in_attempts`` and on the account, so
+they hold across worker processes and restarts; docs/security.md):
+
+- at most :data:`MAX_FAILURES_PER_USERNAME` failed checks per username within
+  :data:`WINDOW`; beyond that every attempt for that username is refused with the time
+  to wait, whether the password is right or not and whether the username exists or not
+  (the answer never tells which usernames exist);
+- :data:`LOCK_AFTER` consecutive failures lock the account for :data:`LOCK_FOR`
+  (``forbear staff enable`` lifts it).
+
+**The client address is a soft signal only**, so that staff behind one address (an
+office or a carrier NAT) do not lock each other out: from an address with
+:data:`BUSY_CLIENT_FAILURES` failures in the window, an account gets
+:data:`BUSY_CLIENT_FAILURES_PER_ACCOUNT` failed checks instead of
+:data:`MAX_FAILURES_PER_USERNAME` (the other accounts behind it are untouched), and only
+far beyond any shared office, at :data:`MAX_FAILURES_PER_CLIENT`, is the address refused
+altogether (the guard of the server's CPU: each check is an argon2 hash). The address is
+the peer's, or the ``X-Forwarded-For`` client named by a configured trusted proxy
+(:func:`forbear.web.security.client_address`).
+
+**Atomic under parallel requests.** An attempt is a reservation counted the moment it is
+taken: the first, short transaction takes the per-account lock
+(:func:`forbear.store.locks.lock`, ``LockSpace.ACCOUNT`` on the username's key) and the
+address's, checks the limits and records the attempt as a failure; the argon2 check runs
+after that transaction has committed, outside any lock; a second short transaction
+settles it (a success turns the attempt into one, resets the counter and opens the
+session; a failure increments the counter in SQL and may lock the account, once). So
+thirty parallel wrong passwords get exactly :data:`MAX_FAILURES_PER_USERNAME` real checks
+and the counter counts each of them. Only real checks are rows of ``sign_in_attempts``;
+refusals are audited (``reason: throttled``). Attempts older than :data:`KEEP_ATTEMPTS`
+are purged now and then by the sign-in itself (:func:`purge_attempts`).
 
 **API tokens** (``Authorization: Bearer fbr_...``) act as their staff account, with its
 role and scope; disabled accounts, revoked or expired tokens are refused.
@@ -25,15 +48,18 @@ password or the username typed), ``staff.lock``, ``staff.sign_out``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, or_, select, update
 
 from forbear.domain.access import Role
 from forbear.domain.errors import ForbearError
-from forbear.store import audit
+from forbear.store import audit, locks
+from forbear.store.locks import LockSpace
 from forbear.store.web import ApiToken, SignInAttempt, StaffSession, StaffUser
 from forbear.web import security
 
@@ -41,10 +67,14 @@ IDLE = timedelta(hours=2)
 ABSOLUTE = timedelta(hours=12)
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_USERNAME = 5
-MAX_FAILURES_PER_CLIENT = 20
+BUSY_CLIENT_FAILURES = 20  # an address this busy failing is a soft signal ...
+BUSY_CLIENT_FAILURES_PER_ACCOUNT = 2  # ... each account gets this many checks from it
+MAX_FAILURES_PER_CLIENT = 300  # the hard cap of one address (the CPU's guard)
 LOCK_AFTER = 10
 LOCK_FOR = timedelta(minutes=30)
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
+KEEP_ATTEMPTS = timedelta(days=1)  # sign-in attempts older than this are purged ...
+PURGE_EVERY = 100  # ... by every attempt whose id is a multiple of this
 
 
 class SignInFailed(ForbearError):
@@ -55,7 +85,8 @@ class SignInFailed(ForbearError):
 
 
 class SignInThrottled(ForbearError):
-    """Too many failed attempts for this username or from this client (a 429)."""
+    """Too many failed attempts for this account (or from this address: module docstring),
+    or the account is locked (a 429)."""
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many sign-in attempts: try again in {retry_after} seconds")
@@ -121,44 +152,58 @@ def _principal(user: Any, *, via: str, session: Any = None) -> Principal:
     )
 
 
-def _failures_since(conn: Connection, column: Any, key: str, since: datetime) -> list[datetime]:
-    return [
-        at
-        for at in conn.execute(
+def _failures(conn: Connection, condition: Any, since: datetime, limit: int) -> list[datetime]:
+    """The times of the last ``limit`` failed checks matching ``condition`` after
+    ``since``, oldest first (enough to tell whether and until when a limit is reached)."""
+    return sorted(
+        conn.execute(
             select(SignInAttempt.at)
-            .where(column == key, SignInAttempt.at > since, SignInAttempt.succeeded.is_(False))
-            .order_by(SignInAttempt.at)
+            .where(condition, SignInAttempt.at > since, SignInAttempt.succeeded.is_(False))
+            .order_by(SignInAttempt.at.desc())
+            .limit(limit)
         ).scalars()
-    ]
-
-
-def _throttle(conn: Connection, user_key: str, client_key: str, now: datetime) -> int | None:
-    """Seconds to wait, or None when an attempt may be made."""
-    since = now - WINDOW
-    waits = []
-    for column, key, limit in (
-        (SignInAttempt.username_key, user_key, MAX_FAILURES_PER_USERNAME),
-        (SignInAttempt.client_key, client_key, MAX_FAILURES_PER_CLIENT),
-    ):
-        failures = _failures_since(conn, column, key, since)
-        if len(failures) >= limit:
-            # free again when the oldest failure that counts leaves the window
-            waits.append(failures[-limit] + WINDOW - now)
-    if not waits:
-        return None
-    return max(1, int(max(waits).total_seconds()) + 1)
-
-
-def _attempt(conn: Connection, user_key: str, client_key: str, now: datetime, ok: bool) -> None:
-    conn.execute(
-        insert(SignInAttempt).values(
-            at=now, username_key=user_key, client_key=client_key, succeeded=ok
-        )
     )
 
 
+def _wait(times: list[datetime], limit: int, now: datetime) -> timedelta | None:
+    """How long until the oldest of ``limit`` failures leaves the window, or None when
+    fewer than ``limit`` count."""
+    if len(times) < limit:
+        return None
+    return times[-limit] + WINDOW - now
+
+
+def _throttle(conn: Connection, user_key: str, client_key: str, now: datetime) -> int | None:
+    """Seconds to wait, or None when an attempt may be made (the module docstring)."""
+    since = now - WINDOW
+    per_user = SignInAttempt.username_key == user_key
+    per_client = SignInAttempt.client_key == client_key
+    limit = MAX_FAILURES_PER_USERNAME
+    waits = [_wait(_failures(conn, per_user, since, limit), limit, now)]
+    from_client = _failures(conn, per_client, since, MAX_FAILURES_PER_CLIENT)
+    waits.append(_wait(from_client, MAX_FAILURES_PER_CLIENT, now))
+    if len(from_client) >= BUSY_CLIENT_FAILURES:
+        busy = BUSY_CLIENT_FAILURES_PER_ACCOUNT
+        waits.append(_wait(_failures(conn, per_user & per_client, since, busy), busy, now))
+    found = [w for w in waits if w is not None]
+    if not found:
+        return None
+    return max(1, int(max(found).total_seconds()) + 1)
+
+
+@dataclass(frozen=True)
+class _Reserved:
+    """An attempt counted by the first transaction, waiting for the password check."""
+
+    attempt_id: int
+    user_key: str
+    client_key: str
+    user_id: int | None
+    password_hash: str | None
+
+
 def sign_in(
-    conn: Connection,
+    transaction: Callable[[], AbstractContextManager[Connection]],
     signer: security.CookieSigner,
     *,
     username: str,
@@ -168,12 +213,37 @@ def sign_in(
 ) -> NewSession | Refused:
     """Check the password and open a session, within the rate limits (module docstring).
 
-    A refusal is returned as :class:`Refused` after the attempt is recorded: the caller
-    commits either way, then answers (``Refused.error()`` is the error to show).
+    ``transaction`` opens one committed transaction (``Forbear.transaction``): the
+    attempt is reserved in one, the password checked outside any, and the result settled
+    in another. A refusal is returned as :class:`Refused` after it is recorded
+    (``Refused.error()`` is the error to show).
     """
     name = username.strip().lower()[:64]
     user_key = signer.key("username", name)
     client_key = signer.key("client", client)
+    with transaction() as conn:
+        reserved = _reserve(conn, name, user_key, client_key, now)
+    if isinstance(reserved, Refused):
+        return reserved
+    good = security.verify_password(reserved.password_hash, password)
+    new_hash = None
+    if good and reserved.password_hash and security.needs_rehash(reserved.password_hash):
+        new_hash = security.hash_password(password)
+    with transaction() as conn:
+        return _settle(conn, reserved, good=good, new_hash=new_hash, now=now)
+
+
+def _lock(conn: Connection, user_key: str, client_key: str) -> None:
+    # always in this order (account, then address): two sign-ins never wait on each other
+    # crosswise
+    locks.lock(conn, LockSpace.ACCOUNT, user_key)
+    locks.lock(conn, LockSpace.KEY, f"sign-in-client:{client_key}")
+
+
+def _reserve(
+    conn: Connection, name: str, user_key: str, client_key: str, now: datetime
+) -> _Reserved | Refused:
+    _lock(conn, user_key, client_key)
     wait = _throttle(conn, user_key, client_key, now)
     user = conn.execute(select(USERS).where(USERS.c.username == name)).one_or_none()
     subject = str(user.id) if user is not None else "unknown"
@@ -185,21 +255,50 @@ def sign_in(
     ):
         wait = int((user.locked_until - now).total_seconds()) + 1
     if wait is not None:
-        _attempt(conn, user_key, client_key, now, ok=False)
         _audit_failure(conn, subject, "throttled")
         return Refused(retry_after=wait)
-    good = security.verify_password(None if user is None else user.password_hash, password)
+    attempt_id = conn.execute(
+        insert(SignInAttempt)
+        .values(at=now, username_key=user_key, client_key=client_key, succeeded=False)
+        .returning(SignInAttempt.id)
+    ).scalar_one()
+    if int(attempt_id) % PURGE_EVERY == 0:
+        purge_attempts(conn, now - KEEP_ATTEMPTS)
+    return _Reserved(
+        attempt_id=int(attempt_id),
+        user_key=user_key,
+        client_key=client_key,
+        user_id=None if user is None else int(user.id),
+        password_hash=None if user is None else user.password_hash,
+    )
+
+
+def _settle(
+    conn: Connection, reserved: _Reserved, *, good: bool, new_hash: str | None, now: datetime
+) -> NewSession | Refused:
+    _lock(conn, reserved.user_key, reserved.client_key)
+    user = None
+    if reserved.user_id is not None:
+        user = conn.execute(select(USERS).where(USERS.c.id == reserved.user_id)).one_or_none()
+    subject = str(user.id) if user is not None else "unknown"
+    if user is not None and good and user.password_hash != reserved.password_hash:
+        good = False  # the password changed while it was being checked
     if user is None or not good or user.disabled:
-        _attempt(conn, user_key, client_key, now, ok=False)
         reason = "disabled" if (user is not None and user.disabled and good) else "credentials"
         _audit_failure(conn, subject, reason)
         if user is not None and not good:
-            _count_failure(conn, user, now)
+            _count_failure(conn, int(user.id), now)
         return Refused()
-    _attempt(conn, user_key, client_key, now, ok=True)
+    if user.locked_until is not None and user.locked_until > now:
+        # locked by parallel failures while this password was being checked
+        _audit_failure(conn, subject, "throttled")
+        return Refused(retry_after=int((user.locked_until - now).total_seconds()) + 1)
+    conn.execute(
+        update(SignInAttempt).where(SignInAttempt.id == reserved.attempt_id).values(succeeded=True)
+    )
     values: dict[str, Any] = {"failed_attempts": 0, "locked_until": None, "last_sign_in_at": now}
-    if security.needs_rehash(user.password_hash):
-        values["password_hash"] = security.hash_password(password)
+    if new_hash is not None:
+        values["password_hash"] = new_hash
     conn.execute(update(StaffUser).where(StaffUser.id == user.id).values(**values))
     token, csrf = security.new_token(), security.new_token()
     session_id = conn.execute(
@@ -237,20 +336,37 @@ def _audit_failure(conn: Connection, subject: str, reason: str) -> None:
     )
 
 
-def _count_failure(conn: Connection, user: Any, now: datetime) -> None:
-    failures = int(user.failed_attempts) + 1
-    values: dict[str, Any] = {"failed_attempts": failures}
-    if failures >= LOCK_AFTER:
-        values["locked_until"] = now + LOCK_FOR
+def _count_failure(conn: Connection, user_id: int, now: datetime) -> None:
+    """One more consecutive failure, counted in SQL (no lost update); the account locks
+    once, by the failure that reaches :data:`LOCK_AFTER`."""
+    failures = int(
+        conn.execute(
+            update(StaffUser)
+            .where(StaffUser.id == user_id)
+            .values(failed_attempts=StaffUser.failed_attempts + 1)
+            .returning(StaffUser.failed_attempts)
+        ).scalar_one()
+    )
+    if failures < LOCK_AFTER:
+        return
+    until = now + LOCK_FOR
+    locked = conn.execute(
+        update(StaffUser)
+        .where(
+            StaffUser.id == user_id,
+            or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= now),
+        )
+        .values(locked_until=until)
+    ).rowcount
+    if locked:
         audit.record(
             conn,
             action="staff.lock",
             actor="web:anonymous",
             subject_type="staff_user",
-            subject_id=str(user.id),
-            payload={"failed_attempts": failures, "until": (now + LOCK_FOR).isoformat()},
+            subject_id=str(user_id),
+            payload={"failed_attempts": failures, "until": until.isoformat()},
         )
-    conn.execute(update(StaffUser).where(StaffUser.id == user.id).values(**values))
 
 
 def from_session(conn: Connection, token: str, now: datetime) -> Principal | None:
@@ -310,11 +426,7 @@ def from_api_token(conn: Connection, token: str, now: datetime) -> Principal | N
 
 
 def purge_attempts(conn: Connection, before: datetime) -> int:
-    """Forget sign-in attempts older than ``before`` (they only matter for :data:`WINDOW`)."""
-    from sqlalchemy import delete
-
-    count = conn.execute(
-        select(func.count()).select_from(SignInAttempt).where(SignInAttempt.at < before)
-    ).scalar_one()
-    conn.execute(delete(SignInAttempt).where(SignInAttempt.at < before))
-    return int(count)
+    """Forget sign-in attempts older than ``before`` (they only matter for :data:`WINDOW`;
+    the audit trail keeps every sign-in and failure). The sign-in calls it every
+    :data:`PURGE_EVERY` attempts with :data:`KEEP_ATTEMPTS`."""
+    return int(conn.execute(delete(SignInAttempt).where(SignInAttempt.at < before)).rowcount)

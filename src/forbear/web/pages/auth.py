@@ -3,7 +3,9 @@
 The sign-in form has no session yet, so its CSRF protection is a double submit: a
 random value in a signed, HttpOnly cookie and the same value in the form; SameSite=Lax
 keeps other sites from posting with the cookie. The ``next`` target must be a path on
-this site (no open redirect).
+this site (no open redirect). The rate limits and their atomicity are
+:mod:`forbear.web.sessions`'s; the client address honours ``X-Forwarded-For`` only from a
+configured trusted proxy (:func:`forbear.web.security.client_address`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from forbear.web.deps import SESSION_COOKIE, SignedIn, authenticate, state_of
 from forbear.web.errors import CsrfFailed, Unauthenticated
 from forbear.web.i18n import Translator, request_lang
 from forbear.web.pages.render import page
-from forbear.web.security import new_token, same
+from forbear.web.security import new_token, request_client, same
 
 router = APIRouter()
 SIGN_IN_COOKIE = "forbear_sign_in"
@@ -99,11 +101,15 @@ def sign_in(
     expected = web.signer.unsign(cookie, max_age=SIGN_IN_MAX_AGE) if cookie else None
     if expected is None or not csrf_token or not same(expected, csrf_token):
         raise CsrfFailed()
-    client = request.client.host if request.client is not None else "unknown"
-    with web.forbear.transaction() as conn:
-        result = sessions.sign_in(
-            conn, web.signer, username=username, password=password, client=client, now=web.now()
-        )
+    client = request_client(request, web.forbear.settings.trusted_proxy_networks)
+    result = sessions.sign_in(
+        web.forbear.transaction,
+        web.signer,
+        username=username,
+        password=password,
+        client=client,
+        now=web.now(),
+    )
     t = Translator(request_lang(request))
     if isinstance(result, sessions.Refused):
         if result.retry_after is not None:
