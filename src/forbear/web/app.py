@@ -8,8 +8,12 @@ complaints slot in as further modules.
 
 Security headers on every answer: a strict Content-Security-Policy (scripts only from
 this origin: no inline script), ``X-Frame-Options: DENY``, ``nosniff``,
-``Referrer-Policy: same-origin``, and ``Cache-Control: no-store`` (pages and API answers
-hold personal data, masked or not). Swagger UI and ReDoc are off: they load scripts from
+``Referrer-Policy: same-origin``, ``Cache-Control: no-store`` (pages and API answers
+hold personal data, masked or not), and outside development
+``Strict-Transport-Security`` (a year, subdomains included: the browser never again asks
+for the app over plain HTTP, so a session cookie cannot leak to a downgrade). The request
+guard (:mod:`forbear.web.guard`) refuses oversized bodies (413) and control characters
+(400) before any route runs. Swagger UI and ReDoc are off: they load scripts from
 a CDN; the OpenAPI description is at ``/api/v1/openapi.json``.
 """
 
@@ -32,6 +36,7 @@ from forbear.bootstrap import Forbear, bootstrap
 from forbear.settings import Environment, Settings
 from forbear.web import errors
 from forbear.web.deps import Clock, Database, WebState
+from forbear.web.guard import RequestGuard
 from forbear.web.i18n import LANG_COOKIE, parse_lang
 from forbear.web.security import CookieSigner, load_session_secret
 
@@ -45,6 +50,7 @@ CSP = (
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
+HSTS = "max-age=31536000; includeSubDomains"
 API_DESCRIPTION = """\
 Forbear's JSON API for the lender's systems and the workbench.
 
@@ -71,6 +77,7 @@ class Guardrails:
 
     def __init__(self, app: ASGIApp, *, secure_cookies: bool) -> None:
         self.app = app
+        # outside development: Secure cookies and HSTS (the app is served over HTTPS)
         self.secure_cookies = secure_cookies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,6 +101,8 @@ class Guardrails:
                     ("referrer-policy", "same-origin"),
                 ):
                     headers.append((name.encode(), value.encode()))
+                if self.secure_cookies:
+                    headers.append((b"strict-transport-security", HSTS.encode()))
                 if not request.url.path.startswith("/static/"):
                     headers.append((b"cache-control", b"no-store"))
                 if chosen is not None and not request.url.path.startswith("/api/"):
@@ -180,6 +189,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     app.add_middleware(errors.ErrorGuard)
+    app.add_middleware(RequestGuard, max_body_bytes=forbear.settings.max_body_bytes)
     app.add_middleware(Guardrails, secure_cookies=secure)
     return app
 

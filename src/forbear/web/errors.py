@@ -12,10 +12,25 @@ Unauthenticated                401     ``unauthenticated`` / ``session_invalid``
 PermissionDenied               403     ``forbidden``
 CsrfFailed                     403     ``csrf_failed``
 Conflict                       409     ``conflict``
+database integrity error       409     ``conflict`` (a concurrent writer won)
 SignInThrottled / rate limit   429     ``rate_limited`` (``Retry-After``)
 StorageUnavailable             503     ``unavailable``
+database locked (SQLite)       503     ``busy`` (``Retry-After``)
 anything else                  500     ``internal`` (logged as type and place only)
 =============================  ======  ==========================
+
+A database integrity error (a unique, foreign-key or check constraint) that reaches this
+map is a check-then-write that lost to a concurrent writer -- the use cases check first
+and serialise per subject (:mod:`forbear.store.locks`), so only a race gets here -- and
+so are PostgreSQL's serialisation failures and deadlocks: the request changed nothing
+(its transaction rolled back) and may be retried. The log names the constraint only,
+never the values (PostgreSQL's detail line quotes them).
+
+The request guard (:class:`forbear.web.guard.RequestGuard`) refuses, before any route
+runs, a body over the configured size (413, ``too_large``) and text holding a NUL or
+another C0 control character except tab, line feed and carriage return (400,
+``control_characters``): PostgreSQL refuses NUL in text, and none of our fields takes
+the others.
 
 API paths (``/api/...``) answer JSON ``{"error": {"code", "message", "field", "details"}}``;
 pages answer an HTML page (a sign-in redirect for 401). No stack trace, no request data
@@ -37,6 +52,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -123,6 +139,9 @@ def _render(
         headers=headers,
     )
     return page
+
+
+render = _render  # for the request guard (forbear.web.guard), which answers before routing
 
 
 def _t(request: Request) -> Translator:
@@ -324,8 +343,45 @@ class ErrorGuard:
             await response(scope, receive, send)
 
 
+# PostgreSQL SQLSTATEs of a transaction that lost to a concurrent one
+_CONCURRENT_STATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+
+
+def _constraint(exc: DBAPIError) -> str:
+    """The violated constraint's name (PostgreSQL), or SQLite's first line, which names
+    the table and column only: never a value."""
+    orig = exc.orig
+    name = getattr(getattr(orig, "diag", None), "constraint_name", None)
+    if name:
+        return str(name)
+    if orig is not None and orig.__class__.__module__.startswith("sqlite3"):
+        return str(orig).strip().splitlines()[0][:120] if str(orig).strip() else "?"
+    return "?"
+
+
+def database_error(request: Request, exc: Exception) -> Response:
+    """A database error no use case turned into a domain error (see the table above)."""
+    assert isinstance(exc, DBAPIError)
+    t = _t(request)
+    state = getattr(exc.orig, "sqlstate", None)
+    if isinstance(exc, IntegrityError) or state in _CONCURRENT_STATES:
+        log.warning(
+            "concurrent write refused on %s: %s (%s)",
+            _route(request),
+            type(exc.orig).__name__,
+            _constraint(exc),
+        )
+        return _render(request, 409, "conflict", t("request.concurrent"))
+    text = str(exc.orig) if exc.orig is not None else ""
+    if "database is locked" in text or "database table is locked" in text:
+        log.warning("database locked on %s", _route(request))
+        return _render(request, 503, "busy", t("request.busy"), headers={"Retry-After": "1"})
+    return internal_error(request, exc)
+
+
 def install(app: Any) -> None:
     app.add_exception_handler(ForbearError, forbear_error)
+    app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(Unauthenticated, unauthenticated)
     app.add_exception_handler(CsrfFailed, csrf_failed)
     app.add_exception_handler(RequestValidationError, request_invalid)
