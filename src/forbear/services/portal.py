@@ -4,13 +4,24 @@ borrower may see and do about their own loans.
 **Sign-in.** :func:`request_code` looks the number up by its blind index (the same keyed
 hash as ``borrowers.mobile_bidx``: no number is stored or compared in clear), and for a
 borrower's mobile stores a 6-digit code's keyed hash (never the code) that expires after
-:data:`CODE_TTL` and survives :data:`MAX_ATTEMPTS` wrong guesses, and queues an SMS with
+:data:`CODE_TTL` and takes at most :data:`MAX_ATTEMPTS` guesses, and queues an SMS with
 the code (encrypted) in ``portal_outbox``. An unknown number gets the same answer and the
 same request row, without a code (no account enumeration). Requests are limited per
-number and per client (:data:`PER_PHONE`, :data:`PER_CLIENT` within :data:`WINDOW`, one
-per :data:`RESEND_AFTER`); a refused request writes nothing. :func:`verify_code` opens a
-borrower session (the sha256 of a random token, a CSRF token, idle and absolute expiry),
-separate from the staff's sessions.
+number first (:data:`PER_PHONE` within :data:`WINDOW`, one per :data:`RESEND_AFTER`); the
+client address is a soft signal only, so that borrowers behind one carrier NAT do not lock
+each other out: from an address with :data:`BUSY_CLIENT` requests in the window, a number
+gets :data:`BUSY_CLIENT_PER_PHONE` requests from it, and only :data:`PER_CLIENT`, far beyond
+any shared address, refuses the address. A refused request writes nothing.
+:func:`verify_code` opens a borrower session (the sha256 of a random token, a CSRF token,
+idle and absolute expiry), separate from the staff's sessions.
+
+**Atomic under parallel requests.** Both take the per-number lock
+(:func:`forbear.store.locks.lock`, ``LockSpace.PHONE``) before they read what the limits
+count (a code request the address's too), so the limits are exact. A guess is counted
+before it is compared (``attempts = attempts + 1`` in SQL, only while fewer than
+:data:`MAX_ATTEMPTS` were made), so forty parallel guesses make exactly
+:data:`MAX_ATTEMPTS` tries; a right code is spent by a conditional update that only one
+transaction can win, so a code opens exactly one session.
 
 **Own loans only.** Every use case takes the signed-in ``borrower_id`` and a loan id and
 answers :class:`NotFound` for a loan that is not that borrower's, exactly as for a loan
@@ -44,10 +55,10 @@ from forbear.domain.errors import Conflict, ForbearError, NotFound, ValidationEr
 from forbear.domain.plans import PlanRequest, PlanType
 from forbear.domain.plans.policy import LoadedPolicy, default_policy
 from forbear.services import contacts, plans, promises
-from forbear.store import audit
+from forbear.store import audit, locks
 from forbear.store.contacts import ContactAttempt, Hold
 from forbear.store.crypto import PiiVault, normalise
-from forbear.store.locks import lock_loan
+from forbear.store.locks import LockSpace, lock_loan
 from forbear.store.models import Borrower, Loan
 from forbear.store.portal import (
     PAYMENT_METHODS,
@@ -61,7 +72,9 @@ CODE_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 WINDOW = timedelta(hours=1)
 PER_PHONE = 5
-PER_CLIENT = 20
+BUSY_CLIENT = 20  # code requests from one address in the window: a soft signal ...
+BUSY_CLIENT_PER_PHONE = 2  # ... after which a number gets this many requests from it
+PER_CLIENT = 200  # the hard cap of one address (SMS cost)
 RESEND_AFTER = timedelta(seconds=60)
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=4)
@@ -132,14 +145,20 @@ def _utc(moment: datetime, name: str = "now") -> datetime:
     return moment
 
 
-def _wait(conn: Connection, column: Any, key: str, limit: int, now: datetime) -> int | None:
-    times = list(
+def _recent(conn: Connection, condition: Any, limit: int, now: datetime) -> list[datetime]:
+    """When the last ``limit`` requests matching ``condition`` in the window were made,
+    oldest first."""
+    return sorted(
         conn.execute(
             select(PortalCode.created_at)
-            .where(column == key, PortalCode.created_at > now - WINDOW)
-            .order_by(PortalCode.created_at)
+            .where(condition, PortalCode.created_at > now - WINDOW)
+            .order_by(PortalCode.created_at.desc())
+            .limit(limit)
         ).scalars()
     )
+
+
+def _wait(times: list[datetime], limit: int, now: datetime) -> int | None:
     if len(times) >= limit:
         return max(1, int((times[-limit] + WINDOW - now).total_seconds()) + 1)
     return None
@@ -165,14 +184,17 @@ def request_code(
     the same answer otherwise. :class:`CodeThrottled` beyond the limits (nothing written)."""
     moment = _utc(now)
     phone_key = mobile_key(vault, mobile)
-    waits = [
-        w
-        for w in (
-            _wait(conn, PortalCode.phone_key, phone_key, PER_PHONE, moment),
-            _wait(conn, PortalCode.client_key, client_key, PER_CLIENT, moment),
-        )
-        if w is not None
-    ]
+    locks.lock(conn, LockSpace.PHONE, phone_key)
+    locks.lock(conn, LockSpace.KEY, f"portal-client:{client_key}")
+    per_phone = PortalCode.phone_key == phone_key
+    per_client = PortalCode.client_key == client_key
+    from_client = _recent(conn, per_client, PER_CLIENT, moment)
+    found = [_wait(_recent(conn, per_phone, PER_PHONE, moment), PER_PHONE, moment)]
+    found.append(_wait(from_client, PER_CLIENT, moment))
+    if len(from_client) >= BUSY_CLIENT:
+        busy = BUSY_CLIENT_PER_PHONE
+        found.append(_wait(_recent(conn, per_phone & per_client, busy, moment), busy, moment))
+    waits = [w for w in found if w is not None]
     last = conn.execute(
         select(func.max(PortalCode.created_at)).where(PortalCode.phone_key == phone_key)
     ).scalar_one_or_none()
@@ -270,37 +292,43 @@ def verify_code(
     typed = code.strip() if isinstance(code, str) else ""
     if len(typed) != 6 or not typed.isascii() or not typed.isdigit():
         raise ValidationError("code", "the 6 digits of the text message")
+    locks.lock(conn, LockSpace.PHONE, phone_key)
     row = conn.execute(
         select(PortalCode)
         .where(PortalCode.phone_key == phone_key)
         .order_by(PortalCode.created_at.desc(), PortalCode.id.desc())
         .limit(1)
     ).one_or_none()
-    if (
-        row is None
-        or row.code_hash is None
-        or row.borrower_id is None
-        or row.used_at is not None
-        or row.expires_at <= moment
-        or row.attempts >= MAX_ATTEMPTS
-    ):
+    if row is None or row.code_hash is None or row.borrower_id is None:
+        return None
+    live = (
+        PortalCode.id == row.id,
+        PortalCode.used_at.is_(None),
+        PortalCode.expires_at > moment,
+    )
+    # the try is counted before the code is compared: a guess beyond the limit is none
+    attempt = conn.execute(
+        update(PortalCode)
+        .where(*live, PortalCode.attempts < MAX_ATTEMPTS)
+        .values(attempts=PortalCode.attempts + 1)
+        .returning(PortalCode.attempts)
+    ).scalar_one_or_none()
+    if attempt is None:
         return None
     if not secrets.compare_digest(row.code_hash, _code_hash(vault, phone_key, typed)):
-        conn.execute(
-            update(PortalCode)
-            .where(PortalCode.id == row.id)
-            .values(attempts=PortalCode.attempts + 1)
-        )
         audit.record(
             conn,
             action="portal.sign_in_failed",
             actor="portal:anonymous",
             subject_type="borrower",
             subject_id=int(row.borrower_id),
-            payload={"request_id": int(row.id), "attempt": int(row.attempts) + 1},
+            payload={"request_id": int(row.id), "attempt": int(attempt)},
         )
         return None
-    conn.execute(update(PortalCode).where(PortalCode.id == row.id).values(used_at=moment))
+    # single use: of two transactions with the right code, one spends it
+    spent = conn.execute(update(PortalCode).where(*live).values(used_at=moment)).rowcount
+    if spent != 1:
+        return None
     return open_session(conn, int(row.borrower_id), moment)
 
 

@@ -36,7 +36,7 @@ from forbear.web.deps import WebState, state_of
 from forbear.web.errors import CsrfFailed
 from forbear.web.i18n import Translator, request_lang
 from forbear.web.pages.render import page
-from forbear.web.security import new_token, same
+from forbear.web.security import new_token, request_client, same
 
 log = logging.getLogger("forbear.web.portal")
 router = APIRouter()
@@ -53,8 +53,10 @@ COMPLAINT_CATEGORIES = ("harassment", "third_party", "privacy", "amount", "attit
 
 
 def client_key(request: Request) -> str:
+    """A keyed hash of the client's address (``X-Forwarded-For`` only from a trusted
+    proxy: :func:`forbear.web.security.client_address`), for the code-request limits."""
     web = state_of(request)
-    host = request.client.host if request.client is not None else "unknown"
+    host = request_client(request, web.forbear.settings.trusted_proxy_networks)
     return web.signer.key("portal-client", host)
 
 
