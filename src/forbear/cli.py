@@ -1177,6 +1177,7 @@ def privacy_export(
 
     from forbear.domain.errors import PermissionDenied
     from forbear.services.privacy import export_borrower
+    from forbear.store.private_files import write_private
 
     if not purpose or not role:
         raise PermissionDenied(role or "(none)", "privacy.export", purpose or None)
@@ -1192,9 +1193,8 @@ def privacy_export(
         )
         # Written inside the transaction: if the file cannot be written, the audit
         # event is rolled back with it.
-        fd = os.open(to, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=2, default=str)
+        text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+        write_private(to, text.encode("utf-8"))  # 0600 even over an existing file
     console.print(f"wrote {to} (mode 0600: it holds personal data in clear)")
 
 

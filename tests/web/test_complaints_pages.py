@@ -25,6 +25,7 @@ def complaint(db, loan: int, *, at: datetime | None = None, category: str = "att
     borrower = db.conn.execute(select(Loan.borrower_id).where(Loan.id == loan)).scalar_one()
     return svc.file_complaint(
         db.conn,
+        db.vault,
         borrower_id=borrower,
         loan_id=loan,
         source="agent",
@@ -70,6 +71,7 @@ def test_the_complaint_page_shows_the_clock_contacts_and_actions(client, sign_in
     ).scalar_one()
     cid = svc.file_complaint(
         db.conn,
+        db.vault,
         borrower_id=borrower,
         loan_id=book.queue_loan,
         source="agent",
@@ -265,6 +267,7 @@ def test_the_satisfaction_follow_up_after_the_resolution(client, sign_in, book, 
     assert early.status_code == 409 and counts(db) == before  # not resolved yet
     svc.resolve(
         db.conn,
+        db.vault,
         cid,
         resolution="已致歉",
         root_cause="agent_conduct",

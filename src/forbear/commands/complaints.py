@@ -54,6 +54,7 @@ def complaint_add(
         borrower = conn.execute(select(Loan.borrower_id).where(Loan.id == loan_id)).scalar_one()
         complaint_id = complaints.file_complaint(
             conn,
+            forbear.vault,
             borrower_id=borrower,
             loan_id=loan_id,
             source=source,
@@ -63,7 +64,7 @@ def complaint_add(
             now=datetime.now(UTC),
             contact_attempt_ids=attempt or (),
         )
-        view = complaints.get_complaint(conn, complaint_id, as_of=today_in(forbear))
+        view = complaints.get_complaint(conn, forbear.vault, complaint_id, as_of=today_in(forbear))
     console.print(
         f"[green]✓[/] complaint {complaint_id} on {loan_ref} ({view.category}, {view.source}): "
         f"answer by {view.due_on} 已登记投诉，答复期限 {view.due_on}",
@@ -140,9 +141,15 @@ def complaint_extend(
     from forbear.cli import _app, _cli_actor, console
     from forbear.services import complaints
 
-    with _app().transaction() as conn:
+    forbear = _app()
+    with forbear.transaction() as conn:
         due = complaints.extend(
-            conn, complaint_id, reason=reason, actor=_cli_actor(), now=datetime.now(UTC)
+            conn,
+            forbear.vault,
+            complaint_id,
+            reason=reason,
+            actor=_cli_actor(),
+            now=datetime.now(UTC),
         )
     console.print(f"[green]✓[/] complaint {complaint_id}: answer by {due} 已延期", highlight=False)
 
@@ -186,9 +193,11 @@ def complaint_resolve(
     from forbear.services import complaints
 
     try:
-        with _app().transaction() as conn:
+        forbear = _app()
+        with forbear.transaction() as conn:
             complaints.resolve(
                 conn,
+                forbear.vault,
                 complaint_id,
                 resolution=resolution,
                 root_cause=root_cause,

@@ -7,7 +7,6 @@ Every command is one transaction: a refusal (bad input, a backwards move, a role
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -137,6 +136,7 @@ def advance_cmd(
             reason=reason,
             evidence_ref=evidence,
             zone=forbear.settings.zone,
+            vault=forbear.vault,
         )
     console.print(
         f"[green]✓[/] case {case.id}: {case.stage.value} {case.stage.label_zh} on {day}; "
@@ -203,7 +203,7 @@ def cases_cmd(
 
     forbear = _app()
     with forbear.transaction() as conn:
-        cases = legal.list_cases(conn, open_only=not all_)
+        cases = legal.list_cases(conn, open_only=not all_, vault=forbear.vault)
     table = Table(title=f"Legal cases 法务案件 ({len(cases)})")
     for name in (
         "Case",
@@ -239,6 +239,7 @@ def documents_cmd(
     from forbear.cli import _app, _cli_actor, console, parse_date, today_in
     from forbear.domain.errors import ValidationError
     from forbear.services.documents.gather import case_documents
+    from forbear.store.private_files import write_private
 
     if out.exists() and not out.is_dir():
         raise ValidationError("--out", f"{out} is not a directory")
@@ -253,9 +254,7 @@ def documents_cmd(
         try:
             out.mkdir(parents=True, exist_ok=True)
             for name, content in docs.files.items():
-                fd = os.open(out / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(content)
+                write_private(out / name, content)  # 0600 even over an existing file
         except OSError as exc:
             raise ValidationError("--out", f"cannot write to {out}: {exc.strerror}") from None
     for finding in docs.findings:

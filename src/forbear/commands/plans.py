@@ -218,7 +218,9 @@ def cancel(
     forbear = _app()
     day = _day(forbear, as_of)
     with forbear.transaction() as conn:
-        info = plans.cancel_plan(conn, plan_id, as_of=day, actor=_cli_actor(), reason=reason)
+        info = plans.cancel_plan(
+            conn, plan_id, as_of=day, actor=_cli_actor(), reason=reason, vault=forbear.vault
+        )
     console.print(
         f"[green]✓[/] plan {plan_id} ({info.loan_ref}) 已取消 cancelled on {day.isoformat()}",
         highlight=False,

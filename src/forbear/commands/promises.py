@@ -176,7 +176,14 @@ def promise_cancel(
     forbear = _app()
     day, _ = _business_day(forbear, as_of)
     with forbear.transaction() as conn:
-        promises.cancel_promise(conn, promise_id, actor=_cli_actor(), as_of=day, reason=reason)
+        promises.cancel_promise(
+            conn,
+            promise_id,
+            actor=_cli_actor(),
+            as_of=day,
+            reason=reason,
+            vault=forbear.vault,
+        )
     console.print(f"[green]✓[/] promise {promise_id} cancelled 已撤销", highlight=False)
 
 

@@ -6,8 +6,9 @@ state change is audited in that transaction (``complaint.*``, ``satisfaction.rec
 ``case.add``). Validation happens before anything is written.
 
 Free text (a complaint's description, its resolution, an extension reason, a lesson) may
-hold personal data: it is stored, shown to the roles that may see it, and never logged or
-put in an audit payload or an error message.
+hold personal data: it is stored encrypted with the PII vault (the functions that write or
+show it take the ``vault``), shown to the roles that may see it, and never logged or put
+in an audit payload or an error message.
 
 The hold: filing a complaint puts a ``complaint`` hold (:class:`HoldKind.COMPLAINT`) on the
 loan (or, without a loan, on every loan of the borrower). Whether the gate honours it is
@@ -35,7 +36,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import polars as pl
-from sqlalchemy import Connection, Row, and_, case, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, case, func, insert, select, update
 
 from forbear.domain import complaints as domain
 from forbear.domain.complaints import (
@@ -54,6 +55,7 @@ from forbear.services import contacts as contact_service
 from forbear.store import audit
 from forbear.store.complaints import CaseEntry, Complaint, ComplaintContact, SatisfactionResponse
 from forbear.store.contacts import ContactAttempt
+from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.models import Borrower, Loan
 from forbear.store.plans import Plan
 from forbear.store.promises import Promise
@@ -168,6 +170,7 @@ def _move(
 
 def file_complaint(
     conn: Connection,
+    vault: PiiVault,
     *,
     borrower_id: int,
     loan_id: int | None,
@@ -229,7 +232,7 @@ def file_complaint(
                 source=kind.value,
                 category=what.value,
                 status=ComplaintStatus.OPEN.value,
-                description=text,
+                description_enc=vault.encrypt(str(text), context=Contexts.COMPLAINT_DESCRIPTION),
                 received_at=moment,
                 received_on=received_on,
                 due_on=domain.due_date(received_on, ComplaintStatus.OPEN),
@@ -279,7 +282,15 @@ def start_work(conn: Connection, complaint_id: int, *, actor: str, now: datetime
     )
 
 
-def extend(conn: Connection, complaint_id: int, *, reason: str, actor: str, now: datetime) -> date:
+def extend(
+    conn: Connection,
+    vault: PiiVault,
+    complaint_id: int,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> date:
     """Extend the deadline to 30 days from receipt (once; a reason is required). Returns
     the new due date; audited as ``complaint.extend``."""
     who, moment = _actor(actor), _utc(now)
@@ -293,7 +304,13 @@ def extend(conn: Connection, complaint_id: int, *, reason: str, actor: str, now:
         actor=who,
         at=moment,
         action="complaint.extend",
-        values={"due_on": due, "extension_reason": why, "extended_by": who},
+        values={
+            "due_on": due,
+            "extension_reason_enc": vault.encrypt(
+                str(why), context=Contexts.COMPLAINT_EXTENSION_REASON
+            ),
+            "extended_by": who,
+        },
         payload={"due_on": due.isoformat()},
     )
     return due
@@ -326,6 +343,7 @@ def approve_extension(conn: Connection, complaint_id: int, *, actor: str, now: d
 
 def resolve(
     conn: Connection,
+    vault: PiiVault,
     complaint_id: int,
     *,
     resolution: str,
@@ -350,7 +368,7 @@ def resolve(
         at=moment,
         action="complaint.resolve",
         values={
-            "resolution": text,
+            "resolution_enc": vault.encrypt(str(text), context=Contexts.COMPLAINT_RESOLUTION),
             "root_cause": cause.value,
             "resolved_on": day,
             "resolved_by": who,
@@ -425,8 +443,11 @@ class ComplaintView:
     contacts: list[LinkedContact]
 
 
-def get_complaint(conn: Connection, complaint_id: int, *, as_of: date) -> ComplaintView:
-    """One complaint with its SLA clock as of ``as_of`` and the contacts it is about."""
+def get_complaint(
+    conn: Connection, vault: PiiVault, complaint_id: int, *, as_of: date
+) -> ComplaintView:
+    """One complaint with its SLA clock as of ``as_of`` and the contacts it is about (its
+    free text decrypted)."""
     c = _row(conn, complaint_id)
     rows = conn.execute(
         select(ContactAttempt.__table__)
@@ -455,16 +476,18 @@ def get_complaint(conn: Connection, complaint_id: int, *, as_of: date) -> Compla
         source=c.source,
         category=c.category,
         status=c.status,
-        description=c.description,
+        description=vault.decrypt(c.description_enc, context=Contexts.COMPLAINT_DESCRIPTION),
         received_at=c.received_at,
         received_on=c.received_on,
         due_on=c.due_on,
         filed_by=c.filed_by,
         hold_id=c.hold_id,
-        extension_reason=c.extension_reason,
+        extension_reason=vault.decrypt_optional(
+            c.extension_reason_enc, context=Contexts.COMPLAINT_EXTENSION_REASON
+        ),
         extended_by=c.extended_by,
         approved_by=c.approved_by,
-        resolution=c.resolution,
+        resolution=vault.decrypt_optional(c.resolution_enc, context=Contexts.COMPLAINT_RESOLUTION),
         root_cause=c.root_cause,
         resolved_on=c.resolved_on,
         resolved_by=c.resolved_by,
@@ -910,6 +933,7 @@ CASES: dict[str, pl.DataType] = {
 
 def add_case(
     conn: Connection,
+    vault: PiiVault,
     *,
     loan_id: int,
     outcome: str,
@@ -936,7 +960,7 @@ def add_case(
                 loan_id=loan_id,
                 outcome=result.value,
                 category=tag,
-                lesson=text,
+                lesson_enc=vault.encrypt(str(text), context=Contexts.CASE_LESSON),
                 written_by=who,
                 written_on=_business_day(conn, moment),
             )
@@ -955,26 +979,34 @@ def add_case(
     return case_id
 
 
-def get_case(conn: Connection, case_id: int) -> dict[str, object]:
+_CASE_COLUMNS = (
+    CaseEntry.id,
+    CaseEntry.loan_id,
+    CaseEntry.outcome,
+    CaseEntry.category,
+    CaseEntry.lesson_enc,
+    CaseEntry.written_by,
+    CaseEntry.written_on,
+)
+
+
+def _case_row(vault: PiiVault, row: Any) -> dict[str, object]:
+    entry: dict[str, object] = dict(zip(CASES, row, strict=True))
+    entry["lesson"] = vault.decrypt(row.lesson_enc, context=Contexts.CASE_LESSON)
+    return entry
+
+
+def get_case(conn: Connection, vault: PiiVault, case_id: int) -> dict[str, object]:
     """One case library entry as a ``CASES`` row."""
-    row = conn.execute(
-        select(
-            CaseEntry.id,
-            CaseEntry.loan_id,
-            CaseEntry.outcome,
-            CaseEntry.category,
-            CaseEntry.lesson,
-            CaseEntry.written_by,
-            CaseEntry.written_on,
-        ).where(CaseEntry.id == case_id)
-    ).one_or_none()
+    row = conn.execute(select(*_CASE_COLUMNS).where(CaseEntry.id == case_id)).one_or_none()
     if row is None:
         raise NotFound("case", str(case_id))
-    return dict(zip(CASES, row, strict=True))
+    return _case_row(vault, row)
 
 
 def search_cases(
     conn: Connection,
+    vault: PiiVault,
     *,
     text: str | None = None,
     category: str | None = None,
@@ -982,39 +1014,31 @@ def search_cases(
     limit: int = 200,
 ) -> pl.DataFrame:
     """Case library entries matching every given filter (``text``: words found in the
-    lesson or the category, case-insensitive), newest first, as ``CASES``."""
-    stmt = select(
-        CaseEntry.id,
-        CaseEntry.loan_id,
-        CaseEntry.outcome,
-        CaseEntry.category,
-        CaseEntry.lesson,
-        CaseEntry.written_by,
-        CaseEntry.written_on,
-    )
+    lesson or the category, case-insensitive), newest first, as ``CASES``.
+
+    The lesson is encrypted, so the words are matched after decryption, in Python: the
+    case library is a curated list (one entry per closed account a supervisor chose to
+    tag), small enough to scan; the outcome and category filters still run in SQL."""
+    stmt = select(*_CASE_COLUMNS)
     if outcome is not None:
         stmt = stmt.where(CaseEntry.outcome == _vocabulary(CaseOutcome, outcome, "outcome").value)
     if category is not None and category.strip():
         stmt = stmt.where(func.lower(CaseEntry.category) == category.strip().lower())
+    words: list[str] = []
     if text is not None:
         if len(text) > 200:
             raise ValidationError("text", "at most 200 characters")
         words = [w for w in text.lower().split() if w]
-        stmt = stmt.where(
-            and_(
-                *(
-                    or_(
-                        func.lower(CaseEntry.lesson).contains(w, autoescape=True),
-                        func.lower(CaseEntry.category).contains(w, autoescape=True),
-                    )
-                    for w in words
-                )
-            )
-        )
-    stmt = stmt.order_by(CaseEntry.written_on.desc(), CaseEntry.id.desc()).limit(limit)
-    return pl.DataFrame(
-        [dict(zip(CASES, row, strict=True)) for row in conn.execute(stmt)], schema=CASES
-    )
+    stmt = stmt.order_by(CaseEntry.written_on.desc(), CaseEntry.id.desc())
+    found: list[dict[str, object]] = []
+    for row in conn.execute(stmt):
+        entry = _case_row(vault, row)
+        haystack = (str(entry["lesson"]).lower(), str(entry["category"]).lower())
+        if all(any(w in field for field in haystack) for w in words):
+            found.append(entry)
+            if len(found) >= limit:
+                break
+    return pl.DataFrame(found, schema=CASES)
 
 
 __all__ = [

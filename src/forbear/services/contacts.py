@@ -58,6 +58,7 @@ from forbear.store.contacts import (
     read_holds,
     rule_ids_json,
 )
+from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.locks import lock_debtor
 from forbear.store.models import Borrower, ContactKind, ContactPoint, Loan
 
@@ -126,6 +127,7 @@ class ContactDecision:
 
 
 LENDER_FILE = "lender.yaml"
+MAX_TYPED_REASON = 2000  # a hold reason typed by a person
 
 # How far past the moment of contact the online gate reads the debtor's attempts: the rest
 # of the local day in any zone (daily caps count the whole day).
@@ -460,11 +462,22 @@ def add_hold(
     contact_point_id: int | None = None,
     all_loans: bool = False,
     reason: str | None = None,
+    typed_reason: str | None = None,
+    vault: PiiVault | None = None,
 ) -> int:
     """Put a hold on a loan (or, ``all_loans``, every loan of its borrower) from ``since``
     until released. ``channel`` only for opt-outs (one medium); ``contact_point_id`` for a
-    hold on one contact point. Returns the hold id; audited as ``hold.add``."""
+    hold on one contact point. Returns the hold id; audited as ``hold.add``.
+
+    ``reason`` is Forbear's own reason (a rule id or a code, stored in clear);
+    ``typed_reason`` is what a person typed, stored encrypted with ``vault`` (it may hold
+    anything: an illness, a phone number) and never put in the audit payload."""
     _actor(actor)
+    if typed_reason is not None and vault is None:
+        raise TypeError("a typed reason is encrypted at rest: pass the vault")
+    typed = typed_reason.strip() if typed_reason is not None else ""
+    if len(typed) > MAX_TYPED_REASON:
+        raise ValidationError("reason", f"at most {MAX_TYPED_REASON} characters")
     hold_kind = _vocabulary(HoldKind, kind, "kind")
     medium = _channel(channel) if channel is not None else None
     if medium is not None and hold_kind is not HoldKind.OPT_OUT:
@@ -482,6 +495,9 @@ def add_hold(
         since=_utc(since, "since"),
         reason=reason,
         actor=actor,
+        reason_enc=vault.encrypt(typed, context=Contexts.HOLD_REASON)
+        if typed and vault is not None
+        else None,
     )
 
 
@@ -736,11 +752,13 @@ def _insert_hold(
     since: datetime,
     reason: str | None,
     actor: str,
+    reason_enc: bytes | None = None,
 ) -> int:
     return _insert_audited(
         conn,
         Hold,
         {
+            "reason_enc": reason_enc,
             "borrower_id": borrower_id,
             "loan_id": loan_id,
             "kind": kind.value,

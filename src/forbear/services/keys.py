@@ -13,6 +13,11 @@ Blind indexes do not change: their HMAC key is the keyring's ``index`` key, whic
 rotation keeps (``forbear.settings`` docstring). Rotating the index key would need every
 ``*_bidx`` recomputed in one go while lookups pause; it is not offered.
 
+Every encrypted column is listed in :data:`ENCRYPTED`: the borrowers' and contact points'
+personal data, the free text people type (complaints, case lessons, hold, promise and plan
+reasons, legal notes; migration 0016) and the portal's queued sign-in codes. A test checks
+that every ``*_enc`` column of the schema is listed, so a new one cannot be forgotten.
+
 The audit event ``keys.rotate`` records the version and the counts, never a key.
 """
 
@@ -26,8 +31,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, select, update
 
 from forbear.store import audit
+from forbear.store.complaints import CaseEntry, Complaint
+from forbear.store.contacts import Hold
 from forbear.store.crypto import Contexts, PiiVault
+from forbear.store.legal import LegalCase, LegalCaseEvent
 from forbear.store.models import Borrower, ContactPoint
+from forbear.store.plans import Plan
+from forbear.store.portal import PortalOutbox
+from forbear.store.promises import Promise
 
 DEFAULT_BATCH = 500
 
@@ -44,7 +55,27 @@ ENCRYPTED: dict[Table, dict[str, str]] = {
         "value_enc": Contexts.CONTACT_VALUE,
         "owner_name_enc": Contexts.CONTACT_OWNER_NAME,
     },
+    Complaint.__table__: {  # type: ignore[dict-item]
+        "description_enc": Contexts.COMPLAINT_DESCRIPTION,
+        "extension_reason_enc": Contexts.COMPLAINT_EXTENSION_REASON,
+        "resolution_enc": Contexts.COMPLAINT_RESOLUTION,
+    },
+    CaseEntry.__table__: {"lesson_enc": Contexts.CASE_LESSON},  # type: ignore[dict-item]
+    Hold.__table__: {"reason_enc": Contexts.HOLD_REASON},  # type: ignore[dict-item]
+    Promise.__table__: {"cancel_reason_enc": Contexts.PROMISE_CANCEL_REASON},  # type: ignore[dict-item]
+    Plan.__table__: {"cancel_reason_enc": Contexts.PLAN_CANCEL_REASON},  # type: ignore[dict-item]
+    LegalCase.__table__: {"closed_reason_enc": Contexts.LEGAL_CLOSED_REASON},  # type: ignore[dict-item]
+    LegalCaseEvent.__table__: {"notes_enc": Contexts.LEGAL_EVENT_NOTES},  # type: ignore[dict-item]
+    PortalOutbox.__table__: {"payload_enc": Contexts.PORTAL_OUTBOX_PAYLOAD},  # type: ignore[dict-item]
 }
+
+
+def encrypted_columns(table: str) -> dict[str, str]:
+    """``{encrypted column: context}`` of the table named ``table`` (empty if none)."""
+    for known, columns in ENCRYPTED.items():
+        if known.name == table:
+            return columns
+    return {}
 
 
 @dataclass

@@ -47,6 +47,7 @@ from forbear.services.accounts import assemble_accounts, limitation_years
 from forbear.services.book import states_for
 from forbear.store import audit, bulk
 from forbear.store.contacts import Hold, read_flags, read_holds
+from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.legal import (
     LegalCase,
     LegalCaseCost,
@@ -358,7 +359,9 @@ class CaseView:
     costs: int  # fen, all costs so far
 
 
-def get_case(conn: Connection, case_id: int) -> CaseView:
+def get_case(conn: Connection, case_id: int, *, vault: PiiVault | None = None) -> CaseView:
+    """One case. Its closing reason is free text encrypted at rest: it is decrypted with
+    ``vault``; without one (callers that only need the stage) it is ``None``."""
     c = LegalCase
     row = conn.execute(
         select(
@@ -370,7 +373,7 @@ def get_case(conn: Connection, case_id: int) -> CaseView:
             c.stage_on,
             c.court,
             c.case_number,
-            c.closed_reason,
+            c.closed_reason_enc,
         )
         .join(Loan, Loan.id == c.loan_id)
         .where(c.id == case_id)
@@ -391,17 +394,21 @@ def get_case(conn: Connection, case_id: int) -> CaseView:
         stage_on=row[5],
         court=row[6],
         case_number=row[7],
-        closed_reason=row[8],
+        closed_reason=None
+        if vault is None
+        else vault.decrypt_optional(row[8], context=Contexts.LEGAL_CLOSED_REASON),
         costs=int(costs),
     )
 
 
-def list_cases(conn: Connection, *, open_only: bool = False) -> list[CaseView]:
+def list_cases(
+    conn: Connection, *, open_only: bool = False, vault: PiiVault | None = None
+) -> list[CaseView]:
     c = LegalCase
     stmt = select(c.id).order_by(c.id)
     if open_only:
         stmt = stmt.where(c.stage.not_in([s.value for s in FINAL]))
-    return [get_case(conn, int(i)) for i in conn.execute(stmt).scalars()]
+    return [get_case(conn, int(i), vault=vault) for i in conn.execute(stmt).scalars()]
 
 
 def open_case(conn: Connection, loan_id: int, *, role: str, actor: str, on: date) -> CaseView:
@@ -507,13 +514,19 @@ def advance(
     reason: str | None = None,
     evidence_ref: str | None = None,
     zone: ZoneInfo = DEFAULT_ZONE,
+    vault: PiiVault | None = None,
 ) -> CaseView:
     """Move a case forward to ``to`` on ``on`` (refused backwards, with the reason, and
     nothing changes). Moving to ``demand_letter`` logs the letter as a demand with its
     evidence reference (the letter's tracking number; CN.LIMITATION). Demand letters and
-    filing are refused on a disputed or time-barred debt."""
+    filing are refused on a disputed or time-barred debt.
+
+    ``notes`` and the closing ``reason`` are free text, stored encrypted with ``vault``
+    (required when either is given)."""
     require_permission(role)
     _actor(actor)
+    if vault is None and (notes or reason):
+        raise TypeError("notes and reasons are encrypted at rest: pass the vault")
     target = stage(to)
     case = get_case(conn, case_id)
     check_move(
@@ -557,8 +570,11 @@ def advance(
         values["court"] = court.strip()
     if case_number:
         values["case_number"] = case_number.strip()
-    if target is Stage.CLOSED:
-        values["closed_reason"] = (reason or "").strip()
+    if target is Stage.CLOSED and vault is not None:
+        values["closed_reason_enc"] = vault.encrypt(
+            (reason or "").strip(), context=Contexts.LEGAL_CLOSED_REASON
+        )
+    note = notes if target is not Stage.CLOSED else (reason or notes)
     conn.execute(update(LegalCase).where(LegalCase.id == case_id).values(**values))
     conn.execute(
         insert(LegalCaseEvent).values(
@@ -568,7 +584,9 @@ def advance(
             stage_on=on,
             court=court,
             case_number=case_number,
-            notes=notes if target is not Stage.CLOSED else (reason or notes),
+            notes_enc=None
+            if not note or vault is None
+            else vault.encrypt(note, context=Contexts.LEGAL_EVENT_NOTES),
             demand_id=demand_id,
             created_by=actor,
             created_at=now,
@@ -593,7 +611,7 @@ def advance(
         },
         at=now,
     )
-    return get_case(conn, case_id)
+    return get_case(conn, case_id, vault=vault)
 
 
 def add_costs(

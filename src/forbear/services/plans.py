@@ -61,6 +61,7 @@ from forbear.services.contracts import check_loan_claim
 from forbear.store import audit
 from forbear.store.contacts import Hold
 from forbear.store.contracts import ContractVersion
+from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.locks import lock_loan
 from forbear.store.models import AccountScore, Loan, Product
 from forbear.store.models import Payment as PaymentRow
@@ -68,6 +69,7 @@ from forbear.store.plans import OPEN_STATUSES, Plan
 from forbear.store.plans import PlanLine as PlanLineRow
 
 BEHAVIOUR = "behaviour"
+MAX_CANCEL_REASON = 2000  # a cancel reason typed by a person
 
 
 def load_policy(path: Path | None = None) -> LoadedPolicy:
@@ -542,10 +544,25 @@ def accept_plan(conn: Connection, plan_id: int, *, as_of: date, actor: str) -> P
 
 
 def cancel_plan(
-    conn: Connection, plan_id: int, *, as_of: date, actor: str, reason: str | None = None
+    conn: Connection,
+    plan_id: int,
+    *,
+    as_of: date,
+    actor: str,
+    reason: str | None = None,
+    vault: PiiVault | None = None,
 ) -> PlanInfo:
     """Cancel an offered, accepted or active plan; an active one stops governing the loan
-    on ``as_of`` (the contract schedule applies again from that day)."""
+    on ``as_of`` (the contract schedule applies again from that day).
+
+    ``reason`` is what a person typed: stored encrypted with ``vault`` (required with a
+    reason) in ``cancel_reason_enc``, never in the audit payload (it says only that a
+    reason was given)."""
+    typed = (reason or "").strip()
+    if typed and vault is None:
+        raise TypeError("a typed reason is encrypted at rest: pass the vault")
+    if len(typed) > MAX_CANCEL_REASON:
+        raise ValidationError("reason", f"at most {MAX_CANCEL_REASON} characters")
     plan = get_plan(conn, plan_id)
     if plan.start_date is not None and as_of < plan.start_date:
         raise ValidationError("as_of", f"before the plan's start {plan.start_date.isoformat()}")
@@ -555,7 +572,10 @@ def cancel_plan(
         PlanStatus.CANCELLED,
         actor=actor,
         as_of=as_of,
-        payload={"reason": reason} if reason else None,
+        values={"cancel_reason_enc": vault.encrypt(typed, context=Contexts.PLAN_CANCEL_REASON)}
+        if typed and vault is not None
+        else None,
+        payload={"reason_given": True} if typed else None,
     )
     return get_plan(conn, plan_id)
 

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Table, select
 
 from forbear.domain.access import PiiField, Purpose, Role, can, mask_for, may_unmask
 from forbear.domain.errors import NotFound, PermissionDenied
+from forbear.services.keys import encrypted_columns
 from forbear.store import audit
 from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.models import Base, Borrower, ContactKind, ContactPoint, Loan
@@ -147,23 +148,50 @@ def masked_view(
 # ---------------------------------------------------------------- PIPL access request
 
 
+# Columns that are our secrets or keyed hashes, not the person's data: a blind index or
+# keyed hash (``*_bidx``, ``phone_key``, ``client_key``) lets whoever holds it test guesses
+# against our key; a token hash, a CSRF token or a code hash would help take over a live
+# session or sign-in. Left out of the export by name.
+SECRET_SUFFIXES = ("_bidx", "_key", "_hash", "_sha256", "csrf_token")
+SECRET_COLUMNS = frozenset({("portal_outbox", "payload_enc")})  # the one-time sign-in code
+
+
+def _secret(table: str, column: str) -> bool:
+    return column.endswith(SECRET_SUFFIXES) or (table, column) in SECRET_COLUMNS
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
-    if isinstance(value, bytes):
-        return None  # an encrypted column not listed in FIELDS: never exported raw
+    if isinstance(value, (bytes, memoryview)):
+        return None  # an encrypted column without a known context: never exported raw
     return value
 
 
-def _rows(conn: Connection, table: Table, column: str, ids: list[int]) -> list[dict[str, Any]]:
+def _exported(vault: PiiVault, table: Table, row: Any) -> dict[str, Any]:
+    """One row for the export: secrets left out, encrypted free text decrypted under the
+    column's plain name (``description_enc`` -> ``description``)."""
+    sealed = encrypted_columns(table.name)
+    out: dict[str, Any] = {}
+    for name, value in row._mapping.items():
+        if _secret(table.name, name):
+            continue
+        if name in sealed:
+            blob = None if value is None else bytes(value)
+            out[name.removesuffix("_enc")] = vault.decrypt_optional(blob, context=sealed[name])
+        else:
+            out[name] = _plain(value)
+    return out
+
+
+def _rows(
+    conn: Connection, vault: PiiVault, table: Table, column: str, ids: list[int]
+) -> list[dict[str, Any]]:
     if not ids:
         return []
     key = [c for c in table.primary_key.columns] or list(table.columns)[:1]
     query = select(table).where(table.c[column].in_(ids)).order_by(*key)
-    return [
-        {name: _plain(value) for name, value in row._mapping.items() if not name.endswith("_bidx")}
-        for row in conn.execute(query)
-    ]
+    return [_exported(vault, table, row) for row in conn.execute(query)]
 
 
 def export_borrower(
@@ -181,7 +209,9 @@ def export_borrower(
     fields and contact points are decrypted; every other table that points at the
     borrower (``borrower_id``) or at one of its loans (``loan_id``) is included row by
     row, so areas added later (contacts, holds, plans, ...) are covered without edits
-    here. The audit event ``privacy.export`` holds the row counts per table only.
+    here; free text encrypted at rest is decrypted, secrets are left out (module
+    docstring). Legal case events, costs and documents come with the borrower's cases.
+    The audit event ``privacy.export`` holds the row counts per table only.
     """
     if str(purpose) != Purpose.PRIVACY_REQUEST.value:
         raise PermissionDenied(str(role), "privacy.export", str(purpose))
@@ -223,14 +253,20 @@ def export_borrower(
         int(i)
         for i in conn.execute(select(LOANS.c.id).where(LOANS.c.borrower_id == row.id)).scalars()
     ]
-    tables: dict[str, list[dict[str, Any]]] = {"loans": _rows(conn, LOANS, "borrower_id", [row.id])}
+    tables: dict[str, list[dict[str, Any]]] = {
+        "loans": _rows(conn, vault, LOANS, "borrower_id", [row.id])
+    }
     for name, table in sorted(Base.metadata.tables.items()):
         if name in ("borrowers", "contact_points", "loans", "audit_events"):
             continue
         if "borrower_id" in table.c:
-            tables[name] = _rows(conn, table, "borrower_id", [row.id])
+            tables[name] = _rows(conn, vault, table, "borrower_id", [row.id])
         elif "loan_id" in table.c:
-            tables[name] = _rows(conn, table, "loan_id", loan_ids)
+            tables[name] = _rows(conn, vault, table, "loan_id", loan_ids)
+    case_ids = [int(c["id"]) for c in tables.get("legal_cases", [])]
+    for name, table in sorted(Base.metadata.tables.items()):
+        if "case_id" in table.c and name not in tables:
+            tables[name] = _rows(conn, vault, table, "case_id", case_ids)
     counts = {"contact_points": len(contact_points)} | {n: len(r) for n, r in tables.items()}
     audit.record(
         conn,

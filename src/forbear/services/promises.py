@@ -50,6 +50,7 @@ from forbear.services.book import states_for
 from forbear.store import audit, bulk
 from forbear.store import promises as store
 from forbear.store.contacts import ContactAttempt, read_holds
+from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.locks import lock_loan
 from forbear.store.models import Loan, LoanStatus
 from forbear.store.promises import Promise
@@ -176,11 +177,21 @@ def add_promise(
 
 
 def cancel_promise(
-    conn: Connection, promise_id: int, *, actor: str, as_of: date, reason: str | None = None
+    conn: Connection,
+    promise_id: int,
+    *,
+    actor: str,
+    as_of: date,
+    reason: str | None = None,
+    vault: PiiVault | None = None,
 ) -> None:
     """Withdraw an open promise (the borrower takes it back, it was recorded by mistake).
-    ``reason`` is short free text without personal data; audited as ``promise.cancel``."""
+    ``reason`` is short free text a person typed: stored encrypted with ``vault`` (required
+    with a reason), the clear ``cancel_reason`` keeps the code ``cancelled``; audited as
+    ``promise.cancel``."""
     _actor(actor)
+    if reason is not None and reason.strip() and vault is None:
+        raise TypeError("a typed reason is encrypted at rest: pass the vault")
     if reason is not None and len(reason) > 200:
         raise ValidationError("reason", "at most 200 characters")
     found = conn.execute(
@@ -199,11 +210,14 @@ def cancel_promise(
             status=PromiseStatus.CANCELLED.value,
             resolved_on=as_of,
             resolved_by=actor,
-            cancel_reason=reason.strip() if reason and reason.strip() else "cancelled",
+            cancel_reason="cancelled",
+            cancel_reason_enc=vault.encrypt(reason.strip(), context=Contexts.PROMISE_CANCEL_REASON)
+            if reason and reason.strip() and vault is not None
+            else None,
             updated_at=datetime.now(UTC),
         )
     )
-    # The free-text reason stays in the table: the trail holds ids and codes only.
+    # The typed reason stays in the table, encrypted: the trail holds ids and codes only.
     _audit_one(conn, "promise.cancel", actor, promise_id, {"resolved_on": as_of.isoformat()})
 
 

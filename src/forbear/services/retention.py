@@ -9,14 +9,16 @@ Policy as implemented (confidence **I**, our inference; lenders may lengthen it)
   ``as_of`` is ``paid_off``/``written_off``, or its payments cover the whole schedule.
   A borrower without loans counts as closed.
 - Its **last activity** is the latest of: loan start, instalment due dates, payments,
-  write-off, account-state dates, and contact attempts / demands where those tables
-  exist (the borrower row's creation date only for a borrower with none of these).
+  write-off, account-state dates, contact attempts, demands, notices and complaints
+  (the borrower row's creation date only for a borrower with none of these).
 - It is past retention when ``as_of`` is on or after the later of *last activity +
   3 years* and *last instalment due date + limitation (3 years) + 1 year* (CN.LIMITATION
   and CN.RECORD.RETAIN: "3 years after last activity or limitation + 1 year, whichever
   is later").
 
-What happens to such a borrower, in one transaction:
+What happens to such a borrower, in one transaction. Every table of the schema was gone
+through column by column (``docs/privacy.md`` has the table); a test checks that no table
+with a ``borrower_id``, ``loan_id`` or ``*_enc`` column escapes this list:
 
 - ``borrowers``: the name becomes ``"已匿名 anonymised"`` (encrypted like any name, so
   every reader keeps working); national ID, mobile, e-mail and address and their blind
@@ -24,16 +26,34 @@ What happens to such a borrower, in one transaction:
   ``external_ref`` (the lender's customer number, which links back to the person) is
   replaced by ``ANON-<id>``; ``anonymised_at`` is set. Already anonymised borrowers are
   skipped, so a purge can be run again.
-- ``contact_points`` and, where present, ``holds`` of the borrower are deleted. Contact
-  attempts stay as the record of collection (CN.RECORD.RETAIN; they hold no contact
-  details or free text) but lose their link to the deleted contact point (set to NULL in
-  every table with a ``contact_point_id``).
+- **Deleted** (no law asks to keep them, and each identifies the person or holds a
+  secret): ``contact_points`` (values, blind indexes, contact persons' names); the
+  portal's ``portal_codes`` (the phone's blind index, a keyed hash of the client
+  address, the code's hash; every row of the borrower and every row requested for one
+  of the borrower's phone numbers, known or not), ``portal_sessions`` (token hash, CSRF
+  token), ``portal_outbox`` (the encrypted sign-in code) and ``article_views``.
+- **Kept as the record of collection, de-identified** (CN.RECORD.RETAIN): the free text a
+  person typed is erased -- ``complaints`` description, extension reason and resolution
+  and ``case_library`` lessons become the encrypted marker ``"已匿名 anonymised"`` (the
+  columns are NOT NULL or show that text existed), ``holds.reason_enc``,
+  ``promises.cancel_reason_enc``, ``plans.cancel_reason_enc``,
+  ``legal_cases.closed_reason_enc`` and ``legal_case_events.notes_enc`` become NULL; the
+  borrower's stated ``income`` and ``expenses`` leave ``plans.terms``; the court's case
+  number (``legal_cases`` and ``legal_case_events.case_number``; court records are
+  public and name the parties) becomes NULL. Holds stay (the record that contact
+  stopped when it had to; complaints point at them); every link to a deleted contact
+  point (``contact_point_id`` in any table) becomes NULL. Contact attempts, demands,
+  notices, promises, plans, satisfaction answers, legal cases and their costs and
+  documents' hashes hold no other personal data and stay.
 - Loans, instalments, payments, account states and scores stay for accounting; they now
-  point to an anonymous borrower.
+  point to an anonymous borrower. The lender's loan and payment numbers stay: they are
+  the keys of the lender's own books, which keep their own retention.
+- The audit trail is append-only and hash-chained and holds ids and codes, never
+  personal data (``forbear.store.audit``); it is not rewritten.
 
-One audit event ``retention.purge`` holds ``as_of`` and the counts per table. With
-``dry_run`` the same work runs inside a savepoint that is rolled back, so the counts are
-exact and nothing changes (no audit event either).
+One audit event ``retention.purge`` holds ``as_of`` and the counts per table (rows
+deleted or de-identified). With ``dry_run`` the same work runs inside a savepoint that is
+rolled back, so the counts are exact and nothing changes (no audit event either).
 """
 
 from __future__ import annotations
@@ -43,32 +63,85 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, Table, delete, func, or_, select, update
 
 from forbear.store import audit
+from forbear.store.complaints import CaseEntry, Complaint
+from forbear.store.contacts import Hold
 from forbear.store.crypto import Contexts, PiiVault
+from forbear.store.legal import LegalCase, LegalCaseEvent
 from forbear.store.models import (
     AccountState,
     Base,
     Borrower,
+    ContactKind,
     ContactPoint,
     Instalment,
     Loan,
     LoanStatus,
+    OwnerType,
     Payment,
     utcnow,
 )
+from forbear.store.plans import Plan
+from forbear.store.portal import PortalCode
+from forbear.store.promises import Promise
 from forbear.store.repositories import chunked
 
 ANONYMISED_NAME = "已匿名 anonymised"
+ANONYMISED_TEXT = ANONYMISED_NAME  # what erased free text reads as, where a value must stay
 RETAIN_YEARS = 3
 LIMITATION_YEARS = 3
 AFTER_LIMITATION_YEARS = 1
-# Tables of other areas deleted with the borrower, when they exist (by borrower_id).
-ERASED_WITH_BORROWER = ("holds",)
 # Tables of other areas whose dates count as activity: (table, date or timestamp column).
-ACTIVITY_BY_BORROWER = (("contact_attempts", "at"),)
+ACTIVITY_BY_BORROWER = (("contact_attempts", "at"), ("complaints", "received_at"))
 ACTIVITY_BY_LOAN = (("demands", "at"), ("account_notices", "at"))
+# Rows deleted with the borrower (by borrower_id): secrets and traces no law asks to keep.
+ERASED_WITH_BORROWER = ("portal_sessions", "portal_outbox", "article_views")
+# The borrower's stated finances in a plan's request (``plans.terms``).
+PLAN_TERMS_ERASED = ("income", "expenses")
+
+# What the purge does with each table that points at a borrower, a loan or a case, or
+# holds encrypted values (docs/privacy.md; a test checks that no such table is missing).
+DELETED = "deleted"
+DEIDENTIFIED = "de-identified"
+KEPT = "kept (no personal data)"
+ANONYMISED = "anonymised"
+REVIEWED: dict[str, str] = {
+    "borrowers": ANONYMISED,
+    "contact_points": DELETED,
+    "portal_codes": DELETED,
+    "portal_sessions": DELETED,
+    "portal_outbox": DELETED,
+    "article_views": DELETED,
+    "complaints": DEIDENTIFIED,
+    "case_library": DEIDENTIFIED,
+    "holds": DEIDENTIFIED,
+    "promises": DEIDENTIFIED,
+    "plans": DEIDENTIFIED,
+    "legal_cases": DEIDENTIFIED,
+    "legal_case_events": DEIDENTIFIED,
+    "contact_attempts": DEIDENTIFIED,  # the link to a deleted contact point
+    "outbox": DEIDENTIFIED,  # the link to a deleted contact point
+    "loans": KEPT,
+    "instalments": KEPT,
+    "payments": KEPT,
+    "account_states": KEPT,
+    "account_scores": KEPT,
+    "account_flags": KEPT,
+    "account_notices": KEPT,
+    "agency_assignments": KEPT,
+    "demands": KEPT,
+    "complaint_contacts": KEPT,
+    "satisfaction_responses": KEPT,
+    "payment_intents": KEPT,
+    "plan_lines": KEPT,
+    "legal_queue": KEPT,
+    "legal_case_costs": KEPT,
+    "legal_documents": KEPT,  # file names and sha256 of generated documents
+    "decisions": KEPT,
+    "work_queue": KEPT,
+}
 
 _B: Table = Borrower.__table__  # type: ignore[assignment]
 _CP: Table = ContactPoint.__table__  # type: ignore[assignment]
@@ -229,22 +302,155 @@ def _delete(conn: Connection, table: Table, where: ColumnElement[bool]) -> int:
     return int(conn.execute(delete(table).where(where)).rowcount or 0)
 
 
-def _anonymise(conn: Connection, vault: PiiVault, ids: list[int], counts: dict[str, int]) -> None:
+def _add(counts: dict[str, int], name: str, n: int) -> None:
+    counts[name] = counts.get(name, 0) + n
+
+
+def _clear(conn: Connection, model: Any, ids: ColumnElement[bool], columns: Iterable[str]) -> int:
+    """Set ``columns`` to NULL in the rows of ``model`` selected by ``ids`` that have a value
+    in one of them; returns how many rows changed."""
+    names = list(columns)
+    table: Table = model.__table__
+    where = ids & or_(*(table.c[c].is_not(None) for c in names))
+    result = conn.execute(update(table).where(where).values(**dict.fromkeys(names)))
+    return int(result.rowcount or 0)
+
+
+def _mark(
+    conn: Connection,
+    vault: PiiVault,
+    model: Any,
+    ids: ColumnElement[bool],
+    contexts: dict[str, str],
+) -> int:
+    """Replace the encrypted free text of the rows selected by ``ids`` with the encrypted
+    marker ``ANONYMISED_TEXT`` (a value that must stay: NOT NULL, or "there was text")."""
+    table: Table = model.__table__
+    changed = 0
+    for row in conn.execute(select(table.c.id, *(table.c[c] for c in contexts)).where(ids)):
+        values = {
+            column: vault.encrypt(ANONYMISED_TEXT, context=context)
+            for column, context in contexts.items()
+            if row._mapping[column] is not None
+        }
+        if values:
+            conn.execute(update(table).where(table.c.id == row.id).values(**values))
+            changed += 1
+    return changed
+
+
+def _phone_keys(conn: Connection, ids: list[int]) -> set[str]:
+    """The blind indexes of the borrowers' own phone numbers (the portal's ``phone_key`` is
+    the same keyed hash); a contact person's number is theirs, not the borrower's."""
+    keys = {
+        str(k)
+        for k in conn.execute(select(_B.c.mobile_bidx).where(_B.c.id.in_(ids))).scalars()
+        if k is not None
+    }
+    keys.update(
+        str(k)
+        for k in conn.execute(
+            select(_CP.c.value_bidx).where(
+                _CP.c.borrower_id.in_(ids),
+                _CP.c.kind == ContactKind.PHONE.value,
+                _CP.c.owner_type == OwnerType.DEBTOR.value,
+            )
+        ).scalars()
+        if k is not None
+    )
+    return keys
+
+
+def _erase_portal(conn: Connection, ids: list[int], counts: dict[str, int]) -> None:
+    codes: Table = PortalCode.__table__  # type: ignore[assignment]
+    keys = sorted(_phone_keys(conn, ids))
+    where: ColumnElement[bool] = codes.c.borrower_id.in_(ids)
+    if keys:
+        where = where | codes.c.phone_key.in_(keys)
+    _add(counts, "portal_codes", _delete(conn, codes, where))
     for name in ERASED_WITH_BORROWER:
-        table = _table(name)
-        if table is not None and "borrower_id" in table.c:
-            counts[name] = counts.get(name, 0) + _delete(conn, table, table.c.borrower_id.in_(ids))
+        table = Base.metadata.tables[name]
+        _add(counts, name, _delete(conn, table, table.c.borrower_id.in_(ids)))
+
+
+def _erase_free_text(
+    conn: Connection, vault: PiiVault, ids: list[int], counts: dict[str, int]
+) -> None:
+    loans = select(_L.c.id).where(_L.c.borrower_id.in_(ids)).scalar_subquery()
+    complaint_text = {
+        "description_enc": Contexts.COMPLAINT_DESCRIPTION,
+        "extension_reason_enc": Contexts.COMPLAINT_EXTENSION_REASON,
+        "resolution_enc": Contexts.COMPLAINT_RESOLUTION,
+    }
+    _add(
+        counts,
+        "complaints",
+        _mark(conn, vault, Complaint, Complaint.borrower_id.in_(ids), complaint_text),
+    )
+    _add(
+        counts,
+        "case_library",
+        _mark(
+            conn,
+            vault,
+            CaseEntry,
+            CaseEntry.loan_id.in_(loans),
+            {"lesson_enc": Contexts.CASE_LESSON},
+        ),
+    )
+    # a hold's contact point is the borrower's own, deleted below
+    held = _clear(conn, Hold, Hold.borrower_id.in_(ids), ["reason_enc", "contact_point_id"])
+    _add(counts, "holds", held)
+    _add(
+        counts,
+        "promises",
+        _clear(conn, Promise, Promise.borrower_id.in_(ids), ["cancel_reason_enc"]),
+    )
+    plans = 0
+    for row in conn.execute(
+        select(Plan.id, Plan.terms, Plan.cancel_reason_enc).where(Plan.loan_id.in_(loans))
+    ):
+        terms = dict(row.terms or {})
+        if row.cancel_reason_enc is None and not any(k in terms for k in PLAN_TERMS_ERASED):
+            continue
+        for key in PLAN_TERMS_ERASED:
+            terms.pop(key, None)
+        conn.execute(
+            update(Plan).where(Plan.id == row.id).values(terms=terms, cancel_reason_enc=None)
+        )
+        plans += 1
+    _add(counts, "plans", plans)
+    cases = select(LegalCase.id).where(LegalCase.loan_id.in_(loans)).scalar_subquery()
+    _add(
+        counts,
+        "legal_cases",
+        _clear(conn, LegalCase, LegalCase.id.in_(cases), ["closed_reason_enc", "case_number"]),
+    )
+    _add(
+        counts,
+        "legal_case_events",
+        _clear(
+            conn, LegalCaseEvent, LegalCaseEvent.case_id.in_(cases), ["notes_enc", "case_number"]
+        ),
+    )
+
+
+def _anonymise(conn: Connection, vault: PiiVault, ids: list[int], counts: dict[str, int]) -> None:
+    # The portal's traces first: they are found through the phone numbers' blind indexes,
+    # which the steps below erase.
+    _erase_portal(conn, ids, counts)
+    _erase_free_text(conn, vault, ids, counts)
     points = select(_CP.c.id).where(_CP.c.borrower_id.in_(ids)).scalar_subquery()
-    for name, table in Base.metadata.tables.items():
-        if name not in ERASED_WITH_BORROWER and "contact_point_id" in table.c:
-            conn.execute(
+    for name, table in sorted(Base.metadata.tables.items()):
+        if "contact_point_id" in table.c:
+            unlinked = conn.execute(
                 update(table)
                 .where(table.c.contact_point_id.in_(points))
                 .values(contact_point_id=None)
-            )
-    counts["contact_points"] = counts.get("contact_points", 0) + _delete(
-        conn, _CP, _CP.c.borrower_id.in_(ids)
-    )
+            ).rowcount
+            if unlinked:
+                _add(counts, name, int(unlinked))
+    _add(counts, "contact_points", _delete(conn, _CP, _CP.c.borrower_id.in_(ids)))
     now = utcnow()
     for borrower_id in ids:
         conn.execute(
@@ -264,7 +470,7 @@ def _anonymise(conn: Connection, vault: PiiVault, ids: list[int], counts: dict[s
                 updated_at=now,
             )
         )
-    counts["borrowers"] = counts.get("borrowers", 0) + len(ids)
+    _add(counts, "borrowers", len(ids))
 
 
 def purge(
@@ -281,7 +487,7 @@ def purge(
     """
     ids = due_for_purge(conn, as_of)
     report = PurgeReport(as_of=as_of, dry_run=dry_run, borrowers_considered=len(ids))
-    counts: dict[str, int] = {"borrowers": 0, "contact_points": 0}
+    counts: dict[str, int] = dict.fromkeys((n for n, what in REVIEWED.items() if what != KEPT), 0)
     savepoint = conn.begin_nested()
     try:
         for chunk in chunked(ids):

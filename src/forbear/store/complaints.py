@@ -2,11 +2,14 @@
 
 - ``complaints``: one row per complaint with its SLA clock (``due_on``), lifecycle status,
   resolution and root cause, and the contact hold it put on the account (``hold_id``).
-  ``description`` and ``resolution`` are free text that may hold personal data: they are
-  never logged nor put in audit payloads.
+  The free text (``description_enc``, ``extension_reason_enc``, ``resolution_enc``) may
+  hold anything the borrower or the agent typed, an ID number or an illness: it is
+  encrypted with the PII vault (contexts ``complaints.*`` in
+  :class:`forbear.store.crypto.Contexts`) and never logged nor put in audit payloads.
 - ``complaint_contacts``: the contact attempts a complaint is about.
 - ``satisfaction_responses``: one-question surveys, one answer per subject.
-- ``case_library``: closed accounts tagged success or failure with the lesson learnt.
+- ``case_library``: closed accounts tagged success or failure with the lesson learnt
+  (``lesson_enc``, encrypted like every free text).
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
-    Text,
     UniqueConstraint,
     func,
 )
@@ -62,23 +64,20 @@ class Complaint(Base):
     source: Mapped[str] = mapped_column(String(16))
     category: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20))
-    description: Mapped[str] = mapped_column(Text)  # may hold personal data: never logged
+    description_enc: Mapped[bytes] = mapped_column(LargeBinary)  # vault: free text
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_on: Mapped[date] = mapped_column(Date)  # business date of receipt (day 0)
     due_on: Mapped[date] = mapped_column(Date)
     filed_by: Mapped[str] = mapped_column(String(100))
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("holds.id"))
-    extension_reason: Mapped[str | None] = mapped_column(Text)
+    extension_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     extended_by: Mapped[str | None] = mapped_column(String(100))
     approved_by: Mapped[str | None] = mapped_column(String(100))
-    resolution: Mapped[str | None] = mapped_column(Text)
+    resolution_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     root_cause: Mapped[str | None] = mapped_column(String(20))
     resolved_on: Mapped[date | None] = mapped_column(Date)
     resolved_by: Mapped[str | None] = mapped_column(String(100))
     closed_on: Mapped[date | None] = mapped_column(Date)
-    description_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    extension_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    resolution_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now()
@@ -116,7 +115,8 @@ class SatisfactionResponse(Base):
 
 
 class CaseEntry(Base):
-    """A closed account tagged success or failure with its lesson (no personal data)."""
+    """A closed account tagged success or failure with its lesson (encrypted: the lesson
+    should hold no personal data, but it is typed by a person)."""
 
     __tablename__ = "case_library"
     __table_args__ = (
@@ -128,10 +128,9 @@ class CaseEntry(Base):
     loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
     outcome: Mapped[str] = mapped_column(String(16))
     category: Mapped[str] = mapped_column(String(32))  # a free tag: settled, plan, legal...
-    lesson: Mapped[str] = mapped_column(Text)
+    lesson_enc: Mapped[bytes] = mapped_column(LargeBinary)
     written_by: Mapped[str] = mapped_column(String(100))
     written_on: Mapped[date] = mapped_column(Date)
-    lesson_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = _created_at()
 
 

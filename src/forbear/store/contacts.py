@@ -112,7 +112,9 @@ class Hold(Base):
     contact_point_id: Mapped[int | None] = mapped_column(ForeignKey("contact_points.id"))
     since: Mapped[datetime] = mapped_column(UTCDateTime())
     until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    reason: Mapped[str | None] = mapped_column(Text)  # free text: no personal data
+    # Forbear's own reason (a rule id or code, never typed by a person) in clear; what a
+    # person typed is encrypted with the vault (``Contexts.HOLD_REASON``).
+    reason: Mapped[str | None] = mapped_column(Text)
     reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = _created_at()

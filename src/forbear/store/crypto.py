@@ -47,6 +47,19 @@ class Contexts:
     BORROWER_ADDRESS = "borrowers.address"
     CONTACT_VALUE = "contact_points.value"
     CONTACT_OWNER_NAME = "contact_points.owner_name"
+    # Free text that borrowers and staff type (it may hold anything: an ID number, a
+    # phone, an illness), encrypted like the structured personal data above.
+    COMPLAINT_DESCRIPTION = "complaints.description"
+    COMPLAINT_EXTENSION_REASON = "complaints.extension_reason"
+    COMPLAINT_RESOLUTION = "complaints.resolution"
+    CASE_LESSON = "case_library.lesson"
+    HOLD_REASON = "holds.reason"
+    PROMISE_CANCEL_REASON = "promises.cancel_reason"
+    PLAN_CANCEL_REASON = "plans.cancel_reason"
+    LEGAL_CLOSED_REASON = "legal_cases.closed_reason"
+    LEGAL_EVENT_NOTES = "legal_case_events.notes"
+    # The sign-in code waiting in the portal's outbox.
+    PORTAL_OUTBOX_PAYLOAD = "portal_outbox.payload"
 
 
 class DecryptionFailed(ForbearError):

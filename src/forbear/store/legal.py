@@ -117,8 +117,7 @@ class LegalCase(Base):
     stage_on: Mapped[date] = mapped_column(Date)  # the date of the current stage
     court: Mapped[str | None] = mapped_column(String(200))
     case_number: Mapped[str | None] = mapped_column(String(100))  # 案号, from filing
-    closed_reason: Mapped[str | None] = mapped_column(Text)
-    closed_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    closed_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # vault: free text
     opened_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = _created_at()
 
@@ -139,8 +138,7 @@ class LegalCaseEvent(Base):
     stage_on: Mapped[date] = mapped_column(Date)
     court: Mapped[str | None] = mapped_column(String(200))
     case_number: Mapped[str | None] = mapped_column(String(100))
-    notes: Mapped[str | None] = mapped_column(Text)  # free text: no personal data
-    notes_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    notes_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # vault: free text
     demand_id: Mapped[int | None] = mapped_column(ForeignKey("demands.id"))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = _created_at()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
@@ -19,6 +20,9 @@ from sqlalchemy.engine import URL
 
 from forbear.domain.errors import StorageUnavailable
 from forbear.store.db import make_engine, safe_url
+
+if TYPE_CHECKING:
+    from forbear.store.crypto import PiiVault
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -68,25 +72,34 @@ def _migration_transaction(engine: Engine) -> Iterator[Connection]:
                 raw.execute("PRAGMA foreign_keys=ON")
 
 
-def upgrade(engine_or_url: Engine | str | URL, revision: str = "head") -> None:
-    """Migrate the database to ``revision`` (default: the newest), in one transaction."""
+def upgrade(
+    engine_or_url: Engine | str | URL, revision: str = "head", *, vault: PiiVault | None = None
+) -> None:
+    """Migrate the database to ``revision`` (default: the newest), in one transaction.
+
+    ``vault``: for migrations that encrypt existing data (0016); without it they build the
+    vault from the settings, as every entry point does."""
     engine, owned = _engine(engine_or_url)
     try:
         config = alembic_config()
         with _migration_transaction(engine) as conn:
             config.attributes["connection"] = conn
+            config.attributes["vault"] = vault
             command.upgrade(config, revision)
     finally:
         if owned:
             engine.dispose()
 
 
-def downgrade(engine_or_url: Engine | str | URL, revision: str) -> None:
+def downgrade(
+    engine_or_url: Engine | str | URL, revision: str, *, vault: PiiVault | None = None
+) -> None:
     engine, owned = _engine(engine_or_url)
     try:
         config = alembic_config()
         with _migration_transaction(engine) as conn:
             config.attributes["connection"] = conn
+            config.attributes["vault"] = vault
             command.downgrade(config, revision)
     finally:
         if owned:

@@ -10,7 +10,8 @@
   instalments, kind ``plan``, and the contract instalments it keeps, kind ``contract``).
 
 Status changes are audited (``plan.offer``, ``plan.accept``, ``plan.activate``, ...);
-rows hold no personal data.
+rows hold no personal data but the reason a person typed when cancelling, encrypted with
+the vault (``cancel_reason_enc``).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class Plan(Base):
     scheduled: Mapped[int] = mapped_column(BigInteger)
     findings: Mapped[list[Any]] = mapped_column(JSON)  # contract check (legal review flags)
     policy_sha256: Mapped[str] = mapped_column(String(64))
-    cancel_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    cancel_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # vault: typed reason
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=func.now()

@@ -94,8 +94,8 @@ class Promise(Base):
     amount_paid: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     resolved_on: Mapped[date | None] = mapped_column(Date)
     resolved_by: Mapped[str | None] = mapped_column(String(100))
-    cancel_reason: Mapped[str | None] = mapped_column(String(200))  # no personal data
-    cancel_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))  # code: cancelled, superseded
+    cancel_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # vault: typed reason
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now()

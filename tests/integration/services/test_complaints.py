@@ -31,6 +31,7 @@ from forbear.store.runs import Decision, Run
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AGENT = "agent:7"
 OFFICER = "web:compliance"
+VAULT = PiiVault(bytes(range(32)))  # the conftest's test key
 
 
 def local(text: str) -> datetime:
@@ -66,7 +67,7 @@ def file(conn: Connection, book: dict[str, int], **overrides: object) -> int:
         "now": local("2026-04-01 10:00"),
     }
     fields.update(overrides)
-    return svc.file_complaint(conn, **fields)  # type: ignore[arg-type]
+    return svc.file_complaint(conn, VAULT, **fields)  # type: ignore[arg-type]
 
 
 def counts(conn: Connection) -> tuple[int, ...]:
@@ -90,7 +91,7 @@ def test_a_complaint_is_filed_with_its_clock_links_hold_and_audit_event(
 ) -> None:
     first = call(connection, book["L0001"], "2026-03-30 10:00")
     complaint_id = file(connection, book, contact_attempt_ids=[first, first])
-    view = svc.get_complaint(connection, complaint_id, as_of=date(2026, 4, 1))
+    view = svc.get_complaint(connection, VAULT, complaint_id, as_of=date(2026, 4, 1))
     assert (view.status, view.received_on, view.due_on) == (
         "open",
         date(2026, 4, 1),
@@ -120,6 +121,7 @@ def test_the_complaint_hold_blocks_the_next_call_and_resolution_lifts_it(
     assert not blocked.allowed and any("HOLD" in rule for rule in blocked.blocked_by)
     svc.resolve(
         connection,
+        VAULT,
         complaint_id,
         resolution="已致歉并调整联系频率",
         root_cause="contact_rules",
@@ -141,7 +143,7 @@ def test_a_complaint_without_a_loan_holds_every_loan_of_the_borrower(
     connection: Connection, book: dict[str, int]
 ) -> None:
     complaint_id = file(connection, book, loan_id=None, source="regulator", category="privacy")
-    view = svc.get_complaint(connection, complaint_id, as_of=date(2026, 4, 1))
+    view = svc.get_complaint(connection, VAULT, complaint_id, as_of=date(2026, 4, 1))
     hold = connection.execute(select(Hold).where(Hold.id == view.hold_id)).one()
     assert (hold.loan_id, hold.borrower_id) == (None, book["BL0001"])
 
@@ -195,16 +197,16 @@ def test_the_lifecycle_extends_to_30_then_60_days_with_approval_by_another_perso
     complaint_id = file(connection, book)
     at = local("2026-04-10 10:00")
     svc.start_work(connection, complaint_id, actor=OFFICER, now=at)
-    assert svc.extend(connection, complaint_id, reason="需调取录音", actor=OFFICER, now=at) == date(
-        2026, 5, 1
-    )
+    assert svc.extend(
+        connection, VAULT, complaint_id, reason="需调取录音", actor=OFFICER, now=at
+    ) == date(2026, 5, 1)
     with pytest.raises(Conflict):
-        svc.extend(connection, complaint_id, reason="again", actor=OFFICER, now=at)
+        svc.extend(connection, VAULT, complaint_id, reason="again", actor=OFFICER, now=at)
     with pytest.raises(Conflict, match="someone other"):
         svc.approve_extension(connection, complaint_id, actor=OFFICER, now=at)
     due = svc.approve_extension(connection, complaint_id, actor="web:supervisor", now=at)
     assert due == date(2026, 5, 31)
-    view = svc.get_complaint(connection, complaint_id, as_of=date(2026, 5, 29))
+    view = svc.get_complaint(connection, VAULT, complaint_id, as_of=date(2026, 5, 29))
     assert (view.status, view.approved_by, view.clock.urgency.value) == (
         "extended_approved",
         "web:supervisor",
@@ -212,6 +214,7 @@ def test_the_lifecycle_extends_to_30_then_60_days_with_approval_by_another_perso
     )
     svc.resolve(
         connection,
+        VAULT,
         complaint_id,
         resolution="核实后撤销违规外呼员的权限",
         root_cause="agent_conduct",
@@ -219,7 +222,7 @@ def test_the_lifecycle_extends_to_30_then_60_days_with_approval_by_another_perso
         now=local("2026-05-20 10:00"),
     )
     svc.close(connection, complaint_id, actor=OFFICER, now=local("2026-05-21 10:00"))
-    view = svc.get_complaint(connection, complaint_id, as_of=date(2026, 6, 30))
+    view = svc.get_complaint(connection, VAULT, complaint_id, as_of=date(2026, 6, 30))
     assert (view.status, view.resolved_on, view.closed_on) == (
         "closed",
         date(2026, 5, 20),
@@ -245,6 +248,7 @@ def test_the_lifecycle_extends_to_30_then_60_days_with_approval_by_another_perso
     with pytest.raises(Conflict):
         svc.resolve(
             connection,
+            VAULT,
             complaint_id,
             resolution="x",
             root_cause="other",
@@ -261,6 +265,7 @@ def test_resolution_needs_a_known_root_cause_and_changes_nothing_otherwise(
     with pytest.raises(ValidationError, match="root_cause"):
         svc.resolve(
             connection,
+            VAULT,
             complaint_id,
             resolution="ok",
             root_cause="bad_luck",
@@ -268,7 +273,9 @@ def test_resolution_needs_a_known_root_cause_and_changes_nothing_otherwise(
             now=local("2026-04-03 10:00"),
         )
     with pytest.raises(NotFound):
-        svc.extend(connection, 999_999, reason="x", actor=OFFICER, now=local("2026-04-03 10:00"))
+        svc.extend(
+            connection, VAULT, 999_999, reason="x", actor=OFFICER, now=local("2026-04-03 10:00")
+        )
     assert counts(connection) == before
 
 
@@ -308,6 +315,7 @@ def test_one_survey_answer_per_subject_and_a_summary_by_subject(
         )
     svc.resolve(
         connection,
+        VAULT,
         complaint_id,
         resolution="ok",
         root_cause="no_fault",
@@ -442,6 +450,7 @@ def test_the_case_library_is_written_once_per_loan_and_searchable(
     at = local("2026-06-01 10:00")
     svc.add_case(
         connection,
+        VAULT,
         loan_id=book["L0001"],
         outcome="success",
         category="plan",
@@ -451,6 +460,7 @@ def test_the_case_library_is_written_once_per_loan_and_searchable(
     )
     svc.add_case(
         connection,
+        VAULT,
         loan_id=book["L0003"],
         outcome="failure",
         category="legal",
@@ -462,6 +472,7 @@ def test_the_case_library_is_written_once_per_loan_and_searchable(
     with pytest.raises(Conflict):
         svc.add_case(
             connection,
+            VAULT,
             loan_id=book["L0001"],
             outcome="failure",
             category="x",
@@ -472,6 +483,7 @@ def test_the_case_library_is_written_once_per_loan_and_searchable(
     with pytest.raises(ValidationError, match="outcome"):
         svc.add_case(
             connection,
+            VAULT,
             loan_id=book["L0002"],
             outcome="meh",
             category="x",
@@ -480,13 +492,17 @@ def test_the_case_library_is_written_once_per_loan_and_searchable(
             now=at,
         )
     assert counts(connection) == before
-    assert svc.search_cases(connection, text="PLAN")["loan_id"].to_list() == [
+    assert svc.search_cases(connection, VAULT, text="PLAN")["loan_id"].to_list() == [
         book["L0003"],
         book["L0001"],
     ]
-    assert svc.search_cases(connection, text="evening complaint")["loan_id"].to_list() == [
+    assert svc.search_cases(connection, VAULT, text="evening complaint")["loan_id"].to_list() == [
         book["L0003"]
     ]
-    assert svc.search_cases(connection, outcome="success")["loan_id"].to_list() == [book["L0001"]]
-    assert svc.search_cases(connection, category="Legal")["loan_id"].to_list() == [book["L0003"]]
-    assert svc.search_cases(connection, text="100%_")["loan_id"].to_list() == []
+    assert svc.search_cases(connection, VAULT, outcome="success")["loan_id"].to_list() == [
+        book["L0001"]
+    ]
+    assert svc.search_cases(connection, VAULT, category="Legal")["loan_id"].to_list() == [
+        book["L0003"]
+    ]
+    assert svc.search_cases(connection, VAULT, text="100%_")["loan_id"].to_list() == []

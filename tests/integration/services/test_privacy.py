@@ -282,7 +282,7 @@ def test_retention_anonymises_an_old_paid_off_borrower_only(
     as_of = date(2026, 6, 1)
 
     dry = retention.purge(connection, vault, as_of=as_of, actor="ops", dry_run=True)
-    assert dry.counts == {"borrowers": 1, "contact_points": 1, "holds": 0}
+    assert (dry.counts["borrowers"], dry.counts["contact_points"], dry.counts["holds"]) == (1, 1, 0)
     assert audit.events(connection, action="retention.purge") == []
     assert (
         connection.execute(select(Borrower.anonymised_at).where(Borrower.id == old_id)).scalar()

@@ -29,7 +29,7 @@ from forbear.sim.book import generate_book, write_files
 from forbear.sim.products import load_products
 from forbear.store.audit import AuditEvent
 from forbear.store.contacts import ContactAttempt
-from forbear.store.crypto import PiiVault
+from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.models import Loan, Payment
 from forbear.store.promises import Promise
 
@@ -287,16 +287,20 @@ def promise_borrower(conn: Connection, loan_id: int) -> int:
 
 
 def test_cancel_withdraws_an_open_promise_once(
-    connection: Connection, book: dict[str, int]
+    connection: Connection, vault: PiiVault, book: dict[str, int]
 ) -> None:
     promise_id = add(connection, book["L0001"])
-    svc.cancel_promise(connection, promise_id, actor=ACTOR, as_of=TODAY, reason="taken in error")
+    svc.cancel_promise(
+        connection, promise_id, actor=ACTOR, as_of=TODAY, reason="taken in error", vault=vault
+    )
     stored = promise(connection, promise_id)
     assert (stored.status, stored.cancel_reason, stored.resolved_by) == (
         "cancelled",
-        "taken in error",
+        "cancelled",  # the code; what the agent typed is encrypted
         ACTOR,
     )
+    typed = vault.decrypt(stored.cancel_reason_enc, context=Contexts.PROMISE_CANCEL_REASON)
+    assert typed == "taken in error"
     action, _, payload = audit_rows(connection)[-1]
     assert action == "promise.cancel" and "taken in error" not in payload
     with pytest.raises(Conflict, match="is cancelled"):

@@ -206,7 +206,7 @@ def case_documents(
         payments=_payments(conn, case.loan_id, as_of),
         demands=_demands(conn, case.loan_id, at),
         contacts=_contacts(conn, case.loan_id, at),
-        events=_events(conn, case_id),
+        events=_events(conn, vault, case_id),
         costs=_costs(conn, case_id),
     )
     prefix = f"case-{case_id}"
@@ -326,15 +326,22 @@ def _contacts(conn: Connection, loan_id: int, at: datetime) -> pl.DataFrame:
     ).with_columns(pl.col("outcome").fill_null("pending"))
 
 
-def _events(conn: Connection, case_id: int) -> pl.DataFrame:
+def _events(conn: Connection, vault: PiiVault, case_id: int) -> pl.DataFrame:
     e = LegalCaseEvent
     rows = conn.execute(
-        select(e.stage, e.stage_on, e.court, e.case_number, e.notes, e.created_by)
+        select(e.stage, e.stage_on, e.court, e.case_number, e.notes_enc, e.created_by)
         .where(e.case_id == case_id)
         .order_by(e.id)
     ).all()
     return pl.DataFrame(
-        [tuple(r) for r in rows],
+        [
+            (
+                *r[:4],
+                vault.decrypt_optional(r[4], context=Contexts.LEGAL_EVENT_NOTES),
+                r[5],
+            )
+            for r in rows
+        ],
         schema={
             "stage": pl.String,
             "stage_on": pl.Date,

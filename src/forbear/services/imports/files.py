@@ -15,6 +15,7 @@ import polars as pl
 from forbear.domain.errors import ForbearError, RowError
 from forbear.domain.intake.result import LINE
 from forbear.domain.spreadsheet import safe_frame
+from forbear.store.private_files import private_file
 
 SUPPORTED = (".csv", ".txt", ".parquet", ".pq")
 
@@ -119,5 +120,7 @@ def write_rejects(path: Path, rows: pl.DataFrame, errors: list[RowError]) -> Pat
         .agg(pl.col("_reason").str.join("; "))
     )
     out = rows.join(reasons, on=LINE, how="inner").sort(LINE)
-    safe_frame(out).write_csv(path)
+    # names and ID numbers in clear: readable by the owner only, from the first byte
+    with private_file(path) as handle:
+        safe_frame(out).write_csv(handle)
     return path

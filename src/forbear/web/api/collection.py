@@ -32,6 +32,7 @@ from forbear.services import plans as plan_service
 from forbear.services import promises as promise_service
 from forbear.services.plans import OfferResult, PlanInfo
 from forbear.store.contacts import Hold
+from forbear.store.crypto import PiiVault
 from forbear.store.models import AccountState, Loan
 from forbear.store.promises import Promise
 from forbear.web import reads, scope
@@ -283,7 +284,7 @@ def withdraw_promise(
     except NotFound:
         raise NotFound("promise", str(promise_id)) from None
     promise_service.cancel_promise(
-        conn, promise_id, actor=principal.actor, as_of=day, reason=reason
+        conn, promise_id, actor=principal.actor, as_of=day, reason=reason, vault=web.forbear.vault
     )
     return loan_id
 
@@ -594,6 +595,7 @@ def cancel_plan(
             as_of=day,
             actor=principal.actor,
             reason=body.reason if body is not None else None,
+            vault=web.forbear.vault,
         )
     return plan_out(info)
 
@@ -784,8 +786,8 @@ def case_out(case: legal_service.CaseView, t: Translator) -> CaseOut:
     )
 
 
-def case_list(conn: Connection, t: Translator, stage: Stage | None) -> CaseList:
-    cases = legal_service.list_cases(conn)
+def case_list(conn: Connection, t: Translator, stage: Stage | None, *, vault: PiiVault) -> CaseList:
+    cases = legal_service.list_cases(conn, vault=vault)
     counts = {s.value: 0 for s in Stage}
     for c in cases:
         counts[c.stage.value] += 1
@@ -811,14 +813,14 @@ def legal_queue(request: Request, principal: Lawyer) -> LegalQueueOut:
 def legal_cases(request: Request, principal: Lawyer, stage: Stage | None = None) -> CaseList:
     web, t = state_of(request), translator(request)
     with web.forbear.transaction() as conn:
-        return case_list(conn, t, stage)
+        return case_list(conn, t, stage, vault=web.forbear.vault)
 
 
 @router.get("/legal/cases/{case_id}", response_model=CaseOut, summary="One legal case")
 def legal_case(request: Request, principal: Lawyer, case_id: CaseId) -> CaseOut:
     web, t = state_of(request), translator(request)
     with web.forbear.transaction() as conn:
-        return case_out(legal_service.get_case(conn, case_id), t)
+        return case_out(legal_service.get_case(conn, case_id, vault=web.forbear.vault), t)
 
 
 @router.post(
@@ -856,6 +858,7 @@ def advance_case(request: Request, principal: Lawyer, case_id: CaseId, body: Adv
             reason=body.reason,
             evidence_ref=body.evidence_ref,
             zone=web.forbear.settings.zone,
+            vault=web.forbear.vault,
         )
     return case_out(case, t)
 

@@ -313,7 +313,7 @@ def require_complaint(
             )
         except NotFound:
             raise NotFound("complaint", str(complaint_id)) from None
-    return svc.get_complaint(conn, complaint_id, as_of=business_day(conn, web))
+    return svc.get_complaint(conn, web.forbear.vault, complaint_id, as_of=business_day(conn, web))
 
 
 def in_scope(conn: Connection, web: WebState, principal: Principal, loan_id: int) -> int:
@@ -390,6 +390,7 @@ def file_complaint(request: Request, principal: Filer, body: ComplaintRequest) -
         borrower = in_scope(conn, web, principal, body.loan_id)
         complaint_id = svc.file_complaint(
             conn,
+            web.forbear.vault,
             borrower_id=borrower,
             loan_id=body.loan_id,
             source=body.source,
@@ -399,7 +400,9 @@ def file_complaint(request: Request, principal: Filer, body: ComplaintRequest) -
             now=web.now(),
             contact_attempt_ids=body.contact_attempt_ids,
         )
-        view = svc.get_complaint(conn, complaint_id, as_of=business_day(conn, web))
+        view = svc.get_complaint(
+            conn, web.forbear.vault, complaint_id, as_of=business_day(conn, web)
+        )
     return complaint_out(view, principal)
 
 
@@ -441,12 +444,15 @@ def apply_action(
         if action == "start":
             svc.start_work(conn, complaint_id, actor=who, now=now)
         elif action == "extend":
-            svc.extend(conn, complaint_id, reason=values["reason"], actor=who, now=now)
+            svc.extend(
+                conn, web.forbear.vault, complaint_id, reason=values["reason"], actor=who, now=now
+            )
         elif action == "approve":
             svc.approve_extension(conn, complaint_id, actor=who, now=now)
         elif action == "resolve":
             svc.resolve(
                 conn,
+                web.forbear.vault,
                 complaint_id,
                 resolution=values["resolution"],
                 root_cause=values["root_cause"],
@@ -455,7 +461,9 @@ def apply_action(
             )
         else:
             svc.close(conn, complaint_id, actor=who, now=now)
-        view = svc.get_complaint(conn, complaint_id, as_of=business_day(conn, web))
+        view = svc.get_complaint(
+            conn, web.forbear.vault, complaint_id, as_of=business_day(conn, web)
+        )
     return complaint_out(view, principal)
 
 
@@ -586,7 +594,9 @@ def search_cases(
 ) -> CaseList:
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        frame = svc.search_cases(conn, text=text, category=category, outcome=outcome)
+        frame = svc.search_cases(
+            conn, web.forbear.vault, text=text, category=category, outcome=outcome
+        )
     rows = [case_out(r) for r in frame.to_dicts()]
     return CaseList(total=len(rows), items=rows)
 
@@ -603,6 +613,7 @@ def add_case(request: Request, principal: Reader, body: CaseRequest) -> CaseOut:
         in_scope(conn, web, principal, body.loan_id)
         case_id = svc.add_case(
             conn,
+            web.forbear.vault,
             loan_id=body.loan_id,
             outcome=body.outcome,
             category=body.category,
@@ -610,5 +621,5 @@ def add_case(request: Request, principal: Reader, body: CaseRequest) -> CaseOut:
             actor=principal.actor,
             now=web.now(),
         )
-        row = svc.get_case(conn, case_id)
+        row = svc.get_case(conn, web.forbear.vault, case_id)
     return case_out(row)

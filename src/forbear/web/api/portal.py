@@ -389,6 +389,7 @@ def complain(request: Request, session: Borrower, body: ComplaintIn) -> Created:
             svc.own_loan(conn, session.borrower_id, body.loan_id)
         found = complaint_service.file_complaint(
             conn,
+            web.forbear.vault,
             borrower_id=session.borrower_id,
             loan_id=body.loan_id,
             source="portal",

@@ -339,7 +339,7 @@ def legal_console(request: Request, principal: Lawyer) -> Response:
     with web.forbear.transaction() as conn:
         day = _legal_common(conn, web)
         queue = legal_service.queue(conn, day)
-        cases = api.case_list(conn, t, None)
+        cases = api.case_list(conn, t, None, vault=web.forbear.vault)
         watch = api.watch(conn, day, None)
     return page(
         request,
@@ -362,7 +362,7 @@ def legal_cases(
     web, t = state_of(request), translator(request)
     chosen = Stage(stage) if stage in {s.value for s in Stage} else None
     with web.forbear.transaction() as conn:
-        cases = api.case_list(conn, t, chosen)
+        cases = api.case_list(conn, t, chosen, vault=web.forbear.vault)
     return page(
         request,
         "collection/legal_cases.html",
@@ -387,7 +387,7 @@ def legal_case(
 
     web, t = state_of(request), translator(request)
     with web.forbear.transaction() as conn:
-        case = api.case_out(legal_service.get_case(conn, case_id), t)
+        case = api.case_out(legal_service.get_case(conn, case_id, vault=web.forbear.vault), t)
         history = conn.execute(
             select(Event.stage_on, Event.from_stage, Event.stage, Event.court, Event.created_by)
             .where(Event.case_id == case_id)
@@ -457,6 +457,7 @@ def advance_case(
             reason=reason.strip() or None,
             evidence_ref=evidence_ref.strip() or None,
             zone=web.forbear.settings.zone,
+            vault=web.forbear.vault,
         )
     return RedirectResponse(f"/legal/cases/{case_id}?done=advanced", 303)
 

@@ -152,6 +152,7 @@ def file_complaint(
         borrower = api.in_scope(conn, web, principal, loan)
         complaint_id = svc.file_complaint(
             conn,
+            web.forbear.vault,
             borrower_id=borrower,
             loan_id=loan,
             source=source,
@@ -439,7 +440,9 @@ def cases(
     web = state_of(request)
     chosen = outcome if outcome in ("success", "failure") else None
     with web.forbear.transaction() as conn:
-        found = svc.search_cases(conn, text=text, category=category, outcome=chosen).to_dicts()
+        found = svc.search_cases(
+            conn, web.forbear.vault, text=text, category=category, outcome=chosen
+        ).to_dicts()
         refs = _loan_refs(conn, [int(r["loan_id"]) for r in found])
     done = request.query_params.get("added", "")
     return _console(
@@ -471,6 +474,7 @@ def add_case(
         api.in_scope(conn, web, principal, loan)
         case_id = svc.add_case(
             conn,
+            web.forbear.vault,
             loan_id=loan,
             outcome=outcome,
             category=category,

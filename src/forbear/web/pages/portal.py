@@ -593,6 +593,7 @@ def complain(
                 svc.own_loan(conn, session.borrower_id, loan)
             complaint_service.file_complaint(
                 conn,
+                web.forbear.vault,
                 borrower_id=session.borrower_id,
                 loan_id=loan,
                 source="portal",
