@@ -178,7 +178,11 @@ def _exported(vault: PiiVault, table: Table, row: Any) -> dict[str, Any]:
             continue
         if name in sealed:
             blob = None if value is None else bytes(value)
-            out[name.removesuffix("_enc")] = vault.decrypt_optional(blob, context=sealed[name])
+            plain = name.removesuffix("_enc")
+            # holds.reason / promises.cancel_reason keep Forbear's code in clear next to
+            # what a person typed (``reason_enc``): the typed text is ``reason_typed``
+            key = f"{plain}_typed" if plain in table.c else plain
+            out[key] = vault.decrypt_optional(blob, context=sealed[name])
         else:
             out[name] = _plain(value)
     return out

@@ -141,6 +141,7 @@ REVIEWED: dict[str, str] = {
     "legal_documents": KEPT,  # file names and sha256 of generated documents
     "decisions": KEPT,
     "work_queue": KEPT,
+    "unmask_events": KEPT,  # which staff member unmasked which borrower id, when
 }
 
 _B: Table = Borrower.__table__  # type: ignore[assignment]
