@@ -329,16 +329,6 @@ def carried_streaks(carried: pl.DataFrame, yesterday: date) -> pl.DataFrame:
     )
 
 
-def _scores(conn: Connection, as_of: date, notes: list[str]) -> None:
-    try:
-        stored = models.score_book(conn, as_of)
-    except NotFound:
-        notes.append("no active book model: scoring skipped (accounts are unscored)")
-        return
-    for kind, rows in stored.items():
-        notes.append(f"{kind}: {rows:,} accounts scored")
-
-
 def _counts(frame: pl.DataFrame, *keys: str) -> list[dict[str, Any]]:
     if frame.height == 0:
         return []
@@ -410,8 +400,11 @@ def run_day(
     Operators' runs go through :func:`run_day_phased`, which holds no write lock while
     it computes."""
     _check_engine(engine)
+    started = now or datetime.now(UTC)
     with audit.deferred(conn):
-        prepared = _prepare(conn, as_of, now)
+        plan_counts = _settle_plans(conn, as_of)
+        book_day = _compute_book(conn, as_of)
+        prepared = _store_book(conn, as_of, book_day, plan_counts, started)
         computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared.notes)
         return _write(conn, as_of, engine, prepared, computed)
 
@@ -426,40 +419,84 @@ def run_day_phased(
     capacity: Any = None,
     now: datetime | None = None,
 ) -> RunResult:
-    """The daily run in three transactions, so that the web app keeps writing while it
-    runs (DESIGN.md "Concurrency"):
+    """The daily run as short write transactions around read-only computing, so that the
+    web app keeps writing while it runs (DESIGN.md "Concurrency"):
 
-    1. steps 1-3 (plans, the ledger's states, promises, the legal queue, scores): a write
-       transaction; each step is idempotent for the date, so committing them alone
-       leaves a consistent book (a run killed after it leaves no run, decisions, queue or
-       outbox for the date: "as before");
-    2. steps 4-6 (strategy, gate, capacity): a *read-only* transaction on one snapshot
-       (deferred on SQLite: no write lock is held while the kernel works);
-    3. step 7: the run record, decisions, work queue, outbox and audit in one short write
-       transaction: a run is there whole or not at all.
+    1. (write) repayment plans activated, completed or broken -- first, because a plan
+       changes what the ledger counts as due;
+    2. (read) the ledger's states and the active models' scores, on one snapshot;
+    3. (write) those stored, then promises matched and the legal queue refreshed;
+    4. (read) strategy, gate and capacity, on one snapshot;
+    5. (write) the run record, decisions, work queue, outbox and audit: a run is there
+       whole or not at all.
 
-    Audit events of each write transaction are appended at its very end
-    (:func:`forbear.store.audit.deferred`), so the chain's lock is held for the final
-    insert and commit only. A contact made while step 2 computes is not in the snapshot;
-    the gate at the moment of contact and the outbox's check before sending see it."""
+    Each step of 1-3 is idempotent for the date, so a run killed between transactions
+    leaves no run, decisions, queue or outbox for the date ("as before"), and the rerun
+    completes it. Read-only transactions begin deferred on SQLite: no write lock is held
+    while the ledger, the models or the kernel work. Audit events of each write are
+    appended at its very end (:func:`forbear.store.audit.deferred`), so the chain's lock
+    is held only for that insert and the commit. A contact made while the day computes
+    is not in its snapshot; the gate at the moment of contact sees it."""
     _check_engine(engine)
+    started = now or datetime.now(UTC)
     with db.begin() as conn, audit.deferred(conn):
-        prepared = _prepare(conn, as_of, now)
+        plan_counts = _settle_plans(conn, as_of)
+    with read_only(db.connect()) as conn, conn.begin():
+        book_day = _compute_book(conn, as_of)
+    with db.begin() as conn, audit.deferred(conn):
+        prepared = _store_book(conn, as_of, book_day, plan_counts, started)
     with read_only(db.connect()) as conn, conn.begin():
         computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared.notes)
     with db.begin() as conn, audit.deferred(conn):
         return _write(conn, as_of, engine, prepared, computed)
 
 
-def _prepare(conn: Connection, as_of: date, now: datetime | None) -> _Prepared:
-    started = now or datetime.now(UTC)
+@dataclass
+class _BookDay:
+    """Steps 2-3 computed, not yet stored: the ledger's states and the models' scores
+    (None when no book model is active)."""
+
+    states: pl.DataFrame
+    scores: dict[str, pl.DataFrame] | None
+
+
+def _settle_plans(conn: Connection, as_of: date) -> dict[str, int]:
+    """Step 1: plans first (an activated or broken plan changes what the ledger counts)."""
+    from forbear.services import plans
+
+    return plans.daily_update(conn, as_of, ACTOR)
+
+
+def _compute_book(conn: Connection, as_of: date) -> _BookDay:
+    """Steps 2-3 on the book as it stands; reads only."""
+    try:
+        scores: dict[str, pl.DataFrame] | None = models.book_scores(conn, as_of)
+    except NotFound:
+        scores = None
+    return _BookDay(book.ledger_states(conn, as_of), scores)
+
+
+def _store_book(
+    conn: Connection,
+    as_of: date,
+    book_day: _BookDay,
+    plan_counts: dict[str, int],
+    started: datetime,
+) -> _Prepared:
+    """Store the day's states and scores, then match promises to payments and refresh the
+    legal review queue (which reads the stored states); each idempotent for the date."""
+    from forbear.services import legal, promises
+
     notes: list[str] = []
-    # 1-2: the book and the collection state: plans first (an activated or broken plan
-    # changes what the ledger counts as due), then the ledger's snapshot of the day, then
-    # promises (matched against the day's payments) and the legal review queue
-    collection = _collection_state(conn, as_of)
-    # 3: scores with the active models
-    _scores(conn, as_of, notes)
+    book.store_states(conn, as_of, book_day.states)
+    collection = {"plans": plan_counts}
+    collection["promises"] = promises.daily_update(conn, as_of, ACTOR)
+    collection["legal_queue"] = legal.refresh_queue(conn, as_of, ACTOR)
+    if book_day.scores is None:
+        notes.append("no active book model: scoring skipped (accounts are unscored)")
+    else:
+        for kind, rows in models.store_scores(conn, as_of, book_day.scores).items():
+            notes.append(f"{kind}: {rows:,} accounts scored")
     return _Prepared(started, notes, collection)
 
 
@@ -499,18 +536,6 @@ def _compute(
     plan_cols = ["scheduled", "agent_id", "team_id", "carried", "rank"]
     decisions = _decisions(gated, allocated, assigned, as_of, version_id, plan_cols)
     return _Computed(version_id, decisions, assigned, capacity_use)
-
-
-def _collection_state(conn: Connection, as_of: date) -> dict[str, dict[str, int]]:
-    """Steps 1-2 (DESIGN.md): plans, the ledger's states, promises, the legal review
-    queue, each idempotent for the date. Returns their counts for the run summary."""
-    from forbear.services import legal, plans, promises
-
-    counts = {"plans": plans.daily_update(conn, as_of, ACTOR)}
-    book.compute_states(conn, as_of)
-    counts["promises"] = promises.daily_update(conn, as_of, ACTOR)
-    counts["legal_queue"] = legal.refresh_queue(conn, as_of, ACTOR)
-    return counts
 
 
 def day_frames(conn: Connection, as_of: date, hour: time, carried: pl.DataFrame) -> DayFrames:

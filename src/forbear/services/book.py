@@ -94,9 +94,22 @@ def compute_states(
 
     Recomputing a date replaces that date's snapshot, so the command is idempotent.
     """
-    frame = run_ledger_on(ledger_inputs(conn, as_of), as_of, buckets)
-    bulk.replace_states(conn, as_of, frame)
+    frame = ledger_states(conn, as_of, buckets)
+    store_states(conn, as_of, frame)
     return StatesResult(as_of=as_of, states=frame, buckets=buckets)
+
+
+def ledger_states(
+    conn: Connection, as_of: date, buckets: BucketScheme = DEFAULT_BUCKETS
+) -> pl.DataFrame:
+    """The ledger over the whole book as of ``as_of``; reads only (the daily run computes
+    it on a read-only snapshot and stores it in a short write, :func:`store_states`)."""
+    return run_ledger_on(ledger_inputs(conn, as_of), as_of, buckets)
+
+
+def store_states(conn: Connection, as_of: date, frame: pl.DataFrame) -> None:
+    """Store ``frame`` as the snapshot of ``as_of``, replacing that date's."""
+    bulk.replace_states(conn, as_of, frame)
 
 
 def states_for(

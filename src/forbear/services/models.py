@@ -399,19 +399,30 @@ def _active(conn: Connection) -> list[tuple[int, ModelKind, Artefact]]:
 def score_book(conn: Connection, as_of: date) -> dict[str, int]:
     """Score every active loan with each active book model and store the scores of
     ``as_of`` (replacing that date's). Returns the rows stored per kind."""
+    return store_scores(conn, as_of, book_scores(conn, as_of))
+
+
+def book_scores(conn: Connection, as_of: date) -> dict[str, pl.DataFrame]:
+    """Each active book model's scores of every active loan as of ``as_of``, by kind;
+    reads only (the daily run scores on a read-only snapshot, then stores them in a
+    short write with :func:`store_scores`)."""
     active = _active(conn)
     if not active:
         raise NotFound("active book model", "behaviour, early_warning or propensity")
     feats = book_features(load_book(conn, up_to=as_of), as_of)
-    stored: dict[str, int] = {}
-    for version_id, kind, artefact in active:
-        scores = score_features(kind, artefact, feats).with_columns(
+    return {
+        kind.value: score_features(kind, artefact, feats).with_columns(
             as_of=pl.lit(as_of),
             kind=pl.lit(kind.value),
             model_version_id=pl.lit(version_id, dtype=pl.Int64),
         )
-        stored[kind.value] = bulk.replace_scores(conn, as_of, kind.value, scores)
-    return stored
+        for version_id, kind, artefact in active
+    }
+
+
+def store_scores(conn: Connection, as_of: date, scores: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Store :func:`book_scores`' frames, replacing the date's; rows stored per kind."""
+    return {kind: bulk.replace_scores(conn, as_of, kind, frame) for kind, frame in scores.items()}
 
 
 def score_account(conn: Connection, loan_id: int, as_of: date) -> dict[str, dict[str, Any]]:
