@@ -11,6 +11,7 @@ allowed 08:00–21:00.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,11 +104,26 @@ def current_text(conn: Connection) -> str | None:
 
 
 def rules_in_force(conn: Connection, data_dir: Path) -> CompiledRules:
-    """The compiled rules the gate uses now (see the module docstring for the order)."""
+    """The compiled rules the gate uses now (see the module docstring for the order).
+
+    Every contact asks for them, so the compiled result is kept per configuration text
+    (parsing and validating the pack took about 100 ms a request); a new stored version
+    is new text, so it takes effect at once."""
     text = current_text(conn)
     if text is not None:
-        return compile_text(text, "lender configuration (stored)")
+        return _compiled(text, "lender configuration (stored)")
     path = data_dir / LENDER_FILE
     if path.is_file():
-        return compile_text(path.read_text(encoding="utf-8"), str(path))
+        return _compiled(path.read_text(encoding="utf-8"), str(path))
+    return _default_rules()
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(text: str, source: str) -> CompiledRules:
+    # CompiledRules is frozen; a refused text raises and is not cached
+    return compile_text(text, source)
+
+
+@functools.lru_cache(maxsize=1)
+def _default_rules() -> CompiledRules:
     return compile_config(load_pack(DEFAULT_LENDER.pack), DEFAULT_LENDER)
