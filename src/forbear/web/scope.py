@@ -10,7 +10,12 @@
 
 An account outside the scope answers exactly like an account that does not exist (404
 "loan not found"), so an agency cannot learn which loan references the lender holds
-(docs/web.md, "Scope").
+(docs/web.md, "Scope"). The same holds for everything that belongs to an account: its
+promises, plans, contact attempts, complaints, legal cases and their documents answer 404
+when the account is out of scope, and lists (the legal queue, cases, the limitation
+watch, the complaints queue) show only accounts in scope. A test walks every route of the
+app that takes such an id (tests/web/test_scope_routes.py), so a new route without the
+check fails it.
 """
 
 from __future__ import annotations
@@ -57,3 +62,18 @@ def require_loan(
     ).first()
     if found is None:
         raise NotFound("loan", str(loan_id))
+
+
+def is_scoped(principal: Principal) -> bool:
+    """Does ``principal`` see less than the whole book?"""
+    return principal.role is Role.AGENCY_AGENT or bool(principal.scope_buckets)
+
+
+def visible_loans(
+    conn: Connection, principal: Principal, at: datetime, book_date: date | None
+) -> set[int] | None:
+    """The ids of the loans ``principal`` may see, or None when it sees the whole book
+    (for filtering lists that a service builds for everyone)."""
+    if not is_scoped(principal):
+        return None
+    return set(conn.execute(select(Loan.id).where(visible(principal, at, book_date))).scalars())

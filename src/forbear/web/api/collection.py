@@ -8,7 +8,10 @@ Permissions: taking a promise is ``contact.make`` (it comes from a conversation)
 are ``plan.offer`` within the role's limits of the plan policy (an offer beyond them is a
 403 naming the limit); accepting records the borrower's yes (``plan.offer``); cancelling an
 accepted or active plan needs ``plan.approve``; the legal console is ``legal.manage``.
-Accounts outside the caller's scope answer 404 as everywhere else.
+Accounts outside the caller's scope answer 404 as everywhere else, and so do their
+promises, plans and legal cases (with the case's documents: nothing is unmasked or
+audited for a case out of scope); the legal queue, case list and limitation watch show
+only accounts in scope (forbear.web.scope).
 """
 
 from __future__ import annotations
@@ -68,6 +71,28 @@ def in_scope(conn: Connection, web: WebState, principal: Principal, loan_id: int
     day = book_date(conn, web)
     scope.require_loan(conn, principal, loan_id, web.now(), reads.book_date(conn, web.today()))
     return day
+
+
+def loans_seen(conn: Connection, web: WebState, principal: Principal) -> set[int] | None:
+    """The loans the caller may see, or None for the whole book (lists filter by it)."""
+    return scope.visible_loans(conn, principal, web.now(), reads.book_date(conn, web.today()))
+
+
+def case_in_scope(conn: Connection, web: WebState, principal: Principal, case_id: int) -> date:
+    """The business date, after checking the case exists and its loan is in the caller's
+    scope (else 404 "legal case not found", as for an unknown case): before anything of
+    the case is read, unmasked or audited."""
+    from forbear.store.legal import LegalCase
+
+    loan_id = conn.execute(
+        select(LegalCase.loan_id).where(LegalCase.id == case_id)
+    ).scalar_one_or_none()
+    if loan_id is None:
+        raise NotFound("legal case", str(case_id))
+    try:
+        return in_scope(conn, web, principal, int(loan_id))
+    except NotFound:
+        raise NotFound("legal case", str(case_id)) from None
 
 
 def situation(conn: Connection, loan_id: int, as_of: date, at: datetime) -> Situation:
@@ -786,8 +811,17 @@ def case_out(case: legal_service.CaseView, t: Translator) -> CaseOut:
     )
 
 
-def case_list(conn: Connection, t: Translator, stage: Stage | None, *, vault: PiiVault) -> CaseList:
+def case_list(
+    conn: Connection,
+    t: Translator,
+    stage: Stage | None,
+    *,
+    vault: PiiVault,
+    seen: set[int] | None = None,
+) -> CaseList:
     cases = legal_service.list_cases(conn, vault=vault)
+    if seen is not None:  # the caller's scope (lists show only accounts in it)
+        cases = [c for c in cases if c.loan_id in seen]
     counts = {s.value: 0 for s in Stage}
     for c in cases:
         counts[c.stage.value] += 1
@@ -795,9 +829,12 @@ def case_list(conn: Connection, t: Translator, stage: Stage | None, *, vault: Pi
     return CaseList(counts=counts, items=[case_out(c, t) for c in reversed(shown)])
 
 
-def watch(conn: Connection, as_of: date, within: int | None) -> list[WatchItem]:
+def watch(
+    conn: Connection, as_of: date, within: int | None, seen: set[int] | None = None
+) -> list[WatchItem]:
     frame = legal_service.limitation_watch(conn, as_of, within)
-    return [WatchItem(**row) for row in frame.iter_rows(named=True)]
+    rows = frame.iter_rows(named=True)
+    return [WatchItem(**row) for row in rows if seen is None or row["loan_id"] in seen]
 
 
 @router.get("/legal/queue", response_model=LegalQueueOut, summary="The legal review queue")
@@ -805,7 +842,8 @@ def legal_queue(request: Request, principal: Lawyer) -> LegalQueueOut:
     web = state_of(request)
     with web.forbear.transaction() as conn:
         day = book_date(conn, web)
-        items = legal_service.queue(conn, day)
+        seen = loans_seen(conn, web, principal)
+        items = [i for i in legal_service.queue(conn, day) if seen is None or i.loan_id in seen]
     return LegalQueueOut(as_of=day, items=[QueueEntryOut(**i.__dict__) for i in items])
 
 
@@ -813,13 +851,16 @@ def legal_queue(request: Request, principal: Lawyer) -> LegalQueueOut:
 def legal_cases(request: Request, principal: Lawyer, stage: Stage | None = None) -> CaseList:
     web, t = state_of(request), translator(request)
     with web.forbear.transaction() as conn:
-        return case_list(conn, t, stage, vault=web.forbear.vault)
+        return case_list(
+            conn, t, stage, vault=web.forbear.vault, seen=loans_seen(conn, web, principal)
+        )
 
 
 @router.get("/legal/cases/{case_id}", response_model=CaseOut, summary="One legal case")
 def legal_case(request: Request, principal: Lawyer, case_id: CaseId) -> CaseOut:
     web, t = state_of(request), translator(request)
     with web.forbear.transaction() as conn:
+        case_in_scope(conn, web, principal, case_id)
         return case_out(legal_service.get_case(conn, case_id, vault=web.forbear.vault), t)
 
 
@@ -829,7 +870,7 @@ def legal_case(request: Request, principal: Lawyer, case_id: CaseId) -> CaseOut:
 def open_case(request: Request, principal: Lawyer, body: CaseOpenIn) -> CaseOut:
     web, t = state_of(request), translator(request)
     with web.forbear.transaction() as conn:
-        day = book_date(conn, web)
+        day = in_scope(conn, web, principal, body.loan_id)
         case = legal_service.open_case(
             conn, body.loan_id, role=principal.role.value, actor=principal.actor, on=day
         )
@@ -844,7 +885,7 @@ def open_case(request: Request, principal: Lawyer, body: CaseOpenIn) -> CaseOut:
 def advance_case(request: Request, principal: Lawyer, case_id: CaseId, body: AdvanceIn) -> CaseOut:
     web, t = state_of(request), translator(request)
     with web.forbear.transaction() as conn:
-        day = book_date(conn, web)
+        day = case_in_scope(conn, web, principal, case_id)
         case = legal_service.advance(
             conn,
             case_id,
@@ -866,13 +907,14 @@ def advance_case(request: Request, principal: Lawyer, case_id: CaseId, body: Adv
 def documents(conn: Connection, web: WebState, principal: Principal, case_id: int) -> Any:
     from forbear.services.documents.gather import case_documents
 
+    day = case_in_scope(conn, web, principal, case_id)
     return case_documents(
         conn,
         web.forbear.vault,
         case_id,
         role=principal.role.value,
         actor=principal.actor,
-        as_of=book_date(conn, web),
+        as_of=day,
     )
 
 
@@ -931,4 +973,5 @@ def limitation(
     web = state_of(request)
     with web.forbear.transaction() as conn:
         day = book_date(conn, web)
-        return WatchOut(as_of=day, items=watch(conn, day, within))
+        seen = loans_seen(conn, web, principal)
+        return WatchOut(as_of=day, items=watch(conn, day, within, seen))

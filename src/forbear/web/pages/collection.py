@@ -6,6 +6,8 @@ promises, plans, script lines and plan limits of the account it shows. Forms pos
 and redirect back (post, redirect, get), except the plan quote, which renders the account
 page with the computed schedule and a save button (nothing stored until saved). Every
 form carries the CSRF token; the services refuse bad input before writing anything.
+The legal console shows only accounts in the caller's scope, and a case out of scope
+answers 404 (:func:`forbear.web.api.collection.case_in_scope`).
 """
 
 from __future__ import annotations
@@ -338,9 +340,10 @@ def legal_console(request: Request, principal: Lawyer) -> Response:
     web, t = state_of(request), translator(request)
     with web.forbear.transaction() as conn:
         day = _legal_common(conn, web)
-        queue = legal_service.queue(conn, day)
-        cases = api.case_list(conn, t, None, vault=web.forbear.vault)
-        watch = api.watch(conn, day, None)
+        seen = api.loans_seen(conn, web, principal)
+        queue = [i for i in legal_service.queue(conn, day) if seen is None or i.loan_id in seen]
+        cases = api.case_list(conn, t, None, vault=web.forbear.vault, seen=seen)
+        watch = api.watch(conn, day, None, seen)
     return page(
         request,
         "collection/legal.html",
@@ -362,7 +365,9 @@ def legal_cases(
     web, t = state_of(request), translator(request)
     chosen = Stage(stage) if stage in {s.value for s in Stage} else None
     with web.forbear.transaction() as conn:
-        cases = api.case_list(conn, t, chosen, vault=web.forbear.vault)
+        cases = api.case_list(
+            conn, t, chosen, vault=web.forbear.vault, seen=api.loans_seen(conn, web, principal)
+        )
     return page(
         request,
         "collection/legal_cases.html",
@@ -387,6 +392,7 @@ def legal_case(
 
     web, t = state_of(request), translator(request)
     with web.forbear.transaction() as conn:
+        api.case_in_scope(conn, web, principal, case_id)
         case = api.case_out(legal_service.get_case(conn, case_id, vault=web.forbear.vault), t)
         history = conn.execute(
             select(Event.stage_on, Event.from_stage, Event.stage, Event.court, Event.created_by)
@@ -425,7 +431,7 @@ def open_case(
             number,
             role=principal.role.value,
             actor=principal.actor,
-            on=_legal_common(conn, web),
+            on=api.in_scope(conn, web, principal, number),
         )
     return RedirectResponse(f"/legal/cases/{case.id}?done=opened", 303)
 
@@ -450,7 +456,7 @@ def advance_case(
             to,
             role=principal.role.value,
             actor=principal.actor,
-            on=_legal_common(conn, web),
+            on=api.case_in_scope(conn, web, principal, case_id),
             court=court.strip() or None,
             case_number=case_number.strip() or None,
             notes=notes.strip() or None,
