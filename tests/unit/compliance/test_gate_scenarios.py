@@ -663,3 +663,14 @@ def test_a_debt_assigned_before_the_window_opens_waits_for_its_notice():
     )
     [row] = decide([make_contact(at=late)], flag_rows=[flag])
     assert row["earliest_allowed_at"] == utc(2026, 3, 3, 1, 30)  # 09:30 local, the notice
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_frequency_block_says_that_pending_calls_count(lang):
+    """An agent blocked by a daily cap learns that calls without a recorded outcome count."""
+    rows = decide([make_contact(contact_id=i, at=utc(2026, 3, 2, 3, i)) for i in range(4)])
+    assert rows[-1]["blocked_by"] == ["CN.FREQ.CONNECTED"]
+    lines = explain(rows[-1], CN, lang)
+    assert any(("尚未登记结果" in x) if lang == "zh" else ("not recorded yet" in x) for x in lines)
+    quiet = decide([make_contact(at=utc(2026, 3, 2, 13, 30))])[0]
+    assert not any("尚未登记结果" in x or "not recorded yet" in x for x in explain(quiet, CN, lang))

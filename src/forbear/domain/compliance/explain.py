@@ -20,6 +20,7 @@ _TEXT = {
         "unknown": "被 {id} 阻止（规则包 {pack} 中没有该规则）",
         "earliest": "最早可联系时间：{at}（UTC）。",
         "never": "时间推移不会解除此阻止：须先处理上述原因。",
+        "pending": "  尚未登记结果的拨打视为可能接通、也可能未接通，两项上限都计入；请先登记结果。",
     },
     "en": {
         "allowed": "Allowed: no rule of pack {pack} blocks this contact.",
@@ -28,8 +29,16 @@ _TEXT = {
         "unknown": "Blocked by {id} (not a rule of pack {pack})",
         "earliest": "Earliest allowed at {at} (UTC).",
         "never": "Waiting will not lift this block: the reasons above must be resolved first.",
+        "pending": (
+            "  Calls whose outcome is not recorded yet count against both caps (they may"
+            " have connected or not): record their outcomes first."
+        ),
     },
 }
+
+
+# Caps that count attempts still waiting for their outcome (gate.py, "How it counts").
+_DAILY_CAPS = frozenset({"cap_unanswered_per_number_per_day", "cap_connected_per_debtor_per_day"})
 
 
 def _params(params: Mapping[str, Any]) -> str:
@@ -71,6 +80,8 @@ def explain(
         shown = _params(r.params)
         if shown:
             out.append(text["params"].format(params=shown))
+        if r.kind in _DAILY_CAPS:
+            out.append(text["pending"])
     at = decision_row.get("earliest_allowed_at")
     if isinstance(at, datetime):
         out.append(text["earliest"].format(at=at.strftime("%Y-%m-%d %H:%M")))
