@@ -5,7 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/online_contact.py        # 2,000 borrowers; 1/8/32 clients, 30 s
     .venv/bin/python benchmarks/online_contact.py --seconds 10 --concurrency 8,32
     .venv/bin/python benchmarks/online_contact.py --backends sqlite
-    .venv/bin/python benchmarks/online_contact.py --smoke     # 200 borrowers; 1 and 8 clients
+    .venv/bin/python benchmarks/online_contact.py --smoke     # 60 borrowers; 1 and 8 clients, 3 s
     .venv/bin/python benchmarks/online_contact.py --json out.json  # also write the figures
 
 To measure another version of the code (the commit before a change, say), put its
@@ -641,10 +641,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20260310)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", type=Path, help="keep the data and app logs here")
-    parser.add_argument("--smoke", action="store_true", help="200 borrowers, 1 and 8 clients, 3 s")
+    parser.add_argument("--smoke", action="store_true", help="60 borrowers, 1 and 8 clients, 3 s")
     args = parser.parse_args()
     if args.smoke:
-        args.borrowers, args.seconds, args.concurrency = 200, 3.0, "1,8"
+        args.borrowers, args.seconds, args.concurrency = 60, 3.0, "1,8"
     args.concurrency = [int(c) for c in str(args.concurrency).split(",") if c.strip()]
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if args.keep is not None:
