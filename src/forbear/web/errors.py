@@ -98,11 +98,12 @@ class ErrorResponse(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
     for status, text in (
-        (400, "malformed request"),
+        (400, "malformed request, or a control character in it"),
         (401, "not signed in, or a bad credential"),
         (403, "the role may not do this, or the CSRF token is missing"),
         (404, "unknown id, or outside the caller's scope"),
-        (409, "conflicts with stored data"),
+        (409, "conflicts with stored data, or with a concurrent request"),
+        (413, "request body over the configured limit"),
         (422, "invalid parameters or body"),
         (429, "too many requests"),
         (503, "database unavailable"),
