@@ -11,10 +11,16 @@
   replayed. Sessions expire (idle and absolute) and are revoked at sign-out.
 - ``api_tokens``: bearer tokens for the lender's systems, one staff or service account
   each; only the sha256 of the token is stored, and its first characters to name it.
-- ``sign_in_attempts``: every sign-in attempt with hashed keys of the username and the
-  client address, so the rate limits hold across processes and restarts.
+- ``sign_in_attempts``: every real sign-in check (a password verified) with hashed keys of
+  the username and the client address, so the rate limits hold across processes and
+  restarts; purged after a day (the audit trail keeps the sign-ins).
+- ``unmask_events``: which borrower each staff member unmasked when, for the unmask
+  throttle (:mod:`forbear.web.unmasking`): ids only (the field, purpose and the rest are
+  in the audit trail's ``pii.unmask``); no foreign key to ``borrowers``, so the retention
+  purge never meets it; purged after two days.
 
-Use cases live in :mod:`forbear.web.staff` and :mod:`forbear.web.sessions`.
+Use cases live in :mod:`forbear.web.staff`, :mod:`forbear.web.sessions` and
+:mod:`forbear.web.unmasking`.
 """
 
 from __future__ import annotations
@@ -112,4 +118,16 @@ class SignInAttempt(Base):
     succeeded: Mapped[bool] = mapped_column(Boolean)
 
 
-__all__ = ["ApiToken", "SignInAttempt", "StaffSession", "StaffUser"]
+class UnmaskEvent(Base):
+    """One successful unmasking by a staff member: who, which borrower (an id), when."""
+
+    __tablename__ = "unmask_events"
+    __table_args__ = (Index("ix_unmask_events_user_id_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    borrower_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+__all__ = ["ApiToken", "SignInAttempt", "StaffSession", "StaffUser", "UnmaskEvent"]

@@ -1,5 +1,5 @@
 """Accounts: list with filters and pages, one account, its timeline and decisions,
-audited unmasking of one personal field."""
+audited unmasking of one personal field (throttled per user: :mod:`forbear.web.unmasking`)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from forbear.domain.ledger import DEFAULT_BUCKETS
 from forbear.services import privacy
 from forbear.store.models import LoanStatus
-from forbear.web import reads, scope
+from forbear.web import reads, scope, unmasking
 from forbear.web.api.schemas import (
     AccountDetailOut,
     AccountList,
@@ -31,6 +32,7 @@ from forbear.web.api.schemas import (
     UnmaskRequest,
 )
 from forbear.web.deps import require_any, state_of, translator
+from forbear.web.errors import ErrorBody, ErrorResponse
 from forbear.web.i18n import Translator
 from forbear.web.permissions import ACCOUNT_VIEW, MAX_ID, UNMASK
 from forbear.web.sessions import Principal
@@ -177,27 +179,49 @@ def get_account(request: Request, principal: Viewer, loan_id: LoanId) -> Account
 @router.post(
     "/{loan_id}/unmask",
     response_model=UnmaskOut,
-    summary="One personal field in clear, for a purpose the role allows (audited)",
+    summary="One personal field in clear, for a purpose the role allows (audited, throttled)",
+    responses={429: {"model": ErrorResponse, "description": "the user's unmask limit"}},
 )
 def unmask(
     request: Request, principal: Unmasker, loan_id: LoanId, body: UnmaskRequest
-) -> UnmaskOut:
+) -> UnmaskOut | Response:
+    """At most a few different borrowers per minute and per day for each user
+    (:mod:`forbear.web.unmasking`); beyond that 429 with ``Retry-After``."""
     from sqlalchemy import select
 
     from forbear.store.models import Loan
 
     web = state_of(request)
+    now = web.now()
     with web.forbear.transaction() as conn:
-        scope.require_loan(conn, principal, loan_id, web.now(), reads.book_date(conn, web.today()))
+        scope.require_loan(conn, principal, loan_id, now, reads.book_date(conn, web.today()))
         borrower_id = conn.execute(select(Loan.borrower_id).where(Loan.id == loan_id)).scalar_one()
-        value = privacy.reveal(
+        refused = unmasking.admit(
             conn,
-            web.forbear.vault,
-            actor=principal.actor,
-            role=principal.role,
+            principal,
             borrower_id=int(borrower_id),
-            field=body.field,
-            purpose=body.purpose,
+            field=body.field.value,
+            purpose=body.purpose.value,
+            limits=unmasking.limits_for(web.forbear.settings, principal.role),
+            now=now,
+        )
+        if refused is None:
+            value = privacy.reveal(
+                conn,
+                web.forbear.vault,
+                actor=principal.actor,
+                role=principal.role,
+                borrower_id=int(borrower_id),
+                field=body.field,
+                purpose=body.purpose,
+            )
+    if refused is not None:
+        t = translator(request)
+        error = ErrorResponse(
+            error=ErrorBody(code="rate_limited", message=unmasking.message(t, refused))
+        )
+        return JSONResponse(
+            error.model_dump(), status_code=429, headers={"Retry-After": str(refused.retry_after)}
         )
     return UnmaskOut(field=body.field.value, purpose=body.purpose.value, value=value)
 

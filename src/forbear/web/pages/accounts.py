@@ -28,9 +28,9 @@ from forbear.services import privacy
 from forbear.services.contacts import blocked_by_of
 from forbear.store.contacts import ContactAttempt
 from forbear.store.models import Loan
-from forbear.web import contacting, reads, scope
+from forbear.web import contacting, reads, scope, unmasking
 from forbear.web.contacting import CollectorOutcome
-from forbear.web.deps import gate_lang, require_any, state_of
+from forbear.web.deps import gate_lang, require_any, state_of, translator
 from forbear.web.pages.render import page
 from forbear.web.permissions import ACCOUNT_VIEW, CONTACT, MAX_ID, UNMASK
 from forbear.web.sessions import Principal
@@ -292,19 +292,43 @@ def unmask(
     field: Annotated[str, Form(max_length=32)],
     purpose: Annotated[str, Form(max_length=32)],
 ) -> Response:
+    """One field in clear, within the user's unmask limits (:mod:`forbear.web.unmasking`):
+    beyond them the account page answers 429 with the reason beside the form."""
     web = state_of(request)
+    now = web.now()
     with web.forbear.transaction() as conn:
-        scope.require_loan(conn, principal, loan_id, web.now(), reads.book_date(conn, web.today()))
+        scope.require_loan(conn, principal, loan_id, now, reads.book_date(conn, web.today()))
         borrower_id = conn.execute(select(Loan.borrower_id).where(Loan.id == loan_id)).scalar_one()
-        value = privacy.reveal(
+        refused = unmasking.admit(
             conn,
-            web.forbear.vault,
-            actor=principal.actor,
-            role=principal.role,
+            principal,
             borrower_id=int(borrower_id),
             field=field,
             purpose=purpose,
+            limits=unmasking.limits_for(web.forbear.settings, principal.role),
+            now=now,
         )
+        if refused is None:
+            value = privacy.reveal(
+                conn,
+                web.forbear.vault,
+                actor=principal.actor,
+                role=principal.role,
+                borrower_id=int(borrower_id),
+                field=field,
+                purpose=purpose,
+            )
+    if refused is not None:
+        t = translator(request)
+        response = _account_page(
+            request,
+            principal,
+            loan_id,
+            status_code=429,
+            extra={"unmask_error": unmasking.message(t, refused)},
+        )
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
     return _account_page(
         request, principal, loan_id, revealed={"field": field, "purpose": purpose, "value": value}
     )

@@ -33,7 +33,7 @@ from forbear.store.audit import AuditEvent
 from forbear.store.complaints import SatisfactionResponse
 from forbear.store.crypto import Contexts
 from forbear.store.models import Borrower, Loan
-from forbear.web import reads
+from forbear.web import reads, unmasking
 from forbear.web.api import complaints as api
 from forbear.web.deps import require_any, state_of
 from forbear.web.pages.render import page
@@ -47,7 +47,8 @@ Auditor = Annotated[Principal, Depends(require_any("audit.view"))]
 ComplaintId = Annotated[int, Path(ge=1, le=MAX_ID)]
 ACTIONS = ("start", "extend", "approve", "resolve", "close")
 AUDIT_PAGE = 50
-SECTIONS = ("complaints", "blocked", "rules", "audit", "templates", "cases")
+SECTIONS = ("complaints", "blocked", "rules", "audit", "templates", "cases", "unmasking")
+ALERT_DAYS = 7  # the unmask alerts look back this many days
 
 
 def _int(value: str, field: str) -> int:
@@ -78,7 +79,7 @@ def _console(request: Request, principal: Principal, template: str, **context: A
             s
             for s in SECTIONS
             if (s != "audit" or can(principal.role, "audit.view"))
-            and (s != "templates" or can(principal.role, "compliance.view"))
+            and (s not in ("templates", "unmasking") or can(principal.role, "compliance.view"))
         ],
         **context,
     )
@@ -109,6 +110,11 @@ def console(
         first = day - timedelta(days=29)
         satisfaction = svc.satisfaction_summary(conn, first, day).to_dicts()
         rates = svc.complaint_rates(conn, first, day).row(0, named=True)
+        throttled = (
+            len(unmasking.alerts(conn, web.now() - timedelta(days=ALERT_DAYS)))
+            if can(principal.role, "compliance.view")
+            else 0
+        )
     open_rows = [r for r in rows if r["status"] in {s.value for s in domain.OPEN_STATUSES}]
     counts = {
         "open": len(open_rows),
@@ -132,6 +138,8 @@ def console(
         rates=rates,
         window=(first, day),
         may_file=can(principal.role, "compliance.view"),
+        unmask_alerts=throttled,
+        alert_days=ALERT_DAYS,
     )
 
 
@@ -483,3 +491,24 @@ def add_case(
             now=web.now(),
         )
     return RedirectResponse(f"/compliance/cases?added={case_id}", status_code=303)
+
+
+# ------------------------------------------------------------------------ unmask alerts
+
+
+@router.get("/unmasking")
+def unmask_alerts(request: Request, principal: Worker) -> Response:
+    """Staff refused by the unmask throttle in the last :data:`ALERT_DAYS` days: who, when,
+    how often, which limit (no borrower data; :mod:`forbear.web.unmasking`)."""
+    web = state_of(request)
+    with web.forbear.transaction() as conn:
+        found = unmasking.alerts(conn, web.now() - timedelta(days=ALERT_DAYS))
+    return _console(
+        request,
+        principal,
+        "complaints/unmasking.html",
+        section="unmasking",
+        alerts=found,
+        days=ALERT_DAYS,
+        zone=web.forbear.settings.zone,
+    )
