@@ -23,7 +23,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
@@ -405,3 +405,65 @@ def test_parties_csv_for_the_lawyer_in_scope_is_formula_safe(client, sign_in, bo
     amounts = sign_in("legal1").get(f"/api/v1/legal/cases/{case}/documents/case-{case}-amounts.csv")
     for row in csv.DictReader(io.StringIO(amounts.content.decode("utf-8-sig"))):
         assert not row["amount_fen"].startswith("'") and not row["amount_yuan"].startswith("'")
+
+
+def _m1(db) -> set[int]:  # type: ignore[no-untyped-def]
+    return set(
+        db.conn.execute(
+            select(AccountState.loan_id).where(
+                AccountState.as_of == AS_OF, AccountState.bucket == "M1"
+            )
+        ).scalars()
+    )
+
+
+def _ref(db, loan: int) -> str:  # type: ignore[no-untyped-def]
+    return str(db.conn.execute(select(Loan.external_ref).where(Loan.id == loan)).scalar_one())
+
+
+def test_the_case_library_shows_only_accounts_in_scope(client, sign_in, book, db) -> None:
+    _add_scoped_staff(db)
+    m1 = _m1(db)
+    inside = next(n for n in book.loans if n in m1)
+    outside = next(n for n in book.loans if n not in m1)
+    for loan in (inside, outside):
+        added = sign_in("compliance1").post(
+            "/api/v1/cases",
+            json={"loan_id": loan, "outcome": "success", "category": "plan", "lesson": "分期有效"},
+        )
+        assert added.status_code == 201, added.text
+    assert {i["loan_id"] for i in sign_in("compliance1").get("/api/v1/cases").json()["items"]} >= {
+        inside,
+        outside,
+    }
+    scoped = {i["loan_id"] for i in sign_in("compliance.m1").get("/api/v1/cases").json()["items"]}
+    assert inside in scoped and outside not in scoped and scoped <= m1
+    page = sign_in("compliance.m1").get("/compliance/cases")
+    assert page.status_code == 200
+    assert _ref(db, inside) in page.text and _ref(db, outside) not in page.text
+
+
+def test_the_blocked_contacts_drill_down_shows_only_accounts_in_scope(
+    client, sign_in, book, db, clock
+) -> None:
+    _add_scoped_staff(db)
+    m1 = _m1(db)
+    inside = next(n for n in book.loans if n in m1)
+    outside = next(n for n in book.loans if n not in m1 and n != book.placed_loan)
+    morning = clock.now
+    clock.now = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai: quiet hours
+    rules: set[str] = set()
+    for loan in (inside, outside):
+        answer = sign_in("agent1").post(
+            f"/api/v1/accounts/{loan}/contacts", json={"channel": "call"}
+        )
+        assert answer.status_code == 201 and not answer.json()["allowed"], answer.text
+        rules |= set(answer.json()["blocked_by"])
+    clock.now = morning
+    rule = sorted(rules)[0]
+    params = {"rule": rule, "start": AS_OF.isoformat(), "end": AS_OF.isoformat()}
+    everything = sign_in("compliance1").get("/compliance/blocked", params=params)
+    scoped = sign_in("compliance.m1").get("/compliance/blocked", params=params)
+    assert everything.status_code == scoped.status_code == 200
+    assert _ref(db, outside) in everything.text and _ref(db, inside) in everything.text
+    assert _ref(db, outside) not in scoped.text and _ref(db, inside) in scoped.text

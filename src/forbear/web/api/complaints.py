@@ -597,7 +597,8 @@ def search_cases(
         frame = svc.search_cases(
             conn, web.forbear.vault, text=text, category=category, outcome=outcome
         )
-    rows = [case_out(r) for r in frame.to_dicts()]
+        seen = scope.visible_loans(conn, principal, web.now(), reads.book_date(conn, web.today()))
+    rows = [case_out(r) for r in frame.to_dicts() if seen is None or r["loan_id"] in seen]
     return CaseList(total=len(rows), items=rows)
 
 

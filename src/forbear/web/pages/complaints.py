@@ -85,6 +85,13 @@ def _console(request: Request, principal: Principal, template: str, **context: A
     )
 
 
+def _seen(conn: Connection, web: Any, principal: Principal) -> set[int] | None:
+    """The loans the caller may see (None: the whole book), for lists naming accounts."""
+    from forbear.web.scope import visible_loans
+
+    return visible_loans(conn, principal, web.now(), reads.book_date(conn, web.today()))
+
+
 def _loan_refs(conn: Connection, loan_ids: list[int]) -> dict[int, str]:
     if not loan_ids:
         return {}
@@ -291,6 +298,8 @@ def blocked(
         items: list[dict[str, Any]] = []
         if rule:
             items = svc.blocked_contacts(conn, rule_id=rule, start=first, end=last).to_dicts()
+            seen = _seen(conn, web, principal)  # the drill-down names accounts: scope it
+            items = [i for i in items if seen is None or int(i["loan_id"]) in seen]
         refs = _loan_refs(conn, sorted({int(i["loan_id"]) for i in items}))
         rules = contact_service.lender_rules(web.forbear.settings.data_dir, conn)
     texts = {r.id: r for r in rules.rules}
@@ -451,6 +460,8 @@ def cases(
         found = svc.search_cases(
             conn, web.forbear.vault, text=text, category=category, outcome=chosen
         ).to_dicts()
+        seen = _seen(conn, web, principal)
+        found = [r for r in found if seen is None or int(r["loan_id"]) in seen]
         refs = _loan_refs(conn, [int(r["loan_id"]) for r in found])
     done = request.query_params.get("added", "")
     return _console(
