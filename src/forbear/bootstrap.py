@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forbear.domain.errors import ConfigurationError
 from forbear.settings import Environment, Keyring, Settings
-from forbear.store import migrate
+from forbear.store import audit, migrate
 from forbear.store.crypto import PiiVault
-from forbear.store.db import make_engine, ping
+from forbear.store.db import make_engine, ping, read_only
 
 
 @dataclass
@@ -32,9 +32,22 @@ class Forbear:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One database transaction for a bulk use case: committed on success,
-        rolled back on any error, so a failed import or run leaves nothing behind."""
-        with self.engine.begin() as conn:
+        """One database transaction for a use case: committed on success, rolled back on
+        any error, so a failed request, import or run leaves nothing behind.
+
+        On SQLite it begins ``BEGIN IMMEDIATE`` (writers queue; :mod:`forbear.store.db`).
+        Its audit events are appended at its end (:func:`forbear.store.audit.deferred`):
+        the audit chain's lock is then always the last lock a transaction takes (no
+        deadlock with a per-debtor or per-loan lock taken after an audited step) and is
+        held only for the final insert and the commit."""
+        with self.engine.begin() as conn, audit.deferred(conn):
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only transaction on one snapshot (deferred on SQLite: it takes no write
+        lock and never waits for a writer). Must not write."""
+        with read_only(self.engine.connect()) as conn, conn.begin():
             yield conn
 
     def close(self) -> None:
@@ -70,17 +83,19 @@ def bootstrap(settings: Settings | None = None, *, auto_migrate: bool | None = N
     if settings.database_url is None or settings.environment is not Environment.PRODUCTION:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     keyring = settings.load_keyring()
+    vault = vault_from(keyring)
     engine = make_engine(settings.resolved_database_url)
     ping(engine)
     if auto_migrate is None:
         auto_migrate = settings.environment is not Environment.PRODUCTION
     if auto_migrate:
-        migrate.upgrade(engine)
+        # the vault of these settings, for migrations that encrypt existing data (0016)
+        migrate.upgrade(engine, vault=vault)
     else:
         migrate.require_up_to_date(engine)
     return Forbear(
         settings=settings,
         engine=engine,
-        vault=vault_from(keyring),
+        vault=vault,
         sessions=sessionmaker(engine, expire_on_commit=False),
     )
