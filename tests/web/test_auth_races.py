@@ -351,3 +351,25 @@ def test_parallel_code_requests_for_one_number_are_limited_exactly(live: Live) -
     )
     # one per RESEND_AFTER: the first wins, the others wait
     assert sorted(answers) == [202] + [429] * 19
+
+
+def test_the_sign_in_purges_attempts_older_than_a_day_now_and_then(live: Live) -> None:
+    app = live.app()
+    old, recent = live.clock.now - timedelta(days=2), live.clock.now - timedelta(hours=1)
+    with live.db.transaction() as conn:
+        last = 0
+        # old rows until the next attempt's id is a multiple of PURGE_EVERY (one recent one)
+        while last % sessions.PURGE_EVERY != sessions.PURGE_EVERY - 2:
+            last = conn.execute(
+                insert(SignInAttempt)
+                .values(at=old, username_key="k", client_key="c", succeeded=False)
+                .returning(SignInAttempt.id)
+            ).scalar_one()
+        conn.execute(
+            insert(SignInAttempt).values(
+                at=recent, username_key="k", client_key="c", succeeded=True
+            )
+        )
+    assert _sign_in(app, "agent1").status_code == 303
+    kept = live.read(select(SignInAttempt.at).order_by(SignInAttempt.at)).scalars().all()
+    assert kept == [recent, live.clock.now]

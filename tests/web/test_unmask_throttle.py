@@ -144,3 +144,22 @@ def test_limits_by_role_with_overrides() -> None:
     assert unmasking.limits_for(settings, Role.AGENT) == unmasking.Limits(*default)
     with pytest.raises(ValueError, match="unknown role"):
         Settings(unmask_limits={"janitor": (1, 1)})
+
+
+def test_unmask_events_older_than_two_days_are_purged_now_and_then(live: Live) -> None:
+    from sqlalchemy import insert
+
+    app = live.app()
+    agent = _user_id(live, "agent1")
+    old = live.clock.now - timedelta(days=3)
+    with live.db.transaction() as conn:
+        last = 0
+        while last % unmasking.PURGE_EVERY != unmasking.PURGE_EVERY - 1:
+            last = conn.execute(
+                insert(UnmaskEvent)
+                .values(user_id=agent, borrower_id=1, at=old)
+                .returning(UnmaskEvent.id)
+            ).scalar_one()
+    c = staff_client(app, live, "agent1")
+    assert _unmask(c, _loans(live, 1)[0]).status_code == 200
+    assert live.read(select(UnmaskEvent.at)).scalars().all() == [live.clock.now]
