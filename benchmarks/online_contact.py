@@ -37,6 +37,13 @@ when the server cannot be reached):
    allowed but left without an outcome (a failed outcome request) are reported as
    *pending*.
 
+With ``--with-run C`` one more level runs on each backend: C clients from 2 s before
+``forbear run --as-of DAY`` starts (a subprocess on the same data directory and
+database) until 1 s after it ends; printed: whether the run completed, its seconds, and
+the requests answered while it ran (p50, p99, slowest, 5xx). ``--models`` trains the
+demo's risk models first, so that the run plans contacts and writes work queues and the
+outbox (without a model it computes states and decisions only).
+
 Printed per level: requests (contacts + outcomes), requests/s, p50 / p99 latency of all
 requests, contacts allowed / blocked by the gate (a blocked contact is a 201 with
 ``allowed: false``), expected refusals (409 conflict, 429), other 4xx, 5xx (500 and 503
@@ -80,6 +87,7 @@ EXPECTED_4XX = frozenset({409, 429})  # a conflict or a rate limit: an answer, n
 TARGET_PG_RPS = 150.0
 TARGET_PG_P99_MS = 100.0
 UNANSWERED = ("no_answer", "busy")
+RUN_GIVE_UP_S = 1800.0
 
 
 # ------------------------------------------------------------------------- the book
@@ -111,7 +119,7 @@ def cli(env: dict[str, str], *args: str) -> str:
     return proc.stdout
 
 
-def build_book(env: dict[str, str], borrowers: int) -> tuple[str, float]:
+def build_book(env: dict[str, str], borrowers: int, *, models: bool) -> tuple[str, float]:
     """The demo book and an agent's API token; returns the token and the build seconds."""
     t0 = time.perf_counter()
     cli(
@@ -122,7 +130,7 @@ def build_book(env: dict[str, str], borrowers: int) -> tuple[str, float]:
         "--as-of",
         DAY.isoformat(),
         "--no-run",
-        "--no-models",
+        "--models" if models else "--no-models",
         "--no-staff",
     )
     cli(env, "staff", "add", "bench.agent", "--role", "agent", "--agent", "zh-001", "--no-password")
@@ -182,6 +190,7 @@ class Tally:
     blocked: int = 0
     transport: int = 0
     error_codes: Counter[str] = field(default_factory=Counter)
+    answers: list[tuple[float, float, int]] = field(default_factory=list)  # (when, s, status)
 
     def merge(self, other: Tally) -> None:
         for kind, values in other.latencies.items():
@@ -191,6 +200,7 @@ class Tally:
         self.blocked += other.blocked
         self.transport += other.transport
         self.error_codes.update(other.error_codes)
+        self.answers.extend(other.answers)
 
 
 def _post(
@@ -224,6 +234,7 @@ def client(
     deadline: float,
     seed: int,
     tally: Tally,
+    stop: threading.Event | None = None,
 ) -> None:
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
@@ -238,7 +249,9 @@ def client(
             conn.close()
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             return None
-        tally.latencies[kind].append(time.perf_counter() - t0)
+        took = time.perf_counter() - t0
+        tally.latencies[kind].append(took)
+        tally.answers.append((time.monotonic(), took, status))
         tally.status[status] += 1
         if status >= 300:
             error = data.get("error")
@@ -246,7 +259,7 @@ def client(
             tally.error_codes[f"{kind} {status} {code}"] += 1
         return status, data
 
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
         loan = rng.choice(hot) if hot and rng.random() < hot_share else rng.choice(every)
         answer = call("contact", f"/api/v1/accounts/{loan}/contacts", {"channel": "call"})
         if answer is None or answer[0] != 201:
@@ -270,13 +283,17 @@ def run_level(
     seconds: float,
     hot_share: float,
     seed: int,
+    daily_run: tuple[dict[str, str], date] | None = None,
 ) -> dict[str, Any]:
+    """``clients`` threads for ``seconds``; or, with ``daily_run`` (the environment and the
+    date), from 2 s before ``forbear run --as-of DATE`` starts until 1 s after it ends."""
     tallies = [Tally() for _ in range(clients)]
-    deadline = time.monotonic() + seconds
+    stop = threading.Event()
+    deadline = time.monotonic() + (RUN_GIVE_UP_S if daily_run else seconds)
     threads = [
         threading.Thread(
             target=client,
-            args=(port, token, hot, every, hot_share, deadline, seed * 1000 + i, tallies[i]),
+            args=(port, token, hot, every, hot_share, deadline, seed * 1000 + i, tallies[i], stop),
             daemon=True,
         )
         for i in range(clients)
@@ -284,13 +301,56 @@ def run_level(
     t0 = time.perf_counter()
     for t in threads:
         t.start()
+    run: dict[str, Any] | None = None
+    if daily_run is not None:
+        env, day = daily_run
+        time.sleep(2.0)
+        began = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "forbear.cli", "run", "--as-of", day.isoformat()],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=RUN_GIVE_UP_S,
+            check=False,
+        )
+        ended = time.monotonic()
+        time.sleep(1.0)
+        stop.set()
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        run = {
+            "as_of": day.isoformat(),
+            "seconds": ended - began,
+            "completed": proc.returncode == 0,
+            "error": lines[-1][:200] if proc.returncode and lines else None,
+            "began": began,
+            "ended": ended,
+        }
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
     total = Tally()
     for t in tallies:
         total.merge(t)
-    return summarise(total, wall)
+    figures = summarise(total, wall)
+    if run is not None:
+        during = [
+            (took, status)
+            for at, took, status in total.answers
+            if run["began"] <= at <= run["ended"]
+        ]
+        took = [x for x, _ in during]
+        run.update(
+            requests_during=len(during),
+            p50_ms=_pct(took, 0.50),
+            p99_ms=_pct(took, 0.99),
+            max_ms=1000 * max(took) if took else None,
+            errors_during=sum(1 for _, status in during if status >= 500),
+        )
+        del run["began"], run["ended"]
+        figures["daily_run"] = run
+    return figures
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -459,7 +519,7 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str,
     try:
         env = forbear_env(data_dir, url)
         print(f"[{backend}] building a demo book of {args.borrowers:,} borrowers ...", flush=True)
-        token, built_s = build_book(env, args.borrowers)
+        token, built_s = build_book(env, args.borrowers, models=args.models)
         db_url = url or f"sqlite:///{(data_dir / 'forbear.db').resolve()}"
         hot, every = pick_loans(db_url, args.hot, args.seed)
         print(
@@ -468,13 +528,21 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str,
             flush=True,
         )
         levels = []
-        for i, clients in enumerate(args.concurrency):
+        plan = [(c, False) for c in args.concurrency]
+        if args.with_run:
+            plan.append((args.with_run, True))
+        for i, (clients, with_run) in enumerate(plan):
             day = DAY + timedelta(days=i)
             start = datetime.combine(day, datetime.min.time(), SHANGHAI).replace(hour=10)
-            log = work / backend / f"app-{clients}.log"
+            log = work / backend / f"app-{i}-{clients}.log"
             with LiveServer(env, start.astimezone(UTC), log) as server:
+                how_long = (
+                    f"while `forbear run --as-of {day}` runs"
+                    if with_run
+                    else (f"for {args.seconds:g} s")
+                )
                 print(
-                    f"[{backend}] {clients} client(s) for {args.seconds:g} s "
+                    f"[{backend}] {clients} client(s) {how_long} "
                     f"(app clock from {start:%Y-%m-%d %H:%M} Shanghai) ...",
                     flush=True,
                 )
@@ -487,6 +555,7 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str,
                     seconds=args.seconds,
                     hot_share=args.hot_share,
                     seed=args.seed + i,
+                    daily_run=(env, day) if with_run else None,
                 )
             figures["clients"] = clients
             figures["log_errors"] = dict(server.errors().most_common(8))
@@ -509,8 +578,9 @@ def report(results: list[dict[str, Any]]) -> dict[str, Any]:
     rows = []
     base: dict[str, float] = {}
     for r in results:
-        for lv in r["levels"]:
-            if lv["clients"] == min(x["clients"] for x in r["levels"]):
+        plain = [x for x in r["levels"] if "daily_run" not in x]
+        for lv in plain:
+            if lv["clients"] == min(x["clients"] for x in plain):
                 base[r["backend"]] = lv["requests_per_s"]
     for r in results:
         for lv in r["levels"]:
@@ -519,7 +589,7 @@ def report(results: list[dict[str, Any]]) -> dict[str, Any]:
             rows.append(
                 [
                     r["backend"],
-                    str(lv["clients"]),
+                    f"{lv['clients']} + run" if "daily_run" in lv else str(lv["clients"]),
                     f"{lv['requests']:,}",
                     f"{lv['requests_per_s']:,.1f}",
                     _ms(lv["p50_ms"]),
@@ -536,7 +606,7 @@ def report(results: list[dict[str, Any]]) -> dict[str, Any]:
                     f"{lv['transport_errors']:,}",
                     f"{c['overshoot']:,}",
                     f"{c['pending']:,}",
-                    f"{lv['requests_per_s'] / one:.1f}x" if one else "—",
+                    f"{lv['requests_per_s'] / one:.1f}x" if one and "daily_run" not in lv else "—",
                 ]
             )
     headers = [
@@ -578,11 +648,23 @@ def report(results: list[dict[str, Any]]) -> dict[str, Any]:
                 f"{c['unanswered_over']} unanswered in {c['unanswered_over_number_days']} "
                 "number-days"
             )
+            run = lv.get("daily_run")
+            if run:
+                state = "completed" if run["completed"] else f"FAILED ({run['error']})"
+                print(
+                    f"    the daily run as of {run['as_of']} {state} in {run['seconds']:.1f} s; "
+                    f"{run['requests_during']:,} requests answered while it ran: p50 "
+                    f"{_ms(run['p50_ms'])} ms, p99 {_ms(run['p99_ms'])} ms, slowest "
+                    f"{_ms(run['max_ms'])} ms; 5xx while it ran: {run['errors_during']:,}"
+                )
             for what, n in lv["error_codes"].items():
                 print(f"      answer {what}: {n:,}")
             for line, n in lv["log_errors"].items():
                 print(f"      app log {line}: {n:,}")
-    by = {r["backend"]: {lv["clients"]: lv for lv in r["levels"]} for r in results}
+    by = {
+        r["backend"]: {lv["clients"]: lv for lv in r["levels"] if "daily_run" not in lv}
+        for r in results
+    }
     if "sqlite" in by and "postgresql" in by:
         for clients in sorted(set(by["sqlite"]) & set(by["postgresql"])):
             s, p = by["sqlite"][clients], by["postgresql"][clients]
@@ -597,6 +679,9 @@ def report(results: list[dict[str, Any]]) -> dict[str, Any]:
         "overshoot": sum(lv["caps"]["overshoot"] for r in results for lv in r["levels"]),
         "5xx": sum(lv["5xx"] for r in results for lv in r["levels"]),
         "errors": sum(lv["errors"] for r in results for lv in r["levels"]),
+        "daily_runs_completed": all(
+            lv["daily_run"]["completed"] for r in results for lv in r["levels"] if "daily_run" in lv
+        ),
     }
     lines = [
         f"overshoot zero everywhere: {verdict['overshoot']} -> "
@@ -638,6 +723,16 @@ def main() -> None:
     parser.add_argument("--hot", type=int, default=3, help="debtors hammered")
     parser.add_argument("--hot-share", type=float, default=0.3, help="share of contacts to them")
     parser.add_argument("--pg-url", default=PG_URL, help="an admin URL on the PostgreSQL server")
+    parser.add_argument(
+        "--with-run",
+        type=int,
+        default=0,
+        metavar="CLIENTS",
+        help="one more level: CLIENTS clients while `forbear run` runs on the same database",
+    )
+    parser.add_argument(
+        "--models", action="store_true", help="train the demo's risk models (the run plans work)"
+    )
     parser.add_argument("--seed", type=int, default=20260310)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", type=Path, help="keep the data and app logs here")

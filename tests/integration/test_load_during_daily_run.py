@@ -194,7 +194,7 @@ class ErrorLog(logging.Handler):
         self.lines: Counter[str] = Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines[re.sub(r"[0-9a-f]{8}:", "", record.getMessage())] += 1
+        self.lines[re.sub(r" [0-9a-f]{8}:", ":", record.getMessage())] += 1
 
 
 # ----------------------------------------------------------------------------- a user
