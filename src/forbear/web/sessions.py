@@ -233,17 +233,13 @@ def sign_in(
         return _settle(conn, reserved, good=good, new_hash=new_hash, now=now)
 
 
-def _lock(conn: Connection, user_key: str, client_key: str) -> None:
-    # always in this order (account, then address): two sign-ins never wait on each other
-    # crosswise
-    locks.lock(conn, LockSpace.ACCOUNT, user_key)
-    locks.lock(conn, LockSpace.KEY, f"sign-in-client:{client_key}")
-
-
 def _reserve(
     conn: Connection, name: str, user_key: str, client_key: str, now: datetime
 ) -> _Reserved | Refused:
-    _lock(conn, user_key, client_key)
+    # the account's counts, then the address's (always in this order: two sign-ins never
+    # wait on each other crosswise)
+    locks.lock(conn, LockSpace.ACCOUNT, user_key)
+    locks.lock(conn, LockSpace.KEY, f"sign-in-client:{client_key}")
     wait = _throttle(conn, user_key, client_key, now)
     user = conn.execute(select(USERS).where(USERS.c.username == name)).one_or_none()
     subject = str(user.id) if user is not None else "unknown"
@@ -276,7 +272,7 @@ def _reserve(
 def _settle(
     conn: Connection, reserved: _Reserved, *, good: bool, new_hash: str | None, now: datetime
 ) -> NewSession | Refused:
-    _lock(conn, reserved.user_key, reserved.client_key)
+    locks.lock(conn, LockSpace.ACCOUNT, reserved.user_key)  # the account's counter and lock
     user = None
     if reserved.user_id is not None:
         user = conn.execute(select(USERS).where(USERS.c.id == reserved.user_id)).one_or_none()
