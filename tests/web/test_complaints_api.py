@@ -254,3 +254,41 @@ def test_the_case_library_is_written_by_supervisors_and_compliance(
     assert [c["loan_id"] for c in found["items"]] == [book.other_loan]
     none = sign_in("compliance1").get("/api/v1/cases", params={"outcome": "success"}).json()
     assert book.other_loan not in [c["loan_id"] for c in none["items"]]
+
+
+def test_a_complaint_about_no_loan_is_hidden_from_scoped_staff(client, sign_in, book, db) -> None:
+    """A complaint not tied to a loan cannot be shown to be in a bucket-scoped user's scope:
+    404 for them (the scoped queue leaves it out too); whole-book roles see it."""
+    from datetime import UTC, datetime
+
+    from forbear.services import complaints as svc
+    from forbear.store.models import Loan
+    from forbear.web import staff
+
+    staff.add_staff(
+        db.conn,
+        username="compliance.m1",
+        display_name="测试 compliance.m1",
+        role="compliance_officer",
+        actor="test",
+        now=datetime(2026, 11, 19, 12, tzinfo=UTC),
+        scope_buckets=["M1"],
+    )
+    with db.transaction() as conn:
+        borrower = conn.execute(
+            select(Loan.borrower_id).where(Loan.id == book.placed_loan)
+        ).scalar_one()
+        made = svc.file_complaint(
+            conn,
+            db.vault,
+            borrower_id=borrower,
+            loan_id=None,
+            source="agent",
+            category="harassment",
+            description=TEXT,
+            actor="test",
+            now=datetime(2026, 11, 20, 2, tzinfo=UTC),
+        )
+    answer = sign_in("compliance.m1").get(f"/api/v1/complaints/{made}")
+    assert answer.status_code == 404, answer.text
+    assert sign_in("compliance1").get(f"/api/v1/complaints/{made}").status_code == 200

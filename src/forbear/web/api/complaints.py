@@ -306,6 +306,10 @@ def require_complaint(
     ).one_or_none()
     if loan_id is None:
         raise NotFound("complaint", str(complaint_id))
+    if loan_id[0] is None and scope.is_scoped(principal):
+        # not about a loan: a scoped user (buckets, agency) cannot be shown to see it, and
+        # the scoped queue leaves it out too
+        raise NotFound("complaint", str(complaint_id))
     if loan_id[0] is not None:
         try:
             scope.require_loan(
