@@ -1508,21 +1508,20 @@ def main() -> None:
         sys.exit(EXIT_ERROR)
 
 
-# Command groups kept in their own modules (see forbear.commands).
-from forbear.commands import legal as _legal  # noqa: E402
-from forbear.commands import plans as _plans  # noqa: E402
-from forbear.commands import promises as _promises  # noqa: E402
-from forbear.commands import web as _web  # noqa: E402
+# Command groups kept in their own modules of this package.
+from forbear.cli import legal as _legal  # noqa: E402
+from forbear.cli import plans as _plans  # noqa: E402
+from forbear.cli import promises as _promises  # noqa: E402
+from forbear.cli import staff as _web  # noqa: E402
 
 app.add_typer(_plans.app, name="plan")
 app.add_typer(_promises.app, name="promise")
 app.add_typer(_legal.app, name="legal")
 app.add_typer(_web.app, name="staff")
 app.command("serve")(_web.serve)
-from forbear.commands import complaints as _complaints  # noqa: E402
+from forbear.cli import complaints as _complaints  # noqa: E402
 
 app.add_typer(_complaints.app, name="complaint")
-
 
 if __name__ == "__main__":
     main()
