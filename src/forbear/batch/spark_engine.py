@@ -505,7 +505,7 @@ def export_day(
     database apart from the ledger snapshot of ``as_of`` when the date has none."""
     from forbear.batch import daily
     from forbear.services.contacts import lender_rules
-    from forbear.services.lender import LENDER_FILE, current_text
+    from forbear.services.lender import lender_text
 
     if buckets < 1:
         raise ValidationError("buckets", f"{buckets}: at least 1")
@@ -513,14 +513,12 @@ def export_day(
     rules = lender_rules(data_dir, conn)
     _queue, carried = daily._previous_day(conn, as_of)
     frames = daily.day_frames(conn, as_of, hour, carried)
-    lender_text = current_text(conn)
-    if lender_text is None and (data_dir / LENDER_FILE).is_file():
-        lender_text = (data_dir / LENDER_FILE).read_text(encoding="utf-8")
+    found = lender_text(conn, data_dir)
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     kernel.write_parquet(frames, root, buckets)
     (root / EXPORT_STRATEGY).write_text(strategy.text or "", encoding="utf-8")
-    if lender_text is not None:
-        (root / EXPORT_LENDER).write_text(lender_text, encoding="utf-8")
+    if found is not None:
+        (root / EXPORT_LENDER).write_text(found[0], encoding="utf-8")
     manifest = {
         "as_of": as_of.isoformat(),
         "hour": hour.isoformat(),

@@ -40,6 +40,7 @@ import polars as pl
 
 from forbear.domain.compliance.schema import HoldKind
 from forbear.domain.errors import ValidationError
+from forbear.domain.holds import hold_open_expr
 from forbear.domain.money import BP_PER_UNIT
 
 
@@ -287,8 +288,7 @@ def refusing_hold(
         & (pl.col("loan_id").is_null() | (pl.col("loan_id") == loan_id))
         & pl.col("contact_point_id").is_null()
         & pl.col("channel").is_null()
-        & (pl.col("since") <= at)
-        & (pl.col("until").is_null() | (pl.col("until") > at))
+        & hold_open_expr(at)
     )
     if hit.is_empty():
         return None
@@ -541,6 +541,36 @@ def promise_flags(
         )
         .select(pl.col(name).cast(dtype) for name, dtype in FLAGS.items())
         .sort("loan_id")
+    )
+
+
+def is_active_promise(
+    taken_on: date, promised_on: date, resolved_on: date | None, as_of: date, policy: PromisePolicy
+) -> bool:
+    """The scalar form of ``active_promise`` for one promise (:func:`promise_flags`)."""
+    if taken_on > as_of or (resolved_on is not None and resolved_on <= as_of):
+        return False
+    return promised_on + timedelta(days=policy.grace_days) >= as_of
+
+
+def is_broken_recently(
+    status: str,
+    promised_on: date,
+    resolved_on: date | None,
+    as_of: date,
+    policy: PromisePolicy,
+) -> bool:
+    """The scalar form of what ``broken_promises_90d`` counts (:func:`promise_flags`): a
+    promise broken (known by ``as_of``) whose *promised date* is in the lookback window.
+    The window is the promise's date, not the day it was found broken (docs/promises.md):
+    a promise for a date 100 days ago found broken today is not a recent broken promise
+    (the script panel used to count by resolution date; it now reads these flags)."""
+    since = as_of - timedelta(days=policy.broken_lookback_days)
+    return (
+        status == PromiseStatus.BROKEN.value
+        and resolved_on is not None
+        and resolved_on <= as_of
+        and since < promised_on <= as_of
     )
 
 

@@ -48,7 +48,6 @@ from forbear.domain.complaints import (
     SlaClock,
     SurveySubject,
 )
-from forbear.domain.compliance.config import DEFAULT_LENDER, compile_config, load_pack
 from forbear.domain.compliance.schema import HoldKind
 from forbear.domain.errors import Conflict, NotFound, ValidationError
 from forbear.services import contacts as contact_service
@@ -100,13 +99,11 @@ def _text(value: object, field: str, *, limit: int, required: bool = True) -> st
 
 def lender_zone(conn: Connection) -> ZoneInfo:
     """The lender's zone: business dates (receipt day, due day) are days there."""
-    from forbear.services.lender import compile_text, current_text
+    from forbear.services.lender import rules_in_force
 
-    text = current_text(conn)
-    if text is not None:
-        return ZoneInfo(compile_text(text, "lender configuration (stored)").timezone_default)
-    rules = compile_config(load_pack(DEFAULT_LENDER.pack), DEFAULT_LENDER)
-    return ZoneInfo(rules.timezone_default)
+    # the stored configuration, else the default (complaint use cases are not given the
+    # data directory, so a development lender.yaml is not read here)
+    return ZoneInfo(rules_in_force(conn, None).timezone_default)
 
 
 def _business_day(conn: Connection, moment: datetime) -> date:

@@ -34,11 +34,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from forbear.domain.compliance import schema as contracts
 from forbear.domain.compliance.config import (
-    DEFAULT_LENDER,
     CompiledRules,
-    compile_config,
-    load_pack,
-    parse_lender,
 )
 from forbear.domain.compliance.gate import gate
 from forbear.domain.compliance.schema import Channel, HoldKind, Outcome, Party
@@ -126,7 +122,6 @@ class ContactDecision:
             raise ContactBlocked(self.blocked_by, self.earliest_allowed_at, self.attempt_id)
 
 
-LENDER_FILE = "lender.yaml"
 MAX_TYPED_REASON = 2000  # a hold reason typed by a person
 
 # How far past the moment of contact the online gate reads the debtor's attempts: the rest
@@ -140,13 +135,7 @@ def lender_rules(data_dir: Path, conn: Connection | None = None) -> CompiledRule
     else the default configuration (CN, 08:00-21:00). Every one may only tighten its pack."""
     from forbear.services.lender import rules_in_force
 
-    if conn is not None:
-        return rules_in_force(conn, data_dir)
-    path = data_dir / LENDER_FILE
-    if not path.is_file():
-        return compile_config(load_pack(DEFAULT_LENDER.pack), DEFAULT_LENDER)
-    lender = parse_lender(path.read_text(encoding="utf-8"), source=str(path))
-    return compile_config(load_pack(lender.pack), lender, source=str(path))
+    return rules_in_force(conn, data_dir)
 
 
 # --- the gate, online -------------------------------------------------------------------

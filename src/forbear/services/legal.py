@@ -43,8 +43,9 @@ from forbear.domain.legal.config import LegalConfig, default_config, load_config
 from forbear.domain.legal.lifecycle import FINAL, Stage, check_move, cost_kind, stage
 from forbear.domain.legal.limitation import expiring, limitation_date_expr
 from forbear.domain.money import parse_yuan
-from forbear.services.accounts import assemble_accounts, limitation_years
+from forbear.services.accounts import assemble_accounts
 from forbear.services.book import states_for
+from forbear.services.situation import limitation_years
 from forbear.store import audit, bulk
 from forbear.store.contacts import Hold, read_flags, read_holds
 from forbear.store.crypto import Contexts, PiiVault
@@ -56,7 +57,6 @@ from forbear.store.legal import (
     LegalQueueEntry,
     QueueStatus,
     read_last_debtor_contact,
-    read_state,
 )
 from forbear.store.models import Loan
 
@@ -139,23 +139,12 @@ def legal_accounts(conn: Connection, as_of: date, *, loan_id: int | None = None)
     """``LEGAL_ACCOUNTS`` plus ``limitation_date``, for the whole book or one loan, built
     from the same readers and the same ACCOUNT assembly as the daily run."""
     at = datetime.combine(as_of, time(23, 59, 59), UTC)
-    if loan_id is None:
-        states = states_for(conn, as_of).states
-        borrowers = bulk.read_loan_borrowers(conn)
-        holds = read_holds(conn)
-        flags = read_flags(conn, at=at)
-    else:
-        borrower_id = _borrower_of(conn, loan_id)
-        states = read_state(conn, as_of, loan_id)
-        if states.height == 0:  # not computed for that date yet: the book's snapshot
-            states = states_for(conn, as_of).states.filter(pl.col("loan_id") == loan_id)
-        borrowers = pl.DataFrame(
-            {"loan_id": [loan_id], "borrower_id": [borrower_id]}, schema=bulk.LOAN_BORROWERS
-        )
-        holds = read_holds(conn, borrower_id=borrower_id)
-        flags = read_flags(conn, at=at, borrower_id=borrower_id).filter(
-            pl.col("loan_id") == loan_id
-        )
+    if loan_id is not None:
+        return _one_legal_account(conn, as_of, at, loan_id)
+    states = states_for(conn, as_of).states
+    borrowers = bulk.read_loan_borrowers(conn)
+    holds = read_holds(conn)
+    flags = read_flags(conn, at=at)
     years = limitation_years()
     accounts = assemble_accounts(
         states.lazy(),
@@ -174,19 +163,7 @@ def legal_accounts(conn: Connection, as_of: date, *, loan_id: int | None = None)
         "overdue_penalty",
         "overdue_fee",
     )
-    contact = (
-        read_last_debtor_contact(conn, before=at)
-        .lazy()
-        .group_by("loan_id")
-        .agg(pl.col("last_contact_at").max())
-        .select(
-            "loan_id",
-            (pl.lit(as_of) - pl.col("last_contact_at").dt.date())
-            .dt.total_days()
-            .cast(pl.Int32)
-            .alias("days_since_last_contact"),
-        )
-    )
+    contact = _days_since_contact(conn, as_of, at)
     limits = flags.lazy().select("loan_id", limitation_date_expr(years))
     return (
         accounts.join(components, on="loan_id", how="left")
@@ -199,6 +176,42 @@ def legal_accounts(conn: Connection, as_of: date, *, loan_id: int | None = None)
             pl.col("active_plan").fill_null(False),
         )
         .sort("loan_id")
+        .collect()
+    )
+
+
+def _days_since_contact(conn: Connection, as_of: date, at: datetime) -> pl.LazyFrame:
+    return (
+        read_last_debtor_contact(conn, before=at)
+        .lazy()
+        .group_by("loan_id")
+        .agg(pl.col("last_contact_at").max())
+        .select(
+            "loan_id",
+            (pl.lit(as_of) - pl.col("last_contact_at").dt.date())
+            .dt.total_days()
+            .cast(pl.Int32)
+            .alias("days_since_last_contact"),
+        )
+    )
+
+
+def _one_legal_account(conn: Connection, as_of: date, at: datetime, loan_id: int) -> pl.DataFrame:
+    """``legal_accounts`` of one loan from the borrower situation
+    (:mod:`forbear.services.situation`): the amounts, holds, plan, promises and limitation
+    as they are now, not as of the last daily run (opening a case the day a plan was
+    accepted must see the plan)."""
+    from forbear.services import situation
+
+    found, _ = situation.of_loan(conn, loan_id, as_of, at)
+    mine = found.loans.filter(pl.col("loan_id") == loan_id)
+    if mine.is_empty():
+        raise NotFound("account state", f"loan {loan_id} on {as_of}")
+    contact = _days_since_contact(conn, as_of, at).filter(pl.col("loan_id") == loan_id)
+    return (
+        mine.lazy()
+        .join(contact, on="loan_id", how="left")
+        .select(*eligibility.LEGAL_ACCOUNTS, "limitation_date")
         .collect()
     )
 

@@ -103,18 +103,32 @@ def current_text(conn: Connection) -> str | None:
     return conn.execute(select(t.yaml).where(t.version == newest)).scalar_one_or_none()
 
 
-def rules_in_force(conn: Connection, data_dir: Path) -> CompiledRules:
-    """The compiled rules the gate uses now (see the module docstring for the order).
+def lender_text(conn: Connection | None, data_dir: Path | None) -> tuple[str, str] | None:
+    """The lender configuration in force as ``(text, source)``: the newest stored version
+    (when a connection is given), else ``<data_dir>/lender.yaml`` if present (when a
+    ``data_dir`` is given), else None (the default configuration). The one home of this
+    lookup order: the gate online and in the batch, the Spark export and the complaints'
+    business zone all read it."""
+    if conn is not None:
+        text = current_text(conn)
+        if text is not None:
+            return text, "lender configuration (stored)"
+    if data_dir is not None:
+        path = data_dir / LENDER_FILE
+        if path.is_file():
+            return path.read_text(encoding="utf-8"), str(path)
+    return None
+
+
+def rules_in_force(conn: Connection | None, data_dir: Path | None) -> CompiledRules:
+    """The compiled rules the gate uses now (:func:`lender_text`'s order).
 
     Every contact asks for them, so the compiled result is kept per configuration text
     (parsing and validating the pack took about 100 ms a request); a new stored version
     is new text, so it takes effect at once."""
-    text = current_text(conn)
-    if text is not None:
-        return _compiled(text, "lender configuration (stored)")
-    path = data_dir / LENDER_FILE
-    if path.is_file():
-        return _compiled(path.read_text(encoding="utf-8"), str(path))
+    found = lender_text(conn, data_dir)
+    if found is not None:
+        return _compiled(*found)
     return _default_rules()
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from forbear.domain import access
 from forbear.domain.compliance.schema import HoldKind
@@ -58,6 +58,7 @@ from forbear.domain.plans.policy import (
 from forbear.domain.products import ProductTerms
 from forbear.services import book
 from forbear.services.contracts import check_loan_claim
+from forbear.services.holds import covering, open_at
 from forbear.store import audit
 from forbear.store.contacts import Hold
 from forbear.store.contracts import ContractVersion
@@ -166,10 +167,8 @@ def _blocked(conn: Connection, facts: LoanFacts, as_of: date) -> str | None:
     hold = conn.execute(
         select(Hold.id).where(
             Hold.kind == HoldKind.DISPUTE.value,
-            Hold.borrower_id == facts.borrower_id,
-            or_(Hold.loan_id.is_(None), Hold.loan_id == facts.loan_id),
-            Hold.since <= at,
-            or_(Hold.until.is_(None), Hold.until > at),
+            covering(facts.borrower_id, facts.loan_id),
+            open_at(at),
         )
     ).first()
     if hold is not None:
@@ -672,30 +671,24 @@ def _breaks(terms: dict[str, Any], state: dict[str, Any], as_of: date, default: 
 
 
 def plan_flags(conn: Connection, as_of: date) -> pl.DataFrame:
-    """``loan_id, active_plan`` for every loan: true when a plan governs the loan on
-    ``as_of`` (accepted or active, started) and is performing (not in breach of the
-    missed-payment rule on that day)."""
-    rules = default_policy().policy
+    """``loan_id, active_plan`` for every loan: the one definition of an active plan
+    (:mod:`forbear.domain.plans.flags`: a plan governs the loan on ``as_of``, accepted or
+    active and started, and is performing on its own ledger state)."""
+    from forbear.domain.plans.flags import active_plans
+    from forbear.services.situation import plan_rules
+
     loans = conn.execute(select(Loan.id).order_by(Loan.id)).scalars().all()
-    rows = conn.execute(
-        select(Plan.loan_id, Plan.terms).where(
-            Plan.status.in_([PlanStatus.ACCEPTED.value, PlanStatus.ACTIVE.value]),
-            Plan.start_date <= as_of,
-        )
-    ).all()
-    terms = {int(r[0]): dict(r[1]) for r in rows}
-    performing: set[int] = set()
-    states = _governed_states(conn, sorted(terms), as_of)
-    for st in states.iter_rows(named=True) if states.height else []:
-        loan_id = int(st["loan_id"])
-        if st["status"] == "active" and not _breaks(terms[loan_id], st, as_of, rules.broken):
-            performing.add(loan_id)
-    return pl.DataFrame(
-        {
-            "loan_id": [int(i) for i in loans],
-            "active_plan": [int(i) in performing for i in loans],
-        },
-        schema={"loan_id": pl.Int64, "active_plan": pl.Boolean},
+    rules = plan_rules(conn, None)
+    governed = sorted(set(rules.filter(pl.col("start_date") <= as_of)["loan_id"].to_list()))
+    states = _governed_states(conn, governed, as_of)
+    flags = (
+        active_plans(rules.lazy(), states.lazy(), as_of).collect()
+        if states.height
+        else pl.DataFrame(schema={"loan_id": pl.Int64, "active_plan": pl.Boolean})
+    )
+    everyone = pl.DataFrame({"loan_id": [int(i) for i in loans]}, schema={"loan_id": pl.Int64})
+    return everyone.join(flags, on="loan_id", how="left").select(
+        "loan_id", pl.col("active_plan").fill_null(False)
     )
 
 

@@ -44,7 +44,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -54,7 +54,8 @@ from forbear.domain.compliance.schema import Channel, HoldKind
 from forbear.domain.errors import Conflict, ForbearError, NotFound, ValidationError
 from forbear.domain.plans import PlanRequest, PlanType
 from forbear.domain.plans.policy import LoadedPolicy, default_policy
-from forbear.services import contacts, plans, promises
+from forbear.services import contacts, plans, promises, situation
+from forbear.services.holds import covering, open_at
 from forbear.store import audit, locks
 from forbear.store.contacts import ContactAttempt, Hold
 from forbear.store.crypto import PiiVault, normalise
@@ -444,15 +445,21 @@ class Owed:
     active_plan_id: int | None
 
 
-def owed(conn: Connection, borrower_id: int, loan_id: int, as_of: date) -> Owed:
-    """What the borrower owes on their loan at the end of ``as_of``, and when, from the
-    ledger (the plan's schedule while a plan governs the loan)."""
+def owed(
+    conn: Connection, borrower_id: int, loan_id: int, as_of: date, at: datetime | None = None
+) -> Owed:
+    """What the borrower owes on their loan at the end of ``as_of``, and when: the borrower
+    situation (:mod:`forbear.services.situation`, the ledger on the schedule in force:
+    the plan's while a plan governs the loan), the same figures the agent's page shows.
+    ``at`` is the moment the holds are judged at (default: the end of ``as_of``)."""
     loan = own_loan(conn, borrower_id, loan_id)
     if as_of < loan.start_date:
         return Owed(loan, as_of, "active", 0, 0, 0, 0, 0, 0, None, None, None, 0, None)
+    moment = at if at is not None else datetime.combine(as_of, time(23, 59, 59), UTC)
+    _, row = situation.of_loan(conn, loan_id, as_of, moment)
+    if row is None:  # pragma: no cover - a started loan always has a row
+        raise NotFound("loan", str(loan_id))
     position = plans.loan_position(conn, loan_id, as_of)
-    overdue = position.overdue_amounts
-    upcoming = position.future[0] if position.future else None
     open_plans = [
         p
         for p in plans.list_plans(conn, loan_id=loan_id)
@@ -461,16 +468,17 @@ def owed(conn: Connection, borrower_id: int, loan_id: int, as_of: date) -> Owed:
     return Owed(
         loan=loan,
         as_of=as_of,
-        status=position.status,
-        dpd=position.dpd,
-        overdue_principal=overdue.principal,
-        overdue_interest=overdue.interest,
-        overdue_fee=overdue.fee,
-        overdue_penalty=overdue.penalty,
-        overdue_total=overdue.total,
-        oldest_due_date=position.overdue[0].due_date if position.overdue else None,
-        next_due_date=upcoming.due_date if upcoming is not None else None,
-        next_due_amount=upcoming.unpaid.total if upcoming is not None else None,
+        status=str(row["status"]),
+        dpd=int(row["dpd"]),
+        overdue_principal=int(row["overdue_principal"]),
+        overdue_interest=int(row["overdue_interest"]),
+        overdue_fee=int(row["overdue_fee"]),
+        overdue_penalty=int(row["overdue_penalty"]),
+        overdue_total=int(row["overdue_total"]),
+        oldest_due_date=row["oldest_unpaid_due_date"],
+        next_due_date=row["next_due_date"],
+        next_due_amount=row["next_due_amount"],
+        # everything still to pay, future interest included (the position's lines)
         outstanding_total=position.total.total,
         active_plan_id=open_plans[-1].id if open_plans else None,
     )
@@ -687,10 +695,9 @@ def dispute(conn: Connection, *, borrower_id: int, loan_id: int, reason: str, no
         raise ValidationError("reason", f"one of {', '.join(DISPUTE_REASONS)}")
     open_dispute = conn.execute(
         select(Hold.id).where(
-            Hold.borrower_id == borrower_id,
             Hold.kind == HoldKind.DISPUTE.value,
-            Hold.until.is_(None),
-            (Hold.loan_id == loan_id) | Hold.loan_id.is_(None),
+            covering(borrower_id, loan_id),
+            open_at(_utc(now)),
         )
     ).first()
     if open_dispute is not None:
@@ -713,7 +720,7 @@ def opt_out(conn: Connection, *, borrower_id: int, channel: str, now: datetime) 
     loans = loans_of(conn, borrower_id)
     if not loans:
         raise NotFound("borrower", str(borrower_id))
-    if channel in opted_out(conn, borrower_id):
+    if channel in opted_out(conn, borrower_id, at=_utc(now)):
         raise Conflict(f"the {channel} channel is already stopped")
     return contacts.add_hold(
         conn,
@@ -727,14 +734,16 @@ def opt_out(conn: Connection, *, borrower_id: int, channel: str, now: datetime) 
     )
 
 
-def opted_out(conn: Connection, borrower_id: int) -> list[str]:
-    """The channels the borrower has stopped (open opt-out holds)."""
+def opted_out(conn: Connection, borrower_id: int, *, at: datetime | None = None) -> list[str]:
+    """The channels the borrower has stopped (opt-out holds open at ``at``; without
+    ``at``, every opt-out not yet lifted, a future one included)."""
+    still = open_at(at) if at is not None else Hold.until.is_(None)
     rows = conn.execute(
         select(Hold.channel)
         .where(
             Hold.borrower_id == borrower_id,
             Hold.kind == HoldKind.OPT_OUT.value,
-            Hold.until.is_(None),
+            still,
             Hold.channel.is_not(None),
         )
         .distinct()

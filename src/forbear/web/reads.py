@@ -177,6 +177,28 @@ class ScoreView:
     reasons: list[Reason]
 
 
+# The account state's fields shown on the page and the API (StateView).
+STATE_FIELDS = (
+    "loan_id",
+    "as_of",
+    "status",
+    "dpd",
+    "bucket",
+    "overdue_principal",
+    "overdue_interest",
+    "overdue_fee",
+    "overdue_penalty",
+    "overdue_total",
+    "outstanding_principal",
+    "oldest_unpaid_due_date",
+    "next_due_date",
+    "next_due_amount",
+    "last_payment_date",
+    "paid_total",
+    "credit",
+)
+
+
 @dataclass
 class AccountDetail:
     loan_id: int
@@ -195,6 +217,8 @@ class AccountDetail:
     borrower: dict[str, Any]
     open_holds: list[dict[str, Any]] = field(default_factory=list)
     agency_id: int | None = None
+    # the borrower situation's row of the loan (forbear.domain.situation.LOAN_SITUATION)
+    situation: dict[str, Any] | None = None
 
 
 def _reasons(
@@ -233,13 +257,14 @@ def account_detail(
         raise NotFound("loan", str(loan_id))
     row = loan
     state = None
+    live: dict[str, Any] | None = None
     if as_of is not None:
-        found = conn.execute(
-            select(AccountState.__table__).where(
-                AccountState.loan_id == loan_id, AccountState.as_of == as_of
-            )
-        ).one_or_none()
-        state = None if found is None else dict(found._mapping)
+        # the borrower situation from what is stored now (a plan accepted a minute ago
+        # counts), not the daily run's snapshot (forbear.services.situation)
+        from forbear.services import situation
+
+        _, live = situation.of_loan(conn, loan_id, as_of, at)
+        state = None if live is None else {k: live[k] for k in STATE_FIELDS}
     cache: dict[int, dict[str, tuple[str, str]]] = {}
     scores: list[ScoreView] = []
     if as_of is not None:
@@ -258,17 +283,12 @@ def account_detail(
                     reasons=_reasons(conn, cache, s),
                 )
             )
+    from forbear.services.holds import covering, open_at
+
     holds = [
         {"id": h.id, "kind": h.kind, "channel": h.channel, "since": h.since, "loan_id": h.loan_id}
         for h in conn.execute(
-            select(Hold)
-            .where(
-                Hold.borrower_id == row.borrower_id,
-                (Hold.loan_id.is_(None)) | (Hold.loan_id == loan_id),
-                Hold.since <= at,
-                (Hold.until.is_(None)) | (Hold.until > at),
-            )
-            .order_by(Hold.id)
+            select(Hold).where(covering(row.borrower_id, loan_id), open_at(at)).order_by(Hold.id)
         )
     ]
     agency = conn.execute(
@@ -295,6 +315,7 @@ def account_detail(
         borrower=privacy.masked_view(conn, vault, principal.role, row.borrower_id),
         open_holds=holds,
         agency_id=agency,
+        situation=live,
     )
 
 

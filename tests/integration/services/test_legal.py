@@ -399,7 +399,9 @@ def test_an_active_plan_keeps_an_account_out_and_a_settled_case_blocks_new_plans
     assert offered.plan_id is not None
     plans.accept_plan(conn, offered.plan_id, as_of=AS_OF, actor=ACTOR)
     row = legal.assess(conn, AS_OF, loan_id=matured).row(0, named=True)
-    assert row["active_plan"] and row["failed"] == ["no_plan"]
+    # the assessment reads the borrower situation: the plan governs at once, so the loan
+    # is current on the plan's schedule (dpd 0) as well as under an active plan
+    assert row["active_plan"] and row["failed"] == ["dpd", "no_plan"] and row["dpd"] == 0
     counts = legal.refresh_queue(conn, AS_OF, ACTOR)
     assert counts["removed"] == 1 and matured not in {i.loan_id for i in legal.queue(conn, AS_OF)}
 

@@ -45,6 +45,8 @@ from forbear.domain.compliance.schema import (
     Party,
 )
 from forbear.domain.errors import ValidationError
+from forbear.domain.holds import hold_open_expr
+from forbear.domain.legal.limitation import limitation_date_of, time_barred_expr
 
 __all__ = ["explain", "gate"]
 
@@ -337,8 +339,7 @@ def _join_holds(
     )
     j = keys.join(h, on="borrower_id", how="inner").filter(
         (pl.col("_h_loan").is_null() | (pl.col("_h_loan") == pl.col("loan_id")))
-        & (pl.col("_h_since").is_null() | (pl.col("_h_since") <= pl.col("at")))
-        & (pl.col("_h_until").is_null() | (pl.col("_h_until") > pl.col("at")))
+        & hold_open_expr(pl.col("at"), since="_h_since", until="_h_until")
     )
     cp_match = pl.col("_h_cp").is_null() | (pl.col("_h_cp") == pl.col("contact_point_id"))
     aggs = [
@@ -410,9 +411,8 @@ def _static_rules(
         late = pl.col("_f_assign_notified").is_null() | (pl.col("_f_assign_notified") > at)
         out.append((r.id, assigned & late, pl.col("_f_assign_notified")))
     for r in rules.active("limitation"):
-        start = pl.max_horizontal(pl.col("_f_due"), pl.col("_f_demand").dt.date())
-        expiry = start.dt.offset_by(f"{r.params['years']}y")
-        out.append((r.id, pl.col("_demand") & (pl.col("_day") > expiry), null_t))
+        expiry = limitation_date_of(pl.col("_f_due"), pl.col("_f_demand"), r.params["years"])
+        out.append((r.id, pl.col("_demand") & time_barred_expr(expiry, pl.col("_day")), null_t))
     for r in rules.active("third_party_gate"):
         party = pl.col("party").is_in(sorted(r.params["parties"]))
         check = r.params["check"]

@@ -7,9 +7,11 @@ date is recomputed from the latest one:
 
     limitation date = max(last instalment due date, date of the last demand) + years
 
-The same formula decides ``limitation_expired`` in the ACCOUNT frame
-(``forbear.services.accounts``): a date is expired when its limitation date is before
-``as_of``. A test checks the two agree row by row.
+This module is the one home of the rule: the borrower situation
+(:mod:`forbear.domain.situation`), the legal queue and watch, the documents, the gate's
+limitation rule and the ACCOUNT frame's ``limitation_expired`` all call it. A debt is
+time-barred (:func:`time_barred`) on a day after its limitation date. Tests check the
+scalar and the vectorised forms agree row by row.
 """
 
 from __future__ import annotations
@@ -33,10 +35,30 @@ def limitation_date(
         return start.replace(year=start.year + years, day=28)
 
 
+def limitation_date_of(last_due_date: pl.Expr, last_demand_at: pl.Expr, years: int) -> pl.Expr:
+    """:func:`limitation_date` on any two columns (the gate names them its own way)."""
+    start = pl.max_horizontal(last_due_date, last_demand_at.dt.date())
+    return start.dt.offset_by(f"{years}y")
+
+
 def limitation_date_expr(years: int) -> pl.Expr:
     """``limitation_date`` from a FLAGS frame's ``last_due_date`` and ``last_demand_at``."""
-    start = pl.max_horizontal(pl.col("last_due_date"), pl.col("last_demand_at").dt.date())
-    return start.dt.offset_by(f"{years}y").alias("limitation_date")
+    return limitation_date_of(pl.col("last_due_date"), pl.col("last_demand_at"), years).alias(
+        "limitation_date"
+    )
+
+
+def time_barred(limitation: date | None, on: date) -> bool:
+    """Is the debt time-barred on ``on``? Yes from the day after its limitation date (the
+    last day a claim may still be brought is the limitation date itself); a debt with no
+    limitation date (no due date and no demand) is not."""
+    return limitation is not None and on > limitation
+
+
+def time_barred_expr(limitation: pl.Expr, on: date | pl.Expr) -> pl.Expr:
+    """:func:`time_barred` on a ``limitation_date`` column (null = not barred)."""
+    day = on if isinstance(on, pl.Expr) else pl.lit(on)
+    return (day > limitation).fill_null(False)
 
 
 def expiring(

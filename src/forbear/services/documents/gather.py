@@ -36,12 +36,12 @@ from forbear.domain.errors import Conflict, ForbearError, NotFound
 from forbear.domain.legal.amounts import ClaimAmounts, from_state
 from forbear.domain.legal.limitation import limitation_date
 from forbear.domain.money import format_yuan
-from forbear.services.accounts import limitation_years
 from forbear.services.contracts import check_loan_claim, contract_for
 from forbear.services.documents.letter import LetterData, render_letter
 from forbear.services.documents.package import PackageData, Party, csv_files, render_package
 from forbear.services.legal import config_in_force, get_case, legal_accounts, require_permission
 from forbear.services.privacy import reveal
+from forbear.services.situation import limitation_years
 from forbear.store import audit
 from forbear.store.contacts import ContactAttempt, Demand, read_flags
 from forbear.store.crypto import Contexts, PiiVault

@@ -25,6 +25,7 @@ from forbear.web.api.schemas import (
     ProductView,
     ReasonView,
     ScoreOut,
+    SituationView,
     StateView,
     TimelineItem,
     TimelineOut,
@@ -158,7 +159,16 @@ def detail_out(detail: reads.AccountDetail, t: Translator) -> AccountDetailOut:
         borrower=BorrowerView.model_validate(detail.borrower),
         open_holds=[HoldView.model_validate(h) for h in detail.open_holds],
         agency_id=detail.agency_id,
+        situation=situation_view(detail.situation),
     )
+
+
+def situation_view(row: dict[str, Any] | None) -> SituationView | None:
+    if row is None:
+        return None
+    values = {name: row[name] for name in SituationView.model_fields}
+    values["promise_amount"] = Money.maybe(row["promise_amount"])
+    return SituationView.model_validate(values)
 
 
 @router.get("/{loan_id}", response_model=AccountDetailOut, summary="One account, masked")

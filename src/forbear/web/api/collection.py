@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, select
 
 from forbear.domain.access import can
 from forbear.domain.errors import NotFound, PermissionDenied, ValidationError
@@ -34,9 +34,7 @@ from forbear.services import legal as legal_service
 from forbear.services import plans as plan_service
 from forbear.services import promises as promise_service
 from forbear.services.plans import OfferResult, PlanInfo
-from forbear.store.contacts import Hold
 from forbear.store.crypto import PiiVault
-from forbear.store.models import AccountState, Loan
 from forbear.store.promises import Promise
 from forbear.web import reads, scope
 from forbear.web.api.schemas import Money
@@ -95,62 +93,39 @@ def case_in_scope(conn: Connection, web: WebState, principal: Principal, case_id
         raise NotFound("legal case", str(case_id)) from None
 
 
-def situation(conn: Connection, loan_id: int, as_of: date, at: datetime) -> Situation:
-    """What the script lines are chosen by, for one loan on ``as_of``."""
-    from datetime import timedelta
-
+def loan_situation(
+    conn: Connection, loan_id: int, as_of: date, at: datetime
+) -> tuple[Situation, dict[str, Any] | None]:
+    """What the script lines are chosen by, for one loan on ``as_of``: the borrower
+    situation (:mod:`forbear.services.situation`, its one definition of ``active_plan``,
+    ``active_promise``, ``broken_promises_90d`` and of a vulnerable hold open at ``at``)
+    and the segment of the latest daily run's decision."""
+    from forbear.services import situation as situations
     from forbear.store.runs import Decision
 
-    bucket = conn.execute(
-        select(AccountState.bucket)
-        .where(AccountState.loan_id == loan_id, AccountState.as_of <= as_of)
-        .order_by(AccountState.as_of.desc())
-        .limit(1)
-    ).scalar_one_or_none()
     segment = conn.execute(
         select(Decision.segment)
         .where(Decision.loan_id == loan_id, Decision.as_of <= as_of)
         .order_by(Decision.as_of.desc(), Decision.action_index)
         .limit(1)
     ).scalar_one_or_none()
-    borrower = conn.execute(select(Loan.borrower_id).where(Loan.id == loan_id)).scalar_one()
-    hardship = conn.execute(
-        select(func.count())
-        .select_from(Hold)
-        .where(
-            Hold.borrower_id == borrower,
-            Hold.kind == "vulnerable",
-            or_(Hold.loan_id.is_(None), Hold.loan_id == loan_id),
-            Hold.since <= at,
-            or_(Hold.until.is_(None), Hold.until > at),
-        )
-    ).scalar_one()
-    broken = conn.execute(
-        select(func.count())
-        .select_from(Promise)
-        .where(
-            Promise.loan_id == loan_id,
-            Promise.status == "broken",
-            Promise.resolved_on > as_of - timedelta(days=90),
-        )
-    ).scalar_one()
-    open_promise = conn.execute(
-        select(func.count())
-        .select_from(Promise)
-        .where(Promise.loan_id == loan_id, Promise.status == "open")
-    ).scalar_one()
-    open_plan = any(
-        p.status in (PlanStatus.OFFERED, PlanStatus.ACCEPTED, PlanStatus.ACTIVE)
-        for p in plan_service.list_plans(conn, loan_id=loan_id)
-    )
-    return Situation(
-        bucket=bucket,
+    _, row = situations.of_loan(conn, loan_id, as_of, at)
+    if row is None:  # the loan has not started: nothing is owed yet
+        return Situation(None, segment, False, 0, False, False), None
+    found = Situation(
+        bucket=str(row["bucket"]),
         segment=segment,
-        hardship=bool(hardship),
-        broken_promises_90d=int(broken),
-        open_promise=bool(open_promise),
-        open_plan=open_plan,
+        hardship=bool(row["hardship"]),
+        broken_promises_90d=int(row["broken_promises_90d"]),
+        open_promise=bool(row["active_promise"]),
+        open_plan=bool(row["active_plan"]),
     )
+    return found, row
+
+
+def situation(conn: Connection, loan_id: int, as_of: date, at: datetime) -> Situation:
+    """:func:`loan_situation` without the situation's row."""
+    return loan_situation(conn, loan_id, as_of, at)[0]
 
 
 def role_limits(conn: Connection, principal: Principal, loan_id: int, as_of: date) -> Limits | None:
@@ -656,34 +631,26 @@ class ScriptsOut(BaseModel):
     )
 
 
-def education_for(
-    conn: Connection, loan_id: int, as_of: date, s: Situation, lang: str
-) -> list[ArticleOut]:
+def education_for(s: Situation, row: dict[str, Any] | None, lang: str) -> list[ArticleOut]:
     from forbear.services import education
 
-    state = conn.execute(
-        select(AccountState.dpd, AccountState.overdue_penalty)
-        .where(AccountState.loan_id == loan_id, AccountState.as_of <= as_of)
-        .order_by(AccountState.as_of.desc())
-        .limit(1)
-    ).one_or_none()
-    row = {
-        "dpd": int(state.dpd) if state is not None else 0,
-        "overdue_penalty": int(state.overdue_penalty or 0) if state is not None else 0,
+    facts = {
+        "dpd": int(row["dpd"]) if row is not None else 0,
+        "overdue_penalty": int(row["overdue_penalty"] or 0) if row is not None else 0,
         "vulnerable": s.hardship,
         "active_plan": s.open_plan,
         "broken_promises_90d": s.broken_promises_90d,
     }
     chosen = "en" if lang == "en" else "zh"
     out = []
-    for slug in education.suggest(row):
+    for slug in education.suggest(facts):
         found = education.article(slug, chosen)
         out.append(ArticleOut(slug=slug, title=found.title, summary=found.summary))
     return out
 
 
 def scripts_for(conn: Connection, loan_id: int, as_of: date, at: datetime, lang: str) -> ScriptsOut:
-    s = situation(conn, loan_id, as_of, at)
+    s, row = loan_situation(conn, loan_id, as_of, at)
     lender = "贷款机构" if lang != "en" else "the lender"
     return ScriptsOut(
         loan_id=loan_id,
@@ -703,7 +670,7 @@ def scripts_for(conn: Connection, loan_id: int, as_of: date, at: datetime, lang:
             )
             for line in suggest(s)
         ],
-        education=education_for(conn, loan_id, as_of, s, lang),
+        education=education_for(s, row, lang),
     )
 
 

@@ -158,6 +158,28 @@ class ProductView(BaseModel):
     name_en: str
 
 
+class SituationView(BaseModel):
+    """What governs the loan now and whether it calls for work (the borrower situation,
+    computed when read: a plan accepted a minute ago counts)."""
+
+    governed_by: str = Field(description="contract, plan or promise", examples=["plan"])
+    plan_id: int | None = Field(description="the plan governing the loan, if any")
+    promise_on: date | None = Field(description="the active promise's date, if any")
+    promise_amount: Money | None
+    needs_work: bool = Field(
+        description="overdue, active, no hold that stops work, no performing plan or active "
+        "promise, not time-barred"
+    )
+    active_plan: bool
+    active_promise: bool
+    broken_promises_90d: int
+    hold_any: bool
+    hardship: bool
+    disputed: bool
+    limitation_date: date | None
+    limitation_expired: bool
+
+
 class AccountDetailOut(BaseModel):
     loan_id: int
     loan_ref: str
@@ -173,6 +195,9 @@ class AccountDetailOut(BaseModel):
     borrower: BorrowerView
     open_holds: list[HoldView]
     agency_id: int | None = Field(description="the agency the loan is placed with now")
+    situation: SituationView | None = Field(
+        default=None, description="null before the loan starts or without a book date"
+    )
 
 
 class UnmaskRequest(Request):

@@ -5,6 +5,14 @@ keys (prefix them with the area, e.g. ``complaints.``); a key defined twice is a
 
 from __future__ import annotations
 
-from forbear.web.messages import collection, complaints, dashboard, portal, requests, security
+from forbear.web.messages import (
+    collection,
+    complaints,
+    dashboard,
+    portal,
+    requests,
+    security,
+    situation,
+)
 
-AREAS = (collection, complaints, dashboard, portal, requests, security)
+AREAS = (collection, complaints, dashboard, portal, requests, security, situation)

@@ -13,7 +13,6 @@ answers 404 (:func:`forbear.web.api.collection.case_in_scope`).
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
@@ -23,6 +22,7 @@ from sqlalchemy import Connection
 from forbear.domain.access import can
 from forbear.domain.errors import Conflict, NotFound, ValidationError
 from forbear.domain.legal.lifecycle import Stage
+from forbear.domain.money import parse_yuan
 from forbear.services import legal as legal_service
 from forbear.services import plans as plan_service
 from forbear.web.api import collection as api
@@ -68,19 +68,13 @@ def _int(value: str, field: str, *, low: int = 0, high: int = MAX_ID) -> int | N
 
 
 def yuan_to_fen(text: str, field: str, *, required: bool = True) -> int | None:
-    """``"1,234.5"`` yuan as integer fen; at most two decimals, positive, not absurd."""
-    cleaned = text.strip().replace(",", "").replace("¥", "").replace("，", "")
-    if not cleaned:
+    """``"1,234.5"`` yuan as integer fen (:func:`forbear.domain.money.parse_yuan`, the one
+    parser of yuan text); positive, not absurd; empty is None unless ``required``."""
+    if not text.strip():
         if required:
             raise ValidationError(field, "an amount in yuan is required")
         return None
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValidationError(field, "not an amount in yuan") from None
-    if not value.is_finite() or value.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise ValidationError(field, "at most two decimals (fen)")
-    fen = int(value * 100)
+    fen = parse_yuan(text, field=field)
     if fen < (1 if required else 0) or fen > api.MAX_FEN:
         raise ValidationError(field, "out of range")
     return fen
