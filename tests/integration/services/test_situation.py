@@ -99,3 +99,38 @@ def test_a_dispute_stops_work_and_is_listed(connection: Connection, loans: dict[
     # before the hold began it was not open
     _, earlier = situation.of_loan(connection, loans["L0001"], TODAY, AT.replace(hour=9))
     assert earlier is not None and earlier["disputed"] is False
+
+
+def test_the_sql_form_of_hold_open_agrees_with_the_domain(
+    connection: Connection, loans: dict[str, int]
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from forbear.domain.holds import hold_open
+    from forbear.services.holds import open_at
+    from forbear.store.contacts import Hold
+
+    hours = [-48, -1, 0, 1, 48]
+    cases = [(s, u) for s in hours for u in [None, *hours]]
+    ids = {}
+    for since, until in cases:
+        ids[(since, until)] = connection.execute(
+            insert(Hold)
+            .values(
+                borrower_id=loans["me"],
+                loan_id=None,
+                kind="vulnerable",
+                since=AT + timedelta(hours=since),
+                until=None if until is None else AT + timedelta(hours=until),
+                created_by="test",
+            )
+            .returning(Hold.id)
+        ).scalar_one()
+    found = set(connection.execute(select(Hold.id).where(open_at(AT))).scalars())
+    for (since, until), hold_id in ids.items():
+        expected = hold_open(
+            AT + timedelta(hours=since), None if until is None else AT + timedelta(hours=until), AT
+        )
+        assert (hold_id in found) == expected, (since, until)
