@@ -210,29 +210,64 @@ def situation(
 ) -> Situation:
     """The situation of every loan of ``facts`` on ``as_of`` at ``at`` (module docstring)."""
     states = states_in_force(facts, as_of, buckets)
-    holds = open_holds(facts.holds, facts.owners, at)
+    frame = situation_of_states(
+        states,
+        facts.owners,
+        facts.holds,
+        facts.plan_rules,
+        facts.promises,
+        facts.limitation,
+        as_of,
+        at,
+        limitation_years=limitation_years,
+        promise_policy=promise_policy,
+    )
+    shown = open_holds(facts.holds, facts.owners, at).select(
+        pl.col(c).cast(t) for c, t in OPEN_HOLDS.items()
+    )
+    return Situation(as_of=as_of, at=at, loans=frame, holds=shown)
+
+
+def situation_of_states(
+    states: pl.DataFrame,
+    owners: pl.DataFrame,
+    holds: pl.DataFrame,
+    plan_rules: pl.DataFrame,
+    promises: pl.DataFrame,
+    limitation: pl.DataFrame,
+    as_of: date,
+    at: datetime,
+    *,
+    limitation_years: int,
+    promise_policy: PromisePolicy = DEFAULT_POLICY,
+) -> pl.DataFrame:
+    """``LOAN_SITUATION`` from ledger states already computed on the schedule in force
+    (``STATES``, with ``plan_id`` of the governing plan if known): what the daily run
+    can call with the states it computed once, instead of running the ledger again."""
+    from forbear.domain.compliance.schema import HoldKind
+
+    if "plan_id" not in states.columns:
+        states = states.with_columns(plan_id=pl.lit(None, dtype=pl.Int64))
+    covering = open_holds(holds, owners, at)
 
     def flag(rows: pl.DataFrame, name: str) -> pl.DataFrame:
         return rows.select("loan_id").unique().with_columns(pl.lit(True).alias(name))
 
-    from forbear.domain.compliance.schema import HoldKind
-
-    stopping = flag(holds.filter(stops_work_expr()), "hold_any")
-    hardship = flag(holds.filter(pl.col("kind") == HoldKind.VULNERABLE.value), "hardship")
-    disputed = flag(holds.filter(pl.col("kind") == HoldKind.DISPUTE.value), "disputed")
-    limits = facts.limitation.lazy().select("loan_id", limitation_date_expr(limitation_years))
-    plans = active_plans(facts.plan_rules.lazy(), states.lazy(), as_of).collect()
-    promise_rows = facts.promises.lazy()
-    promises = promise_flags(promise_rows, as_of, promise_policy).collect()
-    active_promise = _active_promise(facts.promises, as_of, promise_policy)
-    frame = (
-        states.join(facts.owners, on="loan_id", how="left")
+    stopping = flag(covering.filter(stops_work_expr()), "hold_any")
+    hardship = flag(covering.filter(pl.col("kind") == HoldKind.VULNERABLE.value), "hardship")
+    disputed = flag(covering.filter(pl.col("kind") == HoldKind.DISPUTE.value), "disputed")
+    limits = limitation.select("loan_id", limitation_date_expr(limitation_years))
+    plans = active_plans(plan_rules.lazy(), states.lazy(), as_of).collect()
+    flags = promise_flags(promises.lazy(), as_of, promise_policy).collect()
+    active_promise = _active_promise(promises, as_of, promise_policy)
+    return (
+        states.join(owners, on="loan_id", how="left")
         .join(stopping, on="loan_id", how="left")
         .join(hardship, on="loan_id", how="left")
         .join(disputed, on="loan_id", how="left")
-        .join(limits.collect(), on="loan_id", how="left")
+        .join(limits, on="loan_id", how="left")
         .join(plans, on="loan_id", how="left")
-        .join(promises, on="loan_id", how="left")
+        .join(flags, on="loan_id", how="left")
         .join(active_promise, on="loan_id", how="left")
         .with_columns(
             pl.col("hold_any").fill_null(False),
@@ -259,8 +294,6 @@ def situation(
         .select(pl.col(c).cast(t) for c, t in LOAN_SITUATION.items())
         .sort("loan_id")
     )
-    shown = holds.select(pl.col(c).cast(t) for c, t in OPEN_HOLDS.items())
-    return Situation(as_of=as_of, at=at, loans=frame, holds=shown)
 
 
 def _active_promise(records: pl.DataFrame, as_of: date, policy: PromisePolicy) -> pl.DataFrame:
