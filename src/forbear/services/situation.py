@@ -201,11 +201,13 @@ def of_book(
     return situation(facts, as_of, at, limitation_years=limitation_years(rules))
 
 
-def account_flags(found: Situation) -> pl.DataFrame:
-    """The strategy flags of a situation in the ACCOUNT frame's names: ``loan_id,
-    hold_any, hardship, limitation_expired, active_plan, active_promise,
+def account_flags(found: Situation | pl.DataFrame) -> pl.DataFrame:
+    """The strategy flags of a situation (or of a ``LOAN_SITUATION`` frame from
+    :func:`forbear.domain.situation.situation_of_states`) in the ACCOUNT frame's names:
+    ``loan_id, hold_any, hardship, limitation_expired, active_plan, active_promise,
     broken_promises_90d`` (for the daily run's ACCOUNT frame)."""
-    return found.loans.select(
+    frame = found.loans if isinstance(found, Situation) else found
+    return frame.select(
         "loan_id",
         "hold_any",
         "hardship",
