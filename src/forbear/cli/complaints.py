@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from forbear.cli.common import cli_actor, console, open_app, today_in
+
 app = typer.Typer(help="Complaints: file, list, extend, approve, resolve, close (SLA clock).")
 
 CLOCK_STYLE = {"overdue": "red", "due_soon": "yellow", "on_track": "green", "answered": "dim"}
@@ -40,18 +42,14 @@ def complaint_add(
     the 15-day clock (CN.COMPLAINT.SLA)."""
     from datetime import UTC, datetime
 
-    from sqlalchemy import select
-
-    from forbear.cli import _app, _cli_actor, console, today_in
-    from forbear.services import complaints
+    from forbear.services import complaints, loans
     from forbear.services.contacts import loan_id_for_ref
-    from forbear.store.models import Loan
 
     description = sys.stdin.read() if text == "-" else text
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
         loan_id = loan_id_for_ref(conn, loan_ref)
-        borrower = conn.execute(select(Loan.borrower_id).where(Loan.id == loan_id)).scalar_one()
+        borrower = loans.borrower_of(conn, loan_id)
         complaint_id = complaints.file_complaint(
             conn,
             forbear.vault,
@@ -60,7 +58,7 @@ def complaint_add(
             source=source,
             category=category,
             description=description,
-            actor=_cli_actor(),
+            actor=cli_actor(),
             now=datetime.now(UTC),
             contact_attempt_ids=attempt or (),
         )
@@ -80,20 +78,17 @@ def complaint_list(
 ) -> None:
     """The complaints queue: overdue first, then due soon, with the SLA clock."""
     from rich.table import Table
-    from sqlalchemy import select
 
-    from forbear.cli import _app, console, today_in
-    from forbear.services import complaints
-    from forbear.store.models import Loan
+    from forbear.services import complaints, loans
 
-    forbear = _app()
+    forbear = open_app()
     day = today_in(forbear)
     with forbear.transaction() as conn:
         frame = complaints.list_complaints(
             conn, as_of=day, status=status, open_only=open_only, limit=limit
         )
         ids = [i for i in frame["loan_id"].to_list() if i is not None]
-        refs = dict(conn.execute(select(Loan.id, Loan.external_ref).where(Loan.id.in_(ids))).all())
+        refs = loans.external_refs(conn, ids)
     if frame.is_empty():
         console.print("No complaints 无投诉")
         return
@@ -138,17 +133,16 @@ def complaint_extend(
     """Extend the deadline to 30 days from receipt."""
     from datetime import UTC, datetime
 
-    from forbear.cli import _app, _cli_actor, console
     from forbear.services import complaints
 
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
         due = complaints.extend(
             conn,
             forbear.vault,
             complaint_id,
             reason=reason,
-            actor=_cli_actor(),
+            actor=cli_actor(),
             now=datetime.now(UTC),
         )
     console.print(f"[green]✓[/] complaint {complaint_id}: answer by {due} 已延期", highlight=False)
@@ -161,12 +155,11 @@ def complaint_approve(
     """Approve a further 30 days (not by whoever extended it)."""
     from datetime import UTC, datetime
 
-    from forbear.cli import _app, _cli_actor, console
     from forbear.services import complaints
 
-    with _app().transaction() as conn:
+    with open_app().transaction() as conn:
         due = complaints.approve_extension(
-            conn, complaint_id, actor=_cli_actor(), now=datetime.now(UTC)
+            conn, complaint_id, actor=cli_actor(), now=datetime.now(UTC)
         )
     console.print(
         f"[green]✓[/] complaint {complaint_id}: answer by {due} 已批准再延期", highlight=False
@@ -188,12 +181,11 @@ def complaint_resolve(
     """Answer the complaint; releases its contact hold."""
     from datetime import UTC, datetime
 
-    from forbear.cli import _app, _cli_actor, console
     from forbear.domain.errors import ValidationError
     from forbear.services import complaints
 
     try:
-        forbear = _app()
+        forbear = open_app()
         with forbear.transaction() as conn:
             complaints.resolve(
                 conn,
@@ -201,7 +193,7 @@ def complaint_resolve(
                 complaint_id,
                 resolution=resolution,
                 root_cause=root_cause,
-                actor=_cli_actor(),
+                actor=cli_actor(),
                 now=datetime.now(UTC),
             )
     except ValidationError as exc:  # name the option the operator typed
@@ -219,9 +211,8 @@ def complaint_close(
     """Close a resolved complaint."""
     from datetime import UTC, datetime
 
-    from forbear.cli import _app, _cli_actor, console
     from forbear.services import complaints
 
-    with _app().transaction() as conn:
-        complaints.close(conn, complaint_id, actor=_cli_actor(), now=datetime.now(UTC))
+    with open_app().transaction() as conn:
+        complaints.close(conn, complaint_id, actor=cli_actor(), now=datetime.now(UTC))
     console.print(f"[green]✓[/] complaint {complaint_id} closed 已办结", highlight=False)

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from forbear.cli.common import cli_actor, console, open_app, parse_date, today_in, yuan
+
 app = typer.Typer(help="Legal escalation: review queue, cases, documents.", no_args_is_help=True)
 config_app = typer.Typer(help="The legal-escalation configuration (eligibility, letter).")
 app.add_typer(config_app, name="config")
@@ -41,13 +43,12 @@ def queue_cmd(
     """The legal review queue: eligible accounts with the criteria that held."""
     from rich.table import Table
 
-    from forbear.cli import _app, _cli_actor, console, parse_date, today_in
     from forbear.services import legal
 
-    forbear = _app()
+    forbear = open_app()
     day = parse_date(as_of, "--as-of") if as_of is not None else today_in(forbear)
     with forbear.transaction() as conn:
-        counts = legal.refresh_queue(conn, day, _cli_actor()) if refresh else None
+        counts = legal.refresh_queue(conn, day, cli_actor()) if refresh else None
         items = legal.queue(conn, day)
     if counts is not None:
         console.print(
@@ -77,16 +78,15 @@ def open_cmd(
     date_: DateOpt = None,
 ) -> None:
     """Open a case (stage review) for a queued account."""
-    from forbear.cli import _app, _cli_actor, console, parse_date, today_in
     from forbear.services import legal
     from forbear.services.contacts import loan_id_for_ref
 
-    forbear = _app()
+    forbear = open_app()
     day = parse_date(date_, "--date") if date_ is not None else today_in(forbear)
     legal.require_permission(role)
     with forbear.transaction() as conn:
         case = legal.open_case(
-            conn, loan_id_for_ref(conn, loan_ref), role=role, actor=_cli_actor(), on=day
+            conn, loan_id_for_ref(conn, loan_ref), role=role, actor=cli_actor(), on=day
         )
     console.print(f"[green]✓[/] case {case.id} opened for {loan_ref}: stage review 法务审核")
 
@@ -115,10 +115,9 @@ def advance_cmd(
     ] = None,
 ) -> None:
     """Move a case forward (never back) with its date, court, case number and costs."""
-    from forbear.cli import _app, _cli_actor, _yuan, console, parse_date, today_in
     from forbear.services import legal
 
-    forbear = _app()
+    forbear = open_app()
     day = parse_date(date_, "--date") if date_ is not None else today_in(forbear)
     costs = legal.parse_costs(cost or [])
     with forbear.transaction() as conn:
@@ -127,7 +126,7 @@ def advance_cmd(
             case_id,
             to,
             role=role,
-            actor=_cli_actor(),
+            actor=cli_actor(),
             on=day,
             court=court,
             case_number=case_number,
@@ -140,7 +139,7 @@ def advance_cmd(
         )
     console.print(
         f"[green]✓[/] case {case.id}: {case.stage.value} {case.stage.label_zh} on {day}; "
-        f"costs so far {_yuan(case.costs)}",
+        f"costs so far {yuan(case.costs)}",
         highlight=False,
     )
 
@@ -153,15 +152,14 @@ def cost_cmd(
     date_: DateOpt = None,
 ) -> None:
     """Record costs of a case at its current stage."""
-    from forbear.cli import _app, _cli_actor, _yuan, console, parse_date, today_in
     from forbear.services import legal
 
-    forbear = _app()
+    forbear = open_app()
     day = parse_date(date_, "--date") if date_ is not None else today_in(forbear)
     costs = legal.parse_costs(cost)
     with forbear.transaction() as conn:
-        case = legal.add_costs(conn, case_id, costs, role=role, actor=_cli_actor(), on=day)
-    console.print(f"[green]✓[/] case {case.id}: costs so far {_yuan(case.costs)}")
+        case = legal.add_costs(conn, case_id, costs, role=role, actor=cli_actor(), on=day)
+    console.print(f"[green]✓[/] case {case.id}: costs so far {yuan(case.costs)}")
 
 
 @app.command("demand")
@@ -174,16 +172,15 @@ def demand_cmd(
     """Log a further demand on a case with its proof (restarts the limitation period)."""
     from datetime import UTC, datetime
 
-    from forbear.cli import _app, _cli_actor, console
     from forbear.services import legal
 
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
         demand_id = legal.record_demand(
             conn,
             case_id,
             role=role,
-            actor=_cli_actor(),
+            actor=cli_actor(),
             at=datetime.now(UTC),
             evidence_ref=evidence,
             channel=channel,
@@ -198,10 +195,9 @@ def cases_cmd(
     """Legal cases with their stage, court, case number and costs."""
     from rich.table import Table
 
-    from forbear.cli import _app, _yuan, console
     from forbear.services import legal
 
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
         cases = legal.list_cases(conn, open_only=not all_, vault=forbear.vault)
     table = Table(title=f"Legal cases 法务案件 ({len(cases)})")
@@ -223,7 +219,7 @@ def cases_cmd(
             c.stage_on.isoformat(),
             c.court or "-",
             c.case_number or "-",
-            _yuan(c.costs),
+            yuan(c.costs),
         )
     console.print(table)
 
@@ -236,25 +232,22 @@ def documents_cmd(
     as_of: AsOf = None,
 ) -> None:
     """Write the demand letter (PDF) and the litigation package (PDF + CSV) of a case."""
-    from forbear.cli import _app, _cli_actor, console, parse_date, today_in
     from forbear.domain.errors import ValidationError
     from forbear.services.documents.gather import case_documents
-    from forbear.store.private_files import write_private
+    from forbear.services.files import write_personal_data
 
     if out.exists() and not out.is_dir():
         raise ValidationError("--out", f"{out} is not a directory")
-    forbear = _app()
+    forbear = open_app()
     day = parse_date(as_of, "--as-of") if as_of is not None else today_in(forbear)
     with forbear.transaction() as conn:
-        docs = case_documents(
-            conn, forbear.vault, case_id, role=role, actor=_cli_actor(), as_of=day
-        )
+        docs = case_documents(conn, forbear.vault, case_id, role=role, actor=cli_actor(), as_of=day)
         # Written inside the transaction: if a file cannot be written, the record and the
         # audit events (unmasking included) are rolled back with it.
         try:
             out.mkdir(parents=True, exist_ok=True)
             for name, content in docs.files.items():
-                write_private(out / name, content)  # 0600 even over an existing file
+                write_personal_data(out / name, content)  # 0600 even over an existing file
         except OSError as exc:
             raise ValidationError("--out", f"cannot write to {out}: {exc.strerror}") from None
     for finding in docs.findings:
@@ -281,10 +274,9 @@ def limitation_cmd(
     """Open cases and queued accounts whose limitation date is near or past."""
     from rich.table import Table
 
-    from forbear.cli import _app, console, parse_date, today_in
     from forbear.services import legal
 
-    forbear = _app()
+    forbear = open_app()
     day = parse_date(as_of, "--as-of") if as_of is not None else today_in(forbear)
     with forbear.transaction() as conn:
         rows = legal.limitation_watch(conn, day, within)
@@ -306,7 +298,6 @@ def limitation_cmd(
 @config_app.command("check")
 def config_check(file: Path) -> None:
     """Validate a legal configuration file (no looser than the defaults); store nothing."""
-    from forbear.cli import console
     from forbear.domain.legal.config import load_config
 
     load_config(_read(file), source=file.name)
@@ -316,24 +307,22 @@ def config_check(file: Path) -> None:
 @config_app.command("set")
 def config_set(file: Path) -> None:
     """Store a legal configuration as the new version in force (audited)."""
-    from forbear.cli import _app, _cli_actor, console
     from forbear.services import legal
 
     text = _read(file)
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
-        version = legal.set_config(conn, text, source=file.name, actor=_cli_actor())
+        version = legal.set_config(conn, text, source=file.name, actor=cli_actor())
     console.print(f"[green]✓[/] legal configuration version {version} in force")
 
 
 @config_app.command("show")
 def config_show() -> None:
     """Print the configuration in force (the shipped defaults if none is stored)."""
-    from forbear.cli import _app, console
     from forbear.domain.legal.config import default_text
     from forbear.services import legal
 
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
         text = legal.current_config_text(conn)
     console.print(

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from forbear.cli.common import cli_actor, console, open_app, parse_date, today_in
+
 if TYPE_CHECKING:
     from forbear.bootstrap import Forbear
 
@@ -25,8 +27,6 @@ AsOf = Annotated[
 
 
 def _day(forbear: Forbear, text: str | None) -> date:
-    from forbear.cli import parse_date, today_in
-
     return parse_date(text, "--as-of") if text is not None else today_in(forbear)
 
 
@@ -73,7 +73,6 @@ def offer(
     ] = False,
 ) -> None:
     """Compute a plan for a loan and show it; with --save, store it as offered."""
-    from forbear.cli import _app, _cli_actor
     from forbear.domain.errors import ValidationError
     from forbear.domain.money import parse_yuan
     from forbear.domain.plans import PlanRequest, PlanType
@@ -98,7 +97,7 @@ def offer(
     loaded = plans.load_policy(policy)
     income_fen = parse_yuan(income, field="--income") if income is not None else None
     expenses_fen = parse_yuan(expenses, field="--expenses") if expenses is not None else None
-    forbear = _app()
+    forbear = open_app()
     day = _day(forbear, as_of)
     with forbear.transaction() as conn:
         result = plans.offer_plan(
@@ -107,7 +106,7 @@ def offer(
             request=request,
             role=role,
             as_of=day,
-            actor=_cli_actor(),
+            actor=cli_actor(),
             income=income_fen,
             expenses=expenses_fen,
             policy=loaded,
@@ -119,7 +118,6 @@ def offer(
 def _print_offer(result: object) -> None:
     from rich.table import Table
 
-    from forbear.cli import console
     from forbear.services.plans import OfferResult
 
     assert isinstance(result, OfferResult)
@@ -190,13 +188,12 @@ def _print_offer(result: object) -> None:
 @app.command("accept")
 def accept(plan_id: int, as_of: AsOf = None) -> None:
     """Record that the borrower accepted an offered plan; it governs the loan from that day."""
-    from forbear.cli import _app, _cli_actor, console
     from forbear.services import plans
 
-    forbear = _app()
+    forbear = open_app()
     day = _day(forbear, as_of)
     with forbear.transaction() as conn:
-        info = plans.accept_plan(conn, plan_id, as_of=day, actor=_cli_actor())
+        info = plans.accept_plan(conn, plan_id, as_of=day, actor=cli_actor())
     start = info.start_date.isoformat() if info.start_date else "-"
     console.print(
         f"[green]✓[/] plan {plan_id} ({info.loan_ref}) 已接受 accepted; "
@@ -212,14 +209,13 @@ def cancel(
     reason: Annotated[str | None, typer.Option("--reason", help="no personal data")] = None,
 ) -> None:
     """Cancel an offered, accepted or active plan (the contract schedule applies again)."""
-    from forbear.cli import _app, _cli_actor, console
     from forbear.services import plans
 
-    forbear = _app()
+    forbear = open_app()
     day = _day(forbear, as_of)
     with forbear.transaction() as conn:
         info = plans.cancel_plan(
-            conn, plan_id, as_of=day, actor=_cli_actor(), reason=reason, vault=forbear.vault
+            conn, plan_id, as_of=day, actor=cli_actor(), reason=reason, vault=forbear.vault
         )
     console.print(
         f"[green]✓[/] plan {plan_id} ({info.loan_ref}) 已取消 cancelled on {day.isoformat()}",
@@ -238,11 +234,10 @@ def list_(
     """List plans, newest last."""
     from rich.table import Table
 
-    from forbear.cli import _app, console
     from forbear.services import plans
     from forbear.services.contacts import loan_id_for_ref
 
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
         loan_id = loan_id_for_ref(conn, loan) if loan is not None else None
         rows = plans.list_plans(conn, loan_id=loan_id, status=status)
@@ -279,10 +274,9 @@ def show(plan_id: int) -> None:
     """A plan's schedule and status."""
     from rich.table import Table
 
-    from forbear.cli import _app, console
     from forbear.services import plans
 
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
         info = plans.get_plan(conn, plan_id)
         lines = plans.plan_lines(conn, plan_id)
@@ -325,10 +319,9 @@ def show(plan_id: int) -> None:
 @app.command("update")
 def update(as_of: AsOf = None) -> None:
     """The plans' part of the daily run for a date: expire, activate, complete, break."""
-    from forbear.cli import _app, console
     from forbear.services import plans
 
-    forbear = _app()
+    forbear = open_app()
     day = _day(forbear, as_of)
     with forbear.transaction() as conn:
         counts = plans.daily_update(conn, day, actor="system:daily-run")
@@ -344,11 +337,10 @@ def survival(as_of: AsOf = None) -> None:
     """Share of plans still performing (or completed) 3 and 6 months after they started."""
     from rich.table import Table
 
-    from forbear.cli import _app, console
     from forbear.domain.plans import PlanType
     from forbear.services import plans
 
-    forbear = _app()
+    forbear = open_app()
     day = _day(forbear, as_of)
     with forbear.transaction() as conn:
         figures = plans.survival(conn, day)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from forbear.cli.common import cli_actor, console, open_app, parse_date, today_in, yuan
+
 if TYPE_CHECKING:
     from forbear.bootstrap import Forbear
 
@@ -25,7 +27,6 @@ AsOf = Annotated[
 def _business_day(forbear: Forbear, text: str | None) -> tuple[date, datetime | None]:
     """The business date, and the moment to record as taken: now for today, the start of
     the day (lender's zone) for another date, so every payment of that day counts."""
-    from forbear.cli import parse_date, today_in
 
     today = today_in(forbear)
     day = parse_date(text, "--as-of") if text is not None else today
@@ -61,7 +62,6 @@ def promise_add(
     as_of: AsOf = None,
 ) -> None:
     """Record a promise to pay an amount by a date."""
-    from forbear.cli import _app, _cli_actor, _yuan, console, parse_date
     from forbear.domain.errors import ValidationError
     from forbear.domain.money import parse_yuan
     from forbear.services import promises
@@ -69,7 +69,7 @@ def promise_add(
 
     fen = parse_yuan(amount, field="--amount")
     promised_on = parse_date(promised, "--date")
-    forbear = _app()
+    forbear = open_app()
     day, taken_at = _business_day(forbear, as_of)
     try:
         with forbear.transaction() as conn:
@@ -79,7 +79,7 @@ def promise_add(
                 amount=fen,
                 promised_on=promised_on,
                 source=source,
-                actor=_cli_actor(),
+                actor=cli_actor(),
                 as_of=day,
                 contact_attempt_id=attempt,
                 replace=replace,
@@ -90,7 +90,7 @@ def promise_add(
             raise
         raise ValidationError(OPTIONS[exc.field], exc.reason) from None
     console.print(
-        f"[green]✓[/] promise {promise_id} on {loan_ref}: {_yuan(fen)} by {promised_on} "
+        f"[green]✓[/] promise {promise_id} on {loan_ref}: {yuan(fen)} by {promised_on} "
         f"({source}) 已记录承诺还款",
         highlight=False,
     )
@@ -111,12 +111,11 @@ def promise_list(
     """Promises, newest first."""
     from rich.table import Table
 
-    from forbear.cli import _app, _yuan, console, parse_date
     from forbear.services import promises
     from forbear.services.contacts import loan_id_for_ref
 
     day = parse_date(as_of, "--as-of") if as_of is not None else None
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
         loan_id = loan_id_for_ref(conn, loan) if loan is not None else None
         frame = promises.list_promises(conn, loan_id=loan_id, status=status, as_of=day, limit=limit)
@@ -143,10 +142,10 @@ def promise_list(
             str(row["promise_id"]),
             row["loan_ref"],
             row["source"],
-            _yuan(row["amount"]),
+            yuan(row["amount"]),
             row["promised_on"].isoformat(),
             STATUS_LABELS.get(row["status"], row["status"]) + replaces,
-            _yuan(row["amount_paid"]),
+            yuan(row["amount_paid"]),
             row["resolved_on"].isoformat() if row["resolved_on"] else "-",
             row["taken_on"].isoformat(),
             row["taken_by"],
@@ -170,16 +169,15 @@ def promise_cancel(
     as_of: AsOf = None,
 ) -> None:
     """Withdraw an open promise."""
-    from forbear.cli import _app, _cli_actor, console
     from forbear.services import promises
 
-    forbear = _app()
+    forbear = open_app()
     day, _ = _business_day(forbear, as_of)
     with forbear.transaction() as conn:
         promises.cancel_promise(
             conn,
             promise_id,
-            actor=_cli_actor(),
+            actor=cli_actor(),
             as_of=day,
             reason=reason,
             vault=forbear.vault,
@@ -190,13 +188,12 @@ def promise_cancel(
 @app.command("update")
 def promise_update(as_of: AsOf = None) -> None:
     """Decide due promises from the payments (the daily run does this too)."""
-    from forbear.cli import _app, _cli_actor, console
     from forbear.services import promises
 
-    forbear = _app()
+    forbear = open_app()
     day, _ = _business_day(forbear, as_of)
     with forbear.transaction() as conn:
-        counts = promises.daily_update(conn, day, actor=_cli_actor())
+        counts = promises.daily_update(conn, day, actor=cli_actor())
     console.print(
         f"Promises 承诺 {day}: {counts['checked']:,} checked, {counts['kept']:,} kept, "
         f"{counts['partly_kept']:,} partly kept, {counts['broken']:,} broken, "
@@ -213,11 +210,10 @@ def promise_rates(
     """Kept rates of promises dated in a period, by source."""
     from rich.table import Table
 
-    from forbear.cli import _app, _yuan, console, parse_date
     from forbear.services import promises
 
     first, last = parse_date(start, "--from"), parse_date(end, "--to")
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
         frame = promises.kept_rate(conn, first, last)
     table = Table(title=f"Promise-kept rate 承诺履约率 {first} → {last}")
@@ -243,6 +239,6 @@ def promise_rates(
             f"{row['partly_kept']:,}",
             f"{row['broken']:,}",
             rate,
-            f"{money} ({_yuan(row['amount_paid'])} / {_yuan(row['amount_promised'])})",
+            f"{money} ({yuan(row['amount_paid'])} / {yuan(row['amount_promised'])})",
         )
     console.print(table)

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from forbear.cli.common import cli_actor, console, open_app
+
 app = typer.Typer(help="Staff accounts of the web app: add, list, disable, tokens.")
 
 ROLE_HELP = "agent, supervisor, compliance_officer, legal, agency_agent, admin"
@@ -59,14 +61,13 @@ def staff_add(
     ] = False,
 ) -> None:
     """Add a staff account (argon2 password hash; audited)."""
-    from forbear.cli import _app, _cli_actor, console
     from forbear.domain.errors import ValidationError
     from forbear.web import staff
 
     if no_password and password_stdin:
         raise ValidationError("--no-password", "cannot be combined with --password-stdin")
     password = None if no_password else _read_password(password_stdin)
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
         added = staff.add_staff(
             conn,
@@ -78,7 +79,7 @@ def staff_add(
             agent_ref=agent_ref,
             team_id=team,
             scope_buckets=[b for b in (buckets or "").split(",") if b.strip()],
-            actor=_cli_actor(),
+            actor=cli_actor(),
             now=_now(),
         )
     console.print(
@@ -92,10 +93,9 @@ def staff_list() -> None:
     """Every staff account with its role, scope and state (never a password)."""
     from rich.table import Table
 
-    from forbear.cli import _app, console
     from forbear.web import staff
 
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
         rows = staff.list_staff(conn)
     table = Table(title="Staff 员工账号")
@@ -125,24 +125,22 @@ def staff_list() -> None:
 @app.command("disable")
 def staff_disable(username: str) -> None:
     """Disable an account; its sessions and API tokens stop working at once."""
-    from forbear.cli import _app, _cli_actor, console
     from forbear.web import staff
 
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
-        staff.disable_staff(conn, username, actor=_cli_actor(), now=_now())
+        staff.disable_staff(conn, username, actor=cli_actor(), now=_now())
     console.print(f"[green]✓[/] staff user {username} disabled", highlight=False)
 
 
 @app.command("enable")
 def staff_enable(username: str) -> None:
     """Enable a disabled account again, or lift a lock after failed sign-ins."""
-    from forbear.cli import _app, _cli_actor, console
     from forbear.web import staff
 
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
-        staff.enable_staff(conn, username, actor=_cli_actor(), now=_now())
+        staff.enable_staff(conn, username, actor=cli_actor(), now=_now())
     console.print(f"[green]✓[/] staff user {username} enabled", highlight=False)
 
 
@@ -154,13 +152,12 @@ def staff_password(
     ] = False,
 ) -> None:
     """Set a new password (open sessions of the account end)."""
-    from forbear.cli import _app, _cli_actor, console
     from forbear.web import staff
 
     password = _read_password(password_stdin)
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
-        staff.set_password(conn, username, password, actor=_cli_actor(), now=_now())
+        staff.set_password(conn, username, password, actor=cli_actor(), now=_now())
     console.print(f"[green]✓[/] password of {username} changed", highlight=False)
 
 
@@ -171,17 +168,16 @@ def staff_token(
     days: Annotated[int, typer.Option("--days", min=1, max=730, help="valid for")] = 90,
 ) -> None:
     """Issue an API token acting as USERNAME (printed once; only its hash is kept)."""
-    from forbear.cli import _app, _cli_actor, console
     from forbear.web import staff
 
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
         issued = staff.issue_api_token(
             conn,
             username,
             name=name,
             days=days,
-            actor=_cli_actor(),
+            actor=cli_actor(),
             now=_now(),
         )
     expires = issued.expires_at.strftime("%Y-%m-%d") if issued.expires_at else "never"
@@ -192,12 +188,11 @@ def staff_token(
 @app.command("revoke-token")
 def staff_revoke_token(token_id: int) -> None:
     """Revoke an API token by its id."""
-    from forbear.cli import _app, _cli_actor, console
     from forbear.web import staff
 
-    forbear = _app()
+    forbear = open_app()
     with forbear.transaction() as conn:
-        staff.revoke_api_token(conn, token_id, actor=_cli_actor(), now=_now())
+        staff.revoke_api_token(conn, token_id, actor=cli_actor(), now=_now())
     console.print(f"[green]✓[/] token {token_id} revoked")
 
 
@@ -218,10 +213,9 @@ def serve(
 
     import uvicorn
 
-    from forbear.cli import _app, console
     from forbear.web import create_app
 
-    forbear = _app()
+    forbear = open_app()
     web = create_app(forbear)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     console.print(

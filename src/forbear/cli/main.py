@@ -1,0 +1,76 @@
+"""The ``forbear`` command: every command group, in the order ``forbear --help`` lists
+them, and :func:`main`, which turns any error into one line on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from forbear.cli import (
+    audit,
+    book,
+    complaints,
+    contacts,
+    database,
+    demo,
+    imports,
+    keys,
+    legal,
+    lender,
+    models,
+    plans,
+    privacy,
+    promises,
+    run,
+    staff,
+    strategies,
+    templates,
+)
+from forbear.cli.common import EXIT_INTERRUPTED, err, report_error
+
+app = typer.Typer(
+    help="Forbear: compliance-first collections for consumer-finance lenders.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("demo")(demo.demo)
+app.command("keygen")(keys.keygen)
+app.command("run")(run.run_cmd)
+app.command("serve")(staff.serve)
+app.add_typer(imports.app, name="import")
+app.add_typer(book.app, name="book")
+app.add_typer(models.app, name="model")
+app.add_typer(database.app, name="db")
+app.add_typer(audit.app, name="audit")
+app.add_typer(strategies.app, name="strategy")
+app.add_typer(lender.app, name="config")
+app.add_typer(contacts.app, name="contact")
+app.add_typer(contacts.explain_app, name="explain")
+app.add_typer(keys.app, name="keys")
+app.add_typer(privacy.retention_app, name="retention")
+app.add_typer(privacy.privacy_app, name="privacy")
+app.add_typer(templates.app, name="template")
+app.add_typer(plans.app, name="plan")
+app.add_typer(promises.app, name="promise")
+app.add_typer(legal.app, name="legal")
+app.add_typer(staff.app, name="staff")
+app.add_typer(complaints.app, name="complaint")
+
+
+def main() -> None:
+    """Run the command line; every command's writes are one transaction, so an error
+    leaves stored data unchanged."""
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing was committed by the step in progress")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        sys.exit(report_error(exc))

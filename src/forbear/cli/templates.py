@@ -1,0 +1,154 @@
+"""``forbear template``: message templates: check against the content filter, add,
+approve, list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from forbear.cli.common import EXIT_ERROR, cli_actor, console, open_app
+from forbear.domain.errors import ValidationError
+
+app = typer.Typer(help="Message templates: check against the content filter, add, list.")
+
+AudienceOpt = Annotated[str, typer.Option("--audience", help="debtor or third_party")]
+LangOpt = Annotated[str | None, typer.Option("--lang", help="zh or en; default: detect")]
+
+
+def _print_violations(violations: list[object], title: str) -> None:
+    table = Table(title=title)
+    for name in ("Rule", "Category", "Span", "Excerpt", "Why 原因"):
+        table.add_column(name)
+    for v in violations:
+        table.add_row(
+            getattr(v, "rule_id", ""),
+            str(getattr(v, "category", "")),
+            f"{getattr(v, 'start', 0)}-{getattr(v, 'end', 0)}",
+            getattr(v, "excerpt", "") or "(missing)",
+            f"{getattr(v, 'message_zh', '')} / {getattr(v, 'message_en', '')}",
+        )
+    console.print(table)
+
+
+def _template_text(file: Path | None, text: str | None) -> str:
+    if (file is None) == (text is None):
+        raise ValidationError("FILE", "give a template file or --text, not both")
+    if text is not None:
+        return text
+    assert file is not None
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError("FILE", f"cannot read {file.name} as UTF-8 text: {exc}") from None
+
+
+@app.command("check")
+def template_check(
+    file: Annotated[Path | None, typer.Argument(help="template file (UTF-8)")] = None,
+    text: Annotated[str | None, typer.Option("--text", help="check this text instead")] = None,
+    audience: AudienceOpt = "debtor",
+    lang: LangOpt = None,
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="sms, email, ...: English texts need an opt-out")
+    ] = None,
+    time_barred: Annotated[
+        bool, typer.Option("--time-barred", help="the debt is past its limitation period")
+    ] = False,
+) -> None:
+    """Check a template or text against the content filter; exit 1 if anything is found."""
+    from forbear.domain.compliance.content import check_template
+    from forbear.services.templates import context_for
+
+    body = _template_text(file, text)
+    if audience not in ("debtor", "third_party"):
+        raise ValidationError("--audience", "debtor or third_party")
+    if lang not in (None, "zh", "en"):
+        raise ValidationError("--lang", "zh or en")
+    context = context_for(channel or "", lang or "", time_barred=time_barred)
+    violations = check_template(
+        body,
+        lang=lang,  # type: ignore[arg-type]
+        audience=audience,  # type: ignore[arg-type]
+        context=context,
+    )
+    if not violations:
+        console.print("[green]✓[/] no violations 未发现违规内容")
+        return
+    _print_violations(list(violations), f"{len(violations)} violation(s) 违规")
+    raise typer.Exit(EXIT_ERROR)
+
+
+@app.command("add")
+def template_add(
+    code: str,
+    file: Annotated[Path, typer.Option("--file", help="template body (UTF-8)")],
+    channel: Annotated[str, typer.Option("--channel", help="sms, email, im, letter, ...")] = "sms",
+    audience: AudienceOpt = "debtor",
+    lang: LangOpt = None,
+    approve: Annotated[bool, typer.Option("--approve", help="approve it at once")] = False,
+) -> None:
+    """Store a template as the next version of CODE, if it passes the content filter."""
+    from forbear.domain.compliance.content import ContentRejected
+    from forbear.services import templates
+
+    body = _template_text(file, None)
+    chosen = lang or ("zh" if any("\u4e00" <= c <= "\u9fff" for c in body) else "en")
+    forbear = open_app()
+    try:
+        with forbear.transaction() as conn:
+            info = templates.save_template(
+                conn, code, channel, audience, chosen, body, actor=cli_actor()
+            )
+            if approve:
+                info = templates.approve_template(conn, code, info.version, actor=cli_actor())
+    except ContentRejected as exc:
+        _print_violations(list(exc.violations), f"template {code} refused, nothing stored 未保存")
+        raise typer.Exit(EXIT_ERROR) from None
+    console.print(f"[green]✓[/] template {info.code} v{info.version} ({info.lang}) {info.status}")
+
+
+@app.command("approve")
+def template_approve(
+    code: str,
+    version: Annotated[int | None, typer.Option("--version", help="default: the newest")] = None,
+) -> None:
+    """Approve a version of a template (the one approved before is retired)."""
+    from forbear.services import templates
+
+    forbear = open_app()
+    with forbear.transaction() as conn:
+        info = templates.approve_template(conn, code, version, actor=cli_actor())
+    console.print(f"[green]✓[/] template {info.code} v{info.version} approved")
+
+
+@app.command("list")
+def template_list(
+    code: Annotated[str | None, typer.Option("--code", help="only this code")] = None,
+) -> None:
+    """Every stored template version with its status."""
+    from forbear.services import templates
+
+    forbear = open_app()
+    with forbear.transaction() as conn:
+        rows = templates.list_templates(conn, code=code)
+    table = Table(title="Templates 模板")
+    for name in ("ID", "Code", "Version", "Channel", "Audience", "Lang", "Status", "Checked (UTC)"):
+        table.add_column(name)
+    table.add_column("Body", overflow="ellipsis", max_width=50, no_wrap=True)
+    for t in rows:
+        checked = t.checked_at.strftime("%Y-%m-%d %H:%M") if t.checked_at else ""
+        table.add_row(
+            str(t.id),
+            t.code,
+            str(t.version),
+            t.channel,
+            t.audience,
+            t.lang,
+            t.status,
+            checked,
+            t.body.replace("\n", " "),
+        )
+    console.print(table)
