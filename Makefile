@@ -7,12 +7,13 @@ DEV_STAMP  := $(VENV)/.stamp-dev
 PYTEST_ARGS ?=
 BORROWERS ?= 20000
 
-.PHONY: demo test lint format typecheck bench bench-smoke serve clean help
+.PHONY: demo test lint imports format typecheck bench bench-smoke serve clean help
 
 help:
 	@echo "make demo   - set up, build the demo book, run the daily job, serve the web app (Ctrl+C stops)"
 	@echo "make test   - install dev dependencies, lint, type-check and run the whole test suite"
-	@echo "make lint   - ruff check + format check;  make format - apply ruff format and fixes"
+	@echo "make lint   - ruff check + format check + layer contracts (lint-imports, .importlinter)"
+	@echo "make format - apply ruff format and fixes"
 	@echo "make bench  - run the benchmarks at full size (slow)"
 
 $(BIN)/python:
@@ -35,9 +36,13 @@ demo: $(BASE_STAMP)
 test: $(DEV_STAMP) lint typecheck
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-lint: $(DEV_STAMP)
+lint: $(DEV_STAMP) imports
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+
+# The layers (docs/architecture.md): contracts in .importlinter.
+imports: $(DEV_STAMP)
+	$(BIN)/lint-imports --no-cache
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format src tests benchmarks
@@ -53,4 +58,4 @@ bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/ledger.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis forbear-data
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache forbear-data
