@@ -47,3 +47,42 @@ def test_a_plan_accepted_in_the_portal_shows_at_once_to_the_agent(  # type: igno
     assert owed["next_due_amount"]["yuan"].lstrip("¥") in page.text
     assert 'id="needs-work"' in page.text and 'data-needs-work="false"' in page.text
     assert 'data-governed-by="plan"' in page.text
+
+
+def test_the_script_panel_counts_broken_promises_by_their_date(  # type: ignore[no-untyped-def]
+    db, sign_in, me: PortalBorrower
+) -> None:
+    """A promise for a date 100 days back, found broken 10 days ago, is not a broken
+    promise of the last 90 days (docs/promises.md); the panel's old SQL counted it."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from forbear.store.promises import Promise
+
+    agent = sign_in("agent1")
+    before = agent.get(f"/api/v1/accounts/{me.loan_id}/scripts").json()
+    as_of = agent.get(f"/api/v1/accounts/{me.loan_id}").json()["as_of"]
+    on = datetime.fromisoformat(as_of).date()
+    for promised, resolved in ((100, 10), (20, 5)):
+        db.conn.execute(
+            insert(Promise).values(
+                loan_id=me.loan_id,
+                borrower_id=me.borrower_id,
+                amount=10_000,
+                promised_on=on - timedelta(days=promised),
+                source="agent",
+                status="broken",
+                taken_by="test",
+                taken_at=datetime.combine(
+                    on - timedelta(days=promised + 3), datetime.min.time(), UTC
+                ),
+                taken_on=on - timedelta(days=promised + 3),
+                amount_paid=0,
+                resolved_on=on - timedelta(days=resolved),
+                resolved_by="test",
+            )
+        )
+    after = agent.get(f"/api/v1/accounts/{me.loan_id}/scripts").json()
+    # only the promise dated within 90 days counts
+    assert after["broken_promises_90d"] == before["broken_promises_90d"] + 1
