@@ -86,3 +86,27 @@ def test_the_script_panel_counts_broken_promises_by_their_date(  # type: ignore[
     after = agent.get(f"/api/v1/accounts/{me.loan_id}/scripts").json()
     # only the promise dated within 90 days counts
     assert after["broken_promises_90d"] == before["broken_promises_90d"] + 1
+
+
+def test_an_offered_plan_is_not_an_active_plan_until_accepted(  # type: ignore[no-untyped-def]
+    sign_in, me: PortalBorrower
+) -> None:
+    """The script panel's old SQL counted an offered plan as an open plan; a plan the
+    borrower has not accepted governs nothing (docs/plans.md)."""
+    agent = sign_in("agent1")
+    saved = agent.post(
+        f"/api/v1/accounts/{me.loan_id}/plans", json={"plan_type": "restructure", "instalments": 6}
+    )
+    assert saved.status_code == 201, saved.text
+    offered = agent.get(f"/api/v1/accounts/{me.loan_id}/scripts").json()
+    assert offered["open_plan"] is False
+    assert agent.get(f"/api/v1/accounts/{me.loan_id}").json()["situation"]["active_plan"] is False
+    accepted = agent.post(f"/api/v1/plans/{saved.json()['plan_id']}/accept")
+    assert accepted.status_code == 200, accepted.text
+    assert agent.get(f"/api/v1/accounts/{me.loan_id}/scripts").json()["open_plan"] is True
+    shown = agent.get(f"/api/v1/accounts/{me.loan_id}").json()["situation"]
+    assert (shown["active_plan"], shown["governed_by"], shown["needs_work"]) == (
+        True,
+        "plan",
+        False,
+    )
