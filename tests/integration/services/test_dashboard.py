@@ -37,7 +37,7 @@ from forbear.services.imports import import_loans, import_products
 from forbear.store import bulk
 from forbear.store.complaints import Complaint, SatisfactionResponse
 from forbear.store.contacts import ContactAttempt
-from forbear.store.crypto import PiiVault
+from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.models import AccountState, Loan, Payment
 from forbear.store.promises import Promise
 from forbear.store.runs import Decision, Run
@@ -264,7 +264,9 @@ def book(connection: Connection, vault: PiiVault, tmp_path: Path) -> dict[str, i
             source="agent",
             category="harassment",
             status="open",
-            description="-",
+            description_enc=PiiVault(bytes(range(32))).encrypt(
+                "-", context=Contexts.COMPLAINT_DESCRIPTION
+            ),  # free text is sealed
             received_at=datetime(2026, 4, 12, 2, tzinfo=UTC),
             received_on=date(2026, 4, 12),
             due_on=date(2026, 4, 27),
