@@ -11,26 +11,19 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from forbear.domain.errors import StorageUnavailable
+from databases import fresh_pg
 from forbear.store import migrate
 from forbear.store.crypto import PiiVault
-from forbear.store.db import make_engine, normalise_url, ping
+from forbear.store.db import make_engine
 from forbear.store.uow import SqlAlchemyUnitOfWork, make_session_factory
 
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TEST_KEY = bytes(range(32))
-
-
-def pg_url() -> str:
-    return os.environ.get("FORBEAR_TEST_PG_URL", DEFAULT_PG_URL)
 
 
 @pytest.fixture(scope="session")
@@ -44,26 +37,10 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def pg_engine() -> Iterator[Engine]:
-    url = normalise_url(pg_url())
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        ping(admin)
-    except StorageUnavailable as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {pg_url()}: {exc}")
     # A database per test session, so parallel runs (xdist workers, developers) never meet.
-    name = f"forbear_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = make_engine(url.set(database=name))
-    try:
+    with fresh_pg("forbear_test") as engine:
         migrate.upgrade(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

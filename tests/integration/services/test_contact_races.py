@@ -13,9 +13,7 @@ from the moment it is allowed, pending until its outcome says otherwise, so:
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,43 +23,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, func, select
 
+from databases import fresh_pg
 from factories import import_three_loans
 from forbear.domain.compliance.config import CompiledRules, default_rules
-from forbear.domain.errors import StorageUnavailable
 from forbear.services import contacts as svc
 from forbear.store import migrate
 from forbear.store.audit import AuditEvent
 from forbear.store.contacts import ContactAttempt
 from forbear.store.crypto import PiiVault
-from forbear.store.db import make_engine, normalise_url, ping
+from forbear.store.db import make_engine
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 KEY = bytes(range(32))
 THREADS = 20
-
-
-def _fresh_pg() -> Iterator[Engine]:
-    url = normalise_url(
-        os.environ.get("FORBEAR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    )
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        ping(admin)
-    except StorageUnavailable as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    name = f"forbear_race_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = make_engine(url.set(database=name), pool_size=THREADS, max_overflow=5)
-    try:
-        migrate.upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -72,17 +46,19 @@ def committed(
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
         migrate.upgrade(engine)
-        engines: Iterator[Engine] = iter([engine])
-    else:
-        engines = _fresh_pg()
-    engine = next(engines)
-    try:
-        with engine.begin() as conn:
-            ids = import_three_loans(conn, PiiVault(KEY), tmp_path)
-        yield engine, ids
-    finally:
-        engine.dispose()
-        next(engines, None)
+        try:
+            yield engine, _book(engine, tmp_path)
+        finally:
+            engine.dispose()
+        return
+    with fresh_pg("forbear_race", pool_size=THREADS, max_overflow=5) as engine:
+        migrate.upgrade(engine)
+        yield engine, _book(engine, tmp_path)
+
+
+def _book(engine: Engine, folder: Path) -> dict[str, int]:
+    with engine.begin() as conn:
+        return import_three_loans(conn, PiiVault(KEY), folder)
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ written."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,10 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, MetaData, Table, inspect, select, text
 
+from databases import fresh_pg
 from forbear.domain.errors import ConfigurationError
 from forbear.store import migrate
 from forbear.store.crypto import Contexts, PiiVault
-from forbear.store.db import make_engine, normalise_url, ping
+from forbear.store.db import make_engine
 
 TEST_KEY = bytes(range(32))
 OTHER_KEY = bytes(range(50, 82))
@@ -42,26 +41,8 @@ def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield engine
         engine.dispose()
         return
-    url = normalise_url(
-        os.environ.get("FORBEAR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    )
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        ping(admin)
-    except Exception as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    name = f"forbear_m16_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = make_engine(url.set(database=name))
-    try:
+    with fresh_pg("forbear_m16") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _table(conn: Connection, name: str) -> Table:
