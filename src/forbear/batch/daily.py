@@ -488,34 +488,19 @@ def _settle_plans(conn: Connection, as_of: date) -> dict[str, int]:
 
 def _compute_book(conn: Connection, as_of: date) -> _BookDay:
     """Steps 2-3 on the book as it stands; reads only. Every table of the book is read
-    once, range of loan ids by range (:func:`forbear.services.book.iter_days`: memory
-    holds one range, and the next one being read), and the ledger runs once
+    once (:func:`forbear.services.book.load_day`) and the ledger runs once
     (:func:`forbear.services.book.day_ledger`); the scoring features come from that same
     run, and the states and scores computed here are what the ACCOUNT frame reads."""
-    head = book.read_head(conn, as_of)
+    day = book.load_day(conn, as_of)
     scoring = models.has_active_book_model(conn)
-    states: list[pl.DataFrame] = []
-    features: list[pl.DataFrame] = []
-    days = (
-        book.iter_days(conn, head)
-        if head.loans.height
-        else iter([book.load_bucket(conn, head, 0, -1)])
-    )
-    for day in days:  # the next range is being read on conn meanwhile: compute only
-        ledger = book.day_ledger(day, contract=scoring)
-        states.append(ledger.states)
-        if scoring:
-            features.append(models.day_features(day, ledger))
-        del day, ledger
-    borrowers = head.loans.select("loan_id", "borrower_id")
+    ledger = book.day_ledger(day, contract=scoring)
     scores: dict[str, pl.DataFrame] | None = None
     if scoring:
-        whole = models.whole_book(features, borrowers)
         try:
-            scores = models.book_scores(conn, as_of, features=whole)
+            scores = models.book_scores(conn, as_of, day, ledger)
         except NotFound:
             scores = None
-    return _BookDay(pl.concat(states).sort("loan_id"), scores, borrowers)
+    return _BookDay(ledger.states, scores, day.borrowers)
 
 
 def _store_book(

@@ -5,8 +5,7 @@ frame and the legal queue all share."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -128,89 +127,15 @@ class BookDay:
         return pl.concat([versioned, self.inputs.governing["loan_id"]]).unique().sort()
 
 
-# The daily run reads and computes the book in contiguous ranges of loan ids of this many
-# loans (index range scans on both databases; memory holds one range, and the next one
-# being read, at a time). 250,000 loans of a demo book are about 3.6M instalments.
-LOANS_PER_BUCKET = 250_000
-
-
-@dataclass(frozen=True)
-class BookHead:
-    """What the day reads once for the whole book, before its loan ranges: every loan
-    (``LOANS`` plus ``borrower_id``) and its ledger key (contract version), the products
-    (current terms, and the ledger's with the older versions), the governing plans and
-    their lines."""
-
-    as_of: date
-    loans: pl.DataFrame
-    keyed: pl.DataFrame
-    contract_products: pl.DataFrame
-    products: pl.DataFrame
-    governing: pl.DataFrame
-    lines: pl.DataFrame
-
-    def buckets(self, per_bucket: int = LOANS_PER_BUCKET) -> list[tuple[int, int]]:
-        """Contiguous ``(first, last)`` loan-id ranges of at most ``per_bucket`` loans."""
-        ids = self.loans["loan_id"]  # ordered by loan_id
-        n = ids.len()
-        return [
-            (int(ids[i]), int(ids[min(i + per_bucket, n) - 1])) for i in range(0, n, per_bucket)
-        ]
-
-
-def read_head(conn: Connection, as_of: date) -> BookHead:
+def load_day(conn: Connection, as_of: date) -> BookDay:
+    """Every table the day's ledger and scoring read, read once (:func:`BookDay`)."""
     loans = bulk.read_loans_with_borrowers(conn)
     terms = bulk.read_products_terms(conn)
-    keyed, products = ledger_products(conn, loans.select(list(ledger_schema.LOANS)), terms)
-    governing = governing_plans(read_plan_periods(conn), as_of)
-    lines = read_plan_lines(conn, governing["plan_id"].to_list())
-    return BookHead(as_of, loans, keyed, products_frame(terms), products, governing, lines)
-
-
-def load_bucket(conn: Connection, head: BookHead, first: int, last: int) -> BookDay:
-    """The loans with ids ``first..last`` of the day's book: their instalments and
-    payments read (a range scan each), the rest cut from ``head``."""
-    mine = pl.col("loan_id").is_between(first, last)
-    instalments = bulk.read_instalments(conn, between=(first, last))
-    payments = bulk.read_payments(conn, up_to=head.as_of, between=(first, last))
-    governing = head.governing.filter(mine)
-    lines = head.lines.join(governing.select("plan_id"), on="plan_id", how="semi")
-    eff_loans, eff_instalments, eff_payments = apply_plans(
-        head.keyed.filter(mine), instalments, payments, governing, lines
-    )
-    inputs = LedgerInputs(
-        eff_loans, head.products, eff_instalments, eff_payments, payments, governing
-    )
-    loans = head.loans.filter(mine)
-    return BookDay(head.as_of, loans, head.contract_products, instalments, payments, inputs)
-
-
-def load_day(conn: Connection, as_of: date) -> BookDay:
-    """Every table the day's ledger and scoring read, read once (:class:`BookDay`), the
-    whole book as one range."""
-    head = read_head(conn, as_of)
-    if head.loans.is_empty():
-        return load_bucket(conn, head, 0, -1)
-    return load_bucket(conn, head, int(head.loans["loan_id"][0]), int(head.loans["loan_id"][-1]))
-
-
-def iter_days(
-    conn: Connection, head: BookHead, per_bucket: int = LOANS_PER_BUCKET
-) -> Iterator[BookDay]:
-    """:func:`load_bucket` over every range of the book, the next range read (by a
-    thread on ``conn``, which the caller must not use meanwhile) while the caller works
-    on the current one."""
-    ranges = head.buckets(per_bucket)
-    if not ranges:
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="book-reader") as reader:
-        pending = reader.submit(load_bucket, conn, head, *ranges[0])
-        for following in [*ranges[1:], None]:
-            day = pending.result()
-            if following is not None:
-                pending = reader.submit(load_bucket, conn, head, *following)
-            yield day
-            del day
+    instalments = bulk.read_instalments(conn)
+    payments = bulk.read_payments(conn, up_to=as_of)
+    contract_loans = loans.select(list(ledger_schema.LOANS))
+    inputs = _effective(conn, as_of, contract_loans, terms, instalments, payments)
+    return BookDay(as_of, loans, products_frame(terms), instalments, payments, inputs)
 
 
 @dataclass(frozen=True)

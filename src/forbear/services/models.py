@@ -414,19 +414,20 @@ def score_book(conn: Connection, as_of: date) -> dict[str, int]:
 
 
 def book_scores(
-    conn: Connection, as_of: date, *, features: pl.DataFrame | None = None
+    conn: Connection, as_of: date, day: BookDay | None = None, ledger: DayLedger | None = None
 ) -> dict[str, pl.DataFrame]:
     """Each active book model's scores of every active loan as of ``as_of``, by kind;
     reads only (the daily run scores on a read-only snapshot, then stores them in a
-    short write with :func:`store_scores`). The daily run passes the ``features`` it
-    computed from its own ledger run (:func:`day_features`, :func:`whole_book`) instead
-    of reading the book and running the ledger again: the same features (a test checks
-    it)."""
+    short write with :func:`store_scores`). With the day's book and its ledger run
+    (:func:`forbear.services.book.load_day`, :func:`~forbear.services.book.day_ledger`)
+    the features come from them instead of reading the book and running the ledger
+    again: the same features (a test checks it)."""
     active = _active(conn)
     if not active:
         raise NotFound("active book model", "behaviour, early_warning or propensity")
-    feats = features
-    if feats is None:
+    if day is not None and ledger is not None:
+        feats = day_features(day, ledger)
+    else:
         feats = book_features(load_book(conn, up_to=as_of), as_of)
     return {
         kind.value: score_features(kind, artefact, feats).with_columns(
@@ -454,24 +455,6 @@ def day_features(day: BookDay, ledger: DayLedger) -> pl.DataFrame:
         frames, ledger.contract_states.lazy(), ledger.contract_allocations.lazy(), day.as_of
     )
     return features_at(frames, settled, day.as_of)
-
-
-def whole_book(parts: Sequence[pl.DataFrame], borrowers: pl.DataFrame) -> pl.DataFrame:
-    """Features computed range of loans by range (:func:`day_features`) as one frame,
-    ``other_loans`` counted over the whole book (a borrower's loans may fall in different
-    ranges): the active loans of the borrower but this one, as on the whole book."""
-    feats = pl.concat(parts)
-    if len(parts) == 1:
-        return feats
-    owners = feats.select("loan_id").join(borrowers, on="loan_id", how="left")
-    counts = owners.group_by("borrower_id").agg(_n=pl.len())
-    return (
-        feats.join(owners, on="loan_id", how="left")
-        .join(counts, on="borrower_id", how="left")
-        .with_columns(other_loans=(pl.col("_n") - 1).cast(pl.Int32))
-        .select(feats.columns)
-        .sort("loan_id")
-    )
 
 
 def store_scores(conn: Connection, as_of: date, scores: dict[str, pl.DataFrame]) -> dict[str, int]:

@@ -103,14 +103,8 @@ def read_loans_with_borrowers(conn: Connection) -> pl.DataFrame:
     return read_frame(conn, stmt, LOANS_WITH_BORROWERS)
 
 
-def read_instalments(
-    conn: Connection,
-    loan_ids: Sequence[int] | None = None,
-    *,
-    between: tuple[int, int] | None = None,
-) -> pl.DataFrame:
-    """Schedules as ``INSTALMENTS``, ordered by ``(loan_id, seq)``; all loans, or
-    ``loan_ids``, or the loans whose id is ``between`` two ids (inclusive; a range scan)."""
+def read_instalments(conn: Connection, loan_ids: Sequence[int] | None = None) -> pl.DataFrame:
+    """Schedules as ``INSTALMENTS``, ordered by ``(loan_id, seq)``; all loans or ``loan_ids``."""
     stmt = select(
         Instalment.loan_id,
         Instalment.seq,
@@ -121,8 +115,6 @@ def read_instalments(
     ).order_by(Instalment.loan_id, Instalment.seq)
     if loan_ids is not None:
         stmt = stmt.where(Instalment.loan_id.in_([int(i) for i in loan_ids]))
-    if between is not None:
-        stmt = stmt.where(Instalment.loan_id.between(int(between[0]), int(between[1])))
     return read_frame(conn, stmt, contracts.INSTALMENTS)
 
 
@@ -132,11 +124,10 @@ def read_payments(
     loan_ids: Sequence[int] | None = None,
     *,
     after: date | None = None,
-    between: tuple[int, int] | None = None,
 ) -> pl.DataFrame:
     """Payments as ``PAYMENTS`` (``payment_id`` is ``payments.id``), paid on or before
-    ``up_to`` and after ``after`` if given (of ``loan_ids``, or of the loans whose id is
-    ``between`` two ids, if given), ordered by ``(loan_id, paid_on, payment_id)``."""
+    ``up_to`` and after ``after`` if given (of ``loan_ids`` if given), ordered by
+    ``(loan_id, paid_on, payment_id)``."""
     stmt = select(
         Payment.id.label("payment_id"), Payment.loan_id, Payment.paid_on, Payment.amount
     ).order_by(Payment.loan_id, Payment.paid_on, Payment.id)
@@ -144,8 +135,6 @@ def read_payments(
         stmt = stmt.where(Payment.paid_on <= up_to)
     if after is not None:
         stmt = stmt.where(Payment.paid_on > after)
-    if between is not None:
-        stmt = stmt.where(Payment.loan_id.between(int(between[0]), int(between[1])))
     if loan_ids is not None:
         stmt = stmt.where(Payment.loan_id.in_([int(i) for i in loan_ids]))
     return read_frame(conn, stmt, contracts.PAYMENTS)

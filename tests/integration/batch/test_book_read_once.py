@@ -81,24 +81,3 @@ def test_the_account_frame_from_the_days_facts_is_the_one_read_back(
     shared = build_accounts(conn, AS_OF, facts=facts, scores=bulk.scores_frame([]))
     assert_frame_equal(shared, build_accounts(conn, AS_OF))
     assert shared["active_plan"].any()
-
-
-def test_the_book_read_range_by_range_gives_what_it_gives_whole(
-    rebased_book: Connection,
-) -> None:
-    """Memory holds one range of loans at a time; the states and the features (whose
-    ``other_loans`` counts a borrower's loans in every range) are the whole book's."""
-    conn = rebased_book
-    whole = book.load_day(conn, AS_OF)
-    whole_ledger = book.day_ledger(whole)
-    head = book.read_head(conn, AS_OF)
-    assert len(head.buckets(200)) > 3
-    states, features = [], []
-    for day in book.iter_days(conn, head, per_bucket=200):
-        ledger = book.day_ledger(day)
-        states.append(ledger.states)
-        features.append(models.day_features(day, ledger))
-    assert_frame_equal(pl.concat(states).sort("loan_id"), whole_ledger.states.sort("loan_id"))
-    together = models.whole_book(features, head.loans.select("loan_id", "borrower_id"))
-    assert_frame_equal(together, models.day_features(whole, whole_ledger))
-    assert together["other_loans"].max() > 0
