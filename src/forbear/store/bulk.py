@@ -119,22 +119,16 @@ def read_instalments(conn: Connection, loan_ids: Sequence[int] | None = None) ->
 
 
 def read_payments(
-    conn: Connection,
-    up_to: date | None = None,
-    loan_ids: Sequence[int] | None = None,
-    *,
-    after: date | None = None,
+    conn: Connection, up_to: date | None = None, loan_ids: Sequence[int] | None = None
 ) -> pl.DataFrame:
     """Payments as ``PAYMENTS`` (``payment_id`` is ``payments.id``), paid on or before
-    ``up_to`` and after ``after`` if given (of ``loan_ids`` if given), ordered by
-    ``(loan_id, paid_on, payment_id)``."""
+    ``up_to`` if given (of ``loan_ids`` if given), ordered by ``(loan_id, paid_on,
+    payment_id)``."""
     stmt = select(
         Payment.id.label("payment_id"), Payment.loan_id, Payment.paid_on, Payment.amount
     ).order_by(Payment.loan_id, Payment.paid_on, Payment.id)
     if up_to is not None:
         stmt = stmt.where(Payment.paid_on <= up_to)
-    if after is not None:
-        stmt = stmt.where(Payment.paid_on > after)
     if loan_ids is not None:
         stmt = stmt.where(Payment.loan_id.in_([int(i) for i in loan_ids]))
     return read_frame(conn, stmt, contracts.PAYMENTS)
