@@ -11,7 +11,7 @@ transaction; none commits. Frames follow the contracts in
   * on PostgreSQL the result streams out through ``COPY (...) TO STDOUT`` as CSV on the
     caller's connection (its transaction, its snapshot) straight into ``pl.read_csv``;
   * on SQLite inside :func:`arrow_snapshot` (the daily run's read-only phases) through
-    the ADBC SQLite driver, which builds Arrow columns in C, in a worker process that
+    the ADBC SQLite driver, which builds Arrow columns in C, on its own connection that
     reads the very snapshot of the caller's read-only transaction (see there);
   * on SQLite otherwise (a write transaction must see its own writes) through the
     caller's own sqlite3 cursor, the values turned into typed columns by Polars.
@@ -24,13 +24,8 @@ transaction; none commits. Frames follow the contracts in
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import json
 import sqlite3
-import struct
-import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -43,7 +38,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from forbear.domain.ledger import schema as contracts
 from forbear.domain.products import ProductTerms
-from forbear.store.db import SQLITE_BEGIN_OPTION
 from forbear.store.models import (
     AccountScore,
     AccountState,
@@ -306,6 +300,9 @@ def _typed(raw: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
 # --- the Arrow reader of a read-only snapshot ---------------------------------------------
 
 _SNAPSHOT = "forbear.bulk.arrow_snapshot"
+# ADBC's SQLite driver infers each column's type from its first batch; a batch this large
+# holds every result whole, so a column null in its first rows cannot be typed too early.
+_ADBC_BATCH_ROWS = str(2**30)
 SNAPSHOT_LOCK_TIMEOUT_S = 60.0
 """How long :func:`arrow_snapshot` waits for SQLite's write lock to line the snapshots up."""
 
@@ -316,17 +313,15 @@ def arrow_snapshot(conn: Connection) -> Iterator[bool]:
     sees exactly what ``conn`` sees. Yields whether such a reader is in use.
 
     ``conn`` must be in a read-only transaction (:func:`forbear.store.db.read_only`) that
-    has read nothing yet: enter this right after ``begin()``. In a write transaction (it
-    must read its own writes) nothing is attached.
+    has read nothing yet: enter this right after ``begin()``.
 
-    - SQLite (a database file): the ADBC SQLite driver in a worker process
-      (:mod:`forbear.store.arrow_worker`, which says why a process) in a deferred
-      transaction on the same file. In WAL mode a reading transaction sees the database
-      as of its first read, for as long as it lasts; both transactions make their first
-      read while a third connection holds the write lock (``BEGIN IMMEDIATE`` for those
-      few milliseconds, nothing computed meanwhile), so no commit can fall between them:
-      one snapshot. If the lock cannot be had (or the driver is missing, or the database
-      is in memory) nothing is attached and reads stay on ``conn``.
+    - SQLite (a database file): an ADBC connection to the same file in a deferred
+      transaction. In WAL mode a reading transaction sees the database as of its first
+      read, for as long as it lasts; both transactions make their first read while a third
+      connection holds the write lock (``BEGIN IMMEDIATE`` for those few milliseconds,
+      nothing computed meanwhile), so no commit can fall between them: one snapshot. If
+      the lock cannot be had (or the driver is not installed, or the database is in
+      memory) nothing is attached and reads stay on ``conn``.
     - PostgreSQL: nothing to attach; ``COPY`` runs on ``conn`` itself (set the transaction
       REPEATABLE READ for one snapshot over several statements).
     """
@@ -342,51 +337,18 @@ def arrow_snapshot(conn: Connection) -> Iterator[bool]:
         snapshot.close()
 
 
-def _as_sqlite(value: Any) -> Any:
-    """A parameter as the sqlite3 module's default adapters would bind it."""
-    if isinstance(value, datetime):
-        return value.isoformat(" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-class SnapshotReaderFailed(RuntimeError):
-    """The snapshot's reader process failed (its message names the error class only)."""
-
-
 class _SqliteSnapshot:
-    def __init__(self, worker: subprocess.Popen[bytes]) -> None:
-        self._worker = worker
-
-    def _call(self, request: dict[str, Any]) -> tuple[bytes, bytes]:
-        stdin, stdout = self._worker.stdin, self._worker.stdout
-        assert stdin is not None and stdout is not None
-        body = json.dumps(request).encode()
-        try:
-            stdin.write(struct.pack(">I", len(body)) + body)
-            stdin.flush()
-            head = stdout.read(9)
-        except OSError as exc:
-            raise SnapshotReaderFailed(f"snapshot reader: {type(exc).__name__}") from None
-        if len(head) < 9:
-            raise SnapshotReaderFailed("snapshot reader ended unexpectedly")
-        (size,) = struct.unpack(">Q", head[1:])
-        payload = stdout.read(size)
-        if head[:1] == b"E":
-            raise SnapshotReaderFailed(f"snapshot reader: {payload.decode()}")
-        return head[:1], payload
-
-    def begin(self) -> None:
-        self._call({"op": "begin"})
+    def __init__(self, adbc: Any) -> None:
+        self._adbc = adbc
 
     def read(self, sql: str, params: list[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
-        import pyarrow as pa
-
-        _, payload = self._call(
-            {"op": "read", "sql": sql, "params": [_as_sqlite(v) for v in params]}
-        )
-        table = pa.ipc.open_stream(payload).read_all()
+        cursor = self._adbc.cursor()
+        try:
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": _ADBC_BATCH_ROWS})
+            cursor.execute(sql, params or None)
+            table = cursor.fetch_arrow_table()
+        finally:
+            cursor.close()
         raw = pl.from_arrow(table, rechunk=False)
         assert isinstance(raw, pl.DataFrame)
         if raw.height == 0:
@@ -394,17 +356,10 @@ class _SqliteSnapshot:
         return _typed(raw.rename(dict(zip(raw.columns, schema, strict=True))), schema)
 
     def close(self) -> None:
-        worker = self._worker
         try:
-            if worker.stdin is not None:
-                worker.stdin.close()  # end of input: the worker rolls back and ends
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a stuck worker
-            worker.kill()
-            worker.wait()
+            self._adbc.rollback()
         finally:
-            if worker.stdout is not None:
-                worker.stdout.close()
+            self._adbc.close()
 
 
 def _sqlite_file(conn: Connection) -> Path | None:
@@ -417,30 +372,31 @@ def _sqlite_file(conn: Connection) -> Path | None:
 
 def _open_sqlite_snapshot(conn: Connection) -> _SqliteSnapshot | None:
     path = _sqlite_file(conn)
-    deferred = conn.get_execution_options().get(SQLITE_BEGIN_OPTION) == "DEFERRED"
-    if path is None or not deferred or not conn.in_transaction():
-        return None  # a write transaction reads what it wrote, on its own connection
-    if importlib.util.find_spec("adbc_driver_sqlite") is None:  # pragma: no cover
+    if path is None or not conn.in_transaction():
         return None
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "forbear.store.arrow_worker", str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    snapshot = _SqliteSnapshot(worker)
+    try:
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    adbc = adbc_sqlite.connect(str(path))  # autocommit off: a deferred transaction
     lock = sqlite3.connect(path, timeout=SNAPSHOT_LOCK_TIMEOUT_S, isolation_level=None)
     try:
         lock.execute("BEGIN IMMEDIATE")  # no commit can happen until the rollback below
         conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
-        snapshot.begin()
-    except (sqlite3.OperationalError, SnapshotReaderFailed):
-        snapshot.close()
+        cursor = adbc.cursor()
+        try:
+            cursor.execute("SELECT count(*) FROM sqlite_master")
+            cursor.fetchall()
+        finally:
+            cursor.close()
+    except sqlite3.OperationalError:
+        adbc.close()
         return None
     finally:
         if lock.in_transaction:
             lock.execute("ROLLBACK")
         lock.close()
-    return snapshot
+    return _SqliteSnapshot(adbc)
 
 
 def _table(table_name: str) -> Table:
@@ -503,28 +459,13 @@ def _copy_out(
         return contracts.empty(schema)
     buffer.seek(0)
     # Read with the contract's types; strings first for dates, which CSV carries as ISO text.
-    # Read with the contract's types, but booleans (``t``/``f``) and UTC date-times (in
-    # the session's zone, with an offset) as text first.
-    text = {
-        name: pl.String() if dtype == pl.Boolean or isinstance(dtype, pl.Datetime) else dtype
-        for name, dtype in schema.items()
-    }
-    frame = pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=text)
-    columns = []
-    for name, dtype in schema.items():
-        column = pl.col(name)
-        if dtype == pl.Boolean:
-            column = column == "t"
-        elif isinstance(dtype, pl.Datetime):
-            with_zone = dtype.time_zone is not None
-            column = column.str.to_datetime(
-                "%Y-%m-%d %H:%M:%S%.f%#z" if with_zone else "%Y-%m-%d %H:%M:%S%.f",
-                time_unit="us",
-            )
-            if with_zone:
-                column = column.dt.convert_time_zone(dtype.time_zone or "UTC")
-        columns.append(column.cast(dtype).alias(name))
-    return frame.select(columns)
+    frame = pl.read_csv(
+        buffer,
+        has_header=False,
+        new_columns=list(schema),
+        schema={name: dtype for name, dtype in schema.items()},
+    )
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
 
 
 LOAN_BORROWERS: dict[str, pl.DataType] = {"loan_id": pl.Int64(), "borrower_id": pl.Int64()}
