@@ -12,14 +12,12 @@ Python. The order within the day:
 
 1-2. the collection state and the book: repayment plans activated, completed or broken
      (:func:`forbear.services.plans.daily_update`; a plan changes what the ledger
-     counts as due); the book read once (:func:`forbear.services.book.load_day`: each
-     table once, as Arrow) and the ledger run once over it
-     (:func:`forbear.services.book.day_ledger`), its states stored; promises to pay
-     matched to payments (:func:`forbear.services.promises.daily_update`); the legal
-     review queue (:func:`forbear.services.legal.refresh_queue`) assessed with the
-     ACCOUNT frame's inputs and refreshed in the last write; each idempotent for the date;
-3.   the active book models: :func:`forbear.services.models.book_scores` on features from
-     that same ledger run (skipped, with a note, when no model is active);
+     counts as due), the ledger's states (:func:`forbear.services.book.compute_states`,
+     stored), promises to pay matched to payments
+     (:func:`forbear.services.promises.daily_update`) and the legal review queue
+     (:func:`forbear.services.legal.refresh_queue`); each is idempotent for the date;
+3.   the active book models: :func:`forbear.services.models.score_book` (skipped, with a
+     note, when no model is active);
 4.   the ACCOUNT frame, the active strategy's segments, arms and treatments, and the
      day's actions; yesterday's carried (allowed, unscheduled) actions re-enter;
 5-6. every planned contact goes through the compliance gate as one whole-day plan (at
@@ -387,7 +385,6 @@ class _Computed:
     decisions: pl.DataFrame
     assigned: pl.DataFrame
     capacity_use: list[dict[str, Any]]
-    legal_accounts: pl.DataFrame
 
 
 def run_day(
@@ -510,15 +507,15 @@ def _store_book(
     plan_counts: dict[str, int],
     started: datetime,
 ) -> _Prepared:
-    """Store the day's states and scores, then match promises to payments; each
-    idempotent for the date. (The legal review queue is assessed on the next snapshot,
-    which sees the promises matched here, and refreshed in the run's last write.)"""
-    from forbear.services import promises
+    """Store the day's states and scores, then match promises to payments and refresh the
+    legal review queue (which reads the stored states); each idempotent for the date."""
+    from forbear.services import legal, promises
 
     notes: list[str] = []
     book.store_states(conn, as_of, book_day.states)
     collection = {"plans": plan_counts}
     collection["promises"] = promises.daily_update(conn, as_of, ACTOR)
+    collection["legal_queue"] = legal.refresh_queue(conn, as_of, ACTOR)
     if book_day.scores is None:
         notes.append("no active book model: scoring skipped (accounts are unscored)")
     else:
@@ -547,18 +544,21 @@ def _compute(
     # compliance gate over the whole day's plan, through the engine's kernel
     version_id, strategy = _strategy(conn)
     compiled = compile_strategy(strategy)
-    from forbear.services import legal
-    from forbear.services.accounts import day_facts
-
     previous_queue, carried = _previous_day(conn, as_of)
     scores = (
         bulk.read_scores(conn, as_of)
         if book_day.scores is None
         else bulk.scores_frame(list(book_day.scores.values()))
     )
-    facts = day_facts(conn, as_of, states=book_day.states, borrowers=book_day.borrowers)
-    frames = day_frames(conn, as_of, hour, carried, facts=facts, scores=scores)
-    legal_accounts = legal.legal_accounts(conn, as_of, facts=facts)
+    frames = day_frames(
+        conn,
+        as_of,
+        hour,
+        carried,
+        states=book_day.states,
+        borrowers=book_day.borrowers,
+        scores=scores,
+    )
     rules = lender_rules(data_dir, conn)
     if engine == "spark":
         from forbear.batch import spark_engine
@@ -574,7 +574,7 @@ def _compute(
     capacity_use = capacity_summary(allocated, config).to_dicts()
     plan_cols = ["scheduled", "agent_id", "team_id", "carried", "rank"]
     decisions = _decisions(gated, allocated, assigned, as_of, version_id, plan_cols)
-    return _Computed(version_id, decisions, assigned, capacity_use, legal_accounts)
+    return _Computed(version_id, decisions, assigned, capacity_use)
 
 
 def day_frames(
@@ -583,22 +583,21 @@ def day_frames(
     hour: time,
     carried: pl.DataFrame,
     *,
-    facts: Any = None,
+    states: pl.DataFrame | None = None,
+    borrowers: pl.DataFrame | None = None,
     scores: pl.DataFrame | None = None,
 ) -> DayFrames:
     """The kernel's inputs for the whole book from the database (one bucket). The daily
-    run passes the day's :class:`forbear.services.accounts.DayFacts` and ``scores``
-    (``bulk.SCORES``) it holds, so each table is read once (the holds serve the ACCOUNT
-    frame and the gate)."""
-    from forbear.services.accounts import build_accounts, day_facts
+    run passes the day's ``states``, ``borrowers`` and ``scores`` (``bulk.SCORES``) it
+    holds; each table is read once (the holds serve the ACCOUNT frame and the gate)."""
+    from forbear.services.accounts import build_accounts
 
     if scores is None:
         scores = bulk.read_scores(conn, as_of)
-    if facts is None:
-        facts = day_facts(conn, as_of)
-    accounts = build_accounts(conn, as_of, facts=facts, scores=scores).join(
-        reason_codes(scores), on="loan_id", how="left"
-    )
+    holds = contact_store.read_holds(conn)
+    accounts = build_accounts(
+        conn, as_of, states=states, borrowers=borrowers, scores=scores, holds=holds
+    ).join(reason_codes(scores), on="loan_id", how="left")
     zones = borrower_zones(conn)
     first, last = kernel.day_window(zones["timezone"].drop_nulls().to_list(), as_of, hour)
     return DayFrames(
@@ -608,7 +607,7 @@ def day_frames(
         zones=zones,
         history=contact_store.read_history(conn, before=first),
         flags=contact_store.read_flags(conn, at=last),
-        holds=facts.holds,
+        holds=holds,
     ).conformed()
 
 
@@ -737,12 +736,6 @@ def _write(
     started, notes, collection = prepared.started, prepared.notes, prepared.collection
     capacity_use = computed.capacity_use
     lock(conn, LockSpace.KEY, f"daily-run:{as_of.isoformat()}")
-    from forbear.services import legal
-
-    collection = {
-        **collection,
-        "legal_queue": legal.refresh_queue(conn, as_of, ACTOR, accounts=computed.legal_accounts),
-    }
     conn.execute(
         update(Run)
         .where(Run.as_of == as_of, Run.status == RunStatus.COMPLETED.value)

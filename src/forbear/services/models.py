@@ -37,6 +37,7 @@ from forbear.domain.scoring.features import (
     settlements_from,
 )
 from forbear.domain.scoring.propensity import predict_propensity, train_propensity
+from forbear.domain.scoring.scorecard import train_scorecard
 from forbear.domain.scoring.targets import (
     BOOK_KINDS,
     DEFAULT_WINDOW_DAYS,
@@ -155,8 +156,6 @@ def train_application(
     The target is 0/1 with 1 = bad, or any two-valued column with ``bad_value`` naming
     the value that means bad (German Credit's ``creditability`` is good/bad).
     """
-    from forbear.domain.scoring.scorecard import train_scorecard  # optbinning: training only
-
     frame = read_application_table(path)
     if target not in frame.columns:
         raise ValidationError(target, f"no such column in {path.name}")
@@ -217,8 +216,6 @@ def train_on_book(
     """Train a behaviour or early-warning scorecard, or the propensity model, on the book
     as it stood on ``as_of``, stacked over ``observation_dates`` (default: the last
     ``months`` month ends whose outcome has matured by ``as_of``)."""
-    from forbear.domain.scoring.scorecard import train_scorecard  # optbinning: training only
-
     if kind not in BOOK_KINDS:
         raise ValidationError("--kind", f"{kind.value} is trained from a file, not the book")
     frames = load_book(conn, up_to=as_of)
