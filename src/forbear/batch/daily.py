@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -407,7 +405,7 @@ def run_day(
         plan_counts = _settle_plans(conn, as_of)
         book_day = _compute_book(conn, as_of)
         prepared = _store_book(conn, as_of, book_day, plan_counts, started)
-        computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared, book_day)
+        computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared.notes)
         return _write(conn, as_of, engine, prepared, computed)
 
 
@@ -443,37 +441,23 @@ def run_day_phased(
     started = now or datetime.now(UTC)
     with db.begin() as conn, audit.deferred(conn):
         plan_counts = _settle_plans(conn, as_of)
-    with snapshot(db) as conn:
+    with read_only(db.connect()) as conn, conn.begin():
         book_day = _compute_book(conn, as_of)
     with db.begin() as conn, audit.deferred(conn):
         prepared = _store_book(conn, as_of, book_day, plan_counts, started)
-    with snapshot(db) as conn:
-        computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared, book_day)
+    with read_only(db.connect()) as conn, conn.begin():
+        computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared.notes)
     with db.begin() as conn, audit.deferred(conn):
         return _write(conn, as_of, engine, prepared, computed)
 
 
-@contextmanager
-def snapshot(db: Engine) -> Iterator[Connection]:
-    """A read-only transaction on one snapshot of the database, read in bulk through the
-    Arrow reader (:func:`forbear.store.bulk.arrow_snapshot`): deferred on SQLite (no
-    write lock), REPEATABLE READ READ ONLY on PostgreSQL (one snapshot for every
-    statement, not one per statement)."""
-    conn = read_only(db.connect())
-    if db.dialect.name == "postgresql":
-        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-    with conn, conn.begin(), bulk.arrow_snapshot(conn):
-        yield conn
-
-
 @dataclass
 class _BookDay:
-    """Steps 2-3 computed, not yet stored: the ledger's states, the models' scores (None
-    when no book model is active) and each loan's borrower, from the book read once."""
+    """Steps 2-3 computed, not yet stored: the ledger's states and the models' scores
+    (None when no book model is active)."""
 
     states: pl.DataFrame
     scores: dict[str, pl.DataFrame] | None
-    borrowers: pl.DataFrame
 
 
 def _settle_plans(conn: Connection, as_of: date) -> dict[str, int]:
@@ -484,20 +468,12 @@ def _settle_plans(conn: Connection, as_of: date) -> dict[str, int]:
 
 
 def _compute_book(conn: Connection, as_of: date) -> _BookDay:
-    """Steps 2-3 on the book as it stands; reads only. Every table of the book is read
-    once (:func:`forbear.services.book.load_day`) and the ledger runs once
-    (:func:`forbear.services.book.day_ledger`); the scoring features come from that same
-    run, and the states and scores computed here are what the ACCOUNT frame reads."""
-    day = book.load_day(conn, as_of)
-    scoring = models.has_active_book_model(conn)
-    ledger = book.day_ledger(day, contract=scoring)
-    scores: dict[str, pl.DataFrame] | None = None
-    if scoring:
-        try:
-            scores = models.book_scores(conn, as_of, day, ledger)
-        except NotFound:
-            scores = None
-    return _BookDay(ledger.states, scores, day.borrowers)
+    """Steps 2-3 on the book as it stands; reads only."""
+    try:
+        scores: dict[str, pl.DataFrame] | None = models.book_scores(conn, as_of)
+    except NotFound:
+        scores = None
+    return _BookDay(book.ledger_states(conn, as_of), scores)
 
 
 def _store_book(
@@ -531,11 +507,9 @@ def _compute(
     engine: str,
     hour: time,
     capacity: Any,
-    prepared: _Prepared,
-    book_day: _BookDay,
+    notes: list[str],
 ) -> _Computed:
-    """Steps 4-6; reads only. The day's states, scores and borrowers come from
-    :func:`_compute_book` (what :func:`_store_book` stored), not read back."""
+    """Steps 4-6; reads only."""
     from forbear.domain.capacity import allocate, default_capacity
     from forbear.domain.capacity import summary as capacity_summary
     from forbear.domain.strategy import compile_strategy
@@ -545,20 +519,7 @@ def _compute(
     version_id, strategy = _strategy(conn)
     compiled = compile_strategy(strategy)
     previous_queue, carried = _previous_day(conn, as_of)
-    scores = (
-        bulk.read_scores(conn, as_of)
-        if book_day.scores is None
-        else bulk.scores_frame(list(book_day.scores.values()))
-    )
-    frames = day_frames(
-        conn,
-        as_of,
-        hour,
-        carried,
-        states=book_day.states,
-        borrowers=book_day.borrowers,
-        scores=scores,
-    )
+    frames = day_frames(conn, as_of, hour, carried)
     rules = lender_rules(data_dir, conn)
     if engine == "spark":
         from forbear.batch import spark_engine
@@ -577,27 +538,13 @@ def _compute(
     return _Computed(version_id, decisions, assigned, capacity_use)
 
 
-def day_frames(
-    conn: Connection,
-    as_of: date,
-    hour: time,
-    carried: pl.DataFrame,
-    *,
-    states: pl.DataFrame | None = None,
-    borrowers: pl.DataFrame | None = None,
-    scores: pl.DataFrame | None = None,
-) -> DayFrames:
-    """The kernel's inputs for the whole book from the database (one bucket). The daily
-    run passes the day's ``states``, ``borrowers`` and ``scores`` (``bulk.SCORES``) it
-    holds; each table is read once (the holds serve the ACCOUNT frame and the gate)."""
+def day_frames(conn: Connection, as_of: date, hour: time, carried: pl.DataFrame) -> DayFrames:
+    """The kernel's inputs for the whole book from the database (one bucket)."""
     from forbear.services.accounts import build_accounts
 
-    if scores is None:
-        scores = bulk.read_scores(conn, as_of)
-    holds = contact_store.read_holds(conn)
-    accounts = build_accounts(
-        conn, as_of, states=states, borrowers=borrowers, scores=scores, holds=holds
-    ).join(reason_codes(scores), on="loan_id", how="left")
+    accounts = build_accounts(conn, as_of).join(
+        reason_codes(bulk.read_scores(conn, as_of)), on="loan_id", how="left"
+    )
     zones = borrower_zones(conn)
     first, last = kernel.day_window(zones["timezone"].drop_nulls().to_list(), as_of, hour)
     return DayFrames(
@@ -607,7 +554,7 @@ def day_frames(
         zones=zones,
         history=contact_store.read_history(conn, before=first),
         flags=contact_store.read_flags(conn, at=last),
-        holds=holds,
+        holds=contact_store.read_holds(conn),
     ).conformed()
 
 

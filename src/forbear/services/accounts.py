@@ -42,34 +42,21 @@ def limitation_years(rules: CompiledRules | None = None) -> int:
 
 
 def build_accounts(
-    conn: Connection,
-    as_of: date,
-    rules: CompiledRules | None = None,
-    *,
-    states: pl.DataFrame | None = None,
-    borrowers: pl.DataFrame | None = None,
-    scores: pl.DataFrame | None = None,
-    holds: pl.DataFrame | None = None,
+    conn: Connection, as_of: date, rules: CompiledRules | None = None
 ) -> pl.DataFrame:
-    """One ACCOUNT row per loan as of ``as_of``, ordered by ``loan_id``. The daily run
-    hands over what it already holds (the day's ``states``, ``borrowers``, ``scores``
-    as ``bulk.SCORES`` and ``holds``); whatever is not given is read."""
+    """One ACCOUNT row per loan as of ``as_of``, ordered by ``loan_id``."""
     at = datetime.combine(as_of, time(23, 59, 59), UTC)
-    if states is None:
-        states = states_for(conn, as_of).states
-    if borrowers is None:
-        borrowers = bulk.read_loan_borrowers(conn)
-    if scores is None:
-        scores = bulk.read_scores(conn, as_of)
-    if holds is None:
-        holds = read_holds(conn)
+    states = states_for(conn, as_of).states.lazy()
+    borrowers = bulk.read_loan_borrowers(conn).lazy()
+    scores = bulk.read_scores(conn, as_of)
+    holds = read_holds(conn)
     flags = read_flags(conn, at=at).lazy()
     from forbear.services.plans import plan_flags
     from forbear.services.promises import promise_flags
 
     return assemble_accounts(
-        states.lazy(),
-        borrowers.lazy(),
+        states,
+        borrowers,
         scores.lazy(),
         holds.lazy(),
         flags,

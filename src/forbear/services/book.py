@@ -1,7 +1,4 @@
-"""Book-level use cases: compute and store account states, roll-rate matrices, and the
-book of one day as the daily run reads it (:func:`load_day`: every table once) with its
-one ledger run (:func:`day_ledger`), which the states, the scoring features, the ACCOUNT
-frame and the legal queue all share."""
+"""Book-level use cases: compute and store account states, roll-rate matrices."""
 
 from __future__ import annotations
 
@@ -17,13 +14,9 @@ from forbear.domain.errors import ValidationError
 from forbear.domain.ledger import (
     DEFAULT_BUCKETS,
     BucketScheme,
-    account_states,
     account_states_partitioned,
 )
-from forbear.domain.ledger import schema as ledger_schema
-from forbear.domain.ledger.schedules import products_frame
 from forbear.domain.plans.ledger import apply_plans, governing_plans, restore_totals
-from forbear.domain.products import ProductTerms
 from forbear.services.contracts import ledger_products
 from forbear.store import bulk
 from forbear.store.plans import read_plan_lines, read_plan_periods
@@ -67,23 +60,8 @@ def ledger_inputs(
     ``loan_ids`` when given."""
     loans = bulk.read_loans(conn, loan_ids)
     payments = bulk.read_payments(conn, up_to=as_of, loan_ids=loan_ids)
-    terms = bulk.read_products_terms(conn)
+    loans, products = ledger_products(conn, loans, bulk.read_products_terms(conn), loan_ids)
     instalments = bulk.read_instalments(conn, loan_ids)
-    return _effective(conn, as_of, loans, terms, instalments, payments, loan_ids)
-
-
-def _effective(
-    conn: Connection,
-    as_of: date,
-    loans: pl.DataFrame,
-    terms: list[ProductTerms],
-    instalments: pl.DataFrame,
-    payments: pl.DataFrame,
-    loan_ids: Sequence[int] | None = None,
-) -> LedgerInputs:
-    """The ledger's inputs from the contract book: each loan on its contract version, each
-    loan a repayment plan governs on the plan's schedule."""
-    loans, products = ledger_products(conn, loans, terms, loan_ids)
     periods = read_plan_periods(conn)
     if loan_ids is not None:
         periods = periods.filter(pl.col("loan_id").is_in(loans["loan_id"]))
@@ -93,99 +71,6 @@ def _effective(
         loans, instalments, payments, governing, lines
     )
     return LedgerInputs(eff_loans, products, eff_instalments, eff_payments, payments, governing)
-
-
-@dataclass(frozen=True)
-class BookDay:
-    """The book of one day as the daily run reads it, every table once: the contract
-    book (``loans`` is ``LOANS`` plus ``borrower_id``; ``products`` the current terms;
-    ``instalments`` the contract schedules; ``payments`` those paid on or before
-    ``as_of``) and what the ledger runs on (``inputs``: contract versions and plans
-    applied)."""
-
-    as_of: date
-    loans: pl.DataFrame
-    products: pl.DataFrame
-    instalments: pl.DataFrame
-    payments: pl.DataFrame
-    inputs: LedgerInputs
-
-    @property
-    def borrowers(self) -> pl.DataFrame:
-        """``loan_id, borrower_id`` of every loan (``bulk.LOAN_BORROWERS``)."""
-        return self.loans.select("loan_id", "borrower_id")
-
-    def rebased(self) -> pl.Series:
-        """The loans whose ledger inputs differ from their contract book's: governed by a
-        plan, or made under an older contract version (their product key differs)."""
-        keyed = self.inputs.loans.select("loan_id", "product_code").join(
-            self.loans.select("loan_id", pl.col("product_code").alias("_contract")),
-            on="loan_id",
-            how="left",
-        )
-        versioned = keyed.filter(pl.col("product_code") != pl.col("_contract"))["loan_id"]
-        return pl.concat([versioned, self.inputs.governing["loan_id"]]).unique().sort()
-
-
-def load_day(conn: Connection, as_of: date) -> BookDay:
-    """Every table the day's ledger and scoring read, read once (:func:`BookDay`)."""
-    loans = bulk.read_loans_with_borrowers(conn)
-    terms = bulk.read_products_terms(conn)
-    instalments = bulk.read_instalments(conn)
-    payments = bulk.read_payments(conn, up_to=as_of)
-    contract_loans = loans.select(list(ledger_schema.LOANS))
-    inputs = _effective(conn, as_of, contract_loans, terms, instalments, payments)
-    return BookDay(as_of, loans, products_frame(terms), instalments, payments, inputs)
-
-
-@dataclass(frozen=True)
-class DayLedger:
-    """The day's one ledger run: ``states`` (``STATES``, what is stored) and, for the
-    scoring features, the ledger's own states and allocations of every loan on its
-    contract book (``contract_states``, ``contract_allocations``: the plan-governed and
-    older-version loans run again on their contract, as the features have always seen
-    them; every other loan's are the day's run's)."""
-
-    states: pl.DataFrame
-    contract_states: pl.DataFrame
-    contract_allocations: pl.DataFrame
-
-
-def day_ledger(
-    day: BookDay, buckets: BucketScheme = DEFAULT_BUCKETS, *, contract: bool = True
-) -> DayLedger:
-    """Run the ledger over the day's book once (plus, when ``contract``, the few rebased
-    loans again on their contract book; see :class:`DayLedger`)."""
-    inputs = day.inputs
-    result = account_states_partitioned(
-        inputs.loans.lazy(),
-        inputs.products.lazy(),
-        inputs.instalments.lazy(),
-        inputs.payments.lazy(),
-        day.as_of,
-        buckets,
-        partitions=partitions_for(inputs.loans.height),
-    )
-    raw_states, allocations = pl.collect_all([result.states, result.allocations])
-    states = restore_totals(raw_states, inputs.all_payments, inputs.governing)
-    if not contract:
-        return DayLedger(states, raw_states.clear(), allocations.clear())
-    rebased = day.rebased()
-    if rebased.len():
-        ids = rebased.implode()
-        mine = pl.col("loan_id").is_in(ids)
-        again = account_states(
-            day.loans.lazy().filter(mine).drop("borrower_id"),
-            day.products.lazy(),
-            day.instalments.lazy().filter(mine),
-            day.payments.lazy().filter(mine),
-            day.as_of,
-            buckets,
-        )
-        fresh_states, fresh_allocations = pl.collect_all([again.states, again.allocations])
-        raw_states = pl.concat([raw_states.filter(~mine), fresh_states]).sort("loan_id")
-        allocations = pl.concat([allocations.filter(~mine), fresh_allocations])
-    return DayLedger(states, raw_states, allocations)
 
 
 def run_ledger_on(inputs: LedgerInputs, as_of: date, buckets: BucketScheme) -> pl.DataFrame:

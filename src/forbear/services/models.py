@@ -28,14 +28,7 @@ from forbear.domain.errors import NotFound, ValidationError
 from forbear.domain.ledger import products_frame
 from forbear.domain.scoring.artefact import Artefact, ModelKind, ModelStatus, load_artefact
 from forbear.domain.scoring.compiled import score_frame
-from forbear.domain.scoring.features import (
-    CATEGORICAL,
-    FEATURES,
-    BookFrames,
-    book_features,
-    features_at,
-    settlements_from,
-)
+from forbear.domain.scoring.features import CATEGORICAL, FEATURES, BookFrames, book_features
 from forbear.domain.scoring.propensity import predict_propensity, train_propensity
 from forbear.domain.scoring.scorecard import train_scorecard
 from forbear.domain.scoring.targets import (
@@ -46,7 +39,6 @@ from forbear.domain.scoring.targets import (
     scoring_segment,
     training_set,
 )
-from forbear.services.book import BookDay, DayLedger
 from forbear.services.imports.files import UnreadableFile
 from forbear.store import audit, bulk
 from forbear.store.models import ModelVersion
@@ -410,22 +402,14 @@ def score_book(conn: Connection, as_of: date) -> dict[str, int]:
     return store_scores(conn, as_of, book_scores(conn, as_of))
 
 
-def book_scores(
-    conn: Connection, as_of: date, day: BookDay | None = None, ledger: DayLedger | None = None
-) -> dict[str, pl.DataFrame]:
+def book_scores(conn: Connection, as_of: date) -> dict[str, pl.DataFrame]:
     """Each active book model's scores of every active loan as of ``as_of``, by kind;
     reads only (the daily run scores on a read-only snapshot, then stores them in a
-    short write with :func:`store_scores`). With the day's book and its ledger run
-    (:func:`forbear.services.book.load_day`, :func:`~forbear.services.book.day_ledger`)
-    the features come from them instead of reading the book and running the ledger
-    again: the same features (a test checks it)."""
+    short write with :func:`store_scores`)."""
     active = _active(conn)
     if not active:
         raise NotFound("active book model", "behaviour, early_warning or propensity")
-    if day is not None and ledger is not None:
-        feats = day_features(day, ledger)
-    else:
-        feats = book_features(load_book(conn, up_to=as_of), as_of)
+    feats = book_features(load_book(conn, up_to=as_of), as_of)
     return {
         kind.value: score_features(kind, artefact, feats).with_columns(
             as_of=pl.lit(as_of),
@@ -434,24 +418,6 @@ def book_scores(
         )
         for version_id, kind, artefact in active
     }
-
-
-def has_active_book_model(conn: Connection) -> bool:
-    """Is any book model (behaviour, early warning, propensity) active?"""
-    with _models(conn) as models:
-        return any(ModelKind(r.kind) in BOOK_KINDS for r in models.all_active())
-
-
-def day_features(day: BookDay, ledger: DayLedger) -> pl.DataFrame:
-    """:func:`~forbear.domain.scoring.features.book_features` of the day's book from the
-    day's ledger run (its contract states and allocations): no second ledger run."""
-    frames = BookFrames(
-        day.loans.lazy(), day.products.lazy(), day.instalments.lazy(), day.payments.lazy()
-    )
-    settled = settlements_from(
-        frames, ledger.contract_states.lazy(), ledger.contract_allocations.lazy(), day.as_of
-    )
-    return features_at(frames, settled, day.as_of)
 
 
 def store_scores(conn: Connection, as_of: date, scores: dict[str, pl.DataFrame]) -> dict[str, int]:
