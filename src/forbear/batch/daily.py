@@ -12,12 +12,14 @@ Python. The order within the day:
 
 1-2. the collection state and the book: repayment plans activated, completed or broken
      (:func:`forbear.services.plans.daily_update`; a plan changes what the ledger
-     counts as due), the ledger's states (:func:`forbear.services.book.compute_states`,
-     stored), promises to pay matched to payments
-     (:func:`forbear.services.promises.daily_update`) and the legal review queue
-     (:func:`forbear.services.legal.refresh_queue`); each is idempotent for the date;
-3.   the active book models: :func:`forbear.services.models.score_book` (skipped, with a
-     note, when no model is active);
+     counts as due); the book read once (:func:`forbear.services.book.load_day`: each
+     table once, as Arrow) and the ledger run once over it
+     (:func:`forbear.services.book.day_ledger`), its states stored; promises to pay
+     matched to payments (:func:`forbear.services.promises.daily_update`); the legal
+     review queue (:func:`forbear.services.legal.refresh_queue`) assessed with the
+     ACCOUNT frame's inputs and refreshed in the last write; each idempotent for the date;
+3.   the active book models: :func:`forbear.services.models.book_scores` on features from
+     that same ledger run (skipped, with a note, when no model is active);
 4.   the ACCOUNT frame, the active strategy's segments, arms and treatments, and the
      day's actions; yesterday's carried (allowed, unscheduled) actions re-enter;
 5-6. every planned contact goes through the compliance gate as one whole-day plan (at
@@ -34,6 +36,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -383,6 +387,7 @@ class _Computed:
     decisions: pl.DataFrame
     assigned: pl.DataFrame
     capacity_use: list[dict[str, Any]]
+    legal_accounts: pl.DataFrame
 
 
 def run_day(
@@ -405,7 +410,7 @@ def run_day(
         plan_counts = _settle_plans(conn, as_of)
         book_day = _compute_book(conn, as_of)
         prepared = _store_book(conn, as_of, book_day, plan_counts, started)
-        computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared.notes)
+        computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared, book_day)
         return _write(conn, as_of, engine, prepared, computed)
 
 
@@ -441,23 +446,37 @@ def run_day_phased(
     started = now or datetime.now(UTC)
     with db.begin() as conn, audit.deferred(conn):
         plan_counts = _settle_plans(conn, as_of)
-    with read_only(db.connect()) as conn, conn.begin():
+    with snapshot(db) as conn:
         book_day = _compute_book(conn, as_of)
     with db.begin() as conn, audit.deferred(conn):
         prepared = _store_book(conn, as_of, book_day, plan_counts, started)
-    with read_only(db.connect()) as conn, conn.begin():
-        computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared.notes)
+    with snapshot(db) as conn:
+        computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared, book_day)
     with db.begin() as conn, audit.deferred(conn):
         return _write(conn, as_of, engine, prepared, computed)
 
 
+@contextmanager
+def snapshot(db: Engine) -> Iterator[Connection]:
+    """A read-only transaction on one snapshot of the database, read in bulk through the
+    Arrow reader (:func:`forbear.store.bulk.arrow_snapshot`): deferred on SQLite (no
+    write lock), REPEATABLE READ READ ONLY on PostgreSQL (one snapshot for every
+    statement, not one per statement)."""
+    conn = read_only(db.connect())
+    if db.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    with conn, conn.begin(), bulk.arrow_snapshot(conn):
+        yield conn
+
+
 @dataclass
 class _BookDay:
-    """Steps 2-3 computed, not yet stored: the ledger's states and the models' scores
-    (None when no book model is active)."""
+    """Steps 2-3 computed, not yet stored: the ledger's states, the models' scores (None
+    when no book model is active) and each loan's borrower, from the book read once."""
 
     states: pl.DataFrame
     scores: dict[str, pl.DataFrame] | None
+    borrowers: pl.DataFrame
 
 
 def _settle_plans(conn: Connection, as_of: date) -> dict[str, int]:
@@ -468,12 +487,35 @@ def _settle_plans(conn: Connection, as_of: date) -> dict[str, int]:
 
 
 def _compute_book(conn: Connection, as_of: date) -> _BookDay:
-    """Steps 2-3 on the book as it stands; reads only."""
-    try:
-        scores: dict[str, pl.DataFrame] | None = models.book_scores(conn, as_of)
-    except NotFound:
-        scores = None
-    return _BookDay(book.ledger_states(conn, as_of), scores)
+    """Steps 2-3 on the book as it stands; reads only. Every table of the book is read
+    once, range of loan ids by range (:func:`forbear.services.book.iter_days`: memory
+    holds one range, and the next one being read), and the ledger runs once
+    (:func:`forbear.services.book.day_ledger`); the scoring features come from that same
+    run, and the states and scores computed here are what the ACCOUNT frame reads."""
+    head = book.read_head(conn, as_of)
+    scoring = models.has_active_book_model(conn)
+    states: list[pl.DataFrame] = []
+    features: list[pl.DataFrame] = []
+    days = (
+        book.iter_days(conn, head)
+        if head.loans.height
+        else iter([book.load_bucket(conn, head, 0, -1)])
+    )
+    for day in days:  # the next range is being read on conn meanwhile: compute only
+        ledger = book.day_ledger(day, contract=scoring)
+        states.append(ledger.states)
+        if scoring:
+            features.append(models.day_features(day, ledger))
+        del day, ledger
+    borrowers = head.loans.select("loan_id", "borrower_id")
+    scores: dict[str, pl.DataFrame] | None = None
+    if scoring:
+        whole = models.whole_book(features, borrowers)
+        try:
+            scores = models.book_scores(conn, as_of, features=whole)
+        except NotFound:
+            scores = None
+    return _BookDay(pl.concat(states).sort("loan_id"), scores, borrowers)
 
 
 def _store_book(
@@ -483,15 +525,15 @@ def _store_book(
     plan_counts: dict[str, int],
     started: datetime,
 ) -> _Prepared:
-    """Store the day's states and scores, then match promises to payments and refresh the
-    legal review queue (which reads the stored states); each idempotent for the date."""
-    from forbear.services import legal, promises
+    """Store the day's states and scores, then match promises to payments; each
+    idempotent for the date. (The legal review queue is assessed on the next snapshot,
+    which sees the promises matched here, and refreshed in the run's last write.)"""
+    from forbear.services import promises
 
     notes: list[str] = []
     book.store_states(conn, as_of, book_day.states)
     collection = {"plans": plan_counts}
     collection["promises"] = promises.daily_update(conn, as_of, ACTOR)
-    collection["legal_queue"] = legal.refresh_queue(conn, as_of, ACTOR)
     if book_day.scores is None:
         notes.append("no active book model: scoring skipped (accounts are unscored)")
     else:
@@ -507,9 +549,11 @@ def _compute(
     engine: str,
     hour: time,
     capacity: Any,
-    notes: list[str],
+    prepared: _Prepared,
+    book_day: _BookDay,
 ) -> _Computed:
-    """Steps 4-6; reads only."""
+    """Steps 4-6; reads only. The day's states, scores and borrowers come from
+    :func:`_compute_book` (what :func:`_store_book` stored), not read back."""
     from forbear.domain.capacity import allocate, default_capacity
     from forbear.domain.capacity import summary as capacity_summary
     from forbear.domain.strategy import compile_strategy
@@ -518,8 +562,18 @@ def _compute(
     # compliance gate over the whole day's plan, through the engine's kernel
     version_id, strategy = _strategy(conn)
     compiled = compile_strategy(strategy)
+    from forbear.services import legal
+    from forbear.services.accounts import day_facts
+
     previous_queue, carried = _previous_day(conn, as_of)
-    frames = day_frames(conn, as_of, hour, carried)
+    scores = (
+        bulk.read_scores(conn, as_of)
+        if book_day.scores is None
+        else bulk.scores_frame(list(book_day.scores.values()))
+    )
+    facts = day_facts(conn, as_of, states=book_day.states, borrowers=book_day.borrowers)
+    frames = day_frames(conn, as_of, hour, carried, facts=facts, scores=scores)
+    legal_accounts = legal.legal_accounts(conn, as_of, facts=facts)
     rules = lender_rules(data_dir, conn)
     if engine == "spark":
         from forbear.batch import spark_engine
@@ -535,15 +589,30 @@ def _compute(
     capacity_use = capacity_summary(allocated, config).to_dicts()
     plan_cols = ["scheduled", "agent_id", "team_id", "carried", "rank"]
     decisions = _decisions(gated, allocated, assigned, as_of, version_id, plan_cols)
-    return _Computed(version_id, decisions, assigned, capacity_use)
+    return _Computed(version_id, decisions, assigned, capacity_use, legal_accounts)
 
 
-def day_frames(conn: Connection, as_of: date, hour: time, carried: pl.DataFrame) -> DayFrames:
-    """The kernel's inputs for the whole book from the database (one bucket)."""
-    from forbear.services.accounts import build_accounts
+def day_frames(
+    conn: Connection,
+    as_of: date,
+    hour: time,
+    carried: pl.DataFrame,
+    *,
+    facts: Any = None,
+    scores: pl.DataFrame | None = None,
+) -> DayFrames:
+    """The kernel's inputs for the whole book from the database (one bucket). The daily
+    run passes the day's :class:`forbear.services.accounts.DayFacts` and ``scores``
+    (``bulk.SCORES``) it holds, so each table is read once (the holds serve the ACCOUNT
+    frame and the gate)."""
+    from forbear.services.accounts import build_accounts, day_facts
 
-    accounts = build_accounts(conn, as_of).join(
-        reason_codes(bulk.read_scores(conn, as_of)), on="loan_id", how="left"
+    if scores is None:
+        scores = bulk.read_scores(conn, as_of)
+    if facts is None:
+        facts = day_facts(conn, as_of)
+    accounts = build_accounts(conn, as_of, facts=facts, scores=scores).join(
+        reason_codes(scores), on="loan_id", how="left"
     )
     zones = borrower_zones(conn)
     first, last = kernel.day_window(zones["timezone"].drop_nulls().to_list(), as_of, hour)
@@ -554,7 +623,7 @@ def day_frames(conn: Connection, as_of: date, hour: time, carried: pl.DataFrame)
         zones=zones,
         history=contact_store.read_history(conn, before=first),
         flags=contact_store.read_flags(conn, at=last),
-        holds=contact_store.read_holds(conn),
+        holds=facts.holds,
     ).conformed()
 
 
@@ -683,6 +752,12 @@ def _write(
     started, notes, collection = prepared.started, prepared.notes, prepared.collection
     capacity_use = computed.capacity_use
     lock(conn, LockSpace.KEY, f"daily-run:{as_of.isoformat()}")
+    from forbear.services import legal
+
+    collection = {
+        **collection,
+        "legal_queue": legal.refresh_queue(conn, as_of, ACTOR, accounts=computed.legal_accounts),
+    }
     conn.execute(
         update(Run)
         .where(Run.as_of == as_of, Run.status == RunStatus.COMPLETED.value)

@@ -21,6 +21,7 @@ stored first if the date has none), scores of that date, open holds, limitation 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 import polars as pl
@@ -41,29 +42,75 @@ def limitation_years(rules: CompiledRules | None = None) -> int:
     return int(active[0].params["years"]) if active else DEFAULT_LIMITATION_YEARS
 
 
-def build_accounts(
-    conn: Connection, as_of: date, rules: CompiledRules | None = None
-) -> pl.DataFrame:
-    """One ACCOUNT row per loan as of ``as_of``, ordered by ``loan_id``."""
-    at = datetime.combine(as_of, time(23, 59, 59), UTC)
-    states = states_for(conn, as_of).states.lazy()
-    borrowers = bulk.read_loan_borrowers(conn).lazy()
-    scores = bulk.read_scores(conn, as_of)
-    holds = read_holds(conn)
-    flags = read_flags(conn, at=at).lazy()
+@dataclass(frozen=True)
+class DayFacts:
+    """What the ACCOUNT frame and the legal queue read for a day, read once and shared:
+    the day's ``states`` (``STATES``), each loan's borrower (``loan_id, borrower_id``),
+    every hold (``HOLDS``), the FLAGS as known at the end of the day (``flags``), and the
+    plan and promise flags (:func:`forbear.services.plans.plan_flags`,
+    :func:`forbear.services.promises.promise_flags`)."""
+
+    states: pl.DataFrame
+    borrowers: pl.DataFrame
+    holds: pl.DataFrame
+    flags: pl.DataFrame
+    plans: pl.DataFrame
+    promises: pl.DataFrame
+
+
+def day_end(as_of: date) -> datetime:
+    """The moment the ACCOUNT frame judges holds and flags at: the day's last second."""
+    return datetime.combine(as_of, time(23, 59, 59), UTC)
+
+
+def day_facts(
+    conn: Connection,
+    as_of: date,
+    *,
+    states: pl.DataFrame | None = None,
+    borrowers: pl.DataFrame | None = None,
+) -> DayFacts:
+    """:class:`DayFacts` of ``as_of``; the daily run hands over the ``states`` and
+    ``borrowers`` it holds (otherwise the stored states are read, computed first if the
+    date has none)."""
     from forbear.services.plans import plan_flags
     from forbear.services.promises import promise_flags
 
+    return DayFacts(
+        states=states if states is not None else states_for(conn, as_of).states,
+        borrowers=borrowers if borrowers is not None else bulk.read_loan_borrowers(conn),
+        holds=read_holds(conn),
+        flags=read_flags(conn, at=day_end(as_of)),
+        plans=plan_flags(conn, as_of),
+        promises=promise_flags(conn, as_of),
+    )
+
+
+def build_accounts(
+    conn: Connection,
+    as_of: date,
+    rules: CompiledRules | None = None,
+    *,
+    facts: DayFacts | None = None,
+    scores: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """One ACCOUNT row per loan as of ``as_of``, ordered by ``loan_id``. The daily run
+    hands over the day's ``facts`` and ``scores`` (``bulk.SCORES``) it holds; whatever is
+    not given is read."""
+    if facts is None:
+        facts = day_facts(conn, as_of)
+    if scores is None:
+        scores = bulk.read_scores(conn, as_of)
     return assemble_accounts(
-        states,
-        borrowers,
+        facts.states.lazy(),
+        facts.borrowers.lazy(),
         scores.lazy(),
-        holds.lazy(),
-        flags,
+        facts.holds.lazy(),
+        facts.flags.lazy(),
         as_of,
         limitation_years(rules),
-        plans=plan_flags(conn, as_of).lazy(),
-        promises=promise_flags(conn, as_of).lazy(),
+        plans=facts.plans.lazy(),
+        promises=facts.promises.lazy(),
     ).collect()
 
 

@@ -19,6 +19,7 @@ from forbear.domain.products import ProductTerms
 from forbear.domain.scoring.artefact import ModelKind, ModelStatus
 from forbear.domain.scoring.targets import BOOK_KINDS
 from forbear.services import book, models, templates
+from forbear.services.dashboard import DEFAULT_RANGE_DAYS
 from forbear.services.imports import ImportReport, import_loans, import_payments, import_products
 from forbear.sim.book import generate_book, write_files
 from forbear.store import bulk
@@ -158,6 +159,11 @@ def build_demo(
     if reports[1].rows_imported:  # a new book (a rerun imports nothing and seeds nothing)
         step("collection history: promises to pay, repayment plans, legal cases")
         collection = _collection_history(transaction, as_of, seed, zone)
+    # the supervisor dashboard's default range starts here: its figures are read from
+    # this snapshot and today's (after the plans above, which change what was due)
+    step("storing the account states the dashboard's default range starts from")
+    with transaction() as conn:
+        book.compute_states(conn, as_of - timedelta(days=DEFAULT_RANGE_DAYS))
     run: RunResult | None = None
     if with_run:
         step("running the daily job")

@@ -43,11 +43,10 @@ from forbear.domain.legal.config import LegalConfig, default_config, load_config
 from forbear.domain.legal.lifecycle import FINAL, Stage, check_move, cost_kind, stage
 from forbear.domain.legal.limitation import expiring, limitation_date_expr
 from forbear.domain.money import parse_yuan
-from forbear.services.accounts import assemble_accounts
-from forbear.services.book import states_for
+from forbear.services.accounts import DayFacts, assemble_accounts, day_facts
 from forbear.services.situation import limitation_years
 from forbear.store import audit, bulk
-from forbear.store.contacts import Hold, read_flags, read_holds
+from forbear.store.contacts import Hold, read_flags
 from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.legal import (
     LegalCase,
@@ -116,14 +115,11 @@ def set_config(conn: Connection, text: str, *, source: str, actor: str) -> int:
 # ----------------------------------------------------------------------- eligibility
 
 
-def _promise_and_plan_flags(conn: Connection, as_of: date) -> pl.DataFrame:
+def _promise_and_plan_flags(facts: DayFacts) -> pl.DataFrame:
     """``loan_id, broken_promises_90d, active_plan`` from the promises and plans areas
     (what they stored for the date: the daily run updates promises first)."""
-    from forbear.services.plans import plan_flags
-    from forbear.services.promises import promise_flags
-
-    promises = promise_flags(conn, as_of).lazy().select("loan_id", "broken_promises_90d")
-    plans = plan_flags(conn, as_of).lazy().select("loan_id", "active_plan")
+    promises = facts.promises.lazy().select("loan_id", "broken_promises_90d")
+    plans = facts.plans.lazy().select("loan_id", "active_plan")
     return (
         promises.join(plans, on="loan_id", how="full", coalesce=True)
         .select(
@@ -135,16 +131,18 @@ def _promise_and_plan_flags(conn: Connection, as_of: date) -> pl.DataFrame:
     )
 
 
-def legal_accounts(conn: Connection, as_of: date, *, loan_id: int | None = None) -> pl.DataFrame:
+def legal_accounts(
+    conn: Connection, as_of: date, *, loan_id: int | None = None, facts: DayFacts | None = None
+) -> pl.DataFrame:
     """``LEGAL_ACCOUNTS`` plus ``limitation_date``, for the whole book or one loan, built
-    from the same readers and the same ACCOUNT assembly as the daily run."""
+    from the same readers and the same ACCOUNT assembly as the daily run (which hands
+    over the day's ``facts`` it read once for both)."""
     at = datetime.combine(as_of, time(23, 59, 59), UTC)
     if loan_id is not None:
         return _one_legal_account(conn, as_of, at, loan_id)
-    states = states_for(conn, as_of).states
-    borrowers = bulk.read_loan_borrowers(conn)
-    holds = read_holds(conn)
-    flags = read_flags(conn, at=at)
+    if facts is None:
+        facts = day_facts(conn, as_of)
+    states, borrowers, holds, flags = facts.states, facts.borrowers, facts.holds, facts.flags
     years = limitation_years()
     accounts = assemble_accounts(
         states.lazy(),
@@ -167,7 +165,7 @@ def legal_accounts(conn: Connection, as_of: date, *, loan_id: int | None = None)
     limits = flags.lazy().select("loan_id", limitation_date_expr(years))
     return (
         accounts.join(components, on="loan_id", how="left")
-        .join(_promise_and_plan_flags(conn, as_of).lazy(), on="loan_id", how="left")
+        .join(_promise_and_plan_flags(facts).lazy(), on="loan_id", how="left")
         .join(contact, on="loan_id", how="left")
         .join(limits, on="loan_id", how="left")
         .select(*eligibility.LEGAL_ACCOUNTS, "limitation_date")
@@ -238,16 +236,25 @@ class QueueItem:
     stage: str | None
 
 
-def refresh_queue(conn: Connection, as_of: date, actor: str = "system:daily-run") -> dict[str, int]:
+def refresh_queue(
+    conn: Connection,
+    as_of: date,
+    actor: str = "system:daily-run",
+    *,
+    accounts: pl.DataFrame | None = None,
+) -> dict[str, int]:
     """Put newly eligible accounts in the legal review queue (never straight to
     litigation) and remove queued entries that are no longer eligible and have no case
-    yet. Idempotent per date: a second run for the same date changes nothing.
+    yet. Idempotent per date: a second run for the same date changes nothing. The daily
+    run passes the :func:`legal_accounts` it computed on its read snapshot.
 
     Returns ``eligible`` (accounts eligible today), ``added``, ``removed`` and ``queued``
     (entries waiting for review after the refresh)."""
     _actor(actor)
     rules = config_in_force(conn).eligibility
-    assessed = eligibility.assess(legal_accounts(conn, as_of).lazy(), rules).collect()
+    if accounts is None:
+        accounts = legal_accounts(conn, as_of)
+    assessed = eligibility.assess(accounts.lazy(), rules).collect()
     q = LegalQueueEntry
     open_rows = conn.execute(
         select(q.id, q.loan_id, q.status).where(q.status.in_(["queued", "case_opened"]))

@@ -28,9 +28,15 @@ from forbear.domain.errors import NotFound, ValidationError
 from forbear.domain.ledger import products_frame
 from forbear.domain.scoring.artefact import Artefact, ModelKind, ModelStatus, load_artefact
 from forbear.domain.scoring.compiled import score_frame
-from forbear.domain.scoring.features import CATEGORICAL, FEATURES, BookFrames, book_features
+from forbear.domain.scoring.features import (
+    CATEGORICAL,
+    FEATURES,
+    BookFrames,
+    book_features,
+    features_at,
+    settlements_from,
+)
 from forbear.domain.scoring.propensity import predict_propensity, train_propensity
-from forbear.domain.scoring.scorecard import train_scorecard
 from forbear.domain.scoring.targets import (
     BOOK_KINDS,
     DEFAULT_WINDOW_DAYS,
@@ -39,6 +45,7 @@ from forbear.domain.scoring.targets import (
     scoring_segment,
     training_set,
 )
+from forbear.services.book import BookDay, DayLedger
 from forbear.services.imports.files import UnreadableFile
 from forbear.store import audit, bulk
 from forbear.store.models import ModelVersion
@@ -148,6 +155,8 @@ def train_application(
     The target is 0/1 with 1 = bad, or any two-valued column with ``bad_value`` naming
     the value that means bad (German Credit's ``creditability`` is good/bad).
     """
+    from forbear.domain.scoring.scorecard import train_scorecard  # optbinning: training only
+
     frame = read_application_table(path)
     if target not in frame.columns:
         raise ValidationError(target, f"no such column in {path.name}")
@@ -208,6 +217,8 @@ def train_on_book(
     """Train a behaviour or early-warning scorecard, or the propensity model, on the book
     as it stood on ``as_of``, stacked over ``observation_dates`` (default: the last
     ``months`` month ends whose outcome has matured by ``as_of``)."""
+    from forbear.domain.scoring.scorecard import train_scorecard  # optbinning: training only
+
     if kind not in BOOK_KINDS:
         raise ValidationError("--kind", f"{kind.value} is trained from a file, not the book")
     frames = load_book(conn, up_to=as_of)
@@ -402,14 +413,21 @@ def score_book(conn: Connection, as_of: date) -> dict[str, int]:
     return store_scores(conn, as_of, book_scores(conn, as_of))
 
 
-def book_scores(conn: Connection, as_of: date) -> dict[str, pl.DataFrame]:
+def book_scores(
+    conn: Connection, as_of: date, *, features: pl.DataFrame | None = None
+) -> dict[str, pl.DataFrame]:
     """Each active book model's scores of every active loan as of ``as_of``, by kind;
     reads only (the daily run scores on a read-only snapshot, then stores them in a
-    short write with :func:`store_scores`)."""
+    short write with :func:`store_scores`). The daily run passes the ``features`` it
+    computed from its own ledger run (:func:`day_features`, :func:`whole_book`) instead
+    of reading the book and running the ledger again: the same features (a test checks
+    it)."""
     active = _active(conn)
     if not active:
         raise NotFound("active book model", "behaviour, early_warning or propensity")
-    feats = book_features(load_book(conn, up_to=as_of), as_of)
+    feats = features
+    if feats is None:
+        feats = book_features(load_book(conn, up_to=as_of), as_of)
     return {
         kind.value: score_features(kind, artefact, feats).with_columns(
             as_of=pl.lit(as_of),
@@ -418,6 +436,42 @@ def book_scores(conn: Connection, as_of: date) -> dict[str, pl.DataFrame]:
         )
         for version_id, kind, artefact in active
     }
+
+
+def has_active_book_model(conn: Connection) -> bool:
+    """Is any book model (behaviour, early warning, propensity) active?"""
+    with _models(conn) as models:
+        return any(ModelKind(r.kind) in BOOK_KINDS for r in models.all_active())
+
+
+def day_features(day: BookDay, ledger: DayLedger) -> pl.DataFrame:
+    """:func:`~forbear.domain.scoring.features.book_features` of the day's book from the
+    day's ledger run (its contract states and allocations): no second ledger run."""
+    frames = BookFrames(
+        day.loans.lazy(), day.products.lazy(), day.instalments.lazy(), day.payments.lazy()
+    )
+    settled = settlements_from(
+        frames, ledger.contract_states.lazy(), ledger.contract_allocations.lazy(), day.as_of
+    )
+    return features_at(frames, settled, day.as_of)
+
+
+def whole_book(parts: Sequence[pl.DataFrame], borrowers: pl.DataFrame) -> pl.DataFrame:
+    """Features computed range of loans by range (:func:`day_features`) as one frame,
+    ``other_loans`` counted over the whole book (a borrower's loans may fall in different
+    ranges): the active loans of the borrower but this one, as on the whole book."""
+    feats = pl.concat(parts)
+    if len(parts) == 1:
+        return feats
+    owners = feats.select("loan_id").join(borrowers, on="loan_id", how="left")
+    counts = owners.group_by("borrower_id").agg(_n=pl.len())
+    return (
+        feats.join(owners, on="loan_id", how="left")
+        .join(counts, on="borrower_id", how="left")
+        .with_columns(other_loans=(pl.col("_n") - 1).cast(pl.Int32))
+        .select(feats.columns)
+        .sort("loan_id")
+    )
 
 
 def store_scores(conn: Connection, as_of: date, scores: dict[str, pl.DataFrame]) -> dict[str, int]:

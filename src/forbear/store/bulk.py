@@ -5,25 +5,45 @@ Every function takes a SQLAlchemy :class:`Connection` and works inside the calle
 transaction; none commits. Frames follow the contracts in
 :mod:`forbear.domain.ledger.schema` exactly (names, order and dtypes).
 
-- Reading: a Core ``select``; on PostgreSQL the result streams out through
-  ``COPY (...) TO STDOUT`` as CSV straight into ``pl.read_csv``; on SQLite the rows are
-  fetched and turned into typed columns. Both end in an explicit cast to the contract.
+- Reading (:func:`read_frame`): a Core ``select`` compiled once and run without
+  SQLAlchemy's per-row result processing, then cast to the contract column by column:
+
+  * on PostgreSQL the result streams out through ``COPY (...) TO STDOUT`` as CSV on the
+    caller's connection (its transaction, its snapshot) straight into ``pl.read_csv``;
+  * on SQLite inside :func:`arrow_snapshot` (the daily run's read-only phases) through
+    the ADBC SQLite driver, which builds Arrow columns in C, in a worker process that
+    reads the very snapshot of the caller's read-only transaction (see there);
+  * on SQLite otherwise (a write transaction must see its own writes) through the
+    caller's own sqlite3 cursor, the values turned into typed columns by Polars.
+
+  docs/performance.md has the measurements behind these choices (ADBC for SQLite and
+  PostgreSQL, connectorx, COPY as CSV or binary, against SQLAlchemy rows).
 - Writing: :func:`write_frame` uses psycopg's ``COPY ... FROM STDIN`` on PostgreSQL and a
-  chunked Core ``insert()`` executemany on SQLite.
+  chunked executemany on SQLite.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
-from collections.abc import Sequence
-from datetime import date
+import json
+import sqlite3
+import struct
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Select, Table, delete, select
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from forbear.domain.ledger import schema as contracts
 from forbear.domain.products import ProductTerms
+from forbear.store.db import SQLITE_BEGIN_OPTION
 from forbear.store.models import (
     AccountScore,
     AccountState,
@@ -59,8 +79,38 @@ def read_loans(conn: Connection, loan_ids: Sequence[int] | None = None) -> pl.Da
     return read_frame(conn, stmt, contracts.LOANS)
 
 
-def read_instalments(conn: Connection, loan_ids: Sequence[int] | None = None) -> pl.DataFrame:
-    """Schedules as ``INSTALMENTS``, ordered by ``(loan_id, seq)``; all loans or ``loan_ids``."""
+LOANS_WITH_BORROWERS: dict[str, pl.DataType] = {**contracts.LOANS, "borrower_id": pl.Int64()}
+
+
+def read_loans_with_borrowers(conn: Connection) -> pl.DataFrame:
+    """Every loan as ``LOANS`` plus ``borrower_id``, by ``loan_id``: :func:`read_loans`
+    and :func:`read_loan_borrowers` in one query."""
+    stmt = (
+        select(
+            Loan.id.label("loan_id"),
+            Product.code.label("product_code"),
+            Loan.principal,
+            Loan.term_months,
+            Loan.annual_rate_bp,
+            Loan.start_date,
+            Loan.first_due_date,
+            Loan.written_off_on,
+            Loan.borrower_id,
+        )
+        .join(Product, Product.id == Loan.product_id)
+        .order_by(Loan.id)
+    )
+    return read_frame(conn, stmt, LOANS_WITH_BORROWERS)
+
+
+def read_instalments(
+    conn: Connection,
+    loan_ids: Sequence[int] | None = None,
+    *,
+    between: tuple[int, int] | None = None,
+) -> pl.DataFrame:
+    """Schedules as ``INSTALMENTS``, ordered by ``(loan_id, seq)``; all loans, or
+    ``loan_ids``, or the loans whose id is ``between`` two ids (inclusive; a range scan)."""
     stmt = select(
         Instalment.loan_id,
         Instalment.seq,
@@ -71,20 +121,31 @@ def read_instalments(conn: Connection, loan_ids: Sequence[int] | None = None) ->
     ).order_by(Instalment.loan_id, Instalment.seq)
     if loan_ids is not None:
         stmt = stmt.where(Instalment.loan_id.in_([int(i) for i in loan_ids]))
+    if between is not None:
+        stmt = stmt.where(Instalment.loan_id.between(int(between[0]), int(between[1])))
     return read_frame(conn, stmt, contracts.INSTALMENTS)
 
 
 def read_payments(
-    conn: Connection, up_to: date | None = None, loan_ids: Sequence[int] | None = None
+    conn: Connection,
+    up_to: date | None = None,
+    loan_ids: Sequence[int] | None = None,
+    *,
+    after: date | None = None,
+    between: tuple[int, int] | None = None,
 ) -> pl.DataFrame:
     """Payments as ``PAYMENTS`` (``payment_id`` is ``payments.id``), paid on or before
-    ``up_to`` if given (of ``loan_ids`` if given), ordered by ``(loan_id, paid_on,
-    payment_id)``."""
+    ``up_to`` and after ``after`` if given (of ``loan_ids``, or of the loans whose id is
+    ``between`` two ids, if given), ordered by ``(loan_id, paid_on, payment_id)``."""
     stmt = select(
         Payment.id.label("payment_id"), Payment.loan_id, Payment.paid_on, Payment.amount
     ).order_by(Payment.loan_id, Payment.paid_on, Payment.id)
     if up_to is not None:
         stmt = stmt.where(Payment.paid_on <= up_to)
+    if after is not None:
+        stmt = stmt.where(Payment.paid_on > after)
+    if between is not None:
+        stmt = stmt.where(Payment.loan_id.between(int(between[0]), int(between[1])))
     if loan_ids is not None:
         stmt = stmt.where(Payment.loan_id.in_([int(i) for i in loan_ids]))
     return read_frame(conn, stmt, contracts.PAYMENTS)
@@ -124,31 +185,279 @@ def write_frame(conn: Connection, table_name: str, df: pl.DataFrame) -> int:
     if conn.dialect.name == "postgresql":
         _copy_in(conn, table, df)
     else:
-        insert = table.insert()
-        for start in range(0, df.height, SQLITE_CHUNK_ROWS):
-            conn.execute(insert, df.slice(start, SQLITE_CHUNK_ROWS).to_dicts())
+        _sqlite_insert(conn, table, df)
     return df.height
+
+
+def _sqlite_insert(conn: Connection, table: Table, df: pl.DataFrame) -> None:
+    """executemany on the caller's sqlite3 cursor with the values already in SQLite's
+    storage form (what SQLAlchemy's column types would write: ISO dates, UTC date-times
+    as ``YYYY-MM-DD HH:MM:SS.ffffff``, booleans as 0/1), the table's Python-side defaults
+    filled in for the columns ``df`` lacks."""
+    frame = df.with_columns(_sqlite_storage(name, dtype) for name, dtype in df.schema.items())
+    defaults: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.default
+        if column.name in df.columns or default is None:
+            continue
+        if getattr(default, "is_scalar", False):
+            defaults[column.name] = default.arg  # type: ignore[attr-defined]
+        elif getattr(default, "is_callable", False):
+            defaults[column.name] = default.arg(None)  # type: ignore[attr-defined]
+    if defaults:
+        frame = frame.with_columns(
+            pl.Series(name, [_sqlite_value(value)] * frame.height)
+            for name, value in defaults.items()
+        )
+    preparer = conn.dialect.identifier_preparer
+    names = frame.columns
+    statement = (
+        f"INSERT INTO {preparer.format_table(table)} "
+        f"({', '.join(preparer.quote(n) for n in names)}) "
+        f"VALUES ({', '.join('?' for _ in names)})"
+    )
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        for start in range(0, frame.height, SQLITE_CHUNK_ROWS):
+            cursor.executemany(statement, frame.slice(start, SQLITE_CHUNK_ROWS).iter_rows())
+    finally:
+        cursor.close()
+
+
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%6f"
+
+
+def _sqlite_storage(name: str, dtype: pl.DataType) -> pl.Expr:
+    column = pl.col(name)
+    if dtype == pl.Date:
+        return column.dt.strftime("%Y-%m-%d")
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            raise ValueError(f"column {name}: naive date-times are refused (zone unknowable)")
+        return column.dt.convert_time_zone("UTC").dt.strftime(_SQLITE_DATETIME)
+    if dtype == pl.Boolean:
+        return column.cast(pl.Int64)
+    return column
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def read_frame(
     conn: Connection, stmt: Select[*tuple[Any, ...]], schema: dict[str, pl.DataType]
 ) -> pl.DataFrame:
-    """Run ``stmt`` (whose result columns are named as ``schema``) into a typed frame."""
+    """Run ``stmt`` (whose result columns are named as ``schema``) into a typed frame (see
+    the module docstring for the path each backend takes)."""
     names = [column.key for column in stmt.selected_columns]
     if names != list(schema):
         raise ValueError(f"query columns {names} do not match the contract {list(schema)}")
     if conn.dialect.name == "postgresql":
         return _copy_out(conn, stmt, schema)
-    rows = conn.execute(stmt).all()
+    sql, params = _compiled(conn, stmt)
+    snapshot = conn.info.get(_SNAPSHOT)
+    if isinstance(snapshot, _SqliteSnapshot):
+        return snapshot.read(sql, params, schema)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        rows = cursor.execute(sql, params).fetchall()
+    finally:
+        cursor.close()
     if not rows:
         return contracts.empty(schema)
-    columns = list(zip(*rows, strict=True))
-    return pl.DataFrame(
+    raw = pl.DataFrame(
         [
-            pl.Series(name, values, dtype=dtype, strict=True)
-            for (name, dtype), values in zip(schema.items(), columns, strict=True)
+            pl.Series(name, values, strict=False)
+            for name, values in zip(schema, zip(*rows, strict=True), strict=True)
         ]
     )
+    return _typed(raw, schema)
+
+
+def _compiled(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    """``stmt`` as SQLite text with ``?`` parameters, and the parameters as SQLAlchemy's
+    column types would bind them (dates as ISO text, UTC date-times as stored, ...)."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
+    values = compiled.construct_params()
+    params = []
+    for key in compiled.positiontup:
+        value = values[key]
+        # an expanded IN list's parameters are named after their list's: ``ids_1_3``
+        bind = compiled.binds[key if key in compiled.binds else key.rsplit("_", 1)[0]]
+        processor = bind.type.bind_processor(conn.dialect)
+        params.append(processor(value) if processor is not None else value)
+    return compiled.string, params
+
+
+def _typed(raw: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Values as SQLite returns them (ISO text for dates and date-times, 0/1 for booleans,
+    integers where a REAL column holds whole numbers, all-null columns of any type) cast
+    to the contract."""
+    columns = []
+    for name, dtype in schema.items():
+        column = pl.col(name)
+        source = raw.schema[name]
+        if source == pl.String and dtype == pl.Date:
+            column = column.str.to_date("%Y-%m-%d")
+        elif source == pl.String and isinstance(dtype, pl.Datetime):
+            column = column.str.to_datetime(
+                "%Y-%m-%d %H:%M:%S%.f", time_unit="us"
+            ).dt.replace_time_zone(dtype.time_zone)
+        elif source == pl.Null:
+            column = column.cast(dtype)
+        columns.append(column.cast(dtype, strict=True))
+    return raw.select(columns)
+
+
+# --- the Arrow reader of a read-only snapshot ---------------------------------------------
+
+_SNAPSHOT = "forbear.bulk.arrow_snapshot"
+SNAPSHOT_LOCK_TIMEOUT_S = 60.0
+"""How long :func:`arrow_snapshot` waits for SQLite's write lock to line the snapshots up."""
+
+
+@contextmanager
+def arrow_snapshot(conn: Connection) -> Iterator[bool]:
+    """Within it, :func:`read_frame` on ``conn`` reads through an Arrow-native reader that
+    sees exactly what ``conn`` sees. Yields whether such a reader is in use.
+
+    ``conn`` must be in a read-only transaction (:func:`forbear.store.db.read_only`) that
+    has read nothing yet: enter this right after ``begin()``. In a write transaction (it
+    must read its own writes) nothing is attached.
+
+    - SQLite (a database file): the ADBC SQLite driver in a worker process
+      (:mod:`forbear.store.arrow_worker`, which says why a process) in a deferred
+      transaction on the same file. In WAL mode a reading transaction sees the database
+      as of its first read, for as long as it lasts; both transactions make their first
+      read while a third connection holds the write lock (``BEGIN IMMEDIATE`` for those
+      few milliseconds, nothing computed meanwhile), so no commit can fall between them:
+      one snapshot. If the lock cannot be had (or the driver is missing, or the database
+      is in memory) nothing is attached and reads stay on ``conn``.
+    - PostgreSQL: nothing to attach; ``COPY`` runs on ``conn`` itself (set the transaction
+      REPEATABLE READ for one snapshot over several statements).
+    """
+    snapshot = _open_sqlite_snapshot(conn) if conn.dialect.name == "sqlite" else None
+    if snapshot is None:
+        yield False
+        return
+    conn.info[_SNAPSHOT] = snapshot
+    try:
+        yield True
+    finally:
+        conn.info.pop(_SNAPSHOT, None)
+        snapshot.close()
+
+
+def _as_sqlite(value: Any) -> Any:
+    """A parameter as the sqlite3 module's default adapters would bind it."""
+    if isinstance(value, datetime):
+        return value.isoformat(" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class SnapshotReaderFailed(RuntimeError):
+    """The snapshot's reader process failed (its message names the error class only)."""
+
+
+class _SqliteSnapshot:
+    def __init__(self, worker: subprocess.Popen[bytes]) -> None:
+        self._worker = worker
+
+    def _call(self, request: dict[str, Any]) -> tuple[bytes, bytes]:
+        stdin, stdout = self._worker.stdin, self._worker.stdout
+        assert stdin is not None and stdout is not None
+        body = json.dumps(request).encode()
+        try:
+            stdin.write(struct.pack(">I", len(body)) + body)
+            stdin.flush()
+            head = stdout.read(9)
+        except OSError as exc:
+            raise SnapshotReaderFailed(f"snapshot reader: {type(exc).__name__}") from None
+        if len(head) < 9:
+            raise SnapshotReaderFailed("snapshot reader ended unexpectedly")
+        (size,) = struct.unpack(">Q", head[1:])
+        payload = stdout.read(size)
+        if head[:1] == b"E":
+            raise SnapshotReaderFailed(f"snapshot reader: {payload.decode()}")
+        return head[:1], payload
+
+    def begin(self) -> None:
+        self._call({"op": "begin"})
+
+    def read(self, sql: str, params: list[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+        import pyarrow as pa
+
+        _, payload = self._call(
+            {"op": "read", "sql": sql, "params": [_as_sqlite(v) for v in params]}
+        )
+        table = pa.ipc.open_stream(payload).read_all()
+        raw = pl.from_arrow(table, rechunk=False)
+        assert isinstance(raw, pl.DataFrame)
+        if raw.height == 0:
+            return contracts.empty(schema)
+        return _typed(raw.rename(dict(zip(raw.columns, schema, strict=True))), schema)
+
+    def close(self) -> None:
+        worker = self._worker
+        try:
+            if worker.stdin is not None:
+                worker.stdin.close()  # end of input: the worker rolls back and ends
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a stuck worker
+            worker.kill()
+            worker.wait()
+        finally:
+            if worker.stdout is not None:
+                worker.stdout.close()
+
+
+def _sqlite_file(conn: Connection) -> Path | None:
+    database = conn.engine.url.database
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return None
+    path = Path(database)
+    return path if path.is_file() else None
+
+
+def _open_sqlite_snapshot(conn: Connection) -> _SqliteSnapshot | None:
+    path = _sqlite_file(conn)
+    deferred = conn.get_execution_options().get(SQLITE_BEGIN_OPTION) == "DEFERRED"
+    if path is None or not deferred or not conn.in_transaction():
+        return None  # a write transaction reads what it wrote, on its own connection
+    if importlib.util.find_spec("adbc_driver_sqlite") is None:  # pragma: no cover
+        return None
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "forbear.store.arrow_worker", str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    snapshot = _SqliteSnapshot(worker)
+    lock = sqlite3.connect(path, timeout=SNAPSHOT_LOCK_TIMEOUT_S, isolation_level=None)
+    try:
+        lock.execute("BEGIN IMMEDIATE")  # no commit can happen until the rollback below
+        conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
+        snapshot.begin()
+    except (sqlite3.OperationalError, SnapshotReaderFailed):
+        snapshot.close()
+        return None
+    finally:
+        if lock.in_transaction:
+            lock.execute("ROLLBACK")
+        lock.close()
+    return snapshot
 
 
 def _table(table_name: str) -> Table:
@@ -211,13 +520,28 @@ def _copy_out(
         return contracts.empty(schema)
     buffer.seek(0)
     # Read with the contract's types; strings first for dates, which CSV carries as ISO text.
-    frame = pl.read_csv(
-        buffer,
-        has_header=False,
-        new_columns=list(schema),
-        schema={name: dtype for name, dtype in schema.items()},
-    )
-    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+    # Read with the contract's types, but booleans (``t``/``f``) and UTC date-times (in
+    # the session's zone, with an offset) as text first.
+    text = {
+        name: pl.String() if dtype == pl.Boolean or isinstance(dtype, pl.Datetime) else dtype
+        for name, dtype in schema.items()
+    }
+    frame = pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=text)
+    columns = []
+    for name, dtype in schema.items():
+        column = pl.col(name)
+        if dtype == pl.Boolean:
+            column = column == "t"
+        elif isinstance(dtype, pl.Datetime):
+            with_zone = dtype.time_zone is not None
+            column = column.str.to_datetime(
+                "%Y-%m-%d %H:%M:%S%.f%#z" if with_zone else "%Y-%m-%d %H:%M:%S%.f",
+                time_unit="us",
+            )
+            if with_zone:
+                column = column.dt.convert_time_zone(dtype.time_zone or "UTC")
+        columns.append(column.cast(dtype).alias(name))
+    return frame.select(columns)
 
 
 LOAN_BORROWERS: dict[str, pl.DataType] = {"loan_id": pl.Int64(), "borrower_id": pl.Int64()}
@@ -249,6 +573,16 @@ def replace_scores(conn: Connection, as_of: date, kind: str, scores: pl.DataFram
         raise ValueError(f"every score row must have as_of = {as_of.isoformat()}, kind = {kind}")
     conn.execute(delete(AccountScore).where(AccountScore.as_of == as_of, AccountScore.kind == kind))
     return write_frame(conn, AccountScore.__tablename__, frame)
+
+
+def scores_frame(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Score frames (one per kind, :data:`SCORES` columns) as :func:`read_scores` would
+    read them back once stored: conformed, ordered by ``(kind, loan_id)``."""
+    if not frames:
+        return contracts.empty(SCORES)
+    return pl.concat([_conform(frame, SCORES, "scores") for frame in frames]).sort(
+        "kind", "loan_id"
+    )
 
 
 def read_scores(conn: Connection, as_of: date) -> pl.DataFrame:

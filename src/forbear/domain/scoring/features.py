@@ -111,12 +111,22 @@ def settlements(frames: BookFrames, last: date) -> Settled:
     ledger = account_states(
         loans.drop("borrower_id"), frames.products, frames.instalments, payments, last
     )
-    status = ledger.states.select(
+    return settlements_from(frames, ledger.states, ledger.allocations, last)
+
+
+def settlements_from(
+    frames: BookFrames, states: pl.LazyFrame, allocations: pl.LazyFrame, last: date
+) -> Settled:
+    """:func:`settlements` from a ledger run at ``last`` on ``frames`` that is already at
+    hand (``STATES`` and ``ALLOCATIONS``): the daily run shares its one ledger run."""
+    loans = frames.loans.filter(pl.col("start_date") <= last)
+    payments = frames.payments.filter(pl.col("paid_on") <= last)
+    status = states.select(
         "loan_id",
         _oldest=pl.col("oldest_unpaid_due_date").cast(pl.Int32),
         _closed=pl.col("status") == "paid_off",
     )
-    dated = ledger.allocations.join(
+    dated = allocations.join(
         payments.select("payment_id", pl.col("paid_on").cast(pl.Int32).alias("paid")),
         on="payment_id",
         how="inner",

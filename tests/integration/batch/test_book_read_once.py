@@ -1,0 +1,104 @@
+"""The daily run reads the book once and runs the ledger once (issue 12): what it derives
+from that one run equals what the separate readers and the second ledger run gave before,
+loan by loan, on a book with repayment plans and loans on an older contract version (the
+loans whose ledger inputs differ from their contract book)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from sqlalchemy import Connection
+
+from forbear.domain.scoring.features import book_features
+from forbear.services import book, models, plans
+from forbear.services.accounts import build_accounts, day_facts
+from forbear.services.imports import import_loans, import_payments, import_products
+from forbear.sim.book import generate_book, write_files
+from forbear.sim.products import load_products
+from forbear.store import bulk
+from forbear.store.crypto import PiiVault
+
+AS_OF = date(2026, 11, 27)
+
+
+@pytest.fixture(scope="module")
+def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    demo = generate_book(1_200, AS_OF, 20261127, load_products())
+    return write_files(demo, tmp_path_factory.mktemp("book"), fmt="parquet")
+
+
+@pytest.fixture
+def rebased_book(
+    connection: Connection, vault: PiiVault, book_files: tuple[Path, Path]
+) -> Connection:
+    """The generated book, then a new version of the CASH contract (the loans made before
+    stay on version 1), then the demo's repayment plans."""
+    products = load_products()
+    import_products(connection, products, "demo products")
+    import_loans(connection, vault, book_files[0])
+    import_payments(connection, book_files[1], zone="Asia/Shanghai")
+    changed = [
+        p.model_copy(update={"grace_days": p.grace_days + 2}) if p.code == "CASH" else p
+        for p in products
+    ]
+    import_products(connection, changed, "CASH v2")
+    assert plans.seed_demo(connection, AS_OF, seed=7) > 0
+    return connection
+
+
+def test_one_ledger_run_gives_the_states_and_the_features_of_two(
+    rebased_book: Connection,
+) -> None:
+    conn = rebased_book
+    day = book.load_day(conn, AS_OF)
+    governed = set(day.inputs.governing["loan_id"].to_list())
+    rebased = set(day.rebased().to_list())
+    assert governed and rebased > governed  # plans, and loans on CASH version 1
+    ledger = book.day_ledger(day)
+
+    # the states: as the ledger over the separately read inputs
+    assert_frame_equal(ledger.states, book.ledger_states(conn, AS_OF))
+
+    # the features: as the second ledger run over the contract book gave them
+    shared = models.day_features(day, ledger)
+    separate = book_features(models.load_book(conn, up_to=AS_OF), AS_OF)
+    assert_frame_equal(shared, separate)
+    assert shared.filter(pl.col("loan_id").is_in(list(rebased))).height > 0
+
+
+def test_the_account_frame_from_the_days_facts_is_the_one_read_back(
+    rebased_book: Connection,
+) -> None:
+    conn = rebased_book
+    day = book.load_day(conn, AS_OF)
+    states = book.day_ledger(day, contract=False).states
+    book.store_states(conn, AS_OF, states)
+    facts = day_facts(conn, AS_OF, states=states, borrowers=day.borrowers)
+    shared = build_accounts(conn, AS_OF, facts=facts, scores=bulk.scores_frame([]))
+    assert_frame_equal(shared, build_accounts(conn, AS_OF))
+    assert shared["active_plan"].any()
+
+
+def test_the_book_read_range_by_range_gives_what_it_gives_whole(
+    rebased_book: Connection,
+) -> None:
+    """Memory holds one range of loans at a time; the states and the features (whose
+    ``other_loans`` counts a borrower's loans in every range) are the whole book's."""
+    conn = rebased_book
+    whole = book.load_day(conn, AS_OF)
+    whole_ledger = book.day_ledger(whole)
+    head = book.read_head(conn, AS_OF)
+    assert len(head.buckets(200)) > 3
+    states, features = [], []
+    for day in book.iter_days(conn, head, per_bucket=200):
+        ledger = book.day_ledger(day)
+        states.append(ledger.states)
+        features.append(models.day_features(day, ledger))
+    assert_frame_equal(pl.concat(states).sort("loan_id"), whole_ledger.states.sort("loan_id"))
+    together = models.whole_book(features, head.loans.select("loan_id", "borrower_id"))
+    assert_frame_equal(together, models.day_features(whole, whole_ledger))
+    assert together["other_loans"].max() > 0

@@ -1,0 +1,269 @@
+"""The daily run's bulk reads: the Arrow reader of a read-only snapshot reads exactly what
+the caller's connection reads, on one snapshot, and the same-connection path types SQLite's
+values as the contracts say."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+import pytest
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from factories import make_product
+from forbear.batch.daily import snapshot
+from forbear.domain.ledger import schema as contracts
+from forbear.store import bulk
+from forbear.store.contacts import Hold, read_history, read_holds
+from forbear.store.models import Borrower, Instalment, Loan, Payment, Product
+from forbear.store.runs import Decision, Run
+
+AS_OF = date(2031, 1, 1)  # a date no other test writes decisions for
+ACTIONS = 1_500  # more than ADBC's default first batch (1,024 rows)
+B1, B2 = 9_100_001, 9_100_002  # borrower and loan ids no other test uses
+REF = "ARROWTEST"
+
+
+def add_product(conn: Connection, code: str) -> int:
+    terms = make_product(code=code)
+    stmt = insert(Product).values(
+        code=code,
+        version=1,
+        name_zh=terms.name_zh,
+        name_en=terms.name_en,
+        terms=terms.model_dump(mode="json"),
+    )
+    return int(conn.execute(stmt.returning(Product.id)).scalar_one())
+
+
+@pytest.fixture
+def book(engine: Engine) -> Iterator[Engine]:
+    """Two loans, committed (the snapshot reader reads on a connection of its own);
+    decisions whose nullable columns are null in the first 1,500 rows and set after
+    (SQLite keeps no column types: an inferring reader would type them too early); holds
+    with and without an end. Removed again after the test."""
+    with engine.begin() as conn:
+        product = add_product(conn, REF)
+        conn.execute(
+            insert(Borrower),
+            [{"id": i, "external_ref": f"{REF}-{i}", "name_enc": b"\x01"} for i in (B1, B2)],
+        )
+        conn.execute(
+            insert(Loan),
+            [
+                {
+                    "id": i,
+                    "external_ref": f"{REF}-{i}",
+                    "borrower_id": i,
+                    "product_id": product,
+                    "principal": 100_000,
+                    "term_months": 3,
+                    "annual_rate_bp": 1800,
+                    "start_date": date(2026, 1, 1),
+                    "first_due_date": date(2026, 2, 1),
+                }
+                for i in (B1, B2)
+            ],
+        )
+        conn.execute(
+            insert(Instalment),
+            [
+                {
+                    "loan_id": i,
+                    "seq": k,
+                    "due_date": date(2026, 1 + k, 1),
+                    "principal": 33_333,
+                    "interest": 1_500,
+                    "fee": 0,
+                }
+                for i in (B1, B2)
+                for k in (1, 2, 3)
+            ],
+        )
+        conn.execute(
+            insert(Payment),
+            [
+                {
+                    "external_ref": f"{REF}-P{k}",
+                    "loan_id": B1 + k % 2,
+                    "paid_on": date(2026, 2, 1) + timedelta(days=k),
+                    "paid_at": datetime(2026, 2, 1, 2, tzinfo=UTC) + timedelta(days=k),
+                    "amount": 1_000 + k,
+                    "channel": "app",
+                }
+                for k in range(200)
+            ],
+        )
+        conn.execute(
+            insert(Hold),
+            [
+                {
+                    "borrower_id": B1,
+                    "loan_id": None,
+                    "kind": "dispute",
+                    "since": datetime(2026, 6, 1, tzinfo=UTC),
+                    "until": None,
+                    "created_by": "test",
+                },
+                {
+                    "borrower_id": B2,
+                    "loan_id": B2,
+                    "kind": "vulnerable",
+                    "since": datetime(2026, 5, 1, 8, 30, 15, 123456, tzinfo=UTC),
+                    "until": datetime(2026, 7, 1, tzinfo=UTC),
+                    "created_by": "test",
+                },
+            ],
+        )
+        run_id = conn.execute(
+            insert(Run)
+            .values(as_of=AS_OF, engine="local", status="running", started_at=datetime.now(UTC))
+            .returning(Run.id)
+        ).scalar_one()
+        bulk.write_frame(conn, Decision.__tablename__, _decisions(int(run_id)))
+    try:
+        yield engine
+    finally:
+        with engine.begin() as conn:
+            conn.execute(delete(Decision).where(Decision.as_of == AS_OF))
+            conn.execute(delete(Run).where(Run.as_of == AS_OF))
+            conn.execute(delete(Hold).where(Hold.borrower_id.in_([B1, B2])))
+            conn.execute(delete(Payment).where(Payment.loan_id.in_([B1, B2])))
+            conn.execute(delete(Instalment).where(Instalment.loan_id.in_([B1, B2])))
+            conn.execute(delete(Loan).where(Loan.id.in_([B1, B2])))
+            conn.execute(delete(Borrower).where(Borrower.id.in_([B1, B2])))
+            conn.execute(delete(Product).where(Product.code == REF))
+
+
+def _decisions(run_id: int) -> pl.DataFrame:
+    n = ACTIONS
+    late = [k >= n - 5 for k in range(n)]
+    return pl.DataFrame(
+        {
+            "as_of": [AS_OF] * n,
+            "loan_id": [B1 + k % 2 for k in range(n)],
+            "action_index": list(range(n)),
+            "run_id": [run_id] * n,
+            "borrower_id": [B1 + k % 2 for k in range(n)],
+            "segment": ["s"] * n,
+            "arm": ["a"] * n,
+            "treatment": ["t"] * n,
+            "channel": ["sms"] * n,
+            "template": ["T1" if x else None for x in late],
+            "purpose": ["remind"] * n,
+            "is_demand": [k % 3 == 0 for k in range(n)],
+            "priority": [1] * n,
+            "ew_pd": [0.25 if x else None for x in late],
+            "reason_codes": ["[]"] * n,
+            "allowed": [True] * n,
+            "blocked_by": ["[]"] * n,
+            "earliest_allowed_at": [
+                datetime(2031, 1, 2, 2, tzinfo=UTC) if x else None for x in late
+            ],
+            "scheduled": [False] * n,
+            "carried": [False] * n,
+        },
+        schema_overrides={"earliest_allowed_at": pl.Datetime("us", "UTC")},
+    )
+
+
+DECISIONS = {
+    "loan_id": pl.Int64(),
+    "action_index": pl.Int64(),
+    "template": pl.String(),
+    "is_demand": pl.Boolean(),
+    "ew_pd": pl.Float64(),
+    "earliest_allowed_at": pl.Datetime("us", "UTC"),
+}
+
+
+def _reads(conn: Connection) -> dict[str, pl.DataFrame]:
+    d = Decision
+    return {
+        "loans": bulk.read_loans_with_borrowers(conn),
+        "some_instalments": bulk.read_instalments(conn, [B1]),
+        "payments": bulk.read_payments(conn, up_to=date(2026, 4, 1)),
+        "holds": read_holds(conn),
+        "history": read_history(conn, before=datetime(2026, 6, 15, tzinfo=UTC)),
+        "decisions": bulk.read_frame(
+            conn,
+            select(
+                d.loan_id, d.action_index, d.template, d.is_demand, d.ew_pd, d.earliest_allowed_at
+            )
+            .where(d.as_of == AS_OF)
+            .order_by(d.loan_id, d.action_index),
+            DECISIONS,
+        ),
+    }
+
+
+def test_the_snapshot_reader_reads_what_the_connection_reads(book: Engine) -> None:
+    engine = book
+    with engine.connect() as conn, conn.begin():
+        plain = _reads(conn)
+    with snapshot(engine) as conn:
+        arrow = _reads(conn)
+        attached = bulk._SNAPSHOT in conn.info
+    assert attached == (engine.dialect.name == "sqlite")
+    for name, frame in plain.items():
+        assert arrow[name].equals(frame), name
+    late = plain["decisions"].filter(pl.col("action_index") >= ACTIONS - 5)
+    assert late["template"].to_list() == ["T1"] * 5
+    assert late["ew_pd"].to_list() == [0.25] * 5
+    assert late["earliest_allowed_at"].to_list() == [datetime(2031, 1, 2, 2, tzinfo=UTC)] * 5
+    assert plain["decisions"]["is_demand"].dtype == pl.Boolean
+    assert plain["payments"].schema == pl.Schema(contracts.PAYMENTS)
+    assert plain["payments"].filter(pl.col("loan_id") == B1).height == 30
+    holds = plain["holds"].filter(pl.col("borrower_id") == B2)
+    assert holds["since"].to_list() == [datetime(2026, 5, 1, 8, 30, 15, 123456, tzinfo=UTC)]
+
+
+def test_a_commit_during_the_read_phase_is_not_seen(book: Engine) -> None:
+    """Both readers of the phase (the connection and, on SQLite, ADBC) see the database as
+    it was when the phase began, whatever commits meanwhile."""
+    engine = book
+    committed = threading.Event()
+
+    def writer() -> None:
+        with engine.begin() as other:
+            other.execute(
+                insert(Payment).values(
+                    external_ref=f"{REF}-LATE",
+                    loan_id=B1,
+                    paid_on=date(2026, 3, 1),
+                    paid_at=datetime(2026, 3, 1, tzinfo=UTC),
+                    amount=5,
+                    channel="app",
+                )
+            )
+        committed.set()
+
+    with snapshot(engine) as conn:
+        before = bulk.read_payments(conn)
+        thread = threading.Thread(target=writer)
+        thread.start()
+        thread.join(timeout=60)
+        assert committed.is_set()  # the phase holds no lock that stops a writer
+        after = bulk.read_payments(conn)
+        counted = conn.execute(
+            select(Payment.id).where(Payment.external_ref == f"{REF}-LATE")
+        ).all()
+    assert after.equals(before)
+    assert counted == []
+    with engine.connect() as conn, conn.begin():
+        assert bulk.read_payments(conn).height == before.height + 1
+
+
+def test_a_write_transaction_reads_its_own_writes_not_a_snapshot(book: Engine) -> None:
+    """The Arrow reader attaches to read-only transactions only: a write transaction
+    must read what it wrote (and must not wait for its own write lock)."""
+    with book.begin() as conn:
+        conn.execute(delete(Payment).where(Payment.loan_id == B2))
+        with bulk.arrow_snapshot(conn) as attached:
+            assert attached is False
+            assert bulk._SNAPSHOT not in conn.info
+            mine = bulk.read_payments(conn, loan_ids=[B1, B2])
+        assert set(mine["loan_id"].to_list()) == {B1}
+        conn.rollback()
