@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from forbear.clock import Clock, system_clock
+from forbear.clock import today as clock_today
 from forbear.domain.errors import ConfigurationError
 from forbear.settings import Environment, Keyring, Settings
 from forbear.store import audit, migrate
@@ -29,6 +32,15 @@ class Forbear:
     engine: Engine
     vault: PiiVault
     sessions: sessionmaker[Session]
+    clock: Clock = field(default=system_clock)
+
+    def now(self) -> datetime:
+        """The current moment (UTC) by this application's clock."""
+        return self.clock()
+
+    def today(self) -> date:
+        """The lender's business day by this application's clock."""
+        return clock_today(self.clock, self.settings.zone)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -58,7 +58,7 @@ def parse_date(text: str, option: str) -> date:
 
 
 def today_in(app_: Forbear) -> date:
-    return datetime.now(app_.settings.zone).date()
+    return app_.today()
 
 
 def yuan(fen: int) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from forbear.bootstrap import Forbear, bootstrap
+from forbear.clock import system_clock
 from forbear.settings import Environment, Settings
 from forbear.web import errors
 from forbear.web.deps import Clock, Database, WebState
@@ -69,7 +70,7 @@ field for a stated purpose and is audited.
 
 
 def real_clock() -> datetime:
-    return datetime.now(UTC)
+    return system_clock()
 
 
 class Guardrails:
@@ -169,7 +170,7 @@ def create_app(
     app.state.web = WebState(
         forbear=forbear,
         signer=CookieSigner(secret),
-        clock=clock or real_clock,
+        clock=clock or forbear.clock,
         secure_cookies=secure,
     )
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))

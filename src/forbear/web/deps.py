@@ -45,6 +45,9 @@ class Database(Protocol):
     settings: Settings
     vault: PiiVault
 
+    @property
+    def clock(self) -> Clock: ...
+
     def transaction(self) -> AbstractContextManager[Connection]: ...
 
 
