@@ -19,6 +19,7 @@ statements) where the plain helper keeps 4 + 4; an agency agent sees no ID digit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -28,7 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticError
 
-from forbear.domain.errors import ConfigurationError, ValidationError
+from forbear.domain.errors import ConfigurationError, PermissionDenied, ValidationError
 from forbear.domain.masking import MASK, _mask_middle, mask_email, mask_mobile, mask_name
 
 ROLES_RESOURCE = "access_roles.yaml"
@@ -213,3 +214,36 @@ def mask_for(
 ) -> str:
     """``value`` masked as ``role`` sees it: ``138****5678``, ``410***********1234``, ``张*``."""
     return (policy or default_policy()).mask_for(role, field, value)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who starts a use case, as every front end hands it to :mod:`forbear.services`.
+
+    ``name`` is how the audit trail names them (``web:alice``, ``api:bob``,
+    ``cli:root``, ``portal:<borrower ref>``, ``system:daily-run``). ``role`` is the
+    staff role whose permissions the use case checks; ``None`` for an operator at the
+    command line or the system itself, which hold every permission of the role-free
+    tools they run (a use case that needs a named staff approval asks for one
+    explicitly). ``agency_id`` and ``scope_buckets`` narrow which loans a staff member
+    may see (:mod:`forbear.services.scope`)."""
+
+    name: str
+    role: Role | None = None
+    user_id: int | None = None
+    agency_id: int | None = None
+    scope_buckets: tuple[str, ...] = ()
+
+    def may(self, permission: str) -> bool:
+        """Does this actor hold ``permission``? (Role-free actors hold every one.)"""
+        return self.role is None or can(self.role, permission)
+
+    def require(self, permission: str) -> None:
+        """:class:`PermissionDenied` unless this actor holds ``permission``."""
+        if not self.may(permission):
+            raise PermissionDenied(str(self.role), permission)
+
+    @property
+    def scoped(self) -> bool:
+        """Does this actor see less than the whole book?"""
+        return self.role is Role.AGENCY_AGENT or bool(self.scope_buckets)

@@ -56,7 +56,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, insert, or_, select, update
 
-from forbear.domain.access import Role
+from forbear.domain.access import Actor, Role
 from forbear.domain.errors import ForbearError
 from forbear.store import audit, locks
 from forbear.store.locks import LockSpace
@@ -113,6 +113,16 @@ class Principal:
     def actor(self) -> str:
         """How the audit trail names this person (the CLI uses ``cli:<login>``)."""
         return f"{'web' if self.via == 'session' else 'api'}:{self.username}"
+
+    def as_actor(self) -> Actor:
+        """This person as the :class:`Actor` a use case takes."""
+        return Actor(
+            name=self.actor,
+            role=self.role,
+            user_id=self.user_id,
+            agency_id=self.agency_id,
+            scope_buckets=self.scope_buckets,
+        )
 
 
 @dataclass(frozen=True)
