@@ -39,7 +39,7 @@ def import_products_cmd(file: Path) -> None:
     products = load_products_file(file)
     forbear = open_app()
     with forbear.transaction() as conn:
-        report = import_products(conn, products, file.name)
+        report = import_products(conn, products, file.name, effective_from=forbear.today())
     _print_report(report)
 
 
@@ -53,7 +53,13 @@ def import_loans_cmd(
     forbear = open_app()
     with forbear.transaction() as conn:
         report = import_loans(
-            conn, forbear.vault, file, skip_bad=skip_bad, rejects=rejects, encoding=encoding
+            conn,
+            forbear.vault,
+            file,
+            skip_bad=skip_bad,
+            rejects=rejects,
+            encoding=encoding,
+            now=forbear.now(),
         )
     _print_report(report)
 
@@ -74,5 +80,6 @@ def import_payments_cmd(
             skip_bad=skip_bad,
             rejects=rejects,
             encoding=encoding,
+            now=forbear.now(),
         )
     _print_report(report)

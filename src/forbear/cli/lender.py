@@ -33,7 +33,11 @@ def config_set(file: Path) -> None:
     forbear = open_app()
     with forbear.transaction() as conn:
         info = set_config(
-            conn, file.read_text(encoding="utf-8"), source=file.name, actor=cli_actor()
+            conn,
+            file.read_text(encoding="utf-8"),
+            source=file.name,
+            actor=cli_actor(),
+            now=forbear.now(),
         )
     console.print(
         f"[green]✓[/] lender configuration version {info.version} (pack {info.pack}) is in force"

@@ -87,13 +87,25 @@ def model_train(
             raise ValidationError("--kind application", "needs --file and --target")
         with forbear.transaction() as conn:
             trained = models.train_application(
-                conn, file, target, feature or None, seed=seed, bad_value=bad
+                conn,
+                file,
+                target,
+                feature or None,
+                seed=seed,
+                bad_value=bad,
+                now=forbear.now(),
             )
     else:
         day = parse_date(as_of, "--as-of") if as_of else today_in(forbear)
         with forbear.transaction() as conn:
             trained = models.train_on_book(
-                conn, chosen, as_of=day, window=window, months=months, seed=seed
+                conn,
+                chosen,
+                as_of=day,
+                window=window,
+                months=months,
+                seed=seed,
+                now=forbear.now(),
             )
     _print_trained(trained)
 
@@ -130,7 +142,7 @@ def model_activate(version_id: int) -> None:
 
     forbear = open_app()
     with forbear.transaction() as conn:
-        info = models.activate(conn, version_id, actor=cli_actor())
+        info = models.activate(conn, version_id, actor=cli_actor(), now=forbear.now())
     console.print(f"[green]✓[/] {info.kind} model {info.id} ({info.name}) is active")
 
 
@@ -142,7 +154,7 @@ def model_rollback(kind: str) -> None:
     chosen = _kind(kind)
     forbear = open_app()
     with forbear.transaction() as conn:
-        info = models.rollback(conn, chosen, actor=cli_actor())
+        info = models.rollback(conn, chosen, actor=cli_actor(), now=forbear.now())
     console.print(f"[green]✓[/] {info.kind} model {info.id} ({info.name}) is active again")
 
 

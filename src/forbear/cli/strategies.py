@@ -61,7 +61,7 @@ def strategy_add(file: Path) -> None:
 
     forbear = open_app()
     with forbear.transaction() as conn:
-        info = strategies.add_strategy(conn, file, actor=cli_actor())
+        info = strategies.add_strategy(conn, file, actor=cli_actor(), now=forbear.now())
     console.print(f"[green]✓[/] stored strategy {info.id} ({info.name} v{info.version})")
 
 
@@ -72,7 +72,7 @@ def strategy_activate(version_id: int) -> None:
 
     forbear = open_app()
     with forbear.transaction() as conn:
-        info = strategies.activate(conn, version_id, actor=cli_actor())
+        info = strategies.activate(conn, version_id, actor=cli_actor(), now=forbear.now())
     console.print(f"[green]✓[/] strategy {info.id} ({info.name} v{info.version}) is active")
 
 

@@ -100,10 +100,12 @@ def template_add(
     try:
         with forbear.transaction() as conn:
             info = templates.save_template(
-                conn, code, channel, audience, chosen, body, actor=cli_actor()
+                conn, code, channel, audience, chosen, body, actor=cli_actor(), now=forbear.now()
             )
             if approve:
-                info = templates.approve_template(conn, code, info.version, actor=cli_actor())
+                info = templates.approve_template(
+                    conn, code, info.version, actor=cli_actor(), now=forbear.now()
+                )
     except ContentRejected as exc:
         _print_violations(list(exc.violations), f"template {code} refused, nothing stored 未保存")
         raise typer.Exit(EXIT_ERROR) from None
@@ -120,7 +122,7 @@ def template_approve(
 
     forbear = open_app()
     with forbear.transaction() as conn:
-        info = templates.approve_template(conn, code, version, actor=cli_actor())
+        info = templates.approve_template(conn, code, version, actor=cli_actor(), now=forbear.now())
     console.print(f"[green]✓[/] template {info.code} v{info.version} approved")
 
 

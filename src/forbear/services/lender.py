@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, func, insert, select
@@ -26,6 +26,7 @@ from forbear.domain.compliance.config import (
     load_pack,
     parse_lender,
 )
+from forbear.services.moment import now_or_clock
 from forbear.store import audit
 from forbear.store.lender_config import LenderConfigVersion
 
@@ -48,13 +49,16 @@ def compile_text(text: str, source: str) -> CompiledRules:
     return compile_config(load_pack(lender.pack), lender, source=source)
 
 
-def set_config(conn: Connection, text: str, *, source: str, actor: str) -> LenderConfigInfo:
-    """Validate and store a new version, with a ``config.change`` audit event."""
+def set_config(
+    conn: Connection, text: str, *, source: str, actor: str, now: datetime | None = None
+) -> LenderConfigInfo:
+    """Validate and store a new version, with a ``config.change`` audit event, at the
+    caller's moment ``now`` (the CLI passes ``app.now()``)."""
     rules = compile_text(text, source)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     previous = current(conn)
     version = (previous.version if previous else 0) + 1
-    now = datetime.now(UTC)
+    now = now_or_clock(now)
     conn.execute(
         insert(LenderConfigVersion).values(
             version=version,

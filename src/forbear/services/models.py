@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from forbear.domain.scoring.targets import (
 )
 from forbear.services.book import BookDay, DayLedger
 from forbear.services.imports.files import UnreadableFile
+from forbear.services.moment import now_or_clock
 from forbear.store import audit, bulk
 from forbear.store.models import ModelVersion
 from forbear.store.repositories import ModelVersionRepository
@@ -105,10 +106,6 @@ def _models(conn: Connection) -> Iterator[ModelVersionRepository]:
         session.flush()
     finally:
         session.close()
-
-
-def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(UTC)
 
 
 def _store(conn: Connection, artefact: Artefact) -> ModelInfo:
@@ -176,7 +173,7 @@ def train_application(
         kind=ModelKind.APPLICATION,
         name=name or f"application-{path.stem}",
         source=path.name,
-        created_at=_now(now),
+        created_at=now_or_clock(now),
         seed=seed,
         features=features,
     )
@@ -233,7 +230,7 @@ def train_on_book(
     candidates = [
         f for f in FEATURES if data.frame.get_column(f).drop_nulls().n_unique() > 1
     ]  # e.g. dpd is 0 on every early-warning row
-    created = _now(now)
+    created = now_or_clock(now)
     name = f"{kind.value}-{as_of.isoformat()}"
     iv: dict[str, float] = {}
     selected: tuple[str, ...] = ()
@@ -294,7 +291,7 @@ def activate(
 def _activate(
     conn: Connection, version_id: int, *, now: datetime | None, actor: str, action: str
 ) -> ModelInfo:
-    moment = _now(now)
+    moment = now_or_clock(now)
     with _models(conn) as models:
         chosen = models.require(version_id)
         if chosen.status == ModelStatus.ACTIVE.value:

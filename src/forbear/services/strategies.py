@@ -33,6 +33,7 @@ from forbear.domain.strategy import (
 from forbear.domain.strategy.conditions import Always
 from forbear.domain.strategy.schema import NOT_CONTACTS
 from forbear.services.accounts import build_accounts
+from forbear.services.moment import now_or_clock
 from forbear.store import audit
 from forbear.store.contacts import read_flags, read_history, read_holds
 from forbear.store.models import ContactKind, ContactPoint, OwnerType
@@ -94,10 +95,14 @@ def _known_templates(conn: Connection) -> set[str]:
     return {t.code for t in list_templates(conn)}
 
 
-def add_strategy(conn: Connection, path: Path, *, actor: str = "system") -> StrategyInfo:
-    """Validate a strategy file and store it as a new candidate version of its name."""
+def add_strategy(
+    conn: Connection, path: Path, *, actor: str = "system", now: datetime | None = None
+) -> StrategyInfo:
+    """Validate a strategy file and store it as a new candidate version of its name.
+
+    ``now`` is the caller's moment (the CLI passes ``app.now()``)."""
     strategy = load_strategy(path, _known_templates(conn))
-    now = datetime.now(UTC)
+    now = now_or_clock(now)
     last = conn.execute(
         select(func.max(StrategyVersion.version)).where(StrategyVersion.name == strategy.name)
     ).scalar()
@@ -133,14 +138,16 @@ def list_strategies(conn: Connection) -> list[StrategyInfo]:
     return [_get(conn, i) for i in ids]
 
 
-def activate(conn: Connection, strategy_id: int, actor: str = "system") -> StrategyInfo:
+def activate(
+    conn: Connection, strategy_id: int, actor: str = "system", *, now: datetime | None = None
+) -> StrategyInfo:
     """Make a version the active strategy; the previous active one is retired.
     Audited as ``strategy.activate``."""
     t = StrategyVersion.__table__
     chosen = _get(conn, strategy_id)
     if chosen.status == StrategyStatus.ACTIVE.value:
         return chosen
-    now = datetime.now(UTC)
+    now = now_or_clock(now)
     previous = conn.execute(
         select(t.c.id).where(t.c.status == StrategyStatus.ACTIVE.value)
     ).scalar()

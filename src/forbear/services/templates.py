@@ -34,8 +34,8 @@ from forbear.domain.compliance.content import (
 )
 from forbear.domain.compliance.schema import Channel
 from forbear.domain.errors import Conflict, NotFound, ValidationError
+from forbear.services.moment import now_or_clock
 from forbear.store import audit
-from forbear.store.models import utcnow
 from forbear.store.templates import MessageTemplate, TemplateStatus
 
 _T = cast(Table, MessageTemplate.__table__)
@@ -124,7 +124,7 @@ def save_template(
     )
     if violations:
         raise ContentRejected(f"template {code}", violations)
-    moment = now or utcnow()
+    moment = now_or_clock(now)
     latest = conn.execute(select(func.max(_T.c.version)).where(_T.c.code == code)).scalar()
     version = int(latest or 0) + 1
     values = {
@@ -199,7 +199,7 @@ def approve_template(
     )
     if violations:
         raise ContentRejected(f"template {code} v{version}", violations)
-    moment = now or utcnow()
+    moment = now_or_clock(now)
     conn.execute(
         update(_T)
         .where(_T.c.code == code, _T.c.status == TemplateStatus.APPROVED.value)
@@ -276,7 +276,11 @@ def library(name: str = "CN_default") -> list[dict[str, str]]:
 
 
 def install_library(
-    conn: Connection, name: str = "CN_default", *, actor: str = "system"
+    conn: Connection,
+    name: str = "CN_default",
+    *,
+    actor: str = "system",
+    now: datetime | None = None,
 ) -> list[TemplateInfo]:
     """Save and approve every shipped template whose code has no approved version yet
     (idempotent: a lender's own approved version is never replaced)."""
@@ -295,6 +299,7 @@ def install_library(
             entry.get("lang", "zh"),
             entry["body"],
             actor=actor,
+            now=now,
         )
-        installed.append(approve_template(conn, entry["code"], actor=actor))
+        installed.append(approve_template(conn, entry["code"], actor=actor, now=now))
     return installed

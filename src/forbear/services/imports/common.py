@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ def finish(
     path: Path,
     skip_bad: bool,
     rejects: Path | None,
+    now: datetime,
 ) -> None:
     """Refuse the file, or record the rejects; then record the batch."""
     errors = sorted(errors, key=lambda e: (e.line, e.column))
@@ -81,7 +82,7 @@ def finish(
             rows_imported=report.rows_imported,
             rows_skipped_existing=report.rows_skipped_existing,
             rows_rejected=report.rows_rejected,
-            finished_at=datetime.now(UTC),
+            finished_at=now,
         )
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -17,6 +17,7 @@ from forbear.domain.ledger.schema import LOANS
 from forbear.services.contracts import current_version_ids
 from forbear.services.imports.common import fetch_in, finish, open_batch, read_checked_headers
 from forbear.services.imports.report import ImportReport
+from forbear.services.moment import now_or_clock
 from forbear.store import bulk, models
 from forbear.store.crypto import Contexts, PiiVault
 
@@ -41,9 +42,11 @@ def import_loans(
     skip_bad: bool = False,
     rejects: Path | None = None,
     encoding: str | None = None,
+    now: datetime | None = None,
 ) -> ImportReport:
-    """Import a loans file inside the caller's transaction (see docs/import.md)."""
-    started = datetime.now(UTC)
+    """Import a loans file inside the caller's transaction at its moment ``now`` (see
+    docs/import.md)."""
+    started = now_or_clock(now)
     raw, used = read_checked_headers(path, LOAN_COLUMNS, encoding)
     report = ImportReport(kind="loans", source=path.name, rows_total=raw.height, encoding=used)
     products = bulk.read_products_terms(conn)
@@ -143,7 +146,7 @@ def import_loans(
     batch_id = open_batch(conn, "loans", path, started) if changes or errors else None
     report.batch_id = batch_id
 
-    _insert_borrowers(conn, vault, new.filter(pl.col("borrower_id").is_null()))
+    _insert_borrowers(conn, vault, new.filter(pl.col("borrower_id").is_null()), started)
     borrower_ids = fetch_in(
         conn,
         lambda chunk: select(borrowers_t.c.external_ref, borrowers_t.c.id).where(
@@ -211,16 +214,16 @@ def import_loans(
         path=path,
         skip_bad=skip_bad,
         rejects=rejects,
+        now=started,
     )
     return report
 
 
-def _insert_borrowers(conn: Connection, vault: PiiVault, rows: pl.DataFrame) -> None:
+def _insert_borrowers(conn: Connection, vault: PiiVault, rows: pl.DataFrame, now: datetime) -> None:
     """Encrypt and store new borrowers (first row of each customer) and contact points."""
     people = rows.sort(LINE).unique("customer_ref", keep="first", maintain_order=True)
     if people.height == 0:
         return
-    now = datetime.now(UTC)
 
     def enc(col: str, context: str) -> pl.Expr:
         return pl.col(col).map_elements(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from forbear.domain.products import ProductTerms
 from forbear.services.contracts import current_clauses, record_version
 from forbear.services.imports.files import UnreadableFile
 from forbear.services.imports.report import ImportReport
+from forbear.services.moment import today_or_clock
 from forbear.store import models
 
 
@@ -64,12 +65,13 @@ def import_products(
 
     Each version is also a contract version (:mod:`forbear.services.contracts`): loans made
     before a change keep the version they were made under, new loans get the new one.
-    ``effective_from`` (default: today) is when a new version takes effect.
+    ``effective_from`` is when a new version takes effect: the front end passes its
+    business day (``app.today()``); callers that pass nothing get the clock's UTC day.
     """
     table = models.Base.metadata.tables["products"]
     report = ImportReport(kind="products", source=source, rows_total=len(products))
     stored = {row.code: row for row in conn.execute(select(table))}
-    effective = effective_from or date.today()
+    effective = effective_from if effective_from is not None else today_or_clock(None, UTC)
     for entry in products:
         product = entry.product_terms() if isinstance(entry, ContractedProduct) else entry
         clauses = _clauses(entry)
