@@ -29,10 +29,24 @@ expression (the whole book); tests check they agree row by row.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 import polars as pl
 
-from forbear.domain.compliance.schema import HoldKind
+
+class HoldKind(StrEnum):
+    """Why work on a borrower (or one loan, channel or contact point) stops. Its home is
+    here, below :mod:`forbear.domain.compliance` (whose ``schema`` re-exports it), so the
+    gate can use the hold rules without a circle."""
+
+    DISPUTE = "dispute"  # until resolved
+    COMPLAINT = "complaint"  # while open, if the lender's configuration says so
+    CEASE = "cease"  # cease-communication request
+    OPT_OUT = "opt_out"  # per medium (``channel`` set)
+    DO_NOT_CONTACT = "do_not_contact"
+    VULNERABLE = "vulnerable"
+    LAWYER = "lawyer"  # represented by a lawyer
+    DECEASED = "deceased"
 
 
 def hold_open(since: datetime, until: datetime | None, at: datetime) -> bool:

@@ -13,6 +13,10 @@ from enum import StrEnum
 
 import polars as pl
 
+# A hold's kind has its home with the hold rules (one layer down); re-exported here, where
+# the gate's callers have always found it.
+from forbear.domain.holds import HoldKind as HoldKind
+
 
 class Channel(StrEnum):
     CALL = "call"  # an agent's voice call
@@ -55,17 +59,6 @@ class Outcome(StrEnum):
 
 
 UNANSWERED = frozenset({Outcome.NO_ANSWER, Outcome.BUSY})
-
-
-class HoldKind(StrEnum):
-    DISPUTE = "dispute"  # until resolved
-    COMPLAINT = "complaint"  # while open, if the lender's configuration says so
-    CEASE = "cease"  # cease-communication request
-    OPT_OUT = "opt_out"  # per medium (``channel`` set)
-    DO_NOT_CONTACT = "do_not_contact"
-    VULNERABLE = "vulnerable"
-    LAWYER = "lawyer"  # represented by a lawyer
-    DECEASED = "deceased"
 
 
 # One row per planned contact.
