@@ -383,7 +383,7 @@ def test_a_plan_keeps_the_missed_payment_rule_it_was_offered_under(
 
     text = svc.load_policy().source
     strict_text = (
-        (Path(svc.__file__).parents[1] / "domain" / text)
+        (Path(svc.__file__).parents[2] / "domain" / text)
         .read_text(encoding="utf-8")
         .replace("days_late: 10", "days_late: 2")
     )

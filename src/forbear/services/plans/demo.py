@@ -1,0 +1,124 @@
+"""Plans on the demo book (forbear demo)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, time, timedelta
+
+import polars as pl
+from sqlalchemy import Connection, insert
+
+from forbear.domain.errors import Conflict, PermissionDenied, ValidationError
+from forbear.domain.ledger import DEFAULT_BUCKETS
+from forbear.domain.plans import (
+    PlanRequest,
+    PlanType,
+)
+from forbear.services import book
+from forbear.services.plans.daily import daily_update
+from forbear.services.plans.lifecycle import accept_plan
+from forbear.services.plans.offers import offer_plan
+from forbear.store.models import Payment as PaymentRow
+
+# ---------------------------------------------------------------------------- demo
+
+
+def seed_demo(conn: Connection, as_of: date, *, seed: int, actor: str = "system:demo") -> int:
+    """A realistic handful of plans on the demo book's overdue loans, within the default
+    policy's agent limits: offered and accepted in the past few months, some kept
+    (their borrowers pay the plan's instalments on time, as demo payments), some broken
+    (payments stop after a few), the newest still active. Returns the number of plans."""
+    rng = random.Random(seed)
+    made = 0
+    bases = [as_of - timedelta(days=d) for d in (210, 150, 90, 45)]
+    for base in bases:
+        inputs = book.ledger_inputs(conn, base)
+        if inputs.loans.is_empty():
+            continue
+        states = book.run_ledger_on(inputs, base, DEFAULT_BUCKETS)
+        late = (
+            states.filter((pl.col("status") == "active") & pl.col("dpd").is_between(10, 75))[
+                "loan_id"
+            ]
+            .sort()
+            .to_list()
+        )
+        rng.shuffle(late)
+        want = max(3, min(12, len(late) // 40))
+        for loan_id in late[: want * 3]:
+            if made >= 48 or want == 0:
+                break
+            try:
+                made += _seed_one(conn, int(loan_id), base, as_of, rng, actor)
+                want -= 1
+            except (Conflict, ValidationError, PermissionDenied):
+                continue
+    _replay_daily(conn, min(bases), as_of)
+    return made
+
+
+def _seed_one(
+    conn: Connection, loan_id: int, base: date, as_of: date, rng: random.Random, actor: str
+) -> int:
+    kind = rng.choice(
+        [
+            PlanType.RESTRUCTURE,
+            PlanType.RESTRUCTURE,
+            PlanType.DEFERRAL,
+            PlanType.SETTLEMENT,
+            PlanType.HARDSHIP,
+        ]
+    )
+    request = {
+        PlanType.RESTRUCTURE: PlanRequest(
+            kind, instalments=rng.choice([3, 4, 6]), waive_penalty_pct=rng.choice([0, 30, 50])
+        ),
+        PlanType.DEFERRAL: PlanRequest(kind, months=2),
+        PlanType.SETTLEMENT: PlanRequest(kind, discount_pct=rng.choice([5, 10])),
+        PlanType.HARDSHIP: PlanRequest(kind, months=3, payment_share_pct=50),
+    }[kind]
+    result = offer_plan(
+        conn,
+        loan_id=loan_id,
+        request=request,
+        role="agent",
+        as_of=base,
+        actor=actor,
+        income=12_000_00,
+        expenses=5_000_00,
+    )
+    assert result.plan_id is not None
+    accepted = base + timedelta(days=rng.randint(0, 3))
+    accept_plan(conn, result.plan_id, as_of=accepted, actor=actor)
+    keeps = rng.random() < 0.65
+    stop_after = None if keeps else rng.randint(0, 2)
+    by_day: dict[date, int] = {}
+    for line in result.offer.lines:
+        by_day[line.due_date] = by_day.get(line.due_date, 0) + line.total
+    paid = []
+    for k, (day, amount) in enumerate(sorted(by_day.items())):
+        if day > as_of or (stop_after is not None and k >= stop_after):
+            break
+        paid.append(
+            {
+                "external_ref": f"PLANDEMO-{result.plan_id}-{k + 1}",
+                "loan_id": loan_id,
+                "paid_on": day - timedelta(days=rng.randint(0, 2)),
+                "paid_at": datetime.combine(day, time(4, 0), UTC),
+                "amount": amount,
+                "channel": "app",
+            }
+        )
+    if paid:
+        conn.execute(insert(PaymentRow), paid)
+    return 1
+
+
+def _replay_daily(conn: Connection, start: date, end: date) -> None:
+    """The daily update week by week from ``start`` to ``end``, as the daily run would
+    have done, so plans end on the day their break was found."""
+    day = start
+    while day < end:
+        daily_update(conn, day, actor="system:demo")
+        day += timedelta(days=7)
+    daily_update(conn, end, actor="system:demo")
