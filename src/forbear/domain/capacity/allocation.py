@@ -1,251 +1,28 @@
-"""Capacity: fit the day's planned contacts to channel limits and agent teams (daily run, step 5).
-
-Pure Polars and numpy: no I/O, no clock. The caller hands in the day's candidate actions
-(after the compliance gate), a :class:`CapacityConfig` and yesterday's loan → agent
-assignments; :func:`allocate` answers, for every row, whether it is scheduled today and
-by whom, or carried to tomorrow (with its priority; the caller raises ``carried_days``).
-
-Ordering
---------
-Within a channel, actions are taken in the order
-
-    priority desc, age class desc, expected_recovery per unit desc, carried_days desc,
-    loan_id, action_id
-
-where ``age class = min(carried_days, carry_aging_cap_days)``. With the default cap of 1
-an item carried from yesterday comes before today's new items *of the same priority*
-(it never jumps a priority level), and among items of the same age the higher value
-density wins. Raising the cap makes the order closer to first-in-first-out within a
-priority; 0 switches aging off (pure value density). Every action costs one unit of its
-channel's (or its agent's) capacity, so value per unit of capacity is
-``expected_recovery`` itself.
-
-Why greedy
-----------
-Assigning actions to agents to maximise recovered value under per-agent capacities,
-skills and languages is a transportation problem (an LP, integral because the matrix is
-totally unimodular). With unit costs, taking the actions in value-density order inside
-each eligibility pool (channel, skill, language) is exactly optimal for one pool; across
-pools that share agents, greedy by density is the classic 1/2-approximation for
-b-matching and in practice close to optimal because pools are large and agents are
-mostly generalists. It runs in O(n log n) with a loop over priority tiers × pools (tens
-to hundreds), never over actions, and it is deterministic (identical decisions on the
-local and the Spark engine). To keep scarce specialists for the pools that need them,
-pools of one tier are served from the most constrained (least eligible remaining
-capacity) to the least.
-
-Agent work
-----------
-``call``, ``visit`` and ``legal_review`` need an agent whose ``skills`` hold the
-action's ``skill``, whose ``langs`` hold its ``lang`` and whose ``channels`` hold its
-channel. A borrower gets at most one agent contact (``call`` or ``visit``) a day and at
-most one ``legal_review`` (a file review, not a contact, so it does not compete with a
-call): the first in the order above is kept, the others are carried
-(``duplicate_borrower``). For each tier (priority, age
-class) and pool, the top ``K`` actions are selected, ``K`` = min(pool size, the
-eligible agents' remaining capacity, the channel's remaining limit); then
-
-1. continuity: a selected action whose loan's previous agent is eligible and still has
-   capacity goes to that agent (a per-agent cumulative count caps it);
-2. the rest go greedily to the eligible agent with the most remaining capacity (ties by
-   agent id). This is computed without a loop over actions: the greedy's picks are the
-   agents' capacity "slots" ``(agent, remaining value)`` sorted by value desc, agent id.
-
-Continuity is therefore broken only when the previous agent lacks the skill, language or
-channel, or is already full (possibly filled by a higher tier or an earlier pool).
-"""
+"""Allocating the day's actions to channels and agents within their capacity (the rules in
+the package docstring)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from functools import cache
-from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic import ValidationError as PydanticError
 
-from forbear.domain.errors import ConfigurationError, ValidationError
-
-Channel = Literal["sms", "email", "app_push", "ai_call", "call", "letter", "visit", "legal_review"]
-
-CHANNELS: tuple[Channel, ...] = (
-    "sms",
-    "email",
-    "app_push",
-    "ai_call",
-    "call",
-    "letter",
-    "visit",
-    "legal_review",
+from forbear.domain.capacity.config import CapacityConfig
+from forbear.domain.capacity.vocabulary import (
+    _R_AGENT,
+    _R_CHANNEL,
+    _R_DUP,
+    _R_NOELIG,
+    _R_NONE,
+    _REASONS,
+    AGENT_CHANNELS,
+    AUTOMATED_CHANNELS,
+    CHANNELS,
+    CONTACT_CHANNELS,
+    REQUIRED_COLUMNS,
 )
-AGENT_CHANNELS: frozenset[str] = frozenset({"call", "visit", "legal_review"})
-CONTACT_CHANNELS: frozenset[str] = frozenset({"call", "visit"})  # one a day per borrower
-AUTOMATED_CHANNELS: frozenset[str] = frozenset(CHANNELS) - AGENT_CHANNELS
-
-DEFAULT_RESOURCE = "capacity_default.yaml"
-
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "action_id",
-    "loan_id",
-    "borrower_id",
-    "channel",
-    "lang",
-    "skill",
-    "priority",
-    "expected_recovery",
-    "carried_days",
-)
-
-# carry_reason values (null when scheduled)
-CHANNEL_LIMIT = "channel_limit"
-AGENT_CAPACITY = "agent_capacity"
-NO_ELIGIBLE_AGENT = "no_eligible_agent"
-DUPLICATE_BORROWER = "duplicate_borrower"
-_REASONS: tuple[str, ...] = (CHANNEL_LIMIT, AGENT_CAPACITY, NO_ELIGIBLE_AGENT, DUPLICATE_BORROWER)
-_R_NONE, _R_CHANNEL, _R_AGENT, _R_NOELIG, _R_DUP = -1, 0, 1, 2, 3
-
-
-# --------------------------------------------------------------------------- config
-
-
-class Agent(BaseModel):
-    """One agent: daily task capacity, skills, languages and the agent channels worked."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(min_length=1)
-    calls_per_day: int = Field(ge=0)
-    skills: frozenset[str]
-    langs: frozenset[str]
-    channels: frozenset[Literal["call", "visit", "legal_review"]] = frozenset(
-        {"call", "visit", "legal_review"}
-    )
-
-    @field_validator("skills", "langs", "channels")
-    @classmethod
-    def _not_empty(cls, value: frozenset[str]) -> frozenset[str]:
-        if not value:
-            raise ValueError("must name at least one")
-        return value
-
-
-class Team(BaseModel):
-    """A team of agents."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(min_length=1)
-    agents: tuple[Agent, ...]
-
-
-class CapacityConfig(BaseModel):
-    """Daily limits per channel (a channel not listed has no limit) and agent teams."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    channels: dict[Channel, int] = Field(default_factory=dict)
-    teams: tuple[Team, ...] = ()
-    carry_aging_cap_days: int = Field(default=1, ge=0)
-
-    @field_validator("channels")
-    @classmethod
-    def _limits_not_negative(cls, value: dict[Channel, int]) -> dict[Channel, int]:
-        for channel, limit in value.items():
-            if limit < 0:
-                raise ValueError(f"limit for {channel!r} is negative ({limit})")
-        return value
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> CapacityConfig:
-        _no_duplicates("team id", (team.id for team in self.teams))
-        _no_duplicates("agent id", (agent.id for team in self.teams for agent in team.agents))
-        return self
-
-    def limit(self, channel: str) -> int | None:
-        """The channel's daily limit, or ``None`` when it has none."""
-        return self.channels.get(channel)  # type: ignore[call-overload, no-any-return]
-
-
-def _no_duplicates(what: str, ids: Iterable[str]) -> None:
-    seen: set[str] = set()
-    for ident in ids:
-        if ident in seen:
-            raise ValueError(f"duplicate {what} {ident!r}")
-        seen.add(ident)
-
-
-def load_capacity(text: str, source: str) -> CapacityConfig:
-    """Validate a capacity file; errors name ``source``, the key and (when known) the line."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{source}: not valid YAML: {exc}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigurationError(f"{source}: expected a mapping at the top level")
-    try:
-        return CapacityConfig.model_validate(data)
-    except PydanticError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            key = _key_path(loc) or "(top level)"
-            line = _line_of(text, loc)
-            where = f"{source}:{line}" if line is not None else source
-            problems.append(f"{where}: {key}: {err['msg']}")
-        raise ConfigurationError("; ".join(problems)) from None
-
-
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part not in ("[key]",):
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
-    """1-based line of the deepest YAML node on ``loc`` (best effort)."""
-    try:
-        node: Any = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line: int | None = None
-    for part in loc:
-        if node is None:
-            break
-        line = int(node.start_mark.line) + 1
-        nxt: Any = None
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if key_node.value == str(part):
-                    nxt = value_node
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode)
-            and isinstance(part, int)
-            and 0 <= part < len(node.value)
-        ):
-            nxt = node.value[part]
-        node = nxt
-    if node is not None:
-        line = int(node.start_mark.line) + 1
-    return line
-
-
-@cache
-def default_capacity() -> CapacityConfig:
-    """The configuration shipped in ``forbear/domain/capacity_default.yaml``."""
-    text = resources.files("forbear.domain").joinpath(DEFAULT_RESOURCE).read_text(encoding="utf-8")
-    return load_capacity(text, DEFAULT_RESOURCE)
-
+from forbear.domain.errors import ValidationError
 
 # --------------------------------------------------------------------------- allocation
 
@@ -557,54 +334,4 @@ def _finish(
         "carried",
         "rank",
         "carry_reason",
-    )
-
-
-# --------------------------------------------------------------------------- summary
-
-
-def summary(allocated: pl.DataFrame, config: CapacityConfig | None = None) -> pl.DataFrame:
-    """Per channel, and per team within the agent channels: planned, scheduled, carried, use.
-
-    Columns ``channel, team_id, planned, scheduled, carried, capacity, used_pct``. Rows with
-    a null ``team_id`` are channel totals; ``capacity`` is the channel limit there and the
-    team's total ``calls_per_day`` on team rows (shared across the agent channels the team
-    works), null without ``config`` or when unlimited. ``used_pct`` = scheduled / capacity.
-    """
-    counts = [
-        pl.len().cast(pl.Int64).alias("planned"),
-        pl.col("scheduled").sum().cast(pl.Int64).alias("scheduled"),
-        pl.col("carried").sum().cast(pl.Int64).alias("carried"),
-    ]
-    channel_key = pl.col("channel").cast(pl.String)
-    by_channel = (
-        allocated.group_by(channel_key)
-        .agg(counts)
-        .with_columns(pl.lit(None, dtype=pl.String).alias("team_id"))
-    )
-    by_team = (
-        allocated.filter(pl.col("team_id").is_not_null())
-        .group_by(channel_key, pl.col("team_id").cast(pl.String))
-        .agg(counts)
-    )
-    limits: Mapping[str, int | None] = {}
-    team_caps: Mapping[str, int] = {}
-    if config is not None:
-        limits = {c: config.limit(c) for c in CHANNELS}
-        team_caps = {t.id: sum(a.calls_per_day for a in t.agents) for t in config.teams}
-    frame = pl.concat([by_channel.select(by_team.columns), by_team]).with_columns(
-        pl.when(pl.col("team_id").is_null())
-        .then(pl.col("channel").replace_strict(limits, default=None, return_dtype=pl.Int64))
-        .otherwise(pl.col("team_id").replace_strict(team_caps, default=None, return_dtype=pl.Int64))
-        .alias("capacity")
-    )
-    return (
-        frame.with_columns(
-            pl.when(pl.col("capacity") > 0)
-            .then((100.0 * pl.col("scheduled") / pl.col("capacity")).round(1))
-            .otherwise(None)
-            .alias("used_pct")
-        )
-        .select("channel", "team_id", "planned", "scheduled", "carried", "capacity", "used_pct")
-        .sort("channel", "team_id", nulls_last=False)
     )
