@@ -1,225 +1,22 @@
-"""Penalty (罚息), late fees and payment allocation (还款冲销), scalar and vectorised.
-
-Rules (the scalar :class:`LoanBook` below is the executable specification):
-
-- An instalment's *deadline* is ``due_date + grace_days``. Penalty accrues on its unpaid
-  principal for each day after the deadline at ``penalty_rate_bp / 10000 / day_count``.
-  Between two events (payments, the as-of date) unpaid principal is constant, so at each
-  event ``t`` (previous event ``prev``) an instalment accrues
-  ``round(unpaid_principal * days * penalty_rate_bp / (10000 * day_count))`` with ``days``
-  the days of ``(prev, t]`` after the deadline; rounding happens at every event.
-- The one-off late fee is added to an instalment's fee when anything of it is still
-  unpaid at the end of its deadline day: it is judged at the first event after the
-  deadline, so a payment made on the deadline day avoids it.
-- Payments are taken in ``(paid_on, payment_id)`` order. At a payment on ``t``: late fees
-  and penalty are brought up to ``t``; the instalments with ``due_date <= t`` are paid in
-  waterfall order (``instalment_first``: by seq, within it the product's component
-  order; ``component_first``: by component, within it by seq).
-- Early payment (``ProductTerms.early_payment``): under ``current_instalment`` (提前还当期)
-  the *current* instalment, the first one with ``due_date > t`` (its period contains
-  ``t``), is owed too, in full (its scheduled interest for the whole period), and is paid
-  after the due ones, in the product's component order. Choice: after *all* due
-  instalments, also under ``component_first``; otherwise an exact payment on a due date
-  would pay the next period's fee and interest before that day's principal and leave it
-  overdue. The next instalment becomes current only once this one's due date has passed,
-  so a second early payment in a period whose instalment is paid is a prepayment. Under
-  ``prepayment`` nothing beyond the due instalments is owed.
-- What is left is a prepayment. If it covers all principal after the owed instalments,
-  the loan is paid off: that principal is allocated (seq NULL), the interest and fees of
-  those later instalments are no longer owed, and any rest is a ``credit`` owed back (seq
-  NULL). Otherwise it reduces principal (component ``principal``, seq NULL) and the
-  instalments after the owed ones are re-amortised on the new balance ``B'`` with the same
-  due dates:
-  ``lower_instalment`` recomputes by the product method over the same count;
-  ``shorten_term`` keeps the original level payment (等额本息) or level principal
-  (等额本金) and drops the instalments no longer needed; interest-only loans always
-  re-amortise as ``lower_instalment``. Choice: the prepayment counts for the whole
-  period of the first re-amortised instalment, so its interest is ``round(B' * r)``.
-- Instalments after the owed ones are never paid directly (an overpayment re-amortises
-  them), so they carry no penalty, late fee or partial payment; the current instalment
-  can be partly paid early, and is charged penalty and late fee only after its own
-  deadline like any other.
-"""
+"""The allocation rule over the whole book at once (:func:`allocate_book`), on the internal
+line frame (one row per instalment of the effective schedule)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta
-
 import polars as pl
 
+from forbear.domain.ledger.allocation.components import COMPONENTS, CREDIT
 from forbear.domain.ledger.arith import div_round_expr
-from forbear.domain.ledger.model import Allocation, Instalment, LoanTerms, Payment
 from forbear.domain.ledger.schedules import (
     IO,
-    amortise,
     amortise_frame,
-    level_for,
     with_level,
 )
 from forbear.domain.ledger.schema import ALLOCATIONS
-from forbear.domain.money import BP_PER_UNIT, div_round
 from forbear.domain.products import (
     Component,
-    EarlyPayment,
     PrepaymentRule,
-    ProductTerms,
-    RepaymentMethod,
-    WaterfallOrder,
 )
-
-CREDIT = "credit"
-COMPONENTS: tuple[Component, ...] = (
-    Component.PENALTY,
-    Component.FEE,
-    Component.INTEREST,
-    Component.PRINCIPAL,
-)
-
-
-# ---------------------------------------------------------------------------- scalar
-
-
-@dataclass(slots=True)
-class Line:
-    """An instalment of the effective schedule and what of it is still unpaid."""
-
-    seq: int
-    due_date: date
-    deadline: date
-    unpaid: dict[Component, int]
-
-    @property
-    def unpaid_total(self) -> int:
-        return sum(self.unpaid.values())
-
-
-def shortens(product: ProductTerms) -> bool:
-    return (
-        product.prepayment is PrepaymentRule.SHORTEN_TERM
-        and product.method is not RepaymentMethod.INTEREST_ONLY
-    )
-
-
-@dataclass(slots=True)
-class LoanBook:
-    """One loan's effective schedule as payments arrive; events must come in date order."""
-
-    loan: LoanTerms
-    product: ProductTerms
-    lines: list[Line]
-    last_event: date = date.min
-    allocations: list[Allocation] = field(default_factory=list)
-
-    @classmethod
-    def open(
-        cls, loan: LoanTerms, product: ProductTerms, instalments: Sequence[Instalment]
-    ) -> LoanBook:
-        grace = timedelta(days=product.grace_days)
-        lines = [
-            Line(
-                i.seq,
-                i.due_date,
-                i.due_date + grace,
-                {
-                    Component.PENALTY: 0,
-                    Component.FEE: i.fee,
-                    Component.INTEREST: i.interest,
-                    Component.PRINCIPAL: i.principal,
-                },
-            )
-            for i in sorted(instalments, key=lambda i: i.seq)
-        ]
-        return cls(loan, product, lines)
-
-    def advance(self, t: date) -> None:
-        """Charge late fees whose deadline ended before ``t`` and accrue penalty to ``t``."""
-        product = self.product
-        prev = self.last_event
-        for line in self.lines:
-            if prev <= line.deadline < t and line.unpaid_total > 0:
-                line.unpaid[Component.FEE] += product.late_fee
-            days = max(0, (t - max(prev, line.deadline)).days)
-            line.unpaid[Component.PENALTY] += div_round(
-                line.unpaid[Component.PRINCIPAL] * days * product.penalty_rate_bp,
-                BP_PER_UNIT * product.day_count,
-                product.rounding,
-            )
-        self.last_event = t
-
-    def owed_at(self, t: date) -> list[Line]:
-        """The lines a payment on ``t`` pays (a prefix of ``lines``): the due ones, and under
-        ``current_instalment`` the current one (the first with ``due_date > t``)."""
-        due = sum(1 for line in self.lines if line.due_date <= t)
-        if self.product.early_payment is EarlyPayment.CURRENT_INSTALMENT:
-            return self.lines[: due + 1]
-        return self.lines[:due]
-
-    def pay(self, payment: Payment) -> None:
-        t = payment.paid_on
-        self.advance(t)
-        owed = self.owed_at(t)
-        due = [line for line in owed if line.due_date <= t]
-        current = owed[len(due) :]
-        components = self.product.components
-        if self.product.waterfall is WaterfallOrder.INSTALMENT_FIRST:
-            order = [(line, c) for line in due for c in components]
-        else:
-            order = [(line, c) for c in components for line in due]
-        order += [(line, c) for line in current for c in components]
-        left = payment.amount
-        for line, component in order:
-            amount = min(left, line.unpaid[component])
-            if amount > 0:
-                line.unpaid[component] -= amount
-                left -= amount
-                self._record(payment, line.seq, component.value, amount)
-        if left > 0:
-            self._prepay(payment, left, owed)
-
-    def _prepay(self, payment: Payment, excess: int, owed_lines: list[Line]) -> None:
-        future = self.lines[len(owed_lines) :]
-        owed = sum(line.unpaid[Component.PRINCIPAL] for line in future)
-        if excess >= owed:
-            self._record(payment, None, Component.PRINCIPAL.value, owed)
-            self._record(payment, None, CREDIT, excess - owed)
-            self.lines = owed_lines
-            return
-        self._record(payment, None, Component.PRINCIPAL.value, excess)
-        loan, product = self.loan, self.product
-        balance, count = owed - excess, len(future)
-        shorten = shortens(product)
-        if shorten:
-            level = level_for(
-                product.method,
-                loan.principal,
-                loan.annual_rate_bp,
-                loan.term_months,
-                product.rounding,
-            )
-        else:
-            level = level_for(product.method, balance, loan.annual_rate_bp, count, product.rounding)
-        rows = amortise(
-            balance,
-            level,
-            product.method,
-            loan.annual_rate_bp,
-            count,
-            product.rounding,
-            shorten=shorten,
-        )
-        for line, (principal, interest) in zip(future, rows, strict=False):
-            line.unpaid[Component.PRINCIPAL] = principal
-            line.unpaid[Component.INTEREST] = interest
-        self.lines = owed_lines + future[: len(rows)]
-
-    def _record(self, payment: Payment, seq: int | None, component: str, amount: int) -> None:
-        if amount > 0:
-            self.allocations.append(
-                Allocation(payment.payment_id, payment.loan_id, seq, component, amount)
-            )
-
 
 # ---------------------------------------------------------------------------- vectorised
 
