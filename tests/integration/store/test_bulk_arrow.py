@@ -4,8 +4,10 @@ values as the contracts say."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -267,3 +269,77 @@ def test_a_write_transaction_reads_its_own_writes_not_a_snapshot(book: Engine) -
             mine = bulk.read_payments(conn, loan_ids=[B1, B2])
         assert set(mine["loan_id"].to_list()) == {B1}
         conn.rollback()
+
+
+def test_the_worker_reader_and_a_writer_on_the_same_sqlite_file(book: Engine) -> None:
+    """The ADBC reader runs in a process of its own: while it reads (and when it ends),
+    another connection keeps writing to the same SQLite file, each commit lands (no "disk
+    I/O error", no lost write, a checkpoint included), and the reader keeps reading the
+    snapshot its phase began with."""
+    engine = book
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the worker process reads SQLite files only")
+    writes = 40
+    errors: list[BaseException] = []
+    started, done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        try:
+            for k in range(writes):
+                with engine.begin() as other:
+                    other.execute(
+                        insert(Payment).values(
+                            external_ref=f"{REF}-W{k}",
+                            loan_id=B2,
+                            paid_on=date(2026, 3, 1),
+                            paid_at=datetime(2026, 3, 1, tzinfo=UTC),
+                            amount=k + 1,
+                            channel="app",
+                        )
+                    )
+                if k == writes // 2:  # a checkpoint while the reader holds its snapshot
+                    database = engine.url.database
+                    assert database is not None
+                    with closing(sqlite3.connect(database, isolation_level=None)) as raw:
+                        raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                started.set()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            started.set()
+            done.set()
+
+    with snapshot(engine) as conn:
+        assert bulk._SNAPSHOT in conn.info  # the worker process reads
+        before = bulk.read_payments(conn)
+        thread = threading.Thread(target=writer)
+        thread.start()
+        started.wait(timeout=60)
+        reads = 0
+        while not done.is_set() or reads < 3:
+            assert bulk.read_payments(conn).equals(before)
+            reads += 1
+    # the worker has ended (its handle closed): the file's locks still hold for writers
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert errors == []
+    with engine.begin() as other:
+        other.execute(delete(Payment).where(Payment.external_ref == f"{REF}-W0"))
+        other.execute(
+            insert(Payment).values(
+                external_ref=f"{REF}-W0",
+                loan_id=B2,
+                paid_on=date(2026, 3, 1),
+                paid_at=datetime(2026, 3, 1, tzinfo=UTC),
+                amount=1,
+                channel="app",
+            )
+        )
+    with engine.connect() as conn, conn.begin():
+        after = bulk.read_payments(conn, loan_ids=[B2])
+        integrity = conn.exec_driver_sql("PRAGMA integrity_check").scalar_one()
+    assert after.height == before.filter(pl.col("loan_id") == B2).height + writes
+    assert sorted(after.filter(pl.col("amount") <= writes)["amount"].to_list()) == list(
+        range(1, writes + 1)
+    )
+    assert integrity == "ok"
