@@ -47,11 +47,11 @@ def limitation_years(rules: CompiledRules | None = None) -> int:
 
 
 def _owners(
-    conn: Connection, borrower_id: int | None, loan_ids: Sequence[int] | None
+    conn: Connection, borrower_ids: Sequence[int] | None, loan_ids: Sequence[int] | None
 ) -> pl.DataFrame:
     stmt = select(Loan.id.label("loan_id"), Loan.borrower_id).order_by(Loan.id)
-    if borrower_id is not None:
-        stmt = stmt.where(Loan.borrower_id == borrower_id)
+    if borrower_ids is not None:
+        stmt = stmt.where(Loan.borrower_id.in_([int(i) for i in borrower_ids]))
     if loan_ids is not None:
         stmt = stmt.where(Loan.id.in_([int(i) for i in loan_ids]))
     rows = conn.execute(stmt).all()
@@ -83,7 +83,7 @@ def plan_rules(conn: Connection, loan_ids: list[int] | None) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=PLAN_RULES, orient="row")
 
 
-def _holds(conn: Connection, borrower_id: int | None) -> pl.DataFrame:
+def _holds(conn: Connection, borrower_ids: Sequence[int] | None) -> pl.DataFrame:
     h = Hold
     stmt = select(
         h.id,
@@ -96,10 +96,28 @@ def _holds(conn: Connection, borrower_id: int | None) -> pl.DataFrame:
         h.until,
         h.reason,
     ).order_by(h.borrower_id, h.id)
-    if borrower_id is not None:
-        stmt = stmt.where(h.borrower_id == borrower_id)
+    if borrower_ids is not None:
+        stmt = stmt.where(h.borrower_id.in_([int(i) for i in borrower_ids]))
     rows = [tuple(r) for r in conn.execute(stmt).all()]
     return pl.DataFrame(rows, schema=SITUATION_HOLDS, orient="row")
+
+
+# Up to this many borrowers their flags are read one borrower at a time (the reader cuts
+# its grouped subqueries to the borrower's loans); beyond it the whole book's, filtered.
+FLAGS_ONE_BY_ONE = 50
+
+
+def _flags(conn: Connection, at: datetime, borrower_ids: Sequence[int] | None) -> pl.DataFrame:
+    if borrower_ids is None or len(borrower_ids) > FLAGS_ONE_BY_ONE:
+        flags = read_flags(conn, at=at)
+        if borrower_ids is None:
+            return flags
+        return flags.filter(pl.col("borrower_id").is_in(list(borrower_ids)))
+    if len(borrower_ids) == 1:
+        return read_flags(conn, at=at, borrower_id=int(borrower_ids[0]))
+    return pl.concat(
+        [read_flags(conn, at=at, borrower_id=int(b)) for b in borrower_ids], how="vertical"
+    ).sort("loan_id")
 
 
 def _plan_periods(conn: Connection, ids: list[int]) -> pl.DataFrame:
@@ -136,16 +154,24 @@ def _promises(conn: Connection, ids: list[int], as_of: date) -> pl.DataFrame:
 
 
 def load_facts(
-    conn: Connection, as_of: date, at: datetime, *, borrower_id: int | None = None
+    conn: Connection,
+    as_of: date,
+    at: datetime,
+    *,
+    borrower_id: int | None = None,
+    borrower_ids: Sequence[int] | None = None,
 ) -> Facts:
-    """The facts of ``borrower_id``'s loans (every loan when None) on ``as_of``."""
-    owners = _owners(conn, borrower_id, None)
-    ids: list[int] | None = owners["loan_id"].to_list() if borrower_id is not None else None
+    """The facts of ``borrower_id``'s loans, or of ``borrower_ids``' (every loan when
+    both are None) on ``as_of``."""
+    if borrower_id is not None:
+        borrower_ids = [borrower_id]
+    owners = _owners(conn, borrower_ids, None)
+    ids: list[int] | None = owners["loan_id"].to_list() if borrower_ids is not None else None
     loans = bulk.read_loans(conn, ids)
     loans, products = ledger_products(conn, loans, bulk.read_products_terms(conn), ids)
     periods = read_plan_periods(conn) if ids is None else _plan_periods(conn, ids)
     records = read_records(conn, taken_by_day=as_of) if ids is None else _promises(conn, ids, as_of)
-    flags = read_flags(conn, at=at, borrower_id=borrower_id)
+    flags = _flags(conn, at, borrower_ids)
     return Facts(
         loans=loans,
         owners=owners,
@@ -156,7 +182,7 @@ def load_facts(
         plan_lines=read_plan_lines(conn, periods["plan_id"].to_list()),
         plan_rules=plan_rules(conn, ids),
         promises=records,
-        holds=_holds(conn, borrower_id),
+        holds=_holds(conn, borrower_ids),
         limitation=flags.select(list(LIMITATION_FACTS)),
     )
 
@@ -173,6 +199,20 @@ def of_borrower(
     """The situation of every loan of ``borrower_id`` on ``as_of`` at ``at``."""
     facts = load_facts(conn, as_of, at, borrower_id=borrower_id)
     return situation(facts, as_of, at, limitation_years=limitation_years(rules), buckets=buckets)
+
+
+def of_borrowers(
+    conn: Connection,
+    borrower_ids: Sequence[int],
+    as_of: date,
+    at: datetime,
+    *,
+    rules: CompiledRules | None = None,
+) -> Situation:
+    """The situation of every loan of ``borrower_ids`` on ``as_of`` at ``at`` (read in
+    one go: a work queue's borrowers)."""
+    facts = load_facts(conn, as_of, at, borrower_ids=sorted({int(b) for b in borrower_ids}))
+    return situation(facts, as_of, at, limitation_years=limitation_years(rules))
 
 
 def of_loan(

@@ -27,19 +27,26 @@ from datetime import UTC, date, datetime, time
 import polars as pl
 from sqlalchemy import Connection
 
-from forbear.domain.compliance.config import CompiledRules, default_rules
+from forbear.domain.compliance.config import CompiledRules
 from forbear.domain.compliance.schema import HoldKind
+from forbear.domain.holds import hold_open_expr, stops_work_expr
+from forbear.domain.legal.limitation import limitation_date_of, time_barred_expr
 from forbear.domain.strategy.schema import ACCOUNT
 from forbear.services.book import states_for
+from forbear.services.situation import DEFAULT_LIMITATION_YEARS, limitation_years
 from forbear.store import bulk
 from forbear.store.contacts import read_flags, read_holds
 
-DEFAULT_LIMITATION_YEARS = 3
-
-
-def limitation_years(rules: CompiledRules | None = None) -> int:
-    active = (rules or default_rules()).active("limitation")
-    return int(active[0].params["years"]) if active else DEFAULT_LIMITATION_YEARS
+# the limitation period's one home is forbear.services.situation; kept importable here
+__all__ = [
+    "DEFAULT_LIMITATION_YEARS",
+    "DayFacts",
+    "assemble_accounts",
+    "build_accounts",
+    "day_end",
+    "day_facts",
+    "limitation_years",
+]
 
 
 @dataclass(frozen=True)
@@ -139,21 +146,16 @@ def assemble_accounts(
                 "broken_promises_90d": pl.Int32(),
             }
         )
-    at = datetime.combine(as_of, time(23, 59, 59), UTC)
+    at = day_end(as_of)
 
     def score(kind: str, **cols: str) -> pl.LazyFrame:
         return scores.filter(pl.col("kind") == kind).select(
             "loan_id", *(pl.col(src).alias(dst) for dst, src in cols.items())
         )
 
-    open_holds = holds.filter(
-        (pl.col("since") <= at) & (pl.col("until").is_null() | (pl.col("until") > at))
-    )
-    stopping = open_holds.filter(
-        (pl.col("kind") != HoldKind.VULNERABLE.value)
-        & pl.col("contact_point_id").is_null()
-        & ~((pl.col("kind") == HoldKind.OPT_OUT.value) & pl.col("channel").is_not_null())
-    )
+    # the one definitions of "open at t" and "stops work" (forbear.domain.holds)
+    open_holds = holds.filter(hold_open_expr(at))
+    stopping = open_holds.filter(stops_work_expr())
     vulnerable = open_holds.filter(pl.col("kind") == HoldKind.VULNERABLE.value)
     base = states.join(borrowers, on="loan_id", how="left")
 
@@ -170,12 +172,10 @@ def assemble_accounts(
         )
         return hit.select("loan_id").unique().with_columns(pl.lit(True).alias(name))
 
-    limitation_base = pl.max_horizontal(pl.col("last_due_date"), pl.col("last_demand_at").dt.date())
+    # the one definition of limitation (forbear.domain.legal.limitation, CN.LIMITATION)
+    limitation = limitation_date_of(pl.col("last_due_date"), pl.col("last_demand_at"), years)
     limits = flags.select(
-        "loan_id",
-        (limitation_base.dt.offset_by(f"{years}y") < pl.lit(as_of))
-        .fill_null(False)
-        .alias("limitation_expired"),
+        "loan_id", time_barred_expr(limitation, as_of).alias("limitation_expired")
     )
     return (
         base.join(score("behaviour", behaviour_tier="tier"), on="loan_id", how="left")

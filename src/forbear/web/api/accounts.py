@@ -10,9 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from forbear.domain.ledger import DEFAULT_BUCKETS
-from forbear.services import privacy
-from forbear.store.models import LoanStatus
-from forbear.web import reads, scope, unmasking
+from forbear.services import loans, privacy, scope
+from forbear.services.accounts import history, views
+from forbear.services.accounts.views import LoanStatus
+from forbear.services.days import book_date, queue_date
+from forbear.web import unmasking
 from forbear.web.api.schemas import (
     AccountDetailOut,
     AccountList,
@@ -55,7 +57,7 @@ MONEY_FIELDS = (
 )
 
 
-def summary(row: reads.AccountRow) -> AccountSummary:
+def summary(row: views.AccountRow) -> AccountSummary:
     return AccountSummary(
         loan_id=row.loan_id,
         loan_ref=row.loan_ref,
@@ -84,13 +86,12 @@ def list_accounts(
 ) -> AccountList:
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        as_of = reads.book_date(conn, web.today())
-        found = reads.list_accounts(
+        found = views.list_accounts(
             conn,
             web.forbear.vault,
-            principal,
+            principal.as_actor(),
             at=web.now(),
-            as_of=as_of,
+            as_of=book_date(conn, web.today()),
             bucket=bucket,
             status=status.value if status is not None else None,
             min_dpd=min_dpd,
@@ -119,7 +120,7 @@ def state_view(state: dict[str, Any] | None) -> StateView | None:
     return StateView.model_validate(values)
 
 
-def detail_out(detail: reads.AccountDetail, t: Translator) -> AccountDetailOut:
+def detail_out(detail: views.AccountDetail, t: Translator) -> AccountDetailOut:
     en = t.lang == "en"
     return AccountDetailOut(
         loan_id=detail.loan_id,
@@ -175,13 +176,13 @@ def situation_view(row: dict[str, Any] | None) -> SituationView | None:
 def get_account(request: Request, principal: Viewer, loan_id: LoanId) -> AccountDetailOut:
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        detail = reads.account_detail(
+        detail = views.account_detail(
             conn,
             web.forbear.vault,
-            principal,
+            principal.as_actor(),
             loan_id,
             at=web.now(),
-            as_of=reads.book_date(conn, web.today()),
+            as_of=book_date(conn, web.today()),
         )
     return detail_out(detail, translator(request))
 
@@ -197,15 +198,11 @@ def unmask(
 ) -> UnmaskOut | Response:
     """At most a few different borrowers per minute and per day for each user
     (:mod:`forbear.web.unmasking`); beyond that 429 with ``Retry-After``."""
-    from sqlalchemy import select
-
-    from forbear.store.models import Loan
-
     web = state_of(request)
     now = web.now()
     with web.forbear.transaction() as conn:
-        scope.require_loan(conn, principal, loan_id, now, reads.book_date(conn, web.today()))
-        borrower_id = conn.execute(select(Loan.borrower_id).where(Loan.id == loan_id)).scalar_one()
+        scope.require_loan(conn, principal.as_actor(), loan_id, now, web.today())
+        borrower_id = loans.borrower_of(conn, loan_id)
         refused = unmasking.admit(
             conn,
             principal,
@@ -245,8 +242,15 @@ def get_timeline(
 ) -> TimelineOut:
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        scope.require_loan(conn, principal, loan_id, web.now(), reads.book_date(conn, web.today()))
-        events = reads.timeline(conn, loan_id, zone=web.forbear.settings.zone, limit=limit)
+        events = history.timeline(
+            conn,
+            principal.as_actor(),
+            loan_id,
+            at=web.now(),
+            today=web.today(),
+            zone=web.forbear.settings.zone,
+            limit=limit,
+        )
     return TimelineOut(
         loan_id=loan_id,
         items=[
@@ -281,9 +285,14 @@ def get_decisions(
 ) -> DecisionList:
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        scope.require_loan(conn, principal, loan_id, web.now(), reads.book_date(conn, web.today()))
-        day = as_of or reads.queue_date(conn, web.today())
-        rows = [] if day is None else reads.decisions_for(conn, loan_id, day)
+        actor, now, today = principal.as_actor(), web.now(), web.today()
+        scope.require_loan(conn, actor, loan_id, now, today)
+        day = as_of or queue_date(conn, today)
+        rows = (
+            []
+            if day is None
+            else history.decisions_for(conn, actor, loan_id, day, at=now, today=today)
+        )
     return DecisionList(
         loan_id=loan_id,
         as_of=day,

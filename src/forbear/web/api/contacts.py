@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Path, Request
 
 from forbear.services import contacts as contact_service
-from forbear.web import contacting, reads
 from forbear.web.api.schemas import ContactOut, ContactRequest, OutcomeOut, OutcomeRequest
 from forbear.web.deps import gate_lang, require_any, state_of
 from forbear.web.permissions import CONTACT, MAX_ID
@@ -25,7 +24,7 @@ LoanId = Annotated[int, Path(ge=1, le=MAX_ID)]
 AttemptId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def contact_out(done: contacting.Contacted) -> ContactOut:
+def contact_out(done: contact_service.Contacted) -> ContactOut:
     decision = done.decision
     zone = str(decision.row["timezone"])
     earliest = decision.earliest_allowed_at
@@ -58,14 +57,14 @@ def make_contact(
     lang = gate_lang(request)
     with web.forbear.transaction() as conn:
         rules = contact_service.lender_rules(web.forbear.settings.data_dir, conn)
-        done = contacting.contact(
+        done = contact_service.contact(
             conn,
             rules,
-            principal,
+            principal.as_actor(),
             loan_id=loan_id,
             channel=body.channel.value,
-            at=web.now(),
-            book_date=reads.book_date(conn, web.today()),
+            now=web.now(),
+            today=web.today(),
             lang=lang,
             contact_point_id=body.contact_point_id,
             template_code=body.template_code,
@@ -83,13 +82,13 @@ def record_outcome(
 ) -> OutcomeOut:
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        done = contacting.record(
+        done = contact_service.record_collector_outcome(
             conn,
-            principal,
+            principal.as_actor(),
             attempt_id=attempt_id,
             outcome=body.outcome,
-            at=web.now(),
-            book_date=reads.book_date(conn, web.today()),
+            now=web.now(),
+            today=web.today(),
         )
     done.raise_if_conflict()
     return OutcomeOut(

@@ -1,4 +1,8 @@
-"""``GET /api/v1/queue``: the work queue of the latest daily run, as the caller works it."""
+"""``GET /api/v1/queue``: the work queue of the latest daily run, as the caller works it.
+
+Only the work still due: a row whose account no longer needs it since the run (a plan
+accepted, a payment posted, a hold placed, a promise taken) is left out
+(:mod:`forbear.services.queue`), and the figures are the live ones."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from forbear.web import reads
+from forbear.services import queue
 from forbear.web.api.schemas import Money, QueueItemOut, QueueOut
 from forbear.web.deps import require_any, state_of
 from forbear.web.permissions import ACCOUNT_VIEW
@@ -31,16 +35,18 @@ def get_queue(
     web = state_of(request)
     today = web.today()
     with web.forbear.transaction() as conn:
-        day = reads.queue_date(conn, today)
-        items = (
-            []
-            if day is None
-            else reads.work_queue(
-                conn, web.forbear.vault, principal, at=web.now(), as_of=day, agent=agent
-            )
+        found = queue.work_queue(
+            conn,
+            web.forbear.vault,
+            principal.as_actor(),
+            at=web.now(),
+            today=today,
+            agent_ref=principal.agent_ref,
+            team_id=principal.team_id,
+            agent=agent,
         )
     return QueueOut(
-        as_of=day,
+        as_of=found.as_of,
         today=today,
         items=[
             QueueItemOut(
@@ -57,6 +63,6 @@ def get_queue(
                 dpd=i.dpd,
                 overdue_total=Money.maybe(i.overdue_total),
             )
-            for i in items
+            for i in found.items
         ],
     )

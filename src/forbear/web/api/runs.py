@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from forbear.web import reads
+from forbear.services import runs
 from forbear.web.api.schemas import RunList, RunOut
 from forbear.web.deps import require_any, state_of
 from forbear.web.permissions import MANAGEMENT_VIEW, MAX_ID
@@ -38,7 +38,7 @@ def list_runs(
 ) -> RunList:
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        total, rows = reads.list_runs(conn, limit=limit, offset=offset)
+        total, rows = runs.list_runs(conn, principal.as_actor(), limit=limit, offset=offset)
     return RunList(total=total, items=[run_out(r) for r in rows])
 
 
@@ -48,4 +48,4 @@ def get_run(
 ) -> RunOut:
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        return run_out(reads.get_run(conn, run_id))
+        return run_out(runs.get_run(conn, principal.as_actor(), run_id))

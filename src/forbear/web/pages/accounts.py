@@ -10,27 +10,21 @@ put in a URL.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Connection, select
 
-from forbear.domain.access import default_policy
-from forbear.domain.compliance.gate import explain
-from forbear.domain.compliance.schema import Channel
 from forbear.domain.errors import ValidationError
 from forbear.domain.ledger import DEFAULT_BUCKETS
 from forbear.services import contacts as contact_service
-from forbear.services import privacy
-from forbear.services.contacts import blocked_by_of
-from forbear.store.contacts import ContactAttempt
-from forbear.store.models import Loan
-from forbear.web import contacting, reads, scope, unmasking
-from forbear.web.contacting import CollectorOutcome
+from forbear.services import loans, privacy, scope
+from forbear.services.accounts import views
+from forbear.services.contacts import CollectorOutcome
+from forbear.services.days import book_date
+from forbear.web import unmasking
 from forbear.web.deps import gate_lang, require_any, state_of, translator
+from forbear.web.pages import account_parts
 from forbear.web.pages.render import page
 from forbear.web.permissions import ACCOUNT_VIEW, CONTACT, MAX_ID, UNMASK
 from forbear.web.sessions import Principal
@@ -40,8 +34,6 @@ Viewer = Annotated[Principal, Depends(require_any(*ACCOUNT_VIEW))]
 Contactor = Annotated[Principal, Depends(require_any(*CONTACT))]
 Unmasker = Annotated[Principal, Depends(require_any(*UNMASK))]
 LoanId = Annotated[int, Path(ge=1, le=MAX_ID)]
-# The channels an agent can start from the workbench (letters and visits are planned work).
-AGENT_CHANNELS = (Channel.CALL, Channel.SMS, Channel.AI_CALL, Channel.EMAIL, Channel.IM)
 
 
 @router.get("/accounts")
@@ -55,12 +47,12 @@ def accounts_page(
     web = state_of(request)
     chosen = bucket if bucket in DEFAULT_BUCKETS.labels else None
     with web.forbear.transaction() as conn:
-        found = reads.list_accounts(
+        found = views.list_accounts(
             conn,
             web.forbear.vault,
-            principal,
+            principal.as_actor(),
             at=web.now(),
-            as_of=reads.book_date(conn, web.today()),
+            as_of=book_date(conn, web.today()),
             bucket=chosen,
             loan_ref=loan_ref or None,
             page=page_no,
@@ -77,125 +69,6 @@ def accounts_page(
     )
 
 
-def _attempt(conn: Connection, loan_id: int, attempt_id: int | None) -> Any:
-    if attempt_id is None:
-        return None
-    return conn.execute(
-        select(ContactAttempt).where(
-            ContactAttempt.id == attempt_id, ContactAttempt.loan_id == loan_id
-        )
-    ).one_or_none()
-
-
-def _local(moment: datetime | None, zone: str) -> str | None:
-    return None if moment is None else moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
-
-
-def _account_page(
-    request: Request,
-    principal: Principal,
-    loan_id: int,
-    *,
-    attempt_id: int | None = None,
-    recorded: str | None = None,
-    hold_id: int | None = None,
-    revealed: dict[str, str] | None = None,
-    status_code: int = 200,
-    extra: dict[str, Any] | None = None,
-) -> Response:
-    from forbear.web.pages.collection import account_extras
-
-    web = state_of(request)
-    zone_name = web.forbear.settings.lender_timezone
-    with web.forbear.transaction() as conn:
-        as_of = reads.book_date(conn, web.today())
-        detail = reads.account_detail(
-            conn, web.forbear.vault, principal, loan_id, at=web.now(), as_of=as_of
-        )
-        events = reads.timeline(conn, loan_id, zone=web.forbear.settings.zone, limit=100)
-        days, due, paid = reads.repayment_curve(conn, loan_id)
-        run_day = reads.queue_date(conn, web.today())
-        decisions = [] if run_day is None else reads.decisions_for(conn, loan_id, run_day)
-        attempt = _attempt(conn, loan_id, attempt_id)
-        collection = account_extras(request, conn, principal, loan_id, as_of)
-        complaints, legal_cases = _complaints_and_cases(conn, loan_id, as_of or web.today())
-        rules = (
-            contact_service.lender_rules(web.forbear.settings.data_dir, conn)
-            if attempt is not None
-            else None
-        )
-    borrower_zone = str(detail.borrower.get("timezone") or zone_name)
-    decision: dict[str, Any] | None = None
-    if attempt is not None and rules is not None:
-        lang = gate_lang(request)
-        rule_ids = blocked_by_of(attempt.blocked_by)
-        row = {"blocked_by": rule_ids, "earliest_allowed_at": attempt.earliest_allowed_at}
-        decision = {
-            "id": attempt.id,
-            "allowed": attempt.allowed,
-            "channel": attempt.channel,
-            "party": attempt.party,
-            "blocked_by": rule_ids,
-            "outcome": attempt.outcome,
-            # the last sentence says when, in UTC: the page says it in the borrower's time
-            "explanation": [] if attempt.allowed else explain(row, rules, lang)[:-1],
-            "earliest_local": _local(attempt.earliest_allowed_at, borrower_zone),
-            "zone": borrower_zone,
-        }
-    purposes = default_policy().purposes(principal.role)
-    chart = {
-        "kind": "lines",
-        "x": [d.isoformat() for d in days],
-        "due": [round(v / 100, 2) for v in due],
-        "paid": [round(v / 100, 2) for v in paid],
-    }
-    return page(
-        request,
-        "account.html",
-        principal,
-        status_code=status_code,
-        d=detail,
-        events=events,
-        decisions=decisions,
-        run_day=run_day,
-        decision=decision,
-        recorded=recorded,
-        hold_id=hold_id,
-        revealed=revealed,
-        channels=[c.value for c in AGENT_CHANNELS],
-        outcomes=[o.value for o in CollectorOutcome],
-        purposes={p: sorted(f.value for f in fields) for p, fields in purposes.items()},
-        chart=chart if days else None,
-        local=lambda m: _local(m, zone_name),
-        complaints=complaints,
-        legal_cases=legal_cases,
-        **collection,
-        **(extra or {}),
-    )
-
-
-def _complaints_and_cases(
-    conn: Connection, loan_id: int, as_of: date
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The loan's complaints with their SLA clocks (the description stays in the
-    compliance console) and its legal cases with their stage, for the timeline."""
-    from forbear.services.complaints import list_complaints
-    from forbear.store.legal import LegalCase
-
-    complaints = list_complaints(conn, as_of=as_of, loan_ids=[loan_id]).sort(
-        "received_on", descending=True
-    )
-    cases = conn.execute(
-        select(LegalCase.id, LegalCase.stage, LegalCase.opened_on, LegalCase.stage_on)
-        .where(LegalCase.loan_id == loan_id)
-        .order_by(LegalCase.id.desc())
-    ).all()
-    return complaints.to_dicts(), [
-        {"case_id": c.id, "stage": c.stage, "opened_on": c.opened_on, "stage_on": c.stage_on}
-        for c in cases
-    ]
-
-
 @router.get("/accounts/{loan_id}")
 def account_page(
     request: Request,
@@ -206,7 +79,7 @@ def account_page(
     hold: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     shown = recorded if recorded in {o.value for o in CollectorOutcome} else None
-    return _account_page(
+    return account_parts.account_page(
         request, principal, loan_id, attempt_id=attempt, recorded=shown, hold_id=hold
     )
 
@@ -236,14 +109,14 @@ def contact(
     point = _optional_int(contact_point_id, "contact_point_id")
     with web.forbear.transaction() as conn:
         rules = contact_service.lender_rules(web.forbear.settings.data_dir, conn)
-        done = contacting.contact(
+        done = contact_service.contact(
             conn,
             rules,
-            principal,
+            principal.as_actor(),
             loan_id=loan_id,
             channel=channel,
-            at=web.now(),
-            book_date=reads.book_date(conn, web.today()),
+            now=web.now(),
+            today=web.today(),
             lang=lang,
             contact_point_id=point,
         )
@@ -266,13 +139,13 @@ def outcome(
         raise ValidationError("outcome", f"one of: {known}") from None
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        done = contacting.record(
+        done = contact_service.record_collector_outcome(
             conn,
-            principal,
+            principal.as_actor(),
             attempt_id=attempt_id,
             outcome=chosen,
-            at=web.now(),
-            book_date=reads.book_date(conn, web.today()),
+            now=web.now(),
+            today=web.today(),
             loan_id=loan_id,
         )
     done.raise_if_conflict()
@@ -297,8 +170,8 @@ def unmask(
     web = state_of(request)
     now = web.now()
     with web.forbear.transaction() as conn:
-        scope.require_loan(conn, principal, loan_id, now, reads.book_date(conn, web.today()))
-        borrower_id = conn.execute(select(Loan.borrower_id).where(Loan.id == loan_id)).scalar_one()
+        scope.require_loan(conn, principal.as_actor(), loan_id, now, web.today())
+        borrower_id = loans.borrower_of(conn, loan_id)
         refused = unmasking.admit(
             conn,
             principal,
@@ -320,7 +193,7 @@ def unmask(
             )
     if refused is not None:
         t = translator(request)
-        response = _account_page(
+        response = account_parts.account_page(
             request,
             principal,
             loan_id,
@@ -329,6 +202,6 @@ def unmask(
         )
         response.headers["Retry-After"] = str(refused.retry_after)
         return response
-    return _account_page(
+    return account_parts.account_page(
         request, principal, loan_id, revealed={"field": field, "purpose": purpose, "value": value}
     )

@@ -27,6 +27,7 @@ from forbear.services import legal as legal_service
 from forbear.services import plans as plan_service
 from forbear.web.api import collection as api
 from forbear.web.deps import WebState, require_any, state_of, translator
+from forbear.web.pages.account_parts import account_section
 from forbear.web.pages.render import page
 from forbear.web.permissions import CONTACT, MAX_ID
 from forbear.web.sessions import Principal
@@ -90,6 +91,7 @@ def _date(text: str, field: str) -> date:
 # ------------------------------------------------------------------------ account page
 
 
+@account_section
 def account_extras(
     request: Request, conn: Connection, principal: Principal, loan_id: int, as_of: date | None
 ) -> dict[str, Any]:
@@ -159,7 +161,7 @@ def take_promise(
                 replace=replace == "1",
             )
     except (ValidationError, Conflict) as exc:
-        from forbear.web.pages.accounts import _account_page
+        from forbear.web.pages.account_parts import account_page as _account_page
 
         message, status = _refusal(request, exc)
         form = {"amount_yuan": amount_yuan, "promised_on": promised_on}
@@ -262,7 +264,7 @@ def _offer(
 
 @router.post("/accounts/{loan_id}/plans/quote")
 def quote_plan(request: Request, principal: Offerer, loan_id: LoanId, form: PlanForm) -> Response:
-    from forbear.web.pages.accounts import _account_page
+    from forbear.web.pages.account_parts import account_page as _account_page
 
     result = _offer(request, principal, loan_id, form, save=False)
     if isinstance(result, Response):
@@ -279,7 +281,7 @@ def _plan_refused(
     exc: ValidationError | Conflict,
 ) -> Response:
     """The account page again, the plan form keeping its values, with the refusal."""
-    from forbear.web.pages.accounts import _account_page
+    from forbear.web.pages.account_parts import account_page as _account_page
 
     message, status = _refusal(request, exc)
     return _account_page(

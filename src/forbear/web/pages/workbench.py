@@ -1,4 +1,6 @@
-"""The agent's workbench: today's queue from the daily run, by priority."""
+"""The agent's workbench: today's queue from the daily run, by priority; accounts that no
+longer need the work since the run are listed apart with the reason
+(:mod:`forbear.services.queue`)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from forbear.web import reads
+from forbear.services import queue
 from forbear.web.deps import require_any, state_of
 from forbear.web.pages.render import page
 from forbear.web.permissions import ACCOUNT_VIEW
@@ -26,14 +28,17 @@ def home() -> Response:
 @router.get("/workbench")
 def workbench(request: Request, principal: Viewer) -> Response:
     web = state_of(request)
-    today = web.today()
     with web.forbear.transaction() as conn:
-        day = reads.queue_date(conn, today)
-        items = (
-            []
-            if day is None
-            else reads.work_queue(conn, web.forbear.vault, principal, at=web.now(), as_of=day)
+        found = queue.work_queue(
+            conn,
+            web.forbear.vault,
+            principal.as_actor(),
+            at=web.now(),
+            today=web.today(),
+            agent_ref=principal.agent_ref,
+            team_id=principal.team_id,
         )
+    items = found.items
     by_bucket = Counter(i.bucket or "-" for i in items)
     chart = {
         "kind": "bar",
@@ -44,7 +49,8 @@ def workbench(request: Request, principal: Viewer) -> Response:
         request,
         "workbench.html",
         principal,
-        queue_date=day,
+        queue_date=found.as_of,
         items=items,
+        settled=found.settled,
         chart=chart if items else None,
     )

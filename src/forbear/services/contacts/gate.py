@@ -1,0 +1,392 @@
+"""The compliance gate, online: ask it at the moment of contact, and keep the answer.
+
+DESIGN.md "Online paths": anything that contacts a borrower asks the gate first, and the
+decision (allowed, or blocked with its rule ids) is stored with the attempt. The online
+path builds a ONE-ROW ``PLANNED`` frame from the database and runs the very same
+:func:`forbear.domain.compliance.gate.gate` as the daily batch, on this borrower's
+history, flags and holds read by the same readers (:mod:`forbear.store.contacts`): there
+is no second, hand-written online copy of a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+from sqlalchemy import Connection, insert, select
+
+from forbear.domain.access import Actor, Role
+from forbear.domain.compliance import schema as contracts
+from forbear.domain.compliance.config import (
+    CompiledRules,
+)
+from forbear.domain.compliance.gate import explain, gate
+from forbear.domain.compliance.schema import Channel, Outcome, Party
+from forbear.domain.errors import ForbearError, NotFound, ValidationError
+from forbear.services.contacts.common import (
+    CHANNEL_POINT_KIND,
+    NEEDS_POINT,
+    _actor,
+    _borrower_of,
+    _channel,
+    _iso,
+    _require_point,
+    _utc,
+)
+from forbear.services.scope import require_loan
+from forbear.store import audit
+from forbear.store.contacts import (
+    HISTORY_LOOKBACK,
+    ContactAttempt,
+    read_flags,
+    read_history,
+    read_holds,
+    rule_ids_json,
+)
+from forbear.store.locks import lock_debtor
+from forbear.store.models import Borrower, ContactPoint, Loan
+
+
+class ContactBlocked(ForbearError):
+    """The gate blocked a contact. Carries rule ids and the earliest allowed time only:
+    no personal data, so the message can be shown, logged and returned as a 4xx."""
+
+    def __init__(
+        self,
+        rule_ids: Sequence[str],
+        earliest_allowed_at: datetime | None,
+        attempt_id: int | None = None,
+    ) -> None:
+        when = (
+            f"; earliest allowed at {earliest_allowed_at.isoformat()}"
+            if earliest_allowed_at is not None
+            else ""
+        )
+        super().__init__(f"contact blocked by {', '.join(rule_ids) or 'the gate'}{when}")
+        self.rule_ids = tuple(rule_ids)
+        self.earliest_allowed_at = earliest_allowed_at
+        self.attempt_id = attempt_id
+
+
+@dataclass(frozen=True)
+class ContactDecision:
+    """The gate's answer for one contact; ``attempt_id`` is None when nothing was
+    recorded (an explanation or a dry run). ``row`` is the decision row
+    (``PLANNED`` + ``DECISION`` columns) that :func:`gate.explain` takes."""
+
+    attempt_id: int | None
+    loan_id: int
+    borrower_id: int
+    contact_point_id: int | None
+    channel: Channel
+    party: Party
+    at: datetime
+    allowed: bool
+    blocked_by: tuple[str, ...]
+    earliest_allowed_at: datetime | None
+    row: dict[str, Any]
+
+    def raise_if_blocked(self) -> None:
+        if not self.allowed:
+            raise ContactBlocked(self.blocked_by, self.earliest_allowed_at, self.attempt_id)
+
+
+# How far past the moment of contact the online gate reads the debtor's attempts: the rest
+# of the local day in any zone (daily caps count the whole day).
+ONLINE_HISTORY_AHEAD = timedelta(days=2)
+
+
+def lender_rules(data_dir: Path, conn: Connection | None = None) -> CompiledRules:
+    """The lender's compiled rules in force: the stored configuration (versioned and
+    audited, :mod:`forbear.services.lender`), else ``<data_dir>/lender.yaml`` if present,
+    else the default configuration (CN, 08:00-21:00). Every one may only tighten its pack."""
+    from forbear.services.lender import rules_in_force
+
+    return rules_in_force(conn, data_dir)
+
+
+# --- the gate, online -------------------------------------------------------------------
+
+
+def plan_contact(
+    conn: Connection,
+    *,
+    loan_id: int,
+    channel: str,
+    at: datetime,
+    contact_point_id: int | None = None,
+    agency_id: int | None = None,
+    discloses_debt: bool = False,
+    is_demand: bool = True,
+) -> pl.DataFrame:
+    """The one-row ``PLANNED`` frame for this contact, from the database: the debtor, the
+    contact point's party and provenance, the debtor's time zone. Validates everything;
+    raises :class:`NotFound` / :class:`ValidationError` and reads nothing else."""
+    medium = _channel(channel)
+    moment = _utc(at, "at")
+    found = conn.execute(
+        select(Loan.id, Loan.borrower_id, Borrower.timezone)
+        .join(Borrower, Borrower.id == Loan.borrower_id)
+        .where(Loan.id == loan_id)
+    ).one_or_none()
+    if found is None:
+        raise NotFound("loan", str(loan_id))
+    borrower_id, zone = int(found.borrower_id), str(found.timezone)
+    point = _contact_point(conn, borrower_id, medium, contact_point_id)
+    if point is None:
+        party, provenance, point_id = Party.DEBTOR, None, None
+    else:
+        party, provenance, point_id = Party(point.owner_type), str(point.provenance), int(point.id)
+    row = {
+        "contact_id": 0,
+        "loan_id": loan_id,
+        "borrower_id": borrower_id,
+        "contact_point_id": point_id,
+        "channel": medium.value,
+        "party": party.value,
+        "provenance": provenance,
+        "at": moment,
+        "timezone": zone,
+        "agency_id": agency_id,
+        "discloses_debt": discloses_debt,
+        "is_demand": is_demand,
+    }
+    return pl.DataFrame([row], schema=contracts.PLANNED)
+
+
+def decide(conn: Connection, planned: pl.DataFrame, rules: CompiledRules) -> pl.DataFrame:
+    """Run the batch gate on a one-row plan, with the borrower's history before the
+    contact, the account flags as known at that moment and the borrower's holds."""
+    if planned.height != 1:
+        raise ValueError("the online gate takes exactly one planned contact")
+    borrower_id = int(planned["borrower_id"][0])
+    at: datetime = planned["at"][0]
+    # Every attempt of the debtor's days around ``at`` counts, also one stamped a moment
+    # after ``at`` by a request that took the debtor's lock first: a cap is about the
+    # day, not about the order in which two clerks' clocks were read.
+    history = read_history(
+        conn, before=at + ONLINE_HISTORY_AHEAD, since=at - HISTORY_LOOKBACK, borrower_id=borrower_id
+    )
+    flags = read_flags(conn, at=at, borrower_id=borrower_id)
+    holds = read_holds(conn, borrower_id=borrower_id)
+    return gate(planned.lazy(), history.lazy(), flags.lazy(), holds.lazy(), rules).collect()
+
+
+def evaluate_contact(
+    conn: Connection,
+    *,
+    loan_id: int,
+    channel: str,
+    at: datetime,
+    rules: CompiledRules,
+    contact_point_id: int | None = None,
+    agency_id: int | None = None,
+    discloses_debt: bool = False,
+    is_demand: bool = True,
+) -> ContactDecision:
+    """The gate's answer for this contact, recording nothing (``forbear explain``)."""
+    planned = plan_contact(
+        conn,
+        loan_id=loan_id,
+        channel=channel,
+        at=at,
+        contact_point_id=contact_point_id,
+        agency_id=agency_id,
+        discloses_debt=discloses_debt,
+        is_demand=is_demand,
+    )
+    return _decision(decide(conn, planned, rules), attempt_id=None)
+
+
+def request_contact(
+    conn: Connection,
+    *,
+    loan_id: int,
+    channel: str,
+    at: datetime,
+    actor: str,
+    rules: CompiledRules,
+    contact_point_id: int | None = None,
+    agency_id: int | None = None,
+    template_code: str | None = None,
+    discloses_debt: bool = False,
+    is_demand: bool = True,
+    now: datetime | None = None,
+) -> ContactDecision:
+    """Ask the gate about a contact now and store the attempt with its decision and an
+    audit event (``contact.attempt`` or ``contact.blocked``) in the caller's transaction.
+
+    A blocked request is stored as a decision (``allowed`` false, never counted as a
+    contact) and returned with ``allowed=False``; callers that must refuse call
+    :meth:`ContactDecision.raise_if_blocked`.
+
+    Checking and recording are one step, serialised per debtor (DESIGN.md "Concurrency";
+    CN.FREQ.CROSSPARTY counts per debtor): the debtor's lock is taken before the gate
+    reads the history, and an allowed attempt counts against every cap from this moment,
+    while its outcome is pending (a pending call may still be answered or not).
+
+    ``at`` is the moment of contact; ``now`` the moment the attempt is recorded
+    (``created_at``; the same as ``at`` when not given: a request is asked now).
+    """
+    _actor(actor)
+    lock_debtor(conn, _borrower_of(conn, loan_id))
+    decision = evaluate_contact(
+        conn,
+        loan_id=loan_id,
+        channel=channel,
+        at=at,
+        rules=rules,
+        contact_point_id=contact_point_id,
+        agency_id=agency_id,
+        discloses_debt=discloses_debt,
+        is_demand=is_demand,
+    )
+    attempt_id = conn.execute(
+        insert(ContactAttempt)
+        .values(
+            loan_id=decision.loan_id,
+            borrower_id=decision.borrower_id,
+            contact_point_id=decision.contact_point_id,
+            channel=decision.channel.value,
+            party=decision.party.value,
+            agency_id=agency_id,
+            actor=actor,
+            at=decision.at,
+            allowed=decision.allowed,
+            blocked_by=rule_ids_json(list(decision.blocked_by)),
+            earliest_allowed_at=decision.earliest_allowed_at,
+            outcome=None if decision.allowed else Outcome.BLOCKED.value,
+            template_code=template_code,
+            discloses_debt=discloses_debt,
+            is_demand=is_demand,
+            created_at=_utc(now or at, "now"),
+        )
+        .returning(ContactAttempt.id)
+    ).scalar_one()
+    audit.record(
+        conn,
+        action="contact.attempt" if decision.allowed else "contact.blocked",
+        actor=actor,
+        subject_type="contact_attempt",
+        subject_id=str(attempt_id),
+        payload={
+            "loan_id": decision.loan_id,
+            "borrower_id": decision.borrower_id,
+            "contact_point_id": decision.contact_point_id,
+            "channel": decision.channel.value,
+            "party": decision.party.value,
+            "agency_id": agency_id,
+            "at": decision.at.isoformat(),
+            "allowed": decision.allowed,
+            "blocked_by": list(decision.blocked_by),
+            "earliest_allowed_at": _iso(decision.earliest_allowed_at),
+            "template_code": template_code,
+        },
+    )
+    return _with_attempt(decision, int(attempt_id))
+
+
+CONTACT = "contact.make"  # the permission to contact a borrower
+
+
+@dataclass(frozen=True)
+class Contacted:
+    """The gate's answer for a contact a staff member asked for, with the explanation of
+    a block in the asker's language (empty when allowed)."""
+
+    decision: ContactDecision
+    explanation: list[str]
+
+
+def contact(
+    conn: Connection,
+    rules: CompiledRules,
+    actor: Actor,
+    *,
+    loan_id: int,
+    channel: str,
+    now: datetime,
+    today: date,
+    lang: Literal["zh", "en"],
+    contact_point_id: int | None = None,
+    template_code: str | None = None,
+) -> Contacted:
+    """A staff member contacts a borrower now: ``contact.make``, the loan in ``actor``'s
+    scope (:class:`NotFound` otherwise), then :func:`request_contact` (the gate asked and
+    the attempt recorded, allowed or blocked). An agency agent contacts on behalf of its
+    agency, so the gate applies the agency rules."""
+    actor.require(CONTACT)
+    require_loan(conn, actor, loan_id, now, today)
+    decision = request_contact(
+        conn,
+        loan_id=loan_id,
+        channel=channel,
+        at=now,
+        actor=actor.name,
+        rules=rules,
+        contact_point_id=contact_point_id,
+        agency_id=actor.agency_id if actor.role is Role.AGENCY_AGENT else None,
+        template_code=template_code,
+        now=now,
+    )
+    lines = [] if decision.allowed else explain(decision.row, rules, lang)
+    return Contacted(decision=decision, explanation=lines)
+
+
+def _decision(frame: pl.DataFrame, *, attempt_id: int | None) -> ContactDecision:
+    row = frame.row(0, named=True)
+    blocked_by = tuple(str(rule) for rule in (row["blocked_by"] or []))
+    return ContactDecision(
+        attempt_id=attempt_id,
+        loan_id=int(row["loan_id"]),
+        borrower_id=int(row["borrower_id"]),
+        contact_point_id=row["contact_point_id"],
+        channel=Channel(row["channel"]),
+        party=Party(row["party"]),
+        at=row["at"],
+        allowed=bool(row["allowed"]),
+        blocked_by=blocked_by,
+        earliest_allowed_at=row["earliest_allowed_at"],
+        row=row,
+    )
+
+
+def _with_attempt(decision: ContactDecision, attempt_id: int) -> ContactDecision:
+    return replace(decision, attempt_id=attempt_id)
+
+
+def _contact_point(
+    conn: Connection, borrower_id: int, channel: Channel, contact_point_id: int | None
+) -> Any:
+    kind = CHANNEL_POINT_KIND[channel]
+    columns = (ContactPoint.id, ContactPoint.kind, ContactPoint.owner_type, ContactPoint.provenance)
+    if contact_point_id is None:
+        if channel not in NEEDS_POINT:
+            return None
+        point = conn.execute(
+            select(*columns)
+            .where(
+                ContactPoint.borrower_id == borrower_id,
+                ContactPoint.owner_type == Party.DEBTOR.value,
+                ContactPoint.kind == (kind.value if kind else None),
+            )
+            .order_by(ContactPoint.is_primary.desc(), ContactPoint.id)
+            .limit(1)
+        ).one_or_none()
+        if point is None:
+            raise ValidationError(
+                "contact_point_id",
+                f"the debtor has no {kind.value if kind else ''} contact point for {channel.value}",
+            )
+        return point
+    point = _require_point(conn, borrower_id, contact_point_id, columns)
+    if kind is None or point.kind != kind.value:
+        raise ValidationError(
+            "contact_point_id",
+            f"contact point {contact_point_id} is a {point.kind}: {channel.value} cannot reach it",
+        )
+    return point
