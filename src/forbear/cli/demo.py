@@ -34,7 +34,7 @@ def demo(
     ] = True,
 ) -> None:
     """Build a synthetic book (faker zh_CN) through the real import path and summarise it."""
-    from forbear.services.demo import build_demo
+    from forbear.sim.demo import build_demo
     from forbear.sim.products import load_products
 
     settings = load_settings()
@@ -112,10 +112,10 @@ def demo(
 def _print_demo_staff(forbear: Forbear) -> None:
     """One demo sign-in per role for the web app (new passwords on every demo run; they
     are shown here once and stored only as argon2 hashes)."""
-    from forbear.web.demo import seed_staff
+    from forbear.sim.staff import seed_staff
 
     with forbear.transaction() as conn:
-        logins = seed_staff(conn)
+        logins = seed_staff(conn, forbear.now())
     table = Table(title="Web app demo sign-ins 演示账号 (http://127.0.0.1:8000/, `forbear serve`)")
     for name in ("Username 用户名", "Role 角色", "Password 密码"):
         table.add_column(name)

@@ -1,4 +1,6 @@
-"""The demo book: a synthetic lender's book pushed through the real import path."""
+"""The demo book (``forbear demo``): a synthetic lender's book pushed through the real
+import path, its states, risk models and collection history (:mod:`forbear.sim.history`),
+then the daily run."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from forbear.services import book, models, templates
 from forbear.services.dashboard import DEFAULT_RANGE_DAYS
 from forbear.services.imports import ImportReport, import_loans, import_payments, import_products
 from forbear.sim.book import generate_book, write_files
+from forbear.sim.history import seed_history
 from forbear.store import bulk
 from forbear.store.crypto import PiiVault
 
@@ -158,7 +161,7 @@ def build_demo(
     collection: dict[str, int] = {}
     if reports[1].rows_imported:  # a new book (a rerun imports nothing and seeds nothing)
         step("collection history: promises to pay, repayment plans, legal cases")
-        collection = _collection_history(transaction, as_of, seed, zone)
+        collection = seed_history(transaction, as_of, seed, zone)
     # the supervisor dashboard's default range starts here: its figures are read from
     # this snapshot and today's (after the plans above, which change what was due)
     step("storing the account states the dashboard's default range starts from")
@@ -183,22 +186,3 @@ def build_demo(
         risk=risk,
         collection=collection,
     )
-
-
-def _collection_history(
-    transaction: Callable[[], AbstractContextManager[Connection]],
-    as_of: date,
-    seed: int,
-    zone: str,
-) -> dict[str, int]:
-    """Promises (decided from the book's payments), then plans (whose kept instalments are
-    paid as demo payments), then the legal review queue and a few cases: the order the
-    daily run reads them in."""
-    from forbear.services import legal, plans, promises
-
-    with transaction() as conn:
-        made = {"promises": promises.seed_demo(conn, as_of, seed=seed, zone=zone)}
-        made["plans"] = plans.seed_demo(conn, as_of, seed=seed)
-        book.compute_states(conn, as_of)
-        made["legal_cases"] = legal.seed_demo(conn, as_of)
-    return made

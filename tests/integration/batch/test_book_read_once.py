@@ -14,10 +14,11 @@ from polars.testing import assert_frame_equal
 from sqlalchemy import Connection
 
 from forbear.domain.scoring.features import book_features
-from forbear.services import book, models, plans
+from forbear.services import book, models
 from forbear.services.accounts import build_accounts, day_facts
 from forbear.services.imports import import_loans, import_payments, import_products
 from forbear.sim.book import generate_book, write_files
+from forbear.sim.history import seed_plans
 from forbear.sim.products import load_products
 from forbear.store import bulk
 from forbear.store.crypto import PiiVault
@@ -46,7 +47,7 @@ def rebased_book(
         for p in products
     ]
     import_products(connection, changed, "CASH v2")
-    assert plans.seed_demo(connection, AS_OF, seed=7) > 0
+    assert seed_plans(connection, AS_OF, seed=7) > 0
     return connection
 
 

@@ -332,12 +332,14 @@ def test_a_claim_above_the_contract_gets_no_documents(book: Connection, vault: P
     assert conn.execute(select(func.count()).select_from(LegalDocument)).scalar_one() == 0
 
 
-def test_seed_demo_opens_cases_at_several_stages(book: Connection) -> None:
+def test_the_demo_opens_cases_at_several_stages(book: Connection) -> None:
+    from forbear.sim.history import seed_legal_cases
+
     conn = book
-    assert legal.seed_demo(conn, AS_OF) == 3
+    assert seed_legal_cases(conn, AS_OF) == 3
     stages = sorted(c.stage.value for c in legal.list_cases(conn))
     assert stages == ["demand_letter", "filed", "review"]
-    assert legal.seed_demo(conn, AS_OF) == 3  # three more queued accounts, never the same
+    assert seed_legal_cases(conn, AS_OF) == 3  # three more queued accounts, never the same
     assert len({c.loan_id for c in legal.list_cases(conn)}) == 6
 
 

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Connection, func, select, update
 
 from factories import VALID_IDS, csv_text, make_loan_row, make_payment_row, make_product
+from forbear.domain.access import Actor, Role
 from forbear.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from forbear.domain.plans import LineKind, PlanRequest, PlanStatus, PlanType
 from forbear.domain.plans.policy import BeyondAuthority
@@ -29,6 +30,7 @@ from forbear.store.plans import Plan
 
 BASE = date(2026, 3, 27)
 ACTOR = "agent:7"
+SUPERVISOR = Actor("web:super1", role=Role.SUPERVISOR)
 
 
 @pytest.fixture
@@ -149,7 +151,7 @@ def test_a_second_open_plan_on_the_same_loan_is_refused(
         offer(connection, ids["L0001"], PlanRequest(PlanType.SETTLEMENT, discount_pct=5))
     assert (count(connection, Plan), count(connection, AuditEvent)) == (1, audit_before)
     # a cancelled offer frees the loan for a new one
-    svc.cancel_plan(connection, first.plan_id or 0, as_of=BASE, actor=ACTOR)
+    svc.cancel_plan(connection, first.plan_id or 0, as_of=BASE, actor=Actor(ACTOR))
     assert offer(connection, ids["L0001"], PlanRequest(PlanType.SETTLEMENT)).plan_id
 
 
@@ -280,7 +282,7 @@ def test_a_missed_plan_instalment_breaks_the_plan_and_brings_the_original_debt_b
     flags = svc.plan_flags(connection, date(2026, 4, 26))
     assert flags.height == 3 and not flags["active_plan"].any()
     with pytest.raises(Conflict, match="cannot become cancelled"):
-        svc.cancel_plan(connection, plan_id, as_of=date(2026, 4, 27), actor=ACTOR)
+        svc.cancel_plan(connection, plan_id, as_of=date(2026, 4, 27), actor=SUPERVISOR)
 
 
 def test_plan_flags_mark_loans_under_a_performing_plan(
@@ -343,10 +345,11 @@ def test_list_plans_by_loan_and_status(connection: Connection, ids: dict[str, in
         svc.list_plans(connection, status="happy")
 
 
-def test_seed_demo_makes_plans_on_overdue_demo_loans_within_the_agents_limits(
+def test_the_demo_makes_plans_on_overdue_demo_loans_within_the_agents_limits(
     connection: Connection, vault: PiiVault, tmp_path: Path
 ) -> None:
     from forbear.sim.book import generate_book, write_files
+    from forbear.sim.history import seed_plans
     from forbear.sim.products import load_products
 
     as_of = date(2026, 11, 30)
@@ -356,7 +359,7 @@ def test_seed_demo_makes_plans_on_overdue_demo_loans_within_the_agents_limits(
     import_loans(connection, vault, loans_file)
     import_payments(connection, payments_file, zone="Asia/Shanghai")
 
-    made = svc.seed_demo(connection, as_of, seed=5)
+    made = seed_plans(connection, as_of, seed=5)
     plans = svc.list_plans(connection)
     assert made == len(plans) >= 3
     statuses = {p.status for p in plans}

@@ -26,6 +26,7 @@ from forbear.services import contacts
 from forbear.services import promises as svc
 from forbear.services.imports import import_loans, import_payments, import_products
 from forbear.sim.book import generate_book, write_files
+from forbear.sim.history import seed_promises
 from forbear.sim.products import load_products
 from forbear.store.audit import AuditEvent
 from forbear.store.contacts import ContactAttempt
@@ -448,10 +449,10 @@ def test_the_demo_book_gets_kept_broken_and_open_promises_from_its_real_payments
 
     # the same seed and book give the same promises
     savepoint = connection.begin_nested()
-    svc.seed_demo(connection, as_of, seed=3)
+    seed_promises(connection, as_of, seed=3)
     first = svc.list_promises(connection, limit=10_000).drop("promise_id").sort(pl.all())
     savepoint.rollback()
-    added = svc.seed_demo(connection, as_of, seed=3)
+    added = seed_promises(connection, as_of, seed=3)
     stored = svc.list_promises(connection, limit=10_000)
     assert stored.drop("promise_id").sort(pl.all()).equals(first)
     hours = {
@@ -474,6 +475,6 @@ def test_the_demo_book_gets_kept_broken_and_open_promises_from_its_real_payments
     assert flags["active_promise"].any()
     assert "promise.seed_demo" in [a for a, _, _ in audit_rows(connection)]
     # a rerun adds none, and the decisions are already up to date
-    assert svc.seed_demo(connection, as_of, seed=3) == 0
+    assert seed_promises(connection, as_of, seed=3) == 0
     again = svc.daily_update(connection, as_of)
     assert again["kept"] + again["broken"] + again["partly_kept"] + again["revised"] == 0

@@ -14,7 +14,6 @@
   logged as a demand (evidence that restarts the limitation period).
 - **Limitation** (:func:`limitation_watch`): open cases and queued accounts whose
   limitation date is near or past.
-- **Demo** (:func:`seed_demo`).
 
 Documents (the demand letter and the litigation package) are in
 :mod:`forbear.services.documents.gather`. Every function works in the caller's
@@ -24,7 +23,7 @@ transaction and never commits; every change is audited. Errors: :class:`Permissi
 The package, by noun: :mod:`.configuration`, :mod:`.queue`, :mod:`.cases`,
 :mod:`.limitation`, :mod:`.desk` (the use cases the front ends call with an
 :class:`~forbear.domain.access.Actor`: ``legal.manage`` and scope checked there),
-:mod:`.demo`; :func:`legal_closure` lives in :mod:`forbear.services.legal_closure` so that
+:func:`legal_closure` lives in :mod:`forbear.services.legal_closure` so that
 plans can ask it without importing this package.
 """
 
@@ -41,14 +40,12 @@ from forbear.services.legal.cases import (
 )
 from forbear.services.legal.common import PERMISSION, require_permission
 from forbear.services.legal.configuration import config_in_force, current_config_text, set_config
-from forbear.services.legal.demo import DEMO_COURT, seed_demo
 from forbear.services.legal.limitation import limitation_watch
 from forbear.services.legal.queue import QueueItem, assess, legal_accounts, queue, refresh_queue
 from forbear.services.legal_closure import legal_closure
 
 __all__ = [
     "DEFAULT_ZONE",
-    "DEMO_COURT",
     "PERMISSION",
     "CaseView",
     "QueueItem",
@@ -68,6 +65,5 @@ __all__ = [
     "record_demand",
     "refresh_queue",
     "require_permission",
-    "seed_demo",
     "set_config",
 ]

@@ -19,12 +19,11 @@ position.
 The package, by noun: :mod:`.offers` (the policy, the offer), :mod:`.lifecycle` (read,
 accept, cancel), :mod:`.daily` (the daily update, flags, survival), :mod:`.desk` (the use
 cases the front ends call with an :class:`~forbear.domain.access.Actor`: scope and
-permissions, such as ``plan.approve`` to cancel an accepted plan, checked there),
-:mod:`.demo` (the demo book's plans).
+permissions, such as ``plan.approve`` to cancel an accepted plan, checked there). The
+demo book's plans are made by :mod:`forbear.sim.history`.
 """
 
 from forbear.services.plans.daily import daily_update, plan_flags, survival
-from forbear.services.plans.demo import seed_demo
 from forbear.services.plans.lifecycle import (
     PlanInfo,
     accept_plan,
@@ -58,7 +57,6 @@ __all__ = [
     "offer_plan",
     "plan_flags",
     "plan_lines",
-    "seed_demo",
     "survival",
     "tier_of",
 ]

@@ -26,11 +26,10 @@ not open any more).
 The package, by noun: :mod:`.records` (take, cancel, list), :mod:`.deciding` (the daily
 decision, the flags the strategy reads, kept rates), :mod:`.desk` (the use cases the
 front ends call with an :class:`~forbear.domain.access.Actor`: scope and permission
-checked here), :mod:`.demo` (the demo book's promises).
+checked here). The demo book's promises are made by :mod:`forbear.sim.history`.
 """
 
 from forbear.services.promises.deciding import daily_update, kept_rate, promise_flags
-from forbear.services.promises.demo import seed_demo
 from forbear.services.promises.records import LISTED, add_promise, cancel_promise, list_promises
 
 __all__ = [
@@ -41,5 +40,4 @@ __all__ = [
     "kept_rate",
     "list_promises",
     "promise_flags",
-    "seed_demo",
 ]

@@ -1,4 +1,5 @@
-"""Legal cases on the demo book (forbear demo)."""
+"""Legal cases on the demo book (``forbear demo``), opened and advanced through the legal
+use cases."""
 
 from __future__ import annotations
 
@@ -14,10 +15,7 @@ from forbear.services.legal.queue import queue, refresh_queue
 DEMO_COURT = "上海市浦东新区人民法院"
 
 
-# ----------------------------------------------------------------------- demo
-
-
-def seed_demo(conn: Connection, as_of: date, *, actor: str = "system:demo") -> int:
+def seed_legal_cases(conn: Connection, as_of: date, *, actor: str = "system:demo") -> int:
     """Refresh the queue on the demo book and open a few cases at various stages (one
     in review, one with a demand letter sent, one filed with a court fee). Returns the
     number of cases opened (fewer when fewer accounts are eligible); a rerun opens none

@@ -1,4 +1,5 @@
-"""Plans on the demo book (forbear demo)."""
+"""Repayment plans on the demo book (``forbear demo``), made through the plans' own use
+cases (offer, accept, the daily update)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,8 @@ from forbear.services.plans.lifecycle import accept_plan
 from forbear.services.plans.offers import offer_plan
 from forbear.store.models import Payment as PaymentRow
 
-# ---------------------------------------------------------------------------- demo
 
-
-def seed_demo(conn: Connection, as_of: date, *, seed: int, actor: str = "system:demo") -> int:
+def seed_plans(conn: Connection, as_of: date, *, seed: int, actor: str = "system:demo") -> int:
     """A realistic handful of plans on the demo book's overdue loans, within the default
     policy's agent limits: offered and accepted in the past few months, some kept
     (their borrowers pay the plan's instalments on time, as demo payments), some broken

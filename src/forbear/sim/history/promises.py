@@ -1,4 +1,5 @@
-"""Promises on the demo book (forbear demo)."""
+"""Promises to pay on the demo book (``forbear demo``): written in bulk, then decided by the
+promises' own daily update from the book's real payments."""
 
 from __future__ import annotations
 
@@ -28,16 +29,13 @@ from forbear.store.promises import Promise
 DEMO_PREFIX = "demo:"
 
 
-# --- the demo ------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class _Wave:
     frame: pl.DataFrame
     label: str
 
 
-def seed_demo(
+def seed_promises(
     conn: Connection,
     as_of: date,
     *,

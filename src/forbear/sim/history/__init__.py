@@ -1,0 +1,39 @@
+"""Collection history on a new demo book: promises to pay, repayment plans, legal cases.
+
+Each module makes its part through the use cases of its noun (the plans are offered and
+accepted, the legal cases opened and advanced, the promises decided by their daily update);
+only the promises, thousands of them, are written in bulk. :func:`seed_history` runs them
+in the order the daily run reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import date
+
+from sqlalchemy import Connection
+
+from forbear.services import book
+from forbear.sim.history.legal import DEMO_COURT, seed_legal_cases
+from forbear.sim.history.plans import seed_plans
+from forbear.sim.history.promises import seed_promises
+
+__all__ = ["DEMO_COURT", "seed_history", "seed_legal_cases", "seed_plans", "seed_promises"]
+
+
+def seed_history(
+    transaction: Callable[[], AbstractContextManager[Connection]],
+    as_of: date,
+    seed: int,
+    zone: str,
+) -> dict[str, int]:
+    """Promises (decided from the book's payments), then plans (whose kept instalments are
+    paid as demo payments), then the legal review queue and a few cases, in one
+    transaction. Returns how many of each were made."""
+    with transaction() as conn:
+        made = {"promises": seed_promises(conn, as_of, seed=seed, zone=zone)}
+        made["plans"] = seed_plans(conn, as_of, seed=seed)
+        book.compute_states(conn, as_of)
+        made["legal_cases"] = seed_legal_cases(conn, as_of)
+    return made
