@@ -44,7 +44,7 @@ from forbear.bootstrap import Forbear, bootstrap
 from forbear.domain.compliance.schema import UNANSWERED
 from forbear.domain.errors import StorageUnavailable
 from forbear.services.contacts import lender_rules
-from forbear.services.demo import build_demo
+from forbear.sim.demo import build_demo
 from forbear.settings import Settings
 from forbear.sim.products import load_products
 from forbear.store.contacts import ContactAttempt, Hold

@@ -33,7 +33,7 @@ from forbear.batch.daily import run_day
 from forbear.domain.errors import StorageUnavailable
 from forbear.domain.scoring.artefact import ModelKind
 from forbear.services import contacts, models
-from forbear.services.demo import build_demo
+from forbear.sim.demo import build_demo
 from forbear.settings import Environment, Settings
 from forbear.sim.products import load_products
 from forbear.store import migrate

@@ -27,7 +27,7 @@ from clirun import assert_one_clear_line, forbear
 from forbear.bootstrap import bootstrap
 from forbear.domain.errors import Conflict, StorageUnavailable, ValidationError
 from forbear.services import complaints, contacts
-from forbear.services.demo import build_demo
+from forbear.sim.demo import build_demo
 from forbear.settings import Settings
 from forbear.sim.products import load_products
 from forbear.store import audit, migrate
