@@ -194,5 +194,24 @@ def test_the_life_cycle_from_the_command_line(book_dir: Path, late_ref: str) -> 
     survival = forbear(book_dir, "plan", "survival", "--as-of", "2026-12-02")
     assert survival.returncode == 0 and "困难期减额还款 hardship" in survival.stdout
 
-    cancelled = forbear(book_dir, "plan", "cancel", str(plan_id), "--as-of", "2026-12-03")
+    # cancelling an active plan needs a named approver whose role holds plan.approve
+    refused = forbear(book_dir, "plan", "cancel", str(plan_id), "--as-of", "2026-12-03")
+    assert refused.returncode != 0 and "--approved-by" in refused.stderr
+    assert_one_clear_line(refused)
+    for user, role in (("agent9", "agent"), ("super9", "supervisor")):
+        added = forbear(book_dir, "staff", "add", user, "--role", role, "--no-password")
+        assert added.returncode == 0, added.stderr
+    not_approver = forbear(
+        book_dir, "plan", "cancel", str(plan_id), "--as-of", "2026-12-03", "--approved-by", "agent9"
+    )
+    assert not_approver.returncode != 0 and "plan.approve" in not_approver.stderr
+    unknown = forbear(
+        book_dir, "plan", "cancel", str(plan_id), "--as-of", "2026-12-03", "--approved-by", "nobody"
+    )
+    assert unknown.returncode != 0 and "staff user" in unknown.stderr
+    shown = forbear(book_dir, "plan", "show", str(plan_id))
+    assert "执行中 active" in shown.stdout  # nothing changed
+    cancelled = forbear(
+        book_dir, "plan", "cancel", str(plan_id), "--as-of", "2026-12-03", "--approved-by", "super9"
+    )
     assert cancelled.returncode == 0 and "已取消 cancelled" in cancelled.stdout

@@ -207,16 +207,44 @@ def cancel(
     plan_id: int,
     as_of: AsOf = None,
     reason: Annotated[str | None, typer.Option("--reason", help="no personal data")] = None,
+    approved_by: Annotated[
+        str | None,
+        typer.Option(
+            "--approved-by",
+            help="the staff username whose role holds plan.approve (needed to cancel an "
+            "accepted or active plan)",
+        ),
+    ] = None,
 ) -> None:
-    """Cancel an offered, accepted or active plan (the contract schedule applies again)."""
+    """Cancel an offered, accepted or active plan (the contract schedule applies again).
+
+    An accepted or active plan is cancelled only on the approval of a staff member whose
+    role holds plan.approve (--approved-by USERNAME), as on the web."""
+    from forbear.domain.access import Actor
+    from forbear.domain.errors import PermissionDenied, ValidationError
     from forbear.services import plans
+    from forbear.services.plans import desk
 
     forbear = open_app()
     day = _day(forbear, as_of)
-    with forbear.transaction() as conn:
-        info = plans.cancel_plan(
-            conn, plan_id, as_of=day, actor=cli_actor(), reason=reason, vault=forbear.vault
-        )
+    try:
+        with forbear.transaction() as conn:
+            actor = (
+                desk.approver(conn, approved_by, acting=cli_actor())
+                if approved_by is not None
+                else Actor(name=cli_actor())
+            )
+            info = plans.cancel_plan(
+                conn, plan_id, as_of=day, actor=actor, reason=reason, vault=forbear.vault
+            )
+    except PermissionDenied:
+        if approved_by is not None:
+            raise
+        raise ValidationError(
+            "--approved-by",
+            "an accepted or active plan is cancelled only with the approval of a staff "
+            "member whose role holds plan.approve: name them with --approved-by USERNAME",
+        ) from None
     console.print(
         f"[green]✓[/] plan {plan_id} ({info.loan_ref}) 已取消 cancelled on {day.isoformat()}",
         highlight=False,

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Connection, insert, select
 
 from factories import make_product
+from forbear.domain.access import Actor
 from forbear.services import complaints, contacts, keys, legal, plans, portal, privacy, retention
 from forbear.services import promises as promise_service
 from forbear.store.complaints import Complaint
@@ -308,7 +309,7 @@ def everything(conn: Connection, vault: PiiVault, borrower_id: int, loan_id: int
         conn,
         plan_id,
         as_of=date(2026, 3, 2),
-        actor="web:super1",
+        actor=Actor("web:super1"),
         reason=TYPED["plan"],
         vault=vault,
     )
@@ -413,7 +414,7 @@ def test_the_purge_erases_everything_personal_and_its_dry_run_counts_without_cha
     assert [s for s in secrets if s not in before_text] == []  # it sees what it looks for
 
     before = snapshot(connection)
-    dry = retention.purge(connection, vault, as_of=AS_OF, actor="ops", dry_run=True)
+    dry = retention.purge(connection, vault, as_of=AS_OF, actor="ops", now=NOW, dry_run=True)
     assert snapshot(connection) == before  # the dry run changes nothing
     assert dry.borrowers_considered == 1
     expected = {
@@ -433,7 +434,7 @@ def test_the_purge_erases_everything_personal_and_its_dry_run_counts_without_cha
     }
     assert {k: dry.counts[k] for k in expected} == expected
 
-    report = retention.purge(connection, vault, as_of=AS_OF, actor="ops")
+    report = retention.purge(connection, vault, as_of=AS_OF, actor="ops", now=NOW)
     assert report.counts == dry.counts
     after = text_of(connection, vault)
     for table, text in after.items():
@@ -454,7 +455,7 @@ def test_the_purge_erases_everything_personal_and_its_dry_run_counts_without_cha
     other = complaints.get_complaint(connection, vault, kept, as_of=AS_OF)
     assert other.description == "仍在催收的借款人的投诉"
     # a second run has nothing left to do
-    again = retention.purge(connection, vault, as_of=AS_OF, actor="ops")
+    again = retention.purge(connection, vault, as_of=AS_OF, actor="ops", now=NOW)
     assert again.borrowers_anonymised == 0 and sum(again.counts.values()) == 0
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from forbear.domain.errors import Conflict, NotFound, ValidationError
+from forbear.domain.access import Actor
+from forbear.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from forbear.domain.plans import (
     LineKind,
     PlanLine,
@@ -23,6 +24,8 @@ from forbear.store.locks import lock_loan
 from forbear.store.models import Loan
 from forbear.store.plans import Plan
 from forbear.store.plans import PlanLine as PlanLineRow
+
+APPROVE = "plan.approve"  # cancelling an accepted or active plan
 
 # ---------------------------------------------------------------------------- life cycle
 
@@ -173,17 +176,35 @@ def accept_plan(conn: Connection, plan_id: int, *, as_of: date, actor: str) -> P
     return get_plan(conn, plan_id)
 
 
+def require_approval(actor: Actor) -> None:
+    """:class:`PermissionDenied` unless ``actor`` is staff whose role holds ``plan.approve``
+    (a role-free actor must name such a person: it holds no approval of its own)."""
+    if actor.role is None:
+        raise PermissionDenied(
+            "(none)",
+            f"{APPROVE} (an accepted or active plan is cancelled only with the approval of "
+            "a named staff member whose role holds it)",
+        )
+    actor.require(APPROVE)
+
+
 def cancel_plan(
     conn: Connection,
     plan_id: int,
     *,
     as_of: date,
-    actor: str,
+    actor: Actor,
     reason: str | None = None,
     vault: PiiVault | None = None,
 ) -> PlanInfo:
     """Cancel an offered, accepted or active plan; an active one stops governing the loan
     on ``as_of`` (the contract schedule applies again from that day).
+
+    An accepted or active plan is an agreement the borrower relies on: cancelling it needs
+    ``plan.approve``, whoever asks (web, API, command line). A role-free actor (an
+    operator at the command line) holds no such approval: it must act for a named staff
+    member whose role holds it (:func:`forbear.services.plans.desk.approver`). Only an
+    offer not yet accepted may be withdrawn with ``plan.offer`` alone.
 
     ``reason`` is what a person typed: stored encrypted with ``vault`` (required with a
     reason) in ``cancel_reason_enc``, never in the audit payload (it says only that a
@@ -194,17 +215,23 @@ def cancel_plan(
     if len(typed) > MAX_CANCEL_REASON:
         raise ValidationError("reason", f"at most {MAX_CANCEL_REASON} characters")
     plan = get_plan(conn, plan_id)
+    approved = plan.status is not PlanStatus.OFFERED
+    if approved:
+        require_approval(actor)
     if plan.start_date is not None and as_of < plan.start_date:
         raise ValidationError("as_of", f"before the plan's start {plan.start_date.isoformat()}")
+    payload: dict[str, Any] = {"reason_given": True} if typed else {}
+    if approved and actor.user_id is not None:
+        payload["approved_by_user_id"] = actor.user_id
     _move(
         conn,
         plan,
         PlanStatus.CANCELLED,
-        actor=actor,
+        actor=actor.name,
         as_of=as_of,
         values={"cancel_reason_enc": vault.encrypt(typed, context=Contexts.PLAN_CANCEL_REASON)}
         if typed and vault is not None
         else None,
-        payload={"reason_given": True} if typed else None,
+        payload=payload or None,
     )
     return get_plan(conn, plan_id)

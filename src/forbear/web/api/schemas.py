@@ -10,30 +10,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from forbear.domain.access import PiiField, Purpose
 from forbear.domain.compliance.schema import Channel
-from forbear.domain.money import format_yuan
 from forbear.web.contacting import CollectorOutcome
 from forbear.web.permissions import MAX_ID
-
-
-class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Money(BaseModel):
-    fen: int = Field(description="integer number of fen (分)", examples=[123456])
-    yuan: str = Field(description="formatted, for display", examples=["¥1,234.56"])
-
-    @classmethod
-    def of(cls, fen: int) -> Money:
-        return cls(fen=int(fen), yuan="¥" + format_yuan(int(fen)))
-
-    @classmethod
-    def maybe(cls, fen: int | None) -> Money | None:
-        return None if fen is None else cls.of(fen)
+from forbear.web.schema_base import Money as Money  # re-exported: the API's schemas
+from forbear.web.schema_base import Request as Request
 
 
 class Me(BaseModel):

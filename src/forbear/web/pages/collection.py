@@ -7,7 +7,10 @@ and redirect back (post, redirect, get), except the plan quote, which renders th
 page with the computed schedule and a save button (nothing stored until saved). Every
 form carries the CSRF token; the services refuse bad input before writing anything.
 The legal console shows only accounts in the caller's scope, and a case out of scope
-answers 404 (:func:`forbear.web.api.collection.case_in_scope`).
+answers 404. Every form and page calls one use case (:mod:`forbear.services.promises.desk`,
+:mod:`forbear.services.plans.desk`, :mod:`forbear.services.script_panel`,
+:mod:`forbear.services.legal.desk`), which checks the permission and the scope, as the
+API's routes do; both render through :mod:`forbear.web.collection_views`.
 """
 
 from __future__ import annotations
@@ -19,14 +22,18 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
-from forbear.domain.access import can
-from forbear.domain.errors import Conflict, NotFound, ValidationError
-from forbear.domain.legal.lifecycle import Stage
+from forbear.domain.errors import Conflict, ValidationError
+from forbear.domain.legal.lifecycle import ORDER, Stage
 from forbear.domain.money import parse_yuan
-from forbear.services import legal as legal_service
-from forbear.services import plans as plan_service
-from forbear.web.api import collection as api
-from forbear.web.deps import WebState, require_any, state_of, translator
+from forbear.domain.plans.policy import BeyondAuthority
+from forbear.services import script_panel
+from forbear.services.documents import desk as documents_desk
+from forbear.services.legal import desk as legal_desk
+from forbear.services.plans import OfferResult
+from forbear.services.plans import desk as plan_desk
+from forbear.services.promises import desk as promise_desk
+from forbear.web import collection_views as views
+from forbear.web.deps import require_any, state_of, translator
 from forbear.web.pages.account_parts import account_section
 from forbear.web.pages.render import page
 from forbear.web.permissions import CONTACT, MAX_ID
@@ -76,7 +83,7 @@ def yuan_to_fen(text: str, field: str, *, required: bool = True) -> int | None:
             raise ValidationError(field, "an amount in yuan is required")
         return None
     fen = parse_yuan(text, field=field)
-    if fen < (1 if required else 0) or fen > api.MAX_FEN:
+    if fen < (1 if required else 0) or fen > views.MAX_FEN:
         raise ValidationError(field, "out of range")
     return fen
 
@@ -99,28 +106,31 @@ def account_extras(
     transaction, after the scope check)."""
     web = state_of(request)
     t = translator(request)
-    day = as_of or web.today()
-    limits = None
-    if can(principal.role, "plan.offer"):
-        try:
-            limits = api.role_limits(conn, principal, loan_id, day)
-        except (NotFound, ValidationError):
-            limits = None
+    actor, now, today = principal.as_actor(), web.now(), web.today()
+    day = as_of or today
+    found = plan_desk.limits(conn, actor, loan_id, day)
+    limits = views.limits_out(found) if found is not None else None
     notices: dict[str, int] = {}
     for name in NOTICES:
         raw = request.query_params.get(name, "")
         if raw.isdigit() and 1 <= int(raw) <= MAX_ID:
             notices[name] = int(raw)
     attempt = request.query_params.get("promise_attempt", "")
-    plans = [api.plan_out(p) for p in reversed(plan_service.list_plans(conn, loan_id=loan_id))]
+    plans = [
+        views.plan_out(p) for p in plan_desk.of_loan(conn, actor, loan_id, now=now, today=today)
+    ]
+    lines = {
+        p.plan_id: plan_desk.detail(conn, actor, p.plan_id, now=now, today=today)[1]
+        for p in plans[:10]
+    }
+    panel = script_panel.panel(conn, actor, loan_id, now=now, today=today, lang=t.lang, as_of=day)
     return {
-        "promises": api.promise_rows(conn, loan_id),
+        "promises": views.promise_rows(
+            promise_desk.of_loan(conn, actor, loan_id, now=now, today=today)
+        ),
         "plans": plans,
-        "plan_lines": {
-            p.plan_id: [api.line_out(ln) for ln in plan_service.plan_lines(conn, p.plan_id)]
-            for p in plans[:10]
-        },
-        "scripts": api.scripts_for(conn, loan_id, day, web.now(), t.lang),
+        "plan_lines": {pid: [views.line_out(ln) for ln in found] for pid, found in lines.items()},
+        "scripts": views.scripts_out(panel, t.lang),
         "limits": limits,
         "plan_types": PLAN_TYPES,
         "notices": notices,
@@ -150,13 +160,14 @@ def take_promise(
         day = _date(promised_on, "promised_on")
         attempt = _int(contact_attempt_id, "contact_attempt_id", low=1)
         with web.forbear.transaction() as conn:
-            promise_id = api.take_promise(
+            promise_id = promise_desk.take(
                 conn,
-                web,
-                principal,
+                principal.as_actor(),
                 loan_id,
                 amount=amount,
                 promised_on=day,
+                now=web.now(),
+                today=web.today(),
                 contact_attempt_id=attempt,
                 replace=replace == "1",
             )
@@ -190,11 +201,13 @@ def cancel_promise(
 ) -> Response:
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        loan_id = api.withdraw_promise(conn, web, principal, promise_id, None)
+        loan_id = promise_desk.withdraw(
+            conn, principal.as_actor(), promise_id, now=web.now(), today=web.today()
+        )
     return _back(loan_id, f"promise_cancelled={promise_id}", "promises")
 
 
-def _plan_in(form: dict[str, str]) -> api.PlanIn:
+def _plan_in(form: dict[str, str]) -> views.PlanIn:
     plan_type = form.get("plan_type", "")
     if plan_type not in PLAN_TYPES:
         raise ValidationError("plan_type", f"one of {', '.join(PLAN_TYPES)}")
@@ -208,7 +221,7 @@ def _plan_in(form: dict[str, str]) -> api.PlanIn:
             ("payment_share_pct", 99),
         )
     }
-    return api.PlanIn(
+    return views.PlanIn(
         plan_type=plan_type,
         income_fen=yuan_to_fen(form.get("income_yuan", ""), "income_yuan", required=False),
         expenses_fen=yuan_to_fen(form.get("expenses_yuan", ""), "expenses_yuan", required=False),
@@ -251,13 +264,25 @@ PlanForm = Annotated[dict[str, str], Depends(plan_form)]
 
 def _offer(
     request: Request, principal: Principal, loan_id: int, form: dict[str, str], *, save: bool
-) -> Any:
+) -> OfferResult | Response:
     """The offer computed (and saved with ``save``), or the account page with the refusal."""
     web, t = state_of(request), translator(request)
     try:
         body = _plan_in(form)
         with web.forbear.transaction() as conn:
-            return api.make_offer(conn, web, principal, loan_id, body, t, save=save)
+            return plan_desk.offer(
+                conn,
+                principal.as_actor(),
+                loan_id,
+                body.plan_request(),
+                now=web.now(),
+                today=web.today(),
+                income=body.income_fen,
+                expenses=body.expenses_fen,
+                save=save,
+            )
+    except BeyondAuthority as exc:
+        return _plan_refused(request, principal, loan_id, form, views.beyond_authority(exc, t))
     except (ValidationError, Conflict) as exc:
         return _plan_refused(request, principal, loan_id, form, exc)
 
@@ -269,7 +294,7 @@ def quote_plan(request: Request, principal: Offerer, loan_id: LoanId, form: Plan
     result = _offer(request, principal, loan_id, form, save=False)
     if isinstance(result, Response):
         return result
-    quote = api.quote_out(result, translator(request))
+    quote = views.quote_out(result, translator(request))
     return _account_page(request, principal, loan_id, extra={"quote": quote, "plan_form": form})
 
 
@@ -305,49 +330,41 @@ def save_plan(request: Request, principal: Offerer, loan_id: LoanId, form: PlanF
 def accept_plan(request: Request, principal: Offerer, plan_id: PlanId) -> Response:
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        found, day = api.plan_in_scope(conn, web, principal, plan_id)
-        plan_service.accept_plan(conn, plan_id, as_of=day, actor=principal.actor)
+        found = plan_desk.accept(
+            conn, principal.as_actor(), plan_id, now=web.now(), today=web.today()
+        )
     return _back(found.loan_id, f"plan_accepted={plan_id}", "plans")
 
 
 @router.post("/plans/{plan_id}/cancel")
 def cancel_plan(request: Request, principal: Offerer, plan_id: PlanId) -> Response:
-    from forbear.domain.errors import PermissionDenied
-    from forbear.domain.plans import PlanStatus
-
     web = state_of(request)
-    with web.forbear.transaction() as conn:
-        found, day = api.plan_in_scope(conn, web, principal, plan_id)
-        if found.status is not PlanStatus.OFFERED and not can(principal.role, "plan.approve"):
-            raise PermissionDenied(principal.role.value, "plan.approve")
-        plan_service.cancel_plan(conn, plan_id, as_of=day, actor=principal.actor)
+    with web.forbear.transaction() as conn:  # plan.approve for an accepted plan: the use case
+        found = plan_desk.cancel(
+            conn, principal.as_actor(), plan_id, now=web.now(), today=web.today()
+        )
     return _back(found.loan_id, f"plan_cancelled={plan_id}", "plans")
 
 
 # ------------------------------------------------------------------------ legal console
 
 
-def _legal_common(conn: Connection, web: WebState) -> date:
-    return api.book_date(conn, web)
-
-
 @router.get("/legal")
 def legal_console(request: Request, principal: Lawyer) -> Response:
-    web, t = state_of(request), translator(request)
+    web = state_of(request)
+    actor, now, today = principal.as_actor(), web.now(), web.today()
     with web.forbear.transaction() as conn:
-        day = _legal_common(conn, web)
-        seen = api.loans_seen(conn, web, principal)
-        queue = [i for i in legal_service.queue(conn, day) if seen is None or i.loan_id in seen]
-        cases = api.case_list(conn, t, None, vault=web.forbear.vault, seen=seen)
-        watch = api.watch(conn, day, None, seen)
+        day, queue = legal_desk.review_queue(conn, actor, now=now, today=today)
+        cases = legal_desk.cases(conn, actor, now=now, today=today, vault=web.forbear.vault)
+        _, watch = legal_desk.watch(conn, actor, now=now, today=today)
     return page(
         request,
         "collection/legal.html",
         principal,
         as_of=day,
         queue=queue,
-        counts=cases.counts,
-        watch=watch,
+        counts=views.case_list(cases, translator(request), None).counts,
+        watch=[views.WatchItem(**row) for row in watch],
         stages=[s.value for s in Stage],
     )
 
@@ -361,14 +378,14 @@ def legal_cases(
     web, t = state_of(request), translator(request)
     chosen = Stage(stage) if stage in {s.value for s in Stage} else None
     with web.forbear.transaction() as conn:
-        cases = api.case_list(
-            conn, t, chosen, vault=web.forbear.vault, seen=api.loans_seen(conn, web, principal)
+        found = legal_desk.cases(
+            conn, principal.as_actor(), now=web.now(), today=web.today(), vault=web.forbear.vault
         )
     return page(
         request,
         "collection/legal_cases.html",
         principal,
-        cases=cases,
+        cases=views.case_list(found, t, chosen),
         chosen=chosen.value if chosen else None,
         stages=[s.value for s in Stage],
     )
@@ -381,20 +398,12 @@ def legal_case(
     case_id: CaseId,
     done: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
-    from sqlalchemy import select
-
-    from forbear.domain.legal.lifecycle import ORDER
-    from forbear.store.legal import LegalCaseEvent as Event
-
     web, t = state_of(request), translator(request)
+    actor, now, today = principal.as_actor(), web.now(), web.today()
     with web.forbear.transaction() as conn:
-        api.case_in_scope(conn, web, principal, case_id)
-        case = api.case_out(legal_service.get_case(conn, case_id, vault=web.forbear.vault), t)
-        history = conn.execute(
-            select(Event.stage_on, Event.from_stage, Event.stage, Event.court, Event.created_by)
-            .where(Event.case_id == case_id)
-            .order_by(Event.id)
-        ).all()
+        found = legal_desk.case(conn, actor, case_id, now=now, today=today, vault=web.forbear.vault)
+        history = legal_desk.history(conn, actor, case_id, now=now, today=today)
+    case = views.case_out(found, t)
     current = Stage(case.stage)
     if current.is_final:
         nexts: list[str] = []
@@ -422,12 +431,8 @@ def open_case(
         raise ValidationError("loan_id", "required")
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        case = legal_service.open_case(
-            conn,
-            number,
-            role=principal.role.value,
-            actor=principal.actor,
-            on=api.in_scope(conn, web, principal, number),
+        case = legal_desk.open_case(
+            conn, principal.as_actor(), number, now=web.now(), today=web.today()
         )
     return RedirectResponse(f"/legal/cases/{case.id}?done=opened", 303)
 
@@ -446,13 +451,13 @@ def advance_case(
 ) -> Response:
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        legal_service.advance(
+        legal_desk.move(
             conn,
+            principal.as_actor(),
             case_id,
             to,
-            role=principal.role.value,
-            actor=principal.actor,
-            on=api.case_in_scope(conn, web, principal, case_id),
+            now=web.now(),
+            today=web.today(),
             court=court.strip() or None,
             case_number=case_number.strip() or None,
             notes=notes.strip() or None,
@@ -471,4 +476,14 @@ def download(
     case_id: CaseId,
     name: Annotated[str, Path(max_length=80)],
 ) -> Response:
-    return api.download(request, principal, case_id, name)
+    web = state_of(request)
+    with web.forbear.transaction() as conn:  # unmasking is audited: a write
+        docs = documents_desk.documents(
+            conn,
+            principal.as_actor(),
+            case_id,
+            now=web.now(),
+            today=web.today(),
+            vault=web.forbear.vault,
+        )
+    return views.document_download(docs, name)
