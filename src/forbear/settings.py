@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     unmask_limits: dict[str, tuple[int, int]] = Field(
         default_factory=dict,
         description="distinct borrowers a user may unmask per minute and per day, by role, over "
-        'the defaults of forbear.web.unmasking, as JSON: {"agent": [10, 300]} (docs/security.md)',
+        "the defaults of forbear.services.unmasking, as JSON: "
+        '{"agent": [10, 300]} (docs/security.md)',
     )
 
     @field_validator("unmask_limits")

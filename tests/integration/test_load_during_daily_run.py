@@ -43,15 +43,16 @@ from sqlalchemy import select
 from forbear.bootstrap import Forbear, bootstrap
 from forbear.domain.compliance.schema import UNANSWERED
 from forbear.domain.errors import StorageUnavailable
+from forbear.services import staff
 from forbear.services.contacts import lender_rules
-from forbear.sim.demo import build_demo
 from forbear.settings import Settings
+from forbear.sim.demo import build_demo
 from forbear.sim.products import load_products
 from forbear.store.contacts import ContactAttempt, Hold
 from forbear.store.db import make_engine, normalise_url, ping
 from forbear.store.models import Borrower, ContactPoint, Loan
 from forbear.store.runs import Run
-from forbear.web import create_app, staff
+from forbear.web import create_app
 
 DAY = date(2026, 3, 10)
 START = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: contact hours

@@ -30,9 +30,10 @@ from sqlalchemy import Engine
 from tests.web.conftest import MORNING, PG_URL, TEST_KEY, Book, Clock, shared_sqlite_book
 
 from forbear.bootstrap import Forbear, bootstrap
+from forbear.services import staff
 from forbear.settings import Environment, Settings
 from forbear.store.db import make_engine, normalise_url
-from forbear.web import create_app, staff
+from forbear.web import create_app
 
 
 @dataclass

@@ -32,18 +32,18 @@ from sqlalchemy import Connection, Engine, insert, select
 from forbear.batch.daily import run_day
 from forbear.domain.errors import StorageUnavailable
 from forbear.domain.scoring.artefact import ModelKind
-from forbear.services import contacts, models
-from forbear.sim.demo import build_demo
+from forbear.services import contacts, models, staff
+from forbear.services.credentials import new_token, sha256_hex
 from forbear.settings import Environment, Settings
+from forbear.sim.demo import build_demo
 from forbear.sim.products import load_products
 from forbear.store import migrate
 from forbear.store.crypto import PiiVault
 from forbear.store.db import make_engine, normalise_url, ping, read_only
 from forbear.store.runs import WorkQueueItem
 from forbear.store.web import StaffSession, StaffUser
-from forbear.web import create_app, sessions, staff
+from forbear.web import create_app, sessions
 from forbear.web.deps import SESSION_COOKIE
-from forbear.web.security import new_token, sha256_hex
 
 AS_OF = date(2026, 11, 20)
 # 10:00 in Shanghai on the run date: inside the lender's contact hours (08:00-21:00)

@@ -24,13 +24,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, insert, select
 
+from forbear.services.credentials import new_token, sha256_hex
 from forbear.settings import Environment, Settings
 from forbear.store.crypto import PiiVault
 from forbear.store.db import make_engine, normalise_url
 from forbear.store.web import StaffSession, StaffUser
 from forbear.web import create_app, sessions
 from forbear.web.deps import SESSION_COOKIE
-from forbear.web.security import new_token, sha256_hex
 from web.conftest import MORNING, PG_URL, TEST_KEY, Book, Clock, shared_sqlite_book
 
 T = TypeVar("T")

@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from forbear.services import sessions, staff
 from forbear.store.audit import AuditEvent
 from forbear.store.web import SignInAttempt, StaffSession
-from forbear.web import sessions, staff
 from forbear.web.deps import SESSION_COOKIE
 from web.conftest import PASSWORD, sign_in_form
 

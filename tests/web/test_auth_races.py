@@ -23,12 +23,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
 from forbear.services import portal as svc
+from forbear.services import sessions
 from forbear.store.audit import AuditEvent
 from forbear.store.crypto import Contexts
 from forbear.store.models import Borrower, Loan
 from forbear.store.portal import PortalCode, PortalOutbox, PortalSession
 from forbear.store.web import SignInAttempt, StaffUser
-from forbear.web import sessions
 from forbear.web.pages.portal import PORTAL_COOKIE
 from forbear.web.security import client_address
 from web.conftest import PASSWORD

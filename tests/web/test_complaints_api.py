@@ -262,8 +262,8 @@ def test_a_complaint_about_no_loan_is_hidden_from_scoped_staff(client, sign_in, 
     from datetime import UTC, datetime
 
     from forbear.services import complaints as svc
+    from forbear.services import staff
     from forbear.store.models import Loan
-    from forbear.web import staff
 
     staff.add_staff(
         db.conn,

@@ -8,7 +8,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from forbear.web import staff
+from forbear.services import staff
 from web.test_schemathesis import CHECKS
 
 MINE = ("/api/v1/complaints", "/api/v1/satisfaction", "/api/v1/cases")

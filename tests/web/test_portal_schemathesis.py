@@ -8,7 +8,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from forbear.web import staff
+from forbear.services import staff
 from forbear.web.pages.portal import PORTAL_COOKIE
 from web.portal_helpers import portal_borrower, portal_sign_in
 from web.test_schemathesis import CHECKS

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from forbear.web import staff
+from forbear.services import staff
 
 CHECKS = [
     not_a_server_error,

@@ -30,12 +30,11 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import func, select, update
 from tests.web.conftest import AS_OF, SETUP_TIME, TEST_KEY
 
-from forbear.services import contacts
+from forbear.services import contacts, staff
 from forbear.store.audit import AuditEvent
 from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.legal import LegalCase, LegalQueueEntry
 from forbear.store.models import AccountState, Borrower, Loan
-from forbear.web import staff
 
 ACCOUNT_IDS = {"loan_id", "case_id", "plan_id", "promise_id", "attempt_id", "complaint_id"}
 # Routes with an id in the path that are not about one account of the book, or that are

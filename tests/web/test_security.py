@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from forbear.domain.errors import ConfigurationError, ValidationError
+from forbear.services import credentials
 from forbear.settings import Environment, Settings
 from forbear.web import security
 from forbear.web.app import safe_path
@@ -52,16 +53,16 @@ def test_production_needs_a_real_session_secret(tmp_path: Path, secret: str | No
 )
 def test_weak_passwords_are_refused(password: str, reason: str) -> None:
     with pytest.raises(ValidationError, match=reason):
-        security.check_password(password, "zhang.min")
+        credentials.check_password(password, "zhang.min")
 
 
 def test_argon2_hashes_verify_and_an_unknown_user_never_matches() -> None:
-    stored = security.hash_password("a long enough secret")
+    stored = credentials.hash_password("a long enough secret")
     assert stored.startswith("$argon2id$")
-    assert security.verify_password(stored, "a long enough secret")
-    assert not security.verify_password(stored, "a long enough secreT")
-    assert not security.verify_password(None, "a long enough secret")
-    assert not security.verify_password("not a hash", "a long enough secret")
+    assert credentials.verify_password(stored, "a long enough secret")
+    assert not credentials.verify_password(stored, "a long enough secreT")
+    assert not credentials.verify_password(None, "a long enough secret")
+    assert not credentials.verify_password("not a hash", "a long enough secret")
 
 
 def test_signed_values_refuse_tampering_other_keys_and_age() -> None:

@@ -13,11 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from forbear.services import unmasking
 from forbear.settings import Settings
 from forbear.store.audit import AuditEvent
 from forbear.store.models import Loan
 from forbear.store.web import StaffUser, UnmaskEvent
-from forbear.web import unmasking
 from web.live import Live, live_fixture, parallel, staff_client  # noqa: F401 - ``live``
 
 MOBILE = {"field": "mobile", "purpose": "contact"}

@@ -21,14 +21,20 @@ def retention_purge(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="count only, change nothing")] = False,
     actor: Actor = "",
 ) -> None:
-    """Anonymise borrowers past retention: all loans closed, 3 years after last activity."""
+    """Anonymise borrowers past retention: all loans closed, 3 years after last activity;
+    forget sign-in attempts older than a day and unmask events older than two."""
     from forbear.services.retention import purge
 
     day = parse_date(as_of, "--as-of")
     forbear = open_app()
     with forbear.transaction() as conn:
         report = purge(
-            conn, forbear.vault, as_of=day, actor=actor_or_default(actor), dry_run=dry_run
+            conn,
+            forbear.vault,
+            as_of=day,
+            actor=actor_or_default(actor),
+            now=forbear.now(),
+            dry_run=dry_run,
         )
     title = f"Retention purge as of {day}" + (" (dry run: nothing changed)" if dry_run else "")
     table = Table(title=title)

@@ -62,7 +62,7 @@ def staff_add(
 ) -> None:
     """Add a staff account (argon2 password hash; audited)."""
     from forbear.domain.errors import ValidationError
-    from forbear.web import staff
+    from forbear.services import staff
 
     if no_password and password_stdin:
         raise ValidationError("--no-password", "cannot be combined with --password-stdin")
@@ -93,7 +93,7 @@ def staff_list() -> None:
     """Every staff account with its role, scope and state (never a password)."""
     from rich.table import Table
 
-    from forbear.web import staff
+    from forbear.services import staff
 
     forbear = open_app()
     with forbear.transaction() as conn:
@@ -125,7 +125,7 @@ def staff_list() -> None:
 @app.command("disable")
 def staff_disable(username: str) -> None:
     """Disable an account; its sessions and API tokens stop working at once."""
-    from forbear.web import staff
+    from forbear.services import staff
 
     forbear = open_app()
     with forbear.transaction() as conn:
@@ -136,7 +136,7 @@ def staff_disable(username: str) -> None:
 @app.command("enable")
 def staff_enable(username: str) -> None:
     """Enable a disabled account again, or lift a lock after failed sign-ins."""
-    from forbear.web import staff
+    from forbear.services import staff
 
     forbear = open_app()
     with forbear.transaction() as conn:
@@ -152,7 +152,7 @@ def staff_password(
     ] = False,
 ) -> None:
     """Set a new password (open sessions of the account end)."""
-    from forbear.web import staff
+    from forbear.services import staff
 
     password = _read_password(password_stdin)
     forbear = open_app()
@@ -168,7 +168,7 @@ def staff_token(
     days: Annotated[int, typer.Option("--days", min=1, max=730, help="valid for")] = 90,
 ) -> None:
     """Issue an API token acting as USERNAME (printed once; only its hash is kept)."""
-    from forbear.web import staff
+    from forbear.services import staff
 
     forbear = open_app()
     with forbear.transaction() as conn:
@@ -188,7 +188,7 @@ def staff_token(
 @app.command("revoke-token")
 def staff_revoke_token(token_id: int) -> None:
     """Revoke an API token by its id."""
-    from forbear.web import staff
+    from forbear.services import staff
 
     forbear = open_app()
     with forbear.transaction() as conn:

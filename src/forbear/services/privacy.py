@@ -23,7 +23,8 @@ from forbear.domain.access import PiiField, Purpose, Role, can, mask_for, may_un
 from forbear.domain.errors import NotFound, PermissionDenied
 from forbear.services.keys import encrypted_columns
 from forbear.store import audit
-from forbear.store.crypto import Contexts, PiiVault
+from forbear.store.crypto import Contexts
+from forbear.store.crypto import PiiVault as PiiVault  # re-exported: front ends type the vault
 from forbear.store.models import Base, Borrower, ContactKind, ContactPoint, Loan
 
 BORROWERS: Table = Borrower.__table__  # type: ignore[assignment]

@@ -51,6 +51,14 @@ with a ``borrower_id``, ``loan_id`` or ``*_enc`` column escapes this list:
 - The audit trail is append-only and hash-chained and holds ids and codes, never
   personal data (``forbear.store.audit``); it is not rewritten.
 
+**The throttles' records** expire whatever the borrower: ``sign_in_attempts`` after
+:data:`forbear.services.sessions.KEEP_ATTEMPTS` (one day; the sign-in limits look back
+15 minutes, and the audit trail keeps every sign-in and failure) and ``unmask_events``
+after :data:`forbear.services.unmasking.KEEP` (two days; the unmask throttle looks back a
+day). Sign-ins and unmaskings also purge them now and then as they go; the retention run
+forgets them even when nobody signs in (:func:`expire_throttle_records`), and counts them
+as ``sign_in_attempts`` and ``unmask_events`` (rows deleted, any borrower).
+
 One audit event ``retention.purge`` holds ``as_of`` and the counts per table (rows
 deleted or de-identified). With ``dry_run`` the same work runs inside a savepoint that is
 rolled back, so the counts are exact and nothing changes (no audit event either).
@@ -60,11 +68,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, delete, func, or_, select, update
 
+from forbear.services import sessions, unmasking
 from forbear.store import audit
 from forbear.store.complaints import CaseEntry, Complaint
 from forbear.store.contacts import Hold
@@ -81,7 +90,6 @@ from forbear.store.models import (
     LoanStatus,
     OwnerType,
     Payment,
-    utcnow,
 )
 from forbear.store.plans import Plan
 from forbear.store.portal import PortalCode
@@ -436,7 +444,9 @@ def _erase_free_text(
     )
 
 
-def _anonymise(conn: Connection, vault: PiiVault, ids: list[int], counts: dict[str, int]) -> None:
+def _anonymise(
+    conn: Connection, vault: PiiVault, ids: list[int], counts: dict[str, int], now: datetime
+) -> None:
     # The portal's traces first: they are found through the phone numbers' blind indexes,
     # which the steps below erase.
     _erase_portal(conn, ids, counts)
@@ -452,7 +462,6 @@ def _anonymise(conn: Connection, vault: PiiVault, ids: list[int], counts: dict[s
             if unlinked:
                 _add(counts, name, int(unlinked))
     _add(counts, "contact_points", _delete(conn, _CP, _CP.c.borrower_id.in_(ids)))
-    now = utcnow()
     for borrower_id in ids:
         conn.execute(
             update(_B)
@@ -480,19 +489,26 @@ def purge(
     *,
     as_of: date,
     actor: str,
+    now: datetime,
     dry_run: bool = False,
 ) -> PurgeReport:
-    """Anonymise every borrower past retention on ``as_of`` (module docstring).
+    """Anonymise every borrower past retention on ``as_of``, and forget the throttles'
+    records past theirs at ``now`` (module docstring).
 
-    Works in the caller's transaction; never commits.
+    ``now`` (aware) is the caller's clock: ``anonymised_at`` is set to it, and sign-in
+    attempts and unmask events older than their periods before it are deleted. Works in
+    the caller's transaction; never commits.
     """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
     ids = due_for_purge(conn, as_of)
     report = PurgeReport(as_of=as_of, dry_run=dry_run, borrowers_considered=len(ids))
     counts: dict[str, int] = dict.fromkeys((n for n, what in REVIEWED.items() if what != KEPT), 0)
     savepoint = conn.begin_nested()
     try:
         for chunk in chunked(ids):
-            _anonymise(conn, vault, list(chunk), counts)
+            _anonymise(conn, vault, list(chunk), counts, now)
+        counts.update(expire_throttle_records(conn, now))
     except BaseException:
         savepoint.rollback()
         raise
@@ -510,3 +526,12 @@ def purge(
         )
     report.counts = counts
     return report
+
+
+def expire_throttle_records(conn: Connection, now: datetime) -> dict[str, int]:
+    """Delete sign-in attempts and unmask events past their retention periods at ``now``
+    (module docstring); the counts of rows deleted, by table."""
+    return {
+        "sign_in_attempts": sessions.purge_attempts(conn, now - sessions.KEEP_ATTEMPTS),
+        "unmask_events": unmasking.purge(conn, now - unmasking.KEEP),
+    }

@@ -15,12 +15,12 @@
   the username and the client address, so the rate limits hold across processes and
   restarts; purged after a day (the audit trail keeps the sign-ins).
 - ``unmask_events``: which borrower each staff member unmasked when, for the unmask
-  throttle (:mod:`forbear.web.unmasking`): ids only (the field, purpose and the rest are
+  throttle (:mod:`forbear.services.unmasking`): ids only (the field, purpose and the rest are
   in the audit trail's ``pii.unmask``); no foreign key to ``borrowers``, so the retention
   purge never meets it; purged after two days.
 
-Use cases live in :mod:`forbear.web.staff`, :mod:`forbear.web.sessions` and
-:mod:`forbear.web.unmasking`.
+Use cases live in :mod:`forbear.services.staff`, :mod:`forbear.services.sessions` and
+:mod:`forbear.services.unmasking`.
 """
 
 from __future__ import annotations

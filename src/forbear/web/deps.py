@@ -23,15 +23,14 @@ from starlette.concurrency import run_in_threadpool
 
 from forbear.domain.access import can
 from forbear.domain.errors import PermissionDenied
+from forbear.services import sessions
+from forbear.services.privacy import PiiVault  # the vault use cases read personal data with
 from forbear.settings import Settings
-from forbear.store.crypto import PiiVault
-from forbear.web import sessions
 from forbear.web.errors import CsrfFailed, Unauthenticated
 from forbear.web.i18n import Lang, Translator, request_lang
 from forbear.web.security import CookieSigner, same
-from forbear.web.sessions import Principal
+from forbear.web.sessions import COOKIE_MAX_AGE, SESSION_COOKIE, Principal
 
-SESSION_COOKIE = "forbear_session"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -107,7 +106,7 @@ def authenticate(request: Request) -> Principal | None:
         if principal is None:
             raise Unauthenticated(invalid=True)
     elif cookie:
-        value = web.signer.unsign(cookie, max_age=int(sessions.ABSOLUTE.total_seconds()))
+        value = web.signer.unsign(cookie, max_age=COOKIE_MAX_AGE)
         if value is not None:
             with web.forbear.transaction() as conn:
                 principal = sessions.from_session(conn, value, web.now())

@@ -65,7 +65,9 @@ from forbear.domain.errors import (
     StorageUnavailable,
     ValidationError,
 )
+from forbear.services.sessions import SignInFailed, SignInThrottled
 from forbear.web.i18n import Translator, request_lang
+from forbear.web.sessions import SESSION_COOKIE
 
 log = logging.getLogger("forbear.web")
 
@@ -150,8 +152,6 @@ def _t(request: Request) -> Translator:
 
 
 def forbear_error(request: Request, exc: Exception) -> Response:
-    from forbear.web.sessions import SignInFailed, SignInThrottled
-
     t = _t(request)
     if isinstance(exc, NotFound):
         kind = t.label("kind", exc.kind)
@@ -192,8 +192,6 @@ def forbear_error(request: Request, exc: Exception) -> Response:
 
 def unauthenticated(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Unauthenticated)
-    from forbear.web.deps import SESSION_COOKIE
-
     t = _t(request)
     if is_api(request):
         code, key = (

@@ -1,12 +1,10 @@
-"""Secrets, password hashes, tokens and signed cookies of the web app.
+"""Secrets, signed cookies and the client address of the web app.
 
 - The session secret signs cookies. ``FORBEAR_SESSION_SECRET`` (32+ characters) is
   required in production; in development and tests one is generated on first use into
   ``<data_dir>/session.key`` (mode 0600), like the development encryption key.
-- Passwords are hashed with argon2id (``argon2-cffi``'s defaults, RFC 9106's second
-  recommended parameter set); hashes made with older parameters are upgraded at the next
-  successful sign-in.
-- Session and API tokens are 32 random bytes; the database keeps only their sha256.
+- Password hashes and random tokens are :mod:`forbear.services.credentials` (the use
+  cases that check and store credentials need them).
 - Keys of the sign-in rate limits are keyed hashes (HMAC-SHA256 with a key derived from
   the session secret), so the attempts table holds no username or address in clear.
 - The client address of a request (:func:`client_address`) is the peer's, unless the peer
@@ -25,39 +23,15 @@ import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 
-from forbear.domain.errors import ConfigurationError, ValidationError
+from forbear.domain.errors import ConfigurationError
 from forbear.settings import Environment, Settings
 
 SESSION_KEY_FILE = "session.key"
 MIN_SECRET_CHARS = 32
-MIN_PASSWORD_CHARS = 10
-MAX_PASSWORD_CHARS = 256
-TOKEN_BYTES = 32
-API_TOKEN_PREFIX = "fbr_"
 _UNSAFE_SECRETS = {"changeme", "change-me", "secret", "development", "dev", "session"}
-# A few passwords every guessing list starts with; length alone does not stop them.
-_COMMON_PASSWORDS = {
-    "1234567890",
-    "12345678910",
-    "0123456789",
-    "password123",
-    "password1234",
-    "qwertyuiop",
-    "1q2w3e4r5t",
-    "abcdefghij",
-    "iloveyou123",
-    "woaini1314",
-    "a123456789",
-}
-
-_hasher = PasswordHasher()
-# Verified when a username is unknown, so a miss takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 def load_session_secret(settings: Settings) -> bytes:
@@ -98,51 +72,7 @@ def _load_or_create(path: Path) -> bytes:
     return path.read_text(encoding="ascii").strip().encode("ascii")
 
 
-# ---------------------------------------------------------------- passwords
-
-
-def check_password(password: str, username: str) -> None:
-    """Refuse weak passwords with a :class:`ValidationError` naming the reason."""
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise ValidationError("password", f"at least {MIN_PASSWORD_CHARS} characters")
-    if len(password) > MAX_PASSWORD_CHARS:
-        raise ValidationError("password", f"at most {MAX_PASSWORD_CHARS} characters")
-    if len(set(password)) < 4:
-        raise ValidationError("password", "too few different characters")
-    lowered = password.lower()
-    if lowered in _COMMON_PASSWORDS or username.lower() in lowered:
-        raise ValidationError("password", "too easy to guess")
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(stored_hash: str | None, password: str) -> bool:
-    """Whether ``password`` matches; an unknown user (``None``) costs the same time."""
-    try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
-def needs_rehash(stored_hash: str) -> bool:
-    return _hasher.check_needs_rehash(stored_hash)
-
-
 # ---------------------------------------------------------------- tokens
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def new_api_token() -> str:
-    return API_TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def same(a: str, b: str) -> bool:

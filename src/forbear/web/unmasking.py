@@ -1,76 +1,22 @@
-"""The unmask throttle: how many different borrowers one staff member may unmask.
+"""The unmask throttle on the web: its refusal in the user's language.
 
-Unmasking is purpose-bound and audited (:func:`forbear.services.privacy.reveal`), but an
-audit trail only tells afterwards; one agent could still read the mobile numbers of the
-whole book in seconds. So every staff member may unmask at most ``per_minute`` different
-borrowers within a minute and ``per_day`` within a day (:data:`DEFAULT_LIMITS` by role;
-``FORBEAR_UNMASK_LIMITS`` overrides them, docs/security.md). Unmasking a borrower already
-counted in the window again (another field, the same field twice) is no new borrower.
-
-:func:`admit` is called inside the unmasking's transaction, before the value is read: it
-takes the user's lock (:func:`forbear.store.locks.lock`, ``LockSpace.USER``), counts,
-and either records the unmasking in ``unmask_events`` (the caller then reveals the value
-in the same transaction) or returns an :class:`UnmaskThrottled` after auditing
-``pii.unmask_throttled`` (role, window, limit and count; no borrower). Parallel requests
-of one user are serialised, so the limit holds exactly. The caller commits the refusal
-and answers 429 with ``Retry-After``; the compliance console lists the throttled staff
-(:func:`alerts`).
+The use case (scope, the throttle, the audited reveal) is :mod:`forbear.services.unmasking`;
+:func:`admit` and :func:`limits_for` are kept here for the routes that still call the
+throttle step by step with a :class:`Principal`.
 """
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection
 
-from forbear.domain.access import PiiField, Role, may_unmask
-from forbear.settings import Settings
-from forbear.store import audit, locks
-from forbear.store.audit import AuditEvent
-from forbear.store.locks import LockSpace
-from forbear.store.web import StaffUser, UnmaskEvent
+from forbear.services import unmasking
+from forbear.services.unmasking import Limits, UnmaskThrottled, limits_for
 from forbear.web.i18n import Translator
 from forbear.web.sessions import Principal
 
-MINUTE = timedelta(minutes=1)
-DAY = timedelta(days=1)
-THROTTLED = "pii.unmask_throttled"
-KEEP = timedelta(days=2)  # unmask events older than this are purged ...
-PURGE_EVERY = 100  # ... by every unmasking whose id is a multiple of this
-
-# distinct borrowers per minute and per day
-DEFAULT_LIMITS: dict[Role, tuple[int, int]] = {
-    Role.AGENT: (10, 300),
-    Role.SUPERVISOR: (10, 300),
-    Role.AGENCY_AGENT: (10, 200),
-    Role.COMPLIANCE_OFFICER: (10, 100),
-    Role.LEGAL: (10, 200),
-    Role.ADMIN: (0, 0),
-}
-
-
-@dataclass(frozen=True)
-class Limits:
-    per_minute: int
-    per_day: int
-
-
-def limits_for(settings: Settings, role: Role) -> Limits:
-    per_minute, per_day = settings.unmask_limits.get(role.value, DEFAULT_LIMITS[role])
-    return Limits(per_minute, per_day)
-
-
-@dataclass(frozen=True)
-class UnmaskThrottled:
-    """A refused unmasking: which window is full, its limit, and when to retry."""
-
-    window: str  # "minute" or "day"
-    limit: int
-    retry_after: int
+__all__ = ["Limits", "UnmaskThrottled", "admit", "limits_for", "message"]
 
 
 def admit(
@@ -83,63 +29,16 @@ def admit(
     limits: Limits,
     now: datetime,
 ) -> UnmaskThrottled | None:
-    """Count this unmasking against the user's limits (module docstring); ``None`` when it
-    may go ahead (and it is recorded), else the refusal (audited, nothing else written).
-
-    A request the role may not make at all is let through here, so that
-    :func:`forbear.services.privacy.reveal` refuses it with its own error (403, 404) and
-    the transaction's rollback takes this row with it.
-    """
-    try:
-        wanted = PiiField(field)
-    except ValueError:
-        return None
-    if not may_unmask(principal.role, wanted, purpose):
-        return None
-    locks.lock(conn, LockSpace.USER, principal.user_id)
-    # each borrower's latest unmasking by this user within the day
-    latest = {
-        int(b): at
-        for b, at in conn.execute(
-            select(UnmaskEvent.borrower_id, func.max(UnmaskEvent.at))
-            .where(UnmaskEvent.user_id == principal.user_id, UnmaskEvent.at > now - DAY)
-            .group_by(UnmaskEvent.borrower_id)
-        ).all()
-    }
-    for window, span, limit in (
-        ("minute", MINUTE, limits.per_minute),
-        ("day", DAY, limits.per_day),
-    ):
-        inside = sorted(at for b, at in latest.items() if at > now - span and b != borrower_id)
-        seen = borrower_id in latest and latest[borrower_id] > now - span
-        if seen or len(inside) < limit:
-            continue
-        # free again when enough of the borrowers counted leave the window
-        free_at = inside[len(inside) - limit] + span if limit > 0 else now + span
-        retry_after = max(1, int((free_at - now).total_seconds()) + 1)
-        audit.record(
-            conn,
-            action=THROTTLED,
-            actor=principal.actor,
-            subject_type="staff_user",
-            subject_id=principal.user_id,
-            payload={
-                "role": principal.role.value,
-                "window": window,
-                "limit": limit,
-                "borrowers": len(inside),
-            },
-            at=now,
-        )
-        return UnmaskThrottled(window, limit, retry_after)
-    event_id = conn.execute(
-        insert(UnmaskEvent)
-        .values(user_id=principal.user_id, borrower_id=borrower_id, at=now)
-        .returning(UnmaskEvent.id)
-    ).scalar_one()
-    if int(event_id) % PURGE_EVERY == 0:
-        purge(conn, now - KEEP)
-    return None
+    """:func:`forbear.services.unmasking.admit` for the signed-in principal."""
+    return unmasking.admit(
+        conn,
+        principal.as_actor(),
+        borrower_id=borrower_id,
+        field=field,
+        purpose=purpose,
+        limits=limits,
+        now=now,
+    )
 
 
 def message(t: Translator, refused: UnmaskThrottled) -> str:
@@ -150,69 +49,3 @@ def message(t: Translator, refused: UnmaskThrottled) -> str:
         window=t(f"unmask.window.{refused.window}"),
         seconds=refused.retry_after,
     )
-
-
-def purge(conn: Connection, before: datetime) -> int:
-    """Forget unmask events older than ``before`` (the throttle looks back a day; the
-    audit trail keeps every unmasking)."""
-    return int(conn.execute(delete(UnmaskEvent).where(UnmaskEvent.at < before)).rowcount)
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One throttled staff member on the compliance console (no borrower data)."""
-
-    user_id: int
-    username: str
-    role: str
-    first_at: datetime
-    last_at: datetime
-    refusals: int
-    windows: tuple[str, ...]
-    limit: int  # the limit of the latest refusal
-
-
-def alerts(conn: Connection, since: datetime) -> list[Alert]:
-    """Staff refused by the throttle since ``since``, the latest first."""
-    rows = conn.execute(
-        select(AuditEvent.subject_id, AuditEvent.at, AuditEvent.payload)
-        .where(
-            AuditEvent.action == THROTTLED,
-            AuditEvent.subject_type == "staff_user",
-            AuditEvent.at >= since,
-        )
-        .order_by(AuditEvent.seq)
-    ).all()
-    grouped: dict[int, list[Any]] = defaultdict(list)
-    for row in rows:
-        grouped[int(row.subject_id)].append(row)
-    names = {
-        int(u.id): (str(u.username), str(u.role))
-        for u in conn.execute(
-            select(StaffUser.id, StaffUser.username, StaffUser.role).where(
-                StaffUser.id.in_(list(grouped))
-            )
-        ).all()
-    }
-    found = []
-    for user_id, events in grouped.items():
-        payloads = [audit_payload(e.payload) for e in events]
-        username, role = names.get(user_id, (str(user_id), str(payloads[-1].get("role", ""))))
-        found.append(
-            Alert(
-                user_id=user_id,
-                username=username,
-                role=role,
-                first_at=events[0].at,
-                last_at=events[-1].at,
-                refusals=len(events),
-                windows=tuple(sorted({str(p.get("window", "")) for p in payloads})),
-                limit=int(payloads[-1].get("limit", 0)),
-            )
-        )
-    return sorted(found, key=lambda a: a.last_at, reverse=True)
-
-
-def audit_payload(value: str | None) -> dict[str, Any]:
-    loaded = json.loads(value or "{}")
-    return loaded if isinstance(loaded, dict) else {}

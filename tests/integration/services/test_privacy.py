@@ -3,7 +3,7 @@ rotation (re-encryption, resumable, blind indexes intact), retention purge, PIPL
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Connection, select
@@ -27,6 +27,7 @@ from forbear.store.uow import SqlAlchemyUnitOfWork
 TEST_KEY = bytes(range(32))  # the `vault` fixture's key (tests/integration/conftest.py)
 
 NEW_KEY = bytes(range(100, 132))
+NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)  # the purge's clock (10:00 in Shanghai)
 
 
 def seed(
@@ -281,7 +282,7 @@ def test_retention_anonymises_an_old_paid_off_borrower_only(
     )
     as_of = date(2026, 6, 1)
 
-    dry = retention.purge(connection, vault, as_of=as_of, actor="ops", dry_run=True)
+    dry = retention.purge(connection, vault, as_of=as_of, actor="ops", now=NOW, dry_run=True)
     assert (dry.counts["borrowers"], dry.counts["contact_points"], dry.counts["holds"]) == (1, 1, 0)
     assert audit.events(connection, action="retention.purge") == []
     assert (
@@ -289,7 +290,7 @@ def test_retention_anonymises_an_old_paid_off_borrower_only(
         is None
     )
 
-    report = retention.purge(connection, vault, as_of=as_of, actor="ops")
+    report = retention.purge(connection, vault, as_of=as_of, actor="ops", now=NOW)
     assert report.counts == dry.counts
     row = connection.execute(select(Borrower).where(Borrower.id == old_id)).one()
     assert vault.decrypt(row.name_enc, context="borrowers.name") == "已匿名 anonymised"
@@ -310,7 +311,8 @@ def test_retention_anonymises_an_old_paid_off_borrower_only(
     (event,) = audit.events(connection, action="retention.purge")
     assert event.payload == {"as_of": "2026-06-01", "counts": report.counts}
     # a second run finds nothing left to do; the masked view shows the erasure
-    assert retention.purge(connection, vault, as_of=as_of, actor="ops").borrowers_anonymised == 0
+    again = retention.purge(connection, vault, as_of=as_of, actor="ops", now=NOW)
+    assert again.borrowers_anonymised == 0
     view = privacy.masked_view(connection, vault, "agent", old_id)
     assert view["anonymised"] and view["mobile"] is None and view["contact_points"] == []
     with pytest.raises(NotFound):

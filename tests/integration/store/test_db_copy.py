@@ -26,16 +26,15 @@ from sqlalchemy.engine import URL
 from clirun import assert_one_clear_line, forbear
 from forbear.bootstrap import bootstrap
 from forbear.domain.errors import Conflict, StorageUnavailable, ValidationError
-from forbear.services import complaints, contacts
-from forbear.sim.demo import build_demo
+from forbear.services import complaints, contacts, staff
 from forbear.settings import Settings
+from forbear.sim.demo import build_demo
 from forbear.sim.products import load_products
 from forbear.store import audit, migrate
 from forbear.store.contacts import ContactAttempt
 from forbear.store.copy import copy_database, open_target, tables
 from forbear.store.db import make_engine, normalise_url, ping
 from forbear.store.models import Loan
-from forbear.web import staff
 
 pytestmark = pytest.mark.postgres
 

@@ -4,7 +4,7 @@ The sign-in form has no session yet, so its CSRF protection is a double submit: 
 random value in a signed, HttpOnly cookie and the same value in the form; SameSite=Lax
 keeps other sites from posting with the cookie. The ``next`` target must be a path on
 this site (no open redirect). The rate limits and their atomicity are
-:mod:`forbear.web.sessions`'s; the client address honours ``X-Forwarded-For`` only from a
+:mod:`forbear.services.sessions`'s; the client address honours ``X-Forwarded-For`` only from a
 configured trusted proxy (:func:`forbear.web.security.client_address`).
 """
 
@@ -15,12 +15,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from forbear.web import sessions
-from forbear.web.deps import SESSION_COOKIE, SignedIn, authenticate, state_of
+from forbear.services import sessions
+from forbear.services.credentials import new_token
+from forbear.web.deps import SignedIn, authenticate, state_of
 from forbear.web.errors import CsrfFailed, Unauthenticated
 from forbear.web.i18n import Translator, request_lang
 from forbear.web.pages.render import page
-from forbear.web.security import new_token, request_client, same
+from forbear.web.security import request_client, same
+from forbear.web.sessions import COOKIE_MAX_AGE, SESSION_COOKIE
 
 router = APIRouter()
 SIGN_IN_COOKIE = "forbear_sign_in"
@@ -104,7 +106,7 @@ def sign_in(
     client = request_client(request, web.forbear.settings.trusted_proxy_networks)
     result = sessions.sign_in(
         web.forbear.transaction,
-        web.signer,
+        web.signer.key,
         username=username,
         password=password,
         client=client,
@@ -129,7 +131,7 @@ def sign_in(
         response,
         SESSION_COOKIE,
         web.signer.sign(result.token),
-        int(sessions.ABSOLUTE.total_seconds()),
+        COOKIE_MAX_AGE,
     )
     response.delete_cookie(SIGN_IN_COOKIE, path="/")
     return response

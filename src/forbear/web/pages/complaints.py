@@ -28,12 +28,13 @@ from forbear.services import complaints as svc
 from forbear.services import contacts as contact_service
 from forbear.services import lender as lender_service
 from forbear.services import templates as template_service
+from forbear.services import unmasking
 from forbear.store import audit
 from forbear.store.audit import AuditEvent
 from forbear.store.complaints import SatisfactionResponse
 from forbear.store.crypto import Contexts
 from forbear.store.models import Borrower, Loan
-from forbear.web import reads, unmasking
+from forbear.web import reads
 from forbear.web.api import complaints as api
 from forbear.web.deps import require_any, state_of
 from forbear.web.pages.render import page
@@ -510,7 +511,7 @@ def add_case(
 @router.get("/unmasking")
 def unmask_alerts(request: Request, principal: Worker) -> Response:
     """Staff refused by the unmask throttle in the last :data:`ALERT_DAYS` days: who, when,
-    how often, which limit (no borrower data; :mod:`forbear.web.unmasking`)."""
+    how often, which limit (no borrower data; :mod:`forbear.services.unmasking`)."""
     web = state_of(request)
     with web.forbear.transaction() as conn:
         found = unmasking.alerts(conn, web.now() - timedelta(days=ALERT_DAYS))

@@ -29,6 +29,7 @@ from forbear.services import complaints as complaint_service
 from forbear.services import contacts as contact_service
 from forbear.services import education
 from forbear.services import portal as svc
+from forbear.services.credentials import new_token
 from forbear.settings import Environment
 from forbear.store.portal import PAYMENT_METHODS
 from forbear.web import reads
@@ -36,7 +37,7 @@ from forbear.web.deps import WebState, state_of
 from forbear.web.errors import CsrfFailed
 from forbear.web.i18n import Translator, request_lang
 from forbear.web.pages.render import page
-from forbear.web.security import new_token, request_client, same
+from forbear.web.security import request_client, same
 
 log = logging.getLogger("forbear.web.portal")
 router = APIRouter()

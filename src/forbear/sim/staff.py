@@ -1,5 +1,7 @@
 """Demo staff accounts: one per role, for ``make demo`` (never for a real deployment).
 
+Demo data, so it lives with the demo book in :mod:`forbear.sim`; ``forbear demo`` calls it.
+
 :func:`seed_staff` creates (or, on a rerun, gives a new password to) one account per role
 with a random password, and returns ``(username, role, password)`` for the demo to print;
 the passwords exist nowhere else. The agent works the capacity file's first agent
@@ -12,17 +14,16 @@ has work to see.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import Connection, func, select
 
 from forbear.domain.access import Role
 from forbear.domain.errors import NotFound
-from forbear.services import contacts
+from forbear.services import contacts, staff
 from forbear.store.contacts import AgencyAssignment
 from forbear.store.models import AccountState
-from forbear.web import staff
 
 DEMO_ACTOR = "demo"
 DEMO_AGENCY = 1
@@ -81,9 +82,9 @@ def place_with_demo_agency(conn: Connection, now: datetime, accounts: int) -> in
     return count
 
 
-def seed_staff(conn: Connection) -> list[tuple[str, str, str]]:
-    """One demo account per role (see the module docstring), in the caller's transaction."""
-    now = datetime.now(UTC)
+def seed_staff(conn: Connection, now: datetime) -> list[tuple[str, str, str]]:
+    """One demo account per role (see the module docstring), in the caller's transaction,
+    at ``now`` (the caller's clock)."""
     made: list[tuple[str, str, str]] = []
     for demo in DEMO_STAFF:
         username, role = demo.username, demo.role

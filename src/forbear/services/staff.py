@@ -1,11 +1,13 @@
-"""Staff accounts of the web app: add, list, disable, enable, set a password, API tokens.
+"""Staff accounts: add, list, disable, enable, set a password, API tokens.
+
+Every front end calls these (``forbear staff`` at the command line, the demo).
 
 Each function works in the caller's transaction (``conn``), validates before it writes and
 records an audit event (``staff.*``) naming ids and roles only. Passwords and tokens never
 reach the audit trail or a log; a new API token is returned once, in clear, and only its
 sha256 is stored.
 
-Scope of an account (what it may see, :mod:`forbear.web.scope`):
+Scope of an account (what it may see, :mod:`forbear.services.scope`):
 
 - ``agency_id``: required for an agency agent (and only for one): it sees only the
   accounts placed with its agency at the moment (CN.AGENCY.SCOPE);
@@ -28,9 +30,9 @@ from sqlalchemy import Connection, Table, insert, select, update
 from forbear.domain.access import Role
 from forbear.domain.errors import Conflict, NotFound, ValidationError
 from forbear.domain.ledger import DEFAULT_BUCKETS
+from forbear.services import credentials
 from forbear.store import audit
 from forbear.store.web import ApiToken, StaffSession, StaffUser
-from forbear.web import security
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 REF = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -158,7 +160,7 @@ def add_staff(
     if agency_id is not None and agency_id <= 0:
         raise ValidationError("agency", "a positive agency id")
     if password is not None:
-        security.check_password(password, name)
+        credentials.check_password(password, name)
     buckets = _buckets(scope_buckets)
     exists = conn.execute(select(StaffUser.id).where(StaffUser.username == name)).first()
     if exists is not None:
@@ -173,7 +175,7 @@ def add_staff(
             agent_ref=_ref(agent_ref, "agent_ref"),
             team_id=_ref(team_id, "team_id"),
             scope_buckets=json.dumps(buckets),
-            password_hash=security.hash_password(password) if password is not None else None,
+            password_hash=credentials.hash_password(password) if password is not None else None,
             disabled=False,
             failed_attempts=0,
             password_changed_at=now if password is not None else None,
@@ -260,11 +262,11 @@ def set_password(
     """A new password; every open session of the account is revoked."""
     _actor(actor)
     user = _user(conn, username)
-    security.check_password(password, user.username)
+    credentials.check_password(password, user.username)
     conn.execute(
         update(StaffUser)
         .where(StaffUser.id == user.id)
-        .values(password_hash=security.hash_password(password), password_changed_at=now)
+        .values(password_hash=credentials.hash_password(password), password_changed_at=now)
     )
     conn.execute(
         update(StaffSession)
@@ -309,7 +311,7 @@ def issue_api_token(
         raise ValidationError("name", "1-100 characters")
     if days is not None and not 1 <= days <= MAX_TOKEN_DAYS:
         raise ValidationError("days", f"between 1 and {MAX_TOKEN_DAYS}")
-    token = security.new_api_token()
+    token = credentials.new_api_token()
     prefix = token[:12]
     expires = now + timedelta(days=days) if days is not None else None
     token_id = conn.execute(
@@ -317,7 +319,7 @@ def issue_api_token(
         .values(
             user_id=user.id,
             name=label,
-            token_sha256=security.sha256_hex(token),
+            token_sha256=credentials.sha256_hex(token),
             prefix=prefix,
             created_by=actor,
             created_at=now,
