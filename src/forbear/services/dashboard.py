@@ -43,8 +43,9 @@ from sqlalchemy import Connection, and_, select
 
 from forbear.domain import portfolio
 from forbear.domain import promises as promise_rules
+from forbear.domain.access import Actor
 from forbear.domain.compliance.schema import Outcome, Party
-from forbear.domain.errors import ValidationError
+from forbear.domain.errors import PermissionDenied, ValidationError
 from forbear.domain.ledger import DEFAULT_BUCKETS, BucketScheme
 from forbear.services import complaints as complaint_service
 from forbear.services.book import ledger_inputs, run_ledger_on
@@ -83,6 +84,49 @@ METRICS: dict[str, pl.DataType] = {
     "complaint_contacts": pl.Int64(),
     "complaints_per_10k": pl.Float64(),
 }
+
+
+VIEWERS = ("plan.approve", "compliance.view", "model.manage", "config.change")
+"""The permissions any one of which lets a staff member read the dashboard (management)."""
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
+
+
+class RangeRefused(ValidationError):
+    """A date range the dashboard refuses; ``key`` and ``values`` let a front end say why in
+    its reader's language (``dashboard.error.*``), the message says it in English."""
+
+    def __init__(self, field: str, reason: str, key: str, **values: Any) -> None:
+        super().__init__(field, reason)
+        self.key = key
+        self.values = values
+
+
+def date_range(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    """The range asked for: by default the :data:`DEFAULT_RANGE_DAYS` days up to ``today``
+    (the lender's business day, from the caller); :class:`RangeRefused` when a day is out
+    of bounds, ``from`` is not before ``to``, or the range spans more than :data:`MAX_DAYS`."""
+    for field, day in (("from", start), ("to", end)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise RangeRefused(
+                field,
+                f"must be between {EARLIEST} and {LATEST}",
+                "dashboard.error.bounds",
+                low=EARLIEST,
+                high=LATEST,
+            )
+    end = end or today
+    start = start or end - timedelta(days=DEFAULT_RANGE_DAYS)
+    if end <= start:
+        raise RangeRefused("to", "must be after from", "dashboard.error.order")
+    if (end - start).days > MAX_DAYS:
+        raise RangeRefused(
+            "to",
+            f"the range may span at most {MAX_DAYS} days",
+            "dashboard.error.span",
+            days=MAX_DAYS,
+        )
+    return start, end
 
 
 def check_range(start: date, end: date) -> None:
@@ -398,3 +442,96 @@ def capacity_use(summary: dict[str, Any] | None) -> pl.DataFrame:
     entries = (summary or {}).get("capacity") or []
     rows = [{k: e.get(k) for k in schema} for e in entries if isinstance(e, dict)]
     return pl.DataFrame(rows, schema=schema)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The latest completed run of a range as the dashboard shows it."""
+
+    run_id: int
+    as_of: date
+    accounts: int | None
+    actions: int | None
+    contacts_planned: int | None
+    contacts_allowed: int | None
+    contacts_blocked: int | None
+    work_queue: int | None
+    outbox_added: int | None
+    capacity: list[dict[str, Any]]
+
+
+def run_summary(run: RunDay | None) -> RunSummary | None:
+    if run is None:
+        return None
+    summary = run.summary
+    contacts = summary.get("contacts") or {}
+    return RunSummary(
+        run_id=run.run_id,
+        as_of=run.as_of,
+        accounts=summary.get("accounts"),
+        actions=summary.get("actions"),
+        contacts_planned=contacts.get("planned"),
+        contacts_allowed=contacts.get("allowed"),
+        contacts_blocked=contacts.get("blocked"),
+        work_queue=summary.get("work_queue"),
+        outbox_added=summary.get("outbox_added"),
+        capacity=capacity_use(summary).to_dicts(),
+    )
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything the dashboard shows for one range (the API and the page)."""
+
+    start: date
+    end: date
+    by_arm: pl.DataFrame
+    by_team: pl.DataFrame
+    roll: pl.DataFrame
+    blocked: pl.DataFrame
+    run: RunSummary | None
+    satisfaction: pl.DataFrame
+    collected_by_day: pl.DataFrame
+
+    @property
+    def satisfaction_all(self) -> dict[str, Any]:
+        rows = self.satisfaction.filter(pl.col("subject_type") == ALL).to_dicts()
+        return rows[0] if rows else {"responses": 0, "mean_score": None, "share_4_5": None}
+
+    @property
+    def has_data(self) -> bool:
+        everyone = self.by_arm.row(0, named=True)
+        return bool(
+            everyone["accounts"]
+            or everyone["attempts"]
+            or everyone["promises_resolved"]
+            or everyone["complaints"]
+            or self.satisfaction_all["responses"]
+            or self.blocked.height
+            or self.run is not None
+        )
+
+
+def require_viewer(actor: Actor) -> None:
+    """:class:`PermissionDenied` unless ``actor`` holds one of :data:`VIEWERS`."""
+    if not any(actor.may(p) for p in VIEWERS):
+        raise PermissionDenied(str(actor.role), VIEWERS[0])
+
+
+def view(conn: Connection, actor: Actor, start: date, end: date, *, zone: ZoneInfo) -> View:
+    """The dashboard of ``start..end`` (a range from :func:`date_range`), read on ``conn``
+    (a read-only unit of work) for a management ``actor``."""
+    require_viewer(actor)
+    check_range(start, end)
+    found = figures(conn, start, end, zone=zone)
+    return View(
+        start,
+        end,
+        metrics_of(found, start, end, "arm"),
+        metrics_of(found, start, end, "team"),
+        found.roll_matrix,
+        blocked_by_rule(conn, start, end, zone=zone),
+        run_summary(latest_run(conn, start, end)),
+        found.satisfaction,
+        found.collected_by_day,
+    )

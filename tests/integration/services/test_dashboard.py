@@ -448,3 +448,37 @@ def test_bad_ranges_and_groupings_are_refused(
     with pytest.raises(ValidationError) as refused:
         svc.metrics(connection, start, end, group_by, zone=SHANGHAI)  # type: ignore[arg-type]
     assert refused.value.field == field
+
+
+def test_the_view_is_for_management_whatever_front_end_asks(connection: Connection, book) -> None:
+    """The use case checks the permission itself: an agent is refused, a supervisor and a
+    role-free operator read the same figures the pieces give."""
+    from forbear.domain.access import Actor, Role
+    from forbear.domain.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        svc.view(connection, Actor("web:agent", Role.AGENT), START, END, zone=SHANGHAI)
+    seen = svc.view(connection, Actor("web:boss", Role.SUPERVISOR), START, END, zone=SHANGHAI)
+    operator = svc.view(connection, Actor("cli:root"), START, END, zone=SHANGHAI)
+    assert seen.by_arm.equals(operator.by_arm)
+    assert seen.by_arm.equals(svc.metrics(connection, START, END, "arm", zone=SHANGHAI))
+    assert seen.has_data
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "key"),
+    [
+        (date(1999, 1, 1), None, "dashboard.error.bounds"),
+        (date(2026, 2, 1), date(2026, 1, 1), "dashboard.error.order"),
+        (date(2025, 1, 1), date(2026, 1, 3), "dashboard.error.span"),
+    ],
+)
+def test_the_range_default_and_refusals(start: date | None, end: date | None, key: str) -> None:
+    today = date(2026, 6, 15)
+    assert svc.date_range(None, None, today) == (date(2026, 5, 16), today)
+    assert svc.date_range(None, date(2026, 1, 1), today) == (date(2025, 12, 2), date(2026, 1, 1))
+    if start is None:
+        return
+    with pytest.raises(svc.RangeRefused) as refused:
+        svc.date_range(start, end, today)
+    assert refused.value.key == key

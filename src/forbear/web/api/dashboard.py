@@ -5,8 +5,8 @@ its capacity use. Definitions: ``docs/dashboard.md`` and :mod:`forbear.services.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import asdict
+from datetime import date
 from typing import Annotated, Any, Literal
 
 import polars as pl
@@ -23,9 +23,6 @@ from forbear.web.sessions import Principal
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 Manager = Annotated[Principal, Depends(require_any(*MANAGEMENT_VIEW))]
-DEFAULT_DAYS = 30
-EARLIEST = date(2000, 1, 1)
-LATEST = date(2099, 12, 31)
 
 Rate = Annotated[
     float | None,
@@ -137,71 +134,17 @@ class Dashboard(BaseModel):
 def date_range(
     t: Translator, start: date | None, end: date | None, today: date
 ) -> tuple[date, date]:
-    """The range asked for: default the 30 days up to today; refused in the caller's
-    language when ``from`` is not before ``to`` or it spans more than a year."""
-    for field, day in (("from", start), ("to", end)):
-        if day is not None and not EARLIEST <= day <= LATEST:
-            raise ValidationError(field, t("dashboard.error.bounds", low=EARLIEST, high=LATEST))
-    end = end or today
-    start = start or end - timedelta(days=DEFAULT_DAYS)
-    if end <= start:
-        raise ValidationError("to", t("dashboard.error.order"))
-    if (end - start).days > svc.MAX_DAYS:
-        raise ValidationError("to", t("dashboard.error.span", days=svc.MAX_DAYS))
-    return start, end
+    """:func:`forbear.services.dashboard.date_range`, refused in the caller's language."""
+    try:
+        return svc.date_range(start, end, today)
+    except svc.RangeRefused as refused:
+        raise ValidationError(refused.field, t(refused.key, **refused.values)) from None
 
 
-@dataclass(frozen=True)
-class View:
-    """Everything the API and the page show for one range."""
-
-    start: date
-    end: date
-    by_arm: pl.DataFrame
-    by_team: pl.DataFrame
-    roll: pl.DataFrame
-    blocked: pl.DataFrame
-    run: svc.RunDay | None
-    satisfaction: pl.DataFrame
-    collected_by_day: pl.DataFrame
-
-    @property
-    def satisfaction_all(self) -> dict[str, Any]:
-        rows = self.satisfaction.filter(pl.col("subject_type") == svc.ALL).to_dicts()
-        return rows[0] if rows else {"responses": 0, "mean_score": None, "share_4_5": None}
-
-    @property
-    def has_data(self) -> bool:
-        everyone = self.by_arm.row(0, named=True)
-        return bool(
-            everyone["accounts"]
-            or everyone["attempts"]
-            or everyone["promises_resolved"]
-            or everyone["complaints"]
-            or self.satisfaction_all["responses"]
-            or self.blocked.height
-            or self.run is not None
-        )
-
-
-def read_view(request: Request, start: date, end: date) -> View:
+def read_view(request: Request, principal: Principal, start: date, end: date) -> svc.View:
     web = state_of(request)
-    zone = web.forbear.settings.zone
     with web.forbear.transaction() as conn:
-        found = svc.figures(conn, start, end, zone=zone)
-        blocked = svc.blocked_by_rule(conn, start, end, zone=zone)
-        run = svc.latest_run(conn, start, end)
-    return View(
-        start,
-        end,
-        svc.metrics_of(found, start, end, "arm"),
-        svc.metrics_of(found, start, end, "team"),
-        found.roll_matrix,
-        blocked,
-        run,
-        found.satisfaction,
-        found.collected_by_day,
-    )
+        return svc.view(conn, principal.as_actor(), start, end, zone=web.forbear.settings.zone)
 
 
 def group_out(row: dict[str, Any]) -> GroupMetrics:
@@ -222,23 +165,10 @@ def roll_out(frame: pl.DataFrame) -> list[RollRow]:
     ]
 
 
-def run_out(run: svc.RunDay | None) -> RunDay | None:
+def run_out(run: svc.RunSummary | None) -> RunDay | None:
     if run is None:
         return None
-    summary = run.summary
-    contacts = summary.get("contacts") or {}
-    return RunDay(
-        run_id=run.run_id,
-        as_of=run.as_of,
-        accounts=summary.get("accounts"),
-        actions=summary.get("actions"),
-        contacts_planned=contacts.get("planned"),
-        contacts_allowed=contacts.get("allowed"),
-        contacts_blocked=contacts.get("blocked"),
-        work_queue=summary.get("work_queue"),
-        outbox_added=summary.get("outbox_added"),
-        capacity=[CapacityRow.model_validate(r) for r in svc.capacity_use(summary).to_dicts()],
-    )
+    return RunDay.model_validate(asdict(run))
 
 
 @router.get(
@@ -259,7 +189,7 @@ def dashboard(
 ) -> Dashboard:
     t = Translator(request_lang(request))
     start, end = date_range(t, start, end, state_of(request).today())
-    view = read_view(request, start, end)
+    view = read_view(request, principal, start, end)
     frame = view.by_arm if group_by == "arm" else view.by_team
     return Dashboard(
         start=start,

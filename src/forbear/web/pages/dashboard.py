@@ -1,6 +1,6 @@
 """The supervisor dashboard page: a date range, the whole book's tiles, tables and Plotly
 charts by strategy arm and by team, the roll-rate matrix, blocked contacts by rule, the
-latest daily run and its capacity use (the figures of :mod:`forbear.web.api.dashboard`)."""
+latest daily run and its capacity use (the figures of :mod:`forbear.services.dashboard`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from forbear.domain.errors import ValidationError
 from forbear.services import dashboard as svc
-from forbear.web.api import dashboard as api
 from forbear.web.deps import require_any, state_of
 from forbear.web.i18n import Translator, request_lang
 from forbear.web.pages.render import page
@@ -81,12 +81,16 @@ def dashboard_page(
     end: Annotated[date | None, Query(alias="to")] = None,
 ) -> Response:
     t = Translator(request_lang(request))
-    start, end = api.date_range(t, start, end, state_of(request).today())
-    view = api.read_view(request, start, end)
+    web = state_of(request)
+    try:
+        start, end = svc.date_range(start, end, web.today())
+    except svc.RangeRefused as refused:
+        raise ValidationError(refused.field, t(refused.key, **refused.values)) from None
+    with web.forbear.transaction() as conn:
+        view = svc.view(conn, principal.as_actor(), start, end, zone=web.forbear.settings.zone)
     blocked = blocked_chart(view.blocked)
     blocked["series"][0]["name"] = t("dashboard.blocked.planned")
     blocked["series"][1]["name"] = t("dashboard.blocked.online")
-    run = api.run_out(view.run)
     return page(
         request,
         "dashboard/index.html",
@@ -103,7 +107,7 @@ def dashboard_page(
         roll_columns=[c for c in view.roll.columns if c not in ("bucket", "accounts")],
         blocked=view.blocked,
         blocked_chart=blocked if view.blocked.height else None,
-        run=run,
+        run=view.run,
         rates=RATES,
         pct=lambda v: t("dashboard.rate_none") if v is None else f"{100 * v:.1f}%",
         group_name=lambda g: group_name(t, g),
