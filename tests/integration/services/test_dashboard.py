@@ -450,7 +450,9 @@ def test_bad_ranges_and_groupings_are_refused(
     assert refused.value.field == field
 
 
-def test_the_view_is_for_management_whatever_front_end_asks(connection: Connection, book) -> None:
+def test_the_view_is_for_management_whatever_front_end_asks(
+    connection: Connection, book: dict[str, int]
+) -> None:
     """The use case checks the permission itself: an agent is refused, a supervisor and a
     role-free operator read the same figures the pieces give."""
     from forbear.domain.access import Actor, Role
