@@ -15,45 +15,99 @@ from forbear.domain.plans import (
     PlanRequest,
     PlanType,
 )
+from forbear.domain.plans.ledger import apply_plans
 from forbear.services import book
 from forbear.services.plans.daily import daily_update
 from forbear.services.plans.lifecycle import accept_plan
 from forbear.services.plans.offers import offer_plan
+from forbear.store import bulk
 from forbear.store.models import Payment as PaymentRow
+
+# A loan whose payments by a date reach 110% of what its schedule asked ten days before
+# is not a candidate (about 1% of the loans 10-75 days late on the demo book are missed:
+# penalties and fees took more than a tenth of their payments).
+BEHIND_MARGIN = 1.1
 
 
 def seed_plans(conn: Connection, as_of: date, *, seed: int, actor: str = "system:demo") -> int:
     """A realistic handful of plans on the demo book's overdue loans, within the default
     policy's agent limits: offered and accepted in the past few months, some kept
     (their borrowers pay the plan's instalments on time, as demo payments), some broken
-    (payments stop after a few), the newest still active. Returns the number of plans."""
+    (payments stop after a few), the newest still active. Returns the number of plans.
+
+    The schedules and payments are read once for the four dates plans are offered on (the
+    plans' own payments are read again as they are made), and the ledger runs only on the
+    loans behind on their schedule that day: the candidates."""
     rng = random.Random(seed)
     made = 0
     bases = [as_of - timedelta(days=d) for d in (210, 150, 90, 45)]
+    instalments = bulk.read_instalments(conn)
+    payments = bulk.read_payments(conn, up_to=as_of)
     for base in bases:
-        inputs = book.ledger_inputs(conn, base)
-        if inputs.loans.is_empty():
-            continue
-        states = book.run_ledger_on(inputs, base, DEFAULT_BUCKETS)
-        late = (
-            states.filter((pl.col("status") == "active") & pl.col("dpd").is_between(10, 75))[
-                "loan_id"
-            ]
-            .sort()
-            .to_list()
-        )
+        late = _late_on(conn, base, instalments, payments)
         rng.shuffle(late)
         want = max(3, min(12, len(late) // 40))
+        seeded: list[int] = []
         for loan_id in late[: want * 3]:
             if made >= 48 or want == 0:
                 break
             try:
-                made += _seed_one(conn, int(loan_id), base, as_of, rng, actor)
+                made += _seed_one(conn, loan_id, base, as_of, rng, actor)
                 want -= 1
+                seeded.append(loan_id)
             except (Conflict, ValidationError, PermissionDenied):
                 continue
+        if seeded:  # their plan's payments count on the next dates
+            mine = pl.col("loan_id").is_in(pl.Series(seeded, dtype=pl.Int64).implode())
+            payments = pl.concat(
+                [payments.filter(~mine), bulk.read_payments(conn, up_to=as_of, loan_ids=seeded)]
+            ).sort("loan_id", "paid_on", "payment_id")
     _replay_daily(conn, min(bases), as_of)
     return made
+
+
+def _late_on(
+    conn: Connection, base: date, instalments: pl.DataFrame, payments: pl.DataFrame
+) -> list[int]:
+    """Active loans 10 to 75 days past due on ``base`` by the ledger (what
+    :func:`forbear.services.book.ledger_inputs` gives it, plans applied), ordered by id.
+
+    The ledger runs only on the loans that had paid by ``base`` less than
+    :data:`BEHIND_MARGIN` times what their schedule asked by ten days before (principal,
+    interest and fee): a loan paid well beyond that does not owe an instalment ten days
+    old, unless penalties took a large part of its payments; such a loan is only a
+    candidate the demo does not see."""
+    paid = payments.filter(pl.col("paid_on") <= base)
+    due = (
+        instalments.filter(pl.col("due_date") <= base - timedelta(days=10))
+        .group_by("loan_id")
+        .agg((pl.col("principal") + pl.col("interest") + pl.col("fee")).sum().alias("due"))
+    )
+    behind = (
+        due.join(paid.group_by("loan_id").agg(pl.col("amount").sum()), on="loan_id", how="left")
+        .filter(pl.col("amount").fill_null(0) < pl.col("due") * BEHIND_MARGIN)["loan_id"]
+        .sort()
+    )
+    if behind.is_empty():
+        return []
+    head = book.read_head(conn, base)
+    mine = pl.col("loan_id").is_in(behind.implode())
+    governing = head.governing.filter(mine)
+    lines = head.lines.join(governing.select("plan_id"), on="plan_id", how="semi")
+    theirs = paid.filter(mine)
+    loans, schedules, applied = apply_plans(
+        head.keyed.filter(mine), instalments.filter(mine), theirs, governing, lines
+    )
+    inputs = book.LedgerInputs(loans, head.products, schedules, applied, theirs, governing)
+    states = book.run_ledger_on(inputs, base, DEFAULT_BUCKETS)
+    return [
+        int(i)
+        for i in states.filter((pl.col("status") == "active") & pl.col("dpd").is_between(10, 75))[
+            "loan_id"
+        ]
+        .sort()
+        .to_list()
+    ]
 
 
 def _seed_one(
