@@ -33,7 +33,7 @@ def _contact_moment(app_: Forbear, text: str | None) -> datetime:
     from datetime import UTC
 
     if text is None:
-        return datetime.now(UTC)
+        return app_.now()
     try:
         naive = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
     except ValueError:
@@ -137,6 +137,7 @@ def contact_make(
             contact_point_id=contact_point,
             agency_id=agency,
             template_code=template,
+            now=forbear.now(),
         )
     lines = [] if decision.allowed else explain(decision.row, rules, _lang(lang))
     _print_contact_decision(decision, lines, lang)
@@ -157,7 +158,7 @@ def contact_outcome(
 
     forbear = open_app()
     with forbear.transaction() as conn:
-        result = contacts.record_outcome(conn, attempt_id, outcome, cli_actor())
+        result = contacts.record_outcome(conn, attempt_id, outcome, cli_actor(), now=forbear.now())
     result.raise_if_conflict(outcome)
     if not result.recorded:
         console.print(f"attempt {attempt_id} already had outcome {outcome}: nothing changed")
@@ -180,22 +181,22 @@ def contact_hold(
     reason: Annotated[str | None, typer.Option("--reason", help="why (stored encrypted)")] = None,
 ) -> None:
     """Put a hold on a loan from now until released."""
-    from datetime import UTC
-
     from forbear.services import contacts
 
     forbear = open_app()
+    now = forbear.now()
     with forbear.transaction() as conn:
         hold_id = contacts.add_hold(
             conn,
             loan_id=contacts.loan_id_for_ref(conn, loan_ref),
             kind=kind,
             actor=cli_actor(),
-            since=datetime.now(UTC),
+            since=now,
             channel=channel,
             all_loans=all_loans,
             typed_reason=reason,
             vault=forbear.vault,
+            now=now,
         )
     console.print(f"[green]✓[/] hold {hold_id} ({kind}) on {loan_ref}", highlight=False)
 
@@ -203,11 +204,9 @@ def contact_hold(
 @app.command("release")
 def contact_release(hold_id: int) -> None:
     """Release an open hold now."""
-    from datetime import UTC
-
     from forbear.services import contacts
 
     forbear = open_app()
     with forbear.transaction() as conn:
-        contacts.release_hold(conn, hold_id, actor=cli_actor(), at=datetime.now(UTC))
+        contacts.release_hold(conn, hold_id, actor=cli_actor(), at=forbear.now())
     console.print(f"[green]✓[/] hold {hold_id} released")
