@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from forbear.domain.ledger import DEFAULT_BUCKETS
-from forbear.services import loans, privacy, scope
+from forbear.services import scope
+from forbear.services import unmasking as unmask_service
 from forbear.services.accounts import history, views
 from forbear.services.accounts.views import LoanStatus
 from forbear.services.days import book_date, queue_date
@@ -199,30 +200,20 @@ def unmask(
     """At most a few different borrowers per minute and per day for each user
     (:mod:`forbear.web.unmasking`); beyond that 429 with ``Retry-After``."""
     web = state_of(request)
-    now = web.now()
     with web.forbear.transaction() as conn:
-        scope.require_loan(conn, principal.as_actor(), loan_id, now, web.today())
-        borrower_id = loans.borrower_of(conn, loan_id)
-        refused = unmasking.admit(
+        answer = unmask_service.unmask(
             conn,
-            principal,
-            borrower_id=int(borrower_id),
-            field=body.field.value,
-            purpose=body.purpose.value,
+            web.forbear.vault,
+            principal.as_actor(),
+            loan_id=loan_id,
+            field=body.field,
+            purpose=body.purpose,
             limits=unmasking.limits_for(web.forbear.settings, principal.role),
-            now=now,
+            now=web.now(),
+            today=web.today(),
         )
-        if refused is None:
-            value = privacy.reveal(
-                conn,
-                web.forbear.vault,
-                actor=principal.actor,
-                role=principal.role,
-                borrower_id=int(borrower_id),
-                field=body.field,
-                purpose=body.purpose,
-            )
-    if refused is not None:
+    if isinstance(answer, unmask_service.UnmaskThrottled):
+        refused = answer
         t = translator(request)
         error = ErrorResponse(
             error=ErrorBody(code="rate_limited", message=unmasking.message(t, refused))
@@ -230,7 +221,7 @@ def unmask(
         return JSONResponse(
             error.model_dump(), status_code=429, headers={"Retry-After": str(refused.retry_after)}
         )
-    return UnmaskOut(field=body.field.value, purpose=body.purpose.value, value=value)
+    return UnmaskOut(field=body.field.value, purpose=body.purpose.value, value=answer.value)
 
 
 @router.get("/{loan_id}/timeline", response_model=TimelineOut, summary="Payments and contacts")

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from forbear.domain.errors import ValidationError
 from forbear.domain.ledger import DEFAULT_BUCKETS
 from forbear.services import contacts as contact_service
-from forbear.services import loans, privacy, scope
+from forbear.services import unmasking as unmask_service
 from forbear.services.accounts import views
 from forbear.services.contacts import CollectorOutcome
 from forbear.services.days import book_date
@@ -168,29 +168,19 @@ def unmask(
     """One field in clear, within the user's unmask limits (:mod:`forbear.web.unmasking`):
     beyond them the account page answers 429 with the reason beside the form."""
     web = state_of(request)
-    now = web.now()
     with web.forbear.transaction() as conn:
-        scope.require_loan(conn, principal.as_actor(), loan_id, now, web.today())
-        borrower_id = loans.borrower_of(conn, loan_id)
-        refused = unmasking.admit(
+        answer = unmask_service.unmask(
             conn,
-            principal,
-            borrower_id=int(borrower_id),
+            web.forbear.vault,
+            principal.as_actor(),
+            loan_id=loan_id,
             field=field,
             purpose=purpose,
             limits=unmasking.limits_for(web.forbear.settings, principal.role),
-            now=now,
+            now=web.now(),
+            today=web.today(),
         )
-        if refused is None:
-            value = privacy.reveal(
-                conn,
-                web.forbear.vault,
-                actor=principal.actor,
-                role=principal.role,
-                borrower_id=int(borrower_id),
-                field=field,
-                purpose=purpose,
-            )
+    refused = answer if isinstance(answer, unmask_service.UnmaskThrottled) else None
     if refused is not None:
         t = translator(request)
         response = account_parts.account_page(
@@ -202,6 +192,10 @@ def unmask(
         )
         response.headers["Retry-After"] = str(refused.retry_after)
         return response
+    assert not isinstance(answer, unmask_service.UnmaskThrottled)
     return account_parts.account_page(
-        request, principal, loan_id, revealed={"field": field, "purpose": purpose, "value": value}
+        request,
+        principal,
+        loan_id,
+        revealed={"field": field, "purpose": purpose, "value": answer.value},
     )
