@@ -21,7 +21,7 @@ from databases import fresh_pg
 from forbear.store import migrate
 from forbear.store.crypto import PiiVault
 from forbear.store.db import make_engine
-from forbear.store.uow import SqlAlchemyUnitOfWork, make_session_factory
+from uow import SqlAlchemyUnitOfWork, make_session_factory
 
 TEST_KEY = bytes(range(32))
 

@@ -49,8 +49,8 @@ from forbear.services.book import BookDay, DayLedger
 from forbear.services.imports.files import UnreadableFile
 from forbear.services.moment import now_or_clock
 from forbear.store import audit, bulk
+from forbear.store.model_versions import ModelVersionRepository
 from forbear.store.models import ModelVersion
-from forbear.store.repositories import ModelVersionRepository
 
 EXPORT_FORMATS = ("json", "csv", "xlsx")
 

@@ -1,10 +1,13 @@
-"""Persistence: SQLAlchemy 2 models, repositories, unit of work, bulk Arrow I/O, migrations.
+"""Persistence: SQLAlchemy 2 models, queries by business noun, bulk Arrow I/O, migrations.
+
+A use case takes the ``Connection`` of ``Forbear.transaction()`` (the unit of work: one
+transaction, committed by the front end that opened it) and calls the store module of its
+noun (``forbear.store.plans``, ``forbear.store.model_versions``, ...).
 
 Public entry points:
 
 - :func:`forbear.store.db.make_engine` -- an engine for SQLite (WAL) or PostgreSQL (psycopg 3)
 - :mod:`forbear.store.migrate` -- ``upgrade``, ``current_revision``, ``is_up_to_date``
-- :class:`forbear.store.uow.SqlAlchemyUnitOfWork` -- repositories + one transaction
 - :mod:`forbear.store.bulk` -- Polars frames in and out, never row by row through the ORM
 - :class:`forbear.store.crypto.PiiVault` -- field encryption and blind indexes
 """

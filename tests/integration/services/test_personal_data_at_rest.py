@@ -36,7 +36,7 @@ from forbear.store.models import (
 from forbear.store.plans import Plan
 from forbear.store.portal import ArticleView, PortalCode, PortalSession
 from forbear.store.promises import Promise
-from forbear.store.uow import SqlAlchemyUnitOfWork
+from uow import SqlAlchemyUnitOfWork
 
 TEST_KEY = bytes(range(32))  # the `vault` fixture's key (tests/integration/conftest.py)
 NEW_KEY = bytes(range(100, 132))

@@ -22,7 +22,7 @@ from forbear.store.models import (
     Payment,
     Provenance,
 )
-from forbear.store.uow import SqlAlchemyUnitOfWork
+from uow import SqlAlchemyUnitOfWork
 
 TEST_KEY = bytes(range(32))  # the `vault` fixture's key (tests/integration/conftest.py)
 

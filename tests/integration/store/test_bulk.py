@@ -14,8 +14,7 @@ import forbear.domain.ledger.schema as contracts
 from forbear.domain.products import ProductTerms
 from forbear.store import bulk
 from forbear.store.models import Borrower, Loan, Product
-from forbear.store.repositories import LoanRepository
-from forbear.store.uow import SqlAlchemyUnitOfWork
+from uow import LoanRepository, SqlAlchemyUnitOfWork
 
 N_BORROWERS = 2_000
 N_LOANS = 20_000

@@ -21,8 +21,7 @@ from forbear.store.models import (
     Payment,
     Provenance,
 )
-from forbear.store.repositories import reveal_borrower, terms_of
-from forbear.store.uow import SqlAlchemyUnitOfWork
+from uow import SqlAlchemyUnitOfWork, reveal_borrower, terms_of
 
 TermsFactory = Callable[..., ProductTerms]
 
