@@ -1,282 +1,25 @@
-"""Rule packs and lender configuration: load, validate, compile (REGULATIONS.md).
-
-A pack (``packs/CN.yaml``, ``packs/US.yaml``) is data: every rule has an ``id``, a
-``kind`` the engine implements once (gate.py), ``params``, ``source``, ``confidence`` and a
-Chinese and an English one-line description. A lender's file picks a pack and may only
-*tighten* its parameters (narrower hours, lower caps, longer windows, more channels, a
-shorter list of lawful sources); anything that loosens a rule, an unknown rule id or
-parameter, an invalid time zone or overlapping windows is refused with a
-:class:`~forbear.domain.errors.ConfigurationError` naming the file, the key and the reason.
-
-Lender file::
-
-    pack: CN
-    timezone_default: Asia/Shanghai
-    overrides: {CN.HOURS.QUIET: {end: "21:00"}}
-    holidays: {country: CN}      # or null (default): no holiday rule
-    complaint_hold: true         # an open complaint holds contact
-    enable: [US.MA.2IN7]         # switch on rules the pack ships switched off
-"""
+"""A rule's parameters checked and normalised, and a lender's override checked to only
+tighten its pack's rule."""
 
 from __future__ import annotations
 
 import itertools
-import re
-from dataclasses import dataclass, field
 from datetime import time
-from importlib import resources
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from forbear.domain.compliance.config.compiled import Window, _fmt
+from forbear.domain.compliance.config.files import (
+    _HHMM,
+    _HOLD_SCOPES,
+    _THIRD_PARTY_CHECKS,
+    HolidayConfig,
+)
 from forbear.domain.compliance.schema import Channel, HoldKind, Party
 from forbear.domain.errors import ConfigurationError
-
-EVALUATED_KINDS = frozenset(
-    {
-        "quiet_hours",
-        "cap_unanswered_per_number_per_day",
-        "cap_connected_per_debtor_per_day",
-        "cap_calls_in_window",
-        "hold",
-        "third_party_gate",
-        "contact_source",
-        "agency_notify",
-        "agency_scope",
-        "assignment_notice",
-        "limitation",
-        "holidays",
-    }
-)
-# Kinds kept in a pack as documentation: "workflow" (clocks, records, reviews) and "content"
-# (enforced by the content filter, content.py), never evaluated by the gate.
-DOCUMENTED_KINDS = frozenset({"workflow", "content"})
-KINDS = EVALUATED_KINDS | DOCUMENTED_KINDS
-
-Confidence = Literal["V", "V2", "P", "I"]
-_CONFIDENCES = {"V", "V2", "P", "I"}
-_HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
-_THIRD_PARTY_CHECKS = {"lost_contact", "refusal", "no_disclose", "no_demand"}
-_HOLD_SCOPES = {"all", "medium", "debtor"}
-
-
-# --------------------------------------------------------------------------- file models
-
-
-class RuleEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[A-Z]{2}(\.[A-Z0-9_]+)+$")
-    kind: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    source: str
-    confidence: str
-    zh: str
-    en: str
-    enabled: bool = True
-
-
-class PackFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    pack: str
-    title: str
-    timezone_default: str
-    sources: dict[str, str] = Field(default_factory=dict)
-    rules: list[RuleEntry]
-
-
-class HolidayConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    country: str = Field(min_length=2, max_length=3)
-    subdivision: str | None = None
-
-
-class LenderConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    pack: str = "CN"
-    timezone_default: str | None = None  # null = the pack's
-    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    holidays: HolidayConfig | None = None
-    complaint_hold: bool = True
-    enable: list[str] = Field(default_factory=list)
-
-
-# The default lender: pack CN with contact allowed 08:00-21:00 (REGULATIONS.md, "Open points").
-DEFAULT_LENDER = LenderConfig(pack="CN", overrides={"CN.HOURS.QUIET": {"end": "21:00"}})
-
-
-# --------------------------------------------------------------------------- compiled form
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """An allowed contact window in local time, ``start`` <= t < ``end`` (minutes of day)."""
-
-    start: int
-    end: int
-
-    def __str__(self) -> str:
-        return f"{_fmt(self.start)}-{_fmt(self.end)}"
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One rule of a pack with its effective (possibly tightened) parameters."""
-
-    id: str
-    kind: str
-    params: dict[str, Any]
-    source: str
-    confidence: str
-    zh: str
-    en: str
-    enabled: bool
-
-    @property
-    def evaluated(self) -> bool:
-        return self.enabled and self.kind in EVALUATED_KINDS
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledRules:
-    """What the gate needs: a pack's rules with the lender's tightenings applied."""
-
-    pack: str
-    timezone_default: str
-    rules: tuple[Rule, ...]
-    complaint_hold: bool = True
-    holiday_country: str | None = None
-    holiday_subdivision: str | None = None
-    sources: dict[str, str] = field(default_factory=dict)
-
-    def active(self, kind: str) -> list[Rule]:
-        return [r for r in self.rules if r.evaluated and r.kind == kind]
-
-    def rule(self, rule_id: str) -> Rule:
-        for r in self.rules:
-            if r.id == rule_id:
-                return r
-        raise KeyError(rule_id)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load_pack(name: str) -> PackFile:
-    """Read and validate a shipped pack (``CN``, ``US``) from the package data."""
-    if not re.fullmatch(r"[A-Z]{2}", name):
-        raise ConfigurationError(f"pack {name!r}: unknown pack (expected e.g. CN, US)")
-    resource = resources.files("forbear.domain.compliance").joinpath("packs", f"{name}.yaml")
-    if not resource.is_file():
-        raise ConfigurationError(f"pack {name!r}: unknown pack (no packs/{name}.yaml)")
-    return parse_pack(resource.read_text(encoding="utf-8"), source=f"packs/{name}.yaml")
-
-
-def parse_pack(text: str, source: str) -> PackFile:
-    data = _yaml(text, source)
-    try:
-        pack = PackFile.model_validate(data)
-    except PydanticValidationError as e:
-        raise ConfigurationError(f"{source}: {_pydantic_reason(e)}") from e
-    _check_zone(pack.timezone_default, source, "timezone_default")
-    seen: set[str] = set()
-    for i, r in enumerate(pack.rules):
-        where = f"{source}: rules[{i}] ({r.id})"
-        if r.id in seen:
-            raise ConfigurationError(f"{where}: duplicate rule id")
-        seen.add(r.id)
-        if r.kind not in KINDS:
-            raise ConfigurationError(f"{where}.kind: unknown kind {r.kind!r}")
-        if not all(c.strip() in _CONFIDENCES for c in r.confidence.split("/")):
-            raise ConfigurationError(f"{where}.confidence: {r.confidence!r} is not V/V2/P/I")
-        _normalise(r.kind, r.params, f"{where}.params", source_only=True)
-    return pack
-
-
-def parse_lender(text: str, source: str = "lender.yaml") -> LenderConfig:
-    """Validate a lender file's text (the caller reads the file; ``source`` names it)."""
-    data = _yaml(text, source)
-    try:
-        return LenderConfig.model_validate(data or {})
-    except PydanticValidationError as e:
-        raise ConfigurationError(f"{source}: {_pydantic_reason(e)}") from e
-
-
-def compile_config(
-    pack: PackFile, lender: LenderConfig = DEFAULT_LENDER, source: str = "lender.yaml"
-) -> CompiledRules:
-    """Apply the lender's tightenings to the pack; refuse anything that loosens it."""
-    if lender.pack != pack.pack:
-        raise ConfigurationError(
-            f"{source}: pack: {lender.pack} does not match the loaded pack {pack.pack}"
-        )
-    zone = lender.timezone_default or pack.timezone_default
-    _check_zone(zone, source, "timezone_default")
-    by_id = {r.id: r for r in pack.rules}
-    for rid in [*lender.overrides, *lender.enable]:
-        if rid not in by_id:
-            raise ConfigurationError(
-                f"{source}: overrides.{rid}: unknown rule id in pack {pack.pack}"
-            )
-    rules: list[Rule] = []
-    for entry in pack.rules:
-        base = _normalise(entry.kind, entry.params, f"packs/{pack.pack}.yaml: {entry.id}", True)
-        enabled = entry.enabled or entry.id in lender.enable
-        params = dict(base)
-        override = dict(lender.overrides.get(entry.id, {}))
-        if "enabled" in override:
-            flag = override.pop("enabled")
-            if flag is False and entry.enabled:
-                raise ConfigurationError(
-                    f"{source}: overrides.{entry.id}.enabled: false would switch off a pack "
-                    "rule (may only tighten)"
-                )
-            enabled = enabled or bool(flag)
-        if override:
-            if entry.kind in DOCUMENTED_KINDS:
-                raise ConfigurationError(
-                    f"{source}: overrides.{entry.id}: a {entry.kind} rule has no parameters "
-                    "the gate evaluates"
-                )
-            params = _tighten(entry.kind, base, override, f"{source}: overrides.{entry.id}")
-        if entry.kind == "holidays":
-            enabled = enabled or lender.holidays is not None
-        rules.append(
-            Rule(
-                id=entry.id,
-                kind=entry.kind,
-                params=params,
-                source=entry.source,
-                confidence=entry.confidence,
-                zh=entry.zh,
-                en=entry.en,
-                enabled=enabled,
-            )
-        )
-    if lender.holidays is not None:
-        _check_country(lender.holidays, source)
-    return CompiledRules(
-        pack=pack.pack,
-        timezone_default=zone,
-        rules=tuple(rules),
-        complaint_hold=lender.complaint_hold,
-        holiday_country=lender.holidays.country if lender.holidays else None,
-        holiday_subdivision=lender.holidays.subdivision if lender.holidays else None,
-        sources=dict(pack.sources),
-    )
-
-
-def default_rules(pack: str = "CN") -> CompiledRules:
-    """The pack with the default lender configuration (CN: contact 08:00-21:00)."""
-    lender = DEFAULT_LENDER if pack == "CN" else LenderConfig(pack=pack)
-    return compile_config(load_pack(pack), lender)
-
 
 # --------------------------------------------------------------------------- parameters
 
@@ -505,10 +248,6 @@ def _minutes(value: Any, where: str) -> int:
 
 def _show(value: Any) -> str:
     return _fmt(value) if isinstance(value, int) and not isinstance(value, bool) else str(value)
-
-
-def _fmt(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _channels(value: Any, where: str) -> frozenset[Channel]:
