@@ -48,7 +48,7 @@ def queue_cmd(
     forbear = open_app()
     day = parse_date(as_of, "--as-of") if as_of is not None else today_in(forbear)
     with forbear.transaction() as conn:
-        counts = legal.refresh_queue(conn, day, cli_actor()) if refresh else None
+        counts = legal.refresh_queue(conn, day, cli_actor(), now=forbear.now()) if refresh else None
         items = legal.queue(conn, day)
     if counts is not None:
         console.print(
@@ -86,7 +86,12 @@ def open_cmd(
     legal.require_permission(role)
     with forbear.transaction() as conn:
         case = legal.open_case(
-            conn, loan_id_for_ref(conn, loan_ref), role=role, actor=cli_actor(), on=day
+            conn,
+            loan_id_for_ref(conn, loan_ref),
+            role=role,
+            actor=cli_actor(),
+            on=day,
+            now=forbear.now(),
         )
     console.print(f"[green]✓[/] case {case.id} opened for {loan_ref}: stage review 法务审核")
 
@@ -136,6 +141,7 @@ def advance_cmd(
             evidence_ref=evidence,
             zone=forbear.settings.zone,
             vault=forbear.vault,
+            now=forbear.now(),
         )
     console.print(
         f"[green]✓[/] case {case.id}: {case.stage.value} {case.stage.label_zh} on {day}; "
@@ -158,7 +164,9 @@ def cost_cmd(
     day = parse_date(date_, "--date") if date_ is not None else today_in(forbear)
     costs = legal.parse_costs(cost)
     with forbear.transaction() as conn:
-        case = legal.add_costs(conn, case_id, costs, role=role, actor=cli_actor(), on=day)
+        case = legal.add_costs(
+            conn, case_id, costs, role=role, actor=cli_actor(), on=day, now=forbear.now()
+        )
     console.print(f"[green]✓[/] case {case.id}: costs so far {yuan(case.costs)}")
 
 
@@ -241,7 +249,15 @@ def documents_cmd(
     forbear = open_app()
     day = parse_date(as_of, "--as-of") if as_of is not None else today_in(forbear)
     with forbear.transaction() as conn:
-        docs = case_documents(conn, forbear.vault, case_id, role=role, actor=cli_actor(), as_of=day)
+        docs = case_documents(
+            conn,
+            forbear.vault,
+            case_id,
+            role=role,
+            actor=cli_actor(),
+            as_of=day,
+            now=forbear.now(),
+        )
         # Written inside the transaction: if a file cannot be written, the record and the
         # audit events (unmasking included) are rolled back with it.
         try:
@@ -312,7 +328,9 @@ def config_set(file: Path) -> None:
     text = _read(file)
     forbear = open_app()
     with forbear.transaction() as conn:
-        version = legal.set_config(conn, text, source=file.name, actor=cli_actor())
+        version = legal.set_config(
+            conn, text, source=file.name, actor=cli_actor(), now=forbear.now()
+        )
     console.print(f"[green]✓[/] legal configuration version {version} in force")
 
 

@@ -29,6 +29,7 @@ from forbear.store.models import Instalment, Loan
 
 AS_OF = date(2026, 11, 27)
 ACTOR = "cli:lawyer"
+NOW = datetime(2026, 11, 27, 3, tzinfo=UTC)  # a fixed clock
 NOON = datetime.combine(AS_OF, time(4), UTC)
 
 
@@ -196,12 +197,14 @@ def test_a_lender_configuration_tightens_the_queue_and_cannot_loosen_it(book: Co
     text["eligibility"]["min_balance"] = 2_000_000
     import yaml
 
-    legal.set_config(conn, yaml.safe_dump(text, allow_unicode=True), source="t.yaml", actor=ACTOR)
+    legal.set_config(
+        conn, yaml.safe_dump(text, allow_unicode=True), source="t.yaml", actor=ACTOR, now=NOW
+    )
     tight = legal.refresh_queue(conn, AS_OF, ACTOR)
     assert tight["eligible"] < loose and tight["removed"] == loose - tight["eligible"]
     text["eligibility"]["min_dpd"] = 30
     with pytest.raises(ConfigurationError, match=r"eligibility\.min_dpd"):
-        legal.set_config(conn, yaml.safe_dump(text), source="t.yaml", actor=ACTOR)
+        legal.set_config(conn, yaml.safe_dump(text), source="t.yaml", actor=ACTOR, now=NOW)
 
 
 def test_a_case_is_opened_only_by_legal_for_a_queued_undisputed_account(book: Connection) -> None:

@@ -20,4 +20,4 @@ def documents(
     """The case's demand letter and litigation package (unmasking audited)."""
     day = case_day(conn, actor, case_id, now=now, today=today)
     role = actor.role.value if actor.role is not None else "legal"
-    return case_documents(conn, vault, case_id, role=role, actor=actor.name, as_of=day)
+    return case_documents(conn, vault, case_id, role=role, actor=actor.name, as_of=day, now=now)

@@ -40,6 +40,7 @@ from forbear.services.contracts import check_loan_claim, contract_for
 from forbear.services.documents.letter import LetterData, render_letter
 from forbear.services.documents.package import PackageData, Party, csv_files, render_package
 from forbear.services.legal import config_in_force, get_case, legal_accounts, require_permission
+from forbear.services.legal.common import stamp
 from forbear.services.privacy import reveal
 from forbear.services.situation import limitation_years
 from forbear.store import audit
@@ -81,8 +82,10 @@ def case_documents(
     role: str,
     actor: str,
     as_of: date,
+    now: datetime | None = None,
 ) -> CaseDocuments:
-    """The demand letter (PDF) and the litigation package (PDF and CSV files) of a case."""
+    """The demand letter (PDF) and the litigation package (PDF and CSV files) of a case
+    (recorded at ``now``, the caller's clock; without one the store stamps the record)."""
     require_permission(role)
     case = get_case(conn, case_id)
     if case.stage.is_final:
@@ -216,7 +219,6 @@ def case_documents(
     }
     files |= {f"{prefix}-{name_}": content for name_, content in csv_files(package).items()}
     digests = {name_: hashlib.sha256(content).hexdigest() for name_, content in files.items()}
-    now = datetime.now(UTC)
     letter_files = {k: v for k, v in digests.items() if k.endswith("demand-letter.pdf")}
     package_files = {k: v for k, v in digests.items() if k not in letter_files}
     codes = [f.code for f in review]
@@ -232,7 +234,7 @@ def case_documents(
                 files=json.dumps(these, sort_keys=True),
                 findings=json.dumps(codes),
                 created_by=actor,
-                created_at=now,
+                **stamp(now),
             )
         )
     audit.record(

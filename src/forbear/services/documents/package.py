@@ -18,7 +18,7 @@ as text, never run as a formula.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 import polars as pl
@@ -61,7 +61,6 @@ class PackageData:
     contacts: pl.DataFrame  # channel, party, outcome, attempts, first_at, last_at
     events: pl.DataFrame  # stage, stage_on, court, case_number, notes, created_by
     costs: pl.DataFrame  # kind, amount (fen), incurred_on, stage
-    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def _csv(frame: pl.DataFrame) -> bytes:

@@ -48,7 +48,7 @@ def _has_cjk(text: str) -> bool:
 class Page:
     """An A4 document: headings, paragraphs, label/value lines and tables."""
 
-    def __init__(self, *, title: str, created_at: datetime | None = None) -> None:
+    def __init__(self, *, title: str, created_at: datetime) -> None:
         path, index = font()
         self.pdf = FPDF(format="A4")
         self.pdf.set_auto_page_break(auto=True, margin=18)
@@ -56,7 +56,7 @@ class Page:
         self.pdf.add_font(FAMILY, fname=path, collection_font_number=index)
         self.pdf.set_title(title)
         self.pdf.set_creator("Forbear")
-        self.pdf.set_creation_date((created_at or datetime.now(UTC)).astimezone(UTC))
+        self.pdf.set_creation_date(created_at.astimezone(UTC))
         self.pdf.alias_nb_pages()
         self.pdf.add_page()
         self.pdf.set_font(FAMILY, size=10.5)

@@ -15,7 +15,7 @@ from forbear.domain.errors import Conflict, NotFound, ValidationError
 from forbear.domain.legal.lifecycle import FINAL, Stage, check_move, cost_kind, stage
 from forbear.domain.money import parse_yuan
 from forbear.services.holds import covering, open_at
-from forbear.services.legal.common import _actor, _borrower_of, require_permission
+from forbear.services.legal.common import _actor, _borrower_of, require_permission, stamp
 from forbear.services.legal.queue import assess
 from forbear.store import audit
 from forbear.store.contacts import Hold
@@ -101,7 +101,15 @@ def list_cases(
     return [get_case(conn, int(i), vault=vault) for i in conn.execute(stmt).scalars()]
 
 
-def open_case(conn: Connection, loan_id: int, *, role: str, actor: str, on: date) -> CaseView:
+def open_case(
+    conn: Connection,
+    loan_id: int,
+    *,
+    role: str,
+    actor: str,
+    on: date,
+    now: datetime | None = None,
+) -> CaseView:
     """Open a case (stage ``review``) for a queued account, after checking again that it
     is eligible on ``on``; refused on a dispute hold or an expired limitation period."""
     require_permission(role)
@@ -133,7 +141,6 @@ def open_case(conn: Connection, loan_id: int, *, role: str, actor: str, on: date
             f"loan {loan_id} is no longer eligible on {on.isoformat()} "
             f"(failed: {', '.join(row['failed'])}); the next queue refresh removes it"
         )
-    now = datetime.now(UTC)
     case_id = conn.execute(
         insert(LegalCase)
         .values(
@@ -143,7 +150,7 @@ def open_case(conn: Connection, loan_id: int, *, role: str, actor: str, on: date
             opened_on=on,
             stage_on=on,
             opened_by=actor,
-            created_at=now,
+            **stamp(now),
         )
         .returning(LegalCase.id)
     ).scalar_one()
@@ -154,7 +161,7 @@ def open_case(conn: Connection, loan_id: int, *, role: str, actor: str, on: date
             stage=Stage.REVIEW.value,
             stage_on=on,
             created_by=actor,
-            created_at=now,
+            **stamp(now),
         )
     )
     conn.execute(update(q).where(q.id == entry.id).values(status=QueueStatus.CASE_OPENED.value))
@@ -205,6 +212,7 @@ def advance(
     evidence_ref: str | None = None,
     zone: ZoneInfo = DEFAULT_ZONE,
     vault: PiiVault | None = None,
+    now: datetime | None = None,
 ) -> CaseView:
     """Move a case forward to ``to`` on ``on`` (refused backwards, with the reason, and
     nothing changes). Moving to ``demand_letter`` logs the letter as a demand with its
@@ -242,7 +250,6 @@ def advance(
                 f"case {case_id}: the limitation period has run (CN.LIMITATION, limitation "
                 f"date {row['limitation_date']}); close the case instead"
             )
-    now = datetime.now(UTC)
     demand_id = None
     if target is Stage.DEMAND_LETTER:
         from forbear.services.contacts import log_demand
@@ -279,7 +286,7 @@ def advance(
             else vault.encrypt(note, context=Contexts.LEGAL_EVENT_NOTES),
             demand_id=demand_id,
             created_by=actor,
-            created_at=now,
+            **stamp(now),
         )
     )
     _insert_costs(conn, case_id, checked_costs, on=on, stage_=target, actor=actor, now=now)
@@ -312,6 +319,7 @@ def add_costs(
     role: str,
     actor: str,
     on: date,
+    now: datetime | None = None,
 ) -> CaseView:
     """Record costs of a case at its current stage (audited as ``legal.case.cost``)."""
     require_permission(role)
@@ -322,7 +330,6 @@ def add_costs(
     checked = [(cost_kind(kind).value, int(fen)) for kind, fen in costs]
     if any(fen <= 0 for _, fen in checked):
         raise ValidationError("cost", "a cost must be positive")
-    now = datetime.now(UTC)
     _insert_costs(conn, case_id, checked, on=on, stage_=case.stage, actor=actor, now=now)
     audit.record(
         conn,
@@ -382,7 +389,7 @@ def _insert_costs(
     on: date,
     stage_: Stage,
     actor: str,
-    now: datetime,
+    now: datetime | None,
 ) -> None:
     if costs:
         conn.execute(
@@ -395,7 +402,7 @@ def _insert_costs(
                     "incurred_on": on,
                     "stage": stage_.value,
                     "created_by": actor,
-                    "created_at": now,
+                    **stamp(now),
                 }
                 for kind, fen in costs
             ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Connection, select
 
 from forbear.domain.access import can
@@ -28,3 +30,8 @@ def _borrower_of(conn: Connection, loan_id: int) -> int:
 def _actor(actor: str) -> None:
     if not actor.strip():
         raise ValidationError("actor", "every action names who did it")
+
+
+def stamp(now: datetime | None) -> dict[str, datetime]:
+    """``created_at`` from the caller's clock; without one the store stamps the row."""
+    return {} if now is None else {"created_at": now}

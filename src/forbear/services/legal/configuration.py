@@ -4,7 +4,7 @@ audited versions."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select
 
@@ -32,7 +32,7 @@ def current_config_text(conn: Connection) -> str | None:
     return conn.execute(select(t.yaml).where(t.version == newest)).scalar_one_or_none()
 
 
-def set_config(conn: Connection, text: str, *, source: str, actor: str) -> int:
+def set_config(conn: Connection, text: str, *, source: str, actor: str, now: datetime) -> int:
     """Validate (no looser than the defaults) and store a new version; audited as
     ``legal.config``. Returns the version number."""
     _actor(actor)
@@ -40,7 +40,6 @@ def set_config(conn: Connection, text: str, *, source: str, actor: str) -> int:
     t = LegalConfigVersion
     version = int(conn.execute(select(func.coalesce(func.max(t.version), 0))).scalar_one()) + 1
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    now = datetime.now(UTC)
     conn.execute(
         insert(t).values(
             version=version,

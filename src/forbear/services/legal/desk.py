@@ -99,7 +99,7 @@ def open_case(
     """Open a case for a queued loan in scope, on the business day."""
     role = _role(actor)
     day = require_loan_day(conn, actor, loan_id, now=now, today=today)
-    return open_case_for(conn, loan_id, role=role, actor=actor.name, on=day)
+    return open_case_for(conn, loan_id, role=role, actor=actor.name, on=day, now=now)
 
 
 def move(
@@ -135,6 +135,7 @@ def move(
         evidence_ref=evidence_ref,
         zone=zone,
         vault=vault,
+        now=now,
     )
 
 

@@ -14,7 +14,7 @@ from forbear.domain.errors import NotFound
 from forbear.domain.legal import eligibility
 from forbear.domain.legal.limitation import limitation_date_expr
 from forbear.services.accounts import DayFacts, assemble_accounts, day_facts
-from forbear.services.legal.common import _actor
+from forbear.services.legal.common import _actor, stamp
 from forbear.services.legal.configuration import config_in_force
 from forbear.services.situation import limitation_years
 from forbear.store import audit, bulk
@@ -156,6 +156,7 @@ def refresh_queue(
     actor: str = "system:daily-run",
     *,
     accounts: pl.DataFrame | None = None,
+    now: datetime | None = None,
 ) -> dict[str, int]:
     """Put newly eligible accounts in the legal review queue (never straight to
     litigation) and remove queued entries that are no longer eligible and have no case
@@ -176,7 +177,6 @@ def refresh_queue(
     open_loans = {int(r.loan_id) for r in open_rows}
     eligible = assessed.filter(pl.col("eligible"))
     eligible_ids = set(eligible["loan_id"].to_list())
-    now = datetime.now(UTC)
 
     new_rows = [row for row in eligible.iter_rows(named=True) if row["loan_id"] not in open_loans]
     entries: list[audit.Entry] = []
@@ -191,7 +191,7 @@ def refresh_queue(
                     "status": QueueStatus.QUEUED.value,
                     "reasons": json.dumps(reasons, ensure_ascii=False),
                     "created_by": actor,
-                    "created_at": now,
+                    **stamp(now),
                 }
             )
             entries.append(
