@@ -13,6 +13,7 @@ from forbear.web.pages import (
     auth,
     collection,
     complaints,
+    compliance,
     dashboard,
     portal,
     workbench,
@@ -24,5 +25,6 @@ router.include_router(workbench.router)
 router.include_router(accounts.router)
 router.include_router(collection.router)
 router.include_router(complaints.router)
+router.include_router(compliance.router)
 router.include_router(dashboard.router)
 router.include_router(portal.router)
