@@ -39,6 +39,8 @@ def test_a_plan_accepted_in_the_portal_takes_the_account_out_of_the_agents_queue
     assert owed["overdue_total"]["fen"] == 0
 
     assert me.loan_id not in _queued(agent)  # no longer due work
+    settled = agent.get("/api/v1/queue").json()["settled"]
+    assert [i["settled"] for i in settled if i["loan_id"] == me.loan_id] == ["plan"]
     page = agent.get("/workbench")
     assert page.status_code == 200
     settled = page.text.split('id="settled"', 1)

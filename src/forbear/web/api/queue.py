@@ -1,8 +1,8 @@
 """``GET /api/v1/queue``: the work queue of the latest daily run, as the caller works it.
 
-Only the work still due: a row whose account no longer needs it since the run (a plan
-accepted, a payment posted, a hold placed, a promise taken) is left out
-(:mod:`forbear.services.queue`), and the figures are the live ones."""
+``items`` is the work still due; a row whose account no longer needs it since the run (a
+plan accepted, a payment posted, a hold placed, a promise taken) is in ``settled`` with
+the reason (:mod:`forbear.services.queue`). The figures are the live ones."""
 
 from __future__ import annotations
 
@@ -48,21 +48,24 @@ def get_queue(
     return QueueOut(
         as_of=found.as_of,
         today=today,
-        items=[
-            QueueItemOut(
-                rank=i.rank,
-                agent_id=i.agent_id,
-                team_id=i.team_id,
-                loan_id=i.loan_id,
-                loan_ref=i.loan_ref,
-                borrower_name=i.borrower_name,
-                channel=i.channel,
-                template=i.template,
-                carried=i.carried,
-                bucket=i.bucket,
-                dpd=i.dpd,
-                overdue_total=Money.maybe(i.overdue_total),
-            )
-            for i in found.items
-        ],
+        items=[item_out(i) for i in found.items],
+        settled=[item_out(i) for i in found.settled],
+    )
+
+
+def item_out(i: queue.QueueItem) -> QueueItemOut:
+    return QueueItemOut(
+        rank=i.rank,
+        agent_id=i.agent_id,
+        team_id=i.team_id,
+        loan_id=i.loan_id,
+        loan_ref=i.loan_ref,
+        borrower_name=i.borrower_name,
+        channel=i.channel,
+        template=i.template,
+        carried=i.carried,
+        bucket=i.bucket,
+        dpd=i.dpd,
+        overdue_total=Money.maybe(i.overdue_total),
+        settled=None if i.settled is None else i.settled.value,
     )

@@ -294,12 +294,20 @@ class QueueItemOut(BaseModel):
     bucket: str | None
     dpd: int | None
     overdue_total: Money | None
+    settled: str | None = Field(
+        None,
+        description="why the account no longer needs this work since the run "
+        "(closed, dispute, hold, plan, promise, paid); null: still due",
+    )
 
 
 class QueueOut(BaseModel):
     as_of: date | None = Field(description="the run date of the queue (null: no run yet)")
     today: date
     items: list[QueueItemOut]
+    settled: list[QueueItemOut] = Field(
+        default_factory=list, description="queued by the run, no longer due (with the reason)"
+    )
 
 
 class RunOut(BaseModel):
