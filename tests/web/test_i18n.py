@@ -8,7 +8,7 @@ from pathlib import Path
 
 from forbear.domain.access import PiiField, Purpose, Role
 from forbear.domain.compliance.schema import Channel, Outcome, Party
-from forbear.web.contacting import CollectorOutcome
+from forbear.services.contacts import CollectorOutcome
 from forbear.web.i18n import EN, ZH, Translator, parse_lang
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "forbear" / "web" / "templates"

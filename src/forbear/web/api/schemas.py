@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from forbear.domain.access import PiiField, Purpose
 from forbear.domain.compliance.schema import Channel
-from forbear.web.contacting import CollectorOutcome
+from forbear.services.contacts import CollectorOutcome
 from forbear.web.permissions import MAX_ID
 from forbear.web.schema_base import Money as Money  # re-exported: the API's schemas
 from forbear.web.schema_base import Request as Request
