@@ -59,11 +59,6 @@ def div_round(numerator: int, denominator: int, rounding: Rounding = Rounding.HA
     return q + (q % 2)
 
 
-def round_decimal(value: Decimal, rounding: Rounding = Rounding.HALF_UP) -> int:
-    """Round a ``Decimal`` number of fen to an integer number of fen."""
-    return int(value.quantize(Decimal(1), rounding=rounding.decimal_mode))
-
-
 def parse_yuan(text: str, *, field: str = "amount") -> int:
     """Parse a yuan amount written as text (``"1234.5"``, ``"88"``) into fen, exactly.
 

@@ -306,9 +306,3 @@ def features_at(frames: BookFrames, settled: Settled, observed: date) -> pl.Data
 def book_features(frames: BookFrames, observed: date) -> pl.DataFrame:
     """Features at ``observed`` from the book as it stood then (the scoring path)."""
     return features_at(frames, settlements(frames, observed), observed)
-
-
-def check_loan_columns(loans: pl.LazyFrame) -> None:
-    names = loans.collect_schema().names()
-    if "borrower_id" not in names:
-        raise ValidationError("loans", "the loans frame needs borrower_id for other_loans")

@@ -86,8 +86,3 @@ def feature_label(
     if overrides and name in overrides:
         return overrides[name]
     return _LABELS.get(_normalise(name), (name, name))
-
-
-def known_labels() -> Mapping[str, tuple[str, str]]:
-    """Every built-in label, keyed by normalised feature name."""
-    return dict(_LABELS)

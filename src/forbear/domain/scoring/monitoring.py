@@ -307,14 +307,6 @@ def performance(
     return Performance(auc=auc, ks=ks, gini=2.0 * auc - 1.0, rows=len(y), events=int(y.sum()))
 
 
-def auc_score(scores: pl.Series, outcomes: pl.Series, *, higher_means_event: bool = True) -> float:
-    return performance(scores, outcomes, higher_means_event=higher_means_event).auc
-
-
-def ks_score(scores: pl.Series, outcomes: pl.Series, *, higher_means_event: bool = True) -> float:
-    return performance(scores, outcomes, higher_means_event=higher_means_event).ks
-
-
 def _band_label(i: int, cuts: Sequence[float]) -> str:
     lo = "-inf" if i == 0 else f"{cuts[i - 1]:.4g}"
     hi = "+inf" if i == len(cuts) else f"{cuts[i]:.4g}"

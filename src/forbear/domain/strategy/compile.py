@@ -35,7 +35,6 @@ import polars as pl
 from forbear.domain.strategy import conditions as cond
 from forbear.domain.strategy.model import ArmSpec, Strategy
 from forbear.domain.strategy.schema import (
-    ACCOUNT,
     ACTIONS,
     CONTROL_ARM,
     DEMANDS,
@@ -315,7 +314,3 @@ def compile_strategy(strategy: Strategy) -> CompiledStrategy:
         "stop_plan": pl.Boolean(),
     }
     return CompiledStrategy(strategy=strategy, _actions=pl.DataFrame(rows, schema=schema))
-
-
-def empty_accounts() -> pl.DataFrame:
-    return pl.DataFrame(schema=ACCOUNT)

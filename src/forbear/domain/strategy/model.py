@@ -30,7 +30,6 @@ marks a notice the law requires (the only action a control-arm account receives)
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -263,7 +262,3 @@ def _unique(items: list[Any], section: str, attr: str, reject: Any) -> None:
         if v in seen:
             raise reject((section, i, attr), f"duplicate {attr} {v!r}")
         seen.add(v)
-
-
-def id_is_valid(value: str) -> bool:
-    return re.fullmatch(_ID, value) is not None
