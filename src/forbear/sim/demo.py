@@ -25,6 +25,7 @@ from forbear.services.dashboard import DEFAULT_RANGE_DAYS
 from forbear.services.imports import ImportReport, import_loans, import_payments, import_products
 from forbear.sim.book import generate_book, write_files
 from forbear.sim.history import seed_history
+from forbear.sim.states import BookRead
 from forbear.store import bulk
 from forbear.store.crypto import PiiVault
 
@@ -148,9 +149,10 @@ def build_demo(
     roll_from = month_end_before(roll_to)
     step(f"computing account states for {roll_from}, {roll_to} and {as_of}")
     with transaction() as conn:
-        first = book.compute_states(conn, roll_from)
-        last = book.compute_states(conn, roll_to)
-        today = book.compute_states(conn, as_of)
+        read = BookRead.of(conn, as_of)  # once for the three dates (and the plans below)
+        first = read.store_states(conn, roll_from)
+        last = read.store_states(conn, roll_to)
+        today = read.store_states(conn, as_of)
     rolls = portfolio.roll_rates(first.states.lazy(), last.states.lazy(), first.buckets.labels)
     trained: list[tuple[bool, str]] = []
     risk: pl.DataFrame | None = None
@@ -161,7 +163,7 @@ def build_demo(
     collection: dict[str, int] = {}
     if reports[1].rows_imported:  # a new book (a rerun imports nothing and seeds nothing)
         step("collection history: promises to pay, repayment plans, legal cases")
-        collection = seed_history(transaction, as_of, seed, zone)
+        collection = seed_history(transaction, as_of, seed, zone, read=read)
     # the supervisor dashboard's default range starts here: its figures are read from
     # this snapshot and today's (after the plans above, which change what was due)
     step("storing the account states the dashboard's default range starts from")

@@ -14,10 +14,10 @@ from datetime import date
 
 from sqlalchemy import Connection
 
-from forbear.services import book
 from forbear.sim.history.legal import DEMO_COURT, seed_legal_cases
 from forbear.sim.history.plans import seed_plans
 from forbear.sim.history.promises import seed_promises
+from forbear.sim.states import BookRead
 
 __all__ = ["DEMO_COURT", "seed_history", "seed_legal_cases", "seed_plans", "seed_promises"]
 
@@ -27,13 +27,16 @@ def seed_history(
     as_of: date,
     seed: int,
     zone: str,
+    *,
+    read: BookRead | None = None,
 ) -> dict[str, int]:
     """Promises (decided from the book's payments), then plans (whose kept instalments are
     paid as demo payments), then the legal review queue and a few cases, in one
-    transaction. Returns how many of each were made."""
+    transaction. ``read``: the book read up to ``as_of`` before the history, if the caller
+    has it. Returns how many of each were made."""
     with transaction() as conn:
         made = {"promises": seed_promises(conn, as_of, seed=seed, zone=zone)}
-        made["plans"] = seed_plans(conn, as_of, seed=seed)
-        book.compute_states(conn, as_of)
+        made["plans"] = seed_plans(conn, as_of, seed=seed, read=read)
+        BookRead.of(conn, as_of).store_states(conn, as_of)  # what the plans changed
         made["legal_cases"] = seed_legal_cases(conn, as_of)
     return made

@@ -15,12 +15,11 @@ from forbear.domain.plans import (
     PlanRequest,
     PlanType,
 )
-from forbear.domain.plans.ledger import apply_plans
 from forbear.services import book
 from forbear.services.plans.daily import daily_update
 from forbear.services.plans.lifecycle import accept_plan
 from forbear.services.plans.offers import offer_plan
-from forbear.store import bulk
+from forbear.sim.states import BookRead
 from forbear.store.models import Payment as PaymentRow
 
 # A loan whose payments by a date reach 110% of what its schedule asked ten days before
@@ -29,22 +28,29 @@ from forbear.store.models import Payment as PaymentRow
 BEHIND_MARGIN = 1.1
 
 
-def seed_plans(conn: Connection, as_of: date, *, seed: int, actor: str = "system:demo") -> int:
+def seed_plans(
+    conn: Connection,
+    as_of: date,
+    *,
+    seed: int,
+    actor: str = "system:demo",
+    read: BookRead | None = None,
+) -> int:
     """A realistic handful of plans on the demo book's overdue loans, within the default
     policy's agent limits: offered and accepted in the past few months, some kept
     (their borrowers pay the plan's instalments on time, as demo payments), some broken
     (payments stop after a few), the newest still active. Returns the number of plans.
 
-    The schedules and payments are read once for the four dates plans are offered on (the
-    plans' own payments are read again as they are made), and the ledger runs only on the
-    loans behind on their schedule that day: the candidates."""
+    The schedules and payments are read once for the four dates plans are offered on
+    (``read``, if the caller has read them up to ``as_of``; the plans' own payments are read
+    again as they are made), and the ledger runs only on the loans behind on their
+    schedule that day: the candidates."""
     rng = random.Random(seed)
     made = 0
     bases = [as_of - timedelta(days=d) for d in (210, 150, 90, 45)]
-    instalments = bulk.read_instalments(conn)
-    payments = bulk.read_payments(conn, up_to=as_of)
+    book_read = read if read is not None else BookRead.of(conn, as_of)
     for base in bases:
-        late = _late_on(conn, base, instalments, payments)
+        late = _late_on(conn, base, book_read)
         rng.shuffle(late)
         want = max(3, min(12, len(late) // 40))
         seeded: list[int] = []
@@ -58,17 +64,12 @@ def seed_plans(conn: Connection, as_of: date, *, seed: int, actor: str = "system
             except (Conflict, ValidationError, PermissionDenied):
                 continue
         if seeded:  # their plan's payments count on the next dates
-            mine = pl.col("loan_id").is_in(pl.Series(seeded, dtype=pl.Int64).implode())
-            payments = pl.concat(
-                [payments.filter(~mine), bulk.read_payments(conn, up_to=as_of, loan_ids=seeded)]
-            ).sort("loan_id", "paid_on", "payment_id")
+            book_read = book_read.with_payments_of(conn, seeded, as_of)
     _replay_daily(conn, min(bases), as_of)
     return made
 
 
-def _late_on(
-    conn: Connection, base: date, instalments: pl.DataFrame, payments: pl.DataFrame
-) -> list[int]:
+def _late_on(conn: Connection, base: date, read: BookRead) -> list[int]:
     """Active loans 10 to 75 days past due on ``base`` by the ledger (what
     :func:`forbear.services.book.ledger_inputs` gives it, plans applied), ordered by id.
 
@@ -77,9 +78,9 @@ def _late_on(
     interest and fee): a loan paid well beyond that does not owe an instalment ten days
     old, unless penalties took a large part of its payments; such a loan is only a
     candidate the demo does not see."""
-    paid = payments.filter(pl.col("paid_on") <= base)
+    paid = read.payments.filter(pl.col("paid_on") <= base)
     due = (
-        instalments.filter(pl.col("due_date") <= base - timedelta(days=10))
+        read.instalments.filter(pl.col("due_date") <= base - timedelta(days=10))
         .group_by("loan_id")
         .agg((pl.col("principal") + pl.col("interest") + pl.col("fee")).sum().alias("due"))
     )
@@ -90,16 +91,7 @@ def _late_on(
     )
     if behind.is_empty():
         return []
-    head = book.read_head(conn, base)
-    mine = pl.col("loan_id").is_in(behind.implode())
-    governing = head.governing.filter(mine)
-    lines = head.lines.join(governing.select("plan_id"), on="plan_id", how="semi")
-    theirs = paid.filter(mine)
-    loans, schedules, applied = apply_plans(
-        head.keyed.filter(mine), instalments.filter(mine), theirs, governing, lines
-    )
-    inputs = book.LedgerInputs(loans, head.products, schedules, applied, theirs, governing)
-    states = book.run_ledger_on(inputs, base, DEFAULT_BUCKETS)
+    states = book.run_ledger_on(read.inputs(conn, base, behind), base, DEFAULT_BUCKETS)
     return [
         int(i)
         for i in states.filter((pl.col("status") == "active") & pl.col("dpd").is_between(10, 75))[
