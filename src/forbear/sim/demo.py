@@ -160,15 +160,22 @@ def build_demo(
         step("training, activating and running the risk models")
         with transaction() as conn:
             trained, risk = _risk_models(conn, as_of)
+    # the supervisor dashboard's default range starts here: its figures are read from
+    # this snapshot and today's (after the plans, which change what was due)
+    range_start = as_of - timedelta(days=DEFAULT_RANGE_DAYS)
     collection: dict[str, int] = {}
     if reports[1].rows_imported:  # a new book (a rerun imports nothing and seeds nothing)
-        step("collection history: promises to pay, repayment plans, legal cases")
-        collection = seed_history(transaction, as_of, seed, zone, read=read)
-    # the supervisor dashboard's default range starts here: its figures are read from
-    # this snapshot and today's (after the plans above, which change what was due)
-    step("storing the account states the dashboard's default range starts from")
-    with transaction() as conn:
-        book.compute_states(conn, as_of - timedelta(days=DEFAULT_RANGE_DAYS))
+        step(
+            "collection history: promises to pay, repayment plans, legal cases; the "
+            "account states the dashboard's default range starts from"
+        )
+        collection = seed_history(
+            transaction, as_of, seed, zone, read=read, also_states=(range_start,)
+        )
+    else:
+        step("storing the account states the dashboard's default range starts from")
+        with transaction() as conn:
+            book.compute_states(conn, range_start)
     run: RunResult | None = None
     if with_run:
         step("running the daily job")

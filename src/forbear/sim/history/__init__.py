@@ -8,7 +8,7 @@ in the order the daily run reads them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date
 
@@ -29,14 +29,19 @@ def seed_history(
     zone: str,
     *,
     read: BookRead | None = None,
+    also_states: Sequence[date] = (),
 ) -> dict[str, int]:
     """Promises (decided from the book's payments), then plans (whose kept instalments are
     paid as demo payments), then the legal review queue and a few cases, in one
     transaction. ``read``: the book read up to ``as_of`` before the history, if the caller
-    has it. Returns how many of each were made."""
+    has it. The states of ``as_of`` are stored again after the plans (which change what
+    was due), with those of ``also_states`` from the same read. Returns how many of each
+    were made."""
     with transaction() as conn:
         made = {"promises": seed_promises(conn, as_of, seed=seed, zone=zone)}
         made["plans"] = seed_plans(conn, as_of, seed=seed, read=read)
-        BookRead.of(conn, as_of).store_states(conn, as_of)  # what the plans changed
+        after = BookRead.of(conn, as_of)
+        for day in (as_of, *also_states):
+            after.store_states(conn, day)
         made["legal_cases"] = seed_legal_cases(conn, as_of)
     return made
