@@ -15,6 +15,7 @@ from forbear.web.api import (
     complaints,
     contacts,
     dashboard,
+    education,
     me,
     portal,
     queue,
@@ -33,3 +34,4 @@ router.include_router(collection.router)
 router.include_router(complaints.router)
 router.include_router(dashboard.router)
 router.include_router(portal.router)
+router.include_router(education.router)

@@ -1,5 +1,5 @@
-"""The borrower portal's API (``/api/v1/portal/...``) and the education library
-(``/api/v1/education/...``).
+"""The borrower portal's API (``/api/v1/portal/...``); the education library
+(``/api/v1/education/...``) is :mod:`forbear.web.api.education`.
 
 A borrower authenticates with the portal session cookie (``POST /portal/session`` after
 ``POST /portal/code``); unsafe methods need the session's CSRF token in ``X-CSRF-Token``.
@@ -14,19 +14,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from forbear.services import complaints as complaint_service
 from forbear.services import contacts as contact_service
-from forbear.services import education
 from forbear.services import portal as svc
+from forbear.web import portal_session
 from forbear.web.api.schemas import Money
 from forbear.web.deps import CSRF_HEADER, require_any, state_of
 from forbear.web.errors import CsrfFailed, ErrorBody, ErrorResponse, Unauthenticated
 from forbear.web.i18n import Translator, request_lang
-from forbear.web.pages import portal as pages
 from forbear.web.permissions import MANAGEMENT_VIEW, MAX_ID
 from forbear.web.security import same
 from forbear.web.sessions import Principal
@@ -39,7 +37,6 @@ PaymentMethod = Literal["bank_transfer", "alipay", "wechat_pay", "union_pay"]
 DisputeReason = Literal["amount_wrong", "already_paid", "not_my_loan", "other"]
 OptOutChannel = Literal["call", "ai_call", "sms", "im", "email"]
 ComplaintCategory = Literal["harassment", "third_party", "privacy", "amount", "attitude", "other"]
-ArticleLang = Literal["zh", "en"]
 
 
 class Strict(BaseModel):
@@ -50,7 +47,7 @@ class Strict(BaseModel):
 
 
 def borrower(request: Request) -> svc.BorrowerSession:
-    session = pages.borrower_of(request)
+    session = portal_session.borrower_of(request)
     if session is None:
         raise Unauthenticated(invalid=False)
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
@@ -98,12 +95,12 @@ def request_code(request: Request, body: CodeRequest) -> CodeAccepted | Response
                 conn,
                 web.forbear.vault,
                 mobile=body.mobile,
-                client_key=pages.client_key(request),
+                client_key=portal_session.client_key(request),
                 now=web.now(),
             )
     except svc.CodeThrottled as exc:
         return _throttled(request, exc)
-    pages.log_dev_code(web, sent)
+    portal_session.log_dev_code(web, sent)
     return CodeAccepted(accepted=True, expires_in_seconds=int(svc.CODE_TTL.total_seconds()))
 
 
@@ -137,7 +134,7 @@ def open_session(request: Request, body: SessionRequest) -> SessionOut | Respons
         return JSONResponse(error.model_dump(), status_code=401)
     out = SessionOut(csrf_token=opened.session.csrf_token, expires_at=web.now() + svc.ABSOLUTE)
     response = JSONResponse(out.model_dump(mode="json"), status_code=201)
-    pages.start_session(request, response, opened)
+    portal_session.start_session(request, response, opened)
     return response
 
 
@@ -147,7 +144,7 @@ def close_session(request: Request, session: Borrower) -> Response:
     with web.forbear.transaction() as conn:
         svc.sign_out(conn, session, web.now())
     response = Response(status_code=204)
-    response.delete_cookie(pages.PORTAL_COOKIE, path="/")
+    response.delete_cookie(portal_session.PORTAL_COOKIE, path="/")
     return response
 
 
@@ -199,7 +196,7 @@ def owed_out(o: svc.Owed) -> OwedOut:
 )
 def my_loans(request: Request, session: Borrower) -> list[OwedOut]:
     web = state_of(request)
-    as_of = pages._book_date(request)
+    as_of = portal_session.book_date(request)
     with web.forbear.transaction() as conn:
         loans = svc.loans_of(conn, session.borrower_id)
         return [owed_out(svc.owed(conn, session.borrower_id, x.loan_id, as_of)) for x in loans]
@@ -210,7 +207,7 @@ def my_loans(request: Request, session: Borrower) -> list[OwedOut]:
 )
 def my_loan(request: Request, session: Borrower, loan_id: LoanId) -> OwedOut:
     web = state_of(request)
-    as_of = pages._book_date(request)
+    as_of = portal_session.book_date(request)
     with web.forbear.transaction() as conn:
         return owed_out(svc.owed(conn, session.borrower_id, loan_id, as_of))
 
@@ -234,7 +231,7 @@ def payment_intent(
     request: Request, session: Borrower, loan_id: LoanId, body: PaymentIntentIn
 ) -> Created:
     web = state_of(request)
-    as_of = pages._book_date(request)
+    as_of = portal_session.book_date(request)
     with web.forbear.transaction() as conn:
         found = svc.record_payment_intent(
             conn,
@@ -261,7 +258,7 @@ class PromiseIn(Strict):
 )
 def promise(request: Request, session: Borrower, loan_id: LoanId, body: PromiseIn) -> Created:
     web = state_of(request)
-    as_of = pages._book_date(request)
+    as_of = portal_session.book_date(request)
     with web.forbear.transaction() as conn:
         found = svc.make_promise(
             conn,
@@ -299,7 +296,7 @@ class PlanOptionsOut(BaseModel):
 )
 def plan_options(request: Request, session: Borrower, loan_id: LoanId) -> PlanOptionsOut:
     web = state_of(request)
-    as_of = pages._book_date(request)
+    as_of = portal_session.book_date(request)
     with web.forbear.transaction() as conn:
         options, _ = svc.plan_options(conn, session.borrower_id, loan_id, as_of)
     return PlanOptionsOut(
@@ -339,7 +336,7 @@ class PlanOut(BaseModel):
 )
 def choose_plan(request: Request, session: Borrower, loan_id: LoanId, body: PlanChoice) -> PlanOut:
     web = state_of(request)
-    as_of = pages._book_date(request)
+    as_of = portal_session.book_date(request)
     with web.forbear.transaction() as conn:
         plan = svc.choose_plan(
             conn, borrower_id=session.borrower_id, loan_id=loan_id, option=body.option, as_of=as_of
@@ -385,17 +382,13 @@ class ComplaintIn(Strict):
 def complain(request: Request, session: Borrower, body: ComplaintIn) -> Created:
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        if body.loan_id is not None:
-            svc.own_loan(conn, session.borrower_id, body.loan_id)
-        found = complaint_service.file_complaint(
+        found = svc.complain(
             conn,
             web.forbear.vault,
             borrower_id=session.borrower_id,
             loan_id=body.loan_id,
-            source="portal",
             category=body.category,
             description=body.description,
-            actor=session.actor,
             now=web.now(),
         )
     return Created(id=found)
@@ -459,73 +452,3 @@ def rights(request: Request) -> RightsOut:
         contact_windows=found.contact_windows,
         complaint_days=found.complaint_days,
     )
-
-
-# ---------------------------------------------------------------------------- education
-
-
-class ArticleSummary(BaseModel):
-    slug: str = Field(examples=["budgeting"])
-    lang: ArticleLang
-    title: str
-    summary: str
-    topics: list[str]
-
-
-class ArticleOut(ArticleSummary):
-    body: str = Field(description="Markdown subset: '## ' headings, '- ' items, paragraphs")
-
-
-def _summary(a: education.Article) -> ArticleSummary:
-    return ArticleSummary(
-        slug=a.slug, lang=a.lang, title=a.title, summary=a.summary, topics=list(a.topics)
-    )
-
-
-@router.get(
-    "/education/articles",
-    response_model=list[ArticleSummary],
-    tags=["education"],
-    summary="The financial-education articles (public)",
-)
-def articles(lang: Annotated[ArticleLang, Query()] = "zh") -> list[ArticleSummary]:
-    return [_summary(a) for a in education.articles(lang)]
-
-
-@router.get(
-    "/education/articles/{slug}",
-    response_model=ArticleOut,
-    tags=["education"],
-    summary="One article (public); the view is counted",
-)
-def article(
-    request: Request,
-    slug: Annotated[str, Path(min_length=1, max_length=64)],
-    lang: Annotated[ArticleLang, Query()] = "zh",
-) -> ArticleOut:
-    web = state_of(request)
-    found = education.article(slug, lang)
-    session = pages.borrower_of(request)
-    with web.forbear.transaction() as conn:
-        education.record_view(
-            conn, slug, session.borrower_id if session else None, web.now(), lang=lang
-        )
-    return ArticleOut(**_summary(found).model_dump(), body=found.body)
-
-
-class ViewCount(BaseModel):
-    slug: str
-    views: int
-
-
-@router.get(
-    "/education/views",
-    response_model=list[ViewCount],
-    tags=["education"],
-    summary="Views per article (management view)",
-)
-def views(request: Request, principal: Manager) -> list[ViewCount]:
-    web = state_of(request)
-    with web.forbear.transaction() as conn:
-        counts = education.view_counts(conn)
-    return [ViewCount(slug=s, views=n) for s, n in counts.items()]

@@ -16,6 +16,7 @@ from forbear.web.pages import (
     compliance,
     dashboard,
     portal,
+    portal_contact,
     workbench,
 )
 
@@ -28,3 +29,4 @@ router.include_router(complaints.router)
 router.include_router(compliance.router)
 router.include_router(dashboard.router)
 router.include_router(portal.router)
+router.include_router(portal_contact.router)

@@ -8,6 +8,9 @@ articles are the only pages open to anyone. Every form carries the borrower sess
 CSRF token (the sign-in forms, before a session, a signed double-submit cookie). A loan of
 somebody else answers 404 like a loan that does not exist, and nothing is written.
 
+Complaints, contact preferences and history, rights and articles are
+:mod:`.portal_contact`; the session cookie :mod:`forbear.web.portal_session`.
+
 In development mode the server log carries one line with the code of a sign-in request
 (the issue's demo: there is no SMS gateway); never the number, and never outside
 development.
@@ -15,174 +18,43 @@ development.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from forbear.domain.errors import Conflict, ForbearError, NotFound, ValidationError
+from forbear.domain.errors import ValidationError
 from forbear.domain.money import parse_yuan
-from forbear.services import complaints as complaint_service
-from forbear.services import contacts as contact_service
 from forbear.services import education
 from forbear.services import portal as svc
 from forbear.services.credentials import new_token
-from forbear.settings import Environment
-from forbear.store.portal import PAYMENT_METHODS
-from forbear.web import reads
 from forbear.web.deps import WebState, state_of
 from forbear.web.errors import CsrfFailed
 from forbear.web.i18n import Translator, request_lang
-from forbear.web.pages.render import page
-from forbear.web.security import request_client, same
+from forbear.web.pages.portal_parts import (
+    act,
+    attempt,
+    check_form_csrf,
+    loan_id_of,
+    redirect_sign_in,
+    render,
+)
+from forbear.web.portal_session import (
+    PORTAL_COOKIE,
+    SIGN_IN_COOKIE,
+    SIGN_IN_MAX_AGE,
+    book_date,
+    borrower_of,
+    client_key,
+    log_dev_code,
+    set_cookie,
+    start_session,
+)
+from forbear.web.security import same
 
-log = logging.getLogger("forbear.web.portal")
 router = APIRouter()
-PORTAL_COOKIE = "forbear_portal"
-SIGN_IN_COOKIE = "forbear_portal_sign_in"
-SIGN_IN_MAX_AGE = 900
-MAX_LOAN_ID = 2**31 - 1
-T = TypeVar("T")
-
-COMPLAINT_CATEGORIES = ("harassment", "third_party", "privacy", "amount", "attitude", "other")
-
-
-# ---------------------------------------------------------------------------- sessions
-
-
-def client_key(request: Request) -> str:
-    """A keyed hash of the client's address (``X-Forwarded-For`` only from a trusted
-    proxy: :func:`forbear.web.security.client_address`), for the code-request limits."""
-    web = state_of(request)
-    host = request_client(request, web.forbear.settings.trusted_proxy_networks)
-    return web.signer.key("portal-client", host)
-
-
-def borrower_of(request: Request) -> svc.BorrowerSession | None:
-    """The signed-in borrower of this request, or None (no, forged or ended session)."""
-    if hasattr(request.state, "borrower"):
-        found: svc.BorrowerSession | None = request.state.borrower
-        return found
-    web = state_of(request)
-    session = None
-    cookie = request.cookies.get(PORTAL_COOKIE)
-    if cookie:
-        token = web.signer.unsign(cookie, max_age=int(svc.ABSOLUTE.total_seconds()))
-        if token is not None:
-            with web.forbear.transaction() as conn:
-                session = svc.from_session(conn, token, web.now())
-    request.state.borrower = session
-    return session
-
-
-def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=state_of(request).secure_cookies,
-    )
-
-
-def start_session(request: Request, response: Response, opened: svc.NewBorrowerSession) -> None:
-    web = state_of(request)
-    set_cookie(
-        request,
-        response,
-        PORTAL_COOKIE,
-        web.signer.sign(opened.token),
-        int(svc.ABSOLUTE.total_seconds()),
-    )
-
-
-def log_dev_code(web: WebState, sent: svc.CodeSent) -> None:
-    """The development demo's only way to see a code (no SMS gateway): one log line with
-    the request id and the code, never the number; nothing outside development."""
-    if sent.code is not None and web.forbear.settings.environment is Environment.DEVELOPMENT:
-        log.info("development only: sign-in code of request %s is %s", sent.request_id, sent.code)
-
-
-def _redirect_sign_in() -> Response:
-    return RedirectResponse("/portal/sign-in", 303)
-
-
-def _check_form_csrf(session: svc.BorrowerSession, token: str) -> None:
-    if not token or not same(token, session.csrf_token):
-        raise CsrfFailed()
-
-
-def _book_date(request: Request) -> date:
-    web = state_of(request)
-    with web.forbear.transaction() as conn:
-        found = reads.book_date(conn, web.today())
-    return found or web.today()
-
-
-def _render(
-    request: Request,
-    template: str,
-    session: svc.BorrowerSession | None,
-    *,
-    status_code: int = 200,
-    **context: Any,
-) -> Response:
-    t = Translator(request_lang(request))
-    return page(
-        request,
-        template,
-        None,
-        status_code=status_code,
-        borrower=session,
-        portal_csrf=session.csrf_token if session is not None else None,
-        education_lang="en" if t.lang == "en" else "zh",
-        **context,
-    )
-
-
-STATUS = {NotFound: 404, ValidationError: 422, Conflict: 409}
-
-
-def _problem(request: Request, session: svc.BorrowerSession | None, exc: ForbearError) -> Response:
-    """A refused request on a portal page: the portal's error page in the user's words."""
-    t = Translator(request_lang(request))
-    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
-    if isinstance(exc, NotFound):
-        message = t("portal.error.not_found")
-    elif isinstance(exc, ValidationError):
-        message = t("portal.error.invalid", field=t.label("portal.field", exc.field))
-    elif isinstance(exc, Conflict):
-        message = t("portal.error.conflict")
-    else:
-        message = t("portal.error.refused")
-    return _render(request, "portal/error.html", session, status_code=status, message=message)
-
-
-def _attempt(request: Request, session: svc.BorrowerSession, work: Callable[[], T]) -> T | Response:
-    try:
-        return work()
-    except ForbearError as exc:
-        return _problem(request, session, exc)
-
-
-def _act(
-    request: Request,
-    csrf_token: str,
-    work: Callable[[svc.BorrowerSession, WebState], Response],
-) -> Response:
-    """A portal form's POST: signed in (else to the sign-in page), the session's CSRF
-    token, then ``work``; a refusal is the portal's error page and nothing is written."""
-    session = borrower_of(request)
-    if session is None:
-        return _redirect_sign_in()
-    _check_form_csrf(session, csrf_token)
-    web = state_of(request)
-    return _attempt(request, session, lambda: work(session, web))
+__all__ = ["PORTAL_COOKIE", "router"]
 
 
 # ---------------------------------------------------------------------------- sign-in
@@ -197,7 +69,7 @@ def _sign_in_form(
 ) -> Response:
     web = state_of(request)
     value = new_token()
-    response = _render(
+    response = render(
         request, template, None, status_code=status_code, sign_in_token=value, **context
     )
     set_cookie(request, response, SIGN_IN_COOKIE, web.signer.sign(value), SIGN_IN_MAX_AGE)
@@ -305,7 +177,7 @@ def sign_out(request: Request, csrf_token: Annotated[str, Form(max_length=200)] 
     session = borrower_of(request)
     response = RedirectResponse("/portal/sign-in", 303)
     if session is not None:
-        _check_form_csrf(session, csrf_token)
+        check_form_csrf(session, csrf_token)
         web = state_of(request)
         with web.forbear.transaction() as conn:
             svc.sign_out(conn, session, web.now())
@@ -320,9 +192,9 @@ def sign_out(request: Request, csrf_token: Annotated[str, Form(max_length=200)] 
 def home(request: Request, done: str | None = None) -> Response:
     session = borrower_of(request)
     if session is None:
-        return _redirect_sign_in()
+        return redirect_sign_in()
     web = state_of(request)
-    as_of = _book_date(request)
+    as_of = book_date(request)
     with web.forbear.transaction() as conn:
         loans = svc.loans_of(conn, session.borrower_id)
         owed = [svc.owed(conn, session.borrower_id, loan.loan_id, as_of) for loan in loans]
@@ -330,7 +202,7 @@ def home(request: Request, done: str | None = None) -> Response:
             {"dpd": max((o.dpd for o in owed), default=0)}
             | {"active_plan": any(o.active_plan_id for o in owed)}
         )
-    return _render(
+    return render(
         request,
         "portal/home.html",
         session,
@@ -341,33 +213,24 @@ def home(request: Request, done: str | None = None) -> Response:
     )
 
 
-def _loan_id(value: str) -> int:
-    """A loan id from the URL or a form; anything else is an unknown loan (the portal's
-    own 404 page, not the framework's 422)."""
-    text = value.strip()
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LOAN_ID:
-        raise NotFound("loan", text[:12])
-    return int(text)
-
-
 @router.get("/portal/loans/{loan_id}")
 def loan_page(
     request: Request, loan_id: str, done: str | None = None, survey: str | None = None
 ) -> Response:
     session = borrower_of(request)
     if session is None:
-        return _redirect_sign_in()
+        return redirect_sign_in()
     web = state_of(request)
-    as_of = _book_date(request)
+    as_of = book_date(request)
 
     def read() -> svc.Owed:
         with web.forbear.transaction() as conn:
-            return svc.owed(conn, session.borrower_id, _loan_id(loan_id), as_of)
+            return svc.owed(conn, session.borrower_id, loan_id_of(loan_id), as_of)
 
-    owed = _attempt(request, session, read)
+    owed = attempt(request, session, read)
     if isinstance(owed, Response):
         return owed
-    return _render(
+    return render(
         request,
         "portal/loan.html",
         session,
@@ -375,7 +238,7 @@ def loan_page(
         as_of=as_of,
         done=done,
         survey=_survey(survey),
-        methods=PAYMENT_METHODS,
+        methods=svc.PAYMENT_METHODS,
         reasons=svc.DISPUTE_REASONS,
     )
 
@@ -413,22 +276,20 @@ def answer_survey(
             raise ValidationError("subject_id", "a plan or a promise of yours")
         if not score.isdigit():
             raise ValidationError("score", "a whole number from 1 to 5")
-        loan = _loan_id(loan_id)
+        loan = loan_id_of(loan_id)
         with web.forbear.transaction() as conn:
-            svc.own_loan(conn, session.borrower_id, loan)
-            complaint_service.record_satisfaction(
+            svc.answer_survey(
                 conn,
                 borrower_id=session.borrower_id,
+                loan_id=loan,
                 subject_type=subject_type,
                 subject_id=int(subject_id),
                 score=int(score),
-                actor=session.actor,
                 now=web.now(),
-                loan_id=loan,
             )
         return _done(loan, "survey")
 
-    return _act(request, csrf_token, work)
+    return act(request, csrf_token, work)
 
 
 @router.post("/portal/loans/{loan_id}/pay")
@@ -440,21 +301,21 @@ def pay(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     def work(session: svc.BorrowerSession, web: WebState) -> Response:
-        as_of = _book_date(request)
+        as_of = book_date(request)
         fen = parse_yuan(amount)
         with web.forbear.transaction() as conn:
             svc.record_payment_intent(
                 conn,
                 borrower_id=session.borrower_id,
-                loan_id=_loan_id(loan_id),
+                loan_id=loan_id_of(loan_id),
                 amount=fen,
                 method=method,
                 as_of=as_of,
                 now=web.now(),
             )
-        return _done(_loan_id(loan_id), "pay")
+        return _done(loan_id_of(loan_id), "pay")
 
-    return _act(request, csrf_token, work)
+    return act(request, csrf_token, work)
 
 
 @router.post("/portal/loans/{loan_id}/promise")
@@ -466,7 +327,7 @@ def promise(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     def work(session: svc.BorrowerSession, web: WebState) -> Response:
-        as_of = _book_date(request)
+        as_of = book_date(request)
         fen = parse_yuan(amount)
         try:
             day = date.fromisoformat(promised_on)
@@ -476,15 +337,15 @@ def promise(
             made = svc.make_promise(
                 conn,
                 borrower_id=session.borrower_id,
-                loan_id=_loan_id(loan_id),
+                loan_id=loan_id_of(loan_id),
                 amount=fen,
                 promised_on=day,
                 as_of=as_of,
                 now=web.now(),
             )
-        return _done(_loan_id(loan_id), "promise", survey=f"promise:{made}")
+        return _done(loan_id_of(loan_id), "promise", survey=f"promise:{made}")
 
-    return _act(request, csrf_token, work)
+    return act(request, csrf_token, work)
 
 
 @router.post("/portal/loans/{loan_id}/dispute")
@@ -499,28 +360,28 @@ def dispute(
             svc.dispute(
                 conn,
                 borrower_id=session.borrower_id,
-                loan_id=_loan_id(loan_id),
+                loan_id=loan_id_of(loan_id),
                 reason=reason,
                 now=web.now(),
             )
-        return _done(_loan_id(loan_id), "dispute")
+        return _done(loan_id_of(loan_id), "dispute")
 
-    return _act(request, csrf_token, work)
+    return act(request, csrf_token, work)
 
 
 @router.get("/portal/loans/{loan_id}/plans")
 def plans_page(request: Request, loan_id: str) -> Response:
     session = borrower_of(request)
     if session is None:
-        return _redirect_sign_in()
+        return redirect_sign_in()
     web = state_of(request)
-    as_of = _book_date(request)
+    as_of = book_date(request)
 
     def read() -> Response:
         with web.forbear.transaction() as conn:
-            owed = svc.owed(conn, session.borrower_id, _loan_id(loan_id), as_of)
+            owed = svc.owed(conn, session.borrower_id, loan_id_of(loan_id), as_of)
             options, reason = svc.plan_options(conn, session.borrower_id, owed.loan.loan_id, as_of)
-        return _render(
+        return render(
             request,
             "portal/plans.html",
             session,
@@ -529,7 +390,7 @@ def plans_page(request: Request, loan_id: str) -> Response:
             unavailable=reason is not None or not options,
         )
 
-    return _attempt(request, session, read)
+    return attempt(request, session, read)
 
 
 @router.post("/portal/loans/{loan_id}/plans")
@@ -540,159 +401,15 @@ def choose_plan(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     def work(session: svc.BorrowerSession, web: WebState) -> Response:
-        as_of = _book_date(request)
+        as_of = book_date(request)
         with web.forbear.transaction() as conn:
             chosen = svc.choose_plan(
                 conn,
                 borrower_id=session.borrower_id,
-                loan_id=_loan_id(loan_id),
+                loan_id=loan_id_of(loan_id),
                 option=option,
                 as_of=as_of,
             )
-        return _done(_loan_id(loan_id), "plan", survey=f"plan:{chosen.id}")
+        return _done(loan_id_of(loan_id), "plan", survey=f"plan:{chosen.id}")
 
-    return _act(request, csrf_token, work)
-
-
-# ---------------------------------------------------------------------------- complain
-
-
-@router.get("/portal/complain")
-def complain_page(request: Request, done: str | None = None) -> Response:
-    session = borrower_of(request)
-    if session is None:
-        return _redirect_sign_in()
-    web = state_of(request)
-    with web.forbear.transaction() as conn:
-        loans = svc.loans_of(conn, session.borrower_id)
-    return _render(
-        request,
-        "portal/complain.html",
-        session,
-        loans=loans,
-        categories=COMPLAINT_CATEGORIES,
-        done=done,
-    )
-
-
-@router.post("/portal/complain")
-def complain(
-    request: Request,
-    category: Annotated[str, Form(max_length=40)] = "",
-    description: Annotated[str, Form(max_length=4000)] = "",
-    loan_id: Annotated[str, Form(max_length=12)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
-    def work(session: svc.BorrowerSession, web: WebState) -> Response:
-        loan: int | None = None
-        if loan_id.strip():
-            if not loan_id.strip().isdigit():
-                raise ValidationError("loan_id", "a loan of yours")
-            loan = _loan_id(loan_id)
-        with web.forbear.transaction() as conn:
-            if loan is not None:
-                svc.own_loan(conn, session.borrower_id, loan)
-            complaint_service.file_complaint(
-                conn,
-                web.forbear.vault,
-                borrower_id=session.borrower_id,
-                loan_id=loan,
-                source="portal",
-                category=category,
-                description=description,
-                actor=session.actor,
-                now=web.now(),
-            )
-        return RedirectResponse("/portal/complain?done=1", 303)
-
-    return _act(request, csrf_token, work)
-
-
-# ---------------------------------------------------------------------------- contact
-
-
-@router.get("/portal/preferences")
-def preferences_page(request: Request, done: str | None = None) -> Response:
-    session = borrower_of(request)
-    if session is None:
-        return _redirect_sign_in()
-    web = state_of(request)
-    with web.forbear.transaction() as conn:
-        stopped = svc.opted_out(conn, session.borrower_id)
-    return _render(
-        request,
-        "portal/preferences.html",
-        session,
-        channels=[c.value for c in svc.OPT_OUT_CHANNELS],
-        stopped=stopped,
-        done=done,
-    )
-
-
-@router.post("/portal/preferences")
-def opt_out(
-    request: Request,
-    channel: Annotated[str, Form(max_length=20)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
-    def work(session: svc.BorrowerSession, web: WebState) -> Response:
-        with web.forbear.transaction() as conn:
-            svc.opt_out(conn, borrower_id=session.borrower_id, channel=channel, now=web.now())
-        return RedirectResponse("/portal/preferences?done=1", 303)
-
-    return _act(request, csrf_token, work)
-
-
-@router.get("/portal/contacts")
-def contacts_page(request: Request) -> Response:
-    session = borrower_of(request)
-    if session is None:
-        return _redirect_sign_in()
-    web = state_of(request)
-    zone = web.forbear.settings.zone
-    with web.forbear.transaction() as conn:
-        history = svc.contact_history(conn, session.borrower_id)
-    rows = [(h.at.astimezone(zone).strftime("%Y-%m-%d %H:%M"), h) for h in history]
-    return _render(request, "portal/contacts.html", session, rows=rows)
-
-
-@router.get("/portal/rights")
-def rights_page(request: Request) -> Response:
-    session = borrower_of(request)
-    web = state_of(request)
-    with web.forbear.transaction() as conn:
-        rules = contact_service.lender_rules(web.forbear.settings.data_dir, conn)
-    return _render(request, "portal/rights.html", session, rights=svc.rights(rules))
-
-
-# ---------------------------------------------------------------------------- learn
-
-
-@router.get("/portal/learn")
-def learn(request: Request) -> Response:
-    session = borrower_of(request)
-    t = Translator(request_lang(request))
-    items = education.articles("en" if t.lang == "en" else "zh")
-    return _render(request, "portal/learn.html", session, articles=items)
-
-
-@router.get("/portal/learn/{slug}")
-def article_page(request: Request, slug: str) -> Response:
-    session = borrower_of(request)
-    web = state_of(request)
-    t = Translator(request_lang(request))
-    lang = "en" if t.lang == "en" else "zh"
-    if slug not in education.slugs():
-        return _render(
-            request,
-            "portal/error.html",
-            session,
-            status_code=404,
-            message=t("portal.error.no_article"),
-        )
-    item = education.article(slug, lang)
-    with web.forbear.transaction() as conn:
-        education.record_view(
-            conn, slug, session.borrower_id if session else None, web.now(), lang=lang
-        )
-    return _render(request, "portal/article.html", session, article=item)
+    return act(request, csrf_token, work)

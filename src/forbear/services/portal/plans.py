@@ -1,0 +1,142 @@
+"""A repayment plan from the portal: the offers the policy allows an agent, chosen by the
+borrower (offered and accepted at once)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Connection
+
+from forbear.domain.errors import Conflict, ValidationError
+from forbear.domain.plans import PlanRequest, PlanType
+from forbear.domain.plans.policy import LoadedPolicy, default_policy
+from forbear.services import plans
+from forbear.services.portal.common import (
+    actor_of,
+)
+from forbear.services.portal.loans import (
+    own_loan,
+)
+from forbear.store.locks import lock_loan
+
+# ---------------------------------------------------------------------------- plans
+
+PORTAL_ROLE = "agent"  # the most conservative authority of the policy
+
+
+@dataclass(frozen=True)
+class PlanOption:
+    key: str  # e.g. "deferral-2", "restructure-6"
+    plan_type: str
+    months: int
+    instalments: int
+    first_due_date: date
+    first_amount: int
+    largest_amount: int
+    total: int
+    lines: int
+
+
+def _requests(policy: LoadedPolicy, product_code: str, tier: str | None) -> list[PlanRequest]:
+    limits = policy.policy.limits_for(PORTAL_ROLE, product_code, tier)
+    found = [
+        PlanRequest(PlanType.DEFERRAL, months=m)
+        for m in range(1, min(limits.max_deferral_months, 3) + 1)
+    ]
+    for n in (3, 6, 12):
+        if n <= limits.max_restructure_instalments:
+            found.append(PlanRequest(PlanType.RESTRUCTURE, instalments=n))
+    return found
+
+
+def _key(request: PlanRequest) -> str:
+    count = request.months if request.plan_type is PlanType.DEFERRAL else request.instalments
+    return f"{request.plan_type.value}-{count}"
+
+
+def plan_options(
+    conn: Connection,
+    borrower_id: int,
+    loan_id: int,
+    as_of: date,
+    *,
+    policy: LoadedPolicy | None = None,
+) -> tuple[list[PlanOption], str | None]:
+    """The plans the borrower may choose on their loan today (deferrals and instalment
+    plans within an agent's limits, no waiver or discount), or no options and the reason
+    (an open plan, a dispute, a loan that is not overdue or not active)."""
+    own_loan(conn, borrower_id, loan_id)
+    loaded = policy or default_policy()
+    facts = plans.loan_facts(conn, loan_id)
+    tier = plans.tier_of(conn, loan_id, as_of)
+    options: list[PlanOption] = []
+    reason: str | None = None
+    for request in _requests(loaded, facts.product_code, tier):
+        try:
+            result = plans.offer_plan(
+                conn,
+                loan_id=loan_id,
+                request=request,
+                role=PORTAL_ROLE,
+                as_of=as_of,
+                actor=actor_of(borrower_id),
+                policy=loaded,
+                save=False,
+            )
+        except (Conflict, ValidationError) as refused:
+            reason = reason or str(refused)
+            continue
+        lines = [ln for ln in result.offer.lines if ln.due_date > as_of]
+        if not lines:
+            continue
+        totals = [ln.principal + ln.interest + ln.fee + ln.penalty for ln in lines]
+        options.append(
+            PlanOption(
+                key=_key(request),
+                plan_type=request.plan_type.value,
+                months=request.months,
+                instalments=request.instalments,
+                first_due_date=lines[0].due_date,
+                first_amount=totals[0],
+                largest_amount=max(totals),
+                total=sum(totals),
+                lines=len(lines),
+            )
+        )
+    return options, (None if options else reason)
+
+
+def choose_plan(
+    conn: Connection,
+    *,
+    borrower_id: int,
+    loan_id: int,
+    option: str,
+    as_of: date,
+    policy: LoadedPolicy | None = None,
+) -> plans.PlanInfo:
+    """The borrower chooses one of :func:`plan_options`: the plan is offered and accepted
+    at once (audited ``plan.offer`` / ``plan.accepted`` by the borrower)."""
+    own_loan(conn, borrower_id, loan_id)
+    lock_loan(conn, loan_id)  # one open plan per loan (held to the transaction's end)
+    loaded = policy or default_policy()
+    facts = plans.loan_facts(conn, loan_id)
+    tier = plans.tier_of(conn, loan_id, as_of)
+    chosen = next(
+        (r for r in _requests(loaded, facts.product_code, tier) if _key(r) == option), None
+    )
+    if chosen is None:
+        raise ValidationError("option", "not one of the plans offered for this loan")
+    result = plans.offer_plan(
+        conn,
+        loan_id=loan_id,
+        request=chosen,
+        role=PORTAL_ROLE,
+        as_of=as_of,
+        actor=actor_of(borrower_id),
+        policy=loaded,
+        save=True,
+    )
+    assert result.plan_id is not None
+    return plans.accept_plan(conn, result.plan_id, as_of=as_of, actor=actor_of(borrower_id))
