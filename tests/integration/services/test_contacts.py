@@ -399,3 +399,34 @@ def test_the_flags_reader_sees_placements_notices_and_demands_as_of_a_moment(
         pl.col("loan_id") == loan
     )
     assert now["agency_id"][0] == 6 and now["agency_notified_at"][0] is None
+
+
+def test_the_recorded_moment_is_the_callers_not_the_clocks(
+    connection: Connection, book: dict[str, int], rules: CompiledRules
+) -> None:
+    """No clock in the contact use cases (issue 12, item 4): ``created_at`` is the ``now``
+    the caller passes (a fixed moment here, far from the wall clock), else the event's."""
+    at = local("2026-03-10 10:00")
+    now = at + timedelta(minutes=3)
+    decision = svc.request_contact(
+        connection, loan_id=book["L0001"], channel="call", at=at, actor=ACTOR, rules=rules, now=now
+    )
+    attempt = connection.execute(
+        select(store.ContactAttempt.created_at).where(
+            store.ContactAttempt.id == decision.attempt_id
+        )
+    ).scalar_one()
+    assert attempt.replace(tzinfo=UTC) == now
+    hold_id = svc.add_hold(
+        connection, loan_id=book["L0001"], kind="dispute", actor=ACTOR, since=at, now=now
+    )
+    placed = svc.assign_agency(
+        connection, loan_id=book["L0002"], agency_id=3, at=at, actor=ACTOR
+    )  # no now: the placement's own moment
+    hold = connection.execute(
+        select(store.Hold.created_at).where(store.Hold.id == hold_id)
+    ).scalar_one()
+    placement = connection.execute(
+        select(store.AgencyAssignment.created_at).where(store.AgencyAssignment.id == placed)
+    ).scalar_one()
+    assert hold.replace(tzinfo=UTC) == now and placement.replace(tzinfo=UTC) == at
