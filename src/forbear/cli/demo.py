@@ -68,6 +68,7 @@ def demo(
             with_models=with_models,
             with_run=with_run,
             data_dir=settings.data_dir,
+            now=forbear.now(),
         )
         if current:
             progress.update(current[-1], completed=1, total=1)

@@ -210,15 +210,18 @@ def train_on_book(
     months: int = 6,
     seed: int = 42,
     now: datetime | None = None,
+    frames: BookFrames | None = None,
 ) -> Trained:
     """Train a behaviour or early-warning scorecard, or the propensity model, on the book
     as it stood on ``as_of``, stacked over ``observation_dates`` (default: the last
-    ``months`` month ends whose outcome has matured by ``as_of``)."""
+    ``months`` month ends whose outcome has matured by ``as_of``). ``frames``: the book
+    read up to ``as_of`` (:func:`load_book`), when the caller trains several kinds."""
     from forbear.domain.scoring.scorecard import train_scorecard  # optbinning: training only
 
     if kind not in BOOK_KINDS:
         raise ValidationError("--kind", f"{kind.value} is trained from a file, not the book")
-    frames = load_book(conn, up_to=as_of)
+    if frames is None:
+        frames = load_book(conn, up_to=as_of)
     days = window if window is not None else DEFAULT_WINDOW_DAYS[kind]
     dates = list(observation_dates) if observation_dates else month_ends(as_of, months, days)
     data = training_set(frames, kind, dates, as_of, days)

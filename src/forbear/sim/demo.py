@@ -8,7 +8,7 @@ import calendar
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +19,7 @@ from forbear.domain import portfolio
 from forbear.domain.errors import ValidationError
 from forbear.domain.products import ProductTerms
 from forbear.domain.scoring.artefact import ModelKind, ModelStatus
+from forbear.domain.scoring.features import BookFrames
 from forbear.domain.scoring.targets import BOOK_KINDS
 from forbear.services import book, models, templates
 from forbear.services.dashboard import DEFAULT_RANGE_DAYS
@@ -60,7 +61,7 @@ class DemoResult:
 
 
 def _risk_models(
-    conn: Connection, as_of: date
+    conn: Connection, as_of: date, now: datetime | None
 ) -> tuple[list[tuple[bool, str]], pl.DataFrame | None]:
     """Train and activate the three book models where none is active, score the book.
 
@@ -68,18 +69,20 @@ def _risk_models(
     re-scores the date, which replaces that date's scores.
     """
     done: list[tuple[bool, str]] = []
+    frames: BookFrames | None = None  # the book is read once for the kinds trained
     active = {m.kind for m in models.list_models(conn) if m.status == ModelStatus.ACTIVE.value}
     for kind in BOOK_KINDS:
         if kind.value in active:
             done.append((True, f"{kind.value}: the active model is kept"))
             continue
+        frames = frames or models.load_book(conn, up_to=as_of)
         try:
-            trained = models.train_on_book(conn, kind, as_of=as_of)
+            trained = models.train_on_book(conn, kind, as_of=as_of, now=now, frames=frames)
         except ValidationError as exc:  # a tiny book may have too few events to fit
             done.append((False, f"{kind.value}: not trained ({exc})"))
             continue
         active.add(kind.value)
-        models.activate(conn, trained.model.id)
+        models.activate(conn, trained.model.id, now=now)
         metrics = trained.artefact.metrics
         done.append(
             (
@@ -121,11 +124,14 @@ def build_demo(
     with_models: bool = True,
     with_run: bool = True,
     data_dir: Path | None = None,
+    now: datetime | None = None,
 ) -> DemoResult:
     """Generate, import, compute states for today and for the last two month ends.
 
     ``transaction`` opens one database transaction (a context manager yielding a
     Connection); each import runs in its own, so a failure leaves the earlier ones.
+    ``now``: the caller's moment (``forbear demo`` passes ``app.now()``), recorded on the
+    import batches, templates and models.
     """
     step("generating the synthetic book")
     demo = generate_book(borrowers, as_of, seed, products)
@@ -138,13 +144,13 @@ def build_demo(
     step("installing the default message templates")
     with transaction() as conn:
         # the shipped strategy's templates, through the content filter (kept on a rerun)
-        templates.install_library(conn)
+        templates.install_library(conn, now=now)
     step("importing loans")
     with transaction() as conn:
-        reports.append(import_loans(conn, vault, loans_file))
+        reports.append(import_loans(conn, vault, loans_file, now=now))
     step("importing payments")
     with transaction() as conn:
-        reports.append(import_payments(conn, payments_file, zone=zone))
+        reports.append(import_payments(conn, payments_file, zone=zone, now=now))
     roll_to = month_end_before(as_of)
     roll_from = month_end_before(roll_to)
     step(f"computing account states for {roll_from}, {roll_to} and {as_of}")
@@ -159,7 +165,7 @@ def build_demo(
     if with_models:
         step("training, activating and running the risk models")
         with transaction() as conn:
-            trained, risk = _risk_models(conn, as_of)
+            trained, risk = _risk_models(conn, as_of, now)
     # the supervisor dashboard's default range starts here: its figures are read from
     # this snapshot and today's (after the plans, which change what was due)
     range_start = as_of - timedelta(days=DEFAULT_RANGE_DAYS)
@@ -180,7 +186,7 @@ def build_demo(
     if with_run:
         step("running the daily job")
         with transaction() as conn:
-            run = run_day(conn, as_of, data_dir=data_dir or directory.parent)
+            run = run_day(conn, as_of, data_dir=data_dir or directory.parent, now=now)
     return DemoResult(
         run=run,
         as_of=as_of,
