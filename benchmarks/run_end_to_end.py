@@ -283,8 +283,8 @@ import sys, time
 from datetime import date, time as clock
 from pathlib import Path
 from forbear.batch import kernel
-from forbear.batch.daily import capacity_input
-from forbear.batch.spark_engine import read_export
+from forbear.batch.decisions import capacity_input
+from forbear.batch.export import read_export
 from forbear.domain.capacity import allocate, default_capacity
 from forbear.domain.strategy import compile_strategy
 import polars as pl
@@ -304,7 +304,7 @@ import sys
 from datetime import date
 from pathlib import Path
 from forbear.bootstrap import bootstrap
-from forbear.batch.spark_engine import export_day
+from forbear.batch.export import export_day
 forbear = bootstrap()
 with forbear.engine.connect() as conn, conn.begin():
     export_day(conn, date.fromisoformat(sys.argv[1]), forbear.settings.data_dir, Path(sys.argv[2]))

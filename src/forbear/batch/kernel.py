@@ -38,6 +38,7 @@ from typing import Any
 
 import polars as pl
 
+from forbear.batch.contacts import decide_contacts, plan
 from forbear.domain.compliance import schema as gate_schema
 from forbear.domain.strategy.schema import ACCOUNT
 
@@ -164,8 +165,6 @@ def decide(frames: DayFrames, compiled: Any, rules: Any, as_of: date, hour: time
     """Steps 4 and 6 for one bucket: assign segments, arms and treatments, today's
     actions (yesterday's carried ones re-enter unless today repeats them), and the gate's
     answer for every planned contact. Pure: frames in, frames out."""
-    from forbear.batch.daily import decide_contacts, plan
-
     f = frames.conformed()
     assigned = compiled.assign(f.accounts.lazy()).collect()
     today = compiled.actions_for(assigned.lazy(), as_of).collect()

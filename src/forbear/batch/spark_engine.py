@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
 import math
 import os
 import re
@@ -63,10 +62,9 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow as pa
-from sqlalchemy import Connection
 
 from forbear.batch import kernel
-from forbear.batch.daily import CONTACT_HOUR, EngineUnavailable
+from forbear.batch.engines import CONTACT_HOUR, EngineUnavailable
 from forbear.domain.compliance.config import CompiledRules
 from forbear.domain.errors import ValidationError
 from forbear.domain.strategy import Strategy
@@ -82,9 +80,6 @@ ROWS_PER_BUCKET = 250_000
 MAX_BUCKETS = 4_096
 KIND = "kind"
 ASSIGNED, GATED = "assigned", "gated"
-EXPORT_MANIFEST = "manifest.json"
-EXPORT_STRATEGY = "strategy.yaml"
-EXPORT_LENDER = "lender.yaml"
 # The driver's log4j2 configuration for a local master: warnings and errors only, without
 # the start-up notes about the host name and native Hadoop libraries.
 _LOG4J = """\
@@ -160,7 +155,7 @@ def _java_major(java: str) -> int | None:
 
 
 def require() -> None:
-    """Raise :class:`~forbear.batch.daily.EngineUnavailable` unless Spark can run here."""
+    """Raise :class:`~forbear.batch.engines.EngineUnavailable` unless Spark can run here."""
     reason = unavailable_reason()
     if reason is not None:
         raise EngineUnavailable("--engine", f"spark: {reason}; use --engine local")
@@ -468,92 +463,3 @@ def decide_frames(
             return decide_parquet_spark(root, strategy, rules, as_of, hour, spark=spark)
         finally:
             shutil.rmtree(root, ignore_errors=True)
-
-
-# --- an export for a cluster job -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Export:
-    """What :func:`read_export` finds: everything ``decide_parquet_spark`` needs."""
-
-    root: Path
-    as_of: date
-    hour: time
-    buckets: int
-    strategy: Strategy
-    strategy_version_id: int | None
-    rules: CompiledRules
-
-
-def export_day(
-    conn: Connection,
-    as_of: date,
-    data_dir: Path,
-    root: Path,
-    buckets: int = kernel.DEFAULT_BUCKETS,
-    *,
-    hour: time = CONTACT_HOUR,
-) -> Export:
-    """Write the day's kernel inputs (the whole book's :class:`~forbear.batch.kernel.DayFrames`
-    with yesterday's carried actions) as a Parquet export at ``root`` for a cluster job,
-    with ``manifest.json`` (date, hour, buckets, row counts), the active strategy's YAML
-    and the lender configuration in force (``lender.yaml``; absent = the default).
-
-    Run it after the day's states and scores (``forbear book state``, ``forbear model
-    score``): accounts without the day's scores go out unscored. Writes nothing to the
-    database apart from the ledger snapshot of ``as_of`` when the date has none."""
-    from forbear.batch import daily
-    from forbear.services.contacts import lender_rules
-    from forbear.services.lender import lender_text
-
-    if buckets < 1:
-        raise ValidationError("buckets", f"{buckets}: at least 1")
-    version_id, strategy = daily._strategy(conn)
-    rules = lender_rules(data_dir, conn)
-    _queue, carried = daily._previous_day(conn, as_of)
-    frames = daily.day_frames(conn, as_of, hour, carried)
-    found = lender_text(conn, data_dir)
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    kernel.write_parquet(frames, root, buckets)
-    (root / EXPORT_STRATEGY).write_text(strategy.text or "", encoding="utf-8")
-    if found is not None:
-        (root / EXPORT_LENDER).write_text(found[0], encoding="utf-8")
-    manifest = {
-        "as_of": as_of.isoformat(),
-        "hour": hour.isoformat(),
-        "buckets": buckets,
-        "strategy_version_id": version_id,
-        "rows": {name: getattr(frames, name).height for name in kernel.TABLES},
-    }
-    (root / EXPORT_MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    return Export(root, as_of, hour, buckets, strategy, version_id, rules)
-
-
-def read_export(root: Path) -> Export:
-    """An export written by :func:`export_day`, for ``decide_parquet_spark(export.root,
-    export.strategy, export.rules, export.as_of, export.hour)``."""
-    from forbear.domain.compliance.config import default_rules
-    from forbear.domain.strategy import parse_strategy
-    from forbear.services.lender import compile_text
-
-    try:
-        manifest = json.loads((root / EXPORT_MANIFEST).read_text(encoding="utf-8"))
-        text = (root / EXPORT_STRATEGY).read_text(encoding="utf-8")
-    except (OSError, ValueError) as e:
-        raise ValidationError("root", f"{root} is not a Forbear export ({e})") from None
-    lender = root / EXPORT_LENDER
-    rules = (
-        compile_text(lender.read_text(encoding="utf-8"), str(lender))
-        if lender.is_file()
-        else default_rules()
-    )
-    return Export(
-        root=root,
-        as_of=date.fromisoformat(manifest["as_of"]),
-        hour=time.fromisoformat(manifest["hour"]),
-        buckets=int(manifest["buckets"]),
-        strategy=parse_strategy(text, str(root / EXPORT_STRATEGY)),
-        strategy_version_id=manifest["strategy_version_id"],
-        rules=rules,
-    )

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import Connection, select
 
 from clirun import assert_one_clear_line, forbear
-from forbear.batch import daily, kernel, spark_engine
+from forbear.batch import daily, inputs, kernel, spark_engine
+from forbear.batch import export as exports
 from forbear.domain.capacity import load_capacity
 from forbear.domain.compliance.config import default_rules
 from forbear.domain.errors import ValidationError
@@ -186,17 +187,17 @@ def test_an_export_for_a_cluster_job_decides_as_the_run_does(
 ) -> None:
     conn = book
     root = tmp_path / "export"
-    export = spark_engine.export_day(conn, AS_OF, tmp_path, root, buckets=3)
+    export = exports.export_day(conn, AS_OF, tmp_path, root, buckets=3)
     assert (root / "manifest.json").is_file() and kernel.buckets_in(root) == [0, 1, 2]
 
-    job = spark_engine.read_export(root)
+    job = exports.read_export(root)
     assert (job.as_of, job.hour, job.buckets) == (AS_OF, daily.CONTACT_HOUR, 3)
     assert job.rules == export.rules and job.strategy.text == export.strategy.text
     on_spark = spark_engine.decide_parquet_spark(
         job.root, job.strategy, job.rules, job.as_of, job.hour, spark=spark
     )
 
-    _queue, carried = daily._previous_day(conn, AS_OF)
+    _queue, carried = inputs.previous_day(conn, AS_OF)
     frames = daily.day_frames(conn, AS_OF, daily.CONTACT_HOUR, carried)
     local = kernel.concat(
         [kernel.decide(frames, compile_strategy(job.strategy), job.rules, AS_OF, job.hour)]

@@ -1,0 +1,96 @@
+"""Steps 1-3 of the daily run: plans settled, the book read once and its ledger run once
+(states and scoring features), then states and scores stored and promises matched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import polars as pl
+from sqlalchemy import Connection
+
+from forbear.batch.engines import ACTOR
+from forbear.domain.errors import NotFound
+from forbear.services import book, models
+
+
+@dataclass
+class Prepared:
+    """What steps 1-3 leave for the compute phase."""
+
+    started: datetime
+    notes: list[str]
+    collection: dict[str, dict[str, int]]
+
+
+@dataclass
+class BookDay:
+    """Steps 2-3 computed, not yet stored: the ledger's states, the models' scores (None
+    when no book model is active) and each loan's borrower, from the book read once."""
+
+    states: pl.DataFrame
+    scores: dict[str, pl.DataFrame] | None
+    borrowers: pl.DataFrame
+
+
+def settle_plans(conn: Connection, as_of: date) -> dict[str, int]:
+    """Step 1: plans first (an activated or broken plan changes what the ledger counts)."""
+    from forbear.services import plans
+
+    return plans.daily_update(conn, as_of, ACTOR)
+
+
+def compute_book(conn: Connection, as_of: date) -> BookDay:
+    """Steps 2-3 on the book as it stands; reads only. Every table of the book is read
+    once, range of loan ids by range (:func:`forbear.services.book.iter_days`: memory
+    holds one range, and the next one being read), and the ledger runs once
+    (:func:`forbear.services.book.day_ledger`); the scoring features come from that same
+    run, and the states and scores computed here are what the ACCOUNT frame reads."""
+    head = book.read_head(conn, as_of)
+    scoring = models.has_active_book_model(conn)
+    states: list[pl.DataFrame] = []
+    features: list[pl.DataFrame] = []
+    days = (
+        book.iter_days(conn, head)
+        if head.loans.height
+        else iter([book.load_bucket(conn, head, 0, -1)])
+    )
+    for day in days:  # the next range is being read on conn meanwhile: compute only
+        ledger = book.day_ledger(day, contract=scoring)
+        states.append(ledger.states)
+        if scoring:
+            features.append(models.day_features(day, ledger))
+        del day, ledger
+    borrowers = head.loans.select("loan_id", "borrower_id")
+    scores: dict[str, pl.DataFrame] | None = None
+    if scoring:
+        whole = models.whole_book(features, borrowers)
+        try:
+            scores = models.book_scores(conn, as_of, features=whole)
+        except NotFound:
+            scores = None
+    return BookDay(pl.concat(states).sort("loan_id"), scores, borrowers)
+
+
+def store_book(
+    conn: Connection,
+    as_of: date,
+    book_day: BookDay,
+    plan_counts: dict[str, int],
+    started: datetime,
+) -> Prepared:
+    """Store the day's states and scores, then match promises to payments; each
+    idempotent for the date. (The legal review queue is assessed on the next snapshot,
+    which sees the promises matched here, and refreshed in the run's last write.)"""
+    from forbear.services import promises
+
+    notes: list[str] = []
+    book.store_states(conn, as_of, book_day.states)
+    collection = {"plans": plan_counts}
+    collection["promises"] = promises.daily_update(conn, as_of, ACTOR)
+    if book_day.scores is None:
+        notes.append("no active book model: scoring skipped (accounts are unscored)")
+    else:
+        for kind, rows in models.store_scores(conn, as_of, book_day.scores).items():
+            notes.append(f"{kind}: {rows:,} accounts scored")
+    return Prepared(started, notes, collection)

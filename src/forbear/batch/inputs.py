@@ -1,0 +1,143 @@
+"""The day's inputs besides the book: the active strategy, yesterday's work queue and
+carried actions (with how many days each has been carried), and the kernel's frames."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, select
+
+from forbear.batch import kernel
+from forbear.batch.contacts import borrower_zones, contact_points
+from forbear.batch.kernel import DayFrames
+from forbear.store import bulk
+from forbear.store import contacts as contact_store
+from forbear.store.runs import Decision, WorkQueueItem
+
+# How far back the run looks to count the days an action has been carried.
+CARRY_LOOKBACK_DAYS = 30
+
+ACTIONS = kernel.ACTIONS
+
+
+def active(conn: Connection) -> tuple[int | None, Any]:
+    """The active strategy's version id (None for the shipped default) and strategy."""
+    from forbear.services.strategies import active_strategy
+
+    strategy, info = active_strategy(conn)
+    return (None if info is None else int(info.id)), strategy
+
+
+def previous_day(conn: Connection, as_of: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Yesterday's work queue and yesterday's carried (allowed, unscheduled) actions."""
+    yesterday = as_of - timedelta(days=1)
+    wq = WorkQueueItem
+    queue = bulk.read_frame(
+        conn,
+        select(wq.loan_id, wq.borrower_id, wq.agent_id, wq.team_id, wq.channel, wq.rank).where(
+            wq.as_of == yesterday
+        ),
+        {
+            "loan_id": pl.Int64(),
+            "borrower_id": pl.Int64(),
+            "agent_id": pl.String(),
+            "team_id": pl.String(),
+            "channel": pl.String(),
+            "rank": pl.Int64(),
+        },
+    )
+    d = Decision
+    carried = bulk.read_frame(
+        conn,
+        select(*(getattr(d, name) for name in ACTIONS)).where(
+            d.as_of == yesterday, d.carried.is_(True)
+        ),
+        ACTIONS,
+    )
+    streaks = carried_streaks(
+        bulk.read_frame(
+            conn,
+            select(d.as_of, d.loan_id, d.action_index).where(
+                d.as_of >= yesterday - timedelta(days=CARRY_LOOKBACK_DAYS - 1),
+                d.as_of <= yesterday,
+                d.carried.is_(True),
+            ),
+            {"as_of": pl.Date(), "loan_id": pl.Int64(), "action_index": pl.Int64()},
+        ),
+        yesterday,
+    )
+    carried = carried.join(streaks, on=["loan_id", "action_index"], how="left").with_columns(
+        pl.col("carried_days").fill_null(1)
+    )
+    return queue, carried
+
+
+def carried_streaks(carried: pl.DataFrame, yesterday: date) -> pl.DataFrame:
+    """``loan_id, action_index, carried_days``: for each action carried on ``yesterday``,
+    on how many consecutive days up to ``yesterday`` it was carried (1 = only yesterday).
+    ``carried`` holds the ``(as_of, loan_id, action_index)`` of the carried decisions of the
+    last days."""
+    keys = ["loan_id", "action_index"]
+    return (
+        carried.with_columns(_back=(pl.lit(yesterday) - pl.col("as_of")).dt.total_days())
+        .sort([*keys, "_back"])
+        .with_columns(_rank=pl.int_range(pl.len()).over(keys))
+        .group_by(keys)
+        .agg(
+            carried_days=((pl.col("_back") != pl.col("_rank")).cum_sum() == 0).sum().cast(pl.Int64)
+        )
+        .filter(pl.col("carried_days") > 0)
+    )
+
+
+def day_frames(
+    conn: Connection,
+    as_of: date,
+    hour: time,
+    carried: pl.DataFrame,
+    *,
+    facts: Any = None,
+    scores: pl.DataFrame | None = None,
+) -> DayFrames:
+    """The kernel's inputs for the whole book from the database (one bucket). The daily
+    run passes the day's :class:`forbear.services.accounts.DayFacts` and ``scores``
+    (``bulk.SCORES``) it holds, so each table is read once (the holds serve the ACCOUNT
+    frame and the gate)."""
+    from forbear.services.accounts import build_accounts, day_facts
+
+    if scores is None:
+        scores = bulk.read_scores(conn, as_of)
+    if facts is None:
+        facts = day_facts(conn, as_of)
+    accounts = build_accounts(conn, as_of, facts=facts, scores=scores).join(
+        reason_codes(scores), on="loan_id", how="left"
+    )
+    zones = borrower_zones(conn)
+    first, last = kernel.day_window(zones["timezone"].drop_nulls().to_list(), as_of, hour)
+    return DayFrames(
+        accounts=accounts,
+        carried=carried,
+        points=contact_points(conn),
+        zones=zones,
+        history=contact_store.read_history(conn, before=first),
+        flags=contact_store.read_flags(conn, at=last),
+        holds=facts.holds,
+    ).conformed()
+
+
+def reason_codes(scores: pl.DataFrame) -> pl.DataFrame:
+    """``loan_id, reason_codes``: the behaviour model's reason codes of the day, else the
+    early-warning model's (a JSON list as stored)."""
+    by_kind = [
+        scores.filter(pl.col("kind") == kind).select(
+            "loan_id", pl.col("reason_codes").alias(f"_r{i}")
+        )
+        for i, kind in enumerate(("behaviour", "early_warning"))
+    ]
+    return (
+        by_kind[0]
+        .join(by_kind[1], on="loan_id", how="full", coalesce=True)
+        .select("loan_id", reason_codes=pl.coalesce("_r0", "_r1"))
+    )
