@@ -38,7 +38,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ from forbear.batch.decisions import (
 )
 from forbear.batch.engines import ACTOR, CONTACT_HOUR, ENGINES, EngineUnavailable
 from forbear.batch.inputs import active, carried_streaks, day_frames, previous_day
+from forbear.clock import Clock, system_clock
 from forbear.services.contacts import lender_rules
 from forbear.store import audit, bulk
 from forbear.store.db import read_only
@@ -141,19 +142,20 @@ def run_day(
     hour: time = CONTACT_HOUR,
     capacity: Any = None,
     now: datetime | None = None,
+    clock: Clock = system_clock,
 ) -> RunResult:
     """Decide the day for the whole book in the caller's ONE transaction (see the module
     docstring). ``capacity`` defaults to :func:`forbear.domain.capacity.default_capacity`.
     Operators' runs go through :func:`run_day_phased`, which holds no write lock while
     it computes."""
     check_engine(engine)
-    started = now or datetime.now(UTC)
+    started = now or clock()
     with audit.deferred(conn):
         plan_counts = settle_plans(conn, as_of)
         book_day = compute_book(conn, as_of)
         prepared = store_book(conn, as_of, book_day, plan_counts, started)
         computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared, book_day)
-        return _write(conn, as_of, engine, prepared, computed)
+        return _write(conn, as_of, engine, prepared, computed, clock)
 
 
 def run_day_phased(
@@ -165,6 +167,7 @@ def run_day_phased(
     hour: time = CONTACT_HOUR,
     capacity: Any = None,
     now: datetime | None = None,
+    clock: Clock = system_clock,
 ) -> RunResult:
     """The daily run as short write transactions around read-only computing, so that the
     web app keeps writing while it runs (DESIGN.md "Concurrency"):
@@ -185,17 +188,24 @@ def run_day_phased(
     is held only for that insert and the commit. A contact made while the day computes
     is not in its snapshot; the gate at the moment of contact sees it."""
     check_engine(engine)
-    started = now or datetime.now(UTC)
-    with db.begin() as conn, audit.deferred(conn):
-        plan_counts = settle_plans(conn, as_of)
-    with snapshot(db) as conn:
-        book_day = compute_book(conn, as_of)
-    with db.begin() as conn, audit.deferred(conn):
-        prepared = store_book(conn, as_of, book_day, plan_counts, started)
-    with snapshot(db) as conn:
-        computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared, book_day)
-    with db.begin() as conn, audit.deferred(conn):
-        return _write(conn, as_of, engine, prepared, computed)
+    started = now or clock()
+    try:
+        # each read phase's Arrow reader starts (and loads its driver) during the write
+        # before it: it holds no snapshot until the phase opens
+        bulk.prewarm_snapshot_reader(db)
+        with db.begin() as conn, audit.deferred(conn):
+            plan_counts = settle_plans(conn, as_of)
+        with snapshot(db) as conn:
+            book_day = compute_book(conn, as_of)
+        bulk.prewarm_snapshot_reader(db)
+        with db.begin() as conn, audit.deferred(conn):
+            prepared = store_book(conn, as_of, book_day, plan_counts, started)
+        with snapshot(db) as conn:
+            computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared, book_day)
+        with db.begin() as conn, audit.deferred(conn):
+            return _write(conn, as_of, engine, prepared, computed, clock)
+    finally:
+        bulk.close_spare_readers()
 
 
 @contextmanager
@@ -262,7 +272,12 @@ def _compute(
 
 
 def _write(
-    conn: Connection, as_of: date, engine: str, prepared: Prepared, computed: _Computed
+    conn: Connection,
+    as_of: date,
+    engine: str,
+    prepared: Prepared,
+    computed: _Computed,
+    clock: Clock,
 ) -> RunResult:
     """Step 7 (see :func:`run_day_phased`). Two runs of one date write one at a time."""
     version_id, decisions, assigned = computed.version_id, computed.decisions, computed.assigned
@@ -320,7 +335,7 @@ def _write(
         & pl.col("channel").is_in([c.value for c in OUTBOX_CHANNELS])
         & pl.col("agent_id").is_null()
     )
-    created = datetime.now(UTC)
+    created = clock()
     outbox = sends.select(
         "as_of",
         "loan_id",
@@ -348,7 +363,7 @@ def _write(
         .where(Run.id == run_id)
         .values(
             status=RunStatus.COMPLETED.value,
-            finished_at=datetime.now(UTC),
+            finished_at=clock(),
             summary=json.loads(json.dumps(summary, default=str)),
         )
     )

@@ -24,5 +24,11 @@ def run_cmd(
 
     day = parse_date(as_of, "--as-of")
     forbear = open_app()
-    result = run_day_phased(forbear.engine, day, data_dir=forbear.settings.data_dir, engine=engine)
+    result = run_day_phased(
+        forbear.engine,
+        day,
+        data_dir=forbear.settings.data_dir,
+        engine=engine,
+        clock=forbear.clock,
+    )
     print_run_summary(result.summary, day)

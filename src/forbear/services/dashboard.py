@@ -137,11 +137,15 @@ def check_range(start: date, end: date) -> None:
         raise ValidationError("to", f"the range may span at most {MAX_DAYS} days")
 
 
+# what the figures and the roll-rate matrix read of a day's states
+STATE_COLUMNS = ("loan_id", "status", "dpd", "bucket", "overdue_total", "outstanding_principal")
+
+
 def _states(conn: Connection, as_of: date, buckets: BucketScheme) -> pl.DataFrame:
-    stored = bulk.read_states(conn, as_of)
+    stored = bulk.read_states(conn, as_of, STATE_COLUMNS)
     if stored.height:
         return stored
-    return run_ledger_on(ledger_inputs(conn, as_of), as_of, buckets)
+    return run_ledger_on(ledger_inputs(conn, as_of), as_of, buckets).select(STATE_COLUMNS)
 
 
 def _utc_bounds(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, datetime]:

@@ -31,6 +31,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Select, Table, delete, select
+from sqlalchemy import Connection, Engine, Select, Table, delete, select
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from forbear.domain.ledger import schema as contracts
@@ -55,7 +56,6 @@ from forbear.store.models import (
 )
 
 SQLITE_CHUNK_ROWS = 10_000
-_STATE_COLUMNS = [getattr(AccountState, name) for name in contracts.STATES]
 
 
 def read_loans(conn: Connection, loan_ids: Sequence[int] | None = None) -> pl.DataFrame:
@@ -157,10 +157,20 @@ def read_products_terms(conn: Connection) -> list[ProductTerms]:
     return [ProductTerms.model_validate(terms) for terms in rows]
 
 
-def read_states(conn: Connection, as_of: date) -> pl.DataFrame:
-    """The stored account states of ``as_of`` as ``STATES``, ordered by ``loan_id``."""
-    stmt = select(*_STATE_COLUMNS).where(AccountState.as_of == as_of).order_by(AccountState.loan_id)
-    return read_frame(conn, stmt, contracts.STATES)
+def read_states(
+    conn: Connection, as_of: date, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """The stored account states of ``as_of`` as ``STATES`` (only ``columns`` of it when
+    given: a reader that needs a few reads a few), ordered by ``loan_id``."""
+    schema = contracts.STATES
+    if columns is not None:
+        schema = {name: contracts.STATES[name] for name in columns}
+    stmt = (
+        select(*(getattr(AccountState, name) for name in schema))
+        .where(AccountState.as_of == as_of)
+        .order_by(AccountState.loan_id)
+    )
+    return read_frame(conn, stmt, schema)
 
 
 def replace_states(conn: Connection, as_of: date, states_df: pl.DataFrame) -> int:
@@ -424,12 +434,60 @@ class _SqliteSnapshot:
                 worker.stdout.close()
 
 
-def _sqlite_file(conn: Connection) -> Path | None:
-    database = conn.engine.url.database
-    if database in (None, "", ":memory:") or database.startswith("file:"):
+def _sqlite_file(conn: Connection | Engine) -> Path | None:
+    engine = conn if isinstance(conn, Engine) else conn.engine
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    if database.startswith("file:"):
         return None
     path = Path(database)
     return path if path.is_file() else None
+
+
+# Worker processes started ahead of the snapshot that will use them (by database file):
+# a fresh Python takes a second or two to import the ADBC driver and pyarrow, and a
+# started worker holds no snapshot (nor any lock) until its first read.
+_SPARES: dict[Path, subprocess.Popen[bytes]] = {}
+_SPARES_LOCK = threading.Lock()
+
+
+def _spawn(path: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "forbear.store.arrow_worker", str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+
+
+def prewarm_snapshot_reader(db: Engine) -> None:
+    """Start the worker of the next :func:`arrow_snapshot` on ``db`` now, so that it has
+    loaded its driver by the time the snapshot opens (nothing on PostgreSQL, in-memory
+    SQLite, or without the driver). :func:`close_spare_readers` ends one left unused."""
+    path = _sqlite_file(db)
+    if path is None or importlib.util.find_spec("adbc_driver_sqlite") is None:
+        return
+    with _SPARES_LOCK:
+        spare = _SPARES.get(path)
+        if spare is None or spare.poll() is not None:
+            _SPARES[path] = _spawn(path)
+
+
+def close_spare_readers() -> None:
+    """End the workers started by :func:`prewarm_snapshot_reader` and not used."""
+    with _SPARES_LOCK:
+        spares = list(_SPARES.values())
+        _SPARES.clear()
+    for worker in spares:
+        _SqliteSnapshot(worker).close()
+
+
+def _worker_for(path: Path) -> subprocess.Popen[bytes]:
+    with _SPARES_LOCK:
+        spare = _SPARES.pop(path, None)
+    if spare is not None and spare.poll() is None:
+        return spare
+    return _spawn(path)
 
 
 def _open_sqlite_snapshot(conn: Connection) -> _SqliteSnapshot | None:
@@ -439,12 +497,7 @@ def _open_sqlite_snapshot(conn: Connection) -> _SqliteSnapshot | None:
         return None  # a write transaction reads what it wrote, on its own connection
     if importlib.util.find_spec("adbc_driver_sqlite") is None:  # pragma: no cover
         return None
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "forbear.store.arrow_worker", str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    snapshot = _SqliteSnapshot(worker)
+    snapshot = _SqliteSnapshot(_worker_for(path))
     lock = sqlite3.connect(path, timeout=SNAPSHOT_LOCK_TIMEOUT_S, isolation_level=None)
     try:
         lock.execute("BEGIN IMMEDIATE")  # no commit can happen until the rollback below

@@ -343,3 +343,23 @@ def test_the_worker_reader_and_a_writer_on_the_same_sqlite_file(book: Engine) ->
         range(1, writes + 1)
     )
     assert integrity == "ok"
+
+
+def test_a_prewarmed_reader_reads_the_snapshot_of_its_phase(book: Engine) -> None:
+    """A worker started ahead (during the write before a read phase) holds no snapshot:
+    what commits after it started is seen by the phase that uses it; one left unused is
+    ended by close_spare_readers."""
+    engine = book
+    bulk.prewarm_snapshot_reader(engine)
+    spares = dict(bulk._SPARES)
+    assert bool(spares) == (engine.dialect.name == "sqlite")
+    with engine.begin() as conn:
+        conn.execute(delete(Payment).where(Payment.loan_id == B2))
+    with snapshot(engine) as conn:
+        assert bulk._SPARES == {}  # the phase took the spare
+        assert bulk.read_payments(conn, loan_ids=[B2]).height == 0
+    bulk.prewarm_snapshot_reader(engine)
+    workers = list(bulk._SPARES.values())
+    bulk.close_spare_readers()
+    assert bulk._SPARES == {}
+    assert all(w.poll() is not None for w in workers)
