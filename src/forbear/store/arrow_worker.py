@@ -77,5 +77,16 @@ def serve(path: str, inp: BinaryIO, out: BinaryIO) -> None:
             conn.close()
 
 
+def main(path: str) -> None:
+    """Serve on a private copy of standard output, with file descriptor 1 sent to standard
+    error: whatever a library prints cannot fall into the answers."""
+    import os
+
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    serve(path, sys.stdin.buffer, answers)
+
+
 if __name__ == "__main__":  # pragma: no cover - run by bulk.arrow_snapshot
-    serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer)
+    main(sys.argv[1])

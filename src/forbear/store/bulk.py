@@ -398,6 +398,8 @@ class _SqliteSnapshot:
             raise SnapshotReaderFailed(f"snapshot reader: {type(exc).__name__}") from None
         if len(head) < 9:
             raise SnapshotReaderFailed("snapshot reader ended unexpectedly")
+        if head[:1] not in (b"K", b"A", b"E"):
+            raise SnapshotReaderFailed("snapshot reader: an answer out of protocol")
         (size,) = struct.unpack(">Q", head[1:])
         payload = stdout.read(size)
         if head[:1] == b"E":
