@@ -602,6 +602,7 @@ def _book(conn: Any, borrowers: int, history_per_borrower: int, target_history: 
             )
         ],
         "bench",
+        effective_from=date(2026, 1, 1),
     )
     product_id = conn.exec_driver_sql("SELECT id FROM products").scalar_one()
     rng = np.random.default_rng(SEED)

@@ -6,6 +6,7 @@ import csv
 import io
 from typing import Any
 
+from clocks import SETUP_AT, SETUP_DAY
 from forbear.domain.products import ProductTerms
 
 # Valid resident ID numbers (GB 11643 check digits) for tests: no real person's.
@@ -83,7 +84,7 @@ def import_three_loans(connection: Any, vault: Any, folder: Any) -> dict[str, in
     from forbear.services.contacts import loan_id_for_ref
     from forbear.services.imports import import_loans, import_products
 
-    import_products(connection, [make_product()], "test")
+    import_products(connection, [make_product()], "test", effective_from=SETUP_DAY)
     path = folder / "loans.csv"
     rows = [
         make_loan_row(),
@@ -100,5 +101,5 @@ def import_three_loans(connection: Any, vault: Any, folder: Any) -> dict[str, in
         ),
     ]
     path.write_text(csv_text(rows), encoding="utf-8")
-    import_loans(connection, vault, path)
+    import_loans(connection, vault, path, now=SETUP_AT)
     return {ref: loan_id_for_ref(connection, ref) for ref in ("L0001", "L0002", "L0003")}

@@ -40,6 +40,7 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
+from clocks import SETUP_AT
 from forbear.bootstrap import Forbear, bootstrap
 from forbear.domain.compliance.schema import UNANSWERED
 from forbear.domain.errors import StorageUnavailable
@@ -109,6 +110,7 @@ def floor(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Floor]:
             with_models=False,
             with_run=False,
             data_dir=data_dir,
+            now=SETUP_AT,
         )
         with app.transaction() as conn:
             for i in range(USERS):

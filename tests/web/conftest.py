@@ -29,6 +29,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, insert, select
 
+from clocks import SETUP_AT
 from forbear.batch.daily import run_day
 from forbear.domain.errors import StorageUnavailable
 from forbear.domain.scoring.artefact import ModelKind
@@ -94,10 +95,13 @@ def build_book(engine: Engine, directory: Path, vault: PiiVault | None = None) -
         with_models=False,
         with_run=False,
         data_dir=directory,
+        now=SETUP_AT,
     )
     with engine.begin() as conn:
-        trained = models.train_on_book(conn, ModelKind.BEHAVIOUR, as_of=AS_OF, months=6)
-        models.activate(conn, trained.model.id)
+        trained = models.train_on_book(
+            conn, ModelKind.BEHAVIOUR, as_of=AS_OF, months=6, now=SETUP_AT
+        )
+        models.activate(conn, trained.model.id, now=SETUP_AT)
         models.score_book(conn, AS_OF)
     with engine.begin() as conn:
         run_day(conn, AS_OF, data_dir=directory)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from clocks import SETUP_AT
 from forbear.services import complaints as svc
 from forbear.services import contacts
 from forbear.services.templates import save_template
@@ -205,6 +206,7 @@ def test_template_review_shows_the_content_filters_findings(client, sign_in, db)
         "zh",
         "您好，请于{due_date}前还款。",
         actor="test",
+        now=SETUP_AT,
     )
     officer = sign_in("compliance1")
     page = officer.get("/compliance/templates")

@@ -26,7 +26,6 @@ from forbear.domain.compliance.config import (
     load_pack,
     parse_lender,
 )
-from forbear.services.moment import now_or_clock
 from forbear.store import audit
 from forbear.store.lender_config import LenderConfigVersion
 
@@ -50,7 +49,7 @@ def compile_text(text: str, source: str) -> CompiledRules:
 
 
 def set_config(
-    conn: Connection, text: str, *, source: str, actor: str, now: datetime | None = None
+    conn: Connection, text: str, *, source: str, actor: str, now: datetime
 ) -> LenderConfigInfo:
     """Validate and store a new version, with a ``config.change`` audit event, at the
     caller's moment ``now`` (the CLI passes ``app.now()``)."""
@@ -58,7 +57,6 @@ def set_config(
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     previous = current(conn)
     version = (previous.version if previous else 0) + 1
-    now = now_or_clock(now)
     conn.execute(
         insert(LenderConfigVersion).values(
             version=version,

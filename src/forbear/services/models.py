@@ -47,7 +47,6 @@ from forbear.domain.scoring.targets import (
 )
 from forbear.services.book import BookDay, DayLedger
 from forbear.services.imports.files import UnreadableFile
-from forbear.services.moment import now_or_clock
 from forbear.store import audit, bulk
 from forbear.store.model_versions import ModelVersionRepository
 from forbear.store.models import ModelVersion
@@ -144,7 +143,7 @@ def train_application(
     *,
     seed: int = 42,
     name: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
     bad_value: str | None = None,
 ) -> Trained:
     """Train an application scorecard on a file and store a candidate.
@@ -173,7 +172,7 @@ def train_application(
         kind=ModelKind.APPLICATION,
         name=name or f"application-{path.stem}",
         source=path.name,
-        created_at=now_or_clock(now),
+        created_at=now,
         seed=seed,
         features=features,
     )
@@ -209,7 +208,7 @@ def train_on_book(
     as_of: date,
     months: int = 6,
     seed: int = 42,
-    now: datetime | None = None,
+    now: datetime,
     frames: BookFrames | None = None,
 ) -> Trained:
     """Train a behaviour or early-warning scorecard, or the propensity model, on the book
@@ -233,7 +232,7 @@ def train_on_book(
     candidates = [
         f for f in FEATURES if data.frame.get_column(f).drop_nulls().n_unique() > 1
     ]  # e.g. dpd is 0 on every early-warning row
-    created = now_or_clock(now)
+    created = now
     name = f"{kind.value}-{as_of.isoformat()}"
     iv: dict[str, float] = {}
     selected: tuple[str, ...] = ()
@@ -283,7 +282,7 @@ def train_on_book(
 
 
 def activate(
-    conn: Connection, version_id: int, *, now: datetime | None = None, actor: str = "system"
+    conn: Connection, version_id: int, *, now: datetime, actor: str = "system"
 ) -> ModelInfo:
     """Make a version the active one of its kind; the previous active one is retired.
 
@@ -292,9 +291,9 @@ def activate(
 
 
 def _activate(
-    conn: Connection, version_id: int, *, now: datetime | None, actor: str, action: str
+    conn: Connection, version_id: int, *, now: datetime, actor: str, action: str
 ) -> ModelInfo:
-    moment = now_or_clock(now)
+    moment = now
     with _models(conn) as models:
         chosen = models.require(version_id)
         if chosen.status == ModelStatus.ACTIVE.value:
@@ -323,7 +322,7 @@ def _activate(
 
 
 def rollback(
-    conn: Connection, kind: ModelKind, *, now: datetime | None = None, actor: str = "system"
+    conn: Connection, kind: ModelKind, *, now: datetime, actor: str = "system"
 ) -> ModelInfo:
     """Retire the active version of ``kind`` and re-activate the most recently retired one.
 

@@ -33,7 +33,6 @@ from forbear.domain.strategy import (
 from forbear.domain.strategy.conditions import Always
 from forbear.domain.strategy.schema import NOT_CONTACTS
 from forbear.services.accounts import build_accounts
-from forbear.services.moment import now_or_clock
 from forbear.store import audit
 from forbear.store.contacts import read_flags, read_history, read_holds
 from forbear.store.models import ContactKind, ContactPoint, OwnerType
@@ -96,13 +95,12 @@ def _known_templates(conn: Connection) -> set[str]:
 
 
 def add_strategy(
-    conn: Connection, path: Path, *, actor: str = "system", now: datetime | None = None
+    conn: Connection, path: Path, *, actor: str = "system", now: datetime
 ) -> StrategyInfo:
     """Validate a strategy file and store it as a new candidate version of its name.
 
     ``now`` is the caller's moment (the CLI passes ``app.now()``)."""
     strategy = load_strategy(path, _known_templates(conn))
-    now = now_or_clock(now)
     last = conn.execute(
         select(func.max(StrategyVersion.version)).where(StrategyVersion.name == strategy.name)
     ).scalar()
@@ -139,7 +137,7 @@ def list_strategies(conn: Connection) -> list[StrategyInfo]:
 
 
 def activate(
-    conn: Connection, strategy_id: int, actor: str = "system", *, now: datetime | None = None
+    conn: Connection, strategy_id: int, actor: str = "system", *, now: datetime
 ) -> StrategyInfo:
     """Make a version the active strategy; the previous active one is retired.
     Audited as ``strategy.activate``."""
@@ -147,7 +145,6 @@ def activate(
     chosen = _get(conn, strategy_id)
     if chosen.status == StrategyStatus.ACTIVE.value:
         return chosen
-    now = now_or_clock(now)
     previous = conn.execute(
         select(t.c.id).where(t.c.status == StrategyStatus.ACTIVE.value)
     ).scalar()

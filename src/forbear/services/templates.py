@@ -34,7 +34,6 @@ from forbear.domain.compliance.content import (
 )
 from forbear.domain.compliance.schema import Channel
 from forbear.domain.errors import Conflict, NotFound, ValidationError
-from forbear.services.moment import now_or_clock
 from forbear.store import audit
 from forbear.store.templates import MessageTemplate, TemplateStatus
 
@@ -110,7 +109,7 @@ def save_template(
     body: str,
     *,
     actor: str = "system",
-    now: datetime | None = None,
+    now: datetime,
 ) -> TemplateInfo:
     """Store ``body`` as the next draft version of ``code``, if it passes the filter.
 
@@ -124,7 +123,7 @@ def save_template(
     )
     if violations:
         raise ContentRejected(f"template {code}", violations)
-    moment = now_or_clock(now)
+    moment = now
     latest = conn.execute(select(func.max(_T.c.version)).where(_T.c.code == code)).scalar()
     version = int(latest or 0) + 1
     values = {
@@ -178,7 +177,7 @@ def approve_template(
     version: int | None = None,
     *,
     actor: str = "system",
-    now: datetime | None = None,
+    now: datetime,
 ) -> TemplateInfo:
     """Approve a version (default: the newest), retiring the one approved before.
 
@@ -199,7 +198,7 @@ def approve_template(
     )
     if violations:
         raise ContentRejected(f"template {code} v{version}", violations)
-    moment = now_or_clock(now)
+    moment = now
     conn.execute(
         update(_T)
         .where(_T.c.code == code, _T.c.status == TemplateStatus.APPROVED.value)
@@ -280,7 +279,7 @@ def install_library(
     name: str = "CN_default",
     *,
     actor: str = "system",
-    now: datetime | None = None,
+    now: datetime,
 ) -> list[TemplateInfo]:
     """Save and approve every shipped template whose code has no approved version yet
     (idempotent: a lender's own approved version is never replaced)."""

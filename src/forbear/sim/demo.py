@@ -61,7 +61,7 @@ class DemoResult:
 
 
 def _risk_models(
-    conn: Connection, as_of: date, now: datetime | None
+    conn: Connection, as_of: date, now: datetime
 ) -> tuple[list[tuple[bool, str]], pl.DataFrame | None]:
     """Train and activate the three book models where none is active, score the book.
 
@@ -124,7 +124,7 @@ def build_demo(
     with_models: bool = True,
     with_run: bool = True,
     data_dir: Path | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> DemoResult:
     """Generate, import, compute states for today and for the last two month ends.
 
@@ -140,7 +140,7 @@ def build_demo(
     reports = []
     step("importing products")
     with transaction() as conn:
-        reports.append(import_products(conn, products, "demo products"))
+        reports.append(import_products(conn, products, "demo products", effective_from=now.date()))
     step("installing the default message templates")
     with transaction() as conn:
         # the shipped strategy's templates, through the content filter (kept on a rerun)

@@ -13,6 +13,7 @@ import pytest
 from polars.testing import assert_frame_equal
 from sqlalchemy import Connection
 
+from clocks import SETUP_AT, SETUP_DAY
 from forbear.domain.scoring.features import book_features
 from forbear.services import book, models
 from forbear.services.accounts import build_accounts, day_facts
@@ -39,14 +40,14 @@ def rebased_book(
     """The generated book, then a new version of the CASH contract (the loans made before
     stay on version 1), then the demo's repayment plans."""
     products = load_products()
-    import_products(connection, products, "demo products")
-    import_loans(connection, vault, book_files[0])
-    import_payments(connection, book_files[1], zone="Asia/Shanghai")
+    import_products(connection, products, "demo products", effective_from=SETUP_DAY)
+    import_loans(connection, vault, book_files[0], now=SETUP_AT)
+    import_payments(connection, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
     changed = [
         p.model_copy(update={"grace_days": p.grace_days + 2}) if p.code == "CASH" else p
         for p in products
     ]
-    import_products(connection, changed, "CASH v2")
+    import_products(connection, changed, "CASH v2", effective_from=SETUP_DAY)
     assert seed_plans(connection, AS_OF, seed=7) > 0
     return connection
 

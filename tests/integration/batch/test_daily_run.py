@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Connection, func, select, update
 
+from clocks import SETUP_AT, SETUP_DAY
 from forbear.batch import daily
 from forbear.domain.scoring.artefact import ModelKind
 from forbear.services import contacts, models
@@ -32,9 +33,9 @@ def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def book(connection: Connection, vault: PiiVault, book_files: tuple[Path, Path]) -> Connection:
-    import_products(connection, load_products(), "demo products")
-    import_loans(connection, vault, book_files[0])
-    import_payments(connection, book_files[1], zone="Asia/Shanghai")
+    import_products(connection, load_products(), "demo products", effective_from=SETUP_DAY)
+    import_loans(connection, vault, book_files[0], now=SETUP_AT)
+    import_payments(connection, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
     return connection
 
 

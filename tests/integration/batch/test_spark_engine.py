@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Connection, select
 
 from clirun import assert_one_clear_line, forbear
+from clocks import SETUP_AT, SETUP_DAY
 from forbear.batch import daily, inputs, kernel, spark_engine
 from forbear.batch import export as exports
 from forbear.domain.capacity import load_capacity
@@ -121,13 +122,15 @@ def book(
     run (carried work, yesterday's queue) and holds on a few
     borrowers."""
     conn = connection
-    import_products(conn, load_products(), "demo products")
-    import_loans(conn, vault, book_files[0])
-    import_payments(conn, book_files[1], zone="Asia/Shanghai")
+    import_products(conn, load_products(), "demo products", effective_from=SETUP_DAY)
+    import_loans(conn, vault, book_files[0], now=SETUP_AT)
+    import_payments(conn, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
     trained = models.train_on_book(conn, ModelKind.BEHAVIOUR, as_of=YESTERDAY, months=6, now=NOW)
     models.activate(conn, trained.model.id, now=NOW)
     (tmp_path / "busy.yaml").write_text(busy_strategy(), encoding="utf-8")
-    strategies.activate(conn, strategies.add_strategy(conn, tmp_path / "busy.yaml").id)
+    strategies.activate(
+        conn, strategies.add_strategy(conn, tmp_path / "busy.yaml", now=SETUP_AT).id, now=SETUP_AT
+    )
     before = daily.run_day(conn, YESTERDAY, data_dir=tmp_path, capacity=CAPACITY)
     contacted = before.decisions.filter(pl.col("allowed").fill_null(False))
     for loan_id in contacted["loan_id"].unique().sort()[:6]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, select
 
+from clocks import SETUP_AT
 from factories import VALID_IDS, csv_text, make_loan_row, make_product
 from forbear.domain.access import Actor, Role
 from forbear.domain.errors import NotFound, PermissionDenied
@@ -46,7 +47,7 @@ def ids(connection: Connection, vault: PiiVault, tmp_path: Path) -> dict[str, in
     ]
     path = tmp_path / "loans.csv"
     path.write_text(csv_text(rows), encoding="utf-8")
-    import_loans(connection, vault, path)
+    import_loans(connection, vault, path, now=SETUP_AT)
     return {str(r[0]): int(r[1]) for r in connection.execute(select(Loan.external_ref, Loan.id))}
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, select, text
 
+from clocks import SETUP_AT, SETUP_DAY
 from factories import csv_text, make_loan_row, make_payment_row, make_product
 from forbear.domain.contracts import Claim
 from forbear.domain.errors import NotFound
@@ -38,7 +39,7 @@ def test_an_imported_product_is_contract_version_1_and_its_loans_name_it(
     connection: Connection, vault: PiiVault, tmp_path: Path
 ) -> None:
     import_products(connection, [make_product()], "p", effective_from=date(2026, 1, 1))
-    import_loans(connection, vault, write(tmp_path / "l.csv", [make_loan_row()]))
+    import_loans(connection, vault, write(tmp_path / "l.csv", [make_loan_row()]), now=SETUP_AT)
     loan_id = loan_ids(connection)["L0001"]
     terms = svc.contract_for(connection, loan_id)
     assert (terms.product_code, terms.version, terms.effective_from) == (
@@ -65,9 +66,11 @@ def test_an_unknown_loan_has_no_contract(connection: Connection) -> None:
 def test_a_claim_is_checked_against_the_loans_own_contract(
     connection: Connection, vault: PiiVault, tmp_path: Path
 ) -> None:
-    import_products(connection, [make_product()], "p")
-    import_loans(connection, vault, write(tmp_path / "l.csv", [make_loan_row()]))
-    import_products(connection, [make_product(penalty_rate_bp=3600)], "p2")
+    import_products(connection, [make_product()], "p", effective_from=SETUP_DAY)
+    import_loans(connection, vault, write(tmp_path / "l.csv", [make_loan_row()]), now=SETUP_AT)
+    import_products(
+        connection, [make_product(penalty_rate_bp=3600)], "p2", effective_from=SETUP_DAY
+    )
     loan_id = loan_ids(connection)["L0001"]
     # the product now allows 36% penalty, but this loan was made when it allowed 27%
     findings = svc.check_loan_claim(connection, loan_id, Claim(penalty=100, penalty_rate_bp=3000))
@@ -80,10 +83,15 @@ def test_the_ledger_runs_each_loan_on_its_own_contract_version(
 ) -> None:
     # Two identical loans, one made before the grace days changed from 3 to 0: four days
     # after the first due date the older loan is still in grace, the newer one is late.
-    import_products(connection, [make_product()], "p")
-    import_loans(connection, vault, write(tmp_path / "a.csv", [make_loan_row()]))
-    import_products(connection, [make_product(grace_days=0)], "p2")
-    import_loans(connection, vault, write(tmp_path / "b.csv", [make_loan_row(loan_ref="L0002")]))
+    import_products(connection, [make_product()], "p", effective_from=SETUP_DAY)
+    import_loans(connection, vault, write(tmp_path / "a.csv", [make_loan_row()]), now=SETUP_AT)
+    import_products(connection, [make_product(grace_days=0)], "p2", effective_from=SETUP_DAY)
+    import_loans(
+        connection,
+        vault,
+        write(tmp_path / "b.csv", [make_loan_row(loan_ref="L0002")]),
+        now=SETUP_AT,
+    )
     ids = loan_ids(connection)
     states = book.compute_states(connection, date(2026, 2, 17)).states
     dpd = dict(zip(states["loan_id"].to_list(), states["dpd"].to_list(), strict=True))
@@ -143,10 +151,12 @@ def test_migration_0010_gives_existing_loans_their_products_version(tmp_path: Pa
 def test_payments_still_import_after_a_product_change(
     connection: Connection, vault: PiiVault, tmp_path: Path
 ) -> None:
-    import_products(connection, [make_product()], "p")
-    import_loans(connection, vault, write(tmp_path / "a.csv", [make_loan_row()]))
-    import_products(connection, [make_product(late_fee=1000)], "p2")
-    report = import_payments(connection, write(tmp_path / "p.csv", [make_payment_row()]), zone=ZONE)
+    import_products(connection, [make_product()], "p", effective_from=SETUP_DAY)
+    import_loans(connection, vault, write(tmp_path / "a.csv", [make_loan_row()]), now=SETUP_AT)
+    import_products(connection, [make_product(late_fee=1000)], "p2", effective_from=SETUP_DAY)
+    report = import_payments(
+        connection, write(tmp_path / "p.csv", [make_payment_row()]), zone=ZONE, now=SETUP_AT
+    )
     assert report.rows_imported == 1
 
 
@@ -164,18 +174,28 @@ def test_a_products_file_may_carry_the_contract_clauses(
     }
     path = tmp_path / "products.yaml"
     path.write_text(yaml.safe_dump([entry], allow_unicode=True), encoding="utf-8")
-    import_products(connection, load_products_file(path), "p")
-    import_loans(connection, vault, write(tmp_path / "l.csv", [make_loan_row()]))
+    import_products(connection, load_products_file(path), "p", effective_from=SETUP_DAY)
+    import_loans(connection, vault, write(tmp_path / "l.csv", [make_loan_row()]), now=SETUP_AT)
     terms = svc.contract_for(connection, loan_ids(connection)["L0001"])
     assert terms.consent_to_collection_contact is False
     assert terms.dispute_venue.startswith("上海仲裁委员会")
     # the same file again changes nothing; a new venue alone is a new contract version
-    assert import_products(connection, load_products_file(path), "p").rows_skipped_existing == 1
+    assert (
+        import_products(
+            connection, load_products_file(path), "p", effective_from=SETUP_DAY
+        ).rows_skipped_existing
+        == 1
+    )
     path.write_text(
         yaml.safe_dump([entry | {"dispute_venue": "北京仲裁委员会"}], allow_unicode=True),
         encoding="utf-8",
     )
-    assert import_products(connection, load_products_file(path), "p").rows_updated == 1
+    assert (
+        import_products(
+            connection, load_products_file(path), "p", effective_from=SETUP_DAY
+        ).rows_updated
+        == 1
+    )
     assert [v.version for v in svc.list_versions(connection, "CASH")] == [1, 2]
     assert svc.contract_for(connection, loan_ids(connection)["L0001"]).version == 1
     path.write_text(yaml.safe_dump([entry | {"venue": "x"}]), encoding="utf-8")

@@ -28,6 +28,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Connection, func, insert, select
 
+from clocks import SETUP_AT, SETUP_DAY
 from factories import VALID_IDS, csv_text, make_loan_row, make_product
 from forbear.domain.errors import ValidationError
 from forbear.domain.ledger import schema
@@ -158,7 +159,7 @@ def promise(
 
 @pytest.fixture
 def book(connection: Connection, vault: PiiVault, tmp_path: Path) -> dict[str, int]:
-    import_products(connection, [make_product()], "test")
+    import_products(connection, [make_product()], "test", effective_from=SETUP_DAY)
     path = tmp_path / "loans.csv"
     rows = [
         make_loan_row(),
@@ -167,7 +168,7 @@ def book(connection: Connection, vault: PiiVault, tmp_path: Path) -> dict[str, i
         make_loan_row(loan_ref="L0004"),
     ]
     path.write_text(csv_text(rows), encoding="utf-8")
-    import_loans(connection, vault, path)
+    import_loans(connection, vault, path, now=SETUP_AT)
     ids = {r: contacts.loan_id_for_ref(connection, r) for r in ("L0001", "L0002", "L0003", "L0004")}
     owner = {
         loan: connection.execute(select(Loan.borrower_id).where(Loan.id == loan)).scalar_one()

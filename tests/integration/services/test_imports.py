@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Connection, func, select
 
+from clocks import SETUP_AT, SETUP_DAY
 from factories import VALID_IDS, csv_text, make_loan_row, make_payment_row, make_product
 from forbear.domain.errors import ImportRejected
 from forbear.services.imports import import_loans, import_payments, import_products
@@ -65,7 +66,7 @@ def book_files(tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def with_products(connection: Connection) -> Connection:
-    import_products(connection, [make_product()], "test")
+    import_products(connection, [make_product()], "test", effective_from=SETUP_DAY)
     return connection
 
 
@@ -74,9 +75,9 @@ def test_a_book_imports_with_schedules_encrypted_personal_data_and_contact_point
 ) -> None:
     conn = with_products
     loans_file, payments_file = book_files
-    report = import_loans(conn, vault, loans_file)
+    report = import_loans(conn, vault, loans_file, now=SETUP_AT)
     assert (report.rows_total, report.rows_imported, report.status) == (3, 3, "committed")
-    assert import_payments(conn, payments_file, zone=ZONE).rows_imported == 3
+    assert import_payments(conn, payments_file, zone=ZONE, now=SETUP_AT).rows_imported == 3
 
     found = counts(conn)
     assert found["borrowers"] == 2  # two loans of one customer share a borrower
@@ -107,11 +108,11 @@ def test_importing_the_same_files_again_changes_nothing(
 ) -> None:
     conn = with_products
     loans_file, payments_file = book_files
-    import_loans(conn, vault, loans_file)
-    import_payments(conn, payments_file, zone=ZONE)
+    import_loans(conn, vault, loans_file, now=SETUP_AT)
+    import_payments(conn, payments_file, zone=ZONE, now=SETUP_AT)
     before = counts(conn)
-    again = import_loans(conn, vault, loans_file)
-    again_pay = import_payments(conn, payments_file, zone=ZONE)
+    again = import_loans(conn, vault, loans_file, now=SETUP_AT)
+    again_pay = import_payments(conn, payments_file, zone=ZONE, now=SETUP_AT)
     assert (again.rows_imported, again.rows_skipped_existing) == (0, 3)
     assert (again_pay.rows_imported, again_pay.rows_skipped_existing) == (0, 3)
     assert counts(conn) == before  # not even an import batch is recorded
@@ -127,7 +128,7 @@ def test_one_bad_row_rejects_the_whole_file_and_stores_nothing(
         [make_loan_row(), make_loan_row(loan_ref="L0002", principal="-5", start_date="2026-02-30")],
     )
     with pytest.raises(ImportRejected) as caught:
-        import_loans(conn, vault, path)
+        import_loans(conn, vault, path, now=SETUP_AT)
     assert [(e.line, e.column) for e in caught.value.errors] == [
         (3, "principal"),
         (3, "start_date"),
@@ -143,7 +144,7 @@ def test_skip_bad_imports_the_good_rows_and_writes_the_rejects_with_reasons(
         tmp_path / "loans.csv",
         [make_loan_row(), make_loan_row(loan_ref="L0002", customer_ref="C9", mobile="12")],
     )
-    report = import_loans(conn, vault, path, skip_bad=True)
+    report = import_loans(conn, vault, path, skip_bad=True, now=SETUP_AT)
     assert (report.rows_imported, report.rows_rejected, report.status) == (1, 1, "partial")
     assert report.rejects_file == tmp_path / "loans.csv.rejects.csv"
     rejects = pl.read_csv(report.rejects_file, infer_schema=False)
@@ -156,9 +157,11 @@ def test_a_stored_loan_with_different_terms_is_a_conflict_not_an_overwrite(
     with_products: Connection, vault: PiiVault, tmp_path: Path
 ) -> None:
     conn = with_products
-    import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]))
+    import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]), now=SETUP_AT)
     with pytest.raises(ImportRejected) as caught:
-        import_loans(conn, vault, write(tmp_path / "b.csv", [make_loan_row(principal="9000")]))
+        import_loans(
+            conn, vault, write(tmp_path / "b.csv", [make_loan_row(principal="9000")]), now=SETUP_AT
+        )
     assert caught.value.errors[0].reason == "loan_ref already imported with different terms"
 
 
@@ -166,9 +169,12 @@ def test_a_later_file_may_add_a_write_off_date(
     with_products: Connection, vault: PiiVault, tmp_path: Path
 ) -> None:
     conn = with_products
-    import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]))
+    import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]), now=SETUP_AT)
     report = import_loans(
-        conn, vault, write(tmp_path / "b.csv", [make_loan_row(written_off_on="2026-11-01")])
+        conn,
+        vault,
+        write(tmp_path / "b.csv", [make_loan_row(written_off_on="2026-11-01")]),
+        now=SETUP_AT,
     )
     assert report.rows_updated == 1
     assert str(bulk.read_loans(conn)["written_off_on"][0]) == "2026-11-01"
@@ -178,10 +184,10 @@ def test_a_customer_ref_reused_for_another_person_is_refused(
     with_products: Connection, vault: PiiVault, tmp_path: Path
 ) -> None:
     conn = with_products
-    import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]))
+    import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]), now=SETUP_AT)
     other = make_loan_row(loan_ref="L0009", national_id=VALID_IDS[0])
     with pytest.raises(ImportRejected) as caught:
-        import_loans(conn, vault, write(tmp_path / "b.csv", [other]))
+        import_loans(conn, vault, write(tmp_path / "b.csv", [other]), now=SETUP_AT)
     assert caught.value.errors[0].reason == "customer_ref is stored with a different national ID"
 
 
@@ -189,7 +195,7 @@ def test_payments_must_name_a_known_loan_and_follow_its_start(
     with_products: Connection, vault: PiiVault, tmp_path: Path
 ) -> None:
     conn = with_products
-    import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]))
+    import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]), now=SETUP_AT)
     path = write(
         tmp_path / "p.csv",
         [
@@ -198,7 +204,7 @@ def test_payments_must_name_a_known_loan_and_follow_its_start(
         ],
     )
     with pytest.raises(ImportRejected) as caught:
-        import_payments(conn, path, zone=ZONE)
+        import_payments(conn, path, zone=ZONE, now=SETUP_AT)
     assert [(e.line, e.reason) for e in caught.value.errors] == [
         (2, "unknown loan_ref (import the loan first)"),
         (3, "payment is dated before the loan's start date"),
@@ -210,10 +216,15 @@ def test_a_txn_ref_seen_before_with_another_amount_is_a_conflict(
     with_products: Connection, vault: PiiVault, tmp_path: Path
 ) -> None:
     conn = with_products
-    import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]))
-    import_payments(conn, write(tmp_path / "p1.csv", [make_payment_row()]), zone=ZONE)
+    import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]), now=SETUP_AT)
+    import_payments(conn, write(tmp_path / "p1.csv", [make_payment_row()]), zone=ZONE, now=SETUP_AT)
     with pytest.raises(ImportRejected) as caught:
-        import_payments(conn, write(tmp_path / "p2.csv", [make_payment_row(amount="1")]), zone=ZONE)
+        import_payments(
+            conn,
+            write(tmp_path / "p2.csv", [make_payment_row(amount="1")]),
+            zone=ZONE,
+            now=SETUP_AT,
+        )
     assert "different loan, date or amount" in caught.value.errors[0].reason
 
 
@@ -222,13 +233,13 @@ def test_gbk_csv_and_parquet_files_import_like_utf8(
 ) -> None:
     conn = with_products
     gbk = write(tmp_path / "loans_gbk.csv", [make_loan_row()], encoding="gbk")
-    report = import_loans(conn, vault, gbk)
+    report = import_loans(conn, vault, gbk, now=SETUP_AT)
     assert (report.rows_imported, report.encoding) == (1, "gb18030")
     borrower = conn.execute(select(models.Borrower.__table__)).mappings().one()
     assert vault.decrypt(borrower["name_enc"], context="borrowers.name") == "张伟"
     parquet = tmp_path / "payments.parquet"
     pl.DataFrame([make_payment_row()]).write_parquet(parquet)
-    assert import_payments(conn, parquet, zone=ZONE).rows_imported == 1
+    assert import_payments(conn, parquet, zone=ZONE, now=SETUP_AT).rows_imported == 1
 
 
 def test_a_file_with_an_unknown_column_is_refused_before_any_row(
@@ -237,7 +248,7 @@ def test_a_file_with_an_unknown_column_is_refused_before_any_row(
     row = make_loan_row()
     row["colour"] = "blue"
     with pytest.raises(ImportRejected) as caught:
-        import_loans(with_products, vault, write(tmp_path / "a.csv", [row]))
+        import_loans(with_products, vault, write(tmp_path / "a.csv", [row]), now=SETUP_AT)
     assert (caught.value.errors[0].line, caught.value.errors[0].column) == (1, "colour")
 
 
@@ -247,11 +258,28 @@ def test_changed_product_terms_become_a_new_contract_version_that_old_loans_do_n
     from forbear.services.contracts import contract_for, list_versions
 
     conn = with_products
-    assert import_products(conn, [make_product()], "again").rows_skipped_existing == 1
-    assert import_products(conn, [make_product(grace_days=5)], "edit").rows_updated == 1
-    import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]))
-    assert import_products(conn, [make_product(grace_days=1)], "edit").rows_updated == 1
-    import_loans(conn, vault, write(tmp_path / "b.csv", [make_loan_row(loan_ref="L0002")]))
+    assert (
+        import_products(
+            conn, [make_product()], "again", effective_from=SETUP_DAY
+        ).rows_skipped_existing
+        == 1
+    )
+    assert (
+        import_products(
+            conn, [make_product(grace_days=5)], "edit", effective_from=SETUP_DAY
+        ).rows_updated
+        == 1
+    )
+    import_loans(conn, vault, write(tmp_path / "a.csv", [make_loan_row()]), now=SETUP_AT)
+    assert (
+        import_products(
+            conn, [make_product(grace_days=1)], "edit", effective_from=SETUP_DAY
+        ).rows_updated
+        == 1
+    )
+    import_loans(
+        conn, vault, write(tmp_path / "b.csv", [make_loan_row(loan_ref="L0002")]), now=SETUP_AT
+    )
     loans = models.Loan
     ids = dict(conn.execute(select(loans.external_ref, loans.id)).all())
     assert contract_for(conn, ids["L0001"]).grace_days == 5
@@ -267,12 +295,17 @@ def test_the_documented_example_files_import_cleanly(
 ) -> None:
     from forbear.services.imports import load_products_file
 
-    import_products(connection, load_products_file(EXAMPLES / "products.yaml"), "examples")
-    loans = import_loans(connection, vault, EXAMPLES / "loans.csv")
-    payments = import_payments(connection, EXAMPLES / "payments.csv", zone=ZONE)
+    import_products(
+        connection,
+        load_products_file(EXAMPLES / "products.yaml"),
+        "examples",
+        effective_from=SETUP_DAY,
+    )
+    loans = import_loans(connection, vault, EXAMPLES / "loans.csv", now=SETUP_AT)
+    payments = import_payments(connection, EXAMPLES / "payments.csv", zone=ZONE, now=SETUP_AT)
     assert loans.status == payments.status == "committed"
     assert loans.rows_imported == loans.rows_total > 0
     assert payments.rows_imported == payments.rows_total > 0
     # the GBK copy is the same book: everything in it is already stored
-    again = import_loans(connection, vault, EXAMPLES / "loans_gbk.csv")
+    again = import_loans(connection, vault, EXAMPLES / "loans_gbk.csv", now=SETUP_AT)
     assert (again.encoding, again.rows_skipped_existing) == ("gb18030", loans.rows_total)

@@ -12,6 +12,7 @@ import pypdfium2 as pdfium
 import pytest
 from sqlalchemy import Connection, func, select, update
 
+from clocks import SETUP_AT, SETUP_DAY
 from factories import VALID_IDS, csv_text, make_loan_row
 from forbear.domain.compliance.schema import HoldKind
 from forbear.domain.errors import ConfigurationError, Conflict, PermissionDenied, ValidationError
@@ -76,10 +77,10 @@ def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pa
 def book(
     connection: Connection, vault: PiiVault, book_files: tuple[Path, Path, Path]
 ) -> Connection:
-    import_products(connection, load_products(), "demo products")
-    import_loans(connection, vault, book_files[0])
-    import_loans(connection, vault, book_files[2])
-    import_payments(connection, book_files[1], zone="Asia/Shanghai")
+    import_products(connection, load_products(), "demo products", effective_from=SETUP_DAY)
+    import_loans(connection, vault, book_files[0], now=SETUP_AT)
+    import_loans(connection, vault, book_files[2], now=SETUP_AT)
+    import_payments(connection, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
     return connection
 
 

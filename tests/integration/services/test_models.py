@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Connection
 
+from clocks import SETUP_AT, SETUP_DAY
 from forbear.domain.errors import ForbearError, NotFound, ValidationError
 from forbear.domain.scoring.artefact import ModelKind, load_artefact
 from forbear.services import models
@@ -31,9 +32,9 @@ def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def book(connection: Connection, vault: PiiVault, book_files: tuple[Path, Path]) -> Connection:
-    import_products(connection, load_products(), "demo products")
-    import_loans(connection, vault, book_files[0])
-    import_payments(connection, book_files[1], zone="Asia/Shanghai")
+    import_products(connection, load_products(), "demo products", effective_from=SETUP_DAY)
+    import_loans(connection, vault, book_files[0], now=SETUP_AT)
+    import_payments(connection, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
     return connection
 
 
@@ -91,9 +92,11 @@ def test_one_active_model_per_kind_is_enforced_by_the_database(book: Connection)
 
     from forbear.store.models import ModelVersion
 
-    trained = models.train_on_book(book, ModelKind.EARLY_WARNING, as_of=AS_OF, months=3)
-    twin = models.train_on_book(book, ModelKind.EARLY_WARNING, as_of=AS_OF, months=2)
-    models.activate(book, trained.model.id)
+    trained = models.train_on_book(
+        book, ModelKind.EARLY_WARNING, as_of=AS_OF, months=3, now=SETUP_AT
+    )
+    twin = models.train_on_book(book, ModelKind.EARLY_WARNING, as_of=AS_OF, months=2, now=SETUP_AT)
+    models.activate(book, trained.model.id, now=SETUP_AT)
     with pytest.raises(Exception), book.begin_nested():  # noqa: B017 - the driver's IntegrityError
         book.execute(
             update(ModelVersion).where(ModelVersion.id == twin.model.id).values(status="active")
@@ -106,14 +109,14 @@ def test_application_target_must_be_binary_and_present(
     path = tmp_path / "apps.csv"
     pl.DataFrame({"age": [20, 30, 40, 50] * 50, "bad": [0, 1, 2, 0] * 50}).write_csv(path)
     with pytest.raises(ValidationError, match="bad"):
-        models.train_application(connection, path, "bad")
+        models.train_application(connection, path, "bad", now=SETUP_AT)
     with pytest.raises(ValidationError, match="nope"):
-        models.train_application(connection, path, "nope")
+        models.train_application(connection, path, "nope", now=SETUP_AT)
     with pytest.raises(ForbearError, match="no such file"):
-        models.train_application(connection, tmp_path / "missing.csv", "bad")
+        models.train_application(connection, tmp_path / "missing.csv", "bad", now=SETUP_AT)
     assert models.list_models(connection) == []
 
 
 def test_rollback_without_history_is_not_found(connection: Connection) -> None:
     with pytest.raises(NotFound):
-        models.rollback(connection, ModelKind.BEHAVIOUR)
+        models.rollback(connection, ModelKind.BEHAVIOUR, now=SETUP_AT)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection
 
+from clocks import SETUP_AT, SETUP_DAY
 from forbear.domain.errors import NotFound, ValidationError
 from forbear.domain.scoring.artefact import ModelKind
 from forbear.services import models
@@ -30,9 +31,9 @@ def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def with_model(connection: Connection, vault: PiiVault, book_files: tuple[Path, Path]) -> int:
-    import_products(connection, load_products(), "demo products")
-    import_loans(connection, vault, book_files[0])
-    import_payments(connection, book_files[1], zone="Asia/Shanghai")
+    import_products(connection, load_products(), "demo products", effective_from=SETUP_DAY)
+    import_loans(connection, vault, book_files[0], now=SETUP_AT)
+    import_payments(connection, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
     trained = models.train_on_book(connection, ModelKind.BEHAVIOUR, as_of=AS_OF, now=NOW)
     models.activate(connection, trained.model.id, now=NOW)
     return trained.model.id

@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Connection, func, select, update
 
+from clocks import SETUP_AT, SETUP_DAY
 from factories import VALID_IDS, csv_text, make_loan_row, make_payment_row, make_product
 from forbear.domain.access import Actor, Role
 from forbear.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -45,7 +46,7 @@ def ids(connection: Connection, vault: PiiVault, tmp_path: Path) -> dict[str, in
     ]
     path = tmp_path / "loans.csv"
     path.write_text(csv_text(rows), encoding="utf-8")
-    import_loans(connection, vault, path)
+    import_loans(connection, vault, path, now=SETUP_AT)
     return {str(r[0]): int(r[1]) for r in connection.execute(select(Loan.external_ref, Loan.id))}
 
 
@@ -62,7 +63,7 @@ def pay(conn: Connection, tmp_path: Path, *rows: tuple[str, date, int]) -> None:
     ]
     path = tmp_path / f"payments-{len(list(tmp_path.iterdir()))}.csv"
     path.write_text(csv_text(lines), encoding="utf-8")
-    import_payments(conn, path, zone="Asia/Shanghai")
+    import_payments(conn, path, zone="Asia/Shanghai", now=SETUP_AT)
 
 
 def offer(conn: Connection, loan_id: int, request: PlanRequest, **kw: object) -> svc.OfferResult:
@@ -355,9 +356,9 @@ def test_the_demo_makes_plans_on_overdue_demo_loans_within_the_agents_limits(
     as_of = date(2026, 11, 30)
     demo = generate_book(250, as_of, 11, load_products())
     loans_file, payments_file = write_files(demo, tmp_path, fmt="csv")
-    import_products(connection, load_products(), "demo")
-    import_loans(connection, vault, loans_file)
-    import_payments(connection, payments_file, zone="Asia/Shanghai")
+    import_products(connection, load_products(), "demo", effective_from=SETUP_DAY)
+    import_loans(connection, vault, loans_file, now=SETUP_AT)
+    import_payments(connection, payments_file, zone="Asia/Shanghai", now=SETUP_AT)
 
     made = seed_plans(connection, as_of, seed=5)
     plans = svc.list_plans(connection)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, func, select
 
+from clocks import SETUP_AT, SETUP_DAY
 from factories import VALID_IDS, csv_text, make_loan_row, make_product
 from forbear.domain.compliance.config import default_rules
 from forbear.domain.errors import Conflict, NotFound, ValidationError
@@ -37,7 +38,7 @@ OTHER_MOBILE = "13911112222"
 
 @pytest.fixture
 def book(connection: Connection, vault: PiiVault, tmp_path: Path) -> dict[str, int]:
-    import_products(connection, [make_product()], "test")
+    import_products(connection, [make_product()], "test", effective_from=SETUP_DAY)
     path = tmp_path / "loans.csv"
     rows = [
         make_loan_row(),
@@ -54,7 +55,7 @@ def book(connection: Connection, vault: PiiVault, tmp_path: Path) -> dict[str, i
         ),
     ]
     path.write_text(csv_text(rows), encoding="utf-8")
-    import_loans(connection, vault, path)
+    import_loans(connection, vault, path, now=SETUP_AT)
     found = {ref: contacts.loan_id_for_ref(connection, ref) for ref in ("L0001", "L0002", "L0003")}
     borrower = connection.execute(
         select(Borrower.id).where(Borrower.external_ref == "C0001")

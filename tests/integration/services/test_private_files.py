@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection
 
+from clocks import SETUP_AT, SETUP_DAY
 from factories import csv_text, make_loan_row, make_product
 from forbear.services.imports import import_loans, import_products
 from forbear.store.crypto import PiiVault
@@ -33,14 +34,14 @@ def open_umask() -> object:
 def test_the_rejects_file_is_private_even_over_an_older_readable_one(
     connection: Connection, vault: PiiVault, tmp_path: Path, open_umask: object
 ) -> None:
-    import_products(connection, [make_product()], "test")
+    import_products(connection, [make_product()], "test", effective_from=SETUP_DAY)
     path = tmp_path / "loans.csv"
     bad = make_loan_row(loan_ref="L0002", customer_ref="C9", name="王小明", mobile="12")
     path.write_text(csv_text([make_loan_row(), bad]), encoding="utf-8")
     older = tmp_path / "loans.csv.rejects.csv"
     older.write_text("an older rejects file\n", encoding="utf-8")
     older.chmod(0o644)
-    report = import_loans(connection, vault, path, skip_bad=True)
+    report = import_loans(connection, vault, path, skip_bad=True, now=SETUP_AT)
     assert report.rejects_file == older
     assert mode(older) == 0o600
     text = older.read_text(encoding="utf-8")

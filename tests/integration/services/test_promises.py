@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from clocks import SETUP_AT, SETUP_DAY
 from factories import import_three_loans
 from forbear.domain.compliance.config import default_rules
 from forbear.domain.errors import Conflict, NotFound, ValidationError
@@ -443,9 +444,9 @@ def test_the_demo_book_gets_kept_broken_and_open_promises_from_its_real_payments
     products = load_products()
     demo = generate_book(400, as_of, 7, products)
     loans_file, payments_file = write_files(demo, tmp_path)
-    import_products(connection, products, "demo")
-    import_loans(connection, vault, loans_file)
-    import_payments(connection, payments_file, zone="Asia/Shanghai")
+    import_products(connection, products, "demo", effective_from=SETUP_DAY)
+    import_loans(connection, vault, loans_file, now=SETUP_AT)
+    import_payments(connection, payments_file, zone="Asia/Shanghai", now=SETUP_AT)
 
     # the same seed and book give the same promises
     savepoint = connection.begin_nested()

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Connection, select
 
+from clocks import SETUP_AT, SETUP_DAY
 from factories import csv_text, make_loan_row, make_product
 from forbear.domain.ledger.schema import STATES
 from forbear.services import book as book_service
@@ -26,11 +27,11 @@ AT = datetime.combine(TODAY, time(10), UTC)
 
 @pytest.fixture
 def loans(connection: Connection, vault: PiiVault, tmp_path: Path) -> dict[str, int]:
-    import_products(connection, [make_product()], "test")
+    import_products(connection, [make_product()], "test", effective_from=SETUP_DAY)
     path = tmp_path / "loans.csv"
     rows = [make_loan_row(), make_loan_row(loan_ref="L0002", principal="3000", term_months="24")]
     path.write_text(csv_text(rows), encoding="utf-8")
-    import_loans(connection, vault, path)
+    import_loans(connection, vault, path, now=SETUP_AT)
     found = {ref: contacts.loan_id_for_ref(connection, ref) for ref in ("L0001", "L0002")}
     me = connection.execute(select(Borrower.id).where(Borrower.external_ref == "C0001"))
     return found | {"me": int(me.scalar_one())}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection
 
+from clocks import SETUP_AT, SETUP_DAY
 from forbear.domain.strategy import default_text
 from forbear.services import strategies
 from forbear.services.imports import import_loans, import_payments, import_products
@@ -27,9 +28,9 @@ def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def book(connection: Connection, vault: PiiVault, book_files: tuple[Path, Path]) -> Connection:
-    import_products(connection, load_products(), "demo products")
-    import_loans(connection, vault, book_files[0])
-    import_payments(connection, book_files[1], zone="Asia/Shanghai")
+    import_products(connection, load_products(), "demo products", effective_from=SETUP_DAY)
+    import_loans(connection, vault, book_files[0], now=SETUP_AT)
+    import_payments(connection, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
     return connection
 
 
@@ -57,12 +58,12 @@ class _nothing:
 def test_add_activate_list_with_audit(book: Connection, tmp_path: Path) -> None:
     f = tmp_path / "s.yaml"
     f.write_text(default_text(), encoding="utf-8")
-    first = strategies.add_strategy(book, f)
-    second = strategies.add_strategy(book, f)
+    first = strategies.add_strategy(book, f, now=SETUP_AT)
+    second = strategies.add_strategy(book, f, now=SETUP_AT)
     assert (first.version, second.version, first.status) == (1, 2, "candidate")
     assert strategies.active_strategy(book)[1] is None  # the shipped default
-    strategies.activate(book, first.id, actor="tester")
-    strategies.activate(book, second.id, actor="tester")
+    strategies.activate(book, first.id, actor="tester", now=SETUP_AT)
+    strategies.activate(book, second.id, actor="tester", now=SETUP_AT)
     status = {s.id: s.status for s in strategies.list_strategies(book)}
     assert status == {first.id: "retired", second.id: "active"}
     strategy, info = strategies.active_strategy(book)

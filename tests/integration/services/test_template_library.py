@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from clocks import SETUP_AT
 from forbear.domain.compliance.content import check_template
 from forbear.domain.strategy import default_strategy, default_text
 from forbear.services import templates
@@ -23,9 +24,9 @@ def test_the_default_strategy_validates_against_the_shipped_templates() -> None:
 
 
 def test_installing_the_library_is_idempotent_and_renders(connection: Connection) -> None:
-    first = templates.install_library(connection)
+    first = templates.install_library(connection, now=SETUP_AT)
     assert len(first) == len(templates.library())
-    assert templates.install_library(connection) == []
+    assert templates.install_library(connection, now=SETUP_AT) == []
     text = templates.render(
         connection,
         "CN.PREDUE.SMS",

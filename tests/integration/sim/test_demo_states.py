@@ -11,6 +11,7 @@ from pathlib import Path
 from polars.testing import assert_frame_equal
 from sqlalchemy import Connection
 
+from clocks import SETUP_AT, SETUP_DAY
 from forbear.services import book
 from forbear.services.imports import import_loans, import_payments, import_products
 from forbear.sim.book import generate_book, write_files
@@ -28,14 +29,14 @@ def test_states_from_one_read_equal_compute_states(
 ) -> None:
     products = load_products()
     loans_file, payments_file = write_files(generate_book(400, AS_OF, 7, products), tmp_path)
-    import_products(connection, products, "demo products")
-    import_loans(connection, vault, loans_file)
-    import_payments(connection, payments_file, zone="Asia/Shanghai")
+    import_products(connection, products, "demo products", effective_from=SETUP_DAY)
+    import_loans(connection, vault, loans_file, now=SETUP_AT)
+    import_payments(connection, payments_file, zone="Asia/Shanghai", now=SETUP_AT)
     changed = [
         p.model_copy(update={"grace_days": p.grace_days + 2}) if p.code == "CASH" else p
         for p in products
     ]
-    import_products(connection, changed, "CASH v2")
+    import_products(connection, changed, "CASH v2", effective_from=SETUP_DAY)
     before = BookRead.of(connection, AS_OF)
     assert seed_plans(connection, AS_OF, seed=7, read=before) > 0
 

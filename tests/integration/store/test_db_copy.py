@@ -24,6 +24,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import URL
 
 from clirun import assert_one_clear_line, forbear
+from clocks import SETUP_AT
 from forbear.bootstrap import bootstrap
 from forbear.domain.errors import Conflict, StorageUnavailable, ValidationError
 from forbear.services import complaints, contacts, staff
@@ -96,6 +97,7 @@ def source(tmp_path_factory: pytest.TempPathFactory, admin: Engine) -> Iterator[
         with_models=False,
         with_run=True,
         data_dir=data_dir,
+        now=SETUP_AT,
     )
     with app.transaction() as conn:
         rules = contacts.lender_rules(data_dir, conn)

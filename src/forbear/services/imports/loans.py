@@ -17,7 +17,6 @@ from forbear.domain.ledger.schema import LOANS
 from forbear.services.contracts import current_version_ids
 from forbear.services.imports.common import fetch_in, finish, open_batch, read_checked_headers
 from forbear.services.imports.report import ImportReport
-from forbear.services.moment import now_or_clock
 from forbear.store import bulk, models
 from forbear.store.crypto import Contexts, PiiVault
 
@@ -42,11 +41,11 @@ def import_loans(
     skip_bad: bool = False,
     rejects: Path | None = None,
     encoding: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ImportReport:
     """Import a loans file inside the caller's transaction at its moment ``now`` (see
     docs/import.md)."""
-    started = now_or_clock(now)
+    started = now
     raw, used = read_checked_headers(path, LOAN_COLUMNS, encoding)
     report = ImportReport(kind="loans", source=path.name, rows_total=raw.height, encoding=used)
     products = bulk.read_products_terms(conn)

@@ -13,7 +13,6 @@ from forbear.domain.intake import PAYMENT_COLUMNS, validate_payments
 from forbear.domain.intake.result import LINE, drop_lines
 from forbear.services.imports.common import fetch_in, finish, open_batch, read_checked_headers
 from forbear.services.imports.report import ImportReport
-from forbear.services.moment import now_or_clock
 from forbear.store import bulk, models
 
 
@@ -25,11 +24,11 @@ def import_payments(
     skip_bad: bool = False,
     rejects: Path | None = None,
     encoding: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ImportReport:
     """Import a payments file inside the caller's transaction at its moment ``now`` (see
     docs/import.md)."""
-    started = now_or_clock(now)
+    started = now
     raw, used = read_checked_headers(path, PAYMENT_COLUMNS, encoding)
     report = ImportReport(kind="payments", source=path.name, rows_total=raw.height, encoding=used)
     checked = validate_payments(raw, zone)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ from forbear.domain.products import ProductTerms
 from forbear.services.contracts import current_clauses, record_version
 from forbear.services.imports.files import UnreadableFile
 from forbear.services.imports.report import ImportReport
-from forbear.services.moment import today_or_clock
 from forbear.store import models
 
 
@@ -58,7 +57,7 @@ def import_products(
     products: list[ProductTerms],
     source: str,
     *,
-    effective_from: date | None = None,
+    effective_from: date,
     actor: str = "system:import",
 ) -> ImportReport:
     """Store products; an identical product is skipped, a changed one becomes a new version.
@@ -71,7 +70,7 @@ def import_products(
     table = models.Base.metadata.tables["products"]
     report = ImportReport(kind="products", source=source, rows_total=len(products))
     stored = {row.code: row for row in conn.execute(select(table))}
-    effective = effective_from if effective_from is not None else today_or_clock(None, UTC)
+    effective = effective_from
     for entry in products:
         product = entry.product_terms() if isinstance(entry, ContractedProduct) else entry
         clauses = _clauses(entry)
