@@ -66,6 +66,7 @@ from forbear.batch.inputs import active, carried_streaks, day_frames, previous_d
 from forbear.clock import Clock, system_clock
 from forbear.services.contacts import lender_rules
 from forbear.store import audit, bulk
+from forbear.store import snapshot as arrow_reader
 from forbear.store.db import read_only
 from forbear.store.locks import LockSpace, lock
 from forbear.store.runs import (
@@ -192,12 +193,12 @@ def run_day_phased(
     try:
         # each read phase's Arrow reader starts (and loads its driver) during the write
         # before it: it holds no snapshot until the phase opens
-        bulk.prewarm_snapshot_reader(db)
+        arrow_reader.prewarm_snapshot_reader(db)
         with db.begin() as conn, audit.deferred(conn):
             plan_counts = settle_plans(conn, as_of)
         with snapshot(db) as conn:
             book_day = compute_book(conn, as_of)
-        bulk.prewarm_snapshot_reader(db)
+        arrow_reader.prewarm_snapshot_reader(db)
         with db.begin() as conn, audit.deferred(conn):
             prepared = store_book(conn, as_of, book_day, plan_counts, started)
         with snapshot(db) as conn:
@@ -205,19 +206,19 @@ def run_day_phased(
         with db.begin() as conn, audit.deferred(conn):
             return _write(conn, as_of, engine, prepared, computed, clock)
     finally:
-        bulk.close_spare_readers()
+        arrow_reader.close_spare_readers()
 
 
 @contextmanager
 def snapshot(db: Engine) -> Iterator[Connection]:
     """A read-only transaction on one snapshot of the database, read in bulk through the
-    Arrow reader (:func:`forbear.store.bulk.arrow_snapshot`): deferred on SQLite (no
+    Arrow reader (:func:`forbear.store.snapshot.arrow_snapshot`): deferred on SQLite (no
     write lock), REPEATABLE READ READ ONLY on PostgreSQL (one snapshot for every
     statement, not one per statement)."""
     conn = read_only(db.connect())
     if db.dialect.name == "postgresql":
         conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-    with conn, conn.begin(), bulk.arrow_snapshot(conn):
+    with conn, conn.begin(), arrow_reader.arrow_snapshot(conn):
         yield conn
 
 

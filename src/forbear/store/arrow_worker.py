@@ -1,5 +1,5 @@
 """The Arrow reader of a SQLite snapshot, in a process of its own
-(:func:`forbear.store.bulk.arrow_snapshot` starts and drives it).
+(:func:`forbear.store.snapshot.arrow_snapshot` starts and drives it).
 
 Why a process: the ADBC SQLite driver carries its own copy of SQLite, and two copies of
 SQLite in ONE process must never open the same database file. Locks on a file are held
@@ -88,5 +88,5 @@ def main(path: str) -> None:
     serve(path, sys.stdin.buffer, answers)
 
 
-if __name__ == "__main__":  # pragma: no cover - run by bulk.arrow_snapshot
+if __name__ == "__main__":  # pragma: no cover - run by snapshot.arrow_snapshot
     main(sys.argv[1])

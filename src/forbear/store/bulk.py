@@ -10,41 +10,33 @@ transaction; none commits. Frames follow the contracts in
 
   * on PostgreSQL the result streams out through ``COPY (...) TO STDOUT`` as CSV on the
     caller's connection (its transaction, its snapshot) straight into ``pl.read_csv``;
-  * on SQLite inside :func:`arrow_snapshot` (the daily run's read-only phases) through
-    the ADBC SQLite driver, which builds Arrow columns in C, in a worker process that
-    reads the very snapshot of the caller's read-only transaction (see there);
+  * on SQLite inside :func:`forbear.store.snapshot.arrow_snapshot` (the daily run's
+    read-only phases) through the ADBC SQLite driver, which builds Arrow columns in C,
+    in a worker process that reads the very snapshot of the caller's read-only
+    transaction (see there);
   * on SQLite otherwise (a write transaction must see its own writes) through the
     caller's own sqlite3 cursor, the values turned into typed columns by Polars.
 
   docs/performance.md has the measurements behind these choices (ADBC for SQLite and
   PostgreSQL, connectorx, COPY as CSV or binary, against SQLAlchemy rows).
+  The snapshot reader lives in :mod:`forbear.store.snapshot` (re-exported here).
 - Writing: :func:`write_frame` uses psycopg's ``COPY ... FROM STDIN`` on PostgreSQL and a
   chunked executemany on SQLite.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import json
-import sqlite3
-import struct
-import subprocess
-import sys
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Select, Table, delete, select
+from sqlalchemy import Connection, Select, Table, delete, select
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from forbear.domain.ledger import schema as contracts
 from forbear.domain.products import ProductTerms
-from forbear.store.db import SQLITE_BEGIN_OPTION
 from forbear.store.models import (
     AccountScore,
     AccountState,
@@ -53,6 +45,11 @@ from forbear.store.models import (
     Loan,
     Payment,
     Product,
+)
+from forbear.store.snapshot import (
+    _SNAPSHOT,
+    _SqliteSnapshot,
+    _typed,
 )
 
 SQLITE_CHUNK_ROWS = 10_000
@@ -308,211 +305,6 @@ def _compiled(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> tuple[str, li
         processor = bind.type.bind_processor(conn.dialect)
         params.append(processor(value) if processor is not None else value)
     return compiled.string, params
-
-
-def _typed(raw: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Values as SQLite returns them (ISO text for dates and date-times, 0/1 for booleans,
-    integers where a REAL column holds whole numbers, all-null columns of any type) cast
-    to the contract."""
-    columns = []
-    for name, dtype in schema.items():
-        column = pl.col(name)
-        source = raw.schema[name]
-        if source == pl.String and dtype == pl.Date:
-            column = column.str.to_date("%Y-%m-%d")
-        elif source == pl.String and isinstance(dtype, pl.Datetime):
-            column = column.str.to_datetime(
-                "%Y-%m-%d %H:%M:%S%.f", time_unit="us"
-            ).dt.replace_time_zone(dtype.time_zone)
-        elif source == pl.Null:
-            column = column.cast(dtype)
-        columns.append(column.cast(dtype, strict=True))
-    return raw.select(columns)
-
-
-# --- the Arrow reader of a read-only snapshot ---------------------------------------------
-
-_SNAPSHOT = "forbear.bulk.arrow_snapshot"
-SNAPSHOT_LOCK_TIMEOUT_S = 60.0
-"""How long :func:`arrow_snapshot` waits for SQLite's write lock to line the snapshots up."""
-
-
-@contextmanager
-def arrow_snapshot(conn: Connection) -> Iterator[bool]:
-    """Within it, :func:`read_frame` on ``conn`` reads through an Arrow-native reader that
-    sees exactly what ``conn`` sees. Yields whether such a reader is in use.
-
-    ``conn`` must be in a read-only transaction (:func:`forbear.store.db.read_only`) that
-    has read nothing yet: enter this right after ``begin()``. In a write transaction (it
-    must read its own writes) nothing is attached.
-
-    - SQLite (a database file): the ADBC SQLite driver in a worker process
-      (:mod:`forbear.store.arrow_worker`, which says why a process) in a deferred
-      transaction on the same file. In WAL mode a reading transaction sees the database
-      as of its first read, for as long as it lasts; both transactions make their first
-      read while a third connection holds the write lock (``BEGIN IMMEDIATE`` for those
-      few milliseconds, nothing computed meanwhile), so no commit can fall between them:
-      one snapshot. If the lock cannot be had (or the driver is missing, or the database
-      is in memory) nothing is attached and reads stay on ``conn``.
-    - PostgreSQL: nothing to attach; ``COPY`` runs on ``conn`` itself (set the transaction
-      REPEATABLE READ for one snapshot over several statements).
-    """
-    snapshot = _open_sqlite_snapshot(conn) if conn.dialect.name == "sqlite" else None
-    if snapshot is None:
-        yield False
-        return
-    conn.info[_SNAPSHOT] = snapshot
-    try:
-        yield True
-    finally:
-        conn.info.pop(_SNAPSHOT, None)
-        snapshot.close()
-
-
-def _as_sqlite(value: Any) -> Any:
-    """A parameter as the sqlite3 module's default adapters would bind it."""
-    if isinstance(value, datetime):
-        return value.isoformat(" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-class SnapshotReaderFailed(RuntimeError):
-    """The snapshot's reader process failed (its message names the error class only)."""
-
-
-class _SqliteSnapshot:
-    def __init__(self, worker: subprocess.Popen[bytes]) -> None:
-        self._worker = worker
-
-    def _call(self, request: dict[str, Any]) -> tuple[bytes, bytes]:
-        stdin, stdout = self._worker.stdin, self._worker.stdout
-        assert stdin is not None and stdout is not None
-        body = json.dumps(request).encode()
-        try:
-            stdin.write(struct.pack(">I", len(body)) + body)
-            stdin.flush()
-            head = stdout.read(9)
-        except OSError as exc:
-            raise SnapshotReaderFailed(f"snapshot reader: {type(exc).__name__}") from None
-        if len(head) < 9:
-            raise SnapshotReaderFailed("snapshot reader ended unexpectedly")
-        if head[:1] not in (b"K", b"A", b"E"):
-            raise SnapshotReaderFailed("snapshot reader: an answer out of protocol")
-        (size,) = struct.unpack(">Q", head[1:])
-        payload = stdout.read(size)
-        if head[:1] == b"E":
-            raise SnapshotReaderFailed(f"snapshot reader: {payload.decode()}")
-        return head[:1], payload
-
-    def begin(self) -> None:
-        self._call({"op": "begin"})
-
-    def read(self, sql: str, params: list[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
-        import pyarrow as pa
-
-        _, payload = self._call(
-            {"op": "read", "sql": sql, "params": [_as_sqlite(v) for v in params]}
-        )
-        table = pa.ipc.open_stream(payload).read_all()
-        raw = pl.from_arrow(table, rechunk=False)
-        assert isinstance(raw, pl.DataFrame)
-        if raw.height == 0:
-            return contracts.empty(schema)
-        return _typed(raw.rename(dict(zip(raw.columns, schema, strict=True))), schema)
-
-    def close(self) -> None:
-        worker = self._worker
-        try:
-            if worker.stdin is not None:
-                worker.stdin.close()  # end of input: the worker rolls back and ends
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a stuck worker
-            worker.kill()
-            worker.wait()
-        finally:
-            if worker.stdout is not None:
-                worker.stdout.close()
-
-
-def _sqlite_file(conn: Connection | Engine) -> Path | None:
-    engine = conn if isinstance(conn, Engine) else conn.engine
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
-        return None
-    if database.startswith("file:"):
-        return None
-    path = Path(database)
-    return path if path.is_file() else None
-
-
-# Worker processes started ahead of the snapshot that will use them (by database file):
-# a fresh Python takes a second or two to import the ADBC driver and pyarrow, and a
-# started worker holds no snapshot (nor any lock) until its first read.
-_SPARES: dict[Path, subprocess.Popen[bytes]] = {}
-_SPARES_LOCK = threading.Lock()
-
-
-def _spawn(path: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "forbear.store.arrow_worker", str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-
-
-def prewarm_snapshot_reader(db: Engine) -> None:
-    """Start the worker of the next :func:`arrow_snapshot` on ``db`` now, so that it has
-    loaded its driver by the time the snapshot opens (nothing on PostgreSQL, in-memory
-    SQLite, or without the driver). :func:`close_spare_readers` ends one left unused."""
-    path = _sqlite_file(db)
-    if path is None or importlib.util.find_spec("adbc_driver_sqlite") is None:
-        return
-    with _SPARES_LOCK:
-        spare = _SPARES.get(path)
-        if spare is None or spare.poll() is not None:
-            _SPARES[path] = _spawn(path)
-
-
-def close_spare_readers() -> None:
-    """End the workers started by :func:`prewarm_snapshot_reader` and not used."""
-    with _SPARES_LOCK:
-        spares = list(_SPARES.values())
-        _SPARES.clear()
-    for worker in spares:
-        _SqliteSnapshot(worker).close()
-
-
-def _worker_for(path: Path) -> subprocess.Popen[bytes]:
-    with _SPARES_LOCK:
-        spare = _SPARES.pop(path, None)
-    if spare is not None and spare.poll() is None:
-        return spare
-    return _spawn(path)
-
-
-def _open_sqlite_snapshot(conn: Connection) -> _SqliteSnapshot | None:
-    path = _sqlite_file(conn)
-    deferred = conn.get_execution_options().get(SQLITE_BEGIN_OPTION) == "DEFERRED"
-    if path is None or not deferred or not conn.in_transaction():
-        return None  # a write transaction reads what it wrote, on its own connection
-    if importlib.util.find_spec("adbc_driver_sqlite") is None:  # pragma: no cover
-        return None
-    snapshot = _SqliteSnapshot(_worker_for(path))
-    lock = sqlite3.connect(path, timeout=SNAPSHOT_LOCK_TIMEOUT_S, isolation_level=None)
-    try:
-        lock.execute("BEGIN IMMEDIATE")  # no commit can happen until the rollback below
-        conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
-        snapshot.begin()
-    except (sqlite3.OperationalError, SnapshotReaderFailed):
-        snapshot.close()
-        return None
-    finally:
-        if lock.in_transaction:
-            lock.execute("ROLLBACK")
-        lock.close()
-    return snapshot
 
 
 def _table(table_name: str) -> Table:

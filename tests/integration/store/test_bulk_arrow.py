@@ -18,6 +18,7 @@ from factories import make_product
 from forbear.batch.daily import snapshot
 from forbear.domain.ledger import schema as contracts
 from forbear.store import bulk
+from forbear.store import snapshot as arrow_reader
 from forbear.store.contacts import Hold, read_history, read_holds
 from forbear.store.models import Borrower, Instalment, Loan, Payment, Product
 from forbear.store.runs import Decision, Run
@@ -207,7 +208,7 @@ def test_the_snapshot_reader_reads_what_the_connection_reads(book: Engine) -> No
         plain = _reads(conn)
     with snapshot(engine) as conn:
         arrow = _reads(conn)
-        attached = bulk._SNAPSHOT in conn.info
+        attached = arrow_reader._SNAPSHOT in conn.info
     assert attached == (engine.dialect.name == "sqlite")
     for name, frame in plain.items():
         assert arrow[name].equals(frame), name
@@ -263,9 +264,9 @@ def test_a_write_transaction_reads_its_own_writes_not_a_snapshot(book: Engine) -
     must read what it wrote (and must not wait for its own write lock)."""
     with book.begin() as conn:
         conn.execute(delete(Payment).where(Payment.loan_id == B2))
-        with bulk.arrow_snapshot(conn) as attached:
+        with arrow_reader.arrow_snapshot(conn) as attached:
             assert attached is False
-            assert bulk._SNAPSHOT not in conn.info
+            assert arrow_reader._SNAPSHOT not in conn.info
             mine = bulk.read_payments(conn, loan_ids=[B1, B2])
         assert set(mine["loan_id"].to_list()) == {B1}
         conn.rollback()
@@ -310,7 +311,7 @@ def test_the_worker_reader_and_a_writer_on_the_same_sqlite_file(book: Engine) ->
             done.set()
 
     with snapshot(engine) as conn:
-        assert bulk._SNAPSHOT in conn.info  # the worker process reads
+        assert arrow_reader._SNAPSHOT in conn.info  # the worker process reads
         before = bulk.read_payments(conn)
         thread = threading.Thread(target=writer)
         thread.start()
@@ -350,16 +351,16 @@ def test_a_prewarmed_reader_reads_the_snapshot_of_its_phase(book: Engine) -> Non
     what commits after it started is seen by the phase that uses it; one left unused is
     ended by close_spare_readers."""
     engine = book
-    bulk.prewarm_snapshot_reader(engine)
-    spares = dict(bulk._SPARES)
+    arrow_reader.prewarm_snapshot_reader(engine)
+    spares = dict(arrow_reader._SPARES)
     assert bool(spares) == (engine.dialect.name == "sqlite")
     with engine.begin() as conn:
         conn.execute(delete(Payment).where(Payment.loan_id == B2))
     with snapshot(engine) as conn:
-        assert bulk._SPARES == {}  # the phase took the spare
+        assert arrow_reader._SPARES == {}  # the phase took the spare
         assert bulk.read_payments(conn, loan_ids=[B2]).height == 0
-    bulk.prewarm_snapshot_reader(engine)
-    workers = list(bulk._SPARES.values())
-    bulk.close_spare_readers()
-    assert bulk._SPARES == {}
+    arrow_reader.prewarm_snapshot_reader(engine)
+    workers = list(arrow_reader._SPARES.values())
+    arrow_reader.close_spare_readers()
+    assert arrow_reader._SPARES == {}
     assert all(w.poll() is not None for w in workers)
