@@ -49,10 +49,11 @@ from forbear.domain.errors import PermissionDenied, ValidationError
 from forbear.domain.ledger import DEFAULT_BUCKETS, BucketScheme
 from forbear.services import complaints as complaint_service
 from forbear.services.book import ledger_inputs, run_ledger_on
+from forbear.services.runs import RunDay, RunSummary, capacity_use, latest_run, run_summary
 from forbear.store import bulk
 from forbear.store import promises as promise_store
 from forbear.store.contacts import ContactAttempt
-from forbear.store.runs import Decision, Run, RunStatus
+from forbear.store.runs import Decision
 
 GroupBy = Literal["arm", "team"]
 GROUP_BYS: tuple[GroupBy, ...] = ("arm", "team")
@@ -412,78 +413,6 @@ def blocked_by_rule(conn: Connection, start: date, end: date, *, zone: ZoneInfo)
 
 
 @dataclass(frozen=True)
-class RunDay:
-    run_id: int
-    as_of: date
-    summary: dict[str, Any]
-
-
-def latest_run(conn: Connection, start: date, end: date) -> RunDay | None:
-    """The completed daily run of the latest date in ``start..end``, if any."""
-    row = conn.execute(
-        select(Run.id, Run.as_of, Run.summary)
-        .where(and_(Run.status == RunStatus.COMPLETED.value, Run.as_of >= start, Run.as_of <= end))
-        .order_by(Run.as_of.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    return RunDay(int(row.id), row.as_of, dict(row.summary or {}))
-
-
-def capacity_use(summary: dict[str, Any] | None) -> pl.DataFrame:
-    """The run summary's capacity entries (``forbear.domain.capacity.summary``) as a frame:
-    ``channel, team_id, planned, scheduled, carried, capacity, used_pct``."""
-    schema = {
-        "channel": pl.String,
-        "team_id": pl.String,
-        "planned": pl.Int64,
-        "scheduled": pl.Int64,
-        "carried": pl.Int64,
-        "capacity": pl.Int64,
-        "used_pct": pl.Float64,
-    }
-    entries = (summary or {}).get("capacity") or []
-    rows = [{k: e.get(k) for k in schema} for e in entries if isinstance(e, dict)]
-    return pl.DataFrame(rows, schema=schema)
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """The latest completed run of a range as the dashboard shows it."""
-
-    run_id: int
-    as_of: date
-    accounts: int | None
-    actions: int | None
-    contacts_planned: int | None
-    contacts_allowed: int | None
-    contacts_blocked: int | None
-    work_queue: int | None
-    outbox_added: int | None
-    capacity: list[dict[str, Any]]
-
-
-def run_summary(run: RunDay | None) -> RunSummary | None:
-    if run is None:
-        return None
-    summary = run.summary
-    contacts = summary.get("contacts") or {}
-    return RunSummary(
-        run_id=run.run_id,
-        as_of=run.as_of,
-        accounts=summary.get("accounts"),
-        actions=summary.get("actions"),
-        contacts_planned=contacts.get("planned"),
-        contacts_allowed=contacts.get("allowed"),
-        contacts_blocked=contacts.get("blocked"),
-        work_queue=summary.get("work_queue"),
-        outbox_added=summary.get("outbox_added"),
-        capacity=capacity_use(summary).to_dicts(),
-    )
-
-
-@dataclass(frozen=True)
 class View:
     """Everything the dashboard shows for one range (the API and the page)."""
 
@@ -539,3 +468,29 @@ def view(conn: Connection, actor: Actor, start: date, end: date, *, zone: ZoneIn
         found.satisfaction,
         found.collected_by_day,
     )
+
+
+__all__ = [
+    "ALL",
+    "DEFAULT_RANGE_DAYS",
+    "MAX_DAYS",
+    "NONE",
+    "VIEWERS",
+    "Figures",
+    "RangeRefused",
+    "RunDay",
+    "RunSummary",
+    "View",
+    "account_groups",
+    "blocked_by_rule",
+    "capacity_use",
+    "check_range",
+    "date_range",
+    "figures",
+    "latest_run",
+    "metrics",
+    "metrics_of",
+    "require_viewer",
+    "run_summary",
+    "view",
+]
