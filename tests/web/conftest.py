@@ -20,7 +20,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -250,6 +250,10 @@ class RolledBackDatabase:
     def transaction(self) -> Iterator[Connection]:
         with self.conn.begin_nested():
             yield self.conn
+
+    def reading(self) -> AbstractContextManager[Connection]:
+        """A read, on the same connection (the test's one snapshot)."""
+        return self.transaction()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from forbear.services.credentials import new_token, sha256_hex
 from forbear.settings import Environment, Settings
 from forbear.store.crypto import PiiVault
-from forbear.store.db import make_engine, normalise_url
+from forbear.store.db import make_engine, normalise_url, read_only
 from forbear.store.web import StaffSession, StaffUser
 from forbear.web import create_app, sessions
 from forbear.web.deps import SESSION_COOKIE
@@ -48,6 +48,11 @@ class LiveDatabase:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with read_only(self.engine.connect()) as conn, conn.begin():
             yield conn
 
 

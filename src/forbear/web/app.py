@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -32,8 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from forbear.bootstrap import Forbear, bootstrap
-from forbear.clock import system_clock
+from forbear.bootstrap import bootstrap
 from forbear.settings import Environment, Settings
 from forbear.web import errors
 from forbear.web.deps import Clock, Database, WebState
@@ -67,10 +65,6 @@ field for a stated purpose and is audited.
 **Money** is an integer number of fen with a formatted yuan string beside it.
 **Language**: `Accept-Language: en` (or `?lang=en`) for English messages; Chinese otherwise.
 """
-
-
-def real_clock() -> datetime:
-    return system_clock()
 
 
 class Guardrails:
@@ -193,10 +187,3 @@ def create_app(
     app.add_middleware(RequestGuard, max_body_bytes=forbear.settings.max_body_bytes)
     app.add_middleware(Guardrails, secure_cookies=secure)
     return app
-
-
-def forbear_of(app: FastAPI) -> Forbear:
-    """The :class:`Forbear` the app runs on (for ``forbear serve``'s shutdown)."""
-    found = app.state.web.forbear
-    assert isinstance(found, Forbear)
-    return found

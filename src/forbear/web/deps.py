@@ -49,6 +49,8 @@ class Database(Protocol):
 
     def transaction(self) -> AbstractContextManager[Connection]: ...
 
+    def reading(self) -> AbstractContextManager[Connection]: ...
+
 
 @dataclass
 class WebState:

@@ -143,7 +143,7 @@ def date_range(
 
 def read_view(request: Request, principal: Principal, start: date, end: date) -> svc.View:
     web = state_of(request)
-    with web.forbear.transaction() as conn:
+    with web.forbear.reading() as conn:
         return svc.view(conn, principal.as_actor(), start, end, zone=web.forbear.settings.zone)
 
 

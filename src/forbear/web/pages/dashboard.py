@@ -86,7 +86,7 @@ def dashboard_page(
         start, end = svc.date_range(start, end, web.today())
     except svc.RangeRefused as refused:
         raise ValidationError(refused.field, t(refused.key, **refused.values)) from None
-    with web.forbear.transaction() as conn:
+    with web.forbear.reading() as conn:
         view = svc.view(conn, principal.as_actor(), start, end, zone=web.forbear.settings.zone)
     blocked = blocked_chart(view.blocked)
     blocked["series"][0]["name"] = t("dashboard.blocked.planned")
