@@ -59,3 +59,12 @@ def test_languages_are_parsed_loosely() -> None:
     assert parse_lang("zh_CN") == parse_lang("zh-Hans") == "zh-CN"
     assert parse_lang("en-GB") == "en" and parse_lang("fr") is None
     assert Translator("en")("error.not_found", kind="Loan", key="7") == "Loan not found: 7"
+
+
+def test_every_reason_a_queued_account_is_set_aside_has_words_in_both_languages() -> None:
+    from forbear.services.queue import Settled
+    from forbear.web.i18n import CATALOGUE
+
+    for lang, texts in CATALOGUE.items():
+        missing = [r.value for r in Settled if f"workbench.settled.{r.value}" not in texts]
+        assert missing == [], (lang, missing)

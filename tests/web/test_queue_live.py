@@ -47,6 +47,7 @@ def test_a_plan_accepted_in_the_portal_takes_the_account_out_of_the_agents_queue
     assert len(settled) == 2, "the page lists the account apart, with the reason"
     assert f'href="/accounts/{me.loan_id}"' in settled[1]
     assert 'data-reason="plan"' in settled[1]
+    assert "已接受还款计划" in settled[1]  # the reason in words (zh-CN by default)
     queue_table = settled[0].split('id="queue"', 1)[-1]
     assert f'href="/accounts/{me.loan_id}"' not in queue_table
 
