@@ -188,12 +188,12 @@ def amortise_frame(frame: pl.DataFrame) -> pl.DataFrame:
     max_count = int(current.select(pl.col("count").max().fill_null(0)).item())
     steps: list[pl.DataFrame] = []
     b, level, count = pl.col("b"), pl.col("level"), pl.col("count")
+    interest = div_round_expr(b * pl.col("a"), MONTHLY_RATE_DEN, pl.col("rounding"))
+    # one collect per step ``k``: the previous step's balance update, the filter on the
+    # loans still amortising, and this step's interest and principal together (a handful
+    # of eager operations per step before; the step count is the longest term)
+    plan = current.lazy()
     for k in range(1, max_count + 1):
-        current = current.filter(count >= k)
-        if current.is_empty():
-            break
-        interest = div_round_expr(b * pl.col("a"), MONTHLY_RATE_DEN, pl.col("rounding"))
-        current = current.with_columns(interest=interest)
         principal = (
             pl.when(count == k)
             .then(b)
@@ -203,18 +203,26 @@ def amortise_frame(frame: pl.DataFrame) -> pl.DataFrame:
             .then(pl.min_horizontal(level, b))
             .otherwise(pl.lit(0, dtype=pl.Int64))
         )
-        current = current.with_columns(principal=principal)
-        steps.append(
-            current.select("loan_id", pl.lit(k, dtype=pl.Int32).alias("k"), "principal", "interest")
+        current = (
+            plan.filter(count >= k)
+            .with_columns(interest=interest)
+            .with_columns(principal=principal, k=pl.lit(k, dtype=pl.Int32))
+            .collect()
         )
-        current = current.with_columns(b=b - pl.col("principal")).filter(
-            ~(pl.col("shorten") & (b == 0))
+        if current.is_empty():
+            break
+        steps.append(current)
+        plan = (
+            current.lazy()
+            .with_columns(b=b - pl.col("principal"))
+            .filter(~(pl.col("shorten") & (b == 0)))
+            .drop("interest", "principal", "k")
         )
     if not steps:
         return pl.DataFrame(
             schema={"loan_id": pl.Int64, "k": pl.Int32, "principal": pl.Int64, "interest": pl.Int64}
         )
-    return pl.concat(steps).sort("loan_id", "k")
+    return pl.concat(steps).select("loan_id", "k", "principal", "interest").sort("loan_id", "k")
 
 
 def due_date_expr(first_due_date: pl.Expr, months: pl.Expr) -> pl.Expr:
