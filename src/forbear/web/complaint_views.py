@@ -11,12 +11,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from forbear.domain import complaints as domain
+from forbear.domain.complaints import ComplaintCategory as DomainComplaintCategory
 from forbear.services.complaints import ComplaintView, desk
 from forbear.web.permissions import MAX_ID
 from forbear.web.schema_base import Request as StrictRequest
 from forbear.web.sessions import Principal
 
-Category = Literal["harassment", "third_party", "privacy", "amount", "attitude", "other"]
+Category = DomainComplaintCategory  # the one list: forbear.domain.complaints
 RootCause = Literal[
     "agent_conduct", "contact_rules", "data_error", "process", "product", "no_fault", "other"
 ]

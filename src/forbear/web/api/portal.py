@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from forbear.domain.complaints import ComplaintCategory as DomainComplaintCategory
 from forbear.services import contacts as contact_service
 from forbear.services import portal as svc
 from forbear.web import portal_session
@@ -36,7 +37,7 @@ Manager = Annotated[Principal, Depends(require_any(*MANAGEMENT_VIEW))]
 PaymentMethod = Literal["bank_transfer", "alipay", "wechat_pay", "union_pay"]
 DisputeReason = Literal["amount_wrong", "already_paid", "not_my_loan", "other"]
 OptOutChannel = Literal["call", "ai_call", "sms", "im", "email"]
-ComplaintCategory = Literal["harassment", "third_party", "privacy", "amount", "attitude", "other"]
+ComplaintCategory = DomainComplaintCategory  # the one list: forbear.domain.complaints
 
 
 class Strict(BaseModel):

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from forbear.domain.complaints import ComplaintCategory
 from forbear.domain.errors import ValidationError
 from forbear.services import contacts as contact_service
 from forbear.services import education
@@ -27,7 +28,7 @@ from forbear.web.portal_session import (
 )
 
 router = APIRouter()
-COMPLAINT_CATEGORIES = ("harassment", "third_party", "privacy", "amount", "attitude", "other")
+COMPLAINT_CATEGORIES = tuple(c.value for c in ComplaintCategory)
 
 
 # ---------------------------------------------------------------------------- complain
