@@ -59,6 +59,7 @@ from forbear.batch.decisions import (
     capacity_input,
     decisions_frame,
     dedupe_key,
+    due_moments,
     summarise,
 )
 from forbear.batch.engines import ACTOR, CONTACT_HOUR, ENGINES, EngineUnavailable
@@ -72,6 +73,7 @@ from forbear.store.locks import LockSpace, lock
 from forbear.store.runs import (
     Decision,
     OutboxMessage,
+    OutboxOrigin,
     OutboxStatus,
     Run,
     RunStatus,
@@ -121,6 +123,8 @@ class _Computed:
     assigned: pl.DataFrame
     capacity_use: list[dict[str, Any]]
     legal_accounts: pl.DataFrame
+    zones: pl.DataFrame  # borrower_id, timezone of the day's planned contacts' debtors
+    hour: time  # the day's contact hour, local to each debtor
 
 
 def check_engine(engine: str) -> None:
@@ -269,7 +273,9 @@ def _compute(
     capacity_use = capacity_summary(allocated, config).to_dicts()
     plan_cols = ["scheduled", "agent_id", "team_id", "carried", "rank"]
     decisions = decisions_frame(gated, allocated, assigned, as_of, version_id, plan_cols)
-    return _Computed(version_id, decisions, assigned, capacity_use, legal_accounts)
+    sends = set(decisions.filter(pl.col("scheduled"))["borrower_id"].to_list())
+    zones = frames.zones.filter(pl.col("borrower_id").is_in(list(sends)))
+    return _Computed(version_id, decisions, assigned, capacity_use, legal_accounts, zones, hour)
 
 
 def _write(
@@ -337,7 +343,8 @@ def _write(
         & pl.col("agent_id").is_null()
     )
     created = clock()
-    outbox = sends.select(
+    due = due_moments(sends, computed.zones, as_of, computed.hour)
+    outbox = due.select(
         "as_of",
         "loan_id",
         "borrower_id",
@@ -345,9 +352,14 @@ def _write(
         "channel",
         "template",
         "contact_point_id",
-        dedupe_key=dedupe_key(sends),
+        "due_at",
+        dedupe_key=dedupe_key(due),
         status=pl.lit(OutboxStatus.QUEUED.value),
         created_at=pl.lit(created, dtype=_UTC),
+        origin=pl.lit(OutboxOrigin.RUN.value),
+        next_attempt_at=pl.col("due_at"),
+        tries=pl.lit(0, dtype=pl.Int64),
+        reason_rules=pl.lit("[]"),
     )
     existing = outbox_keys(conn, as_of)
     fresh = outbox.filter(~pl.col("dedupe_key").is_in(list(existing)))

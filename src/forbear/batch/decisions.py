@@ -4,12 +4,14 @@ decisions frame, the outbox's dedupe key and the run's summary (counts only)."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import polars as pl
 
 from forbear.domain.compliance.schema import Channel
+
+_UTC = pl.Datetime("us", "UTC")
 
 # Channels the outbox sends by itself; the rest (agent calls, visits, legal review) are
 # agents' work.
@@ -35,6 +37,23 @@ def dedupe_key(frame: pl.LazyFrame | pl.DataFrame) -> pl.Expr:
         ),
         return_dtype=pl.String,
     )
+
+
+def due_moments(sends: pl.DataFrame, zones: pl.DataFrame, as_of: date, hour: time) -> pl.DataFrame:
+    """``sends`` with ``due_at``: ``hour`` local time on ``as_of`` in each debtor's zone
+    (``zones``: ``borrower_id, timezone``), the moment the gate planned the contact for.
+    A debtor without a known zone is due at that hour in UTC+8 (the CN packs' zone); the
+    dispatcher asks the gate again before it sends, at the debtor's own hours."""
+    from zoneinfo import ZoneInfo
+
+    local = datetime.combine(as_of, hour)
+    joined = sends.join(zones.select("borrower_id", "timezone"), on="borrower_id", how="left")
+    fallback = datetime.combine(as_of, hour, ZoneInfo("Asia/Shanghai")).astimezone(UTC)
+    due = pl.lit(fallback, dtype=_UTC)
+    for zone in sorted({z for z in joined["timezone"].to_list() if z}):
+        moment = datetime.combine(local.date(), local.time(), ZoneInfo(zone)).astimezone(UTC)
+        due = pl.when(pl.col("timezone") == zone).then(pl.lit(moment, dtype=_UTC)).otherwise(due)
+    return joined.with_columns(due_at=due).drop("timezone")
 
 
 def _counts(frame: pl.DataFrame, *keys: str) -> list[dict[str, Any]]:

@@ -7,8 +7,12 @@
   primary key ``(as_of, loan_id, action_index)``; a rerun replaces the date's rows.
 - ``work_queue``: the agents' ordered work of a date (allowed and scheduled agent work).
 - ``outbox``: messages to send; ``dedupe_key`` (sha256 of
-  ``as_of|loan_id|action_index|channel|template``) is unique, so a rerun never queues a
-  message twice and rows already sent stay as they are.
+  ``as_of|loan_id|action_index|channel|template`` for the run's messages, of the request
+  for an agent's) is unique, so a rerun never queues a message twice and rows already sent
+  stay as they are. It is also the message's stable id: the idempotency key given to the
+  provider (client reference, Message-ID). The dispatcher (``forbear dispatch``) claims due
+  rows (``status`` queued and ``next_attempt_at`` passed) under a lease, asks the gate
+  again, sends and records the outcome (:class:`OutboxStatus`).
 
 JSON lists (``reason_codes``, ``blocked_by``) are stored as text, as in ``contact_attempts``.
 Bulk reads and writes go through :mod:`forbear.store.bulk`.
@@ -31,6 +35,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     delete,
@@ -49,9 +54,33 @@ class RunStatus(StrEnum):
 
 
 class OutboxStatus(StrEnum):
+    """Where a message is. ``queued`` waits for ``next_attempt_at`` (a retry after a
+    transient failure, or a reschedule to the earliest allowed time, stays queued);
+    ``sending`` is claimed by a dispatcher until ``lease_until``; ``sent`` was accepted by
+    the provider; ``delivered`` confirmed by a receipt; ``failed`` refused for good (an
+    invalid number, a bounced address, a receipt saying undelivered); ``dead`` gave up after
+    the last try (visible, retryable); ``cancelled`` will never go (the gate's rule ids, a
+    missing template variable or a person, in ``reason_rules``)."""
+
     QUEUED = "queued"
+    SENDING = "sending"
     SENT = "sent"
+    DELIVERED = "delivered"
     FAILED = "failed"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+class OutboxOrigin(StrEnum):
+    """Who queued a message: the daily run, an agent from the workbench, or Forbear itself
+    (the one confirmation of an opt-out)."""
+
+    RUN = "run"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+OUTBOX_STATUS_CHECK = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OutboxStatus))
 
 
 class Run(Base):
@@ -128,8 +157,11 @@ class WorkQueueItem(Base):
 class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
-        CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status"),
+        CheckConstraint(OUTBOX_STATUS_CHECK, name="status"),
+        CheckConstraint("origin IN ('run', 'agent', 'system')", name="origin"),
         Index("ix_outbox_as_of", "as_of"),
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbox_borrower_id_status", "borrower_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -143,6 +175,24 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # issue 13: who queued it, when it is due, and what became of it
+    origin: Mapped[str] = mapped_column(String(16), server_default=OutboxOrigin.RUN.value)
+    actor: Mapped[str | None] = mapped_column(String(64))  # the agent, for origin agent
+    article: Mapped[str | None] = mapped_column(String(64))  # an education article's code
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the planned moment
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())  # not claimed before
+    tries: Mapped[int] = mapped_column(Integer, server_default="0")
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # dispatcher's worker id
+    provider: Mapped[str | None] = mapped_column(String(32))  # the adapter that took it
+    provider_ref: Mapped[str | None] = mapped_column(String(128))  # the provider's id
+    last_error: Mapped[str | None] = mapped_column(String(200))  # never personal data
+    reason_rules: Mapped[str] = mapped_column(Text, server_default="[]")  # JSON rule ids
+    contact_attempt_id: Mapped[int | None] = mapped_column(Integer)
+    body_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # the text as sent, encrypted
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 def delete_day(conn: Connection, as_of: date) -> None:
