@@ -91,6 +91,42 @@ class Settings(BaseSettings):
         "the defaults of forbear.services.unmasking, as JSON: "
         '{"agent": [10, 300]} (docs/security.md)',
     )
+    # --- outreach (issue 13): forbear.channels, forbear dispatch / worker
+    channels_file: Path | None = Field(
+        default=None,
+        description="YAML of the channel adapters (which provider sends each channel, its "
+        "URL, credentials, rate limit) and the providers' callback secrets; default: "
+        "<data_dir>/channels.yaml when present, else the sandbox for every channel "
+        "(forbear.channels.config, docs/outreach.md)",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="the web app's address as borrowers reach it: the base of the signed "
+        "portal links in messages",
+    )
+    run_at: str = Field(
+        default="06:00",
+        description="the local time (lender_timezone, HH:MM) at which `forbear worker` runs "
+        "the daily job",
+    )
+
+    @field_validator("run_at")
+    @classmethod
+    def _run_at(cls, value: str) -> str:
+        from datetime import time
+
+        try:
+            time.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"not a time of day HH:MM: {value!r}") from exc
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with http:// or https://")
+        return value.rstrip("/")
 
     @field_validator("unmask_limits")
     @classmethod

@@ -11,12 +11,15 @@ from fastapi import APIRouter
 from forbear.web.api import (
     accounts,
     catalogue,
+    channels,
     collection,
     complaints,
     contacts,
     dashboard,
     education,
     me,
+    outbox,
+    outreach,
     portal,
     queue,
     runs,
@@ -35,3 +38,6 @@ router.include_router(complaints.router)
 router.include_router(dashboard.router)
 router.include_router(portal.router)
 router.include_router(education.router)
+router.include_router(channels.router)
+router.include_router(outbox.router)
+router.include_router(outreach.router)

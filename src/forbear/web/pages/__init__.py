@@ -14,9 +14,11 @@ from forbear.web.pages import (
     collection,
     complaints,
     compliance,
+    compose,
     dashboard,
     portal,
     portal_contact,
+    sent,
     workbench,
 )
 
@@ -30,3 +32,5 @@ router.include_router(compliance.router)
 router.include_router(dashboard.router)
 router.include_router(portal.router)
 router.include_router(portal_contact.router)
+router.include_router(sent.router)
+router.include_router(compose.router)
