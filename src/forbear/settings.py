@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         "<data_dir>/channels.yaml when present, else the sandbox for every channel "
         "(forbear.channels.config, docs/outreach.md)",
     )
+    channel_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="each provider's shared secret for signed webhooks and callbacks, as "
+        'JSON {"provider-name": "secret"} (keep it in the secret store; '
+        "forbear.domain.signatures)",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="the web app's address as borrowers reach it: the base of the signed "

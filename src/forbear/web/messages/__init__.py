@@ -9,10 +9,24 @@ from forbear.web.messages import (
     collection,
     complaints,
     dashboard,
+    outbox,
+    outreach,
     portal,
+    replies,
     requests,
     security,
     situation,
 )
 
-AREAS = (collection, complaints, dashboard, portal, requests, security, situation)
+AREAS = (
+    collection,
+    complaints,
+    dashboard,
+    outbox,
+    outreach,
+    portal,
+    replies,
+    requests,
+    security,
+    situation,
+)
