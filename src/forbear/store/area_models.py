@@ -10,6 +10,7 @@ from forbear.store import (
     contracts,  # noqa: F401
     legal,  # noqa: F401
     lender_config,  # noqa: F401
+    outreach,  # noqa: F401
     plans,  # noqa: F401
     portal,  # noqa: F401
     promises,  # noqa: F401

@@ -1,0 +1,143 @@
+"""What comes back from the channels (issue 13): the signed callbacks accepted, and the
+borrowers' replies.
+
+- ``channel_callbacks``: one row per accepted signed callback (receipt, reply, payment).
+  ``signature_sha256`` (the sha256 of the provider and the signature as sent) is unique:
+  the same signed request twice is a replay and is refused. ``event_key`` (the provider's
+  event id: a message id and status, a transaction id) is unique per provider and kind
+  while set: a second, freshly signed delivery of the same event is stored with a null
+  ``event_key`` and ``result`` ``duplicate``, and changes nothing else. Rows hold no
+  personal data (ids and digests only) and may be purged after the signature window has
+  long passed (:func:`purge_callbacks`); event keys of payments are also held by
+  ``payments.external_ref``, so a purge never lets a payment in twice.
+- ``inbound_messages``: what a borrower (or an unknown sender) wrote back. The sender's
+  address is encrypted with its blind index (to find the sender's other replies), the text
+  encrypted (``Contexts``-style label :data:`BODY_CONTEXT`), never logged or audited.
+  ``borrower_id`` / ``contact_point_id`` are set when the sender matched a contact point of
+  the file; ``classification`` is what Forbear made of it (``opt_out``, ``other``);
+  ``routed_to`` who answers it (``agent`` until the borrower assistant of issue 14 exists);
+  ``handled_at`` / ``handled_by`` when a person dealt with it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    CheckConstraint,
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    delete,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from forbear.store.models import Base, UTCDateTime, _one_of
+
+# The associated-data labels of the encrypted columns (``"table.column"``, as
+# :class:`forbear.store.crypto.Contexts`).
+BODY_CONTEXT = "inbound_messages.body"
+SENDER_CONTEXT = "inbound_messages.sender"
+
+
+class CallbackKind(StrEnum):
+    RECEIPT = "receipt"
+    REPLY = "reply"
+    PAYMENT = "payment"
+
+
+class CallbackResult(StrEnum):
+    APPLIED = "applied"  # the event took effect
+    DUPLICATE = "duplicate"  # the same event was already applied: nothing changed
+
+
+class ReplyClass(StrEnum):
+    OPT_OUT = "opt_out"  # 退订 / TD / STOP ...: an opt-out hold for that medium
+    OTHER = "other"  # anything else: a person (or the assistant) reads it
+
+
+class RoutedTo(StrEnum):
+    AGENT = "agent"
+    ASSISTANT = "assistant"  # the borrower assistant (issue 14), once it exists
+    NONE = "none"  # nothing to answer (an opt-out, confirmed by Forbear itself)
+
+
+class ChannelCallback(Base):
+    __tablename__ = "channel_callbacks"
+    __table_args__ = (
+        UniqueConstraint("provider", "kind", "event_key"),
+        CheckConstraint(_one_of("kind", CallbackKind), name="kind"),
+        CheckConstraint(_one_of("result", CallbackResult), name="result"),
+        Index("ix_channel_callbacks_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    signature_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    event_key: Mapped[str | None] = mapped_column(String(160))
+    result: Mapped[str] = mapped_column(String(16))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the callback's timestamp
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class InboundMessage(Base):
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        CheckConstraint(_one_of("classification", ReplyClass), name="classification"),
+        CheckConstraint(_one_of("routed_to", RoutedTo), name="routed_to"),
+        Index("ix_inbound_messages_borrower_id_received_at", "borrower_id", "received_at"),
+        Index("ix_inbound_messages_routed_to_handled_at", "routed_to", "handled_at"),
+        Index("ix_inbound_messages_sender_bidx", "sender_bidx"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    callback_id: Mapped[int | None] = mapped_column(ForeignKey("channel_callbacks.id"))
+    channel: Mapped[str] = mapped_column(String(16))  # sms | email
+    provider: Mapped[str] = mapped_column(String(32))
+    sender_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    sender_bidx: Mapped[str] = mapped_column(String(64))
+    borrower_id: Mapped[int | None] = mapped_column(ForeignKey("borrowers.id"))
+    contact_point_id: Mapped[int | None] = mapped_column(ForeignKey("contact_points.id"))
+    outbox_id: Mapped[int | None] = mapped_column(Integer)  # the message it answers, if known
+    body_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # as the provider says
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    classification: Mapped[str] = mapped_column(String(16))
+    routed_to: Mapped[str] = mapped_column(String(16))
+    hold_id: Mapped[int | None] = mapped_column(Integer)  # the opt-out hold it placed
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    handled_by: Mapped[str | None] = mapped_column(String(100))
+
+
+def purge_callbacks(conn: Connection, before: datetime) -> int:
+    """Delete the callback records received before ``before`` (keep at least the signature
+    window plus the providers' retry horizon: a purged record no longer refuses a replay
+    or a duplicate receipt). Inbound messages keep their link as null."""
+    from sqlalchemy import select, update
+
+    old = select(ChannelCallback.id).where(ChannelCallback.received_at < before)
+    conn.execute(
+        update(InboundMessage).where(InboundMessage.callback_id.in_(old)).values(callback_id=None)
+    )
+    return int(
+        conn.execute(delete(ChannelCallback).where(ChannelCallback.received_at < before)).rowcount
+    )
+
+
+__all__ = [
+    "BODY_CONTEXT",
+    "SENDER_CONTEXT",
+    "CallbackKind",
+    "CallbackResult",
+    "ChannelCallback",
+    "InboundMessage",
+    "ReplyClass",
+    "RoutedTo",
+    "purge_callbacks",
+]
