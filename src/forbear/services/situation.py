@@ -102,9 +102,9 @@ def _holds(conn: Connection, borrower_ids: Sequence[int] | None) -> pl.DataFrame
     return pl.DataFrame(rows, schema=SITUATION_HOLDS, orient="row")
 
 
-# Up to this many borrowers their flags are read one borrower at a time (the reader cuts
-# its grouped subqueries to the borrower's loans); beyond it the whole book's, filtered.
-FLAGS_ONE_BY_ONE = 50
+# Up to this many borrowers their flags are read for their loans only (the reader cuts
+# its grouped subqueries to those loans); beyond it the whole book's, filtered.
+FLAGS_ONE_BY_ONE = 2000
 
 
 def _flags(conn: Connection, at: datetime, borrower_ids: Sequence[int] | None) -> pl.DataFrame:
@@ -115,9 +115,7 @@ def _flags(conn: Connection, at: datetime, borrower_ids: Sequence[int] | None) -
         return flags.filter(pl.col("borrower_id").is_in(list(borrower_ids)))
     if len(borrower_ids) == 1:
         return read_flags(conn, at=at, borrower_id=int(borrower_ids[0]))
-    return pl.concat(
-        [read_flags(conn, at=at, borrower_id=int(b)) for b in borrower_ids], how="vertical"
-    ).sort("loan_id")
+    return read_flags(conn, at=at, borrower_ids=[int(b) for b in borrower_ids])
 
 
 def _plan_periods(conn: Connection, ids: list[int]) -> pl.DataFrame:

@@ -11,6 +11,7 @@ the record of a decision, never a contact, so the HISTORY reader leaves it out
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -195,10 +196,11 @@ def read_history(
     before: datetime,
     since: datetime | None = None,
     borrower_id: int | None = None,
+    borrower_ids: Sequence[int] | None = None,
 ) -> pl.DataFrame:
     """Allowed contact attempts in ``[since, before)`` as HISTORY, ordered by borrower and
     time; ``since`` defaults to ``before - HISTORY_LOOKBACK``. Blocked requests are left
-    out: they were never contacts."""
+    out: they were never contacts. ``borrower_id`` / ``borrower_ids``: only theirs."""
     start = before - HISTORY_LOOKBACK if since is None else since
     a = ContactAttempt
     stmt = (
@@ -217,30 +219,49 @@ def read_history(
     )
     if borrower_id is not None:
         stmt = stmt.where(a.borrower_id == borrower_id)
+    if borrower_ids is not None:
+        stmt = stmt.where(a.borrower_id.in_(sorted({int(b) for b in borrower_ids})))
     return _read(conn, stmt, contracts.HISTORY)
 
 
-def read_holds(conn: _Connection, *, borrower_id: int | None = None) -> pl.DataFrame:
-    """Every hold as HOLDS (open and released: the gate judges ``since``/``until``)."""
+def read_holds(
+    conn: _Connection,
+    *,
+    borrower_id: int | None = None,
+    borrower_ids: Sequence[int] | None = None,
+) -> pl.DataFrame:
+    """Every hold as HOLDS (open and released: the gate judges ``since``/``until``), of
+    ``borrower_id`` / ``borrower_ids`` when given."""
     h = Hold
     stmt = select(
         h.borrower_id, h.loan_id, h.kind, h.channel, h.contact_point_id, h.since, h.until
     ).order_by(h.borrower_id, h.id)
     if borrower_id is not None:
         stmt = stmt.where(h.borrower_id == borrower_id)
+    if borrower_ids is not None:
+        stmt = stmt.where(h.borrower_id.in_(sorted({int(b) for b in borrower_ids})))
     return _read(conn, stmt, contracts.HOLDS)
 
 
-def read_flags(conn: _Connection, *, at: datetime, borrower_id: int | None = None) -> pl.DataFrame:
+def read_flags(
+    conn: _Connection,
+    *,
+    at: datetime,
+    borrower_id: int | None = None,
+    borrower_ids: Sequence[int] | None = None,
+) -> pl.DataFrame:
     """One FLAGS row per loan as known at ``at`` (the agency it is placed with at ``at``,
-    the notices and demands logged up to ``at``), ordered by ``loan_id``."""
-    # For one borrower the grouped subqueries are cut to its loans first: SQLite does not
-    # push the outer filter down into them (benchmarks/README.md, gate.py).
-    mine = (
-        select(Loan.id).where(Loan.borrower_id == borrower_id).scalar_subquery()
-        if borrower_id is not None
-        else None
-    )
+    the notices and demands logged up to ``at``), ordered by ``loan_id``; of
+    ``borrower_id`` / ``borrower_ids``' loans when given."""
+    # For some borrowers the grouped subqueries are cut to their loans first: SQLite does
+    # not push the outer filter down into them (benchmarks/README.md, gate.py).
+    if borrower_ids is not None:
+        wanted = sorted({int(b) for b in borrower_ids})
+        mine: Any = select(Loan.id).where(Loan.borrower_id.in_(wanted)).scalar_subquery()
+    elif borrower_id is not None:
+        mine = select(Loan.id).where(Loan.borrower_id == borrower_id).scalar_subquery()
+    else:
+        mine = None
 
     def only_mine(column: Any) -> ColumnElement[bool]:
         return column.in_(mine) if mine is not None else true()
@@ -299,6 +320,8 @@ def read_flags(conn: _Connection, *, at: datetime, borrower_id: int | None = Non
     )
     if borrower_id is not None:
         stmt = stmt.where(Loan.borrower_id == borrower_id)
+    if borrower_ids is not None:
+        stmt = stmt.where(Loan.borrower_id.in_(sorted({int(b) for b in borrower_ids})))
     return _read(conn, stmt, contracts.FLAGS)
 
 

@@ -245,49 +245,139 @@ def request_contact(
         discloses_debt=discloses_debt,
         is_demand=is_demand,
     )
-    attempt_id = conn.execute(
-        insert(ContactAttempt)
-        .values(
-            loan_id=decision.loan_id,
-            borrower_id=decision.borrower_id,
-            contact_point_id=decision.contact_point_id,
-            channel=decision.channel.value,
-            party=decision.party.value,
-            agency_id=agency_id,
-            actor=actor,
-            at=decision.at,
-            allowed=decision.allowed,
-            blocked_by=rule_ids_json(list(decision.blocked_by)),
-            earliest_allowed_at=decision.earliest_allowed_at,
-            outcome=None if decision.allowed else Outcome.BLOCKED.value,
-            template_code=template_code,
-            discloses_debt=discloses_debt,
-            is_demand=is_demand,
-            created_at=_utc(now or at, "now"),
-        )
-        .returning(ContactAttempt.id)
-    ).scalar_one()
-    audit.record(
+    (attempt_id,) = record_attempts(
         conn,
-        action="contact.attempt" if decision.allowed else "contact.blocked",
+        [decision],
         actor=actor,
-        subject_type="contact_attempt",
-        subject_id=str(attempt_id),
-        payload={
-            "loan_id": decision.loan_id,
-            "borrower_id": decision.borrower_id,
-            "contact_point_id": decision.contact_point_id,
-            "channel": decision.channel.value,
-            "party": decision.party.value,
-            "agency_id": agency_id,
-            "at": decision.at.isoformat(),
-            "allowed": decision.allowed,
-            "blocked_by": list(decision.blocked_by),
-            "earliest_allowed_at": _iso(decision.earliest_allowed_at),
-            "template_code": template_code,
-        },
+        now=_utc(now or at, "now"),
+        agency_id=agency_id,
+        template_codes=[template_code],
+        discloses_debt=discloses_debt,
+        is_demand=is_demand,
     )
-    return _with_attempt(decision, int(attempt_id))
+    return _with_attempt(decision, attempt_id)
+
+
+# --- the gate, for a batch (the dispatcher) -----------------------------------------------
+
+
+def decide_many(conn: Connection, planned: pl.DataFrame, rules: CompiledRules) -> pl.DataFrame:
+    """Run the batch gate once on many planned contacts (the dispatcher's batch, at the
+    moment of sending), with the history, flags and holds of their debtors read in one go.
+    The caller holds the debtors' locks (:func:`lock_debtors`) so that what is counted
+    cannot change before the attempts are recorded (:func:`record_attempts`). Contacts of
+    one debtor in the batch count against each other's caps, as in the daily run."""
+    if planned.height == 0:
+        return pl.DataFrame(schema={**contracts.PLANNED, **contracts.DECISION})
+    borrowers = sorted({int(b) for b in planned["borrower_id"].to_list()})
+    first: datetime = planned["at"].min()  # type: ignore[assignment]
+    last: datetime = planned["at"].max()  # type: ignore[assignment]
+    history = read_history(
+        conn,
+        before=last + ONLINE_HISTORY_AHEAD,
+        since=first - HISTORY_LOOKBACK,
+        borrower_ids=borrowers,
+    )
+    flags = read_flags(conn, at=last, borrower_ids=borrowers)
+    holds = read_holds(conn, borrower_ids=borrowers)
+    return gate(planned.lazy(), history.lazy(), flags.lazy(), holds.lazy(), rules).collect()
+
+
+def lock_debtors(conn: Connection, borrower_ids: Sequence[int]) -> None:
+    """Take the locks of many debtors, in ascending order (two batches never wait for
+    each other in a circle; a single request takes one lock)."""
+    for borrower_id in sorted({int(b) for b in borrower_ids}):
+        lock_debtor(conn, borrower_id)
+
+
+def decisions_of(frame: pl.DataFrame) -> list[ContactDecision]:
+    """The gate's answers of :func:`decide_many`, in the frame's order."""
+    return [_decision(frame.slice(i, 1), attempt_id=None) for i in range(frame.height)]
+
+
+def record_attempts(
+    conn: Connection,
+    decisions: Sequence[ContactDecision],
+    *,
+    actor: str,
+    now: datetime,
+    agency_id: int | None = None,
+    template_codes: Sequence[str | None] | None = None,
+    discloses_debt: bool = False,
+    is_demand: bool = True,
+) -> list[int]:
+    """Store each decision as a contact attempt with its audit event (``contact.attempt``
+    or ``contact.blocked``), as :func:`request_contact` does for one; returns the attempt
+    ids in order. The caller holds the debtors' locks since it asked the gate. An allowed
+    attempt counts against every cap from now on, while its outcome is pending."""
+    _actor(actor)
+    codes = list(template_codes) if template_codes is not None else [None] * len(decisions)
+    if len(codes) != len(decisions):
+        raise ValueError("one template code per decision")
+    if not decisions:
+        return []
+    rows = [
+        {
+            "loan_id": d.loan_id,
+            "borrower_id": d.borrower_id,
+            "contact_point_id": d.contact_point_id,
+            "channel": d.channel.value,
+            "party": d.party.value,
+            "agency_id": agency_id,
+            "actor": actor,
+            "at": d.at,
+            "allowed": d.allowed,
+            "blocked_by": rule_ids_json(list(d.blocked_by)),
+            "earliest_allowed_at": d.earliest_allowed_at,
+            "outcome": None if d.allowed else Outcome.BLOCKED.value,
+            "template_code": code,
+            "discloses_debt": discloses_debt,
+            "is_demand": is_demand,
+            "created_at": now,
+        }
+        for d, code in zip(decisions, codes, strict=True)
+    ]
+    if len(rows) == 1:
+        ids = [
+            int(
+                conn.execute(
+                    insert(ContactAttempt).values(**rows[0]).returning(ContactAttempt.id)
+                ).scalar_one()
+            )
+        ]
+    else:
+        found = conn.execute(
+            insert(ContactAttempt).returning(ContactAttempt.id, sort_by_parameter_order=True),
+            rows,
+        )
+        ids = [int(i) for i in found.scalars().all()]
+    audit.record_many(
+        conn,
+        [
+            audit.Entry(
+                "contact.attempt" if d.allowed else "contact.blocked",
+                actor,
+                "contact_attempt",
+                str(attempt_id),
+                {
+                    "loan_id": d.loan_id,
+                    "borrower_id": d.borrower_id,
+                    "contact_point_id": d.contact_point_id,
+                    "channel": d.channel.value,
+                    "party": d.party.value,
+                    "agency_id": agency_id,
+                    "at": d.at.isoformat(),
+                    "allowed": d.allowed,
+                    "blocked_by": list(d.blocked_by),
+                    "earliest_allowed_at": _iso(d.earliest_allowed_at),
+                    "template_code": code,
+                },
+                None,
+            )
+            for d, code, attempt_id in zip(decisions, codes, ids, strict=True)
+        ],
+    )
+    return ids
 
 
 CONTACT = "contact.make"  # the permission to contact a borrower
