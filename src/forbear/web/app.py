@@ -147,6 +147,7 @@ def create_app(
 ) -> FastAPI:
     """The web app over ``forbear`` (bootstrapped from ``settings`` when None)."""
     from forbear.web.api import router as api_router
+    from forbear.web.metrics import router as metrics_router
     from forbear.web.pages import router as pages_router
 
     if forbear is None:
@@ -171,6 +172,7 @@ def create_app(
     errors.install(app)
     app.include_router(api_router)
     app.include_router(pages_router)
+    app.include_router(metrics_router)  # /metrics: this machine only (forbear.web.metrics)
 
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
     def plotly() -> Response:

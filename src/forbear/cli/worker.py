@@ -1,0 +1,154 @@
+"""``forbear worker``: the daily run at ``FORBEAR_RUN_AT`` (lender's local time) and the
+outbox dispatcher, in one long-running process with a single-leader lock
+(:mod:`forbear.channels.worker`, :mod:`forbear.services.outreach.leader`). SIGTERM or
+SIGINT: the run or pass under way finishes, then the worker ends (exit 0).
+``--once`` does one turn (the due day if this worker leads, one dispatcher pass) and
+exits: for cron or a systemd timer. docs/outreach.md has the unit files.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+
+from forbear.cli.common import EXIT_INTERRUPTED, console, err, open_app, parse_date, report_error
+
+log = logging.getLogger("forbear.worker")
+
+
+def _dispatcher(forbear: Any) -> Any:
+    """One pass of the outbox dispatcher (``forbear.channels.dispatcher``), or None while
+    it is not installed."""
+    import importlib
+
+    try:
+        dispatcher = importlib.import_module("forbear.channels.dispatcher")
+    except ModuleNotFoundError:
+        err.print("[yellow]warning:[/] no dispatcher installed: the worker only runs the day")
+        return None
+    return dispatcher.pass_for(forbear)
+
+
+def worker_cmd(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", help="serve Prometheus metrics at :PORT/metrics"),
+    ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option("--metrics-host", help="the address the metrics listen on"),
+    ] = "127.0.0.1",
+    once: Annotated[
+        bool, typer.Option("--once", help="one turn (the due day, one dispatch pass), then exit")
+    ] = False,
+    run_now: Annotated[
+        str | None,
+        typer.Option(
+            "--run-now",
+            help="run this business date (YYYY-MM-DD) now, even if it has a completed run",
+        ),
+    ] = None,
+    poll: Annotated[
+        float, typer.Option("--poll", min=0.1, help="seconds between idle turns")
+    ] = 5.0,
+    no_dispatch: Annotated[
+        bool, typer.Option("--no-dispatch", help="schedule the daily run only")
+    ] = False,
+) -> None:
+    """The daily run at FORBEAR_RUN_AT (local) once per business date, and the dispatcher."""
+    from forbear.batch.daily import run_day_phased
+    from forbear.channels.metrics import serve, worker_registry
+    from forbear.channels.worker import Schedule, Worker
+    from forbear.services.outreach.counts import outbox_figures
+    from forbear.services.outreach.leader import leader_for
+    from forbear.services.runs import latest_run
+
+    forced: date | None = parse_date(run_now, "--run-now") if run_now else None
+    forbear = open_app()
+    settings = forbear.settings
+
+    def run_day(day: date) -> object:
+        return run_day_phased(forbear.engine, day, data_dir=settings.data_dir, clock=forbear.clock)
+
+    def day_done(day: date) -> bool:
+        with forbear.reading() as conn:
+            return latest_run(conn, day, day) is not None
+
+    worker = Worker(
+        schedule=Schedule.parse(settings.run_at, settings.zone),
+        clock=forbear.clock,
+        leader=leader_for(forbear.engine, settings.data_dir),
+        run_day=run_day,
+        day_done=day_done,
+        dispatch=None if no_dispatch else _dispatcher(forbear),
+        poll_seconds=poll,
+        force_day=forced,
+    )
+    server = None
+    if metrics_port is not None:
+
+        def figures() -> Any:
+            with forbear.reading() as conn:
+                return outbox_figures(conn, forbear.now(), forbear.today())
+
+        registry = worker_registry(figures, worker.stats, forbear.clock)
+        server = serve(registry, metrics_port, metrics_host)
+        console.print(f"metrics at http://{metrics_host}:{metrics_port}/metrics")
+    try:
+        if once:
+            tick = worker.once()
+            what = (
+                f"ran {tick.ran}"
+                if tick.ran
+                else "run failed"
+                if tick.failed
+                else f"nothing to run ({tick.skipped or 'not due'})"
+            )
+            console.print(f"worker: {what}; dispatched {worker.stats.dispatched}")
+            if tick.failed:
+                raise typer.Exit(1)
+            return
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: worker.stop())
+        console.print(
+            f"worker: daily run at {settings.run_at} {settings.lender_timezone}; "
+            "SIGTERM or Ctrl-C to stop"
+        )
+        worker.run()
+        console.print("worker: stopped")
+    finally:
+        if server is not None:
+            server.shutdown()
+        forbear.close()
+
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def _group() -> None:
+    """The worker alone (``forbear worker`` in the full command line)."""
+
+
+app.command("worker")(worker_cmd)
+
+
+def main() -> None:
+    """``python -m forbear.cli.worker`` (until ``forbear worker`` is registered)."""
+    try:
+        code = app(["worker", *sys.argv[1:]], standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        sys.exit(report_error(exc))
+
+
+if __name__ == "__main__":
+    main()
