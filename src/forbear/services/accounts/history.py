@@ -1,4 +1,5 @@
-"""What happened on an account: payments and contact attempts (the timeline), the
+"""What happened on an account: payments, contact attempts and the outbox's messages (the
+timeline; the messages' texts are :mod:`forbear.services.outreach.correspondence`), the
 repayment curve, the daily run's decisions, one contact attempt, complaints and legal
 cases.
 
@@ -23,7 +24,7 @@ from forbear.services.scope import require_loan
 from forbear.store.contacts import ContactAttempt
 from forbear.store.legal import LegalCase
 from forbear.store.models import Instalment, Payment
-from forbear.store.runs import Decision
+from forbear.store.runs import Decision, OutboxMessage
 
 VIEW = "account.view"
 
@@ -35,7 +36,7 @@ def _check(conn: Connection, actor: Actor, loan_id: int, at: datetime, today: da
 
 @dataclass(frozen=True)
 class TimelineEvent:
-    kind: str  # payment | contact
+    kind: str  # payment | contact | message
     at: datetime | None
     on: date
     amount: int | None = None
@@ -47,6 +48,12 @@ class TimelineEvent:
     outcome: str | None = None
     attempt_id: int | None = None
     actor: str | None = None
+    # a message (issue 13): its outbox id, who queued it (run | agent | system), where it
+    # is (queued ... cancelled) and the rule ids or reason of a cancellation
+    message_id: int | None = None
+    origin: str | None = None
+    status: str | None = None
+    reasons: tuple[str, ...] = ()
 
 
 def timeline(
@@ -59,8 +66,9 @@ def timeline(
     zone: tzinfo,
     limit: int = 200,
 ) -> list[TimelineEvent]:
-    """Payments and contact attempts of a loan, newest first (``limit`` of each); a
-    contact's day is the one in ``zone`` (the lender's)."""
+    """Payments, contact attempts and outbox messages of a loan, newest first (``limit``
+    of each); a contact's or message's day is the one in ``zone`` (the lender's). A
+    message stands at its latest moment: delivered, sent, else queued."""
     _check(conn, actor, loan_id, at, today)
     events: list[TimelineEvent] = []
     for p in conn.execute(
@@ -93,6 +101,26 @@ def timeline(
                 outcome=a.outcome,
                 attempt_id=a.id,
                 actor=a.actor,
+            )
+        )
+    for m in conn.execute(
+        select(OutboxMessage)
+        .where(OutboxMessage.loan_id == loan_id)
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .limit(limit)
+    ):
+        moment = m.delivered_at or m.sent_at or m.created_at
+        events.append(
+            TimelineEvent(
+                kind="message",
+                at=moment,
+                on=moment.astimezone(zone).date(),
+                channel=m.channel,
+                actor=m.actor,
+                message_id=int(m.id),
+                origin=m.origin,
+                status=m.status,
+                reasons=tuple(blocked_by_of(m.reason_rules or "[]")),
             )
         )
     events.sort(key=lambda e: (e.on, e.at or datetime.min.replace(tzinfo=zone)), reverse=True)
