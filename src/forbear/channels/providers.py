@@ -1,0 +1,179 @@
+"""What the provider adapters share: reading their options from the channels file, the
+HTTP client with its timeout, and turning transport errors and HTTP answers into the
+protocol's failures.
+
+Option errors are :class:`~forbear.domain.errors.ConfigurationError` naming the provider
+and the option, never a secret's value. Transport errors become
+:class:`~forbear.channels.base.TransientFailure` raised ``from None``: httpx's own messages
+and tracebacks name the URL and may carry parts of the request, and what the dispatcher
+logs and stores must hold no address and no text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+
+from forbear.channels.base import TransientFailure
+from forbear.domain.errors import ConfigurationError
+
+# Keys the channels file may give any adapter; each adapter names its own on top.
+COMMON_KEYS = frozenset({"kind", "channels", "rate_per_second", "timeout"})
+
+DEFAULT_TIMEOUT = 10.0  # seconds: the longest a send blocks
+DEFAULT_RETRY_AFTER = 60.0  # seconds, when a provider throttles without saying how long
+
+
+class Options:
+    """One adapter's options from the channels file, read with types and refused with a
+    message naming the provider and the key."""
+
+    def __init__(self, name: str, options: Mapping[str, Any], allowed: Collection[str]) -> None:
+        self.name = name
+        self._values = dict(options)
+        unknown = sorted(set(self._values) - set(allowed) - COMMON_KEYS)
+        if unknown:
+            raise ConfigurationError(
+                f"channel provider {name!r}: unknown option(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(set(allowed) | COMMON_KEYS))})"
+            )
+
+    def _fail(self, key: str, why: str) -> ConfigurationError:
+        return ConfigurationError(f"channel provider {self.name!r}: option {key!r} {why}")
+
+    def has(self, key: str) -> bool:
+        return self._values.get(key) is not None
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self._values.get(key, default)
+        if value is None:
+            raise self._fail(key, "is required")
+        if not isinstance(value, str) or not value.strip():
+            raise self._fail(key, "must be a non-empty text")
+        return value.strip()
+
+    def optional_text(self, key: str) -> str | None:
+        return self.text(key) if self.has(key) else None
+
+    def number(
+        self, key: str, default: float | None, *, minimum: float = 0.0, maximum: float = 1e9
+    ) -> float | None:
+        value = self._values.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self._fail(key, "must be a number")
+        if not minimum < float(value) <= maximum:
+            raise self._fail(key, f"must be above {minimum:g} and at most {maximum:g}")
+        return float(value)
+
+    def integer(self, key: str, default: int, *, minimum: int, maximum: int) -> int:
+        value = self._values.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._fail(key, "must be a whole number")
+        if not minimum <= value <= maximum:
+            raise self._fail(key, f"must be between {minimum} and {maximum}")
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._values.get(key, default)
+        if not isinstance(value, bool):
+            raise self._fail(key, "must be true or false")
+        return value
+
+    def url(self, key: str, default: str | None = None) -> str:
+        value = self.text(key, default)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise self._fail(key, "must be an http(s) URL")
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            # Messages carry personal data: in clear only to a stand-in on this machine.
+            raise self._fail(key, "must use https (plain http only to a loopback address)")
+        return value
+
+    def mapping(self, key: str) -> dict[str, str]:
+        value = self._values.get(key, {})
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) and k and v for k, v in value.items()
+        ):
+            raise self._fail(key, "must map texts to non-empty texts")
+        return dict(value)
+
+    def rate(self) -> float | None:
+        return self.number("rate_per_second", None, maximum=1e6)
+
+    def timeout(self) -> float:
+        value = self.number("timeout", DEFAULT_TIMEOUT, maximum=600)
+        assert value is not None
+        return value
+
+
+def secret_for(name: str, secrets: Mapping[str, str], *, what: str) -> str:
+    """The provider's secret from the secret store (``FORBEAR_CHANNEL_SECRETS``), refused
+    when it is missing or empty: its value is never put in the channels file."""
+    secret = secrets.get(name)
+    if not secret:
+        raise ConfigurationError(
+            f"channel provider {name!r}: no secret in channel_secrets ({what}); "
+            f'set FORBEAR_CHANNEL_SECRETS=\'{{"{name}": "..."}}\''
+        )
+    return secret
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def http_client(timeout: float) -> httpx2.Client:
+    """A keep-alive client whose every phase (connect, write, read, pool) is bounded by
+    ``timeout``; proxies from the environment are not used (``trust_env`` off): where
+    messages go is the channels file's decision alone."""
+    return httpx2.Client(
+        timeout=httpx2.Timeout(timeout),
+        trust_env=False,
+        follow_redirects=False,
+        limits=httpx2.Limits(max_connections=32, max_keepalive_connections=16),
+    )
+
+
+def post(
+    client: httpx2.Client, url: str, *, content: bytes, headers: Mapping[str, str]
+) -> httpx2.Response:
+    """POST and read the answer; a timeout or a broken connection is transient."""
+    try:
+        return client.post(url, content=content, headers=dict(headers))
+    except httpx2.TimeoutException:
+        raise TransientFailure("the provider did not answer in time", code="timeout") from None
+    except httpx2.HTTPError:
+        raise TransientFailure("the provider could not be reached", code="connection") from None
+
+
+def retry_after(response: httpx2.Response, default: float | None) -> float | None:
+    """The seconds a ``Retry-After`` header asks for (a number or an HTTP date), else
+    ``default``."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+        date_header = response.headers.get("date")
+        base = parsedate_to_datetime(date_header) if date_header else None
+    except (TypeError, ValueError):
+        return default
+    if base is None:
+        return default
+    return max(0.0, (moment - base).total_seconds())
