@@ -192,6 +192,13 @@ class Renderer:
                 )
         return self._templates[code]
 
+    def loan_ref(self, loan_id: int) -> str:
+        """The lender's own reference of a loan (no personal data)."""
+        if loan_id not in self._products:
+            self.prefetch([], [loan_id])
+        found = self._products.get(loan_id)
+        return "" if found is None else found[2]
+
     def hotline(self) -> str:
         if self._hotline is None:
             from forbear.services.legal.configuration import config_in_force
