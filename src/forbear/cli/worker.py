@@ -69,6 +69,11 @@ def worker_cmd(
     from forbear.services.runs import latest_run
 
     forced: date | None = parse_date(run_now, "--run-now") if run_now else None
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     forbear = open_app()
     settings = forbear.settings
 
