@@ -26,7 +26,8 @@ from sqlalchemy import Connection, insert, select, update
 
 from forbear.domain.errors import ForbearError, ValidationError
 from forbear.store.locks import LockSpace, lock
-from forbear.store.outreach import CallbackKind, CallbackResult, ChannelCallback
+from forbear.store.outreach import CallbackKind as CallbackKind  # re-exported: front ends name it
+from forbear.store.outreach import CallbackResult, ChannelCallback
 
 MAX_EVENT_KEY = 160
 
