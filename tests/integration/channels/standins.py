@@ -55,7 +55,7 @@ def clean_of(failure: ChannelFailure, message: OutgoingMessage) -> None:
     secrets = [message.to, message.body, *message.params.values()]
     if message.subject:
         secrets.append(message.subject)
-    for secret in secrets:
+    for secret in (s for s in secrets if s.strip()):
         assert secret not in printed, f"{secret!r} leaked into {printed!r}"
 
 
