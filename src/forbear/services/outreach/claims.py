@@ -12,14 +12,15 @@ updates rows ``WHERE claimed_by = me``), and the provider sees the row's stable
 of a send is accepted once.
 
 SQLite has no row locks: there, only one dispatcher may run against a database file.
-:func:`single_dispatcher` holds an exclusive lock on ``<database>.dispatcher.lock`` for
-the dispatcher's life; a second one is refused with :class:`DispatcherBusy`.
+:func:`single_dispatcher` (given the engine's dialect and database path) holds an
+exclusive lock on ``<database>.dispatcher.lock`` for the dispatcher's life; a second one
+is refused with :class:`DispatcherBusy`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -117,17 +118,25 @@ def claim(
     now: datetime,
     limit: int,
     lease: timedelta = DEFAULT_LEASE,
+    *,
+    channels: Collection[str] | None = None,
 ) -> list[Claimed]:
     """Claim up to ``limit`` due rows for ``worker_id`` until ``now + lease``, oldest due
-    first. The caller commits at once (the claim is its own short transaction)."""
+    first, of ``channels`` only when given (those with a provider configured and not
+    backed up). The caller commits at once (the claim is its own short transaction)."""
     worker = worker_id_ok(worker_id)
     if not 0 < limit <= 10_000:
         raise ValidationError("limit", "between 1 and 10000")
     if lease <= timedelta(0):
         raise ValidationError("lease", "a positive duration")
+    if channels is not None and not channels:
+        return []
+    condition = _due(now)
+    if channels is not None:
+        condition = and_(condition, _O.channel.in_(sorted(channels)))
     pick = (
         select(_O.id)
-        .where(_due(now))
+        .where(condition)
         .order_by(_O.next_attempt_at, _O.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -205,25 +214,24 @@ def extend(conn: Connection, worker_id: str, ids: list[int], until: datetime) ->
         )
 
 
-def _lock_path(conn: Connection, data_dir: Path) -> Path:
-    database = conn.engine.url.database
+def _lock_path(database: str | None, data_dir: Path) -> Path:
     if database and database != ":memory:":
         return Path(database).resolve().with_name(Path(database).name + ".dispatcher.lock")
     return data_dir / "dispatcher.lock"
 
 
 @contextmanager
-def single_dispatcher(conn: Connection, data_dir: Path) -> Iterator[None]:
+def single_dispatcher(dialect: str, database: str | None, data_dir: Path) -> Iterator[None]:
     """On SQLite, hold the database's dispatcher lock while the block runs, or raise
     :class:`DispatcherBusy` at once. On PostgreSQL nothing is held (rows are claimed with
     ``SKIP LOCKED``; run as many as you like). The lock is the operating system's
     (``flock``): it goes with the process, so a killed dispatcher leaves none behind."""
-    if conn.dialect.name != "sqlite":
+    if dialect != "sqlite":
         yield
         return
     import fcntl
 
-    path = _lock_path(conn, data_dir)
+    path = _lock_path(database, data_dir)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
