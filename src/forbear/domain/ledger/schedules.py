@@ -152,20 +152,25 @@ def with_level(frame: pl.DataFrame, balance: str = "balance", count: str = "coun
     far fewer distinct combinations than loans.
     """
     keys = [balance, "annual_rate_bp", count, "rounding"]
-    distinct = frame.filter(pl.col("method") == EI).select(keys).unique()
+    distinct = frame.lazy().filter(pl.col("method") == EI).select(keys).unique().collect()
     levels = distinct.with_columns(
         _level=level_payment_series(
             distinct[balance], distinct["annual_rate_bp"], distinct[count], distinct["rounding"]
         )
     )
-    joined = frame.join(levels, on=keys, how="left", maintain_order="left", nulls_equal=True)
-    return joined.with_columns(
-        level=pl.when(pl.col("method") == EI)
-        .then(pl.col("_level"))
-        .when(pl.col("method") == EP)
-        .then(div_round_expr(pl.col(balance), pl.col(count).cast(pl.Int64), pl.col("rounding")))
-        .otherwise(pl.lit(0, dtype=pl.Int64))
-    ).drop("_level")
+    return (
+        frame.lazy()
+        .join(levels.lazy(), on=keys, how="left", maintain_order="left", nulls_equal=True)
+        .with_columns(
+            level=pl.when(pl.col("method") == EI)
+            .then(pl.col("_level"))
+            .when(pl.col("method") == EP)
+            .then(div_round_expr(pl.col(balance), pl.col(count).cast(pl.Int64), pl.col("rounding")))
+            .otherwise(pl.lit(0, dtype=pl.Int64))
+        )
+        .drop("_level")
+        .collect(engine="in-memory")
+    )
 
 
 def amortise_frame(frame: pl.DataFrame) -> pl.DataFrame:

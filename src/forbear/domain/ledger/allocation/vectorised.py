@@ -316,12 +316,19 @@ def prepay_step(
     ``future``: the not-yet-due lines of those loans, sorted by loan and seq. Returns
     their lines afterwards and the prepaid principal and credit allocations.
     """
-    ahead = future.group_by("loan_id").agg(
-        future_principal=pl.col(U[Component.PRINCIPAL]).sum(),
-        future_count=pl.len().cast(pl.Int32),
+    # three collects: the allocations with the loans to re-amortise, the levels and
+    # rows (with_level, amortise_frame), the lines redone
+    ahead = (
+        future.lazy()
+        .group_by("loan_id")
+        .agg(
+            future_principal=pl.col(U[Component.PRINCIPAL]).sum(),
+            future_count=pl.len().cast(pl.Int32),
+        )
     )
     level = (
-        excess.join(ahead, on="loan_id", how="left")
+        excess.lazy()
+        .join(ahead, on="loan_id", how="left")
         .with_columns(pl.col("future_principal", "future_count").fill_null(0))
         .with_columns(payoff=pl.col("excess") >= pl.col("future_principal"))
     )
@@ -341,23 +348,29 @@ def prepay_step(
         (pl.col("excess") - pl.col("future_principal")).alias("amount"),
     )
     schema = pl.Schema(ALLOCATIONS)
-    allocs = pl.concat([prepaid.cast(schema), credit.cast(schema)]).filter(pl.col("amount") > 0)
+    allocs_q = pl.concat([prepaid.cast(schema), credit.cast(schema)]).filter(pl.col("amount") > 0)
 
-    partial = level.filter(~pl.col("payoff")).join(terms, on="loan_id", how="inner")
     shorten = (pl.col("prepayment") == PrepaymentRule.SHORTEN_TERM.value) & (pl.col("method") != IO)
-    partial = partial.with_columns(
-        balance=pl.col("future_principal") - pl.col("excess"),
-        count=pl.col("future_count"),
-        shorten=shorten,
-    ).with_columns(
-        lvl_balance=pl.when("shorten").then(pl.col("principal")).otherwise(pl.col("balance")),
-        lvl_count=pl.when("shorten").then(pl.col("term_months")).otherwise(pl.col("count")),
+    partial_q = (
+        level.filter(~pl.col("payoff"))
+        .join(terms.lazy(), on="loan_id", how="inner")
+        .with_columns(
+            balance=pl.col("future_principal") - pl.col("excess"),
+            count=pl.col("future_count"),
+            shorten=shorten,
+        )
+        .with_columns(
+            lvl_balance=pl.when("shorten").then(pl.col("principal")).otherwise(pl.col("balance")),
+            lvl_count=pl.when("shorten").then(pl.col("term_months")).otherwise(pl.col("count")),
+        )
     )
+    allocs, partial = pl.collect_all([allocs_q, partial_q], engine="in-memory")
     rows = amortise_frame(with_level(partial, balance="lvl_balance", count="lvl_count"))
     redone = (
-        future.with_columns(_j=pl.int_range(1, pl.len() + 1).over("loan_id").cast(pl.Int32))
+        future.lazy()
+        .with_columns(_j=pl.int_range(1, pl.len() + 1).over("loan_id").cast(pl.Int32))
         .join(
-            rows.rename({"k": "_j", "principal": "_p", "interest": "_i"}),
+            rows.lazy().rename({"k": "_j", "principal": "_p", "interest": "_i"}),
             on=["loan_id", "_j"],
             how="inner",
             maintain_order="left",
@@ -366,5 +379,6 @@ def prepay_step(
             pl.col("_p").alias(U[Component.PRINCIPAL]), pl.col("_i").alias(U[Component.INTEREST])
         )
         .select(future.columns)
+        .collect(engine="in-memory")
     )
     return redone, allocs
