@@ -44,6 +44,12 @@ NOT_STAFF_ACCOUNT_ROUTES = {
     "/api/v1/runs/{run_id}",
     "/api/v1/education/articles/{slug}",
     "/portal/learn/{slug}",
+    # signed provider callbacks: machine to machine, no staff (tests/web/test_channel_callbacks.py)
+    "/api/v1/channels/{provider}/receipts",
+    "/api/v1/channels/{provider}/replies",
+    "/api/v1/channels/{provider}/payments",
+    # a reply belongs to a borrower, not a loan: its scope is tested in test_reply_inbox.py
+    "/replies/{reply_id}/handled",
 }
 BORROWER_SIDE = ("/api/v1/portal/", "/portal/")
 # (scoped user, twin who sees the account): same role

@@ -30,7 +30,7 @@ read correspondence (:data:`forbear.services.outreach.correspondence.READ_TEXT`)
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -121,6 +121,7 @@ class Reply:
     handled_by: str | None
     text: str | None
     text_hidden: bool
+    loan_id: int | None = None  # a loan of the borrower the reader may open (to link to)
 
 
 def event_key(reply: IncomingReply, vault: PiiVault) -> str:
@@ -382,7 +383,27 @@ def list_unhandled(
         .order_by(InboundMessage.received_at, InboundMessage.id)
         .limit(max(1, min(limit, 1000)))
     ).all()
-    return [_reply(r, actor, vault) for r in rows]
+    return _with_loans(conn, actor, [_reply(r, actor, vault) for r in rows], now, today)
+
+
+def _with_loans(
+    conn: Connection, actor: Actor, found: list[Reply], now: datetime, today: date
+) -> list[Reply]:
+    """``found`` with the lowest loan id of each borrower that ``actor`` may open."""
+    borrowers = sorted({r.borrower_id for r in found if r.borrower_id is not None})
+    if not borrowers:
+        return found
+    book = book_date_on(conn, today) if actor.scope_buckets else None
+    rows = conn.execute(
+        select(Loan.borrower_id, func.min(Loan.id).label("loan_id"))
+        .where(Loan.borrower_id.in_(borrowers), visible(actor, now, book))
+        .group_by(Loan.borrower_id)
+    ).all()
+    first = {int(r.borrower_id): int(r.loan_id) for r in rows}
+    return [
+        replace(r, loan_id=first.get(r.borrower_id)) if r.borrower_id is not None else r
+        for r in found
+    ]
 
 
 def list_for_borrower(
@@ -410,7 +431,7 @@ def list_for_borrower(
         .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
         .limit(max(1, min(limit, 1000)))
     ).all()
-    return [_reply(r, actor, vault) for r in rows]
+    return _with_loans(conn, actor, [_reply(r, actor, vault) for r in rows], now, today)
 
 
 def mark_handled(

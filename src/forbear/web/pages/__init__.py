@@ -18,6 +18,7 @@ from forbear.web.pages import (
     dashboard,
     portal,
     portal_contact,
+    replies,
     sent,
     workbench,
 )
@@ -33,4 +34,5 @@ router.include_router(dashboard.router)
 router.include_router(portal.router)
 router.include_router(portal_contact.router)
 router.include_router(sent.router)
+router.include_router(replies.router)
 router.include_router(compose.router)
