@@ -1,0 +1,298 @@
+"""The outbox dispatcher's throughput on PostgreSQL: N due SMS reminders (default 100,000)
+sent by 1 and by 4 dispatcher processes (``FOR UPDATE SKIP LOCKED`` claims, the gate asked
+again at the moment of sending, contacts recorded) through the SMS gateway adapter to the
+provider stand-in (``python -m forbear.sim.provider``, its own process, fsync'd accept log).
+
+Printed side by side for each worker count: messages per second (from the first worker
+starting to dispatch to the last finishing; process start-up not counted, and shown
+apart), p50 / p99 of the time from due to the provider's acceptance (all N are due when
+the workers begin: the latency of draining a backlog of N), and the reference: the
+provider stand-in's own ceiling, measured first by driving it directly with the same
+adapter and the same number of sending threads and no database (``--rate`` imposes a
+provider limit on top, which the dispatcher then keeps to).
+
+Every level ends with the database compared with the stand-in's log: each message sent
+exactly once per idempotency key, none lost, provider references equal.
+
+    python benchmarks/dispatch.py                      # 100,000 messages, 1 and 4 workers
+    python benchmarks/dispatch.py --smoke --json out.json
+    python benchmarks/dispatch.py --messages 20000 --workers 1,2,4 --rate 2000
+
+Needs the PostgreSQL server of ``--pg-url`` (default: FORBEAR_TEST_PG_URL or the test
+server); a database of its own is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sqlalchemy import make_url
+
+import _dispatch_book as book
+from forbear.channels.base import OutgoingMessage
+from forbear.channels.sms import SmsGatewayAdapter
+from forbear.domain.errors import StorageUnavailable
+from forbear.services.outreach.dispatch import RetryPolicy
+from forbear.store.db import make_engine, normalise_url, ping
+
+DEFAULT_PG = os.environ.get("FORBEAR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def start_standin(log: Path, rate: float | None) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "forbear.sim.provider", "--port", "0", "--log", str(log)]
+    if rate:
+        command += ["--rate", str(rate)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise SystemExit("the provider stand-in did not start")
+    return proc, json.loads(line)["url"]
+
+
+def stop_standin(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    for line in out.splitlines():
+        if line.startswith('{"stats"'):
+            return dict(json.loads(line)["stats"])
+    return {}
+
+
+def provider_ceiling(endpoint: str, n: int, threads: int) -> float:
+    """Messages per second the stand-in takes from the SMS adapter alone (no database)."""
+    adapter = SmsGatewayAdapter.from_options(
+        book.PROVIDER,
+        book.config_for(
+            endpoint,
+            threads=threads,
+            batch=1,
+            timeout=10,
+            lease=timedelta(seconds=60),
+            retry=RetryPolicy(),
+        )
+        .providers[0]
+        .options,
+        data_dir=Path(tempfile.gettempdir()),
+        secrets={book.PROVIDER: book.SMS_SECRET},
+    )
+    run = uuid.uuid4().hex[:6]
+
+    def one(i: int) -> None:
+        adapter.send(
+            OutgoingMessage(
+                message_id=f"ceiling-{run}-{i:07d}",
+                channel="sms",
+                to=f"139{i % 100_000_000:08d}",
+                body="提醒",
+                template=book.TEMPLATE,
+                params={"name": "王小明", "amount": "1234.56"},
+            )
+        )
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(one, range(n)))
+    took = time.perf_counter() - started
+    adapter.close()
+    return n / took
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run_level(
+    engine: Any,
+    url: str,
+    data_dir: Path,
+    endpoint: str,
+    log: Path,
+    loans: list[tuple[int, int]],
+    *,
+    workers: int,
+    messages: int,
+    threads: int,
+    batch: int,
+) -> dict[str, Any]:
+    prefix = f"bench{workers}w"
+    queued_at = time.perf_counter()
+    book.queue(engine, loans, messages, prefix=prefix, due_at=book.NOON)
+    queue_seconds = time.perf_counter() - queued_at
+    epoch = time.time()
+    launched = time.time()
+    procs = [
+        subprocess.Popen(
+            book.worker_command(
+                url,
+                data_dir,
+                endpoint,
+                worker_id=f"bench-{workers}-{i}",
+                epoch=epoch,
+                threads=threads,
+                batch=batch,
+                timeout=10,
+                lease_seconds=300,
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(workers)
+    ]
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise SystemExit(f"a worker failed ({proc.returncode}): {err[-3000:]}")
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    finished = time.time()
+    begin = min(r["started"] for r in reports)
+    end = max(r["ended"] for r in reports)
+    agreement = book.agreement(engine, log, prefix)
+    accepted = book.accept_times(log, prefix)
+    latencies = [(at.timestamp() - begin) for at in accepted]
+    sent = agreement.by_status.get("sent", 0) + agreement.by_status.get("delivered", 0)
+    return {
+        "workers": workers,
+        "messages": messages,
+        "sent": sent,
+        "by_status": agreement.by_status,
+        "dispatch_seconds": round(end - begin, 3),
+        "wall_seconds_with_startup": round(finished - launched, 3),
+        "queue_seconds": round(queue_seconds, 3),
+        "messages_per_second": round(sent / (end - begin), 1) if end > begin else None,
+        "per_worker_per_second": round(sent / (end - begin) / workers, 1) if end > begin else None,
+        "p50_due_to_accept_s": round(percentile(latencies, 0.50), 3),
+        "p99_due_to_accept_s": round(percentile(latencies, 0.99), 3),
+        "mean_due_to_accept_s": round(statistics.fmean(latencies), 3) if latencies else None,
+        "agreement": {**agreement.__dict__, "exact": agreement.exact},
+        "workers_report": reports,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--borrowers", type=int, default=3000)
+    parser.add_argument("--workers", default="1,4", help="worker counts, e.g. 1,4")
+    parser.add_argument("--threads", type=int, default=16, help="sending threads per worker")
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--rate", type=float, default=None, help="the provider's limit, msg/s")
+    parser.add_argument("--pg-url", default=DEFAULT_PG)
+    parser.add_argument("--smoke", action="store_true", help="400 messages, 300 borrowers")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.messages, args.borrowers, args.workers = 400, 300, "1,2"
+    levels = [int(x) for x in args.workers.split(",") if x.strip()]
+
+    admin = make_engine(normalise_url(args.pg_url), isolation_level="AUTOCOMMIT")
+    try:
+        ping(admin)
+    except StorageUnavailable as exc:
+        raise SystemExit(f"PostgreSQL not reachable at {args.pg_url}: {exc}") from None
+    name = f"forbear_bench_dispatch_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url_obj = make_url(normalise_url(args.pg_url)).set(database=name)
+    url = url_obj.render_as_string(hide_password=False)
+    engine = make_engine(url_obj)
+    work = Path(tempfile.mkdtemp(prefix="forbear-dispatch-bench-"))
+    log = work / "accept.log"
+    standin, endpoint_base = start_standin(log, args.rate)
+    endpoint = endpoint_base + "/"
+    figures: dict[str, Any] = {
+        "messages": args.messages,
+        "borrowers": args.borrowers,
+        "threads_per_worker": args.threads,
+        "batch": args.batch,
+        "provider_rate_limit": args.rate,
+        "load_average_start": os.getloadavg(),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "levels": [],
+    }
+    try:
+        began = time.perf_counter()
+        book.build_book(engine, args.borrowers, work)
+        loans = book.remindable(engine)
+        figures["book_seconds"] = round(time.perf_counter() - began, 1)
+        figures["remindable_loans"] = len(loans)
+        ceiling_n = min(max(args.messages // 5, 200), 20_000)
+        figures["provider_ceiling_per_second"] = round(
+            provider_ceiling(endpoint, ceiling_n, args.threads * max(levels)), 1
+        )
+        print(
+            f"book: {args.borrowers} borrowers, {len(loans)} loans to remind "
+            f"({figures['book_seconds']} s); provider stand-in ceiling "
+            f"{figures['provider_ceiling_per_second']} msg/s "
+            f"({args.threads * max(levels)} threads, no database)"
+            + (f"; provider limit {args.rate:g} msg/s" if args.rate else ""),
+            flush=True,
+        )
+        for workers in levels:
+            level = run_level(
+                engine,
+                url,
+                work / "data",
+                endpoint,
+                log,
+                loans,
+                workers=workers,
+                messages=args.messages,
+                threads=args.threads,
+                batch=args.batch,
+            )
+            figures["levels"].append(level)
+            print(
+                f"{workers} worker(s): {level['sent']}/{args.messages} sent in "
+                f"{level['dispatch_seconds']} s = {level['messages_per_second']} msg/s "
+                f"({level['per_worker_per_second']} per worker); due->accepted p50 "
+                f"{level['p50_due_to_accept_s']} s, p99 {level['p99_due_to_accept_s']} s; "
+                f"with start-up {level['wall_seconds_with_startup']} s; "
+                f"database = provider log: {level['agreement']['exact']}",
+                flush=True,
+            )
+    finally:
+        figures["provider_stats"] = stop_standin(standin)
+        figures["load_average_end"] = os.getloadavg()
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+    print()
+    head = ("workers", "msg/s", "per worker", "p50 s", "p99 s", "provider ceiling msg/s")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(head, (7, 9, 10, 8, 8, 23), strict=True)))
+    for level in figures["levels"]:
+        print(
+            f"{level['workers']:>7} {level['messages_per_second']:>9} "
+            f"{level['per_worker_per_second']:>10} {level['p50_due_to_accept_s']:>8} "
+            f"{level['p99_due_to_accept_s']:>8} {figures['provider_ceiling_per_second']:>23}"
+        )
+    loads = figures["load_average_start"], figures["load_average_end"]
+    print(f"load average at start {loads[0]}, at end {loads[1]}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, default=str))
+    ok = all(level["agreement"]["exact"] for level in figures["levels"])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
