@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -105,9 +106,32 @@ def demo(
         )
     if result.run is not None:
         print_run_summary(result.run.summary, day)
+        _dispatch_to_sandbox(forbear, day)
     console.print(f"Database: {forbear.settings.resolved_database_url.split('///')[-1]}")
     if staff:
         _print_demo_staff(forbear)
+
+
+def _dispatch_to_sandbox(forbear: Forbear, day: date) -> None:
+    """Send the day's outbox once, to the sandbox only (never a configured provider), as
+    at five past the run's contact hour: the messages are written to
+    ``<data_dir>/sandbox/<day>/`` and listed on the "sent messages" page."""
+    from dataclasses import replace
+
+    from forbear.batch.engines import CONTACT_HOUR
+    from forbear.channels.config import sandbox_only
+    from forbear.channels.dispatcher import run
+    from forbear.clock import fixed_clock
+
+    local = datetime.combine(day, CONTACT_HOUR, forbear.settings.zone) + timedelta(minutes=5)
+    at_hour = replace(forbear, clock=fixed_clock(local.astimezone(UTC)))
+    totals = run(at_hour, once=True, config=sandbox_only(), worker_id="demo")
+    console.print(
+        f"[green]✓[/] outbox 发件箱: {totals.sent:,} sent to the sandbox 已写入沙盒, "
+        f"{totals.cancelled:,} cancelled at sending 发送前取消, "
+        f"{totals.rescheduled:,} rescheduled 改期 "
+        f"({forbear.settings.data_dir / 'sandbox' / day.isoformat()})"
+    )
 
 
 def _print_demo_staff(forbear: Forbear) -> None:

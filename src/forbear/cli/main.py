@@ -15,6 +15,7 @@ from forbear.cli import (
     contacts,
     database,
     demo,
+    dispatch,
     imports,
     keys,
     legal,
@@ -40,6 +41,7 @@ app.command("demo")(demo.demo)
 app.command("keygen")(keys.keygen)
 app.command("run")(run.run_cmd)
 app.command("serve")(staff.serve)
+app.command("dispatch")(dispatch.dispatch)
 app.add_typer(imports.app, name="import")
 app.add_typer(book.app, name="book")
 app.add_typer(models.app, name="model")
@@ -58,6 +60,7 @@ app.add_typer(promises.app, name="promise")
 app.add_typer(legal.app, name="legal")
 app.add_typer(staff.app, name="staff")
 app.add_typer(complaints.app, name="complaint")
+app.add_typer(dispatch.outbox_app, name="outbox")
 
 
 def main() -> None:
