@@ -391,7 +391,7 @@ def test_a_message_sent_from_the_workbench_is_on_the_timeline_with_its_status(
     assert [e for e in other if e.kind == "message"] == []
     letters = correspondence.for_loan(
         connection, vault, AGENT, book["L0002"], at=DAYTIME, today=DAY
-    )
+    ).letters
     assert [x.id for x in letters] == [sent.message.id]
     assert letters[0].text is None and not letters[0].text_hidden  # not sent yet
 
@@ -426,19 +426,19 @@ def test_a_message_sent_from_the_workbench_is_on_the_timeline_with_its_status(
         x.id: x
         for x in correspondence.for_loan(
             connection, vault, AGENT, book["L0001"], at=DAYTIME, today=DAY
-        )
+        ).letters
     }
     assert seen[sent.message.id].text == text
     assert seen[late.message.id].reasons == ("CN.HOLD.DISPUTE",)
     # compliance reads the text too; legal sees that there was one, not what it said
     officer = correspondence.for_loan(
         connection, vault, OFFICER, book["L0001"], at=DAYTIME, today=DAY
-    )
+    ).letters
     assert {x.id: x.text for x in officer}[sent.message.id] == text
     legal = {
         x.id: x
         for x in correspondence.for_loan(
             connection, vault, LEGAL, book["L0001"], at=DAYTIME, today=DAY
-        )
+        ).letters
     }
     assert legal[sent.message.id].text is None and legal[sent.message.id].text_hidden

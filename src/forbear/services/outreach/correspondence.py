@@ -67,6 +67,15 @@ class Letter:
         return self.delivered_at or self.sent_at or self.created_at
 
 
+@dataclass(frozen=True)
+class Correspondence:
+    """The messages to a borrower (``borrower_id``: whose replies,
+    :func:`forbear.services.outreach.replies.list_for_borrower`, go beside them)."""
+
+    borrower_id: int
+    letters: list[Letter]
+
+
 def may_read_text(actor: Actor) -> bool:
     return any(actor.may(p) for p in READ_TEXT)
 
@@ -88,12 +97,12 @@ def for_loan(
     at: datetime,
     today: date,
     limit: int = 200,
-) -> list[Letter]:
+) -> Correspondence:
     """The messages to the borrower of ``loan_id`` (every loan of theirs the reader may
     see), newest first; ``account.view`` and the loan in scope (:class:`NotFound`)."""
     actor.require(VIEW)
     require_loan(conn, actor, loan_id, at, today)
-    borrower_id = conn.execute(select(Loan.borrower_id).where(Loan.id == loan_id)).scalar_one()
+    borrower_id = int(conn.execute(select(Loan.borrower_id).where(Loan.id == loan_id)).scalar_one())
     query = select(OutboxMessage).where(OutboxMessage.borrower_id == borrower_id)
     seen = visible_loans(conn, actor, at, today)
     if seen is not None:
@@ -130,4 +139,4 @@ def for_loan(
                 text_hidden=not readable and r.body_enc is not None,
             )
         )
-    return out
+    return Correspondence(borrower_id=borrower_id, letters=out)

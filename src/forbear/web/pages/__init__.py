@@ -18,6 +18,7 @@ from forbear.web.pages import (
     dashboard,
     portal,
     portal_contact,
+    portal_link,
     replies,
     sent,
     workbench,
@@ -36,3 +37,4 @@ router.include_router(portal_contact.router)
 router.include_router(sent.router)
 router.include_router(replies.router)
 router.include_router(compose.router)
+router.include_router(portal_link.router)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from forbear.domain.errors import ValidationError
@@ -32,6 +32,7 @@ from forbear.services.credentials import new_token
 from forbear.web.deps import WebState, state_of
 from forbear.web.errors import CsrfFailed
 from forbear.web.i18n import Translator, request_lang
+from forbear.web.pages import portal_link
 from forbear.web.pages.portal_parts import (
     act,
     attempt,
@@ -91,9 +92,13 @@ def portal_root(request: Request) -> Response:
 
 
 @router.get("/portal/sign-in")
-def sign_in_page(request: Request) -> Response:
+def sign_in_page(
+    request: Request, t: Annotated[str | None, Query(max_length=200)] = None
+) -> Response:
     if borrower_of(request) is not None:
         return RedirectResponse("/portal/home", 303)
+    if t is not None:  # a signed link from a message: the borrower pre-selected (issue 13)
+        return portal_link.landing(request, t)
     return _sign_in_form(request, "portal/sign_in.html", step="mobile", mobile="")
 
 
