@@ -49,6 +49,7 @@ from forbear.domain.errors import PermissionDenied, ValidationError
 from forbear.domain.ledger import DEFAULT_BUCKETS, BucketScheme
 from forbear.services import complaints as complaint_service
 from forbear.services.book import ledger_inputs, run_ledger_on
+from forbear.services.outreach.counts import by_channel_per_day
 from forbear.services.runs import RunDay, RunSummary, capacity_use, latest_run, run_summary
 from forbear.store import bulk
 from forbear.store import promises as promise_store
@@ -425,6 +426,7 @@ class View:
     run: RunSummary | None
     satisfaction: pl.DataFrame
     collected_by_day: pl.DataFrame
+    outreach: pl.DataFrame  # the outbox by day and channel (services.outreach.counts)
 
     @property
     def satisfaction_all(self) -> dict[str, Any]:
@@ -442,6 +444,7 @@ class View:
             or self.satisfaction_all["responses"]
             or self.blocked.height
             or self.run is not None
+            or self.outreach.height
         )
 
 
@@ -467,6 +470,7 @@ def view(conn: Connection, actor: Actor, start: date, end: date, *, zone: ZoneIn
         run_summary(latest_run(conn, start, end)),
         found.satisfaction,
         found.collected_by_day,
+        by_channel_per_day(conn, start + timedelta(days=1), end),  # the range's days
     )
 
 

@@ -114,6 +114,22 @@ class RunDay(BaseModel):
     capacity: list[CapacityRow]
 
 
+class OutreachDay(BaseModel):
+    """The outbox's messages of one day and channel (``forbear.services.outreach.counts``)."""
+
+    day: date = Field(description="the business date the message was queued for")
+    channel: str = Field(examples=["sms"])
+    pending: int = Field(description="queued or being sent", examples=[3])
+    sent: int = Field(description="accepted by the provider (delivered included)", examples=[420])
+    delivered: int = Field(description="confirmed by a delivery receipt", examples=[400])
+    failed: int = Field(
+        description="refused for good, or given up after the last try", examples=[6]
+    )
+    cancelled: int = Field(
+        description="stopped before sending (gate, missing variable, a person)", examples=[12]
+    )
+
+
 class Dashboard(BaseModel):
     start: date = Field(serialization_alias="from", examples=["2026-10-21"])
     end: date = Field(serialization_alias="to", examples=["2026-11-20"])
@@ -128,6 +144,9 @@ class Dashboard(BaseModel):
     satisfaction: list[Satisfaction] = Field(description="survey answers of the range")
     collected_by_day: list[DayCollected] = Field(
         description="payments of the accounts overdue at start, per day with any"
+    )
+    outreach_by_channel: list[OutreachDay] = Field(
+        description="outbox messages per day (after from, up to to) and channel, days with any"
     )
 
 
@@ -205,4 +224,5 @@ def dashboard(
             DayCollected(day=d, payments=n, amount=Money.of(a))
             for d, n, a in view.collected_by_day.iter_rows()
         ],
+        outreach_by_channel=[OutreachDay.model_validate(r) for r in view.outreach.to_dicts()],
     )

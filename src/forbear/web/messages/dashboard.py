@@ -57,6 +57,18 @@ ZH: dict[str, str] = {
     "dashboard.roll.empty": "期初没有活跃账户。",
     "dashboard.roll.paid_off": "已结清",
     "dashboard.roll.written_off": "已核销",
+    "dashboard.outreach.title": "外呼与消息（按渠道）",
+    "dashboard.outreach.channel": "渠道",
+    "dashboard.outreach.pending": "待发送",
+    "dashboard.outreach.sent": "已发送",
+    "dashboard.outreach.delivered": "已送达",
+    "dashboard.outreach.failed": "失败",
+    "dashboard.outreach.cancelled": "已取消",
+    "dashboard.outreach.hint": (
+        "按消息的计划日期统计（期间内、开始日期之后的每一天）；“已发送”含已送达，"
+        "“失败”含重试用尽；“已取消”为发送前被合规规则、缺少变量或人工停止的消息。"
+    ),
+    "dashboard.outreach.empty": "期间没有待发或已发的消息。",
     "dashboard.blocked.title": "被合规拦截的联系（按规则）",
     "dashboard.blocked.rule": "规则",
     "dashboard.blocked.planned": "批处理计划中拦截",
@@ -145,6 +157,19 @@ EN: dict[str, str] = {
     "dashboard.roll.empty": "No active accounts at the start.",
     "dashboard.roll.paid_off": "Paid off",
     "dashboard.roll.written_off": "Written off",
+    "dashboard.outreach.title": "Outreach by channel",
+    "dashboard.outreach.channel": "Channel",
+    "dashboard.outreach.pending": "Pending",
+    "dashboard.outreach.sent": "Sent",
+    "dashboard.outreach.delivered": "Delivered",
+    "dashboard.outreach.failed": "Failed",
+    "dashboard.outreach.cancelled": "Cancelled",
+    "dashboard.outreach.hint": (
+        "Counted by each message's planned day (the days after the start, up to the end); "
+        "sent includes delivered, failed includes given up after the last try; cancelled "
+        "were stopped before sending by a rule, a missing variable or a person."
+    ),
+    "dashboard.outreach.empty": "No message was queued or sent in this range.",
     "dashboard.blocked.title": "Contacts blocked by the compliance gate, by rule",
     "dashboard.blocked.rule": "Rule",
     "dashboard.blocked.planned": "Blocked in the daily plan",

@@ -1,6 +1,7 @@
 """The supervisor dashboard page: a date range, the whole book's tiles, tables and Plotly
 charts by strategy arm and by team, the roll-rate matrix, blocked contacts by rule, the
-latest daily run and its capacity use (the figures of :mod:`forbear.services.dashboard`)."""
+latest daily run and its capacity use, the outbox by channel (the figures of
+:mod:`forbear.services.dashboard`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi.responses import Response
 
 from forbear.domain.errors import ValidationError
 from forbear.services import dashboard as svc
+from forbear.services.outreach.counts import DAY_COLUMNS, channel_totals
 from forbear.web.deps import require_any, state_of
 from forbear.web.i18n import Translator, request_lang
 from forbear.web.pages.render import page
@@ -73,6 +75,23 @@ def blocked_chart(frame: pl.DataFrame) -> dict[str, Any]:
     }
 
 
+def outreach_chart(t: Translator, frame: pl.DataFrame) -> dict[str, Any] | None:
+    """Messages per day, all channels: sent, delivered, failed and cancelled (bars; days
+    without messages are left out)."""
+    if frame.height == 0:
+        return None
+    days = frame.group_by("day").agg(pl.col(c).sum() for c in DAY_COLUMNS).sort("day")
+    return {
+        "kind": "grouped",
+        "percent": False,
+        "x": [str(d) for d in days["day"]],
+        "series": [
+            {"name": t(f"dashboard.outreach.{c}"), "y": days[c].to_list()}
+            for c in ("sent", "delivered", "failed", "cancelled")
+        ],
+    }
+
+
 @router.get("/dashboard")
 def dashboard_page(
     request: Request,
@@ -115,4 +134,7 @@ def dashboard_page(
         survey=view.satisfaction.to_dicts(),
         collected_chart=collected_chart(t, view.collected_by_day),
         per_10k=lambda v: t("dashboard.rate_none") if v is None else f"{v:.1f}",
+        outreach=channel_totals(view.outreach),
+        outreach_columns=DAY_COLUMNS,
+        outreach_chart=outreach_chart(t, view.outreach),
     )
