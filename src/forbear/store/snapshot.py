@@ -82,7 +82,9 @@ def arrow_snapshot(conn: Connection) -> Iterator[bool]:
         yield True
     finally:
         conn.info.pop(_SNAPSHOT, None)
-        snapshot.close()
+        # its reader holds a read transaction only (which blocks no writer): the caller
+        # goes on while it ends
+        snapshot.close(wait=False)
 
 
 def _as_sqlite(value: Any) -> Any:
@@ -138,18 +140,45 @@ class _SqliteSnapshot:
             return contracts.empty(schema)
         return _typed(raw.rename(dict(zip(raw.columns, schema, strict=True))), schema)
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """End the worker: end of input, on which it rolls back and exits. Without
+        ``wait`` the caller goes on at once and the worker is waited for by a thread of
+        its own (:func:`close_spare_readers` waits for those still ending)."""
         worker = self._worker
         try:
             if worker.stdin is not None:
                 worker.stdin.close()  # end of input: the worker rolls back and ends
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a stuck worker
-            worker.kill()
-            worker.wait()
-        finally:
-            if worker.stdout is not None:
-                worker.stdout.close()
+        except OSError:  # pragma: no cover - the worker is gone already
+            pass
+        if not wait:
+            ending = threading.Thread(
+                target=_reap_ending, args=(worker,), name="snapshot-reader-end", daemon=True
+            )
+            with _SPARES_LOCK:
+                _ENDING.append(ending)
+            ending.start()
+            return
+        _reap(worker)
+
+
+def _reap_ending(worker: subprocess.Popen[bytes]) -> None:
+    try:
+        _reap(worker)
+    finally:
+        with _SPARES_LOCK:
+            if threading.current_thread() in _ENDING:
+                _ENDING.remove(threading.current_thread())
+
+
+def _reap(worker: subprocess.Popen[bytes]) -> None:
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # pragma: no cover - a stuck worker
+        worker.kill()
+        worker.wait()
+    finally:
+        if worker.stdout is not None:
+            worker.stdout.close()
 
 
 def _sqlite_file(conn: Connection | Engine) -> Path | None:
@@ -168,6 +197,8 @@ def _sqlite_file(conn: Connection | Engine) -> Path | None:
 # started worker holds no snapshot (nor any lock) until its first read.
 _SPARES: dict[Path, subprocess.Popen[bytes]] = {}
 _SPARES_LOCK = threading.Lock()
+# Threads waiting for the worker of a closed snapshot to end.
+_ENDING: list[threading.Thread] = []
 
 
 def _spawn(path: Path) -> subprocess.Popen[bytes]:
@@ -192,12 +223,17 @@ def prewarm_snapshot_reader(db: Engine) -> None:
 
 
 def close_spare_readers() -> None:
-    """End the workers started by :func:`prewarm_snapshot_reader` and not used."""
+    """End the workers started by :func:`prewarm_snapshot_reader` and not used, and wait
+    for those of closed snapshots still ending."""
     with _SPARES_LOCK:
         spares = list(_SPARES.values())
         _SPARES.clear()
+        ending = list(_ENDING)
+        _ENDING.clear()
     for worker in spares:
         _SqliteSnapshot(worker).close()
+    for thread in ending:
+        thread.join()
 
 
 def _worker_for(path: Path) -> subprocess.Popen[bytes]:
