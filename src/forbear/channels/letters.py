@@ -21,6 +21,7 @@ address lines (more are joined into the fourth). A channels file entry::
     providers:
       print-house:
         kind: letters
+        channels: [letter]
         directory: letters        # under the data directory unless absolute
         timezone: Asia/Shanghai
         sender: [某某消费金融有限公司, 上海市浦东新区世纪大道100号, 200120]

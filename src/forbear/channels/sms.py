@@ -13,7 +13,8 @@ A channels file entry (``forbear.channels.config``)::
 
     providers:
       aliyun-sms:
-        kind: sms_gateway
+        kind: sms_http
+        channels: [sms]
         endpoint: https://dysms.aliyuncs.com/
         access_key_id: LTAI...
         sign_name: 某某消费金融
@@ -132,7 +133,7 @@ def normalise_number(raw: str) -> str | None:
 class SmsGatewayAdapter:
     """One SMS gateway account (see the module docstring for options and answers)."""
 
-    kind = "sms_gateway"
+    kind = "sms_http"
 
     def __init__(
         self,

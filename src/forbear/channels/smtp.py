@@ -7,6 +7,7 @@ A channels file entry (``forbear.channels.config``)::
     providers:
       lender-mail:
         kind: smtp
+        channels: [email]
         host: smtp.lender.example
         port: 587                   # default 587 (STARTTLS); 465 with tls: implicit
         tls: starttls               # starttls | implicit | none (none: loopback only)

@@ -22,16 +22,24 @@ The answer the receiver gives, and what the dispatcher makes of it:
 A channels file entry (``forbear.channels.config``)::
 
     providers:
-      lender-push:   {kind: push, url: https://push.lender.example/forbear, rate_per_second: 200}
+      lender-push:
+        kind: push
+        channels: [app_push]
+        url: https://push.lender.example/forbear
+        rate_per_second: 200
       lender-voice:
         kind: voice
+        channels: [ai_call]
         url: https://voice.lender.example/tasks
         callback_url: https://forbear.lender.example/api/v1/channels/lender-voice/receipts
-      crm-hook:      {kind: json_webhook, url: https://crm.lender.example/hooks/forbear}
+      wechat-hook:
+        kind: webhook
+        channels: [im]
+        url: https://im.lender.example/hooks/forbear
 
 Bodies:
 
-- ``json_webhook``: the message as it is: ``{message_id, channel, to, lang, subject, body,
+- ``webhook``: the message as it is: ``{message_id, channel, to, lang, subject, body,
   template, params, borrower_ref, loan_ref}``;
 - ``push``: ``{message_id, user_id, title, body, lang, template, borrower_ref, loan_ref}``
   (``to`` is the lender's app user id; the title defaults to the language's notice title);
@@ -73,7 +81,7 @@ PUSH_TITLES = {"zh": "还款提醒", "en": "Repayment notice"}
 class JsonWebhookAdapter:
     """A generic signed JSON webhook (see the module docstring)."""
 
-    kind: ClassVar[str] = "json_webhook"
+    kind: ClassVar[str] = "webhook"
     extra_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(

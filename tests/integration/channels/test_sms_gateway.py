@@ -33,7 +33,7 @@ def message(message_id: str = "msg-0001", to: str = NUMBER, **extra: object) -> 
 
 def adapter(url: str, *, secret: str = SMS_SECRET, **options: object) -> SmsGatewayAdapter:
     base: dict[str, object] = {
-        "kind": "sms_gateway",
+        "kind": "sms_http",
         "endpoint": url + "/",
         "access_key_id": DEFAULT_KEY_ID,
         "sign_name": "某某金融",
