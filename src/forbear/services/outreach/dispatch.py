@@ -47,10 +47,10 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import polars as pl
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 
 from forbear.domain.compliance.config import CompiledRules
 from forbear.domain.compliance.content import ContentRejected
@@ -83,6 +83,7 @@ from forbear.store.runs import Decision, OutboxMessage, OutboxOrigin, OutboxStat
 BODY_CONTEXT = "outbox.body"  # the associated-data label of outbox.body_enc
 ADDRESS_INVALID = "OUTBOX.ADDRESS_INVALID"
 _O = OutboxMessage
+_T = cast(Table, OutboxMessage.__table__)
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,24 @@ def prepare(
         except ContentRejected as exc:
             row.rules = sorted({v.rule_id for v in exc.violations}) or ["CONTENT.REJECTED"]
 
-    # 4. record the allowed sends as contacts (caps count them from now on)
+    # 4. where each goes (decrypted only now, for what may go); nowhere -> cancelled
+    addresses: dict[int, str] = {}
+    for row in rows:
+        c = row.claimed
+        if row.rules or row.retry_at is not None:
+            continue
+        if row.rendered is None and not c.in_flight:
+            continue
+        point = row.point if not c.in_flight else _point_by_id(points, c)
+        row.point = point
+        address = _address(vault, c, point, people.get(c.borrower_id, {}))
+        if address is None:
+            row.rules = [checks.NO_CONTACT_POINT]
+            row.rendered = None
+        else:
+            addresses[c.id] = address
+
+    # 5. record the allowed sends as contacts (caps count them from now on)
     actor = _actor_of(worker_id)
     to_record = [r for r in fresh if r.rendered is not None and r.decision is not None]
     for demand in (True, False):
@@ -339,99 +357,100 @@ def prepare(
         for row, attempt_id in zip(group, ids, strict=True):
             row.claimed = _with_attempt(row.claimed, attempt_id)
 
-    # 5. write back: cancelled, rescheduled, ready (text sealed)
+    # 6. write back in one statement per kind: cancelled, rescheduled, ready (text sealed)
     events: list[audit.Entry] = []
+    cancels: list[dict[str, Any]] = []
+    reschedules: list[dict[str, Any]] = []
+    sealed: list[dict[str, Any]] = []
     for row in rows:
         c = row.claimed
         if row.rules:
-            conn.execute(
-                update(_O)
-                .where(_O.id == c.id)
-                .values(
-                    status=OutboxStatus.CANCELLED.value,
-                    reason_rules=json.dumps(row.rules),
-                    lease_until=None,
-                    updated_at=now,
-                )
-            )
+            cancels.append({"oid": c.id, "rules": json.dumps(row.rules)})
             for rule in row.rules:
                 out.cancelled[rule] = out.cancelled.get(rule, 0) + 1
             events.append(_entry("outbox.cancelled", actor, c, {"rules": row.rules}))
-        elif row.retry_at is not None:
-            conn.execute(
-                update(_O)
-                .where(_O.id == c.id)
-                .values(
-                    status=OutboxStatus.QUEUED.value,
-                    next_attempt_at=row.retry_at,
-                    lease_until=None,
-                    claimed_by=None,
-                    updated_at=now,
-                )
-            )
+            continue
+        if row.retry_at is not None:
+            reschedules.append({"oid": c.id, "at": row.retry_at})
             out.rescheduled += 1
+            blocked = list(row.decision.blocked_by) if row.decision else []
             events.append(
                 _entry(
                     "outbox.rescheduled",
                     actor,
                     c,
-                    {
-                        "next_attempt_at": row.retry_at.isoformat(),
-                        "rules": list(row.decision.blocked_by) if row.decision else [],
-                    },
+                    {"next_attempt_at": row.retry_at.isoformat(), "rules": blocked},
                 )
             )
-        else:
-            rendered = row.rendered if row.rendered is not None else _stored(vault, c)
-            if rendered is None:
-                continue
-            if row.rendered is not None:
-                conn.execute(
-                    update(_O)
-                    .where(_O.id == c.id)
-                    .values(
-                        contact_attempt_id=c.contact_attempt_id,
-                        contact_point_id=None if row.point is None else int(row.point.id),
-                        body_enc=_seal(vault, rendered),
-                        lease_until=now + lease,
-                        updated_at=now,
-                    )
-                )
-            point = row.point if row.rendered is not None else _point_by_id(points, c)
-            address = _address(vault, c, point, people.get(c.borrower_id, {}))
-            if address is None:
-                # nowhere to send it (an address erased since): a cancel with the reason
-                conn.execute(
-                    update(_O)
-                    .where(_O.id == c.id)
-                    .values(
-                        status=OutboxStatus.CANCELLED.value,
-                        reason_rules=json.dumps([checks.NO_CONTACT_POINT]),
-                        lease_until=None,
-                        updated_at=now,
-                    )
-                )
-                out.cancelled[checks.NO_CONTACT_POINT] = (
-                    out.cancelled.get(checks.NO_CONTACT_POINT, 0) + 1
-                )
-                continue
-            out.ready.append(
-                Ready(
-                    outbox_id=c.id,
-                    message_id=c.dedupe_key,
-                    channel=c.channel,
-                    to=address,
-                    rendered=rendered,
-                    borrower_ref=str(people.get(c.borrower_id, {}).get("external_ref", "")),
-                    loan_ref=renderer.loan_ref(c.loan_id),
-                    origin=c.origin,
-                    tries=c.tries,
-                    contact_attempt_id=c.contact_attempt_id,
-                    contact_point_id=None if point is None else int(point.id),
-                    loan_id=c.loan_id,
-                    borrower_id=c.borrower_id,
-                )
+            continue
+        rendered = row.rendered if row.rendered is not None else _stored(vault, c)
+        if rendered is None or c.id not in addresses:
+            continue
+        if row.rendered is not None:
+            sealed.append(
+                {
+                    "oid": c.id,
+                    "attempt": c.contact_attempt_id,
+                    "point": None if row.point is None else int(row.point.id),
+                    "body": _seal(vault, rendered),
+                }
             )
+        out.ready.append(
+            Ready(
+                outbox_id=c.id,
+                message_id=c.dedupe_key,
+                channel=c.channel,
+                to=addresses[c.id],
+                rendered=rendered,
+                borrower_ref=str(people.get(c.borrower_id, {}).get("external_ref", "")),
+                loan_ref=renderer.loan_ref(c.loan_id),
+                origin=c.origin,
+                tries=c.tries,
+                contact_attempt_id=c.contact_attempt_id,
+                contact_point_id=None if row.point is None else int(row.point.id),
+                loan_id=c.loan_id,
+                borrower_id=c.borrower_id,
+            )
+        )
+    t = _T.c
+    if cancels:
+        conn.execute(
+            update(_T)
+            .where(t.id == bindparam("oid"))
+            .values(
+                status=OutboxStatus.CANCELLED.value,
+                reason_rules=bindparam("rules"),
+                lease_until=None,
+                updated_at=now,
+            ),
+            cancels,
+        )
+    if reschedules:
+        conn.execute(
+            update(_T)
+            .where(t.id == bindparam("oid"))
+            .values(
+                status=OutboxStatus.QUEUED.value,
+                next_attempt_at=bindparam("at"),
+                lease_until=None,
+                claimed_by=None,
+                updated_at=now,
+            ),
+            reschedules,
+        )
+    if sealed:
+        conn.execute(
+            update(_T)
+            .where(t.id == bindparam("oid"))
+            .values(
+                contact_attempt_id=bindparam("attempt"),
+                contact_point_id=bindparam("point"),
+                body_enc=bindparam("body"),
+                lease_until=now + lease,
+                updated_at=now,
+            ),
+            sealed,
+        )
     if events:
         audit.record_many(conn, events)
     return out
@@ -588,100 +607,88 @@ def finish(
     rng: random.Random | None = None,
 ) -> Finished:
     """Store what the providers answered (module docstring). Only rows this worker still
-    holds are changed. Runs in the caller's transaction."""
+    holds are changed (locked first on PostgreSQL). Runs in the caller's transaction."""
     chance = rng or random.Random()
     actor = _actor_of(worker_id)
-    sent = retried = dead = failed = 0
+    if not results:
+        return Finished()
+    held = set(
+        conn.execute(
+            select(_O.id)
+            .where(
+                _O.id.in_([r.outbox_id for r, _ in results]),
+                _O.status == OutboxStatus.SENDING.value,
+                _O.claimed_by == worker_id,
+            )
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    sent: list[dict[str, Any]] = []
+    retries: list[dict[str, Any]] = []
+    ended: list[dict[str, Any]] = []
     events: list[audit.Entry] = []
-    mine = (_O.status == OutboxStatus.SENDING.value, _O.claimed_by == worker_id)
+    retried = dead = failed = 0
     for ready, result in results:
+        if ready.outbox_id not in held:
+            continue  # taken over meanwhile: its new holder finishes it
         tries = ready.tries + 1
         base = {"outbox_id": ready.outbox_id, "loan_id": ready.loan_id, "channel": ready.channel}
         if result.kind == "accepted":
-            changed = conn.execute(
-                update(_O)
-                .where(_O.id == ready.outbox_id, *mine)
-                .values(
-                    status=OutboxStatus.SENT.value,
-                    provider=result.provider[:32],
-                    provider_ref=None if result.provider_ref is None else result.provider_ref[:128],
-                    sent_at=now,
-                    tries=tries,
-                    lease_until=None,
-                    last_error=None,
-                    updated_at=now,
+            sent.append(
+                {
+                    "oid": ready.outbox_id,
+                    "provider": result.provider[:32],
+                    "ref": None if result.provider_ref is None else result.provider_ref[:128],
+                    "tries": tries,
+                }
+            )
+            events.append(
+                audit.Entry(
+                    "outbox.sent",
+                    actor,
+                    "outbox",
+                    str(ready.outbox_id),
+                    {
+                        **base,
+                        "provider": result.provider[:32],
+                        "contact_attempt_id": ready.contact_attempt_id,
+                        "origin": ready.origin,
+                        "tries": tries,
+                    },
+                    None,
                 )
-            ).rowcount
-            if changed:
-                sent += 1
-                events.append(
-                    audit.Entry(
-                        "outbox.sent",
-                        actor,
-                        "outbox",
-                        str(ready.outbox_id),
-                        {
-                            **base,
-                            "provider": result.provider[:32],
-                            "contact_attempt_id": ready.contact_attempt_id,
-                            "origin": ready.origin,
-                            "tries": tries,
-                        },
-                        None,
-                    )
-                )
+            )
             continue
         error = _error(result)
         if result.kind == "transient" and tries < policy.max_tries:
             wait = policy.delay(tries, chance, result.retry_after)
-            changed = conn.execute(
-                update(_O)
-                .where(_O.id == ready.outbox_id, *mine)
-                .values(
-                    status=OutboxStatus.QUEUED.value,
-                    next_attempt_at=now + wait,
-                    tries=tries,
-                    lease_until=None,
-                    claimed_by=None,
-                    contact_attempt_id=None,  # the retry asks the gate again
-                    body_enc=None,
-                    last_error=error,
-                    updated_at=now,
+            retries.append(
+                {"oid": ready.outbox_id, "at": now + wait, "tries": tries, "error": error}
+            )
+            retried += 1
+            _attempt_failed(conn, ready, Outcome.FAILED, actor, now)
+            events.append(
+                audit.Entry(
+                    "outbox.retry",
+                    actor,
+                    "outbox",
+                    str(ready.outbox_id),
+                    {
+                        **base,
+                        "tries": tries,
+                        "reason": error,
+                        "after_s": int(wait.total_seconds()),
+                    },
+                    None,
                 )
-            ).rowcount
-            if changed:
-                retried += 1
-                _attempt_failed(conn, ready, Outcome.FAILED, actor, now)
-                events.append(
-                    audit.Entry(
-                        "outbox.retry",
-                        actor,
-                        "outbox",
-                        str(ready.outbox_id),
-                        {
-                            **base,
-                            "tries": tries,
-                            "reason": error,
-                            "after_s": int(wait.total_seconds()),
-                        },
-                        None,
-                    )
-                )
+            )
             continue
         status = OutboxStatus.DEAD if result.kind == "transient" else OutboxStatus.FAILED
-        changed = conn.execute(
-            update(_O)
-            .where(_O.id == ready.outbox_id, *mine)
-            .values(
-                status=status.value,
-                tries=tries,
-                lease_until=None,
-                last_error=error,
-                updated_at=now,
-            )
-        ).rowcount
-        if not changed:
-            continue
+        ended.append(
+            {"oid": ready.outbox_id, "status": status.value, "tries": tries, "error": error}
+        )
         if status is OutboxStatus.DEAD:
             dead += 1
             _attempt_failed(conn, ready, Outcome.FAILED, actor, now)
@@ -712,9 +719,56 @@ def finish(
                 None,
             )
         )
+    t = _T.c
+    if sent:
+        conn.execute(
+            update(_T)
+            .where(t.id == bindparam("oid"))
+            .values(
+                status=OutboxStatus.SENT.value,
+                provider=bindparam("provider"),
+                provider_ref=bindparam("ref"),
+                sent_at=now,
+                tries=bindparam("tries"),
+                lease_until=None,
+                last_error=None,
+                updated_at=now,
+            ),
+            sent,
+        )
+    if retries:
+        conn.execute(
+            update(_T)
+            .where(t.id == bindparam("oid"))
+            .values(
+                status=OutboxStatus.QUEUED.value,
+                next_attempt_at=bindparam("at"),
+                tries=bindparam("tries"),
+                lease_until=None,
+                claimed_by=None,
+                contact_attempt_id=None,  # the retry asks the gate again
+                body_enc=None,
+                last_error=bindparam("error"),
+                updated_at=now,
+            ),
+            retries,
+        )
+    if ended:
+        conn.execute(
+            update(_T)
+            .where(t.id == bindparam("oid"))
+            .values(
+                status=bindparam("status"),
+                tries=bindparam("tries"),
+                lease_until=None,
+                last_error=bindparam("error"),
+                updated_at=now,
+            ),
+            ended,
+        )
     if events:
         audit.record_many(conn, events)
-    return Finished(sent=sent, retried=retried, dead=dead, failed=failed)
+    return Finished(sent=len(sent), retried=retried, dead=dead, failed=failed)
 
 
 def _error(result: SendResult) -> str:
