@@ -167,7 +167,7 @@ def list_messages(
 
 _DIGITS = re.compile(r"\d")
 _LINK = re.compile(r"https?://\S+")
-_CJK_NAME = re.compile(r"^(【[^】]*】)?([\u4e00-\u9fff·*]{1,6})(您好|：|，)")
+_CJK_NAME = re.compile(r"^(【[^】]*】)?([\u4e00-\u9fff·*]{1,6}?)(您好|：|，)")
 
 
 def mask_text(text: str) -> str:
