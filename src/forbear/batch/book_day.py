@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from forbear.batch.engines import ACTOR
 from forbear.domain.errors import NotFound
-from forbear.services import book, models
+from forbear.services import book
 
 
 @dataclass
@@ -33,6 +33,14 @@ class BookDay:
     borrowers: pl.DataFrame
 
 
+def load_scoring() -> None:
+    """Import the scoring use cases (the book models: scikit-learn, pandas; a second or
+    more), which steps 2-3 need. Imported here rather than with this module, so that the
+    daily run loads them while its snapshot reader starts, and a run without active book
+    models could skip them."""
+    import forbear.services.models  # noqa: F401
+
+
 def settle_plans(conn: Connection, as_of: date) -> dict[str, int]:
     """Step 1: plans first (an activated or broken plan changes what the ledger counts)."""
     from forbear.services import plans
@@ -46,6 +54,8 @@ def compute_book(conn: Connection, as_of: date) -> BookDay:
     holds one range, and the next one being read), and the ledger runs once
     (:func:`forbear.services.book.day_ledger`); the scoring features come from that same
     run, and the states and scores computed here are what the ACCOUNT frame reads."""
+    from forbear.services import models
+
     head = book.read_head(conn, as_of)
     scoring = models.has_active_book_model(conn)
     states: list[pl.DataFrame] = []
@@ -82,7 +92,7 @@ def store_book(
     """Store the day's states and scores, then match promises to payments; each
     idempotent for the date. (The legal review queue is assessed on the next snapshot,
     which sees the promises matched here, and refreshed in the run's last write.)"""
-    from forbear.services import promises
+    from forbear.services import models, promises
 
     notes: list[str] = []
     book.store_states(conn, as_of, book_day.states)

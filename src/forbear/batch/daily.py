@@ -50,6 +50,7 @@ from forbear.batch.book_day import (
     BookDay,
     Prepared,
     compute_book,
+    load_scoring,
     settle_plans,
     store_book,
 )
@@ -200,6 +201,7 @@ def run_day_phased(
         arrow_reader.prewarm_snapshot_reader(db)
         with db.begin() as conn, audit.deferred(conn):
             plan_counts = settle_plans(conn, as_of)
+        load_scoring()  # while the reader starts
         with snapshot(db) as conn:
             book_day = compute_book(conn, as_of)
         arrow_reader.prewarm_snapshot_reader(db)
