@@ -236,6 +236,7 @@ def worker_main(argv: Sequence[str]) -> int:
     parser.add_argument("--base-delay", type=float, default=1.0)
     parser.add_argument("--max-tries", type=int, default=50)
     parser.add_argument("--once", action="store_true")
+    parser.add_argument("--profile", type=Path, default=None, help="cProfile of the main thread")
     args = parser.parse_args(argv)
     forbear = bootstrap(settings_for(args.url, args.data_dir), auto_migrate=False)
     offset = timedelta(seconds=args.skew)
@@ -253,14 +254,27 @@ def worker_main(argv: Sequence[str]) -> int:
             max_delay=timedelta(seconds=max(args.base_delay, 30.0)),
         ),
     )
+    started = time.time()
+    profile = None
+    if args.profile is not None:
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
     try:
         totals = run(forbear, once=args.once, worker_id=args.worker_id, config=config)
     finally:
         forbear.close()
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(str(args.profile))
+    ended = time.time()
     print(
         json.dumps(
             {
                 "worker": args.worker_id,
+                "started": started,
+                "ended": ended,
                 "claimed": totals.claimed,
                 "sent": totals.sent,
                 "retried": totals.retried,

@@ -41,6 +41,7 @@ import os
 import random
 import re
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -298,6 +299,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
     standin: StandIn
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away (a killed worker, a timeout) is counted, not printed.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            self.standin.count("client_gone")
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
