@@ -534,18 +534,23 @@ def test_a_payment_for_an_unknown_loan_is_404(post: Post, signed_db: RolledBackD
 
 
 def test_a_payment_that_cures_the_loan_cancels_its_reminders_and_keeps_its_promise(
-    post: Post, signed_db: RolledBackDatabase, book: Book
+    post: Post, signed_db: RolledBackDatabase, book: Book, sign_in: Callable[[str], TestClient]
 ) -> None:
     conn = signed_db.conn
     loan = None
-    for candidate in book.loans:
+    queued_loans = (
+        conn.execute(
+            select(OutboxMessage.loan_id)
+            .where(OutboxMessage.status == "queued")
+            .group_by(OutboxMessage.loan_id)
+            .order_by(OutboxMessage.loan_id)
+        )
+        .scalars()
+        .all()
+    )
+    for candidate in queued_loans:
         found = situation.of_loan(conn, candidate, AS_OF, MORNING)[1]
-        queued = conn.execute(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(OutboxMessage.loan_id == candidate, OutboxMessage.status == "queued")
-        ).scalar_one()
-        if found is not None and found["overdue_total"] > 0 and queued:
+        if found is not None and found["overdue_total"] > 0 and found["needs_work"]:
             loan, overdue = candidate, int(found["overdue_total"])
             break
     assert loan is not None, "the book has an overdue loan with queued messages"
@@ -561,6 +566,10 @@ def test_a_payment_that_cures_the_loan_cancels_its_reminders_and_keeps_its_promi
         taken_at=MORNING - timedelta(hours=1),
         replace=True,
     )
+    agent = sign_in("agent1")
+    shown = agent.get(f"/api/v1/accounts/{loan}")
+    assert shown.status_code == 200
+    assert shown.json()["situation"]["governed_by"] == "promise"
     yuan = f"{overdue // 100}.{overdue % 100:02d}"
     answer = post(
         "payments",
@@ -574,6 +583,9 @@ def test_a_payment_that_cures_the_loan_cancels_its_reminders_and_keeps_its_promi
     assert answer.status_code == 200, answer.text
     after = situation.of_loan(conn, loan, AS_OF, MORNING)[1]
     assert after is not None and after["overdue_total"] == 0
+    # the account as the workbench's API shows it reads the payment at once
+    now_shown = agent.get(f"/api/v1/accounts/{loan}").json()["situation"]
+    assert now_shown["needs_work"] is False and now_shown["active_promise"] is False
     statuses = conn.execute(
         select(OutboxMessage.status, OutboxMessage.reason_rules).where(
             OutboxMessage.loan_id == loan
