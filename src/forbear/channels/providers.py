@@ -12,6 +12,7 @@ logs and stores must hold no address and no text.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Collection, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -111,6 +112,19 @@ class Options:
         value = self.number("timeout", DEFAULT_TIMEOUT, maximum=600)
         assert value is not None
         return value
+
+
+_TOKEN = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
+_DIGIT_RUN = re.compile(r"\d{5}")
+
+
+def safe_code(value: object) -> str | None:
+    """A provider's error code when it looks like one (a short token starting with a
+    letter, without a run of five digits): anything else may carry an address or a
+    number, and is dropped."""
+    if isinstance(value, str) and _TOKEN.match(value) and not _DIGIT_RUN.search(value):
+        return value
+    return None
 
 
 def secret_for(name: str, secrets: Mapping[str, str], *, what: str) -> str:

@@ -95,7 +95,6 @@ TEMPLATE_REFUSED = frozenset(
         "isv.INVALID_PARAMETERS",
     }
 )
-_CODE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _DIGITS = re.compile(r"^\d{5,20}$")
 
 
@@ -266,7 +265,7 @@ class SmsGatewayAdapter:
             raw_code = payload.get("Code") if isinstance(payload, dict) else None
         except ValueError:
             payload, raw_code = None, None
-        code = raw_code if isinstance(raw_code, str) and _CODE.match(raw_code) else None
+        code = providers.safe_code(raw_code)
         status = response.status_code
         if status == 200 and code == "OK":
             biz_id = payload.get("BizId") if isinstance(payload, dict) else None

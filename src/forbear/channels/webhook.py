@@ -58,7 +58,6 @@ Bodies:
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -74,7 +73,6 @@ TIMESTAMP_HEADER = "X-Forbear-Timestamp"
 SIGNATURE_HEADER = "X-Forbear-Signature"
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 
-_TOKEN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 PUSH_TITLES = {"zh": "还款提醒", "en": "Repayment notice"}
 
 
@@ -175,7 +173,7 @@ class JsonWebhookAdapter:
             ref = fields.get("provider_ref") or fields.get("id")
             return Accepted(provider=self.name, provider_ref=str(ref)[:128] if ref else None)
         error = fields.get("error")
-        code = error if isinstance(error, str) and _TOKEN.match(error) else f"http_{status}"
+        code = providers.safe_code(error) or f"http_{status}"
         if status == 429:
             raise TransientFailure(
                 "the endpoint throttled the send",

@@ -173,6 +173,8 @@ def test_a_hanging_endpoint_is_transient_within_the_timeout(standin: StandInFact
         (400, {"error": "bad_template"}, "permanent", "bad_template"),
         (422, {"error": "invalid_address"}, "invalid", "invalid_address"),
         (404, {"detail": "no such user 13912345678"}, "permanent", "http_404"),
+        (400, {"error": "13912345678"}, "permanent", "http_400"),
+        (400, {"error": "bad number 13912345678"}, "permanent", "http_400"),
         (403, {}, "transient", "http_403"),
         (408, {}, "transient", "http_408"),
         (503, {"error": "maintenance"}, "transient", "maintenance"),
