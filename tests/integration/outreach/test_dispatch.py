@@ -71,6 +71,7 @@ def queue(
     origin: str = "run",
     article: str | None = None,
     as_of: date = DAY,
+    actor: str | None = None,
 ) -> int:
     """One queued message, as the daily run (or an agent) queues it."""
     borrower = conn.execute(
@@ -96,6 +97,7 @@ def queue(
                 status=OutboxStatus.QUEUED.value,
                 created_at=due - timedelta(hours=4),
                 origin=origin,
+                actor=actor,
                 due_at=due,
                 next_attempt_at=due,
                 tries=0,
@@ -332,7 +334,14 @@ def test_an_article_goes_with_a_signed_portal_link(
 ) -> None:
     from forbear.services.portal import links
 
-    one = queue(connection, book["L0001"], template=None, article="budgeting", origin="agent")
+    one = queue(
+        connection,
+        book["L0001"],
+        template=None,
+        article="budgeting",
+        origin="agent",
+        actor="web:agent1",
+    )
     prepared = prepare(connection, vault, rules, NOON)
     (ready,) = prepared.ready
     assert ready.outbox_id == one
@@ -341,6 +350,9 @@ def test_an_article_goes_with_a_signed_portal_link(
     token = link.split("t=", 1)[1]
     borrower = row(connection, one).borrower_id
     assert links.verify(vault, token, now=NOON) == borrower
+    # the agent's message is the agent's contact; education asks for no payment
+    (attempt,) = attempts(connection, book["L0001"])
+    assert (attempt.actor, attempt.is_demand) == ("web:agent1", False)
 
 
 # --------------------------------------------------------------------------- outcomes

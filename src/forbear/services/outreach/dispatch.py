@@ -55,6 +55,7 @@ from sqlalchemy import Connection, Table, bindparam, select, update
 from forbear.domain.compliance.config import CompiledRules
 from forbear.domain.compliance.content import ContentRejected
 from forbear.domain.compliance.schema import PLANNED, Channel, HoldKind, Outcome, Party
+from forbear.domain.errors import NotFound, ValidationError
 from forbear.domain.strategy.schema import DEMANDS
 from forbear.services import situation
 from forbear.services.contacts.common import CHANNEL_POINT_KIND, NEEDS_POINT, _insert_hold
@@ -82,6 +83,7 @@ from forbear.store.runs import Decision, OutboxMessage, OutboxOrigin, OutboxStat
 
 BODY_CONTEXT = "outbox.body"  # the associated-data label of outbox.body_enc
 ADDRESS_INVALID = "OUTBOX.ADDRESS_INVALID"
+INVALID = "OUTBOX.INVALID"
 _O = OutboxMessage
 _T = cast(Table, OutboxMessage.__table__)
 
@@ -322,6 +324,10 @@ def prepare(
             row.rules = [exc.rule_id]
         except ContentRejected as exc:
             row.rules = sorted({v.rule_id for v in exc.violations}) or ["CONTENT.REJECTED"]
+        except (ValidationError, NotFound) as exc:
+            # a row that can never render (an unknown channel, a loan gone): cancelled
+            # with the reason rather than claimed again and again
+            row.rules = [f"{INVALID}:{type(exc).__name__}"]
 
     # 4. where each goes (decrypted only now, for what may go); nowhere -> cancelled
     addresses: dict[int, str] = {}
@@ -343,12 +349,18 @@ def prepare(
     # 5. record the allowed sends as contacts (caps count them from now on)
     actor = _actor_of(worker_id)
     to_record = [r for r in fresh if r.rendered is not None and r.decision is not None]
-    for demand in (True, False):
-        group = [r for r in to_record if r.is_demand is demand]
+    # an agent's message is that agent's contact (the audit trail names who sent it)
+    senders = sorted({_sender(r.claimed, actor) for r in to_record})
+    for demand, sender in [(d, s) for d in (True, False) for s in senders]:
+        group = [
+            r for r in to_record if r.is_demand is demand and _sender(r.claimed, actor) == sender
+        ]
+        if not group:
+            continue
         ids = record_attempts(
             conn,
             [r.decision for r in group if r.decision is not None],
-            actor=actor,
+            actor=sender,
             now=now,
             template_codes=[r.claimed.template or r.claimed.article for r in group],
             discloses_debt=demand,
@@ -454,6 +466,12 @@ def prepare(
     if events:
         audit.record_many(conn, events)
     return out
+
+
+def _sender(c: Claimed, dispatcher: str) -> str:
+    if c.origin == OutboxOrigin.AGENT and c.actor:
+        return str(c.actor)
+    return dispatcher
 
 
 def _with_attempt(c: Claimed, attempt_id: int) -> Claimed:
