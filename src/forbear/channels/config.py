@@ -59,7 +59,16 @@ SENDABLE = (
     Channel.IM,
     Channel.LETTER,
 )
-_PROVIDER_KEYS = frozenset({"kind", "channels", "rate_per_second", "threads"})
+# kind -> "module:Class" (imported only when configured: forbear.channels.registry)
+KINDS: dict[str, str] = {
+    "sandbox": "forbear.channels.sandbox:SandboxAdapter",
+    "smtp": "forbear.channels.smtp:SmtpAdapter",
+    "sms_http": "forbear.channels.sms:SmsGatewayAdapter",
+    "webhook": "forbear.channels.webhook:JsonWebhookAdapter",
+    "push": "forbear.channels.webhook:PushAdapter",
+    "voice": "forbear.channels.webhook:VoiceAdapter",
+    "letters": "forbear.channels.letters:LetterBatchAdapter",
+}
 _TOP_KEYS = frozenset({"providers", "retry", "dispatch"})
 
 
@@ -176,8 +185,6 @@ def _error(source: str, where: str, why: str) -> ConfigurationError:
 
 
 def _providers(raw: Any, source: str) -> tuple[ProviderConfig, ...]:
-    from forbear.channels.registry import KINDS
-
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -1,4 +1,5 @@
-"""Adapter kinds: the name a channels file gives (``kind: smtp``) -> the adapter class.
+"""Adapter kinds: the name a channels file gives (``kind: smtp``) -> the adapter class
+(:data:`forbear.channels.config.KINDS`, where the file's kinds are checked).
 
 Each class has ``from_options(name, options, *, data_dir, secrets) -> adapter`` and is
 imported only when a provider of its kind is configured: a kind whose module is missing
@@ -14,18 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from forbear.channels.base import ChannelAdapter
-from forbear.channels.config import ProviderConfig
+from forbear.channels.config import KINDS, ProviderConfig
 from forbear.domain.errors import ConfigurationError
 
-KINDS: dict[str, str] = {
-    "sandbox": "forbear.channels.sandbox:SandboxAdapter",
-    "smtp": "forbear.channels.smtp:SmtpAdapter",
-    "sms_http": "forbear.channels.sms:SmsGatewayAdapter",
-    "webhook": "forbear.channels.webhook:JsonWebhookAdapter",
-    "push": "forbear.channels.webhook:PushAdapter",
-    "voice": "forbear.channels.webhook:VoiceAdapter",
-    "letters": "forbear.channels.letters:LetterBatchAdapter",
-}
+__all__ = ["KINDS", "adapter_class", "build"]
 
 
 def adapter_class(kind: str, provider: str = "?") -> Any:
