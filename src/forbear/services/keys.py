@@ -30,15 +30,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select, update
 
-from forbear.store import audit
+from forbear.store import audit, outreach
 from forbear.store.complaints import CaseEntry, Complaint
 from forbear.store.contacts import Hold
 from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.legal import LegalCase, LegalCaseEvent
 from forbear.store.models import Borrower, ContactPoint
+from forbear.store.outreach import InboundMessage
 from forbear.store.plans import Plan
 from forbear.store.portal import PortalOutbox
 from forbear.store.promises import Promise
+from forbear.store.runs import OutboxMessage
 
 DEFAULT_BATCH = 500
 
@@ -67,6 +69,12 @@ ENCRYPTED: dict[Table, dict[str, str]] = {
     LegalCase.__table__: {"closed_reason_enc": Contexts.LEGAL_CLOSED_REASON},  # type: ignore[dict-item]
     LegalCaseEvent.__table__: {"notes_enc": Contexts.LEGAL_EVENT_NOTES},  # type: ignore[dict-item]
     PortalOutbox.__table__: {"payload_enc": Contexts.PORTAL_OUTBOX_PAYLOAD},  # type: ignore[dict-item]
+    InboundMessage.__table__: {  # type: ignore[dict-item]
+        "sender_enc": outreach.SENDER_CONTEXT,
+        "body_enc": outreach.BODY_CONTEXT,
+    },
+    # the text as sent (the dispatcher's, issue 13; services.outreach.correspondence)
+    OutboxMessage.__table__: {"body_enc": "outbox.body"},  # type: ignore[dict-item]
 }
 
 

@@ -30,7 +30,12 @@ AFTER_LIMITATION_YEARS = 1
 ACTIVITY_BY_BORROWER = (("contact_attempts", "at"), ("complaints", "received_at"))
 ACTIVITY_BY_LOAN = (("demands", "at"), ("account_notices", "at"))
 # Rows deleted with the borrower (by borrower_id): secrets and traces no law asks to keep.
-ERASED_WITH_BORROWER = ("portal_sessions", "portal_outbox", "article_views")
+ERASED_WITH_BORROWER = (
+    "portal_sessions",
+    "portal_outbox",
+    "article_views",
+    "inbound_messages",  # a borrower's replies (their words, their number)
+)
 # The borrower's stated finances in a plan's request (``plans.terms``).
 PLAN_TERMS_ERASED = ("income", "expenses")
 
@@ -47,6 +52,7 @@ REVIEWED: dict[str, str] = {
     "portal_sessions": DELETED,
     "portal_outbox": DELETED,
     "article_views": DELETED,
+    "inbound_messages": DELETED,
     "complaints": DEIDENTIFIED,
     "case_library": DEIDENTIFIED,
     "holds": DEIDENTIFIED,
@@ -74,6 +80,7 @@ REVIEWED: dict[str, str] = {
     "legal_documents": KEPT,  # file names and sha256 of generated documents
     "decisions": KEPT,
     "work_queue": KEPT,
+    "channel_callbacks": KEPT,  # provider, event ids and signature digests
     "unmask_events": KEPT,  # which staff member unmasked which borrower id, when
 }
 
