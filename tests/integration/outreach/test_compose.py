@@ -27,7 +27,7 @@ from forbear.services import contacts
 from forbear.services import templates as template_service
 from forbear.services.accounts import history
 from forbear.services.contacts import ContactBlocked
-from forbear.services.outreach import compose, correspondence
+from forbear.services.outreach import compose, correspondence, dispatch
 from forbear.store.audit import AuditEvent
 from forbear.store.contacts import ContactAttempt
 from forbear.store.crypto import PiiVault
@@ -404,7 +404,11 @@ def test_a_message_sent_from_the_workbench_is_on_the_timeline_with_its_status(
             status="delivered",
             sent_at=local("2026-11-20 10:00:05"),
             delivered_at=local("2026-11-20 10:00:09"),
-            body_enc=vault.encrypt(text, context=correspondence.BODY_CONTEXT),
+            # sealed as the dispatcher seals the text it sent
+            body_enc=vault.encrypt(
+                json.dumps({"subject": None, "body": text, "params": {}, "lang": "zh"}),
+                context=dispatch.BODY_CONTEXT,
+            ),
         )
     )
     late = _send(connection, vault, rules, book["L0001"], "req-timeline-002")

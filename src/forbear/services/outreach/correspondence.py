@@ -5,12 +5,13 @@ delivered, failed, dead, cancelled with the rule ids or the reason) and when; an
 as sent.
 
 **Who reads the text.** A message's text holds personal data (the borrower's name, what
-they owe). It is stored encrypted (``outbox.body_enc``, written by the dispatcher when it
-sends) and decrypted here only for a role that contacts borrowers or reviews
-correspondence (:data:`READ_TEXT`: agents, supervisors, agency agents, compliance
-officers); any other role with ``account.view`` (legal) sees that there was a text, not
-the text (``text_hidden``). An agency agent sees only the messages about loans in its
-scope, like every other read of :mod:`forbear.services.scope`.
+they owe). It is stored encrypted (``outbox.body_enc``, sealed by the dispatcher when it
+sends: :func:`forbear.services.outreach.dispatch.unseal`) and decrypted here only for
+a role that contacts borrowers or reviews correspondence (:data:`READ_TEXT`: agents,
+supervisors, agency agents, compliance officers); any other role with ``account.view``
+(legal) sees that there was a text, not the text (``text_hidden``). An agency agent sees
+only the messages about loans in its scope, like every other read of
+:mod:`forbear.services.scope`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection, select
 
 from forbear.domain.access import Actor
+from forbear.services.outreach.dispatch import unseal
 from forbear.services.privacy import PiiVault
 from forbear.services.scope import require_loan, visible_loans
 from forbear.store.models import Loan
@@ -31,8 +33,6 @@ VIEW = "account.view"
 # The permissions that open a message's text (any one of them): who writes to borrowers
 # and who reviews what was written to them.
 READ_TEXT = ("contact.make", "compliance.view")
-# The associated-data label the dispatcher encrypts the text as sent with.
-BODY_CONTEXT = "outbox.body"
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class Letter:
     tries: int
     text: str | None
     text_hidden: bool
+    subject: str | None = None  # an e-mail's or a letter's, when the text is shown
 
     @property
     def at(self) -> datetime:
@@ -114,8 +115,10 @@ def for_loan(
     out: list[Letter] = []
     for r in rows:
         text: str | None = None
+        subject: str | None = None
         if readable and r.body_enc is not None:
-            text = vault.decrypt(r.body_enc, context=BODY_CONTEXT)
+            sealed = unseal(vault, r.body_enc)  # as the dispatcher stored it when sending
+            text, subject = sealed.body, sealed.subject
         out.append(
             Letter(
                 id=int(r.id),
@@ -137,6 +140,7 @@ def for_loan(
                 tries=int(r.tries or 0),
                 text=text,
                 text_hidden=not readable and r.body_enc is not None,
+                subject=subject,
             )
         )
     return Correspondence(borrower_id=borrower_id, letters=out)

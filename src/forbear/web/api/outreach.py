@@ -143,6 +143,7 @@ class LetterOut(BaseModel):
     due_at: datetime
     sent_at: datetime | None
     delivered_at: datetime | None
+    subject: str | None = Field(default=None, description="an e-mail's or a letter's")
     text: str | None = Field(description="the text as sent, for roles that may read it")
     text_hidden: bool
 
@@ -352,6 +353,7 @@ def messages(request: Request, principal: Viewer, loan_id: LoanId) -> Correspond
                 due_at=x.due_at,
                 sent_at=x.sent_at,
                 delivered_at=x.delivered_at,
+                subject=x.subject,
                 text=x.text,
                 text_hidden=x.text_hidden,
             )
