@@ -83,3 +83,52 @@ def test_a_bad_channels_file_is_one_clear_line(tmp_path: Path) -> None:
     )
     result = forbear(tmp_path, "dispatch", "--once")
     assert_one_clear_line(result, "providers.p.channels")
+
+
+def test_the_long_running_dispatcher_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sqlalchemy import create_engine
+
+    book_with_messages(tmp_path, 2)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FORBEAR_")} | {
+        "FORBEAR_DATA_DIR": str(tmp_path)
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "forbear.cli", "dispatch", "--worker-id", "long"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    engine = create_engine(f"sqlite:///{tmp_path / 'forbear.db'}")
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until the due message was handled
+            with engine.connect() as conn:
+                handled = conn.execute(
+                    select(OutboxMessage.id).where(
+                        OutboxMessage.dedupe_key == "cli-0", OutboxMessage.updated_at.isnot(None)
+                    )
+                ).first()
+            if handled is not None:
+                break
+            time.sleep(0.5)
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        engine.dispose()
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "claimed 1:" in out and "Traceback" not in err
+    with create_engine(f"sqlite:///{tmp_path / 'forbear.db'}").connect() as conn:
+        leased = conn.execute(
+            select(OutboxMessage.id).where(OutboxMessage.status == "sending")
+        ).all()
+    assert leased == []  # nothing left claimed
