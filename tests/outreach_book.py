@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from clocks import SETUP_AT, SETUP_DAY
+from forbear.services import templates
 from forbear.services.imports import import_loans, import_payments, import_products
 from forbear.sim.products import load_products
 from forbear.store import migrate
@@ -36,6 +37,7 @@ def fill(engine: Engine, files: tuple[Path, Path]) -> None:
     migrate.upgrade(engine)
     with engine.begin() as conn:
         import_products(conn, load_products(), "demo products", effective_from=SETUP_DAY)
+        templates.install_library(conn, now=SETUP_AT)  # what the messages are rendered from
         import_loans(conn, PiiVault(TEST_KEY), files[0], now=SETUP_AT)
         import_payments(conn, files[1], zone="Asia/Shanghai", now=SETUP_AT)
 

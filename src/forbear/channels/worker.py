@@ -25,8 +25,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
 
 from forbear.clock import Clock
 from forbear.services.outreach.leader import Leader
@@ -111,6 +114,7 @@ class Worker:
         retry_seconds: float = 300.0,
         force_day: date | None = None,
         stats: WorkerStats | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         if poll_seconds <= 0 or retry_seconds <= 0:
             raise ValueError("poll_seconds and retry_seconds must be positive")
@@ -124,6 +128,7 @@ class Worker:
         self.retry_seconds = retry_seconds
         self.force_day = force_day
         self.stats = stats or WorkerStats()
+        self.on_stop = on_stop  # e.g. the dispatcher's own stop: a pass under way ends soon
         self.stopping = threading.Event()
         self._done: date | None = None  # the latest date known to be run
         self._retry_at: datetime | None = None
@@ -230,3 +235,77 @@ class Worker:
     def stop(self) -> None:
         """Finish what is under way and end (safe from a signal handler)."""
         self.stopping.set()
+        if self.on_stop is not None:
+            self.on_stop()
+
+
+class DispatcherPass:
+    """The worker's dispatcher (:class:`forbear.channels.dispatcher.Dispatcher`), one
+    :meth:`~forbear.channels.dispatcher.Dispatcher.run_once` per call: it sends what is
+    due and returns how many messages it handled.
+
+    Made on the first call and kept. On SQLite it holds the single-dispatcher lock
+    (:func:`forbear.services.outreach.claims.single_dispatcher`) from then on; while
+    another process holds it, a call does nothing and answers 0 (a warning once), and a
+    later call tries again, so a second worker on SQLite schedules and takes over the
+    sending when the first is gone. On PostgreSQL every worker dispatches (``SKIP
+    LOCKED``)."""
+
+    def __init__(self, forbear: Any, *, batch: int | None = None, worker_id: str | None = None):
+        self.forbear = forbear
+        self.batch = batch
+        self.worker_id = worker_id
+        self._stack: ExitStack | None = None
+        self._dispatcher: Any = None
+        self._warned = False
+        self._stopped = False
+
+    def __call__(self) -> int:
+        from forbear.channels.dispatcher import Dispatcher
+        from forbear.services.outreach.claims import DispatcherBusy, single_dispatcher
+
+        if self._stopped:
+            return 0
+        if self._dispatcher is None:
+            engine = self.forbear.engine
+            stack = ExitStack()
+            try:
+                stack.enter_context(
+                    single_dispatcher(
+                        engine.dialect.name,
+                        engine.url.database,
+                        Path(self.forbear.settings.data_dir),
+                    )
+                )
+            except DispatcherBusy:
+                stack.close()
+                if not self._warned:
+                    log.warning("another dispatcher runs on this SQLite database: waiting")
+                    self._warned = True
+                return 0
+            try:
+                self._dispatcher = stack.enter_context(
+                    Dispatcher(self.forbear, worker_id=self.worker_id, batch=self.batch)
+                )
+            except BaseException:
+                stack.close()
+                raise
+            self._stack = stack
+            self._warned = False
+        return int(self._dispatcher.run_once())
+
+    def stop(self) -> None:
+        """Stop claiming (safe from a signal handler); the sends under way finish."""
+        self._stopped = True
+        if self._dispatcher is not None:
+            self._dispatcher.stop()
+
+    def totals(self) -> Any:
+        """The dispatcher's counts (None before its first pass)."""
+        return None if self._dispatcher is None else self._dispatcher.totals
+
+    def close(self) -> None:
+        """Wait for the answers, close the adapters, release the SQLite lock."""
+        stack, self._stack, self._dispatcher = self._stack, None, None
+        if stack is not None:
+            stack.close()

@@ -21,19 +21,6 @@ from forbear.cli.common import EXIT_INTERRUPTED, console, err, open_app, parse_d
 log = logging.getLogger("forbear.worker")
 
 
-def _dispatcher(forbear: Any) -> Any:
-    """One pass of the outbox dispatcher (``forbear.channels.dispatcher``), or None while
-    it is not installed."""
-    import importlib
-
-    try:
-        dispatcher = importlib.import_module("forbear.channels.dispatcher")
-    except ModuleNotFoundError:
-        err.print("[yellow]warning:[/] no dispatcher installed: the worker only runs the day")
-        return None
-    return dispatcher.pass_for(forbear)
-
-
 def worker_cmd(
     metrics_port: Annotated[
         int | None,
@@ -59,11 +46,19 @@ def worker_cmd(
     no_dispatch: Annotated[
         bool, typer.Option("--no-dispatch", help="schedule the daily run only")
     ] = False,
+    batch: Annotated[
+        int | None,
+        typer.Option("--batch", min=1, max=10_000, help="rows claimed at once (default: file)"),
+    ] = None,
+    worker_id: Annotated[
+        str | None,
+        typer.Option("--worker-id", help="this worker's name in the outbox (default host:pid)"),
+    ] = None,
 ) -> None:
     """The daily run at FORBEAR_RUN_AT (local) once per business date, and the dispatcher."""
     from forbear.batch.daily import run_day_phased
     from forbear.channels.metrics import serve, worker_registry
-    from forbear.channels.worker import Schedule, Worker
+    from forbear.channels.worker import DispatcherPass, Schedule, Worker
     from forbear.services.outreach.counts import outbox_figures
     from forbear.services.outreach.leader import leader_for
     from forbear.services.runs import latest_run
@@ -84,15 +79,17 @@ def worker_cmd(
         with forbear.reading() as conn:
             return latest_run(conn, day, day) is not None
 
+    dispatcher = None if no_dispatch else DispatcherPass(forbear, batch=batch, worker_id=worker_id)
     worker = Worker(
         schedule=Schedule.parse(settings.run_at, settings.zone),
         clock=forbear.clock,
         leader=leader_for(forbear.engine, settings.data_dir),
         run_day=run_day,
         day_done=day_done,
-        dispatch=None if no_dispatch else _dispatcher(forbear),
+        dispatch=dispatcher,
         poll_seconds=poll,
         force_day=forced,
+        on_stop=None if dispatcher is None else dispatcher.stop,
     )
     server = None
     if metrics_port is not None:
@@ -115,6 +112,13 @@ def worker_cmd(
                 else f"nothing to run ({tick.skipped or 'not due'})"
             )
             console.print(f"worker: {what}; dispatched {worker.stats.dispatched}")
+            totals = None if dispatcher is None else dispatcher.totals()
+            if totals is not None:
+                console.print(
+                    f"  sent {totals.sent}, cancelled {totals.cancelled}, rescheduled "
+                    f"{totals.rescheduled}, retry later {totals.retried}, dead {totals.dead}, "
+                    f"failed {totals.failed}"
+                )
             if tick.failed:
                 raise typer.Exit(1)
             return
@@ -127,6 +131,8 @@ def worker_cmd(
         worker.run()
         console.print("worker: stopped")
     finally:
+        if dispatcher is not None:
+            dispatcher.close()
         if server is not None:
             server.shutdown()
         forbear.close()
