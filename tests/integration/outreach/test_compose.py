@@ -446,3 +446,48 @@ def test_a_message_sent_from_the_workbench_is_on_the_timeline_with_its_status(
         ).letters
     }
     assert legal[sent.message.id].text is None and legal[sent.message.id].text_hidden
+
+
+def test_the_dispatcher_sends_a_workbench_message_and_the_timeline_shows_it_sent(
+    connection: Connection, vault: PiiVault, rules: CompiledRules, book: dict[str, int]
+) -> None:
+    """The whole path: queued from the workbench, claimed, asked about again and rendered
+    by the dispatcher, accepted by the provider; the timeline and the correspondence show
+    it sent, with the text as the borrower got it, and it counts as a contact."""
+    from forbear.services.outreach import claims
+    from forbear.services.outreach.dispatch import SendResult
+
+    shown = _preview(
+        connection, vault, rules, book["L0001"], channel="sms", template="CN.M1.REMIND.SMS"
+    )
+    sent = _send(connection, vault, rules, book["L0001"], "req-dispatch-0001")
+    assert sent.message is not None
+    later = local("2026-11-20 10:01")
+    batch = claims.claim(connection, "w-compose", later, 10)
+    assert [c.id for c in batch] == [sent.message.id]
+    prepared = dispatch.prepare(
+        connection, vault, rules, batch, worker_id="w-compose", now=later, today=DAY,
+        public_url=URL,
+    )  # fmt: skip
+    (ready,) = prepared.ready
+    assert ready.message_id == sent.message.dedupe_key  # the provider's idempotency key
+    dispatch.finish(
+        connection,
+        [(ready, SendResult("accepted", "test", "provider-ref-1"))],
+        worker_id="w-compose",
+        now=later,
+    )
+    events = history.timeline(connection, AGENT, book["L0001"], at=later, today=DAY, zone=SHANGHAI)
+    (message,) = [e for e in events if e.kind == "message"]
+    assert (message.message_id, message.status, message.origin) == (
+        sent.message.id,
+        "sent",
+        "agent",
+    )
+    (letter,) = correspondence.for_loan(
+        connection, vault, AGENT, book["L0001"], at=later, today=DAY
+    ).letters
+    assert letter.status == "sent" and letter.sent_at == later
+    assert letter.text == ready.rendered.body == shown.body  # what the preview showed
+    attempts = [e for e in events if e.kind == "contact"]
+    assert [(a.channel, a.allowed) for a in attempts] == [("sms", True)]
