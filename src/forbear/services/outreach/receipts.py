@@ -45,13 +45,16 @@ from forbear.domain.errors import Conflict, NotFound, ValidationError
 from forbear.services.contacts.holds import add_hold
 from forbear.services.contacts.outcomes import OutcomeStatus, record_outcome
 from forbear.services.outreach.callbacks import Accepted
+from forbear.services.outreach.dispatch import ADDRESS_INVALID
 from forbear.store import audit
 from forbear.store.contacts import Hold
 from forbear.store.locks import lock_debtor
 from forbear.store.models import ContactPoint, Loan
 from forbear.store.runs import OutboxMessage, OutboxStatus
 
-INVALID_REASON = "OUTREACH.INVALID_POINT: the provider reported the number or address invalid"
+# The same reason code as the dispatcher's hold for a send refused for good: one
+# mechanism, one code.
+INVALID_REASON = ADDRESS_INVALID
 
 
 class ReceiptStatus(StrEnum):
