@@ -34,6 +34,8 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     delete,
+    select,
+    update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -116,17 +118,27 @@ class InboundMessage(Base):
 
 
 def purge_callbacks(conn: Connection, before: datetime) -> int:
-    """Delete the callback records received before ``before`` (keep at least the signature
-    window plus the providers' retry horizon: a purged record no longer refuses a replay
-    or a duplicate receipt). Inbound messages keep their link as null."""
-    from sqlalchemy import select, update
-
+    """Delete the callback records received before ``before`` (keep them well past the
+    providers' retry horizon: a purged record no longer makes a late retry a duplicate; a
+    replay is refused anyway by the signature window). Replies keep no link to them."""
     old = select(ChannelCallback.id).where(ChannelCallback.received_at < before)
     conn.execute(
         update(InboundMessage).where(InboundMessage.callback_id.in_(old)).values(callback_id=None)
     )
     return int(
         conn.execute(delete(ChannelCallback).where(ChannelCallback.received_at < before)).rowcount
+    )
+
+
+def purge_unmatched(conn: Connection, before: datetime) -> int:
+    """Delete the replies from senders on no file received before ``before`` (a stranger's
+    words and number: nothing to keep them for once read)."""
+    return int(
+        conn.execute(
+            delete(InboundMessage).where(
+                InboundMessage.borrower_id.is_(None), InboundMessage.received_at < before
+            )
+        ).rowcount
     )
 
 
@@ -140,4 +152,5 @@ __all__ = [
     "ReplyClass",
     "RoutedTo",
     "purge_callbacks",
+    "purge_unmatched",
 ]

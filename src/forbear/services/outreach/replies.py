@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -68,6 +68,8 @@ from forbear.store.outreach import (
     ReplyClass,
     RoutedTo,
 )
+from forbear.store.outreach import purge_callbacks as store_purge_callbacks
+from forbear.store.outreach import purge_unmatched as store_purge_unmatched
 from forbear.store.runs import OutboxMessage, OutboxOrigin, OutboxStatus
 
 VIEW = "account.view"
@@ -463,3 +465,22 @@ def mark_handled(
         payload={},
     )
     return True
+
+
+# ------------------------------------------------------------------------------ retention
+
+# How long the callback records and the replies from senders on no file are kept (the
+# retention purge calls :func:`expire`): providers retry a callback for hours or days, so
+# three months of event keys keep a late retry a duplicate; a stranger's reply is kept
+# half a year for an agent to read and answer (PIPL art. 19: no longer than needed).
+KEEP_CALLBACKS = timedelta(days=90)
+KEEP_UNMATCHED = timedelta(days=180)
+
+
+def expire(conn: Connection, now: datetime) -> dict[str, int]:
+    """Delete callback records and unmatched replies past their periods at ``now``; the
+    counts by table. (A borrower's own replies go with the borrower: the retention purge.)"""
+    return {
+        "channel_callbacks": store_purge_callbacks(conn, now - KEEP_CALLBACKS),
+        "inbound_messages": store_purge_unmatched(conn, now - KEEP_UNMATCHED),
+    }

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Table, delete, or_, select, update
 
 from forbear.services import sessions, unmasking
+from forbear.services.outreach import replies
 from forbear.services.retention.policy import (
     _B,
     _CP,
@@ -240,7 +241,8 @@ def purge(
     try:
         for chunk in chunked(ids):
             _anonymise(conn, vault, list(chunk), counts, now)
-        counts.update(expire_throttle_records(conn, now))
+        for name, n in expire_throttle_records(conn, now).items():
+            _add(counts, name, n)
     except BaseException:
         savepoint.rollback()
         raise
@@ -261,9 +263,11 @@ def purge(
 
 
 def expire_throttle_records(conn: Connection, now: datetime) -> dict[str, int]:
-    """Delete sign-in attempts and unmask events past their retention periods at ``now``
-    (module docstring); the counts of rows deleted, by table."""
+    """Delete sign-in attempts, unmask events, provider callback records and replies from
+    senders on no file past their retention periods at ``now`` (module docstring); the
+    counts of rows deleted, by table."""
     return {
         "sign_in_attempts": sessions.purge_attempts(conn, now - sessions.KEEP_ATTEMPTS),
         "unmask_events": unmasking.purge(conn, now - unmasking.KEEP),
+        **replies.expire(conn, now),
     }
