@@ -251,7 +251,9 @@ class DispatcherPass:
     sending when the first is gone. On PostgreSQL every worker dispatches (``SKIP
     LOCKED``)."""
 
-    def __init__(self, forbear: Any, *, batch: int | None = None, worker_id: str | None = None):
+    def __init__(
+        self, forbear: Any, *, batch: int | None = None, worker_id: str | None = None
+    ) -> None:
         self.forbear = forbear
         self.batch = batch
         self.worker_id = worker_id
@@ -260,38 +262,43 @@ class DispatcherPass:
         self._warned = False
         self._stopped = False
 
-    def __call__(self) -> int:
+    def open(self) -> bool:
+        """Make the dispatcher now (its channels file and adapters checked: a mistake is a
+        :class:`~forbear.domain.errors.ConfigurationError` at once). False while another
+        dispatcher holds this SQLite database."""
         from forbear.channels.dispatcher import Dispatcher
         from forbear.services.outreach.claims import DispatcherBusy, single_dispatcher
 
-        if self._stopped:
+        if self._dispatcher is not None:
+            return True
+        engine = self.forbear.engine
+        stack = ExitStack()
+        try:
+            stack.enter_context(
+                single_dispatcher(
+                    engine.dialect.name, engine.url.database, Path(self.forbear.settings.data_dir)
+                )
+            )
+        except DispatcherBusy:
+            stack.close()
+            if not self._warned:
+                log.warning("another dispatcher runs on this SQLite database: waiting")
+                self._warned = True
+            return False
+        try:
+            self._dispatcher = stack.enter_context(
+                Dispatcher(self.forbear, worker_id=self.worker_id, batch=self.batch)
+            )
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        self._warned = False
+        return True
+
+    def __call__(self) -> int:
+        if self._stopped or not self.open():
             return 0
-        if self._dispatcher is None:
-            engine = self.forbear.engine
-            stack = ExitStack()
-            try:
-                stack.enter_context(
-                    single_dispatcher(
-                        engine.dialect.name,
-                        engine.url.database,
-                        Path(self.forbear.settings.data_dir),
-                    )
-                )
-            except DispatcherBusy:
-                stack.close()
-                if not self._warned:
-                    log.warning("another dispatcher runs on this SQLite database: waiting")
-                    self._warned = True
-                return 0
-            try:
-                self._dispatcher = stack.enter_context(
-                    Dispatcher(self.forbear, worker_id=self.worker_id, batch=self.batch)
-                )
-            except BaseException:
-                stack.close()
-                raise
-            self._stack = stack
-            self._warned = False
         return int(self._dispatcher.run_once())
 
     def stop(self) -> None:

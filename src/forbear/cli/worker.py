@@ -21,6 +21,18 @@ from forbear.cli.common import EXIT_INTERRUPTED, console, err, open_app, parse_d
 log = logging.getLogger("forbear.worker")
 
 
+def _log_to_stderr() -> None:
+    """Forbear's own log lines (INFO and up) on standard error; libraries stay at their
+    default (warnings)."""
+    ours = logging.getLogger("forbear")
+    if not any(getattr(h, "forbear_worker", False) for h in ours.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.forbear_worker = True  # type: ignore[attr-defined]
+        ours.addHandler(handler)
+    ours.setLevel(logging.INFO)
+
+
 def worker_cmd(
     metrics_port: Annotated[
         int | None,
@@ -64,11 +76,7 @@ def worker_cmd(
     from forbear.services.runs import latest_run
 
     forced: date | None = parse_date(run_now, "--run-now") if run_now else None
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _log_to_stderr()
     forbear = open_app()
     settings = forbear.settings
 
@@ -80,6 +88,8 @@ def worker_cmd(
             return latest_run(conn, day, day) is not None
 
     dispatcher = None if no_dispatch else DispatcherPass(forbear, batch=batch, worker_id=worker_id)
+    if dispatcher is not None:
+        dispatcher.open()  # a mistake in the channels file stops the worker here, in one line
     worker = Worker(
         schedule=Schedule.parse(settings.run_at, settings.zone),
         clock=forbear.clock,

@@ -109,3 +109,17 @@ def test_sigterm_lets_the_run_under_way_finish_and_ends_the_worker(
             if stream is not None:
                 stream.close()
         engine.dispose()
+
+
+def test_a_mistake_in_the_channels_file_stops_the_worker_at_once_in_one_line(
+    book_db: BookDb, tmp_path: Path
+) -> None:
+    channels = tmp_path / "channels.yaml"
+    channels.write_text("providers:\n  pigeon:\n    kind: pigeon_post\n    channels: [sms]\n")
+    worker = _worker(book_db, tmp_path, "--once", FORBEAR_CHANNELS_FILE=str(channels))
+    out, err = worker.communicate(timeout=300)
+    assert worker.returncode != 0
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "providers.pigeon.kind" in lines[0], err
+    assert "worker:" not in out  # nothing ran
