@@ -303,3 +303,40 @@ def test_a_bad_link_gets_a_clear_page_and_reveals_nothing(
     assert code.status_code == 400 and 'id="link-refused"' in code.text
     after = db.conn.execute(select(func.count()).select_from(PortalOutbox)).scalar_one()
     assert after == before  # no code was sent anywhere
+
+
+def test_the_account_page_shows_the_text_as_sent_to_agents_and_hides_it_from_legal(
+    sign_in: SignIn,
+    book: Book,
+    db,  # type: ignore[no-untyped-def]
+) -> None:
+    import json
+
+    from forbear.services.outreach import dispatch
+
+    client = sign_in("agent1")
+    loan = book.queue_loan
+    body = {**_first_sms(client, loan), "request_id": "page-text-000001"}
+    queued = client.post(f"{API}/{loan}/messages", json=body).json()
+    text = "【还款提醒】页面测试正文"
+    db.conn.execute(
+        OutboxMessage.__table__.update()
+        .where(OutboxMessage.id == queued["message_id"])
+        .values(
+            status="delivered",
+            sent_at=datetime(2026, 11, 20, 2, 0, 5, tzinfo=UTC),
+            delivered_at=datetime(2026, 11, 20, 2, 0, 9, tzinfo=UTC),
+            body_enc=db.vault.encrypt(
+                json.dumps({"subject": None, "body": text, "params": {}, "lang": "zh"}),
+                context=dispatch.BODY_CONTEXT,
+            ),
+        )
+    )
+    page = client.get(f"/accounts/{loan}")
+    assert f'data-message="{queued["message_id"]}" data-status="delivered"' in page.text
+    assert text in page.text and "已送达" in page.text
+    legal = sign_in("legal1").get(f"/accounts/{loan}")
+    assert legal.status_code == 200
+    assert f'data-message="{queued["message_id"]}"' in legal.text
+    assert text not in legal.text and "您的角色无权查看内容" in legal.text
+    assert 'id="compose-link"' not in legal.text

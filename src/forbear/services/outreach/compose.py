@@ -40,9 +40,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert, select
@@ -87,7 +87,7 @@ ARTICLE_CHANNELS = frozenset({Channel.SMS, Channel.EMAIL, Channel.APP_PUSH, Chan
 # A client's request id: what makes a send idempotent. Letters, digits, ``-`` and ``_``;
 # a UUID fits.
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-# The role of an agent queueing a message, as the outbox row names it.
+# ``outbox.actor`` holds the audit name of the agent who queued a message.
 ACTOR_MAX = 64
 
 
@@ -409,7 +409,6 @@ class Sent:
     message: QueuedMessage | None
     created: bool
     gate: GateAnswer
-    rule_ids: tuple[str, ...] = field(default=())
 
     def raise_if_blocked(self) -> None:
         if self.message is None:
@@ -421,8 +420,8 @@ def message_key(actor_name: str, request_id: str) -> str:
     return hashlib.sha256(f"agent|{actor_name}|{request_id}".encode()).hexdigest()
 
 
-def _queued(row: object) -> QueuedMessage:
-    r = row._mapping  # type: ignore[attr-defined]
+def _queued(row: Any) -> QueuedMessage:
+    r = row._mapping
     return QueuedMessage(
         id=int(r["id"]),
         dedupe_key=str(r["dedupe_key"]),
@@ -526,7 +525,7 @@ def send(
             },
             at=now,
         )
-        return Sent(message=None, created=False, gate=answer, rule_ids=decision.blocked_by)
+        return Sent(message=None, created=False, gate=answer)
     # The text must render for this borrower and pass the filter, or nothing is queued
     # (ContentRejected / MissingVariable propagate). The dispatcher renders again when it
     # sends: the facts (an amount, a due date) may change in between.
