@@ -3,11 +3,11 @@ carried actions (with how many days each has been carried), and the kernel's fra
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, or_, select
 
 from forbear.batch import kernel
 from forbear.batch.contacts import borrower_zones, contact_points
@@ -105,7 +105,7 @@ def day_frames(
     run passes the day's :class:`forbear.services.accounts.DayFacts` and ``scores``
     (``bulk.SCORES``) it holds, so each table is read once (the holds serve the ACCOUNT
     frame and the gate)."""
-    from forbear.services.accounts import build_accounts, day_facts
+    from forbear.services.accounts import build_accounts, day_end, day_facts
 
     if scores is None:
         scores = bulk.read_scores(conn, as_of)
@@ -122,9 +122,44 @@ def day_frames(
         points=contact_points(conn),
         zones=zones,
         history=contact_store.read_history(conn, before=first),
-        flags=contact_store.read_flags(conn, at=last),
+        flags=flags_at(conn, last, facts.flags, day_end(as_of)),
         holds=facts.holds,
     ).conformed()
+
+
+def flags_at(
+    conn: Connection, at: datetime, known: pl.DataFrame, known_at: datetime
+) -> pl.DataFrame:
+    """FLAGS as of ``at`` (the gate's moment), given ``known``: FLAGS as of ``known_at``
+    (the ACCOUNT frame's). The two are the same rows unless a fact FLAGS judges by its
+    moment (an agency placement starting or ending, a notice, a demand, an assignment,
+    the debtor found unreachable) lies between the two moments: only then is the book
+    read again (a whole-book query, a second or more on the 100k book)."""
+    if at == known_at or not _flag_facts_between(conn, at, known_at):
+        return known
+    return contact_store.read_flags(conn, at=at)
+
+
+def _flag_facts_between(conn: Connection, a: datetime, b: datetime) -> bool:
+    """Is any moment :func:`forbear.store.contacts.read_flags` compares with its ``at``
+    in ``(min(a, b), max(a, b)]``? (Each of its tests, ``moment <= at`` or ``moment >
+    at``, gives the same answer at both ends exactly when its moment is not in there.)"""
+    lo, hi = min(a, b), max(a, b)
+
+    def within(column: Any) -> Any:
+        return and_(column > lo, column <= hi)
+
+    placed, notice = contact_store.AgencyAssignment, contact_store.AccountNotice
+    demand, flags = contact_store.Demand, contact_store.AccountFlags
+    checks = [
+        select(placed.loan_id).where(or_(within(placed.from_at), within(placed.to_at))),
+        select(notice.loan_id).where(within(notice.at)),
+        select(demand.loan_id).where(within(demand.at)),
+        select(flags.loan_id).where(
+            or_(within(flags.assigned_at), within(flags.debtor_unreachable_since))
+        ),
+    ]
+    return any(conn.execute(check.limit(1)).first() is not None for check in checks)
 
 
 def reason_codes(scores: pl.DataFrame) -> pl.DataFrame:
