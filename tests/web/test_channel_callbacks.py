@@ -599,3 +599,42 @@ def test_a_payment_that_cures_the_loan_cancels_its_reminders_and_keeps_its_promi
     assert promise.status == "kept"
     assert promise.amount_paid == overdue
     assert borrower_id is not None
+
+
+def test_a_third_party_opting_out_stops_only_their_own_number(
+    post: Post, signed_db: RolledBackDatabase, book: Book
+) -> None:
+    conn = signed_db.conn
+    row = conn.execute(
+        select(ContactPoint.id, ContactPoint.borrower_id, ContactPoint.value_enc)
+        .where(ContactPoint.kind == "phone", ContactPoint.owner_type != "debtor")
+        .order_by(ContactPoint.id)
+    ).first()
+    assert row is not None, "the book has third-party phone numbers"
+    phone = signed_db.vault.decrypt(row.value_enc, context=Contexts.CONTACT_VALUE)
+    others = conn.execute(
+        select(func.count())
+        .select_from(ContactPoint)
+        .where(ContactPoint.value_bidx == signed_db.vault.blind_index("phone", phone))
+    ).scalar_one()
+    answer = post("replies", {"from": phone, "text": "STOP", "event_id": "3p-1"})
+    assert answer.status_code == 200, answer.text
+    holds = conn.execute(
+        select(Hold.contact_point_id, Hold.channel, Hold.loan_id).where(
+            Hold.borrower_id == row.borrower_id, Hold.kind == "opt_out"
+        )
+    ).all()
+    if others == 1:  # the number is on this one file only, as a third party's
+        assert [tuple(h) for h in holds] == [(row.id, "sms", None)]
+        debtor_hold = conn.execute(
+            select(func.count())
+            .select_from(Hold)
+            .where(
+                Hold.borrower_id == row.borrower_id,
+                Hold.kind == "opt_out",
+                Hold.contact_point_id.is_(None),
+            )
+        ).scalar_one()
+        assert debtor_hold == 0
+    else:
+        assert (row.id, "sms", None) in [tuple(h) for h in holds]
