@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from forbear.cli.common import EXIT_INTERRUPTED, console, err, open_app, parse_date, report_error
+from forbear.domain.errors import ConfigurationError
 
 log = logging.getLogger("forbear.worker")
 
@@ -36,7 +37,9 @@ def _log_to_stderr() -> None:
 def worker_cmd(
     metrics_port: Annotated[
         int | None,
-        typer.Option("--metrics-port", help="serve Prometheus metrics at :PORT/metrics"),
+        typer.Option(
+            "--metrics-port", min=1, max=65535, help="serve Prometheus metrics at :PORT/metrics"
+        ),
     ] = None,
     metrics_host: Annotated[
         str,
@@ -102,16 +105,22 @@ def worker_cmd(
         on_stop=None if dispatcher is None else dispatcher.stop,
     )
     server = None
-    if metrics_port is not None:
-
-        def figures() -> Any:
-            with forbear.reading() as conn:
-                return outbox_figures(conn, forbear.now(), forbear.today())
-
-        registry = worker_registry(figures, worker.stats, forbear.clock)
-        server = serve(registry, metrics_port, metrics_host)
-        console.print(f"metrics at http://{metrics_host}:{metrics_port}/metrics")
     try:
+        if metrics_port is not None:
+
+            def figures() -> Any:
+                with forbear.reading() as conn:
+                    return outbox_figures(conn, forbear.now(), forbear.today())
+
+            registry = worker_registry(figures, worker.stats, forbear.clock)
+            try:
+                server = serve(registry, metrics_port, metrics_host)
+            except OSError as exc:
+                where = f"{metrics_host}:{metrics_port}"
+                raise ConfigurationError(
+                    f"--metrics-port: cannot listen on {where} ({exc.strerror})"
+                ) from None
+            console.print(f"metrics at http://{metrics_host}:{metrics_port}/metrics")
         if once:
             tick = worker.once()
             what = (
