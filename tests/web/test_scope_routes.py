@@ -64,6 +64,16 @@ PROMISED_ON = (AS_OF + timedelta(days=3)).isoformat()
 # An example request per walked route: valid for the route's schema, so that only the
 # scope can refuse it. A new route needs one here.
 EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
+    # sending from the workbench (issue 13)
+    ("POST", "/api/v1/outreach/loans/{loan_id}/preview"): {
+        "json": {"channel": "sms", "template": "CN.M1.REMIND.SMS"}
+    },
+    ("POST", "/api/v1/outreach/loans/{loan_id}/messages"): {
+        "json": {"channel": "sms", "template": "CN.M1.REMIND.SMS", "request_id": "scope-walk-0001"}
+    },
+    ("POST", "/accounts/{loan_id}/compose"): {
+        "data": {"choice": "sms:template:CN.M1.REMIND.SMS", "request_id": "scope-walk-0002"}
+    },
     ("POST", "/api/v1/accounts/{loan_id}/unmask"): {
         "json": {"field": "mobile", "purpose": "contact"}
     },
