@@ -194,12 +194,20 @@ def fresh_copy(book: Path, into: Path) -> Path:
     return into
 
 
-def load_postgres(book: Path, admin_url: str) -> str:
-    """A throwaway PostgreSQL database holding a copy of the book; returns its URL."""
+def load_postgres(book: Path, admin_url: str, work: Path) -> str:
+    """A throwaway PostgreSQL database holding a copy of the book (brought to this
+    release's schema first: a cached book may be older); returns its URL."""
     from sqlalchemy import make_url
 
     from forbear.store.copy import copy_database
     from forbear.store.db import make_engine
+
+    book = fresh_copy(book, work / "pg-source")
+    upgraded = subprocess.run(
+        forbear("db", "upgrade"), env=_env(book), capture_output=True, text=True, check=False
+    )
+    if upgraded.returncode != 0:
+        raise SystemExit(f"forbear db upgrade failed:\n{upgraded.stderr[-2000:]}")
 
     name = f"forbear_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -378,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[-1].decisions = reference.height
             for backend in backends:
                 data = fresh_copy(book, work / f"run-{backend}")
-                url = load_postgres(book, args.pg_url) if backend == "postgresql" else None
+                url = load_postgres(book, args.pg_url, work) if backend == "postgresql" else None
                 try:
                     m = run_forbear(size, backend, data, url, None, "run", logs)
                     results.append(m)
