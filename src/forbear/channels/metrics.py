@@ -76,6 +76,11 @@ class WorkerCollector(Collector):
         runs.add_metric(["completed"], values["runs_completed"])
         runs.add_metric(["failed"], values["runs_failed"])
         yield runs
+        yield CounterMetricFamily(
+            "forbear_worker_schedule_errors",
+            "Turns of the schedule that failed (the database away, ...)",
+            value=values["schedule_errors"],
+        )
         if values["last_run_day"] is not None:
             midnight = datetime.combine(values["last_run_day"], time(), UTC)
             yield _gauge(

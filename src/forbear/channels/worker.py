@@ -92,6 +92,7 @@ class WorkerStats:
         self.runs_failed = 0
         self.last_run_day: date | None = None
         self.last_run_seconds: float | None = None
+        self.schedule_errors = 0
         self.dispatch_passes = 0
         self.dispatch_errors = 0
         self.dispatched = 0
@@ -175,9 +176,15 @@ class Worker:
 
     def schedule_loop(self) -> None:
         """Turn after turn until stopped, resting until the next start (at most
-        ``poll_seconds``, so a follower asks for the leadership again soon)."""
+        ``poll_seconds``, so a follower asks for the leadership again soon). A turn that
+        fails (the database away) is logged and counted; the next turn tries again."""
         while not self.stopping.is_set():
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # the database away, the leader's connection refused, ...
+                log.exception("schedule turn failed; next turn in %.0f s", self.poll_seconds)
+                with self.stats.lock:
+                    self.stats.schedule_errors += 1
             now = self.clock()
             rest = (self.schedule.next_start(now) - now).total_seconds()
             self.stopping.wait(min(max(rest, 0.0), self.poll_seconds))

@@ -268,3 +268,41 @@ def test_the_schedule_reads_the_lenders_local_time(
     schedule = Schedule.parse("06:00", SHANGHAI)  # 06:00 Shanghai is 22:00 UTC the day before
     assert schedule.due_day(at) == due
     assert schedule.next_start(at) == next_start
+
+
+def test_a_database_that_does_not_answer_does_not_end_the_worker(tmp_path: Path) -> None:
+    from forbear.services.outreach.leader import AdvisoryLeader
+    from forbear.store.db import make_engine
+
+    # nothing listens on port 1: every question to the database fails
+    engine = make_engine(
+        "postgresql://postgres@127.0.0.1:1/nowhere", connect_args={"connect_timeout": 2}
+    )
+    clock = SteppedClock(local(date(2026, 12, 8), 7))
+    turns: list[int] = []
+    worker_box: list[Worker] = []
+
+    def day_done(d: date) -> bool:
+        pytest.fail("never reached: the leadership cannot be asked for")
+
+    def dispatch() -> int:
+        turns.append(1)
+        if len(turns) >= 3 and worker_box[0].stats.schedule_errors >= 2:
+            worker_box[0].stop()
+        return 0
+
+    try:
+        worker = Worker(
+            schedule=SCHEDULE,
+            clock=clock,
+            leader=AdvisoryLeader(engine),
+            run_day=lambda d: pytest.fail("nothing may run"),
+            day_done=day_done,
+            dispatch=dispatch,
+            poll_seconds=0.05,
+        )
+        worker_box.append(worker)
+        worker.run()  # returns when stopped, not with the database's error
+        assert worker.stats.schedule_errors >= 2 and worker.stats.runs_completed == 0
+    finally:
+        engine.dispose()
