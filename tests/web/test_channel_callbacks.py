@@ -638,3 +638,15 @@ def test_a_third_party_opting_out_stops_only_their_own_number(
         assert debtor_hold == 0
     else:
         assert (row.id, "sms", None) in [tuple(h) for h in holds]
+
+
+def test_the_body_size_limit_applies_to_callbacks(
+    post: Post, signed_db: RolledBackDatabase, book: Book
+) -> None:
+    _, _, phone = _debtor_phone(signed_db, book.queue_loan)
+    huge = {"from": phone, "text": "好" * (signed_db.settings.max_body_bytes // 3 + 10)}
+    before = _counts(signed_db)
+    answer = post("replies", huge)
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "too_large"
+    assert _counts(signed_db) == before
