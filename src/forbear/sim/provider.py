@@ -123,6 +123,12 @@ class AcceptLog:
         self._closed = False
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        if self._file.tell() > 0:
+            with open(path, "rb") as tail:
+                tail.seek(-1, os.SEEK_END)
+                if tail.read(1) != b"\n":  # a line cut short by a crash: end it
+                    self._file.write("\n")
+                    self._file.flush()
         self._writer = threading.Thread(target=self._write_loop, name="accept-log", daemon=True)
         self._writer.start()
 
