@@ -77,8 +77,9 @@ def _status(code: int, text: bytes | str) -> str:
 
 
 class SmtpAdapter:
-    """One SMTP submission account (see the module docstring). One connection, kept open
-    between sends and opened again after a failure; sends are serialised on it."""
+    """One SMTP submission account (see the module docstring). Each of the dispatcher's
+    sending threads has a connection of its own, kept open between its sends and opened
+    again after a failure; ``close`` ends them all."""
 
     kind = "smtp"
 
@@ -121,7 +122,8 @@ class SmtpAdapter:
         self._domain = from_address.rpartition("@")[2]
         self._subjects = {**DEFAULT_SUBJECTS, **(subjects or {})}
         self._context = ssl.create_default_context(cafile=ca_file) if tls != "none" else None
-        self._connection: smtplib.SMTP | None = None
+        self._local = threading.local()  # each sending thread's own connection
+        self._open: set[smtplib.SMTP] = set()  # every thread's, for close()
         self._lock = threading.Lock()
 
     @classmethod
@@ -208,6 +210,21 @@ class SmtpAdapter:
 
     # --- the connection
 
+    @property
+    def _connection(self) -> smtplib.SMTP | None:
+        found: smtplib.SMTP | None = getattr(self._local, "connection", None)
+        return found
+
+    @_connection.setter
+    def _connection(self, connection: smtplib.SMTP | None) -> None:
+        with self._lock:
+            old = getattr(self._local, "connection", None)
+            if old is not None:
+                self._open.discard(old)
+            if connection is not None:
+                self._open.add(connection)
+        self._local.connection = connection
+
     def _connect(self) -> smtplib.SMTP:
         connection: smtplib.SMTP
         if self.tls == "implicit":
@@ -241,69 +258,62 @@ class SmtpAdapter:
 
     def send(self, message: OutgoingMessage) -> Accepted:
         mail = self.compose(message)
-        with self._lock:
-            try:
-                return self._send(mail)
-            except (TransientFailure, PermanentFailure):
-                raise
-            except smtplib.SMTPRecipientsRefused as exc:
-                self._reset()
-                ((code, text),) = exc.recipients.values()
-                status = _status(code, text)
-                if code >= 500:
-                    raise PermanentFailure(
-                        "the mail server refused the recipient", code=status, address_invalid=True
-                    ) from None
-                raise TransientFailure(
-                    "the mail server deferred the recipient", code=status
-                ) from None
-            except smtplib.SMTPSenderRefused as exc:
-                self._reset()
-                status = _status(exc.smtp_code, exc.smtp_error)
-                if exc.smtp_code >= 500:
-                    raise PermanentFailure(
-                        "the mail server refused the sender", code=status
-                    ) from None
-                raise TransientFailure("the mail server deferred the sender", code=status) from None
-            except smtplib.SMTPAuthenticationError as exc:
-                self._drop()
-                raise TransientFailure(
-                    "the mail server refused the login", code=_status(exc.smtp_code, exc.smtp_error)
-                ) from None
-            except smtplib.SMTPResponseException as exc:  # DATA refused, and the rest
-                self._reset()
-                status = _status(exc.smtp_code, exc.smtp_error)
-                if exc.smtp_code >= 500:
-                    raise PermanentFailure(
-                        "the mail server refused the message",
-                        code=status,
-                        address_invalid=status.split(" ")[-1].startswith("5.1."),
-                    ) from None
-                raise TransientFailure(
-                    "the mail server deferred the message", code=status
-                ) from None
-            except smtplib.SMTPNotSupportedError:
-                self._reset()
+        try:
+            return self._send(mail)
+        except (TransientFailure, PermanentFailure):
+            raise
+        except smtplib.SMTPRecipientsRefused as exc:
+            self._reset()
+            ((code, text),) = exc.recipients.values()
+            status = _status(code, text)
+            if code >= 500:
                 raise PermanentFailure(
-                    "the mail server cannot take this address (no SMTPUTF8)", code="smtputf8"
+                    "the mail server refused the recipient", code=status, address_invalid=True
                 ) from None
-            except ssl.SSLError:
-                self._drop()
-                raise TransientFailure("TLS with the mail server failed", code="tls") from None
-            except TimeoutError:
-                self._drop()
+            raise TransientFailure("the mail server deferred the recipient", code=status) from None
+        except smtplib.SMTPSenderRefused as exc:
+            self._reset()
+            status = _status(exc.smtp_code, exc.smtp_error)
+            if exc.smtp_code >= 500:
+                raise PermanentFailure("the mail server refused the sender", code=status) from None
+            raise TransientFailure("the mail server deferred the sender", code=status) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            self._drop()
+            raise TransientFailure(
+                "the mail server refused the login", code=_status(exc.smtp_code, exc.smtp_error)
+            ) from None
+        except smtplib.SMTPResponseException as exc:  # DATA refused, and the rest
+            self._reset()
+            status = _status(exc.smtp_code, exc.smtp_error)
+            if exc.smtp_code >= 500:
+                raise PermanentFailure(
+                    "the mail server refused the message",
+                    code=status,
+                    address_invalid=status.split(" ")[-1].startswith("5.1."),
+                ) from None
+            raise TransientFailure("the mail server deferred the message", code=status) from None
+        except smtplib.SMTPNotSupportedError:
+            self._reset()
+            raise PermanentFailure(
+                "the mail server cannot take this address (no SMTPUTF8)", code="smtputf8"
+            ) from None
+        except ssl.SSLError:
+            self._drop()
+            raise TransientFailure("TLS with the mail server failed", code="tls") from None
+        except TimeoutError:
+            self._drop()
+            raise TransientFailure(
+                "the mail server did not answer in time", code="timeout"
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            if isinstance(exc.__context__, TimeoutError):  # smtplib wraps read timeouts
                 raise TransientFailure(
                     "the mail server did not answer in time", code="timeout"
                 ) from None
-            except (smtplib.SMTPException, OSError) as exc:
-                self._drop()
-                if isinstance(exc.__context__, TimeoutError):  # smtplib wraps read timeouts
-                    raise TransientFailure(
-                        "the mail server did not answer in time", code="timeout"
-                    ) from None
-                raise TransientFailure(
-                    "the mail server could not be reached", code="connection"
-                ) from None
+            raise TransientFailure(
+                "the mail server could not be reached", code="connection"
+            ) from None
 
     def _send(self, mail: EmailMessage) -> Accepted:
         reused = self._connection is not None
@@ -335,7 +345,10 @@ class SmtpAdapter:
 
     def close(self) -> None:
         with self._lock:
-            if self._connection is not None:
-                with contextlib.suppress(smtplib.SMTPException, OSError):
-                    self._connection.quit()
-            self._drop()
+            connections, self._open = list(self._open), set()
+        for connection in connections:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                connection.quit()
+            with contextlib.suppress(OSError):
+                connection.close()
+        self._local = threading.local()

@@ -384,3 +384,27 @@ def test_a_username_without_a_secret_is_refused() -> None:
             data_dir=Path("/nonexistent"),
             secrets={},
         )
+
+
+def test_sending_threads_each_use_a_connection_of_their_own(
+    smtp_server: tuple[Controller, Mailbox], certificate: tuple[Path, Path]
+) -> None:
+    controller, mailbox = smtp_server
+    mail = adapter(controller.port, certificate[0])
+    start = threading.Barrier(4)
+
+    def send(n: int) -> None:
+        start.wait()
+        for i in range(3):
+            mail.send(message(f"msg-{n}-{i}"))
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(mail._open) == 4
+    mail.close()
+    assert mail._open == set()
+    ids = sorted(email.message_from_bytes(raw)["Message-ID"] for _, _, raw in mailbox.received)
+    assert ids == sorted(f"<msg-{n}-{i}@lender.example>" for n in range(4) for i in range(3))
