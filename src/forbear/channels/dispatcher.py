@@ -103,6 +103,7 @@ class Totals:
     cancelled: int = 0
     rescheduled: int = 0
     released: int = 0
+    errors: int = 0  # turns that failed (run_forever goes on)
     by_rule: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -272,7 +273,15 @@ class Dispatcher:
     def run_forever(self, poll: float = IDLE_POLL) -> None:
         """Turn until :meth:`stop`; rests ``poll`` seconds when nothing was due."""
         while not self.stopping:
-            claimed = self.turn()
+            try:
+                claimed = self.turn()
+            except Exception as exc:  # the database away, a bad batch: rest, then again
+                # the type only (a message may quote a value); claimed rows come back
+                # when their lease runs out
+                self.totals.errors += 1
+                log.warning("dispatch turn failed: %s", type(exc).__name__)
+                self._stop.wait(poll)
+                continue
             if claimed == 0 and not self._outstanding():
                 for lane in self._lanes.values():
                     lane.adapter.flush()

@@ -377,3 +377,38 @@ def test_dispatched_ai_calls_and_agents_calls_in_parallel_never_pass_the_daily_c
         ).scalar_one()
     assert allowed == 3
     assert len(provider.seen) <= 3
+
+
+class StumblingOnce(Dispatcher):
+    """A dispatcher whose first turn fails (the database away for a moment)."""
+
+    failed = False
+
+    def turn(self) -> int:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("database away")
+        return super().turn()
+
+
+def test_the_long_running_loop_survives_a_failed_turn_and_stops_on_request(
+    app: Forbear,
+) -> None:
+    keys = queue(app, "L0001", 3)
+    provider = Recording()
+    dispatcher = StumblingOnce(app, config_for("sms"), worker_id="w1", adapters={"sms": provider})
+    loop = threading.Thread(target=dispatcher.run_forever, kwargs={"poll": 0.01})
+    loop.start()
+    try:
+        for _ in range(1000):
+            if len(provider.seen) == 3:
+                break
+            threading.Event().wait(0.02)
+    finally:
+        dispatcher.stop()
+        loop.join(30)
+        dispatcher.close()
+    assert not loop.is_alive()
+    assert dispatcher.totals.errors == 1
+    assert sorted(provider.seen) == sorted(keys)
+    assert set(statuses(app).values()) == {"sent"}
