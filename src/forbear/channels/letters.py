@@ -144,6 +144,7 @@ class LetterBatchAdapter:
         self._sender = list(sender)
         self._clock = clock or (lambda: datetime.now(UTC))
         self.spool = directory / "spool"
+        self._cache: tuple[list[tuple[str, int, int]], frozenset[str]] | None = None
         self.spool.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     @classmethod
@@ -185,9 +186,22 @@ class LetterBatchAdapter:
             return list(csv.DictReader(handle))
 
     def _written(self, today: date) -> set[str]:
+        """The message ids in the manifests of the last LOOKBACK_DAYS days, read again
+        only when one of those files changed (a send must not reread a month of CSV)."""
+        days = [today - timedelta(back) for back in range(LOOKBACK_DAYS + 1)]
+        stamp: list[tuple[str, int, int]] = []
+        for day in days:
+            try:
+                info = (self.day_directory(day) / MANIFEST).stat()
+            except FileNotFoundError:
+                continue
+            stamp.append((day.isoformat(), info.st_mtime_ns, info.st_size))
+        if self._cache is not None and self._cache[0] == stamp:
+            return set(self._cache[1])
         ids: set[str] = set()
-        for back in range(LOOKBACK_DAYS + 1):
-            ids.update(row["message_id"] for row in self.manifest_rows(today - timedelta(back)))
+        for day in days:
+            ids.update(row["message_id"] for row in self.manifest_rows(day))
+        self._cache = (stamp, frozenset(ids))
         return ids
 
     @contextmanager
