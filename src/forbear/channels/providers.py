@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from collections.abc import Collection, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -157,19 +158,63 @@ def http_client(timeout: float) -> httpx2.Client:
         trust_env=False,
         follow_redirects=False,
         limits=httpx2.Limits(max_connections=32, max_keepalive_connections=16),
+        headers={"Accept-Encoding": "gzip"},  # what post() decodes
     )
+
+
+MAX_ANSWER = 1 << 20  # bytes: a provider's answer is a small JSON document
 
 
 def post(
     client: httpx2.Client, url: str, *, content: bytes, headers: Mapping[str, str]
 ) -> httpx2.Response:
-    """POST and read the answer; a timeout or a broken connection is transient."""
+    """POST and read the answer; a timeout or a broken connection is transient.
+
+    httpx bounds each read, not the whole answer: a server trickling its body a byte at a
+    time would hold the send forever. The body is therefore read in chunks against a
+    deadline of twice the client's timeout from the start, and at most MAX_ANSWER bytes.
+    """
+    timeout = client.timeout.read or DEFAULT_TIMEOUT
+    deadline = time.monotonic() + 2 * timeout
     try:
-        return client.post(url, content=content, headers=dict(headers))
+        with client.stream("POST", url, content=content, headers=dict(headers)) as response:
+            body = bytearray()
+            for chunk in response.iter_raw():
+                body.extend(chunk)
+                if time.monotonic() > deadline:
+                    raise TransientFailure(
+                        "the provider did not answer in time", code="timeout"
+                    ) from None
+                if len(body) > MAX_ANSWER:
+                    raise TransientFailure("the provider's answer is too long", code="too_long")
+            answer_headers = [
+                (k, v)
+                for k, v in response.headers.multi_items()
+                if k.lower() not in ("content-encoding", "transfer-encoding", "content-length")
+            ]
+            return httpx2.Response(
+                response.status_code,
+                headers=answer_headers,
+                content=_decoded(bytes(body), response.headers.get("content-encoding")),
+                request=response.request,
+            )
     except httpx2.TimeoutException:
         raise TransientFailure("the provider did not answer in time", code="timeout") from None
     except httpx2.HTTPError:
         raise TransientFailure("the provider could not be reached", code="connection") from None
+
+
+def _decoded(body: bytes, encoding: str | None) -> bytes:
+    if not encoding or encoding.lower() == "identity":
+        return body
+    if encoding.lower() in ("gzip", "x-gzip"):
+        import gzip
+
+        try:
+            return gzip.decompress(body)[:MAX_ANSWER]
+        except (OSError, EOFError):
+            raise TransientFailure("the provider's answer is unreadable", code="encoding") from None
+    raise TransientFailure("the provider's answer is unreadable", code="encoding")
 
 
 def retry_after(response: httpx2.Response, default: float | None) -> float | None:

@@ -6,7 +6,11 @@ transient within the timeout, no failure naming the address or the text."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -227,3 +231,71 @@ def test_bad_options_are_refused_by_name(
     with pytest.raises(ConfigurationError) as refused:
         cls.from_options("lender-hook", options, data_dir=Path("/nonexistent"), secrets=secrets)
     assert wanted in str(refused.value)
+
+
+def test_an_endpoint_trickling_its_answer_is_transient_within_twice_the_timeout() -> None:
+    # Headers at once, then one byte of the body every 0.2 s: each read is quick, the
+    # answer never ends.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            while not stop.wait(0.2):
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    adapter = hook(
+        JsonWebhookAdapter, f"http://127.0.0.1:{listener.getsockname()[1]}/", timeout=0.5
+    )
+    started = time.monotonic()
+    with pytest.raises(TransientFailure) as slow:
+        adapter.send(message())
+    waited = time.monotonic() - started
+    adapter.close()
+    stop.set()
+    thread.join()
+    listener.close()
+    assert slow.value.code == "timeout"
+    assert waited < 30  # the answer would have taken 200 s
+    clean_of(slow.value, message())
+
+
+def test_a_gzipped_answer_is_read() -> None:
+    import gzip
+
+    class Gzipped(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = gzip.compress(b'{"provider_ref": "gz-1"}')
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gzipped)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        adapter = hook(JsonWebhookAdapter, f"http://127.0.0.1:{server.server_port}/")
+        assert adapter.send(message()).provider_ref == "gz-1"
+        adapter.close()
+    finally:
+        server.shutdown()
+        server.server_close()
