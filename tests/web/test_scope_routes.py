@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from tests.web.conftest import AS_OF, SETUP_TIME, TEST_KEY
 
 from forbear.services import contacts, staff
@@ -35,8 +35,17 @@ from forbear.store.audit import AuditEvent
 from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.legal import LegalCase, LegalQueueEntry
 from forbear.store.models import AccountState, Borrower, Loan
+from forbear.store.runs import OutboxMessage
 
-ACCOUNT_IDS = {"loan_id", "case_id", "plan_id", "promise_id", "attempt_id", "complaint_id"}
+ACCOUNT_IDS = {
+    "loan_id",
+    "case_id",
+    "plan_id",
+    "promise_id",
+    "attempt_id",
+    "complaint_id",
+    "message_id",  # an outbox message (the outbox and sent-messages pages)
+}
 # Routes with an id in the path that are not about one account of the book, or that are
 # the borrower's own (a borrower session; each borrower reaches only their own loans,
 # tests/web/test_portal_api.py and test_portal_pages.py).
@@ -64,6 +73,11 @@ PROMISED_ON = (AS_OF + timedelta(days=3)).isoformat()
 # An example request per walked route: valid for the route's schema, so that only the
 # scope can refuse it. A new route needs one here.
 EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
+    # the outbox and the sent-messages page (issue 13)
+    ("POST", "/api/v1/outbox/{message_id}/retry"): {},
+    ("POST", "/api/v1/outbox/{message_id}/cancel"): {},
+    ("POST", "/sent/{message_id}/retry"): {"data": {}},
+    ("POST", "/sent/{message_id}/cancel"): {"data": {}},
     # sending from the workbench (issue 13)
     ("POST", "/api/v1/outreach/loans/{loan_id}/preview"): {
         "json": {"channel": "sms", "template": "CN.M1.REMIND.SMS"}
@@ -212,8 +226,10 @@ def make_targets(sign_in, book, db) -> Targets:  # type: ignore[no-untyped-def]
     for placed in loans:  # the agency twin's agency holds every target account
         contacts.notify_agency(db.conn, loan_id=placed, agency_id=8, at=SETUP_TIME, actor="test")
         contacts.assign_agency(db.conn, loan_id=placed, agency_id=8, at=SETUP_TIME, actor="test")
+    message = _dead_message(db, loan)
     return Targets(
         ids={
+            "message_id": message,
             "loan_id": loan,
             "promise_id": int(promise),
             "plan_id": int(plan["plan_id"]),
@@ -223,6 +239,31 @@ def make_targets(sign_in, book, db) -> Targets:  # type: ignore[no-untyped-def]
         },
         loans=loans,
         attempt_loan=attempt_loan,
+    )
+
+
+def _dead_message(db, loan: int) -> int:  # type: ignore[no-untyped-def]
+    """A message of ``loan`` the dispatcher gave up on (retryable, then cancellable)."""
+    borrower = db.conn.execute(select(Loan.borrower_id).where(Loan.id == loan)).scalar_one()
+    return int(
+        db.conn.execute(
+            insert(OutboxMessage)
+            .values(
+                as_of=AS_OF,
+                loan_id=loan,
+                borrower_id=borrower,
+                action_index=0,
+                channel="sms",
+                template="CN.M1.REMIND.SMS",
+                dedupe_key="scope-walk-" + "0" * 53,
+                status="dead",
+                created_at=SETUP_TIME,
+                due_at=SETUP_TIME,
+                next_attempt_at=SETUP_TIME,
+                tries=5,
+            )
+            .returning(OutboxMessage.id)
+        ).scalar_one()
     )
 
 
