@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from forbear.store.audit import AuditEvent
 from forbear.store.contacts import ContactAttempt, Hold
+from forbear.store.runs import OutboxMessage
 
 ROLES = ["agent1", "super1", "compliance1", "legal1", "agency1", "admin1"]
 
@@ -166,6 +167,36 @@ def test_timeline_lists_payments_and_contacts(client, sign_in, book) -> None:
     assert kinds == {"payment", "contact"} or kinds == {"contact"}
     contact = next(i for i in items if i["kind"] == "contact")
     assert contact["channel"] == "call" and contact["allowed"] is True
+
+
+def test_timeline_shows_a_message_with_its_status_and_reasons(client, sign_in, book, db) -> None:
+    from forbear.store.models import Loan
+
+    borrower = db.conn.execute(
+        select(Loan.borrower_id).where(Loan.id == book.queue_loan)
+    ).scalar_one()
+    at = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+    db.conn.execute(
+        insert(OutboxMessage).values(
+            as_of=at.date(),
+            loan_id=book.queue_loan,
+            borrower_id=borrower,
+            action_index=7,
+            channel="sms",
+            template="CN.M1.REMIND.SMS",
+            dedupe_key="timeline-api-" + "0" * 51,
+            status="cancelled",
+            reason_rules='["OUTBOX.PAID"]',
+            created_at=at,
+            due_at=at,
+            next_attempt_at=at,
+        )
+    )
+    items = sign_in("agent1").get(f"/api/v1/accounts/{book.queue_loan}/timeline").json()["items"]
+    message = next(i for i in items if i["kind"] == "message")
+    assert message["channel"] == "sms" and message["status"] == "cancelled"
+    assert message["reasons"] == ["OUTBOX.PAID"] and message["origin"] == "run"
+    assert isinstance(message["message_id"], int)
 
 
 def test_decisions_of_the_run_for_a_loan(client, sign_in, book) -> None:

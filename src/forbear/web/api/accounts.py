@@ -257,6 +257,10 @@ def get_timeline(
                 earliest_allowed_at=e.earliest_allowed_at,
                 outcome=e.outcome,
                 attempt_id=e.attempt_id,
+                message_id=e.message_id,
+                origin=e.origin,
+                status=e.status,
+                reasons=list(e.reasons),
             )
             for e in events
         ],

@@ -196,7 +196,7 @@ class UnmaskOut(BaseModel):
 
 
 class TimelineItem(BaseModel):
-    kind: str = Field(description="payment or contact", examples=["contact"])
+    kind: str = Field(description="payment, contact or message", examples=["contact"])
     on: date = Field(description="business date (lender's zone)")
     at: datetime | None
     amount: Money | None = None
@@ -207,6 +207,15 @@ class TimelineItem(BaseModel):
     earliest_allowed_at: datetime | None = None
     outcome: str | None = None
     attempt_id: int | None = None
+    message_id: int | None = Field(default=None, description="a message's outbox id")
+    origin: str | None = Field(default=None, description="a message's origin: run, agent, system")
+    status: str | None = Field(
+        default=None,
+        description="a message's status: queued, sending, sent, delivered, failed, dead, cancelled",
+    )
+    reasons: list[str] = Field(
+        default_factory=list, description="rule ids or reason of a cancelled message"
+    )
 
 
 class TimelineOut(BaseModel):
