@@ -54,11 +54,11 @@ from sqlalchemy import Connection, Table, bindparam, select, update
 
 from forbear.domain.compliance.config import CompiledRules
 from forbear.domain.compliance.content import ContentRejected
-from forbear.domain.compliance.schema import PLANNED, Channel, HoldKind, Outcome, Party
+from forbear.domain.compliance.schema import PLANNED, Channel, Outcome, Party
 from forbear.domain.errors import NotFound, ValidationError
 from forbear.domain.strategy.schema import DEMANDS
 from forbear.services import situation
-from forbear.services.contacts.common import CHANNEL_POINT_KIND, NEEDS_POINT, _insert_hold
+from forbear.services.contacts.common import CHANNEL_POINT_KIND, NEEDS_POINT
 from forbear.services.contacts.gate import (
     ContactDecision,
     decide_many,
@@ -69,6 +69,7 @@ from forbear.services.contacts.gate import (
 from forbear.services.contacts.outcomes import record_outcome
 from forbear.services.outreach import checks
 from forbear.services.outreach.claims import Claimed
+from forbear.services.outreach.points import ADDRESS_INVALID, mark_point_invalid
 from forbear.services.outreach.render import (
     MissingTemplate,
     MissingVariable,
@@ -82,7 +83,6 @@ from forbear.store.models import Borrower, ContactPoint
 from forbear.store.runs import Decision, OutboxMessage, OutboxOrigin, OutboxStatus
 
 BODY_CONTEXT = "outbox.body"  # the associated-data label of outbox.body_enc
-ADDRESS_INVALID = "OUTBOX.ADDRESS_INVALID"
 INVALID = "OUTBOX.INVALID"
 _O = OutboxMessage
 _T = cast(Table, OutboxMessage.__table__)
@@ -807,20 +807,7 @@ def _attempt_failed(
 
 
 def _mark_invalid(conn: Connection, ready: Ready, actor: str, now: datetime) -> None:
-    """A ``do_not_contact`` hold on the contact point the provider refused for good: the
-    gate's hold rule (CN.HOLDS, scope ``all``, matched on the contact point) blocks every
-    later contact through it, of every channel, until a person releases the hold (a
-    corrected number is a new contact point)."""
+    """The contact point the provider refused for good is marked invalid
+    (:func:`forbear.services.outreach.points.mark_point_invalid`)."""
     assert ready.contact_point_id is not None
-    _insert_hold(
-        conn,
-        borrower_id=ready.borrower_id,
-        loan_id=None,
-        kind=HoldKind.DO_NOT_CONTACT,
-        channel=None,
-        contact_point_id=ready.contact_point_id,
-        since=now,
-        reason=ADDRESS_INVALID,
-        actor=actor,
-        now=now,
-    )
+    mark_point_invalid(conn, ready.contact_point_id, actor=actor, now=now, reason=ADDRESS_INVALID)

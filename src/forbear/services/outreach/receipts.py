@@ -24,12 +24,13 @@ outcome standing (audited as a conflict) and the outbox as it is. A receipt for 
 that was never handed to a provider (still queued, cancelled, dead) is refused
 (:class:`Conflict`); one for an unknown message is :class:`NotFound`.
 
-**A contact point marked invalid** (:func:`mark_point_invalid`): a ``do_not_contact`` hold
-on that contact point alone, open until a person releases it. The gate already stops a
-contact point with an open hold of its own (``CN.3P.REFUSAL`` and the hold rules match a
-hold's ``contact_point_id``), in the daily run and at the moment of sending; the
-``invalid_number`` outcome on a debtor's voice attempt also tells the third-party gate
-that the debtor is unreachable (``CN.3P.LOST_CONTACT_GATE``).
+**A contact point marked invalid**: a ``do_not_contact`` hold on that contact point alone
+(:func:`forbear.services.outreach.points.mark_point_invalid`, the dispatcher's mechanism
+too), open until a person releases it. The gate stops a contact point with an open hold of
+its own (``CN.3P.REFUSAL`` and the hold rules match a hold's ``contact_point_id``), in the
+daily run and at the moment of sending; the ``invalid_number`` outcome on a debtor's voice
+attempt also tells the third-party gate that the debtor is unreachable
+(``CN.3P.LOST_CONTACT_GATE``).
 """
 
 from __future__ import annotations
@@ -38,23 +39,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, select, update
 
-from forbear.domain.compliance.schema import HoldKind, Outcome
+from forbear.domain.compliance.schema import Outcome
 from forbear.domain.errors import Conflict, NotFound, ValidationError
-from forbear.services.contacts.holds import add_hold
 from forbear.services.contacts.outcomes import OutcomeStatus, record_outcome
 from forbear.services.outreach.callbacks import Accepted
-from forbear.services.outreach.dispatch import ADDRESS_INVALID
+from forbear.services.outreach.points import ADDRESS_INVALID, mark_point_invalid
 from forbear.store import audit
-from forbear.store.contacts import Hold
 from forbear.store.locks import lock_debtor
-from forbear.store.models import ContactPoint, Loan
 from forbear.store.runs import OutboxMessage, OutboxStatus
-
-# The same reason code as the dispatcher's hold for a send refused for good: one
-# mechanism, one code.
-INVALID_REASON = ADDRESS_INVALID
 
 
 class ReceiptStatus(StrEnum):
@@ -175,7 +169,7 @@ def apply_receipt(
     hold_id = None
     if status is ReceiptStatus.INVALID_NUMBER and row.contact_point_id is not None:
         hold_id = mark_point_invalid(
-            conn, int(row.contact_point_id), actor=actor, now=now, reason=INVALID_REASON
+            conn, int(row.contact_point_id), actor=actor, now=now, reason=ADDRESS_INVALID
         )
     audit.record(
         conn,
@@ -192,44 +186,3 @@ def apply_receipt(
         },
     )
     return ReceiptApplied("applied", int(row.id), new_status.value, stood, conflict, hold_id)
-
-
-def mark_point_invalid(
-    conn: Connection, contact_point_id: int, *, actor: str, now: datetime, reason: str
-) -> int | None:
-    """Stop every contact through ``contact_point_id`` (an invalid number, a bounced address):
-    a ``do_not_contact`` hold on that point alone, the mechanism the gate understands (module
-    docstring). Returns the new hold's id, or None when the point already has an open hold
-    of its own (nothing written). The caller holds the debtor's lock."""
-    point = conn.execute(
-        select(ContactPoint.borrower_id).where(ContactPoint.id == contact_point_id)
-    ).first()
-    if point is None:
-        raise NotFound("contact point", str(contact_point_id))
-    borrower_id = int(point.borrower_id)
-    open_one = conn.execute(
-        select(Hold.id).where(
-            Hold.contact_point_id == contact_point_id,
-            Hold.kind == HoldKind.DO_NOT_CONTACT.value,
-            Hold.since <= now,
-            or_(Hold.until.is_(None), Hold.until > now),
-        )
-    ).first()
-    if open_one is not None:
-        return None
-    loan_id = conn.execute(
-        select(func.min(Loan.id)).where(Loan.borrower_id == borrower_id)
-    ).scalar_one_or_none()
-    if loan_id is None:
-        return None
-    return add_hold(
-        conn,
-        loan_id=int(loan_id),
-        kind=HoldKind.DO_NOT_CONTACT.value,
-        actor=actor,
-        since=now,
-        contact_point_id=contact_point_id,
-        all_loans=True,
-        reason=reason,
-        now=now,
-    )

@@ -53,6 +53,7 @@ from forbear.domain.errors import NotFound, ValidationError
 from forbear.domain.replies import ReplyMeaning, meaning
 from forbear.services.contacts.holds import add_hold
 from forbear.services.days import book_date as book_date_on
+from forbear.services.holds import open_at
 from forbear.services.outreach.callbacks import Accepted
 from forbear.services.outreach.correspondence import READ_TEXT
 from forbear.services.privacy import PiiVault
@@ -244,8 +245,7 @@ def _opt_out(
             Hold.contact_point_id.is_(None)
             if point_id is None
             else or_(Hold.contact_point_id.is_(None), Hold.contact_point_id == point_id),
-            Hold.since <= now,
-            or_(Hold.until.is_(None), Hold.until > now),
+            open_at(now),
         )
     ).first()
     if in_force is not None:
