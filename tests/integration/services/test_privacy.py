@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, insert, select
 
 from factories import make_product
 from forbear.domain.errors import NotFound, PermissionDenied
@@ -22,6 +22,7 @@ from forbear.store.models import (
     Payment,
     Provenance,
 )
+from forbear.store.runs import OutboxMessage
 from uow import SqlAlchemyUnitOfWork
 
 TEST_KEY = bytes(range(32))  # the `vault` fixture's key (tests/integration/conftest.py)
@@ -259,6 +260,33 @@ def test_rotation_is_resumable_and_skips_rows_already_at_the_current_version(
 # ---------------------------------------------------------------- retention
 
 
+def _message_sent(connection: Connection, vault: PiiVault, borrower_id: int) -> int:
+    """A message sent to the borrower, its text stored encrypted as the dispatcher does."""
+    loan = connection.execute(select(Loan.id).where(Loan.borrower_id == borrower_id)).scalar()
+    at = datetime(2019, 3, 1, 2, 0, tzinfo=UTC)
+    return int(
+        connection.execute(
+            insert(OutboxMessage)
+            .values(
+                as_of=at.date(),
+                loan_id=loan,
+                borrower_id=borrower_id,
+                action_index=0,
+                channel="sms",
+                template="CN.M1.REMIND.SMS",
+                dedupe_key=f"privacy-{borrower_id:056d}",
+                status="sent",
+                created_at=at,
+                due_at=at,
+                next_attempt_at=at,
+                sent_at=at,
+                body_enc=vault.encrypt("您好，您的借款已逾期。", context="outbox.body"),
+            )
+            .returning(OutboxMessage.id)
+        ).scalar_one()
+    )
+
+
 def test_retention_anonymises_an_old_paid_off_borrower_only(
     uow: SqlAlchemyUnitOfWork, connection: Connection, vault: PiiVault
 ) -> None:
@@ -281,6 +309,7 @@ def test_retention_anonymises_an_old_paid_off_borrower_only(
         national_id="110105194912310100",
     )
     as_of = date(2026, 6, 1)
+    sent = {who: _message_sent(connection, vault, who) for who in (old_id, open_id)}
 
     dry = retention.purge(connection, vault, as_of=as_of, actor="ops", now=NOW, dry_run=True)
     assert (dry.counts["borrowers"], dry.counts["contact_points"], dry.counts["holds"]) == (1, 1, 0)
@@ -308,6 +337,16 @@ def test_retention_anonymises_an_old_paid_off_borrower_only(
             connection.execute(select(Borrower.anonymised_at).where(Borrower.id == other)).scalar()
             is None
         )
+    # the text of a message as sent goes with the borrower; the open borrower's stays
+    bodies = dict(
+        connection.execute(
+            select(OutboxMessage.id, OutboxMessage.body_enc).where(
+                OutboxMessage.id.in_(sent.values())
+            )
+        ).all()
+    )
+    assert bodies[sent[old_id]] is None and bodies[sent[open_id]] is not None
+    assert report.counts["outbox"] == 1
     (event,) = audit.events(connection, action="retention.purge")
     assert event.payload == {"as_of": "2026-06-01", "counts": report.counts}
     # a second run finds nothing left to do; the masked view shows the erasure

@@ -61,7 +61,7 @@ REVIEWED: dict[str, str] = {
     "legal_cases": DEIDENTIFIED,
     "legal_case_events": DEIDENTIFIED,
     "contact_attempts": DEIDENTIFIED,  # the link to a deleted contact point
-    "outbox": DEIDENTIFIED,  # the link to a deleted contact point
+    "outbox": DEIDENTIFIED,  # the text as sent and the link to a deleted contact point
     "loans": KEPT,
     "instalments": KEPT,
     "payments": KEPT,

@@ -38,6 +38,7 @@ from forbear.store.plans import Plan
 from forbear.store.portal import PortalCode
 from forbear.store.promises import Promise
 from forbear.store.repositories import chunked
+from forbear.store.runs import OutboxMessage
 
 
 def _delete(conn: Connection, table: Table, where: ColumnElement[bool]) -> int:
@@ -139,6 +140,12 @@ def _erase_free_text(
             CaseEntry.loan_id.in_(loans),
             {"lesson_enc": Contexts.CASE_LESSON},
         ),
+    )
+    # the text of each message as sent (their name, amounts, a portal link)
+    _add(
+        counts,
+        "outbox",
+        _clear(conn, OutboxMessage, OutboxMessage.borrower_id.in_(ids), ["body_enc"]),
     )
     # a hold's contact point is the borrower's own, deleted below
     held = _clear(conn, Hold, Hold.borrower_id.in_(ids), ["reason_enc", "contact_point_id"])
