@@ -28,6 +28,7 @@ from forbear.cli import (
     staff,
     strategies,
     templates,
+    worker,
 )
 from forbear.cli.common import EXIT_INTERRUPTED, err, report_error
 
@@ -42,6 +43,7 @@ app.command("keygen")(keys.keygen)
 app.command("run")(run.run_cmd)
 app.command("serve")(staff.serve)
 app.command("dispatch")(dispatch.dispatch)
+app.command("worker")(worker.worker_cmd)
 app.add_typer(imports.app, name="import")
 app.add_typer(book.app, name="book")
 app.add_typer(models.app, name="model")
