@@ -162,6 +162,7 @@ class OutboxMessage(Base):
         Index("ix_outbox_as_of", "as_of"),
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_outbox_borrower_id_status", "borrower_id", "status"),
+        Index("ix_outbox_as_of_channel_status", "as_of", "channel", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -178,6 +179,7 @@ class OutboxMessage(Base):
     # issue 13: who queued it, when it is due, and what became of it
     origin: Mapped[str] = mapped_column(String(16), server_default=OutboxOrigin.RUN.value)
     actor: Mapped[str | None] = mapped_column(String(64))  # the agent, for origin agent
+    agency_id: Mapped[int | None] = mapped_column(Integer)  # an agency agent's agency
     article: Mapped[str | None] = mapped_column(String(64))  # an education article's code
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the planned moment
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())  # not claimed before

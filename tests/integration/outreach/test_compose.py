@@ -491,3 +491,42 @@ def test_the_dispatcher_sends_a_workbench_message_and_the_timeline_shows_it_sent
     assert letter.text == ready.rendered.body == shown.body  # what the preview showed
     attempts = [e for e in events if e.kind == "contact"]
     assert [(a.channel, a.allowed) for a in attempts] == [("sms", True)]
+
+
+def test_an_agency_agent_s_message_is_sent_and_recorded_for_that_agency(
+    connection: Connection, vault: PiiVault, rules: CompiledRules, book: dict[str, int]
+) -> None:
+    """The outbox keeps the agency of an agency agent's message, so the dispatcher asks
+    the gate with the agency rules again at sending and the contact is the agency's."""
+    from forbear.services.outreach import claims
+    from forbear.services.outreach.dispatch import SendResult
+
+    loan = book["L0002"]
+    placed_at = local("2026-11-19 09:00")
+    contacts.notify_agency(connection, loan_id=loan, agency_id=5, at=placed_at, actor="t")
+    contacts.assign_agency(connection, loan_id=loan, agency_id=5, at=placed_at, actor="t")
+    agency = Actor(name="web:the.agency", role=Role.AGENCY_AGENT, user_id=9, agency_id=5)
+    sent = _send(connection, vault, rules, loan, "req-agency-00001", actor=agency)
+    assert sent.message is not None
+    stored = connection.execute(
+        select(OutboxMessage.agency_id).where(OutboxMessage.id == sent.message.id)
+    ).scalar_one()
+    assert stored == 5
+    later = local("2026-11-20 10:01")
+    (claimed,) = claims.claim(connection, "w-agency", later, 10)
+    assert claimed.agency_id == 5
+    prepared = dispatch.prepare(
+        connection, vault, rules, [claimed], worker_id="w-agency", now=later, today=DAY,
+        public_url=URL,
+    )  # fmt: skip
+    (ready,) = prepared.ready
+    dispatch.finish(
+        connection, [(ready, SendResult("accepted", "test", "ref-a"))], worker_id="w-agency",
+        now=later,
+    )  # fmt: skip
+    (attempt,) = connection.execute(
+        select(ContactAttempt.agency_id, ContactAttempt.actor, ContactAttempt.allowed).where(
+            ContactAttempt.loan_id == loan, ContactAttempt.created_at == later
+        )
+    ).all()
+    assert tuple(attempt) == (5, "web:the.agency", True)

@@ -64,6 +64,7 @@ class Claimed:
     dedupe_key: str
     origin: str
     actor: str | None
+    agency_id: int | None  # an agency agent's message: the gate applies the agency rules
     tries: int
     contact_attempt_id: int | None
     body_enc: bytes | None
@@ -91,6 +92,7 @@ _CLAIMED_COLUMNS = (
     _O.dedupe_key,
     _O.origin,
     _O.actor,
+    _O.agency_id,
     _O.tries,
     _O.contact_attempt_id,
     _O.body_enc,
@@ -175,6 +177,7 @@ def _claimed(row: Any) -> Claimed:
         dedupe_key=str(row.dedupe_key),
         origin=str(row.origin),
         actor=row.actor,
+        agency_id=None if row.agency_id is None else int(row.agency_id),
         tries=int(row.tries or 0),
         contact_attempt_id=None if row.contact_attempt_id is None else int(row.contact_attempt_id),
         body_enc=row.body_enc,

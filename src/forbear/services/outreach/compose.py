@@ -546,6 +546,7 @@ def send(
             created_at=now,
             origin=OutboxOrigin.AGENT.value,
             actor=actor.name,
+            agency_id=actor.agency_id if actor.role is Role.AGENCY_AGENT else None,
             due_at=now,
             next_attempt_at=now,
             tries=0,

@@ -284,7 +284,7 @@ def prepare(
                     "provenance": None if r.point is None else str(r.point.provenance),
                     "at": now,
                     "timezone": people[r.claimed.borrower_id]["timezone"],
-                    "agency_id": None,
+                    "agency_id": r.claimed.agency_id,
                     "discloses_debt": r.claimed.article is None,
                     "is_demand": r.is_demand,
                 }
@@ -349,19 +349,21 @@ def prepare(
     # 5. record the allowed sends as contacts (caps count them from now on)
     actor = _actor_of(worker_id)
     to_record = [r for r in fresh if r.rendered is not None and r.decision is not None]
+
     # an agent's message is that agent's contact (the audit trail names who sent it)
-    senders = sorted({_sender(r.claimed, actor) for r in to_record})
-    for demand, sender in [(d, s) for d in (True, False) for s in senders]:
-        group = [
-            r for r in to_record if r.is_demand is demand and _sender(r.claimed, actor) == sender
-        ]
-        if not group:
-            continue
+    # (and an agency agent's, that agency's)
+    def key(r: _Row) -> tuple[bool, str, int]:
+        agency = r.claimed.agency_id
+        return (bool(r.is_demand), _sender(r.claimed, actor), -1 if agency is None else agency)
+
+    for demand, sender, agency in sorted({key(r) for r in to_record}):
+        group = [r for r in to_record if key(r) == (demand, sender, agency)]
         ids = record_attempts(
             conn,
             [r.decision for r in group if r.decision is not None],
             actor=sender,
             now=now,
+            agency_id=None if agency == -1 else agency,
             template_codes=[r.claimed.template or r.claimed.article for r in group],
             discloses_debt=demand,
             is_demand=demand,
