@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from forbear.cli.common import EXIT_INTERRUPTED, console, err, open_app, parse_date, report_error
+from forbear.cli.common import console, open_app, parse_date
 from forbear.domain.errors import ConfigurationError
 
 log = logging.getLogger("forbear.worker")
@@ -155,30 +155,3 @@ def worker_cmd(
         if server is not None:
             server.shutdown()
         forbear.close()
-
-
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-
-
-@app.callback()
-def _group() -> None:
-    """The worker alone (``forbear worker`` in the full command line)."""
-
-
-app.command("worker")(worker_cmd)
-
-
-def main() -> None:
-    """``python -m forbear.cli.worker`` (until ``forbear worker`` is registered)."""
-    try:
-        code = app(["worker", *sys.argv[1:]], standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
-    except Exception as exc:
-        sys.exit(report_error(exc))
-
-
-if __name__ == "__main__":
-    main()

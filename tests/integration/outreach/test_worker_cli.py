@@ -1,5 +1,4 @@
-"""``forbear worker`` through its own typer app (``forbear.cli.worker.app``; the full
-``forbear`` command registers the same function): one turn with a date asked for, the
+"""``forbear worker`` through the ``forbear`` command line: one turn with a date asked for, the
 options refused, a metrics port already taken refused in one line (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from forbear.cli.worker import app
+from forbear.cli.main import app
 from outreach_book import TEST_KEY, BookDb, runs_of
 
 

@@ -32,7 +32,7 @@ def _environment(book: BookDb, data_dir: Path, **extra: str) -> dict[str, str]:
 
 def _worker(book: BookDb, data_dir: Path, *args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "forbear.cli.worker", *args],
+        [sys.executable, "-m", "forbear.cli", "worker", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
