@@ -426,48 +426,42 @@ def prepare(
                 borrower_id=c.borrower_id,
             )
         )
-    t = _T.c
-    if cancels:
-        conn.execute(
-            update(_T)
-            .where(t.id == bindparam("oid"))
-            .values(
-                status=OutboxStatus.CANCELLED.value,
-                reason_rules=bindparam("rules"),
-                lease_until=None,
-                updated_at=now,
-            ),
-            cancels,
-        )
-    if reschedules:
-        conn.execute(
-            update(_T)
-            .where(t.id == bindparam("oid"))
-            .values(
-                status=OutboxStatus.QUEUED.value,
-                next_attempt_at=bindparam("at"),
-                lease_until=None,
-                claimed_by=None,
-                updated_at=now,
-            ),
-            reschedules,
-        )
-    if sealed:
-        conn.execute(
-            update(_T)
-            .where(t.id == bindparam("oid"))
-            .values(
-                contact_attempt_id=bindparam("attempt"),
-                contact_point_id=bindparam("point"),
-                body_enc=bindparam("body"),
-                lease_until=now + lease,
-                updated_at=now,
-            ),
-            sealed,
-        )
+    _update_each(
+        conn,
+        cancels,
+        status=OutboxStatus.CANCELLED.value,
+        reason_rules=bindparam("rules"),
+        lease_until=None,
+        updated_at=now,
+    )
+    _update_each(
+        conn,
+        reschedules,
+        status=OutboxStatus.QUEUED.value,
+        next_attempt_at=bindparam("at"),
+        lease_until=None,
+        claimed_by=None,
+        updated_at=now,
+    )
+    _update_each(
+        conn,
+        sealed,
+        contact_attempt_id=bindparam("attempt"),
+        contact_point_id=bindparam("point"),
+        body_enc=bindparam("body"),
+        lease_until=now + lease,
+        updated_at=now,
+    )
     if events:
         audit.record_many(conn, events)
     return out
+
+
+def _update_each(conn: Connection, rows: list[dict[str, Any]], **values: Any) -> None:
+    """One UPDATE of the outbox for many rows (executemany): ``rows`` carry ``oid`` and
+    the bind parameters ``values`` name; nothing when ``rows`` is empty."""
+    if rows:
+        conn.execute(update(_T).where(_T.c.id == bindparam("oid")).values(**values), rows)
 
 
 def _sender(c: Claimed, dispatcher: str) -> str:
@@ -739,53 +733,40 @@ def finish(
                 None,
             )
         )
-    t = _T.c
-    if sent:
-        conn.execute(
-            update(_T)
-            .where(t.id == bindparam("oid"))
-            .values(
-                status=OutboxStatus.SENT.value,
-                provider=bindparam("provider"),
-                provider_ref=bindparam("ref"),
-                sent_at=now,
-                tries=bindparam("tries"),
-                lease_until=None,
-                last_error=None,
-                updated_at=now,
-            ),
-            sent,
-        )
-    if retries:
-        conn.execute(
-            update(_T)
-            .where(t.id == bindparam("oid"))
-            .values(
-                status=OutboxStatus.QUEUED.value,
-                next_attempt_at=bindparam("at"),
-                tries=bindparam("tries"),
-                lease_until=None,
-                claimed_by=None,
-                contact_attempt_id=None,  # the retry asks the gate again
-                body_enc=None,
-                last_error=bindparam("error"),
-                updated_at=now,
-            ),
-            retries,
-        )
-    if ended:
-        conn.execute(
-            update(_T)
-            .where(t.id == bindparam("oid"))
-            .values(
-                status=bindparam("status"),
-                tries=bindparam("tries"),
-                lease_until=None,
-                last_error=bindparam("error"),
-                updated_at=now,
-            ),
-            ended,
-        )
+    _update_each(
+        conn,
+        sent,
+        status=OutboxStatus.SENT.value,
+        provider=bindparam("provider"),
+        provider_ref=bindparam("ref"),
+        sent_at=now,
+        tries=bindparam("tries"),
+        lease_until=None,
+        last_error=None,
+        updated_at=now,
+    )
+    _update_each(
+        conn,
+        retries,
+        status=OutboxStatus.QUEUED.value,
+        next_attempt_at=bindparam("at"),
+        tries=bindparam("tries"),
+        lease_until=None,
+        claimed_by=None,
+        contact_attempt_id=None,  # the retry asks the gate again
+        body_enc=None,
+        last_error=bindparam("error"),
+        updated_at=now,
+    )
+    _update_each(
+        conn,
+        ended,
+        status=bindparam("status"),
+        tries=bindparam("tries"),
+        lease_until=None,
+        last_error=bindparam("error"),
+        updated_at=now,
+    )
     if events:
         audit.record_many(conn, events)
     return Finished(sent=len(sent), retried=retried, dead=dead, failed=failed)
