@@ -259,6 +259,43 @@ def test_a_kept_plan_completes_and_keeps_the_loan_current(
     )
 
 
+def test_a_payment_posted_in_real_time_completes_the_plan_at_once(
+    connection: Connection, ids: dict[str, int]
+) -> None:
+    """The payment system's callback (issue 13) brings the loan's plan up to date in the
+    same transaction: no wait for the next daily run."""
+    from forbear.services.outreach import callbacks, payments
+
+    loan = ids["L0001"]
+    result = offer(connection, loan, PlanRequest(PlanType.SETTLEMENT, discount_pct=10))
+    plan_id = result.plan_id or 0
+    svc.accept_plan(connection, plan_id, as_of=BASE, actor=ACTOR)
+    svc.daily_update(connection, BASE)
+    (line,) = result.offer.lines
+    now = datetime(2026, 4, 2, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai
+    signed = callbacks.SignedCallback(
+        provider="pay", kind=callbacks.CallbackKind.PAYMENT, signature="ab" * 32, signed_at=now
+    )
+    posted = payments.post_payment(
+        connection,
+        callbacks.accept(connection, signed, "TXN-PLAN-1", now=now),
+        payments.LivePayment(
+            transaction_id="TXN-PLAN-1",
+            amount=f"{line.total // 100}.{line.total % 100:02d}",
+            paid_at="2026-04-02 10:30:00",
+            loan_id=loan,
+        ),
+        provider="pay",
+        zone="Asia/Shanghai",
+        now=now,
+        today=date(2026, 4, 2),
+    )
+    assert (posted.status, posted.plans_completed) == ("applied", 1)
+    assert svc.get_plan(connection, plan_id).status is PlanStatus.COMPLETED
+    # the daily run of the day finds nothing left to do for it
+    assert svc.daily_update(connection, date(2026, 4, 2))["completed"] == 0
+
+
 def test_a_missed_plan_instalment_breaks_the_plan_and_brings_the_original_debt_back(
     connection: Connection, ids: dict[str, int]
 ) -> None:

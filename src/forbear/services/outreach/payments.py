@@ -16,6 +16,8 @@ At once, in the same transaction:
   and the dispatcher's gate see the new balance;
 - the loan's promises are decided on it (kept, partly kept, progressed: the same rule as
   the daily update, :func:`forbear.services.promises.deciding.decide`);
+- the loan's plan is brought up to date for the day (completed when everything up to its
+  last instalment is paid: :func:`forbear.services.plans.daily.daily_update` on this loan);
 - the loan's queued reminders are cancelled with ``OUTBOX.PAID`` when the payment cured the
   loan (it was overdue and is not any more, or it is paid off); every other message queued
   for the borrower is asked about again by the dispatcher at the moment of sending.
@@ -35,6 +37,7 @@ from forbear.domain.intake.result import LINE
 from forbear.domain.promises import DEFAULT_POLICY
 from forbear.services import situation
 from forbear.services.outreach.callbacks import Accepted, mark_duplicate
+from forbear.services.plans import daily as plan_daily
 from forbear.services.promises.deciding import apply_changes, decide
 from forbear.store import audit
 from forbear.store import promises as promise_store
@@ -70,6 +73,7 @@ class PaymentPosted:
     promises_resolved: int = 0
     cancelled_messages: int = 0
     queued_for_recheck: int = 0
+    plans_completed: int = 0
 
 
 def _validated(payment: LivePayment, zone: str) -> dict[str, object]:
@@ -187,6 +191,7 @@ def post_payment(
         },
     )
     resolved = _decide_promises(conn, loan_id, today, actor)
+    changed = plan_daily.daily_update(conn, today, actor, loan_ids=[loan_id])
     after = situation.of_loan(conn, loan_id, today, now)[1]
     cured = _cured(before, after)
     cancelled = _cancel_reminders(conn, loan_id, now, actor) if cured else 0
@@ -197,7 +202,14 @@ def post_payment(
         )
     ).all()
     return PaymentPosted(
-        "applied", int(payment_id), loan_id, amount, resolved, cancelled, len(waiting)
+        "applied",
+        int(payment_id),
+        loan_id,
+        amount,
+        resolved,
+        cancelled,
+        len(waiting),
+        plans_completed=changed["completed"],
     )
 
 

@@ -3,6 +3,7 @@ strategy reads and survival figures."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -34,17 +35,27 @@ def _governed_states(conn: Connection, loan_ids: list[int], as_of: date) -> pl.D
     return book.run_ledger_on(book.ledger_inputs(conn, as_of, loan_ids), as_of, DEFAULT_BUCKETS)
 
 
-def daily_update(conn: Connection, as_of: date, actor: str = "system:daily-run") -> dict[str, int]:
+def daily_update(
+    conn: Connection,
+    as_of: date,
+    actor: str = "system:daily-run",
+    *,
+    loan_ids: Sequence[int] | None = None,
+) -> dict[str, int]:
     """The plans' part of the daily run for ``as_of`` (idempotent for a date): offers not
     accepted in time expire; accepted plans whose start date has come become active;
     active plans are completed when everything up to their last instalment is paid,
     broken per the policy's missed-payment rule, and cancelled when the loan is written
-    off. Returns the counts of each change and of the plans active afterwards."""
+    off. Returns the counts of each change and of the plans active afterwards.
+
+    ``loan_ids`` limits it to those loans' plans: a payment posted in real time brings its
+    loan's plan up to date at once (the same rules, the same date as the run would)."""
     rules = default_policy().policy
     counts = {"expired": 0, "activated": 0, "completed": 0, "broken": 0, "cancelled": 0}
-    rows = conn.execute(
-        _select().where(Plan.status.in_([s.value for s in OPEN_STATUSES])).order_by(Plan.id)
-    ).all()
+    query = _select().where(Plan.status.in_([s.value for s in OPEN_STATUSES]))
+    if loan_ids is not None:
+        query = query.where(Plan.loan_id.in_(list(loan_ids)))
+    rows = conn.execute(query.order_by(Plan.id)).all()
     plans = [_info(r) for r in rows]
     for plan in plans:
         if plan.status is PlanStatus.OFFERED and plan.expires_on < as_of:
