@@ -28,61 +28,34 @@ from forbear.domain.errors import ValidationError
 from forbear.domain.money import parse_yuan
 from forbear.services import education
 from forbear.services import portal as svc
-from forbear.services.credentials import new_token
 from forbear.web.deps import WebState, state_of
-from forbear.web.errors import CsrfFailed
 from forbear.web.i18n import Translator, request_lang
 from forbear.web.pages import portal_link
 from forbear.web.pages.portal_parts import (
     act,
     attempt,
     check_form_csrf,
+    check_sign_in_csrf,
     loan_id_of,
     redirect_sign_in,
     render,
+    sign_in_form,
 )
 from forbear.web.portal_session import (
     PORTAL_COOKIE,
     SIGN_IN_COOKIE,
-    SIGN_IN_MAX_AGE,
     book_date,
     borrower_of,
     client_key,
     log_dev_code,
-    set_cookie,
     start_session,
 )
-from forbear.web.security import same
 
 router = APIRouter()
 __all__ = ["PORTAL_COOKIE", "router"]
 
 
 # ---------------------------------------------------------------------------- sign-in
-
-
-def _sign_in_form(
-    request: Request,
-    template: str,
-    *,
-    status_code: int = 200,
-    **context: Any,
-) -> Response:
-    web = state_of(request)
-    value = new_token()
-    response = render(
-        request, template, None, status_code=status_code, sign_in_token=value, **context
-    )
-    set_cookie(request, response, SIGN_IN_COOKIE, web.signer.sign(value), SIGN_IN_MAX_AGE)
-    return response
-
-
-def _check_sign_in_csrf(request: Request, token: str) -> None:
-    web = state_of(request)
-    cookie = request.cookies.get(SIGN_IN_COOKIE, "")
-    expected = web.signer.unsign(cookie, max_age=SIGN_IN_MAX_AGE) if cookie else None
-    if expected is None or not token or not same(expected, token):
-        raise CsrfFailed()
 
 
 @router.get("/portal")
@@ -99,7 +72,7 @@ def sign_in_page(
         return RedirectResponse("/portal/home", 303)
     if t is not None:  # a signed link from a message: the borrower pre-selected (issue 13)
         return portal_link.landing(request, t)
-    return _sign_in_form(request, "portal/sign_in.html", step="mobile", mobile="")
+    return sign_in_form(request, "portal/sign_in.html", step="mobile", mobile="")
 
 
 @router.post("/portal/code")
@@ -108,7 +81,7 @@ def request_code(
     mobile: Annotated[str, Form(max_length=40)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    _check_sign_in_csrf(request, csrf_token)
+    check_sign_in_csrf(request, csrf_token)
     web = state_of(request)
     t = Translator(request_lang(request))
     try:
@@ -121,7 +94,7 @@ def request_code(
                 now=web.now(),
             )
     except ValidationError:
-        return _sign_in_form(
+        return sign_in_form(
             request,
             "portal/sign_in.html",
             status_code=422,
@@ -130,7 +103,7 @@ def request_code(
             error=t("portal.sign_in.bad_mobile"),
         )
     except svc.CodeThrottled as exc:
-        response = _sign_in_form(
+        response = sign_in_form(
             request,
             "portal/sign_in.html",
             status_code=429,
@@ -141,7 +114,7 @@ def request_code(
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     log_dev_code(web, sent)
-    return _sign_in_form(request, "portal/sign_in.html", step="code", mobile=mobile.strip())
+    return sign_in_form(request, "portal/sign_in.html", step="code", mobile=mobile.strip())
 
 
 @router.post("/portal/sign-in")
@@ -151,7 +124,7 @@ def sign_in(
     code: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    _check_sign_in_csrf(request, csrf_token)
+    check_sign_in_csrf(request, csrf_token)
     web = state_of(request)
     t = Translator(request_lang(request))
     opened = None
@@ -163,7 +136,7 @@ def sign_in(
     except ValidationError:
         pass
     if opened is None:
-        return _sign_in_form(
+        return sign_in_form(
             request,
             "portal/sign_in.html",
             status_code=401,

@@ -20,48 +20,24 @@ from fastapi.responses import RedirectResponse, Response
 
 from forbear.domain.errors import ValidationError
 from forbear.services import portal as svc
-from forbear.services.credentials import new_token
 from forbear.services.outreach import landing as svc_landing
 from forbear.services.portal.links import LinkRefused
 from forbear.web.deps import state_of
-from forbear.web.errors import CsrfFailed
 from forbear.web.i18n import Translator, request_lang
-from forbear.web.pages.portal_parts import render
+from forbear.web.pages.portal_parts import check_sign_in_csrf, sign_in_form
 from forbear.web.portal_session import (
     SIGN_IN_COOKIE,
-    SIGN_IN_MAX_AGE,
     client_key,
     log_dev_code,
-    set_cookie,
     start_session,
 )
-from forbear.web.security import same
 
 router = APIRouter()
 TOKEN_MAX = 80  # links.verify refuses anything longer
 
 
 def _form(request: Request, *, status_code: int = 200, **context: Any) -> Response:
-    web = state_of(request)
-    value = new_token()
-    response = render(
-        request,
-        "portal/link.html",
-        None,
-        status_code=status_code,
-        sign_in_token=value,
-        **context,
-    )
-    set_cookie(request, response, SIGN_IN_COOKIE, web.signer.sign(value), SIGN_IN_MAX_AGE)
-    return response
-
-
-def _check_csrf(request: Request, token: str) -> None:
-    web = state_of(request)
-    cookie = request.cookies.get(SIGN_IN_COOKIE, "")
-    expected = web.signer.unsign(cookie, max_age=SIGN_IN_MAX_AGE) if cookie else None
-    if expected is None or not token or not same(expected, token):
-        raise CsrfFailed()
+    return sign_in_form(request, "portal/link.html", status_code=status_code, **context)
 
 
 def _refused(request: Request) -> Response:
@@ -85,7 +61,7 @@ def link_code(
     link: Annotated[str, Form(max_length=TOKEN_MAX)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    check_sign_in_csrf(request, csrf_token)
     web = state_of(request)
     t = Translator(request_lang(request))
     try:
@@ -121,7 +97,7 @@ def link_sign_in(
     code: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    _check_csrf(request, csrf_token)
+    check_sign_in_csrf(request, csrf_token)
     web = state_of(request)
     t = Translator(request_lang(request))
     opened = None

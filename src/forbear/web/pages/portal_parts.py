@@ -14,11 +14,17 @@ from fastapi.responses import RedirectResponse, Response
 
 from forbear.domain.errors import Conflict, ForbearError, NotFound, ValidationError
 from forbear.services import portal as svc
+from forbear.services.credentials import new_token
 from forbear.web.deps import WebState, state_of
 from forbear.web.errors import CsrfFailed
 from forbear.web.i18n import Translator, request_lang
 from forbear.web.pages.render import page
-from forbear.web.portal_session import borrower_of
+from forbear.web.portal_session import (
+    SIGN_IN_COOKIE,
+    SIGN_IN_MAX_AGE,
+    borrower_of,
+    set_cookie,
+)
 from forbear.web.security import same
 
 MAX_LOAN_ID = 2**31 - 1
@@ -102,3 +108,33 @@ def loan_id_of(value: str) -> int:
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LOAN_ID:
         raise NotFound("loan", text[:12])
     return int(text)
+
+
+# ---------------------------------------------------------------------------- sign-in
+
+
+def sign_in_form(
+    request: Request,
+    template: str,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """A sign-in page (no borrower yet) with a fresh CSRF token in a signed cookie (the
+    double-submit check of :func:`check_sign_in_csrf`)."""
+    web = state_of(request)
+    value = new_token()
+    response = render(
+        request, template, None, status_code=status_code, sign_in_token=value, **context
+    )
+    set_cookie(request, response, SIGN_IN_COOKIE, web.signer.sign(value), SIGN_IN_MAX_AGE)
+    return response
+
+
+def check_sign_in_csrf(request: Request, token: str) -> None:
+    """The sign-in form's token against its signed cookie (:class:`CsrfFailed` else)."""
+    web = state_of(request)
+    cookie = request.cookies.get(SIGN_IN_COOKIE, "")
+    expected = web.signer.unsign(cookie, max_age=SIGN_IN_MAX_AGE) if cookie else None
+    if expected is None or not token or not same(expected, token):
+        raise CsrfFailed()
