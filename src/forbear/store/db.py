@@ -59,9 +59,12 @@ def normalise_url(url: str | URL) -> URL:
 
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for ``url`` (SQLite or PostgreSQL); extra keyword arguments go to
-    :func:`sqlalchemy.create_engine`."""
+    :func:`sqlalchemy.create_engine`. The bound values of a failing statement are left
+    out of its error (``hide_parameters``): they may be personal data, and errors reach
+    logs (the worker's tracebacks) and operators' consoles."""
     parsed = normalise_url(url)
     backend = parsed.get_backend_name()
+    kwargs.setdefault("hide_parameters", True)
     if backend == "sqlite":
         _private_files(parsed.database)
         engine = create_engine(parsed, **kwargs)

@@ -133,3 +133,13 @@ def test_a_read_only_transaction_does_not_block_a_writer(tmp_path: Path) -> None
             assert reader.exec_driver_sql("SELECT COUNT(*) FROM t").scalar_one() == 0
     finally:
         engine.dispose()
+
+
+def test_a_failing_statement_s_error_leaves_out_the_values(engine: Engine) -> None:
+    """Bound values may be personal data; a statement's error names the SQL only."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with pytest.raises(DBAPIError) as failed, engine.connect() as conn:
+        conn.execute(text("SELECT * FROM no_such_table WHERE x = :v"), {"v": "13900000001"})
+    assert "13900000001" not in str(failed.value)
