@@ -116,6 +116,25 @@ class Settings(BaseSettings):
         "the daily job",
     )
 
+    # --- the borrower assistant (issue 14): forbear.assistant
+    assistant_model_dir: Path | None = Field(
+        default=None,
+        description="where `forbear assistant train` writes the intent model and the app "
+        "reads it; default: <data_dir>/models/assistant (forbear.assistant.nlu)",
+    )
+    assistant_sms: bool = Field(
+        default=True,
+        description="borrowers' SMS and app replies that are not opt-outs go to the assistant "
+        "(false: to the agents' reply inbox, as before issue 14)",
+    )
+    llm_url: str | None = Field(
+        default=None,
+        description="an OpenAI-compatible chat-completions endpoint that may rephrase the "
+        "assistant's replies (off when unset; it never decides amounts, dates or actions)",
+    )
+    llm_key: SecretStr | None = Field(default=None, description="the key for llm_url")
+    llm_model: str = Field(default="gpt-4o-mini", description="the model name sent to llm_url")
+
     @field_validator("run_at")
     @classmethod
     def _run_at(cls, value: str) -> str:

@@ -9,6 +9,7 @@ import sys
 import typer
 
 from forbear.cli import (
+    assistant,
     audit,
     book,
     complaints,
@@ -63,6 +64,7 @@ app.add_typer(legal.app, name="legal")
 app.add_typer(staff.app, name="staff")
 app.add_typer(complaints.app, name="complaint")
 app.add_typer(dispatch.outbox_app, name="outbox")
+app.add_typer(assistant.app, name="assistant")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from forbear.web.api import (
     accounts,
+    assistant,
     catalogue,
     channels,
     collection,
@@ -41,3 +42,4 @@ router.include_router(education.router)
 router.include_router(channels.router)
 router.include_router(outbox.router)
 router.include_router(outreach.router)
+router.include_router(assistant.router)

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from forbear.web.pages import (
     accounts,
+    assistant,
     auth,
     collection,
     complaints,
@@ -38,3 +39,4 @@ router.include_router(sent.router)
 router.include_router(replies.router)
 router.include_router(compose.router)
 router.include_router(portal_link.router)
+router.include_router(assistant.router)
