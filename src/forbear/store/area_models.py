@@ -4,6 +4,7 @@ Each area adds one import line here (audit, access, contacts, templates, ...).
 """
 
 from forbear.store import (
+    assistant,  # noqa: F401
     audit,  # noqa: F401
     complaints,  # noqa: F401
     contacts,  # noqa: F401

@@ -78,6 +78,7 @@ class OutboxOrigin(StrEnum):
     RUN = "run"
     AGENT = "agent"
     SYSTEM = "system"
+    ASSISTANT = "assistant"  # the borrower assistant's answer to a borrower who wrote first
 
 
 OUTBOX_STATUS_CHECK = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OutboxStatus))
@@ -158,7 +159,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         CheckConstraint(OUTBOX_STATUS_CHECK, name="status"),
-        CheckConstraint("origin IN ('run', 'agent', 'system')", name="origin"),
+        CheckConstraint("origin IN ('run', 'agent', 'system', 'assistant')", name="origin"),
         Index("ix_outbox_as_of", "as_of"),
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_outbox_borrower_id_status", "borrower_id", "status"),
