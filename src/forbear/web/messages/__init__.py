@@ -6,6 +6,7 @@ keys (prefix them with the area, e.g. ``complaints.``); a key defined twice is a
 from __future__ import annotations
 
 from forbear.web.messages import (
+    assistant,
     collection,
     complaints,
     dashboard,
@@ -19,6 +20,7 @@ from forbear.web.messages import (
 )
 
 AREAS = (
+    assistant,
     collection,
     complaints,
     dashboard,
