@@ -31,6 +31,12 @@ class Channel(StrEnum):
 
 VOICE = frozenset({Channel.CALL, Channel.AI_CALL})
 
+# The rule kind of the borrower assistant's replies in quiet hours (CN.ASSISTANT.QUIET_DEMAND,
+# US.ASSISTANT.QUIET_DEMAND): a reply to a borrower who wrote first may go at any hour, a
+# payment demand or a message that is not such a reply may not go in quiet hours. Judged by
+# :func:`forbear.domain.compliance.assistant.may_send`, not by the contact gate.
+ASSISTANT_QUIET_DEMAND = "assistant_quiet_demand"
+
 
 class Party(StrEnum):
     """Who is contacted (a contact point's owner type, REGULATIONS.md CN.3P.*)."""

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from forbear.domain.compliance.schema import ASSISTANT_QUIET_DEMAND
+
 EVALUATED_KINDS = frozenset(
     {
         "quiet_hours",
@@ -27,7 +29,10 @@ EVALUATED_KINDS = frozenset(
 # Kinds kept in a pack as documentation: "workflow" (clocks, records, reviews) and "content"
 # (enforced by the content filter, content.py), never evaluated by the gate.
 DOCUMENTED_KINDS = frozenset({"workflow", "content"})
-KINDS = EVALUATED_KINDS | DOCUMENTED_KINDS
+# Kinds judged outside the gate, by a pure function of their own (the assistant's replies in
+# quiet hours: forbear.domain.compliance.assistant); a lender may tighten their parameters.
+REPLY_KINDS = frozenset({ASSISTANT_QUIET_DEMAND})
+KINDS = EVALUATED_KINDS | DOCUMENTED_KINDS | REPLY_KINDS
 
 Confidence = Literal["V", "V2", "P", "I"]
 _CONFIDENCES = {"V", "V2", "P", "I"}

@@ -18,7 +18,7 @@ from forbear.domain.compliance.config.files import (
     _THIRD_PARTY_CHECKS,
     HolidayConfig,
 )
-from forbear.domain.compliance.schema import Channel, HoldKind, Party
+from forbear.domain.compliance.schema import ASSISTANT_QUIET_DEMAND, Channel, HoldKind, Party
 from forbear.domain.errors import ConfigurationError
 
 # --------------------------------------------------------------------------- parameters
@@ -85,6 +85,11 @@ def _normalise(kind: str, raw: dict[str, Any], where: str, source_only: bool) ->
         return {"years": _posint(p, "years", where)}
     if kind == "holidays":
         return {"channels": _channels(p.get("channels", []), where)}
+    if kind == ASSISTANT_QUIET_DEMAND:
+        return {
+            "windows": _windows(p, where),
+            "reply_within_minutes": _posint(p, "reply_within_minutes", where),
+        }
     return p  # agency_notify, agency_scope, assignment_notice, workflow, content: no checks
 
 
@@ -109,7 +114,14 @@ _DIRECTIONS: dict[str, dict[str, str]] = {
     "contact_source": {"lawful": "subset"},
     "limitation": {"years": "lower"},  # a shorter period blocks demands sooner
     "holidays": {"channels": "superset"},
+    ASSISTANT_QUIET_DEMAND: {
+        "start": "window",
+        "end": "window",
+        "windows": "window",
+        "reply_within_minutes": "lower",  # a shorter time counts fewer messages as replies
+    },
 }
+_WINDOWED = frozenset({"quiet_hours", ASSISTANT_QUIET_DEMAND})
 
 
 def _tighten(
@@ -120,7 +132,7 @@ def _tighten(
         if key not in allowed:
             raise ConfigurationError(f"{where}.{key}: unknown parameter for kind {kind}")
     merged_raw: dict[str, Any] = {}
-    if kind == "quiet_hours":
+    if kind in _WINDOWED:
         # windows: either `windows` or `start`/`end` (each defaulting to the pack's single window)
         if "windows" in override and ({"start", "end"} & override.keys()):
             raise ConfigurationError(f"{where}: give either windows or start/end, not both")
@@ -132,7 +144,9 @@ def _tighten(
             merged_raw["end"] = override.get("end", _fmt(last.end))
             if len(base["windows"]) > 1 and not ({"start", "end"} & override.keys()):
                 merged_raw = {"windows": [str(w) for w in base["windows"]]}
-        merged_raw["channels"] = override.get("channels", sorted(base["channels"]))
+        for key in ("channels", "reply_within_minutes"):
+            if key in base:
+                merged_raw[key] = override.get(key, _raw(base[key]))
     else:
         merged_raw = {k: _raw(v) for k, v in base.items()}
         merged_raw.update(override)
