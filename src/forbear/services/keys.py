@@ -15,7 +15,8 @@ rotation keeps (``forbear.settings`` docstring). Rotating the index key would ne
 
 Every encrypted column is listed in :data:`ENCRYPTED`: the borrowers' and contact points'
 personal data, the free text people type (complaints, case lessons, hold, promise and plan
-reasons, legal notes; migration 0016) and the portal's queued sign-in codes. A test checks
+reasons, legal notes; migration 0016), the portal's queued sign-in codes and the
+assistant's transcripts and form slots (migration 0021). A test checks
 that every ``*_enc`` column of the schema is listed, so a new one cannot be forgotten.
 
 The audit event ``keys.rotate`` records the version and the counts, never a key.
@@ -31,6 +32,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, select, update
 
 from forbear.store import audit, outreach
+from forbear.store.assistant import (
+    SLOTS_CONTEXT,
+    TURN_CONTEXT,
+    AssistantConversation,
+    AssistantTurn,
+)
 from forbear.store.complaints import CaseEntry, Complaint
 from forbear.store.contacts import Hold
 from forbear.store.crypto import Contexts, PiiVault
@@ -75,6 +82,9 @@ ENCRYPTED: dict[Table, dict[str, str]] = {
     },
     # the text as sent (the dispatcher's, issue 13; services.outreach.correspondence)
     OutboxMessage.__table__: {"body_enc": "outbox.body"},  # type: ignore[dict-item]
+    # the borrower assistant's transcripts and form slots (issue 14)
+    AssistantConversation.__table__: {"slots_enc": SLOTS_CONTEXT},  # type: ignore[dict-item]
+    AssistantTurn.__table__: {"body_enc": TURN_CONTEXT},  # type: ignore[dict-item]
 }
 
 

@@ -8,3 +8,81 @@ Transcripts are personal data: every turn's text is encrypted (its own key conte
 masked by role when staff read it, covered by retention, the borrower's export and key
 rotation; the compliance console reads one with an audited purpose.
 """
+
+from forbear.services.assistant.conversations import (
+    IDLE,
+    MAX_TEXT,
+    Conversation,
+    Turn,
+    get_conversation,
+    lock_conversation,
+    open_conversation,
+    record_turn,
+    save_state,
+    turns_of,
+)
+from forbear.services.assistant.handoff import flag_vulnerable, hand_over, mark_wrong_number
+from forbear.services.assistant.identity import (
+    MAX_FAILURES,
+    Verification,
+    VerifyOutcome,
+    verify_identity,
+)
+from forbear.services.assistant.outbound import queue_outbound
+from forbear.services.assistant.staff import (
+    QueueEntry,
+    agent_reply,
+    close,
+    find_conversation,
+    queue,
+    release,
+    take_over,
+)
+from forbear.services.assistant.transcripts import (
+    borrower_conversations,
+    borrower_transcript,
+    transcript,
+)
+from forbear.store.assistant import (
+    ConversationChannel,
+    ConversationStatus,
+    HandoffReason,
+    TurnRole,
+    VerifiedBy,
+)
+
+__all__ = [
+    "IDLE",
+    "MAX_FAILURES",
+    "MAX_TEXT",
+    "Conversation",
+    "ConversationChannel",
+    "ConversationStatus",
+    "HandoffReason",
+    "QueueEntry",
+    "Turn",
+    "TurnRole",
+    "Verification",
+    "VerifiedBy",
+    "VerifyOutcome",
+    "agent_reply",
+    "borrower_conversations",
+    "borrower_transcript",
+    "close",
+    "find_conversation",
+    "flag_vulnerable",
+    "get_conversation",
+    "hand_over",
+    "lock_conversation",
+    "mark_wrong_number",
+    "open_conversation",
+    "queue",
+    "queue_outbound",
+    "record_turn",
+    "release",
+    "save_state",
+    "take_over",
+    "transcript",
+    "turns_of",
+    "verify_identity",
+]

@@ -188,6 +188,14 @@ def _seal(vault: PiiVault, rendered: Rendered) -> bytes:
     return vault.encrypt(json.dumps(payload, ensure_ascii=False), context=BODY_CONTEXT)
 
 
+def seal_text(vault: PiiVault, body: str, lang: str) -> bytes:
+    """``body_enc`` for a text written by a person or the assistant (no template): what
+    :func:`unseal` reads back."""
+    return _seal(
+        vault, Rendered(subject=None, body=body, params={}, lang="en" if lang == "en" else "zh")
+    )
+
+
 def unseal(vault: PiiVault, blob: bytes) -> Rendered:
     """The text as sent, from ``body_enc``."""
     data = json.loads(vault.decrypt(blob, context=BODY_CONTEXT))
