@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from forbear.bootstrap import Forbear
@@ -195,6 +196,10 @@ class Dispatcher:
         self._answers: queue.SimpleQueue[tuple[Ready, SendResult | None]] = queue.SimpleQueue()
         self._lanes: dict[str, _Lane] = {}
         self._own: list[ChannelAdapter] = []
+        # When the leases of the sends in flight next need extending: every lease this
+        # worker holds runs at least until this moment plus half a lease (claims and
+        # extensions both give a whole lease), so extending no earlier keeps them all.
+        self._extend_at: datetime | None = None
         self._build(adapters)
 
     # --- set up and tear down --------------------------------------------------------
@@ -315,6 +320,8 @@ class Dispatcher:
             )
         if not batch:
             return 0
+        if self._extend_at is None:
+            self._extend_at = forbear.now() + self.config.lease / 2
         self.totals.claimed += len(batch)
         if self.stopping:
             self._release([c.id for c in batch])
@@ -395,12 +402,20 @@ class Dispatcher:
 
     def _keep_leases(self) -> None:
         """Extend the leases of sends still outstanding (a slow provider's), so another
-        worker does not take them over while this one still waits for an answer."""
+        worker does not take them over while this one still waits for an answer. Only
+        once half a lease has passed since the oldest of them was given (``_extend_at``):
+        the loop turns every few milliseconds while the lanes are full, and rewriting
+        every lease in flight on each turn cost more than the sends."""
         ids = [i for lane in self._lanes.values() for i in lane.pending]
         if not ids:
+            self._extend_at = None
+            return
+        now = self.forbear.now()
+        if self._extend_at is not None and now < self._extend_at:
             return
         with self.forbear.transaction() as conn:
-            claims.extend(conn, self.worker_id, ids, self.forbear.now() + self.config.lease)
+            claims.extend(conn, self.worker_id, ids, now + self.config.lease)
+        self._extend_at = now + self.config.lease / 2
 
     def _release(self, ids: list[int]) -> None:
         with self.forbear.transaction() as conn:

@@ -285,6 +285,39 @@ def test_a_hanging_provider_does_not_stall_the_other_channels(app: Forbear) -> N
     assert [statuses(app)[k] for k in sms] == ["sent"] * 2
 
 
+def test_leases_in_flight_are_extended_once_half_a_lease_has_passed_not_on_every_turn(
+    app: Forbear,
+) -> None:
+    keys = queue(app, "L0001", 2)
+    hanging = Hanging()
+    config = config_for("sms")
+    lease = config.lease
+
+    def leases() -> dict[str, datetime | None]:
+        with app.reading() as conn:
+            rows = conn.execute(select(OutboxMessage.dedupe_key, OutboxMessage.lease_until))
+            return {str(r.dedupe_key): r.lease_until for r in rows}
+
+    dispatcher = Dispatcher(app, config, worker_id="w1", adapters={"sms": hanging})
+    try:
+        dispatcher.turn()
+        assert hanging.entered.wait(10)
+        given = leases()
+        assert set(given) == set(keys) and None not in given.values()
+        app.clock = fixed_clock(NOON + lease / 2 - timedelta(seconds=1))
+        for _ in range(3):  # the loop turns often while the provider hangs
+            dispatcher.turn()
+        assert leases() == given  # nothing rewritten before half a lease
+        later = NOON + lease / 2 + timedelta(seconds=1)
+        app.clock = fixed_clock(later)
+        dispatcher.turn()
+        assert set(leases().values()) == {later + lease}  # still this worker's
+    finally:
+        hanging.release.set()
+        dispatcher.close()
+    assert [statuses(app)[k] for k in keys] == ["sent"] * 2
+
+
 def test_stop_lets_the_send_under_way_finish_and_gives_the_rest_back(app: Forbear) -> None:
     keys = queue(app, "L0001", 5)
     hanging = Hanging()
