@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -38,6 +40,9 @@ from forbear.web.deps import Clock, Database, WebState
 from forbear.web.guard import RequestGuard
 from forbear.web.i18n import LANG_COOKIE, parse_lang
 from forbear.web.security import CookieSigner, load_session_secret
+
+if TYPE_CHECKING:
+    from forbear.assistant.engine import Assistant
 
 log = logging.getLogger("forbear.web")
 access_log = logging.getLogger("forbear.web.access")
@@ -134,6 +139,30 @@ def safe_path(path: str) -> str:
     return _UNSAFE_SEGMENT.sub("*", path)[:200]
 
 
+class AssistantHolder:
+    """The borrower assistant's engine (:mod:`forbear.assistant.engine`), built on first use
+    (loading the intent model takes a while and most requests never need it, nor most
+    tests), once per app, thread-safe. The portal chat, the assistant API and the inbound
+    reply endpoint reach it as ``request.app.state.assistant.get()``. Tests may hand in an
+    engine built over a model they share (``engine``)."""
+
+    def __init__(self, forbear: Database, engine: Assistant | None = None) -> None:
+        self._forbear = forbear
+        self._lock = threading.Lock()
+        self._engine: Assistant | None = engine
+
+    def get(self) -> Assistant:
+        engine = self._engine
+        if engine is None:
+            with self._lock:
+                engine = self._engine
+                if engine is None:
+                    from forbear.assistant.engine import build
+
+                    engine = self._engine = build(self._forbear)
+        return engine
+
+
 def plotly_js() -> Path:
     """Plotly's JavaScript as the ``plotly`` Python package ships it (works offline)."""
     return Path(str(resources.files("plotly").joinpath("package_data/plotly.min.js")))
@@ -169,6 +198,7 @@ def create_app(
         secure_cookies=secure,
     )
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.assistant = AssistantHolder(forbear)
     errors.install(app)
     app.include_router(api_router)
     app.include_router(pages_router)

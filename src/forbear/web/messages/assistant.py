@@ -84,6 +84,10 @@ ZH: dict[str, str] = {
     "assistant.done.replied": "回复已发送。",
     "assistant.done.released": "已交还智能客服。",
     "assistant.done.closed": "对话已结束。",
+    "assistant.done.not_waiting": "该对话已由其他坐席接管，或已不在等待中。",
+    "assistant.done.not_yours": (
+        "该对话不在您的处理中（可能已由其他坐席接管或已交还），未做任何更改。"
+    ),
     "assistant.role.borrower": "借款人",
     "assistant.role.assistant": "智能客服",
     "assistant.role.agent": "坐席",
@@ -93,7 +97,7 @@ ZH: dict[str, str] = {
     "assistant.channel.portal": "借款人门户",
     "assistant.channel.sms": "短信",
     "assistant.channel.app": "贷款机构 App",
-    "assistant.channel.api": "API",
+    "assistant.channel.api": "贷款机构 App（接口）",
     "assistant.channel.cli": "终端",
 }
 
@@ -179,6 +183,10 @@ EN: dict[str, str] = {
     "assistant.done.replied": "Reply sent.",
     "assistant.done.released": "Given back to the assistant.",
     "assistant.done.closed": "Conversation closed.",
+    "assistant.done.not_waiting": "Another agent has taken this conversation, or it is no "
+    "longer waiting.",
+    "assistant.done.not_yours": "This conversation is not yours (another agent has it, or it "
+    "was given back); nothing changed.",
     "assistant.role.borrower": "Borrower",
     "assistant.role.assistant": "Assistant",
     "assistant.role.agent": "Agent",
@@ -188,6 +196,6 @@ EN: dict[str, str] = {
     "assistant.channel.portal": "Borrower portal",
     "assistant.channel.sms": "SMS",
     "assistant.channel.app": "Lender's app",
-    "assistant.channel.api": "API",
+    "assistant.channel.api": "Lender's app (API)",
     "assistant.channel.cli": "Terminal",
 }
