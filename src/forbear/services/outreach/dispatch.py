@@ -25,6 +25,17 @@ One batch goes through three short transactions, and nothing is sent inside one:
 
    Forbear's own service messages (origin ``system``: the opt-out confirmation) skip the
    collection gate and are no contact attempt, but pass the content filter.
+
+   The borrower assistant's answers (origin ``assistant``, issue 14: replies to a borrower
+   who wrote first, the text written and sealed when queued) skip the collection gate's
+   caps and the live situation, and are no contact attempt, but are cancelled by
+   (:func:`_assistant_checks`): the content filter (audience ``third_party`` for a third
+   party's number), an open opt-out of that medium, a do-not-contact hold on the point or
+   the borrower, a cease, lawyer or deceased hold; and, in the borrower's quiet hours, the
+   rule ``*.ASSISTANT.QUIET_DEMAND`` (:func:`forbear.domain.compliance.assistant.
+   may_send`: only a direct answer within minutes of the borrower's own message, and no
+   payment demand). A refused answer is cancelled, not put off to the morning: sent
+   then it would be a message the borrower did not ask for.
 3. :func:`finish`: the providers' answers. Accepted -> ``sent``; a transient failure ->
    ``queued`` again after an exponential backoff with jitter (the provider's
    ``retry_after`` honoured), ``dead`` after the policy's last try; a permanent failure
@@ -50,11 +61,12 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
 
 import polars as pl
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 
+from forbear.domain.compliance.assistant import may_send
 from forbear.domain.compliance.config import CompiledRules
 from forbear.domain.compliance.content import ContentRejected
-from forbear.domain.compliance.schema import PLANNED, Channel, Outcome, Party
+from forbear.domain.compliance.schema import PLANNED, Channel, HoldKind, Outcome, Party
 from forbear.domain.errors import NotFound, ValidationError
 from forbear.domain.strategy.schema import DEMANDS
 from forbear.services import situation
@@ -67,6 +79,7 @@ from forbear.services.contacts.gate import (
     record_attempts,
 )
 from forbear.services.contacts.outcomes import record_outcome
+from forbear.services.holds import open_at
 from forbear.services.outreach import checks
 from forbear.services.outreach.claims import Claimed
 from forbear.services.outreach.points import ADDRESS_INVALID, mark_point_invalid
@@ -76,14 +89,26 @@ from forbear.services.outreach.render import (
     Rendered,
     Renderer,
 )
+from forbear.services.templates import check_body
 from forbear.store import audit
-from forbear.store.contacts import ContactAttempt
+from forbear.store.assistant import AssistantTurn, TurnRole
+from forbear.store.contacts import ContactAttempt, Hold
 from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.models import Borrower, ContactPoint
 from forbear.store.runs import Decision, OutboxMessage, OutboxOrigin, OutboxStatus
 
 BODY_CONTEXT = "outbox.body"  # the associated-data label of outbox.body_enc
 INVALID = "OUTBOX.INVALID"
+# The holds that stop even an answer to a borrower who wrote first (an opt-out only of
+# its medium, a do-not-contact hold only when on the point or the whole borrower).
+ASSISTANT_STOPS = (
+    HoldKind.OPT_OUT.value,
+    HoldKind.DO_NOT_CONTACT.value,
+    HoldKind.CEASE.value,
+    HoldKind.LAWYER.value,
+    HoldKind.DECEASED.value,
+)
+ASSISTANT_HOLD = "OUTBOX.ASSISTANT.HOLD"
 _O = OutboxMessage
 _T = cast(Table, OutboxMessage.__table__)
 
@@ -259,6 +284,12 @@ def prepare(
     # 1. the live situation, and the contact point each message goes to
     for row in fresh:
         c = row.claimed
+        if c.origin == OutboxOrigin.ASSISTANT:
+            row.is_demand = False
+            row.point = _choose_point(points.get(c.borrower_id, []), c)
+            if row.point is None and _needs_point(c.channel):
+                row.rules = [checks.NO_CONTACT_POINT]
+            continue
         plan = plans.get((c.as_of, c.loan_id, c.action_index), {})
         row.is_demand = bool(plan.get("is_demand", c.article is None))
         if c.origin == OutboxOrigin.AGENT:
@@ -278,7 +309,11 @@ def prepare(
             row.rules = [checks.NO_CONTACT_POINT]
 
     # 2. the gate, once for the batch, at this moment
-    gated = [r for r in fresh if not r.rules and r.claimed.origin != OutboxOrigin.SYSTEM]
+    gated = [
+        r
+        for r in fresh
+        if not r.rules and r.claimed.origin not in (OutboxOrigin.SYSTEM, OutboxOrigin.ASSISTANT)
+    ]
     if gated:
         planned = pl.DataFrame(
             [
@@ -312,9 +347,19 @@ def prepare(
             else:
                 row.rules = list(decision.blocked_by) or ["OUTBOX.BLOCKED"]
 
+    # 2b. the assistant's answers: their own checks (module docstring)
+    _assistant_checks(
+        conn,
+        vault,
+        rules,
+        [r for r in fresh if r.claimed.origin == OutboxOrigin.ASSISTANT and not r.rules],
+        people,
+        now,
+    )
+
     # 3. render what may go (the filter after substitution)
     for row in fresh:
-        if row.rules or row.retry_at is not None:
+        if row.rules or row.retry_at is not None or row.rendered is not None:
             continue
         c = row.claimed
         try:
@@ -463,6 +508,95 @@ def prepare(
     if events:
         audit.record_many(conn, events)
     return out
+
+
+def _assistant_checks(
+    conn: Connection,
+    vault: PiiVault,
+    rules: CompiledRules,
+    rows: Sequence[_Row],
+    people: Mapping[int, Mapping[str, Any]],
+    now: datetime,
+) -> None:
+    """Decide the assistant's answers in ``rows``: ``rules`` set when refused, else
+    ``rendered`` set to the stored text."""
+    if not rows:
+        return
+    borrower_ids = sorted({r.claimed.borrower_id for r in rows})
+    holds = conn.execute(
+        select(Hold.borrower_id, Hold.kind, Hold.channel, Hold.contact_point_id).where(
+            Hold.borrower_id.in_(borrower_ids), Hold.kind.in_(ASSISTANT_STOPS), open_at(now)
+        )
+    ).all()
+    # the borrower's latest message in the conversation each answer belongs to
+    linked = dict(
+        (int(r.outbox_id), int(r.conversation_id))
+        for r in conn.execute(
+            select(AssistantTurn.outbox_id, AssistantTurn.conversation_id).where(
+                AssistantTurn.outbox_id.in_([r.claimed.id for r in rows])
+            )
+        )
+    )
+    wrote: dict[int, datetime] = {}
+    if linked:
+        wrote = {
+            int(r.conversation_id): r.at
+            for r in conn.execute(
+                select(
+                    AssistantTurn.conversation_id,
+                    func.max(AssistantTurn.created_at).label("at"),
+                )
+                .where(
+                    AssistantTurn.conversation_id.in_(sorted(set(linked.values()))),
+                    AssistantTurn.role == TurnRole.BORROWER.value,
+                    AssistantTurn.created_at <= now,
+                )
+                .group_by(AssistantTurn.conversation_id)
+            )
+        }
+    for row in rows:
+        c = row.claimed
+        point_id = None if row.point is None else int(row.point.id)
+        stopped = sorted(
+            {
+                h.kind
+                for h in holds
+                if h.borrower_id == c.borrower_id
+                and (h.contact_point_id is None or h.contact_point_id == point_id)
+                and (
+                    h.kind != HoldKind.OPT_OUT.value or h.channel is None or h.channel == c.channel
+                )
+            }
+        )
+        if stopped:
+            row.rules = [f"{ASSISTANT_HOLD}:{kind}" for kind in stopped]
+            continue
+        if c.body_enc is None:
+            row.rules = [f"{INVALID}:no_text"]
+            continue
+        text = unseal(vault, c.body_enc)
+        third = row.point is not None and str(row.point.owner_type) != Party.DEBTOR.value
+        violations = check_body(
+            text.body,
+            channel=c.channel,
+            audience="third_party" if third else "debtor",
+            lang=text.lang,
+        )
+        if violations:
+            row.rules = sorted({v.rule_id for v in violations})
+            continue
+        conversation = linked.get(c.id)
+        quiet = may_send(
+            text.body,
+            rules=rules,
+            at=now,
+            timezone=str(people.get(c.borrower_id, {}).get("timezone", rules.timezone_default)),
+            borrower_wrote_at=None if conversation is None else wrote.get(conversation),
+        )
+        if not quiet.allowed:
+            row.rules = [quiet.rule_id or "ASSISTANT.QUIET_DEMAND"]
+            continue
+        row.rendered = text
 
 
 def _update_each(conn: Connection, rows: list[dict[str, Any]], **values: Any) -> None:

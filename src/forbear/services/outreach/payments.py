@@ -254,14 +254,17 @@ def _decide_promises(conn: Connection, loan_id: int, today: date, actor: str) ->
 
 def _cancel_reminders(conn: Connection, loan_id: int, now: datetime, actor: str) -> int:
     """Cancel the loan's queued collection messages (the daily run's and agents'; never
-    Forbear's own service messages) with :data:`PAID_RULE`."""
+    Forbear's own service messages, nor the assistant's answers) with :data:`PAID_RULE`."""
     ids = (
         conn.execute(
             select(OutboxMessage.id)
             .where(
                 OutboxMessage.loan_id == loan_id,
                 OutboxMessage.status == OutboxStatus.QUEUED.value,
-                OutboxMessage.origin != OutboxOrigin.SYSTEM.value,
+                # service messages and the assistant's answers are no reminders
+                OutboxMessage.origin.not_in(
+                    [OutboxOrigin.SYSTEM.value, OutboxOrigin.ASSISTANT.value]
+                ),
             )
             .order_by(OutboxMessage.id)
         )

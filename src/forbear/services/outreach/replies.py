@@ -14,7 +14,13 @@ search). Then:
   confirms nothing again. The dispatcher sends ``system`` rows as service messages,
   through the content filter but not the collection gate;
 - every other reply ("不是我", a question, a complaint) is stored and routed to the agents'
-  reply inbox (``routed_to`` ``agent``; the borrower assistant of issue 14 switches it).
+  reply inbox (``routed_to`` ``agent``) -- or, when the caller passes ``assistant_sms``
+  (the setting of the same name; services read no settings), an SMS reply is routed to
+  the borrower assistant (``routed_to`` ``assistant``): the channel front end hands it to
+  the assistant's engine, which marks it handled (:func:`mark_handled_by_assistant`)
+  when its conversation has taken it. An assistant-routed reply still unhandled after
+  :data:`ASSISTANT_GRACE` shows in the agents' inbox (the engine failed: a person
+  answers).
 
 A reply from a number or address on no file is stored unmatched; the answer to the
 provider is the same either way (nothing reveals whether a number is known). The text and
@@ -81,6 +87,8 @@ MAX_TEXT = 4000
 # The media a reply can come by, and the kind of contact point it comes from.
 MEDIA: dict[str, str] = {Channel.SMS.value: "phone", Channel.EMAIL.value: "email"}
 SYSTEM_ACTOR = "system:replies"
+# How long a reply routed to the assistant may stay unhandled before the agents see it.
+ASSISTANT_GRACE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,7 @@ class ReplyReceived:
     classification: ReplyClass | None
     hold_ids: tuple[int, ...] = ()
     confirmation_id: int | None = None
+    routed_to: RoutedTo | None = None  # who answers it (None for a duplicate)
 
 
 @dataclass(frozen=True)
@@ -157,8 +166,10 @@ def receive_reply(
     provider: str,
     vault: PiiVault,
     now: datetime,
+    assistant_sms: bool = False,
 ) -> ReplyReceived:
-    """Store ``reply`` and act on it (module docstring), in the caller's transaction."""
+    """Store ``reply`` and act on it (module docstring), in the caller's transaction.
+    ``assistant_sms``: route SMS replies other than opt-outs to the borrower assistant."""
     kind = _check(reply)
     if not accepted.fresh:
         return ReplyReceived("duplicate", None, False, None)
@@ -187,7 +198,12 @@ def receive_reply(
                 hold_ids.append(hold_id)
                 if point is primary:
                     confirmation = _queue_confirmation(conn, point, reply.channel, hold_id, now)
-    routed = RoutedTo.NONE if classification is ReplyClass.OPT_OUT else RoutedTo.AGENT
+    if classification is ReplyClass.OPT_OUT:
+        routed = RoutedTo.NONE
+    elif assistant_sms and reply.channel == Channel.SMS.value:
+        routed = RoutedTo.ASSISTANT
+    else:
+        routed = RoutedTo.AGENT
     reply_id = conn.execute(
         insert(InboundMessage)
         .values(
@@ -224,7 +240,13 @@ def receive_reply(
         },
     )
     return ReplyReceived(
-        "applied", int(reply_id), primary is not None, classification, tuple(hold_ids), confirmation
+        "applied",
+        int(reply_id),
+        primary is not None,
+        classification,
+        tuple(hold_ids),
+        confirmation,
+        routed,
     )
 
 
@@ -373,12 +395,19 @@ def list_unhandled(
     limit: int = 200,
 ) -> list[Reply]:
     """The replies routed to agents that nobody has handled yet, oldest first, in
-    ``actor``'s scope (``account.view``)."""
+    ``actor``'s scope (``account.view``); with them the replies routed to the assistant
+    that it has not handled within :data:`ASSISTANT_GRACE` (a safety net)."""
     actor.require(VIEW)
     rows = conn.execute(
         select(*_COLUMNS)
         .where(
-            InboundMessage.routed_to == RoutedTo.AGENT.value,
+            or_(
+                InboundMessage.routed_to == RoutedTo.AGENT.value,
+                and_(
+                    InboundMessage.routed_to == RoutedTo.ASSISTANT.value,
+                    InboundMessage.received_at <= now - ASSISTANT_GRACE,
+                ),
+            ),
             InboundMessage.handled_at.is_(None),
             _in_scope(conn, actor, now, today),
         )
@@ -463,6 +492,41 @@ def mark_handled(
         subject_type="inbound_message",
         subject_id=str(reply_id),
         payload={},
+    )
+    return True
+
+
+def mark_handled_by_assistant(
+    conn: Connection, reply_id: int, conversation_id: int, *, now: datetime
+) -> bool:
+    """The assistant's conversation ``conversation_id`` has taken reply ``reply_id`` (one
+    routed to the assistant): it leaves the agents' safety net. False when it was handled
+    already or is not the assistant's (nothing written); :class:`NotFound` "reply" when
+    there is no such reply."""
+    found = conn.execute(
+        select(InboundMessage.routed_to).where(InboundMessage.id == reply_id)
+    ).first()
+    if found is None:
+        raise NotFound("reply", str(reply_id))
+    done = conn.execute(
+        update(InboundMessage)
+        .where(
+            InboundMessage.id == reply_id,
+            InboundMessage.routed_to == RoutedTo.ASSISTANT.value,
+            InboundMessage.handled_at.is_(None),
+        )
+        .values(handled_at=now, handled_by=f"assistant:{conversation_id}"[:100])
+    ).rowcount
+    if done != 1:
+        return False
+    audit.record(
+        conn,
+        action="reply.handled",
+        actor="system:assistant",
+        subject_type="inbound_message",
+        subject_id=str(reply_id),
+        payload={"conversation_id": conversation_id},
+        at=now,
     )
     return True
 
