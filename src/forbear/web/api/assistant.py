@@ -59,7 +59,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from forbear.assistant.engine import Channel, Incoming, Outgoing
 from forbear.domain.errors import ValidationError
 from forbear.domain.signatures import SignatureRefused, verify
 from forbear.services import assistant as conversations
@@ -73,7 +72,7 @@ from forbear.web.permissions import MAX_ID
 from forbear.web.security import same
 
 if TYPE_CHECKING:
-    from forbear.assistant.engine import Assistant
+    from forbear.assistant.engine import Assistant, Outgoing
 
 log = logging.getLogger("forbear.web.assistant")
 router = APIRouter(prefix="/assistant", tags=["assistant"])
@@ -97,7 +96,7 @@ def engine_of(request: Request) -> Assistant:
 @dataclass(frozen=True)
 class Caller:
     borrower_id: int
-    channel: Channel  # portal (a portal session) or api (the lender's app, signed)
+    channel: Literal["portal", "api"]  # portal (a portal session) or api (the lender's app, signed)
 
 
 class SignedRefusal(Exception):
@@ -315,6 +314,8 @@ def post_message(request: Request, who: Borrower, body: MessageIn) -> MessageOut
     except Exception as exc:  # a missing or broken model: the app stays up, this waits
         log.error("assistant engine unavailable: %s", type(exc).__name__)
         return unavailable(request)
+    from forbear.assistant.engine import Incoming  # with the engine: see engine_of
+
     out = engine.handle(
         Incoming(
             channel=who.channel,

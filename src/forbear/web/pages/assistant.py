@@ -34,7 +34,6 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
-from forbear.assistant.engine import Incoming, Outgoing
 from forbear.domain.access import Actor
 from forbear.domain.compliance.content import ContentRejected
 from forbear.domain.errors import Conflict, NotFound, ValidationError
@@ -50,7 +49,7 @@ from forbear.web.portal_session import borrower_of, set_cookie
 from forbear.web.sessions import Principal
 
 if TYPE_CHECKING:
-    from forbear.assistant.engine import Assistant
+    from forbear.assistant.engine import Assistant, Outgoing
 
 log = logging.getLogger("forbear.web.assistant")
 router = APIRouter()
@@ -67,7 +66,9 @@ ConversationId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def engine_of(request: Request) -> Assistant:
-    """The app's one engine (built on first use: :class:`forbear.web.app.AssistantHolder`)."""
+    """The app's one engine (built on first use: :class:`forbear.web.app.AssistantHolder`).
+    The assistant package is imported only when a message comes: the rest of the web app
+    never depends on it."""
     engine: Assistant = request.app.state.assistant.get()
     return engine
 
@@ -174,6 +175,8 @@ def chat_send(
         except Exception as exc:  # a missing or broken model: the page says so
             log.error("assistant engine unavailable: %s", type(exc).__name__)
             return RedirectResponse("/portal/chat?notice=unavailable", 303)
+        from forbear.assistant.engine import Incoming  # with the engine: see engine_of
+
         t = Translator(request_lang(request))
         out = engine.handle(
             Incoming(
