@@ -5,13 +5,51 @@ answer is an :class:`Outgoing` whose replies have already passed the guardrails 
 content filter. For SMS and app messages the engine also queues the replies for the
 dispatcher (:func:`forbear.services.assistant.queue_outbound`); the portal and the API
 show them in the response.
+
+One message is one transaction (``app.transaction()``): the conversation is opened and
+locked (:func:`forbear.services.assistant.open_conversation`), the borrower's turn
+recorded, the guardrails read the message first (:func:`.guardrails.screen`), then the
+model (:class:`forbear.assistant.nlu.Understander`, today in the lender's zone), an
+identity check when the message carries the ID number's last digits, the dialogue's step
+(:func:`.dialogue.step`), its actions through the very use cases of the portal
+(:mod:`forbear.services.portal`) and the assistant's (handoff, vulnerability flag, wrong
+number), the replies rendered (:mod:`.replies`), optionally rephrased (:mod:`.llm`),
+checked (:func:`.guardrails.check_reply`: a failing one is replaced by the fallback and the
+conversation handed over), recorded and, for sms/app, queued; then the state is saved.
+
+While an agent holds the conversation the engine records the borrower's turn and answers
+nothing (``agent_joined``), except once, right after the agent joined, to say so. Bad
+input never raises: an empty, over-long (cut), binary or emoji-only message gets a reply.
+A conversation id that is not the sender's is :class:`~forbear.domain.errors.NotFound`,
+exactly as a missing one (the front end answers 404).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from forbear.assistant import dialogue
+from forbear.assistant.dialogue import Action, LoanFacts, Party, PlanChoice, State
+from forbear.assistant.guardrails import Screened, check_reply, screen, with_opt_out
+from forbear.assistant.llm import Rephraser
+from forbear.assistant.llm import from_settings as llm_from_settings
+from forbear.assistant.nlu import Understander, Understanding
+from forbear.assistant.replies import Reply, render
+from forbear.domain.compliance.config import CompiledRules
+from forbear.domain.errors import Conflict, NotFound, ValidationError
+from forbear.domain.promises import DEFAULT_POLICY
+from forbear.services import assistant as conversations
+from forbear.services import portal
+from forbear.services.days import book_date
+from forbear.services.lender import rules_in_force
+
+log = logging.getLogger(__name__)
 
 Channel = Literal["portal", "sms", "app", "api", "cli"]
 
@@ -53,3 +91,482 @@ class Outgoing:
     agent_joined: bool = False  # a person is answering now: the engine stays silent
     options: tuple[Option, ...] = field(default_factory=tuple)
     language: str = "zh"
+
+
+_OUTBOUND = frozenset({"sms", "app"})
+_OUTCOMES: dict[str, dialogue.VerifyResult] = {"ok": "ok", "wrong": "wrong", "locked": "locked"}
+_REFUSED = (Conflict, ValidationError, NotFound)
+
+
+class _BookFacts:
+    """The dialogue's :class:`~.dialogue.Facts` from the book, read on demand within the
+    message's transaction; nothing about a debt is read unless identity is verified."""
+
+    def __init__(
+        self,
+        conn: Any,
+        conversation: conversations.Conversation,
+        *,
+        today: date,
+        as_of: date,
+        rules: CompiledRules,
+        verification: dialogue.VerifyResult | None,
+    ) -> None:
+        self._conn = conn
+        self._conversation = conversation
+        self._today = today
+        self._as_of = as_of
+        self._rules = rules
+        self._verification = verification
+        self._loans: list[LoanFacts] | None = None
+
+    @property
+    def today(self) -> date:
+        return self._today
+
+    @property
+    def verified(self) -> bool:
+        return self._conversation.verified and self._conversation.borrower_id is not None
+
+    @property
+    def party(self) -> Party:
+        c = self._conversation
+        if c.verified_by is not None and c.channel != "sms":
+            return "session"
+        if c.third_party:
+            return "third_party"
+        return "debtor" if c.owner_type is not None else "unknown"
+
+    @property
+    def verification(self) -> dialogue.VerifyResult | None:
+        return self._verification
+
+    @property
+    def promise_latest(self) -> date:
+        return self._as_of + timedelta(days=DEFAULT_POLICY.horizon_days)
+
+    def _borrower(self) -> int:
+        borrower_id = self._conversation.borrower_id
+        if not self.verified or borrower_id is None:  # the dialogue never asks: a guard
+            raise PermissionError("identity is not verified")
+        return borrower_id
+
+    def loans(self) -> list[LoanFacts]:
+        if self._loans is None:
+            borrower_id = self._borrower()
+            found: list[LoanFacts] = []
+            for loan in portal.loans_of(self._conn, borrower_id):
+                o = portal.owed(self._conn, borrower_id, loan.loan_id, self._as_of)
+                found.append(
+                    LoanFacts(
+                        loan_id=loan.loan_id,
+                        ref=loan.loan_ref,
+                        status=o.status,
+                        dpd=o.dpd,
+                        overdue_total=o.overdue_total,
+                        outstanding_total=o.outstanding_total,
+                        next_due_date=o.next_due_date,
+                        next_due_amount=o.next_due_amount,
+                        oldest_due_date=o.oldest_due_date,
+                    )
+                )
+            self._loans = found
+        return self._loans
+
+    def plan_options(self, loan_id: int) -> list[PlanChoice]:
+        options, _ = portal.plan_options(self._conn, self._borrower(), loan_id, self._as_of)
+        return [
+            PlanChoice(
+                key=o.key,
+                plan_type=o.plan_type,
+                months=o.months,
+                count=o.lines,
+                first_due_date=o.first_due_date,
+                first_amount=o.first_amount,
+                largest_amount=o.largest_amount,
+                total=o.total,
+            )
+            for o in options
+        ]
+
+    def rights(self) -> tuple[list[str], int, str]:
+        r = portal.rights(self._rules)
+        return r.contact_windows, r.complaint_days, r.hotline
+
+    def payment_methods(self) -> tuple[str, ...]:
+        return tuple(portal.PAYMENT_METHODS)
+
+
+@dataclass
+class _Turn:
+    """What one message produced, before it is recorded."""
+
+    texts: list[str] = field(default_factory=list)
+    handed_over: bool = False
+    reason: str | None = None
+
+
+class Assistant:
+    """The conversation engine (module docstring)."""
+
+    def __init__(self, app: Any, understander: Understander, *, llm: Rephraser | None = None):
+        self.app = app
+        self.understander = understander
+        self.llm = llm
+
+    # ------------------------------------------------------------------ the message
+
+    def handle(self, incoming: Incoming) -> Outgoing:
+        """Answer one message (module docstring). Raises only for a conversation that is
+        not the sender's (:class:`NotFound`) or a front end's mistake
+        (:class:`ValidationError`: no borrower and no sender, a bad channel)."""
+        received = incoming.received_at
+        zone = self._zone()
+        today = received.astimezone(zone).date()
+        s = screen(incoming.text)
+        with self.app.transaction() as conn:
+            conv = conversations.open_conversation(
+                conn,
+                self.app.vault,
+                channel=incoming.channel,
+                now=received,
+                borrower_id=incoming.borrower_id,
+                sender=incoming.sender,
+                conversation_id=incoming.conversation_id,
+                language=incoming.language if incoming.language in ("zh", "en") else None,
+            )
+            u = self._understand(s, today)
+            lang = self._language(incoming, conv, u, s)
+            conversations.record_turn(
+                conn,
+                self.app.vault,
+                conv,
+                role="borrower",
+                text=s.text,
+                now=received,
+                intent=u.intent if u is not None else None,
+                confidence=round(min(max(u.confidence, 0.0), 1.0), 4) if u is not None else None,
+            )
+            if conv.status == "agent":
+                return self._agent_holds(conn, conv, lang, u, received)
+            rules = rules_in_force(conn, self.app.settings.data_dir)
+            as_of = book_date(conn, today) or today
+            verification: dialogue.VerifyResult | None = None
+            if self._checks_identity(conv, u):
+                assert u is not None
+                checked = conversations.verify_identity(
+                    conn, self.app.vault, conv, id_digits=u.digits[0], now=received
+                )
+                conv = checked.conversation
+                verification = _OUTCOMES[checked.outcome.value]
+            facts = _BookFacts(
+                conn, conv, today=today, as_of=as_of, rules=rules, verification=verification
+            )
+            state = State(conv.state or dialogue.START, dict(conv.slots), conv.misses)
+            try:
+                step = dialogue.step(state, u, s, facts, lang)
+            except _REFUSED:
+                log.warning("assistant: a fact could not be read", exc_info=False)
+                step = dialogue.Step(state=dialogue.START, slots={}, misses=0, intent=None)
+                step.say("fallback").hand_over("other")
+            turn = _Turn()
+            replies = list(step.replies)
+            for action in step.actions:
+                replies.extend(self._act(conn, conv, action, as_of, received, facts, turn))
+            shown_verified = facts.verified
+            texts = [render(r, lang, verified=shown_verified) for r in replies]
+            texts = self._guard(texts, conv, lang, rules, received, turn)
+            if turn.handed_over and not any(a.kind == "hand_over" for a in step.actions):
+                self._hand_over(conn, conv, turn.reason or "other", step.intent, received)
+            handed = turn.handed_over or any(a.kind == "hand_over" for a in step.actions)
+            self._send(conn, conv, texts, received, lang)
+            conversations.save_state(
+                conn,
+                self.app.vault,
+                conv,
+                state=step.state,
+                slots=step.slots,
+                misses=step.misses,
+                language=lang,
+                now=received,
+            )
+            status = conversations.get_conversation(conn, self.app.vault, conv.id).status
+        return Outgoing(
+            conversation_id=conv.id,
+            replies=tuple(texts),
+            state=step.state,
+            intent=step.intent,
+            handed_over=handed or status in ("waiting", "agent"),
+            options=tuple(Option(label, value) for label, value in step.options),
+            language=lang,
+        )
+
+    # ------------------------------------------------------------------ parts
+
+    def _zone(self) -> ZoneInfo:
+        return ZoneInfo(self.app.settings.lender_timezone)
+
+    def _understand(self, s: Screened, today: date) -> Understanding | None:
+        if s.empty or s.unreadable:
+            return None
+        try:
+            return self.understander.understand(s.text, today=today)
+        except Exception:  # the model must never turn a message into an error page
+            log.exception("assistant: the model failed on a message")
+            return None
+
+    @staticmethod
+    def _language(
+        incoming: Incoming,
+        conv: conversations.Conversation,
+        u: Understanding | None,
+        s: Screened,
+    ) -> str:
+        if u is not None and s.text and any(ch.isalpha() for ch in s.text):
+            return u.language
+        if incoming.language in ("zh", "en"):
+            return incoming.language
+        return conv.language if conv.language in ("zh", "en") else "zh"
+
+    @staticmethod
+    def _checks_identity(conv: conversations.Conversation, u: Understanding | None) -> bool:
+        if conv.verified or u is None or not u.digits:
+            return False
+        return conv.state == "verify" or u.intent in dialogue.DEBT_INTENTS | {"verify_identity"}
+
+    def _agent_holds(
+        self,
+        conn: Any,
+        conv: conversations.Conversation,
+        lang: str,
+        u: Understanding | None,
+        now: datetime,
+    ) -> Outgoing:
+        """An agent answers: nothing from the bot, but once, right after the agent
+        joined, the borrower is told a person is there."""
+        joined = conv.agent_joined_at.isoformat() if conv.agent_joined_at else "?"
+        texts: list[str] = []
+        slots = dict(conv.slots)
+        if slots.get("agent_told") != joined:
+            texts = [render(Reply("agent_joined"), lang)]
+            slots["agent_told"] = joined
+            self._send(conn, conv, texts, now, lang)
+        conversations.save_state(
+            conn,
+            self.app.vault,
+            conv,
+            state=conv.state,
+            slots=slots,
+            misses=conv.misses,
+            language=lang,
+            now=now,
+        )
+        return Outgoing(
+            conversation_id=conv.id,
+            replies=tuple(texts),
+            state=conv.state,
+            intent=u.intent if u is not None else None,
+            handed_over=True,
+            agent_joined=True,
+            language=lang,
+        )
+
+    def _hand_over(
+        self,
+        conn: Any,
+        conv: conversations.Conversation,
+        reason: str,
+        intent: str | None,
+        now: datetime,
+    ) -> None:
+        # a closed conversation cannot be handed over: nothing to do
+        with contextlib.suppress(ValidationError):
+            conversations.hand_over(conn, conv, reason=reason, now=now, intent=intent)
+
+    def _act(
+        self,
+        conn: Any,
+        conv: conversations.Conversation,
+        action: Action,
+        as_of: date,
+        now: datetime,
+        facts: _BookFacts,
+        turn: _Turn,
+    ) -> list[Reply]:
+        """Run one action through its use case; the replies it earns."""
+        p = action.params
+        if action.kind == "hand_over":
+            self._hand_over(conn, conv, str(p["reason"]), p.get("intent"), now)
+            return []
+        if action.kind == "flag_vulnerable":
+            conversations.flag_vulnerable(conn, conv, now=now)
+            return []
+        if action.kind == "mark_wrong_number":
+            conversations.mark_wrong_number(conn, conv, now=now)
+            return []
+        borrower_id = conv.borrower_id
+        if borrower_id is None or not conv.verified:  # the dialogue never asks: a guard
+            turn.handed_over, turn.reason = True, "other"
+            return [Reply("fallback")]
+        _, days, hotline = facts.rights()
+        try:
+            with conn.begin_nested():
+                result = self._use_case(conn, borrower_id, action, as_of, now)
+        except Conflict:
+            if action.conflict is not None:
+                return [action.conflict]
+            turn.handed_over, turn.reason = True, "other"
+            return [Reply("refused")]
+        except (ValidationError, NotFound):
+            turn.handed_over, turn.reason = True, "other"
+            return [Reply("refused")]
+        if action.kind == "dispute":
+            self._hand_over(conn, conv, "dispute", "dispute", now)
+            turn.handed_over = True
+        if action.kind == "complain":
+            self._hand_over(conn, conv, "complaint", "complaint", now)
+            turn.handed_over = True
+        if action.done is None:
+            return []
+        params = dict(action.done.params)
+        params.setdefault("days", days)
+        params.setdefault("hotline", hotline)
+        params.setdefault("ref", result)
+        return [Reply(action.done.key, params)]
+
+    def _use_case(
+        self, conn: Any, borrower_id: int, action: Action, as_of: date, now: datetime
+    ) -> Any:
+        p = action.params
+        if action.kind == "make_promise":
+            return portal.make_promise(
+                conn,
+                borrower_id=borrower_id,
+                loan_id=int(p["loan_id"]),
+                amount=int(p["amount"]),
+                promised_on=date.fromisoformat(str(p["promised_on"])),
+                as_of=as_of,
+                now=now,
+            )
+        if action.kind == "choose_plan":
+            return portal.choose_plan(
+                conn,
+                borrower_id=borrower_id,
+                loan_id=int(p["loan_id"]),
+                option=str(p["option"]),
+                as_of=as_of,
+            ).id
+        if action.kind == "dispute":
+            return portal.dispute(
+                conn,
+                borrower_id=borrower_id,
+                loan_id=int(p["loan_id"]),
+                reason=str(p["reason"]),
+                now=now,
+            )
+        if action.kind == "complain":
+            return portal.complain(
+                conn,
+                self.app.vault,
+                borrower_id=borrower_id,
+                loan_id=p.get("loan_id"),
+                category=str(p["category"]),
+                description=str(p["description"]),
+                now=now,
+            )
+        if action.kind == "opt_out":
+            return portal.opt_out(conn, borrower_id=borrower_id, channel=str(p["channel"]), now=now)
+        raise ValueError(action.kind)  # pragma: no cover - every kind is handled above
+
+    def _guard(
+        self,
+        texts: list[str],
+        conv: conversations.Conversation,
+        lang: str,
+        rules: CompiledRules,
+        now: datetime,
+        turn: _Turn,
+    ) -> list[str]:
+        """Every reply through the guardrails (and the optional rephrasing, checked the
+        same way); a failing reply becomes the fallback and the conversation goes to a
+        person."""
+        verified = conv.verified and conv.borrower_id is not None
+        zone = self.app.settings.lender_timezone
+
+        def ok(text: str) -> bool:
+            return check_reply(
+                text,
+                channel=conv.channel,
+                lang=lang,
+                verified=verified,
+                rules=rules,
+                at=now,
+                timezone=zone,
+                borrower_wrote_at=now,
+            ).ok
+
+        out: list[str] = []
+        for text in texts:
+            if not ok(text):
+                log.warning("assistant: a reply failed the guardrails and was replaced")
+                turn.handed_over, turn.reason = True, turn.reason or "other"
+                text = render(Reply("fallback"), lang, verified=verified)
+            elif self.llm is not None:
+                better = self.llm.rephrase(text, lang)
+                if better is not None and ok(better):
+                    text = better
+            out.append(text)
+        return list(dict.fromkeys(out)) if len(set(out)) < len(out) else out
+
+    def _send(
+        self,
+        conn: Any,
+        conv: conversations.Conversation,
+        texts: list[str],
+        now: datetime,
+        lang: str,
+    ) -> None:
+        """Record the assistant's turns; queue them for the dispatcher on sms/app."""
+        for text in texts:
+            outbox_id = None
+            if conv.channel in _OUTBOUND:
+                try:
+                    outbox_id = conversations.queue_outbound(
+                        conn,
+                        self.app.vault,
+                        conv,
+                        with_opt_out(text, channel=conv.channel, lang=lang),
+                        now,
+                    )
+                except ValidationError:
+                    outbox_id = None
+            conversations.record_turn(
+                conn,
+                self.app.vault,
+                conv,
+                role="assistant",
+                text=text,
+                now=now,
+                outbox_id=outbox_id,
+            )
+
+
+# ---------------------------------------------------------------------------- building
+
+
+def build(app: Any) -> Assistant:
+    """The engine the app uses: the trained model (``settings.assistant_model_dir`` or
+    ``<data_dir>/models/assistant``, trained first when missing or stale) and the optional
+    rephrasing model (``settings.llm_url``)."""
+    from forbear.assistant.nlu import model
+
+    settings = app.settings
+    model_dir = model.default_model_dir(settings.assistant_model_dir, Path(settings.data_dir))
+    understander = model.load_or_train(model_dir)
+    key = settings.llm_key.get_secret_value() if settings.llm_key is not None else None
+    return Assistant(
+        app, understander, llm=llm_from_settings(settings.llm_url, key, settings.llm_model)
+    )
+
+
+__all__ = ["Assistant", "Channel", "Incoming", "Option", "Outgoing", "build"]
