@@ -25,7 +25,7 @@ from forbear.services.keys import encrypted_columns
 from forbear.store import audit
 from forbear.store.crypto import Contexts
 from forbear.store.crypto import PiiVault as PiiVault  # re-exported: front ends type the vault
-from forbear.store.models import Base, Borrower, ContactKind, ContactPoint, Loan
+from forbear.store.models import Base, Borrower, ContactKind, ContactPoint, Loan, OwnerType
 
 BORROWERS: Table = Borrower.__table__  # type: ignore[assignment]
 CONTACTS: Table = ContactPoint.__table__  # type: ignore[assignment]
@@ -215,7 +215,8 @@ def export_borrower(
     borrower (``borrower_id``) or at one of its loans (``loan_id``) is included row by
     row, so areas added later (contacts, holds, plans, ...) are covered without edits
     here; free text encrypted at rest is decrypted, secrets are left out (module
-    docstring). Legal case events, costs and documents come with the borrower's cases.
+    docstring). Legal case events, costs and documents come with the borrower's cases;
+    the assistant's turns with the borrower's own conversations (not a third party's).
     The audit event ``privacy.export`` holds the row counts per table only.
     """
     if str(purpose) != Purpose.PRIVACY_REQUEST.value:
@@ -272,6 +273,18 @@ def export_borrower(
     for name, table in sorted(Base.metadata.tables.items()):
         if "case_id" in table.c and name not in tables:
             tables[name] = _rows(conn, vault, table, "case_id", case_ids)
+    # the assistant's transcripts: the borrower's own conversations (never a third
+    # party's, whose words and number are that person's data) with their turns
+    conversations = [
+        c
+        for c in tables.get("assistant_conversations", [])
+        if c.get("owner_type") in (None, OwnerType.DEBTOR.value)
+    ]
+    tables["assistant_conversations"] = conversations
+    for name, table in sorted(Base.metadata.tables.items()):
+        if "conversation_id" in table.c and name not in tables:
+            ids = [int(c["id"]) for c in conversations]
+            tables[name] = _rows(conn, vault, table, "conversation_id", ids)
     counts = {"contact_points": len(contact_points)} | {n: len(r) for n, r in tables.items()}
     audit.record(
         conn,

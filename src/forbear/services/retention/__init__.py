@@ -59,6 +59,11 @@ day). Sign-ins and unmaskings also purge them now and then as they go; the reten
 forgets them even when nobody signs in (:func:`expire_throttle_records`), and counts them
 as ``sign_in_attempts`` and ``unmask_events`` (rows deleted, any borrower).
 
+**The assistant's conversations** (:mod:`forbear.services.assistant.retention`): a
+borrower's own are deleted with the borrower's other traces above, turns and all; those of
+senders on no file and of third parties 180 days after their last turn; the engine's form
+slots are cleared 30 days after a conversation's last turn.
+
 One audit event ``retention.purge`` holds ``as_of`` and the counts per table (rows
 deleted or de-identified). With ``dry_run`` the same work runs inside a savepoint that is
 rolled back, so the counts are exact and nothing changes (no audit event either).

@@ -53,6 +53,8 @@ REVIEWED: dict[str, str] = {
     "portal_outbox": DELETED,
     "article_views": DELETED,
     "inbound_messages": DELETED,
+    "assistant_conversations": DELETED,  # forbear.services.assistant.retention
+    "assistant_turns": DELETED,
     "complaints": DEIDENTIFIED,
     "case_library": DEIDENTIFIED,
     "holds": DEIDENTIFIED,

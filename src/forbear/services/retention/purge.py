@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Table, delete, or_, select, update
 
 from forbear.services import sessions, unmasking
+from forbear.services.assistant import retention as assistant_retention
 from forbear.services.outreach import replies
 from forbear.services.retention.policy import (
     _B,
@@ -114,6 +115,8 @@ def _erase_portal(conn: Connection, ids: list[int], counts: dict[str, int]) -> N
     for name in ERASED_WITH_BORROWER:
         table = Base.metadata.tables[name]
         _add(counts, name, _delete(conn, table, table.c.borrower_id.in_(ids)))
+    for name, n in assistant_retention.erase_borrowers(conn, ids).items():
+        _add(counts, name, n)
 
 
 def _erase_free_text(
@@ -270,11 +273,13 @@ def purge(
 
 
 def expire_throttle_records(conn: Connection, now: datetime) -> dict[str, int]:
-    """Delete sign-in attempts, unmask events, provider callback records and replies from
-    senders on no file past their retention periods at ``now`` (module docstring); the
+    """Delete sign-in attempts, unmask events, provider callback records, replies from
+    senders on no file and the assistant's conversations with them (and with third
+    parties) past their retention periods at ``now`` (module docstring); the
     counts of rows deleted, by table."""
     return {
         "sign_in_attempts": sessions.purge_attempts(conn, now - sessions.KEEP_ATTEMPTS),
         "unmask_events": unmasking.purge(conn, now - unmasking.KEEP),
         **replies.expire(conn, now),
+        **assistant_retention.expire(conn, now),
     }
