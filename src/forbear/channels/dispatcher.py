@@ -54,6 +54,10 @@ from forbear.services.outreach.dispatch import Ready, SendResult
 log = logging.getLogger("forbear.dispatch")
 
 FINISH_GROUP = 500  # answers stored per transaction
+# Answers wait at most this long (seconds) to be stored together: each storing transaction
+# also extends the audit chain, so storing the few answers that came back since the last
+# turn (the loop turns every few milliseconds) cost more than the sends themselves.
+FINISH_EVERY = 0.25
 IDLE_POLL = 2.0  # seconds between empty turns of the long-running loop
 
 
@@ -200,6 +204,7 @@ class Dispatcher:
         # worker holds runs at least until this moment plus half a lease (claims and
         # extensions both give a whole lease), so extending no earlier keeps them all.
         self._extend_at: datetime | None = None
+        self._answered_since: float | None = None  # monotonic: answers waiting since
         self._build(adapters)
 
     # --- set up and tear down --------------------------------------------------------
@@ -358,15 +363,33 @@ class Dispatcher:
         self._answers.put((ready, _result(lane.adapter, outgoing(ready))))
 
     def _drain(self, *, wait: bool) -> None:
-        """Store the answers that have come back; with ``wait``, until none is
-        outstanding (the pools finish their queues)."""
+        """Store the answers that have come back (together: :data:`FINISH_GROUP` of them,
+        or all once the first has waited :data:`FINISH_EVERY`, or at once when every send
+        in flight has answered); with ``wait``, until none is outstanding (the pools
+        finish their queues)."""
         while True:
-            self._finish_answers()
+            self._finish_answers(force=False)
             if not wait or not self._outstanding():
                 return
             time.sleep(0.005)
 
-    def _finish_answers(self) -> None:
+    def _due_to_store(self) -> bool:
+        waiting = self._answers.qsize()
+        if waiting == 0:
+            self._answered_since = None
+            return False
+        in_flight = sum(len(lane.pending) for lane in self._lanes.values())
+        if waiting >= min(FINISH_GROUP, in_flight):
+            return True
+        now = time.monotonic()
+        if self._answered_since is None:
+            self._answered_since = now
+        return now - self._answered_since >= FINISH_EVERY
+
+    def _finish_answers(self, *, force: bool = True) -> None:
+        if not force and not self._due_to_store():
+            return
+        self._answered_since = None
         while True:
             group: list[tuple[Ready, SendResult]] = []
             unsent: list[Ready] = []
