@@ -181,10 +181,10 @@ class Step:
 
 _YES = re.compile(
     r"^(?:对|对的|是|是的|确认|确定|好|好的|可以|行|嗯|没错|没问题|同意|yes|y|yeah|yep|ok|okay|"
-    r"correct|right|sure|confirm|confirmed|agreed?)\b?[.!。！ ]*$"
+    r"correct|right|sure|confirm|confirmed|agreed?)[.!。！ ]*$"
 )
 _NO = re.compile(
-    r"^(?:不对|不是|不|不要|取消|算了|错了|否|no|n|nope|cancel|wrong|not right)\b?[.!。！ ]*$"
+    r"^(?:不对|不是|不|不要|取消|算了|错了|否|no|n|nope|cancel|wrong|not right)[.!。！ ]*$"
 )
 _CN_NUMBERS = {
     "一": 1,
@@ -390,6 +390,17 @@ def _ask_verify(out: Step, intent: str | None, u: Understanding) -> Step:
 
 # ------------------------------------------------------------------ forms
 
+_FORM_INTENTS = {
+    "promise_amount": "promise_to_pay",
+    "promise_date": "promise_to_pay",
+    "promise_confirm": "promise_to_pay",
+    "plan_choose": "request_instalment",
+    "plan_confirm": "request_instalment",
+    "dispute_reason": "dispute",
+    "complaint_text": "complaint",
+    "stop_channel": "stop_contact",
+}
+
 
 def _form(
     state: State,
@@ -404,8 +415,11 @@ def _form(
     """Handle a message that answers the form of ``state``; False: not an answer."""
     name_ = state.name
     text = _plain(u, s)
-    # a sure, different request leaves any form (but digits in verify, yes/no in confirm...)
+    form_intent = _FORM_INTENTS.get(name_)
     leaving = sure and intent in ("human", "goodbye", "complaint", "dispute", "stop_contact")
+    if name_ in ("promise_confirm", "plan_confirm") and (_YES.match(text) or _NO.match(text)):
+        leaving = False  # a yes or a no answers the question, whatever the model says
+    # a sure, different request leaves any form (but digits in verify, yes/no in confirm...)
     if name_ == "verify":
         if f.verification == "ok":
             pending = state.slots.get("pending")
@@ -449,6 +463,7 @@ def _form(
     if name_ in ("promise_amount", "promise_date", "promise_confirm"):
         if leaving:
             return False
+        out.intent = form_intent
         before = dict(out.slots)
         _promise_entities(out, u)
         changed = out.slots != before
@@ -476,6 +491,7 @@ def _form(
     if name_ in ("plan_choose", "plan_confirm"):
         if leaving:
             return False
+        out.intent = form_intent
         choices = [_choice_from(c) for c in state.slots.get("choices", [])]
         if name_ == "plan_choose":
             n = _choice_number(text, len(choices))
@@ -515,17 +531,20 @@ def _form(
     if name_ == "dispute_reason":
         if sure and intent in ("human", "goodbye", "complaint", "stop_contact"):
             return False
+        out.intent = form_intent
         reason = _label(DISPUTE_NAMES, s.text) or _match(_REASON_WORDS, text) or "other"
         _dispute_commit(out, state.slots["loan_id"], reason)
         return True
     if name_ == "complaint_text":
         if sure and intent in ("human", "goodbye", "dispute", "stop_contact"):
             return False
+        out.intent = form_intent
         _complaint_commit(out, state.slots.get("loan_id"), s.text, text)
         return True
     if name_ == "stop_channel":
         if sure and intent in ("human", "goodbye", "complaint", "dispute"):
             return False
+        out.intent = form_intent
         channel = _label(CHANNEL_NAMES, s.text) or _match(_CHANNEL_WORDS, text)
         if channel is None:
             _offer_channels(out, lang)

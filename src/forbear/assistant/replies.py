@@ -202,7 +202,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "deferral, and a member of staff will also look at your situation.",
     ),
     "already_paid": (
-        "如果您已经还款，请回复付款凭证（转账截图或交易流水号）。工作人员会核对，"
+        "如果您已经还过了，可以发送转账截图或交易流水号作为凭证。工作人员会核对，"
         "核实后更新您的账户。我已为您转交工作人员。",
         "If you have already paid, please send the proof (a screenshot or the transaction "
         "reference). Staff will check it and update your account. I have passed this to a "
@@ -292,11 +292,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "instalment plan. Which day?",
     ),
     "promise_confirm": (
-        "您承诺在 {day} 还款 {amount}，对吗？",
+        "您承诺在 {day}还款 {amount}，对吗？",
         "You promise to pay {amount} on {day}, is that right?",
     ),
     "promise_done": (
-        "已记录您的承诺：{day} 还款 {amount}。谢谢您！",
+        "已记录您的承诺：{day}还款 {amount}。谢谢您！",
         "Your promise is recorded: {amount} on {day}. Thank you!",
     ),
     # plans
@@ -306,12 +306,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "plan's number.",
     ),
     "plan_line_restructure": (
-        "{n}. 分{count}期：首期 {first_day} {first_amount}，每期最多 {largest}，合计 {total}",
+        "{n}. 分{count}期：首期 {first_day}还 {first_amount}，每期最多 {largest}，合计 {total}",
         "{n}. {count} instalments: the first {first_amount} on {first_day}, at most {largest} "
         "each, {total} in all",
     ),
     "plan_line_deferral": (
-        "{n}. 延期{months}个月：首期 {first_day} {first_amount}，共{count}期，合计 {total}",
+        "{n}. 延期{months}个月：首期 {first_day}还 {first_amount}，共{count}期，合计 {total}",
         "{n}. A {months}-month deferral: the first {first_amount} on {first_day}, {count} "
         "instalments, {total} in all",
     ),
@@ -321,13 +321,13 @@ TEXTS: dict[str, tuple[str, str]] = {
         "of staff, who will see what else can be done.",
     ),
     "plan_confirm": (
-        "您选择的方案：共{count}期，首期 {first_day} 还 {first_amount}，之后每月一期，"
+        "您选择的方案：共{count}期，首期 {first_day}还 {first_amount}，之后每月一期，"
         "每期最多 {largest}，合计 {total}。确认办理吗？",
         "Your plan: {count} instalments, the first {first_amount} on {first_day}, then one a "
         "month of at most {largest}, {total} in all. Shall I set it up?",
     ),
     "plan_done": (
-        "已为您办理该方案，首期 {first_day} 还 {first_amount}。完整的还款计划可以在借款页面查看。",
+        "已为您办理该方案，首期 {first_day}还 {first_amount}。完整的还款计划可以在借款页面查看。",
         "Your plan is set up: the first instalment is {first_amount} on {first_day}. The full "
         "schedule is on your loan's page.",
     ),
