@@ -7,6 +7,20 @@ disputes, complaints, opt-outs), the very use cases of the portal
 Transcripts are personal data: every turn's text is encrypted (its own key context),
 masked by role when staff read it, covered by retention, the borrower's export and key
 rotation; the compliance console reads one with an audited purpose.
+
+Modules: :mod:`.conversations` (open under lock, turns, the engine's state),
+:mod:`.identity` (the ID-digits check), :mod:`.handoff` (to the agents' queue, the
+vulnerability hold, "not my number"), :mod:`.outbound` (answers by SMS / app through the
+outbox), :mod:`.staff` (the agents' queue and actions), :mod:`.transcripts` (reading),
+:mod:`.retention` (how long they are kept).
+
+Where the signatures differ from the issue's first sketch: :func:`take_over`,
+:func:`release` and :func:`close` take the ``vault`` (they may record a system turn,
+encrypted like every turn); the staff functions and :func:`transcript` take ``now`` (and
+an optional ``today``: the business day whose book date the bucket scope reads);
+:func:`record_turn` takes an optional ``outbox_id`` (the outbox row that carried the
+turn, which the dispatcher's quiet-hours check follows back to the borrower's message);
+:func:`flag_vulnerable` and :func:`mark_wrong_number` return the new hold's id or None.
 """
 
 from forbear.services.assistant.conversations import (

@@ -17,6 +17,9 @@ messages start one conversation, and every message of a conversation is handled 
 time until the caller's transaction ends. Staff use cases (:mod:`.staff`) take the
 conversation's lock only (same order: no deadlock).
 
+**Identity failures** of a sender's last conversation still in their window
+(:data:`VERIFY_WINDOW`) are carried into the sender's next one.
+
 **Idle.** A conversation not touched for :data:`IDLE` is closed when its subject writes
 again, and a new one starts (the old dialogue state would only confuse).
 
@@ -51,6 +54,9 @@ from forbear.store.locks import LockSpace, lock
 from forbear.store.models import Borrower, ContactPoint, OwnerType
 
 IDLE = timedelta(hours=24)
+# The identity check's window (:mod:`.identity`): failures count for a day, across the
+# sender's conversations (a new conversation does not give a guesser three more tries).
+VERIFY_WINDOW = timedelta(hours=24)
 MAX_TEXT = 2000  # characters of one turn kept (a longer message is cut)
 LANGUAGES = ("zh", "en")
 START_STATE = "start"
@@ -320,6 +326,21 @@ def _start(
                 "borrower_id": int(point.borrower_id),
                 "contact_point_id": int(point.id),
                 "owner_type": point.owner_type,
+            }
+        earlier = conn.execute(
+            select(_C.verify_failures, _C.verify_window_start)
+            .where(
+                _C.sender_bidx == bidx,
+                _C.verify_window_start.is_not(None),
+                _C.verify_window_start > now - VERIFY_WINDOW,
+            )
+            .order_by(_C.id.desc())
+            .limit(1)
+        ).first()
+        if earlier is not None:
+            values |= {
+                "verify_failures": int(earlier.verify_failures),
+                "verify_window_start": earlier.verify_window_start,
             }
     new_id = int(conn.execute(insert(_C).values(**values).returning(_C.id)).scalar_one())
     lock_conversation(conn, new_id)

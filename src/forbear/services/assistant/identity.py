@@ -7,7 +7,9 @@ them, in constant time, with the number on the file (``borrowers.national_id_enc
 
 - :data:`MAX_FAILURES` wrong answers within :data:`WINDOW` lock the check (``locked``)
   until the window has passed; the failures are counted under the conversation's lock, so
-  parallel guesses count one by one (exactly three, never more).
+  parallel guesses count one by one (exactly three, never more). A sender's failures
+  still in their window carry over into the sender's next conversation
+  (:func:`.conversations.open_conversation`): closing a conversation is no way round.
 - A third party's number, an unknown sender, or a borrower whose ID number was erased
   get ``wrong`` exactly like a mismatch, counted the same: the answer never tells whether
   the number is on file.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Connection, select, update
@@ -26,6 +28,7 @@ from sqlalchemy import Connection, select, update
 from forbear.domain.errors import ValidationError
 from forbear.services.assistant.conversations import (
     SYSTEM_ACTOR,
+    VERIFY_WINDOW,
     Conversation,
     get_conversation,
     lock_conversation,
@@ -36,7 +39,7 @@ from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.models import Borrower, OwnerType
 
 MAX_FAILURES = 3
-WINDOW = timedelta(hours=24)
+WINDOW = VERIFY_WINDOW
 DIGITS = (4, 6)
 _C = AssistantConversation
 

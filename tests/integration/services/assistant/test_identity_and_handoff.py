@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, select
 
+from forbear.domain.access import Actor, Role
 from forbear.domain.compliance.config import default_rules
 from forbear.domain.errors import ValidationError
 from forbear.services import assistant as svc
@@ -188,3 +189,23 @@ def test_not_my_number_puts_the_review_hold_on_that_point(
     assert svc.mark_wrong_number(connection, third, now=NOW) is None
     stranger = _sms(connection, vault, STRANGER_PHONE)
     assert svc.mark_wrong_number(connection, stranger, now=NOW) is None
+
+
+def test_a_new_conversation_does_not_reset_the_failures(
+    connection: Connection, vault: PiiVault, book: dict[str, int]
+) -> None:
+    c = _sms(connection, vault, DEBTOR_PHONE)
+    for digits in ("0000", "1111"):
+        svc.verify_identity(connection, vault, c, id_digits=digits, now=NOW)
+    # an agent closes it; the sender writes again at once
+    svc.close(connection, Actor("web:alice", Role.AGENT), vault, c.id, NOW)
+    again = svc.open_conversation(connection, vault, channel="sms", now=NOW, sender=DEBTOR_PHONE)
+    assert again.id != c.id and again.verify_failures == 2
+    third = svc.verify_identity(connection, vault, again, id_digits="2222", now=NOW)
+    assert third.outcome.value == "locked"
+    # a day later the slate is clean
+    svc.close(connection, Actor("web:alice", Role.AGENT), vault, again.id, NOW)
+    later = NOW + timedelta(days=1, minutes=1)
+    fresh = svc.open_conversation(connection, vault, channel="sms", now=later, sender=DEBTOR_PHONE)
+    assert fresh.verify_failures == 0
+    assert svc.verify_identity(connection, vault, fresh, id_digits="1233", now=later).ok
