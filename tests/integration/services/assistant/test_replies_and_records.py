@@ -5,19 +5,20 @@ retention (issue 14, items 3 and 7)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
 
 from forbear.domain.access import Actor, Role
 from forbear.services import assistant as svc
-from forbear.services import keys
+from forbear.services import keys, retention
 from forbear.services.assistant import retention as kept
 from forbear.services.outreach import replies
 from forbear.services.outreach.callbacks import CallbackKind, SignedCallback, accept
 from forbear.services.privacy import export_borrower
 from forbear.store.assistant import AssistantConversation, AssistantTurn
 from forbear.store.crypto import PiiVault
+from forbear.store.models import Loan
 from forbear.store.outreach import InboundMessage
 
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
@@ -164,3 +165,28 @@ def test_retention_keeps_the_borrowers_and_forgets_strangers_and_slots(
     erased = kept.erase_borrowers(connection, [book["C0001"]])
     assert erased == {"assistant_conversations": 2, "assistant_turns": 1}
     assert connection.execute(select(func.count()).select_from(AssistantTurn)).scalar_one() == 0
+
+
+def test_the_retention_purge_erases_an_anonymised_borrowers_transcripts(
+    connection: Connection, vault: PiiVault, book: dict[str, int]
+) -> None:
+    gone = svc.open_conversation(
+        connection, vault, channel="portal", now=NOW, borrower_id=book["C0001"]
+    )
+    svc.record_turn(connection, vault, gone, role="borrower", text="我想结清", now=NOW)
+    stays = svc.open_conversation(
+        connection, vault, channel="portal", now=NOW, borrower_id=book["C0002"]
+    )
+    svc.record_turn(connection, vault, stays, role="borrower", text="还在还款中", now=NOW)
+    # C0001's loans written off long ago; C0002's loan still open
+    connection.execute(
+        update(Loan)
+        .where(Loan.id.in_([book["L0001"], book["L0002"]]))
+        .values(written_off_on=date(2026, 2, 1))
+    )
+    report = retention.purge(connection, vault, as_of=date(2035, 1, 1), actor="ops", now=NOW)
+    assert report.borrowers_anonymised == 1
+    assert report.counts["assistant_conversations"] == 1
+    assert report.counts["assistant_turns"] == 1
+    left = connection.execute(select(AssistantTurn.conversation_id)).scalars().all()
+    assert left == [stays.id]
