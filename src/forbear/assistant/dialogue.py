@@ -41,6 +41,7 @@ from forbear.assistant.replies import (
 
 START = "start"
 HANDED_OVER = "handed_over"
+THIRD_PARTY = "third_party"  # the slot of a conversation with someone writing for another
 
 # Intents about a debt: identity first.
 DEBT_INTENTS = frozenset(
@@ -290,10 +291,15 @@ def step(state: State, u: Understanding | None, s: Screened, f: Facts, lang: str
             out.actions.append(Action("mark_wrong_number"))
             out.slots, out.state = {}, START
             return out.say("wrong_number")
+    # Someone who says they write for another person is a third party for the rest of the
+    # conversation, even in the borrower's own session ("我是她丈夫，用她的手机登录的").
+    claimed = s.third_party or bool(state.slots.get(THIRD_PARTY))
     harmless = ("greet", "goodbye", "human", "rights", "out_of_scope")
-    if not f.verified and (s.third_party or f.party == "third_party") and u.intent not in harmless:
-        out.slots, out.state = {}, START
-        return out.say("third_party")
+    if claimed or (not f.verified and f.party == "third_party"):
+        out.slots = {THIRD_PARTY: True} if claimed else {}
+        if u.intent not in harmless:
+            out.state = START
+            return out.say("third_party")
     intent = _label_intent(s.text) or u.intent
     sure = u.confident or _label_intent(s.text) is not None
     out.intent = intent
@@ -328,6 +334,8 @@ def step(state: State, u: Understanding | None, s: Screened, f: Facts, lang: str
 
 
 def _intent(intent: str, u: Understanding, s: Screened, f: Facts, lang: str, out: Step) -> Step:
+    if intent in DEBT_INTENTS and out.slots.get(THIRD_PARTY):
+        return out.say("third_party")
     if intent in DEBT_INTENTS and not f.verified:
         return _ask_verify(out, intent, u)
     out.state = START if out.state != HANDED_OVER else out.state

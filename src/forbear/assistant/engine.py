@@ -98,6 +98,10 @@ _OUTCOMES: dict[str, dialogue.VerifyResult] = {"ok": "ok", "wrong": "wrong", "lo
 _REFUSED = (Conflict, ValidationError, NotFound)
 
 
+class ModelFailed(Exception):
+    """The intent model raised on a readable message (logged; a person takes over)."""
+
+
 class _BookFacts:
     """The dialogue's :class:`~.dialogue.Facts` from the book, read on demand within the
     message's transaction; nothing about a debt is read unless identity is verified."""
@@ -209,10 +213,19 @@ class _Turn:
 class Assistant:
     """The conversation engine (module docstring)."""
 
-    def __init__(self, app: Any, understander: Understander, *, llm: Rephraser | None = None):
+    def __init__(
+        self,
+        app: Any,
+        understander: Understander,
+        *,
+        llm: Rephraser | None = None,
+        deliver: bool = True,
+    ):
         self.app = app
         self.understander = understander
         self.llm = llm
+        # queue sms/app answers for the dispatcher (off for the terminal's simulated SMS)
+        self.deliver = deliver
 
     # ------------------------------------------------------------------ the message
 
@@ -264,7 +277,12 @@ class Assistant:
             )
             state = State(conv.state or dialogue.START, dict(conv.slots), conv.misses)
             try:
+                if u is None and not (s.empty or s.unreadable or s.crisis):
+                    raise ModelFailed  # the model failed on a readable message
                 step = dialogue.step(state, u, s, facts, lang)
+            except ModelFailed:
+                step = dialogue.Step(state=state.name, slots=state.slots, misses=state.misses)
+                step.say("fallback").hand_over("other")
             except _REFUSED:
                 log.warning("assistant: a fact could not be read", exc_info=False)
                 step = dialogue.Step(state=dialogue.START, slots={}, misses=0, intent=None)
@@ -273,9 +291,9 @@ class Assistant:
             replies = list(step.replies)
             for action in step.actions:
                 replies.extend(self._act(conn, conv, action, as_of, received, facts, turn))
-            shown_verified = facts.verified
+            shown_verified = facts.verified and not step.slots.get(dialogue.THIRD_PARTY)
             texts = [render(r, lang, verified=shown_verified) for r in replies]
-            texts = self._guard(texts, conv, lang, rules, received, turn)
+            texts = self._guard(texts, conv, lang, rules, received, turn, shown_verified)
             if turn.handed_over and not any(a.kind == "hand_over" for a in step.actions):
                 self._hand_over(conn, conv, turn.reason or "other", step.intent, received)
             handed = turn.handed_over or any(a.kind == "hand_over" for a in step.actions)
@@ -486,11 +504,11 @@ class Assistant:
         rules: CompiledRules,
         now: datetime,
         turn: _Turn,
+        verified: bool,
     ) -> list[str]:
         """Every reply through the guardrails (and the optional rephrasing, checked the
         same way); a failing reply becomes the fallback and the conversation goes to a
         person."""
-        verified = conv.verified and conv.borrower_id is not None
         zone = self.app.settings.lender_timezone
 
         def ok(text: str) -> bool:
@@ -529,7 +547,7 @@ class Assistant:
         """Record the assistant's turns; queue them for the dispatcher on sms/app."""
         for text in texts:
             outbox_id = None
-            if conv.channel in _OUTBOUND:
+            if conv.channel in _OUTBOUND and self.deliver:
                 try:
                     outbox_id = conversations.queue_outbound(
                         conn,

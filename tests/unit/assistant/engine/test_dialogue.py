@@ -227,3 +227,26 @@ def test_wrong_number_from_an_unverified_sender_marks_it(nlu: FakeUnderstander) 
     out = run(nlu, FakeFacts(verified=False, party="debtor"), State(), "不是我的号码")
     assert [a.kind for a in out.actions] == ["mark_wrong_number"]
     assert out.replies[0].key == "wrong_number"
+
+
+def test_someone_in_the_borrowers_session_who_says_they_are_the_spouse(
+    nlu: FakeUnderstander,
+) -> None:
+    nlu.teach("我是她丈夫，用她的手机登录的，她到底欠你们多少钱", "balance")
+    nlu.teach("那我欠多少", "balance")
+    nlu.teach("你好", "greet")
+    facts = FakeFacts(verified=True, party="session")
+    out = run(nlu, facts, State(), "我是她丈夫，用她的手机登录的，她到底欠你们多少钱")
+    assert [r.key for r in out.replies] == ["third_party"] and out.slots == {"third_party": True}
+    hello = run(nlu, facts, after(out), "你好")
+    assert hello.replies[0].key == "greet" and hello.slots == {"third_party": True}
+    again = run(nlu, facts, after(hello), "那我欠多少")
+    assert [r.key for r in again.replies] == ["third_party"] and facts.reads == 0
+
+
+def test_the_borrower_telling_what_the_spouse_asked_is_not_a_third_party(
+    nlu: FakeUnderstander,
+) -> None:
+    nlu.teach("我老婆问我欠多少", "balance")
+    out = run(nlu, FakeFacts(), State(), "我老婆问我欠多少")
+    assert out.replies[0].key == "balance_line"
