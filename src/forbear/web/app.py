@@ -139,28 +139,46 @@ def safe_path(path: str) -> str:
     return _UNSAFE_SEGMENT.sub("*", path)[:200]
 
 
+class AssistantUnavailable(RuntimeError):
+    """The engine could not be built a moment ago (its model is missing and could not be
+    trained): not tried again before :data:`AssistantHolder.RETRY_AFTER` seconds."""
+
+
 class AssistantHolder:
     """The borrower assistant's engine (:mod:`forbear.assistant.engine`), built on first use
     (loading the intent model takes a while and most requests never need it, nor most
     tests), once per app, thread-safe. The portal chat, the assistant API and the inbound
-    reply endpoint reach it as ``request.app.state.assistant.get()``. Tests may hand in an
-    engine built over a model they share (``engine``)."""
+    reply endpoint reach it as ``request.app.state.assistant.get()``. A build that fails is
+    not retried for :data:`RETRY_AFTER` seconds (a missing model would otherwise be trained
+    again for every message). Tests may hand in an engine built over a model they share."""
+
+    RETRY_AFTER = 60.0
 
     def __init__(self, forbear: Database, engine: Assistant | None = None) -> None:
         self._forbear = forbear
         self._lock = threading.Lock()
         self._engine: Assistant | None = engine
+        self._failed_at: float | None = None
 
     def get(self) -> Assistant:
         engine = self._engine
-        if engine is None:
-            with self._lock:
-                engine = self._engine
-                if engine is None:
-                    from forbear.assistant.engine import build
+        if engine is not None:
+            return engine
+        with self._lock:
+            if self._engine is not None:
+                return self._engine
+            if self._failed_at is not None and (
+                time.monotonic() - self._failed_at < self.RETRY_AFTER
+            ):
+                raise AssistantUnavailable("the assistant's engine failed to build just now")
+            from forbear.assistant.engine import build
 
-                    engine = self._engine = build(self._forbear)
-        return engine
+            try:
+                self._engine = build(self._forbear)
+            except Exception:
+                self._failed_at = time.monotonic()
+                raise
+            return self._engine
 
 
 def plotly_js() -> Path:

@@ -26,15 +26,23 @@ contradicts what is stored              409     ``conflict``
 An event delivered again (a provider's retry, freshly signed) answers 200 with ``status``
 ``duplicate`` and changes nothing. The answers say nothing about a borrower: a reply from
 an unknown number is answered like any other.
+
+With ``Settings.assistant_sms`` on, an SMS reply that is not an opt-out is routed to the
+borrower assistant (issue 14): once the reply's transaction has committed and the provider
+has its answer (the same answer as ever), the reply is handed to the conversation engine
+(:mod:`forbear.assistant.engine`), which queues its answers for the dispatcher. If the
+engine fails, the failure is logged (its type only, no personal data) and the reply stays
+for the agents' reply inbox.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Path, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic import ValidationError as SchemaError
@@ -48,6 +56,7 @@ from forbear.web.deps import state_of
 from forbear.web.errors import ERROR_RESPONSES, render
 from forbear.web.i18n import Translator, request_lang
 
+log = logging.getLogger("forbear.web.channels")
 router = APIRouter(prefix="/channels", tags=["channels"])
 
 TIMESTAMP_HEADER = "x-forbear-timestamp"
@@ -199,11 +208,15 @@ async def receipt(request: Request, provider: Provider) -> Response | BaseModel:
     responses=RESPONSES,
     summary="A borrower's reply (SMS or e-mail)",
 )
-async def reply(request: Request, provider: Provider) -> Response | BaseModel:
+async def reply(
+    request: Request, provider: Provider, background: BackgroundTasks
+) -> Response | BaseModel:
     """A reply to a message: an opt-out (退订 / TD / STOP ...) stops that medium and is
-    confirmed once; any other reply goes to the agents. The answer is the same whether
-    the sender is known or not."""
+    confirmed once; any other reply goes to the agents, or to the borrower assistant when
+    ``assistant_sms`` is on (then the assistant answers by SMS). The answer is the same
+    whether the sender is known or not."""
     web = state_of(request)
+    to_assistant = web.forbear.settings.assistant_sms
 
     def work(callback: SignedCallback, body: ReplyIn) -> CallbackOut:
         found = replies.IncomingReply(
@@ -219,11 +232,40 @@ async def reply(request: Request, provider: Provider) -> Response | BaseModel:
             now = web.now()
             accepted = accept(conn, callback, replies.event_key(found, vault), now=now)
             done = replies.receive_reply(
-                conn, accepted, found, provider=provider, vault=vault, now=now
+                conn,
+                accepted,
+                found,
+                provider=provider,
+                vault=vault,
+                now=now,
+                assistant_sms=to_assistant,
             )
+        # committed: the engine works after the provider has its answer
+        if done.routed_to == "assistant" and done.reply_id is not None and body.channel == "sms":
+            background.add_task(hand_to_assistant, request, done.reply_id, found, now)
         return CallbackOut(status=done.status)
 
     return await _answer(request, provider, CallbackKind.REPLY, ReplyIn, work)
+
+
+def hand_to_assistant(
+    request: Request, reply_id: int, found: replies.IncomingReply, received_at: datetime
+) -> None:
+    """The stored reply to the conversation engine, then marked handled by it. Never
+    raises: a failure is logged without personal data (the error's type only) and the reply
+    stays unhandled, so it reaches the agents' reply inbox."""
+    web = state_of(request)
+    try:
+        from forbear.assistant.engine import Incoming  # only when the assistant is on
+
+        engine = request.app.state.assistant.get()
+        out = engine.handle(
+            Incoming(channel="sms", text=found.text, received_at=received_at, sender=found.sender)
+        )
+        with web.forbear.transaction() as conn:
+            replies.mark_handled_by_assistant(conn, reply_id, out.conversation_id, now=web.now())
+    except Exception as exc:  # the reply stays for the agents
+        log.error("assistant did not take reply %s: %s", reply_id, type(exc).__name__)
 
 
 @router.post(
