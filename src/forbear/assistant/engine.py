@@ -265,7 +265,9 @@ class Assistant:
             rules = rules_in_force(conn, self.app.settings.data_dir)
             as_of = book_date(conn, today) or today
             verification: dialogue.VerifyResult | None = None
-            if self._checks_identity(conv, u):
+            if self._checks_identity(conv, u) and not (
+                s.third_party or conv.slots.get(dialogue.THIRD_PARTY)
+            ):  # someone who said they write for another is never verified
                 assert u is not None
                 checked = conversations.verify_identity(
                     conn, self.app.vault, conv, id_digits=u.digits[0], now=received

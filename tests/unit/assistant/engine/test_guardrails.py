@@ -27,6 +27,7 @@ from forbear.domain.compliance.config import default_rules
         "I want to kill myself",
         "I just want to end it all",
         "I'm feeling suicidal",
+        "还不上就去死算了，一了百了",
     ],
 )
 def test_crisis_words_in_any_form(text: str) -> None:
@@ -79,6 +80,8 @@ def test_the_borrower_is_not_a_third_party(text: str) -> None:
 
 def test_abuse_wrong_number_and_bad_input() -> None:
     assert screen("你们这帮傻逼").abuse and screen("fuck off").abuse
+    assert screen("you f***ing scammers, I'll burn your office down").abuse
+    assert screen("你去死吧").abuse and not screen("你去死吧").crisis
     assert screen("不是我的号码").wrong_number and screen("wrong number").wrong_number
     assert screen("").empty and screen(None).empty and screen("   \n").empty
     assert screen(b"\xff\xfe\x00").unreadable or screen(b"\xff\xfe\x00").empty
