@@ -31,6 +31,7 @@ $(DEV_STAMP): pyproject.toml $(BASE_STAMP)
 
 demo: $(BASE_STAMP)
 	$(BIN)/forbear demo --borrowers $(BORROWERS)
+	$(BIN)/forbear assistant train
 	$(BIN)/forbear serve
 
 test: $(DEV_STAMP) lint typecheck
