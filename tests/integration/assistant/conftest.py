@@ -100,7 +100,7 @@ def _rows(n: int) -> list[dict[str, str | None]]:
                 national_id=resident_id(i + 1),
                 mobile=f"1381234{i:04d}" if not other else "13666778899",
                 principal="7777.00" if other else "12345.00",
-                start_date="2026-01-15",
+                start_date="2026-01-08" if other else "2026-01-15",
                 emergency_name="司马光" if other else _name(i + 3) + "华",
                 emergency_relation="spouse",
                 emergency_mobile=f"1398765{i:04d}" if not other else "13555667788",
@@ -237,7 +237,6 @@ def fresh_forbear(built: BuiltBook, folder: Path) -> Iterator[Forbear]:
 def understander() -> Any:
     """The trained intent model, loaded once (the artefact `forbear assistant train` builds)."""
     from assistant_model import trained_model_dir
-
     from forbear.assistant.nlu import model
 
     return model.load(trained_model_dir())
