@@ -208,3 +208,52 @@ def _print_figures(figures: dict[str, Any]) -> None:
         cells = [str(figures["confusion"][i][j] or ".") for j in used]
         matrix.add_row(f"{i + 1} {labels[i]}", *cells)
     console.print(matrix)
+
+
+@app.command("chat")
+def chat_command(
+    borrower: Annotated[
+        int | None, typer.Option("--borrower", help="speak as this borrower (identified)")
+    ] = None,
+    phone: Annotated[
+        str | None,
+        typer.Option("--phone", help="speak as an SMS sender from this number (ID check applies)"),
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+) -> None:
+    """Chat with the assistant on the terminal: one line, one message."""
+    import sys
+
+    from forbear.assistant.engine import build
+    from forbear.assistant.terminal import chat
+
+    if (borrower is None) == (phone is None) or lang not in ("zh", "en"):
+        err.print("[red]error:[/] give --borrower ID or --phone NUMBER, and --lang zh or en")
+        raise typer.Exit(EXIT_REJECTED)
+    try:
+        forbear = open_app()
+        engine = build(forbear)
+        engine.deliver = False  # a terminal conversation sends nothing anywhere
+        interactive = sys.stdin.isatty()
+
+        def lines() -> Any:
+            while True:
+                if interactive:
+                    sys.stdout.write("> ")
+                    sys.stdout.flush()
+                line = sys.stdin.readline()
+                if not line:
+                    return
+                yield line
+
+        chat(
+            forbear,
+            engine,
+            lines=lines(),
+            write=lambda text: print(text, flush=True),
+            borrower_id=borrower,
+            phone=phone,
+            lang=lang,
+        )
+    except Exception as exc:
+        raise typer.Exit(report_error(exc)) from None
