@@ -73,8 +73,17 @@ def world(
         yield forbear, Assistant(forbear, understander), list(sqlite_assistant_book.book.people)
 
 
-def test_promise_by_sms_at_night_after_the_id_check(world: Any) -> None:
-    forbear, engine, people = world
+@pytest.fixture
+def any_world(
+    assistant_book: BuiltBook, understander: Any, tmp_path: Path
+) -> Iterator[tuple[Forbear, Assistant, list[Person]]]:
+    """The world on SQLite and on PostgreSQL."""
+    with fresh_forbear(assistant_book, tmp_path) as forbear:
+        yield forbear, Assistant(forbear, understander), list(assistant_book.book.people)
+
+
+def test_promise_by_sms_at_night_after_the_id_check(any_world: Any) -> None:
+    forbear, engine, people = any_world
     p = people[60]
     chat = Chat(engine, NIGHT, sender=p.phone)
     first = chat.say("我欠你们多少钱")
