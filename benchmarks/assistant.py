@@ -169,23 +169,24 @@ def baseline_model(model_dir: Path, out_dir: Path) -> Path:
     """The baseline artefact: the n-gram classifier alone, fitted on the shipped training
     set, with the model's thresholds (written like a real artefact, so ``load`` reads it
     the same way)."""
-    import joblib
-
+    from forbear.assistant.nlu import INTENTS
     from forbear.assistant.nlu.model import (
         DEFAULT_DATA,
         META_FILE,
-        PIPELINE_FILE,
+        RUNTIME_FILE,
         fit_classifier,
         load_training_data,
         read_meta,
     )
     from forbear.assistant.nlu.normalise import normalise
+    from forbear.assistant.nlu.runtime import from_fitted
 
     meta = read_meta(model_dir) | {"encoder": None, "cv": None}
     texts, labels = load_training_data(DEFAULT_DATA)
     classifier = fit_classifier([normalise(t) for t in texts], labels, None)
     out_dir.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"sha": meta["training_data_sha256"], "c": classifier}, out_dir / PIPELINE_FILE)
+    with (out_dir / RUNTIME_FILE).open("wb") as f:
+        from_fitted(classifier, INTENTS).save(f, meta["training_data_sha256"])
     (out_dir / META_FILE).write_text(json.dumps(meta))
     return out_dir
 

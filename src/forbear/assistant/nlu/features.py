@@ -13,8 +13,6 @@ from functools import cache
 from typing import Any, Protocol
 
 import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 # The model never reads more than this many characters of a message (e5 stops at 512
 # tokens anyway; a longer message is cut by the engine with a polite note).
@@ -77,9 +75,12 @@ def default_encoder() -> E5Encoder:
     return E5Encoder()
 
 
-def char_vectoriser() -> TfidfVectorizer:
+def char_vectoriser() -> Any:
     """Character 1-3-grams within word boundaries (Chinese runs count as one word),
-    sublinear term frequency, L2-normalised rows."""
+    sublinear term frequency, L2-normalised rows. (scikit-learn is imported for training
+    only: answering uses :mod:`.runtime`.)"""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return TfidfVectorizer(
         analyzer="char_wb",
         ngram_range=(1, 3),
@@ -91,11 +92,13 @@ def char_vectoriser() -> TfidfVectorizer:
 
 def combine(
     embeddings: np.ndarray[Any, np.dtype[np.float32]] | None,
-    ngrams: sparse.spmatrix,
+    ngrams: Any,
     embedding_weight: float,
-) -> sparse.csr_matrix:
+) -> Any:
     """One row per message: the embedding (scaled by ``embedding_weight``) then the
     n-grams. Without an encoder (the benchmark's baseline), the n-grams alone."""
+    from scipy import sparse
+
     if embeddings is None:
         return sparse.csr_matrix(ngrams)
     dense = sparse.csr_matrix(embeddings * np.float32(embedding_weight))

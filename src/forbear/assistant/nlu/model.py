@@ -4,14 +4,16 @@
 message once, cross-validates (5 folds, stratified, seeded) to report accuracy and
 macro-F1 and to choose the two thresholds, fits the final classifier on everything and
 writes the artefact: a directory with ``pipeline.joblib`` (the fitted TF-IDF vectoriser
-and logistic regression, scikit-learn objects and numpy arrays) and ``meta.json`` (model
-version, the training data's sha256, the intents, thresholds, encoder name and version,
-scikit-learn version, CV figures, trained_at).
+and logistic regression, scikit-learn objects and numpy arrays, for inspection and
+retraining), ``runtime.npz`` (the same model as plain arrays: what the app answers with,
+without importing scikit-learn, :mod:`.runtime`) and ``meta.json`` (model version, the
+training data's sha256, the intents, thresholds, encoder name and version, scikit-learn
+version, CV figures, trained_at).
 
-``load(model_dir)`` refuses an artefact made from other training data, another encoder
-version or another scikit-learn (:class:`ModelUnusable`, a ConfigurationError);
-``load_or_train(model_dir)`` trains when it is missing or stale (one log line, nothing
-downloaded).
+``load(model_dir)`` refuses an artefact made from other training data, for other intents,
+by another model version or with another encoder version (:class:`ModelUnusable`, a
+ConfigurationError); ``load_or_train(model_dir)`` trains when it is missing or stale (one
+log line, nothing downloaded).
 
 The thresholds: a message is *confident* when its top probability is at least
 ``min_confidence`` and leads the runner-up by at least ``min_margin``. Both are chosen on
@@ -34,13 +36,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
-import sklearn
 import yaml
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import StratifiedKFold
 
 from forbear.assistant.nlu import INTENTS, Understanding
 from forbear.assistant.nlu.entities import extract
@@ -52,6 +49,7 @@ from forbear.assistant.nlu.features import (
     default_encoder,
 )
 from forbear.assistant.nlu.normalise import detect_language, normalise
+from forbear.assistant.nlu.runtime import LinearIntentModel, from_fitted
 from forbear.domain.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -59,6 +57,7 @@ log = logging.getLogger(__name__)
 MODEL_VERSION = "1"
 DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "train.yaml"
 PIPELINE_FILE = "pipeline.joblib"
+RUNTIME_FILE = "runtime.npz"
 META_FILE = "meta.json"
 
 # Intents that start an action or disclose something about a debt: an out-of-scope
@@ -129,8 +128,8 @@ def load_training_data(path: Path) -> tuple[list[str], list[str]]:
 class Classifier:
     """The fitted part: vectoriser and logistic regression (labels in INTENTS order)."""
 
-    vectoriser: Any
-    regression: LogisticRegression
+    vectoriser: Any  # TfidfVectorizer
+    regression: Any  # LogisticRegression
     embedding_weight: float
     uses_encoder: bool
     # e5 vectors all point roughly the same way: each dimension is centred and scaled
@@ -166,6 +165,8 @@ def fit_classifier(
     c: float = C,
     embedding_weight: float = EMBEDDING_WEIGHT,
 ) -> Classifier:
+    from sklearn.linear_model import LogisticRegression
+
     vectoriser = char_vectoriser()
     ngrams = vectoriser.fit_transform(cut(normalised))
     model = Classifier(
@@ -193,6 +194,8 @@ def out_of_fold(
     embedding_weight: float = EMBEDDING_WEIGHT,
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Each message's probabilities from a model that did not see it (INTENTS order)."""
+    from sklearn.model_selection import StratifiedKFold
+
     texts = list(normalised)
     y = np.asarray(labels)
     probs = np.zeros((len(texts), len(INTENTS)))
@@ -264,7 +267,10 @@ class TrainedUnderstander:
     """The :class:`~forbear.assistant.nlu.Understander` the app uses."""
 
     def __init__(
-        self, classifier: Classifier, meta: dict[str, Any], encoder: Encoder | None
+        self,
+        classifier: Classifier | LinearIntentModel,
+        meta: dict[str, Any],
+        encoder: Encoder | None,
     ) -> None:
         self.classifier = classifier
         self.meta = meta
@@ -340,6 +346,10 @@ def train(
 ) -> TrainReport:
     """Cross-validate, fit on everything, write the artefact to ``out_dir`` (files replaced
     atomically, meta.json last)."""
+    import joblib
+    import sklearn
+    from sklearn.metrics import accuracy_score, f1_score
+
     if out_dir is None:
         raise ModelUnusable("no model directory given")
     started = time.perf_counter()
@@ -371,6 +381,7 @@ def train(
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomic(out_dir / PIPELINE_FILE, lambda f: joblib.dump({"sha": sha, "c": classifier}, f))
+    _write_atomic(out_dir / RUNTIME_FILE, lambda f: from_fitted(classifier, INTENTS).save(f, sha))
     _write_atomic(
         out_dir / META_FILE,
         lambda f: f.write(json.dumps(meta, indent=2, ensure_ascii=False).encode()),
@@ -421,8 +432,6 @@ def staleness(
         return "trained on other training data (sha256 differs)"
     if meta.get("intents") != list(INTENTS):
         return "trained on other intents"
-    if meta.get("sklearn_version") != sklearn.__version__:
-        return f"trained with scikit-learn {meta.get('sklearn_version')}"
     wanted = meta.get("encoder")
     if wanted is not None:
         current = encoder if encoder is not None else default_encoder()
@@ -445,17 +454,19 @@ def load(
             f"the assistant model in {model_dir} is stale: {reason} (run `forbear assistant train`)"
         )
     try:
-        stored = joblib.load(model_dir / PIPELINE_FILE)
-    except Exception as exc:  # unpickling can fail in many ways: all mean "retrain"
+        runtime, sha = LinearIntentModel.read(model_dir / RUNTIME_FILE)
+    except Exception as exc:  # a missing, cut or foreign file: all mean "retrain"
         raise ModelUnusable(
-            f"{model_dir / PIPELINE_FILE}: unreadable ({type(exc).__name__})"
+            f"{model_dir / RUNTIME_FILE}: unreadable ({type(exc).__name__})"
         ) from None
-    if not isinstance(stored, dict) or stored.get("sha") != meta["training_data_sha256"]:
-        raise ModelUnusable(f"{model_dir}: {PIPELINE_FILE} does not match {META_FILE}")
+    if sha != meta["training_data_sha256"]:
+        raise ModelUnusable(f"{model_dir}: {RUNTIME_FILE} does not match {META_FILE}")
     uses_encoder = meta.get("encoder") is not None
+    if uses_encoder != runtime.uses_encoder:
+        raise ModelUnusable(f"{model_dir}: {RUNTIME_FILE} does not match {META_FILE}")
     if uses_encoder and encoder is None:
         encoder = default_encoder()
-    return TrainedUnderstander(stored["c"], meta, encoder if uses_encoder else None)
+    return TrainedUnderstander(runtime, meta, encoder if uses_encoder else None)
 
 
 def load_or_train(

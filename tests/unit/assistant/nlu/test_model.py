@@ -117,7 +117,7 @@ def test_load_refuses_a_missing_or_broken_model(model_dir: Path, tmp_path: Path)
     with pytest.raises(ModelUnusable, match="assistant train"):
         load(tmp_path / "nothing")
     broken = _copy_with_meta(model_dir, tmp_path)
-    (broken / "pipeline.joblib").write_bytes(b"not a pickle")
+    (broken / "runtime.npz").write_bytes(b"not an npz")
     with pytest.raises(ModelUnusable, match="unreadable"):
         load(broken)
 
@@ -190,3 +190,24 @@ def test_thresholds_keep_out_of_scope_off_transactional_intents() -> None:
     )
     assert leaks <= int(0.02 * labels.count("out_of_scope"))
     assert conf >= 0.4 and margin >= 0.1
+
+
+def test_the_numpy_runtime_gives_scikit_learns_probabilities(
+    model_dir: Path, understander: TrainedUnderstander
+) -> None:
+    """The app answers with runtime.npz (numpy only); scikit-learn's fitted pipeline, saved
+    next to it, must give the same probabilities on every training message."""
+    import joblib
+
+    from forbear.assistant.nlu.model import DEFAULT_DATA, load_training_data
+    from forbear.assistant.nlu.normalise import normalise
+
+    texts, _ = load_training_data(DEFAULT_DATA)
+    texts += ["", "a", "退订 td stop", "x" * 1000, "我  想   分期"]
+    normalised = [normalise(t) for t in texts]
+    assert understander.encoder is not None
+    embeddings = understander.encoder.encode(normalised)
+    fitted = joblib.load(model_dir / "pipeline.joblib")["c"]
+    expected = fitted.probabilities(normalised, embeddings)
+    got = understander.classifier.probabilities(normalised, embeddings)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
