@@ -112,6 +112,15 @@ def test_an_answer_is_sent_as_a_reply_without_a_contact_attempt(
     assert ready.rendered.body == "您本月应还1,100.16元，可在App内还款。"
     assert ready.contact_attempt_id is None
     assert connection.execute(select(ContactAttempt.id)).first() is None  # no cap counts it
+    finished = dispatch.finish(
+        connection,
+        [(ready, dispatch.SendResult("accepted", "test", "ref-1"))],
+        worker_id=WORKER,
+        now=DAY_AT + timedelta(seconds=6),
+    )
+    assert finished is not None
+    row = _row(connection, outbox_id)
+    assert (row.status, row.provider_ref, row.contact_attempt_id) == ("sent", "ref-1", None)
 
 
 def test_an_opt_out_of_sms_or_a_do_not_contact_hold_stops_it(
