@@ -11,9 +11,11 @@ from typing import Any
 
 from forbear.assistant.state import LoanFacts, Party, PlanChoice, VerifyResult
 from forbear.domain.compliance.config import CompiledRules
+from forbear.domain.errors import Conflict, ValidationError
+from forbear.domain.plans import PlanRequest, PlanType
 from forbear.domain.promises import DEFAULT_POLICY
 from forbear.services import assistant as conversations
-from forbear.services import portal
+from forbear.services import plans, portal
 
 
 class BookFacts:
@@ -105,6 +107,37 @@ class BookFacts:
                 total=o.total,
             )
             for o in options
+        ]
+
+    def plan_schedule(self, loan_id: int, key: str) -> list[tuple[date, int]]:
+        """The instalments (day, amount) of the plan option ``key`` as the policy computes
+        it for the portal (nothing stored); empty when it cannot be computed now."""
+        kind, _, count = key.partition("-")
+        if not count.isdigit() or kind not in ("deferral", "restructure"):
+            return []
+        request = (
+            PlanRequest(PlanType.DEFERRAL, months=int(count))
+            if kind == "deferral"
+            else PlanRequest(PlanType.RESTRUCTURE, instalments=int(count))
+        )
+        borrower_id = self._borrower()
+        portal.own_loan(self._conn, borrower_id, loan_id)
+        try:
+            result = plans.offer_plan(
+                self._conn,
+                loan_id=loan_id,
+                request=request,
+                role=portal.PORTAL_ROLE,
+                as_of=self._as_of,
+                actor=portal.actor_of(borrower_id),
+                save=False,
+            )
+        except (Conflict, ValidationError):
+            return []
+        return [
+            (ln.due_date, ln.principal + ln.interest + ln.fee + ln.penalty)
+            for ln in result.offer.lines
+            if ln.due_date > self._as_of
         ]
 
     def rights(self) -> tuple[list[str], int, str]:

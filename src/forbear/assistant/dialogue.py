@@ -58,6 +58,8 @@ from forbear.assistant.replies import (
     INTENT_NAMES,
     METHOD_NAMES,
     Reply,
+    day,
+    money,
     name,
 )
 from forbear.assistant.state import (
@@ -345,7 +347,18 @@ def _form(
             plan = choices[n - 1]
             out.slots["chosen"] = plan.key
             out.state = "plan_confirm"
-            out.say("plan_confirm", **plan_params(plan, lang))
+            schedule = f.plan_schedule(int(state.slots["loan_id"]), plan.key)
+            if schedule:
+                lines = [
+                    Reply(
+                        "plan_schedule_line", {"n": i, "day": day(on, lang), "amount": money(fen)}
+                    )
+                    for i, (on, fen) in enumerate(schedule, 1)
+                ]
+                params = plan_params(plan, lang) | {"count": len(schedule), "schedule": lines}
+                out.say("plan_confirm_schedule", **params)
+            else:
+                out.say("plan_confirm", **plan_params(plan, lang))
             yes_no(out, lang)
             return True
         chosen_key = state.slots.get("chosen")

@@ -326,6 +326,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Your plan: {count} instalments, the first {first_amount} on {first_day}, then one a "
         "month of at most {largest}, {total} in all. Shall I set it up?",
     ),
+    "plan_confirm_schedule": (
+        "您选择的方案共{count}期：\n{schedule}\n合计 {total}。确认办理吗？",
+        "Your plan has {count} instalments:\n{schedule}\n{total} in all. Shall I set it up?",
+    ),
+    "plan_schedule_line": (
+        "第{n}期 {day} {amount}",
+        "{n}. {amount} on {day}",
+    ),
     "plan_done": (
         "已为您办理该方案，首期 {first_day}还 {first_amount}。完整的还款计划可以在借款页面查看。",
         "Your plan is set up: the first instalment is {first_amount} on {first_day}. The full "

@@ -92,6 +92,10 @@ class Facts(Protocol):
 
     def plan_options(self, loan_id: int) -> list[PlanChoice]: ...
 
+    def plan_schedule(self, loan_id: int, key: str) -> list[tuple[date, int]]:
+        """Every instalment (day, amount) of one option, to read back (empty: unknown)."""
+        ...
+
     def rights(self) -> tuple[list[str], int, str]:
         """(contact windows, complaint answer days, the regulator's hotline)"""
         ...

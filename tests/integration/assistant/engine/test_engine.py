@@ -121,7 +121,10 @@ def test_a_plan_chosen_through_chat_with_its_schedule_read_back(world: Any) -> N
     assert "请回复方案编号" in offered.replies[-1]
     read_back = chat.say("1")
     assert read_back.state == "plan_confirm"
-    assert "共" in read_back.replies[0] and "2026年12月" in read_back.replies[0]
+    schedule = read_back.replies[0]
+    assert "第1期 2026年12月" in schedule and "确认办理吗" in schedule
+    count = int(schedule.split("共")[1].split("期")[0])
+    assert count >= 2 and f"第{count}期" in schedule and f"第{count + 1}期" not in schedule
     done = chat.say("确认")
     assert "已为您办理该方案" in done.replies[0]
     with forbear.reading() as conn:

@@ -98,6 +98,14 @@ class FakeFacts:
         assert self.verified
         return self.plans
 
+    def plan_schedule(self, loan_id: int, key: str) -> list[tuple[date, int]]:
+        assert self.verified
+        plan = next(p for p in self.plans if p.key == key)
+        return [
+            (date(2026 + (11 + i) // 12, (11 + i) % 12 + 1, 15), plan.first_amount)
+            for i in range(plan.count)
+        ]
+
     def rights(self) -> tuple[list[str], int, str]:
         return ["08:00-21:00"], 15, "12378"
 

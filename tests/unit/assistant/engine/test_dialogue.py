@@ -88,7 +88,9 @@ def test_plan_options_are_listed_chosen_read_back_and_confirmed(nlu: FakeUnderst
     assert "分6期" in texts(out)[0]
     out = run(nlu, FakeFacts(), after(out), "1")
     assert out.state == "plan_confirm"
-    assert "共6期" in texts(out)[0] and "2026年12月15日" in texts(out)[0]
+    read_back = texts(out)[0]
+    assert "共6期" in read_back and "第1期 2026年12月15日（星期二） ¥2,500.00" in read_back
+    assert "第6期 2027年5月15日（星期六） ¥2,500.00" in read_back
     out = run(nlu, FakeFacts(), after(out), "确认")
     [action] = out.actions
     assert action.kind == "choose_plan" and action.params == {
