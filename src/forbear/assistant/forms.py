@@ -220,6 +220,14 @@ def promise_next(out: Step, u: Understanding, f: Facts, lang: str) -> None:
             out.state = "promise_date"
             out.say("promise_date_range", earliest=day(earliest, lang), latest=day(latest, lang))
             return
+    most = next(
+        (ln.outstanding_total for ln in f.loans() if ln.loan_id == out.slots.get("loan_id")), 0
+    )
+    if "amount" in out.slots and most > 0 and not 0 < int(out.slots["amount"]) <= most:
+        out.slots.pop("amount")
+        out.state = "promise_amount"
+        out.say("promise_amount_range", most=money(most))
+        return
     if "amount" not in out.slots:
         out.state = "promise_amount"
         out.say("promise_ask_amount")

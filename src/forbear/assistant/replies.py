@@ -291,6 +291,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The day must be between {earliest} and {latest}; a longer arrangement is an "
         "instalment plan. Which day?",
     ),
+    "promise_amount_range": (
+        "承诺金额最多为剩余待还合计 {most}。请问您打算还款多少？",
+        "The amount can be at most {most}, everything still to pay. How much do you plan to pay?",
+    ),
     "promise_confirm": (
         "您承诺在 {day}还款 {amount}，对吗？",
         "You promise to pay {amount} on {day}, is that right?",

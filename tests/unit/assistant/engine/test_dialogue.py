@@ -252,3 +252,12 @@ def test_the_borrower_telling_what_the_spouse_asked_is_not_a_third_party(
     nlu.teach("我老婆问我欠多少", "balance")
     out = run(nlu, FakeFacts(), State(), "我老婆问我欠多少")
     assert out.replies[0].key == "balance_line"
+
+
+def test_a_promise_above_what_is_owed_is_asked_again(nlu: FakeUnderstander) -> None:
+    nlu.teach(
+        "明天还10万", "promise_to_pay", amounts=(10_000_000,), dates=(TODAY + timedelta(days=1),)
+    )
+    out = run(nlu, FakeFacts(), State(), "明天还10万")
+    assert out.state == "promise_amount" and "amount" not in out.slots
+    assert texts(out) == ["承诺金额最多为剩余待还合计 ¥14,659.41。请问您打算还款多少？"]
