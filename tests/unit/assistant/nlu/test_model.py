@@ -14,6 +14,7 @@ import pytest
 
 from forbear.assistant.nlu import INTENTS
 from forbear.assistant.nlu.model import (
+    MAX_LEAK_SHARE,
     META_FILE,
     TRANSACTIONAL,
     ModelUnusable,
@@ -188,7 +189,7 @@ def test_thresholds_keep_out_of_scope_off_transactional_intents() -> None:
         for i, label in enumerate(labels)
         if label == "out_of_scope" and confident[i] and INTENTS[top[i]] in TRANSACTIONAL
     )
-    assert leaks <= int(0.02 * labels.count("out_of_scope"))
+    assert leaks <= int(MAX_LEAK_SHARE * labels.count("out_of_scope"))
     assert conf >= 0.4 and margin >= 0.1
 
 
