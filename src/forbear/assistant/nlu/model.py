@@ -54,7 +54,9 @@ from forbear.domain.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "1"
+# Bumped whenever training changes what an artefact holds or how its thresholds are chosen:
+# every older artefact is then stale and retrained.
+MODEL_VERSION = "2"
 DEFAULT_DATA = Path(__file__).resolve().parent / "data" / "train.yaml"
 PIPELINE_FILE = "pipeline.joblib"
 RUNTIME_FILE = "runtime.npz"
