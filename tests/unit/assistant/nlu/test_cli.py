@@ -87,3 +87,30 @@ def test_a_missing_file_is_refused(model_dir: Path, tmp_path: Path) -> None:
     result = _run(model_dir, "classify", str(tmp_path / "none.csv"))
     assert result.exit_code == 2
     assert "no such file" in result.stderr
+
+
+def test_train_writes_the_artefact_and_prints_the_cv_figures(tmp_path: Path) -> None:
+    from forbear.assistant.nlu import INTENTS
+
+    data = tmp_path / "train.yaml"
+    lines = ["intents:"]
+    for intent in INTENTS:
+        lines.append(f"  {intent}:")
+        lines += [f'    - "{intent.replace("_", " ")} {n}"' for n in range(5)]
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["train", "--data", str(data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "5-fold CV accuracy" in result.stdout and "macro-F1" in result.stdout
+    assert f"wrote {out}" in " ".join(result.stdout.split())
+    assert {p.name for p in out.iterdir()} >= {"meta.json", "runtime.npz", "pipeline.joblib"}
+    assert "the app refuses this model" in " ".join(result.stderr.split())
+
+
+def test_train_refuses_unreadable_training_data(tmp_path: Path) -> None:
+    data = tmp_path / "train.yaml"
+    data.write_text("intents: [not, a, mapping]\n")
+    result = runner.invoke(app, ["train", "--data", str(data), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1
+    assert "expected a mapping 'intents'" in result.stderr
+    assert not (tmp_path / "m").exists()
