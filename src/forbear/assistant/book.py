@@ -95,23 +95,29 @@ class BookFacts:
 
     def plan_options(self, loan_id: int) -> list[PlanChoice]:
         options, _ = portal.plan_options(self._conn, self._borrower(), loan_id, self._as_of)
-        return [
-            PlanChoice(
-                key=o.key,
-                plan_type=o.plan_type,
-                months=o.months,
-                count=o.lines,
-                first_due_date=o.first_due_date,
-                first_amount=o.first_amount,
-                largest_amount=o.largest_amount,
-                total=o.total,
+        found: list[PlanChoice] = []
+        for o in options:
+            # told by the day, as the borrower pays: what falls due on each day
+            days = self.plan_schedule(loan_id, o.key)
+            amounts = [sum(fen for _, fen in parts) for _, parts in days]
+            found.append(
+                PlanChoice(
+                    key=o.key,
+                    plan_type=o.plan_type,
+                    months=o.months,
+                    count=len(days) if days else o.lines,
+                    first_due_date=days[0][0] if days else o.first_due_date,
+                    first_amount=amounts[0] if days else o.first_amount,
+                    largest_amount=max(amounts) if days else o.largest_amount,
+                    total=sum(amounts) if days else o.total,
+                )
             )
-            for o in options
-        ]
+        return found
 
-    def plan_schedule(self, loan_id: int, key: str) -> list[tuple[date, int]]:
-        """The instalments (day, amount) of the plan option ``key`` as the policy computes
-        it for the portal (nothing stored); empty when it cannot be computed now."""
+    def plan_schedule(self, loan_id: int, key: str) -> list[tuple[date, list[tuple[str, int]]]]:
+        """What falls due on each day under the plan option ``key``: the day and its lines
+        (kind ``plan`` or ``contract``, amount), as the policy computes it for the portal
+        (nothing stored); empty when it cannot be computed now."""
         kind, _, count = key.partition("-")
         if not count.isdigit() or kind not in ("deferral", "restructure"):
             return []
@@ -134,11 +140,14 @@ class BookFacts:
             )
         except (Conflict, ValidationError):
             return []
-        return [
-            (ln.due_date, ln.principal + ln.interest + ln.fee + ln.penalty)
-            for ln in result.offer.lines
-            if ln.due_date > self._as_of
-        ]
+        # what falls due each day: the plan's instalment and a contract instalment the plan
+        # keeps on the same day are paid together
+        due: dict[date, list[tuple[str, int]]] = {}
+        for ln in result.offer.lines:
+            if ln.due_date > self._as_of:
+                total = ln.principal + ln.interest + ln.fee + ln.penalty
+                due.setdefault(ln.due_date, []).append((str(ln.kind.value), total))
+        return sorted(due.items())
 
     def rights(self) -> tuple[list[str], int, str]:
         r = portal.rights(self._rules)

@@ -42,6 +42,7 @@ from forbear.assistant.forms import (
     promise_commit,
     promise_entities,
     promise_next,
+    schedule_line,
     start_complaint,
     start_dispute,
     start_plan,
@@ -58,8 +59,6 @@ from forbear.assistant.replies import (
     INTENT_NAMES,
     METHOD_NAMES,
     Reply,
-    day,
-    money,
     name,
 )
 from forbear.assistant.state import (
@@ -137,7 +136,9 @@ def step(state: State, u: Understanding | None, s: Screened, f: Facts, lang: str
             out.state = START
             return out.say("third_party")
     intent = label_intent(s.text) or u.intent
-    sure = u.confident or label_intent(s.text) is not None
+    # a promise that names both an amount and a day is one, however sure the model is
+    promise = u.intent == "promise_to_pay" and bool(u.amounts) and bool(u.dates)
+    sure = u.confident or promise or label_intent(s.text) is not None
     out.intent = intent
     if f.verification is not None and state.name != "verify":
         # the message carried the ID digits with its request ("后四位1234，我欠多少")
@@ -350,10 +351,7 @@ def _form(
             schedule = f.plan_schedule(int(state.slots["loan_id"]), plan.key)
             if schedule:
                 lines = [
-                    Reply(
-                        "plan_schedule_line", {"n": i, "day": day(on, lang), "amount": money(fen)}
-                    )
-                    for i, (on, fen) in enumerate(schedule, 1)
+                    schedule_line(i, on, parts, lang) for i, (on, parts) in enumerate(schedule, 1)
                 ]
                 params = plan_params(plan, lang) | {"count": len(schedule), "schedule": lines}
                 out.say("plan_confirm_schedule", **params)

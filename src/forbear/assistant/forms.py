@@ -299,6 +299,19 @@ def plan_params(c: PlanChoice, lang: str) -> dict[str, Any]:
     }
 
 
+def schedule_line(n: int, on: date, parts: list[tuple[str, int]], lang: str) -> Reply:
+    """One day of a plan's schedule: what falls due, and its lines when there are more
+    than one (the plan's instalment and a contract instalment it keeps)."""
+    total = sum(fen for _, fen in parts)
+    params: dict[str, Any] = {"n": n, "day": day(on, lang), "amount": money(total)}
+    if len(parts) == 1:
+        return Reply("plan_schedule_line", params)
+    names = {"plan": ("分期", "plan instalment"), "contract": ("原合同期供", "contract instalment")}
+    joiner = "，" if lang != "en" else ", "
+    detail = joiner.join(f"{name(names, kind, lang)} {money(fen)}" for kind, fen in parts)
+    return Reply("plan_schedule_line_parts", params | {"parts": detail})
+
+
 def start_plan(out: Step, f: Facts, lang: str, wanted: str | None) -> Step:
     pending = {"restructure": "request_instalment", "deferral": "request_deferral"}.get(
         wanted or "", "hardship"

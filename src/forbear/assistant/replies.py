@@ -338,6 +338,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "第{n}期 {day} {amount}",
         "{n}. {amount} on {day}",
     ),
+    "plan_schedule_line_parts": (
+        "第{n}期 {day} {amount}（{parts}）",
+        "{n}. {amount} on {day} ({parts})",
+    ),
     "plan_done": (
         "已为您办理该方案，首期 {first_day}还 {first_amount}。完整的还款计划可以在借款页面查看。",
         "Your plan is set up: the first instalment is {first_amount} on {first_day}. The full "

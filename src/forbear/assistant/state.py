@@ -92,8 +92,9 @@ class Facts(Protocol):
 
     def plan_options(self, loan_id: int) -> list[PlanChoice]: ...
 
-    def plan_schedule(self, loan_id: int, key: str) -> list[tuple[date, int]]:
-        """Every instalment (day, amount) of one option, to read back (empty: unknown)."""
+    def plan_schedule(self, loan_id: int, key: str) -> list[tuple[date, list[tuple[str, int]]]]:
+        """What falls due on each day under one option: the day and its lines (``plan`` or
+        ``contract`` kept by the plan, amount), to read back (empty: unknown)."""
         ...
 
     def rights(self) -> tuple[list[str], int, str]:

@@ -98,13 +98,15 @@ class FakeFacts:
         assert self.verified
         return self.plans
 
-    def plan_schedule(self, loan_id: int, key: str) -> list[tuple[date, int]]:
+    def plan_schedule(self, loan_id: int, key: str) -> list[tuple[date, list[tuple[str, int]]]]:
         assert self.verified
         plan = next(p for p in self.plans if p.key == key)
-        return [
-            (date(2026 + (11 + i) // 12, (11 + i) % 12 + 1, 15), plan.first_amount)
+        days = [
+            (date(2026 + (11 + i) // 12, (11 + i) % 12 + 1, 15), [("plan", plan.first_amount)])
             for i in range(plan.count)
         ]
+        days[0] = (days[0][0], [("plan", plan.first_amount), ("contract", 113_179)])
+        return days
 
     def rights(self) -> tuple[list[str], int, str]:
         return ["08:00-21:00"], 15, "12378"

@@ -89,7 +89,11 @@ def test_plan_options_are_listed_chosen_read_back_and_confirmed(nlu: FakeUnderst
     out = run(nlu, FakeFacts(), after(out), "1")
     assert out.state == "plan_confirm"
     read_back = texts(out)[0]
-    assert "共6期" in read_back and "第1期 2026年12月15日（星期二） ¥2,500.00" in read_back
+    assert "共6期" in read_back
+    assert (
+        "第1期 2026年12月15日（星期二） ¥3,631.79（分期 ¥2,500.00，原合同期供 ¥1,131.79）"
+        in read_back
+    )
     assert "第6期 2027年5月15日（星期六） ¥2,500.00" in read_back
     out = run(nlu, FakeFacts(), after(out), "确认")
     [action] = out.actions
@@ -261,3 +265,15 @@ def test_a_promise_above_what_is_owed_is_asked_again(nlu: FakeUnderstander) -> N
     out = run(nlu, FakeFacts(), State(), "明天还10万")
     assert out.state == "promise_amount" and "amount" not in out.slots
     assert texts(out) == ["承诺金额最多为剩余待还合计 ¥14,659.41。请问您打算还款多少？"]
+
+
+def test_an_unsure_promise_with_an_amount_and_a_day_is_taken_as_one(nlu: FakeUnderstander) -> None:
+    nlu.teach(
+        "12月4号还2000块",
+        "promise_to_pay",
+        confident=False,
+        amounts=(200_000,),
+        dates=(TODAY + timedelta(days=8),),
+    )
+    out = run(nlu, FakeFacts(), State(), "12月4号还2000块")
+    assert out.state == "promise_confirm"
