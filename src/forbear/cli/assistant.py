@@ -200,7 +200,7 @@ def _print_figures(figures: dict[str, Any]) -> None:
         for i, _ in enumerate(labels)
         if sum(figures["confusion"][i]) or sum(r[i] for r in figures["confusion"])
     ]
-    matrix = Table(title="confusion (rows: true intent, columns: predicted, by number)")
+    matrix = Table(title="confusion (rows: true, columns: predicted)")
     matrix.add_column("true \\ predicted")
     for i in used:
         matrix.add_column(str(i + 1), justify="right")

@@ -92,6 +92,7 @@ SEED = 20261207
 MIN_CONFIDENCE_FLOOR = 0.40
 MIN_MARGIN_FLOOR = 0.10
 MAX_LEAK_SHARE = 0.01
+BATCH = 256
 
 
 class ModelUnusable(ConfigurationError):
@@ -297,10 +298,11 @@ class TrainedUnderstander:
         normalised = [normalise(t) for t in texts]
         readable = [i for i, n in enumerate(normalised) if n]
         probs = np.zeros((len(texts), len(INTENTS)))
-        if readable:
-            subset = [normalised[i] for i in readable]
+        for start in range(0, len(readable), BATCH):  # a big file: the encoder in batches
+            rows = readable[start : start + BATCH]
+            subset = [normalised[i] for i in rows]
             embeddings = self.encoder.encode(subset) if self.encoder is not None else None
-            probs[readable] = self.classifier.probabilities(subset, embeddings)
+            probs[rows] = self.classifier.probabilities(subset, embeddings)
         out = []
         for i, (text, norm) in enumerate(zip(texts, normalised, strict=True)):
             amounts, dates, digits = extract(norm, today)

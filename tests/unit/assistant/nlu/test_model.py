@@ -212,3 +212,17 @@ def test_the_numpy_runtime_gives_scikit_learns_probabilities(
     expected = fitted.probabilities(normalised, embeddings)
     got = understander.classifier.probabilities(normalised, embeddings)
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_understanding_in_batches_gives_the_same_answers_as_one_by_one(
+    understander: TrainedUnderstander, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forbear.assistant.nlu import model
+
+    texts = ["你好", "", "我下周五还两千", "🙏", "stop calling me", "我失业了", "how much do I owe"]
+    monkeypatch.setattr(model, "BATCH", 2)
+    together = understander.understand_many(texts, today=TODAY)
+    alone = [understander.understand(t, today=TODAY) for t in texts]
+    assert [(u.intent, u.confident) for u in together] == [(u.intent, u.confident) for u in alone]
+    for a, b in zip(together, alone, strict=True):
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-4)
