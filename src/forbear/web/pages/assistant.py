@@ -293,6 +293,9 @@ def reply(
     t = Translator(request_lang(request))
     try:
         with web.forbear.transaction() as conn:
+            # under the conversation's lock: of two identical submissions, the second
+            # sees the first's turn (the use case takes the same lock again)
+            conversations.lock_conversation(conn, conversation_id)
             if not _repeated(conn, actor, vault, conversation_id, text.strip(), now):
                 conversations.agent_reply(conn, actor, vault, conversation_id, text, now)
     except ContentRejected as exc:
