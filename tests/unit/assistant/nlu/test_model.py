@@ -197,14 +197,15 @@ def test_the_numpy_runtime_gives_scikit_learns_probabilities(
     model_dir: Path, understander: TrainedUnderstander
 ) -> None:
     """The app answers with runtime.npz (numpy only); scikit-learn's fitted pipeline, saved
-    next to it, must give the same probabilities on every training message."""
+    next to it, must give the same probabilities (on every seventh training message, to
+    keep the test short, and on edge cases)."""
     import joblib
 
     from forbear.assistant.nlu.model import DEFAULT_DATA, load_training_data
     from forbear.assistant.nlu.normalise import normalise
 
     texts, _ = load_training_data(DEFAULT_DATA)
-    texts += ["", "a", "退订 td stop", "x" * 1000, "我  想   分期"]
+    texts = texts[::7] + ["", "a", "退订 td stop", "x" * 1000, "我  想   分期"]
     normalised = [normalise(t) for t in texts]
     assert understander.encoder is not None
     embeddings = understander.encoder.encode(normalised)
