@@ -205,7 +205,7 @@ def test_the_numpy_runtime_gives_scikit_learns_probabilities(
     from forbear.assistant.nlu.normalise import normalise
 
     texts, _ = load_training_data(DEFAULT_DATA)
-    texts = texts[::7] + ["", "a", "退订 td stop", "x" * 1000, "我  想   分期"]
+    texts = [*texts[::7], "", "a", "退订 td stop", "x" * 1000, "我  想   分期"]
     normalised = [normalise(t) for t in texts]
     assert understander.encoder is not None
     embeddings = understander.encoder.encode(normalised)
