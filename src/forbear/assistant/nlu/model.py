@@ -93,6 +93,7 @@ MIN_CONFIDENCE_FLOOR = 0.40
 MIN_MARGIN_FLOOR = 0.10
 MAX_LEAK_SHARE = 0.01
 BATCH = 256
+MAX_ENTITY_CHARS = 2000
 
 
 class ModelUnusable(ConfigurationError):
@@ -305,7 +306,9 @@ class TrainedUnderstander:
             probs[rows] = self.classifier.probabilities(subset, embeddings)
         out = []
         for i, (text, norm) in enumerate(zip(texts, normalised, strict=True)):
-            amounts, dates, digits = extract(norm, today)
+            # Entities from the first 2,000 characters (a longer message is cut by the
+            # engine with a polite note; this keeps the patterns' work bounded).
+            amounts, dates, digits = extract(norm[:MAX_ENTITY_CHARS], today)
             language = detect_language(norm)
             if not norm:
                 # Nothing to read (empty, emoji only, binary junk): never confident.
@@ -433,6 +436,15 @@ def read_meta(model_dir: Path) -> dict[str, Any]:
         raise ModelUnusable(f"{model_dir / META_FILE}: unreadable ({type(exc).__name__})") from None
     if not isinstance(meta, dict):
         raise ModelUnusable(f"{model_dir / META_FILE}: not a JSON object")
+    thresholds = meta.get("thresholds")
+    if not (
+        isinstance(thresholds, dict)
+        and all(
+            isinstance(thresholds.get(k), int | float) for k in ("min_confidence", "min_margin")
+        )
+        and isinstance(meta.get("training_data_sha256"), str)
+    ):
+        raise ModelUnusable(f"{model_dir / META_FILE}: thresholds or data hash missing")
     return meta
 
 

@@ -121,6 +121,9 @@ def test_load_refuses_a_missing_or_broken_model(model_dir: Path, tmp_path: Path)
     (broken / "runtime.npz").write_bytes(b"not an npz")
     with pytest.raises(ModelUnusable, match="unreadable"):
         load(broken)
+    no_thresholds = _copy_with_meta(model_dir, tmp_path / "other", thresholds=None)
+    with pytest.raises(ModelUnusable, match="thresholds"):
+        load(no_thresholds)
 
 
 class HashingEncoder:
