@@ -133,10 +133,23 @@ def test_the_queue_shows_waiting_conversations_in_scope_only(
     client: TestClient, sign_in, db, clock, me: PortalBorrower
 ) -> None:  # type: ignore[no-untyped-def]
     found = waiting_conversation(db, clock, me.borrower_id, reason="crisis")
+    conversations.save_state(
+        db.conn,
+        db.vault,
+        found,
+        state="promise_confirm",
+        slots={"amount": 200_000, "date": "2026-11-27", "loan_id": me.loan_id},
+        misses=0,
+        language="zh",
+        now=clock.now,
+    )
     page = sign_in("agent1").get("/assistant/queue")
     assert page.status_code == 200
-    assert f'id="conversation-{found.id}"' in page.text
-    assert "危机" in page.text and "已核验" in page.text
+    row = page.text.split(f'id="conversation-{found.id}"')[1].split("</tr>")[0]
+    assert "危机" in row and "已核验" in row and "要求人工" in row
+    assert "¥2,000.00" in row and "2026-11-27" in row
+    detail = sign_in("agent1").get(f"/assistant/conversations/{found.id}")
+    assert f'href="/accounts/{me.loan_id}"' in detail.text
     assert 'id="nav-assistant"' in page.text
     # an agency agent sees the loans placed with the agency only
     agency = sign_in("agency1")
