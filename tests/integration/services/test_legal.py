@@ -5,12 +5,13 @@ demands restart the limitation period, documents are made for the legal role onl
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from clocks import SETUP_AT, SETUP_DAY
 from factories import VALID_IDS, csv_text, make_loan_row
@@ -27,6 +28,7 @@ from forbear.store.contacts import Demand, Hold
 from forbear.store.crypto import PiiVault
 from forbear.store.legal import LegalCase, LegalDocument, LegalQueueEntry
 from forbear.store.models import Instalment, Loan
+from shared_book import BACKENDS, TEST_KEY, book_database, rolled_back
 
 AS_OF = date(2026, 11, 27)
 ACTOR = "cli:lawyer"
@@ -73,15 +75,26 @@ def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pa
     return loans, payments, extra
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def book_engine(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    book_files: tuple[Path, Path, Path],
+) -> Iterator[Engine]:
+    """The book imported once per backend (each test rolls its changes back)."""
+    with book_database(request.param, tmp_path_factory, "legal") as engine:
+        with engine.begin() as conn:
+            import_products(conn, load_products(), "demo products", effective_from=SETUP_DAY)
+            import_loans(conn, PiiVault(TEST_KEY), book_files[0], now=SETUP_AT)
+            import_loans(conn, PiiVault(TEST_KEY), book_files[2], now=SETUP_AT)
+            import_payments(conn, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
+        yield engine
+
+
 @pytest.fixture
-def book(
-    connection: Connection, vault: PiiVault, book_files: tuple[Path, Path, Path]
-) -> Connection:
-    import_products(connection, load_products(), "demo products", effective_from=SETUP_DAY)
-    import_loans(connection, vault, book_files[0], now=SETUP_AT)
-    import_loans(connection, vault, book_files[2], now=SETUP_AT)
-    import_payments(connection, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
-    return connection
+def book(book_engine: Engine) -> Iterator[Connection]:
+    with rolled_back(book_engine) as conn:
+        yield conn
 
 
 def loan_id(conn: Connection, ref: str) -> int:
