@@ -162,6 +162,8 @@ class Assistant:
                 confidence=round(min(max(u.confidence, 0.0), 1.0), 4) if u is not None else None,
             )
             if conv.status == "agent":
+                if s.crisis:  # the agent reads it; the hold goes on at once all the same
+                    conversations.flag_vulnerable(conn, conv, now=received)
                 return self._agent_holds(conn, conv, lang, u, received)
             rules = rules_in_force(conn, self.app.settings.data_dir)
             as_of = book_date(conn, today) or today

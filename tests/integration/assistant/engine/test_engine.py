@@ -231,6 +231,11 @@ def test_an_agent_joining_is_announced_once_then_the_engine_is_silent(world: Any
     )
     second = chat.say("我欠多少")
     assert second.agent_joined and second.replies == ()
+    crisis = chat.say("我不想活了")  # the agent answers; the vulnerability hold goes on now
+    assert crisis.agent_joined and crisis.replies == ()
+    with forbear.reading() as conn:
+        kinds = conn.execute(select(Hold.kind).where(Hold.borrower_id == p.borrower_id)).scalars()
+        assert "vulnerable" in set(kinds)
 
 
 @pytest.mark.parametrize(
