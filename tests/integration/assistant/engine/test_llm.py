@@ -146,3 +146,29 @@ def test_the_engine_takes_a_faithful_rephrasing_and_never_a_threat(
         threat = say("你好", 2)
         assert threat and "去你家" not in threat[0] and threat[0].startswith("您好，我是智能客服")
         assert len(seen) == 2
+
+
+def test_a_rephrasing_that_demands_payment_is_refused_in_quiet_hours_only(
+    server: Any, sqlite_assistant_book: Any, understander: Any, tmp_path: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests.integration.assistant.conftest import AFTERNOON, fresh_forbear
+
+    from forbear.assistant.engine import Assistant, Incoming
+
+    url, _, behaviour = server
+    p = sqlite_assistant_book.book.people[72]
+    night = datetime(2026, 11, 26, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
+    behaviour["answer"] = answer("您好，请尽快还款，有什么可以帮您？")
+    with fresh_forbear(sqlite_assistant_book, tmp_path) as forbear:
+        engine = Assistant(forbear, understander, llm=LlmRephraser(url, model="tiny"))
+
+        def say(at: datetime) -> str:
+            out = engine.handle(
+                Incoming(channel="portal", text="你好", received_at=at, borrower_id=p.borrower_id)
+            )
+            return out.replies[0]
+
+        assert say(AFTERNOON) == "您好，请尽快还款，有什么可以帮您？"  # a day-time reply may
+        assert say(night).startswith("您好，我是智能客服")  # CN.ASSISTANT.QUIET_DEMAND
