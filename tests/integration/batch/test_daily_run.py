@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from clocks import SETUP_AT, SETUP_DAY
 from forbear.batch import daily
@@ -20,6 +21,7 @@ from forbear.sim.products import load_products
 from forbear.store import bulk, runs
 from forbear.store.audit import AuditEvent
 from forbear.store.crypto import PiiVault
+from shared_book import BACKENDS, TEST_KEY, book_database, rolled_back
 
 AS_OF = date(2026, 11, 27)
 NOW = datetime(2026, 11, 27, 1, tzinfo=UTC)
@@ -31,12 +33,25 @@ def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return write_files(demo, tmp_path_factory.mktemp("book"), fmt="parquet")
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def book_engine(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    book_files: tuple[Path, Path],
+) -> Iterator[Engine]:
+    """The book imported once per backend (each test rolls its changes back)."""
+    with book_database(request.param, tmp_path_factory, "daily") as engine:
+        with engine.begin() as conn:
+            import_products(conn, load_products(), "demo products", effective_from=SETUP_DAY)
+            import_loans(conn, PiiVault(TEST_KEY), book_files[0], now=SETUP_AT)
+            import_payments(conn, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
+        yield engine
+
+
 @pytest.fixture
-def book(connection: Connection, vault: PiiVault, book_files: tuple[Path, Path]) -> Connection:
-    import_products(connection, load_products(), "demo products", effective_from=SETUP_DAY)
-    import_loans(connection, vault, book_files[0], now=SETUP_AT)
-    import_payments(connection, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
-    return connection
+def book(book_engine: Engine) -> Iterator[Connection]:
+    with rolled_back(book_engine) as conn:
+        yield conn
 
 
 def _outbox(conn: Connection, as_of: date) -> pl.DataFrame:

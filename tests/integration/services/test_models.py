@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from clocks import SETUP_AT, SETUP_DAY
 from forbear.domain.errors import ForbearError, NotFound, ValidationError
@@ -18,6 +19,7 @@ from forbear.sim.book import generate_book, write_files
 from forbear.sim.products import load_products
 from forbear.store import bulk
 from forbear.store.crypto import PiiVault
+from shared_book import BACKENDS, TEST_KEY, book_database, rolled_back
 
 AS_OF = date(2026, 11, 29)
 NOW = datetime(2026, 11, 30, 9, tzinfo=UTC)
@@ -30,12 +32,25 @@ def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return write_files(demo, tmp_path_factory.mktemp("book"), fmt="parquet")
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def book_engine(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    book_files: tuple[Path, Path],
+) -> Iterator[Engine]:
+    """The book imported once per backend (each test rolls its changes back)."""
+    with book_database(request.param, tmp_path_factory, "models") as engine:
+        with engine.begin() as conn:
+            import_products(conn, load_products(), "demo products", effective_from=SETUP_DAY)
+            import_loans(conn, PiiVault(TEST_KEY), book_files[0], now=SETUP_AT)
+            import_payments(conn, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
+        yield engine
+
+
 @pytest.fixture
-def book(connection: Connection, vault: PiiVault, book_files: tuple[Path, Path]) -> Connection:
-    import_products(connection, load_products(), "demo products", effective_from=SETUP_DAY)
-    import_loans(connection, vault, book_files[0], now=SETUP_AT)
-    import_payments(connection, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
-    return connection
+def book(book_engine: Engine) -> Iterator[Connection]:
+    with rolled_back(book_engine) as conn:
+        yield conn
 
 
 def test_train_activate_rollback_score(book: Connection, tmp_path: Path) -> None:

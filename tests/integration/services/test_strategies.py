@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from clocks import SETUP_AT, SETUP_DAY
 from forbear.domain.strategy import default_text
@@ -16,6 +17,7 @@ from forbear.sim.book import generate_book, write_files
 from forbear.sim.products import load_products
 from forbear.store import audit
 from forbear.store.crypto import PiiVault
+from shared_book import BACKENDS, TEST_KEY, book_database, rolled_back
 
 AS_OF = date(2026, 11, 29)
 
@@ -26,12 +28,25 @@ def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return write_files(demo, tmp_path_factory.mktemp("book"), fmt="parquet")
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def book_engine(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    book_files: tuple[Path, Path],
+) -> Iterator[Engine]:
+    """The book imported once per backend (each test rolls its changes back)."""
+    with book_database(request.param, tmp_path_factory, "strategies") as engine:
+        with engine.begin() as conn:
+            import_products(conn, load_products(), "demo products", effective_from=SETUP_DAY)
+            import_loans(conn, PiiVault(TEST_KEY), book_files[0], now=SETUP_AT)
+            import_payments(conn, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
+        yield engine
+
+
 @pytest.fixture
-def book(connection: Connection, vault: PiiVault, book_files: tuple[Path, Path]) -> Connection:
-    import_products(connection, load_products(), "demo products", effective_from=SETUP_DAY)
-    import_loans(connection, vault, book_files[0], now=SETUP_AT)
-    import_payments(connection, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
-    return connection
+def book(book_engine: Engine) -> Iterator[Connection]:
+    with rolled_back(book_engine) as conn:
+        yield conn
 
 
 def test_check_reports_segments_blocked_contacts_and_overlaps(book: Connection) -> None:
