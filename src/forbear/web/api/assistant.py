@@ -67,7 +67,7 @@ from forbear.services.portal import apps
 from forbear.web import portal_session
 from forbear.web.deps import CSRF_HEADER, state_of
 from forbear.web.errors import ERROR_RESPONSES, CsrfFailed, Unauthenticated, render
-from forbear.web.i18n import Translator, request_lang
+from forbear.web.i18n import LANG_COOKIE, Translator, request_lang
 from forbear.web.permissions import MAX_ID
 from forbear.web.security import same
 
@@ -273,9 +273,18 @@ def message_out(out: Outgoing) -> MessageOut:
     )
 
 
-def language_of(request: Request, hint: str | None) -> str:
+def language_of(request: Request, hint: str | None) -> str | None:
+    """The body's hint, else a language the caller asked for (``?lang=``, the language
+    cookie, ``Accept-Language``), else None: the engine reads the message's own."""
     if hint in ("zh", "en"):
         return hint
+    asked = (
+        request.query_params.get("lang")
+        or request.cookies.get(LANG_COOKIE)
+        or request.headers.get("accept-language")
+    )
+    if not asked:
+        return None
     return "en" if request_lang(request) == "en" else "zh"
 
 
