@@ -45,19 +45,22 @@ def test_chat_as_a_borrower_and_as_an_sms_sender(
     with fresh_forbear(sqlite_assistant_book, tmp_path) as forbear:
         data_dir = Path(forbear.settings.data_dir)
         as_borrower = chat(
-            forbear, data_dir, "我欠多少钱\n/quit\n", "--borrower", str(p.borrower_id)
+            forbear,
+            data_dir,
+            "hello\nhow much do I owe?\n/quit\nnot read\n",
+            "--borrower",
+            str(p.borrower_id),
+            "--lang",
+            "en",
         )
         assert as_borrower.returncode == 0, as_borrower.stderr
-        assert f"< 借款 {p.loan_ref}" in as_borrower.stdout
+        assert as_borrower.stdout.startswith("< Hello")
+        assert f"< Loan {p.loan_ref}" in as_borrower.stdout
         as_sender = chat(forbear, data_dir, f"我欠多少钱\n{p.id_last4}\n", "--phone", p.phone)
         assert as_sender.returncode == 0, as_sender.stderr
         lines = as_sender.stdout.splitlines()
         assert lines[0].startswith("< 为保护您的信息安全")
         assert "< 身份已核实，谢谢。" in lines and f"< 借款 {p.loan_ref}" in as_sender.stdout
-        english = chat(
-            forbear, data_dir, "hello\n", "--borrower", str(p.borrower_id), "--lang", "en"
-        )
-        assert english.returncode == 0 and english.stdout.startswith("< Hello")
         refused = chat(forbear, data_dir, "", "--lang", "fr")
         assert refused.returncode != 0 and "Traceback" not in refused.stderr
         with forbear.reading() as conn:
