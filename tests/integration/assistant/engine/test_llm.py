@@ -172,3 +172,23 @@ def test_a_rephrasing_that_demands_payment_is_refused_in_quiet_hours_only(
 
         assert say(AFTERNOON) == "您好，请尽快还款，有什么可以帮您？"  # a day-time reply may
         assert say(night).startswith("您好，我是智能客服")  # CN.ASSISTANT.QUIET_DEMAND
+
+
+def test_build_loads_the_model_and_the_adapter_only_when_configured(
+    sqlite_assistant_book: Any, tmp_path: Any
+) -> None:
+    from types import SimpleNamespace
+
+    from pydantic import SecretStr
+    from tests.integration.assistant.conftest import fresh_forbear
+
+    from forbear.assistant.engine import build
+
+    with fresh_forbear(sqlite_assistant_book, tmp_path) as forbear:
+        plain = build(forbear)
+        assert plain.llm is None and plain.understander is not None
+        settings = forbear.settings.model_copy(
+            update={"llm_url": "http://127.0.0.1:9/v1/chat/completions", "llm_key": SecretStr("k")}
+        )
+        with_llm = build(SimpleNamespace(settings=settings))
+        assert isinstance(with_llm.llm, LlmRephraser) and with_llm.llm.model == settings.llm_model
