@@ -1,7 +1,8 @@
 """The borrower assistant in a real browser at a phone's size (issue 14): a borrower signs in
 with the code, opens the chat, asks what they owe and makes a promise through the quick
-replies (the script posts to the API and appends the answers without a reload), then the
-same chat without JavaScript (plain form, POST/redirect/GET); screenshots of each step."""
+replies (the script posts to the API and appends the answers without a reload), asks for a
+person and sees the agent's reply appear; then the same chat without JavaScript (plain
+form, POST/redirect/GET). Screenshots of each step."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from sqlalchemy import func, select
 
 from e2e.conftest import SCREENSHOTS, _free_port
 from forbear.bootstrap import Forbear, bootstrap
+from forbear.domain.access import Actor, Role
+from forbear.services import assistant as conversations
 from forbear.services import portal as svc
 from forbear.settings import Environment, Settings
 from forbear.store.crypto import Contexts
@@ -158,13 +161,30 @@ def test_a_borrower_asks_the_balance_and_promises_in_the_chat(
         # the promise is the portal's use case's own (source portal): 2,000.00 yuan in fen
         assert sorted(after) == sorted([*before, (200_000, "portal")])
 
+        # asking for a person: the notice, then an agent takes over on the workbench and
+        # answers; the chat reads the transcript again and shows the agent's reply
+        page.fill("#chat-text", "我要找人工客服")
+        page.click("#chat-send")
+        page.wait_for_selector("#chat-handed-over", state="visible")
+        conversation_id = int(page.locator("#chat-conversation").input_value())
+        agent = Actor("web:agent1", Role.AGENT)
+        with server.forbear.transaction() as conn:
+            conversations.take_over(conn, agent, server.forbear.vault, conversation_id, MORNING)
+            conversations.agent_reply(
+                conn, agent, server.forbear.vault, conversation_id, "您好，我是人工客服。", MORNING
+            )
+        page.wait_for_selector("#chat-log li.turn-agent", timeout=20_000)
+        assert "我是人工客服" in page.locator("#chat-log li.turn-agent").last.inner_text()
+        assert page.locator("#chat-agent-joined").is_visible()
+        server.shot(page, "05-agent-joined")
+
         # the page read again shows the whole conversation from the server
         page.reload()
         log = page.locator("#chat-log").inner_text()
         assert "我还欠多少钱？" in log and "已记录" in log
         page.goto(f"{server.url}/portal/chat?lang=en")
         assert page.locator("h1").inner_text() == "Assistant (24 hours)"
-        server.shot(page, "05-chat-en")
+        server.shot(page, "06-chat-en")
     finally:
         context.close()
 
@@ -184,13 +204,13 @@ def test_the_chat_works_without_javascript(browser: Any, chat_server: ChatServer
         assert page.url.split("#")[0].endswith("/portal/chat")  # POST, redirect, GET
         assert "我下周五还1000元" in page.locator("#chat-log").inner_text()
         assert "¥1,000.00" in page.locator("#chat-log li.turn-assistant").last.inner_text()
-        server.shot(page, "06-no-js-read-back")
+        server.shot(page, "07-no-js-read-back")
         before = len(_promises(server, borrower_id))
         page.locator("#chat-options button.chat-option").first.click()
         page.wait_for_load_state()
         assert len(_promises(server, borrower_id)) == before + 1
         assert "已记录" in page.locator("#chat-log li.turn-assistant").last.inner_text()
-        server.shot(page, "07-no-js-promise-taken")
+        server.shot(page, "08-no-js-promise-taken")
         page.fill("#chat-text", "   ")
         page.click("#chat-send")
         page.wait_for_load_state()
