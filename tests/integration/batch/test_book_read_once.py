@@ -5,13 +5,14 @@ loans whose ledger inputs differ from their contract book)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from clocks import SETUP_AT, SETUP_DAY
 from forbear.domain.scoring.features import book_features
@@ -23,6 +24,7 @@ from forbear.sim.history import seed_plans
 from forbear.sim.products import load_products
 from forbear.store import bulk
 from forbear.store.crypto import PiiVault
+from shared_book import BACKENDS, TEST_KEY, book_database, rolled_back
 
 AS_OF = date(2026, 11, 27)
 
@@ -33,23 +35,34 @@ def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return write_files(demo, tmp_path_factory.mktemp("book"), fmt="parquet")
 
 
-@pytest.fixture
-def rebased_book(
-    connection: Connection, vault: PiiVault, book_files: tuple[Path, Path]
-) -> Connection:
+@pytest.fixture(scope="module", params=BACKENDS)
+def rebased_engine(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    book_files: tuple[Path, Path],
+) -> Iterator[Engine]:
     """The generated book, then a new version of the CASH contract (the loans made before
-    stay on version 1), then the demo's repayment plans."""
-    products = load_products()
-    import_products(connection, products, "demo products", effective_from=SETUP_DAY)
-    import_loans(connection, vault, book_files[0], now=SETUP_AT)
-    import_payments(connection, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
-    changed = [
-        p.model_copy(update={"grace_days": p.grace_days + 2}) if p.code == "CASH" else p
-        for p in products
-    ]
-    import_products(connection, changed, "CASH v2", effective_from=SETUP_DAY)
-    assert seed_plans(connection, AS_OF, seed=7) > 0
-    return connection
+    stay on version 1), then the demo's repayment plans: once per backend."""
+    with book_database(request.param, tmp_path_factory, "read_once") as engine:
+        with engine.begin() as conn:
+            products = load_products()
+            import_products(conn, products, "demo products", effective_from=SETUP_DAY)
+            import_loans(conn, PiiVault(TEST_KEY), book_files[0], now=SETUP_AT)
+            import_payments(conn, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
+            changed = [
+                p.model_copy(update={"grace_days": p.grace_days + 2}) if p.code == "CASH" else p
+                for p in products
+            ]
+            import_products(conn, changed, "CASH v2", effective_from=SETUP_DAY)
+            assert seed_plans(conn, AS_OF, seed=7) > 0
+        yield engine
+
+
+@pytest.fixture
+def rebased_book(rebased_engine: Engine) -> Iterator[Connection]:
+    """That book; each test's changes rolled back."""
+    with rolled_back(rebased_engine) as conn:
+        yield conn
 
 
 def test_one_ledger_run_gives_the_states_and_the_features_of_two(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from clocks import SETUP_AT, SETUP_DAY
 from forbear.domain.errors import NotFound, ValidationError
@@ -18,6 +19,7 @@ from forbear.services.monitoring import find_model, monitor_model, write_report
 from forbear.sim.book import generate_book, write_files
 from forbear.sim.products import load_products
 from forbear.store.crypto import PiiVault
+from shared_book import BACKENDS, TEST_KEY, book_database, rolled_back
 
 AS_OF = date(2026, 11, 29)
 NOW = datetime(2026, 11, 30, 9, tzinfo=UTC)
@@ -29,14 +31,34 @@ def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return write_files(demo, tmp_path_factory.mktemp("book"), fmt="parquet")
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def book_with_model(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    book_files: tuple[Path, Path],
+) -> Iterator[tuple[Engine, int]]:
+    """The book imported and a behaviour model trained and activated, once per backend
+    (each test rolls its changes back)."""
+    with book_database(request.param, tmp_path_factory, "monitoring") as engine:
+        with engine.begin() as conn:
+            import_products(conn, load_products(), "demo products", effective_from=SETUP_DAY)
+            import_loans(conn, PiiVault(TEST_KEY), book_files[0], now=SETUP_AT)
+            import_payments(conn, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
+            trained = models.train_on_book(conn, ModelKind.BEHAVIOUR, as_of=AS_OF, now=NOW)
+            models.activate(conn, trained.model.id, now=NOW)
+        yield engine, trained.model.id
+
+
 @pytest.fixture
-def with_model(connection: Connection, vault: PiiVault, book_files: tuple[Path, Path]) -> int:
-    import_products(connection, load_products(), "demo products", effective_from=SETUP_DAY)
-    import_loans(connection, vault, book_files[0], now=SETUP_AT)
-    import_payments(connection, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
-    trained = models.train_on_book(connection, ModelKind.BEHAVIOUR, as_of=AS_OF, now=NOW)
-    models.activate(connection, trained.model.id, now=NOW)
-    return trained.model.id
+def connection(book_with_model: tuple[Engine, int]) -> Iterator[Connection]:
+    """On the module's book (this overrides the empty database's ``connection``)."""
+    with rolled_back(book_with_model[0]) as conn:
+        yield conn
+
+
+@pytest.fixture
+def with_model(book_with_model: tuple[Engine, int]) -> int:
+    return book_with_model[1]
 
 
 def test_monitoring_compares_training_with_the_latest_book_and_a_matured_cohort(
