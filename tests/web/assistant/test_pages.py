@@ -104,6 +104,15 @@ def test_the_transcript_and_the_notice_that_a_person_joined(
     assert "web:agent1" not in page.text  # the borrower is told "agent", never who
 
 
+def test_a_conversation_held_through_the_app_is_shown_but_not_continued_on_the_portal(
+    signed: TestClient, db, clock, me: PortalBorrower
+) -> None:  # type: ignore[no-untyped-def]
+    start_conversation(db, clock, me.borrower_id, channel="api", turns=(("borrower", "来自 App"),))
+    page = signed.get("/portal/chat")
+    assert "来自 App" in page.text
+    assert 'name="conversation_id" id="chat-conversation" value=""' in page.text
+
+
 def test_another_borrowers_conversation_never_shows(
     signed: TestClient, db, clock, me: PortalBorrower, book
 ) -> None:  # type: ignore[no-untyped-def]

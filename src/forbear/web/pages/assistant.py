@@ -129,11 +129,18 @@ def chat_page(
         if conversation_id is None:  # the latest conversation of the borrower, if any
             latest = conversations.borrower_conversations(conn, session.borrower_id, limit=1)
             conversation_id = latest[0] if latest else None
+        continuing = conversation_id
         if conversation_id is not None:
             try:
                 turns = conversations.borrower_transcript(
                     conn, web.forbear.vault, session.borrower_id, conversation_id
                 )
+                # the borrower's own (checked just above): the form continues it only if it
+                # is the portal's and open (one held through the lender's app or by SMS is
+                # shown, and the next message starts the portal's own)
+                found = conversations.get_conversation(conn, web.forbear.vault, conversation_id)
+                if found.channel != "portal" or found.status == "closed":
+                    continuing = None
             except NotFound:  # purged, or never this borrower's: a new chat
                 conversation_id, state = None, {}
     agent_joined = bool(state.get("a")) or any(turn.role == "agent" for turn in turns)
@@ -143,7 +150,7 @@ def chat_page(
         "assistant/chat.html",
         session,
         turns=turns,
-        conversation_id=conversation_id,
+        conversation_id=continuing if conversation_id is not None else None,
         options=[(label, value) for label, value in state.get("o", [])],
         agent_joined=agent_joined,
         handed_over=bool(state.get("h")) and not agent_joined,
