@@ -301,6 +301,14 @@ def unavailable(request: Request) -> Response:
 
 # ---------------------------------------------------------------------------- routes
 
+AUTH = (
+    "Authentication: the borrower's portal session (cookie, `X-CSRF-Token` on POST), or the "
+    "lender's app server signing for a borrower it has authenticated: `X-Forbear-Timestamp` "
+    "(unix seconds) and `X-Forbear-Signature` (hex HMAC-SHA256 under the secret of provider "
+    "`app` of `<timestamp>.<content>`; content = the raw body for POST, the path and query for "
+    "GET), the borrower named by `borrower_ref` (body for POST, query for GET). Each signature "
+    "is accepted once. Another borrower's conversation answers 404 like a missing one."
+)
 RESPONSES: dict[int | str, dict[str, Any]] = {
     code: ERROR_RESPONSES[code] for code in (400, 401, 403, 404, 413, 422, 503)
 }
@@ -311,6 +319,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     response_model=MessageOut,
     responses=RESPONSES,
     summary="A borrower's message to the assistant, and its answer",
+    description=AUTH,
 )
 def post_message(request: Request, who: Borrower, body: MessageIn) -> MessageOut | Response:
     if isinstance(who, SignedRefusal):
@@ -343,6 +352,7 @@ def post_message(request: Request, who: Borrower, body: MessageIn) -> MessageOut
     response_model=TranscriptOut,
     responses=RESPONSES,
     summary="The transcript of one of the borrower's conversations",
+    description=AUTH,
 )
 def get_conversation(
     request: Request, who: Borrower, conversation_id: ConversationId
