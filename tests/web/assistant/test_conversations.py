@@ -130,3 +130,19 @@ def test_a_very_long_message_on_the_page_is_answered_not_refused(signed: TestCli
     page = signed.post("/portal/chat", data={"text": "我想问一下" * 2000, "csrf_token": token})
     assert page.status_code == 200
     assert 'class="turn turn-assistant"' in page.text
+
+
+@pytest.mark.parametrize("raw", [b"%FF%FE%00%41", b"%F0%9F%98%80%F0%9F%98%80", b"%7F%C3%28abc"])
+def test_binary_looking_form_input_is_answered_or_refused_clearly(signed: TestClient, raw) -> None:  # type: ignore[no-untyped-def]
+    token = form_token(signed.get("/portal/chat").text)
+    body = b"text=" + raw + b"&csrf_token=" + token.encode()
+    page = signed.post(
+        "/portal/chat",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    if b"%00" in raw:  # NUL: the request guard's clear refusal, for every form of the app
+        assert page.status_code == 400 and "NUL" in page.text
+    else:
+        assert page.status_code == 200
+        assert 'class="turn turn-assistant"' in page.text
