@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 
 from clirun import assert_one_clear_line, forbear
 from clocks import SETUP_AT, SETUP_DAY
@@ -29,6 +29,7 @@ from forbear.sim.book import generate_book, write_files
 from forbear.sim.products import load_products
 from forbear.store import runs
 from forbear.store.crypto import PiiVault
+from shared_book import BACKENDS, TEST_KEY, book_database, rolled_back
 
 AS_OF = date(2026, 11, 27)
 YESTERDAY = AS_OF - timedelta(days=1)
@@ -113,32 +114,47 @@ def book_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return write_files(demo, tmp_path_factory.mktemp("book"), fmt="parquet")
 
 
-@pytest.fixture
-def book(
-    connection: Connection, vault: PiiVault, book_files: tuple[Path, Path], tmp_path: Path
-) -> Connection:
+@pytest.fixture(scope="module", params=BACKENDS)
+def book_engine(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    book_files: tuple[Path, Path],
+) -> Iterator[Engine]:
     """The generated book, a behaviour model (scores, tiers, reason codes), a busy strategy,
     yesterday's
     run (carried work, yesterday's queue) and holds on a few
-    borrowers."""
-    conn = connection
-    import_products(conn, load_products(), "demo products", effective_from=SETUP_DAY)
-    import_loans(conn, vault, book_files[0], now=SETUP_AT)
-    import_payments(conn, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
-    trained = models.train_on_book(conn, ModelKind.BEHAVIOUR, as_of=YESTERDAY, months=6, now=NOW)
-    models.activate(conn, trained.model.id, now=NOW)
-    (tmp_path / "busy.yaml").write_text(busy_strategy(), encoding="utf-8")
-    strategies.activate(
-        conn, strategies.add_strategy(conn, tmp_path / "busy.yaml", now=SETUP_AT).id, now=SETUP_AT
-    )
-    before = daily.run_day(conn, YESTERDAY, data_dir=tmp_path, capacity=CAPACITY)
-    contacted = before.decisions.filter(pl.col("allowed").fill_null(False))
-    for loan_id in contacted["loan_id"].unique().sort()[:6]:
-        contacts.add_hold(
-            conn, loan_id=int(loan_id), kind="do_not_contact", actor="test", since=NOW,
-            all_loans=True,
-        )  # fmt: skip
-    return conn
+    borrowers: built once per backend."""
+    tmp_path = tmp_path_factory.mktemp("spark-book")
+    with book_database(request.param, tmp_path_factory, "spark") as engine:
+        with engine.begin() as conn:
+            import_products(conn, load_products(), "demo products", effective_from=SETUP_DAY)
+            import_loans(conn, PiiVault(TEST_KEY), book_files[0], now=SETUP_AT)
+            import_payments(conn, book_files[1], zone="Asia/Shanghai", now=SETUP_AT)
+            trained = models.train_on_book(
+                conn, ModelKind.BEHAVIOUR, as_of=YESTERDAY, months=6, now=NOW
+            )
+            models.activate(conn, trained.model.id, now=NOW)
+            (tmp_path / "busy.yaml").write_text(busy_strategy(), encoding="utf-8")
+            strategies.activate(
+                conn,
+                strategies.add_strategy(conn, tmp_path / "busy.yaml", now=SETUP_AT).id,
+                now=SETUP_AT,
+            )
+            before = daily.run_day(conn, YESTERDAY, data_dir=tmp_path, capacity=CAPACITY)
+            contacted = before.decisions.filter(pl.col("allowed").fill_null(False))
+            for loan_id in contacted["loan_id"].unique().sort()[:6]:
+                contacts.add_hold(
+                    conn, loan_id=int(loan_id), kind="do_not_contact", actor="test", since=NOW,
+                    all_loans=True,
+                )  # fmt: skip
+        yield engine
+
+
+@pytest.fixture
+def book(book_engine: Engine) -> Iterator[Connection]:
+    """That book; each test's changes rolled back."""
+    with rolled_back(book_engine) as conn:
+        yield conn
 
 
 def _written(conn: Connection) -> dict[str, pl.DataFrame]:
