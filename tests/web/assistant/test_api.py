@@ -150,6 +150,24 @@ def test_an_unknown_borrower_ref_is_refused(app_call: SignedCall, db) -> None:  
     assert counts(db) == before
 
 
+def test_a_signed_request_with_a_bad_body_is_422_and_spends_no_signature(
+    app_call: SignedCall, db, me: PortalBorrower
+) -> None:  # type: ignore[no-untyped-def]
+    ref = ref_of(db, me.borrower_id)
+    callbacks = db.conn.execute(select(func.count()).select_from(ChannelCallback)).scalar_one()
+    for body, field in (
+        ({"text": "x" * 4001, "borrower_ref": ref}, "text"),
+        ({"text": 7, "borrower_ref": ref}, "text"),
+        ({"text": "hi", "borrower_ref": ref, "extra": 1}, "extra"),
+    ):
+        answer = app_call("POST", MESSAGES, body)
+        assert error(answer) == (422, "invalid_request")
+        assert answer.json()["error"]["field"] == field
+    assert db.conn.execute(select(func.count()).select_from(ChannelCallback)).scalar_one() == (
+        callbacks
+    )
+
+
 def test_without_a_configured_app_secret_nothing_signed_is_accepted(
     client: TestClient, db, clock, me: PortalBorrower
 ) -> None:  # type: ignore[no-untyped-def]

@@ -55,8 +55,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as SchemaError
 from starlette.concurrency import run_in_threadpool
 
 from forbear.domain.errors import ValidationError
@@ -150,6 +152,11 @@ def _app_caller(request: Request, body: bytes) -> Caller:
     except SignatureRefused as exc:
         raise SignedRefusal(exc.reason) from None
     assert signature is not None  # verify refused a missing one
+    if request.method == "POST":  # a body that will be refused spends no signature
+        try:
+            MessageIn.model_validate_json(body)
+        except SchemaError as exc:
+            raise RequestValidationError(exc.errors(include_url=False)) from None
     ref = _borrower_ref(request, body)
     callback = SignedCallback(
         APP_PROVIDER, CallbackKind.REPLY, signature, datetime.fromtimestamp(moment, UTC)
