@@ -39,6 +39,9 @@ def test_assistant_benchmark_smoke_mode_measures_model_and_baseline(tmp_path: Pa
         assert contender["cold_start"]["wall_s"] > 0
     assert 0 <= figures["intent_agreement"] <= 1
     assert json.loads(out.read_text())["messages"] == 12
+    engine = figures["end_to_end"]
+    assert engine["messages"] == 10 and engine["replies"] >= engine["messages"]
+    assert 0 <= engine["cpu"]["p50_ms"] <= engine["cpu"]["p95_ms"] <= engine["cpu"]["max_ms"]
 
 
 def test_the_benchmark_messages_are_seeded_and_bilingual() -> None:

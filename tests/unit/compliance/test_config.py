@@ -194,3 +194,12 @@ def test_a_pack_with_a_bad_confidence_is_refused():
 def test_every_evaluated_kind_is_used_by_a_shipped_pack():
     used = {r.kind for name in ("CN", "US") for r in load_pack(name).rules}
     assert used >= EVALUATED_KINDS
+
+
+def test_a_shipped_pack_is_parsed_once_and_each_caller_gets_its_own_copy() -> None:
+    first, second = load_pack("CN"), load_pack("CN")
+    assert first == second and first is not second
+    first.rules[0].params["start"] = "00:00"  # a caller changing its copy
+    assert load_pack("CN").rules[0].params != first.rules[0].params
+    with pytest.raises(ConfigurationError, match="unknown pack"):
+        load_pack("XX")
