@@ -37,13 +37,14 @@ from zoneinfo import ZoneInfo
 from forbear.assistant import dialogue
 from forbear.assistant.book import BookFacts
 from forbear.assistant.dialogue import Action, State
-from forbear.assistant.guardrails import Screened, check_reply, screen, with_opt_out
+from forbear.assistant.guardrails import Screened, check_reply, screen
 from forbear.assistant.llm import Rephraser
 from forbear.assistant.llm import from_settings as llm_from_settings
 from forbear.assistant.nlu import Understander, Understanding
 from forbear.assistant.replies import Reply, render
 from forbear.domain.compliance.config import CompiledRules
 from forbear.domain.errors import Conflict, NotFound, ValidationError
+from forbear.domain.replies import with_opt_out
 from forbear.services import assistant as conversations
 from forbear.services import portal
 from forbear.services.days import book_date

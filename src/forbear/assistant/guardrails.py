@@ -28,6 +28,7 @@ from datetime import datetime
 from forbear.assistant.nlu.normalise import normalise, strip_pictographs
 from forbear.domain.compliance.assistant import may_send
 from forbear.domain.compliance.config import CompiledRules
+from forbear.domain.replies import CHAT_ONLY, with_opt_out
 from forbear.services.templates import check_body
 
 MAX_CHARS = 1000
@@ -233,8 +234,7 @@ _DAY = re.compile(
 )
 _FILTER_CHANNEL = {"sms": "sms", "app": "im", "portal": "im", "api": "im", "cli": "im"}
 # the chat on a page the borrower opened is not a text message (US.REGF.OPTOUT is for texts)
-_CHAT_ONLY = frozenset({"portal", "api", "cli"})
-OPT_OUT_LINE = "Reply STOP to opt out of texts."
+_CHAT_ONLY = CHAT_ONLY  # the chat pages: no opt-out footer (forbear.domain.replies)
 
 
 @dataclass(frozen=True)
@@ -256,9 +256,7 @@ def check_reply(
 ) -> ReplyCheck:
     """Whether one reply may be sent; the reasons when not."""
     reasons: list[str] = []
-    body = text
-    if lang == "en" and channel not in _CHAT_ONLY and OPT_OUT_LINE not in body:
-        body = f"{body} {OPT_OUT_LINE}"
+    body = with_opt_out(text, channel=channel, lang=lang)
     # someone not verified is, for all we know, a third party: no word of a debt at all
     audience = "debtor" if verified else "third_party"
     for v in check_body(
@@ -281,10 +279,3 @@ def check_reply(
         if not decision.allowed and decision.rule_id:
             reasons.append(decision.rule_id)
     return ReplyCheck(ok=not reasons, reasons=tuple(dict.fromkeys(reasons)))
-
-
-def with_opt_out(text: str, *, channel: str, lang: str) -> str:
-    """An English text message carries an opt-out (US.REGF.OPTOUT)."""
-    if lang == "en" and channel not in _CHAT_ONLY and OPT_OUT_LINE not in text:
-        return f"{text} {OPT_OUT_LINE}"
-    return text

@@ -71,3 +71,17 @@ def meaning(text: str) -> ReplyMeaning:
         if word == keyword * (len(word) // len(keyword)):
             return ReplyMeaning.OPT_OUT
     return ReplyMeaning.OTHER
+
+
+# What an English text message must carry (US.REGF.OPTOUT: Regulation F, 12 CFR
+# 1006.6(e)); the assistant's and the agents' answers by SMS or app add it. Chat pages
+# (portal, API, terminal) are read where the borrower already is: no footer.
+OPT_OUT_LINE_EN = "Reply STOP to opt out of texts."
+CHAT_ONLY = frozenset({"portal", "api", "cli"})
+
+
+def with_opt_out(text: str, *, channel: str, lang: str) -> str:
+    """``text`` with the English opt-out line when it travels as a text message."""
+    if lang == "en" and channel not in CHAT_ONLY and OPT_OUT_LINE_EN not in text:
+        return f"{text} {OPT_OUT_LINE_EN}"
+    return text

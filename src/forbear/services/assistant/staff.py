@@ -34,6 +34,7 @@ from sqlalchemy import ColumnElement, Connection, and_, func, select, true, upda
 from forbear.domain.access import Actor
 from forbear.domain.compliance.content import ContentRejected
 from forbear.domain.errors import Conflict, NotFound, ValidationError
+from forbear.domain.replies import with_opt_out
 from forbear.services.assistant.conversations import (
     Conversation,
     Turn,
@@ -274,12 +275,14 @@ def agent_reply(
         raise ValidationError("text", "is empty")
     if len(body) > MAX_REPLY:
         raise ValidationError("text", f"at most {MAX_REPLY} characters")
+    lang = current.language if current.language in ("zh", "en") else "zh"
+    body = with_opt_out(body, channel=current.channel, lang=lang)
     audience = "third_party" if current.third_party or current.borrower_id is None else "debtor"
     violations = check_body(
         body,
         channel=FILTER_CHANNEL[current.channel],
         audience=audience,
-        lang=current.language if current.language in ("zh", "en") else "zh",
+        lang=lang,
     )
     if violations:
         raise ContentRejected("reply", violations)

@@ -149,6 +149,19 @@ def test_an_sms_reply_of_an_agent_is_queued_for_the_dispatcher(
     assert "您好".encode() not in row.body_enc
 
 
+def test_an_english_sms_reply_of_an_agent_carries_the_opt_out_line(
+    connection: Connection, vault: PiiVault, book: dict[str, int]
+) -> None:
+    c = _waiting(connection, vault, channel="sms", sender=DEBTOR_PHONE)
+    svc.save_state(
+        connection, vault, c, state="handoff", slots={}, misses=0, language="en", now=NOW
+    )
+    svc.take_over(connection, ALICE, vault, c.id, NOW)
+    turn = svc.agent_reply(connection, ALICE, vault, c.id, "Hello, how can I help you?", NOW)
+    assert turn.outbox_id is not None  # not refused by US.REGF.OPTOUT: the line is added
+    assert turn.text == "Hello, how can I help you? Reply STOP to opt out of texts."
+
+
 def test_release_gives_the_conversation_back_to_the_bot_and_close_ends_it(
     connection: Connection, vault: PiiVault, book: dict[str, int]
 ) -> None:

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from forbear.assistant.guardrails import MAX_CHARS, check_reply, screen, with_opt_out
+from forbear.assistant.guardrails import MAX_CHARS, check_reply, screen
 from forbear.assistant.replies import NEUTRAL, SAFE, TEXTS, Reply, day, money, render
 from forbear.domain.compliance.assistant import demands_payment
 from forbear.domain.compliance.config import default_rules
+from forbear.domain.replies import with_opt_out
 
 
 @pytest.mark.parametrize(
