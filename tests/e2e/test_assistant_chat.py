@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from e2e.conftest import SCREENSHOTS, _free_port
+from e2e.conftest import SCREENSHOTS, _free_port, sign_in
 from forbear.bootstrap import Forbear, bootstrap
 from forbear.domain.access import Actor, Role
 from forbear.services import assistant as conversations
@@ -215,5 +215,52 @@ def test_the_chat_works_without_javascript(browser: Any, chat_server: ChatServer
         page.click("#chat-send")
         page.wait_for_load_state()
         assert page.locator("#chat-notice").is_visible()
+    finally:
+        context.close()
+
+
+def test_an_agent_takes_over_and_answers_on_the_workbench(
+    browser: Any, chat_server: ChatServer
+) -> None:
+    server = chat_server
+    with server.forbear.transaction() as conn:
+        borrower_id = conn.execute(
+            select(Loan.borrower_id).where(Loan.id == server.book.other_loan)
+        ).scalar_one()  # a borrower of no other test here: a conversation of its own
+        found = conversations.open_conversation(
+            conn, server.forbear.vault, channel="portal", now=MORNING, borrower_id=borrower_id
+        )
+        conversations.record_turn(
+            conn, server.forbear.vault, found, role="borrower", text="我想和真人聊", now=MORNING
+        )
+        conversation_id = conversations.hand_over(
+            conn, found, reason="asked", now=MORNING, intent="human"
+        ).id
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        sign_in(page, server)  # agent1
+        page.click("#nav-assistant")
+        page.wait_for_selector("#assistant-queue")
+        row = page.locator(f"#conversation-{conversation_id}")
+        assert "要求人工" in row.inner_text()
+        server.shot(page, "09-queue")
+        row.locator("a.button").click()
+        page.wait_for_selector("#transcript")
+        assert "我想和真人聊" in page.locator("#transcript").inner_text()
+        page.click("#take-over")
+        page.wait_for_selector("#reply-form")
+        page.fill("#reply-text", "不还钱就让公安上门抓你")
+        page.click("#reply-send")
+        page.wait_for_selector("#reply-refused")
+        server.shot(page, "10-reply-refused")
+        page.fill("#reply-text", "您好，我是人工客服，请问有什么可以帮您？")
+        page.click("#reply-send")
+        page.wait_for_selector("#assistant-done")
+        assert "请问有什么可以帮您" in page.locator("#transcript").inner_text()
+        server.shot(page, "11-replied")
+        page.click("#close")
+        page.wait_for_url("**/assistant/queue?done=closed")
+        assert page.locator(f"#conversation-{conversation_id}").count() == 0
     finally:
         context.close()
