@@ -117,6 +117,9 @@ def step(state: State, u: Understanding | None, s: Screened, f: Facts, lang: str
     if s.abuse or (u.intent == "abusive" and u.confident):
         out.intent = "abusive"
         return out.say("abusive").hand_over("abusive")
+    if s.forbidden_request:
+        out.intent = "forbidden_request"
+        return out.say("refuse_forbidden")
     if s.injection:
         out.intent = "injection"
         return out.say("injection")

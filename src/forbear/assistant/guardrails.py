@@ -107,6 +107,25 @@ _ABUSE = _rx(
     r"\bidiot",
     r"\bmoron",
 )
+# Asking the assistant to do what a collector may not (CN.LANG.PROHIBITED, CN.3P.*,
+# PIPL): write as a court, the police or a lawyer; threaten, expose or harass someone;
+# hand over somebody else's details. Refused in plain words, whoever asks.
+_FORBIDDEN_REQUEST = _rx(
+    r"(?:以|用|冒充|假装|假扮|装成|装作|扮成).{0,6}(?:法院|法官|公安|警察|警方|派出所|检察院|律师|律所|政府|监管)",
+    r"(?:法院|法官|公安|警察|警方|检察院|律师|律所|政府)的?名义",
+    r"(?:帮我|替我|你去|你们去).{0,10}(?:威胁|恐吓|吓唬|曝光|骚扰)",
+    r"(?:告诉我|给我|发给我|查一下|查查).{0,10}(?:紧急联系人|他的|她的|别人的|其他人的).{0,6}"
+    r"(?:电话|号码|手机|地址|身份证|信息|资料)",
+    r"\b(?:impersonat\w*|pose as|posing as|pretend(?:ing)? to be)\b.{0,30}"
+    r"\b(?:court|judge|police|cops?|lawyer|attorney|government|officer|bailiff)\b",
+    r"\b(?:in the name of|on behalf of)\s+(?:the\s+|a\s+)?"
+    r"(?:court|judge|police|lawyer|attorney|government)\b",
+    r"(?:^|\b(?:can|could|will|would) you |\bplease |\bpls |\bgo |\bhelp me )"
+    r"(?:threaten|scare|intimidate|harass|shame)\b.{0,25}"
+    r"\b(?:him|her|them|his|their|someone|somebody|my \w+)\b",
+    r"\b(?:give|tell|send|show)\s+me\b.{0,30}\b(?:emergency contacts?|his|her|their)\b.{0,20}"
+    r"\b(?:numbers?|phones?|address|details|id)\b",
+)
 _INJECTION = _rx(
     r"\bignore\b.{0,30}\b(?:instructions?|rules?|prompts?|guidelines|above|previous)\b",
     r"\bdisregard\b.{0,30}\b(?:instructions?|rules?|prompts?)\b",
@@ -182,6 +201,7 @@ class Screened:
     crisis: bool = False
     abuse: bool = False
     injection: bool = False
+    forbidden_request: bool = False  # impersonate, threaten, someone else's details
     third_party: bool = False  # writes for someone else ("我是他老婆")
     wrong_number: bool = False  # "不是我的号码", "wrong number"
 
@@ -213,6 +233,7 @@ def screen(raw: str | bytes | None) -> Screened:
         crisis=found(_CRISIS),
         abuse=found(_ABUSE),
         injection=found(_INJECTION),
+        forbidden_request=found(_FORBIDDEN_REQUEST),
         third_party=found(_THIRD_PARTY),
         wrong_number=found(_WRONG_NUMBER),
     )

@@ -243,6 +243,13 @@ TEXTS: dict[str, tuple[str, str]] = {
         "I understand you may be upset. We want to help sort this out, and I have asked a "
         "member of staff to take over.",
     ),
+    "refuse_forbidden": (
+        "我不能冒充任何机构或他人发送内容，也不能替任何人发出威胁或透露他人的信息。"
+        "关于您本人的借款，我可以帮您查询、约定还款，或为您转接工作人员。",
+        "I cannot write in the name of any authority or another person, threaten anyone, "
+        "or share anyone else's details. I can help with your own loan, or pass you to a "
+        "member of staff.",
+    ),
     "injection": (
         "我只能帮您处理与您本人借款有关的事务，例如查询欠款、约定还款、申请分期或延期、"
         "提出异议或投诉。",
@@ -397,6 +404,12 @@ NEUTRAL: dict[str, tuple[str, str]] = {
         "您好，我是智能客服，请问有什么可以帮您？",
         "Hello, I am the virtual assistant. How can I help you?",
     ),
+    "refuse_forbidden": (
+        "我不能冒充任何机构或他人发送内容，也不能替任何人发出威胁或透露他人的信息。"
+        "请问还有什么可以帮您？",
+        "I cannot write in the name of any authority or another person, threaten anyone, "
+        "or share anyone else's details. How else can I help you?",
+    ),
     "injection": (
         "我只能在既定的服务范围内为您提供帮助。请问有什么可以帮您？",
         "I can only help within the service I provide. How can I help you?",
@@ -445,6 +458,7 @@ SAFE = frozenset(
         "crisis",
         "abusive",
         "injection",
+        "refuse_forbidden",
         "agent_joined",
         "handed_over",
         "fallback",
