@@ -26,6 +26,9 @@ from forbear.store import bulk
 from forbear.store.crypto import PiiVault
 from shared_book import BACKENDS, TEST_KEY, book_database, rolled_back
 
+# its tests on one xdist worker, so that its module-scoped book is built once
+pytestmark = pytest.mark.xdist_group("test_book_read_once")
+
 AS_OF = date(2026, 11, 27)
 
 

@@ -23,6 +23,9 @@ from forbear.store.audit import AuditEvent
 from forbear.store.crypto import PiiVault
 from shared_book import BACKENDS, TEST_KEY, book_database, rolled_back
 
+# its tests on one xdist worker, so that its module-scoped book is built once
+pytestmark = pytest.mark.xdist_group("test_daily_run")
+
 AS_OF = date(2026, 11, 27)
 NOW = datetime(2026, 11, 27, 1, tzinfo=UTC)
 

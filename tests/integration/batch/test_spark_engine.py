@@ -31,6 +31,9 @@ from forbear.store import runs
 from forbear.store.crypto import PiiVault
 from shared_book import BACKENDS, TEST_KEY, book_database, rolled_back
 
+# its tests on one xdist worker, so that its module-scoped book is built once
+pytestmark = pytest.mark.xdist_group("test_spark_engine")
+
 AS_OF = date(2026, 11, 27)
 YESTERDAY = AS_OF - timedelta(days=1)
 NOW = datetime(2026, 11, 26, 1, tzinfo=UTC)

@@ -20,6 +20,9 @@ from forbear.services.runs import latest_run
 from forbear.store.db import read_only
 from outreach_book import BookDb, runs_of
 
+# its tests on one xdist worker, so that its module-scoped book is built once
+pytestmark = pytest.mark.xdist_group("test_worker")
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SCHEDULE = Schedule(time(6, 0), SHANGHAI)
 

@@ -8,10 +8,14 @@ import socket
 from datetime import date
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from forbear.cli.main import app
 from outreach_book import TEST_KEY, BookDb, runs_of
+
+# its tests on one xdist worker, so that its module-scoped book is built once
+pytestmark = pytest.mark.xdist_group("test_worker_cli")
 
 
 def _env(book: BookDb, data_dir: Path) -> dict[str, str | None]:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -21,6 +22,9 @@ from forbear.services.runs import latest_run
 from forbear.settings import Environment, Settings
 from forbear.store.runs import OutboxMessage
 from outreach_book import BOOK_DAY, TEST_KEY, BookDb
+
+# its tests on one xdist worker, so that its module-scoped book is built once
+pytestmark = pytest.mark.xdist_group("test_worker_dispatch")
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, insert, select
 
@@ -21,6 +22,9 @@ from forbear.services.runs import latest_run
 from forbear.store.db import read_only
 from forbear.store.runs import OutboxMessage
 from outreach_book import BookDb
+
+# its tests on one xdist worker, so that its module-scoped book is built once
+pytestmark = pytest.mark.xdist_group("test_worker_metrics")
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 12, 10)

@@ -14,10 +14,14 @@ import threading
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from forbear.store.runs import Run
 from outreach_book import TEST_KEY, BookDb, runs_of
+
+# its tests on one xdist worker, so that its module-scoped book is built once
+pytestmark = pytest.mark.xdist_group("test_worker_processes")
 
 
 def _environment(book: BookDb, data_dir: Path, **extra: str) -> dict[str, str]:

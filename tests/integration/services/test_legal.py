@@ -30,6 +30,9 @@ from forbear.store.legal import LegalCase, LegalDocument, LegalQueueEntry
 from forbear.store.models import Instalment, Loan
 from shared_book import BACKENDS, TEST_KEY, book_database, rolled_back
 
+# its tests on one xdist worker, so that its module-scoped book is built once
+pytestmark = pytest.mark.xdist_group("test_legal")
+
 AS_OF = date(2026, 11, 27)
 ACTOR = "cli:lawyer"
 NOW = datetime(2026, 11, 27, 3, tzinfo=UTC)  # a fixed clock

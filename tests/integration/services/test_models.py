@@ -21,6 +21,9 @@ from forbear.store import bulk
 from forbear.store.crypto import PiiVault
 from shared_book import BACKENDS, TEST_KEY, book_database, rolled_back
 
+# its tests on one xdist worker, so that its module-scoped book is built once
+pytestmark = pytest.mark.xdist_group("test_models")
+
 AS_OF = date(2026, 11, 29)
 NOW = datetime(2026, 11, 30, 9, tzinfo=UTC)
 

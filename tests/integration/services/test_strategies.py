@@ -19,6 +19,9 @@ from forbear.store import audit
 from forbear.store.crypto import PiiVault
 from shared_book import BACKENDS, TEST_KEY, book_database, rolled_back
 
+# its tests on one xdist worker, so that its module-scoped book is built once
+pytestmark = pytest.mark.xdist_group("test_strategies")
+
 AS_OF = date(2026, 11, 29)
 
 
