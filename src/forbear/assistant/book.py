@@ -11,11 +11,9 @@ from typing import Any
 
 from forbear.assistant.state import LoanFacts, Party, PlanChoice, VerifyResult
 from forbear.domain.compliance.config import CompiledRules
-from forbear.domain.errors import Conflict, ValidationError
-from forbear.domain.plans import PlanRequest, PlanType
 from forbear.domain.promises import DEFAULT_POLICY
 from forbear.services import assistant as conversations
-from forbear.services import plans, portal
+from forbear.services import portal
 
 
 class BookFacts:
@@ -94,60 +92,34 @@ class BookFacts:
         return self._loans
 
     def plan_options(self, loan_id: int) -> list[PlanChoice]:
-        options, _ = portal.plan_options(self._conn, self._borrower(), loan_id, self._as_of)
-        found: list[PlanChoice] = []
-        for o in options:
-            # told by the day, as the borrower pays: what falls due on each day
-            days = self.plan_schedule(loan_id, o.key)
-            amounts = [sum(fen for _, fen in parts) for _, parts in days]
-            found.append(
-                PlanChoice(
-                    key=o.key,
-                    plan_type=o.plan_type,
-                    months=o.months,
-                    count=len(days) if days else o.lines,
-                    first_due_date=days[0][0] if days else o.first_due_date,
-                    first_amount=amounts[0] if days else o.first_amount,
-                    largest_amount=max(amounts) if days else o.largest_amount,
-                    total=sum(amounts) if days else o.total,
-                )
+        """The plans the portal offers, told by the day as the borrower pays
+        (:class:`forbear.services.portal.PlanOption`)."""
+        return [
+            PlanChoice(
+                key=o.key,
+                plan_type=o.plan_type,
+                months=o.months,
+                count=o.lines,
+                first_due_date=o.first_due_date,
+                first_amount=o.first_amount,
+                largest_amount=o.largest_amount,
+                total=o.total,
             )
-        return found
+            for o in self._options(loan_id)
+        ]
 
     def plan_schedule(self, loan_id: int, key: str) -> list[tuple[date, list[tuple[str, int]]]]:
         """What falls due on each day under the plan option ``key``: the day and its lines
         (kind ``plan`` or ``contract``, amount), as the policy computes it for the portal
         (nothing stored); empty when it cannot be computed now."""
-        kind, _, count = key.partition("-")
-        if not count.isdigit() or kind not in ("deferral", "restructure"):
-            return []
-        request = (
-            PlanRequest(PlanType.DEFERRAL, months=int(count))
-            if kind == "deferral"
-            else PlanRequest(PlanType.RESTRUCTURE, instalments=int(count))
-        )
-        borrower_id = self._borrower()
-        portal.own_loan(self._conn, borrower_id, loan_id)
-        try:
-            result = plans.offer_plan(
-                self._conn,
-                loan_id=loan_id,
-                request=request,
-                role=portal.PORTAL_ROLE,
-                as_of=self._as_of,
-                actor=portal.actor_of(borrower_id),
-                save=False,
-            )
-        except (Conflict, ValidationError):
-            return []
-        # what falls due each day: the plan's instalment and a contract instalment the plan
-        # keeps on the same day are paid together
-        due: dict[date, list[tuple[str, int]]] = {}
-        for ln in result.offer.lines:
-            if ln.due_date > self._as_of:
-                total = ln.principal + ln.interest + ln.fee + ln.penalty
-                due.setdefault(ln.due_date, []).append((str(ln.kind.value), total))
-        return sorted(due.items())
+        for o in self._options(loan_id):
+            if o.key == key:
+                return [(d.due_date, list(d.parts)) for d in o.days]
+        return []
+
+    def _options(self, loan_id: int) -> list[portal.PlanOption]:
+        options, _ = portal.plan_options(self._conn, self._borrower(), loan_id, self._as_of)
+        return options
 
     def rights(self) -> tuple[list[str], int, str]:
         r = portal.rights(self._rules)

@@ -86,6 +86,7 @@ from forbear.services.portal.loans import (
 )
 from forbear.services.portal.plans import (
     PORTAL_ROLE,
+    PlanDay,
     PlanOption,
     choose_plan,
     plan_options,
@@ -131,6 +132,7 @@ __all__ = [
     "LoanSummary",
     "NewBorrowerSession",
     "Owed",
+    "PlanDay",
     "PlanOption",
     "Rights",
     "actor_of",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -26,7 +27,24 @@ PORTAL_ROLE = "agent"  # the most conservative authority of the policy
 
 
 @dataclass(frozen=True)
+class PlanDay:
+    """What falls due on one day under a plan option: the plan's instalment and any contract
+    instalment the plan keeps on that day are paid together (``parts``: kind ``plan`` or
+    ``contract`` and its amount in fen)."""
+
+    due_date: date
+    parts: tuple[tuple[str, int], ...]
+
+    @property
+    def total(self) -> int:
+        return sum(fen for _, fen in self.parts)
+
+
+@dataclass(frozen=True)
 class PlanOption:
+    """One plan the borrower may choose, told by the day as the borrower pays: ``lines``
+    days, the first day's amount, the largest day's, and the total (``days`` in full)."""
+
     key: str  # e.g. "deferral-2", "restructure-6"
     plan_type: str
     months: int
@@ -36,6 +54,17 @@ class PlanOption:
     largest_amount: int
     total: int
     lines: int
+    days: tuple[PlanDay, ...] = ()
+
+
+def plan_days(lines: list[Any], as_of: date) -> tuple[PlanDay, ...]:
+    """The offer's lines still to come, grouped by the day they fall due."""
+    due: dict[date, list[tuple[str, int]]] = {}
+    for ln in lines:
+        if ln.due_date > as_of:
+            total = ln.principal + ln.interest + ln.fee + ln.penalty
+            due.setdefault(ln.due_date, []).append((str(ln.kind.value), int(total)))
+    return tuple(PlanDay(day, tuple(parts)) for day, parts in sorted(due.items()))
 
 
 def _requests(policy: LoadedPolicy, product_code: str, tier: str | None) -> list[PlanRequest]:
@@ -87,21 +116,22 @@ def plan_options(
         except (Conflict, ValidationError) as refused:
             reason = reason or str(refused)
             continue
-        lines = [ln for ln in result.offer.lines if ln.due_date > as_of]
-        if not lines:
+        days = plan_days(list(result.offer.lines), as_of)
+        if not days:
             continue
-        totals = [ln.principal + ln.interest + ln.fee + ln.penalty for ln in lines]
+        totals = [d.total for d in days]
         options.append(
             PlanOption(
                 key=_key(request),
                 plan_type=request.plan_type.value,
                 months=request.months,
                 instalments=request.instalments,
-                first_due_date=lines[0].due_date,
+                first_due_date=days[0].due_date,
                 first_amount=totals[0],
                 largest_amount=max(totals),
                 total=sum(totals),
-                lines=len(lines),
+                lines=len(days),
+                days=days,
             )
         )
     return options, (None if options else reason)
