@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine, Table, select, update
 
 from forbear.store import audit, outreach
 from forbear.store.assistant import (
+    SENDER_CONTEXT,
     SLOTS_CONTEXT,
     TURN_CONTEXT,
     AssistantConversation,
@@ -81,9 +82,12 @@ ENCRYPTED: dict[Table, dict[str, str]] = {
         "body_enc": outreach.BODY_CONTEXT,
     },
     # the text as sent (the dispatcher's, issue 13; services.outreach.correspondence)
-    OutboxMessage.__table__: {"body_enc": "outbox.body"},  # type: ignore[dict-item]
+    OutboxMessage.__table__: {"body_enc": "outbox.body", "to_enc": "outbox.to"},  # type: ignore[dict-item]
     # the borrower assistant's transcripts and form slots (issue 14)
-    AssistantConversation.__table__: {"slots_enc": SLOTS_CONTEXT},  # type: ignore[dict-item]
+    AssistantConversation.__table__: {  # type: ignore[dict-item]
+        "slots_enc": SLOTS_CONTEXT,
+        "sender_enc": SENDER_CONTEXT,
+    },
     AssistantTurn.__table__: {"body_enc": TURN_CONTEXT},  # type: ignore[dict-item]
 }
 

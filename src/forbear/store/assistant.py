@@ -40,6 +40,7 @@ from forbear.store.models import Base, UTCDateTime, _one_of
 # The associated-data labels of the encrypted columns.
 TURN_CONTEXT = "assistant.turn"
 SLOTS_CONTEXT = "assistant.slots"
+SENDER_CONTEXT = "assistant.sender"
 
 
 class ConversationChannel(StrEnum):
@@ -112,6 +113,8 @@ class AssistantConversation(Base):
         ForeignKey("contact_points.id", ondelete="SET NULL")
     )
     sender_bidx: Mapped[str | None] = mapped_column(String(64))
+    # the number of a sender on no file, sealed (SENDER_CONTEXT): where answers go
+    sender_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     owner_type: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(64))
@@ -155,6 +158,7 @@ class AssistantTurn(Base):
 
 
 __all__ = [
+    "SENDER_CONTEXT",
     "SLOTS_CONTEXT",
     "TURN_CONTEXT",
     "AssistantConversation",

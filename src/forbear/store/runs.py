@@ -160,6 +160,13 @@ class OutboxMessage(Base):
     __table_args__ = (
         CheckConstraint(OUTBOX_STATUS_CHECK, name="status"),
         CheckConstraint("origin IN ('run', 'agent', 'system', 'assistant')", name="origin"),
+        # no borrower and no loan only for the assistant's answer to a sender on no file,
+        # whose address is then sealed in to_enc (migration 0022)
+        CheckConstraint(
+            "(borrower_id IS NOT NULL AND loan_id IS NOT NULL) "
+            "OR (origin = 'assistant' AND to_enc IS NOT NULL)",
+            name="whose",
+        ),
         Index("ix_outbox_as_of", "as_of"),
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_outbox_borrower_id_status", "borrower_id", "status"),
@@ -168,8 +175,8 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     as_of: Mapped[date] = mapped_column(Date)
-    loan_id: Mapped[int] = mapped_column(Integer)
-    borrower_id: Mapped[int] = mapped_column(Integer)
+    loan_id: Mapped[int | None] = mapped_column(Integer)
+    borrower_id: Mapped[int | None] = mapped_column(Integer)
     action_index: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(16))
     template: Mapped[str | None] = mapped_column(String(64))
@@ -193,6 +200,8 @@ class OutboxMessage(Base):
     reason_rules: Mapped[str] = mapped_column(Text, server_default="[]")  # JSON rule ids
     contact_attempt_id: Mapped[int | None] = mapped_column(Integer)
     body_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # the text as sent, encrypted
+    # the address of a sender on no file (the assistant's answer), encrypted
+    to_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

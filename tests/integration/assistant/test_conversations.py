@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text as sql
 from tests.integration.assistant.conftest import (
     TODAY,
     AssistantBook,
@@ -360,3 +361,16 @@ def test_an_unknown_number_is_answered_as_the_number_on_file_before_verification
     assert known.replies == unknown.replies, known.transcript() + "\n---\n" + unknown.transcript()
     assert [o.state for _, o in known.log] == [o.state for _, o in unknown.log]
     assert not leaks(known.replies, secrets_of(world.forbear, person), "\n".join(messages))
+    # and by the same road: as many answers queued for the stranger's number as for the
+    # borrower's (a stranger left unanswered would learn the number is on no file)
+    with world.forbear.reading() as conn:
+        queued = dict(
+            conn.execute(
+                sql(
+                    "SELECT borrower_id IS NULL, count(*) FROM outbox WHERE origin = 'assistant' "
+                    "AND (borrower_id IS NULL OR borrower_id = :b) GROUP BY borrower_id IS NULL"
+                ),
+                {"b": person.borrower_id},
+            ).all()
+        )
+    assert queued.get(True, 0) == queued.get(False, 0) > 0

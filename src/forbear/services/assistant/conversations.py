@@ -40,6 +40,7 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 from forbear.domain.errors import NotFound, ValidationError
 from forbear.store import audit
 from forbear.store.assistant import (
+    SENDER_CONTEXT,
     SLOTS_CONTEXT,
     TURN_CONTEXT,
     AssistantConversation,
@@ -327,6 +328,8 @@ def _start(
                 "contact_point_id": int(point.id),
                 "owner_type": point.owner_type,
             }
+        else:  # on no file: its number sealed, for the answers (retention: KEEP_OTHERS)
+            values["sender_enc"] = vault.encrypt(sender.strip(), context=SENDER_CONTEXT)
         earlier = conn.execute(
             select(_C.verify_failures, _C.verify_window_start)
             .where(

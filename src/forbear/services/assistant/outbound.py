@@ -9,9 +9,11 @@ first: through the content filter, not the collection gate's caps, but still blo
 opt-out of that medium, a do-not-contact hold on the point and, in the borrower's quiet
 hours, a text that demands payment (the dispatcher's docstring).
 
-An unknown SMS sender (no contact point on file) has no borrower and no loan for the
-outbox row: nothing is queued (``None``); the channel front end answers such a sender in
-the provider's synchronous reply if it can.
+An SMS sender on no file gets the same answers by the same road: an outbox row with no
+borrower and no loan, the number sealed in ``to_enc`` (from the conversation's
+``sender_enc``), so that nothing tells a stranger whether a number belongs to a borrower
+(migration 0022). Such rows are kept no longer than the stranger's conversation
+(:mod:`.retention`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from sqlalchemy import Connection, func, insert, select
 
 from forbear.domain.errors import ValidationError
 from forbear.services.assistant.conversations import SYSTEM_ACTOR, Conversation
-from forbear.services.outreach.dispatch import seal_text
+from forbear.services.outreach.dispatch import TO_CONTEXT, seal_text
 from forbear.store import audit
-from forbear.store.assistant import ConversationChannel
+from forbear.store.assistant import SENDER_CONTEXT, AssistantConversation, ConversationChannel
 from forbear.store.crypto import PiiVault
 from forbear.store.models import Loan
 from forbear.store.runs import OutboxMessage, OutboxOrigin, OutboxStatus
@@ -65,7 +67,7 @@ def queue_outbound(
     if len(text) > MAX_OUTBOUND:
         raise ValidationError("text", f"at most {MAX_OUTBOUND} characters")
     if conversation.borrower_id is None:
-        return None
+        return _to_stranger(conn, vault, conversation, channel, text, now, actor)
     if channel == "sms" and conversation.contact_point_id is None:
         return None
     loan_id = conn.execute(
@@ -110,6 +112,66 @@ def queue_outbound(
             "borrower_id": conversation.borrower_id,
             "conversation_id": conversation.id,
             "contact_point_id": conversation.contact_point_id,
+        },
+        at=now,
+    )
+    return int(new_id)
+
+
+def _to_stranger(
+    conn: Connection,
+    vault: PiiVault,
+    conversation: Conversation,
+    channel: str,
+    text: str,
+    now: datetime,
+    actor: str | None,
+) -> int | None:
+    """The answer to an SMS sender on no file: no borrower, no loan, the number sealed."""
+    if channel != "sms":
+        return None
+    sealed = conn.execute(
+        select(AssistantConversation.sender_enc).where(AssistantConversation.id == conversation.id)
+    ).scalar_one_or_none()
+    if sealed is None:
+        return None
+    number = vault.decrypt(sealed, context=SENDER_CONTEXT)
+    new_id = conn.execute(
+        insert(OutboxMessage)
+        .values(
+            as_of=now.date(),
+            loan_id=None,
+            borrower_id=None,
+            action_index=-1,
+            channel=channel,
+            template=None,
+            contact_point_id=None,
+            dedupe_key=dedupe_key(conversation.id, text, now),
+            status=OutboxStatus.QUEUED.value,
+            created_at=now,
+            origin=OutboxOrigin.ASSISTANT.value,
+            actor=(actor or SYSTEM_ACTOR)[:64],
+            due_at=now,
+            next_attempt_at=now,
+            tries=0,
+            reason_rules="[]",
+            body_enc=seal_text(vault, text, conversation.language),
+            to_enc=vault.encrypt(number, context=TO_CONTEXT),
+            updated_at=now,
+        )
+        .returning(OutboxMessage.id)
+    ).scalar_one()
+    audit.record(
+        conn,
+        action="outbox.queue",
+        actor=(actor or SYSTEM_ACTOR)[:64],
+        subject_type="outbox",
+        subject_id=str(new_id),
+        payload={
+            "origin": OutboxOrigin.ASSISTANT.value,
+            "channel": channel,
+            "borrower_id": None,
+            "conversation_id": conversation.id,
         },
         at=now,
     )

@@ -9,9 +9,9 @@
   (CN.RECORD.RETAIN), and nothing in it is needed once that record is gone.
 - Conversations of **senders on no file** and of **third parties** (a guarantor, an
   emergency contact) are deleted :data:`KEEP_OTHERS` after their last turn: a stranger's
-  words and number, kept half a year for an agent to read and for a complaint to be
-  raised (the same period as replies from senders on no file,
-  :data:`forbear.services.outreach.replies.KEEP_UNMATCHED`; PIPL art. 19).
+  words and number (and the answers sent to a stranger's number), kept half a year for an
+  agent to read and for a complaint to be raised (the same period as replies from senders
+  on no file, :data:`forbear.services.outreach.replies.KEEP_UNMATCHED`; PIPL art. 19).
 - The engine's **form slots** (amounts, dates, what the borrower typed into a form) are
   only needed while the dialogue goes on: cleared :data:`KEEP_SLOTS` after the
   conversation's last turn (it is closed after a day of silence anyway).
@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Connection, and_, delete, or_, select, upd
 
 from forbear.store.assistant import AssistantConversation, AssistantTurn
 from forbear.store.models import OwnerType
+from forbear.store.runs import OutboxMessage, OutboxOrigin
 
 KEEP_OTHERS = timedelta(days=180)
 KEEP_SLOTS = timedelta(days=30)
@@ -58,6 +59,17 @@ def expire(conn: Connection, now: datetime) -> dict[str, int]:
         _C.updated_at < now - KEEP_OTHERS,
     )
     conversations, turns = _delete_conversations(conn, others)
+    # the answers to senders on no file (no borrower: no purge would ever reach them)
+    answers = int(
+        conn.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.borrower_id.is_(None),
+                OutboxMessage.origin == OutboxOrigin.ASSISTANT.value,
+                OutboxMessage.created_at < now - KEEP_OTHERS,
+            )
+        ).rowcount
+        or 0
+    )
     cleared = int(
         conn.execute(
             update(_C)
@@ -66,4 +78,8 @@ def expire(conn: Connection, now: datetime) -> dict[str, int]:
         ).rowcount
         or 0
     )
-    return {"assistant_conversations": conversations + cleared, "assistant_turns": turns}
+    return {
+        "assistant_conversations": conversations + cleared,
+        "assistant_turns": turns,
+        "outbox": answers,
+    }

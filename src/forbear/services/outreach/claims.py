@@ -54,8 +54,8 @@ class Claimed:
 
     id: int
     as_of: date
-    loan_id: int
-    borrower_id: int
+    loan_id: int | None  # None: the assistant's answer to a sender on no file (to_enc)
+    borrower_id: int | None
     action_index: int
     channel: str
     template: str | None
@@ -69,6 +69,7 @@ class Claimed:
     contact_attempt_id: int | None
     body_enc: bytes | None
     due_at: datetime
+    to_enc: bytes | None = None  # a sender on no file: where the answer goes, encrypted
 
     @property
     def in_flight(self) -> bool:
@@ -97,6 +98,7 @@ _CLAIMED_COLUMNS = (
     _O.contact_attempt_id,
     _O.body_enc,
     _O.due_at,
+    _O.to_enc,
 )
 
 
@@ -167,8 +169,8 @@ def _claimed(row: Any) -> Claimed:
     return Claimed(
         id=int(row.id),
         as_of=row.as_of,
-        loan_id=int(row.loan_id),
-        borrower_id=int(row.borrower_id),
+        loan_id=None if row.loan_id is None else int(row.loan_id),
+        borrower_id=None if row.borrower_id is None else int(row.borrower_id),
         action_index=int(row.action_index),
         channel=str(row.channel),
         template=row.template,
@@ -182,6 +184,7 @@ def _claimed(row: Any) -> Claimed:
         contact_attempt_id=None if row.contact_attempt_id is None else int(row.contact_attempt_id),
         body_enc=row.body_enc,
         due_at=row.due_at,
+        to_enc=row.to_enc,
     )
 
 

@@ -98,6 +98,7 @@ from forbear.store.models import Borrower, ContactPoint
 from forbear.store.runs import Decision, OutboxMessage, OutboxOrigin, OutboxStatus
 
 BODY_CONTEXT = "outbox.body"  # the associated-data label of outbox.body_enc
+TO_CONTEXT = "outbox.to"  # of outbox.to_enc (a sender on no file)
 INVALID = "OUTBOX.INVALID"
 # The holds that stop even an answer to a borrower who wrote first (an opt-out only of
 # its medium, a do-not-contact hold only when on the point or the whole borrower).
@@ -149,8 +150,8 @@ class Ready:
     tries: int
     contact_attempt_id: int | None
     contact_point_id: int | None
-    loan_id: int
-    borrower_id: int
+    loan_id: int | None  # None: the assistant's answer to a sender on no file
+    borrower_id: int | None
 
 
 @dataclass
@@ -256,7 +257,7 @@ def prepare(
     if not claimed:
         return out
     rows = [_Row(c) for c in claimed]
-    borrower_ids = sorted({c.borrower_id for c in claimed})
+    borrower_ids = sorted({c.borrower_id for c in claimed if c.borrower_id is not None})
     lock_debtors(conn, borrower_ids)
     # still ours? (a lease that ran out may have been taken over meanwhile)
     ours = set(
@@ -279,32 +280,36 @@ def prepare(
     loans = {int(r["loan_id"]): r for r in found.loans.to_dicts()} if found is not None else {}
     plans = _decisions(conn, [r.claimed for r in fresh if r.claimed.origin == OutboxOrigin.RUN])
     renderer = Renderer(conn, vault, public_url, now)
-    renderer.prefetch(borrower_ids, [r.claimed.loan_id for r in fresh])
+    renderer.prefetch(borrower_ids, [_loan(r.claimed) for r in fresh if r.claimed.loan_id])
 
     # 1. the live situation, and the contact point each message goes to
     for row in fresh:
         c = row.claimed
         if c.origin == OutboxOrigin.ASSISTANT:
             row.is_demand = False
+            if c.borrower_id is None:  # a sender on no file: the address is in to_enc
+                if c.to_enc is None:
+                    row.rules = [checks.NO_CONTACT_POINT]
+                continue
             row.point = _choose_point(points.get(c.borrower_id, []), c)
             if row.point is None and _needs_point(c.channel):
                 row.rules = [checks.NO_CONTACT_POINT]
             continue
-        plan = plans.get((c.as_of, c.loan_id, c.action_index), {})
+        plan = plans.get((c.as_of, _loan(c), c.action_index), {})
         row.is_demand = bool(plan.get("is_demand", c.article is None))
         if c.origin == OutboxOrigin.AGENT:
             row.is_demand = c.article is None
         stop = checks.situation_block(
             origin=c.origin,
             planned_on=c.as_of,
-            loan=loans.get(c.loan_id),
+            loan=loans.get(_loan(c)),
             treatment=plan.get("treatment"),
             purpose=plan.get("purpose"),
         )
         if stop is not None:
             row.rules = [stop]
             continue
-        row.point = _choose_point(points.get(c.borrower_id, []), c)
+        row.point = _choose_point(points.get(_borrower(c), []), c)
         if row.point is None and _needs_point(c.channel):
             row.rules = [checks.NO_CONTACT_POINT]
 
@@ -326,7 +331,7 @@ def prepare(
                     "party": Party.DEBTOR.value if r.point is None else str(r.point.owner_type),
                     "provenance": None if r.point is None else str(r.point.provenance),
                     "at": now,
-                    "timezone": people[r.claimed.borrower_id]["timezone"],
+                    "timezone": people[_borrower(r.claimed)]["timezone"],
                     "agency_id": r.claimed.agency_id,
                     "discloses_debt": r.claimed.article is None,
                     "is_demand": r.is_demand,
@@ -364,12 +369,12 @@ def prepare(
         c = row.claimed
         try:
             row.rendered = renderer.render(
-                borrower_id=c.borrower_id,
-                loan_id=c.loan_id,
+                borrower_id=_borrower(c),
+                loan_id=_loan(c),
                 channel=c.channel,
                 template=c.template,
                 article=c.article,
-                loan=loans.get(c.loan_id),
+                loan=loans.get(_loan(c)),
             )
         except MissingVariable as exc:
             row.rules = [exc.rule_id]
@@ -392,7 +397,8 @@ def prepare(
             continue
         point = row.point if not c.in_flight else _point_by_id(points, c)
         row.point = point
-        address = _address(vault, c, point, people.get(c.borrower_id, {}))
+        person = {} if c.borrower_id is None else people.get(c.borrower_id, {})
+        address = _address(vault, c, point, person)
         if address is None:
             row.rules = [checks.NO_CONTACT_POINT]
             row.rendered = None
@@ -469,8 +475,10 @@ def prepare(
                 channel=c.channel,
                 to=addresses[c.id],
                 rendered=rendered,
-                borrower_ref=str(people.get(c.borrower_id, {}).get("external_ref", "")),
-                loan_ref=renderer.loan_ref(c.loan_id),
+                borrower_ref=""
+                if c.borrower_id is None
+                else str(people.get(c.borrower_id, {}).get("external_ref", "")),
+                loan_ref="" if c.loan_id is None else renderer.loan_ref(c.loan_id),
                 origin=c.origin,
                 tries=c.tries,
                 contact_attempt_id=c.contact_attempt_id,
@@ -522,7 +530,7 @@ def _assistant_checks(
     ``rendered`` set to the stored text."""
     if not rows:
         return
-    borrower_ids = sorted({r.claimed.borrower_id for r in rows})
+    borrower_ids = sorted({b for r in rows if (b := r.claimed.borrower_id) is not None})
     holds = conn.execute(
         select(Hold.borrower_id, Hold.kind, Hold.channel, Hold.contact_point_id).where(
             Hold.borrower_id.in_(borrower_ids), Hold.kind.in_(ASSISTANT_STOPS), open_at(now)
@@ -575,7 +583,10 @@ def _assistant_checks(
             row.rules = [f"{INVALID}:no_text"]
             continue
         text = unseal(vault, c.body_enc)
-        third = row.point is not None and str(row.point.owner_type) != Party.DEBTOR.value
+        # a sender on no file is, for all we know, a third party: no word of a debt
+        third = c.borrower_id is None or (
+            row.point is not None and str(row.point.owner_type) != Party.DEBTOR.value
+        )
         violations = check_body(
             text.body,
             channel=c.channel,
@@ -590,13 +601,31 @@ def _assistant_checks(
             text.body,
             rules=rules,
             at=now,
-            timezone=str(people.get(c.borrower_id, {}).get("timezone", rules.timezone_default)),
+            timezone=str(
+                rules.timezone_default
+                if c.borrower_id is None
+                else people.get(c.borrower_id, {}).get("timezone", rules.timezone_default)
+            ),
             borrower_wrote_at=None if conversation is None else wrote.get(conversation),
         )
         if not quiet.allowed:
             row.rules = [quiet.rule_id or "ASSISTANT.QUIET_DEMAND"]
             continue
         row.rendered = text
+
+
+def _loan(c: Claimed) -> int:
+    """The loan of a row that has one: every row but the assistant's answer to a sender on
+    no file (the outbox's ``whose`` constraint)."""
+    if c.loan_id is None:
+        raise ValidationError("loan_id", f"outbox row {c.id} has no loan")
+    return c.loan_id
+
+
+def _borrower(c: Claimed) -> int:
+    if c.borrower_id is None:
+        raise ValidationError("borrower_id", f"outbox row {c.id} has no borrower")
+    return c.borrower_id
 
 
 def _update_each(conn: Connection, rows: list[dict[str, Any]], **values: Any) -> None:
@@ -698,7 +727,7 @@ def _choose_point(points: list[Any], c: Claimed) -> Any:
 
 
 def _point_by_id(points: Mapping[int, list[Any]], c: Claimed) -> Any:
-    if c.contact_point_id is None:
+    if c.contact_point_id is None or c.borrower_id is None:
         return None
     for p in points.get(c.borrower_id, []):
         if int(p.id) == c.contact_point_id:
@@ -712,6 +741,8 @@ def _address(vault: PiiVault, c: Claimed, point: Any, person: Mapping[str, Any])
     borrower's external reference)."""
     if point is not None:
         return vault.decrypt(point.value_enc, context=Contexts.CONTACT_VALUE)
+    if c.to_enc is not None:  # the assistant's answer to a sender on no file
+        return vault.decrypt(c.to_enc, context=TO_CONTEXT)
     if c.channel == Channel.LETTER.value:
         blob = person.get("address_enc")
         return None if blob is None else vault.decrypt(blob, context=Contexts.BORROWER_ADDRESS)

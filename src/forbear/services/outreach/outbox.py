@@ -114,7 +114,9 @@ def list_messages(
         raise ValidationError("channel", "a channel name")
     if not 1 <= limit <= MAX_LIST:
         raise ValidationError("limit", f"between 1 and {MAX_LIST}")
-    query = select(_O).order_by(_O.id.desc()).limit(limit)
+    # the assistant's answers to senders on no file belong to no loan: the assistant's
+    # conversation pages show them, not the collection outbox
+    query = select(_O).where(_O.loan_id.is_not(None)).order_by(_O.id.desc()).limit(limit)
     if status is not None:
         query = query.where(_O.status == status)
     if channel is not None:
@@ -185,7 +187,7 @@ def mask_text(text: str) -> str:
 
 def _row(conn: Connection, outbox_id: int) -> Any:
     found = conn.execute(
-        select(_O.id, _O.loan_id, _O.status).where(_O.id == outbox_id)
+        select(_O.id, _O.loan_id, _O.status).where(_O.id == outbox_id, _O.loan_id.is_not(None))
     ).one_or_none()
     if found is None:
         raise NotFound("outbox message", str(outbox_id))

@@ -142,7 +142,8 @@ def apply_receipt(
     ).first()
     if row is None:
         raise NotFound("message", receipt.message_id or str(receipt.provider_ref))
-    lock_debtor(conn, int(row.borrower_id))
+    if row.borrower_id is not None:  # (an answer to a sender on no file has none)
+        lock_debtor(conn, int(row.borrower_id))
     current = OutboxStatus(
         conn.execute(select(o.status).where(o.id == row.id)).scalar_one()
     )  # read again under the lock

@@ -16,6 +16,7 @@ from forbear.domain.errors import ValidationError
 from forbear.services import assistant as svc
 from forbear.services.contacts.holds import add_hold
 from forbear.services.outreach import claims, dispatch
+from forbear.store.assistant import AssistantConversation
 from forbear.store.contacts import ContactAttempt
 from forbear.store.crypto import PiiVault
 from forbear.store.runs import OutboxMessage
@@ -71,17 +72,13 @@ def _row(connection: Connection, outbox_id: int | None) -> Any:
     return connection.execute(select(OutboxMessage).where(OutboxMessage.id == outbox_id)).one()
 
 
-def test_only_travelling_conversations_with_someone_on_file_are_queued(
+def test_only_travelling_conversations_are_queued(
     connection: Connection, vault: PiiVault, book: dict[str, int]
 ) -> None:
     portal = svc.open_conversation(
         connection, vault, channel="portal", now=DAY_AT, borrower_id=book["C0001"]
     )
     assert svc.queue_outbound(connection, vault, portal, "您好", DAY_AT) is None
-    stranger = svc.open_conversation(
-        connection, vault, channel="sms", now=DAY_AT, sender=STRANGER_PHONE
-    )
-    assert svc.queue_outbound(connection, vault, stranger, "您好", DAY_AT) is None
     debtor = svc.open_conversation(
         connection, vault, channel="sms", now=DAY_AT, sender=DEBTOR_PHONE
     )
@@ -121,6 +118,55 @@ def test_an_answer_is_sent_as_a_reply_without_a_contact_attempt(
     assert finished is not None
     row = _row(connection, outbox_id)
     assert (row.status, row.provider_ref, row.contact_attempt_id) == ("sent", "ref-1", None)
+
+
+def test_a_sender_on_no_file_is_answered_by_the_same_road_to_the_number_it_wrote_from(
+    connection: Connection, vault: PiiVault, book: dict[str, int], rules: CompiledRules
+) -> None:
+    text = "您好，我是智能客服，请问有什么可以帮您？"
+    outbox_id = _answer(connection, vault, text, DAY_AT, sender=STRANGER_PHONE)
+    row = _row(connection, outbox_id)
+    assert (row.origin, row.channel, row.status) == ("assistant", "sms", "queued")
+    assert (row.borrower_id, row.loan_id, row.contact_point_id) == (None, None, None)
+    assert STRANGER_PHONE.encode() not in row.to_enc  # the number is sealed
+    stranger = svc.open_conversation(
+        connection, vault, channel="sms", now=DAY_AT, sender=STRANGER_PHONE
+    )
+    sealed = connection.execute(
+        select(AssistantConversation.sender_enc).where(AssistantConversation.id == stranger.id)
+    ).scalar_one()
+    assert sealed is not None and STRANGER_PHONE.encode() not in sealed
+    prepared = _prepare(connection, vault, rules, DAY_AT + timedelta(seconds=5))
+    assert [(r.outbox_id, r.to, r.borrower_id) for r in prepared.ready] == [
+        (outbox_id, STRANGER_PHONE, None)
+    ]
+    ready = prepared.ready[0]
+    assert ready.rendered.body == text and (ready.borrower_ref, ready.loan_ref) == ("", "")
+    dispatch.finish(
+        connection,
+        [(ready, dispatch.SendResult("accepted", "test", "ref-9"))],
+        worker_id=WORKER,
+        now=DAY_AT + timedelta(seconds=6),
+    )
+    assert _row(connection, outbox_id).status == "sent"
+    # the debtor's own number keeps no sealed sender: its contact point is the address
+    debtor = svc.open_conversation(
+        connection, vault, channel="sms", now=DAY_AT, sender=DEBTOR_PHONE
+    )
+    assert (
+        connection.execute(
+            select(AssistantConversation.sender_enc).where(AssistantConversation.id == debtor.id)
+        ).scalar_one()
+        is None
+    )
+
+
+def test_a_strangers_answer_refused_by_the_content_filter_is_cancelled(
+    connection: Connection, vault: PiiVault, book: dict[str, int], rules: CompiledRules
+) -> None:
+    outbox_id = _answer(connection, vault, "您欠款5,000元已逾期", DAY_AT, sender=STRANGER_PHONE)
+    prepared = _prepare(connection, vault, rules, DAY_AT + timedelta(seconds=5))
+    assert prepared.ready == [] and _row(connection, outbox_id).status == "cancelled"
 
 
 def test_an_opt_out_of_sms_or_a_do_not_contact_hold_stops_it(

@@ -20,6 +20,7 @@ from forbear.store.assistant import AssistantConversation, AssistantTurn
 from forbear.store.crypto import PiiVault
 from forbear.store.models import Loan
 from forbear.store.outreach import InboundMessage
+from forbear.store.runs import OutboxMessage
 
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 DEBTOR_PHONE = "13812345678"
@@ -101,7 +102,10 @@ def test_transcripts_and_slots_hold_no_clear_text_and_rotate_with_the_key(
         connection, vault, c, state="s", slots={"reason": "住院"}, misses=0, language="zh", now=NOW
     )
     assert keys.encrypted_columns("assistant_turns") == {"body_enc": "assistant.turn"}
-    assert keys.encrypted_columns("assistant_conversations") == {"slots_enc": "assistant.slots"}
+    assert keys.encrypted_columns("assistant_conversations") == {
+        "slots_enc": "assistant.slots",
+        "sender_enc": "assistant.sender",
+    }
     for blob in connection.execute(select(AssistantTurn.body_enc)).scalars():
         assert "住院".encode() not in blob
     slots = connection.execute(select(AssistantConversation.slots_enc)).scalar_one()
@@ -152,13 +156,19 @@ def test_retention_keeps_the_borrowers_and_forgets_strangers_and_slots(
         connection, vault, channel="sms", now=old, sender=STRANGER_PHONE
     )
     svc.record_turn(connection, vault, stranger, role="borrower", text="你是谁", now=old)
+    answered = svc.queue_outbound(connection, vault, stranger, "您好", old)  # to the stranger
+    recent = svc.open_conversation(connection, vault, channel="sms", now=NOW, sender="13700000001")
+    kept_answer = svc.queue_outbound(connection, vault, recent, "您好", NOW)
     third = svc.open_conversation(
         connection, vault, channel="sms", now=NOW, sender=THIRD_PARTY_PHONE
     )
     counts = kept.expire(connection, NOW)
-    assert counts == {"assistant_conversations": 2, "assistant_turns": 1}  # 1 gone, 1 cleared
+    # 1 gone, 1 cleared; the old answer to the stranger's number gone with its conversation
+    assert counts == {"assistant_conversations": 2, "assistant_turns": 1, "outbox": 1}
     left = connection.execute(select(AssistantConversation.id)).scalars().all()
-    assert sorted(left) == sorted([own.id, third.id])
+    assert sorted(left) == sorted([own.id, third.id, recent.id])
+    outbox = connection.execute(select(OutboxMessage.id)).scalars().all()
+    assert answered is not None and outbox == [kept_answer]
     assert svc.get_conversation(connection, vault, own.id).slots == {}
     # the borrower's purge takes the rest, turns and all
     svc.record_turn(connection, vault, own, role="borrower", text="好", now=NOW)
