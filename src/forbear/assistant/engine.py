@@ -199,7 +199,10 @@ class Assistant:
                 replies.extend(self._act(conn, conv, action, as_of, received, facts, turn))
             shown_verified = facts.verified and not step.slots.get(dialogue.THIRD_PARTY)
             texts = [render(r, lang, verified=shown_verified) for r in replies]
-            texts = self._guard(texts, conv, lang, rules, received, turn, shown_verified)
+            quiet_zone = conversations.zone_of(conn, conv) or self.app.settings.lender_timezone
+            texts = self._guard(
+                texts, conv, lang, rules, received, turn, shown_verified, quiet_zone
+            )
             if turn.handed_over and not any(a.kind == "hand_over" for a in step.actions):
                 self._hand_over(conn, conv, turn.reason or "other", step.intent, received)
             handed = turn.handed_over or any(a.kind == "hand_over" for a in step.actions)
@@ -411,11 +414,12 @@ class Assistant:
         now: datetime,
         turn: _Turn,
         verified: bool,
+        zone: str,
     ) -> list[str]:
         """Every reply through the guardrails (and the optional rephrasing, checked the
         same way); a failing reply becomes the fallback and the conversation goes to a
-        person."""
-        zone = self.app.settings.lender_timezone
+        person. Quiet hours are judged in ``zone``, the borrower's (the lender's for a
+        writer on no file)."""
 
         def ok(text: str) -> bool:
             return check_reply(

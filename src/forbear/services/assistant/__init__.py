@@ -34,6 +34,7 @@ from forbear.services.assistant.conversations import (
     record_turn,
     save_state,
     turns_of,
+    zone_of,
 )
 from forbear.services.assistant.handoff import flag_vulnerable, hand_over, mark_wrong_number
 from forbear.services.assistant.identity import (
@@ -99,4 +100,5 @@ __all__ = [
     "transcript",
     "turns_of",
     "verify_identity",
+    "zone_of",
 ]

@@ -174,6 +174,17 @@ def get_conversation(conn: Connection, vault: PiiVault, conversation_id: int) ->
     return _conversation(row, vault)
 
 
+def zone_of(conn: Connection, conversation: Conversation) -> str | None:
+    """The time zone of the conversation's borrower (quiet hours are judged in the
+    borrower's local time), or None when the writer is on no file."""
+    if conversation.borrower_id is None:
+        return None
+    zone = conn.execute(
+        select(Borrower.timezone).where(Borrower.id == conversation.borrower_id)
+    ).scalar_one_or_none()
+    return None if zone is None else str(zone)
+
+
 def lock_conversation(conn: Connection, conversation_id: int) -> None:
     """Serialise everything done to one conversation until the transaction ends."""
     lock(conn, LockSpace.KEY, f"assistant.conversation:{conversation_id}")

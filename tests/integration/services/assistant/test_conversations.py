@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
 
 from forbear.domain.errors import NotFound, ValidationError
 from forbear.services import assistant as svc
 from forbear.store.assistant import AssistantConversation, AssistantTurn
 from forbear.store.audit import AuditEvent
 from forbear.store.crypto import PiiVault
+from forbear.store.models import Borrower
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 DEBTOR_PHONE = "13812345678"  # C0001 (tests/factories.py), ID ending 1233
@@ -229,3 +230,17 @@ def test_audit_events_hold_no_personal_data(
         text = str(payload)
         for secret in (DEBTOR_PHONE, "1233", "9999", "13812345678"):
             assert secret not in text
+
+
+def test_quiet_hours_are_judged_in_the_borrowers_zone_and_a_strangers_has_none(
+    connection: Connection, vault: PiiVault, book: dict[str, int]
+) -> None:
+    connection.execute(
+        update(Borrower).where(Borrower.id == book["C0001"]).values(timezone="Europe/London")
+    )
+    own = svc.open_conversation(connection, vault, channel="sms", now=NOW, sender=DEBTOR_PHONE)
+    stranger = svc.open_conversation(
+        connection, vault, channel="sms", now=NOW, sender=STRANGER_PHONE
+    )
+    assert svc.zone_of(connection, own) == "Europe/London"
+    assert svc.zone_of(connection, stranger) is None
