@@ -67,7 +67,28 @@ def queue_outbound(
     if len(text) > MAX_OUTBOUND:
         raise ValidationError("text", f"at most {MAX_OUTBOUND} characters")
     if conversation.borrower_id is None:
-        return _to_stranger(conn, vault, conversation, channel, text, now, actor)
+        # a sender on no file: no borrower, no loan, the number sealed in to_enc
+        if channel != "sms":
+            return None
+        sealed = conn.execute(
+            select(AssistantConversation.sender_enc).where(
+                AssistantConversation.id == conversation.id
+            )
+        ).scalar_one_or_none()
+        if sealed is None:
+            return None
+        number = vault.decrypt(sealed, context=SENDER_CONTEXT)
+        return _queue(
+            conn,
+            vault,
+            conversation,
+            channel,
+            text,
+            now,
+            actor,
+            loan_id=None,
+            to_enc=vault.encrypt(number, context=TO_CONTEXT),
+        )
     if channel == "sms" and conversation.contact_point_id is None:
         return None
     loan_id = conn.execute(
@@ -75,27 +96,43 @@ def queue_outbound(
     ).scalar_one_or_none()
     if loan_id is None:
         return None
-    key = dedupe_key(conversation.id, text, now)
+    return _queue(conn, vault, conversation, channel, text, now, actor, loan_id=int(loan_id))
+
+
+def _queue(
+    conn: Connection,
+    vault: PiiVault,
+    conversation: Conversation,
+    channel: str,
+    text: str,
+    now: datetime,
+    actor: str | None,
+    *,
+    loan_id: int | None,
+    to_enc: bytes | None = None,
+) -> int:
+    by = (actor or SYSTEM_ACTOR)[:64]
     new_id = conn.execute(
         insert(OutboxMessage)
         .values(
             as_of=now.date(),
-            loan_id=int(loan_id),
+            loan_id=loan_id,
             borrower_id=conversation.borrower_id,
             action_index=-1,  # not an action of the daily run
             channel=channel,
             template=None,
             contact_point_id=conversation.contact_point_id,
-            dedupe_key=key,
+            dedupe_key=dedupe_key(conversation.id, text, now),
             status=OutboxStatus.QUEUED.value,
             created_at=now,
             origin=OutboxOrigin.ASSISTANT.value,
-            actor=(actor or SYSTEM_ACTOR)[:64],
+            actor=by,
             due_at=now,
             next_attempt_at=now,
             tries=0,
             reason_rules="[]",
             body_enc=seal_text(vault, text, conversation.language),
+            to_enc=to_enc,
             updated_at=now,
         )
         .returning(OutboxMessage.id)
@@ -103,7 +140,7 @@ def queue_outbound(
     audit.record(
         conn,
         action="outbox.queue",
-        actor=(actor or SYSTEM_ACTOR)[:64],
+        actor=by,
         subject_type="outbox",
         subject_id=str(new_id),
         payload={
@@ -112,66 +149,6 @@ def queue_outbound(
             "borrower_id": conversation.borrower_id,
             "conversation_id": conversation.id,
             "contact_point_id": conversation.contact_point_id,
-        },
-        at=now,
-    )
-    return int(new_id)
-
-
-def _to_stranger(
-    conn: Connection,
-    vault: PiiVault,
-    conversation: Conversation,
-    channel: str,
-    text: str,
-    now: datetime,
-    actor: str | None,
-) -> int | None:
-    """The answer to an SMS sender on no file: no borrower, no loan, the number sealed."""
-    if channel != "sms":
-        return None
-    sealed = conn.execute(
-        select(AssistantConversation.sender_enc).where(AssistantConversation.id == conversation.id)
-    ).scalar_one_or_none()
-    if sealed is None:
-        return None
-    number = vault.decrypt(sealed, context=SENDER_CONTEXT)
-    new_id = conn.execute(
-        insert(OutboxMessage)
-        .values(
-            as_of=now.date(),
-            loan_id=None,
-            borrower_id=None,
-            action_index=-1,
-            channel=channel,
-            template=None,
-            contact_point_id=None,
-            dedupe_key=dedupe_key(conversation.id, text, now),
-            status=OutboxStatus.QUEUED.value,
-            created_at=now,
-            origin=OutboxOrigin.ASSISTANT.value,
-            actor=(actor or SYSTEM_ACTOR)[:64],
-            due_at=now,
-            next_attempt_at=now,
-            tries=0,
-            reason_rules="[]",
-            body_enc=seal_text(vault, text, conversation.language),
-            to_enc=vault.encrypt(number, context=TO_CONTEXT),
-            updated_at=now,
-        )
-        .returning(OutboxMessage.id)
-    ).scalar_one()
-    audit.record(
-        conn,
-        action="outbox.queue",
-        actor=(actor or SYSTEM_ACTOR)[:64],
-        subject_type="outbox",
-        subject_id=str(new_id),
-        payload={
-            "origin": OutboxOrigin.ASSISTANT.value,
-            "channel": channel,
-            "borrower_id": None,
-            "conversation_id": conversation.id,
         },
         at=now,
     )

@@ -233,17 +233,23 @@ def take_over(
     if done != 1:
         raise Conflict(f"conversation {conversation_id} is not waiting for an agent")
     taken = _find(conn, actor, vault, conversation_id, now, day)
-    record_turn(
-        conn,
-        vault,
-        taken,
-        role=TurnRole.SYSTEM.value,
-        text=JOINED.get(taken.language, JOINED["zh"]),
-        now=now,
-        author="system",
-    )
+    _tell(conn, vault, taken, JOINED, now)
     _audit(conn, "assistant.take_over", actor, taken, now)
     return taken
+
+
+def _tell(
+    conn: Connection,
+    vault: PiiVault,
+    conversation: Conversation,
+    texts: dict[str, str],
+    now: datetime,
+) -> None:
+    """A system turn telling the borrower (in the conversation's language) who answers."""
+    text = texts.get(conversation.language, texts["zh"])
+    record_turn(
+        conn, vault, conversation, role=TurnRole.SYSTEM.value, text=text, now=now, author="system"
+    )
 
 
 def _mine(conversation: Conversation, actor: Actor) -> None:
@@ -345,15 +351,7 @@ def release(
     )
     released = _find(conn, actor, vault, conversation_id, now, day)
     if current.status == ConversationStatus.AGENT.value:
-        record_turn(
-            conn,
-            vault,
-            released,
-            role=TurnRole.SYSTEM.value,
-            text=LEFT.get(released.language, LEFT["zh"]),
-            now=now,
-            author="system",
-        )
+        _tell(conn, vault, released, LEFT, now)
     _audit(conn, "assistant.release", actor, released, now)
     return released
 
