@@ -11,6 +11,7 @@ from typing import Any
 
 from forbear.assistant.guardrails import Screened
 from forbear.assistant.nlu import Understanding
+from forbear.assistant.nlu.entities import CN_DIGITS
 from forbear.assistant.replies import (
     CHANNEL_NAMES,
     DISPUTE_NAMES,
@@ -40,18 +41,6 @@ YES = re.compile(
 NO = re.compile(
     r"^(?:不对|不是|不|不要|取消|算了|错了|否|no|n|nope|cancel|wrong|not right)[.!。！ ]*$"
 )
-CN_NUMBERS = {
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
 CHANNEL_WORDS = (
     ("ai_call", r"语音|机器人|自动|ai|robot|automated|recorded"),
     ("call", r"电话|打电话|来电|致电|\bcalls?\b|phone|ring"),
@@ -83,8 +72,8 @@ def choice_number(text: str, limit: int) -> int | None:
     t = re.sub(r"(?:个|号|种)?(?:方案)?$", "", t)
     if t.isdigit():
         n = int(t)
-    elif t in CN_NUMBERS:
-        n = CN_NUMBERS[t]
+    elif t in CN_DIGITS:  # 一 .. 九 (the Chinese numerals the model's entities read)
+        n = CN_DIGITS[t]
     else:
         return None
     return n if 1 <= n <= limit else None

@@ -34,7 +34,7 @@ ASK_PAYDAY = "ask_payday"
 
 # --- Chinese numerals ---------------------------------------------------------------
 
-_CN_DIGITS = {
+CN_DIGITS = {
     "零": 0,
     "〇": 0,
     "一": 1,
@@ -52,7 +52,7 @@ _CN_DIGITS = {
 }
 _CN_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_BIG_UNITS = {"万": 10_000, "亿": 100_000_000}
-_CN_CHARS = "".join(_CN_DIGITS) + "".join(_CN_SMALL_UNITS) + "".join(_CN_BIG_UNITS)
+_CN_CHARS = "".join(CN_DIGITS) + "".join(_CN_SMALL_UNITS) + "".join(_CN_BIG_UNITS)
 
 
 def parse_chinese_number(text: str) -> int:
@@ -68,10 +68,10 @@ def parse_chinese_number(text: str) -> int:
     last_unit = 0  # the unit just written (for the spoken short form)
     zero_seen = False
     for ch in text:
-        if ch in _CN_DIGITS or ch.isdigit():
+        if ch in CN_DIGITS or ch.isdigit():
             if digit is not None:
                 raise ValueError(f"two digits in a row in {text!r}")
-            digit = _CN_DIGITS[ch] if ch in _CN_DIGITS else int(ch)
+            digit = CN_DIGITS[ch] if ch in CN_DIGITS else int(ch)
             if digit == 0:
                 zero_seen = True
                 digit = None
@@ -129,7 +129,7 @@ _ARABIC_AMOUNT = re.compile(
 )
 _CN_AMOUNT = re.compile(
     rf"(?P<prefix>{_PREFIX})?\s*(?P<num>{_CN_NUM})\s*(?P<suffix>块钱|块|元钱|元)?"
-    rf"(?P<jiao>[{''.join(_CN_DIGITS)}1-9](?![{_CN_CHARS}0-9]))?"
+    rf"(?P<jiao>[{''.join(CN_DIGITS)}1-9](?![{_CN_CHARS}0-9]))?"
 )
 _VERB_BEFORE = re.compile(rf"{_PAY_VERBS}\s*(?:you|u|them|it|back)?\s*$")
 
@@ -195,7 +195,7 @@ def _amounts(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, Am
         except ValueError:
             continue
         if jiao:
-            value += Decimal(_CN_DIGITS.get(jiao, 0) if jiao in _CN_DIGITS else int(jiao)) / 10
+            value += Decimal(CN_DIGITS.get(jiao, 0) if jiao in CN_DIGITS else int(jiao)) / 10
         if value <= 0:
             continue
         found.append((start, end, Amount(fen=_to_fen(value), text=text[start:end].strip())))
@@ -261,7 +261,7 @@ _SMALL_EN = {
     "twenty": 20,
     "thirty": 30,
 }
-_DAYNUM = rf"(?:\d{{1,2}}|[{''.join(_CN_DIGITS)}十]{{1,3}})"
+_DAYNUM = rf"(?:\d{{1,2}}|[{''.join(CN_DIGITS)}十]{{1,3}})"
 _EN_WD = "|".join(sorted(_WEEKDAYS_EN, key=len, reverse=True))
 _EN_MONTH = "|".join(sorted(_MONTHS_EN, key=len, reverse=True))
 _ORD = r"(?:st|nd|rd|th)"
