@@ -238,8 +238,9 @@ class Assistant:
             return None
         try:
             return self.understander.understand(s.text, today=today)
-        except Exception:  # the model must never turn a message into an error page
-            log.exception("assistant: the model failed on a message")
+        except Exception as exc:  # the model must never turn a message into an error page
+            # the error's type only: its message or traceback may quote the borrower's words
+            log.error("assistant: the model failed on a message: %s", type(exc).__name__)
             return None
 
     @staticmethod

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection
@@ -30,6 +30,9 @@ from forbear.web.errors import CsrfFailed, Unauthenticated
 from forbear.web.i18n import Lang, Translator, request_lang
 from forbear.web.security import CookieSigner, same
 from forbear.web.sessions import COOKIE_MAX_AGE, SESSION_COOKIE, Principal
+
+if TYPE_CHECKING:  # the assistant is imported only when a message comes
+    from forbear.assistant.engine import Assistant
 
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
@@ -69,6 +72,14 @@ class WebState:
 def state_of(request: Request) -> WebState:
     web: WebState = request.app.state.web
     return web
+
+
+def assistant_engine(request: Request) -> Assistant:
+    """The app's one assistant engine, built on first use
+    (:class:`forbear.web.app.AssistantHolder`); the portal chat, the API and the SMS reply
+    endpoint all answer through it."""
+    engine: Assistant = request.app.state.assistant.get()
+    return engine
 
 
 def lang_of(request: Request) -> Lang:

@@ -26,7 +26,7 @@ system turn, encrypted like every turn) and every function takes an optional ``t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, func, select, true, update
@@ -41,6 +41,7 @@ from forbear.services.assistant.conversations import (
     _conversation,
     lock_conversation,
     record_turn,
+    turns_of,
 )
 from forbear.services.assistant.outbound import queue_outbound
 from forbear.services.days import book_date as book_date_on
@@ -57,6 +58,7 @@ HANDLE = "contact.make"
 MAX_REPLY = 500
 # What the borrower reads when an agent joins or leaves (zh-CN first; the engine may
 # phrase its own notice from the system turn's existence).
+REPEAT_WINDOW = timedelta(minutes=2)  # the same reply again within it: a double submission
 JOINED = {"zh": "人工客服已加入对话。", "en": "An agent has joined the conversation."}
 LEFT = {
     "zh": "人工客服已离开，智能助手将继续为您服务。",
@@ -238,6 +240,18 @@ def take_over(
     return taken
 
 
+def _same_reply_just_now(
+    conn: Connection, vault: PiiVault, conversation_id: int, agent: str, body: str, now: datetime
+) -> Turn | None:
+    """The agent's last turn when it is this very text, sent less than
+    :data:`REPEAT_WINDOW` ago (a form submitted twice is answered once)."""
+    mine = [t for t in turns_of(conn, vault, conversation_id) if t.role == TurnRole.AGENT.value]
+    last = mine[-1] if mine else None
+    if last is None or last.author != agent or last.text != body:
+        return None
+    return last if now - last.created_at <= REPEAT_WINDOW else None
+
+
 def _tell(
     conn: Connection,
     vault: PiiVault,
@@ -292,6 +306,9 @@ def agent_reply(
     )
     if violations:
         raise ContentRejected("reply", violations)
+    again = _same_reply_just_now(conn, vault, current.id, actor.name, body, now)
+    if again is not None:  # a double submission: answered once (under the lock above)
+        return again
     outbox_id = queue_outbound(conn, vault, current, body, now, actor=actor.name)
     turn = record_turn(
         conn,

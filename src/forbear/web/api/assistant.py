@@ -67,14 +67,14 @@ from forbear.services import assistant as conversations
 from forbear.services.outreach.callbacks import CallbackKind, Replayed, SignedCallback, accept
 from forbear.services.portal import apps
 from forbear.web import portal_session
-from forbear.web.deps import CSRF_HEADER, state_of
+from forbear.web.deps import CSRF_HEADER, assistant_engine, state_of
 from forbear.web.errors import ERROR_RESPONSES, CsrfFailed, Unauthenticated, render
 from forbear.web.i18n import LANG_COOKIE, Translator, request_lang
 from forbear.web.permissions import MAX_ID
 from forbear.web.security import same
 
 if TYPE_CHECKING:
-    from forbear.assistant.engine import Assistant, Outgoing
+    from forbear.assistant.engine import Outgoing
 
 log = logging.getLogger("forbear.web.assistant")
 router = APIRouter(prefix="/assistant", tags=["assistant"])
@@ -84,12 +84,6 @@ TIMESTAMP_HEADER = "x-forbear-timestamp"
 SIGNATURE_HEADER = "x-forbear-signature"
 MAX_TEXT = 4000
 ConversationId = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-
-def engine_of(request: Request) -> Assistant:
-    """The app's one engine (built on first use: :class:`forbear.web.app.AssistantHolder`)."""
-    engine: Assistant = request.app.state.assistant.get()
-    return engine
 
 
 # ---------------------------------------------------------------------------- who calls
@@ -335,11 +329,11 @@ def post_message(request: Request, who: Borrower, body: MessageIn) -> MessageOut
         raise ValidationError("borrower_ref", "only in a request signed by the lender's app")
     web = state_of(request)
     try:
-        engine = engine_of(request)
+        engine = assistant_engine(request)
     except Exception as exc:  # a missing or broken model: the app stays up, this waits
         log.error("assistant engine unavailable: %s", type(exc).__name__)
         return unavailable(request)
-    from forbear.assistant.engine import Incoming  # with the engine: see engine_of
+    from forbear.assistant.engine import Incoming  # with the engine: see assistant_engine
 
     out = engine.handle(
         Incoming(

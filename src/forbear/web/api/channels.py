@@ -52,7 +52,7 @@ from forbear.domain.errors import ValidationError
 from forbear.domain.signatures import SignatureRefused, verify
 from forbear.services.outreach import payments, receipts, replies
 from forbear.services.outreach.callbacks import CallbackKind, Replayed, SignedCallback, accept
-from forbear.web.deps import state_of
+from forbear.web.deps import assistant_engine, state_of
 from forbear.web.errors import ERROR_RESPONSES, render
 from forbear.web.i18n import Translator, request_lang
 
@@ -241,7 +241,7 @@ async def reply(
                 assistant_sms=to_assistant,
             )
         # committed: the engine works after the provider has its answer
-        if done.routed_to == "assistant" and done.reply_id is not None and body.channel == "sms":
+        if done.routed_to == "assistant" and done.reply_id is not None:
             background.add_task(hand_to_assistant, request, done.reply_id, found, now)
         return CallbackOut(status=done.status)
 
@@ -258,7 +258,7 @@ def hand_to_assistant(
     try:
         from forbear.assistant.engine import Incoming  # only when the assistant is on
 
-        engine = request.app.state.assistant.get()
+        engine = assistant_engine(request)
         out = engine.handle(
             Incoming(channel="sms", text=found.text, received_at=received_at, sender=found.sender)
         )

@@ -20,27 +20,23 @@ the service), take over, reply (the content filter's refusal shown with its rule
 back to the assistant, close. Every form carries the CSRF token and redirects back; a
 repeated submission (a double click, a reload) changes nothing twice: taking over what is
 already yours, releasing or closing again are no-ops, and a reply identical to the agent's
-last one within :data:`REPEAT_WINDOW` is not sent again.
+last one within two minutes is not sent again (the use case's rule).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Connection
 
-from forbear.domain.access import Actor
 from forbear.domain.compliance.content import ContentRejected
 from forbear.domain.errors import Conflict, NotFound, ValidationError
 from forbear.services import assistant as conversations
 from forbear.services import portal as svc
-from forbear.services.privacy import PiiVault
-from forbear.web.deps import WebState, require_any, state_of
+from forbear.web.deps import WebState, assistant_engine, require_any, state_of
 from forbear.web.i18n import Translator, request_lang
 from forbear.web.pages.portal_parts import act, redirect_sign_in, render
 from forbear.web.pages.render import page
@@ -49,7 +45,7 @@ from forbear.web.portal_session import borrower_of, set_cookie
 from forbear.web.sessions import Principal
 
 if TYPE_CHECKING:
-    from forbear.assistant.engine import Assistant, Outgoing
+    from forbear.assistant.engine import Outgoing
 
 log = logging.getLogger("forbear.web.assistant")
 router = APIRouter()
@@ -58,19 +54,10 @@ CHAT_COOKIE = "forbear_chat"
 CHAT_MAX_AGE = 24 * 3600  # a conversation idle for 24 hours is closed anyway
 MAX_FORM_TEXT = 4000  # the engine cuts anything over 1,000 characters with a polite note
 MAX_OPTIONS = 8
-REPEAT_WINDOW = timedelta(minutes=2)
 DONE = ("taken", "replied", "released", "closed", "not_waiting", "not_yours")
 
 Contactor = Annotated[Principal, Depends(require_any(*CONTACT))]
 ConversationId = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-
-def engine_of(request: Request) -> Assistant:
-    """The app's one engine (built on first use: :class:`forbear.web.app.AssistantHolder`).
-    The assistant package is imported only when a message comes: the rest of the web app
-    never depends on it."""
-    engine: Assistant = request.app.state.assistant.get()
-    return engine
 
 
 # ---------------------------------------------------------------------------- the chat
@@ -178,11 +165,11 @@ def chat_send(
         if len(message) > MAX_FORM_TEXT:
             message = message[:MAX_FORM_TEXT]
         try:
-            engine = engine_of(request)
+            engine = assistant_engine(request)
         except Exception as exc:  # a missing or broken model: the page says so
             log.error("assistant engine unavailable: %s", type(exc).__name__)
             return RedirectResponse("/portal/chat?notice=unavailable", 303)
-        from forbear.assistant.engine import Incoming  # with the engine: see engine_of
+        from forbear.assistant.engine import Incoming  # with the engine: see assistant_engine
 
         t = Translator(request_lang(request))
         out = engine.handle(
@@ -300,11 +287,8 @@ def reply(
     t = Translator(request_lang(request))
     try:
         with web.forbear.transaction() as conn:
-            # under the conversation's lock: of two identical submissions, the second
-            # sees the first's turn (the use case takes the same lock again)
-            conversations.lock_conversation(conn, conversation_id)
-            if not _repeated(conn, actor, vault, conversation_id, text.strip(), now):
-                conversations.agent_reply(conn, actor, vault, conversation_id, text, now)
+            # a double submission is answered once by the use case (under its lock)
+            conversations.agent_reply(conn, actor, vault, conversation_id, text, now)
     except ContentRejected as exc:
         return _conversation_page(
             request, principal, conversation_id, refused=exc, draft=text, status_code=422
@@ -317,25 +301,6 @@ def reply(
     except Conflict:  # not (or no longer) this agent's conversation
         return _back(conversation_id, "not_yours")
     return _back(conversation_id, "replied")
-
-
-def _repeated(
-    conn: Connection,
-    actor: Actor,
-    vault: PiiVault,
-    conversation_id: int,
-    text: str,
-    now: datetime,
-) -> bool:
-    """The same reply by the same agent a moment ago: a double submission, not sent twice."""
-    turns = conversations.transcript(conn, actor, vault, conversation_id, now=now)
-    last = next((turn for turn in reversed(turns) if turn.role == "agent"), None)
-    return (
-        last is not None
-        and last.author == actor.name
-        and last.text == text
-        and now - last.created_at <= REPEAT_WINDOW
-    )
 
 
 @router.post("/assistant/conversations/{conversation_id}/release")

@@ -231,3 +231,23 @@ def test_the_borrower_sees_only_their_own_verified_conversations(
     assert svc.borrower_conversations(connection, book["C0001"]) == [portal.id]
     svc.verify_identity(connection, vault, phone, id_digits="1233", now=NOW)
     assert svc.borrower_conversations(connection, book["C0001"]) == [phone.id, portal.id]
+
+
+def test_the_same_reply_submitted_twice_is_answered_once(
+    connection: Connection, vault: PiiVault, book: dict[str, int]
+) -> None:
+    c = _waiting(connection, vault, channel="sms", sender=DEBTOR_PHONE)
+    svc.save_state(
+        connection, vault, c, state="handoff", slots={}, misses=0, language="en", now=NOW
+    )
+    svc.take_over(connection, ALICE, vault, c.id, NOW)
+    first = svc.agent_reply(connection, ALICE, vault, c.id, "Hello, how can I help?", NOW)
+    again = svc.agent_reply(
+        connection, ALICE, vault, c.id, "Hello, how can I help?", NOW + timedelta(seconds=5)
+    )
+    assert again.id == first.id  # the opt-out line added does not hide the repetition
+    assert len(connection.execute(select(OutboxMessage.id)).all()) == 1
+    later = svc.agent_reply(
+        connection, ALICE, vault, c.id, "Hello, how can I help?", NOW + timedelta(minutes=3)
+    )
+    assert later.id != first.id  # said again later on purpose: sent
