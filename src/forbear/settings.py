@@ -134,6 +134,26 @@ class Settings(BaseSettings):
     )
     llm_key: SecretStr | None = Field(default=None, description="the key for llm_url")
     llm_model: str = Field(default="gpt-4o-mini", description="the model name sent to llm_url")
+    lender_name: str = Field(
+        default="示例消费金融有限公司 Example Consumer Finance Co., Ltd.",
+        max_length=200,
+        description="the lender's name on every portal page and message (issue 15)",
+    )
+    lender_licence: str = Field(
+        default="金融许可证 (demo) 0000000",
+        max_length=200,
+        description="the lender's licence line on every portal page",
+    )
+    lender_hotline: str = Field(
+        default="400-000-0000",
+        max_length=40,
+        description="the lender's official customer-service hotline on every portal page",
+    )
+    lender_payment_url: str | None = Field(
+        default=None,
+        description="the lender's own payment page; the portal's 我要还款 leads there "
+        "(unset: the portal records the intent and shows how to pay)",
+    )
 
     @field_validator("run_at")
     @classmethod

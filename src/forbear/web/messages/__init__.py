@@ -6,10 +6,13 @@ keys (prefix them with the area, e.g. ``complaints.``); a key defined twice is a
 from __future__ import annotations
 
 from forbear.web.messages import (
+    admin,
+    approvals,
     assistant,
     collection,
     complaints,
     dashboard,
+    holds,
     outbox,
     outreach,
     portal,
@@ -17,13 +20,17 @@ from forbear.web.messages import (
     requests,
     security,
     situation,
+    strategies,
 )
 
 AREAS = (
+    admin,
+    approvals,
     assistant,
     collection,
     complaints,
     dashboard,
+    holds,
     outbox,
     outreach,
     portal,
@@ -31,4 +38,5 @@ AREAS = (
     requests,
     security,
     situation,
+    strategies,
 )

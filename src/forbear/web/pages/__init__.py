@@ -10,6 +10,8 @@ from fastapi import APIRouter
 
 from forbear.web.pages import (
     accounts,
+    admin,
+    approvals,
     assistant,
     auth,
     collection,
@@ -17,11 +19,14 @@ from forbear.web.pages import (
     compliance,
     compose,
     dashboard,
+    holds,
+    legal,
     portal,
     portal_contact,
     portal_link,
     replies,
     sent,
+    strategies,
     workbench,
 )
 
@@ -30,6 +35,7 @@ router.include_router(auth.router)
 router.include_router(workbench.router)
 router.include_router(accounts.router)
 router.include_router(collection.router)
+router.include_router(legal.router)
 router.include_router(complaints.router)
 router.include_router(compliance.router)
 router.include_router(dashboard.router)
@@ -40,3 +46,7 @@ router.include_router(replies.router)
 router.include_router(compose.router)
 router.include_router(portal_link.router)
 router.include_router(assistant.router)
+router.include_router(holds.router)
+router.include_router(approvals.router)
+router.include_router(strategies.router)
+router.include_router(admin.router)

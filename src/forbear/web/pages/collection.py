@@ -1,16 +1,15 @@
-"""Collection work on the pages: promises, plans and scripts on the account page, and the
-legal console (role legal).
+"""Collection work on the pages: promises, plans and scripts on the account page (the legal
+console is :mod:`forbear.web.pages.legal`).
 
 The account page (:mod:`forbear.web.pages.accounts`) asks :func:`account_extras` for the
 promises, plans, script lines and plan limits of the account it shows. Forms post here
 and redirect back (post, redirect, get), except the plan quote, which renders the account
 page with the computed schedule and a save button (nothing stored until saved). Every
 form carries the CSRF token; the services refuse bad input before writing anything.
-The legal console shows only accounts in the caller's scope, and a case out of scope
-answers 404. Every form and page calls one use case (:mod:`forbear.services.promises.desk`,
-:mod:`forbear.services.plans.desk`, :mod:`forbear.services.script_panel`,
-:mod:`forbear.services.legal.desk`), which checks the permission and the scope, as the
-API's routes do; both render through :mod:`forbear.web.collection_views`.
+Every form and page calls one use case (:mod:`forbear.services.promises.desk`,
+:mod:`forbear.services.plans.desk`, :mod:`forbear.services.script_panel`), which checks
+the permission and the scope, as the API's routes do; both render through
+:mod:`forbear.web.collection_views`.
 """
 
 from __future__ import annotations
@@ -18,48 +17,29 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
 from forbear.domain.errors import Conflict, ValidationError
-from forbear.domain.legal.lifecycle import ORDER, Stage
 from forbear.domain.money import parse_yuan
 from forbear.domain.plans.policy import BeyondAuthority
 from forbear.services import script_panel
-from forbear.services.documents import desk as documents_desk
-from forbear.services.legal import desk as legal_desk
 from forbear.services.plans import OfferResult
 from forbear.services.plans import desk as plan_desk
 from forbear.services.promises import desk as promise_desk
 from forbear.web import collection_views as views
 from forbear.web.deps import require_any, state_of, translator
 from forbear.web.pages.account_parts import account_section
-from forbear.web.pages.render import page
 from forbear.web.permissions import CONTACT, MAX_ID
 from forbear.web.sessions import Principal
 
 router = APIRouter()
 Contactor = Annotated[Principal, Depends(require_any(*CONTACT))]
 Offerer = Annotated[Principal, Depends(require_any("plan.offer"))]
-Lawyer = Annotated[Principal, Depends(require_any("legal.manage"))]
 LoanId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PlanId = Annotated[int, Path(ge=1, le=MAX_ID)]
-CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PLAN_TYPES = ("deferral", "restructure", "settlement", "hardship")
-DOCUMENTS = (
-    "demand-letter.pdf",
-    "litigation-package.pdf",
-    "parties.csv",
-    "contract.csv",
-    "amounts.csv",
-    "findings.csv",
-    "payments.csv",
-    "demands.csv",
-    "contacts.csv",
-    "case_events.csv",
-    "case_costs.csv",
-)
 NOTICES = ("promise_saved", "promise_cancelled", "plan_saved", "plan_accepted", "plan_cancelled")
 
 
@@ -344,146 +324,3 @@ def cancel_plan(request: Request, principal: Offerer, plan_id: PlanId) -> Respon
             conn, principal.as_actor(), plan_id, now=web.now(), today=web.today()
         )
     return _back(found.loan_id, f"plan_cancelled={plan_id}", "plans")
-
-
-# ------------------------------------------------------------------------ legal console
-
-
-@router.get("/legal")
-def legal_console(request: Request, principal: Lawyer) -> Response:
-    web = state_of(request)
-    actor, now, today = principal.as_actor(), web.now(), web.today()
-    with web.forbear.transaction() as conn:
-        day, queue = legal_desk.review_queue(conn, actor, now=now, today=today)
-        cases = legal_desk.cases(conn, actor, now=now, today=today, vault=web.forbear.vault)
-        _, watch = legal_desk.watch(conn, actor, now=now, today=today)
-    return page(
-        request,
-        "collection/legal.html",
-        principal,
-        as_of=day,
-        queue=queue,
-        counts=views.case_list(cases, translator(request), None).counts,
-        watch=[views.WatchItem(**row) for row in watch],
-        stages=[s.value for s in Stage],
-    )
-
-
-@router.get("/legal/cases")
-def legal_cases(
-    request: Request,
-    principal: Lawyer,
-    stage: Annotated[str | None, Query(max_length=20)] = None,
-) -> Response:
-    web, t = state_of(request), translator(request)
-    chosen = Stage(stage) if stage in {s.value for s in Stage} else None
-    with web.forbear.transaction() as conn:
-        found = legal_desk.cases(
-            conn, principal.as_actor(), now=web.now(), today=web.today(), vault=web.forbear.vault
-        )
-    return page(
-        request,
-        "collection/legal_cases.html",
-        principal,
-        cases=views.case_list(found, t, chosen),
-        chosen=chosen.value if chosen else None,
-        stages=[s.value for s in Stage],
-    )
-
-
-@router.get("/legal/cases/{case_id}")
-def legal_case(
-    request: Request,
-    principal: Lawyer,
-    case_id: CaseId,
-    done: Annotated[str | None, Query(max_length=16)] = None,
-) -> Response:
-    web, t = state_of(request), translator(request)
-    actor, now, today = principal.as_actor(), web.now(), web.today()
-    with web.forbear.transaction() as conn:
-        found = legal_desk.case(conn, actor, case_id, now=now, today=today, vault=web.forbear.vault)
-        history = legal_desk.history(conn, actor, case_id, now=now, today=today)
-    case = views.case_out(found, t)
-    current = Stage(case.stage)
-    if current.is_final:
-        nexts: list[str] = []
-    else:
-        later = [s.value for s in ORDER if ORDER.index(s) > ORDER.index(current)]
-        nexts = later + [s.value for s in Stage if s not in ORDER and s is not current]
-    return page(
-        request,
-        "collection/legal_case.html",
-        principal,
-        case=case,
-        history=history,
-        nexts=list(dict.fromkeys(nexts)),
-        documents=[] if current.is_final else [f"case-{case_id}-{n}" for n in DOCUMENTS],
-        done=done if done in ("opened", "advanced") else None,
-    )
-
-
-@router.post("/legal/cases")
-def open_case(
-    request: Request, principal: Lawyer, loan_id: Annotated[str, Form(max_length=12)]
-) -> Response:
-    number = _int(loan_id, "loan_id", low=1)
-    if number is None:
-        raise ValidationError("loan_id", "required")
-    web = state_of(request)
-    with web.forbear.transaction() as conn:
-        case = legal_desk.open_case(
-            conn, principal.as_actor(), number, now=web.now(), today=web.today()
-        )
-    return RedirectResponse(f"/legal/cases/{case.id}?done=opened", 303)
-
-
-@router.post("/legal/cases/{case_id}/advance")
-def advance_case(
-    request: Request,
-    principal: Lawyer,
-    case_id: CaseId,
-    to: Annotated[str, Form(max_length=20)],
-    court: Annotated[str, Form(max_length=200)] = "",
-    case_number: Annotated[str, Form(max_length=100)] = "",
-    evidence_ref: Annotated[str, Form(max_length=200)] = "",
-    reason: Annotated[str, Form(max_length=200)] = "",
-    notes: Annotated[str, Form(max_length=500)] = "",
-) -> Response:
-    web = state_of(request)
-    with web.forbear.transaction() as conn:
-        legal_desk.move(
-            conn,
-            principal.as_actor(),
-            case_id,
-            to,
-            now=web.now(),
-            today=web.today(),
-            court=court.strip() or None,
-            case_number=case_number.strip() or None,
-            notes=notes.strip() or None,
-            reason=reason.strip() or None,
-            evidence_ref=evidence_ref.strip() or None,
-            zone=web.forbear.settings.zone,
-            vault=web.forbear.vault,
-        )
-    return RedirectResponse(f"/legal/cases/{case_id}?done=advanced", 303)
-
-
-@router.get("/legal/cases/{case_id}/documents/{name}")
-def download(
-    request: Request,
-    principal: Lawyer,
-    case_id: CaseId,
-    name: Annotated[str, Path(max_length=80)],
-) -> Response:
-    web = state_of(request)
-    with web.forbear.transaction() as conn:  # unmasking is audited: a write
-        docs = documents_desk.documents(
-            conn,
-            principal.as_actor(),
-            case_id,
-            now=web.now(),
-            today=web.today(),
-            vault=web.forbear.vault,
-        )
-    return views.document_download(docs, name)
