@@ -19,4 +19,5 @@ from forbear.store import (
     strategies,  # noqa: F401
     templates,  # noqa: F401
     web,  # noqa: F401
+    workbench,  # noqa: F401
 )
