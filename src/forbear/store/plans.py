@@ -162,3 +162,53 @@ def read_plan_lines(conn: Connection, plan_ids: Sequence[int]) -> pl.DataFrame:
         )
         frames.append(read_frame(conn, stmt, PLAN_LINES))
     return pl.concat(frames)
+
+
+# ---------------------------------------------------------------------------- approvals
+
+APPROVAL_STATUSES = ("pending", "approved", "adjusted", "refused", "superseded")
+REASON_CONTEXT = "plan_approvals.reason"  # vault context of the agent's typed reason
+DECISION_CONTEXT = "plan_approvals.decision_reason"  # ... and of the supervisor's
+
+
+class PlanApproval(Base):
+    """A plan beyond the submitting agent's authority, submitted for a supervisor's
+    decision (issue 15, item 2): pending -> approved | adjusted (a plan offered under the
+    supervisor's authority, ``plan_id``) | refused | superseded (a newer offer or
+    submission on the loan). At most one pending submission per loan (partial unique
+    index). The typed reasons are encrypted with the vault; ``terms`` holds the request
+    (months, instalments, percentages, the borrower's stated income and expenses in fen)."""
+
+    __tablename__ = "plan_approvals"
+    __table_args__ = (
+        CheckConstraint(_one_of("plan_type", tuple(t.value for t in PlanType)), name="plan_type"),
+        CheckConstraint(_one_of("status", APPROVAL_STATUSES), name="status"),
+        Index(
+            "ux_plan_approvals_one_pending_per_loan",
+            "loan_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_plan_approvals_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    plan_type: Mapped[str] = mapped_column(String(16))
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    role: Mapped[str] = mapped_column(String(32))  # the submitting agent's role
+    reason_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    submitted_by: Mapped[str] = mapped_column(String(100))
+    submitted_on: Mapped[date] = mapped_column(Date)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    decision_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
