@@ -25,6 +25,8 @@ from forbear.domain.compliance.config.parameters import (
     _tighten,
     _yaml,
 )
+from forbear.domain.compliance.config.wording import effective_text, narrower
+from forbear.domain.compliance.schema import ASSISTANT_QUIET_DEMAND
 from forbear.domain.errors import ConfigurationError
 
 # --------------------------------------------------------------------------- loading
@@ -116,6 +118,15 @@ def compile_config(
             params = _tighten(entry.kind, base, override, f"{source}: overrides.{entry.id}")
         if entry.kind == "holidays":
             enabled = enabled or lender.holidays is not None
+        told = params
+        if entry.kind == ASSISTANT_QUIET_DEMAND:
+            # judged in the narrower of its windows and the quiet hours' (told so too)
+            for hours in rules:
+                if hours.kind == "quiet_hours" and hours.enabled:
+                    told = {
+                        **params,
+                        "windows": narrower(params["windows"], hours.params["windows"]),
+                    }
         rules.append(
             Rule(
                 id=entry.id,
@@ -123,8 +134,9 @@ def compile_config(
                 params=params,
                 source=entry.source,
                 confidence=entry.confidence,
-                zh=entry.zh,
-                en=entry.en,
+                # the text with the effective numbers (a lender's 21:00, not the pack's 22:00)
+                zh=effective_text(entry.kind, entry.zh, base, told, "zh"),
+                en=effective_text(entry.kind, entry.en, base, told, "en"),
                 enabled=enabled,
             )
         )
