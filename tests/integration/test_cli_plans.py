@@ -148,20 +148,28 @@ def test_the_life_cycle_from_the_command_line(book_dir: Path, late_ref: str) -> 
     plan_id = int(query(book_dir, "SELECT max(id) FROM plans")[0][0])
     assert f"plan {plan_id} saved as offered" in saved.stdout
 
-    second = forbear(
+    second = forbear(  # the same offer again: refused (a newer one of other terms supersedes)
         book_dir,
         "plan",
         "offer",
         late_ref,
         "--type",
-        "settlement",
+        "hardship",
+        "--months",
+        "3",
+        "--payment-share",
+        "50",
+        "--income",
+        "8000",
+        "--expenses",
+        "3000",
         "--role",
-        "supervisor",
+        "agent",
         "--as-of",
         AS_OF,
         "--save",
     )
-    assert_one_clear_line(second, f"already has plan {plan_id} (offered)")
+    assert_one_clear_line(second, f"already has plan {plan_id} (offered) with the same terms")
 
     listed = forbear(book_dir, "plan", "list", "--loan", late_ref)
     assert listed.returncode == 0 and "已提供 offered" in listed.stdout

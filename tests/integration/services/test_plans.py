@@ -143,16 +143,23 @@ def test_roles_without_plan_authority_and_unknown_roles_are_refused(
         offer(connection, 999_999, RESTRUCTURE)
 
 
-def test_a_second_open_plan_on_the_same_loan_is_refused(
+def test_a_newer_offer_supersedes_a_waiting_one_but_an_accepted_plan_blocks(
     connection: Connection, ids: dict[str, int]
 ) -> None:
     first = offer(connection, ids["L0001"], RESTRUCTURE)
     audit_before = count(connection, AuditEvent)
-    with pytest.raises(Conflict, match=f"already has plan {first.plan_id} \\(offered\\)"):
-        offer(connection, ids["L0001"], PlanRequest(PlanType.SETTLEMENT, discount_pct=5))
+    with pytest.raises(
+        Conflict, match=f"already has plan {first.plan_id} \\(offered\\) with the same"
+    ):
+        offer(connection, ids["L0001"], RESTRUCTURE)  # the same offer twice: a second click
     assert (count(connection, Plan), count(connection, AuditEvent)) == (1, audit_before)
-    # a cancelled offer frees the loan for a new one
-    svc.cancel_plan(connection, first.plan_id or 0, as_of=BASE, actor=Actor(ACTOR))
+    second = offer(connection, ids["L0001"], PlanRequest(PlanType.SETTLEMENT, discount_pct=5))
+    assert svc.get_plan(connection, first.plan_id or 0).status is PlanStatus.CANCELLED
+    svc.accept_plan(connection, second.plan_id or 0, as_of=BASE, actor=ACTOR)
+    with pytest.raises(Conflict, match=f"already has plan {second.plan_id} \\(accepted\\)"):
+        offer(connection, ids["L0001"], RESTRUCTURE)
+    # a cancelled plan frees the loan for a new one
+    svc.cancel_plan(connection, second.plan_id or 0, as_of=BASE, actor=SUPERVISOR)
     assert offer(connection, ids["L0001"], PlanRequest(PlanType.SETTLEMENT)).plan_id
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from forbear.domain import access
 from forbear.domain.compliance.schema import HoldKind
@@ -122,19 +122,85 @@ def tier_of(conn: Connection, loan_id: int, as_of: date) -> str | None:
     return None if found is None else str(found)
 
 
-def _open_plan(conn: Connection, facts: LoanFacts) -> str | None:
-    """Why the loan may not get another plan: it has an open one."""
-    open_plan = conn.execute(
-        select(Plan.id, Plan.status).where(
+def _open_plan(conn: Connection, facts: LoanFacts, request: PlanRequest) -> str | None:
+    """Why the loan may not get another plan: it has an accepted or active one, or the
+    very same offer is already waiting for the borrower (a second click, a retry). An
+    offer of other terms is no blocker: saving the new one supersedes it
+    (:func:`supersede_offers`)."""
+    rows = conn.execute(
+        select(Plan.id, Plan.status, Plan.plan_type, Plan.terms).where(
             Plan.loan_id == facts.loan_id, Plan.status.in_([s.value for s in OPEN_STATUSES])
         )
-    ).first()
-    if open_plan is None:
-        return None
-    return (
-        f"loan {facts.external_ref} already has plan {open_plan[0]} ({open_plan[1]}): "
-        "one open plan per loan"
+    ).all()
+    for plan_id, status, plan_type, terms in rows:
+        if status != PlanStatus.OFFERED.value:
+            return (
+                f"loan {facts.external_ref} already has plan {plan_id} ({status}): "
+                "one open plan per loan"
+            )
+        asked = request.terms()
+        if plan_type == request.plan_type.value and {k: terms.get(k) for k in asked} == asked:
+            return (
+                f"loan {facts.external_ref} already has plan {plan_id} (offered) "
+                "with the same terms"
+            )
+    return None
+
+
+def supersede_offers(
+    conn: Connection, loan_id: int, *, as_of: date, actor: str, keep_approval: int | None = None
+) -> list[int]:
+    """A newer offer on ``loan_id`` supersedes the offer still waiting for the borrower
+    (cancelled, audited ``plan.cancelled`` with ``superseded``) and any submission still
+    pending a supervisor's decision (``superseded``, audited ``plan_approval.superseded``),
+    but ``keep_approval``. Called under the loan's lock. Returns the plans cancelled."""
+    from forbear.store.plans import PlanApproval
+
+    waiting = [
+        int(i)
+        for i in conn.execute(
+            select(Plan.id).where(Plan.loan_id == loan_id, Plan.status == PlanStatus.OFFERED.value)
+        ).scalars()
+    ]
+    for plan_id in waiting:
+        conn.execute(
+            update(Plan)
+            .where(Plan.id == plan_id, Plan.status == PlanStatus.OFFERED.value)
+            .values(status=PlanStatus.CANCELLED.value, ended_on=as_of)
+        )
+        audit.record(
+            conn,
+            action="plan.cancelled",
+            actor=actor,
+            subject_type="plan",
+            subject_id=plan_id,
+            payload={
+                "loan_id": loan_id,
+                "from": PlanStatus.OFFERED.value,
+                "as_of": as_of.isoformat(),
+                "superseded": True,
+            },
+        )
+    pending = select(PlanApproval.id).where(
+        PlanApproval.loan_id == loan_id, PlanApproval.status == "pending"
     )
+    if keep_approval is not None:
+        pending = pending.where(PlanApproval.id != keep_approval)
+    for approval_id in [int(i) for i in conn.execute(pending).scalars()]:
+        conn.execute(
+            update(PlanApproval)
+            .where(PlanApproval.id == approval_id, PlanApproval.status == "pending")
+            .values(status="superseded", decided_by=actor, decided_on=as_of)
+        )
+        audit.record(
+            conn,
+            action="plan_approval.superseded",
+            actor=actor,
+            subject_type="plan_approval",
+            subject_id=approval_id,
+            payload={"loan_id": loan_id, "as_of": as_of.isoformat()},
+        )
+    return waiting
 
 
 def _blocked(conn: Connection, facts: LoanFacts, as_of: date) -> str | None:
@@ -214,6 +280,7 @@ def offer_plan(
     expenses: int | None = None,
     policy: LoadedPolicy | None = None,
     save: bool = True,
+    keep_approval: int | None = None,
 ) -> OfferResult:
     """Compute the plan ``request`` asks for on ``loan_id`` as of ``as_of``, check it
     (authority, contract, affordability) and, with ``save``, store it as offered."""
@@ -224,7 +291,7 @@ def offer_plan(
     facts = loan_facts(conn, loan_id)
     if save:  # one open plan per loan: serialise the check and the insert per loan
         lock_loan(conn, loan_id)
-    reason = _open_plan(conn, facts) or _blocked(conn, facts, as_of)
+    reason = _open_plan(conn, facts, request) or _blocked(conn, facts, as_of)
     if reason is not None:
         raise Conflict(reason)
     position = loan_position(conn, loan_id, as_of)
@@ -273,6 +340,7 @@ def offer_plan(
         )
     if not afford.affordable:
         raise Conflict(f"plan refused: {afford.reason_en}")
+    supersede_offers(conn, loan_id, as_of=as_of, actor=actor, keep_approval=keep_approval)
     plan_id = _insert(conn, offer, result, loaded, actor, income, expenses)
     return OfferResult(
         offer,
