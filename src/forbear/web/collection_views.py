@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from forbear.domain.errors import NotFound, ValidationError
 from forbear.domain.legal.lifecycle import Stage
+from forbear.domain.money import format_yuan
 from forbear.domain.plans import PlanRequest, PlanType
 from forbear.domain.plans.policy import BeyondAuthority, Limits
 from forbear.services.documents.gather import CaseDocuments
@@ -427,4 +428,105 @@ def document_download(docs: CaseDocuments, name: str) -> Response:
             "Content-Disposition": f'attachment; filename="{name}"',
             "Cache-Control": "no-store",
         },
+    )
+
+
+# ------------------------------------------------------------------------ plan terms in words
+
+TERM_ORDER = (
+    "months",
+    "instalments",
+    "waive_penalty_pct",
+    "discount_pct",
+    "payment_share_pct",
+    "income",
+    "expenses",
+)
+MONEY_TERMS = ("income", "expenses")
+PLAN_FIELDS = {  # the form's fields of each plan type (the rest are hidden)
+    "deferral": ("months",),
+    "restructure": ("instalments", "waive_penalty_pct"),
+    "settlement": ("discount_pct",),
+    "hardship": ("months", "payment_share_pct", "income_yuan", "expenses_yuan"),
+}
+
+
+def terms_text(plan_type: str, terms: dict[str, Any], t: Translator) -> str:
+    """A plan's terms in words and yuan (``分期重组：3 期，罚息减免 100%，月收入 ¥12,000.00``),
+    never the stored codes (``income=1200000``)."""
+    fields = set(PLAN_FIELDS.get(plan_type, ())) | {"income", "expenses"}
+    fields |= {f.removesuffix("_yuan") for f in fields}
+    parts = []
+    for name in TERM_ORDER:
+        value = terms.get(name)
+        if name not in fields or not isinstance(value, int) or isinstance(value, bool):
+            continue
+        if name in MONEY_TERMS:
+            parts.append(t(f"collection.term.{name}", amount="¥" + format_yuan(value)))
+        elif value or name in ("months", "instalments"):
+            parts.append(t(f"collection.term.{name}", n=value))
+    head = t(f"collection.plan_type.{plan_type}")
+    if not parts:
+        return head
+    zh = t.lang == "zh-CN"
+    return head + ("：" if zh else ": ") + ("，" if zh else ", ").join(parts)
+
+
+def approval_out(info: Any, t: Translator) -> dict[str, Any]:
+    """A submission for approval (:class:`forbear.services.plans.approvals.ApprovalInfo`)
+    as the pages show it."""
+    return {
+        "id": info.id,
+        "loan_id": info.loan_id,
+        "loan_ref": info.loan_ref,
+        "status": info.status,
+        "plan_type": info.plan_type.value,
+        "terms": dict(info.terms),
+        "terms_text": terms_text(info.plan_type.value, info.terms, t),
+        "role": info.role,
+        "reason": info.reason,
+        "submitted_by": info.submitted_by,
+        "submitted_on": info.submitted_on,
+        "decided_by": info.decided_by,
+        "decided_on": info.decided_on,
+        "decision_reason": info.decision_reason,
+        "plan_id": info.plan_id,
+    }
+
+
+class ApprovalIn(PlanIn):
+    reason: str = Field(min_length=1, max_length=1000, description="why the plan is needed")
+
+
+class DecisionIn(StrictRequest):
+    decision: Literal["approve", "adjust", "refuse"]
+    reason: str = Field(default="", max_length=1000, description="required to refuse")
+    adjusted: PlanIn | None = Field(default=None, description="adjust: the terms offered instead")
+
+
+class ApprovalOut(BaseModel):
+    approval_id: int
+    loan_id: int
+    loan_ref: str
+    status: Literal["pending", "approved", "adjusted", "refused", "superseded"]
+    plan_type: str
+    terms: dict[str, int]
+    terms_text: str = Field(description="the terms in words, in the caller's language")
+    submitted_by: str
+    submitted_on: date
+    decided_by: str | None
+    decided_on: date | None
+    plan_id: int | None = Field(description="the plan offered on approval")
+
+
+class ApprovalList(BaseModel):
+    items: list[ApprovalOut]
+
+
+def approval_api(info: Any, t: Translator) -> ApprovalOut:
+    """A submission as the API returns it (the typed reasons stay on the pages)."""
+    shown = approval_out(info, t)
+    return ApprovalOut(
+        approval_id=info.id,
+        **{k: shown[k] for k in ApprovalOut.model_fields if k in shown and k != "approval_id"},
     )

@@ -349,7 +349,7 @@ def queue(
     conn: Connection,
     actor: Actor,
     *,
-    vault: PiiVault,
+    vault: PiiVault | None,
     now: datetime,
     today: date,
     pending: bool = True,

@@ -13,13 +13,19 @@ from fastapi import APIRouter, Depends, Path, Request
 
 from forbear.domain.plans.policy import BeyondAuthority
 from forbear.services.plans import OfferResult, desk
+from forbear.services.plans import approvals as plan_approvals
 from forbear.web.collection_views import (
+    ApprovalIn,
+    ApprovalList,
+    ApprovalOut,
+    DecisionIn,
     PlanCancelIn,
     PlanDetail,
     PlanIn,
     PlanList,
     PlanOut,
     QuoteOut,
+    approval_api,
     beyond_authority,
     line_out,
     plan_out,
@@ -33,6 +39,8 @@ from forbear.web.sessions import Principal
 router = APIRouter(tags=["collection"])
 Viewer = Annotated[Principal, Depends(require_any(*ACCOUNT_VIEW))]
 Offerer = Annotated[Principal, Depends(require_any("plan.offer"))]
+Approver = Annotated[Principal, Depends(require_any("plan.approve"))]
+ApprovalId = Annotated[int, Path(ge=1, le=MAX_ID, description="the submission's id")]
 LoanId = Annotated[int, Path(ge=1, le=MAX_ID, description="the loan's internal id")]
 PlanId = Annotated[int, Path(ge=1, le=MAX_ID, description="the plan's id")]
 
@@ -130,3 +138,79 @@ def cancel_plan(
             vault=web.forbear.vault,
         )
     return plan_out(info)
+
+
+# ---------------------------------------------------------------------------- approvals
+
+
+@router.post(
+    "/accounts/{loan_id}/plans/submit",
+    response_model=ApprovalOut,
+    status_code=201,
+    summary="Submit a plan beyond the role's authority, with a reason, for a supervisor",
+)
+def submit_plan(
+    request: Request, principal: Offerer, loan_id: LoanId, body: ApprovalIn
+) -> ApprovalOut:
+    web, t = state_of(request), translator(request)
+    try:
+        with web.forbear.transaction() as conn:
+            found = plan_approvals.submit(
+                conn,
+                principal.as_actor(),
+                loan_id,
+                body.plan_request(),
+                reason=body.reason,
+                vault=web.forbear.vault,
+                now=web.now(),
+                today=web.today(),
+                income=body.income_fen,
+                expenses=body.expenses_fen,
+            )
+    except BeyondAuthority as exc:
+        raise beyond_authority(exc, t) from None
+    return approval_api(found, t)
+
+
+@router.get(
+    "/approvals",
+    response_model=ApprovalList,
+    summary="Plans awaiting a supervisor's decision (plan.approve), oldest first",
+)
+def list_approvals(request: Request, principal: Approver) -> ApprovalList:
+    web, t = state_of(request), translator(request)
+    with web.forbear.transaction() as conn:
+        found = plan_approvals.queue(
+            conn, principal.as_actor(), vault=None, now=web.now(), today=web.today()
+        )
+    return ApprovalList(items=[approval_api(a, t) for a in found])
+
+
+@router.post(
+    "/approvals/{approval_id}/decide",
+    response_model=ApprovalOut,
+    summary="Approve, adjust (within the supervisor's authority) or refuse a submission",
+)
+def decide_approval(
+    request: Request, principal: Approver, approval_id: ApprovalId, body: DecisionIn
+) -> ApprovalOut:
+    web, t = state_of(request), translator(request)
+    adjusted = body.adjusted
+    try:
+        with web.forbear.transaction() as conn:
+            found = plan_approvals.decide(
+                conn,
+                principal.as_actor(),
+                approval_id,
+                body.decision,
+                vault=web.forbear.vault,
+                now=web.now(),
+                today=web.today(),
+                reason=body.reason,
+                adjusted=adjusted.plan_request() if adjusted is not None else None,
+                income=adjusted.income_fen if adjusted is not None else None,
+                expenses=adjusted.expenses_fen if adjusted is not None else None,
+            )
+    except BeyondAuthority as exc:
+        raise beyond_authority(exc, t) from None
+    return approval_api(found, t)

@@ -26,6 +26,7 @@ from forbear.domain.money import parse_yuan
 from forbear.domain.plans.policy import BeyondAuthority
 from forbear.services import script_panel
 from forbear.services.plans import OfferResult
+from forbear.services.plans import approvals as plan_approvals
 from forbear.services.plans import desk as plan_desk
 from forbear.services.promises import desk as promise_desk
 from forbear.web import collection_views as views
@@ -40,7 +41,14 @@ Offerer = Annotated[Principal, Depends(require_any("plan.offer"))]
 LoanId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PlanId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PLAN_TYPES = ("deferral", "restructure", "settlement", "hardship")
-NOTICES = ("promise_saved", "promise_cancelled", "plan_saved", "plan_accepted", "plan_cancelled")
+NOTICES = (
+    "promise_saved",
+    "promise_cancelled",
+    "plan_saved",
+    "plan_accepted",
+    "plan_cancelled",
+    "plan_submitted",
+)
 
 
 def _int(value: str, field: str, *, low: int = 0, high: int = MAX_ID) -> int | None:
@@ -104,7 +112,13 @@ def account_extras(
         for p in plans[:10]
     }
     panel = script_panel.panel(conn, actor, loan_id, now=now, today=today, lang=t.lang, as_of=day)
+    submitted = plan_approvals.of_loan(
+        conn, actor, loan_id, vault=web.forbear.vault, now=now, today=today
+    )
     return {
+        "approvals": [views.approval_out(a, t) for a in submitted],
+        "plan_terms": {p.plan_id: views.terms_text(p.plan_type, p.terms, t) for p in plans},
+        "plan_fields": views.PLAN_FIELDS,
         "promises": views.promise_rows(
             promise_desk.of_loan(conn, actor, loan_id, now=now, today=today)
         ),
@@ -262,7 +276,8 @@ def _offer(
                 save=save,
             )
     except BeyondAuthority as exc:
-        return _plan_refused(request, principal, loan_id, form, views.beyond_authority(exc, t))
+        refusal = views.beyond_authority(exc, t)
+        return _plan_refused(request, principal, loan_id, form, refusal, submit=True)
     except (ValidationError, Conflict) as exc:
         return _plan_refused(request, principal, loan_id, form, exc)
 
@@ -284,18 +299,54 @@ def _plan_refused(
     loan_id: int,
     form: dict[str, str],
     exc: ValidationError | Conflict,
+    *,
+    submit: bool = False,
+    reason: str = "",
 ) -> Response:
-    """The account page again, the plan form keeping its values, with the refusal."""
+    """The account page again, the plan form keeping its values, with the refusal (and,
+    for a plan beyond the agent's authority, the form that submits it for approval)."""
     from forbear.web.pages.account_parts import account_page as _account_page
 
     message, status = _refusal(request, exc)
-    return _account_page(
-        request,
-        principal,
-        loan_id,
-        status_code=status,
-        extra={"plan_form": form, "plan_error": message},
-    )
+    extra: dict[str, Any] = {"plan_form": form, "plan_error": message}
+    if isinstance(exc, ValidationError):
+        extra["plan_error_field"] = exc.field
+    if submit:
+        extra |= {"plan_submit": True, "submit_reason": reason}
+    return _account_page(request, principal, loan_id, status_code=status, extra=extra)
+
+
+@router.post("/accounts/{loan_id}/plans/submit")
+def submit_plan(
+    request: Request,
+    principal: Offerer,
+    loan_id: LoanId,
+    form: PlanForm,
+    reason: Annotated[str, Form(max_length=plan_approvals.MAX_REASON)] = "",
+) -> Response:
+    """Submit a plan beyond the agent's authority, with a reason, for a supervisor."""
+    web = state_of(request)
+    try:
+        body = _plan_in(form)
+        with web.forbear.transaction() as conn:
+            sent = plan_approvals.submit(
+                conn,
+                principal.as_actor(),
+                loan_id,
+                body.plan_request(),
+                reason=reason,
+                vault=web.forbear.vault,
+                now=web.now(),
+                today=web.today(),
+                income=body.income_fen,
+                expenses=body.expenses_fen,
+            )
+    except BeyondAuthority as exc:  # beyond the supervisor's authority too
+        refusal = views.beyond_authority(exc, translator(request))
+        return _plan_refused(request, principal, loan_id, form, refusal)
+    except (ValidationError, Conflict) as exc:
+        return _plan_refused(request, principal, loan_id, form, exc, submit=True, reason=reason)
+    return _back(loan_id, f"plan_submitted={sent.id}", "plan")
 
 
 @router.post("/accounts/{loan_id}/plans")
