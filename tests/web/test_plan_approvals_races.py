@@ -74,7 +74,7 @@ def test_two_supervisors_deciding_one_submission_one_wins(committed: Committed) 
         offered = conn.execute(
             select(func.count())
             .select_from(Plan)
-            .where(Plan.loan_id == winner["loan_id"], Plan.status == "offered")
+            .where(Plan.id == row.plan_id, Plan.status == "offered")
         ).scalar_one()
     assert row.status == winner["status"]
     assert (row.plan_id is not None) == (winner["status"] == "approved")
