@@ -22,6 +22,7 @@ written to the data directory, nothing leaves the machine). The file::
       max_delay_seconds: 7200
     dispatch:
       batch: 500                   # rows claimed at once
+      backlog_batch: 2000          # ... at most, while a backlog drains (doubling from batch)
       lease_seconds: 300           # a claim's lease (a killed worker's rows come back)
 
 With a file, a channel no provider sends is **not dispatched** (its messages wait,
@@ -49,6 +50,10 @@ from forbear.services.outreach.dispatch import RetryPolicy
 SANDBOX = "sandbox"
 DEFAULT_THREADS = 4
 DEFAULT_BATCH = 500
+# While a backlog drains (each claim comes back full and the sends keep up), a claim
+# doubles up to this: preparing a batch has a fixed cost (the live situation and the gate
+# read per batch, about half a CPU second), which a larger batch shares among more messages.
+DEFAULT_BACKLOG_BATCH = 2000
 DEFAULT_LEASE = timedelta(minutes=5)
 # Channels the dispatcher sends (agent calls and visits are people's work).
 SENDABLE = (
@@ -92,6 +97,7 @@ class ChannelsConfig:
     batch: int = DEFAULT_BATCH
     lease: timedelta = DEFAULT_LEASE
     source: str = "(built in: the sandbox for every channel)"
+    backlog_batch: int = DEFAULT_BACKLOG_BATCH  # never below ``batch`` (the dispatcher's max)
 
     def provider_for(self, channel: str) -> ProviderConfig | None:
         for provider in self.providers:
@@ -158,6 +164,18 @@ def parse(text: str, *, source: str = "channels file") -> ChannelsConfig:
                 raw.get("dispatch") or {},
                 "batch",
                 DEFAULT_BATCH,
+                source,
+                "dispatch",
+                1,
+                10_000,
+                whole=True,
+            )
+        ),
+        backlog_batch=int(
+            _number(
+                raw.get("dispatch") or {},
+                "backlog_batch",
+                DEFAULT_BACKLOG_BATCH,
                 source,
                 "dispatch",
                 1,

@@ -187,13 +187,19 @@ class Dispatcher:
         batch: int | None = None,
         adapters: Mapping[str, ChannelAdapter] | None = None,
         max_pending: int | None = None,
+        backlog_batch: int | None = None,
     ) -> None:
         self.forbear = forbear
         settings = forbear.settings
         self.config = config or load_config(settings.channels_file, settings.data_dir)
         self.worker_id = claims.worker_id_ok(worker_id or default_worker_id())
         self.batch = batch or self.config.batch
+        self.backlog_batch = max(self.batch, backlog_batch or self.config.backlog_batch)
         self.max_pending = max_pending or 2 * self.batch
+        # rows the next claim asks for: ``batch``, doubled (up to ``backlog_batch``) after
+        # each claim that came back full while the sends kept up (:meth:`_claim_size`)
+        self._size = self.batch
+        self._full = False
         self.totals = Totals()
         self._stop = threading.Event()
         # answers as they come back; None: not sent (stopping), to be given back
@@ -314,15 +320,17 @@ class Dispatcher:
                 time.sleep(0.01)
             return 0
         forbear = self.forbear
+        size = self._claim_size()
         with forbear.transaction() as conn:
             batch = claims.claim(
                 conn,
                 self.worker_id,
                 forbear.now(),
-                self.batch,
+                size,
                 self.config.lease,
                 channels=open_channels,
             )
+        self._full = len(batch) >= size
         if not batch:
             return 0
         if self._extend_at is None:
@@ -353,6 +361,20 @@ class Dispatcher:
             lane.pending[ready.outbox_id] = ready
             lane.pool.submit(self._send, lane, ready)
         return len(batch)
+
+    def _claim_size(self) -> int:
+        """How many rows to claim now. Preparing a batch has a fixed cost (the live
+        situation and the gate are read once per batch, about half a CPU second), so while
+        a backlog drains the batch grows: doubled after a claim that came back full, as
+        long as the sends keep up (fewer than ``batch`` outstanding), up to
+        ``backlog_batch``; back to ``batch`` as soon as a claim finds less than it asked
+        for. Outside a backlog batches stay small: the debtors' locks a batch holds while
+        it is prepared are held briefly, and a message is not held behind many others."""
+        if not self._full:
+            self._size = self.batch
+        elif sum(len(lane.pending) for lane in self._lanes.values()) < self.batch:
+            self._size = min(2 * self._size, self.backlog_batch)
+        return self._size
 
     def _send(self, lane: _Lane, ready: Ready) -> None:
         if self.stopping or not lane.bucket.take(self._stop):

@@ -285,6 +285,50 @@ def test_a_hanging_provider_does_not_stall_the_other_channels(app: Forbear) -> N
     assert [statuses(app)[k] for k in sms] == ["sent"] * 2
 
 
+def test_a_backlog_is_claimed_in_growing_batches_and_a_trickle_in_small_ones(
+    app: Forbear,
+) -> None:
+    keys = queue(app, "L0001", 20)
+    provider = Recording()
+    dispatcher = Dispatcher(
+        app, config_for("sms"), worker_id="w1", batch=2, backlog_batch=8, adapters={"sms": provider}
+    )
+    sizes: list[int] = []
+    try:
+        while claimed := dispatcher.turn():
+            sizes.append(claimed)
+            dispatcher._drain(wait=True)  # the sends kept up
+        # doubled after each full claim, up to backlog_batch; the last found fewer
+        assert sizes == [2, 4, 8, 6]
+        more = queue(app, "L0001", 5, start=100)
+        assert dispatcher.turn() == 2  # the backlog is gone: back to the batch
+    finally:
+        dispatcher.close()
+    assert sorted(provider.seen) == sorted(keys + more[:2])  # the rest wait their turn
+
+
+def test_the_batch_does_not_grow_while_the_sends_do_not_keep_up(app: Forbear) -> None:
+    keys = queue(app, "L0001", 6)
+    hanging = Hanging()
+    dispatcher = Dispatcher(
+        app,
+        config_for("sms", threads=1),
+        worker_id="w1",
+        batch=2,
+        backlog_batch=8,
+        max_pending=6,
+        adapters={"sms": hanging},
+    )
+    try:
+        assert dispatcher.turn() == 2
+        assert hanging.entered.wait(10)
+        assert dispatcher.turn() == 2  # two outstanding: not grown
+    finally:
+        hanging.release.set()
+        dispatcher.close()
+    assert sorted(hanging.seen) == sorted(keys[:4])
+
+
 def test_leases_in_flight_are_extended_once_half_a_lease_has_passed_not_on_every_turn(
     app: Forbear,
 ) -> None:

@@ -46,6 +46,16 @@ def test_a_channels_file_is_read_with_its_limits_and_policy() -> None:
     assert config.channels == {"sms", "email", "app_push"}
     assert config.retry.max_tries == 3 and config.retry.base_delay == timedelta(seconds=5)
     assert config.batch == 200 and config.lease == timedelta(seconds=60)
+    assert config.backlog_batch == 2000  # the default
+
+
+def test_the_batch_while_a_backlog_drains_is_read_and_bounded() -> None:
+    text = "providers: {}\ndispatch: {batch: 100, backlog_batch: 800}\n"
+    assert parse(text).backlog_batch == 800
+    with pytest.raises(ConfigurationError, match=r"dispatch\.backlog_batch"):
+        parse("providers: {}\ndispatch: {backlog_batch: 20000}\n")
+    with pytest.raises(ConfigurationError, match=r"dispatch\.backlog_batch"):
+        parse("providers: {}\ndispatch: {backlog_batch: 1.5}\n")
 
 
 @pytest.mark.parametrize(
