@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, func, select
 
 from forbear.domain.access import Actor, Role
 from forbear.domain.strategy.schema import PLAN_SEGMENT
@@ -27,6 +28,7 @@ from forbear.services import situation
 from forbear.services.accounts.views import masked_name
 from forbear.services.days import book_date, queue_date
 from forbear.services.scope import visible
+from forbear.store.contacts import ContactAttempt
 from forbear.store.crypto import PiiVault
 from forbear.store.models import AccountState, Borrower, Loan
 from forbear.store.runs import Decision, WorkQueueItem
@@ -86,6 +88,9 @@ class QueueItem:
     dpd: int | None
     overdue_total: int | None
     settled: Settled | None = None  # set: the account no longer needs this work
+    worked: bool = False  # contacted (or tried: the gate asked) since the day began
+    last_outcome: str | None = None  # the latest attempt's outcome, "pending" or "blocked"
+    last_contact_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,7 @@ def work_queue(
     agent_ref: str | None = None,
     team_id: str | None = None,
     agent: str | None = None,
+    zone: str = "Asia/Shanghai",
 ) -> WorkQueue:
     """The queue of the latest completed run up to ``today`` that ``actor`` works or
     oversees, by agent and rank.
@@ -112,7 +118,9 @@ def work_queue(
     Agents (and agency agents) see the items of their own agent id ``agent_ref`` (none
     without one); a supervisor sees its team's (``team_id``; ``agent`` narrows it to one
     agent); the other roles see every item within their scope. Rows whose account no
-    longer needs the work (:func:`settled_reason`) come back in ``settled``."""
+    longer needs the work (:func:`settled_reason`) come back in ``settled``. Each item says
+    whether it was worked today (an attempt since midnight of ``today`` in the lender's
+    ``zone``) and what its latest attempt came to (:func:`last_attempts`)."""
     actor.require(VIEW)
     day = queue_date(conn, today)
     if day is None:
@@ -160,6 +168,8 @@ def work_queue(
         query = query.where(q.agent_id == agent)
     rows = conn.execute(query.order_by(q.agent_id, q.rank).limit(MAX_ITEMS)).all()
     live = _live(conn, [int(r.borrower_id) for r in rows], today, at)
+    latest = last_attempts(conn, [int(r.loan_id) for r in rows])
+    day_start = datetime.combine(today, time(0), ZoneInfo(zone))
     items: list[QueueItem] = []
     settled: list[QueueItem] = []
     for r in rows:
@@ -178,6 +188,14 @@ def work_queue(
             dpd=r.dpd if now is None else now["dpd"],
             overdue_total=r.overdue_total if now is None else now["overdue_total"],
         )
+        last = latest.get(int(r.loan_id))
+        if last is not None:
+            item = replace(
+                item,
+                worked=last.at >= day_start,
+                last_outcome=last.outcome,
+                last_contact_at=last.at,
+            )
         reason = settled_reason(r.segment, r.overdue_total, now)
         if reason is None:
             items.append(item)
@@ -195,3 +213,103 @@ def _live(
     as_of = book_date(conn, today) or today
     found = situation.of_borrowers(conn, borrower_ids, as_of, at)
     return {int(row["loan_id"]): row for row in found.loans.iter_rows(named=True)}
+
+
+@dataclass(frozen=True)
+class LastAttempt:
+    loan_id: int
+    attempt_id: int
+    at: datetime
+    outcome: str  # the stored outcome, "pending" (allowed, none yet) or "blocked"
+
+
+def last_attempts(conn: Connection, loan_ids: list[int]) -> dict[int, LastAttempt]:
+    """The latest contact attempt of each of ``loan_ids`` (allowed or blocked), by loan."""
+    if not loan_ids:
+        return {}
+    a = ContactAttempt
+    found: dict[int, LastAttempt] = {}
+    for start in range(0, len(loan_ids), 500):
+        chunk = loan_ids[start : start + 500]
+        newest = (
+            select(a.loan_id, func.max(a.id).label("id"))
+            .where(a.loan_id.in_(chunk))
+            .group_by(a.loan_id)
+            .subquery()
+        )
+        rows = conn.execute(
+            select(a.id, a.loan_id, a.at, a.allowed, a.outcome).join(newest, newest.c.id == a.id)
+        ).all()
+        for r in rows:
+            outcome = r.outcome or ("pending" if r.allowed else "blocked")
+            found[int(r.loan_id)] = LastAttempt(int(r.loan_id), int(r.id), r.at, str(outcome))
+    return found
+
+
+@dataclass(frozen=True)
+class PendingOutcome:
+    """An allowed contact attempt still without an outcome."""
+
+    attempt_id: int
+    loan_id: int
+    loan_ref: str
+    channel: str
+    at: datetime
+    actor: str
+
+
+PENDING_LOOKBACK = timedelta(days=14)
+
+
+def pending_outcomes(
+    conn: Connection,
+    actor: Actor,
+    *,
+    at: datetime,
+    today: date,
+    loan_id: int | None = None,
+) -> list[PendingOutcome]:
+    """Allowed contact attempts of the last :data:`PENDING_LOOKBACK` left without an
+    outcome, oldest first: the actor's own (the workbench), or every one of ``loan_id``
+    (the account page), within the actor's scope. An attempt without an outcome counts
+    against every cap and leaves the right-party-contact figures unknown, so it must be
+    found again."""
+    actor.require(VIEW)
+    a = ContactAttempt
+    query = (
+        select(a.id, a.loan_id, Loan.external_ref, a.channel, a.at, a.actor)
+        .join(Loan, Loan.id == a.loan_id)
+        .where(
+            a.allowed.is_(True),
+            a.outcome.is_(None),
+            a.at >= at - PENDING_LOOKBACK,
+            visible(actor, at, book_date(conn, today) if actor.scope_buckets else None),
+        )
+    )
+    if loan_id is not None:
+        query = query.where(a.loan_id == loan_id)
+    else:
+        query = query.where(a.actor == actor.name)
+    rows = conn.execute(query.order_by(a.at, a.id).limit(200)).all()
+    return [
+        PendingOutcome(
+            int(r.id), int(r.loan_id), str(r.external_ref), str(r.channel), r.at, str(r.actor)
+        )
+        for r in rows
+    ]
+
+
+def next_account(items: list[QueueItem], after_loan_id: int | None) -> QueueItem | None:
+    """The next unworked item of a queue after ``after_loan_id`` (by the queue's order),
+    wrapping round to the first unworked one; None when every item is worked."""
+    unworked = [i for i in items if not i.worked and i.loan_id != after_loan_id]
+    if not unworked:
+        return None
+    if after_loan_id is not None:
+        order = [i.loan_id for i in items]
+        if after_loan_id in order:
+            here = order.index(after_loan_id)
+            later = [i for i in unworked if order.index(i.loan_id) > here]
+            if later:
+                return later[0]
+    return unworked[0]

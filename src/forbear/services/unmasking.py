@@ -17,7 +17,15 @@ and answers 429 with ``Retry-After``; the compliance console lists the throttled
 (:func:`alerts`).
 
 :func:`unmask` is the whole use case a front end calls: the loan in the actor's scope,
-its borrower, the throttle, then :func:`forbear.services.privacy.reveal`.
+its borrower, the gate for a dialling purpose, the throttle, then
+:func:`forbear.services.privacy.reveal`.
+
+Unmasking for the purpose ``contact`` is unmasking the number to dial (issue 15, item 3),
+so it follows the compliance gate: the gate is asked about a call to the debtor now
+(:func:`forbear.services.contacts.gate.evaluate_contact`, nothing recorded) and, when it
+would block the call (quiet hours, a cap, a hold), the number stays masked: the answer is
+an :class:`UnmaskBlocked` with the gate's rule ids, audited as ``pii.unmask_blocked``
+(rule ids only), and nothing counts against the throttle.
 """
 
 from __future__ import annotations
@@ -26,13 +34,17 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, delete, func, insert, select
 
 from forbear.domain.access import Actor, PiiField, Purpose, Role, may_unmask
+from forbear.domain.compliance.config import CompiledRules
+from forbear.domain.compliance.gate import explain
+from forbear.domain.compliance.schema import Channel
 from forbear.domain.errors import ValidationError
 from forbear.services import privacy, scope
+from forbear.services.contacts.gate import evaluate_contact
 from forbear.settings import Settings
 from forbear.store import audit, locks
 from forbear.store.audit import AuditEvent
@@ -44,6 +56,7 @@ from forbear.store.web import StaffUser, UnmaskEvent
 MINUTE = timedelta(minutes=1)
 DAY = timedelta(days=1)
 THROTTLED = "pii.unmask_throttled"
+BLOCKED = "pii.unmask_blocked"
 KEEP = timedelta(days=2)  # unmask events older than this are purged ...
 PURGE_EVERY = 100  # ... by every unmasking whose id is a multiple of this
 
@@ -215,6 +228,16 @@ def audit_payload(value: str | None) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class UnmaskBlocked:
+    """Unmasking to dial refused because the gate would block a call now: the rule ids,
+    the gate's sentences in the asker's language, the earliest allowed moment."""
+
+    rule_ids: tuple[str, ...]
+    explanation: tuple[str, ...]
+    earliest_allowed_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Unmasked:
     """One field in clear (shown once, never stored or logged)."""
 
@@ -234,19 +257,28 @@ def unmask(
     limits: Limits,
     now: datetime,
     today: date,
-) -> Unmasked | UnmaskThrottled:
+    rules: CompiledRules | None = None,
+    lang: Literal["zh", "en"] = "zh",
+) -> Unmasked | UnmaskThrottled | UnmaskBlocked:
     """One personal field of a loan's borrower in clear, for a purpose the actor's role
     allows, within the actor's unmask limits (module docstring).
 
     A loan outside the actor's scope is :class:`NotFound` (:mod:`forbear.services.scope`);
     a field or purpose the role may not unmask is :class:`PermissionDenied` (nothing
     recorded). A refusal by the throttle is returned (and audited): the caller commits it
-    and answers 429.
+    and answers 429. For the purpose ``contact`` the lender's ``rules`` in force are
+    required: a call the gate would block now is an :class:`UnmaskBlocked` (audited).
     """
     if actor.role is None:
         raise ValidationError("actor", "unmasking is for signed-in staff")
     scope.require_loan(conn, actor, loan_id, now, today)
     borrower_id = int(conn.execute(select(Loan.borrower_id).where(Loan.id == loan_id)).scalar_one())
+    if str(purpose) == Purpose.CONTACT.value and may_unmask(actor.role, _field(field), purpose):
+        if rules is None:
+            raise ValueError("unmasking to dial needs the rules in force")
+        blocked = _gate_blocks(conn, rules, actor, loan_id, borrower_id, now, lang)
+        if blocked is not None:
+            return blocked
     refused = admit(
         conn,
         actor,
@@ -268,3 +300,45 @@ def unmask(
         purpose=purpose,
     )
     return Unmasked(field=str(PiiField(field).value), purpose=str(purpose), value=value)
+
+
+def _field(field: PiiField | str) -> PiiField:
+    try:
+        return PiiField(field)
+    except ValueError:
+        raise ValidationError("field", "unknown field") from None
+
+
+def _gate_blocks(
+    conn: Connection,
+    rules: CompiledRules,
+    actor: Actor,
+    loan_id: int,
+    borrower_id: int,
+    now: datetime,
+    lang: Literal["zh", "en"],
+) -> UnmaskBlocked | None:
+    """The gate's refusal of a call to the debtor now, audited, or None when it allows."""
+    decision = evaluate_contact(
+        conn,
+        loan_id=loan_id,
+        channel=Channel.CALL.value,
+        at=now,
+        rules=rules,
+        agency_id=actor.agency_id if actor.role is Role.AGENCY_AGENT else None,
+    )
+    if decision.allowed:
+        return None
+    audit.record(
+        conn,
+        action=BLOCKED,
+        actor=actor.name,
+        subject_type="loan",
+        subject_id=loan_id,
+        payload={"borrower_id": borrower_id, "blocked_by": list(decision.blocked_by)},
+        at=now,
+    )
+    lines = explain(decision.row, rules, lang)
+    if decision.earliest_allowed_at is not None:
+        lines = lines[:-1]  # the last sentence says when in UTC: the page says it locally
+    return UnmaskBlocked(decision.blocked_by, tuple(lines), decision.earliest_allowed_at)

@@ -88,6 +88,8 @@ class CookieSigner:
     def __init__(self, secret: bytes, *, salt: str = "forbear.session") -> None:
         self._serializer = URLSafeTimedSerializer(secret, salt=salt)
         self._key = hashlib.sha256(b"forbear.rate-limit\x00" + secret).digest()
+        # the secret of the stashed-form cookie (forbear.web.forms), derived apart
+        self.form_secret = hashlib.sha256(b"forbear.form\x00" + secret).digest()
 
     def sign(self, value: str) -> str:
         return str(self._serializer.dumps(value))

@@ -7,10 +7,10 @@ routes that call it.
 
 from __future__ import annotations
 
-from forbear.services.unmasking import Limits, UnmaskThrottled, limits_for
+from forbear.services.unmasking import Limits, UnmaskBlocked, UnmaskThrottled, limits_for
 from forbear.web.i18n import Translator
 
-__all__ = ["Limits", "UnmaskThrottled", "limits_for", "message"]
+__all__ = ["Limits", "UnmaskBlocked", "UnmaskThrottled", "blocked_message", "limits_for", "message"]
 
 
 def message(t: Translator, refused: UnmaskThrottled) -> str:
@@ -21,3 +21,9 @@ def message(t: Translator, refused: UnmaskThrottled) -> str:
         window=t(f"unmask.window.{refused.window}"),
         seconds=refused.retry_after,
     )
+
+
+def blocked_message(t: Translator, blocked: UnmaskBlocked) -> str:
+    """Unmasking to dial refused by the gate, with the gate's reasons."""
+    head = t("workbench.unmask_blocked", rules=", ".join(blocked.rule_ids))
+    return " ".join([head, *blocked.explanation])

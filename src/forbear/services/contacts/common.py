@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from forbear.domain.compliance.schema import Channel, HoldKind
 from forbear.domain.errors import NotFound, ValidationError
@@ -20,6 +20,7 @@ from forbear.store.contacts import (
     Hold,
 )
 from forbear.store.models import ContactKind, ContactPoint, Loan
+from forbear.store.workbench import Callback, CallbackStatus
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -180,3 +181,44 @@ def _iso(moment: datetime | None) -> str | None:
 def blocked_by_of(stored: str) -> list[str]:
     """``contact_attempts.blocked_by`` as a list of rule ids."""
     return [str(rule) for rule in json.loads(stored)]
+
+
+# How early a call may come before an agreed callback's time and still keep the promise.
+CALLBACK_EARLY = timedelta(minutes=30)
+
+
+def _close_due_callbacks(
+    conn: Connection, *, loan_id: int, attempt_id: int, actor: str, now: datetime
+) -> list[int]:
+    """A call that went through on ``loan_id`` keeps the callbacks agreed for about now
+    (:mod:`.callbacks`): they are closed as ``done`` with the attempt, audited. The
+    ``status = 'open'`` condition makes a concurrent closing of the same callback a no-op."""
+    due = [
+        int(i)
+        for i in conn.execute(
+            select(Callback.id).where(
+                Callback.loan_id == loan_id,
+                Callback.status == CallbackStatus.OPEN.value,
+                Callback.due_at <= now + CALLBACK_EARLY,
+            )
+        ).scalars()
+    ]
+    closed = []
+    for callback_id in due:
+        done = conn.execute(
+            update(Callback)
+            .where(Callback.id == callback_id, Callback.status == CallbackStatus.OPEN.value)
+            .values(status=CallbackStatus.DONE.value, closed_at=now, closed_by=actor)
+        ).rowcount
+        if done:
+            closed.append(callback_id)
+            audit.record(
+                conn,
+                action="callback.done",
+                actor=actor,
+                subject_type="callback",
+                subject_id=callback_id,
+                payload={"loan_id": loan_id, "attempt_id": attempt_id},
+                at=now,
+            )
+    return closed

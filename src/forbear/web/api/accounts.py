@@ -14,6 +14,7 @@ from forbear.services import scope
 from forbear.services import unmasking as unmask_service
 from forbear.services.accounts import history, views
 from forbear.services.accounts.views import LoanStatus
+from forbear.services.contacts import lender_rules
 from forbear.services.days import book_date, queue_date
 from forbear.web import unmasking
 from forbear.web.api.schemas import (
@@ -35,7 +36,7 @@ from forbear.web.api.schemas import (
     UnmaskOut,
     UnmaskRequest,
 )
-from forbear.web.deps import require_any, state_of, translator
+from forbear.web.deps import gate_lang, require_any, state_of, translator
 from forbear.web.errors import ErrorBody, ErrorResponse
 from forbear.web.i18n import Translator
 from forbear.web.permissions import ACCOUNT_VIEW, MAX_ID, UNMASK
@@ -192,13 +193,18 @@ def get_account(request: Request, principal: Viewer, loan_id: LoanId) -> Account
     "/{loan_id}/unmask",
     response_model=UnmaskOut,
     summary="One personal field in clear, for a purpose the role allows (audited, throttled)",
-    responses={429: {"model": ErrorResponse, "description": "the user's unmask limit"}},
+    responses={
+        409: {"model": ErrorResponse, "description": "the gate blocks a call now (contact)"},
+        429: {"model": ErrorResponse, "description": "the user's unmask limit"},
+    },
 )
 def unmask(
     request: Request, principal: Unmasker, loan_id: LoanId, body: UnmaskRequest
 ) -> UnmaskOut | Response:
     """At most a few different borrowers per minute and per day for each user
-    (:mod:`forbear.web.unmasking`); beyond that 429 with ``Retry-After``."""
+    (:mod:`forbear.web.unmasking`); beyond that 429 with ``Retry-After``. Unmasking the
+    number to dial (purpose ``contact``) follows the compliance gate: when a call now
+    would be blocked, 409 ``contact_blocked`` with the rule ids in ``details``."""
     web = state_of(request)
     with web.forbear.transaction() as conn:
         answer = unmask_service.unmask(
@@ -211,7 +217,19 @@ def unmask(
             limits=unmasking.limits_for(web.forbear.settings, principal.role),
             now=web.now(),
             today=web.today(),
+            rules=lender_rules(web.forbear.settings.data_dir, conn),
+            lang=gate_lang(request),
         )
+    if isinstance(answer, unmask_service.UnmaskBlocked):
+        blocked = ErrorResponse(
+            error=ErrorBody(
+                code="contact_blocked",
+                message=unmasking.blocked_message(translator(request), answer),
+                field="purpose",
+                details=list(answer.rule_ids),
+            )
+        )
+        return JSONResponse(blocked.model_dump(), status_code=409)
     if isinstance(answer, unmask_service.UnmaskThrottled):
         refused = answer
         t = translator(request)

@@ -22,6 +22,7 @@ from forbear.web.messages import (
     security,
     situation,
     strategies,
+    workbench,
 )
 
 AREAS = (
@@ -41,4 +42,5 @@ AREAS = (
     security,
     situation,
     strategies,
+    workbench,
 )

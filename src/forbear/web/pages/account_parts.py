@@ -23,8 +23,9 @@ from forbear.domain.access import default_policy
 from forbear.domain.compliance.gate import explain
 from forbear.domain.compliance.schema import Channel
 from forbear.services import contacts as contact_service
-from forbear.services.accounts import history, views
-from forbear.services.contacts import CollectorOutcome
+from forbear.services import notes, queue
+from forbear.services.accounts import history, search, views
+from forbear.services.contacts import CollectorOutcome, callbacks
 from forbear.services.days import book_date, queue_date
 from forbear.web.deps import gate_lang, state_of
 from forbear.web.pages.render import page
@@ -89,6 +90,12 @@ def account_page(
         complaints, legal_cases = history.complaints_and_cases(
             conn, actor, loan_id, as_of=as_of or today, **when
         )
+        account_notes = notes.notes_of(
+            conn, web.forbear.vault, actor, loan_id, now=now, today=today
+        )
+        booked = callbacks.open_callbacks(conn, actor, now=now, today=today, loan_id=loan_id)
+        pending = queue.pending_outcomes(conn, actor, at=now, today=today, loan_id=loan_id)
+        loans = search.borrower_loans(conn, web.forbear.vault, actor, loan_id, at=now, as_of=as_of)
         rules = (
             contact_service.lender_rules(web.forbear.settings.data_dir, conn)
             if attempt is not None
@@ -138,6 +145,40 @@ def account_page(
         local=lambda m: local(m, zone_name),
         complaints=complaints,
         legal_cases=legal_cases,
+        notes=account_notes,
+        callbacks=booked,
+        pending=[p for p in pending if p.attempt_id != attempt_id],
+        borrower_loans=loans,
+        borrower_total=sum(int(f.overdue_total or 0) for f in loans),
+        borrower_zone=borrower_zone,
+        local_in=local,
+        callback_min=local(now, borrower_zone),
         **sections,
         **(extra or {}),
     )
+
+
+def pending_attempt(request: Request, principal: Principal, loan_id: int) -> int | None:
+    """The latest allowed attempt of ``principal`` on this account still without an
+    outcome (the account page then shows its outcome form again), or None."""
+    web = state_of(request)
+    actor = principal.as_actor()
+    with web.forbear.reading() as conn:
+        mine = queue.pending_outcomes(conn, actor, at=web.now(), today=web.today())
+    found = [p.attempt_id for p in mine if p.loan_id == loan_id]
+    return found[-1] if found else None
+
+
+def zone_of_borrower(request: Request, principal: Principal, loan_id: int) -> str:
+    """The time zone of the loan's borrower (the lender's when unknown)."""
+    web = state_of(request)
+    with web.forbear.reading() as conn:
+        detail = views.account_detail(
+            conn,
+            web.forbear.vault,
+            principal.as_actor(),
+            loan_id,
+            at=web.now(),
+            as_of=book_date(conn, web.today()),
+        )
+    return str(detail.borrower.get("timezone") or web.forbear.settings.lender_timezone)
