@@ -33,6 +33,7 @@ from forbear.services.contacts.common import (
     _actor,
     _borrower_of,
     _channel,
+    _close_due_callbacks,
     _iso,
     _require_point,
     _utc,
@@ -423,6 +424,10 @@ def contact(
         template_code=template_code,
         now=now,
     )
+    if decision.allowed and decision.channel is Channel.CALL and decision.attempt_id is not None:
+        _close_due_callbacks(
+            conn, loan_id=loan_id, attempt_id=decision.attempt_id, actor=actor.name, now=now
+        )
     lines = [] if decision.allowed else explain(decision.row, rules, lang)
     return Contacted(decision=decision, explanation=lines)
 
