@@ -202,11 +202,30 @@ def contact_hold(
 
 
 @app.command("release")
-def contact_release(hold_id: int) -> None:
-    """Release an open hold now."""
-    from forbear.services import contacts
+def contact_release(
+    hold_id: int,
+    reason: Annotated[
+        str, typer.Option("--reason", help="why the hold ends (stored encrypted)")
+    ] = "released at the command line",
+    resolution: Annotated[
+        str | None,
+        typer.Option("--resolution", help="a dispute: upheld, rejected or released"),
+    ] = None,
+) -> None:
+    """Release an open hold now (the holds desk's use case: the same checks and audit)."""
+    from forbear.services import holds
 
     forbear = open_app()
+    now = forbear.now()
     with forbear.transaction() as conn:
-        contacts.release_hold(conn, hold_id, actor=cli_actor(), at=forbear.now())
+        holds.release_from_cli(
+            conn,
+            forbear.vault,
+            hold_id,
+            actor=cli_actor(),
+            reason=reason,
+            resolution=resolution,
+            now=now,
+            today=forbear.today(),
+        )
     console.print(f"[green]✓[/] hold {hold_id} released")

@@ -30,7 +30,7 @@ from typing import Any
 
 import polars as pl
 
-from forbear.domain.holds import hold_open_expr, stops_work_expr
+from forbear.domain.holds import hold_open_expr, marks_hardship_expr, stops_work_expr
 from forbear.domain.ledger import account_states
 from forbear.domain.ledger.schema import STATES
 from forbear.domain.ledger.state import DEFAULT_BUCKETS, BucketScheme
@@ -254,7 +254,7 @@ def situation_of_states(
         return rows.select("loan_id").unique().with_columns(pl.lit(True).alias(name))
 
     stopping = flag(covering.filter(stops_work_expr()), "hold_any")
-    hardship = flag(covering.filter(pl.col("kind") == HoldKind.VULNERABLE.value), "hardship")
+    hardship = flag(covering.filter(marks_hardship_expr()), "hardship")
     disputed = flag(covering.filter(pl.col("kind") == HoldKind.DISPUTE.value), "disputed")
     limits = limitation.select("loan_id", limitation_date_expr(limitation_years))
     plans = active_plans(plan_rules.lazy(), states.lazy(), as_of).collect()

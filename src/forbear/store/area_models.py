@@ -9,6 +9,7 @@ from forbear.store import (
     complaints,  # noqa: F401
     contacts,  # noqa: F401
     contracts,  # noqa: F401
+    hold_cases,  # noqa: F401
     legal,  # noqa: F401
     lender_config,  # noqa: F401
     outreach,  # noqa: F401

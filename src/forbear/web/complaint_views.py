@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from forbear.domain import complaints as domain
 from forbear.domain.complaints import ComplaintCategory as DomainComplaintCategory
@@ -84,7 +84,16 @@ class ComplaintOut(ComplaintSummary):
 
 
 class ComplaintRequest(StrictRequest):
-    loan_id: int = Field(ge=1, le=MAX_ID, examples=[42], description="the loan complained about")
+    loan_ref: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        examples=["L0001"],
+        description="the lender's reference of the loan complained about (as on screens)",
+    )
+    loan_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, examples=[42], description="or its internal id"
+    )
     source: Literal["agent", "regulator"] = Field(
         default="agent", description="regulator referrals need compliance.view"
     )
@@ -95,6 +104,12 @@ class ComplaintRequest(StrictRequest):
     contact_attempt_ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(
         default_factory=list, max_length=100, description="the contacts complained about"
     )
+
+    @model_validator(mode="after")
+    def _one_loan(self) -> ComplaintRequest:
+        if (self.loan_ref is None) == (self.loan_id is None):
+            raise ValueError("name the loan by loan_ref (or loan_id), exactly one of them")
+        return self
 
 
 class ExtendRequest(StrictRequest):

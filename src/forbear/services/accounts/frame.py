@@ -28,8 +28,7 @@ import polars as pl
 from sqlalchemy import Connection
 
 from forbear.domain.compliance.config import CompiledRules
-from forbear.domain.compliance.schema import HoldKind
-from forbear.domain.holds import hold_open_expr, stops_work_expr
+from forbear.domain.holds import hold_open_expr, marks_hardship_expr, stops_work_expr
 from forbear.domain.legal.limitation import limitation_date_of, time_barred_expr
 from forbear.domain.strategy.schema import ACCOUNT
 from forbear.services.book import states_for
@@ -156,7 +155,7 @@ def assemble_accounts(
     # the one definitions of "open at t" and "stops work" (forbear.domain.holds)
     open_holds = holds.filter(hold_open_expr(at))
     stopping = open_holds.filter(stops_work_expr())
-    vulnerable = open_holds.filter(pl.col("kind") == HoldKind.VULNERABLE.value)
+    vulnerable = open_holds.filter(marks_hardship_expr())
     base = states.join(borrowers, on="loan_id", how="left")
 
     def flag_for(h: pl.LazyFrame, name: str) -> pl.LazyFrame:

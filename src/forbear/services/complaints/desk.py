@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from forbear.domain.access import Actor, PiiField, Purpose, can, mask_for, may_unmask
 from forbear.domain.errors import NotFound, PermissionDenied, ValidationError
@@ -32,13 +32,15 @@ from forbear.services.complaints.cases import ComplaintView
 from forbear.services.complaints.common import _business_day
 from forbear.services.loans import borrower_of, external_refs
 from forbear.store.complaints import Complaint, SatisfactionResponse
+from forbear.store.contacts import ContactAttempt
 from forbear.store.crypto import Contexts, PiiVault
-from forbear.store.models import Borrower
+from forbear.store.models import Borrower, Loan
 
 READ = ("compliance.view", "plan.approve")
 WORK = ("compliance.view",)
 FILE = ("contact.make", "compliance.view")
 ACTIONS = ("start", "extend", "approve", "resolve", "close")
+MAX_REF = 64
 MAX_WINDOW_DAYS = 366
 
 
@@ -142,7 +144,8 @@ def file(
     vault: PiiVault,
     actor: Actor,
     *,
-    loan_id: int,
+    loan_id: int | None = None,
+    loan_ref: str | None = None,
     source: str,
     category: str,
     description: str,
@@ -150,11 +153,30 @@ def file(
     now: datetime,
     today: date,
 ) -> ComplaintView:
-    """File a complaint about a loan in the actor's scope (the complaint hold goes on)."""
+    """File a complaint about a loan in the actor's scope (the complaint hold goes on),
+    named by its id or by ``loan_ref``, the lender's reference people see on every screen
+    and letter. The contact attempts it is about must be of that loan."""
     require_any(actor, FILE)
     if source == "regulator" and not actor.may("compliance.view"):
         raise ValidationError("source", "regulator referrals are filed by compliance")
+    loan_id = (
+        loan_by_ref(conn, actor, loan_ref, now=now, today=today) if loan_id is None else loan_id
+    )
     borrower = borrower_in_scope(conn, actor, loan_id, now=now, today=today)
+    attempts = sorted(set(int(i) for i in contact_attempt_ids))
+    if attempts:
+        of_loan = dict(
+            conn.execute(
+                select(ContactAttempt.id, ContactAttempt.loan_id).where(
+                    ContactAttempt.id.in_(attempts)
+                )
+            ).all()
+        )
+        for attempt in attempts:
+            if of_loan.get(attempt) != loan_id:
+                raise ValidationError(
+                    "contact_attempt_ids", f"contact #{attempt} is not one of this loan's"
+                )
     complaint_id = cases.file_complaint(
         conn,
         vault,
@@ -331,6 +353,62 @@ def add_lesson(
         now=now,
     )
     return library.get_case(conn, vault, case_id)
+
+
+def loan_by_ref(
+    conn: Connection, actor: Actor, loan_ref: str | None, *, now: datetime, today: date
+) -> int:
+    """The loan the lender calls ``loan_ref`` (as printed: spaces and case ignored), in
+    ``actor``'s scope; :class:`ValidationError` when empty, :class:`NotFound` ("loan",
+    the reference) when unknown or out of scope."""
+    ref = (loan_ref or "").strip()
+    if not ref:
+        raise ValidationError("loan_ref", "the loan reference is required")
+    if len(ref) > MAX_REF:
+        raise ValidationError("loan_ref", f"at most {MAX_REF} characters")
+    found = conn.execute(select(Loan.id).where(Loan.external_ref == ref)).scalar()
+    if found is None:
+        found = conn.execute(
+            select(Loan.id).where(func.upper(Loan.external_ref) == ref.upper())
+        ).scalar()
+    if found is None:
+        raise NotFound("loan", ref)
+    try:
+        scope.require_loan(conn, actor, int(found), now, today)
+    except NotFound:
+        raise NotFound("loan", ref) from None
+    return int(found)
+
+
+def recent_attempts(
+    conn: Connection,
+    actor: Actor,
+    loan_id: int,
+    *,
+    now: datetime,
+    today: date,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    """The latest contact attempts of a loan in ``actor``'s scope (allowed or blocked),
+    newest first, for linking to a complaint: id, moment, channel, party, outcome."""
+    require_any(actor, FILE)
+    scope.require_loan(conn, actor, loan_id, now, today)
+    return [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(
+                ContactAttempt.id,
+                ContactAttempt.at,
+                ContactAttempt.channel,
+                ContactAttempt.party,
+                ContactAttempt.allowed,
+                ContactAttempt.outcome,
+            )
+            .where(ContactAttempt.loan_id == loan_id)
+            .order_by(ContactAttempt.at.desc(), ContactAttempt.id.desc())
+            .limit(limit)
+        )
+    ]
 
 
 def loan_refs(conn: Connection, loan_ids: list[int]) -> dict[int, str]:

@@ -14,8 +14,14 @@ wrong_number      invalid_number
 promise           connected          (the promise itself: :mod:`forbear.services.promises`)
 refusal           refused            a third party who refuses gets a hold (CN.3P.REFUSAL)
 dispute           connected          a ``dispute`` hold on the loan: collection stops
-hardship          connected          a ``vulnerable`` hold: careful treatment, plan first
+hardship          connected          a ``hardship`` hold: no written demands or automated
+                                     calls; the agent may still call to agree a plan
 ================  =================  =================================================
+
+Which hold an outcome places is data: ``forbear/domain/hold_policy.yaml`` (validated by
+:class:`forbear.domain.holds.HoldPolicy`; an outcome it names must be a collector
+outcome). What each hold kind stops, and so what it still allows, is the rule pack's
+(``CN.HOLDS`` / ``US.HOLDS`` ``blocks``), which a lender may only tighten.
 
 The outcome and its hold are saved together in the caller's transaction, or not at all.
 """
@@ -31,7 +37,8 @@ from sqlalchemy import Connection, select, update
 from forbear.domain.access import Actor
 from forbear.domain.compliance import schema as contracts
 from forbear.domain.compliance.schema import HoldKind, Outcome, Party
-from forbear.domain.errors import Conflict, NotFound, ValidationError
+from forbear.domain.errors import ConfigurationError, Conflict, NotFound, ValidationError
+from forbear.domain.holds import HoldPolicy, OutcomeHold, default_hold_policy
 from forbear.services.contacts.common import (
     _actor,
     _insert_hold,
@@ -194,11 +201,22 @@ STORED: dict[CollectorOutcome, Outcome] = {
     CollectorOutcome.DISPUTE: Outcome.CONNECTED,
     CollectorOutcome.HARDSHIP: Outcome.CONNECTED,
 }
-# The collector outcomes that put a hold on the loan, and its kind.
-HOLDS: dict[CollectorOutcome, HoldKind] = {
-    CollectorOutcome.DISPUTE: HoldKind.DISPUTE,
-    CollectorOutcome.HARDSHIP: HoldKind.VULNERABLE,
-}
+
+
+def outcome_holds(policy: HoldPolicy | None = None) -> dict[CollectorOutcome, OutcomeHold]:
+    """The hold each collector outcome places (``hold_policy.yaml``), or
+    :class:`ConfigurationError` for an outcome that is not a collector's word."""
+    chosen = policy if policy is not None else default_hold_policy()
+    out: dict[CollectorOutcome, OutcomeHold] = {}
+    for name, rule in chosen.outcomes.items():
+        if name not in {c.value for c in CollectorOutcome}:
+            raise ConfigurationError(f"hold_policy.yaml: outcomes.{name}: not a collector outcome")
+        out[CollectorOutcome(name)] = rule
+    return out
+
+
+# The collector outcomes that put a hold on the loan, and its kind (the shipped policy).
+HOLDS: dict[CollectorOutcome, HoldKind] = {k: v.hold for k, v in outcome_holds().items()}
 RECORD = "contact.make"  # the permission to record an outcome (who may contact)
 
 
@@ -257,11 +275,13 @@ def record_collector_outcome(
     stored = STORED[said]
     result = record_outcome(conn, attempt_id, stored.value, actor.name, now=now)
     hold_id = None
-    if said in HOLDS and result.recorded:
+    places = outcome_holds().get(said)
+    if places is not None and result.recorded:
         hold_id = add_hold(
             conn,
             loan_id=owner,
-            kind=HOLDS[said].value,
+            kind=places.hold.value,
+            all_loans=places.all_loans,
             actor=actor.name,
             since=now,
             reason=f"{said.value} raised in contact attempt {attempt_id}",

@@ -104,6 +104,7 @@ def file_complaint(request: Request, principal: Filer, body: ComplaintRequest) -
             web.forbear.vault,
             principal.as_actor(),
             loan_id=body.loan_id,
+            loan_ref=body.loan_ref,
             source=body.source,
             category=body.category,
             description=body.description,

@@ -13,27 +13,32 @@ writing anything.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated
+from datetime import date, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Connection
 
 from forbear.domain import complaints as domain
 from forbear.domain.access import can
-from forbear.domain.errors import ValidationError
+from forbear.domain.errors import ForbearError, NotFound, ValidationError
 from forbear.services import complaints as svc
 from forbear.services import unmasking
 from forbear.services.complaints import desk
 from forbear.services.scope import visible_loans
 from forbear.web.complaint_views import Status, complaint_out
-from forbear.web.deps import state_of
+from forbear.web.deps import require_any, state_of
+from forbear.web.i18n import Translator, request_lang
+from forbear.web.pages.account_parts import account_page, account_section
 from forbear.web.pages.console import ALERT_DAYS, Reader, Worker, render, whole
 from forbear.web.permissions import MAX_ID
+from forbear.web.sessions import Principal
 
 router = APIRouter(prefix="/compliance")
 ComplaintId = Annotated[int, Path(ge=1, le=MAX_ID)]
 ACTIONS = desk.ACTIONS
+Filer = Annotated[Principal, Depends(require_any(*desk.FILE))]
 
 
 # ------------------------------------------------------------------------ complaints
@@ -47,6 +52,19 @@ def console(
     open_only: Annotated[bool, Query()] = False,
 ) -> Response:
     """The complaints queue: overdue first, then due soon, each with its SLA clock."""
+    return _console(request, principal, status, open_only)
+
+
+def _console(
+    request: Request,
+    principal: Principal,
+    status: str | None,
+    open_only: bool,
+    *,
+    file_error: str | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     web = state_of(request)
     with web.forbear.transaction() as conn:
         day, rows = desk.queue(
@@ -77,6 +95,9 @@ def console(
         principal,
         "complaints/queue.html",
         section="complaints",
+        status_code=status_code,
+        file_error=file_error,
+        values=values or {},
         rows=rows,
         refs=refs,
         counts=counts,
@@ -97,30 +118,132 @@ def console(
 @router.post("/complaints")
 def file_complaint(
     request: Request,
-    principal: Worker,
-    loan_id: Annotated[str, Form()],
-    category: Annotated[str, Form()],
-    description: Annotated[str, Form()],
-    source: Annotated[str, Form()] = "regulator",
+    principal: Filer,
+    category: Annotated[str, Form(max_length=32)],
+    description: Annotated[str, Form(max_length=domain.MAX_DESCRIPTION)],
+    loan_ref: Annotated[str, Form(max_length=64)] = "",
+    source: Annotated[str, Form(max_length=16)] = "regulator",
+    contact_attempts: Annotated[str, Form(max_length=400)] = "",
+    contact_attempt_ids: Annotated[list[str] | None, Form()] = None,
+    from_account: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
+    """File a complaint named by the loan reference people see, with the contacts it is
+    about: from the compliance console (a referral or one an agent took) or from the
+    account page (an agent logs a complaint voiced on a call). A refusal shows the form
+    again with the reason beside it and everything typed kept."""
     web = state_of(request)
-    loan = whole(loan_id, "loan_id")
-    if source not in ("agent", "regulator"):
-        raise ValidationError("source", "agent or regulator")
-    with web.forbear.transaction() as conn:
-        view = desk.file(
-            conn,
-            web.forbear.vault,
-            principal.as_actor(),
-            loan_id=loan,
-            source=source,
-            category=category,
-            description=description,
-            contact_attempt_ids=[],
-            now=web.now(),
-            today=web.today(),
+    t = Translator(request_lang(request))
+    values = {
+        "loan_ref": loan_ref,
+        "source": source,
+        "category": category,
+        "description": description,
+        "contact_attempts": contact_attempts,
+    }
+    account = int(from_account) if from_account.isdigit() and int(from_account) <= MAX_ID else None
+    chosen = list(contact_attempt_ids or [])
+    try:
+        if source not in ("agent", "regulator"):
+            raise ValidationError("source", "agent or regulator")
+        attempts = _attempt_numbers([*chosen, *contact_attempts.replace("，", ",").split(",")])
+        with web.forbear.transaction() as conn:
+            view = desk.file(
+                conn,
+                web.forbear.vault,
+                principal.as_actor(),
+                loan_id=account,
+                loan_ref=None if account is not None else loan_ref,
+                source="agent" if account is not None else source,
+                category=category,
+                description=description,
+                contact_attempt_ids=attempts,
+                now=web.now(),
+                today=web.today(),
+            )
+    except (ValidationError, NotFound) as exc:
+        words = _filing_error(t, exc)
+        if account is not None:
+            return account_page(
+                request,
+                principal,
+                account,
+                status_code=422 if isinstance(exc, ValidationError) else 404,
+                extra={
+                    "complaint_error": words,
+                    "complaint_values": {**values, "chosen": chosen},
+                },
+            )
+        return _console(
+            request,
+            principal,
+            None,
+            False,
+            file_error=words,
+            values=values,
+            status_code=422 if isinstance(exc, ValidationError) else 404,
+        )
+    if account is not None:
+        return RedirectResponse(
+            f"/accounts/{account}?complaint_filed={view.id}#complaint-file", status_code=303
         )
     return RedirectResponse(f"/compliance/complaints/{view.id}?done=file", status_code=303)
+
+
+def _attempt_numbers(raw: list[str]) -> list[int]:
+    """Contact numbers as typed ("#12, 13") or ticked; anything else is refused."""
+    out: list[int] = []
+    for item in raw:
+        text = item.strip().lstrip("#＃").strip()
+        if not text:
+            continue
+        if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 2**62:
+            raise ValidationError("contact_attempt_ids", "contact numbers, e.g. 12, 13")
+        out.append(int(text))
+    return sorted(set(out))
+
+
+FILING_FIELDS = {
+    "loan_ref": "complaints.err.loan_ref",
+    "contact_attempt_ids": "complaints.err.attempts",
+    "description": "complaints.err.description",
+    "category": "complaints.err.category",
+    "source": "complaints.err.source",
+}
+
+
+def _filing_error(t: Translator, exc: ForbearError) -> str:
+    if isinstance(exc, NotFound):
+        if exc.kind == "loan":
+            return t("complaints.err.no_loan", ref=exc.key)
+        return t("complaints.err.no_attempt", id=exc.key)
+    assert isinstance(exc, ValidationError)
+    return t(FILING_FIELDS.get(exc.field, "complaints.err.invalid"))
+
+
+# ------------------------------------------------------------------------ account page
+
+
+@account_section
+def account_complaint_slot(
+    request: Request, conn: Connection, principal: Principal, loan_id: int, as_of: date | None
+) -> dict[str, Any]:
+    """The account page's "log a complaint voiced on a call" form (issue 15, item 5): the
+    latest contacts of the loan to link, for those who may file."""
+    if not any(can(principal.role, p) for p in desk.FILE):
+        return {}
+    web = state_of(request)
+    attempts = desk.recent_attempts(
+        conn, principal.as_actor(), loan_id, now=web.now(), today=web.today()
+    )
+    filed = request.query_params.get("complaint_filed", "")
+    return {
+        "complaint_slot": {
+            "loan_id": loan_id,
+            "attempts": attempts,
+            "categories": [c.value for c in domain.ComplaintCategory],
+            "filed": int(filed) if filed.isdigit() and int(filed) <= MAX_ID else None,
+        }
+    }
 
 
 @router.get("/complaints/{complaint_id}")
