@@ -38,6 +38,7 @@ from forbear.services.contacts.common import (
     _require_point,
     _utc,
 )
+from forbear.services.contacts.holds import blocking_holds
 from forbear.services.scope import require_loan
 from forbear.store import audit
 from forbear.store.contacts import (
@@ -200,7 +201,13 @@ def evaluate_contact(
         discloses_debt=discloses_debt,
         is_demand=is_demand,
     )
-    return _decision(decide(conn, planned, rules), attempt_id=None)
+    decision = _decision(decide(conn, planned, rules), attempt_id=None)
+    if not decision.allowed:
+        # a hold block names the hold itself (kind, since, reason, who may release it)
+        named = blocking_holds(conn, decision.row, rules)
+        if named:
+            decision.row["holds"] = named
+    return decision
 
 
 def request_contact(
