@@ -530,3 +530,23 @@ def approval_api(info: Any, t: Translator) -> ApprovalOut:
         approval_id=info.id,
         **{k: shown[k] for k in ApprovalOut.model_fields if k in shown and k != "approval_id"},
     )
+
+
+def refusal_words(exc: ValidationError, t: Translator, area: str) -> tuple[str, str]:
+    """A refused form value in the user's words: the field's label (``<area>.field.<name>``)
+    and the reason, with the allowed limit for the checks that have one (a promise's amount
+    and date: :class:`forbear.domain.promises.terms.PromiseRefused`); other reasons as the
+    use case gave them."""
+    from forbear.domain.promises.terms import PromiseRefused
+
+    key = f"{area}.field.{exc.field}"
+    label = t(key) if t.has(key) else exc.field
+    if isinstance(exc, PromiseRefused) and t.has(f"{area}.refuse.{exc.code}"):
+        limit = exc.limit
+        shown = (
+            "¥" + format_yuan(limit)
+            if isinstance(limit, int)
+            else (limit.isoformat() if limit is not None else "")
+        )
+        return label, t(f"{area}.refuse.{exc.code}", limit=shown)
+    return label, exc.reason

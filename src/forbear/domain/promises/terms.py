@@ -17,6 +17,17 @@ from forbear.domain.promises.policy import (
 )
 
 
+class PromiseRefused(ValidationError):
+    """A refused promise term, with what the screens need to say it in the user's words:
+    ``code`` (``amount_positive``, ``amount_max``, ``date_past``, ``date_horizon``) and
+    the ``limit`` (fen or a date). The message itself carries no balance figure (logs)."""
+
+    def __init__(self, field: str, reason: str, code: str, limit: int | date | None) -> None:
+        super().__init__(field, reason)
+        self.code = code
+        self.limit = limit
+
+
 def check_terms(
     *,
     amount: int,
@@ -31,19 +42,23 @@ def check_terms(
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise ValidationError("amount", "an integer number of fen")
     if amount <= 0:
-        raise ValidationError("amount", "must be more than zero")
+        raise PromiseRefused("amount", "must be more than zero", "amount_positive", 1)
     if promised_on < as_of:
-        raise ValidationError(
+        raise PromiseRefused(
             "promised_on",
             f"{promised_on.isoformat()} is in the past (business date {as_of.isoformat()}): "
             "a promise is for today or a later day",
+            "date_past",
+            as_of,
         )
     latest = as_of + timedelta(days=policy.horizon_days)
     if promised_on > latest:
-        raise ValidationError(
+        raise PromiseRefused(
             "promised_on",
             f"more than {policy.horizon_days} days ahead (latest {latest.isoformat()}): "
             "a longer arrangement is a repayment plan",
+            "date_horizon",
+            latest,
         )
     return kind
 
@@ -71,10 +86,12 @@ def check_amount_owed(amount: int, owed: int) -> None:
     """Refuse a promise of more than the loan can owe by its date (``most_owed``)."""
     if amount > owed:
         # No figures: a loan's balance is the borrower's financial information.
-        raise ValidationError(
+        raise PromiseRefused(
             "amount",
             "more than the loan can owe by the promised date "
             "(outstanding principal, arrears with penalty, and the next instalment)",
+            "amount_max",
+            owed,
         )
 
 

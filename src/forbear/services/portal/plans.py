@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
-from forbear.domain.errors import Conflict, ValidationError
+from forbear.domain.errors import Conflict, NotFound, ValidationError
 from forbear.domain.plans import PlanRequest, PlanType
 from forbear.domain.plans.policy import LoadedPolicy, default_policy
 from forbear.services import plans
@@ -20,6 +20,7 @@ from forbear.services.portal.loans import (
     own_loan,
 )
 from forbear.store.locks import lock_loan
+from forbear.store.plans import Plan
 
 # ---------------------------------------------------------------------------- plans
 
@@ -55,6 +56,8 @@ class PlanOption:
     total: int
     lines: int
     days: tuple[PlanDay, ...] = ()
+    added_interest: int = 0  # interest the plan adds (a deferral's months), fen
+    owed_now: int = 0  # what the loan owes today without the plan (overdue and to come)
 
 
 def plan_days(lines: list[Any], as_of: date) -> tuple[PlanDay, ...]:
@@ -132,6 +135,8 @@ def plan_options(
                 total=sum(totals),
                 lines=len(days),
                 days=days,
+                added_interest=result.offer.added_interest,
+                owed_now=result.position.total.total,
             )
         )
     return options, (None if options else reason)
@@ -170,3 +175,84 @@ def choose_plan(
     )
     assert result.plan_id is not None
     return plans.accept_plan(conn, result.plan_id, as_of=as_of, actor=actor_of(borrower_id))
+
+
+def plan_option(
+    conn: Connection,
+    borrower_id: int,
+    loan_id: int,
+    option: str,
+    as_of: date,
+    *,
+    policy: LoadedPolicy | None = None,
+) -> PlanOption:
+    """One of :func:`plan_options` by its key, for the confirm step (its schedule and total
+    cost before the borrower agrees); :class:`ValidationError` for any other key, and the
+    reason none is available as :class:`Conflict`."""
+    options, reason = plan_options(conn, borrower_id, loan_id, as_of, policy=policy)
+    found = next((o for o in options if o.key == option), None)
+    if found is None:
+        if reason is not None and not options:
+            raise Conflict(reason)
+        raise ValidationError("option", "not one of the plans offered for this loan")
+    return found
+
+
+@dataclass(frozen=True)
+class CurrentPlan:
+    """The loan's latest open plan as the borrower sees it: offered (waiting for their yes,
+    e.g. approved by a supervisor), accepted or active, with every instalment day."""
+
+    plan_id: int
+    plan_type: str
+    status: str
+    expires_on: date
+    terms: dict[str, Any]
+    days: tuple[PlanDay, ...]
+    added_interest: int
+    waived: int
+    discount: int
+
+    @property
+    def total(self) -> int:
+        return sum(d.total for d in self.days)
+
+
+def current_plan(conn: Connection, borrower_id: int, loan_id: int) -> CurrentPlan | None:
+    """The open plan of the borrower's loan, if any (:class:`NotFound` for another's)."""
+    own_loan(conn, borrower_id, loan_id)
+    open_plans = [
+        p
+        for p in plans.list_plans(conn, loan_id=loan_id)
+        if p.status.value in ("offered", "accepted", "active")
+    ]
+    if not open_plans:
+        return None
+    info = open_plans[-1]
+    row = conn.execute(select(Plan.added_interest).where(Plan.id == info.id)).scalar_one()
+    lines = plans.plan_lines(conn, info.id)
+    return CurrentPlan(
+        plan_id=info.id,
+        plan_type=info.plan_type.value,
+        status=info.status.value,
+        expires_on=info.expires_on,
+        terms=dict(info.terms),
+        days=plan_days(lines, date.min),
+        added_interest=int(row),
+        waived=info.waived,
+        discount=info.discount,
+    )
+
+
+def accept_offer(
+    conn: Connection, *, borrower_id: int, loan_id: int, plan_id: int, as_of: date
+) -> plans.PlanInfo:
+    """The borrower accepts a plan offered to them (by an agent, or approved by a
+    supervisor) after seeing its schedule (audited ``plan.accepted`` by the borrower)."""
+    own_loan(conn, borrower_id, loan_id)
+    info = plans.get_plan(conn, plan_id)
+    if info.loan_id != loan_id:
+        raise NotFound("plan", str(plan_id))
+    if info.status.value != "offered":
+        raise Conflict(f"plan {plan_id} is {info.status.value}: nothing to accept")
+    return plans.accept_plan(conn, plan_id, as_of=as_of, actor=actor_of(borrower_id))

@@ -19,7 +19,7 @@ ZH: dict[str, str] = {
     "approvals.col.reason": "理由",
     "approvals.col.status": "状态",
     "approvals.col.decided": "决定",
-    "approvals.submitted_by": "{by}，{on}",
+    "approvals.submitted_by": "{by} 于 {on} 提交",
     "approvals.approve": "按原方案批准",
     "approvals.adjust": "调整后批准",
     "approvals.adjust_intro": "修改条件（须在您的权限内），再批准：",

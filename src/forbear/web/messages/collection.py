@@ -4,6 +4,10 @@ promises, plans, suggested scripts and the legal console."""
 from __future__ import annotations
 
 ZH: dict[str, str] = {
+    "collection.refuse.amount_positive": "须大于 0",
+    "collection.refuse.amount_max": "超过该借款到承诺日最多可能欠的金额（上限 {limit}）",
+    "collection.refuse.date_past": "不能早于业务日期 {limit}",
+    "collection.refuse.date_horizon": "最晚为 {limit}；更长的安排请提供还款计划",
     "collection.term.months": "{n} 个月",
     "collection.term.instalments": "{n} 期",
     "collection.term.waive_penalty_pct": "罚息减免 {n}%",
@@ -39,7 +43,7 @@ ZH: dict[str, str] = {
     "collection.field.income_yuan": "月收入",
     "collection.field.expenses_yuan": "月支出",
     "collection.field.reason": "理由",
-    "collection.field_error": "{field}：{reason}",
+    "collection.field_error": "{field}有误：{reason}",
     "kind.plan": "还款计划",
     "kind.promise": "还款承诺",
     "kind.legal case": "法律案件",
@@ -183,6 +187,10 @@ ZH: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "collection.refuse.amount_positive": "must be more than zero",
+    "collection.refuse.amount_max": "more than the loan can owe by that date (at most {limit})",
+    "collection.refuse.date_past": "not before the business date {limit}",
+    "collection.refuse.date_horizon": "at the latest {limit}; a longer arrangement is a plan",
     "collection.term.months": "{n} months",
     "collection.term.instalments": "{n} instalments",
     "collection.term.waive_penalty_pct": "penalty waived {n}%",

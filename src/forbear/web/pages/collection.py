@@ -170,12 +170,15 @@ def take_promise(
 
         message, status = _refusal(request, exc)
         form = {"amount_yuan": amount_yuan, "promised_on": promised_on}
+        field = None
+        if isinstance(exc, ValidationError):  # the service's names, the form's names
+            field = {"amount": "amount_yuan"}.get(exc.field, exc.field)
         return _account_page(
             request,
             principal,
             loan_id,
             status_code=status,
-            extra={"promise_error": message, "promise_form": form},
+            extra={"promise_error": message, "promise_form": form, "promise_error_field": field},
         )
     return _back(loan_id, f"promise_saved={promise_id}", "promises")
 
@@ -183,7 +186,8 @@ def take_promise(
 def _refusal(request: Request, exc: ValidationError | Conflict) -> tuple[str, int]:
     t = translator(request)
     if isinstance(exc, ValidationError):
-        return t("error.validation", field=exc.field, reason=exc.reason), 422
+        label, reason = views.refusal_words(exc, t, "collection")
+        return t("error.validation", field=label, reason=reason), 422
     return t("error.conflict", reason=exc.message), 409
 
 

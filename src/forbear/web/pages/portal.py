@@ -20,14 +20,16 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from forbear.domain.errors import ValidationError
+from forbear.domain.errors import Conflict, ValidationError
 from forbear.domain.money import parse_yuan
 from forbear.services import education
 from forbear.services import portal as svc
+from forbear.web import collection_views as views
 from forbear.web.deps import WebState, state_of
 from forbear.web.i18n import Translator, request_lang
 from forbear.web.pages import portal_link
@@ -198,27 +200,43 @@ def loan_page(
     session = borrower_of(request)
     if session is None:
         return redirect_sign_in()
+    return _loan(request, session, loan_id, done=done, survey=_survey(survey))
+
+
+def _loan(
+    request: Request,
+    session: svc.BorrowerSession,
+    loan_id: str,
+    *,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    """The loan page: what is owed, the plan in force or offered with its schedule, and
+    only the forms that make sense (none to pay, promise, plan or dispute on a loan that
+    is paid off or no longer active)."""
     web = state_of(request)
     as_of = book_date(request)
 
-    def read() -> svc.Owed:
+    def read() -> Response:
         with web.forbear.transaction() as conn:
-            return svc.owed(conn, session.borrower_id, loan_id_of(loan_id), as_of)
+            owed = svc.owed(conn, session.borrower_id, loan_id_of(loan_id), as_of)
+            plan = svc.current_plan(conn, session.borrower_id, owed.loan.loan_id)
+        settled = owed.status != "active" or owed.outstanding_total <= 0
+        return render(
+            request,
+            "portal/loan.html",
+            session,
+            status_code=status_code,
+            owed=owed,
+            as_of=as_of,
+            plan=plan,
+            settled=settled,
+            methods=svc.PAYMENT_METHODS,
+            reasons=svc.DISPUTE_REASONS,
+            **extra,
+        )
 
-    owed = attempt(request, session, read)
-    if isinstance(owed, Response):
-        return owed
-    return render(
-        request,
-        "portal/loan.html",
-        session,
-        owed=owed,
-        as_of=as_of,
-        done=done,
-        survey=_survey(survey),
-        methods=svc.PAYMENT_METHODS,
-        reasons=svc.DISPUTE_REASONS,
-    )
+    return attempt(request, session, read)
 
 
 def _done(loan_id: int, what: str, survey: str | None = None) -> Response:
@@ -306,24 +324,47 @@ def promise(
 ) -> Response:
     def work(session: svc.BorrowerSession, web: WebState) -> Response:
         as_of = book_date(request)
-        fen = parse_yuan(amount)
         try:
-            day = date.fromisoformat(promised_on)
-        except ValueError:
-            raise ValidationError("promised_on", "a date (YYYY-MM-DD)") from None
-        with web.forbear.transaction() as conn:
-            made = svc.make_promise(
-                conn,
-                borrower_id=session.borrower_id,
-                loan_id=loan_id_of(loan_id),
-                amount=fen,
-                promised_on=day,
-                as_of=as_of,
-                now=web.now(),
+            fen = parse_yuan(amount, field="amount")
+            try:
+                day = date.fromisoformat(promised_on.strip())
+            except ValueError:
+                raise ValidationError("promised_on", "a date (YYYY-MM-DD)") from None
+            with web.forbear.transaction() as conn:
+                made = svc.make_promise(
+                    conn,
+                    borrower_id=session.borrower_id,
+                    loan_id=loan_id_of(loan_id),
+                    amount=fen,
+                    promised_on=day,
+                    as_of=as_of,
+                    now=web.now(),
+                )
+        except (ValidationError, Conflict) as exc:  # beside the form, what was typed kept
+            return _loan(
+                request,
+                session,
+                loan_id,
+                status_code=422 if isinstance(exc, ValidationError) else 409,
+                promise_error=_refused_words(request, exc),
+                promise_error_field=exc.field if isinstance(exc, ValidationError) else None,
+                promise_form={"amount": amount, "promised_on": promised_on},
             )
         return _done(loan_id_of(loan_id), "promise", survey=f"promise:{made}")
 
     return act(request, csrf_token, work)
+
+
+def _refused_words(request: Request, exc: ValidationError | Conflict) -> str:
+    """A refused portal form value in the borrower's language: the field's label and the
+    reason with its limit (:func:`forbear.web.collection_views.refusal_words`)."""
+    t = Translator(request_lang(request))
+    if isinstance(exc, Conflict):
+        return t("portal.error.conflict")
+    label, reason = views.refusal_words(exc, t, "portal")
+    if reason == exc.reason:  # a check without words of its own: the label, in general
+        return t("portal.error.invalid", field=label)
+    return t("portal.refuse.field", field=label, reason=reason)
 
 
 @router.post("/portal/loans/{loan_id}/dispute")
@@ -371,13 +412,66 @@ def plans_page(request: Request, loan_id: str) -> Response:
     return attempt(request, session, read)
 
 
+@router.get("/portal/loans/{loan_id}/plans/review")
+def review_plan(
+    request: Request, loan_id: str, option: Annotated[str, Query(max_length=40)] = ""
+) -> Response:
+    """The confirm step: the chosen plan's every instalment (date and amount) and its
+    total cost, before the borrower agrees."""
+    session = borrower_of(request)
+    if session is None:
+        return redirect_sign_in()
+    web = state_of(request)
+    as_of = book_date(request)
+
+    def read() -> Response:
+        with web.forbear.transaction() as conn:
+            owed = svc.owed(conn, session.borrower_id, loan_id_of(loan_id), as_of)
+            chosen = svc.plan_option(conn, session.borrower_id, owed.loan.loan_id, option, as_of)
+        return render(request, "portal/plan_review.html", session, owed=owed, o=chosen)
+
+    return attempt(request, session, read)
+
+
+@router.post("/portal/loans/{loan_id}/plans/{plan_id}/accept")
+def accept_offer(
+    request: Request,
+    loan_id: str,
+    plan_id: str,
+    confirm: Annotated[str, Form(max_length=2)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """The borrower accepts a plan offered to them (approved by a supervisor, or offered
+    by an agent) after seeing its schedule on the loan page."""
+
+    def work(session: svc.BorrowerSession, web: WebState) -> Response:
+        if confirm != "1":
+            raise ValidationError("confirm", "tick to confirm you agree to the schedule")
+        with web.forbear.transaction() as conn:
+            svc.accept_offer(
+                conn,
+                borrower_id=session.borrower_id,
+                loan_id=loan_id_of(loan_id),
+                plan_id=loan_id_of(plan_id),
+                as_of=book_date(request),
+            )
+        return _done(loan_id_of(loan_id), "plan", survey=f"plan:{loan_id_of(plan_id)}")
+
+    return act(request, csrf_token, work)
+
+
 @router.post("/portal/loans/{loan_id}/plans")
 def choose_plan(
     request: Request,
     loan_id: str,
     option: Annotated[str, Form(max_length=40)] = "",
+    confirm: Annotated[str, Form(max_length=2)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
+    if confirm != "1":  # no plan without its schedule seen first: to the confirm step
+        target = f"/portal/loans/{loan_id_of(loan_id)}/plans/review?option={quote(option)}"
+        return RedirectResponse(target, 303)
+
     def work(session: svc.BorrowerSession, web: WebState) -> Response:
         as_of = book_date(request)
         with web.forbear.transaction() as conn:
@@ -391,3 +485,16 @@ def choose_plan(
         return _done(loan_id_of(loan_id), "plan", survey=f"plan:{chosen.id}")
 
     return act(request, csrf_token, work)
+
+
+@router.get("/portal/requests")
+def requests_page(request: Request) -> Response:
+    """My requests: the borrower's promises, disputes (with the evidence upload while one
+    is open), complaints, plans and plan requests, with their statuses."""
+    session = borrower_of(request)
+    if session is None:
+        return redirect_sign_in()
+    web = state_of(request)
+    with web.forbear.transaction() as conn:
+        found = svc.my_requests(conn, session.borrower_id, now=web.now())
+    return render(request, "portal/requests.html", session, items=found)

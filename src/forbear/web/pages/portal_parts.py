@@ -49,11 +49,18 @@ def render(
     **context: Any,
 ) -> Response:
     t = Translator(request_lang(request))
+    settings = state_of(request).forbear.settings
     return page(
         request,
         template,
         None,
         status_code=status_code,
+        lender={  # on every portal page: who the borrower deals with, and how to reach them
+            "name": settings.lender_name,
+            "licence": settings.lender_licence,
+            "hotline": settings.lender_hotline,
+            "payment_url": settings.lender_payment_url,
+        },
         borrower=session,
         portal_csrf=session.csrf_token if session is not None else None,
         education_lang="en" if t.lang == "en" else "zh",
