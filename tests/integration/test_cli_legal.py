@@ -49,9 +49,14 @@ def test_a_case_from_the_queue_to_filing_with_documents(data_dir: Path, tmp_path
     assert case_id is not None
     case = case_id.group(1)
 
-    letter = forbear(
+    no_proof = forbear(
         data_dir, "legal", "advance", case, "--to", "demand_letter", "--role", "legal",
         "--date", AS_OF, "--evidence", "EMS1234567",
+    )  # fmt: skip
+    assert_one_clear_line(no_proof, "not a tracking number")
+    letter = forbear(
+        data_dir, "legal", "advance", case, "--to", "demand_letter", "--role", "legal",
+        "--date", AS_OF, "--evidence", "EMS1234567890",
     )  # fmt: skip
     assert letter.returncode == 0, letter.stderr
     back = forbear(data_dir, "legal", "advance", case, "--to", "review", "--role", "legal")

@@ -116,7 +116,11 @@ def advance_cmd(
     notes: Annotated[str | None, typer.Option("--notes", help="no personal data")] = None,
     evidence: Annotated[
         str | None,
-        typer.Option("--evidence", help="proof of the demand letter (tracking number)"),
+        typer.Option(
+            "--evidence",
+            help="proof of delivery of the demand letter (needed for demand_letter): a "
+            "tracking number (EA123456785CN, SF1234567890123) or receipt:REF;signed=YYYY-MM-DD",
+        ),
     ] = None,
 ) -> None:
     """Move a case forward (never back) with its date, court, case number and costs."""
@@ -173,13 +177,18 @@ def cost_cmd(
 @app.command("demand")
 def demand_cmd(
     case_id: int,
-    evidence: Annotated[str, typer.Option("--evidence", help="proof: tracking number, ...")],
+    evidence: Annotated[
+        str,
+        typer.Option(
+            "--evidence",
+            help="proof of delivery: a tracking number (EA123456785CN, SF1234567890123) or "
+            "receipt:REF;signed=YYYY-MM-DD",
+        ),
+    ],
     role: RoleOpt = "",
     channel: Annotated[str, typer.Option("--channel", help="letter, visit, call, ...")] = "letter",
 ) -> None:
     """Log a further demand on a case with its proof (restarts the limitation period)."""
-    from datetime import UTC, datetime
-
     from forbear.services import legal
 
     forbear = open_app()
@@ -189,9 +198,10 @@ def demand_cmd(
             case_id,
             role=role,
             actor=cli_actor(),
-            at=datetime.now(UTC),
+            at=forbear.now(),
             evidence_ref=evidence,
             channel=channel,
+            today=forbear.today(),
         )
     console.print(f"[green]✓[/] demand {demand_id} logged on case {case_id}")
 

@@ -15,11 +15,25 @@ from sqlalchemy import Connection, Engine, func, select, update
 
 from clocks import SETUP_AT, SETUP_DAY
 from factories import VALID_IDS, csv_text, make_loan_row
+from forbear.domain.access import Role
 from forbear.domain.compliance.schema import HoldKind
-from forbear.domain.errors import ConfigurationError, Conflict, PermissionDenied, ValidationError
+from forbear.domain.errors import (
+    ConfigurationError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
+from forbear.domain.legal.costs import CostRefused, parse_cost
+from forbear.domain.legal.proof import ProofRefused, delivery_proof
+from forbear.domain.legal.refusals import LegalRefused
 from forbear.services import contacts, legal
+from forbear.services.documents.cache import RENDERED
 from forbear.services.documents.gather import ClaimRefused, case_documents
+from forbear.services.documents.names import chinese_name
 from forbear.services.imports import import_loans, import_payments, import_products
+from forbear.services.legal.detail import case_detail
+from forbear.services.legal.review import QueueFilter, queue_page
 from forbear.sim.book import generate_book, write_files
 from forbear.sim.products import load_products
 from forbear.store import bulk
@@ -37,6 +51,7 @@ AS_OF = date(2026, 11, 27)
 ACTOR = "cli:lawyer"
 NOW = datetime(2026, 11, 27, 3, tzinfo=UTC)  # a fixed clock
 NOON = datetime.combine(AS_OF, time(4), UTC)
+TRACKING = "EA123456785CN"  # a UPU S10 item number with its check digit
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +265,13 @@ def test_a_case_moves_forward_only_and_a_refused_move_changes_nothing(book: Conn
     legal.refresh_queue(conn, AS_OF, ACTOR)
     case = legal.open_case(conn, loan_id(conn, "MATURED"), role="legal", actor=ACTOR, on=AS_OF)
     legal.advance(
-        conn, case.id, "demand_letter", role="legal", actor=ACTOR, on=AS_OF, evidence_ref="EMS1"
+        conn,
+        case.id,
+        "demand_letter",
+        role="legal",
+        actor=ACTOR,
+        on=AS_OF,
+        evidence_ref="EA123456785CN",
     )
     filed = legal.advance(
         conn,
@@ -300,10 +321,16 @@ def test_a_demand_letter_is_evidence_and_moves_the_limitation_date(book: Connect
     assert limitation() == date(2028, 1, 15)  # the last instalment, 2025-01-15, + 3 years
     case = legal.open_case(conn, matured, role="legal", actor=ACTOR, on=AS_OF)
     legal.advance(
-        conn, case.id, "demand_letter", role="legal", actor=ACTOR, on=AS_OF, evidence_ref="EMS 1234"
+        conn,
+        case.id,
+        "demand_letter",
+        role="legal",
+        actor=ACTOR,
+        on=AS_OF,
+        evidence_ref="sf 1234-5678-9012 3",
     )
     demand = conn.execute(select(Demand).where(Demand.loan_id == matured)).one()
-    assert (demand.channel, demand.evidence_ref) == ("letter", "EMS 1234")
+    assert (demand.channel, demand.evidence_ref) == ("letter", "tracking:SF1234567890123")
     assert limitation() == date(2029, 11, 27)
     watch = legal.limitation_watch(conn, date(2029, 10, 1), 90).filter(loan_id=matured)
     assert watch["days_left"].to_list() == [57] and watch["case_id"].to_list() == [case.id]
@@ -429,9 +456,245 @@ def test_an_active_plan_keeps_an_account_out_and_a_settled_case_blocks_new_plans
 
     # a case settled through legal: collections may not offer a plan of their own
     case = legal.open_case(conn, other, role="legal", actor=ACTOR, on=AS_OF)
-    legal.advance(conn, case.id, "demand_letter", role="legal", actor=ACTOR, on=AS_OF)
+    legal.advance(
+        conn, case.id, "demand_letter", role="legal", actor=ACTOR, on=AS_OF, evidence_ref=TRACKING
+    )
     legal.advance(conn, case.id, "settled", role="legal", actor=ACTOR, on=AS_OF)
     with pytest.raises(Conflict, match=f"settled through legal case {case.id}"):
         plans.offer_plan(
             conn, loan_id=other, request=request, role="supervisor", as_of=AS_OF, actor=ACTOR
         )
+
+
+# ----------------------------------------------------------------------- issue 15, item 7
+
+
+def _audit_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(AuditEvent)).scalar_one())
+
+
+def test_a_demand_letter_without_proof_of_delivery_is_refused_and_changes_nothing(
+    book: Connection,
+) -> None:
+    conn = book
+    legal.refresh_queue(conn, AS_OF, ACTOR)
+    matured = loan_id(conn, "MATURED")
+    case = legal.open_case(conn, matured, role="legal", actor=ACTOR, on=AS_OF)
+    before = _audit_count(conn)
+    refusals = {
+        None: ("proof_kind", "legal.proof.missing"),
+        "": ("proof_kind", "legal.proof.missing"),
+        "EA123456784CN": ("tracking_number", "legal.proof.tracking_check"),
+        "EMS1234": ("tracking_number", "legal.proof.tracking_format"),
+        "legal-case:1:demand-letter": ("tracking_number", "legal.proof.tracking_format"),
+        "receipt:R1;signed=2026-11-27": ("receipt_ref", "legal.proof.receipt_format"),
+        "receipt:SR-2026-0042": ("signed_on", "legal.proof.signed_missing"),
+        "receipt:SR-2026-0042;signed=2026-11-28": ("signed_on", "legal.proof.signed_future"),
+    }
+    for evidence, (field, key) in refusals.items():
+        with pytest.raises(ProofRefused) as refused:
+            legal.advance(
+                conn,
+                case.id,
+                "demand_letter",
+                role="legal",
+                actor=ACTOR,
+                on=AS_OF,
+                evidence_ref=evidence,
+            )
+        assert (refused.value.field, refused.value.key) == (field, key), evidence
+    assert legal.get_case(conn, case.id).stage.value == "review"
+    assert conn.execute(select(func.count()).select_from(Demand)).scalar_one() == 0
+    assert _audit_count(conn) == before
+    watch = legal.limitation_watch(conn, AS_OF, 5000).filter(loan_id=matured)
+    assert watch["limitation_date"].to_list() == [date(2028, 1, 15)]  # not restarted
+
+    receipt = delivery_proof(
+        "receipt", "ＳＲ-2026-0042", signed_on=AS_OF, sent_on=AS_OF, today=AS_OF
+    )
+    legal.advance(
+        conn, case.id, "demand_letter", role="legal", actor=ACTOR, on=AS_OF, proof=receipt
+    )
+    demand = conn.execute(select(Demand.evidence_ref)).scalar_one()
+    assert demand == "receipt:SR-2026-0042;signed=2026-11-27"
+    assert legal.limitation_watch(conn, AS_OF, 5000).filter(loan_id=matured)[
+        "limitation_date"
+    ].to_list() == [date(2029, 11, 27)]
+    # a further demand needs its proof too
+    with pytest.raises(ProofRefused, match="not a tracking number"):
+        legal.record_demand(
+            conn, case.id, role="legal", actor=ACTOR, at=NOON, evidence_ref="lawyer letter"
+        )
+    legal.record_demand(conn, case.id, role="legal", actor=ACTOR, at=NOON, evidence_ref=TRACKING)
+    refs = conn.execute(select(Demand.evidence_ref).order_by(Demand.id)).scalars().all()
+    assert refs[-1] == f"tracking:{TRACKING}"
+
+
+def test_a_cost_typed_in_yuan_is_checked_recorded_and_audited(book: Connection) -> None:
+    conn = book
+    legal.refresh_queue(conn, AS_OF, ACTOR)
+    case = legal.open_case(conn, loan_id(conn, "MATURED"), role="legal", actor=ACTOR, on=AS_OF)
+    refused = {
+        ("court_fee", "", None): ("amount", "legal.cost.amount_missing"),
+        ("court_fee", "lots", None): ("amount", "legal.cost.amount_format"),
+        ("court_fee", "12.345", None): ("amount", "legal.cost.amount_format"),
+        ("court_fee", "0", None): ("amount", "legal.cost.amount_positive"),
+        ("court_fee", "2000000", None): ("amount", "legal.cost.amount_max"),
+        ("bribe", "100", None): ("kind", "legal.cost.kind"),
+        ("court_fee", "100", date(2026, 11, 28)): ("incurred_on", "legal.cost.future"),
+        ("court_fee", "100", date(2026, 11, 1)): ("incurred_on", "legal.cost.before_open"),
+    }
+    for (kind, amount, day), (field, key) in refused.items():
+        with pytest.raises(CostRefused) as why:
+            parse_cost(kind, amount, day, opened_on=AS_OF, today=AS_OF)
+        assert (why.value.field, why.value.key) == (field, key), (kind, amount, day)
+    typed = parse_cost("lawyer_fee", "¥３,000.50", None, opened_on=AS_OF, today=AS_OF)
+    assert (typed.amount, typed.incurred_on) == (300_050, AS_OF)
+    before = _audit_count(conn)
+    after = legal.add_costs(conn, case.id, [typed], role="legal", actor=ACTOR, on=AS_OF)
+    assert after.costs == 300_050 and _audit_count(conn) == before + 1
+    payload = conn.execute(
+        select(AuditEvent.payload).where(AuditEvent.action == "legal.case.cost")
+    ).scalar_one()
+    assert json.loads(payload)["costs"] == [["lawyer_fee", 300_050, "2026-11-27"]]
+    with pytest.raises(PermissionDenied):
+        legal.add_costs(conn, case.id, [typed], role="agent", actor=ACTOR, on=AS_OF)
+    assert legal.get_case(conn, case.id).costs == 300_050
+
+
+def test_the_review_queue_pages_sorts_by_claim_and_limitation_and_filters(
+    book: Connection,
+) -> None:
+    conn = book
+    legal.refresh_queue(conn, AS_OF, ACTOR)
+    everyone = legal.queue(conn, AS_OF)
+    assert len(everyone) > 6
+    states = {r["loan_id"]: r for r in bulk.read_states(conn, AS_OF).iter_rows(named=True)}
+
+    def claim(loan: int) -> int:
+        s = states[loan]
+        return int(
+            s["outstanding_principal"]
+            + s["overdue_interest"]
+            + s["overdue_penalty"]
+            + s["overdue_fee"]
+        )
+
+    first = queue_page(conn, AS_OF, QueueFilter(sort="-amount", per_page=3), seen=None)
+    assert first.total == len(everyone) and first.pages == -(-len(everyone) // 3)
+    pages = [first] + [
+        queue_page(conn, AS_OF, QueueFilter(sort="-amount", per_page=3, page=n), seen=None)
+        for n in range(2, first.pages + 1)
+    ]
+    rows = [r for p in pages for r in p.rows]
+    assert [r.loan_id for r in rows] != [] and len({r.loan_id for r in rows}) == len(everyone)
+    assert all(r.claim == claim(r.loan_id) for r in rows)
+    claims = [r.claim for r in rows]
+    assert claims == sorted(claims, reverse=True)
+
+    soonest = queue_page(conn, AS_OF, QueueFilter(sort="limitation", per_page=200), seen=None)
+    days = [r.days_left for r in soonest.rows if r.days_left is not None]
+    assert days == sorted(days)
+    matured = loan_id(conn, "MATURED")
+    row = next(r for r in soonest.rows if r.loan_id == matured)
+    assert (row.limitation_date, row.days_left) == (date(2028, 1, 15), 414)
+
+    low = sorted(claims)[len(claims) // 2]
+    rich = queue_page(conn, AS_OF, QueueFilter(min_amount=low, per_page=200), seen=None)
+    assert rich.total == sum(1 for c in claims if c >= low)
+    near = queue_page(conn, AS_OF, QueueFilter(within=414, per_page=200), seen=None)
+    assert matured in {r.loan_id for r in near.rows}
+    assert all(r.days_left is not None and r.days_left <= 414 for r in near.rows)
+    mine = queue_page(conn, AS_OF, QueueFilter(per_page=200), seen={matured})
+    assert [r.loan_id for r in mine.rows] == [matured]
+    legal.open_case(conn, matured, role="legal", actor=ACTOR, on=AS_OF)
+    waiting = queue_page(conn, AS_OF, QueueFilter(stage="waiting", per_page=200), seen=None)
+    reviewing = queue_page(conn, AS_OF, QueueFilter(stage="review", per_page=200), seen=None)
+    assert matured not in {r.loan_id for r in waiting.rows}
+    assert [r.loan_id for r in reviewing.rows] == [matured]
+    beyond = queue_page(conn, AS_OF, QueueFilter(per_page=3, page=10_000), seen=None)
+    assert beyond.page == beyond.pages  # past the end: the last page
+    for bad in (
+        QueueFilter(sort="name"),
+        QueueFilter(per_page=0),
+        QueueFilter(min_amount=500, max_amount=100),
+        QueueFilter(within=-1),
+    ):
+        with pytest.raises(LegalRefused):
+            queue_page(conn, AS_OF, bad, seen=None)
+
+
+def test_a_download_makes_only_its_file_and_a_letter_is_served_again_unchanged(
+    book: Connection, vault: PiiVault
+) -> None:
+    conn = book
+    legal.refresh_queue(conn, AS_OF, ACTOR)
+    case = legal.open_case(conn, loan_id(conn, "MATURED"), role="legal", actor=ACTOR, on=AS_OF)
+    amounts = case_documents(
+        conn, vault, case.id, role="legal", actor=ACTOR, as_of=AS_OF, only="amounts.csv"
+    )
+    assert list(amounts.files) == [f"case-{case.id}-amounts.csv"]
+    unmasked = select(func.count()).where(AuditEvent.action == "pii.unmask")
+    assert conn.execute(unmasked).scalar_one() == 0  # no personal data in that file
+    with pytest.raises(NotFound):
+        case_documents(conn, vault, case.id, role="legal", actor=ACTOR, as_of=AS_OF, only="x.pdf")
+    RENDERED.clear()
+    first = case_documents(
+        conn, vault, case.id, role="legal", actor=ACTOR, as_of=AS_OF, only="demand-letter.pdf"
+    )
+    again = case_documents(
+        conn, vault, case.id, role="legal", actor=ACTOR, as_of=AS_OF, only="demand-letter.pdf"
+    )
+    name = f"case-{case.id}-demand-letter.pdf"
+    assert list(first.files) == [name] and first.files[name] == again.files[name]
+    assert first.letter_no == again.letter_no == f"LC-2026-{case.id:06d}-1"
+    assert conn.execute(unmasked).scalar_one() == 4  # name and address, each download
+    recorded = conn.execute(
+        select(LegalDocument.kind).where(LegalDocument.case_id == case.id)
+    ).scalars()
+    assert sorted(recorded) == ["demand_letter", "demand_letter", "litigation_package"]
+    reused = conn.execute(
+        select(AuditEvent.payload)
+        .where(AuditEvent.action == "legal.documents")
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).scalar_one()
+    assert json.loads(reused)["reused"] == [name]
+    # a new fact (a cost) makes a new package; the letter does not print costs
+    legal.add_costs(conn, case.id, [("court_fee", 25_000)], role="legal", actor=ACTOR, on=AS_OF)
+    third = case_documents(
+        conn, vault, case.id, role="legal", actor=ACTOR, as_of=AS_OF, only="demand-letter.pdf"
+    )
+    assert third.files[name] == first.files[name]
+    assert chinese_name(case.id, "MATURED", "demand-letter.pdf") == (
+        f"案件{case.id}-催告函-MATURED.pdf"
+    )
+
+
+def test_the_case_page_shows_claim_masked_debtor_limitation_demands_and_costs(
+    book: Connection, vault: PiiVault
+) -> None:
+    conn = book
+    legal.refresh_queue(conn, AS_OF, ACTOR)
+    matured = loan_id(conn, "MATURED")
+    case = legal.open_case(conn, matured, role="legal", actor=ACTOR, on=AS_OF)
+    legal.advance(
+        conn, case.id, "demand_letter", role="legal", actor=ACTOR, on=AS_OF, evidence_ref=TRACKING
+    )
+    legal.add_costs(conn, case.id, [("court_fee", 25_000)], role="legal", actor=ACTOR, on=AS_OF)
+    before = _audit_count(conn)
+    shown = case_detail(
+        conn, legal.get_case(conn, case.id), role=Role.LEGAL, as_of=AS_OF, vault=vault
+    )
+    state = bulk.read_states(conn, AS_OF).filter(loan_id=matured).row(0, named=True)
+    assert shown.claim is not None and shown.claim.total == (
+        state["outstanding_principal"]
+        + state["overdue_interest"]
+        + state["overdue_penalty"]
+        + state["overdue_fee"]
+    )
+    assert shown.debtor == "张*" and shown.borrower_ref == "X0002"
+    assert (shown.limitation_date, shown.time_barred) == (date(2029, 11, 27), False)
+    assert [(d.proof_kind, d.reference) for d in shown.demands] == [("tracking", TRACKING)]
+    assert [(c.kind.value, c.amount) for c in shown.costs] == [("court_fee", 25_000)]
+    assert _audit_count(conn) == before  # a masked name is not an unmasking

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -37,7 +37,9 @@ from forbear.domain.legal.amounts import ClaimAmounts, from_state
 from forbear.domain.legal.limitation import limitation_date
 from forbear.domain.money import format_yuan
 from forbear.services.contracts import check_loan_claim, contract_for
+from forbear.services.documents.cache import RENDERED
 from forbear.services.documents.letter import LetterData, render_letter
+from forbear.services.documents.names import LETTER, PACKAGE, SUFFIXES, WITH_PARTIES, file_name
 from forbear.services.documents.package import PackageData, Party, csv_files, render_package
 from forbear.services.legal import config_in_force, get_case, legal_accounts, require_permission
 from forbear.services.legal.common import stamp
@@ -83,10 +85,16 @@ def case_documents(
     actor: str,
     as_of: date,
     now: datetime | None = None,
+    only: str | None = None,
 ) -> CaseDocuments:
     """The demand letter (PDF) and the litigation package (PDF and CSV files) of a case
-    (recorded at ``now``, the caller's clock; without one the store stamps the record)."""
+    (recorded at ``now``, the caller's clock; without one the store stamps the record),
+    or only the file ``only`` (a suffix of :data:`.names.SUFFIXES`): a download makes just
+    the file asked for, and a PDF already made for the same facts is served again from
+    :data:`RENDERED` (rendering one PDF with its embedded CJK font costs seconds)."""
     require_permission(role)
+    if only is not None and only not in SUFFIXES:
+        raise NotFound("document", only[:80])
     case = get_case(conn, case_id)
     if case.stage.is_final:
         raise Conflict(f"case {case_id} has ended ({case.stage.value}): no new documents")
@@ -149,37 +157,44 @@ def case_documents(
         except NotFound:  # never given, or erased by retention
             return None
 
-    name = clear(PiiField.NAME) or "-"
-    national_id = clear(PiiField.NATIONAL_ID)
-    address = clear(PiiField.ADDRESS)
-    mobile = vault.decrypt_optional(loan.mobile_enc, context=Contexts.BORROWER_MOBILE)
+    wanted = SUFFIXES if only is None else (only,)
+    parties_needed = any(suffix in WITH_PARTIES for suffix in wanted)
+    # the debtor's name, ID number and address are unmasked (and audited) only for a file
+    # that carries them
+    name = (clear(PiiField.NAME) or "-") if parties_needed else "-"
+    # the letter names and addresses the debtor; the ID number is in the package only
+    national_id = (
+        clear(PiiField.NATIONAL_ID) if (set(wanted) - {LETTER}) & WITH_PARTIES else None
+    )
+    address = clear(PiiField.ADDRESS) if parties_needed else None
+    mobile = (
+        vault.decrypt_optional(loan.mobile_enc, context=Contexts.BORROWER_MOBILE)
+        if parties_needed
+        else None
+    )
     settings = config_in_force(conn).letter
 
+    # letters issued so far: a letter served again (the same file) keeps its number
     prior_letters = conn.execute(
-        select(func.count())
-        .select_from(LegalDocument)
-        .where(
+        select(func.count(func.distinct(LegalDocument.files))).where(
             LegalDocument.case_id == case_id,
             LegalDocument.kind == DocumentKind.DEMAND_LETTER.value,
         )
     ).scalar_one()
-    letter_no = f"LC-{as_of.year}-{case_id:06d}-{int(prior_letters) + 1}"
-    letter = render_letter(
-        LetterData(
-            letter_no=letter_no,
-            letter_date=as_of,
-            as_of=as_of,
-            borrower_name=name,
-            borrower_address=address,
-            loan_ref=case.loan_ref,
-            contract_date=loan.start_date,
-            original_principal=int(loan.principal),
-            dpd=int(state_row["dpd"]),
-            deadline=as_of + timedelta(days=settings.reply_days),
-            amounts=amounts,
-            settings=settings,
-            time_barred=time_barred,
-        )
+    letter_data = LetterData(
+        letter_no=f"LC-{as_of.year}-{case_id:06d}-{int(prior_letters) + 1}",
+        letter_date=as_of,
+        as_of=as_of,
+        borrower_name=name,
+        borrower_address=address,
+        loan_ref=case.loan_ref,
+        contract_date=loan.start_date,
+        original_principal=int(loan.principal),
+        dpd=int(state_row["dpd"]),
+        deadline=as_of + timedelta(days=settings.reply_days),
+        amounts=amounts,
+        settings=settings,
+        time_barred=time_barred,
     )
     package = PackageData(
         case_id=case_id,
@@ -212,20 +227,44 @@ def case_documents(
         events=_events(conn, vault, case_id),
         costs=_costs(conn, case_id),
     )
-    prefix = f"case-{case_id}"
-    files = {
-        f"{prefix}-demand-letter.pdf": letter,
-        f"{prefix}-litigation-package.pdf": render_package(package),
-    }
-    files |= {f"{prefix}-{name_}": content for name_, content in csv_files(package).items()}
+    tables = csv_files(package)
+    letter_no = letter_data.letter_no
+    rendered: dict[str, bytes] = {}  # newly made: recorded in legal_documents
+    files: dict[str, bytes] = {}
+    if LETTER in wanted:
+        # the same letter (number included) for the same facts: no new number per download
+        key = ("letter", case_id, _fingerprint(repr(replace(letter_data, letter_no=""))))
+        cached = RENDERED.get(key)
+        if cached is None:
+            cached = (letter_no, render_letter(letter_data))
+            RENDERED.put(key, cached)
+            rendered[file_name(case_id, LETTER)] = cached[1]
+        letter_no = cached[0]
+        files[file_name(case_id, LETTER)] = cached[1]
+    if PACKAGE in wanted:
+        key = ("package", case_id, _package_fingerprint(package, tables))
+        found = RENDERED.get(key)
+        if found is None:
+            found = ("", render_package(package))
+            RENDERED.put(key, found)
+            rendered[file_name(case_id, PACKAGE)] = found[1]
+        files[file_name(case_id, PACKAGE)] = found[1]
+    for suffix, content in tables.items():
+        if suffix in wanted:
+            files[file_name(case_id, suffix)] = content
+            rendered[file_name(case_id, suffix)] = content
     digests = {name_: hashlib.sha256(content).hexdigest() for name_, content in files.items()}
-    letter_files = {k: v for k, v in digests.items() if k.endswith("demand-letter.pdf")}
-    package_files = {k: v for k, v in digests.items() if k not in letter_files}
+    # every file handed out is recorded with its hash, made now or served again
+    made = digests
+    letter_files = {k: v for k, v in made.items() if k.endswith(LETTER)}
+    package_files = {k: v for k, v in made.items() if k not in letter_files}
     codes = [f.code for f in review]
     for kind, these in (
         (DocumentKind.DEMAND_LETTER, letter_files),
         (DocumentKind.LITIGATION_PACKAGE, package_files),
     ):
+        if not these:
+            continue
         conn.execute(
             insert(LegalDocument).values(
                 case_id=case_id,
@@ -243,10 +282,38 @@ def case_documents(
         actor=actor,
         subject_type="legal_case",
         subject_id=case_id,
-        payload={"as_of": as_of.isoformat(), "files": digests, "findings": codes, "role": role},
+        payload={
+            "as_of": as_of.isoformat(),
+            "files": digests,
+            "reused": sorted(set(files) - set(rendered)),
+            "findings": codes,
+            "role": role,
+        },
         at=now,
     )
     return CaseDocuments(files, review, amounts, letter_no, limit)
+
+
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _package_fingerprint(package: PackageData, tables: dict[str, bytes]) -> str:
+    """The package's facts: its header and every table it prints (the CSV files)."""
+    head = (
+        package.as_of,
+        package.stage,
+        package.opened_on,
+        package.court,
+        package.case_number,
+        package.dpd,
+        package.limitation_date,
+        package.parties,
+    )
+    digest = hashlib.sha256(repr(head).encode())
+    for name_ in sorted(tables):
+        digest.update(name_.encode() + b"\0" + tables[name_])
+    return digest.hexdigest()
 
 
 def _contract_lines(terms: ContractTerms, label: str, loan: Any) -> list[tuple[str, str, str]]:

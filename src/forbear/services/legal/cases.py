@@ -12,7 +12,9 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from forbear.domain.compliance.schema import HoldKind
 from forbear.domain.errors import Conflict, NotFound, ValidationError
+from forbear.domain.legal.costs import Cost
 from forbear.domain.legal.lifecycle import FINAL, Stage, check_move, cost_kind, stage
+from forbear.domain.legal.proof import DeliveryProof, from_evidence_ref
 from forbear.domain.money import parse_yuan
 from forbear.services.holds import covering, open_at
 from forbear.services.legal.common import _actor, _borrower_of, require_permission, stamp
@@ -210,14 +212,17 @@ def advance(
     notes: str | None = None,
     reason: str | None = None,
     evidence_ref: str | None = None,
+    proof: DeliveryProof | None = None,
     zone: ZoneInfo = DEFAULT_ZONE,
     vault: PiiVault | None = None,
     now: datetime | None = None,
 ) -> CaseView:
     """Move a case forward to ``to`` on ``on`` (refused backwards, with the reason, and
-    nothing changes). Moving to ``demand_letter`` logs the letter as a demand with its
-    evidence reference (the letter's tracking number; CN.LIMITATION). Demand letters and
-    filing are refused on a disputed or time-barred debt.
+    nothing changes). Moving to ``demand_letter`` ("已发催告函") needs proof of delivery
+    of the letter (``proof``, or ``evidence_ref`` as one string:
+    :mod:`forbear.domain.legal.proof`): it is refused without one, and the letter is
+    logged as a demand with it (the evidence that restarts the limitation period,
+    CN.LIMITATION). Demand letters and filing are refused on a disputed or time-barred debt.
 
     ``notes`` and the closing ``reason`` are free text, stored encrypted with ``vault``
     (required when either is given)."""
@@ -242,6 +247,8 @@ def advance(
     checked_costs = [(cost_kind(kind).value, int(fen)) for kind, fen in costs]
     if any(fen <= 0 for _, fen in checked_costs):
         raise ValidationError("cost", "a cost must be positive")
+    if target is Stage.DEMAND_LETTER and proof is None:
+        proof = from_evidence_ref(evidence_ref or "", sent_on=on, today=on)
     if target in (Stage.DEMAND_LETTER, Stage.FILED):
         _refuse_if_disputed(conn, case.loan_id, on)
         row = assess(conn, on, loan_id=case.loan_id).row(0, named=True)
@@ -254,12 +261,13 @@ def advance(
     if target is Stage.DEMAND_LETTER:
         from forbear.services.contacts import log_demand
 
+        assert proof is not None  # checked above, before anything was written
         demand_id = log_demand(
             conn,
             loan_id=case.loan_id,
             at=datetime.combine(on, time(12), zone).astimezone(UTC),
             channel="letter",
-            evidence_ref=(evidence_ref or f"legal-case:{case_id}:demand-letter")[:200],
+            evidence_ref=proof.evidence_ref[:200],
             actor=actor,
         )
     values: dict[str, Any] = {"stage": target.value, "stage_on": on}
@@ -304,6 +312,7 @@ def advance(
             "case_number": case_number,
             "costs": [[kind, fen] for kind, fen in checked_costs],
             "demand_id": demand_id,
+            "proof": proof.kind.value if proof and target is Stage.DEMAND_LETTER else None,
             "role": role,
         },
         at=now,
@@ -314,30 +323,48 @@ def advance(
 def add_costs(
     conn: Connection,
     case_id: int,
-    costs: Sequence[tuple[str, int]],
+    costs: Sequence[tuple[str, int] | Cost],
     *,
     role: str,
     actor: str,
     on: date,
     now: datetime | None = None,
 ) -> CaseView:
-    """Record costs of a case at its current stage (audited as ``legal.case.cost``)."""
+    """Record costs of a case at its current stage (audited as ``legal.case.cost``): each
+    a ``(kind, fen)`` incurred ``on``, or a checked :class:`Cost` with its own day. Refused
+    on a case that has ended."""
     require_permission(role)
     _actor(actor)
     if not costs:
         raise ValidationError("cost", "give at least one kind=yuan")
     case = get_case(conn, case_id)
-    checked = [(cost_kind(kind).value, int(fen)) for kind, fen in costs]
-    if any(fen <= 0 for _, fen in checked):
+    if case.stage.is_final:
+        raise Conflict(f"case {case_id} has ended ({case.stage.value}): no new costs")
+    dated = [
+        (c.kind.value, c.amount, c.incurred_on)
+        if isinstance(c, Cost)
+        else (cost_kind(c[0]).value, int(c[1]), on)
+        for c in costs
+    ]
+    if any(fen <= 0 for _, fen, _ in dated):
         raise ValidationError("cost", "a cost must be positive")
-    _insert_costs(conn, case_id, checked, on=on, stage_=case.stage, actor=actor, now=now)
+    for day in sorted({d for _, _, d in dated}):
+        _insert_costs(
+            conn,
+            case_id,
+            [(k, f) for k, f, d in dated if d == day],
+            on=day,
+            stage_=case.stage,
+            actor=actor,
+            now=now,
+        )
     audit.record(
         conn,
         action="legal.case.cost",
         actor=actor,
         subject_type="legal_case",
         subject_id=case_id,
-        payload={"on": on.isoformat(), "costs": [[k, f] for k, f in checked]},
+        payload={"on": on.isoformat(), "costs": [[k, f, d.isoformat()] for k, f, d in dated]},
         at=now,
     )
     return get_case(conn, case_id)
@@ -350,24 +377,31 @@ def record_demand(
     role: str,
     actor: str,
     at: datetime,
-    evidence_ref: str,
+    evidence_ref: str | None = None,
+    proof: DeliveryProof | None = None,
     channel: str = "letter",
+    today: date | None = None,
 ) -> int:
     """Log a further demand on an open case (a second letter, a lawyer's letter served)
-    with its proof: it restarts the limitation period (CN.LIMITATION). Returns its id."""
+    with its proof of delivery (``proof``, or ``evidence_ref`` as one string: a tracking
+    number or ``receipt:REF;signed=YYYY-MM-DD``; :mod:`forbear.domain.legal.proof`): only
+    then does it restart the limitation period (CN.LIMITATION). Returns its id."""
     from forbear.services.contacts import log_demand
 
     require_permission(role)
+    _actor(actor)
     case = get_case(conn, case_id)
     if case.stage.is_final:
         raise Conflict(f"case {case_id} has ended ({case.stage.value})")
+    if proof is None:
+        proof = from_evidence_ref(evidence_ref or "", sent_on=at.date(), today=today or at.date())
     _refuse_if_disputed(conn, case.loan_id, at.date())
     demand_id = log_demand(
         conn,
         loan_id=case.loan_id,
         at=at,
         channel=channel,
-        evidence_ref=evidence_ref,
+        evidence_ref=proof.evidence_ref[:200],
         actor=actor,
     )
     audit.record(
@@ -376,7 +410,7 @@ def record_demand(
         actor=actor,
         subject_type="legal_case",
         subject_id=case_id,
-        payload={"demand_id": demand_id, "channel": channel},
+        payload={"demand_id": demand_id, "channel": channel, "proof": proof.kind.value},
     )
     return demand_id
 

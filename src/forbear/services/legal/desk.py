@@ -17,11 +17,22 @@ from sqlalchemy import Connection, select
 
 from forbear.domain.access import Actor
 from forbear.domain.errors import NotFound
-from forbear.services.legal.cases import DEFAULT_ZONE, CaseView, advance, get_case, list_cases
+from forbear.domain.legal.costs import parse_cost
+from forbear.domain.legal.proof import delivery_proof
+from forbear.services.legal.cases import (
+    DEFAULT_ZONE,
+    CaseView,
+    add_costs,
+    advance,
+    get_case,
+    list_cases,
+)
 from forbear.services.legal.cases import open_case as open_case_for
 from forbear.services.legal.common import PERMISSION
+from forbear.services.legal.detail import CaseDetail, case_detail
 from forbear.services.legal.limitation import limitation_watch
 from forbear.services.legal.queue import QueueItem, queue
+from forbear.services.legal.review import QueueFilter, QueuePage, queue_page
 from forbear.services.loan_scope import business_day, require_loan_day, seen_loans
 from forbear.store.crypto import PiiVault
 from forbear.store.legal import LegalCase, LegalCaseEvent
@@ -54,6 +65,57 @@ def review_queue(
     day = business_day(conn, today)
     seen = seen_loans(conn, actor, now=now, today=today)
     return day, [i for i in queue(conn, day) if seen is None or i.loan_id in seen]
+
+
+def review_page(
+    conn: Connection, actor: Actor, wanted: QueueFilter, *, now: datetime, today: date
+) -> QueuePage:
+    """One page of the legal review queue (loans in scope only), filtered and sorted."""
+    actor.require(PERMISSION)
+    day = business_day(conn, today)
+    seen = seen_loans(conn, actor, now=now, today=today)
+    return queue_page(conn, day, wanted, seen=seen)
+
+
+def queued_entry(
+    conn: Connection, actor: Actor, loan_id: int, *, now: datetime, today: date
+) -> QueuePage:
+    """The queue entry of one loan in scope (the confirm step before a case is opened):
+    a page of one row, or of none when the loan is not (or no longer) queued."""
+    actor.require(PERMISSION)
+    day = require_loan_day(conn, actor, loan_id, now=now, today=today)
+    return queue_page(conn, day, QueueFilter(per_page=MAX_ROWS), seen={loan_id})
+
+
+MAX_ROWS = 200
+
+
+def case_page(
+    conn: Connection, actor: Actor, case_id: int, *, now: datetime, today: date, vault: PiiVault
+) -> CaseDetail:
+    """The case with its claim, masked debtor, limitation date, demands and costs."""
+    day = case_day(conn, actor, case_id, now=now, today=today)
+    found = get_case(conn, case_id, vault=vault)
+    return case_detail(conn, found, role=actor.role, as_of=day, vault=vault)
+
+
+def add_cost(
+    conn: Connection,
+    actor: Actor,
+    case_id: int,
+    *,
+    kind: str,
+    amount: str,
+    incurred_on: date | None,
+    now: datetime,
+    today: date,
+) -> CaseView:
+    """Record one cost typed on the case page (kind, yuan, day; :func:`.cases.add_costs`)."""
+    role = _role(actor)
+    day = case_day(conn, actor, case_id, now=now, today=today)
+    found = get_case(conn, case_id)
+    cost = parse_cost(kind, amount, incurred_on, opened_on=found.opened_on, today=day)
+    return add_costs(conn, case_id, [cost], role=role, actor=actor.name, on=day, now=now)
 
 
 def cases(
@@ -115,12 +177,22 @@ def move(
     notes: str | None = None,
     reason: str | None = None,
     evidence_ref: str | None = None,
+    proof_kind: str | None = None,
+    proof_ref: str | None = None,
+    signed_on: date | None = None,
     zone: ZoneInfo = DEFAULT_ZONE,
     vault: PiiVault | None = None,
 ) -> CaseView:
-    """Move a case in scope forward (:func:`.cases.advance`)."""
+    """Move a case in scope forward (:func:`.cases.advance`). The proof of delivery a
+    demand letter needs comes as ``proof_kind`` with ``proof_ref`` (and ``signed_on`` for
+    a receipt), as the case page's form gives it, or as one ``evidence_ref`` string."""
     role = _role(actor)
     day = case_day(conn, actor, case_id, now=now, today=today)
+    proof = None
+    if to == "demand_letter" and proof_kind:
+        proof = delivery_proof(
+            proof_kind, proof_ref, signed_on=signed_on, sent_on=day, today=max(day, today)
+        )
     return advance(
         conn,
         case_id,
@@ -133,6 +205,7 @@ def move(
         notes=notes,
         reason=reason,
         evidence_ref=evidence_ref,
+        proof=proof,
         zone=zone,
         vault=vault,
         now=now,

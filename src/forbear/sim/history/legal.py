@@ -9,10 +9,17 @@ from sqlalchemy import Connection
 
 from forbear.domain.access import Role
 from forbear.domain.errors import Conflict
+from forbear.domain.legal.proof import s10_check_digit
 from forbear.services.legal.cases import advance, open_case
 from forbear.services.legal.queue import queue, refresh_queue
 
 DEMO_COURT = "上海市浦东新区人民法院"
+
+
+def demo_tracking_number(serial: int) -> str:
+    """A well-formed EMS item number (UPU S10, with its check digit) for a demo letter."""
+    digits = f"{serial % 100_000_000:08d}"
+    return f"EA{digits}{s10_check_digit(digits)}CN"
 
 
 def seed_legal_cases(conn: Connection, as_of: date, *, actor: str = "system:demo") -> int:
@@ -38,7 +45,7 @@ def seed_legal_cases(conn: Connection, as_of: date, *, actor: str = "system:demo
                 role=role,
                 actor=actor,
                 on=as_of,
-                evidence_ref=f"demo-letter-{case.id}",
+                evidence_ref=demo_tracking_number(case.id),
             )
         if index >= 2:
             advance(

@@ -15,8 +15,8 @@ from fastapi.responses import Response
 from forbear.domain.legal.lifecycle import Stage
 from forbear.services.documents import desk as documents_desk
 from forbear.services.legal import desk
+from forbear.web import legal_views
 from forbear.web.collection_views import (
-    AdvanceIn,
     CaseList,
     CaseOpenIn,
     CaseOut,
@@ -27,9 +27,9 @@ from forbear.web.collection_views import (
     WatchOut,
     case_list,
     case_out,
-    document_download,
 )
 from forbear.web.deps import WebState, require_any, state_of, translator
+from forbear.web.legal_views import AdvanceIn, CaseDetailOut, CostIn, QueuePageOut
 from forbear.web.permissions import MAX_ID
 from forbear.web.sessions import Principal
 
@@ -44,6 +44,39 @@ def legal_queue(request: Request, principal: Lawyer) -> LegalQueueOut:
     with web.forbear.transaction() as conn:
         day, items = desk.review_queue(conn, principal.as_actor(), now=web.now(), today=web.today())
     return LegalQueueOut(as_of=day, items=[QueueEntryOut(**i.__dict__) for i in items])
+
+
+@router.get(
+    "/legal/queue/page",
+    response_model=QueuePageOut,
+    summary="One page of the legal review queue, sorted and filtered",
+)
+def legal_queue_page(
+    request: Request,
+    principal: Lawyer,
+    sort: Annotated[str, Query(pattern=r"^-?(queued|amount|limitation)$")] = "queued",
+    stage: Annotated[str | None, Query(max_length=20)] = None,
+    min_yuan: Annotated[str | None, Query(alias="min", max_length=20)] = None,
+    max_yuan: Annotated[str | None, Query(alias="max", max_length=20)] = None,
+    within: Annotated[int | None, Query(ge=0, le=3660)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> QueuePageOut:
+    web = state_of(request)
+    wanted = legal_views.queue_filter(
+        sort=sort,
+        stage=stage,
+        min_yuan=min_yuan,
+        max_yuan=max_yuan,
+        within=None if within is None else str(within),
+        page=page,
+        per_page=per_page,
+    )
+    with web.forbear.transaction() as conn:
+        found = desk.review_page(
+            conn, principal.as_actor(), wanted, now=web.now(), today=web.today()
+        )
+    return legal_views.queue_page_out(found)
 
 
 @router.get("/legal/cases", response_model=CaseList, summary="Legal cases, by stage")
@@ -71,6 +104,47 @@ def legal_case(request: Request, principal: Lawyer, case_id: CaseId) -> CaseOut:
     return case_out(found, t)
 
 
+@router.get(
+    "/legal/cases/{case_id}/detail",
+    response_model=CaseDetailOut,
+    summary="A case's claim, masked debtor, limitation date, demands and costs",
+)
+def legal_case_detail(request: Request, principal: Lawyer, case_id: CaseId) -> CaseDetailOut:
+    web, t = state_of(request), translator(request)
+    with web.forbear.transaction() as conn:
+        found = desk.case_page(
+            conn,
+            principal.as_actor(),
+            case_id,
+            now=web.now(),
+            today=web.today(),
+            vault=web.forbear.vault,
+        )
+    return legal_views.case_detail_out(found, t)
+
+
+@router.post(
+    "/legal/cases/{case_id}/costs",
+    response_model=CaseOut,
+    status_code=201,
+    summary="Record a cost of a case (yuan; audited)",
+)
+def add_cost(request: Request, principal: Lawyer, case_id: CaseId, body: CostIn) -> CaseOut:
+    web, t = state_of(request), translator(request)
+    with web.forbear.transaction() as conn:
+        case = desk.add_cost(
+            conn,
+            principal.as_actor(),
+            case_id,
+            kind=body.kind.value,
+            amount=body.amount,
+            incurred_on=body.incurred_on,
+            now=web.now(),
+            today=web.today(),
+        )
+    return case_out(case, t)
+
+
 @router.post(
     "/legal/cases", response_model=CaseOut, status_code=201, summary="Open a case for a queued loan"
 )
@@ -86,10 +160,12 @@ def open_case(request: Request, principal: Lawyer, body: CaseOpenIn) -> CaseOut:
 @router.post(
     "/legal/cases/{case_id}/advance",
     response_model=CaseOut,
-    summary="Move a case forward (never backwards: 409 with the reason)",
+    summary="Move a case forward (never backwards: 409 with the reason); a demand letter "
+    "needs proof of delivery (422 without)",
 )
 def advance_case(request: Request, principal: Lawyer, case_id: CaseId, body: AdvanceIn) -> CaseOut:
     web, t = state_of(request), translator(request)
+    proof_kind, proof_ref = body.proof()
     with web.forbear.transaction() as conn:
         case = desk.move(
             conn,
@@ -103,6 +179,9 @@ def advance_case(request: Request, principal: Lawyer, case_id: CaseId, body: Adv
             notes=body.notes,
             reason=body.reason,
             evidence_ref=body.evidence_ref,
+            proof_kind=proof_kind,
+            proof_ref=proof_ref,
+            signed_on=body.signed_on,
             zone=web.forbear.settings.zone,
             vault=web.forbear.vault,
         )
@@ -145,7 +224,18 @@ def download(
     case_id: CaseId,
     name: Annotated[str, Path(min_length=5, max_length=80, pattern=r"^[a-z0-9_\-]+\.(pdf|csv)$")],
 ) -> Response:
-    return document_download(documents(state_of(request), principal, case_id), name)
+    web = state_of(request)
+    with web.forbear.transaction() as conn:  # unmasking is audited: a write
+        found = documents_desk.download(
+            conn,
+            principal.as_actor(),
+            case_id,
+            name,
+            now=web.now(),
+            today=web.today(),
+            vault=web.forbear.vault,
+        )
+    return legal_views.download_response(found)
 
 
 @router.get(
