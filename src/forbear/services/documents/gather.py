@@ -163,9 +163,7 @@ def case_documents(
     # that carries them
     name = (clear(PiiField.NAME) or "-") if parties_needed else "-"
     # the letter names and addresses the debtor; the ID number is in the package only
-    national_id = (
-        clear(PiiField.NATIONAL_ID) if (set(wanted) - {LETTER}) & WITH_PARTIES else None
-    )
+    national_id = clear(PiiField.NATIONAL_ID) if (set(wanted) - {LETTER}) & WITH_PARTIES else None
     address = clear(PiiField.ADDRESS) if parties_needed else None
     mobile = (
         vault.decrypt_optional(loan.mobile_enc, context=Contexts.BORROWER_MOBILE)
