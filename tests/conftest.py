@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from databases import drop_run_templates
 from forbear.domain.products import ProductTerms, RepaymentMethod
 
 
@@ -29,3 +31,13 @@ def make_product_terms(**overrides: Any) -> ProductTerms:
 @pytest.fixture
 def product_terms_factory() -> Callable[..., ProductTerms]:
     return make_product_terms
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The run's template databases (tests/databases.py) go when the whole run ends: in
+    the main process, after every xdist worker has finished with them."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None:
+        drop_run_templates(factory.getbasetemp())

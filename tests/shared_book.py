@@ -22,16 +22,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine
 
-from databases import fresh_pg
+from databases import shared_pg, shared_sqlite
 from forbear.store import migrate
 from forbear.store.db import make_engine
 
 TEST_KEY = bytes(range(32))  # the ``vault`` fixture's key
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def _migrate(engine: Engine, _directory: Path) -> None:
+    migrate.upgrade(engine)
 
 
 @contextmanager
@@ -40,18 +45,21 @@ def book_database(
 ) -> Iterator[Engine]:
     """A migrated, empty database of its own on ``backend`` ("sqlite": a temp file;
     "postgresql": a database created at ``FORBEAR_TEST_PG_URL`` and dropped after, the
-    test skipped when the server is not there)."""
+    test skipped when the server is not there). Both are copies of a database migrated
+    once per test run (:mod:`databases`)."""
     if backend == "sqlite":
         path = tmp_path_factory.mktemp(name) / "book.db"
+        shared_sqlite(tmp_path_factory, "migrated", _migrate, path)
         engine = make_engine(f"sqlite:///{path}")
         try:
-            migrate.upgrade(engine)
             yield engine
         finally:
             engine.dispose()
         return
-    with fresh_pg(f"forbear_{name}") as engine:
-        migrate.upgrade(engine)
+    with shared_pg(tmp_path_factory, "migrated", _migrate, prefix=f"forbear_{name}") as (
+        engine,
+        _,
+    ):
         yield engine
 
 

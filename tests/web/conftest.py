@@ -13,12 +13,8 @@
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import re
-import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -30,8 +26,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, insert, select
 
 from clocks import SETUP_AT
+from databases import shared_pg, shared_sqlite
 from forbear.batch.daily import run_day
-from forbear.domain.errors import StorageUnavailable
 from forbear.domain.scoring.artefact import ModelKind
 from forbear.services import contacts, models, staff
 from forbear.services.credentials import new_token, sha256_hex
@@ -40,7 +36,7 @@ from forbear.sim.demo import build_demo
 from forbear.sim.products import load_products
 from forbear.store import migrate
 from forbear.store.crypto import PiiVault
-from forbear.store.db import make_engine, normalise_url, ping, read_only
+from forbear.store.db import make_engine
 from forbear.store.runs import WorkQueueItem
 from forbear.store.web import StaffSession, StaffUser
 from forbear.web import create_app, sessions
@@ -162,33 +158,16 @@ def _people_and_placements(conn: Connection) -> Book:
     )
 
 
+def _build(engine: Engine, directory: Path) -> dict[str, object]:
+    migrate.upgrade(engine)
+    return asdict(build_book(engine, directory))
+
+
 def shared_sqlite_book(tmp_path_factory: pytest.TempPathFactory, into: Path) -> Book:
     """The SQLite test book as a file at ``into``: built once per test run and copied for
     each xdist worker (and the end-to-end tests), under a lock in the run's shared
     temporary directory."""
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # shared by the workers of this run
-    built_dir = root / "forbear-web-book"
-    built_dir.mkdir(exist_ok=True)
-    built_db, meta = built_dir / "book.db", built_dir / "book.json"
-    with (built_dir / "lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not meta.exists():
-                engine = make_engine(f"sqlite:///{built_db}")
-                migrate.upgrade(engine)
-                book = build_book(engine, built_dir)
-                with engine.connect() as conn:
-                    # a checkpoint cannot run inside a write transaction
-                    read_only(conn).exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-                engine.dispose()
-                meta.write_text(json.dumps(asdict(book)), encoding="utf-8")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    into.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(built_db, into)
-    return Book(**json.loads(meta.read_text(encoding="utf-8")))
+    return Book(**shared_sqlite(tmp_path_factory, "web-book", _build, into))
 
 
 @pytest.fixture(scope="session")
@@ -202,25 +181,10 @@ def sqlite_book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engi
 
 @pytest.fixture(scope="session")
 def pg_book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Book]]:
-    url = normalise_url(PG_URL)
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        ping(admin)
-    except StorageUnavailable as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    name = f"forbear_web_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = make_engine(url.set(database=name))
-    try:
-        migrate.upgrade(engine)
-        yield engine, build_book(engine, tmp_path_factory.mktemp("web-pg"))
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    """The PostgreSQL test book: built once per test run into a template database, and a
+    database of this worker's own created from it (dropped at the end)."""
+    with shared_pg(tmp_path_factory, "web_book", _build, prefix="forbear_web") as (engine, built):
+        yield engine, Book(**built)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
