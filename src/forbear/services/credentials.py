@@ -72,6 +72,19 @@ def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
 
 
+# letters and digits a person reads aloud or types without confusing them (no 0/O, 1/l/I)
+_READABLE = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_initial_password() -> str:
+    """A random 16-character password for a new or reset account, shown once to the admin
+    who hands it over (about 93 bits)."""
+    while True:
+        candidate = "".join(secrets.choice(_READABLE) for _ in range(16))
+        if len(set(candidate)) >= 8:
+            return candidate
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 

@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
 
-from forbear.domain.access import Role
+from forbear.domain.access import Actor, Role
 from forbear.domain.errors import Conflict, NotFound, ValidationError
 from forbear.domain.ledger import DEFAULT_BUCKETS
 from forbear.services import credentials
 from forbear.store import audit
+from forbear.store.locks import LockSpace, lock
 from forbear.store.web import ApiToken, StaffSession, StaffUser
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
@@ -110,9 +111,50 @@ def _buckets(values: list[str] | tuple[str, ...]) -> list[str]:
     return out
 
 
-def _actor(actor: str) -> None:
+MANAGE = "staff.manage"
+
+
+class StaffConflict(Conflict):
+    """A staff change that contradicts the accounts as stored; ``code`` says which
+    (``exists``, ``self``, ``last_admin``, ``already_disabled``, ``not_disabled``,
+    ``disabled``) so a front end can say it in its reader's language."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _actor(actor: Actor | str) -> str:
+    """The audit trail's name of who acts; a staff member (an :class:`Actor` with a role)
+    must hold ``staff.manage``; a bare name is an operator at the command line."""
+    if isinstance(actor, Actor):
+        actor.require(MANAGE)
+        actor = actor.name
     if not actor.strip():
         raise ValidationError("actor", "every action names who did it")
+    return actor
+
+
+def _guard_admins(conn: Connection, user: Any, actor: Actor | str, *, losing_admin: bool) -> None:
+    """An admin cannot disable or demote themselves, and the last enabled admin stays.
+    Serialised (one lock for every change of who is an admin) so that two admins
+    disabling each other at once leave one."""
+    if isinstance(actor, Actor) and actor.user_id == user.id:
+        raise StaffConflict("self", "you cannot disable or demote your own account")
+    if not losing_admin or user.role != Role.ADMIN.value or user.disabled:
+        return
+    lock(conn, LockSpace.KEY, "staff.admins")
+    others = conn.execute(
+        select(func.count())
+        .select_from(USERS)
+        .where(
+            USERS.c.role == Role.ADMIN.value,
+            USERS.c.disabled.is_(False),
+            USERS.c.id != user.id,
+        )
+    ).scalar_one()
+    if not others:
+        raise StaffConflict("last_admin", "the last admin cannot be disabled or demoted")
 
 
 USERS = cast(Table, StaffUser.__table__)
@@ -137,7 +179,7 @@ def add_staff(
     username: str,
     display_name: str,
     role: str,
-    actor: str,
+    actor: Actor | str,
     now: datetime,
     password: str | None = None,
     agency_id: int | None = None,
@@ -147,7 +189,7 @@ def add_staff(
 ) -> StaffInfo:
     """A new staff account (audited ``staff.add``). Without a password it can only use
     API tokens (a service account for the lender's systems)."""
-    _actor(actor)
+    actor = _actor(actor)
     name = _username(username)
     kind = _role(role)
     shown = " ".join(display_name.split())
@@ -164,7 +206,7 @@ def add_staff(
     buckets = _buckets(scope_buckets)
     exists = conn.execute(select(StaffUser.id).where(StaffUser.username == name)).first()
     if exists is not None:
-        raise Conflict(f"staff user {name} already exists")
+        raise StaffConflict("exists", f"staff user {name} already exists")
     new_id = conn.execute(
         insert(StaffUser)
         .values(
@@ -205,12 +247,18 @@ def list_staff(conn: Connection) -> list[StaffInfo]:
     return [info(r) for r in conn.execute(select(USERS).order_by(USERS.c.username))]
 
 
-def disable_staff(conn: Connection, username: str, *, actor: str, now: datetime) -> StaffInfo:
-    """Disable an account: its sessions and API tokens are revoked at once."""
-    _actor(actor)
+def disable_staff(
+    conn: Connection, username: str, *, actor: Actor | str, now: datetime
+) -> StaffInfo:
+    """Disable an account: its sessions and API tokens are revoked at once. Nobody
+    disables their own account, and the last enabled admin stays enabled."""
+    who = actor
+    actor = _actor(actor)
     user = _user(conn, username)
+    _guard_admins(conn, user, who, losing_admin=True)
+    user = _user(conn, username)  # read again under the lock
     if user.disabled:
-        raise Conflict(f"staff user {user.username} is already disabled")
+        raise StaffConflict("already_disabled", f"staff user {user.username} is already disabled")
     conn.execute(update(StaffUser).where(StaffUser.id == user.id).values(disabled=True))
     sessions = conn.execute(
         update(StaffSession)
@@ -233,13 +281,17 @@ def disable_staff(conn: Connection, username: str, *, actor: str, now: datetime)
     return get_staff(conn, user.username)
 
 
-def enable_staff(conn: Connection, username: str, *, actor: str, now: datetime) -> StaffInfo:
+def enable_staff(
+    conn: Connection, username: str, *, actor: Actor | str, now: datetime
+) -> StaffInfo:
     """Enable a disabled or locked account again (clears the failed-attempt lock)."""
-    _actor(actor)
+    actor = _actor(actor)
     user = _user(conn, username)
     locked = user.locked_until is not None and user.locked_until > now
     if not user.disabled and not locked and user.failed_attempts == 0:
-        raise Conflict(f"staff user {user.username} is neither disabled nor locked")
+        raise StaffConflict(
+            "not_disabled", f"staff user {user.username} is neither disabled nor locked"
+        )
     conn.execute(
         update(StaffUser)
         .where(StaffUser.id == user.id)
@@ -257,10 +309,10 @@ def enable_staff(conn: Connection, username: str, *, actor: str, now: datetime) 
 
 
 def set_password(
-    conn: Connection, username: str, password: str, *, actor: str, now: datetime
+    conn: Connection, username: str, password: str, *, actor: Actor | str, now: datetime
 ) -> None:
     """A new password; every open session of the account is revoked."""
-    _actor(actor)
+    actor = _actor(actor)
     user = _user(conn, username)
     credentials.check_password(password, user.username)
     conn.execute(
@@ -296,16 +348,16 @@ def issue_api_token(
     username: str,
     *,
     name: str,
-    actor: str,
+    actor: Actor | str,
     now: datetime,
     days: int | None = 90,
 ) -> IssuedToken:
     """A bearer token for the lender's systems, acting as ``username`` with its role and
     scope (audited ``staff.token.issue``)."""
-    _actor(actor)
+    actor = _actor(actor)
     user = _user(conn, username)
     if user.disabled:
-        raise Conflict(f"staff user {user.username} is disabled")
+        raise StaffConflict("disabled", f"staff user {user.username} is disabled")
     label = " ".join(name.split())
     if not 1 <= len(label) <= 100:
         raise ValidationError("name", "1-100 characters")
@@ -342,8 +394,8 @@ def issue_api_token(
     return IssuedToken(id=int(token_id), token=token, prefix=prefix, expires_at=expires)
 
 
-def revoke_api_token(conn: Connection, token_id: int, *, actor: str, now: datetime) -> None:
-    _actor(actor)
+def revoke_api_token(conn: Connection, token_id: int, *, actor: Actor | str, now: datetime) -> None:
+    actor = _actor(actor)
     found = conn.execute(select(ApiToken.revoked_at).where(ApiToken.id == token_id)).one_or_none()
     if found is None:
         raise NotFound("api token", str(token_id))
@@ -358,3 +410,76 @@ def revoke_api_token(conn: Connection, token_id: int, *, actor: str, now: dateti
         subject_id=str(token_id),
         payload={},
     )
+
+
+def reset_password(conn: Connection, username: str, *, actor: Actor | str, now: datetime) -> str:
+    """A new random initial password (returned once, for the admin to hand over; only
+    its hash is stored); every open session of the account is revoked. Audited as
+    ``staff.password`` with ``reset``."""
+    password = credentials.new_initial_password()
+    set_password(conn, username, password, actor=actor, now=now)
+    return password
+
+
+def change_role(
+    conn: Connection,
+    username: str,
+    *,
+    role: str,
+    actor: Actor | str,
+    now: datetime,
+    agency_id: int | None = None,
+    agent_ref: str | None = None,
+    team_id: str | None = None,
+    scope_buckets: list[str] | tuple[str, ...] = (),
+) -> StaffInfo:
+    """A new role and scope (agency, buckets, queue, team) for an account; its sessions
+    are revoked so the next request reads the new role. Nobody demotes themselves, and
+    the last enabled admin stays an admin. Audited as ``staff.role``."""
+    who = actor
+    name = _actor(actor)
+    kind = _role(role)
+    if kind is Role.AGENCY_AGENT and agency_id is None:
+        raise ValidationError("agency", "an agency agent belongs to an agency (--agency N)")
+    if kind is not Role.AGENCY_AGENT and agency_id is not None:
+        raise ValidationError("agency", "only agency agents belong to an agency")
+    if agency_id is not None and agency_id <= 0:
+        raise ValidationError("agency", "a positive agency id")
+    buckets = _buckets(scope_buckets)
+    ref, team = _ref(agent_ref, "agent_ref"), _ref(team_id, "team_id")
+    user = _user(conn, username)
+    _guard_admins(conn, user, who, losing_admin=kind is not Role.ADMIN)
+    before = info(_user(conn, username))
+    conn.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id)
+        .values(
+            role=kind.value,
+            agency_id=agency_id,
+            agent_ref=ref,
+            team_id=team,
+            scope_buckets=json.dumps(buckets),
+        )
+    )
+    conn.execute(
+        update(StaffSession)
+        .where(StaffSession.user_id == user.id, StaffSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    audit.record(
+        conn,
+        action="staff.role",
+        actor=name,
+        subject_type="staff_user",
+        subject_id=str(user.id),
+        payload={
+            "from": before.role,
+            "role": kind.value,
+            "agency_id": agency_id,
+            "agent_ref": ref,
+            "team_id": team,
+            "scope_buckets": buckets,
+        },
+        at=now,
+    )
+    return get_staff(conn, user.username)

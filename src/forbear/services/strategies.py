@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from sqlalchemy import Connection, func, insert, select, update
 
+from forbear.domain.access import Actor
 from forbear.domain.compliance.config import CompiledRules, default_rules
 from forbear.domain.compliance.gate import gate
 from forbear.domain.compliance.schema import PLANNED, Party
-from forbear.domain.errors import ForbearError, NotFound
+from forbear.domain.errors import Conflict, ForbearError, NotFound
 from forbear.domain.strategy import (
     Strategy,
     compile_strategy,
@@ -31,10 +32,12 @@ from forbear.domain.strategy import (
     parse_strategy,
 )
 from forbear.domain.strategy.conditions import Always
+from forbear.domain.strategy.model import StrategyRejected
 from forbear.domain.strategy.schema import NOT_CONTACTS
 from forbear.services.accounts import build_accounts
 from forbear.store import audit
 from forbear.store.contacts import read_flags, read_history, read_holds
+from forbear.store.locks import LockSpace, lock
 from forbear.store.models import ContactKind, ContactPoint, OwnerType
 from forbear.store.strategies import StrategyStatus, StrategyVersion
 
@@ -88,6 +91,16 @@ def _info(r: StrategyVersion) -> StrategyInfo:
     return StrategyInfo(r.id, r.name, r.version, r.status, r.sha256, r.created_at, r.activated_at)
 
 
+MANAGE = "strategy.manage"
+MAX_TEXT = 200_000  # characters of one strategy file
+
+
+def _who(actor: Actor | str) -> Actor:
+    """The acting staff member; a bare name is an operator at the command line (or the
+    system), who holds every permission of the role-free tools."""
+    return actor if isinstance(actor, Actor) else Actor(actor)
+
+
 def _known_templates(conn: Connection) -> set[str]:
     from forbear.services.templates import list_templates
 
@@ -95,12 +108,36 @@ def _known_templates(conn: Connection) -> set[str]:
 
 
 def add_strategy(
-    conn: Connection, path: Path, *, actor: str = "system", now: datetime
+    conn: Connection, path: Path, *, actor: Actor | str = "system", now: datetime
 ) -> StrategyInfo:
     """Validate a strategy file and store it as a new candidate version of its name.
 
     ``now`` is the caller's moment (the CLI passes ``app.now()``)."""
-    strategy = load_strategy(path, _known_templates(conn))
+    who = _who(actor)
+    who.require(MANAGE)
+    return _store(conn, load_strategy(path, _known_templates(conn)), who, now)
+
+
+def add_strategy_text(
+    conn: Connection,
+    text: str,
+    *,
+    source: str = "strategy.yaml",
+    actor: Actor | str,
+    now: datetime,
+) -> StrategyInfo:
+    """Validate a strategy's YAML text (:class:`StrategyRejected` names the line and the
+    field) and store it as the next candidate version of its name; nothing is stored on
+    refusal. Needs ``strategy.manage``; audited as ``strategy.add``."""
+    who = _who(actor)
+    who.require(MANAGE)
+    if len(text) > MAX_TEXT:
+        raise StrategyRejected(source, None, "", f"longer than {MAX_TEXT} characters")
+    return _store(conn, parse_strategy(text, source, _known_templates(conn)), who, now)
+
+
+def _store(conn: Connection, strategy: Strategy, who: Actor, now: datetime) -> StrategyInfo:
+    lock(conn, LockSpace.KEY, f"strategy.version:{strategy.name}")  # one number per version
     last = conn.execute(
         select(func.max(StrategyVersion.version)).where(StrategyVersion.name == strategy.name)
     ).scalar()
@@ -116,8 +153,9 @@ def add_strategy(
         insert(StrategyVersion).values(**row).returning(StrategyVersion.id)
     ).scalar_one()
     audit.record(
-        conn, action="strategy.add", actor=actor, subject_type="strategy", subject_id=new_id,
+        conn, action="strategy.add", actor=who.name, subject_type="strategy", subject_id=new_id,
         payload={"name": strategy.name, "version": row["version"], "sha256": row["sha256"]},
+        at=now,
     )  # fmt: skip
     return _get(conn, new_id)
 
@@ -137,14 +175,21 @@ def list_strategies(conn: Connection) -> list[StrategyInfo]:
 
 
 def activate(
-    conn: Connection, strategy_id: int, actor: str = "system", *, now: datetime
+    conn: Connection, strategy_id: int, actor: Actor | str = "system", *, now: datetime
 ) -> StrategyInfo:
     """Make a version the active strategy; the previous active one is retired.
-    Audited as ``strategy.activate``."""
+    Needs ``strategy.manage``; audited as ``strategy.activate``. Concurrent activations
+    are serialised: exactly one version is active after them (the last to commit)."""
+    who = _who(actor)
+    who.require(MANAGE)
     t = StrategyVersion.__table__
+    lock(conn, LockSpace.KEY, "strategy.activate")  # before reading which one is active
     chosen = _get(conn, strategy_id)
     if chosen.status == StrategyStatus.ACTIVE.value:
         return chosen
+    stored = conn.execute(select(t.c.yaml, t.c.sha256).where(t.c.id == strategy_id)).one()
+    if hashlib.sha256(stored.yaml.encode()).hexdigest() != stored.sha256:
+        raise Conflict(f"strategy version {strategy_id} fails its checksum")
     previous = conn.execute(
         select(t.c.id).where(t.c.status == StrategyStatus.ACTIVE.value)
     ).scalar()
@@ -160,12 +205,34 @@ def activate(
         .values(status=StrategyStatus.ACTIVE.value, activated_at=now)
     )
     audit.record(
-        conn, action="strategy.activate", actor=actor, subject_type="strategy",
+        conn, action="strategy.activate", actor=who.name, subject_type="strategy",
         subject_id=strategy_id,
         payload={"name": chosen.name, "version": chosen.version, "sha256": chosen.sha256,
                  "retired": previous},
+        at=now,
     )  # fmt: skip
     return _get(conn, strategy_id)
+
+
+def version(
+    conn: Connection, strategy_id: int, actor: Actor | str
+) -> tuple[StrategyInfo, Strategy]:
+    """A stored version and its parsed strategy (checksum verified). Needs
+    ``strategy.manage``."""
+    _who(actor).require(MANAGE)
+    t = StrategyVersion.__table__
+    r = conn.execute(select(t.c.yaml, t.c.sha256).where(t.c.id == strategy_id)).first()
+    if r is None:
+        raise NotFound("strategy version", str(strategy_id))
+    if hashlib.sha256(r.yaml.encode()).hexdigest() != r.sha256:
+        raise ForbearError(f"strategy version {strategy_id} fails its checksum")
+    return _get(conn, strategy_id), parse_strategy(r.yaml, f"strategy version {strategy_id}")
+
+
+def versions(conn: Connection, actor: Actor | str) -> list[StrategyInfo]:
+    """Every stored version (by name, then version). Needs ``strategy.manage``."""
+    _who(actor).require(MANAGE)
+    return list_strategies(conn)
 
 
 def active_strategy(conn: Connection) -> tuple[Strategy, StrategyInfo | None]:
