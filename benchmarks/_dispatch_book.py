@@ -150,7 +150,10 @@ def config_for(
     lease: timedelta,
     retry: RetryPolicy,
     rate: float | None = None,
+    backlog_batch: int | None = None,
 ) -> ChannelsConfig:
+    """``backlog_batch`` None: every claim asks for ``batch`` (no growth while a backlog
+    drains, as the kill test wants: small claims that a kill finds in any phase)."""
     options: dict[str, Any] = {
         "kind": "sms_http",
         "channels": ["sms"],
@@ -166,6 +169,7 @@ def config_for(
         ),
         retry=retry,
         batch=batch,
+        backlog_batch=backlog_batch or batch,
         lease=lease,
         source="benchmarks/_dispatch_book.py",
     )
@@ -186,6 +190,7 @@ def worker_command(
     lease_seconds: float = 60.0,
     base_delay: float = 1.0,
     max_tries: int = 50,
+    backlog_batch: int | None = None,
 ) -> list[str]:
     return [
         sys.executable,
@@ -216,6 +221,7 @@ def worker_command(
         "--max-tries",
         str(max_tries),
         *(["--once"] if once else []),
+        *(["--backlog-batch", str(backlog_batch)] if backlog_batch else []),
     ]
 
 
@@ -236,6 +242,7 @@ def worker_main(argv: Sequence[str]) -> int:
     parser.add_argument("--base-delay", type=float, default=1.0)
     parser.add_argument("--max-tries", type=int, default=50)
     parser.add_argument("--once", action="store_true")
+    parser.add_argument("--backlog-batch", type=int, default=None)
     parser.add_argument("--profile", type=Path, default=None, help="cProfile of the main thread")
     args = parser.parse_args(argv)
     forbear = bootstrap(settings_for(args.url, args.data_dir), auto_migrate=False)
@@ -253,6 +260,7 @@ def worker_main(argv: Sequence[str]) -> int:
             base_delay=timedelta(seconds=args.base_delay),
             max_delay=timedelta(seconds=max(args.base_delay, 30.0)),
         ),
+        backlog_batch=args.backlog_batch,
     )
     started = time.time()
     profile = None

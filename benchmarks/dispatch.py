@@ -17,6 +17,13 @@ exactly once per idempotency key, none lost, provider references equal.
     python benchmarks/dispatch.py                      # 100,000 messages, 1 and 4 workers
     python benchmarks/dispatch.py --smoke --json out.json
     python benchmarks/dispatch.py --messages 20000 --workers 1,2,4 --rate 2000
+    python benchmarks/dispatch.py --cpu                # one dispatcher's CPU per message
+
+``--cpu`` measures one dispatcher's own cost, steadier than wall time on a shared machine:
+5,000 due SMS (``--messages``) drained by one in-process dispatcher whose provider accepts
+at once (no stand-in, no network), printing the process's CPU seconds per message (all its
+threads, the database server's not counted), messages per second of wall time and the load
+averages; ``--profile FILE`` writes a cProfile (CPU time) of the run.
 
 Needs the PostgreSQL server of ``--pg-url`` (default: FORBEAR_TEST_PG_URL or the test
 server); a database of its own is created and dropped.
@@ -43,7 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sqlalchemy import make_url
 
 import _dispatch_book as book
-from forbear.channels.base import OutgoingMessage
+from forbear.channels.base import Accepted, OutgoingMessage
+from forbear.channels.config import DEFAULT_BACKLOG_BATCH
 from forbear.channels.sms import SmsGatewayAdapter
 from forbear.domain.errors import StorageUnavailable
 from forbear.services.outreach.dispatch import RetryPolicy
@@ -131,6 +139,7 @@ def run_level(
     messages: int,
     threads: int,
     batch: int,
+    backlog_batch: int,
 ) -> dict[str, Any]:
     prefix = f"bench{workers}w"
     queued_at = time.perf_counter()
@@ -148,6 +157,7 @@ def run_level(
                 epoch=epoch,
                 threads=threads,
                 batch=batch,
+                backlog_batch=backlog_batch,
                 timeout=10,
                 lease_seconds=300,
             ),
@@ -188,6 +198,91 @@ def run_level(
     }
 
 
+class _Instant:
+    """A provider that accepts every message at once (the ``--cpu`` measure)."""
+
+    name = book.PROVIDER
+    rate_per_second = None
+
+    def send(self, message: OutgoingMessage) -> Accepted:
+        return Accepted(self.name, f"instant-{message.message_id}")
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def cpu_level(
+    engine: Any,
+    url: str,
+    data_dir: Path,
+    loans: list[tuple[int, int]],
+    *,
+    messages: int,
+    threads: int,
+    batch: int,
+    backlog_batch: int,
+    profile: Path | None,
+) -> dict[str, Any]:
+    """One in-process dispatcher drains ``messages`` due SMS to a provider that accepts
+    at once: its CPU seconds per message and its messages per second."""
+    from forbear.bootstrap import bootstrap
+    from forbear.channels.dispatcher import Dispatcher
+
+    prefix = f"cpu{uuid.uuid4().hex[:6]}"
+    book.queue(engine, loans, messages, prefix=prefix, due_at=book.NOON)
+    forbear = bootstrap(book.settings_for(url, data_dir), auto_migrate=False)
+    epoch = time.time()
+    forbear.clock = lambda: book.NOON + timedelta(seconds=time.time() - epoch)
+    config = book.config_for(
+        "http://127.0.0.1:9/",  # never called: the provider is in process
+        threads=threads,
+        batch=batch,
+        timeout=10,
+        lease=timedelta(seconds=300),
+        retry=RetryPolicy(),
+        backlog_batch=backlog_batch,
+    )
+    load_before = os.getloadavg()
+    profiler = None
+    if profile is not None:
+        import cProfile
+
+        profiler = cProfile.Profile(time.process_time)
+    cpu, wall = time.process_time(), time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    try:
+        with Dispatcher(
+            forbear, config, worker_id="bench-cpu", adapters={"sms": _Instant()}
+        ) as dispatcher:
+            dispatcher.run_once()
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(str(profile))
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    forbear.close()
+    totals = dispatcher.totals
+    handled = max(1, totals.handled)
+    return {
+        "messages": messages,
+        "batch": batch,
+        "backlog_batch": backlog_batch,
+        "sent": totals.sent,
+        "cancelled": totals.cancelled,
+        "rescheduled": totals.rescheduled,
+        "cpu_seconds": round(cpu, 2),
+        "cpu_ms_per_message": round(1000 * cpu / handled, 3),
+        "wall_seconds": round(wall, 2),
+        "messages_per_second": round(handled / wall, 1),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
@@ -195,6 +290,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,4", help="worker counts, e.g. 1,4")
     parser.add_argument("--threads", type=int, default=16, help="sending threads per worker")
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--backlog-batch",
+        type=int,
+        default=DEFAULT_BACKLOG_BATCH,
+        help="the largest claim while a backlog drains (= --batch: no growth)",
+    )
+    parser.add_argument(
+        "--cpu", action="store_true", help="one in-process dispatcher's CPU per message"
+    )
+    parser.add_argument("--profile", type=Path, default=None, help="with --cpu: a cProfile")
     parser.add_argument("--rate", type=float, default=None, help="the provider's limit, msg/s")
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     parser.add_argument("--smoke", action="store_true", help="400 messages, 300 borrowers")
@@ -202,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.smoke:
         args.messages, args.borrowers, args.workers = 400, 300, "1,2"
+    elif args.cpu and args.messages == parser.get_default("messages"):
+        args.messages = 5000
     levels = [int(x) for x in args.workers.split(",") if x.strip()]
 
     admin = make_engine(normalise_url(args.pg_url), isolation_level="AUTOCOMMIT")
@@ -216,6 +323,35 @@ def main(argv: list[str] | None = None) -> int:
     url = url_obj.render_as_string(hide_password=False)
     engine = make_engine(url_obj)
     work = Path(tempfile.mkdtemp(prefix="forbear-dispatch-bench-"))
+    if args.cpu:
+        try:
+            book.build_book(engine, args.borrowers, work)
+            level = cpu_level(
+                engine,
+                url,
+                work / "data",
+                book.remindable(engine),
+                messages=args.messages,
+                threads=args.threads,
+                batch=args.batch,
+                backlog_batch=args.backlog_batch,
+                profile=args.profile,
+            )
+        finally:
+            engine.dispose()
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
+        print(
+            f"one dispatcher, provider accepting at once: {level['sent']}/{args.messages} "
+            f"sent (batch {args.batch}, up to {args.backlog_batch} in a backlog); CPU "
+            f"{level['cpu_seconds']} s = {level['cpu_ms_per_message']} ms per message; "
+            f"{level['messages_per_second']} msg/s wall; load average "
+            f"{level['load_average_before']} -> {level['load_average_after']}"
+        )
+        if args.json:
+            args.json.write_text(json.dumps(level, indent=2, default=str))
+        return 0 if level["sent"] == args.messages else 1
     log = work / "accept.log"
     standin, endpoint_base = start_standin(log, args.rate)
     endpoint = endpoint_base + "/"
@@ -224,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         "borrowers": args.borrowers,
         "threads_per_worker": args.threads,
         "batch": args.batch,
+        "backlog_batch": args.backlog_batch,
         "provider_rate_limit": args.rate,
         "load_average_start": os.getloadavg(),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -259,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                 messages=args.messages,
                 threads=args.threads,
                 batch=args.batch,
+                backlog_batch=args.backlog_batch,
             )
             figures["levels"].append(level)
             print(

@@ -19,7 +19,7 @@ carries the text or a value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
@@ -216,22 +216,31 @@ class Renderer:
         channel: Channel,
         lang: Lang,
         loan: Mapping[str, Any] | None,
+        needed: Collection[str] | None = None,
     ) -> dict[str, str]:
-        """Every variable this borrower has a value for (absent: no value)."""
+        """Every variable this borrower has a value for (absent: no value); of those in
+        ``needed`` only, when given (the portal link is signed, and the name decrypted
+        and masked, only for a template that shows them)."""
+
+        def wanted(*names: str) -> bool:
+            return needed is None or any(n in needed for n in names)
+
         if borrower_id not in self._names or (
             loan_id is not None and loan_id not in self._products
         ):
             self.prefetch([borrower_id], [] if loan_id is None else [loan_id])
         found = situation_values(loan, lang)
-        name = self._names.get(borrower_id)
+        name = self._names.get(borrower_id) if wanted("name") else None
         if name:
             found["name"] = mask_name(name) if channel in _MASKED_NAME else name
         product = self._products.get(loan_id) if loan_id is not None else None
         if product is not None:
             found["product"] = product[0] if lang == "zh" else product[1]
             found["loan_ref"] = product[2]
-        found["hotline"] = self.hotline()
-        found["link"] = links.link(self.vault, self.public_url, borrower_id, now=self.now)
+        if wanted("hotline"):
+            found["hotline"] = self.hotline()
+        if wanted("link"):
+            found["link"] = links.link(self.vault, self.public_url, borrower_id, now=self.now)
         return found
 
     def render(
@@ -262,7 +271,12 @@ class Renderer:
             raise MissingTemplate(template)
         needed = placeholders(found.body)
         values = self.values(
-            borrower_id=borrower_id, loan_id=loan_id, channel=medium, lang=found.lang, loan=loan
+            borrower_id=borrower_id,
+            loan_id=loan_id,
+            channel=medium,
+            lang=found.lang,
+            loan=loan,
+            needed=needed,
         )
         missing = [name for name in needed if not values.get(name)]
         if missing:
