@@ -52,7 +52,7 @@ def test_the_outcome_has_no_default_and_is_saved_with_an_encrypted_note_then_nex
         f"/accounts/{book.queue_loan}/attempts/{attempt}/outcome", data={"note": NOTE}
     )
     assert missing.status_code == 422
-    assert 'id="outcome-error"' in missing.text and "记录联系结果：必填" in missing.text
+    assert 'id="outcome-error"' in missing.text and "请检查记录联系结果：必填" in missing.text
     assert NOTE in missing.text.split('id="outcome-form"', 1)[1]
     stored = db.conn.execute(
         select(ContactAttempt.outcome).where(ContactAttempt.id == attempt)

@@ -15,14 +15,23 @@ for the app over plain HTTP, so a session cookie cannot leak to a downgrade). Th
 guard (:mod:`forbear.web.guard`) refuses oversized bodies (413) and control characters
 (400) before any route runs. Swagger UI and ReDoc are off: they load scripts from
 a CDN; the OpenAPI description is at ``/api/v1/openapi.json``.
+
+Static files (issue 15, item 10): answers of 500 bytes or more are gzip-compressed for a
+browser that accepts it (Plotly's 4.8 MB bundle is compressed once, in memory, and served
+as is); a URL versioned with the file's content hash (``static_url`` in templates,
+``/static/forbear.css?v=<hash>``) is cached for a year (``immutable``), an unversioned one
+for an hour and revalidated by its ETag. Pages stay ``no-store``.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import logging
 import re
 import threading
 import time
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,12 +40,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from forbear.bootstrap import bootstrap
 from forbear.settings import Environment, Settings
-from forbear.web import errors
-from forbear.web.deps import Clock, Database, WebState
+from forbear.web import errors, forms
+from forbear.web.deps import Clock, Database, WebState, authenticate
 from forbear.web.guard import RequestGuard
 from forbear.web.i18n import LANG_COOKIE, parse_lang
 from forbear.web.security import CookieSigner, load_session_secret
@@ -105,6 +115,9 @@ class Guardrails:
                     headers.append((b"strict-transport-security", HSTS.encode()))
                 if not request.url.path.startswith("/static/"):
                     headers.append((b"cache-control", b"no-store"))
+                elif status == 200:
+                    versioned = request.query_params.get("v")
+                    headers.append((b"cache-control", static_cache(versioned).encode()))
                 if chosen is not None and not request.url.path.startswith("/api/"):
                     cookie = f"{LANG_COOKIE}={chosen}; Path=/; Max-Age=31536000; SameSite=Lax"
                     if self.secure_cookies:
@@ -128,6 +141,67 @@ class Guardrails:
                 (time.perf_counter() - started) * 1000,
                 who,
             )
+
+
+YEAR = 31_536_000
+# The browser-side pattern of a yuan amount (``<input pattern="{{ AMOUNT_PATTERN }}">``):
+# what :func:`forbear.domain.money.parse_yuan` accepts, full-width digits and commas and a
+# leading ¥ or ￥ included ("１２３", "¥1,200.50"). Valid under the ``v`` flag browsers use.
+AMOUNT_PATTERN = r"\s*[¥￥]?\s*[0-9０-９][0-9０-９,，]*(\.[0-9０-９]{1,2})?\s*"
+
+
+def static_cache(version: str | None) -> str:
+    """Cache-Control of a static file: a year and immutable when its URL carries the
+    content hash (a new file gets a new URL), else an hour, then revalidated (ETag)."""
+    if version:
+        return f"public, max-age={YEAR}, immutable"
+    return "public, max-age=3600, must-revalidate"
+
+
+def content_hash(path: Path) -> str:
+    """The first 12 hex digits of the SHA-256 of a file (for versioned static URLs)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+class FormRestore:
+    """Hands a form stashed when its session expired (:mod:`forbear.web.forms`) to the
+    page it was on, once: on a GET of that page the fields go to ``request.state``
+    (``base.html`` embeds them; ``/static/forms.js`` fills the form) and the cookie is
+    dropped."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "GET":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        value = request.cookies.get(forms.STASH_COOKIE)
+        path = request.url.path
+        if not value or path.startswith(("/static/", "/api/", "/sign-in")):
+            await self.app(scope, receive, send)
+            return
+        web = request.app.state.web if "app" in scope else None
+        if web is None:
+            await self.app(scope, receive, send)
+            return
+        page = path + (f"?{request.url.query}" if request.url.query else "")
+        found = forms.restore(
+            web.signer.form_secret, value, page=page, now=web.now().timestamp()
+        ) or forms.restore(web.signer.form_secret, value, page=path, now=web.now().timestamp())
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})["restored_form"] = found
+
+        async def dropping(message: Message) -> None:
+            if message["type"] == "http.response.start" and int(message["status"]) == 200:
+                cookie = f"{forms.STASH_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+                message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
+            await send(message)
+
+        await self.app(scope, receive, dropping)
 
 
 _UNSAFE_SEGMENT = re.compile(r"\d{6,}|[^A-Za-z0-9._~/{}-]+")
@@ -186,6 +260,28 @@ def plotly_js() -> Path:
     return Path(str(resources.files("plotly").joinpath("package_data/plotly.min.js")))
 
 
+@lru_cache(maxsize=1)
+def plotly_gzipped() -> bytes:
+    """Plotly's bundle gzip-compressed once per process (4.8 MB -> about 1.4 MB)."""
+    return gzip.compress(plotly_js().read_bytes(), compresslevel=9, mtime=0)
+
+
+@lru_cache(maxsize=64)
+def _static_version(name: str) -> str:
+    if name == "vendor/plotly.min.js":
+        return content_hash(plotly_js())
+    path = (HERE / "static" / name).resolve()
+    if not path.is_relative_to(HERE / "static") or not path.is_file():
+        return ""
+    return content_hash(path)
+
+
+def static_url(name: str) -> str:
+    """``/static/<name>?v=<content hash>``: cached for a year, a new file a new URL."""
+    version = _static_version(name)
+    return f"/static/{name}?v={version}" if version else f"/static/{name}"
+
+
 def create_app(
     forbear: Database | None = None,
     settings: Settings | None = None,
@@ -216,15 +312,28 @@ def create_app(
         secure_cookies=secure,
     )
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.templates.env.globals["static_url"] = static_url
+    app.state.templates.env.globals["AMOUNT_PATTERN"] = AMOUNT_PATTERN
     app.state.assistant = AssistantHolder(forbear)
+    # the error pages show the navigation of whoever is signed in (forbear.web.errors)
+    app.state.resolve_principal = authenticate
     errors.install(app)
     app.include_router(api_router)
     app.include_router(pages_router)
     app.include_router(metrics_router)  # /metrics: this machine only (forbear.web.metrics)
 
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
-    def plotly() -> Response:
-        return FileResponse(plotly_js(), media_type="text/javascript")
+    def plotly(request: Request) -> Response:
+        etag = f'"{_static_version("vendor/plotly.min.js")}"'
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        if "gzip" in request.headers.get("accept-encoding", "").lower():
+            return Response(
+                plotly_gzipped(),
+                media_type="text/javascript",
+                headers={"Content-Encoding": "gzip", "ETag": etag, "Vary": "Accept-Encoding"},
+            )
+        return FileResponse(plotly_js(), media_type="text/javascript", headers={"ETag": etag})
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
@@ -234,6 +343,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     app.add_middleware(errors.ErrorGuard)
+    app.add_middleware(FormRestore)
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     app.add_middleware(RequestGuard, max_body_bytes=forbear.settings.max_body_bytes)
     app.add_middleware(Guardrails, secure_cookies=secure)
     return app

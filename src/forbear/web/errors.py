@@ -46,7 +46,7 @@ import secrets
 import traceback
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -56,6 +56,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from forbear.domain.access import can
 from forbear.domain.errors import (
     ConfigurationError,
     Conflict,
@@ -66,6 +67,7 @@ from forbear.domain.errors import (
     ValidationError,
 )
 from forbear.services.sessions import SignInFailed, SignInThrottled
+from forbear.web import forms
 from forbear.web.i18n import Translator, request_lang
 from forbear.web.sessions import SESSION_COOKIE
 
@@ -134,14 +136,45 @@ def _render(
         return JSONResponse(body.model_dump(), status_code=status, headers=headers)
     templates = request.app.state.templates
     t = Translator(request_lang(request))
+    principal = _principal(request) if status != 401 else None
     page: Response = templates.TemplateResponse(
         request,
         "error.html",
-        {"t": t, "status": status, "message": message, "details": details or []},
+        {
+            "t": t,
+            "lang": t.lang,
+            "other_lang": t.other,
+            "principal": principal,
+            "csrf_field": "csrf_token",
+            "csrf_token": principal.csrf_token if principal is not None else None,
+            "can": lambda permission: principal is not None and can(principal.role, permission),
+            "path": request.url.path,
+            "status": status,
+            "message": message,
+            "details": details or [],
+            "field": field,
+        },
         status_code=status,
         headers=headers,
     )
     return page
+
+
+def _principal(request: Request) -> Any:
+    """Who is signed in, for the error page's navigation and sign-out (issue 15, item 4):
+    the request's principal if a route resolved it, else the session cookie's, through
+    the resolver the app installs (``app.state.resolve_principal``: this module cannot
+    import :mod:`forbear.web.deps`, which imports it). None when there is none or it fails."""
+    found = getattr(request.state, "principal", None)
+    if found is not None:
+        return found
+    resolve = getattr(request.app.state, "resolve_principal", None)
+    if resolve is None or not request.cookies.get(SESSION_COOKIE):
+        return None
+    try:
+        return resolve(request)
+    except Exception:  # an expired or broken session: the page shows no navigation
+        return None
 
 
 render = _render  # for the request guard (forbear.web.guard), which answers before routing
@@ -158,7 +191,7 @@ def forbear_error(request: Request, exc: Exception) -> Response:
         message = t("error.not_found", kind=kind, key=exc.key)
         return _render(request, 404, "not_found", message)
     if isinstance(exc, ValidationError):
-        message = t("error.validation", field=exc.field, reason=exc.reason)
+        message = t("error.validation", field=exc.field, reason=forms.reason_words(t, exc.reason))
         return _render(request, 422, "validation_error", message, field=exc.field)
     if isinstance(exc, PermissionDenied):
         role = t.label("role", exc.role)
@@ -190,8 +223,70 @@ def forbear_error(request: Request, exc: Exception) -> Response:
     return internal_error(request, exc)
 
 
-def unauthenticated(request: Request, exc: Exception) -> Response:
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def unauthenticated(request: Request, exc: Exception) -> Response:
+    """401: the API answers JSON; a page goes to sign-in and back. A form posted with an
+    expired session is not lost: its fields (minus secrets) are stashed in a short-lived,
+    encrypted cookie bound to the page the form was on (:mod:`forbear.web.forms`), and the
+    sign-in page says so; after signing in, the user is back on that page with the form
+    filled in again."""
     assert isinstance(exc, Unauthenticated)
+    stashed: str | None = None
+    back: str | None = None
+    if (
+        not is_api(request)
+        and request.method == "POST"
+        and request.headers.get("content-type", "").startswith(_FORM_TYPES)
+    ):
+        back = _form_page(request)
+        try:
+            form = await request.form()
+            fields = forms.kept(form.multi_items())
+        except Exception:  # an unreadable body: nothing to keep
+            fields = {}
+        if fields and back is not None:
+            web = request.app.state.web
+            stashed = forms.stash(
+                web.signer.form_secret,
+                page=back,
+                action=request.url.path,
+                fields=fields,
+                now=web.now().timestamp(),
+            )
+    response = _unauthenticated(request, exc, back=back, kept=stashed is not None)
+    if stashed is not None:
+        web = request.app.state.web
+        response.set_cookie(
+            forms.STASH_COOKIE,
+            stashed,
+            max_age=forms.STASH_MAX_AGE,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=bool(web.secure_cookies),
+        )
+    return response
+
+
+def _form_page(request: Request) -> str | None:
+    """The path (and query) of the page a form was posted from: the Referer, when it is
+    this site's (the app sends ``Referrer-Policy: same-origin``)."""
+    referer = request.headers.get("referer")
+    if not referer:
+        return None
+    found = urlsplit(referer)
+    if found.netloc != request.url.netloc or not found.path.startswith("/"):
+        return None
+    if found.path.startswith(("/sign-in", "/api/", "//")):
+        return None
+    return found.path + (f"?{found.query}" if found.query else "")
+
+
+def _unauthenticated(
+    request: Request, exc: Unauthenticated, *, back: str | None, kept: bool
+) -> Response:
     t = _t(request)
     if is_api(request):
         code, key = (
@@ -206,11 +301,14 @@ def unauthenticated(request: Request, exc: Exception) -> Response:
             request, 401, code, t(key), headers={"WWW-Authenticate": 'Bearer realm="forbear"'}
         )
     else:
-        # back to the page after signing in; a form post cannot be replayed that way
-        target = request.url.path if request.method == "GET" else "/workbench"
+        # back to the page after signing in; a form post cannot be replayed that way, but
+        # its page can be opened again with the form filled in (see above)
+        target = request.url.path if request.method == "GET" else (back or "/workbench")
         if request.method == "GET" and request.url.query:
             target += "?" + request.url.query
         suffix = "&expired=1" if exc.invalid else ""
+        if kept:
+            suffix += "&kept=1"
         response = RedirectResponse(f"/sign-in?next={quote(target, safe='')}{suffix}", 303)
     if exc.invalid:
         response.delete_cookie(SESSION_COOKIE, path="/")

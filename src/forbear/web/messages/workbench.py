@@ -42,7 +42,7 @@ ZH: dict[str, str] = {
     "workbench.loans.title": "该借款人的全部借据",
     "workbench.loans.total": "逾期合计",
     "workbench.unmask_blocked": "现在不能查看拨号用的完整号码：合规检查拦截了此时的呼叫（{rules}）。",
-    "workbench.form.refused": "{label}：{reason}",
+    "workbench.form.refused": "请检查{label}：{reason}",
     "workbench.form.required": "必填",
     "workbench.form.too_long": "最多 {limit} 个字",
     "workbench.form.max": "不能超过 {limit}",

@@ -15,12 +15,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from forbear.domain.access import Role
 from forbear.services import sessions
 from forbear.services.credentials import new_token
 from forbear.web.deps import SignedIn, authenticate, state_of
 from forbear.web.errors import CsrfFailed, Unauthenticated
+from forbear.web.forms import STASH_COOKIE
 from forbear.web.i18n import Translator, request_lang
 from forbear.web.pages.render import page
+from forbear.web.pages.workbench import landing
 from forbear.web.security import request_client, same
 from forbear.web.sessions import COOKIE_MAX_AGE, SESSION_COOKIE
 
@@ -29,9 +32,12 @@ SIGN_IN_COOKIE = "forbear_sign_in"
 SIGN_IN_MAX_AGE = 3600
 
 
-def safe_next(target: str | None) -> str:
+def safe_next(target: str | None, role: Role | None = None) -> str:
+    """``target`` if it is a path on this site, else the landing page of ``role`` (an
+    admin lands on staff management, legal on its console, everyone else on the
+    workbench: a page each may open)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/workbench"
+        return landing(role) if role is not None else "/workbench"
     return target
 
 
@@ -54,7 +60,7 @@ def _form(
     notice: str | None = None,
     status_code: int = 200,
     username: str = "",
-    next_: str = "/workbench",
+    next_: str = "",
 ) -> Response:
     web = state_of(request)
     value = new_token()
@@ -66,7 +72,7 @@ def _form(
         error=error,
         notice=notice,
         username=username,
-        next=safe_next(next_),
+        next=next_ if next_ and safe_next(next_) == next_ else "",
         sign_in_token=value,
     )
     _set_cookie(request, response, SIGN_IN_COOKIE, web.signer.sign(value), SIGN_IN_MAX_AGE)
@@ -75,16 +81,24 @@ def _form(
 
 @router.get("/sign-in")
 def sign_in_page(
-    request: Request, next: str | None = None, expired: str | None = None, out: str | None = None
+    request: Request,
+    next: str | None = None,
+    expired: str | None = None,
+    out: str | None = None,
+    kept: str | None = None,
 ) -> Response:
     t = Translator(request_lang(request))
     try:
-        if authenticate(request) is not None:
-            return RedirectResponse(safe_next(next), 303)
+        principal = authenticate(request)
+        if principal is not None:
+            return RedirectResponse(safe_next(next, principal.role), 303)
     except Unauthenticated:
         expired = "1"
-    notice = t("sign_in.expired") if expired else (t("sign_in.signed_out") if out else None)
-    response = _form(request, notice=notice, next_=next or "/workbench")
+    if kept:  # a form posted with an expired session was kept (forbear.web.forms)
+        notice: str | None = t("workbench.session.stashed")
+    else:
+        notice = t("sign_in.expired") if expired else (t("sign_in.signed_out") if out else None)
+    response = _form(request, notice=notice, next_=next or "")
     if expired:
         response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -96,7 +110,7 @@ def sign_in(
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/workbench",
+    next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     web = state_of(request)
     cookie = request.cookies.get(SIGN_IN_COOKIE, "")
@@ -125,7 +139,7 @@ def sign_in(
         if result.retry_after is not None:
             response.headers["Retry-After"] = str(result.retry_after)
         return response
-    response = RedirectResponse(safe_next(next), 303)
+    response = RedirectResponse(safe_next(next, result.principal.role), 303)
     _set_cookie(
         request,
         response,
@@ -144,4 +158,5 @@ def sign_out(request: Request, principal: SignedIn) -> Response:
         sessions.sign_out(conn, principal, web.now())
     response = RedirectResponse("/sign-in?out=1", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(STASH_COOKIE, path="/")  # nothing typed stays for the next user
     return response
