@@ -171,7 +171,11 @@ def test_bad_form_input_is_422_and_writes_nothing(
     before = snapshot(db)
     answer = client.post(f"/portal/loans/{me.loan_id}/{action}", data=data | {"csrf_token": csrf})
     assert answer.status_code == 422
-    assert 'id="portal-error-message"' in answer.text
+    if action == "promise":  # beside the field on the loan page, what was typed kept
+        assert 'id="promise-error"' in answer.text and 'value="someday"' in answer.text
+        assert "承诺" in answer.text and 'aria-invalid="true"' in answer.text
+    else:
+        assert 'id="portal-error-message"' in answer.text
     assert snapshot(db) == before
 
 
@@ -195,18 +199,35 @@ def test_pay_promise_dispute_through_the_forms(signed, db, me: PortalBorrower, c
     assert again.status_code == 409
 
 
-def test_plans_page_and_choice(signed, me: PortalBorrower) -> None:  # type: ignore[no-untyped-def]
+def test_plans_page_confirm_step_and_choice(signed, db, me: PortalBorrower) -> None:  # type: ignore[no-untyped-def]
     client, csrf = signed
     page = client.get(f"/portal/loans/{me.loan_id}/plans")
     assert page.status_code == 200
-    keys = re.findall(r'name="option" value="([^"]+)"', page.text)
+    keys = re.findall(r"/plans/review\?option=([a-z0-9-]+)", page.text)
     if not keys:
         assert 'id="no-plans"' in page.text
         return
-    chosen = client.post(
+    before = snapshot(db)
+    # a choice posted without the confirm step only leads to it
+    skipped = client.post(
         f"/portal/loans/{me.loan_id}/plans", data={"option": keys[0], "csrf_token": csrf}
     )
+    assert skipped.status_code == 200 and 'id="confirm-plan-form"' in skipped.text
+    review = client.get(f"/portal/loans/{me.loan_id}/plans/review?option={keys[0]}")
+    assert review.status_code == 200 and snapshot(db) == before
+    rows = re.findall(r"<tr><td>\d+</td><td>(\d{4}-\d\d-\d\d)</td>", review.text)
+    assert rows and 'id="total-cost"' in review.text and 'id="schedule-total"' in review.text
+    chosen = client.post(
+        f"/portal/loans/{me.loan_id}/plans",
+        data={"option": keys[0], "confirm": "1", "csrf_token": csrf},
+    )
     assert chosen.status_code == 200 and ZH["portal.done.plan"] in chosen.text
+    # afterwards: the schedule on the loan page, the plan on "my requests"
+    assert 'id="current-plan"' in chosen.text and 'id="schedule"' in chosen.text
+    assert all(day in chosen.text for day in rows)
+    mine = client.get("/portal/requests")
+    assert mine.status_code == 200 and 'data-kind="plan"' in mine.text
+    assert "已接受" in mine.text or "执行中" in mine.text
 
 
 def test_complain_preferences_contacts(signed, db, me: PortalBorrower) -> None:  # type: ignore[no-untyped-def]

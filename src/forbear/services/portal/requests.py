@@ -49,11 +49,12 @@ class MyRequest:
 
 def my_requests(conn: Connection, borrower_id: int, *, now: datetime) -> list[MyRequest]:
     """Everything the borrower asked for or agreed to, newest first."""
-    refs = dict(
-        conn.execute(select(Loan.id, Loan.external_ref).where(Loan.borrower_id == borrower_id))
-        .tuples()
-        .all()
-    )
+    refs = {
+        int(loan_id): str(ref)
+        for loan_id, ref in conn.execute(
+            select(Loan.id, Loan.external_ref).where(Loan.borrower_id == borrower_id)
+        ).all()
+    }
     loan_ids = sorted(refs)
     found: list[MyRequest] = []
     for p in conn.execute(
