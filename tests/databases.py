@@ -3,6 +3,8 @@
 - :func:`fresh_pg`: an empty PostgreSQL database created at ``FORBEAR_TEST_PG_URL``'s
   server and dropped afterwards (the test is skipped with the reason when the server is
   not there).
+- :func:`migrated_pg` / :func:`migrated_sqlite`: a migrated, empty database of the
+  caller's own, copied from the one migrated once per test run.
 - :func:`shared_pg` / :func:`shared_sqlite`: a database of the caller's own, copied from
   one that ``build`` filled once per test run (shared by the xdist workers of the run,
   under a lock): migrating, or building a book, once instead of once per module, worker
@@ -26,6 +28,7 @@ import pytest
 from sqlalchemy import Engine
 
 from forbear.domain.errors import StorageUnavailable
+from forbear.store import migrate
 from forbear.store.db import make_engine, normalise_url, ping, read_only
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -163,6 +166,25 @@ def shared_sqlite(
         into.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(built_db, into)
         return json.loads(meta.read_text())["built"]
+
+
+def _migrate(engine: Engine, _directory: Path) -> None:
+    migrate.upgrade(engine)
+
+
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory, into: Path) -> None:
+    """A migrated, empty SQLite database at ``into`` (a copy of the run's)."""
+    shared_sqlite(tmp_path_factory, "migrated", _migrate, into)
+
+
+@contextmanager
+def migrated_pg(
+    tmp_path_factory: pytest.TempPathFactory, prefix: str, **engine_options: Any
+) -> Iterator[Engine]:
+    """An engine on a migrated, empty PostgreSQL database of its own named
+    ``prefix_<pid>_<random>`` (a copy of the run's), dropped afterwards."""
+    with shared_pg(tmp_path_factory, "migrated", _migrate, prefix, **engine_options) as made:
+        yield made[0]
 
 
 def drop_run_templates(run_dir: Path) -> None:

@@ -22,21 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine
 
-from databases import shared_pg, shared_sqlite
-from forbear.store import migrate
+from databases import migrated_pg, migrated_sqlite
 from forbear.store.db import make_engine
 
 TEST_KEY = bytes(range(32))  # the ``vault`` fixture's key
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-def _migrate(engine: Engine, _directory: Path) -> None:
-    migrate.upgrade(engine)
 
 
 @contextmanager
@@ -49,17 +43,14 @@ def book_database(
     once per test run (:mod:`databases`)."""
     if backend == "sqlite":
         path = tmp_path_factory.mktemp(name) / "book.db"
-        shared_sqlite(tmp_path_factory, "migrated", _migrate, path)
+        migrated_sqlite(tmp_path_factory, path)
         engine = make_engine(f"sqlite:///{path}")
         try:
             yield engine
         finally:
             engine.dispose()
         return
-    with shared_pg(tmp_path_factory, "migrated", _migrate, prefix=f"forbear_{name}") as (
-        engine,
-        _,
-    ):
+    with migrated_pg(tmp_path_factory, f"forbear_{name}") as engine:
         yield engine
 
 

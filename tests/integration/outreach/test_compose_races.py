@@ -17,13 +17,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from clocks import SETUP_AT
-from databases import fresh_pg
+from databases import migrated_pg, migrated_sqlite
 from factories import import_three_loans
 from forbear.domain.access import Actor, Role
 from forbear.domain.compliance.config import default_rules
 from forbear.services import templates as template_service
 from forbear.services.outreach import compose
-from forbear.store import migrate
 from forbear.store.audit import AuditEvent
 from forbear.store.crypto import PiiVault
 from forbear.store.db import make_engine
@@ -38,19 +37,20 @@ DAY = date(2026, 11, 20)
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def committed(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Engine, dict[str, int]]]:
     """A database of its own with the book committed (the threads must see it)."""
     if request.param == "sqlite":
+        migrated_sqlite(tmp_path_factory, tmp_path / "race.db")
         engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
-        migrate.upgrade(engine)
         try:
             yield engine, _book(engine, tmp_path)
         finally:
             engine.dispose()
         return
-    with fresh_pg("forbear_compose_race", pool_size=THREADS, max_overflow=5) as engine:
-        migrate.upgrade(engine)
+    with migrated_pg(
+        tmp_path_factory, "forbear_compose_race", pool_size=THREADS, max_overflow=5
+    ) as engine:
         yield engine, _book(engine, tmp_path)
 
 

@@ -23,11 +23,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, func, select
 
-from databases import fresh_pg
+from databases import migrated_pg, migrated_sqlite
 from factories import import_three_loans
 from forbear.domain.compliance.config import CompiledRules, default_rules
 from forbear.services import contacts as svc
-from forbear.store import migrate
 from forbear.store.audit import AuditEvent
 from forbear.store.contacts import ContactAttempt
 from forbear.store.crypto import PiiVault
@@ -40,19 +39,18 @@ THREADS = 20
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def committed(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Engine, dict[str, int]]]:
     """A database of its own with the three-loan book committed (the threads must see it)."""
     if request.param == "sqlite":
+        migrated_sqlite(tmp_path_factory, tmp_path / "race.db")
         engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
-        migrate.upgrade(engine)
         try:
             yield engine, _book(engine, tmp_path)
         finally:
             engine.dispose()
         return
-    with fresh_pg("forbear_race", pool_size=THREADS, max_overflow=5) as engine:
-        migrate.upgrade(engine)
+    with migrated_pg(tmp_path_factory, "forbear_race", pool_size=THREADS, max_overflow=5) as engine:
         yield engine, _book(engine, tmp_path)
 
 

@@ -17,12 +17,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from databases import fresh_pg
+from databases import migrated_pg, migrated_sqlite
 from factories import import_three_loans
 from forbear.domain.access import Actor, Role
 from forbear.domain.errors import Conflict
 from forbear.services import assistant as svc
-from forbear.store import migrate
 from forbear.store.assistant import AssistantConversation, AssistantTurn
 from forbear.store.audit import AuditEvent
 from forbear.store.crypto import PiiVault
@@ -43,8 +42,8 @@ def committed(
     """A database of its own with the three-loan book committed (the threads must see it)."""
     folder: Path = tmp_path_factory.mktemp("assistant-race")
     if request.param == "sqlite":
+        migrated_sqlite(tmp_path_factory, folder / "race.db")
         engine = make_engine(f"sqlite:///{folder / 'race.db'}")
-        migrate.upgrade(engine)
         try:
             with engine.begin() as conn:
                 import_three_loans(conn, PiiVault(KEY), folder)
@@ -52,8 +51,9 @@ def committed(
         finally:
             engine.dispose()
         return
-    with fresh_pg("forbear_assistant_race", pool_size=THREADS, max_overflow=4) as engine:
-        migrate.upgrade(engine)
+    with migrated_pg(
+        tmp_path_factory, "forbear_assistant_race", pool_size=THREADS, max_overflow=4
+    ) as engine:
         with engine.begin() as conn:
             import_three_loans(conn, PiiVault(KEY), folder)
         yield engine
