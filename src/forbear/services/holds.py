@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -142,6 +142,7 @@ class HoldView:
     release_reason: str | None
     closed_by: str | None
     evidence: list[Evidence] = field(default_factory=list)
+    yours: bool = False  # the viewer owns it
 
     @property
     def is_dispute(self) -> bool:
@@ -337,7 +338,19 @@ def detail(
 ) -> HoldView:
     """One hold with its case, its typed reason and, for a dispute, the evidence list."""
     hold = _require_hold(conn, actor, hold_id, now=now, today=today)
-    return _view(conn, vault, hold, _utc(now, "now"))
+    view = _view(conn, vault, hold, _utc(now, "now"))
+    return replace(view, yours=view.owner is not None and view.owner == owner_name(conn, actor))
+
+
+def owner_name(conn: Connection, actor: Actor) -> str:
+    """How an owner is named: the staff member's username (an operator: the audit name)."""
+    if actor.user_id is not None:
+        found = conn.execute(
+            select(StaffUser.username).where(StaffUser.id == actor.user_id)
+        ).scalar()
+        if found is not None:
+            return str(found)
+    return actor.name
 
 
 def _view(conn: Connection, vault: PiiVault, hold: Any, moment: datetime) -> HoldView:
@@ -415,14 +428,15 @@ def take(conn: Connection, actor: Actor, hold_id: int, *, now: datetime, today: 
     hold = _require_hold(conn, actor, hold_id, now=now, today=today)
     _open_case(conn, hold)
     moment = _utc(now, "now")
+    me = owner_name(conn, actor)
     won = conn.execute(
         update(HoldCase)
         .where(HoldCase.hold_id == hold_id, HoldCase.owner.is_(None))
-        .values(owner=actor.name, taken_at=moment)
+        .values(owner=me, taken_at=moment)
     ).rowcount
     if won != 1:
         owner = conn.execute(select(HoldCase.owner).where(HoldCase.hold_id == hold_id)).scalar()
-        if owner == actor.name:
+        if owner == me:
             return TakeResult.UNCHANGED
         raise Conflict(f"hold {hold_id} is already taken by someone else")
     audit.record(
@@ -503,7 +517,7 @@ def move_dispute(
     moment = _utc(now, "now")
     values: dict[str, Any] = {"status": target.value}
     if target is DisputeStatus.VERIFYING and case.owner is None:
-        values.update(owner=actor.name, taken_at=moment)
+        values.update(owner=owner_name(conn, actor), taken_at=moment)
     if text is not None:
         values.update(answer_enc=vault.encrypt(text, context=DISPUTE_ANSWER), answered_at=moment)
     won = conn.execute(

@@ -129,7 +129,6 @@ def _hold_page(
         values=values or {},
         resolutions=[r.value for r in Resolution],
         local=lambda m: local(m, web.forbear.settings.lender_timezone),
-        me=principal.as_actor().name,
     )
 
 
