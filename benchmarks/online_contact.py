@@ -119,22 +119,63 @@ def cli(env: dict[str, str], *args: str) -> str:
     return proc.stdout
 
 
-def build_book(env: dict[str, str], borrowers: int, *, models: bool) -> tuple[str, float]:
-    """The demo book and an agent's API token; returns the token and the build seconds."""
-    t0 = time.perf_counter()
-    cli(
-        env,
-        "demo",
-        "--borrowers",
-        str(borrowers),
-        "--as-of",
-        DAY.isoformat(),
-        "--no-run",
-        "--models" if models else "--no-models",
-        "--no-staff",
+# ``forbear`` commands one after the other in one process (``--smoke``: one start of the
+# application instead of three); a record separator line after each command's output
+_IN_ONE_PROCESS = """
+import json, sys
+from forbear.cli import main
+for args in json.loads(sys.argv[1]):
+    sys.argv = ["forbear", *args]
+    try:
+        main()
+    except SystemExit as exit_:
+        if exit_.code not in (None, 0):
+            raise
+    print("\\x1e", flush=True)
+"""
+
+
+def cli_in_one_process(env: dict[str, str], commands: list[list[str]]) -> list[str]:
+    """Each command's stdout, the commands run in order in one ``forbear`` process."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _IN_ONE_PROCESS, json.dumps(commands)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
     )
-    cli(env, "staff", "add", "bench.agent", "--role", "agent", "--agent", "zh-001", "--no-password")
-    out = cli(env, "staff", "token", "bench.agent", "--name", "online-contact-benchmark")
+    if proc.returncode != 0:
+        names = ", ".join(" ".join(c[:2]) for c in commands)
+        raise RuntimeError(f"forbear ({names}) failed:\n{proc.stderr[-3000:]}")
+    return proc.stdout.split("\x1e\n")[: len(commands)]
+
+
+def build_book(
+    env: dict[str, str], borrowers: int, *, models: bool, one_process: bool = False
+) -> tuple[str, float]:
+    """The demo book and an agent's API token; returns the token and the build seconds.
+    ``one_process``: the three commands in one process (the smoke mode)."""
+    t0 = time.perf_counter()
+    commands = [
+        [
+            "demo",
+            "--borrowers",
+            str(borrowers),
+            "--as-of",
+            DAY.isoformat(),
+            "--no-run",
+            "--models" if models else "--no-models",
+            "--no-staff",
+        ],
+        ["staff", "add", "bench.agent", "--role", "agent", "--agent", "zh-001", "--no-password"],
+        ["staff", "token", "bench.agent", "--name", "online-contact-benchmark"],
+    ]
+    if one_process:
+        out = cli_in_one_process(env, commands)[-1]
+    else:
+        out = [cli(env, *command) for command in commands][-1]
     found = re.search(r"fbr_\S+", out)
     if found is None:
         raise RuntimeError("forbear staff token printed no token")
@@ -519,7 +560,7 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str,
     try:
         env = forbear_env(data_dir, url)
         print(f"[{backend}] building a demo book of {args.borrowers:,} borrowers ...", flush=True)
-        token, built_s = build_book(env, args.borrowers, models=args.models)
+        token, built_s = build_book(env, args.borrowers, models=args.models, one_process=args.smoke)
         db_url = url or f"sqlite:///{(data_dir / 'forbear.db').resolve()}"
         hot, every = pick_loans(db_url, args.hot, args.seed)
         print(
@@ -736,7 +777,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20260310)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", type=Path, help="keep the data and app logs here")
-    parser.add_argument("--smoke", action="store_true", help="60 borrowers, 1 and 8 clients, 3 s")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="60 borrowers, 1 and 8 clients, 3 s; the book's commands in one process",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.borrowers, args.seconds, args.concurrency = 60, 3.0, "1,8"
