@@ -34,10 +34,9 @@ class BookDay:
 
 
 def load_scoring() -> None:
-    """Import the scoring use cases (the book models: scikit-learn, pandas; a second or
-    more), which steps 2-3 need. Imported here rather than with this module, so that the
-    daily run loads them while its snapshot reader starts, and a run without active book
-    models could skip them."""
+    """Import the scoring use cases, which steps 2-3 need, while the snapshot reader
+    starts. (scikit-learn, which a propensity model's estimator needs, is imported later,
+    beside the reading and the ledger: :func:`forbear.services.models.warm_up`.)"""
     import forbear.services.models  # noqa: F401
 
 
@@ -58,6 +57,7 @@ def compute_book(conn: Connection, as_of: date) -> BookDay:
 
     head = book.read_head(conn, as_of)
     scoring = models.has_active_book_model(conn)
+    warmup = models.warm_up(conn) if scoring else None  # beside the reading and the ledger
     states: list[pl.DataFrame] = []
     features: list[pl.DataFrame] = []
     days = (
@@ -76,7 +76,7 @@ def compute_book(conn: Connection, as_of: date) -> BookDay:
     if scoring:
         whole = models.whole_book(features, borrowers)
         try:
-            scores = models.book_scores(conn, as_of, features=whole)
+            scores = models.book_scores(conn, as_of, features=whole, warmup=warmup)
         except NotFound:
             scores = None
     return BookDay(pl.concat(states).sort("loan_id"), scores, borrowers)

@@ -36,7 +36,11 @@ from forbear.domain.scoring.features import (
     features_at,
     settlements_from,
 )
-from forbear.domain.scoring.propensity import predict_propensity, train_propensity
+from forbear.domain.scoring.propensity import (
+    load_estimator,
+    predict_propensity,
+    train_propensity,
+)
 from forbear.domain.scoring.targets import (
     BOOK_KINDS,
     DEFAULT_WINDOW_DAYS,
@@ -413,15 +417,21 @@ def score_book(conn: Connection, as_of: date) -> dict[str, int]:
 
 
 def book_scores(
-    conn: Connection, as_of: date, *, features: pl.DataFrame | None = None
+    conn: Connection,
+    as_of: date,
+    *,
+    features: pl.DataFrame | None = None,
+    warmup: Warmup | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Each active book model's scores of every active loan as of ``as_of``, by kind;
     reads only (the daily run scores on a read-only snapshot, then stores them in a
     short write with :func:`store_scores`). The daily run passes the ``features`` it
     computed from its own ledger run (:func:`day_features`, :func:`whole_book`) instead
     of reading the book and running the ledger again: the same features (a test checks
-    it)."""
-    active = _active(conn)
+    it), and its :class:`Warmup` (the active models it read, their estimators loaded)."""
+    if warmup is not None:
+        warmup.wait()
+    active = _active(conn) if warmup is None else warmup.active
     if not active:
         raise NotFound("active book model", "behaviour, early_warning or propensity")
     feats = features
@@ -435,6 +445,43 @@ def book_scores(
         )
         for version_id, kind, artefact in active
     }
+
+
+class Warmup:
+    """The estimators of the active non-scorecard book models (propensity), unpickled on a
+    thread of their own: unpickling imports scikit-learn and SciPy (about a thousand
+    modules, a second or more of CPU), which the daily run does beside its reading and its
+    ledger, which spend their time outside the GIL (SQLite, Arrow, Polars), instead of
+    before them. :meth:`wait` before scoring; scoring then finds the estimators in
+    :func:`~forbear.domain.scoring.propensity.load_estimator`'s cache."""
+
+    def __init__(self, active: list[tuple[int, ModelKind, Artefact]]) -> None:
+        import threading
+
+        self.active = active  # what book_scores scores (read once)
+        estimated = [a for _, _, a in active if not a.is_scorecard and a.estimator_b64]
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._load, args=(estimated,), name="model-warmup", daemon=True
+        )
+        self._thread.start()
+
+    def _load(self, artefacts: list[Artefact]) -> None:
+        try:
+            for artefact in artefacts:
+                load_estimator(artefact)
+        except BaseException as exc:  # raised again by wait(), in the caller's thread
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def warm_up(conn: Connection) -> Warmup:
+    """Start unpickling the active book models' estimators (see :class:`Warmup`)."""
+    return Warmup(_active(conn))
 
 
 def has_active_book_model(conn: Connection) -> bool:

@@ -9,13 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
 
 from forbear.domain.errors import ValidationError
 
 
 def discrimination(y: np.ndarray[Any, Any], score: np.ndarray[Any, Any]) -> dict[str, float]:
     """``{"auc", "ks", "gini"}`` of ``score`` against the bad flag ``y``."""
+    # imported here: scoring the book needs no metrics, and scikit-learn takes a second
+    # or more to import (the daily run imports it beside its ledger, see
+    # :func:`forbear.services.models.warm_up`)
+    from sklearn.metrics import roc_auc_score, roc_curve
+
     y = np.asarray(y)
     if len(np.unique(y)) != 2:
         raise ValidationError("target", "AUC and KS need both goods and bads")
