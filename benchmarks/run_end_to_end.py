@@ -8,11 +8,16 @@ Run from the repository root::
     .venv/bin/python benchmarks/run_end_to_end.py --smoke            # a tiny book (tests)
     .venv/bin/python benchmarks/run_end_to_end.py --baseline-src /path/to/old/src
 
-For each size a demo book is built once with ``forbear demo --no-run`` (synthetic
-borrowers through the real import path, collection history, and the three book models;
-models are trained only up to ``--models-up-to`` borrowers, bigger books get the models
-of the smallest book of the run) and cached under ``benchmarks/.data/`` (gitignored).
-Every measured run starts from a fresh copy of that book:
+For each size up to ``--build-up-to`` borrowers (100,000) a demo book is built once with
+``forbear demo --no-run`` (synthetic borrowers through the real import path, collection
+history, and the three book models; models are trained only up to ``--models-up-to``
+borrowers, bigger books get the models of the smallest book of the run) and cached under
+``benchmarks/.data/`` (gitignored). A bigger size (1,000,000) is the largest built book
+whose size divides it, copied that many times over inside PostgreSQL under fresh ids
+(``benchmarks/_replicate.py``: building it through the import path would take hours
+here); it runs on PostgreSQL only, and its decisions are not compared (capacity and the
+experiment arms see other loans). Every measured run starts from a fresh copy of the
+book:
 
 - **run (sqlite)**: ``forbear run --as-of`` on the embedded database;
 - **run (postgresql)**: the same book copied into a throwaway PostgreSQL database
@@ -56,6 +61,7 @@ SEED = 20261129
 DEFAULT_SIZES = (100_000, 1_000_000)
 SMOKE_SIZE = 300
 MODELS_UP_TO = 200_000
+BUILD_UP_TO = 100_000
 PG_URL = "postgresql://postgres@127.0.0.1:5432/"
 TARGETS = {  # (size, backend) -> seconds; issue 12
     (100_000, "sqlite"): 6.0,
@@ -319,12 +325,14 @@ with forbear.engine.connect() as conn, conn.begin():
 """
 
 
-def kernel_floor(size: int, data_dir: Path, logs: Path, work: Path) -> Measured:
+def kernel_floor(
+    size: int, data_dir: Path, logs: Path, work: Path, url: str | None = None
+) -> Measured:
     root = work / f"export-{size}"
     shutil.rmtree(root, ignore_errors=True)
     exported = subprocess.run(
         [sys.executable, "-c", EXPORT, AS_OF, str(root)],
-        env=_env(data_dir),
+        env=_env(data_dir, url),
         capture_output=True,
         text=True,
         check=False,
@@ -358,6 +366,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=os.environ.get("FORBEAR_BENCH_PG_URL", PG_URL))
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--models-up-to", type=int, default=MODELS_UP_TO)
+    parser.add_argument(
+        "--build-up-to",
+        type=int,
+        default=BUILD_UP_TO,
+        help="bigger sizes are copies of a built book, in PostgreSQL",
+    )
     parser.add_argument("--baseline-src", type=Path, help="another checkout's src directory")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
@@ -373,8 +387,13 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         logs = work / "logs"
         logs.mkdir()
+        built: dict[int, Path] = {}
         for size in sorted(sizes):
+            if size > args.build_up_to:
+                results += replicated_runs(size, built, args.pg_url, logs, work)
+                continue
             book = ensure_book(size, args.cache, models_from, args.models_up_to)
+            built[size] = book
             models_from = models_from or book
             reference = None
             if args.baseline_src is not None:
@@ -415,6 +434,41 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     return 0 if all(r.ok for r in results) else 1
+
+
+def replicated_runs(
+    size: int, built: dict[int, Path], admin_url: str, logs: Path, work: Path
+) -> list[Measured]:
+    """``forbear run`` on PostgreSQL over the largest built book copied ``size / base``
+    times (:mod:`_replicate`), and the kernel on the same book as the floor."""
+    from _replicate import replicate
+    from forbear.store.db import make_engine
+
+    bases = [b for b in sorted(built) if size % b == 0]
+    if not bases:
+        raise SystemExit(f"--sizes {size}: no built book divides it (built: {sorted(built)})")
+    base = bases[-1]
+    url = load_postgres(built[base], admin_url, work)
+    try:
+        started = time.perf_counter()
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            rows = replicate(conn, size // base)
+        engine.dispose()
+        print(
+            f"  {base:,} borrowers copied {size // base}x in PostgreSQL in "
+            f"{time.perf_counter() - started:,.0f} s: "
+            + ", ".join(f"{n} {c:,}" for n, c in rows.items() if c),
+            flush=True,
+        )
+        data = fresh_copy(built[base], work / "run-replicated")
+        m = run_forbear(size, "postgresql", data, url, None, "run", logs)
+        if m.ok:
+            m.decisions = decisions_of(data, url).height
+            m.note = f"{size // base} copies of the {base:,} book"
+        return [m, kernel_floor(size, data, logs, work, url)]
+    finally:
+        drop_postgres(url, admin_url)
 
 
 def _pg_reachable(url: str) -> bool:
