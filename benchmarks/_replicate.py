@@ -1,6 +1,6 @@
-"""A big PostgreSQL book made from a smaller one: every borrower's rows copied ``factor - 1``
-more times under fresh ids, inside PostgreSQL (``INSERT ... SELECT``), for
-``benchmarks/run_end_to_end.py``.
+"""A big book made from a smaller one: every borrower's rows copied ``factor - 1`` more
+times under fresh ids, inside the database (``INSERT ... SELECT``; PostgreSQL or
+SQLite), for ``benchmarks/run_end_to_end.py``.
 
 Building a demo book through the real import path costs about a CPU second per 60
 borrowers here (the 100,000-borrower book took 25 minutes at load 10), so a
@@ -106,7 +106,10 @@ def replicate(conn: Connection, factor: int) -> dict[str, int]:
     spans = _spans(conn, tables)
     # the copies' references are the originals' shifted: no need to check each of some
     # thirty million foreign keys one row at a time (a superuser setting; benchmark only)
-    conn.execute(text("SET LOCAL session_replication_role = replica"))
+    # (SQLite: a plain connection does not check foreign keys; the caller opens one)
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
     for table in tables:
         columns = ", ".join(f'"{c.name}"' for c in table.columns)
         for k in range(1, factor):
@@ -118,8 +121,8 @@ def replicate(conn: Connection, factor: int) -> dict[str, int]:
                     + _original_rows(table, spans)
                 )
             )
-    for table in tables:  # sequences past the copies' ids
-        if table.name in spans:
+    for table in tables:  # sequences past the copies' ids (SQLite takes max(id) + 1)
+        if postgres and table.name in spans:
             conn.execute(
                 text(
                     f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "

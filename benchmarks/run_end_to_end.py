@@ -12,12 +12,12 @@ For each size up to ``--build-up-to`` borrowers (100,000) a demo book is built o
 ``forbear demo --no-run`` (synthetic borrowers through the real import path, collection
 history, and the three book models; models are trained only up to ``--models-up-to``
 borrowers, bigger books get the models of the smallest book of the run) and cached under
-``benchmarks/.data/`` (gitignored). A bigger size (1,000,000) is the largest built book
-whose size divides it, copied that many times over inside PostgreSQL under fresh ids
-(``benchmarks/_replicate.py``: building it through the import path would take hours
-here); it runs on PostgreSQL only, and its decisions are not compared (capacity and the
-experiment arms see other loans). Every measured run starts from a fresh copy of the
-book:
+``benchmarks/.data/`` (gitignored). A bigger size is the largest built book whose size
+divides it, copied that many times over under fresh ids (``benchmarks/_replicate.py``:
+building it through the import path would take hours here): a cached SQLite copy, and
+for PostgreSQL copies made inside the server. A copied book's decisions are not compared
+with a smaller book's (capacity and the experiment arms see other loans). Every measured
+run starts from a fresh copy of the book:
 
 - **run (sqlite)**: ``forbear run --as-of`` on the embedded database;
 - **run (postgresql)**: the same book copied into a throwaway PostgreSQL database
@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         built: dict[int, Path] = {}
         for size in sorted(sizes):
             if size > args.build_up_to:
-                results += replicated_runs(size, built, args.pg_url, logs, work)
+                results += replicated_runs(size, built, backends, args, logs, work)
                 continue
             book = ensure_book(size, args.cache, models_from, args.models_up_to)
             built[size] = book
@@ -436,11 +436,44 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def replicated_book(size: int, base: int, book: Path, cache: Path) -> Path:
+    """The SQLite book of ``size`` borrowers: ``book`` (of ``base``) copied ``size / base``
+    times (:mod:`_replicate`), cached like a built one."""
+    from sqlalchemy import create_engine
+
+    from _replicate import replicate
+
+    target = cache / f"book-{size}-{AS_OF}-copies-of-{base}"
+    if (target / "done").exists():
+        return target
+    fresh_copy(book, target)
+    (target / "done").unlink(missing_ok=True)
+    started = time.perf_counter()
+    engine = create_engine(f"sqlite:///{target / 'forbear.db'}")  # plain: no FK checks
+    with engine.begin() as conn:
+        replicate(conn, size // base)
+    engine.dispose()
+    _checkpoint(target / "forbear.db")
+    (target / "done").write_text(f"{time.perf_counter() - started:.0f} s\n")
+    print(
+        f"  {base:,} borrowers copied {size // base}x (SQLite) in "
+        f"{time.perf_counter() - started:,.0f} s",
+        flush=True,
+    )
+    return target
+
+
 def replicated_runs(
-    size: int, built: dict[int, Path], admin_url: str, logs: Path, work: Path
+    size: int,
+    built: dict[int, Path],
+    backends: list[str],
+    args: argparse.Namespace,
+    logs: Path,
+    work: Path,
 ) -> list[Measured]:
-    """``forbear run`` on PostgreSQL over the largest built book copied ``size / base``
-    times (:mod:`_replicate`), and the kernel on the same book as the floor."""
+    """``forbear run`` over the largest built book whose size divides ``size``, copied
+    ``size / base`` times (:mod:`_replicate`): on SQLite from a cached copy, on
+    PostgreSQL copied inside the server; the kernel on the same book as the floor."""
     from _replicate import replicate
     from forbear.store.db import make_engine
 
@@ -448,27 +481,38 @@ def replicated_runs(
     if not bases:
         raise SystemExit(f"--sizes {size}: no built book divides it (built: {sorted(built)})")
     base = bases[-1]
-    url = load_postgres(built[base], admin_url, work)
-    try:
-        started = time.perf_counter()
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            rows = replicate(conn, size // base)
-        engine.dispose()
-        print(
-            f"  {base:,} borrowers copied {size // base}x in PostgreSQL in "
-            f"{time.perf_counter() - started:,.0f} s: "
-            + ", ".join(f"{n} {c:,}" for n, c in rows.items() if c),
-            flush=True,
-        )
-        data = fresh_copy(built[base], work / "run-replicated")
-        m = run_forbear(size, "postgresql", data, url, None, "run", logs)
+    note = f"{size // base} copies of the {base:,} book"
+    results: list[Measured] = []
+    if "sqlite" in backends:
+        book = replicated_book(size, base, built[base], args.cache)
+        data = fresh_copy(book, work / "run-sqlite")
+        m = run_forbear(size, "sqlite", data, None, None, "run", logs)
         if m.ok:
-            m.decisions = decisions_of(data, url).height
-            m.note = f"{size // base} copies of the {base:,} book"
-        return [m, kernel_floor(size, data, logs, work, url)]
-    finally:
-        drop_postgres(url, admin_url)
+            m.decisions, m.note = decisions_of(data, None).height, note
+        results += [m, kernel_floor(size, data, logs, work)]
+    if "postgresql" in backends:
+        url = load_postgres(built[base], args.pg_url, work)
+        try:
+            started = time.perf_counter()
+            engine = make_engine(url)
+            with engine.begin() as conn:
+                replicate(conn, size // base)
+            engine.dispose()
+            print(
+                f"  {base:,} borrowers copied {size // base}x in PostgreSQL in "
+                f"{time.perf_counter() - started:,.0f} s",
+                flush=True,
+            )
+            data = fresh_copy(built[base], work / "run-postgresql")
+            m = run_forbear(size, "postgresql", data, url, None, "run", logs)
+            if m.ok:
+                m.decisions, m.note = decisions_of(data, url).height, note
+            results += [m]
+            if "sqlite" not in backends:
+                results.append(kernel_floor(size, data, logs, work, url))
+        finally:
+            drop_postgres(url, args.pg_url)
+    return results
 
 
 def _pg_reachable(url: str) -> bool:
