@@ -230,8 +230,10 @@ def scalar_book(
 
 
 def vectorised_book(
-    book: dict[str, Any], as_of: date | None = None
+    book: dict[str, Any], as_of: date | None = None, *, small: int = 0
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`account_states` over ``book``: the vectorised path whatever the book's size
+    unless ``small`` lets a small book take the scalar one."""
     from forbear.domain.ledger import account_states, products_frame
 
     result = account_states(
@@ -240,6 +242,7 @@ def vectorised_book(
         instalments_frame(book["instalments"]).lazy(),
         payments_frame(book["payments"]).lazy(),
         book["as_of"] if as_of is None else as_of,
+        small=small,
     )
     return result.states.collect(), result.allocations.collect()
 

@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal
 from forbear.domain.errors import ValidationError
 from forbear.domain.ledger import (
     DEFAULT_BUCKETS,
+    SMALL_BOOK,
     BucketScheme,
     Payment,
     account_states,
@@ -101,7 +102,8 @@ def test_loans_starting_after_as_of_are_left_out_of_the_book():
     assert allocations.is_empty()
 
 
-def test_the_vectorised_book_returns_exactly_the_contract_columns():
+@pytest.mark.parametrize("small", [0, SMALL_BOOK], ids=["vectorised", "scalar"])
+def test_the_vectorised_book_returns_exactly_the_contract_columns(small: int):
     loan, product = make_loan(), make_product()
     result = account_states(
         loans_frame([loan]).lazy(),
@@ -109,12 +111,14 @@ def test_the_vectorised_book_returns_exactly_the_contract_columns():
         instalments_frame(build_schedule(loan, product)).lazy(),
         payments_frame([Payment(1, 1, date(2024, 2, 15), 1_100_16)]).lazy(),
         date(2024, 4, 1),
+        small=small,
     )
     assert result.states.collect().schema == pl.Schema(STATES)
     assert result.allocations.collect().schema == pl.Schema(ALLOCATIONS)
 
 
-def test_a_custom_bucket_scheme_is_used_by_both_paths():
+@pytest.mark.parametrize("small", [0, SMALL_BOOK], ids=["vectorised", "scalar"])
+def test_a_custom_bucket_scheme_is_used_by_both_paths(small: int):
     scheme = BucketScheme(edges=(0, 7), labels=("current", "early", "late"))
     loan, product = make_loan(), make_product()
     schedule = build_schedule(loan, product)
@@ -127,6 +131,7 @@ def test_a_custom_bucket_scheme_is_used_by_both_paths():
         payments_frame([]).lazy(),
         as_of,
         scheme,
+        small=small,
     ).states.collect()
     assert states["bucket"].to_list() == ["late"]
 
@@ -229,6 +234,22 @@ def test_a_loan_naming_an_unknown_product_is_refused_not_dropped():
             payments_frame([]).lazy(),
             date(2024, 6, 1),
         )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(book=books_st(max_loans=12))
+def test_a_small_book_through_the_scalar_path_equals_the_vectorised_path(
+    book: dict[str, Any],
+) -> None:
+    """The small-book path (:data:`SMALL_BOOK`: one borrower's situation, the plan
+    checks) gives the vectorised path's states and allocations, integer for integer."""
+    states, allocations = vectorised_book(book)
+    small_states, small_allocations = vectorised_book(book, small=SMALL_BOOK)
+    assert_frame_equal(states, small_states)
+    order = ["loan_id", "payment_id", "seq", "component"]
+    assert_frame_equal(
+        allocations.sort(order, nulls_last=True), small_allocations.sort(order, nulls_last=True)
+    )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
