@@ -1,4 +1,5 @@
-"""Shared test factories only; database fixtures live in tests/integration/conftest.py."""
+"""Shared test factories, and the run's template databases (tests/databases.py) dropped
+at its end; database fixtures live in tests/integration/conftest.py."""
 
 from __future__ import annotations
 
