@@ -8,8 +8,12 @@ dates in the lender's zone):
   :data:`DEFAULT_RANGE_DAYS` before its date, where the page's default range starts), so
   a request reads figures and runs no ledger. Only for a date without a snapshot is the
   ledger run in memory (seconds on a big book; a read never writes);
-- **recovery rate** = payments received on ``start < paid_on <= end`` by accounts
-  overdue at start ÷ their overdue amount at start;
+- **recovery rate** = what accounts overdue at start paid towards that overdue amount
+  (each account's payments on ``start < paid_on <= end``, counted up to its overdue
+  amount at start) ÷ their overdue amount at start: at most 100%. **Collected** is all
+  those accounts paid in the range, which also pays instalments falling due in the range
+  and early repayments: it can exceed the overdue amount (the dashboard once showed
+  "recovery 106.8%" on 27 accounts by dividing it by the overdue amount);
 - **cure rate** = accounts overdue at start that are current (0 days past due) or paid
   off at end ÷ accounts overdue at start;
 - **roll-forward rate** = accounts overdue at start in a worse bucket (or written off) at
@@ -28,11 +32,25 @@ dates in the lender's zone):
 - each figure by strategy **arm** and by **team**: an account's arm and team are those of
   its latest decision of the range (``decisions``; team: the latest one with a team).
 
-A rate whose denominator is zero is null (no data), never 0.
+A rate whose denominator is zero is null (no data), never 0. Every rate comes with its
+``n`` (the denominator: accounts, attempts or promises) and a 95% confidence interval:
+Wilson's score interval for the proportions (cure, roll-forward, contact, right-party
+contact, promise kept; :func:`wilson`), and for the recovery rate, a ratio of amounts,
+the ratio estimator's normal interval with its linearised (delta-method) variance over
+accounts (:func:`ratio_interval`). A rate on fewer than :data:`SMALL_N` is flagged as a
+small sample: it is shown, but with its interval and a warning, never alone.
+
+The **per-agent view** (:func:`agents`) counts, for each staff member who made contact
+attempts in the range: attempts (allowed, made), active hours (clock hours of the
+lender's zone in which they made at least one attempt), attempts per active hour,
+conversations, right-party contacts (with the RPC rate and its interval), promises taken
+in the range, and the amount collected on those promises so far (``amount_paid``: the
+payments the promise-keeping rule credited to them).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -54,6 +72,7 @@ from forbear.services.runs import RunDay, RunSummary, capacity_use, latest_run, 
 from forbear.store import bulk
 from forbear.store import promises as promise_store
 from forbear.store.contacts import ContactAttempt
+from forbear.store.promises import Promise
 from forbear.store.runs import Decision
 
 GroupBy = Literal["arm", "team"]
@@ -69,6 +88,7 @@ METRICS: dict[str, pl.DataType] = {
     "overdue_accounts": pl.Int64(),
     "overdue_start": pl.Int64(),
     "collected": pl.Int64(),
+    "recovered": pl.Int64(),
     "recovery_rate": pl.Float64(),
     "cured": pl.Int64(),
     "cure_rate": pl.Float64(),
@@ -261,6 +281,9 @@ def figures(
         .with_columns(
             overdue_start=pl.when("overdue").then(pl.col("overdue_total")).otherwise(0),
             collected=pl.when("overdue").then(pl.col("collected")).otherwise(0),
+        )
+        .with_columns(
+            recovered=pl.min_horizontal("collected", "overdue_start"),
             cured=pl.col("overdue")
             & (
                 (pl.col("status_end") == "paid_off")
@@ -355,6 +378,8 @@ def metrics_of(found: Figures, start: date, end: date, group_by: GroupBy) -> pl.
                 "overdue_accounts": overdue.height,
                 "overdue_start": int(overdue["overdue_start"].sum()),
                 "collected": int(overdue["collected"].sum()),
+                "recovered": int(overdue["recovered"].sum()),
+                **_recovery_interval(overdue),
                 "cured": int(overdue["cured"].sum()),
                 "rolled_forward": int(overdue["rolled_forward"].sum()),
                 "attempts": allowed.height,
@@ -367,10 +392,11 @@ def metrics_of(found: Figures, start: date, end: date, group_by: GroupBy) -> pl.
             }
         )
     counts = {k: v for k, v in METRICS.items() if v != pl.Float64()}
+    counts |= {"recovery_low": pl.Float64(), "recovery_high": pl.Float64()}
     return (
         pl.DataFrame(rows, schema=counts)
         .with_columns(
-            recovery_rate=_rate("collected", "overdue_start"),
+            recovery_rate=_rate("recovered", "overdue_start"),
             cure_rate=_rate("cured", "overdue_accounts"),
             roll_forward_rate=_rate("rolled_forward", "overdue_accounts"),
             contact_rate=_rate("connected", "attempts"),
@@ -378,8 +404,195 @@ def metrics_of(found: Figures, start: date, end: date, group_by: GroupBy) -> pl.
             kept_rate=_rate("promises_kept", "promises_resolved"),
             complaints_per_10k=_rate("complaints", "complaint_contacts") * 10_000,
         )
-        .select(list(METRICS))
+        .pipe(with_intervals)
+        .select(*METRICS, *INTERVAL_COLUMNS)
     )
+
+
+# ----------------------------------------------------------------------- statistics
+
+Z95 = 1.959963984540054  # the 97.5th percentile of the normal distribution
+SMALL_N = 30  # a rate on fewer cases than this is flagged as a small sample
+# rate -> (its numerator, its n); recovery is a ratio of amounts (see ratio_interval)
+PROPORTIONS: dict[str, tuple[str, str]] = {
+    "cure_rate": ("cured", "overdue_accounts"),
+    "roll_forward_rate": ("rolled_forward", "overdue_accounts"),
+    "contact_rate": ("connected", "attempts"),
+    "rpc_rate": ("right_party", "attempts"),
+    "kept_rate": ("promises_kept", "promises_resolved"),
+}
+RATE_N = {"recovery_rate": "overdue_accounts"} | {r: n for r, (_, n) in PROPORTIONS.items()}
+INTERVAL_COLUMNS = tuple(
+    f"{rate}_{part}" for rate in RATE_N for part in ("n", "low", "high", "small")
+)
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+    """Wilson's score interval for a proportion ``successes / n`` (None when ``n`` is 0).
+    Unlike the normal ("Wald") interval it stays inside [0, 1] and is sound for small
+    ``n`` and for proportions near 0 or 1 (Wilson 1927; Brown, Cai and DasGupta 2001)."""
+    if n <= 0:
+        return None
+    if not 0 <= successes <= n:
+        raise ValueError("successes must be between 0 and n")
+    p = successes / n
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    # exactly 0 (or 1) at the ends, as the formula gives without rounding
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
+
+
+def ratio_interval(paid: list[int], owed: list[int], z: float = Z95) -> tuple[float, float] | None:
+    """A 95% interval for ``sum(paid) / sum(owed)`` over accounts (the ratio estimator,
+    with the linearised variance ``sum((paid_i - R owed_i)^2) / (n (n - 1) mean(owed)^2)``),
+    clipped to [0, 1]; None for fewer than 2 accounts or nothing owed."""
+    n = len(owed)
+    total = sum(owed)
+    if n < 2 or total <= 0:
+        return None
+    ratio = sum(paid) / total
+    mean = total / n
+    spread = sum((y - ratio * x) ** 2 for y, x in zip(paid, owed, strict=True)) / (n - 1)
+    half = z * math.sqrt(spread / n) / mean
+    return max(0.0, ratio - half), min(1.0, ratio + half)
+
+
+def _recovery_interval(overdue: pl.DataFrame) -> dict[str, float | None]:
+    found = ratio_interval(overdue["recovered"].to_list(), overdue["overdue_start"].to_list())
+    return {
+        "recovery_low": None if found is None else found[0],
+        "recovery_high": None if found is None else found[1],
+    }
+
+
+def with_intervals(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each rate's ``_n``, ``_low``, ``_high`` (95%) and ``_small`` (n < :data:`SMALL_N`)."""
+    columns: dict[str, list[object]] = {}
+    rows = frame.to_dicts()
+    for rate, n_column in RATE_N.items():
+        ns = [int(r[n_column]) for r in rows]
+        if rate == "recovery_rate":
+            bounds = [
+                None if r["recovery_low"] is None else (r["recovery_low"], r["recovery_high"])
+                for r in rows
+            ]
+        else:
+            hits = PROPORTIONS[rate][0]
+            bounds = [wilson(int(r[hits]), n) for r, n in zip(rows, ns, strict=True)]
+        columns[f"{rate}_n"] = ns  # type: ignore[assignment]
+        columns[f"{rate}_low"] = [None if b is None else b[0] for b in bounds]
+        columns[f"{rate}_high"] = [None if b is None else b[1] for b in bounds]
+        columns[f"{rate}_small"] = [0 < n < SMALL_N for n in ns]
+    added = pl.DataFrame(
+        columns,
+        schema={
+            name: pl.Int64
+            if name.endswith("_n")
+            else pl.Boolean
+            if name.endswith("_small")
+            else pl.Float64
+            for name in columns
+        },
+    )
+    return pl.concat([frame, added], how="horizontal")
+
+
+# ----------------------------------------------------------------------- agents
+
+AGENTS: dict[str, pl.DataType] = {
+    "agent": pl.String(),
+    "attempts": pl.Int64(),
+    "active_hours": pl.Int64(),
+    "attempts_per_hour": pl.Float64(),
+    "connected": pl.Int64(),
+    "right_party": pl.Int64(),
+    "rpc_rate": pl.Float64(),
+    "rpc_low": pl.Float64(),
+    "rpc_high": pl.Float64(),
+    "rpc_small": pl.Boolean(),
+    "promises": pl.Int64(),
+    "promises_kept": pl.Int64(),
+    "collected": pl.Int64(),
+}
+
+
+def agents(conn: Connection, start: date, end: date, *, zone: ZoneInfo) -> pl.DataFrame:
+    """The per-agent view of ``start..end`` (the module docstring), busiest first."""
+    check_range(start, end)
+    low, high = _utc_bounds(start, end, zone)
+    rows = conn.execute(
+        select(
+            ContactAttempt.actor, ContactAttempt.at, ContactAttempt.outcome, ContactAttempt.party
+        ).where(
+            ContactAttempt.at >= low,
+            ContactAttempt.at < high,
+            ContactAttempt.allowed.is_(True),
+            ContactAttempt.actor.not_like("system:%"),
+        )
+    ).all()
+    made = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "agent": pl.String,
+            "at": pl.Datetime("us", "UTC"),
+            "outcome": pl.String,
+            "party": pl.String,
+        },
+        orient="row",
+    )
+    work = made.group_by("agent").agg(
+        pl.len().cast(pl.Int64).alias("attempts"),
+        pl.col("at")
+        .dt.convert_time_zone(str(zone))
+        .dt.truncate("1h")
+        .n_unique()
+        .cast(pl.Int64)
+        .alias("active_hours"),
+        (pl.col("outcome") == Outcome.CONNECTED.value).sum().cast(pl.Int64).alias("connected"),
+        ((pl.col("outcome") == Outcome.CONNECTED.value) & (pl.col("party") == Party.DEBTOR.value))
+        .sum()
+        .cast(pl.Int64)
+        .alias("right_party"),
+    )
+    taken = conn.execute(
+        select(Promise.taken_by, Promise.status, Promise.amount_paid).where(
+            Promise.taken_on > start, Promise.taken_on <= end
+        )
+    ).all()
+    promised = (
+        pl.DataFrame(
+            [tuple(r) for r in taken],
+            schema={"agent": pl.String, "status": pl.String, "amount_paid": pl.Int64},
+            orient="row",
+        )
+        .group_by("agent")
+        .agg(
+            pl.len().cast(pl.Int64).alias("promises"),
+            (pl.col("status") == "kept").sum().cast(pl.Int64).alias("promises_kept"),
+            pl.col("amount_paid").sum().cast(pl.Int64).alias("collected"),
+        )
+    )
+    joined = (
+        work.join(promised, on="agent", how="left")
+        .with_columns(
+            pl.col("promises", "promises_kept", "collected").fill_null(0),
+            attempts_per_hour=pl.col("attempts") / pl.col("active_hours"),
+            rpc_rate=_rate("right_party", "attempts"),
+        )
+        .sort(["attempts", "agent"], descending=[True, False])
+    )
+    bounds = [
+        wilson(int(r), int(n))
+        for r, n in zip(joined["right_party"], joined["attempts"], strict=True)
+    ]
+    return joined.with_columns(
+        rpc_low=pl.Series([None if b is None else b[0] for b in bounds], dtype=pl.Float64),
+        rpc_high=pl.Series([None if b is None else b[1] for b in bounds], dtype=pl.Float64),
+        rpc_small=pl.col("attempts") < SMALL_N,
+    ).select(list(AGENTS))
 
 
 def blocked_by_rule(conn: Connection, start: date, end: date, *, zone: ZoneInfo) -> pl.DataFrame:
@@ -427,6 +640,7 @@ class View:
     satisfaction: pl.DataFrame
     collected_by_day: pl.DataFrame
     outreach: pl.DataFrame  # the outbox by day and channel (services.outreach.counts)
+    agents: pl.DataFrame  # the per-agent view (AGENTS)
 
     @property
     def satisfaction_all(self) -> dict[str, Any]:
@@ -471,14 +685,19 @@ def view(conn: Connection, actor: Actor, start: date, end: date, *, zone: ZoneIn
         found.satisfaction,
         found.collected_by_day,
         by_channel_per_day(conn, start + timedelta(days=1), end),  # the range's days
+        agents(conn, start, end, zone=zone),
     )
 
 
 __all__ = [
+    "AGENTS",
     "ALL",
     "DEFAULT_RANGE_DAYS",
+    "INTERVAL_COLUMNS",
     "MAX_DAYS",
     "NONE",
+    "RATE_N",
+    "SMALL_N",
     "VIEWERS",
     "Figures",
     "RangeRefused",
@@ -486,6 +705,7 @@ __all__ = [
     "RunSummary",
     "View",
     "account_groups",
+    "agents",
     "blocked_by_rule",
     "capacity_use",
     "check_range",
@@ -494,7 +714,10 @@ __all__ = [
     "latest_run",
     "metrics",
     "metrics_of",
+    "ratio_interval",
     "require_viewer",
     "run_summary",
     "view",
+    "wilson",
+    "with_intervals",
 ]

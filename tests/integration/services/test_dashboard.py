@@ -485,3 +485,36 @@ def test_the_range_default_and_refusals(start: date | None, end: date | None, ke
     with pytest.raises(svc.RangeRefused) as refused:
         svc.date_range(start, end, today)
     assert refused.value.key == key
+
+
+def test_every_rate_has_its_n_and_interval_and_small_samples_are_flagged(
+    connection: Connection, book
+) -> None:
+    everyone = rows(svc.metrics(connection, START, END, "arm", zone=SHANGHAI))["all"]
+    # n is each rate's denominator; 3 overdue accounts and 5 attempts are small samples
+    assert (everyone["cure_rate_n"], everyone["rpc_rate_n"]) == (3, 5)
+    assert everyone["cure_rate_small"] and everyone["recovery_rate_small"]
+    low, high = svc.wilson(2, 3)  # type: ignore[misc]
+    assert (everyone["cure_rate_low"], everyone["cure_rate_high"]) == (low, high)
+    assert everyone["cure_rate_low"] < everyone["cure_rate"] < everyone["cure_rate_high"]
+    assert 0 <= everyone["recovery_rate_low"] <= everyone["recovery_rate"] <= 1
+    # recovery never passes 100%: each account counts up to its overdue amount at start
+    assert everyone["recovered"] <= everyone["overdue_start"]
+    assert everyone["recovery_rate"] == pytest.approx(
+        everyone["recovered"] / everyone["overdue_start"]
+    )
+
+
+def test_the_per_agent_view_counts_attempts_hours_contacts_and_promises(
+    connection: Connection, book
+) -> None:
+    agents = svc.agents(connection, START, END, zone=SHANGHAI)
+    assert agents["agent"].to_list() == ["agent:test"]
+    row = agents.row(0, named=True)
+    everyone = rows(svc.metrics(connection, START, END, "arm", zone=SHANGHAI))["all"]
+    assert (row["attempts"], row["right_party"]) == (everyone["attempts"], 2)
+    assert 1 <= row["active_hours"] <= row["attempts"]
+    assert row["attempts_per_hour"] == pytest.approx(row["attempts"] / row["active_hours"])
+    assert row["rpc_small"] and row["rpc_low"] <= row["rpc_rate"] <= row["rpc_high"]
+    assert row["promises"] >= row["promises_kept"] >= 0 and row["collected"] >= 0
+    assert svc.agents(connection, date(2025, 1, 1), date(2025, 2, 1), zone=SHANGHAI).height == 0

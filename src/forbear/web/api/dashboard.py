@@ -30,6 +30,16 @@ Rate = Annotated[
 ]
 
 
+class Interval(BaseModel):
+    """A rate's sample size and 95% confidence interval (Wilson's for proportions; the
+    ratio estimator's for the recovery rate)."""
+
+    n: int = Field(description="the rate's denominator: accounts, attempts or promises")
+    low: float | None = Field(examples=[0.12])
+    high: float | None = Field(examples=[0.31])
+    small: bool = Field(description=f"fewer than {svc.SMALL_N} cases: read with care")
+
+
 class GroupMetrics(BaseModel):
     group: str = Field(
         description="the arm or team; 'all' for the whole book, 'none' for accounts "
@@ -39,8 +49,15 @@ class GroupMetrics(BaseModel):
     accounts: int = Field(description="active accounts at the start", examples=[812])
     overdue_accounts: int = Field(description="of them overdue at the start", examples=[240])
     overdue_start: Money = Field(description="their overdue amount at the start")
-    collected: Money = Field(description="paid by them after the start up to the end")
-    recovery_rate: Rate = Field(examples=[0.18])
+    collected: Money = Field(
+        description="all they paid after the start up to the end (instalments falling due "
+        "and early repayments included)"
+    )
+    recovered: Money = Field(
+        description="what they paid towards their overdue amount at the start (each "
+        "account's payments up to its overdue amount): the recovery rate's numerator"
+    )
+    recovery_rate: Rate = Field(description="recovered ÷ overdue at the start", examples=[0.18])
     cured: int = Field(examples=[61])
     cure_rate: Rate = Field(examples=[0.25])
     rolled_forward: int = Field(examples=[40])
@@ -61,6 +78,23 @@ class GroupMetrics(BaseModel):
     complaints_per_10k: float | None = Field(
         description="complaints per 10,000 contacts; null without contacts", examples=[15.4]
     )
+    intervals: dict[str, Interval] = Field(
+        description="per rate (recovery_rate, cure_rate, ...): its n and 95% interval"
+    )
+
+
+class AgentRow(BaseModel):
+    agent: str = Field(examples=["web:agent1"])
+    attempts: int = Field(description="contact attempts made (allowed)", examples=[240])
+    active_hours: int = Field(description="clock hours with at least one attempt")
+    attempts_per_hour: float | None = Field(examples=[18.5])
+    connected: int
+    right_party: int = Field(description="conversations with the debtor")
+    rpc_rate: Rate
+    rpc_interval: Interval
+    promises: int = Field(description="promises taken in the range")
+    promises_kept: int
+    collected: Money = Field(description="paid so far on the promises they took")
 
 
 class DayCollected(BaseModel):
@@ -148,6 +182,7 @@ class Dashboard(BaseModel):
     outreach_by_channel: list[OutreachDay] = Field(
         description="outbox messages per day (after from, up to to) and channel, days with any"
     )
+    agents: list[AgentRow] = Field(description="the per-agent view of the range")
 
 
 def date_range(
@@ -170,7 +205,26 @@ def group_out(row: dict[str, Any]) -> GroupMetrics:
     values = dict(row)
     values["overdue_start"] = Money.of(row["overdue_start"])
     values["collected"] = Money.of(row["collected"])
+    values["recovered"] = Money.of(row["recovered"])
+    values["intervals"] = {
+        rate: Interval(
+            n=row[f"{rate}_n"],
+            low=row[f"{rate}_low"],
+            high=row[f"{rate}_high"],
+            small=row[f"{rate}_small"],
+        )
+        for rate in svc.RATE_N
+    }
     return GroupMetrics.model_validate(values)
+
+
+def agent_out(row: dict[str, Any]) -> AgentRow:
+    values = dict(row)
+    values["collected"] = Money.of(row["collected"])
+    values["rpc_interval"] = Interval(
+        n=row["attempts"], low=row["rpc_low"], high=row["rpc_high"], small=row["rpc_small"]
+    )
+    return AgentRow.model_validate(values)
 
 
 def roll_out(frame: pl.DataFrame) -> list[RollRow]:
@@ -225,4 +279,5 @@ def dashboard(
             for d, n, a in view.collected_by_day.iter_rows()
         ],
         outreach_by_channel=[OutreachDay.model_validate(r) for r in view.outreach.to_dicts()],
+        agents=[agent_out(r) for r in view.agents.to_dicts()],
     )

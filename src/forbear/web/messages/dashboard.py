@@ -15,6 +15,30 @@ ZH: dict[str, str] = {
         "所选期间没有数据：没有账户、联系记录、承诺、投诉、满意度回答或批处理。请选择其他日期。"
     ),
     "dashboard.rate_none": "无数据",
+    "dashboard.n": "n={n}",
+    "dashboard.ci": "95% 区间 {low}–{high}",
+    "dashboard.small_sample": "样本少于 {min}，仅供参考",
+    "dashboard.stats_note": (
+        "每个比率旁显示样本量 n 和 95% 置信区间：比例（治愈、迁徙、接通、本人接通、承诺兑现）"
+        "用 Wilson 区间；回收率是金额之比，用比率估计量的正态区间。"
+        "n 少于 {min} 的比率标为小样本。回收率 = 期初逾期账户在期间内偿还的期初逾期金额"
+        "（每户最多计到其期初逾期额）÷ 期初逾期金额，不超过 100%；"
+        "“期间回款”还包括期间新到期的分期和提前还款。"
+    ),
+    "dashboard.col.recovered": "收回期初逾期",
+    "dashboard.agents.title": "按催收员",
+    "dashboard.agents.intro": (
+        "{start} 至 {end}：拨打次数、有拨打的小时数、每小时拨打、本人接通、"
+        "期间内承诺及其回款（按承诺兑现规则计入该承诺的还款）。"
+    ),
+    "dashboard.agents.agent": "催收员",
+    "dashboard.agents.hours": "工作小时",
+    "dashboard.agents.per_hour": "每小时拨打",
+    "dashboard.agents.rpc": "本人接通",
+    "dashboard.agents.promises": "承诺",
+    "dashboard.agents.kept": "已兑现",
+    "dashboard.agents.collected": "承诺回款",
+    "dashboard.agents.none": "所选期间没有催收员的联系记录。",
     "dashboard.definitions": (
         "各指标的定义见 docs/dashboard.md；分母为零时显示“无数据”，而不是 0%。"
     ),
@@ -114,6 +138,33 @@ EN: dict[str, str] = {
         "or daily runs. Choose other dates."
     ),
     "dashboard.rate_none": "no data",
+    "dashboard.n": "n={n}",
+    "dashboard.ci": "95% interval {low}–{high}",
+    "dashboard.small_sample": "fewer than {min} cases: read with care",
+    "dashboard.stats_note": (
+        "Beside every rate: its sample size n and a 95% confidence interval, Wilson's for "
+        "the proportions (cure, roll-forward, contact, right-party contact, promise kept) "
+        "and the ratio estimator's normal interval for the recovery rate, a ratio of "
+        "amounts. A rate on fewer than {min} cases is flagged as a small sample. Recovery "
+        "= what accounts overdue at the start paid towards that overdue amount (each up to "
+        "its own) ÷ the overdue amount: never above 100%; 'collected' also counts "
+        "instalments falling due in the range and early repayments."
+    ),
+    "dashboard.col.recovered": "Recovered of overdue",
+    "dashboard.agents.title": "By agent",
+    "dashboard.agents.intro": (
+        "{start} to {end}: attempts made, hours with attempts, attempts per hour, "
+        "right-party contacts, promises taken and what was paid on them (as the "
+        "promise-keeping rule credits payments)."
+    ),
+    "dashboard.agents.agent": "Agent",
+    "dashboard.agents.hours": "Active hours",
+    "dashboard.agents.per_hour": "Attempts per hour",
+    "dashboard.agents.rpc": "Right-party contacts",
+    "dashboard.agents.promises": "Promises",
+    "dashboard.agents.kept": "Kept",
+    "dashboard.agents.collected": "Paid on promises",
+    "dashboard.agents.none": "No agent made contact attempts in the range.",
     "dashboard.definitions": (
         "Each figure is defined in docs/dashboard.md; a rate whose denominator is zero "
         "shows 'no data', not 0%."

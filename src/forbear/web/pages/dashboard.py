@@ -137,4 +137,6 @@ def dashboard_page(
         outreach=channel_totals(view.outreach),
         outreach_columns=DAY_COLUMNS,
         outreach_chart=outreach_chart(t, view.outreach),
+        agents=view.agents.to_dicts(),
+        small_n=svc.SMALL_N,
     )
