@@ -23,7 +23,7 @@ def test_an_agent_works_the_first_queue_item(page, server: Server) -> None:  # t
     assert page.locator("h1").inner_text() == "今日工作队列"
     first = page.locator("#queue a.open-account").first
     assert first.is_visible()
-    page.wait_for_selector("#queue-chart .main-svg")  # Plotly, served from the package
+    assert page.locator("#queue-chart dd").count() >= 1  # plain HTML bars: no Plotly here
     server.shot(page, "02-workbench")
 
     first.click()
@@ -52,7 +52,7 @@ def test_an_agent_works_the_first_queue_item(page, server: Server) -> None:  # t
     server.shot(page, "05-contact-allowed")
 
     page.check("#outcome-form input[value='promise']")
-    page.click("#outcome-form button[type=submit]")
+    page.click("#outcome-save")
     page.wait_for_selector("#outcome-saved")
     assert "承诺还款" in page.locator("#outcome-saved").inner_text()
     events = page.locator("#events").inner_text()
