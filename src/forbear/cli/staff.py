@@ -161,6 +161,31 @@ def staff_password(
     console.print(f"[green]✓[/] password of {username} changed", highlight=False)
 
 
+@app.command("role")
+def staff_role(
+    username: str,
+    role: Annotated[str, typer.Option("--role", help="the new role")],
+    agency: Annotated[
+        int | None, typer.Option("--agency", help="agency id (agency agents)")
+    ] = None,
+    buckets: Annotated[
+        list[str] | None, typer.Option("--bucket", help="a bucket the account sees (repeat)")
+    ] = None,
+    agent_ref: Annotated[str | None, typer.Option("--agent-ref", help="work queue id")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="team id")] = None,
+) -> None:
+    """Change an account's role and scope (its sessions end; the last admin stays)."""
+    from forbear.services import staff
+
+    forbear = open_app()
+    with forbear.transaction() as conn:
+        made = staff.change_role(
+            conn, username, role=role, actor=cli_actor(), now=_now(), agency_id=agency,
+            agent_ref=agent_ref, team_id=team, scope_buckets=buckets or [],
+        )  # fmt: skip
+    console.print(f"[green]✓[/] {made.username} is now {made.role}", highlight=False)
+
+
 @app.command("token")
 def staff_token(
     username: str,

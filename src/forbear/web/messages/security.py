@@ -77,7 +77,6 @@ ZH: dict[str, str] = {
     "rules.confidence.V2": "引自二手资料",
     "rules.confidence.P": "据转述",
     "rules.confidence.I": "本系统推断，需法务复核",
-    "rules.sep": "、",
     # the audit trail (issue 15, item 9)
     "audit.start": "起始日期",
     "audit.end": "截止日期",
@@ -85,7 +84,6 @@ ZH: dict[str, str] = {
     "audit.actor_hint": "用户名或其中一部分",
     "audit.export": "导出 CSV",
     "audit.seq": "序号",
-    "audit.colon": "：",
     "audit.actor.web": "网页",
     "audit.actor.api": "接口",
     "audit.actor.cli": "命令行",
@@ -243,7 +241,6 @@ EN: dict[str, str] = {
     "rules.confidence.V2": "quoted in a secondary source",
     "rules.confidence.P": "paraphrased",
     "rules.confidence.I": "our inference, needs legal review",
-    "rules.sep": ", ",
     # the audit trail (issue 15, item 9)
     "audit.start": "From",
     "audit.end": "To",
@@ -251,7 +248,6 @@ EN: dict[str, str] = {
     "audit.actor_hint": "A username or part of it",
     "audit.export": "Export CSV",
     "audit.seq": "Seq",
-    "audit.colon": ": ",
     "audit.actor.web": "web",
     "audit.actor.api": "API",
     "audit.actor.cli": "command line",

@@ -72,9 +72,8 @@ ZH: dict[str, str] = {
     "strategies.all": "同时满足：",
     "strategies.any": "满足其一：",
     "strategies.not": "不满足：",
-    "strategies.and": "；",
     "strategies.or": "；或 ",
-    "strategies.is_true": "{field}",
+    "strategies.is_true": "{field}：是",
     "strategies.is_false": "{field}：否",
     "strategies.op.>=": "{field}不少于 {value}",
     "strategies.op.<=": "{field}不超过 {value}",
@@ -84,7 +83,6 @@ ZH: dict[str, str] = {
     "strategies.op.!=": "{field}不为 {value}",
     "strategies.op.in": "{field}为 {value} 之一",
     "strategies.op.not in": "{field}不为 {value} 中任何一个",
-    "strategies.list_sep": "、",
     "strategies.field.dpd": "逾期天数",
     "strategies.field.days_to_due": "距下次到期天数",
     "strategies.field.outstanding": "剩余本金",
@@ -173,7 +171,7 @@ ZH: dict[str, str] = {
     "strategies.check_unreached": "没有账户进入的分群：{segments}",
     "strategies.check_overlaps": "条件重叠的分群（账户按顺序进入前一个）",
     "strategies.col.also": "同时满足的后续分群",
-    "strategies.no_arm": "—",
+    "strategies.no_arm": "无",
 }
 
 EN: dict[str, str] = {
@@ -251,7 +249,6 @@ EN: dict[str, str] = {
     "strategies.all": "all of: ",
     "strategies.any": "any of: ",
     "strategies.not": "not: ",
-    "strategies.and": "; ",
     "strategies.or": "; or ",
     "strategies.is_true": "{field}",
     "strategies.is_false": "{field}: no",
@@ -263,7 +260,6 @@ EN: dict[str, str] = {
     "strategies.op.!=": "{field} is not {value}",
     "strategies.op.in": "{field} is one of {value}",
     "strategies.op.not in": "{field} is none of {value}",
-    "strategies.list_sep": ", ",
     "strategies.field.dpd": "days past due",
     "strategies.field.days_to_due": "days to the next due date",
     "strategies.field.outstanding": "outstanding principal",

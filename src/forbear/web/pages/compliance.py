@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 from sqlalchemy import Connection
 
 from forbear.domain.compliance.config.compiled import Rule
@@ -84,6 +85,8 @@ def blocked(
 # ------------------------------------------------------------------------ rules in force
 
 _CHANNEL_ORDER = [c.value for c in Channel]
+SEP = {"zh-CN": "、", "en": ", "}  # between the items of a list, by language
+COLON = {"zh-CN": "：", "en": ": "}
 # the pack's English words in a rule's source, told in Chinese (ids and numbers stay)
 _SOURCE_ZH = [
     (re.compile(r"\barts?\. ([0-9][0-9, \-–]*[0-9])"), r"第\1条"),
@@ -126,7 +129,7 @@ def confidence_words(confidence: str, t: Translator) -> str:
 def param_words(rule: Rule, t: Translator) -> list[str]:
     """Each effective parameter of ``rule`` in words, in the reader's language."""
     p = rule.params
-    sep = t("rules.sep")
+    sep = SEP[t.lang]
 
     def channels(value: Any) -> str:
         chosen = sorted({str(c) for c in value}, key=lambda c: (_CHANNEL_ORDER.index(c), c))
@@ -226,13 +229,16 @@ def rules(request: Request, principal: Reader) -> Response:
 AUDIT_PREFIXES = ("web", "api", "cli", "portal", "system", "demo")
 
 
-def actor_words(name: str, t: Translator) -> str:
-    """``web:agent1`` as 「网页：agent1」, ``system:daily-run`` as 「系统：daily-run」."""
+def actor_words(name: str, t: Translator) -> Markup:
+    """``web:agent1`` as 「网页：agent1」, ``system:daily-run`` as 「系统：daily-run」; the
+    name itself is marked as not to be translated (a username, a process's name)."""
     prefix, _, rest = name.partition(":")
     if prefix in AUDIT_PREFIXES:
         label = t(f"audit.actor.{prefix}")
-        return f"{label}{t('audit.colon')}{rest}" if rest else label
-    return name
+        if not rest:
+            return Markup.escape(label)
+        return Markup('{}{}<span translate="no">{}</span>').format(label, COLON[t.lang], rest)
+    return Markup('<span translate="no">{}</span>').format(name)
 
 
 def _trail_filter(

@@ -33,6 +33,8 @@ Manager = Annotated[Principal, Depends(require_any("strategy.manage"))]
 Id = Annotated[int, Query(ge=1, le=MAX_ID)]
 MAX_BLOCKED = 0.3  # the CLI's default --max-blocked
 MONEY = frozenset({"outstanding", "overdue_total"})
+SEP = {"zh-CN": "、", "en": ", "}  # between the items of a list, by language
+AND = {"zh-CN": "；", "en": "; "}
 
 
 class _Rollback(Exception):
@@ -55,14 +57,14 @@ class Words:
         return self.t(key) if self.t.has(key) else code
 
     def names(self, group: str, codes: list[str]) -> str:
-        return self.t("strategies.list_sep").join(self.name(group, c) for c in codes)
+        return SEP[self.t.lang].join(self.name(group, c) for c in codes)
 
     def known(self, group: str, code: str) -> bool:
         return self.t.has(f"strategies.{group}.{code}")
 
     def value(self, field: str, value: Any) -> str:
         if isinstance(value, tuple):
-            return self.t("strategies.list_sep").join(self.value(field, v) for v in value)
+            return SEP[self.t.lang].join(self.value(field, v) for v in value)
         if field in MONEY and isinstance(value, int | float):
             return yuan(int(value))
         if field in ("propensity", "ew_pd") and isinstance(value, float):
@@ -84,7 +86,7 @@ class Words:
         assert isinstance(c, Node)
         if c.op == "not":
             return t("strategies.not") + self.condition(c.children[0])
-        joiner = t("strategies.and") if c.op == "all" else t("strategies.or")
+        joiner = AND[t.lang] if c.op == "all" else t("strategies.or")
         head = t("strategies.all") if c.op == "all" else t("strategies.any")
         return head + joiner.join(self.condition(k) for k in c.children)
 
@@ -106,12 +108,10 @@ class Words:
         t = self.t
         if not what:
             return t("strategies.nothing")
-        return t("strategies.list_sep").join(
-            t(f"strategies.stop.{getattr(w, 'value', w)!s}") for w in what
-        )
+        return SEP[self.t.lang].join(t(f"strategies.stop.{getattr(w, 'value', w)!s}") for w in what)
 
     def channels(self, codes: tuple[str, ...]) -> str:
-        return self.t("strategies.list_sep").join(self.t.label("channel", c) for c in codes)
+        return SEP[self.t.lang].join(self.t.label("channel", c) for c in codes)
 
 
 def _label(t: Translator, info: svc.StrategyInfo | None) -> str:
