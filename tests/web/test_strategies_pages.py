@@ -64,6 +64,9 @@ def test_a_supervisor_adds_compares_checks_and_activates(client, sign_in, db) ->
     assert "不再使用的渠道：电子邮件" in compared.text  # plan_offer lost its e-mail
     assert "逾期第 5 天：人工电话（跟进）" in compared.text  # m1_gentle's call moved
     assert 'data-segment="m1"' not in compared.text  # segments did not change
+    # the compare form's "shipped default" choice sends an empty id
+    from_default = boss.get("/strategies/compare", params={"a": "", "b": str(second)})
+    assert from_default.status_code == 200 and "内置默认策略" in from_default.text
     checked = boss.get("/strategies/check", params={"id": second})
     assert checked.status_code == 200 and 'id="check-verdict"' in checked.text
     assert "各分群的账户数" in checked.text

@@ -37,6 +37,19 @@ SEP = {"zh-CN": "、", "en": ", "}  # between the items of a list, by language
 AND = {"zh-CN": "；", "en": "; "}
 
 
+OptId = Annotated[str | None, Query(max_length=12)]  # empty: the shipped default
+
+
+def _opt_id(value: str | None, field: str) -> int | None:
+    """A version id from a form's select, or None (the shipped default) when empty."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_ID:
+        raise ValidationError(field, f"a version id between 1 and {MAX_ID}")
+    return int(text)
+
+
 class _Rollback(Exception):
     """Leaves the check's transaction without keeping anything it computed."""
 
@@ -262,15 +275,15 @@ def view(
 def compare_page(
     request: Request,
     principal: Manager,
-    a: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    b: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    a: OptId = None,
+    b: OptId = None,
 ) -> Response:
     """What differs from version ``a`` to version ``b`` (either may be the shipped
     default, left out): segments, treatments (channels, cadence), experiments."""
     web = state_of(request)
     with web.forbear.transaction() as conn:
-        old_info, old = _chosen(conn, principal, a)
-        new_info, new = _chosen(conn, principal, b)
+        old_info, old = _chosen(conn, principal, _opt_id(a, "a"))
+        new_info, new = _chosen(conn, principal, _opt_id(b, "b"))
     return _render(request, principal, "strategies/compare.html", old_info=old_info,
                    new_info=new_info, diff=compare(old, new))  # fmt: skip
 
