@@ -2,10 +2,11 @@
 
 :func:`forbear` runs the command line's own entry point (:func:`forbear.cli.main`) inside
 the test process, as a fresh process would run it: ``sys.argv``, the environment (only
-``FORBEAR_DATA_DIR`` and ``env`` of Forbear's own variables), an empty stdin, stdout and
-stderr captured as text, Python's default warning filters, and the exit code from
-``sys.exit``. A fresh ``python -m forbear.cli`` costs about 2.3 CPU seconds of imports
-before it does anything, and the CLI tests start a few hundred of them.
+``FORBEAR_DATA_DIR`` and ``env`` of Forbear's own variables), stdin (empty, or the text
+given to :func:`forbear_with_input`), stdout and stderr captured as text, Python's
+default warning filters, and the exit code from ``sys.exit``. A fresh ``python -m
+forbear.cli`` costs about 2.3 CPU seconds of imports before it does anything, and the CLI
+tests start a few hundred of them.
 
 :func:`forbear_process` starts a real ``python -m forbear.cli`` process: for what only a
 separate process shows (signals, kills, two processes at once, a server). Commands that
@@ -55,11 +56,18 @@ def forbear_process(data_dir: Path, *args: str, **env: str) -> subprocess.Comple
 def forbear(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """``forbear ARGS`` as :func:`forbear_process` runs it, inside this process (see the
     module's docstring); never raises on a non-zero exit."""
+    return forbear_with_input(data_dir, "", *args, **env)
+
+
+def forbear_with_input(
+    data_dir: Path, text: str, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """:func:`forbear` with ``text`` on the command's stdin."""
     if not args or args[0] in _LONG_RUNNING or (args[0] == "dispatch" and "--once" not in args):
         return forbear_process(data_dir, *args, **env)
     argv = ["forbear", *args]
     code = 0
-    with _as_a_fresh_process(_environment(data_dir, env), argv) as (stdout, stderr):
+    with _as_a_fresh_process(_environment(data_dir, env), argv, text) as (stdout, stderr):
         from forbear.cli import main
 
         try:
@@ -85,14 +93,14 @@ def _exit_code(code: object) -> int:
 
 def _text(stream: io.TextIOWrapper) -> str:
     stream.flush()
-    raw = stream.buffer.getvalue()  # type: ignore[attr-defined]
+    raw: bytes = stream.buffer.getvalue()  # type: ignore[attr-defined]
     # as ``subprocess.run(text=True)`` reads it: universal newlines
     return raw.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
 
 
 @contextmanager
 def _as_a_fresh_process(
-    environment: dict[str, str], argv: list[str]
+    environment: dict[str, str], argv: list[str], stdin: str
 ) -> Iterator[tuple[io.TextIOWrapper, io.TextIOWrapper]]:
     """The process-wide state a fresh ``forbear`` process starts with, restored after."""
     from forbear.cli import common
@@ -113,7 +121,7 @@ def _as_a_fresh_process(
         os.environ.clear()
         os.environ.update(environment)
         sys.argv = argv
-        sys.stdin = io.StringIO("")
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8")
         sys.stdout, sys.stderr = stdout, stderr
         # click names the program after ``__main__``: as the ``forbear`` script does
         sys.modules["__main__"] = types.ModuleType("__main__")

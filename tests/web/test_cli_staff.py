@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-from clirun import assert_one_clear_line, forbear
+from clirun import assert_one_clear_line, forbear, forbear_with_input
 
 
 def _stdin(data_dir: Path, text: str, *args: str) -> subprocess.CompletedProcess[str]:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FORBEAR_")}
-    env["FORBEAR_DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "forbear.cli", *args],
-        input=text,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    return forbear_with_input(data_dir, text, *args)
 
 
 def test_add_list_disable_enable_token(tmp_path: Path) -> None:
