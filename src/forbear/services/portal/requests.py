@@ -59,7 +59,7 @@ def my_requests(conn: Connection, borrower_id: int, *, now: datetime) -> list[My
     found: list[MyRequest] = []
     for p in conn.execute(
         select(Promise).where(Promise.borrower_id == borrower_id).order_by(Promise.id)
-    ).scalars():
+    ).all():
         found.append(
             MyRequest(
                 "promise",
@@ -76,7 +76,7 @@ def my_requests(conn: Connection, borrower_id: int, *, now: datetime) -> list[My
         select(Hold)
         .where(Hold.borrower_id == borrower_id, Hold.kind == HoldKind.DISPUTE.value)
         .order_by(Hold.id)
-    ).scalars():
+    ).all():
         closed = h.until is not None and h.until <= now
         reason = h.reason or ""
         code = reason.removeprefix(PORTAL_DISPUTE) if reason.startswith(PORTAL_DISPUTE) else None
@@ -93,7 +93,7 @@ def my_requests(conn: Connection, borrower_id: int, *, now: datetime) -> list[My
         )
     for c in conn.execute(
         select(Complaint).where(Complaint.borrower_id == borrower_id).order_by(Complaint.id)
-    ).scalars():
+    ).all():
         found.append(
             MyRequest(
                 "complaint",
@@ -109,7 +109,7 @@ def my_requests(conn: Connection, borrower_id: int, *, now: datetime) -> list[My
     if loan_ids:
         for plan in conn.execute(
             select(Plan).where(Plan.loan_id.in_(loan_ids)).order_by(Plan.id)
-        ).scalars():
+        ).all():
             found.append(
                 MyRequest(
                     "plan",
@@ -124,7 +124,7 @@ def my_requests(conn: Connection, borrower_id: int, *, now: datetime) -> list[My
             )
         for a in conn.execute(
             select(PlanApproval).where(PlanApproval.loan_id.in_(loan_ids)).order_by(PlanApproval.id)
-        ).scalars():
+        ).all():
             found.append(
                 MyRequest(
                     "plan_request",
