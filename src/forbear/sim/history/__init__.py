@@ -1,4 +1,5 @@
-"""Collection history on a new demo book: promises to pay, repayment plans, legal cases.
+"""Collection history on a new demo book: promises to pay, repayment plans, legal cases,
+and the month's calls and reminders (:mod:`.contacts`).
 
 Each module makes its part through the use cases of its noun (the plans are offered and
 accepted, the legal cases opened and advanced, the promises decided by their daily update);
@@ -14,12 +15,20 @@ from datetime import date
 
 from sqlalchemy import Connection
 
+from forbear.sim.history.contacts import seed_contacts
 from forbear.sim.history.legal import DEMO_COURT, seed_legal_cases
 from forbear.sim.history.plans import seed_plans
 from forbear.sim.history.promises import seed_promises
 from forbear.sim.states import BookRead
 
-__all__ = ["DEMO_COURT", "seed_history", "seed_legal_cases", "seed_plans", "seed_promises"]
+__all__ = [
+    "DEMO_COURT",
+    "seed_contacts",
+    "seed_history",
+    "seed_legal_cases",
+    "seed_plans",
+    "seed_promises",
+]
 
 
 def seed_history(
@@ -44,4 +53,5 @@ def seed_history(
         for day in (as_of, *also_states):
             after.store_states(conn, day)
         made["legal_cases"] = seed_legal_cases(conn, as_of)
+        made["contacts"] = seed_contacts(conn, as_of, seed=seed, zone=zone)
     return made
