@@ -87,7 +87,7 @@ def day_facts(
         borrowers=borrowers if borrowers is not None else bulk.read_loan_borrowers(conn),
         holds=read_holds(conn),
         flags=read_flags(conn, at=day_end(as_of)),
-        plans=plan_flags(conn, as_of),
+        plans=plan_flags(conn, as_of, states=states),
         promises=promise_flags(conn, as_of),
     )
 

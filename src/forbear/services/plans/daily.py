@@ -127,17 +127,25 @@ def _breaks(terms: dict[str, Any], state: dict[str, Any], as_of: date, default: 
     )
 
 
-def plan_flags(conn: Connection, as_of: date) -> pl.DataFrame:
+def plan_flags(
+    conn: Connection, as_of: date, *, states: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """``loan_id, active_plan`` for every loan: the one definition of an active plan
     (:mod:`forbear.domain.plans.flags`: a plan governs the loan on ``as_of``, accepted or
-    active and started, and is performing on its own ledger state)."""
+    active and started, and is performing on its own ledger state). The daily run hands
+    over the day's ``states`` (the ledger over the book with the governing plans'
+    schedules, :func:`forbear.services.book.load_bucket`): the plan-governed loans' states
+    are then taken from them instead of running the ledger on those loans again."""
     from forbear.domain.plans.flags import active_plans
     from forbear.services.situation import plan_rules
 
     loans = conn.execute(select(Loan.id).order_by(Loan.id)).scalars().all()
     rules = plan_rules(conn, None)
     governed = sorted(set(rules.filter(pl.col("start_date") <= as_of)["loan_id"].to_list()))
-    states = _governed_states(conn, governed, as_of)
+    if states is None:
+        states = _governed_states(conn, governed, as_of)
+    else:
+        states = states.filter(pl.col("loan_id").is_in(governed)) if governed else pl.DataFrame()
     flags = (
         active_plans(rules.lazy(), states.lazy(), as_of).collect()
         if states.height
