@@ -53,8 +53,8 @@ def test_parallel_bookings_leave_one_open_callback_and_one_close_wins(
     def close(client):  # type: ignore[no-untyped-def]
         client.headers["Authorization"] = f"Bearer {token}"
         return client.post(
-            f"/accounts/{loan}/callbacks/{open_id}/close",
-            data={"status": "done"},
+            f"/accounts/{loan}/callbacks/close",
+            data={"callback_id": str(open_id), "status": "done"},
             follow_redirects=False,
         ).status_code
 

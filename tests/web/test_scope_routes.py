@@ -120,6 +120,12 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "data": {"outcome": "no_answer"}
     },
     ("POST", "/accounts/{loan_id}/unmask"): {"data": {"field": "mobile", "purpose": "contact"}},
+    # the workbench (issue 15): notes, callbacks (a status refused after the scope check)
+    ("POST", "/accounts/{loan_id}/notes"): {"data": {"note": "测试备注"}},
+    ("POST", "/accounts/{loan_id}/callbacks"): {"data": {"callback_at": "2026-11-21T10:00"}},
+    ("POST", "/accounts/{loan_id}/callbacks/close"): {
+        "data": {"callback_id": "1", "status": "open"}
+    },
     ("POST", "/accounts/{loan_id}/promises"): {
         "data": {"amount_yuan": "100", "promised_on": PROMISED_ON}
     },

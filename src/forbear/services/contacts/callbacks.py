@@ -188,25 +188,28 @@ def close_callback(
     actor: Actor,
     callback_id: int,
     *,
+    loan_id: int,
     status: CallbackStatus | str,
     now: datetime,
     today: date,
 ) -> None:
-    """Close an open callback as ``done`` or ``cancelled`` (:class:`Conflict` when it is
-    closed already, also by a concurrent request)."""
+    """Close an open callback of ``loan_id`` as ``done`` or ``cancelled``: the loan in the
+    actor's scope first (:class:`NotFound`), then the status, then the callback of that
+    loan (:class:`NotFound` for another loan's); :class:`Conflict` when it is closed
+    already, also by a concurrent request (the ``status = 'open'`` condition)."""
     actor.require(CONTACT)
+    require_loan(conn, actor, loan_id, now, today)
     try:
         chosen = CallbackStatus(status)
     except ValueError:
         raise ValidationError("status", "one of: done, cancelled") from None
     if chosen is CallbackStatus.OPEN:
         raise ValidationError("status", "one of: done, cancelled")
-    loan_id = conn.execute(
-        select(Callback.loan_id).where(Callback.id == callback_id)
+    found = conn.execute(
+        select(Callback.id).where(Callback.id == callback_id, Callback.loan_id == loan_id)
     ).scalar_one_or_none()
-    if loan_id is None:
+    if found is None:
         raise NotFound("callback", str(callback_id))
-    require_loan(conn, actor, int(loan_id), now, today)
     changed = conn.execute(
         update(Callback)
         .where(Callback.id == callback_id, Callback.status == CallbackStatus.OPEN.value)
@@ -220,7 +223,7 @@ def close_callback(
         actor=actor.name,
         subject_type="callback",
         subject_id=callback_id,
-        payload={"loan_id": int(loan_id)},
+        payload={"loan_id": loan_id},
         at=now,
     )
 

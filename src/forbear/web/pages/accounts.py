@@ -339,20 +339,22 @@ def book_callback(
     return RedirectResponse(f"/accounts/{loan_id}?booked=1#callback", 303)
 
 
-@router.post("/accounts/{loan_id}/callbacks/{callback_id}/close")
+@router.post("/accounts/{loan_id}/callbacks/close")
 def close_callback(
     request: Request,
     principal: Contactor,
     loan_id: LoanId,
-    callback_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    callback_id: Annotated[int, Form(ge=1, le=MAX_ID)],
     status: Annotated[str, Form(max_length=16)] = "done",
 ) -> Response:
+    """An agreed callback called back (``done``) or dropped (``cancelled``)."""
     web = state_of(request)
     with web.forbear.transaction() as conn:
         callbacks.close_callback(
             conn,
             principal.as_actor(),
             callback_id,
+            loan_id=loan_id,
             status=status,
             now=web.now(),
             today=web.today(),
