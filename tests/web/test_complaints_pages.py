@@ -122,13 +122,15 @@ def test_compliance_files_a_referral_on_the_page(client, sign_in, book, db) -> N
     before = counts(db)
     bad = officer.post(
         "/compliance/complaints",
-        data={"loan_id": "abc", "category": "privacy", "description": TEXT, "csrf_token": token},
+        data={"loan_ref": " ", "category": "privacy", "description": TEXT, "csrf_token": token},
     )
     assert bad.status_code == 422 and counts(db) == before
+    assert TEXT in bad.text  # what was typed is kept
+    ref = db.conn.execute(select(Loan.external_ref).where(Loan.id == book.other_loan)).scalar_one()
     done = officer.post(
         "/compliance/complaints",
         data={
-            "loan_id": str(book.other_loan),
+            "loan_ref": ref,
             "category": "privacy",
             "description": TEXT,
             "source": "regulator",

@@ -20,6 +20,7 @@ from forbear.domain.holds import HoldKind, default_hold_policy, parse_hold_polic
 from forbear.services import contacts, holds
 from forbear.services.complaints import desk
 from forbear.services.contacts import CollectorOutcome
+from forbear.services.contacts.holds import attempt_blocking_holds
 from forbear.services.contacts.outcomes import outcome_holds
 from forbear.store.audit import AuditEvent
 from forbear.store.contacts import Hold
@@ -103,6 +104,13 @@ def test_hardship_allows_the_plan_call_and_blocks_an_sms_demand_naming_the_hold(
     assert f"#{recorded.hold_id}" in zh and "经济困难" in zh and "主管" in zh
     assert "律师代理" not in zh and "已故" not in zh  # not every kind a pack knows
     assert "hardship hold" in en and "a supervisor" in en
+    # the stored attempt of a blocked SMS names the same hold after the fact
+    sent = contacts.contact(
+        db.conn, rules, AGENT, loan_id=loan, channel="sms", lang="zh", now=later, today=AS_OF
+    )
+    assert not sent.decision.allowed and f"#{recorded.hold_id}" in " ".join(sent.explanation)
+    after = attempt_blocking_holds(db.conn, sent.decision.attempt_id, rules)
+    assert [h["id"] for h in after] == [recorded.hold_id]
 
 
 def test_the_queue_lists_open_holds_with_owner_and_the_dispute_clock(db, book) -> None:  # type: ignore[no-untyped-def]

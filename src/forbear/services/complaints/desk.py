@@ -173,7 +173,9 @@ def file(
             ).all()
         )
         for attempt in attempts:
-            if of_loan.get(attempt) != loan_id:
+            if attempt not in of_loan:
+                raise NotFound("contact attempt", str(attempt))
+            if of_loan[attempt] != loan_id:
                 raise ValidationError(
                     "contact_attempt_ids", f"contact #{attempt} is not one of this loan's"
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -32,9 +33,7 @@ from forbear.services.contacts.common import (
     _vocabulary,
 )
 from forbear.store import audit, hold_cases
-from forbear.store.contacts import (
-    Hold,
-)
+from forbear.store.contacts import ContactAttempt, Hold
 from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.hold_cases import HoldCase
 
@@ -224,3 +223,26 @@ def blocking_holds(
                 )
                 break
     return out
+
+
+def attempt_blocking_holds(
+    conn: Connection, attempt_id: int, rules: CompiledRules
+) -> list[dict[str, Any]]:
+    """:func:`blocking_holds` for a stored (blocked) attempt, judged at its moment: what a
+    page that explains an attempt after the fact adds to its row as ``holds``."""
+    found = conn.execute(
+        select(
+            ContactAttempt.borrower_id,
+            ContactAttempt.loan_id,
+            ContactAttempt.contact_point_id,
+            ContactAttempt.channel,
+            ContactAttempt.party,
+            ContactAttempt.at,
+            ContactAttempt.blocked_by,
+        ).where(ContactAttempt.id == attempt_id)
+    ).one_or_none()
+    if found is None:
+        raise NotFound("contact attempt", str(attempt_id))
+    row = dict(found._mapping)
+    row["blocked_by"] = json.loads(found.blocked_by or "[]")
+    return blocking_holds(conn, row, rules)
