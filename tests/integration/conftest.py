@@ -17,8 +17,7 @@ import pytest
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from databases import fresh_pg
-from forbear.store import migrate
+from databases import migrated_pg, migrated_sqlite
 from forbear.store.crypto import PiiVault
 from forbear.store.db import make_engine
 from uow import SqlAlchemyUnitOfWork, make_session_factory
@@ -29,17 +28,17 @@ TEST_KEY = bytes(range(32))
 @pytest.fixture(scope="session")
 def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     path = tmp_path_factory.mktemp("db") / "forbear-test.db"
+    migrated_sqlite(tmp_path_factory, path)  # a copy of the run's migrated database
     engine = make_engine(f"sqlite:///{path}")
-    migrate.upgrade(engine)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def pg_engine() -> Iterator[Engine]:
-    # A database per test session, so parallel runs (xdist workers, developers) never meet.
-    with fresh_pg("forbear_test") as engine:
-        migrate.upgrade(engine)
+def pg_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    # A database per test session, so parallel runs (xdist workers, developers) never meet;
+    # a copy of the run's migrated template rather than migrated again.
+    with migrated_pg(tmp_path_factory, "forbear_test") as engine:
         yield engine
 
 
