@@ -83,7 +83,7 @@ def test_the_page_filters_pages_and_exports(client, sign_in, db) -> None:  # typ
     officer = sign_in("compliance1")
     page = officer.get("/compliance/audit", params={"actor": "admin1", "start": "2026-11-18"})
     assert page.status_code == 200
-    assert "网页：admin1" in page.text and "新增员工" in page.text
+    assert '网页：<span translate="no">admin1</span>' in page.text and "新增员工" in page.text
     assert 'href="/compliance/audit.csv?start=2026-11-18&amp;actor=admin1"' in page.text
     bad = officer.get("/compliance/audit", params={"start": "18/11/2026"})
     assert bad.status_code == 422 and ("YYYY-MM-DD" in bad.text or "日期" in bad.text)
