@@ -60,3 +60,7 @@ def test_the_demo_calls_are_lawful_and_fill_the_dashboard(
     agents = dashboard.agents(connection, start, AS_OF, zone=SHANGHAI)
     assert agents.height >= 2 and agents["attempts"].sum() == calls.height
     assert all(name.startswith("demo:agent-") for name in agents["agent"])
+    # agents dial in one two-hour session a day (on a big book, ~17 attempts an hour)
+    days = calls.group_by("actor").agg(pl.col("local").dt.date().n_unique().alias("days"))
+    sessions = agents.join(days, left_on="agent", right_on="actor")
+    assert (sessions["active_hours"] <= 2 * sessions["days"]).all()

@@ -3,13 +3,14 @@
 right-party-contact and complaint rates and its per-agent view are not empty.
 
 Written in bulk (tens of thousands of rows, one insert), shaped like a collection floor's
-log and within the CN pack's limits: calls only 09:00-20:59 in the borrower's zone
+log and within the CN pack's limits: calls only 09:00-18:59 in the borrower's zone
 (inside CN.HOURS.QUIET), at most two calls per loan and day (CN.FREQ.UNANSWERED and
 CN.FREQ.CONNECTED allow more), reminders by SMS in the morning
 (``system:demo-reminders``, not an agent); only the debtor is called (no third party,
-CN.3P.*). More attempts the longer a loan is overdue; about 30% of calls connect. The
-agents are the promises' agents (``demo:agent-NN``), each loan worked by one. Same seed
-and book, same history; a rerun adds none.
+CN.3P.*), each agent in one two-hour session a day. More attempts the longer a loan is
+overdue; about 30% of calls connect. The agents are the promises' agents
+(``demo:agent-NN``), each loan worked by one. Same seed and book, same history; a rerun
+adds none.
 """
 
 from __future__ import annotations
@@ -60,9 +61,12 @@ def seed_contacts(conn: Connection, as_of: date, *, seed: int, zone: str = "Asia
     loans = np.repeat(np.arange(overdue.height), calls)
     n = loans.size
     days_back = (rng.random(n) * window[loans]).astype(np.int64)
-    minutes = rng.integers(9 * 60, 21 * 60, n)  # 09:00-20:59 local
     kinds = rng.choice([o for o, _ in OUTCOMES], size=n, p=np.array([p for _, p in OUTCOMES]))
     agent = (overdue["loan_id"].to_numpy() * 2654435761 % 12 + 1)[loans]
+    # an agent dials in one two-hour session a day (09:00, 11:00, ... 17:00 local), as a
+    # floor works its queue in blocks: attempts per active hour look like a real floor's
+    session = 9 * 60 + ((agent * 7 + days_back * 3) % 5) * 120
+    minutes = session + rng.integers(0, 120, n)  # 09:00-18:59 local
     frame = pl.DataFrame(
         {
             "row": loans,
