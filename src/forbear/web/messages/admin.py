@@ -68,9 +68,7 @@ ZH: dict[str, str] = {
     "admin.error.role": "请选择一个角色。",
     "admin.error.agency": "委外机构催收员须填写委外机构编号（正整数）；其他角色不填。",
     "admin.error.scope_buckets": "请选择列表中的逾期阶段。",
-    "admin.error.agent_ref": (
-        "工作队列编号只能包含字母、数字、点、下划线或连字符（最多 64 个）。"
-    ),
+    "admin.error.agent_ref": ("工作队列编号只能包含字母、数字、点、下划线或连字符（最多 64 个）。"),
     "admin.error.team_id": "团队编号只能包含字母、数字、点、下划线或连字符（最多 64 个）。",
     "admin.error.password": (
         "密码至少 10 个字符、至少 4 种不同字符，不能是常见密码，也不能包含用户名。"
