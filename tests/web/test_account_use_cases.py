@@ -153,7 +153,7 @@ def test_recording_an_outcome_checks_permission_and_scope_and_puts_the_hold(db, 
         at=MORNING,
         as_of=book_date(db.conn, AS_OF),
     ).open_holds
-    assert [h["kind"] for h in holds if h["id"] == recorded.hold_id] == ["vulnerable"]
+    assert [h["kind"] for h in holds if h["id"] == recorded.hold_id] == ["hardship"]
 
 
 def test_the_queue_and_the_runs_need_their_permissions(db, book) -> None:  # type: ignore[no-untyped-def]

@@ -94,7 +94,7 @@ def test_an_allowed_contact_then_its_outcome(client, sign_in, book) -> None:
         data={"outcome": "hardship", "csrf_token": token},
     )
     assert 'id="outcome-saved"' in saved.text and "经济困难" in saved.text
-    assert "困难/弱势客户" in saved.text  # the hold it set
+    assert "已为该账户设置“经济困难”暂停" in saved.text  # the hardship hold it set
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ overrides:
   CN.LIMITATION: {years: 2}
   CN.DATA.CONTACT_SOURCE: {lawful: [contract, supplied_by_debtor]}
   CN.HOLDS: {blocks: {dispute: all, complaint: all, cease: all, opt_out: all,
-    do_not_contact: all, vulnerable: all, lawyer: all, deceased: debtor}}
+    do_not_contact: all, vulnerable: all, hardship: all, lawyer: all, deceased: debtor}}
 holidays: {country: CN}
 complaint_hold: false
 """

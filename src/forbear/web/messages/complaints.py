@@ -116,7 +116,7 @@ ZH: dict[str, str] = {
     ),
     "complaints.account_attempts": "本投诉所涉的联系（可多选）",
     "complaints.account_no_attempts": "本账户尚无联系记录。",
-    "complaints.attempt_line": "#{id} {at} {channel}（{outcome}）",
+    "complaints.attempt_line": "联系记录 #{id}：{at} {channel}（{outcome}）",
     "complaints.attempt_blocked": "已阻止",
     "complaints.attempt_pending": "未登记结果",
     "complaints.filed_here": "投诉 #{id} 已登记，合规专员将在15日内处理。",

@@ -26,6 +26,7 @@ from forbear.services import contacts as contact_service
 from forbear.services import notes, queue
 from forbear.services.accounts import history, search, views
 from forbear.services.contacts import CollectorOutcome, callbacks
+from forbear.services.contacts.holds import attempt_blocking_holds
 from forbear.services.days import book_date, queue_date
 from forbear.web.deps import gate_lang, state_of
 from forbear.web.pages.render import page
@@ -101,11 +102,21 @@ def account_page(
             if attempt is not None
             else None
         )
+        # a blocked attempt's explanation names the hold that blocked it, if any
+        blocking = (
+            attempt_blocking_holds(conn, attempt.id, rules)
+            if attempt is not None and rules is not None and not attempt.allowed
+            else []
+        )
     borrower_zone = str(detail.borrower.get("timezone") or zone_name)
     decision: dict[str, Any] | None = None
     if attempt is not None and rules is not None:
         lang = gate_lang(request)
-        row = {"blocked_by": attempt.blocked_by, "earliest_allowed_at": attempt.earliest_allowed_at}
+        row = {
+            "blocked_by": attempt.blocked_by,
+            "earliest_allowed_at": attempt.earliest_allowed_at,
+            "holds": blocking,
+        }
         decision = {
             "id": attempt.id,
             "allowed": attempt.allowed,
