@@ -110,8 +110,7 @@ def confirm_open(request: Request, principal: Lawyer, loan_id: LoanId) -> Respon
         request,
         "collection/legal.html",
         principal,
-        status_code=200 if row is not None else 404,
-        confirm=row,
+        confirm=row,  # None: in scope but not (or no longer) queued; the page says so
         as_of=found.as_of,
     )
 
