@@ -10,15 +10,13 @@ from datetime import date
 from typing import Any, Literal
 
 import polars as pl
-from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from forbear.domain.errors import NotFound, ValidationError
+from forbear.domain.errors import ValidationError
 from forbear.domain.legal.lifecycle import Stage
 from forbear.domain.money import format_yuan
 from forbear.domain.plans import PlanRequest, PlanType
 from forbear.domain.plans.policy import BeyondAuthority, Limits
-from forbear.services.documents.gather import CaseDocuments
 from forbear.services.legal import CaseView
 from forbear.services.plans import OfferResult, PlanInfo
 from forbear.services.script_panel import Panel
@@ -28,7 +26,6 @@ from forbear.web.schema_base import Money
 from forbear.web.schema_base import Request as StrictRequest
 
 MAX_FEN = 10**12  # ten billion yuan: more is a typing error, not a promise
-FILE_TYPES = {".pdf": "application/pdf", ".csv": "text/csv; charset=utf-8"}
 
 
 def beyond_authority(exc: BeyondAuthority, t: Translator) -> ValidationError:
@@ -358,19 +355,6 @@ class CaseOpenIn(StrictRequest):
     loan_id: int = Field(ge=1, le=MAX_ID, examples=[42])
 
 
-class AdvanceIn(StrictRequest):
-    to: Stage = Field(examples=["demand_letter"])
-    court: str | None = Field(default=None, min_length=1, max_length=200)
-    case_number: str | None = Field(default=None, min_length=1, max_length=100)
-    notes: str | None = Field(default=None, min_length=1, max_length=500)
-    reason: str | None = Field(
-        default=None, min_length=1, max_length=200, description="needed to close"
-    )
-    evidence_ref: str | None = Field(
-        default=None, min_length=1, max_length=200, description="the letter's tracking number"
-    )
-
-
 class DocumentsOut(BaseModel):
     case_id: int
     files: list[str] = Field(examples=[["demand_letter.pdf", "package.pdf", "payments.csv"]])
@@ -414,21 +398,6 @@ def case_list(cases: list[CaseView], t: Translator, stage: Stage | None) -> Case
         counts[c.stage.value] += 1
     shown = [c for c in cases if stage is None or c.stage is stage]
     return CaseList(counts=counts, items=[case_out(c, t) for c in reversed(shown)])
-
-
-def document_download(docs: CaseDocuments, name: str) -> Response:
-    """One of a case's documents as a download (never cached)."""
-    if name not in docs.files:
-        raise NotFound("document", name)
-    kind = FILE_TYPES[name[name.rindex(".") :]]
-    return Response(
-        docs.files[name],
-        media_type=kind,
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
-        },
-    )
 
 
 # ------------------------------------------------------------------------ plan terms in words
