@@ -180,12 +180,14 @@ def test_blocked_contacts_by_rule_with_the_drill_down(client, sign_in, book, db)
 
 
 def test_the_rules_in_force_with_sources(client, sign_in) -> None:
-    page = sign_in("compliance1").get("/compliance/rules")
+    officer = sign_in("compliance1")
+    page = officer.get("/compliance/rules")
     assert page.status_code == 200
-    assert (
-        'data-rule="CN.COMPLAINT.SLA"' in page.text and "complaint-handling rules 2020" in page.text
-    )
-    assert 'id="pack-name">CN<' in page.text
+    # the source in the reader's language: Chinese on the Chinese page, as the pack says it
+    assert 'data-rule="CN.COMPLAINT.SLA"' in page.text and "2020 年投诉处理规则" in page.text
+    assert 'id="pack-name"><code translate="no">CN</code><' in page.text
+    english = officer.get("/compliance/rules?lang=en")
+    assert "complaint-handling rules 2020" in english.text
 
 
 def test_the_audit_trail_pages_and_verifies(client, sign_in, book, db) -> None:

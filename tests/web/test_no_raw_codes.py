@@ -77,13 +77,7 @@ EVERYWHERE: dict[str, str] = {}
 # with the fragments they show (the lead fixes them at integration; see the H5 report).
 # A listed fragment no role sees any more fails the test: drop it from here.
 OWNED_ELSEWHERE: dict[str, set[str]] = {
-    # the account page's collection parts (collection/_work.html, _timeline.html and
-    # pages/collection.py): the script's segment id ("m1") and a promise's recorder
-    # ("demo:agent-04") show raw
-    "/accounts/{loan_id}": {"demo", "m1"},
-    # H4 (dashboard, legal case): the experiment arm "champion", a docs path; actor names
-    "/dashboard": {"champion", "docs/dashboard.md"},
-    "/legal/cases/{case_id}": {"demo", "system"},
+    # every page is clean: an entry here names a page that still shows raw fragments
 }  # fmt: skip
 
 # Routes fetched with a different id or skipped, and why.

@@ -15,13 +15,13 @@ ZH: dict[str, str] = {
         "所选期间没有数据：没有账户、联系记录、承诺、投诉、满意度回答或批处理。请选择其他日期。"
     ),
     "dashboard.rate_none": "无数据",
-    "dashboard.n": "n={n}",
+    "dashboard.n": "样本 {n}",
     "dashboard.ci": "95% 区间 {low}–{high}",
     "dashboard.small_sample": "样本少于 {min}，仅供参考",
     "dashboard.stats_note": (
-        "每个比率旁显示样本量 n 和 95% 置信区间：比例（治愈、迁徙、接通、本人接通、承诺兑现）"
-        "用 Wilson 区间；回收率是金额之比，用比率估计量的正态区间。"
-        "n 少于 {min} 的比率标为小样本。回收率 = 期初逾期账户在期间内偿还的期初逾期金额"
+        "每个比率旁显示样本量和 95% 置信区间：比例（治愈、迁徙、接通、本人接通、承诺兑现）"
+        "用威尔逊区间；回收率是金额之比，用比率估计量的正态区间。"
+        "样本少于 {min} 的比率标为小样本。回收率 = 期初逾期账户在期间内偿还的期初逾期金额"
         "（每户最多计到其期初逾期额）÷ 期初逾期金额，不超过 100%；"
         "“期间回款”还包括期间新到期的分期和提前还款。"
     ),
@@ -40,7 +40,7 @@ ZH: dict[str, str] = {
     "dashboard.agents.collected": "承诺回款",
     "dashboard.agents.none": "所选期间没有催收员的联系记录。",
     "dashboard.definitions": (
-        "各指标的定义见 docs/dashboard.md；分母为零时显示“无数据”，而不是 0%。"
+        "各指标的定义见《主管看板指标说明》；分母为零时显示“无数据”，而不是 0%。"
     ),
     "dashboard.tiles": "全部账户",
     "dashboard.recovery_rate": "回收率",
@@ -75,6 +75,9 @@ ZH: dict[str, str] = {
     "dashboard.col.promises": "已到期承诺",
     "dashboard.col.complaints": "投诉",
     "dashboard.group.all": "全部",
+    "dashboard.arm.champion": "冠军方案",
+    "dashboard.arm.challenger": "挑战方案",
+    "dashboard.arm.control": "对照组",
     "dashboard.group.none": "未分配",
     "dashboard.roll.title": "账龄迁徙矩阵（期初 → 期末，账户占比）",
     "dashboard.roll.from": "期初账龄",
@@ -166,8 +169,8 @@ EN: dict[str, str] = {
     "dashboard.agents.collected": "Paid on promises",
     "dashboard.agents.none": "No agent made contact attempts in the range.",
     "dashboard.definitions": (
-        "Each figure is defined in docs/dashboard.md; a rate whose denominator is zero "
-        "shows 'no data', not 0%."
+        "Each figure is defined in the dashboard's guide (docs/dashboard.md); a rate whose "
+        "denominator is zero shows 'no data', not 0%."
     ),
     "dashboard.tiles": "Whole book",
     "dashboard.recovery_rate": "Recovery rate",
@@ -202,6 +205,9 @@ EN: dict[str, str] = {
     "dashboard.col.promises": "Promises due",
     "dashboard.col.complaints": "Complaints",
     "dashboard.group.all": "All",
+    "dashboard.arm.champion": "Champion",
+    "dashboard.arm.challenger": "Challenger",
+    "dashboard.arm.control": "Control",
     "dashboard.group.none": "Unassigned",
     "dashboard.roll.title": "Roll-rate matrix (start → end, share of accounts)",
     "dashboard.roll.from": "Bucket at start",

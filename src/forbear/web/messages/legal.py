@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 ZH: dict[str, str] = {
+    "legal.by_system": "系统",
     # the review queue
     "legal.filter.stage": "阶段",
     "legal.filter.waiting": "待审核（未立案）",
@@ -135,6 +136,7 @@ ZH: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "legal.by_system": "the system",
     "legal.filter.stage": "Stage",
     "legal.filter.waiting": "Waiting for review (no case)",
     "legal.filter.min": "Claim from (yuan)",

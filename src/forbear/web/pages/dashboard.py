@@ -29,7 +29,11 @@ RATES = ("recovery_rate", "cure_rate", "roll_forward_rate", "kept_rate", "contac
 
 
 def group_name(t: Translator, name: str) -> str:
-    return t(f"dashboard.group.{name}") if name in (svc.ALL, svc.NONE) else name
+    """A group's name in words: all, unassigned, and the usual experiment arms (champion,
+    challenger, control) from the catalogue; a lender's own arm or team name as it is."""
+    if name in (svc.ALL, svc.NONE):
+        return t(f"dashboard.group.{name}")
+    return t(f"dashboard.arm.{name}") if t.has(f"dashboard.arm.{name}") else name
 
 
 def rates_chart(t: Translator, frame: pl.DataFrame) -> dict[str, Any]:
