@@ -68,6 +68,7 @@ def demo(
             step=step,
             with_models=with_models,
             with_run=with_run,
+            with_complaints=True,
             data_dir=settings.data_dir,
             now=forbear.now(),
         )
@@ -102,7 +103,9 @@ def demo(
             "[green]✓[/] collection history 催收历史: "
             f"{result.collection['promises']:,} promises to pay 还款承诺, "
             f"{result.collection['plans']:,} repayment plans 还款计划, "
-            f"{result.collection['legal_cases']:,} legal cases 法律案件"
+            f"{result.collection['legal_cases']:,} legal cases 法律案件, "
+            f"{result.collection.get('contacts', 0):,} contacts 联系记录, "
+            f"{result.collection.get('complaints', 0):,} complaints 投诉"
         )
     if result.run is not None:
         print_run_summary(result.run.summary, day)

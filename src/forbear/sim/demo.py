@@ -123,6 +123,7 @@ def build_demo(
     step: Step = lambda _label: None,
     with_models: bool = True,
     with_run: bool = True,
+    with_complaints: bool = False,
     data_dir: Path | None = None,
     now: datetime,
 ) -> DemoResult:
@@ -131,7 +132,9 @@ def build_demo(
     ``transaction`` opens one database transaction (a context manager yielding a
     Connection); each import runs in its own, so a failure leaves the earlier ones.
     ``now``: the caller's moment (``forbear demo`` passes ``app.now()``), recorded on the
-    import batches, templates and models.
+    import batches, templates and models. ``with_complaints``: the month's complaints too
+    (:mod:`forbear.sim.history.complaints`; ``forbear demo`` asks for them, test books that
+    count their own complaints do not).
     """
     step("generating the synthetic book")
     demo = generate_book(borrowers, as_of, seed, products)
@@ -176,7 +179,13 @@ def build_demo(
             "account states the dashboard's default range starts from"
         )
         collection = seed_history(
-            transaction, as_of, seed, zone, read=read, also_states=(range_start,)
+            transaction,
+            as_of,
+            seed,
+            zone,
+            read=read,
+            also_states=(range_start,),
+            vault=vault if with_complaints else None,
         )
     else:
         step("storing the account states the dashboard's default range starts from")

@@ -64,3 +64,50 @@ def test_the_demo_calls_are_lawful_and_fill_the_dashboard(
     days = calls.group_by("actor").agg(pl.col("local").dt.date().n_unique().alias("days"))
     sessions = agents.join(days, left_on="agent", right_on="actor")
     assert (sessions["active_hours"] <= 2 * sessions["days"]).all()
+
+
+def test_the_demo_complaints_follow_conversations_and_keep_their_deadlines(
+    connection: Connection, vault: PiiVault, tmp_path: Path
+) -> None:
+    """A few complaints a month, each about a conversation of the month's history, filed
+    through the complaints use case; the older ones answered and closed within the 15-day
+    deadline (their holds released), the recent ones open with their hold; the dashboard's
+    complaint rate counts them; a rerun adds none."""
+    from forbear.domain.complaints import ComplaintStatus
+    from forbear.sim.history import seed_complaints
+    from forbear.store.complaints import Complaint, ComplaintContact
+    from forbear.store.contacts import Hold
+
+    products = load_products()
+    loans_file, payments_file = write_files(generate_book(2_000, AS_OF, 5, products), tmp_path)
+    import_products(connection, products, "demo products", effective_from=SETUP_DAY)
+    import_loans(connection, vault, loans_file, now=SETUP_AT)
+    import_payments(connection, payments_file, zone="Asia/Shanghai", now=SETUP_AT)
+    book.compute_states(connection, AS_OF)
+    contacts = seed_contacts(connection, AS_OF, seed=5)
+    made = seed_complaints(connection, vault, AS_OF, seed=5)
+    assert made >= 1 and made <= max(1, round(contacts * 6 / 10_000))
+    assert seed_complaints(connection, vault, AS_OF, seed=5) == 0  # a rerun adds none
+    c = Complaint
+    rows = connection.execute(
+        select(c.id, c.status, c.received_on, c.due_on, c.resolved_on, c.hold_id)
+    ).all()
+    assert len(rows) == made
+    for row in rows:
+        linked = connection.execute(
+            select(ContactAttempt.outcome, ContactAttempt.at, ContactAttempt.borrower_id)
+            .join(ComplaintContact, ComplaintContact.contact_attempt_id == ContactAttempt.id)
+            .where(ComplaintContact.complaint_id == row.id)
+        ).all()
+        assert len(linked) == 1 and linked[0].outcome in ("connected", "refused")
+        until = connection.execute(select(Hold.until).where(Hold.id == row.hold_id)).scalar()
+        if row.status == ComplaintStatus.CLOSED.value:
+            assert row.resolved_on is not None and row.resolved_on <= row.due_on
+            assert until is not None  # the complaint hold was released when answered
+        else:
+            assert row.status == ComplaintStatus.OPEN.value and until is None
+            assert row.received_on >= AS_OF - timedelta(days=10)
+    start = AS_OF - timedelta(days=30)
+    figures = dashboard.metrics(connection, start, AS_OF, "arm", zone=SHANGHAI).row(0, named=True)
+    rate = [v for k, v in figures.items() if "complaint" in k and v is not None]
+    assert rate and max(rate) > 0

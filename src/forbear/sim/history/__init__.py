@@ -1,5 +1,6 @@
 """Collection history on a new demo book: promises to pay, repayment plans, legal cases,
-and the month's calls and reminders (:mod:`.contacts`).
+the month's calls and reminders (:mod:`.contacts`) and the complaints they brought
+(:mod:`.complaints`).
 
 Each module makes its part through the use cases of its noun (the plans are offered and
 accepted, the legal cases opened and advanced, the promises decided by their daily update);
@@ -15,14 +16,17 @@ from datetime import date
 
 from sqlalchemy import Connection
 
+from forbear.sim.history.complaints import seed_complaints
 from forbear.sim.history.contacts import seed_contacts
 from forbear.sim.history.legal import DEMO_COURT, seed_legal_cases
 from forbear.sim.history.plans import seed_plans
 from forbear.sim.history.promises import seed_promises
 from forbear.sim.states import BookRead
+from forbear.store.crypto import PiiVault
 
 __all__ = [
     "DEMO_COURT",
+    "seed_complaints",
     "seed_contacts",
     "seed_history",
     "seed_legal_cases",
@@ -39,6 +43,7 @@ def seed_history(
     *,
     read: BookRead | None = None,
     also_states: Sequence[date] = (),
+    vault: PiiVault | None = None,
 ) -> dict[str, int]:
     """Promises (decided from the book's payments), then plans (whose kept instalments are
     paid as demo payments), then the legal review queue and a few cases, in one
@@ -54,4 +59,6 @@ def seed_history(
             after.store_states(conn, day)
         made["legal_cases"] = seed_legal_cases(conn, as_of)
         made["contacts"] = seed_contacts(conn, as_of, seed=seed, zone=zone)
+        if vault is not None:  # complaints' texts are sealed
+            made["complaints"] = seed_complaints(conn, vault, as_of, seed=seed)
     return made
