@@ -42,13 +42,21 @@ from forbear.store.assistant import (
 from forbear.store.complaints import CaseEntry, Complaint
 from forbear.store.contacts import Hold
 from forbear.store.crypto import Contexts, PiiVault
+from forbear.store.hold_cases import (
+    DISPUTE_ANSWER,
+    EVIDENCE_NAME,
+    RELEASE_REASON,
+    DisputeEvidence,
+    HoldCase,
+)
 from forbear.store.legal import LegalCase, LegalCaseEvent
 from forbear.store.models import Borrower, ContactPoint
 from forbear.store.outreach import InboundMessage
-from forbear.store.plans import Plan
+from forbear.store.plans import DECISION_CONTEXT, REASON_CONTEXT, Plan, PlanApproval
 from forbear.store.portal import PortalOutbox
 from forbear.store.promises import Promise
 from forbear.store.runs import OutboxMessage
+from forbear.store.workbench import NOTE_CONTEXT, AccountNote
 
 DEFAULT_BATCH = 500
 
@@ -89,6 +97,12 @@ ENCRYPTED: dict[Table, dict[str, str]] = {
         "sender_enc": SENDER_CONTEXT,
     },
     AssistantTurn.__table__: {"body_enc": TURN_CONTEXT},  # type: ignore[dict-item]
+    # the collection floor (issue 15): dispute answers and release reasons, evidence file
+    # names, call notes, the reasons of plans submitted for approval and of decisions
+    HoldCase.__table__: {"answer_enc": DISPUTE_ANSWER, "reason_enc": RELEASE_REASON},  # type: ignore[dict-item]
+    DisputeEvidence.__table__: {"name_enc": EVIDENCE_NAME},  # type: ignore[dict-item]
+    AccountNote.__table__: {"text_enc": NOTE_CONTEXT},  # type: ignore[dict-item]
+    PlanApproval.__table__: {"reason_enc": REASON_CONTEXT, "decision_reason_enc": DECISION_CONTEXT},  # type: ignore[dict-item]
 }
 
 

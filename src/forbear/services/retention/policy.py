@@ -35,6 +35,7 @@ ERASED_WITH_BORROWER = (
     "portal_outbox",
     "article_views",
     "inbound_messages",  # a borrower's replies (their words, their number)
+    "account_notes",  # agents' call notes: what the borrower said
 )
 # The borrower's stated finances in a plan's request (``plans.terms``).
 PLAN_TERMS_ERASED = ("income", "expenses")
@@ -58,6 +59,11 @@ REVIEWED: dict[str, str] = {
     "complaints": DEIDENTIFIED,
     "case_library": DEIDENTIFIED,
     "holds": DEIDENTIFIED,
+    "hold_cases": DEIDENTIFIED,  # the dispute's answer and the release reason erased
+    "dispute_evidence": DELETED,  # the borrower's files and their names
+    "account_notes": DELETED,
+    "plan_approvals": DEIDENTIFIED,  # the typed reasons erased
+    "callbacks": KEPT,  # a loan, a moment and whose queue
     "promises": DEIDENTIFIED,
     "plans": DEIDENTIFIED,
     "legal_cases": DEIDENTIFIED,

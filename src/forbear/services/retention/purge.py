@@ -29,13 +29,14 @@ from forbear.store import audit
 from forbear.store.complaints import CaseEntry, Complaint
 from forbear.store.contacts import Hold
 from forbear.store.crypto import Contexts, PiiVault
+from forbear.store.hold_cases import DisputeEvidence, HoldCase
 from forbear.store.legal import LegalCase, LegalCaseEvent
 from forbear.store.models import (
     Base,
     ContactKind,
     OwnerType,
 )
-from forbear.store.plans import Plan
+from forbear.store.plans import REASON_CONTEXT, Plan, PlanApproval
 from forbear.store.portal import PortalCode
 from forbear.store.promises import Promise
 from forbear.store.repositories import chunked
@@ -153,6 +154,22 @@ def _erase_free_text(
     # a hold's contact point is the borrower's own, deleted below
     held = _clear(conn, Hold, Hold.borrower_id.in_(ids), ["reason_enc", "contact_point_id"])
     _add(counts, "holds", held)
+    # a dispute's answer and a release reason; the borrower's evidence (its sealed file
+    # under the data directory stays until the files are swept; its row, with the file's
+    # name, goes: nothing links the file to anyone)
+    theirs = select(Hold.id).where(Hold.borrower_id.in_(ids)).scalar_subquery()
+    _add(
+        counts,
+        "hold_cases",
+        _clear(conn, HoldCase, HoldCase.hold_id.in_(theirs), ["answer_enc", "reason_enc"]),
+    )
+    evidence: Table = DisputeEvidence.__table__  # type: ignore[assignment]
+    _add(counts, "dispute_evidence", _delete(conn, evidence, evidence.c.hold_id.in_(theirs)))
+    # the reasons typed when a plan was submitted for approval, and of the decision
+    approvals = PlanApproval.loan_id.in_(loans)
+    marked = _mark(conn, vault, PlanApproval, approvals, {"reason_enc": REASON_CONTEXT})
+    _clear(conn, PlanApproval, approvals, ["decision_reason_enc"])
+    _add(counts, "plan_approvals", marked)
     _add(
         counts,
         "promises",
