@@ -1,5 +1,6 @@
 """Contact history on the demo book (``forbear demo``): the calls and reminders of the
-30 days before ``as_of`` on the loans overdue that day, so that the dashboard's contact,
+30 days before ``as_of`` (not of ``as_of`` itself: the day's work has not begun) on the
+loans overdue that day, so that the dashboard's contact,
 right-party-contact and complaint rates and its per-agent view are not empty.
 
 Written in bulk (tens of thousands of rows, one insert), shaped like a collection floor's
@@ -60,7 +61,8 @@ def seed_contacts(conn: Connection, as_of: date, *, seed: int, zone: str = "Asia
     calls = np.minimum(rng.poisson(1 + window / 4), 2 * window)
     loans = np.repeat(np.arange(overdue.height), calls)
     n = loans.size
-    days_back = (rng.random(n) * window[loans]).astype(np.int64)
+    # the days before ``as_of`` (1 .. window): the demo's day itself has no calls yet
+    days_back = 1 + (rng.random(n) * window[loans]).astype(np.int64)
     kinds = rng.choice([o for o, _ in OUTCOMES], size=n, p=np.array([p for _, p in OUTCOMES]))
     agent = (overdue["loan_id"].to_numpy() * 2654435761 % 12 + 1)[loans]
     # an agent dials in one two-hour session a day (09:00, 11:00, ... 17:00 local), as a
@@ -86,7 +88,7 @@ def seed_contacts(conn: Connection, as_of: date, *, seed: int, zone: str = "Asia
     weeks = np.minimum(window[reminder_rows] // 7 + 1, 5)
     sms_rows = np.repeat(reminder_rows, weeks)
     sms_back = (
-        np.concatenate([np.arange(w) * 7 for w in weeks])
+        np.concatenate([1 + np.arange(w) * 7 for w in weeks])
         if weeks.size
         else np.zeros(0, dtype=np.int64)
     )
