@@ -345,3 +345,34 @@ def test_a_complaint_is_filed_by_the_loan_reference_with_its_contacts(db, book) 
             contact_attempt_ids=[],
             **WHEN,
         )
+
+
+def test_a_key_rotation_seals_the_evidence_files_anew(db, book) -> None:  # type: ignore[no-untyped-def]
+    """The evidence files are sealed with the vault outside the database: a rotation with
+    ``data_dir`` writes each one anew at the new key version (counted by ``keys status``),
+    after which the file reads with the new key alone and not with the old one."""
+    from forbear.services import keys
+    from forbear.store.crypto import DecryptionFailed, PiiVault
+    from web.conftest import TEST_KEY
+
+    hold = _hold(db, book.queue_loan)
+    borrower = db.conn.execute(
+        select(Loan.borrower_id).where(Loan.id == book.queue_loan)
+    ).scalar_one()
+    data_dir = db.settings.data_dir
+    evidence_id = holds.add_evidence(
+        db.conn, db.vault, data_dir, borrower_id=borrower, hold_id=hold,
+        filename="还款凭证.png", data=PNG, now=MORNING,
+    )  # fmt: skip
+    new_key = bytes(range(32, 64))
+    rotated = PiiVault(new_key, key_version=2, previous_keys={1: TEST_KEY}, index_key=TEST_KEY)
+    report = keys.reencrypt(db.conn, rotated, actor="ops", data_dir=data_dir)
+    assert report.tables[keys.EVIDENCE_FILES].values_reencrypted >= 1
+    assert set(keys.versions_in_use(db.conn, data_dir)) == {2}
+    new_only = PiiVault(new_key, key_version=2, index_key=TEST_KEY)
+    _, _, data = holds.evidence_file(db.conn, new_only, data_dir, SUPER, evidence_id, **WHEN)
+    assert data == PNG
+    with pytest.raises(DecryptionFailed):
+        holds.evidence_file(db.conn, db.vault, data_dir, SUPER, evidence_id, **WHEN)
+    again = keys.reencrypt(db.conn, rotated, actor="ops", data_dir=data_dir)
+    assert again.tables[keys.EVIDENCE_FILES].values_reencrypted == 0  # resumable: done

@@ -59,7 +59,11 @@ def keys_rotate(
     console.print(f"key version {keyring.current} is now current ({settings.key_file})")
     _print_reencrypted(
         reencrypt(
-            forbear.engine, forbear.vault, actor=actor_or_default(actor), batch_size=batch_size
+            forbear.engine,
+            forbear.vault,
+            actor=actor_or_default(actor),
+            batch_size=batch_size,
+            data_dir=forbear.settings.data_dir,
         )
     )
 
@@ -75,7 +79,11 @@ def keys_reencrypt(
     forbear = open_app()
     _print_reencrypted(
         reencrypt(
-            forbear.engine, forbear.vault, actor=actor_or_default(actor), batch_size=batch_size
+            forbear.engine,
+            forbear.vault,
+            actor=actor_or_default(actor),
+            batch_size=batch_size,
+            data_dir=forbear.settings.data_dir,
         )
     )
 
@@ -87,5 +95,5 @@ def keys_status() -> None:
 
     forbear = open_app()
     console.print(f"current key version: {forbear.vault.key_version}")
-    for version, count in versions_in_use(forbear.engine).items():
+    for version, count in versions_in_use(forbear.engine, forbear.settings.data_dir).items():
         console.print(f"  version {version}: {count} value(s)")

@@ -24,9 +24,11 @@ The audit event ``keys.rotate`` records the version and the counts, never a key.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select, update
@@ -44,6 +46,7 @@ from forbear.store.contacts import Hold
 from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.hold_cases import (
     DISPUTE_ANSWER,
+    EVIDENCE_CONTENT,
     EVIDENCE_NAME,
     RELEASE_REASON,
     DisputeEvidence,
@@ -54,6 +57,7 @@ from forbear.store.models import Borrower, ContactPoint
 from forbear.store.outreach import InboundMessage
 from forbear.store.plans import DECISION_CONTEXT, REASON_CONTEXT, Plan, PlanApproval
 from forbear.store.portal import PortalOutbox
+from forbear.store.private_files import write_private
 from forbear.store.promises import Promise
 from forbear.store.runs import OutboxMessage
 from forbear.store.workbench import NOTE_CONTEXT, AccountNote
@@ -184,14 +188,44 @@ def _batch(
     return rows, rewritten, values
 
 
+EVIDENCE_FILES = "dispute_evidence (files)"  # the report's line for the sealed files
+
+
+def _evidence_files(bind: Engine | Connection, data_dir: Path) -> list[Path]:
+    with _transaction(bind) as conn:
+        paths = conn.execute(select(DisputeEvidence.path).order_by(DisputeEvidence.id)).scalars()
+        return [data_dir / p for p in paths if (data_dir / p).exists()]
+
+
+def _reencrypt_files(
+    bind: Engine | Connection, vault: PiiVault, data_dir: Path, count: TableCount
+) -> None:
+    """The borrowers' dispute evidence, sealed in files under ``data_dir``: each file not
+    yet at the current version is written anew beside itself and moved into its place (a
+    rotation killed half-way leaves every file whole, at one version or the other)."""
+    for path in _evidence_files(bind, data_dir):
+        count.rows_seen += 1
+        blob = path.read_bytes()
+        if not blob or blob[0] == vault.key_version:
+            continue
+        text = vault.decrypt(blob, context=EVIDENCE_CONTENT)
+        fresh = path.with_name(path.name + ".rotating")
+        write_private(fresh, vault.encrypt(text, context=EVIDENCE_CONTENT))
+        os.replace(fresh, path)
+        count.rows_rewritten += 1
+        count.values_reencrypted += 1
+
+
 def reencrypt(
     bind: Engine | Connection,
     vault: PiiVault,
     *,
     actor: str,
     batch_size: int = DEFAULT_BATCH,
+    data_dir: Path | None = None,
 ) -> RotationReport:
-    """Bring every encrypted value to ``vault.key_version``; resumable (module docstring)."""
+    """Bring every encrypted value to ``vault.key_version``; resumable (module docstring).
+    With ``data_dir``, the sealed files under it too (the borrowers' dispute evidence)."""
     report = RotationReport(key_version=vault.key_version)
     for table, columns in ENCRYPTED.items():
         count = report.tables.setdefault(table.name, TableCount())
@@ -206,6 +240,10 @@ def reencrypt(
             count.rows_rewritten += rewritten
             count.values_reencrypted += values
             after = int(rows[-1].id)
+    if data_dir is not None:
+        _reencrypt_files(
+            bind, vault, data_dir, report.tables.setdefault(EVIDENCE_FILES, TableCount())
+        )
     with _transaction(bind) as conn:
         audit.record(
             conn,
@@ -218,9 +256,14 @@ def reencrypt(
     return report
 
 
-def versions_in_use(bind: Engine | Connection) -> dict[int, int]:
-    """How many stored values each key version encrypts (``forbear keys status``)."""
+def versions_in_use(bind: Engine | Connection, data_dir: Path | None = None) -> dict[int, int]:
+    """How many stored values each key version encrypts (``forbear keys status``); with
+    ``data_dir``, the sealed evidence files under it count too."""
     counts: dict[int, int] = {}
+    for path in _evidence_files(bind, data_dir) if data_dir is not None else []:
+        blob = path.read_bytes()
+        if blob:
+            counts[blob[0]] = counts.get(blob[0], 0) + 1
     with _transaction(bind) as conn:
         for table, columns in ENCRYPTED.items():
             query = select(*(table.c[c] for c in columns))
