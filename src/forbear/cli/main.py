@@ -17,7 +17,9 @@ from forbear.cli import (
     database,
     demo,
     dispatch,
+    experiments,
     imports,
+    lab,
     keys,
     legal,
     lender,
@@ -26,6 +28,7 @@ from forbear.cli import (
     privacy,
     promises,
     run,
+    sim,
     staff,
     strategies,
     templates,
@@ -65,6 +68,9 @@ app.add_typer(staff.app, name="staff")
 app.add_typer(complaints.app, name="complaint")
 app.add_typer(dispatch.outbox_app, name="outbox")
 app.add_typer(assistant.app, name="assistant")
+app.add_typer(experiments.app, name="experiment")
+app.add_typer(lab.app, name="lab")
+app.add_typer(sim.app, name="sim")
 
 
 def main() -> None:

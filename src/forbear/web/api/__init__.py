@@ -18,6 +18,7 @@ from forbear.web.api import (
     contacts,
     dashboard,
     education,
+    experiments,
     me,
     outbox,
     outreach,
@@ -43,3 +44,4 @@ router.include_router(channels.router)
 router.include_router(outbox.router)
 router.include_router(outreach.router)
 router.include_router(assistant.router)
+router.include_router(experiments.router)

@@ -19,6 +19,7 @@ from forbear.web.pages import (
     compliance,
     compose,
     dashboard,
+    experiments,
     holds,
     legal,
     portal,
@@ -49,4 +50,5 @@ router.include_router(assistant.router)
 router.include_router(holds.router)
 router.include_router(approvals.router)
 router.include_router(strategies.router)
+router.include_router(experiments.router)
 router.include_router(admin.router)

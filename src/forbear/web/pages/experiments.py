@@ -1,0 +1,7 @@
+"""Experiment readouts from the web (issue 16, item 1)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/experiments")
