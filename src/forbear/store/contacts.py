@@ -43,7 +43,7 @@ from sqlalchemy import Connection as _Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from forbear.domain.compliance import schema as contracts
-from forbear.domain.compliance.schema import Channel, HoldKind, Outcome, Party
+from forbear.domain.compliance.schema import Channel, HoldKind, Outcome, Party, Purpose
 from forbear.store.bulk import read_frame
 from forbear.store.models import Base, Instalment, Loan, UTCDateTime, _created_at, _one_of
 
@@ -66,6 +66,7 @@ class ContactAttempt(Base):
         CheckConstraint(_one_of("channel", Channel), name="channel"),
         CheckConstraint(_one_of("party", Party), name="party"),
         CheckConstraint(f"outcome IS NULL OR {_one_of('outcome', Outcome)}", name="outcome"),
+        CheckConstraint(_one_of("purpose", Purpose), name="purpose"),
         CheckConstraint(
             "allowed OR outcome IS NULL OR outcome = 'blocked'", name="blocked_no_outcome"
         ),
@@ -89,6 +90,10 @@ class ContactAttempt(Base):
     template_code: Mapped[str | None] = mapped_column(String(64))
     discloses_debt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     is_demand: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # collect (discuss the debt) or locate (a third party asked to have the debtor call back)
+    purpose: Mapped[str] = mapped_column(
+        String(16), default=Purpose.COLLECT.value, server_default=Purpose.COLLECT.value
+    )
     created_at: Mapped[datetime] = _created_at()
 
     @property

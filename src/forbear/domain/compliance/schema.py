@@ -51,6 +51,17 @@ class Party(StrEnum):
 THIRD_PARTIES = frozenset({Party.EMERGENCY_CONTACT, Party.OTHER_THIRD_PARTY})
 
 
+class Purpose(StrEnum):
+    """Why a contact is made (issue 17): ``collect`` discusses the debt (a demand, the
+    default); ``locate`` only asks a third party to have the debtor call back, with no
+    word of the debt (CN.3P.LOST_CONTACT_GATE, CN.3P.NO_DISCLOSE). The gate sees a purpose
+    as PLANNED's ``is_demand`` / ``discloses_debt``
+    (:func:`forbear.domain.compliance.gate.third_party.planned_flags`)."""
+
+    COLLECT = "collect"
+    LOCATE = "locate"
+
+
 class Outcome(StrEnum):
     """What a past attempt came to."""
 
