@@ -19,7 +19,10 @@ import yaml
 from forbear.domain.errors import ConfigurationError
 
 SCRIPTS_RESOURCE = "scripts_CN.yaml"
-PURPOSES = ("opening", "reminder", "negotiate", "promise", "plan", "hardship", "closing")
+PURPOSES = ("opening", "reminder", "negotiate", "promise", "plan", "hardship", "closing", "locate")
+# Lines said to a third party in a location contact (issue 17, CN.3P.NO_DISCLOSE): never
+# suggested for the debtor's own calls; :func:`locate_script` gives them.
+LOCATE = "locate"
 _WHEN_KEYS = frozenset(
     {"buckets", "segments", "hardship", "broken_promises_min", "open_promise", "open_plan"}
 )
@@ -100,8 +103,20 @@ def default_scripts() -> tuple[ScriptLine, ...]:
     return parse_scripts(text)
 
 
+def locate_script(lines: tuple[ScriptLine, ...] | None = None) -> list[ScriptLine]:
+    """The no-disclosure script of a location contact with a third party, in file order:
+    ask that the debtor call back, say nothing of the debt (CN.3P.NO_DISCLOSE), accept a
+    refusal at once (CN.3P.REFUSAL)."""
+    return [line for line in (lines or default_scripts()) if line.purpose == LOCATE]
+
+
 def suggest(situation: Situation, lines: tuple[ScriptLine, ...] | None = None) -> list[ScriptLine]:
-    """The lines for ``situation``, in file order (opening first, closing last)."""
-    chosen = [line for line in (lines or default_scripts()) if line.matches(situation)]
+    """The lines for ``situation``, in file order (opening first, closing last); the
+    location script is not among them (it is said to third parties, not to the debtor)."""
+    chosen = [
+        line
+        for line in (lines or default_scripts())
+        if line.purpose != LOCATE and line.matches(situation)
+    ]
     order = {p: i for i, p in enumerate(PURPOSES)}
     return sorted(chosen, key=lambda line: order[line.purpose])

@@ -25,7 +25,8 @@ from forbear.domain.compliance.config import (
     CompiledRules,
 )
 from forbear.domain.compliance.gate import explain, gate
-from forbear.domain.compliance.schema import Channel, Outcome, Party
+from forbear.domain.compliance.gate.third_party import planned_flags, purpose_of
+from forbear.domain.compliance.schema import VOICE, Channel, Outcome, Party, Purpose
 from forbear.domain.errors import ForbearError, NotFound, ValidationError
 from forbear.services.contacts.common import (
     CHANNEL_POINT_KIND,
@@ -91,6 +92,7 @@ class ContactDecision:
     blocked_by: tuple[str, ...]
     earliest_allowed_at: datetime | None
     row: dict[str, Any]
+    purpose: Purpose = Purpose.COLLECT
 
     def raise_if_blocked(self) -> None:
         if not self.allowed:
@@ -124,10 +126,18 @@ def plan_contact(
     agency_id: int | None = None,
     discloses_debt: bool = False,
     is_demand: bool = True,
+    purpose: Purpose | str | None = None,
+    template_code: str | None = None,
 ) -> pl.DataFrame:
     """The one-row ``PLANNED`` frame for this contact, from the database: the debtor, the
     contact point's party and provenance, the debtor's time zone. Validates everything;
-    raises :class:`NotFound` / :class:`ValidationError` and reads nothing else."""
+    raises :class:`NotFound` / :class:`ValidationError` and reads nothing else.
+
+    With a ``purpose`` (issue 17), ``is_demand`` and ``discloses_debt`` follow from it
+    (:func:`~forbear.domain.compliance.gate.third_party.planned_flags`): ``locate`` is for a
+    third party only, is no demand, and discloses nothing only with the no-disclosure
+    script (:func:`no_disclosure_script`)."""
+    chosen = None if purpose is None else purpose_of(purpose)
     medium = _channel(channel)
     moment = _utc(at, "at")
     found = conn.execute(
@@ -143,6 +153,14 @@ def plan_contact(
         party, provenance, point_id = Party.DEBTOR, None, None
     else:
         party, provenance, point_id = Party(point.owner_type), str(point.provenance), int(point.id)
+    if chosen is not None:
+        is_demand, discloses_debt = planned_flags(
+            chosen,
+            party,
+            discloses_debt=discloses_debt,
+            no_disclosure_script=chosen is Purpose.LOCATE
+            and no_disclosure_script(conn, medium, template_code),
+        )
     row = {
         "contact_id": 0,
         "loan_id": loan_id,
@@ -158,6 +176,27 @@ def plan_contact(
         "is_demand": is_demand,
     }
     return pl.DataFrame([row], schema=contracts.PLANNED)
+
+
+def no_disclosure_script(conn: Connection, channel: Channel, template_code: str | None) -> bool:
+    """Whether what a location contact says is the no-disclosure script (CN.3P.NO_DISCLOSE):
+    with a template, its approved version is for third parties and passes the third-party
+    content check; without one, a voice call or a visit follows the location script
+    (:func:`forbear.domain.scripts.locate_script`, shown to the collector), while a message
+    with no template says something unknown, which counts as disclosing ("unknown is
+    unsafe"). An unknown template code is refused (:class:`ValidationError`)."""
+    from forbear.domain.compliance.content import check_text
+    from forbear.services import templates
+
+    if template_code is None:
+        return channel in VOICE or channel is Channel.VISIT
+    try:
+        found = templates.approved(conn, template_code)
+    except NotFound:
+        raise ValidationError("template_code", f"no approved template {template_code!r}") from None
+    if found.audience != "third_party":
+        return False
+    return not check_text(found.body, lang=found.lang, audience="third_party")
 
 
 def decide(conn: Connection, planned: pl.DataFrame, rules: CompiledRules) -> pl.DataFrame:
@@ -189,6 +228,8 @@ def evaluate_contact(
     agency_id: int | None = None,
     discloses_debt: bool = False,
     is_demand: bool = True,
+    purpose: Purpose | str | None = None,
+    template_code: str | None = None,
 ) -> ContactDecision:
     """The gate's answer for this contact, recording nothing (``forbear explain``)."""
     planned = plan_contact(
@@ -200,8 +241,11 @@ def evaluate_contact(
         agency_id=agency_id,
         discloses_debt=discloses_debt,
         is_demand=is_demand,
+        purpose=purpose,
+        template_code=template_code,
     )
-    decision = _decision(decide(conn, planned, rules), attempt_id=None)
+    chosen = Purpose.COLLECT if purpose is None else purpose_of(purpose)
+    decision = _decision(decide(conn, planned, rules), attempt_id=None, purpose=chosen)
     if not decision.allowed:
         # a hold block names the hold itself (kind, since, reason, who may release it)
         named = blocking_holds(conn, decision.row, rules)
@@ -224,6 +268,7 @@ def request_contact(
     discloses_debt: bool = False,
     is_demand: bool = True,
     now: datetime | None = None,
+    purpose: Purpose | str | None = None,
 ) -> ContactDecision:
     """Ask the gate about a contact now and store the attempt with its decision and an
     audit event (``contact.attempt`` or ``contact.blocked``) in the caller's transaction.
@@ -239,8 +284,12 @@ def request_contact(
 
     ``at`` is the moment of contact; ``now`` the moment the attempt is recorded
     (``created_at``; the same as ``at`` when not given: a request is asked now).
+    ``purpose`` (issue 17): ``collect`` or ``locate``; with one, the demand and disclosure
+    flags follow from it (:func:`plan_contact`) and the purpose is stored with the attempt.
     """
     _actor(actor)
+    if purpose is not None:
+        purpose = purpose_of(purpose)  # a bad purpose is refused before anything is read
     lock_debtor(conn, _borrower_of(conn, loan_id))
     decision = evaluate_contact(
         conn,
@@ -252,6 +301,8 @@ def request_contact(
         agency_id=agency_id,
         discloses_debt=discloses_debt,
         is_demand=is_demand,
+        purpose=purpose,
+        template_code=template_code,
     )
     (attempt_id,) = record_attempts(
         conn,
@@ -260,8 +311,8 @@ def request_contact(
         now=_utc(now or at, "now"),
         agency_id=agency_id,
         template_codes=[template_code],
-        discloses_debt=discloses_debt,
-        is_demand=is_demand,
+        discloses_debt=bool(decision.row["discloses_debt"]),
+        is_demand=bool(decision.row["is_demand"]),
     )
     return _with_attempt(decision, attempt_id)
 
@@ -341,6 +392,7 @@ def record_attempts(
             "template_code": code,
             "discloses_debt": discloses_debt,
             "is_demand": is_demand,
+            "purpose": d.purpose.value,
             "created_at": now,
         }
         for d, code in zip(decisions, codes, strict=True)
@@ -379,6 +431,7 @@ def record_attempts(
                     "blocked_by": list(d.blocked_by),
                     "earliest_allowed_at": _iso(d.earliest_allowed_at),
                     "template_code": code,
+                    "purpose": d.purpose.value,
                 },
                 None,
             )
@@ -412,12 +465,16 @@ def contact(
     lang: Literal["zh", "en"],
     contact_point_id: int | None = None,
     template_code: str | None = None,
+    purpose: Purpose | str | None = None,
 ) -> Contacted:
     """A staff member contacts a borrower now: ``contact.make``, the loan in ``actor``'s
     scope (:class:`NotFound` otherwise), then :func:`request_contact` (the gate asked and
     the attempt recorded, allowed or blocked). An agency agent contacts on behalf of its
-    agency, so the gate applies the agency rules."""
+    agency, so the gate applies the agency rules. ``purpose``: ``collect`` (the default)
+    or ``locate`` (issue 17). Every answer is explained, allowed or not: an allowed
+    location contact says which rules let it through and what may be said."""
     actor.require(CONTACT)
+    chosen = purpose_of(purpose)
     require_loan(conn, actor, loan_id, now, today)
     decision = request_contact(
         conn,
@@ -430,17 +487,20 @@ def contact(
         agency_id=actor.agency_id if actor.role is Role.AGENCY_AGENT else None,
         template_code=template_code,
         now=now,
+        purpose=chosen,
     )
     if decision.allowed and decision.channel is Channel.CALL and decision.attempt_id is not None:
         _close_due_callbacks(
             conn, loan_id=loan_id, attempt_id=decision.attempt_id, actor=actor.name, now=now
         )
-    lines = [] if decision.allowed else explain(decision.row, rules, lang)
-    return Contacted(decision=decision, explanation=lines)
+    return Contacted(decision=decision, explanation=explain(decision.row, rules, lang))
 
 
-def _decision(frame: pl.DataFrame, *, attempt_id: int | None) -> ContactDecision:
+def _decision(
+    frame: pl.DataFrame, *, attempt_id: int | None, purpose: Purpose = Purpose.COLLECT
+) -> ContactDecision:
     row = frame.row(0, named=True)
+    row["purpose"] = purpose.value
     blocked_by = tuple(str(rule) for rule in (row["blocked_by"] or []))
     return ContactDecision(
         attempt_id=attempt_id,
@@ -454,6 +514,7 @@ def _decision(frame: pl.DataFrame, *, attempt_id: int | None) -> ContactDecision
         blocked_by=blocked_by,
         earliest_allowed_at=row["earliest_allowed_at"],
         row=row,
+        purpose=purpose,
     )
 
 

@@ -274,7 +274,8 @@ def record_collector_outcome(
         raise NotFound("contact attempt", str(attempt_id)) from None
     stored = STORED[said]
     result = record_outcome(conn, attempt_id, stored.value, actor.name, now=now)
-    hold_id = None
+    # a third party's refusal holds that contact point only (CN.3P.REFUSAL, record_outcome)
+    hold_id = result.hold_id
     places = outcome_holds().get(said)
     if places is not None and result.recorded:
         hold_id = add_hold(

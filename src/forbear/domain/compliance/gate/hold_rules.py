@@ -57,4 +57,19 @@ def _join_holds(
         hit = (pl.any_horizontal(terms) & cp_match) if terms else pl.lit(False)
         aggs.append(hit.any().alias(f"_hold_{r.id}"))
     agg = j.group_by("_row").agg(aggs)
-    return p.join(agg, on="_row", how="left")
+    # CN.3P.REFUSAL: a released hold on the contact point lifts the refusals before it
+    # (released the usual way, services/holds.py); ``_cp_released``: the latest release
+    # at or before the contact's moment
+    released = (
+        keys.filter(pl.col("contact_point_id").is_not_null())
+        .join(
+            h.filter(pl.col("_h_cp").is_not_null() & pl.col("_h_until").is_not_null()),
+            left_on=["borrower_id", "contact_point_id"],
+            right_on=["borrower_id", "_h_cp"],
+            how="inner",
+        )
+        .filter(pl.col("_h_until") <= pl.col("at"))
+        .group_by("_row")
+        .agg(pl.col("_h_until").max().alias("_cp_released"))
+    )
+    return p.join(agg, on="_row", how="left").join(released, on="_row", how="left")

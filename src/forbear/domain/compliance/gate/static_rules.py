@@ -71,10 +71,18 @@ def _static_rules(
                 refused = (
                     h.filter(pl.col("outcome") == Outcome.REFUSED.value)
                     .join(borrowers, on="borrower_id", how="semi")
-                    .select("borrower_id", "contact_point_id", _refused=pl.lit(True))
-                    .unique(["borrower_id", "contact_point_id"])
+                    .group_by("borrower_id", "contact_point_id")
+                    .agg(pl.col("at").max().alias("_refused_at"))
                 )
                 p = p.join(refused, on=["borrower_id", "contact_point_id"], how="left")
+                # a hold on the point released after the refusal lifts it (hold_rules.py)
+                p = p.with_columns(
+                    _refused=pl.col("_refused_at").is_not_null()
+                    & (
+                        pl.col("_cp_released").is_null()
+                        | (pl.col("_refused_at") > pl.col("_cp_released"))
+                    )
+                )
             else:
                 p = p.with_columns(_refused=pl.lit(False))
             by_party = party & pl.col("_refused").fill_null(False)
