@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from forbear.domain.access import PiiField, Purpose
 from forbear.domain.compliance.schema import Channel
+from forbear.domain.compliance.schema import Purpose as ContactPurpose
 from forbear.services.contacts import CollectorOutcome
 from forbear.web.permissions import MAX_ID
 from forbear.web.schema_base import Money as Money  # re-exported: the API's schemas
@@ -260,6 +261,11 @@ class ContactRequest(Request):
         default=None, ge=1, le=MAX_ID, description="default: the debtor's primary one"
     )
     template_code: str | None = Field(default=None, min_length=1, max_length=64)
+    purpose: ContactPurpose = Field(
+        default=ContactPurpose.COLLECT,
+        description="collect: discuss the debt; locate: ask a third party to have the debtor"
+        " call back, no word of the debt (once the debtor is unreachable)",
+    )
 
 
 class ContactOut(BaseModel):
@@ -267,6 +273,7 @@ class ContactOut(BaseModel):
     loan_id: int
     channel: str
     party: str
+    purpose: str = Field(default="collect", examples=["locate"])
     at: datetime
     allowed: bool
     blocked_by: list[str] = Field(examples=[["CN.HOURS.QUIET"]])
