@@ -27,6 +27,14 @@ ContactPointOpt = Annotated[
     typer.Option("--contact-point", help="contact point id (default: the debtor's primary)"),
 ]
 AgencyOpt = Annotated[int | None, typer.Option("--agency", help="agency id (default: own staff)")]
+PurposeOpt = Annotated[
+    str,
+    typer.Option(
+        "--purpose",
+        help="collect (discuss the debt) or locate (ask a third party to have the debtor"
+        " call back, no word of the debt; once the debtor is unreachable)",
+    ),
+]
 
 
 def _contact_moment(app_: Forbear, text: str | None) -> datetime:
@@ -56,7 +64,8 @@ def _print_contact_decision(decision: object, lines: list[str], lang: str) -> No
         head = "[red]✗ 不得联系[/]" if zh else "[red]✗ blocked[/]"
     where = "债务人当地时间" if zh else "debtor's local time"
     console.print(
-        f"{head}  {decision.channel.value} · {decision.party.value} · {when} ({where}, {zone})",
+        f"{head}  {decision.channel.value} · {decision.party.value} · {decision.purpose.value}"
+        f" · {when} ({where}, {zone})",
         highlight=False,
     )
     if decision.blocked_by:
@@ -78,6 +87,8 @@ def explain_contact(
     contact_point: ContactPointOpt = None,
     agency: AgencyOpt = None,
     lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+    purpose: PurposeOpt = "collect",
+    template: Annotated[str | None, typer.Option("--template", help="template code")] = None,
 ) -> None:
     """Would this contact be allowed at that moment, and why (rule ids and sources)?
     Nothing is recorded."""
@@ -97,8 +108,24 @@ def explain_contact(
             rules=rules,
             contact_point_id=contact_point,
             agency_id=agency,
+            purpose=purpose,
+            template_code=template,
         )
     _print_contact_decision(decision, explain(decision.row, rules, _lang(lang)), lang)
+    if decision.purpose.value == "locate":
+        _print_locate_script(lang)
+
+
+def _print_locate_script(lang: str) -> None:
+    """The no-disclosure script of a location contact (CN.3P.NO_DISCLOSE)."""
+    from forbear.domain.scripts import locate_script
+
+    console.print(
+        "  寻址话术（不披露债务）:" if lang == "zh" else "  Location script (no word of the debt):",
+        highlight=False,
+    )
+    for line in locate_script():
+        console.print(f"    - {line.text(lang, '')}", highlight=False, markup=False)
 
 
 def _lang(lang: str) -> Literal["zh", "en"]:
@@ -118,12 +145,17 @@ def contact_make(
     agency: AgencyOpt = None,
     template: Annotated[str | None, typer.Option("--template", help="template code")] = None,
     lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+    purpose: PurposeOpt = "collect",
 ) -> None:
     """Ask the gate and record the attempt with its decision (blocked ones too); exits
-    non-zero when blocked."""
+    non-zero when blocked. Every answer is explained; a location contact also prints the
+    no-disclosure script."""
     from forbear.domain.compliance.gate import explain
+    from forbear.domain.compliance.gate.third_party import purpose_of
     from forbear.services import contacts
 
+    chosen_lang = _lang(lang)  # bad options are refused before anything is opened
+    chosen = purpose_of(purpose)
     forbear = open_app()
     with forbear.transaction() as conn:
         rules = contacts.lender_rules(forbear.settings.data_dir, conn)
@@ -138,9 +170,11 @@ def contact_make(
             agency_id=agency,
             template_code=template,
             now=forbear.now(),
+            purpose=chosen,
         )
-    lines = [] if decision.allowed else explain(decision.row, rules, _lang(lang))
-    _print_contact_decision(decision, lines, lang)
+    _print_contact_decision(decision, explain(decision.row, rules, chosen_lang), lang)
+    if decision.allowed and decision.purpose.value == "locate" and template is None:
+        _print_locate_script(lang)
     console.print(f"  attempt {decision.attempt_id} recorded", highlight=False)
     if not decision.allowed:
         raise typer.Exit(EXIT_ERROR)

@@ -1,5 +1,9 @@
 """Contacts: ask the compliance gate and record the attempt; record its outcome.
 
+A contact has a purpose (issue 17): ``collect`` (the default) or ``locate``, which asks a
+third party only to have the debtor call back; any other value is a 422 naming the field.
+Every answer carries its explanation, allowed or not.
+
 A blocked contact is still a ``201``: the request (ask the gate, record the answer)
 succeeded and the blocked attempt is stored with its rule ids (DESIGN.md "Online paths");
 ``allowed`` says whether the collector may go ahead.
@@ -34,6 +38,7 @@ def contact_out(done: contact_service.Contacted) -> ContactOut:
         loan_id=decision.loan_id,
         channel=decision.channel.value,
         party=decision.party.value,
+        purpose=decision.purpose.value,
         at=decision.at,
         allowed=decision.allowed,
         blocked_by=list(decision.blocked_by),
@@ -68,6 +73,7 @@ def make_contact(
             lang=lang,
             contact_point_id=body.contact_point_id,
             template_code=body.template_code,
+            purpose=body.purpose,
         )
     return contact_out(done)
 
