@@ -48,6 +48,7 @@ class TimelineEvent:
     outcome: str | None = None
     attempt_id: int | None = None
     actor: str | None = None
+    purpose: str | None = None  # a contact's: collect or locate (issue 17)
     # a message (issue 13): its outbox id, who queued it (run | agent | system), where it
     # is (queued ... cancelled) and the rule ids or reason of a cancellation
     message_id: int | None = None
@@ -101,6 +102,7 @@ def timeline(
                 outcome=a.outcome,
                 attempt_id=a.id,
                 actor=a.actor,
+                purpose=a.purpose,
             )
         )
     for m in conn.execute(
@@ -180,6 +182,7 @@ class AttemptView:
     blocked_by: list[str]
     earliest_allowed_at: datetime | None
     outcome: str | None
+    purpose: str = "collect"  # collect or locate (issue 17)
 
 
 def attempt_of(
@@ -202,6 +205,7 @@ def attempt_of(
         blocked_by=blocked_by_of(a.blocked_by),
         earliest_allowed_at=a.earliest_allowed_at,
         outcome=a.outcome,
+        purpose=str(a.purpose),
     )
 
 

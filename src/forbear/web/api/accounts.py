@@ -275,6 +275,7 @@ def get_timeline(
                 earliest_allowed_at=e.earliest_allowed_at,
                 outcome=e.outcome,
                 attempt_id=e.attempt_id,
+                purpose=e.purpose,
                 message_id=e.message_id,
                 origin=e.origin,
                 status=e.status,

@@ -208,6 +208,7 @@ class TimelineItem(BaseModel):
     earliest_allowed_at: datetime | None = None
     outcome: str | None = None
     attempt_id: int | None = None
+    purpose: str | None = Field(default=None, description="a contact's: collect or locate")
     message_id: int | None = Field(default=None, description="a message's outbox id")
     origin: str | None = Field(default=None, description="a message's origin: run, agent, system")
     status: str | None = Field(
