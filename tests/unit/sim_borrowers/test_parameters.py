@@ -38,9 +38,9 @@ def test_with_values_replaces_and_checks() -> None:
     assert changed["complaint.base"] == 0.002
     assert params["complaint.base"] != 0.002  # the original is untouched
     assert changed.version == params.version
-    with pytest.raises(ParameterError, match="complaint.base"):
+    with pytest.raises(ParameterError, match=r"complaint\.base"):
         params.with_values({"complaint.base": 1.5})
-    with pytest.raises(ParameterError, match="no.such"):
+    with pytest.raises(ParameterError, match=r"no\.such"):
         params.with_values({"no.such": 0.1})
 
 

@@ -277,7 +277,7 @@ class World:
 
     # --- a day ------------------------------------------------------------------------
 
-    def _contacts(self, day: date, delivered: pl.DataFrame) -> dict[str, np.ndarray]:
+    def _contacts(self, day: date, delivered: pl.DataFrame) -> dict[str, Any]:
         """The delivered rows as arrays: loan index, borrower index, channel, tone,
         third party, local hour, UTC moment."""
         if "loan_id" not in delivered.columns or "channel" not in delivered.columns:
