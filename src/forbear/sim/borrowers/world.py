@@ -139,6 +139,24 @@ class World:
         # the record
         self.history: list[tuple[int, pl.DataFrame]] = []
         self.new_holds: list[pl.DataFrame] = []
+        self._holds = population.holds.select(
+            (pl.col(c) if c in population.holds.columns else pl.lit(None)).cast(t).alias(c)
+            for c, t in gate_schema.HOLDS.items()
+        )
+        # the columns that never change, built once
+        self._static = pl.DataFrame(
+            {
+                "loan_id": self.loan_ids,
+                "borrower_id": population.borrower_id,
+                "behaviour_tier": pl.Series(population.tier, dtype=pl.String),
+                "ew_tier": pl.Series(population.ew_tier, dtype=pl.String),
+                "ew_pd": pl.Series(population.ew_pd, dtype=pl.Float64).fill_nan(None),
+                "propensity": pl.Series(population.propensity, dtype=pl.Float64).fill_nan(None),
+                "limitation_expired": np.zeros(n, dtype=bool),
+                "days_in_segment": pl.Series([None] * n, dtype=pl.Int32),
+                "reason_codes": pl.Series([None] * n, dtype=pl.String),
+            }
+        )
         self.carried = pl.DataFrame(schema=kernel.ACTIONS)
         self.counts: dict[str, float] = {
             k: 0.0
@@ -190,18 +208,20 @@ class World:
             raise ValueError(f"the world is at {self.today}, not {day}")
 
     def _open_holds(self, day: date) -> pl.DataFrame:
-        start = datetime.combine(day, time(0), UTC)
-        frames = [self.pop.holds, *self.new_holds]
-        holds = pl.concat(
-            [
+        """The holds open on ``day``'s morning: the population's and the simulation's
+        (kept as one conformed frame, extended as holds are added)."""
+        if self.new_holds:
+            added = [
                 f.select(
                     (pl.col(c) if c in f.columns else pl.lit(None)).cast(t).alias(c)
                     for c, t in gate_schema.HOLDS.items()
                 )
-                for f in frames
+                for f in self.new_holds
             ]
-        )
-        return holds.filter(pl.col("until").is_null() | (pl.col("until") > start))
+            self._holds = pl.concat([self._holds, *added])
+            self.new_holds = []
+        start = datetime.combine(day, time(0), UTC)
+        return self._holds.filter(pl.col("until").is_null() | (pl.col("until") > start))
 
     def frames(self, day: date) -> kernel.DayFrames:
         """The kernel's inputs for ``day`` (the morning's state)."""
@@ -223,35 +243,50 @@ class World:
         last_pay = np.where(self.last_payment >= 0, self.last_payment - 719_163, -(10**6))
         remaining = -(-future // self.instalment)
         last_due = ordinal + self.days_to_due + CYCLE_DAYS * np.maximum(remaining - 1, 0)
-        accounts = pl.DataFrame(
+        dynamic = pl.DataFrame(
             {
-                "loan_id": self.loan_ids,
-                "borrower_id": self.pop.borrower_id,
-                "as_of": pl.Series([day] * self.n, dtype=pl.Date),
                 "dpd": self.dpd.astype(np.int32),
-                "bucket": BUCKETS[bucket_code(self.dpd)].astype(str),
-                "days_to_due": pl.Series(
-                    np.where(has_due & active, self.days_to_due, 0).astype(np.int32)
-                ).scatter(np.nonzero(~(has_due & active))[0], None),
+                "_bucket": bucket_code(self.dpd).astype(np.int64),
+                "days_to_due": self.days_to_due.astype(np.int32),
+                "_has_due": has_due & active,
                 "outstanding": self.balance,
                 "overdue_total": self.overdue,
-                "status": np.where(active, "active", "paid_off"),
-                "behaviour_tier": pl.Series(self.pop.tier, dtype=pl.String),
-                "ew_tier": pl.Series(self.pop.ew_tier, dtype=pl.String),
-                "ew_pd": pl.Series(self.pop.ew_pd).fill_nan(None),
-                "propensity": pl.Series(self.pop.propensity).fill_nan(None),
+                "_active": active,
                 "hold_any": hold_any,
                 "active_plan": self.plan_on,
                 "active_promise": self.promise_due >= ordinal,
                 "broken_promises_90d": broken90.astype(np.int32),
-                "limitation_expired": np.zeros(self.n, dtype=bool),
                 "hardship": hardship,
-                "days_in_segment": pl.Series([None] * self.n, dtype=pl.Int32),
-                "last_payment_date": pl.Series(last_pay.astype("datetime64[D]"))
-                .cast(pl.Date)
-                .scatter(np.nonzero(self.last_payment < 0)[0], None),
-                "reason_codes": pl.Series([None] * self.n, dtype=pl.String),
+                "_last_pay": last_pay.astype(np.int32),
             }
+        )
+        accounts = pl.concat([self._static, dynamic], how="horizontal").select(
+            "loan_id",
+            "borrower_id",
+            pl.lit(day).alias("as_of"),
+            "dpd",
+            pl.lit(pl.Series(list(BUCKETS), dtype=pl.String))
+            .gather(pl.col("_bucket"))
+            .alias("bucket"),
+            pl.when("_has_due").then(pl.col("days_to_due")).alias("days_to_due"),
+            "outstanding",
+            "overdue_total",
+            pl.when("_active").then(pl.lit("active")).otherwise(pl.lit("paid_off")).alias("status"),
+            "behaviour_tier",
+            "ew_tier",
+            "ew_pd",
+            "propensity",
+            "hold_any",
+            "active_plan",
+            "active_promise",
+            "broken_promises_90d",
+            "limitation_expired",
+            "hardship",
+            "days_in_segment",
+            pl.when(pl.col("_last_pay") > -(10**6))
+            .then(pl.col("_last_pay").cast(pl.Date))
+            .alias("last_payment_date"),
+            "reason_codes",
         )
         flags = pl.DataFrame(
             {
