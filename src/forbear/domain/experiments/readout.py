@@ -149,6 +149,7 @@ class Verdict:
     worse_on: tuple[str, ...]
     zh: str
     en: str
+    why: Literal["small", "blind"] | None = None  # why there is not enough data
 
 
 @dataclass(frozen=True)
@@ -367,7 +368,10 @@ def _verdict(
             if too_small
             else "at this sample size only a large difference in recovery could be seen"
         )
-        return Verdict(kind, (), (), f"数据尚不足（{why_zh}）", f"not enough data yet ({why_en})")
+        return Verdict(
+            kind, (), (), f"数据尚不足（{why_zh}）", f"not enough data yet ({why_en})",
+            "small" if too_small else "blind",
+        )  # fmt: skip
     if kind == "no_difference":
         return Verdict(
             kind, (), (),
