@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         description='keyring JSON {"current": N, "index": M, "keys": {"N": base64, ...}}',
     )
     lender_timezone: str = "Asia/Shanghai"
+    scoring_exclude: list[str] = Field(
+        default_factory=list,
+        description="columns never used as scorecard features (protected attributes: sex, "
+        'ethnicity, religion, marital status ...), as JSON: ["SEX", "MARRIAGE"] '
+        "(forbear model train; docs/scoring.md)",
+    )
     currency: str = "CNY"
     max_body_bytes: int = Field(
         default=1024 * 1024,
