@@ -33,6 +33,7 @@ from forbear.domain.scoring.targets import (
 from forbear.services.models import (
     ModelInfo,
     artefact_of,
+    binary_outcome,
     list_models,
     load_book,
     read_application_table,
@@ -94,8 +95,10 @@ def monitor_model(
         if target is not None and target not in frame.columns:
             raise ValidationError(target, f"no such column in {table.name}")
         outcomes = frame.get_column(target) if target is not None else None
-        if outcomes is not None and bad_value is not None:
-            outcomes = (outcomes.cast(pl.String) == bad_value).cast(pl.Int8)
+        if target is not None and bad_value is not None:
+            outcomes = binary_outcome(
+                frame, target, bad_value, table.name, allow_missing=True
+            ).get_column(target)
         scores = model_output(artefact, frame)
         result = monitor(artefact, frame, scores=scores, outcomes=outcomes)
         return MonitorRun(info, artefact, result, table.name, None, scores, outcomes)
