@@ -89,12 +89,8 @@ def experiment_report(
 
     forbear = open_app()
     first, last = _window(start, end)
-    with forbear.engine.connect() as conn:
-        trans = conn.begin()
-        try:
-            report = experiments.report(conn, experiment, cli_actor(), start=first, end=last)
-        finally:
-            trans.rollback()  # a readout writes nothing
+    with forbear.reading() as conn:  # a readout writes nothing
+        report = experiments.report(conn, experiment, cli_actor(), start=first, end=last)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         return

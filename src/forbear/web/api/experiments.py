@@ -63,12 +63,8 @@ def readout(
     end: To = None,
 ) -> dict[str, Any]:
     web = state_of(request)
-    with web.forbear.engine.connect() as conn:
-        trans = conn.begin()
-        try:
-            report = svc.report(conn, experiment_id, principal.as_actor(), start=start, end=end)
-        finally:
-            trans.rollback()  # a readout writes nothing
+    with web.forbear.reading() as conn:  # a readout writes nothing
+        report = svc.report(conn, experiment_id, principal.as_actor(), start=start, end=end)
     return report.to_dict()
 
 

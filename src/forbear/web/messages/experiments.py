@@ -45,12 +45,12 @@ ZH: dict[str, str] = {
     "experiments.col.opt_outs": "退订",
     "experiments.compare_title": "{arm} 对比 {reference}",
     "experiments.level": (
-        "每个区间的置信水平 {level}（整体 {family}，已按指标数做 Bonferroni 校正）"
+        "每个区间的置信水平 {level}（整体 {family}，已按指标数做邦费罗尼校正）"
     ),
     "experiments.col.metric": "指标",
     "experiments.col.diff": "差异",
     "experiments.col.interval": "置信区间",
-    "experiments.col.p": "p 值",
+    "experiments.col.p": "P 值",
     "experiments.col.mde": "最小可检测差异",
     "experiments.col.call": "判断",
     "experiments.metric.recovered": "户均回收金额",
