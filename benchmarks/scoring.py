@@ -23,9 +23,10 @@ Steps, each in its own child process (a fresh interpreter, so that peak memory i
 - ``fit toad``: toad's ``Combiner`` (decision-tree binning: DESIGN.md says its default
   chi-merge does not finish at this size), ``WOETransformer`` and ``ScoreCard``;
 - then the scoring contenders, which read their inputs untimed and time the scoring only:
-  ``forbear, reasons=4`` (``score_frame(...).collect()`` on all rows: ``pts_<feature>``,
-  ``score``, ``score_int``, ``tier``, ``pd`` and four reason codes, what the daily batch
-  writes), ``forbear, no reasons`` (``reasons=0, points=False``: ``score``,
+  ``forbear, reasons=4`` (``score_frame(..., points=False, reason_list=False)`` on all
+  rows: ``score``, ``score_int``, ``tier``, ``pd`` and the fixed reason columns
+  ``reason_1`` .. ``reason_4``, an Enum of feature names, null where fewer features lost
+  points), ``forbear, no reasons`` (``reasons=0, points=False``: ``score``,
   ``score_int``, ``tier`` and ``pd`` only, the like-for-like output of a library's score;
   the per-feature points for the identity check are computed afterwards, untimed), each
   also on the first ``--subset`` rows ("(subset)", for a ratio on equal work), ``optbinning``
@@ -354,9 +355,11 @@ def work_score(
         frame = pl.read_parquet(workdir / "score.parquet", n_rows=n_rows)
         before = memory()
         t0, c0 = time.perf_counter(), time.process_time()
-        # with reason codes: what the daily batch writes (per-feature points included);
-        # without: the totals only (score, score_int, tier, pd), like a library's score
-        out = score_frame(frame.lazy(), artefact, reasons=reasons, points=reasons > 0).collect()
+        # the totals (score, score_int, tier, pd), like a library's score, and with
+        # reasons the fixed reason columns reason_1 .. reason_<reasons> (no list per row)
+        out = score_frame(
+            frame.lazy(), artefact, reasons=reasons, points=False, reason_list=False
+        ).collect()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         after = memory()
         if write_points:  # untimed: the per-feature points, for the identity check
@@ -364,7 +367,13 @@ def work_score(
             pts = [c for c in out.columns if c.startswith("pts_")]
             out.select("score", *pts).write_parquet(workdir / "points_forbear.parquet")
         rows = out.height
+        columns = out.columns[frame.width :]
+        filled = {
+            c: int(out.get_column(c).is_not_null().sum()) for c in columns if c.startswith("reason_")
+        }
+        extra: dict[str, Any] = {"output_columns": columns, "reasons_filled": filled}
     else:
+        extra = {}
         _quiet()
         with (workdir / ("optbinning.pkl" if role == OPTBINNING else "toad.pkl")).open("rb") as fh:
             card = pickle.load(fh)
@@ -390,6 +399,7 @@ def work_score(
         "rows_per_s": rows / wall if wall > 0 else float("inf"),
         "peak_mb": after["peak_mb"],
         "inputs_mb": before["rss_mb"],
+        **extra,
     }
 
 

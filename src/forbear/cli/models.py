@@ -12,6 +12,8 @@ from rich.table import Table
 from forbear.cli.common import cli_actor, console, open_app, parse_date, today_in
 from forbear.domain.errors import ValidationError
 from forbear.domain.scoring.artefact import ModelKind
+from forbear.domain.scoring.config import DEFAULT_CONFIG as _DEFAULT
+from forbear.domain.scoring.config import ScorecardConfig
 
 app = typer.Typer(help="Risk models: train, review, activate, roll back, export, score.")
 
@@ -22,6 +24,35 @@ def _kind(text: str) -> ModelKind:
     except ValueError:
         names = ", ".join(k.value for k in ModelKind)
         raise ValidationError("--kind", f"unknown model kind {text!r} (use {names})") from None
+
+
+def _pct(value: object) -> str:
+    return f"{value:.2%}" if isinstance(value, float) else "–"
+
+
+def _config(
+    categorical: list[str],
+    exclude: list[str],
+    iv_min: float | None,
+    corr_max: float | None,
+    min_bin_share: float | None,
+) -> ScorecardConfig:
+    if iv_min is not None and not 0 <= iv_min < 1:
+        raise ValidationError("--iv-min", "an IV threshold between 0 and 1")
+    if corr_max is not None and not 0 < corr_max <= 1:
+        raise ValidationError("--corr-max", "a correlation above 0, at most 1")
+    if min_bin_share is not None and not 0 < min_bin_share <= 0.5:
+        raise ValidationError("--min-bin-share", "a share above 0, at most 0.5")
+    both = sorted(set(categorical) & set(exclude))
+    if both:
+        raise ValidationError(both[0], "both --categorical and excluded")
+    return ScorecardConfig(
+        iv_threshold=_DEFAULT.iv_threshold if iv_min is None else iv_min,
+        corr_threshold=_DEFAULT.corr_threshold if corr_max is None else corr_max,
+        min_bin_share=_DEFAULT.min_bin_share if min_bin_share is None else min_bin_share,
+        categorical=tuple(dict.fromkeys(categorical)),
+        exclude=tuple(dict.fromkeys(exclude)),
+    )
 
 
 def _print_trained(trained: object) -> None:
@@ -51,6 +82,31 @@ def _print_trained(trained: object) -> None:
             kept = "✓" if name in trained.selected else trained.dropped.get(name, "")
             iv.add_row(name, f"{value:.3f}", kept)
         console.print(iv)
+    if trained.excluded:
+        console.print("excluded by configuration 按配置排除: " + ", ".join(trained.excluded))
+    if trained.tier_table is not None and trained.tier_table.height:
+        tiers = Table(title="Risk tiers 风险等级 (bad rate = share of bads 坏账率)")
+        for name in (
+            "Tier 等级",
+            "Min score 最低分",
+            "Train rows 训练样本",
+            "Train bad rate 训练坏账率",
+            "Test rows 测试样本",
+            "Test bad rate 测试坏账率",
+        ):
+            tiers.add_column(name, justify="right")
+        for row in trained.tier_table.iter_rows(named=True):
+            tiers.add_row(
+                row["tier"],
+                "floor 兜底" if row["min_score"] is None else f"{row['min_score']:.1f}",
+                f"{row['rows']:,}",
+                _pct(row["bad_rate"]),
+                f"{row['rows_test']:,}" if row["rows_test"] is not None else "–",
+                _pct(row["bad_rate_test"]),
+            )
+        console.print(tiers)
+    for zh, en in trained.warnings:
+        console.print(f"[yellow]warning 警告:[/] {zh} / {en}")
     if trained.observation_dates:
         dates = ", ".join(d.isoformat() for d in trained.observation_dates)
         console.print(
@@ -76,15 +132,61 @@ def model_train(
     as_of: Annotated[str | None, typer.Option("--as-of", help="book date; default today")] = None,
     window: Annotated[int | None, typer.Option("--window", help="outcome window, days")] = None,
     months: Annotated[int, typer.Option("--months", help="month-end observation dates")] = 6,
+    categorical: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--categorical", help="a column binned as categories even if numbers (repeat)"
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            help="a column never used (repeat); added to FORBEAR_SCORING_EXCLUDE",
+        ),
+    ] = None,
+    iv_min: Annotated[
+        float | None,
+        typer.Option(
+            "--iv-min", help=f"keep features with IV >= this (default {_DEFAULT.iv_threshold})"
+        ),
+    ] = None,
+    corr_max: Annotated[
+        float | None,
+        typer.Option(
+            "--corr-max",
+            help=f"drop the weaker of two features whose WoE correlate beyond this "
+            f"(default {_DEFAULT.corr_threshold})",
+        ),
+    ] = None,
+    min_bin_share: Annotated[
+        float | None,
+        typer.Option(
+            "--min-bin-share",
+            help=f"smallest bin, share of rows (default {_DEFAULT.min_bin_share})",
+        ),
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", help="YAML or CSV of feature labels (zh, en) for reason codes"),
+    ] = None,
 ) -> None:
     """Train a model and store it as a candidate (nothing is stored if training fails)."""
     from forbear.services import models
 
     chosen = _kind(kind)
     forbear = open_app()
+    config = _config(
+        categorical or [],
+        [*forbear.settings.scoring_exclude, *(exclude or [])],
+        iv_min,
+        corr_max,
+        min_bin_share,
+    )
     if chosen is ModelKind.APPLICATION:
         if file is None or target is None:
             raise ValidationError("--kind application", "needs --file and --target")
+        names = models.read_labels(labels) if labels is not None else None
         with forbear.transaction() as conn:
             trained = models.train_application(
                 conn,
@@ -94,6 +196,8 @@ def model_train(
                 seed=seed,
                 bad_value=bad,
                 now=forbear.now(),
+                config=config,
+                labels=names,
             )
     else:
         day = parse_date(as_of, "--as-of") if as_of else today_in(forbear)
@@ -174,13 +278,44 @@ def model_export(
 
 @app.command("score")
 def model_score(
-    as_of: Annotated[str, typer.Option("--as-of", help="business date YYYY-MM-DD")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="business date YYYY-MM-DD (the book)")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="a CSV or Parquet table to score")
+    ] = None,
+    to: Annotated[
+        Path | None, typer.Option("--to", help="with --file: the .csv or .parquet to write")
+    ] = None,
+    model: Annotated[
+        str, typer.Option("--model", help="with --file: a version id or a kind's active model")
+    ] = "application",
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="with --file: the column identifying a row")
+    ] = None,
+    reasons: Annotated[int, typer.Option("--reasons", help="reason codes per row")] = 4,
 ) -> None:
-    """Score every active loan with each active book model and store the scores."""
+    """Score the book (--as-of: every active loan with each active book model, stored),
+    or a table (--file F --to out.csv|out.parquet: score, tier and reasons per row)."""
     from forbear.services import models
 
-    day = parse_date(as_of, "--as-of")
     forbear = open_app()
+    if file is not None:
+        if to is None:
+            raise ValidationError("--to", "give the .csv or .parquet file to write")
+        if as_of is not None:
+            raise ValidationError("--as-of", "score either the book (--as-of) or a --file")
+        with forbear.transaction() as conn:
+            scored = models.score_file(conn, model, file, to, id_column=id_column, reasons=reasons)
+        tiers = ", ".join(f"{k} {v:,}" for k, v in scored.tiers.items())
+        console.print(
+            f"[green]✓[/] {scored.rows:,} rows scored with model {scored.model.id} "
+            f"({scored.model.name}) → {scored.path}; tiers 等级: {tiers}"
+        )
+        return
+    if as_of is None:
+        raise ValidationError("--as-of", "give the business date, or --file and --to")
+    day = parse_date(as_of, "--as-of")
     with forbear.transaction() as conn:
         stored = models.score_book(conn, day)
     for kind, rows in stored.items():
@@ -252,6 +387,19 @@ def model_monitor(
         for row in result.bad_rates.iter_rows():
             bands.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
         console.print(bands)
+    if result.tier_rates is not None:
+        tiers = Table(title="Bad rate by tier 各等级坏账率")
+        for name in ("Tier 等级", "Rows 样本", "Bads 坏样本", "Bad rate 坏账率", "Training 训练时"):
+            tiers.add_column(name, justify="right")
+        for rate in result.tier_rates.iter_rows(named=True):
+            tiers.add_row(
+                rate["tier"],
+                f"{rate['rows']:,}",
+                f"{rate['events']:,}",
+                _pct(rate["event_rate"]),
+                _pct(rate["training_event_rate"]),
+            )
+        console.print(tiers)
     for warning in result.warnings:
         console.print(f"[yellow]warning 警告:[/] {warning.message_zh} / {warning.message_en}")
     if result.ok:
@@ -267,9 +415,25 @@ def model_report(
     target: TargetOpt = None,
     bad: BadOpt = None,
 ) -> None:
-    """Write a self-contained HTML report (Plotly charts, opens offline)."""
+    """Write a self-contained HTML report (Plotly charts, opens offline). An application
+    model without --file is reported as training measured it (metrics, tiers, IV)."""
+    from forbear.services import models
     from forbear.services.monitoring import MonitorRun, write_report
 
+    if file is None:
+        forbear = open_app()
+        with forbear.transaction() as conn:
+            info = models.resolve_model(conn, model)
+        if info.kind == ModelKind.APPLICATION.value:
+            if target is not None or bad is not None:
+                raise ValidationError("--target", "needs --file, the table the outcomes are in")
+            with forbear.transaction() as conn:
+                info, path = models.write_training_report(conn, str(info.id), to)
+            console.print(
+                f"[green]✓[/] training report for model {info.id} written to {path} "
+                "(give --file and --target to compare a current population)"
+            )
+            return
     run = _monitor_run(model, as_of, file, target, bad)
     assert isinstance(run, MonitorRun)
     path = write_report(run, to)

@@ -13,12 +13,12 @@ Scorecards are scored by the compiled Polars expressions, propensity by its esti
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlalchemy import Connection
@@ -55,6 +55,9 @@ from forbear.store import audit, bulk
 from forbear.store.model_versions import ModelVersionRepository
 from forbear.store.models import ModelVersion
 
+if TYPE_CHECKING:
+    from forbear.domain.scoring.scorecard import ScorecardConfig
+
 EXPORT_FORMATS = ("json", "csv", "xlsx")
 
 
@@ -84,6 +87,9 @@ class Trained:
     rows_immature: int = 0  # dropped: outcome not yet observable
     rows_out_of_segment: int = 0  # active loans the target does not apply to
     observation_dates: tuple[date, ...] = ()
+    tier_table: pl.DataFrame | None = None  # rows, bads, bad rate per tier (scorecards)
+    warnings: tuple[tuple[str, str], ...] = ()  # (zh, en): protected attributes
+    excluded: tuple[str, ...] = ()
 
 
 def _info(row: ModelVersion) -> ModelInfo:
@@ -119,24 +125,181 @@ def _store(conn: Connection, artefact: Artefact) -> ModelInfo:
 # ---------------------------------------------------------------------------- training
 
 
-def read_application_table(path: Path) -> pl.DataFrame:
-    """An application table as typed columns (Polars inference; the columns are the
-    lender's own, so there is no contract to cast to)."""
+NULL_TOKENS = ("", "NA", "N/A", "n/a", "na", "NaN", "nan", "NULL", "null", "None", "#N/A", "?")
+# A column whose values are numbers but for a few is a column of numbers with bad values
+# (a typo, a stray unit), not a column of categories: at most this share of non-numbers.
+BAD_VALUE_SHARE = 0.02
+MAX_TABLE_BYTES = 2 * 1024**3
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030 (Excel on a Chinese Windows saves it)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        first_error = exc
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        line = data[: first_error.start].count(b"\n") + 1
+        raise UnreadableFile(
+            f"{path.name} line {line}: not UTF-8 or GB18030 text (byte {first_error.start})"
+        ) from None
+
+
+def _record_lines(path: Path, text: str) -> tuple[list[str], list[int]]:
+    """The header and the line number of every record; refuses a record whose field count
+    is not the header's (a short or long line), naming its line."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if not header or not any(h.strip() for h in header):
+            raise UnreadableFile(f"{path.name} line 1: no header")
+        width = len(header)
+        lines: list[int] = []
+        trailing_blank = 0
+        for row in reader:
+            if not row:  # an empty line
+                trailing_blank += 1
+                continue
+            if trailing_blank:
+                raise UnreadableFile(
+                    f"{path.name} line {reader.line_num - 1}: empty line inside the table"
+                )
+            if len(row) != width:
+                raise UnreadableFile(
+                    f"{path.name} line {reader.line_num}: {len(row)} fields where the header "
+                    f"has {width}; fix or remove the line (nothing was read)"
+                )
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise UnreadableFile(f"{path.name} line {reader.line_num}: {exc}") from None
+    names = [h.strip() for h in header]
+    seen: set[str] = set()
+    for i, name in enumerate(names, start=1):
+        if not name:
+            raise UnreadableFile(f"{path.name} line 1: column {i} has no name")
+        if name in seen:
+            raise UnreadableFile(f"{path.name} line 1: column {name!r} appears twice")
+        seen.add(name)
+    return names, lines
+
+
+def _typed(
+    path: Path, frame: pl.DataFrame, lines: Sequence[int], categorical: Sequence[str]
+) -> pl.DataFrame:
+    """Columns of text typed from every row (not a sample): integers, else numbers in any
+    notation (``1.00E+05``), else text; a column of numbers but for a few values is
+    refused naming the line and column of the first bad value."""
+    declared = set(categorical)
+    out: list[pl.Series] = []
+    for name in frame.columns:
+        text = frame.get_column(name).str.strip_chars()
+        text = pl.Series(name, text).set(text.is_in(NULL_TOKENS).fill_null(False), None)
+        if name in declared:
+            out.append(text)
+            continue
+        number = text.cast(pl.Float64, strict=False)
+        present = text.is_not_null()
+        bad = present & number.is_null()
+        n_bad, n_present = int(bad.sum()), int(present.sum())
+        if n_present == 0 or n_bad == n_present or n_bad > BAD_VALUE_SHARE * n_present:
+            out.append(text)  # text (categories); all-missing columns stay text
+            continue
+        if n_bad:
+            row = int(bad.arg_true()[0])
+            raise UnreadableFile(
+                f"{path.name} line {lines[row]}, column {name!r}: not a number, but "
+                f"{n_present - n_bad:,} of the column's {n_present:,} values are "
+                f"({n_bad:,} are not); fix the value, or declare the column with "
+                "--categorical if it holds categories"
+            )
+        integer = text.cast(pl.Int64, strict=False)
+        whole = integer.null_count() == text.null_count()
+        out.append(integer if whole else number)
+    return pl.DataFrame(out)
+
+
+def read_application_table(path: Path, categorical: Sequence[str] = ()) -> pl.DataFrame:
+    """An application table as typed columns (see :func:`read_table`)."""
+    return read_table(path, categorical)[0]
+
+
+def read_table(
+    path: Path, categorical: Sequence[str] = ()
+) -> tuple[pl.DataFrame, list[int] | None]:
+    """An application table as typed columns, and for CSV the line of every row.
+
+    Parquet keeps its own types. CSV (UTF-8, or GB18030) is checked line by line first: a
+    line with more or fewer fields than the header is refused with its line number, so a
+    broken line is never read as a row of missing values. Types come from the whole file,
+    not a sample: a number written ``1.00E+05`` on line 13,451 is a number; a value that
+    is not a number in a column of numbers is refused naming its line and column.
+    ``categorical`` columns are kept as text (integer codes binned as categories).
+    """
     if not path.exists():
         raise UnreadableFile(f"{path}: no such file")
+    if path.is_dir():
+        raise UnreadableFile(f"{path.name}: is a directory, not a table")
     suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        try:
+            frame = pl.read_parquet(path)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise UnreadableFile(
+                f"{path.name}: cannot be read as Parquet ({type(exc).__name__})"
+            ) from None
+        missing = [c for c in categorical if c not in frame.columns]
+        if missing:
+            raise ValidationError(missing[0], f"no such column in {path.name}")
+        return frame.with_columns(pl.col(c).cast(pl.String) for c in categorical), None
+    if suffix not in (".csv", ".txt"):
+        raise UnreadableFile(
+            f"{path.name}: unsupported format {suffix or '(none)'}; use CSV or Parquet"
+        )
+    if path.stat().st_size > MAX_TABLE_BYTES:
+        raise UnreadableFile(f"{path.name}: larger than 2 GB; use Parquet")
+    text = _decode(path, path.read_bytes())
+    names, lines = _record_lines(path, text)
+    if not lines:
+        raise UnreadableFile(f"{path.name}: no rows under the header")
+    missing = [c for c in categorical if c not in names]
+    if missing:
+        raise ValidationError(missing[0], f"no such column in {path.name}")
     try:
-        if suffix in (".parquet", ".pq"):
-            return pl.read_parquet(path)
-        if suffix in (".csv", ".txt"):
-            return pl.read_csv(path, infer_schema_length=10_000, try_parse_dates=False)
-    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        raw = pl.read_csv(
+            text.encode("utf-8"),
+            infer_schema=False,
+            new_columns=names,
+        )
+    except pl.exceptions.PolarsError as exc:
         raise UnreadableFile(
             f"{path.name}: cannot be read as a table ({type(exc).__name__})"
         ) from None
-    raise UnreadableFile(
-        f"{path.name}: unsupported format {suffix or '(none)'}; use CSV or Parquet"
-    )
+    raw = raw.filter(~pl.all_horizontal(pl.all().is_null()))  # empty lines at the end
+    if raw.height != len(lines):
+        raise UnreadableFile(
+            f"{path.name}: {raw.height:,} rows read for {len(lines):,} lines; "
+            "check the quoting of the file"
+        )
+    return _typed(path, raw, lines, categorical), lines
+
+
+def read_labels(path: Path) -> dict[str, tuple[str, str]]:
+    """Feature labels (zh, en) from a YAML or CSV file (see docs/scoring.md)."""
+    from forbear.domain.scoring.labels import parse_labels_csv, parse_labels_yaml
+
+    if not path.is_file():
+        raise UnreadableFile(f"{path}: no such file")
+    text = _decode(path, path.read_bytes())
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return parse_labels_yaml(text, path.name)
+    if path.suffix.lower() == ".csv":
+        return parse_labels_csv(text, path.name)
+    raise UnreadableFile(f"{path.name}: labels are a .yaml or .csv file")
 
 
 def train_application(
@@ -149,27 +312,30 @@ def train_application(
     name: str | None = None,
     now: datetime,
     bad_value: str | None = None,
+    config: ScorecardConfig | None = None,
+    labels: Mapping[str, tuple[str, str]] | None = None,
 ) -> Trained:
     """Train an application scorecard on a file and store a candidate.
 
     The target is 0/1 with 1 = bad, or any two-valued column with ``bad_value`` naming
     the value that means bad (German Credit's ``creditability`` is good/bad).
+    ``config`` carries the analyst's thresholds, categorical columns and exclusions;
+    ``labels`` the words of the reason codes (:func:`read_labels`).
     """
-    from forbear.domain.scoring.scorecard import train_scorecard  # optbinning: training only
+    from forbear.domain.scoring.scorecard import ScorecardConfig, train_scorecard
 
-    frame = read_application_table(path)
+    config = config or ScorecardConfig()
+    frame = read_application_table(path, categorical=config.categorical)
     if target not in frame.columns:
         raise ValidationError(target, f"no such column in {path.name}")
-    if bad_value is not None:
-        text = frame.get_column(target).cast(pl.String)
-        values = sorted(text.drop_nulls().unique().to_list())
-        if bad_value not in values or len(values) != 2:
-            raise ValidationError(
-                target,
-                f"--bad {bad_value!r} needs a target with exactly two values, one of them "
-                f"{bad_value!r}; found {', '.join(repr(v) for v in values[:5])}",
-            )
-        frame = frame.with_columns((text == bad_value).cast(pl.Int8).alias(target))
+    frame = binary_outcome(frame, target, bad_value, path.name)
+    if labels:
+        unknown = sorted(set(labels) - set(frame.columns))
+        if unknown and len(unknown) == len(labels):
+            raise ValidationError("--labels", f"no label names a column of {path.name}")
+    for column in config.exclude:
+        if column not in frame.columns:
+            raise ValidationError(column, f"--exclude: no such column in {path.name}")
     artefact, report = train_scorecard(
         frame,
         target,
@@ -179,6 +345,8 @@ def train_application(
         created_at=now,
         seed=seed,
         features=features,
+        config=config,
+        labels=labels,
     )
     return Trained(
         model=_store(conn, artefact),
@@ -187,6 +355,50 @@ def train_application(
         selected=report.selected,
         dropped=report.dropped,
         rows=frame.height,
+        tier_table=report.tier_table,
+        warnings=report.warnings,
+        excluded=report.excluded,
+    )
+
+
+def binary_outcome(
+    frame: pl.DataFrame,
+    target: str,
+    bad_value: str | None,
+    source: str,
+    *,
+    allow_missing: bool = False,
+) -> pl.DataFrame:
+    """``target`` as 0/1 (1 = bad): with ``bad_value``, the column must have exactly two
+    values and that one is bad; without it, it must already be 0/1. A refusal names the
+    values found (at most five), never a row. ``allow_missing`` keeps nulls (outcomes
+    not yet matured) instead of refusing them."""
+    column = frame.get_column(target)
+    text = column.cast(pl.String)
+    values = sorted(text.drop_nulls().unique().to_list())
+    shown = ", ".join(repr(v) for v in values[:5]) + (" ..." if len(values) > 5 else "")
+    if column.null_count() and not allow_missing:
+        raise ValidationError(
+            target, f"{column.null_count():,} rows of {source} have no value for the target"
+        )
+    if bad_value is not None:
+        if bad_value not in values or len(values) != 2:
+            raise ValidationError(
+                target,
+                f"--bad {bad_value!r} needs a target with exactly two values, one of them "
+                f"{bad_value!r}; found {len(values)}: {shown}",
+            )
+        return frame.with_columns((text == bad_value).cast(pl.Int8).alias(target))
+    if not set(values) <= {"0", "1", "true", "false"}:
+        raise ValidationError(
+            target,
+            f"target must be binary 0/1 (1 = bad); found {len(values)} values: {shown}; "
+            "give --bad VALUE for a two-valued target",
+        )
+    return frame.with_columns(
+        text.replace_strict({"0": 0, "1": 1, "false": 0, "true": 1}, return_dtype=pl.Int8).alias(
+            target
+        )
     )
 
 
@@ -241,6 +453,7 @@ def train_on_book(
     iv: dict[str, float] = {}
     selected: tuple[str, ...] = ()
     dropped: dict[str, str] = {}
+    tier_table: pl.DataFrame | None = None
     if kind is ModelKind.PROPENSITY:
         artefact, _ = train_propensity(
             data.frame,
@@ -269,6 +482,7 @@ def train_on_book(
             performance_window_days=days,
         )
         iv, selected, dropped = report.iv, report.selected, report.dropped
+        tier_table = report.tier_table
     return Trained(
         model=_store(conn, artefact),
         artefact=artefact,
@@ -279,6 +493,7 @@ def train_on_book(
         rows_immature=data.rows_immature,
         rows_out_of_segment=data.rows_out_of_segment,
         observation_dates=data.observation_dates,
+        tier_table=tier_table,
     )
 
 
@@ -541,3 +756,139 @@ def score_account(conn: Connection, loan_id: int, as_of: date) -> dict[str, dict
             row["reason_codes"] = json.loads(row["reason_codes"])
             result[kind.value] = row
     return result
+
+
+# ---------------------------------------------------------------------------- files
+
+
+SCORE_FORMATS = ("csv", "parquet")
+
+
+def resolve_model(conn: Connection, which: str) -> ModelInfo:
+    """A model by version id (digits) or the active model of a kind."""
+    with _models(conn) as models:
+        if which.isdigit():
+            return _info(models.require(int(which)))
+        try:
+            kind = ModelKind(which)
+        except ValueError:
+            kinds = ", ".join(k.value for k in ModelKind)
+            raise ValidationError("model", f"give a version id or one of {kinds}") from None
+        row = models.active(kind)
+        if row is None:
+            raise NotFound("active model of kind", kind.value)
+        return _info(row)
+
+
+@dataclass(frozen=True)
+class ScoredFile:
+    model: ModelInfo
+    path: Path
+    rows: int
+    tiers: dict[str, int]  # rows per tier
+
+
+def score_file(
+    conn: Connection,
+    which: str,
+    path: Path,
+    to: Path,
+    *,
+    id_column: str | None = None,
+    reasons: int = 4,
+) -> ScoredFile:
+    """Score every row of a table with a scorecard and write ``score, score_int, tier,
+    pd`` and the reason columns (``reason_1`` .. as feature names, ``reason_1_zh`` and
+    ``reason_1_en`` in words) to a CSV or Parquet file, after ``id_column`` (else the
+    line of the input the row came from). Nothing is written when any row fails."""
+    fmt = to.suffix.lower().lstrip(".")
+    if fmt not in SCORE_FORMATS:
+        raise ValidationError("--to", f"use a .csv or .parquet file, not {to.name!r}")
+    if not 0 <= reasons <= 10:
+        raise ValidationError("--reasons", "between 0 and 10 reason codes per row")
+    info = resolve_model(conn, which)
+    artefact = artefact_of(conn, info.id)
+    if not artefact.is_scorecard:
+        raise ValidationError("model", f"model {info.id} is not a scorecard")
+    categorical = [f.name for f in artefact.features if f.dtype == "categorical"]
+    present = [c for c in categorical if c in _header(path)]
+    frame, lines = read_table(path, present)
+    if id_column is not None and id_column not in frame.columns:
+        raise ValidationError("--id", f"no column {id_column!r} in {path.name}")
+    scored = score_frame(
+        frame.lazy(), artefact, reasons=reasons, points=False, reason_list=False
+    ).collect()
+    top = min(reasons, len(artefact.features))
+    labels = {f.name: (f.label_zh, f.label_en) for f in artefact.features}
+    names = list(labels)
+    zh = [labels[n][0] for n in names]
+    en = [labels[n][1] for n in names]
+    key: pl.Expr
+    if id_column is not None:
+        key = pl.col(id_column)
+    elif lines is not None:
+        key = pl.Series("line", lines, dtype=pl.Int64).alias("line")  # type: ignore[assignment]
+    else:
+        key = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row")
+    reason_cols: list[pl.Expr] = []
+    for j in range(1, top + 1):
+        code = pl.col(f"reason_{j}").cast(pl.String)
+        reason_cols += [
+            code.alias(f"reason_{j}"),
+            code.replace_strict(names, zh, default=None).alias(f"reason_{j}_zh"),
+            code.replace_strict(names, en, default=None).alias(f"reason_{j}_en"),
+        ]
+    out = scored.select(
+        key,
+        pl.col("score").round(2),
+        "score_int",
+        "tier",
+        pl.col("pd").round(6),
+        *reason_cols,
+    )
+    to.parent.mkdir(parents=True, exist_ok=True)
+    partial = to.with_name(f".{to.name}.partial")
+    try:
+        if fmt == "csv":
+            partial.write_bytes(b"\xef\xbb\xbf" + out.write_csv().encode("utf-8"))
+        else:
+            out.write_parquet(partial)
+        partial.replace(to)
+    finally:
+        partial.unlink(missing_ok=True)
+    counts = dict(out.group_by("tier").len().sort("tier").iter_rows())
+    return ScoredFile(info, to, out.height, {str(k): int(v) for k, v in counts.items()})
+
+
+def _header(path: Path) -> list[str]:
+    """The column names of a table (for CSV: its first line), without reading it."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            return list(pl.read_parquet_schema(path))
+        except (pl.exceptions.PolarsError, OSError):
+            return []
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+            import csv
+
+            return [h.strip() for h in next(csv.reader(fh), [])]
+    except OSError:
+        return []
+
+
+def write_training_report(conn: Connection, which: str, path: Path) -> tuple[ModelInfo, Path]:
+    """The model report from what training measured (metrics, tiers and their bad
+    rates, IV, the score distribution), when no current population is given."""
+    from forbear.domain.scoring.report import render_report
+
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ValidationError("--to", "the report is an .html file")
+    info = resolve_model(conn, which)
+    artefact = artefact_of(conn, info.id)
+    html = render_report(
+        artefact,
+        title=f"模型报告（训练） Model report (training): {info.name} (v{info.version})",
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return info, path

@@ -13,7 +13,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from forbear.domain.scoring.artefact import Artefact
+from forbear.domain.scoring.artefact import Artefact, BinKind
 from forbear.domain.scoring.compiled import (
     PD,
     REASON_CODES,
@@ -142,7 +142,16 @@ def test_estimator_in_pipeline_and_cross_validation(german_credit: pl.DataFrame)
 
 def test_export_csv_and_excel_read_back(artefact: Artefact, tmp_path: Path) -> None:
     table = scorecard_table(artefact)
-    assert table.height == sum(len(f.bins) for f in artefact.features)
+    printed = [
+        b
+        for f in artefact.features
+        for b in f.bins
+        if b.count > 0 or b.kind not in (BinKind.SPECIAL, BinKind.MISSING)
+    ]
+    assert table.height == len(printed) < sum(len(f.bins) for f in artefact.features)
+    # whole points, as a scorecard is printed (halves up), in the bins' order
+    assert table["points"].dtype == pl.Int64
+    assert table["points"].to_list() == [math.floor(b.points + 0.5) for b in printed]
     csv = write_csv(artefact, tmp_path / "card.csv")
     raw = csv.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
@@ -151,10 +160,15 @@ def test_export_csv_and_excel_read_back(artefact: Artefact, tmp_path: Path) -> N
     assert "贷款期限（月）" in back["中文名称"].to_list()
     xlsx = write_excel(artefact, tmp_path / "card.xlsx")
     wb = load_workbook(xlsx, read_only=True)
-    assert wb.sheetnames == ["Scorecard", "Summary"]
+    assert wb.sheetnames == ["Scorecard", "Summary", "Tiers"]
+    tiers = list(wb["Tiers"].iter_rows(values_only=True))
+    assert [r[0] for r in tiers[1:]] == ["A", "B", "C", "D", "E"]
+    assert sum(r[2] for r in tiers[1:]) == artefact.metrics.rows_train
+    tier_csv = pl.read_csv((tmp_path / "card-tiers.csv").read_bytes()[3:])
+    assert tier_csv.height == 5 and "训练坏样本率 Train bad rate" in tier_csv.columns
     rows = list(wb["Scorecard"].iter_rows(values_only=True))
     assert len(rows) == table.height + 1
-    assert math.isclose(rows[1][-1], table["points"][0])
+    assert rows[1][-1] == table["points"][0]
     summary = dict(wb["Summary"].iter_rows(values_only=True))
     assert summary["AUC"] == pytest.approx(artefact.metrics.auc)
     assert summary["pdo"] == 20

@@ -109,15 +109,20 @@ def is_categorical(dtype: pl.DataType) -> bool:
     return not dtype.is_numeric()
 
 
-def to_pandas(frame: pl.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+def to_pandas(
+    frame: pl.DataFrame, features: Sequence[str], categorical: Sequence[str] = ()
+) -> pd.DataFrame:
     """The feature columns for optbinning: numbers as float64 (nulls as NaN), anything
     else as strings (nulls kept as missing), booleans as "true"/"false" like Polars'
-    own cast, so training and compiled scoring see the same category names."""
+    own cast, so training and compiled scoring see the same category names. Columns in
+    ``categorical`` are strings whatever their type (integer codes: "1", "2")."""
     cols: list[pl.Expr] = []
+    declared = set(categorical)
     for name in features:
         dtype = frame.schema[name]
         col = pl.col(name)
-        cols.append(col.cast(pl.Float64) if dtype.is_numeric() else col.cast(pl.String))
+        numeric = dtype.is_numeric() and name not in declared
+        cols.append(col.cast(pl.Float64) if numeric else col.cast(pl.String))
     return frame.select(cols).to_pandas()
 
 

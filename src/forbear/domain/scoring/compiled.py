@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 from polars.expr.whenthen import ChainedThen, Then
@@ -215,57 +216,96 @@ def pd_expression(scaling: Scaling, score: pl.Expr) -> pl.Expr:
 
 _KEY_PREFIX = "__forbear_reason_key_"
 _TOP_PREFIX = "__forbear_reason_top_"
+REASON_PREFIX = "reason_"
+
+
+def reason_column(position: int) -> str:
+    """The fixed column of the ``position``-th reason (1 = the feature that cost most)."""
+    return f"{REASON_PREFIX}{position}"
+
+
+@dataclass(frozen=True, slots=True)
+class RankTable:
+    """Every (feature, bin) of a scorecard numbered by its loss of points, as one small
+    integer: rank 0 is the smallest loss. A row's reason codes are then the largest
+    ranks among its features' bins (repeated horizontal maxima of UInt8 columns, no list
+    per row, no sort), and its points are a gather of the rank's points.
+
+    Ranks are unique per (feature, bin), ordered by the quantised loss against the
+    feature's best bin, ties by artefact order (the earlier feature ranks higher, so it
+    is listed first, as :func:`forbear.domain.scoring.reasons.explain` does). Each
+    feature also has a rank for "no bin fits" (0 points). A rank whose loss is 0 decodes
+    to no reason.
+    """
+
+    ranks: tuple[tuple[int, ...], ...]  # per feature: per bin, then the no-bin rank
+    points: tuple[float, ...]  # by rank
+    reason: tuple[str | None, ...]  # by rank: the feature, or None where nothing is lost
+    dtype: pl.DataType
+
+    @classmethod
+    def of(cls, artefact: Artefact) -> RankTable:
+        entries: list[tuple[int, int, int, int, float]] = []
+        for i, f in enumerate(artefact.features):
+            best = f.best_points
+            values = [b.points for b in f.bins] + [0.0]
+            for j, value in enumerate(values):
+                entries.append((quantised_loss(best, value), -i, i, j, value))
+        entries.sort()
+        ranks = [[0] * (len(f.bins) + 1) for f in artefact.features]
+        points: list[float] = []
+        reason: list[str | None] = []
+        for rank, (loss, _, i, j, value) in enumerate(entries):
+            ranks[i][j] = rank
+            points.append(value)
+            reason.append(artefact.features[i].name if loss > 0 else None)
+        dtype = (
+            pl.UInt8()
+            if len(entries) <= 256
+            else pl.UInt16()
+            if len(entries) <= 65536
+            else pl.UInt32()
+        )
+        return cls(tuple(tuple(r) for r in ranks), tuple(points), tuple(reason), dtype)
+
+    def rank_expr(self, index: int, feature: Feature, dtype: pl.DataType | None) -> pl.Expr:
+        ranks = self.ranks[index]
+        return placed(feature, ranks[:-1], ranks[-1], self.dtype, dtype).alias(
+            f"{_KEY_PREFIX}{index}"
+        )
+
+    def points_of(self, key: pl.Expr) -> pl.Expr:
+        return pl.lit(pl.Series(self.points, dtype=pl.Float64)).gather(key)
+
+    def reason_of(self, key: pl.Expr, names: Sequence[str]) -> pl.Expr:
+        return pl.lit(pl.Series(self.reason, dtype=pl.Enum(list(names)))).gather(key)
 
 
 def with_reason_codes(frame: pl.LazyFrame, artefact: Artefact, reasons: int) -> pl.LazyFrame:
-    """Add ``reason_codes``: the ``reasons`` features losing the most points (loss > 0).
-
-    ``frame`` must hold the ``pts_<feature>`` columns. Each feature's loss is packed with
-    its position into one Int64 key (bigger loss first, then artefact order); the top
-    keys are then taken by repeated horizontal maxima. That avoids sorting a list per
-    row, which was 20x slower than scoring itself on a million rows.
-    """
+    """Add ``reason_codes``: the ``reasons`` features losing the most points (loss > 0),
+    as a list, from the fixed columns of :func:`score_frame` (kept for callers that
+    store the list)."""
     if reasons <= 0 or not artefact.features:
         return frame.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(REASON_CODES))
-    n = len(artefact.features)
-    if n > _MAX_FEATURES:
-        raise ValidationError("features", f"at most {_MAX_FEATURES} features for reason codes")
-    keys: list[pl.Expr] = []
-    for i, f in enumerate(artefact.features):
-        loss = ((f.best_points - pl.col(points_column(f.name))) / LOSS_RESOLUTION).round(0)
-        key = loss.cast(pl.Int64) * _MAX_FEATURES + (_MAX_FEATURES - 1 - i)
-        keys.append(pl.when(loss > 0).then(key).alias(f"{_KEY_PREFIX}{i}"))
-    key_cols = [pl.col(f"{_KEY_PREFIX}{i}") for i in range(n)]
-    out = frame.with_columns(keys)
-    top = min(reasons, n)
-    previous: pl.Expr | None = None
-    for j in range(top):
-        candidates = (
-            key_cols if previous is None else [pl.when(k < previous).then(k) for k in key_cols]
-        )
-        out = out.with_columns(pl.max_horizontal(candidates).alias(f"{_TOP_PREFIX}{j}"))
-        previous = pl.col(f"{_TOP_PREFIX}{j}")
-    names = [f.name for f in artefact.features]
-    decoded = [
-        (_MAX_FEATURES - 1 - pl.col(f"{_TOP_PREFIX}{j}") % _MAX_FEATURES).replace_strict(
-            list(range(n)), names, default=None, return_dtype=pl.String
-        )
-        for j in range(top)
-    ]
-    return out.with_columns(pl.concat_list(decoded).list.drop_nulls().alias(REASON_CODES)).drop(
-        [f"{_KEY_PREFIX}{i}" for i in range(n)] + [f"{_TOP_PREFIX}{j}" for j in range(top)]
-    )
+    top = min(reasons, len(artefact.features))
+    cols = [pl.col(reason_column(j + 1)).cast(pl.String) for j in range(top)]
+    return frame.with_columns(pl.concat_list(cols).list.drop_nulls().alias(REASON_CODES))
 
 
 def score_frame(
-    frame: pl.LazyFrame, artefact: Artefact, *, reasons: int = 4, points: bool = True
+    frame: pl.LazyFrame,
+    artefact: Artefact,
+    *,
+    reasons: int = 4,
+    points: bool = True,
+    reason_list: bool = True,
 ) -> pl.LazyFrame:
-    """Add ``score``, ``score_int``, ``tier``, ``pd``, ``reason_codes`` and, with ``points``,
-    ``pts_<feature>``.
+    """Add ``score``, ``score_int``, ``tier``, ``pd``, the fixed reason columns
+    ``reason_1`` .. ``reason_<reasons>`` (an Enum of the feature names, null where fewer
+    features lost points), with ``reason_list`` also ``reason_codes`` (the same as a
+    list) and, with ``points``, ``pts_<feature>``.
 
-    ``points=False`` keeps only the totals: the per-feature points are then never
-    materialised unless reason codes need them (and are dropped afterwards), which halves
-    the work when only the score is wanted. A feature column missing from ``frame``
+    ``points=False`` keeps only the totals. A feature column missing from ``frame``
     raises :class:`ValidationError` naming it.
     """
     if not artefact.is_scorecard:
@@ -277,30 +317,62 @@ def score_frame(
         dtype = schema[f.name]
         if f.dtype == "numerical" and not (dtype.is_numeric() or dtype == pl.Null):
             raise ValidationError(f.name, f"numerical feature has column type {dtype}")
-    exprs = scorecard_expressions(artefact, dict(schema))
+    n = len(artefact.features)
     score = pl.col(SCORE)
-    keep = points or reasons > 0
-    if keep:
-        out = frame.with_columns(exprs.values()).with_columns(
-            (
-                pl.sum_horizontal(points_column(f.name) for f in artefact.features)
-                + artefact.intercept_points
+    top = min(max(reasons, 0), n)
+    if top == 0:
+        exprs = scorecard_expressions(artefact, dict(schema))
+        if points:
+            out = frame.with_columns(exprs.values()).with_columns(
+                (
+                    pl.sum_horizontal(points_column(f.name) for f in artefact.features)
+                    + artefact.intercept_points
+                )
+                .cast(pl.Float64)
+                .alias(SCORE)
             )
-            .cast(pl.Float64)
-            .alias(SCORE)
-        )
+        else:
+            out = frame.with_columns(
+                (pl.sum_horizontal(list(exprs.values())) + artefact.intercept_points)
+                .cast(pl.Float64)
+                .alias(SCORE)
+            )
     else:
-        out = frame.with_columns(
-            (pl.sum_horizontal(list(exprs.values())) + artefact.intercept_points)
-            .cast(pl.Float64)
-            .alias(SCORE)
-        )
+        table = RankTable.of(artefact)
+        keys = [table.rank_expr(i, f, schema.get(f.name)) for i, f in enumerate(artefact.features)]
+        key_cols = [pl.col(f"{_KEY_PREFIX}{i}") for i in range(n)]
+        pts = [
+            table.points_of(k).alias(points_column(f.name))
+            for k, f in zip(key_cols, artefact.features, strict=True)
+        ]
+        out = frame.with_columns(keys)
+        if points:
+            out = out.with_columns(pts)
+            total = pl.sum_horizontal(points_column(f.name) for f in artefact.features)
+        else:
+            total = pl.sum_horizontal(pts)
+        tops: list[pl.Expr] = []
+        previous: pl.Expr | None = None
+        for j in range(top):
+            candidates = (
+                key_cols
+                if previous is None
+                else [pl.when(k < previous).then(k).otherwise(0) for k in key_cols]
+            )
+            out = out.with_columns(pl.max_horizontal(candidates).alias(f"{_TOP_PREFIX}{j}"))
+            previous = pl.col(f"{_TOP_PREFIX}{j}")
+            tops.append(previous)
+        names = [f.name for f in artefact.features]
+        out = out.with_columns(
+            (total + artefact.intercept_points).cast(pl.Float64).alias(SCORE),
+            *[table.reason_of(t, names).alias(reason_column(j + 1)) for j, t in enumerate(tops)],
+        ).drop([f"{_KEY_PREFIX}{i}" for i in range(n)] + [f"{_TOP_PREFIX}{j}" for j in range(top)])
     scaling = artefact.scaling or Scaling()
     out = out.with_columns(
         (score + 0.5).floor().cast(pl.Int64).alias(SCORE_INT),
         tier_expression(artefact, score).alias(TIER),
         pd_expression(scaling, score).alias(PD),
-    ).pipe(with_reason_codes, artefact, reasons)
-    if keep and not points:
-        out = out.drop([points_column(f.name) for f in artefact.features])
+    )
+    if reason_list:
+        out = out.pipe(with_reason_codes, artefact, top)
     return out

@@ -38,22 +38,24 @@ LOAN_COLUMNS = ("loan_id", "borrower_id")
 
 # name -> (中文, English), in the order the scorecard sees them.
 FEATURES: dict[str, tuple[str, str]] = {
-    "months_on_book": ("账龄(月)", "Months on book"),
-    "principal": ("合同本金(分)", "Principal (fen)"),
-    "term_months": ("期数", "Term (months)"),
-    "annual_rate_bp": ("年利率(基点)", "Annual rate (bp)"),
-    "product_code": ("产品", "Product"),
-    "instalments_due": ("已到期期数", "Instalments due"),
-    "on_time_share": ("按时还款占比", "Share of instalments paid on time"),
-    "payment_ratio_3m": ("近3月还款比", "Paid / due, last 3 months"),
-    "payment_ratio_6m": ("近6月还款比", "Paid / due, last 6 months"),
-    "max_dpd_3m": ("近3月最大逾期天数", "Max days past due, last 3 months"),
-    "max_dpd_6m": ("近6月最大逾期天数", "Max days past due, last 6 months"),
-    "max_dpd_12m": ("近12月最大逾期天数", "Max days past due, last 12 months"),
-    "dpd": ("当前逾期天数", "Days past due"),
-    "utilisation": ("剩余本金比例", "Outstanding / original principal"),
-    "days_since_last_payment": ("距上次还款天数", "Days since last payment"),
-    "other_loans": ("名下其他在贷笔数", "Other active loans of the borrower"),
+    # Worded for the borrower: these labels are the reason codes a borrower, an agent and
+    # an auditor read (PIPL art. 24), so they say what the number means, not its unit.
+    "months_on_book": ("借款时长（月）", "How long you have had the loan (months)"),
+    "principal": ("借款金额", "Amount borrowed"),
+    "term_months": ("借款期数", "Number of instalments"),
+    "annual_rate_bp": ("借款年利率", "Annual interest rate of the loan"),
+    "product_code": ("借款产品", "Loan product"),
+    "instalments_due": ("已到还款日的期数", "Instalments already due"),
+    "on_time_share": ("按时还款的期数占比", "Share of instalments paid on time"),
+    "payment_ratio_3m": ("近3个月已还金额占应还比例", "Share of amounts due paid, last 3 months"),
+    "payment_ratio_6m": ("近6个月已还金额占应还比例", "Share of amounts due paid, last 6 months"),
+    "max_dpd_3m": ("近3个月最长逾期天数", "Longest time overdue, last 3 months (days)"),
+    "max_dpd_6m": ("近6个月最长逾期天数", "Longest time overdue, last 6 months (days)"),
+    "max_dpd_12m": ("近12个月最长逾期天数", "Longest time overdue, last 12 months (days)"),
+    "dpd": ("当前逾期天数", "Days overdue now"),
+    "utilisation": ("尚未归还的本金比例", "Share of the amount borrowed still to repay"),
+    "days_since_last_payment": ("距上次还款的天数", "Days since your last payment"),
+    "other_loans": ("名下其他未结清借款笔数", "Other loans you have with us"),
 }
 CATEGORICAL = frozenset({"product_code"})
 WINDOW_DAYS = {"3m": 90, "6m": 180, "12m": 365}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from forbear.domain.errors import ValidationError
+
 # (label_zh, label_en)
 _LABELS: dict[str, tuple[str, str]] = {
     # German Credit (UCI Statlog), the 20 attributes
@@ -86,3 +88,81 @@ def feature_label(
     if overrides and name in overrides:
         return overrides[name]
     return _LABELS.get(_normalise(name), (name, name))
+
+
+def shipped_labels() -> dict[str, tuple[str, str]]:
+    """Every label Forbear ships, by normalised feature name."""
+    return dict(_LABELS)
+
+
+_ZH_KEYS = ("zh", "label_zh", "zh-cn", "中文")
+_EN_KEYS = ("en", "label_en", "english")
+
+
+def _entry(where: str, name: str, zh: object, en: object) -> tuple[str, tuple[str, str]]:
+    if not name.strip():
+        raise ValidationError(where, "the feature name is empty")
+    for value, lang in ((zh, "zh"), (en, "en")):
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(where, f"feature {name!r}: the {lang} label is missing")
+        if len(value) > 200:
+            raise ValidationError(where, f"feature {name!r}: the {lang} label is over 200 chars")
+    assert isinstance(zh, str) and isinstance(en, str)
+    return name.strip(), (zh.strip(), en.strip())
+
+
+def parse_labels_yaml(text: str, source: str) -> dict[str, tuple[str, str]]:
+    """Labels from YAML: ``feature: {zh: 中文, en: English}`` (or ``[中文, English]``)."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ValidationError(f"{source}{line}", "not valid YAML") from None
+    if not isinstance(raw, dict) or not raw:
+        raise ValidationError(source, "expected a mapping feature: {zh: ..., en: ...}")
+    out: dict[str, tuple[str, str]] = {}
+    for key, value in raw.items():
+        where = f"{source}: {key}"
+        if isinstance(value, dict):
+            lowered = {str(k).lower(): v for k, v in value.items()}
+            zh = next((lowered[k] for k in _ZH_KEYS if k in lowered), None)
+            en = next((lowered[k] for k in _EN_KEYS if k in lowered), None)
+        elif isinstance(value, list | tuple) and len(value) == 2:
+            zh, en = value
+        else:
+            raise ValidationError(where, "expected {zh: ..., en: ...} or [zh, en]")
+        name, pair = _entry(where, str(key), zh, en)
+        out[name] = pair
+    return out
+
+
+def parse_labels_csv(text: str, source: str) -> dict[str, tuple[str, str]]:
+    """Labels from CSV with a header ``feature,label_zh,label_en`` (or ``feature,zh,en``)."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip().lower() for h in next(reader, [])]
+    try:
+        i_name = header.index("feature")
+        i_zh = next(header.index(k) for k in _ZH_KEYS if k in header)
+        i_en = next(header.index(k) for k in _EN_KEYS if k in header)
+    except (ValueError, StopIteration):
+        raise ValidationError(
+            f"{source} line 1", "the header must name feature, label_zh and label_en"
+        ) from None
+    out: dict[str, tuple[str, str]] = {}
+    for row in reader:
+        where = f"{source} line {reader.line_num}"
+        if not row or not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            raise ValidationError(where, f"{len(row)} fields, the header has {len(header)}")
+        name, pair = _entry(where, row[i_name], row[i_zh], row[i_en])
+        out[name] = pair
+    if not out:
+        raise ValidationError(source, "no labels in the file")
+    return out

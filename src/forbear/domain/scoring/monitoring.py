@@ -41,6 +41,7 @@ from forbear.domain.errors import ValidationError
 from forbear.domain.scoring.artefact import Artefact, Feature
 from forbear.domain.scoring.compiled import bin_index_expr
 from forbear.domain.scoring.metrics import discrimination
+from forbear.domain.scoring.tiers import tier_labels
 
 PSI_MODERATE = 0.10
 PSI_SIGNIFICANT = 0.25
@@ -340,6 +341,64 @@ def bad_rate_by_band(artefact: Artefact, scores: pl.Series, outcomes: pl.Series)
     )
 
 
+def check_binary_outcomes(outcomes: pl.Series) -> None:
+    """Refuse outcomes that are not 0/1 (nulls: not yet matured), naming what was found:
+    a 4-valued column is not silently "no matured outcomes"."""
+    name = outcomes.name or "outcomes"
+    present = outcomes.drop_nulls()
+    if present.dtype == pl.Boolean:
+        return
+    values = present.cast(pl.String).unique().sort().to_list()
+    numeric = present.dtype.is_numeric()
+    if numeric and set(present.cast(pl.Float64).unique().to_list()) <= {0.0, 1.0}:
+        return
+    shown = ", ".join(repr(v) for v in values[:5]) + (" ..." if len(values) > 5 else "")
+    raise ValidationError(
+        name,
+        f"monitoring needs a binary outcome (0/1, 1 = bad); found {len(values)} values: "
+        f"{shown}; give --bad VALUE for a two-valued column, or derive a 0/1 column",
+    )
+
+
+def bad_rate_by_tier(artefact: Artefact, scores: pl.Series, outcomes: pl.Series) -> pl.DataFrame:
+    """Per tier, best first: ``tier, rows, events, event_rate, training_rows,
+    training_event_rate`` (training figures from the artefact, where it holds them)."""
+    s, y = _clean(scores, outcomes)
+    labels = tier_labels(artefact.tiers, s)
+    training = {
+        str(row.get("tier")): row
+        for row in (artefact.metrics.model_extra or {}).get("tier_table", [])
+        if isinstance(row, dict)
+    }
+    rows = []
+    for t in artefact.tiers:
+        mask = labels == t.label
+        n, events = int(mask.sum()), int(y[mask].sum())
+        trained = training.get(t.label, {})
+        rows.append(
+            (
+                t.label,
+                n,
+                events,
+                events / n if n else None,
+                trained.get("rows"),
+                trained.get("bad_rate"),
+            )
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "tier": pl.String,
+            "rows": pl.Int64,
+            "events": pl.Int64,
+            "event_rate": pl.Float64,
+            "training_rows": pl.Int64,
+            "training_event_rate": pl.Float64,
+        },
+        orient="row",
+    )
+
+
 # ------------------------------------------------------------------------ monitor
 
 
@@ -371,6 +430,9 @@ class MonitoringResult:
     training_auc: float
     bad_rates: pl.DataFrame | None
     warnings: tuple[MonitoringWarning, ...] = field(default=())
+    # per tier (scorecards with matured outcomes): tier, rows, events, event_rate,
+    # training_rows, training_event_rate
+    tier_rates: pl.DataFrame | None = None
 
     @property
     def ok(self) -> bool:
@@ -440,6 +502,8 @@ def monitor(
     ``outcomes`` 1/0 for the modelled event, null where not yet matured.
     """
     higher_means_event = not artefact.is_scorecard
+    if outcomes is not None:
+        check_binary_outcomes(outcomes)
     warnings: list[MonitoringWarning] = []
     s_psi: float | None = None
     if artefact.score_band_shares:
@@ -452,12 +516,15 @@ def monitor(
             warnings.append(w)
     perf: Performance | None = None
     bad_rates: pl.DataFrame | None = None
+    tier_rates: pl.DataFrame | None = None
     if outcomes is not None and outcomes.drop_nulls().n_unique() == 2:
         perf = performance(scores, outcomes, higher_means_event=higher_means_event)
         if (w := auc_warning(artefact.metrics.auc, perf.auc)) is not None:
             warnings.append(w)
         if artefact.score_band_shares:
             bad_rates = bad_rate_by_band(artefact, scores, outcomes)
+        if artefact.tiers:
+            tier_rates = bad_rate_by_tier(artefact, scores, outcomes)
     return MonitoringResult(
         model=artefact.name,
         rows=current.height,
@@ -467,6 +534,7 @@ def monitor(
         training_auc=artefact.metrics.auc,
         bad_rates=bad_rates,
         warnings=tuple(warnings),
+        tier_rates=tier_rates,
     )
 
 

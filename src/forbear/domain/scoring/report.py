@@ -291,6 +291,54 @@ def _features_section(artefact: Artefact, feature_psi: pl.DataFrame | None) -> s
     return _heading("输入变量", "Inputs") + _table(["输入 input", "PSI", "判断 reading"], rows)
 
 
+def _tiers_section(artefact: Artefact, monitoring: MonitoringResult | None) -> str:
+    """Rows and bad rate per tier at training (train and test splits) and, with matured
+    outcomes, now: what a risk analyst sets cut-offs by."""
+    if not artefact.tiers:
+        return ""
+    trained = {
+        str(row.get("tier")): row
+        for row in (artefact.metrics.model_extra or {}).get("tier_table", [])
+        if isinstance(row, dict)
+    }
+    current: dict[str, dict[str, Any]] = {}
+    if monitoring is not None and monitoring.tier_rates is not None:
+        current = {str(r["tier"]): r for r in monitoring.tier_rates.iter_rows(named=True)}
+
+    def pct(value: object) -> str:
+        return f"{value:.2%}" if isinstance(value, float) else "–"
+
+    def num(value: object) -> str:
+        return f"{value:,}" if isinstance(value, int) else "–"
+
+    rows = []
+    for t in artefact.tiers:
+        tr, now = trained.get(t.label, {}), current.get(t.label, {})
+        rows.append(
+            [
+                _e(t.label),
+                "floor 兜底" if t.min_score is None else f"≥ {t.min_score:.1f}",
+                num(tr.get("rows")),
+                pct(tr.get("bad_rate")),
+                num(tr.get("rows_test")),
+                pct(tr.get("bad_rate_test")),
+                num(now.get("rows")),
+                pct(now.get("event_rate")),
+            ]
+        )
+    header = [
+        "等级 tier",
+        "最低分 min score",
+        "训练样本 train rows",
+        "训练坏账率 train bad rate",
+        "测试样本 test rows",
+        "测试坏账率 test bad rate",
+        "当前样本 current rows",
+        "当前坏账率 current bad rate",
+    ]
+    return _heading("风险等级", "Risk tiers") + _table(header, rows)
+
+
 def _warnings_section(monitoring: MonitoringResult | None) -> str:
     if monitoring is None:
         return ""
@@ -381,6 +429,7 @@ def render_report(
             meta,
             _warnings_section(monitoring),
             _metrics_section(artefact, matured, score_psi_value),
+            _tiers_section(artefact, monitoring),
             _heading("图表", "Charts"),
             charts.html(),
             _features_section(artefact, monitoring.feature_psi if monitoring else None),

@@ -25,7 +25,7 @@ import hashlib
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -41,7 +41,7 @@ from forbear.domain.scoring.artefact import (
     Feature,
     Metrics,
     ModelKind,
-    Scaling,
+    Tier,
     TrainingData,
 )
 from forbear.domain.scoring.binning import (
@@ -53,40 +53,15 @@ from forbear.domain.scoring.binning import (
     woe_frame,
 )
 from forbear.domain.scoring.compiled import SCORE, scaling_factor_offset, score_frame
+from forbear.domain.scoring.config import DEFAULT_CONFIG as DEFAULT_CONFIG
+from forbear.domain.scoring.config import ScorecardConfig as ScorecardConfig
 from forbear.domain.scoring.labels import feature_label
 from forbear.domain.scoring.metrics import discrimination
-from forbear.domain.scoring.tiers import TIER_LABELS, cutoff_tiers, quantile_tiers
+from forbear.domain.scoring.protected import ProtectedAttribute, protected_candidates
+from forbear.domain.scoring.tiers import TIER_LABELS, cutoff_tiers, quantile_tiers, tier_labels
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
-
-
-@dataclass(frozen=True)
-class ScorecardConfig:
-    """Everything a risk analyst may tune. Defaults follow common practice in Chinese
-    consumer finance: IV >= 0.02, |corr| <= 0.7, bins of at least 5%, 600 points at 50:1
-    good:bad odds, 20 points to double the odds, tiers A-E of 10/20/40/20/10%."""
-
-    iv_threshold: float = 0.02
-    corr_threshold: float = 0.7
-    min_bin_share: float = 0.05
-    min_prebin_share: float = 0.05
-    max_n_prebins: int = 20
-    max_n_bins: int | None = None
-    monotonic_trend: str = "auto_asc_desc"
-    monotonic_trends: Mapping[str, str] = field(default_factory=dict)
-    special_codes: Mapping[str, Sequence[float]] = field(default_factory=dict)
-    scaling: Scaling = field(default_factory=Scaling)
-    tier_shares: tuple[float, ...] = (0.1, 0.2, 0.4, 0.2, 0.1)  # best (A) to worst (E)
-    tier_cutoffs: tuple[float, ...] | None = None  # min scores of A, B, C, D (descending)
-    test_share: float = 0.3
-    min_bads: int = 20  # per split
-    score_band_count: int = 10
-    regularisation_c: float = 1.0
-    max_iter: int = 1000
-
-
-DEFAULT_CONFIG = ScorecardConfig()
 
 
 @dataclass(frozen=True)
@@ -101,6 +76,30 @@ class TrainingReport:
     intercept: float
     metrics_train: dict[str, float]
     metrics_test: dict[str, float]
+    # per tier, best first: tier, min_score, rows/bads/bad rate on train and test
+    tier_table: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # candidate features that read as protected attributes (sex, age, ethnicity, ...)
+    protected: dict[str, ProtectedAttribute] = field(default_factory=dict)
+    excluded: tuple[str, ...] = ()  # left out by the configuration's exclusion list
+
+    @property
+    def warnings(self) -> tuple[tuple[str, str], ...]:
+        """``(zh, en)`` warnings: protected attributes kept among the features."""
+        out = []
+        for name, attr in self.protected.items():
+            used = name in self.selected
+            state_zh = "已入模" if used else "为候选特征"
+            state_en = "is IN the model" if used else "is a candidate feature"
+            out.append(
+                (
+                    f"特征 {name} 疑似受保护属性（{attr.label_zh}，{attr.law}）{state_zh}；"
+                    "如无合法理由请用 --exclude 排除",
+                    f"feature {name} looks like a protected attribute ({attr.label_en}, "
+                    f"{attr.law}) and {state_en}; exclude it with --exclude unless there is "
+                    "a lawful reason",
+                )
+            )
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -222,6 +221,16 @@ def train_scorecard(
 ) -> tuple[Artefact, TrainingReport]:
     """Train a scorecard on ``frame`` (target: 1 = bad, 0 = good)."""
     y = _binary_target(frame, target)
+    for name in config.categorical:
+        if name not in frame.columns:
+            raise ValidationError(name, "column declared categorical is not in the table")
+    excluded = tuple(n for n in config.exclude if n in frame.columns and n != target)
+    if features is None:
+        features = [c for c in frame.columns if c != target and c not in excluded]
+    else:
+        for name in features:
+            if name in config.exclude:
+                raise ValidationError(name, "feature is on the exclusion list")
     names = _check_features(frame, target, features)
     bads = int(y.sum())
     expected_test_bads = math.floor(bads * config.test_share)
@@ -254,6 +263,7 @@ def train_scorecard(
     final = artefact.model_copy(
         update={"kind": kind, "name": name, "created_at": created_at, "training": training}
     )
+    report = replace(report, protected=protected_candidates(names), excluded=excluded)
     return Artefact.model_validate(final.model_dump()), report
 
 
@@ -270,8 +280,9 @@ def fit_scorecard(
     artefact carries placeholder identity fields; :func:`train_scorecard` fills them."""
     y_train: IntArray = train.get_column(target).cast(pl.Int64).to_numpy()
     y_test: IntArray = test.get_column(target).cast(pl.Int64).to_numpy()
-    categorical = [n for n in names if is_categorical(train.schema[n])]
-    x_train = to_pandas(train, names)
+    declared = set(config.categorical)
+    categorical = [n for n in names if n in declared or is_categorical(train.schema[n])]
+    x_train = to_pandas(train, names, categorical)
     settings = BinningSettings(
         min_bin_share=config.min_bin_share,
         min_prebin_share=config.min_prebin_share,
@@ -348,6 +359,7 @@ def fit_scorecard(
     m_train = discrimination(y_train, score_train)
     m_test = discrimination(y_test, score_test)
     bands, shares = _score_bands(score_train, config.score_band_count)
+    tier_table = tier_outcomes(tiers, score_train, y_train, score_test, y_test)
     metrics = Metrics(
         auc=m_test["auc"],
         ks=m_test["ks"],
@@ -358,6 +370,7 @@ def fit_scorecard(
         auc_train=m_train["auc"],
         ks_train=m_train["ks"],
         gini_train=m_train["gini"],
+        tier_table=tier_table.to_dicts(),
     )
     artefact = draft.model_copy(
         update={
@@ -376,8 +389,48 @@ def fit_scorecard(
         intercept=intercept,
         metrics_train=m_train,
         metrics_test=m_test,
+        tier_table=tier_table,
     )
     return artefact, report
+
+
+def tier_outcomes(
+    tiers: Sequence[Tier],
+    score_train: FloatArray,
+    y_train: IntArray,
+    score_test: FloatArray,
+    y_test: IntArray,
+) -> pl.DataFrame:
+    """Rows, bads and bad rate per tier (best first) on the training and test splits:
+    the figures a risk analyst checks before setting cut-offs (bad rates must rise from
+    A to E)."""
+    rows = []
+    for split, score, y in (("train", score_train, y_train), ("test", score_test, y_test)):
+        labels = tier_labels(tiers, score)
+        for t in tiers:
+            mask = labels == t.label
+            n, bads = int(mask.sum()), int(y[mask].sum())
+            rows.append((split, t.label, t.min_score, n, bads, bads / n if n else None))
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "split": pl.String,
+            "tier": pl.String,
+            "min_score": pl.Float64,
+            "rows": pl.Int64,
+            "bads": pl.Int64,
+            "bad_rate": pl.Float64,
+        },
+        orient="row",
+    )
+    train = frame.filter(pl.col("split") == "train").drop("split")
+    test = frame.filter(pl.col("split") == "test").select(
+        "tier",
+        pl.col("rows").alias("rows_test"),
+        pl.col("bads").alias("bads_test"),
+        pl.col("bad_rate").alias("bad_rate_test"),
+    )
+    return train.join(test, on="tier", how="left", maintain_order="left")
 
 
 def _scores(frame: pl.DataFrame, artefact: Artefact) -> FloatArray:

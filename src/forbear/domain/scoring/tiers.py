@@ -63,3 +63,17 @@ def tier_of(score: float, tiers: Sequence[Tier]) -> str | None:
         elif score >= t.min_score:
             return t.label
     return floor
+
+
+def tier_labels(tiers: Sequence[Tier], score: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The tier label of each score (the vectorised :func:`tier_of`; "" without tiers)."""
+    ordered = sorted(
+        tiers, key=lambda t: -math.inf if t.min_score is None else t.min_score, reverse=True
+    )
+    out = np.full(len(score), "", dtype=object)
+    assigned = np.zeros(len(score), dtype=bool)
+    for t in ordered:
+        mask = ~assigned if t.min_score is None else (~assigned & (score >= t.min_score))
+        out[mask] = t.label
+        assigned |= mask
+    return out
