@@ -31,7 +31,7 @@ from typing import Any
 import polars as pl
 
 from forbear.domain.holds import hold_open_expr, marks_hardship_expr, stops_work_expr
-from forbear.domain.ledger import account_states
+from forbear.domain.ledger import SMALL_BOOK, account_states
 from forbear.domain.ledger.schema import STATES
 from forbear.domain.ledger.state import DEFAULT_BUCKETS, BucketScheme
 from forbear.domain.legal.limitation import limitation_date_expr, time_barred_expr
@@ -153,15 +153,24 @@ def empty_facts() -> Facts:
     )
 
 
-def states_in_force(facts: Facts, as_of: date, buckets: BucketScheme) -> pl.DataFrame:
+def states_in_force(
+    facts: Facts, as_of: date, buckets: BucketScheme, *, small: int = SMALL_BOOK
+) -> pl.DataFrame:
     """The ledger state of every started loan on the schedule in force (``STATES``) with
-    ``plan_id`` of the governing plan."""
+    ``plan_id`` of the governing plan (``small``: :func:`account_states`' scalar path up
+    to that many loans)."""
     governing = governing_plans(facts.plan_periods, as_of)
     loans, instalments, payments = apply_plans(
         facts.loans, facts.instalments, facts.payments, governing, facts.plan_lines
     )
     result = account_states(
-        loans.lazy(), facts.products.lazy(), instalments.lazy(), payments.lazy(), as_of, buckets
+        loans.lazy(),
+        facts.products.lazy(),
+        instalments.lazy(),
+        payments.lazy(),
+        as_of,
+        buckets,
+        small=small,
     )
     states = restore_totals(result.states.collect(), facts.payments, governing)
     return states.join(governing.select("loan_id", "plan_id"), on="loan_id", how="left")
@@ -207,9 +216,12 @@ def situation(
     limitation_years: int,
     buckets: BucketScheme = DEFAULT_BUCKETS,
     promise_policy: PromisePolicy = DEFAULT_POLICY,
+    ledger_small: int = SMALL_BOOK,
 ) -> Situation:
-    """The situation of every loan of ``facts`` on ``as_of`` at ``at`` (module docstring)."""
-    states = states_in_force(facts, as_of, buckets)
+    """The situation of every loan of ``facts`` on ``as_of`` at ``at`` (module docstring).
+    ``ledger_small``: the ledger's scalar path up to that many loans (the caller knows
+    when its facts are few payments over many loans; same integers either way)."""
+    states = states_in_force(facts, as_of, buckets, small=ledger_small)
     frame = situation_of_states(
         states,
         facts.owners,
