@@ -362,6 +362,11 @@ def run_lab(
     make = world or _world_factory()
     probe = make(params, population, start, seed_list[0])
     first = probe.frames(start)
+    if first.accounts.height == 0:
+        raise ForbearError(
+            f"the population has no active loans on {start.isoformat()}: nothing to simulate "
+            "(build a book with forbear demo, or use --synthetic N)"
+        )
     for ls in strategies:
         precheck(ls, first, start, rules, max_blocked_share=max_blocked_share, hour=hour)
     accounts = first.accounts
