@@ -28,7 +28,11 @@ Pure: no I/O apart from reading the packaged lexicons once.
 
 from __future__ import annotations
 
-from forbear.domain.compliance.content.checking import check_text, has_opt_out
+from forbear.domain.compliance.content.checking import (
+    check_text,
+    has_opt_out,
+    refuse_unreadable,
+)
 from forbear.domain.compliance.content.lexicons import (
     Lexicon,
     compile_patterns,
@@ -36,6 +40,7 @@ from forbear.domain.compliance.content.lexicons import (
     parse_lexicon,
 )
 from forbear.domain.compliance.content.normalising import Normalised, normalise
+from forbear.domain.compliance.content.rules import PACK_RULES, PACKS, rule_for
 from forbear.domain.compliance.content.templates import (
     DEBT_WORDS,
     PLACEHOLDER,
@@ -48,20 +53,28 @@ from forbear.domain.compliance.content.templates import (
 )
 from forbear.domain.compliance.content.vocabulary import (
     LANGS,
+    LAYERS,
+    MAX_TEXT_CHARS,
     MESSAGES,
     AllowList,
     Audience,
     Category,
     CheckContext,
     ContentRejected,
+    ContentUnreadable,
     Lang,
+    Layer,
     Violation,
 )
 
 __all__ = [
     "DEBT_WORDS",
     "LANGS",
+    "LAYERS",
+    "MAX_TEXT_CHARS",
     "MESSAGES",
+    "PACKS",
+    "PACK_RULES",
     "PLACEHOLDER",
     "SAMPLES",
     "AllowList",
@@ -69,8 +82,10 @@ __all__ = [
     "Category",
     "CheckContext",
     "ContentRejected",
+    "ContentUnreadable",
     "Filled",
     "Lang",
+    "Layer",
     "Lexicon",
     "Normalised",
     "Violation",
@@ -84,4 +99,6 @@ __all__ = [
     "normalise",
     "parse_lexicon",
     "placeholders",
+    "refuse_unreadable",
+    "rule_for",
 ]

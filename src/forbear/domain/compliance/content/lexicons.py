@@ -37,11 +37,106 @@ class _Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class Matcher:
+    """Every entry of a lexicon in one pass (issue 17: the filter runs on every send).
+
+    Phrases are looked up, not searched: Latin phrases at word starts, over up to
+    ``max_pieces`` alphanumeric pieces (``words``: normalised phrase -> entry indices);
+    Chinese phrases at the positions of their first character, by length (``chinese``).
+    The entries' regexes (and the few phrases neither lookup fits) are ONE compiled
+    alternation with a named group per entry (``regex``), so a text is scanned once.
+    """
+
+    words: dict[str, tuple[int, ...]]
+    max_pieces: int
+    chinese: dict[str, tuple[int, ...]]
+    lengths: dict[str, tuple[int, ...]]  # first character -> phrase lengths, longest first
+    regex: re.Pattern[str] | None
+
+    def find(self, text: str) -> list[tuple[int, int, int]]:
+        """``(entry index, start, end)`` of every phrase occurrence and regex match."""
+        found: list[tuple[int, int, int]] = []
+        if self.words:
+            pieces = [m.span() for m in _PIECE.finditer(text)]
+            for k, (start, _) in enumerate(pieces):
+                if start and text[start - 1].isascii() and text[start - 1].isalnum():
+                    continue  # mid-word (cannot happen with _PIECE, kept for clarity)
+                for _, end in pieces[k : k + self.max_pieces]:
+                    for index in self.words.get(text[start:end], ()):
+                        found.append((index, start, end))
+        if self.chinese:
+            lengths = self.lengths
+            n = len(text)
+            for i, char in enumerate(text):
+                sizes = lengths.get(char)
+                if sizes is None:
+                    continue
+                for size in sizes:
+                    if i + size > n:
+                        continue
+                    for index in self.chinese.get(text[i : i + size], ()):
+                        found.append((index, i, i + size))
+        if self.regex is not None:
+            for match in self.regex.finditer(text):
+                if match.end() > match.start() and match.lastgroup is not None:
+                    found.append((int(match.lastgroup[1:]), match.start(), match.end()))
+        return found
+
+
+_PIECE = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
 class Lexicon:
     lang: Lang
     entries: tuple[_Entry, ...]
     allow: re.Pattern[str] | None
     opt_out: re.Pattern[str] | None
+    matcher: Matcher | None = None
+    sounds: tuple[tuple[int, str], ...] = ()  # (entry index, phrase) heard, not read
+    legal: re.Pattern[str] | None = None  # lawful statements of process (not on a barred debt)
+
+
+def _latin_start(text: str) -> bool:
+    return text[:1].isascii() and text[:1].isalnum()
+
+
+def _latin_end(text: str) -> bool:
+    return text[-1:].isascii() and text[-1:].isalnum()
+
+
+def build_matcher(
+    phrases: Iterable[tuple[int, str]], regexes: Iterable[tuple[int, str]]
+) -> Matcher:
+    """The one-pass matcher of ``(entry index, phrase)`` and ``(entry index, regex)``."""
+    words: dict[str, list[int]] = {}
+    chinese: dict[str, list[int]] = {}
+    by_entry: dict[int, list[str]] = {}
+    max_pieces = 1
+    for index, phrase in phrases:
+        text = normalise(phrase).text
+        if not text.strip():
+            continue
+        if _latin_start(text) and _latin_end(text):
+            words.setdefault(text, []).append(index)
+            max_pieces = max(max_pieces, len(_PIECE.findall(text)))
+        elif not _latin_start(text) and not _latin_end(text):
+            chinese.setdefault(text, []).append(index)
+        else:  # "qq群", "傻b": a word boundary on one side only
+            by_entry.setdefault(index, []).append(_phrase_regex(phrase))
+    for index, regex in regexes:
+        by_entry.setdefault(index, []).append(f"(?:{regex})")
+    lengths: dict[str, set[int]] = {}
+    for text in chinese:
+        lengths.setdefault(text[0], set()).add(len(text))
+    alternation = "|".join(f"(?P<e{i}>{'|'.join(parts)})" for i, parts in sorted(by_entry.items()))
+    return Matcher(
+        words={k: tuple(dict.fromkeys(v)) for k, v in words.items()},
+        max_pieces=max_pieces,
+        chinese={k: tuple(dict.fromkeys(v)) for k, v in chinese.items()},
+        lengths={k: tuple(sorted(v, reverse=True)) for k, v in lengths.items()},
+        regex=re.compile(alternation) if alternation else None,
+    )
 
 
 def _phrase_regex(phrase: str) -> str:
@@ -119,7 +214,25 @@ def parse_lexicon(source: str, lang: Lang) -> Lexicon:
             raise ConfigurationError(f"content lexicon {lang}/{name}: {exc}") from None
 
     entries = tuple(_entry(raw, lang) for raw in data["entries"])
-    return Lexicon(lang, entries, section("allow"), section("opt_out"))
+    phrases: list[tuple[int, str]] = []
+    regexes: list[tuple[int, str]] = []
+    sounds: list[tuple[int, str]] = []
+    for index, raw in enumerate(data["entries"]):
+        where = f"{lang}/{raw['id']}"
+        phrases += [(index, p) for p in _strings(raw.get("phrases"), where)]
+        regexes += [(index, r) for r in _strings(raw.get("regexes"), where)]
+        sounds += [(index, p) for p in _strings(raw.get("phrases"), where)]
+        sounds += [(index, p) for p in _strings(raw.get("sounds"), where)]
+    matcher = build_matcher(phrases, regexes)
+    return Lexicon(
+        lang,
+        entries,
+        section("allow"),
+        section("opt_out"),
+        matcher,
+        tuple(sounds),
+        section("legal"),
+    )
 
 
 @cache

@@ -7,8 +7,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from forbear.domain.compliance.content.checking import check_text
+from forbear.domain.compliance.content.checking import check_text, refuse_unreadable
 from forbear.domain.compliance.content.normalising import _is_cjk
+from forbear.domain.compliance.content.rules import rule_for
 from forbear.domain.compliance.content.vocabulary import (
     MESSAGES,
     AllowList,
@@ -128,11 +129,16 @@ def check_template(
     audience: Audience = "debtor",
     allow: AllowList | None = None,
     context: CheckContext | None = None,
+    semantic: bool = True,
 ) -> list[Violation]:
     """Check a template as it will be sent: rendered with sample values (``samples`` over
     :data:`SAMPLES`), spans mapped back into ``template_text`` (a violation inside a value
     spans its whole placeholder). A third-party template is also refused any debt
-    placeholder (``{amount}``, ``{overdue_days}``, ...: CN.3P.NO_DISCLOSE)."""
+    placeholder (``{amount}``, ``{overdue_days}``, ...: CN.3P.NO_DISCLOSE).
+
+    ``semantic`` (default on) adds the sentence classifier: its verdicts are cached by
+    sentence, so a template is embedded once per process. Raises ``ContentUnreadable`` for
+    an empty or unreadable template."""
     sample_lang: Lang = lang or ("zh" if any(_is_cjk(c) for c in template_text) else "en")
     values = {name: _FALLBACK_SAMPLE[sample_lang] for name in placeholders(template_text)} | dict(
         SAMPLES[sample_lang]
@@ -140,7 +146,11 @@ def check_template(
     values |= dict(samples or {})
     filled = fill(template_text, values)
     found: dict[tuple[str, Category, int, int], Violation] = {}
-    for v in check_text(filled.text, lang=lang, audience=audience, allow=allow, context=context):
+    refuse_unreadable(template_text)
+    found_in_text = check_text(
+        filled.text, lang=lang, audience=audience, allow=allow, context=context, semantic=semantic
+    )
+    for v in found_in_text:
         if v.end > v.start:
             start, end = filled.source[v.start][0], filled.source[v.end - 1][1]
         else:  # an empty span (a missing opt-out) stays empty
@@ -154,6 +164,7 @@ def check_template(
             v.message_zh,
             v.message_en,
             v.pattern_id,
+            v.layer,
         )
         found.setdefault((v.rule_id, v.category, start, end), moved)
     if audience == "third_party":
@@ -161,6 +172,13 @@ def check_template(
         for match in PLACEHOLDER.finditer(template_text):
             if is_debt_placeholder(match.group(1)):
                 s, e = match.span()
-                key = ("CN.3P.NO_DISCLOSE", Category.THIRD_PARTY_DISCLOSURE, s, e)
-                found.setdefault(key, Violation(*key, match.group(0), zh, en, "placeholder"))
+                rule = rule_for(
+                    (context or CheckContext()).pack,
+                    Category.THIRD_PARTY_DISCLOSURE,
+                    "CN.3P.NO_DISCLOSE",
+                )
+                key = (rule, Category.THIRD_PARTY_DISCLOSURE, s, e)
+                found.setdefault(
+                    key, Violation(*key, match.group(0), zh, en, "placeholder", "rule")
+                )
     return sorted(found.values(), key=lambda v: (v.start, v.end, v.rule_id, v.category))

@@ -15,6 +15,16 @@ Lang = Literal["zh", "en"]
 Audience = Literal["debtor", "third_party"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
 
+# The layers of the filter, cheapest first (docs/compliance.md): the lexicons on the
+# normalised text, the same lexicons heard through pinyin (homophones, near-characters,
+# romanised Chinese), and the semantic classifier on sentence embeddings (paraphrases).
+Layer = Literal["lexicon", "pinyin", "semantic", "rule"]
+LAYERS: tuple[Layer, ...] = ("lexicon", "pinyin", "semantic", "rule")
+
+# The longest text the filter reads: a letter is a few thousand characters; anything much
+# longer is not a message (and would cost seconds).
+MAX_TEXT_CHARS = 20_000
+
 
 class Category(StrEnum):
     THREAT = "threat"
@@ -65,6 +75,7 @@ class Violation:
     message_zh: str
     message_en: str
     pattern_id: str = ""  # the lexicon entry that matched, for whoever tunes the lexicon
+    layer: Layer = "lexicon"  # which layer found it
 
     def __str__(self) -> str:
         return f"{self.rule_id} {self.category} [{self.start}:{self.end}] {self.excerpt!r}"
@@ -89,6 +100,8 @@ class AllowList:
 class CheckContext:
     """Facts about the message that some rules need.
 
+    ``pack``: the lender's rule pack (``CN`` or ``US``); a finding carries that pack's rule
+    id for its category (:data:`forbear.domain.compliance.content.rules.PACK_RULES`).
     ``time_barred``: the debt is past its limitation period (US.REGF.TIMEBARRED,
     CN.LIMITATION): any mention of suit or court is refused. ``require_opt_out``: the
     message is an e-mail or text under US.REGF.OPTOUT and must carry an opt-out.
@@ -96,6 +109,7 @@ class CheckContext:
 
     time_barred: bool = False
     require_opt_out: bool = False
+    pack: str = "CN"  # the lender's rule pack: the rule ids findings carry
 
 
 class ContentRejected(ForbearError):
@@ -110,3 +124,13 @@ class ContentRejected(ForbearError):
         super().__init__(f"{subject}: refused by the content filter: {found}")
         self.subject = subject
         self.violations = tuple(violations)
+
+
+class ContentUnreadable(ValidationError):
+    """The text cannot be checked: empty, only control or invisible characters, control
+    bytes inside, unpaired surrogates, or longer than :data:`MAX_TEXT_CHARS`. Nothing was
+    checked, so nothing may pass: the caller refuses it. The message names the position and
+    the reason, never the text."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("text", reason)
