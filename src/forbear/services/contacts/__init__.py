@@ -25,6 +25,7 @@ does not suit the channel), :class:`OutcomeConflict` (a second, different outcom
 contact (:meth:`ContactDecision.raise_if_blocked`).
 """
 
+from forbear.domain.compliance.gate.third_party import purpose_of
 from forbear.services.contacts.common import (
     CHANNEL_POINT_KIND,
     MAX_TYPED_REASON,
@@ -85,6 +86,7 @@ __all__ = [
     "log_notice",
     "notify_agency",
     "plan_contact",
+    "purpose_of",
     "record_collector_outcome",
     "record_outcome",
     "release_hold",

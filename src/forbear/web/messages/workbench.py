@@ -54,6 +54,16 @@ ZH: dict[str, str] = {
     "workbench.form.bad_time": "请按“年-月-日 时:分”填写",
     "workbench.session.stashed": "您的登录已过期，刚才提交的内容没有保存。请重新登录：登录后会回到原来的页面，并恢复您填写的内容。",
     "workbench.session.restored": "已恢复您在登录过期前填写的内容，请检查后重新提交。",
+    # lawful third-party location (issue 17, item 3)
+    "workbench.purpose.label": "联系目的",
+    "workbench.purpose.collect": "沟通还款（债务人、担保人等债务相关方）",
+    "workbench.purpose.locate": "寻址：请第三人转告债务人回电（不谈债务）",
+    "workbench.purpose.help": "寻址只用于紧急联系人等第三人，且须债务人已失联；只能使用下方不披露债务的话术。向第三人催收始终不被允许。",
+    "workbench.locate.script": "寻址话术（不披露债务）",
+    "workbench.locate.refusal_hint": "对方表示不认识、不愿转告或请勿再打时，请选择“拒绝沟通”：该号码将被暂停联系，债务人本人的联系方式不受影响。",
+    "workbench.locate.rules": "适用规则",
+    "workbench.locate.short": "寻址（不谈债务）",
+    "workbench.locate.hold_added": "已暂停联系该联系人（#{hold}），债务人本人的联系方式不受影响。",
 }
 
 EN: dict[str, str] = {
@@ -105,4 +115,14 @@ EN: dict[str, str] = {
     "workbench.form.bad_time": "give it as year-month-day hour:minute",
     "workbench.session.stashed": "Your session expired and what you just submitted was not saved. Sign in again: you will return to the page with what you typed.",
     "workbench.session.restored": "What you typed before your session expired is back in the form: check it and submit again.",
+    # lawful third-party location (issue 17, item 3)
+    "workbench.purpose.label": "Purpose",
+    "workbench.purpose.collect": "Discuss the debt (the debtor, a guarantor or another debt-related party)",
+    "workbench.purpose.locate": "Locate: ask a third party to have the debtor call back (no word of the debt)",
+    "workbench.purpose.help": "A location contact is only for an emergency contact or another third party, once the debtor is unreachable, and only with the no-disclosure script below. Asking a third party about the debt is never allowed.",
+    "workbench.locate.script": "Location script (no word of the debt)",
+    "workbench.locate.refusal_hint": "If the person does not know the debtor, will not pass the message on or asks not to be called again, choose 'Refused to talk': that number is put on hold; the debtor's own contact points are not affected.",
+    "workbench.locate.rules": "Rules that apply",
+    "workbench.locate.short": "location (no word of the debt)",
+    "workbench.locate.hold_added": "This contact person is on hold (#{hold}); the debtor's own contact points are not affected.",
 }

@@ -21,7 +21,8 @@ from sqlalchemy import Connection
 
 from forbear.domain.access import default_policy
 from forbear.domain.compliance.gate import explain
-from forbear.domain.compliance.schema import Channel
+from forbear.domain.compliance.schema import THIRD_PARTIES, Channel, Purpose
+from forbear.domain.scripts import locate_script
 from forbear.services import contacts as contact_service
 from forbear.services import notes, queue
 from forbear.services.accounts import history, search, views
@@ -116,7 +117,12 @@ def account_page(
             "blocked_by": attempt.blocked_by,
             "earliest_allowed_at": attempt.earliest_allowed_at,
             "holds": blocking,
+            "party": attempt.party,
+            "purpose": attempt.purpose,
         }
+        # an allowed contact with a third party is explained too (issue 17: the rules
+        # that let a location contact through and what may be said)
+        third_party = attempt.party in {p.value for p in THIRD_PARTIES}
         decision = {
             "id": attempt.id,
             "allowed": attempt.allowed,
@@ -124,8 +130,15 @@ def account_page(
             "party": attempt.party,
             "blocked_by": attempt.blocked_by,
             "outcome": attempt.outcome,
+            "purpose": attempt.purpose,
             # the last sentence says when, in UTC: the page says it in the borrower's time
-            "explanation": [] if attempt.allowed else explain(row, rules, lang)[:-1],
+            "explanation": (
+                explain(row, rules, lang)[1:]
+                if attempt.allowed and third_party
+                else []
+                if attempt.allowed
+                else explain(row, rules, lang)[:-1]
+            ),
             "earliest_local": local(attempt.earliest_allowed_at, borrower_zone),
             "zone": borrower_zone,
         }
@@ -151,6 +164,8 @@ def account_page(
         revealed=revealed,
         channels=[c.value for c in AGENT_CHANNELS],
         outcomes=[o.value for o in CollectorOutcome],
+        contact_purposes=[p.value for p in Purpose],
+        locate_lines=[line.text(gate_lang(request), "") for line in locate_script()],
         purposes={p: sorted(f.value for f in fields) for p, fields in purposes.items()},
         chart=chart if days else None,
         local=lambda m: local(m, zone_name),

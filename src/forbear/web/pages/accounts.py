@@ -161,10 +161,12 @@ def contact(
     loan_id: LoanId,
     channel: Annotated[str, Form(max_length=16)],
     contact_point_id: Annotated[str, Form(max_length=20)] = "",
+    purpose: Annotated[str, Form(max_length=16)] = "collect",
 ) -> Response:
     web = state_of(request)
     lang = gate_lang(request)
     point = _optional_int(contact_point_id, "contact_point_id")
+    chosen = contact_service.purpose_of(purpose)  # refused before anything is written
     with web.forbear.transaction() as conn:
         rules = contact_service.lender_rules(web.forbear.settings.data_dir, conn)
         done = contact_service.contact(
@@ -177,6 +179,7 @@ def contact(
             today=web.today(),
             lang=lang,
             contact_point_id=point,
+            purpose=chosen,
         )
     target = f"/accounts/{loan_id}?attempt={done.decision.attempt_id}#decision"
     return RedirectResponse(target, 303)
