@@ -185,9 +185,19 @@ def run_one(
     seed: int = 0,
     hour: time = CONTACT_HOUR,
     minutes: dict[str, float] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> SeedRun:
-    """Run one strategy for ``days`` days in one world (already built with its seed)."""
+    """Run one strategy for ``days`` days in one world (already built with its seed).
+    ``timings``, when given, gains the seconds spent per phase (frames, decide, allocate,
+    recheck, step, other)."""
     began = clock.perf_counter()
+    spent = timings if timings is not None else {}
+
+    def lap(phase: str, since: float) -> float:
+        now = clock.perf_counter()
+        spent[phase] = spent.get(phase, 0.0) + now - since
+        return now
+
     compiled = compile_strategy(ls.strategy)
     per_task = {**AGENT_MINUTES, **(minutes or {})}
     carried = _empty_carried()
@@ -195,18 +205,23 @@ def run_one(
     counts: Counter[str] = Counter()
     by_rule: Counter[str] = Counter()
     recovered_fen = 0.0
+    agent_minutes = 0.0
     overdue_start: float | None = None
     series: list[dict[str, Any]] = []
     for i in range(days):
         day = start + timedelta(days=i)
+        t = clock.perf_counter()
         frames = replace(world.frames(day), carried=carried.drop("carried_days"))
+        t = lap("frames", t)
         if overdue_start is None:
             accounts = frames.accounts
             overdue_start = float(accounts["overdue_total"].fill_null(0).sum())
             counts["accounts_in_arrears_start"] = int(
                 accounts.filter(pl.col("dpd").fill_null(0) > 0).height
             )
+        t = lap("other", t)
         decided = kernel.decide(frames, compiled, rules, day, hour)
+        t = lap("decide", t)
         gated = decided.gated
         contacts = gated.filter(pl.col("allowed").is_not_null())
         counts["planned"] += contacts.height
@@ -214,6 +229,7 @@ def run_one(
         by_rule.update(_rule_counts(contacts))
         fits = capacity_input(gated, decided.assigned, carried)
         allocated = allocate(fits, capacity, previous)
+        t = lap("allocate", t)
         decisions = gated.join(
             allocated.select(
                 "loan_id",
@@ -227,8 +243,11 @@ def run_one(
             how="left",
         ).with_columns(pl.col("scheduled").fill_null(False), pl.col("_carried").fill_null(False))
         delivered = _delivered(decisions, frames.zones, day, hour)
+        t = lap("other", t)
         counts["violations"] += recheck(delivered, frames, rules, day, hour)
+        t = lap("recheck", t)
         events = world.step(day, delivered.drop("_carried"))
+        t = lap("step", t)
         # the day's figures
         sent = delivered.filter(_CONTACT)
         counts["contacts"] += sent.height
@@ -237,7 +256,7 @@ def run_one(
         agent = delivered.filter(pl.col("channel").is_in(list(per_task)))
         counts["agent_tasks"] += agent.height
         minutes_today = sum(per_task[c] * n for c, n in Counter(agent["channel"].to_list()).items())
-        counts["agent_minutes"] += minutes_today
+        agent_minutes += minutes_today
         day_events = Counter(events["event"].to_list()) if events.height else Counter()
         paid = (
             float(events.filter(pl.col("event") == "pay")["amount"].fill_null(0).sum())
@@ -261,7 +280,7 @@ def run_one(
         )
         # tomorrow's carried work: allowed, not scheduled; its streak grows by one
         nxt = decisions.filter(pl.col("_carried")).select(
-            [pl.col(c).cast(t) for c, t in kernel.ACTIONS.items()]
+            [pl.col(c).cast(dt) for c, dt in kernel.ACTIONS.items()]
         )
         carried = (
             nxt.join(
@@ -273,7 +292,8 @@ def run_one(
             .select(list(_CARRIED))
         )
         previous = delivered.filter(pl.col("agent_id").is_not_null()).select("loan_id", "agent_id")
-    totals = _totals(counts, recovered_fen, overdue_start or 0.0)
+        lap("other", t)
+    totals = _totals(counts, recovered_fen, overdue_start or 0.0, agent_minutes)
     world_totals = {k: float(v) for k, v in (world.totals() or {}).items() if _number(v)}
     return SeedRun(
         strategy=ls.name,
@@ -290,7 +310,9 @@ def _number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))
 
 
-def _totals(counts: Counter[str], recovered_fen: float, overdue_start: float) -> dict[str, float]:
+def _totals(
+    counts: Counter[str], recovered_fen: float, overdue_start: float, agent_minutes: float
+) -> dict[str, float]:
     contacts = counts["contacts"]
     out: dict[str, float] = {
         "recovered_yuan": recovered_fen / 100.0,
@@ -305,7 +327,7 @@ def _totals(counts: Counter[str], recovered_fen: float, overdue_start: float) ->
         "plans_accepted": float(counts["events.accept_plan"]),
         "stopped_answering": float(counts["events.stop_answering"]),
         "payments": float(counts["events.pay"]),
-        "agent_minutes": float(counts["agent_minutes"]),
+        "agent_minutes": agent_minutes,
         "agent_tasks": float(counts["agent_tasks"]),
         "planned": float(counts["planned"]),
         "blocked": float(counts["blocked"]),
@@ -325,7 +347,7 @@ WorldFactory = Callable[[Any, Any, date, int], Any]
 def _world_factory() -> WorldFactory:
     from forbear.sim.borrowers import World
 
-    return World  # type: ignore[no-any-return]
+    return World
 
 
 def run_lab(
