@@ -28,6 +28,7 @@ PLANTED = {
     "effect.tone.firm_notice": -0.6,
     "effect.tone.education": 0.0,
     "effect.half_life_days": 1.0,
+    "effect.max": 2.0,
     "promise.base": 0.0,
     "plan.accept": 0.0,
     "complaint.base": 0.0,

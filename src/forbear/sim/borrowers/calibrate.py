@@ -213,8 +213,8 @@ def read_history(
 def build_panel(history: History, window: int) -> pl.DataFrame:
     """One row per (loan behind on ``start``, day) while the loan has not paid its
     arrears of ``start``, up to ``end - window``: ``band``, ``tier``, one count column per
-    tone (contacts that reached the debtor that day) and ``y`` (a payment within the
-    next ``window`` days)."""
+    tone (contacts that reached the debtor that day) and ``y`` (a payment on that day or
+    the ``window - 1`` days after it)."""
     start, last = history.start, history.end - timedelta(days=window)
     if last < start:
         raise ValidationError("--from/--to", f"the range must be longer than {window} days")
@@ -227,8 +227,8 @@ def build_panel(history: History, window: int) -> pl.DataFrame:
         .with_columns(
             before=pl.when(pl.col("paid_on") < pl.col("day")).then(pl.col("amount")).otherwise(0),
             ahead=(
-                (pl.col("paid_on") > pl.col("day"))
-                & (pl.col("paid_on") <= pl.col("day") + pl.duration(days=window))
+                (pl.col("paid_on") >= pl.col("day"))
+                & (pl.col("paid_on") < pl.col("day") + pl.duration(days=window))
             ).fill_null(False),
         )
         .group_by("loan_id", "day")

@@ -50,6 +50,7 @@ NAMES: dict[str, str] = {
     **{f"effect.tone.{t}": "log_odds" for t in TONES},
     **{f"effect.channel.{c}": "count" for c in EFFECT_CHANNELS},
     "effect.half_life_days": "days",
+    "effect.max": "log_odds",
     "effect.fatigue": "log_odds",
     "fatigue.threshold": "count",
     "answer.base": "probability",

@@ -13,6 +13,8 @@ What a day does, in order (docs/simulation.md explains every parameter family):
 1. the delivered contacts: calls and visits are answered or not (``answer.*``),
    messages arrive; each reached debtor contact adds its tone's effect, weighted by
    channel, to the loan's *effect stock* (which halves every ``effect.half_life_days``);
+   the stock lifts the odds of paying by ``effect.max * tanh(stock / effect.max)``, so
+   contacts have diminishing returns;
 2. reactions per contact: complaint (opens a complaint hold, so the strategy's ``on_hold``
    segment stops work), opt-out of the medium (an opt-out hold the gate applies), stop
    answering (calls then go mostly unanswered and contacts lose most of their effect);
@@ -419,6 +421,9 @@ class World:
         scale = np.where(self.stopped[bi], v["stop.effect_scale"], 1.0)
         effect = np.where(reached & debtor, self._tone_effect[tone] * weight * scale, 0.0)
         np.add.at(self.stock, li, effect)
+        # contacts saturate: the stock's lift on the odds never exceeds effect.max
+        cap = max(v["effect.max"], 1e-6)
+        lift = cap * np.tanh(self.stock / cap)
         harsh = np.isin(tone, [_TONE[t] for t in HARSH])
         demand_at = c["at"].to_numpy().astype("datetime64[us]")
         dm = contact & c["demand"]
@@ -526,7 +531,7 @@ class World:
         paid = np.zeros(self.n, dtype=np.int64)
         t = self.tier_i
         due_promise = behind & (self.promise_due == ordinal)
-        z = self._keep[t] + np.where(self.promise_firm, v["promise.firm_keep"], 0.0) + self.stock
+        z = self._keep[t] + np.where(self.promise_firm, v["promise.firm_keep"], 0.0) + lift
         keep = due_promise & (rng.random(self.n) < _expit(z))
         brk = due_promise & ~keep
         kept = np.nonzero(keep)[0]
@@ -558,7 +563,7 @@ class World:
             self._pay_band[band]
             + self._pay_tier[t]
             + v["pay.propensity"] * (self.prop - 0.5)
-            + self.stock
+            + lift
             + v["effect.fatigue"] * pressure[self.bidx]
         )
         pays = hazard & (rng.random(self.n) < _expit(z))
@@ -586,7 +591,7 @@ class World:
         future = np.maximum(self.balance - self.overdue, 0)
         falls = np.where(due, np.minimum(self.instalment, future), 0)
         current = due & (self.overdue == 0) & ~self.plan_on
-        miss = current & (rng.random(self.n) < _expit(self._miss[t] - self.stock))
+        miss = current & (rng.random(self.n) < _expit(self._miss[t] - lift))
         on_time = current & ~miss
         self.balance -= np.where(on_time, falls, 0)
         self.counts["scheduled_paid"] += float(np.where(on_time, falls, 0).sum())
