@@ -202,6 +202,7 @@ def _ids(sign_in, db, book) -> dict[str, str]:  # type: ignore[no-untyped-def]
         "dispute_id": str(hold),  # the portal's evidence page answers for the borrower's own
         "conversation_id": str(talk.id),
         "slug": "",  # filled from the portal's learn page below
+        "experiment_id": "m1_callback_timing",  # the shipped strategy's experiment
     }
 
 
