@@ -158,6 +158,7 @@ def lab_run(
     ] = [],  # noqa: B006 - typer reads the default
     max_blocked: Annotated[float, typer.Option("--max-blocked", min=0.0, max=1.0)] = 0.3,
     seed: Annotated[int, typer.Option("--seed", help="first seed; seeds are seed .. seed+N-1")] = 1,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="processes")] = 1,
 ) -> None:
     """Run strategies day by day through the real strategy, gate and capacity against
     simulated borrowers; compare recovery, cost, complaints and opt-outs with intervals."""
@@ -168,18 +169,28 @@ def lab_run(
 
     minutes_map = _minutes(minutes)
     parameters = _params(params)
+    only = [p.strip() for p in sens_params.split(",") if p.strip()] if sens_params else None
+    if only:
+        unknown = [p for p in only if p not in parameters.ranges()]
+        if unknown:
+            raise ValidationError("--sens-params", f"unknown parameters: {', '.join(unknown)}")
     population, start, forbear = _population(book, synthetic, as_of, seed)
     chosen = _strategies(strategy, forbear, start, max_blocked)
     seed_list = list(range(seed, seed + seeds))
     lab: dict[str, Any] = {"minutes": minutes_map, "max_blocked_share": max_blocked}
-    result = run_lab(chosen, population, parameters, days, seed_list, start, progress=_say, **lab)
+    result = run_lab(
+        chosen,
+        population,
+        parameters,
+        days,
+        seed_list,
+        start,
+        progress=_say,
+        workers=workers,
+        **lab,
+    )
     sens = None
     if sensitivity and report is not None:
-        only = [p.strip() for p in sens_params.split(",") if p.strip()] if sens_params else None
-        if only:
-            unknown = [p for p in only if p not in parameters.ranges()]
-            if unknown:
-                raise ValidationError("--sens-params", f"unknown parameters: {', '.join(unknown)}")
         from forbear.sim.borrowers import Population
 
         s_pop = Population.synthetic(sens_loans, seed) if sens_loans else population
@@ -198,6 +209,7 @@ def lab_run(
             base=base,
             only=only,
             progress=_say,
+            workers=workers,
             **lab,
         )
     table = summary(result)

@@ -344,6 +344,30 @@ def _totals(
 WorldFactory = Callable[[Any, Any, date, int], Any]
 
 
+def _job(
+    ls: LabStrategy,
+    params: Any,
+    population: Any,
+    start: date,
+    seed: int,
+    days: int,
+    rules: CompiledRules,
+    capacity: CapacityConfig,
+    options: dict[str, Any],
+) -> SeedRun:
+    """One (strategy, seed) in a worker process."""
+    w = _world_factory()(params, population, start, seed)
+    return run_one(ls, w, start, days, rules, capacity, seed=seed, **options)
+
+
+def _tell(progress: Callable[[str], None] | None, run: SeedRun) -> None:
+    if progress:
+        progress(
+            f"{run.strategy} seed {run.seed}: recovered {run.totals['recovered_yuan']:,.0f} yuan, "
+            f"{int(run.totals['complaints'])} complaints, {run.seconds:.1f} s"
+        )
+
+
 def _world_factory() -> WorldFactory:
     from forbear.sim.borrowers import World
 
@@ -365,12 +389,14 @@ def run_lab(
     max_blocked_share: float = 0.3,
     world: WorldFactory | None = None,
     progress: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> LabResult:
     """Every strategy under every seed for ``days`` days from ``start``.
 
     A strategy whose first simulated day the gate would block wholesale (more than
     ``max_blocked_share`` of its planned contacts) raises :class:`StrategyBlocked` before
-    anything runs."""
+    anything runs. ``workers`` > 1 runs the (strategy, seed) pairs in that many processes
+    (the default world only); the result is the same as with one."""
     if days < 1:
         raise ValueError("days must be at least 1")
     seed_list = list(seeds)
@@ -401,16 +427,28 @@ def run_lab(
         loans=accounts.height,
         params_version=str(getattr(params, "version", "")),
     )
-    for ls in strategies:
-        for seed in seed_list:
-            w = make(params, population, start, seed)
-            run = run_one(
-                ls, w, start, days, rules, capacity, seed=seed, hour=hour, minutes=minutes
-            )
-            result.runs.append(run)
-            if progress:
-                progress(
-                    f"{ls.name} seed {seed}: recovered {run.totals['recovered_yuan']:,.0f} yuan, "
-                    f"{int(run.totals['complaints'])} complaints, {run.seconds:.1f} s"
+    jobs = [(ls, seed) for ls in strategies for seed in seed_list]
+    options: dict[str, Any] = {"hour": hour, "minutes": minutes}
+    if workers > 1 and world is None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded Polars
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [
+                pool.submit(
+                    _job, ls, params, population, start, seed, days, rules, capacity, options
                 )
+                for ls, seed in jobs
+            ]
+            for future in futures:
+                run = future.result()
+                result.runs.append(run)
+                _tell(progress, run)
+        return result
+    for ls, seed in jobs:
+        w = make(params, population, start, seed)
+        run = run_one(ls, w, start, days, rules, capacity, seed=seed, **options)
+        result.runs.append(run)
+        _tell(progress, run)
     return result

@@ -46,6 +46,23 @@ def _means(result: LabResult, metric: str) -> dict[str, float]:
     return out
 
 
+def _variant(
+    strategies: Sequence[LabStrategy],
+    population: Any,
+    params: Any,
+    days: int,
+    seeds: list[int],
+    start: date,
+    lab: dict[str, Any],
+    name: str,
+    value: float,
+) -> dict[str, dict[str, float]]:
+    """Every strategy with one parameter at ``value``: metric -> strategy -> mean."""
+    varied = params.with_values({name: value})
+    result = run_lab(strategies, population, varied, days, seeds, start, **lab)
+    return {metric: _means(result, metric) for metric in RANKED}
+
+
 def ranking(means: dict[str, float], higher_better: bool) -> list[str]:
     return sorted(means, key=lambda s: (-means[s] if higher_better else means[s], s))
 
@@ -61,11 +78,13 @@ def sensitivity(
     base: LabResult | None = None,
     only: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    workers: int = 1,
     **lab: Any,
 ) -> Sensitivity:
     """Rerun every strategy with each parameter at each end of its range. ``base`` (a run
     with the same population, days and seeds at the stated values) is reused when given;
-    ``only`` limits the parameters varied."""
+    ``only`` limits the parameters varied; ``workers`` > 1 runs the variants in that
+    many processes."""
     seed_list = list(seeds)
     ranges: dict[str, tuple[float, float]] = dict(params.ranges())
     if only is not None:
@@ -74,42 +93,56 @@ def sensitivity(
             raise ValueError(f"unknown parameters: {', '.join(unknown)}")
         ranges = {p: ranges[p] for p in only}
     if base is None:
-        base = run_lab(strategies, population, params, days, seed_list, start, **lab)
+        base = run_lab(
+            strategies, population, params, days, seed_list, start, workers=workers, **lab
+        )
     base_means = {m: _means(base, m) for m in RANKED}
     base_rank = {m: ranking(base_means[m], hb) for m, hb in RANKED.items()}
     rows: list[dict[str, Any]] = []
     flips: list[dict[str, Any]] = []
-    for name, (low, high) in ranges.items():
-        for side, value in (("low", low), ("high", high)):
-            varied = params.with_values({name: value})
-            result = run_lab(strategies, population, varied, days, seed_list, start, **lab)
-            for metric, higher_better in RANKED.items():
-                means = _means(result, metric)
-                for strategy, mean in means.items():
-                    rows.append(
-                        {
-                            "parameter": name,
-                            "side": side,
-                            "value": float(value),
-                            "strategy": strategy,
-                            "metric": metric,
-                            "mean": mean,
-                        }
-                    )
-                order = ranking(means, higher_better)
-                if order != base_rank[metric]:
-                    flips.append(
-                        {
-                            "parameter": name,
-                            "side": side,
-                            "value": float(value),
-                            "metric": metric,
-                            "ranking": " > ".join(order),
-                            "base_ranking": " > ".join(base_rank[metric]),
-                        }
-                    )
-            if progress:
-                progress(f"sensitivity {name}={value:g} ({side})")
+    variants = [
+        (n, side, v) for n, (lo, hi) in ranges.items() for side, v in (("low", lo), ("high", hi))
+    ]
+    lab_one = {k: v for k, v in lab.items() if k != "workers"}
+    args = (strategies, population, params, days, seed_list, start, lab_one)
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(_variant, *args, n, v) for n, _, v in variants]
+            answers = [f.result() for f in futures]
+    else:
+        answers = [_variant(*args, n, v) for n, _, v in variants]
+    for (name, side, value), means_by_metric in zip(variants, answers, strict=True):
+        for metric, higher_better in RANKED.items():
+            means = means_by_metric[metric]
+            for strategy, mean in means.items():
+                rows.append(
+                    {
+                        "parameter": name,
+                        "side": side,
+                        "value": float(value),
+                        "strategy": strategy,
+                        "metric": metric,
+                        "mean": mean,
+                    }
+                )
+            order = ranking(means, higher_better)
+            if order != base_rank[metric]:
+                flips.append(
+                    {
+                        "parameter": name,
+                        "side": side,
+                        "value": float(value),
+                        "metric": metric,
+                        "ranking": " > ".join(order),
+                        "base_ranking": " > ".join(base_rank[metric]),
+                    }
+                )
+        if progress:
+            progress(f"sensitivity {name}={value:g} ({side})")
     return Sensitivity(
         base=base_means,
         rows=pl.DataFrame(
