@@ -20,9 +20,13 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from sqlalchemy import Connection, Engine, insert, select
 
 from clocks import SETUP_AT
@@ -245,9 +249,72 @@ def clock() -> Clock:
     return Clock(MORNING)
 
 
+_RESOLVED: dict[str, Any] = {}  # "router": the routing table of the process's first app
+
+
+class _CompiledTemplates(BytecodeCache):
+    """Jinja's compiled templates kept in memory for the test process, keyed (by Jinja)
+    by the template's name and the checksum of its source: a changed template compiles
+    anew."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _CompiledTemplates()
+
+
+def _route_shape(app: FastAPI) -> tuple[tuple[str, str, str], ...]:
+    """What ``create_app`` put in the app's routing table: each route's kind, path, and
+    the router it includes (the same module-level object in every app of the process) or
+    its endpoint's name."""
+    shape = []
+    for route in app.router.routes:
+        included = getattr(route, "original_router", None)
+        endpoint = getattr(route, "endpoint", None)
+        what = f"router {id(included)}" if included is not None else endpoint_name(endpoint)
+        shape.append((type(route).__name__, str(getattr(route, "path", "")), what))
+    return tuple(shape)
+
+
+def endpoint_name(endpoint: object) -> str:
+    return f"{getattr(endpoint, '__module__', '')}.{getattr(endpoint, '__qualname__', '')}"
+
+
+def app_for_test(forbear: Any, clock: Clock) -> FastAPI:
+    """``create_app(forbear, clock=clock)`` on the routing table every test's app shares,
+    its templates compiled once per process.
+
+    FastAPI resolves an included router's routes (dependants, pydantic fields) on the
+    first request an app serves, and Jinja compiles each template on its first use in an
+    app: together a second or more of CPU that every test would pay again with its own
+    app. Each test keeps an app of its own (its database, clock, cookie signer, assistant,
+    templates environment, exception handlers and middleware); only the routing table,
+    built by the same code from the same routers, is the one the first app of this
+    process resolved (an app whose routes differ keeps its own), and the templates'
+    compiled code comes from a cache checked against their source.
+    """
+    app = create_app(forbear, clock=clock)
+    app.state.templates.env.bytecode_cache = _COMPILED
+    shared = _RESOLVED.get("router")
+    if shared is None:
+        _RESOLVED["router"] = (app.router, _route_shape(app))
+    elif shared[1] == _route_shape(app):
+        app.router = shared[0]
+    return app
+
+
 @pytest.fixture
-def app(db: RolledBackDatabase, clock: Clock):  # type: ignore[no-untyped-def]
-    return create_app(db, clock=clock)
+def app(db: RolledBackDatabase, clock: Clock) -> FastAPI:
+    return app_for_test(db, clock)
 
 
 @pytest.fixture
