@@ -13,6 +13,7 @@ from forbear.domain.errors import ConfigurationError, ValidationError
 from forbear.domain.scoring.artefact import Artefact, BinKind, ModelKind, load_artefact
 from forbear.domain.scoring.binning import quiet_library, to_pandas
 from forbear.domain.scoring.compiled import SCORE, score_frame
+from forbear.domain.scoring.config import DEFAULT_CONFIG
 from forbear.domain.scoring.scorecard import (
     ScorecardConfig,
     TrainingReport,
@@ -32,7 +33,7 @@ def _optbinning_scorecard(
     for f in features:
         p: dict[str, object] = {}
         if f not in categorical:
-            p["monotonic_trend"] = "auto_asc_desc"
+            p["monotonic_trend"] = DEFAULT_CONFIG.monotonic_trend
         if special_codes and f in special_codes:
             p["special_codes"] = special_codes[f]
         params[f] = p

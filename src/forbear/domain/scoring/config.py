@@ -14,17 +14,25 @@ from forbear.domain.scoring.artefact import Scaling
 
 @dataclass(frozen=True)
 class ScorecardConfig:
-    """Everything a risk analyst may tune. Defaults follow common practice in Chinese
-    consumer finance: IV >= 0.02, |corr| <= 0.7, bins of at least 5%, 600 points at 50:1
+    """Everything a risk analyst may tune.
+
+    Selection defaults keep every feature that carries information: no IV floor, and of
+    two features whose WoE correlate beyond |0.9| (near duplicates) the one with the
+    higher IV. The rule of thumb "IV >= 0.02, |corr| <= 0.7" lost accuracy against
+    optbinning's defaults on public credit data (docs/scoring.md: German Credit 0.7895
+    against 0.7929 over five seeds, and the issue's 30,000-row set); an analyst who wants
+    a shorter card sets ``--iv-min 0.02 --corr-max 0.7``. Binning: the trend of each
+    numeric feature chosen from the data (optbinning's ``auto``: ascending, descending,
+    or a peak or valley where the data has one), bins of at least 5%. 600 points at 50:1
     good:bad odds, 20 points to double the odds, tiers A-E of 10/20/40/20/10%."""
 
-    iv_threshold: float = 0.02
-    corr_threshold: float = 0.7
+    iv_threshold: float = 0.0
+    corr_threshold: float = 0.9
     min_bin_share: float = 0.05
     min_prebin_share: float = 0.05
     max_n_prebins: int = 20
     max_n_bins: int | None = None
-    monotonic_trend: str = "auto_asc_desc"
+    monotonic_trend: str = "auto"
     monotonic_trends: Mapping[str, str] = field(default_factory=dict)
     special_codes: Mapping[str, Sequence[float]] = field(default_factory=dict)
     scaling: Scaling = field(default_factory=Scaling)
