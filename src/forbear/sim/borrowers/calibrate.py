@@ -277,18 +277,20 @@ def fit_panel(panel: pl.DataFrame, window: int) -> tuple[list[Estimate], list[st
     out: list[Estimate] = []
     if panel.height < MIN_PANEL or int(panel["y"].sum()) < MIN_POSITIVES:
         return [], [f"the panel has {panel.height} loan-days: too few to fit the payment model"]
-    bands = [
-        b
-        for b in BANDS
-        if panel.filter(pl.col("band") == b).height >= MIN_PANEL
-        and int(panel.filter(pl.col("band") == b)["y"].sum()) >= MIN_POSITIVES
-    ]
-    skipped = [b for b in BANDS if b not in bands]
+    # every band with payments and non-payments enters the model (its rows inform the
+    # tone effects); only those with enough cases are reported as hazards
+    counts = panel.group_by("band").agg(pl.len().alias("n"), pl.col("y").sum().alias("k"))
+    usable = counts.filter((pl.col("k") > 0) & (pl.col("k") < pl.col("n")))
+    bands = [b for b in BANDS if b in set(usable["band"].to_list())]
+    reported = set(
+        usable.filter((pl.col("n") >= MIN_PANEL) & (pl.col("k") >= MIN_POSITIVES))["band"].to_list()
+    )
+    skipped = [b for b in BANDS if b not in reported]
     if skipped:
         notes.append(f"too few loan-days to fit pay.{', pay.'.join(skipped)}")
     data = panel.filter(pl.col("band").is_in(bands))
     if not bands or data.height < MIN_PANEL:
-        return [], [*notes, "no band has enough loan-days"]
+        return [], [*notes, "too few loan-days with and without payments"]
     tones = [t for t in TONES if float(data[t].sum()) >= MIN_TONE]
     for t in TONES:
         if t not in tones:
@@ -309,7 +311,7 @@ def fit_panel(panel: pl.DataFrame, window: int) -> tuple[list[Estimate], list[st
         return [], [*notes, "the payment model did not converge (separated or singular data)"]
     coef = dict(zip(names, fitted[0], strict=True))
     se = dict(zip(names, fitted[1], strict=True))
-    for b in bands:
+    for b in (b for b in bands if b in reported):
         n = int((data["band"] == b).sum())
         p_window = 1.0 / (1.0 + math.exp(-coef[f"band.{b}"]))
         daily = 1.0 - (1.0 - p_window) ** (1.0 / window)
