@@ -155,12 +155,19 @@ def recheck(
         return 0
     actions = contacts.select([pl.col(c).cast(t) for c, t in kernel.ACTIONS.items()])
     f = frames.conformed()
-    planned = plan(actions, f.points, f.zones, day, hour)
+    # every gate input is joined by the contact's debtor or loan: the delivered debtors'
+    # rows are all the gate reads (as in kernel.decide)
+    who = actions["borrower_id"].unique().implode()
+    loans = actions["loan_id"].unique().implode()
+    mine = pl.col("borrower_id").is_in(who)
+    planned = plan(actions, f.points.filter(mine), f.zones.filter(mine), day, hour)
     missing = int(planned["needs_point_missing"].sum())
     to_gate = planned.filter(~pl.col("needs_point_missing")).drop("needs_point_missing")
     if to_gate.height == 0:
         return missing
-    answer = gate(to_gate.lazy(), f.history.lazy(), f.flags.lazy(), f.holds.lazy(), rules)
+    history = f.history.filter(mine | pl.col("loan_id").is_in(loans))
+    flags = f.flags.filter(pl.col("loan_id").is_in(loans))
+    answer = gate(to_gate.lazy(), history.lazy(), flags.lazy(), f.holds.filter(mine).lazy(), rules)
     return missing + int((~answer.collect()["allowed"]).sum())
 
 
