@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticError
 
+from forbear.domain import yamltext
 from forbear.domain.errors import ConfigurationError, PermissionDenied, ValidationError
 from forbear.domain.masking import MASK, _mask_middle, mask_email, mask_mobile, mask_name
 
@@ -184,7 +185,7 @@ def _looks_like_phone(value: str) -> bool:
 def parse_policy(text: str) -> AccessPolicy:
     """Validate a roles file; refuses with :class:`ConfigurationError` naming the problem."""
     try:
-        data = yaml.safe_load(text)
+        data = yamltext.load(text)
         return AccessPolicy.model_validate(data)
     except (yaml.YAMLError, PydanticError, ValueError) as exc:
         raise ConfigurationError(f"invalid roles file: {exc}") from None

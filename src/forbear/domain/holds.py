@@ -38,6 +38,7 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from forbear.domain import yamltext
 from forbear.domain.access import Role, can
 from forbear.domain.errors import ConfigurationError
 
@@ -217,7 +218,7 @@ class HoldPolicy(BaseModel):
 def parse_hold_policy(text: str, source: str = "hold_policy.yaml") -> HoldPolicy:
     """The policy in ``text`` (YAML), or :class:`ConfigurationError` naming what is wrong."""
     try:
-        data = yaml.safe_load(text)
+        data = yamltext.load(text)
         return HoldPolicy.model_validate(data)
     except (yaml.YAMLError, ValidationError) as exc:
         raise ConfigurationError(f"{source}: {exc}") from None

@@ -81,6 +81,10 @@ def upgrade(
     vault from the settings, as every entry point does."""
     engine, owned = _engine(engine_or_url)
     try:
+        if revision == "head" and is_up_to_date(engine):
+            # nothing to migrate: every entry point calls this on start, and the migration
+            # transaction's whole-database foreign-key check costs seconds on a big book
+            return
         config = alembic_config()
         with _migration_transaction(engine) as conn:
             config.attributes["connection"] = conn

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticError
 
+from forbear.domain import yamltext
 from forbear.domain.capacity.vocabulary import DEFAULT_RESOURCE, Channel
 from forbear.domain.errors import ConfigurationError
 
@@ -87,7 +88,7 @@ def _no_duplicates(what: str, ids: Iterable[str]) -> None:
 def load_capacity(text: str, source: str) -> CapacityConfig:
     """Validate a capacity file; errors name ``source``, the key and (when known) the line."""
     try:
-        data = yaml.safe_load(text)
+        data = yamltext.load(text)
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"{source}: not valid YAML: {exc}") from None
     if data is None:
@@ -120,7 +121,7 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
 def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     """1-based line of the deepest YAML node on ``loc`` (best effort)."""
     try:
-        node: Any = yaml.compose(text)
+        node: Any = yamltext.compose(text)
     except yaml.YAMLError:
         return None
     line: int | None = None

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
+from forbear.domain import yamltext
 from forbear.domain.errors import ConfigurationError
 
 DEFAULT_RESOURCE = "legal_default.yaml"
@@ -78,7 +79,7 @@ def _where(error: dict[str, Any]) -> str:
 def parse_config(text: str, *, source: str = "legal configuration") -> LegalConfig:
     """Validate a configuration file's text (not yet checked against the defaults)."""
     try:
-        data = yaml.safe_load(text)
+        data = yamltext.load(text)
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticError
 
-from forbear.domain import access
+from forbear.domain import access, yamltext
 from forbear.domain.errors import ConfigurationError, ForbearError, PermissionDenied
 from forbear.domain.plans.model import PlanType
 
@@ -177,7 +177,7 @@ class LoadedPolicy:
 def parse_policy(text: str, *, source: str = "plan policy") -> LoadedPolicy:
     """Validate a policy file; refuses with :class:`ConfigurationError` naming the key."""
     try:
-        raw: Any = yaml.safe_load(text)
+        raw: Any = yamltext.load(text)
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"{source}: not valid YAML ({exc.__class__.__name__})") from None
     if not isinstance(raw, dict):

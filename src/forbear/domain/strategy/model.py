@@ -38,6 +38,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from forbear.domain import yamltext
 from forbear.domain.errors import ForbearError
 from forbear.domain.strategy import conditions as cond
 from forbear.domain.strategy.schema import CONTROL_ARM, Purpose, StopOn, StrategyChannel
@@ -167,8 +168,8 @@ def parse_strategy(
     ``known_templates``: template codes that exist; empty = do not check codes.
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        node = yamltext.compose(text)
+        raw = yamltext.load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

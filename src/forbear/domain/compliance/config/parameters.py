@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import ValidationError as PydanticValidationError
 
+from forbear.domain import yamltext
 from forbear.domain.compliance.config.compiled import Window, _fmt
 from forbear.domain.compliance.config.files import (
     _HHMM,
@@ -314,7 +315,7 @@ def _check_country(h: HolidayConfig, source: str) -> None:
 
 def _yaml(text: str, source: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yamltext.load(text)
     except yaml.YAMLError as e:
         raise ConfigurationError(f"{source}: not valid YAML ({e})") from e
 
