@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, or_, select, union
 
 from forbear.batch import kernel
 from forbear.batch.contacts import borrower_zones, contact_points
@@ -127,23 +127,39 @@ def day_frames(
     ).conformed()
 
 
+REREAD_ALL_ABOVE = 0.25  # share of the book's loans above which flags_at reads all again
+
+
 def flags_at(
     conn: Connection, at: datetime, known: pl.DataFrame, known_at: datetime
 ) -> pl.DataFrame:
     """FLAGS as of ``at`` (the gate's moment), given ``known``: FLAGS as of ``known_at``
-    (the ACCOUNT frame's). The two are the same rows unless a fact FLAGS judges by its
-    moment (an agency placement starting or ending, a notice, a demand, an assignment,
-    the debtor found unreachable) lies between the two moments: only then is the book
-    read again (a whole-book query, a second or more on the 100k book)."""
-    if at == known_at or not _flag_facts_between(conn, at, known_at):
+    (the ACCOUNT frame's). A loan's row is the same at both moments unless a fact FLAGS
+    judges by its moment (an agency placement starting or ending, a notice, a demand, an
+    assignment, the debtor found unreachable) lies between the two: only those loans'
+    borrowers are read again (the whole book's query is a second or more on the 100k
+    book), and their rows replace ``known``'s."""
+    if at == known_at:
         return known
-    return contact_store.read_flags(conn, at=at)
+    loans = _loans_with_flag_facts_between(conn, at, known_at)
+    if not loans:
+        return known
+    if len(loans) > REREAD_ALL_ABOVE * known.height:  # one whole read is cheaper
+        return contact_store.read_flags(conn, at=at)
+    owners = known.filter(pl.col("loan_id").is_in(sorted(loans)))["borrower_id"]
+    fresh = contact_store.read_flags(conn, at=at, borrower_ids=owners.unique().to_list())
+    return (
+        pl.concat([known.filter(~pl.col("loan_id").is_in(fresh["loan_id"].implode())), fresh])
+        .sort("loan_id")
+        .select(known.columns)
+    )
 
 
-def _flag_facts_between(conn: Connection, a: datetime, b: datetime) -> bool:
-    """Is any moment :func:`forbear.store.contacts.read_flags` compares with its ``at``
-    in ``(min(a, b), max(a, b)]``? (Each of its tests, ``moment <= at`` or ``moment >
-    at``, gives the same answer at both ends exactly when its moment is not in there.)"""
+def _loans_with_flag_facts_between(conn: Connection, a: datetime, b: datetime) -> set[int]:
+    """The loans with a moment :func:`forbear.store.contacts.read_flags` compares with its
+    ``at`` in ``(min(a, b), max(a, b)]``. (Each of its tests, ``moment <= at`` or
+    ``moment > at``, gives the same answer at both ends exactly when its moment is not in
+    there.)"""
     lo, hi = min(a, b), max(a, b)
 
     def within(column: Any) -> Any:
@@ -151,15 +167,15 @@ def _flag_facts_between(conn: Connection, a: datetime, b: datetime) -> bool:
 
     placed, notice = contact_store.AgencyAssignment, contact_store.AccountNotice
     demand, flags = contact_store.Demand, contact_store.AccountFlags
-    checks = [
+    checks = union(
         select(placed.loan_id).where(or_(within(placed.from_at), within(placed.to_at))),
         select(notice.loan_id).where(within(notice.at)),
         select(demand.loan_id).where(within(demand.at)),
         select(flags.loan_id).where(
             or_(within(flags.assigned_at), within(flags.debtor_unreachable_since))
         ),
-    ]
-    return any(conn.execute(check.limit(1)).first() is not None for check in checks)
+    )
+    return {int(loan_id) for loan_id in conn.execute(checks).scalars()}
 
 
 def reason_codes(scores: pl.DataFrame) -> pl.DataFrame:

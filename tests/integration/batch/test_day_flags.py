@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal
 from sqlalchemy import Connection
 
 from factories import import_three_loans
+from forbear.batch import inputs
 from forbear.batch.inputs import flags_at
 from forbear.services import contacts as svc
 from forbear.store import contacts as store
@@ -73,9 +74,17 @@ def test_nothing_between_the_moments_reuses_the_flags(
 @pytest.mark.parametrize(
     "fact", ["placement", "placement_end", "notice", "demand", "assigned", "unreachable"]
 )
+@pytest.mark.parametrize("only_theirs", [False, True], ids=["whole_book", "their_borrowers"])
 def test_a_fact_between_the_moments_reads_again(
-    connection: Connection, loans: dict[str, int], fact: str
+    connection: Connection,
+    loans: dict[str, int],
+    fact: str,
+    only_theirs: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # on a big book only the borrowers with a fact between the moments are read again;
+    # on this three-loan book one loan is a third of it, so that path is forced here
+    monkeypatch.setattr(inputs, "REREAD_ALL_ABOVE", 1.0 if only_theirs else 0.0)
     loan = loans["L0002"]
     between = local("2026-03-10 15:00")
     if fact == "placement":

@@ -206,15 +206,18 @@ def refresh_queue(
             )
         conn.execute(insert(q), values)
 
-    failed = {
-        int(r["loan_id"]): list(r["failed"])
-        for r in assessed.select("loan_id", "failed").iter_rows(named=True)
-    }
     gone = [
         r
         for r in open_rows
         if r.status == QueueStatus.QUEUED.value and r.loan_id not in eligible_ids
     ]
+    # why each leaving entry failed: only theirs (the whole book's would be ~1 s a run)
+    failed = {
+        int(loan_id): list(why)
+        for loan_id, why in assessed.filter(pl.col("loan_id").is_in([int(r.loan_id) for r in gone]))
+        .select("loan_id", "failed")
+        .iter_rows()
+    }
     for r in gone:
         because = failed.get(int(r.loan_id), ["not_in_book"])
         conn.execute(
