@@ -214,3 +214,36 @@ def test_same_seed_same_world(params: Parameters, population: Population) -> Non
 
     assert run(11) == run(11)
     assert run(11) != run(12)
+
+
+def test_opt_outs_and_complaints_bite_in_the_kernel(params: Parameters) -> None:
+    """An opt-out makes the gate block that medium; a complaint puts the borrower on hold
+    (the strategy's on_hold segment: no work) until the hold ends."""
+    pop = Population.synthetic(300, seed=8, overdue_share=0.9)
+    rules = rules_in_force(None, None)
+    compiled = compile_strategy(default_strategy())
+    noisy = params.with_values({"opt_out.base": 0.5, "complaint.base": 0.05})
+    world = World(noisy, pop, START, seed=2)
+    behind = pop.loan_id[pop.overdue > 0]
+    world.step(START, pl.DataFrame({"loan_id": behind, "channel": "sms", "purpose": "remind"}))
+    day = world.today
+    frames = world.frames(day)
+    opted = set(frames.holds.filter(pl.col("kind") == "opt_out")["borrower_id"].to_list())
+    complained = set(frames.holds.filter(pl.col("kind") == "complaint")["borrower_id"].to_list())
+    assert opted and complained
+    on_hold = frames.accounts.filter(pl.col("borrower_id").is_in(list(complained)))
+    assert on_hold["hold_any"].all()
+    decided = kernel.decide(frames, compiled, rules, day, CONTACT_HOUR)
+    assert (
+        decided.assigned.filter(pl.col("borrower_id").is_in(list(complained)))["segment"]
+        == "on_hold"
+    ).all()
+    sms = decided.gated.filter(
+        (pl.col("channel") == "sms") & pl.col("borrower_id").is_in(list(opted - complained))
+    )
+    assert sms.height > 0 and not sms["allowed"].any()
+    # the complaint hold ends after complaint.hold_days
+    for _ in range(int(noisy["complaint.hold_days"]) + 1):
+        world.step(world.today, pl.DataFrame(schema={"loan_id": pl.Int64, "channel": pl.String}))
+    later = world.frames(world.today).accounts
+    assert not later.filter(pl.col("borrower_id").is_in(list(complained - opted)))["hold_any"].any()

@@ -178,7 +178,7 @@ class Population:
         builds (ledger states, scores, holds, plans, promises), each loan's next due
         amount, and the debtors' contact points, zones and holds, all read set-wise."""
         from forbear.batch.contacts import borrower_zones, contact_points
-        from forbear.services.accounts import build_accounts, day_facts
+        from forbear.services.accounts import build_accounts, day_end, day_facts
 
         facts = day_facts(conn, as_of)
         accounts = build_accounts(conn, as_of, facts=facts).filter(pl.col("status") == "active")
@@ -215,5 +215,7 @@ class Population:
             days_to_due=days_to_due,
             points=contact_points(conn).filter(mine),
             zones=borrower_zones(conn).filter(mine),
-            holds=facts.holds.filter(pl.col("until").is_null() & mine),
+            holds=facts.holds.filter(
+                mine & (pl.col("until").is_null() | (pl.col("until") > day_end(as_of)))
+            ),
         )
