@@ -198,6 +198,12 @@ def contact_outcome(
         console.print(f"attempt {attempt_id} already had outcome {outcome}: nothing changed")
         return
     console.print(f"[green]✓[/] attempt {attempt_id}: {outcome}")
+    if result.hold_id is not None:  # a third party refused: that contact point is held
+        console.print(
+            f"  hold {result.hold_id} (do_not_contact) on that contact point only"
+            " (CN.3P.REFUSAL); release it with: forbear contact release",
+            highlight=False,
+        )
 
 
 @app.command("hold")
