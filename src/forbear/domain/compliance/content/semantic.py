@@ -97,20 +97,30 @@ def default_encoder() -> SharedE5:
 # ---------------------------------------------------------------- sentences
 
 
+def _substantial(piece: str) -> bool:
+    """A sentence worth a verdict: not a heading, and long enough to say something (four
+    Chinese characters or three words); a greeting or a heading says nothing forbidden."""
+    if piece.lstrip().startswith("#"):
+        return False
+    cjk = sum(1 for c in piece if "\u3400" <= c <= "\u9fff")
+    words = len(re.findall(r"[A-Za-z]+", piece))
+    return cjk >= 4 or words >= 3
+
+
 def sentences(text: str) -> list[tuple[int, int]]:
     """The sentence spans of ``text`` (Chinese and Western end marks, new lines),
-    whitespace trimmed; pieces without a letter or a Chinese character are left out."""
+    whitespace and list bullets trimmed; headings and fragments are left out."""
     spans: list[tuple[int, int]] = []
     for piece in re.finditer(r"[^。！？!?；;\n]+[。！？!?；;]*", text):
         start = piece.start()
         for sub in _SPLIT_EN.split(piece.group()):
             at = text.index(sub, start) if sub else start
             s, e = at, at + len(sub)
-            while s < e and text[s].isspace():
+            while s < e and (text[s].isspace() or text[s] in "-*•·>"):
                 s += 1
             while e > s and text[e - 1].isspace():
                 e -= 1
-            if e > s and any(c.isalpha() for c in text[s:e]):
+            if e > s and _substantial(text[s:e]):
                 spans.append((s, e))
             start = at + len(sub)
     return spans
@@ -121,9 +131,12 @@ def sentences(text: str) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class SemanticModel:
-    """A fitted multinomial logistic regression: ``classes`` (``clean`` and categories),
-    ``weights`` (classes x 384), ``bias``; a sentence is flagged when its most likely class
-    is not ``clean`` and has probability ``threshold`` or more."""
+    """Two fitted logistic regressions on the embedding: a detector (forbidden or clean:
+    the last row of ``weights`` and ``bias``) and a multinomial one over ``classes``
+    (``clean`` and the categories: the rows before it) that names the category. A sentence
+    is flagged when the detector's probability is ``threshold`` or more; its category is the
+    likeliest non-clean class. (Measured by 5-fold CV on TRAIN: the detector finds far more
+    at zero false alarms than the multinomial model's own ``clean`` class.)"""
 
     classes: tuple[str, ...]
     weights: np.ndarray[Any, np.dtype[np.float64]]
@@ -134,7 +147,7 @@ class SemanticModel:
     def probabilities(
         self, embeddings: np.ndarray[Any, np.dtype[np.float32]]
     ) -> np.ndarray[Any, np.dtype[np.float64]]:
-        scores = embeddings.astype(np.float64) @ self.weights.T + self.bias
+        scores = embeddings.astype(np.float64) @ self.weights[:-1].T + self.bias[:-1]
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         out: np.ndarray[Any, np.dtype[np.float64]] = exp / exp.sum(axis=1, keepdims=True)
@@ -143,14 +156,18 @@ class SemanticModel:
     def verdicts(
         self, embeddings: np.ndarray[Any, np.dtype[np.float32]]
     ) -> list[tuple[Category | None, float]]:
+        detected = 1.0 / (
+            1.0 + np.exp(-(embeddings.astype(np.float64) @ self.weights[-1] + self.bias[-1]))
+        )
+        clean = self.classes.index("clean")
         out: list[tuple[Category | None, float]] = []
-        for row in self.probabilities(embeddings):
-            best = int(row.argmax())
-            label = self.classes[best]
-            if label == "clean" or row[best] < self.threshold:
-                out.append((None, float(row[best])))
-            else:
-                out.append((Category(label), float(row[best])))
+        for p, row in zip(detected, self.probabilities(embeddings), strict=True):
+            if p < self.threshold:
+                out.append((None, float(p)))
+                continue
+            row = row.copy()
+            row[clean] = -1.0
+            out.append((Category(self.classes[int(row.argmax())]), float(p)))
         return out
 
     def save(self, directory: Path) -> Path:
@@ -223,7 +240,7 @@ def fit(
     encoder: Encoder,
     *,
     source_sha256: str,
-    margin: float = 0.05,
+    margin: float = 0.03,
 ) -> SemanticModel:
     """Fit the regression on ``texts`` and choose the threshold on cross-validated
     predictions of the same data: ``margin`` above the highest forbidden-class score any
@@ -240,36 +257,32 @@ def fit(
     y = np.asarray([label for _, label in kept])
 
     def model() -> Any:
-        return LogisticRegression(C=8.0, max_iter=2000, class_weight="balanced")
+        return LogisticRegression(C=8.0, max_iter=3000, class_weight="balanced")
 
+    forbidden = (y != "clean").astype(int)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=17)
-    held = cross_val_predict(model(), x, y, cv=folds, method="predict_proba")
-    fitted = model().fit(x, y)
-    classes = [str(c) for c in fitted.classes_]
-    clean = classes.index("clean")
-    is_clean = y == "clean"
-    best = held.argmax(axis=1)
-    top = held.max(axis=1)
-    # The threshold: above every clean text's cross-validated score for a forbidden class,
-    # with a margin (a polite message wrongly refused costs a send; the lexicons and the
-    # pinyin layer are the floor), and never below 0.5.
-    flagged_clean = [float(top[k]) for k in range(len(y)) if is_clean[k] and best[k] != clean]
-    ceiling = max(flagged_clean, default=0.0)
+    held = cross_val_predict(model(), x, forbidden, cv=folds, method="predict_proba")[:, 1]
+    detector = model().fit(x, forbidden)
+    namer = model().fit(x, y)
+    # The threshold: above every clean text's cross-validated score, with a margin (a
+    # polite message wrongly refused costs a send; the lexicons and the pinyin layer are
+    # the floor), and never below 0.5.
+    ceiling = float(held[forbidden == 0].max(initial=0.0))
     threshold = float(round(min(0.95, max(0.5, ceiling + margin)), 2))
+    classes = [str(c) for c in namer.classes_]
+    weights = np.vstack([namer.coef_, detector.coef_]).astype(np.float64)
+    bias = np.concatenate([namer.intercept_, detector.intercept_]).astype(np.float64)
+    cv_recall = float((held[forbidden == 1] >= threshold).mean())
     meta = {
         "trained_on": "corpus/train.yaml",
         "train_sha256": source_sha256,
         "encoder": {"name": encoder.name, "version": encoder.version},
         "texts": len(kept),
-        "solver": "sklearn LogisticRegression(C=8, balanced); threshold: 5-fold CV + margin",
+        "solver": "sklearn LogisticRegression(C=8, balanced): detector + namer; "
+        "threshold: 5-fold CV + margin",
+        "cv_recall_at_threshold": round(cv_recall, 3),
     }
-    return SemanticModel(
-        tuple(classes),
-        np.asarray(fitted.coef_, dtype=np.float64),
-        np.asarray(fitted.intercept_, dtype=np.float64),
-        threshold,
-        meta,
-    )
+    return SemanticModel(tuple(classes), weights, bias, threshold, meta)
 
 
 # ---------------------------------------------------------------- verdicts

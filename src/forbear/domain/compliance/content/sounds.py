@@ -35,6 +35,13 @@ from forbear.domain.compliance.content.normalising import _is_cjk
 _NOT_SYLLABLES = frozenset({"n", "m", "ng", "hm", "hng", "r", "er"})
 _LATIN = re.compile(r"[a-z]+")
 
+# Characters too common to stand in for a near-character: 入与 is not 入狱, 还是 is not 还钱.
+# A two-syllable phrase heard through one of these is not heard at all.
+_FUNCTION_CHARS = frozenset(
+    "与和的了是在于及或为以对将被把给向从到等也就都而并其之这那你我他她它们有无不没可能会要"
+    "请您已还再又更最很得地着过个一二三上下中来去说让使由按如若则但却只才每各该此本"
+)
+
 
 def _fuzzy(syllable: str) -> str:
     s = syllable
@@ -261,9 +268,12 @@ def _match(units: Sequence[_Unit | None], i: int, phrase: SoundPhrase) -> int | 
     if size == 2:
         if not all(s in u.exact for s, u in zip(phrase.exact, chosen, strict=True)):
             return None
-        in_place = any(u.char == c for u, c in zip(chosen, phrase.phrase, strict=False) if u.char)
-        if not in_place and any(u.char for u in chosen):  # Chinese: one character in place
-            return None
+        if any(u.char for u in chosen):  # Chinese: one character in place, the other rare
+            pairs = list(zip(chosen, phrase.phrase, strict=False))
+            if not any(u.char == c for u, c in pairs):
+                return None
+            if any(u.char != c and u.char in _FUNCTION_CHARS for u, c in pairs):
+                return None
         return i + size
     if all(s in u.fuzzy for s, u in zip(phrase.fuzzy, chosen, strict=True)):
         return i + size
