@@ -44,9 +44,7 @@ ZH: dict[str, str] = {
     "experiments.col.complaints": "每万次联系投诉",
     "experiments.col.opt_outs": "退订",
     "experiments.compare_title": "{arm} 对比 {reference}",
-    "experiments.level": (
-        "每个区间的置信水平 {level}（整体 {family}，已按指标数做邦费罗尼校正）"
-    ),
+    "experiments.level": ("每个区间的置信水平 {level}（整体 {family}，已按指标数做邦费罗尼校正）"),
     "experiments.col.metric": "指标",
     "experiments.col.diff": "差异",
     "experiments.col.interval": "置信区间",
