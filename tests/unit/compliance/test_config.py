@@ -30,7 +30,10 @@ REGULATIONS_IDS = {
 # rules the packs add beyond REGULATIONS.md's tables (confidence I: needs legal review)
 ADDED = {
     "CN": {"CN.HOLDS", "CN.HOLIDAYS", "CN.ASSISTANT.QUIET_DEMAND"},
-    "US": {"US.HOLDS", "US.HOLIDAYS", "US.ASSISTANT.QUIET_DEMAND"},
+    "US": {"US.HOLDS", "US.HOLIDAYS", "US.ASSISTANT.QUIET_DEMAND"}
+    # the content filter's rules for a US lender (issue 17)
+    | {"US.REGF.HARASS", "US.REGF.FALSE", "US.REGF.UNFAIR", "US.REGF.THIRD_PARTY"}
+    | {"US.LANG.NO_NEW_BORROWING"},
 }
 
 
