@@ -34,8 +34,9 @@ demo: $(BASE_STAMP)
 	$(BIN)/forbear assistant train
 	$(BIN)/forbear serve
 
+# the run ends with its 25 slowest tests: the suite's budget is about 15 minutes on 2 cores
 test: $(DEV_STAMP) lint typecheck
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --durations=25 $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP) imports
 	$(BIN)/ruff check src tests benchmarks
