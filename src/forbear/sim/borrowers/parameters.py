@@ -55,6 +55,7 @@ NAMES: dict[str, str] = {
     "fatigue.threshold": "count",
     "answer.base": "probability",
     "answer.stopped": "probability",
+    "answer.pressure": "log_odds",
     "promise.base": "probability",
     "promise.firm": "log_odds",
     **{f"promise.keep.{t}": "probability" for t in TIERS},

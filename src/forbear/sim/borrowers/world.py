@@ -10,7 +10,8 @@ moves the world to the next morning.
 
 What a day does, in order (docs/simulation.md explains every parameter family):
 
-1. the delivered contacts: calls and visits are answered or not (``answer.*``),
+1. the delivered contacts: calls and visits are answered or not (``answer.*``: less
+   often the more the borrower was contacted in the last 7 days),
    messages arrive; each reached debtor contact adds its tone's effect, weighted by
    channel, to the loan's *effect stock* (which halves every ``effect.half_life_days``);
    the stock lifts the odds of paying by ``effect.max * tanh(stock / effect.max)``, so
@@ -43,6 +44,7 @@ from forbear.sim.borrowers.parameters import EFFECT_CHANNELS, TIERS, TONES, Para
 from forbear.sim.borrowers.population import CYCLE_DAYS, DEFAULT_ZONE, Population, tier_index
 
 HISTORY_DAYS = 31  # the contact history the frames carry (the gate's longest window)
+MAX_EXCESS = 7.0  # contacts in 7 days above fatigue.threshold that still count
 DEFAULT_HOUR = 10  # local hour of a contact whose delivered row has no ``at``
 EVENTS: dict[str, pl.DataType] = {
     "loan_id": pl.Int64(),
@@ -404,19 +406,25 @@ class World:
         review = c["channel"] == LEGAL_REVIEW
         contact = ~review
         self.counts["legal_reviews"] += float(review.sum())
-        # -- 1. who was reached
-        voice = np.isin(c["channel"], (*VOICE, "visit"))
-        answer_p = np.where(self.stopped[bi], v["answer.stopped"], v["answer.base"])
-        connected = contact & voice & (rng.random(len(li)) < answer_p)
-        reached = (contact & ~voice) | connected | review
-        outcome = np.where(voice, np.where(connected, "connected", "no_answer"), "delivered")
-        debtor = ~third
         # contacts in the last 7 days (today's included): the ring's oldest day drops out
         slot = ordinal % 7
         self.recent[slot] = 0
         np.add.at(self.recent[slot], bi[contact], 1)
-        pressure = np.maximum(self.recent.sum(axis=0) - v["fatigue.threshold"], 0.0)
+        # (above the threshold, and at most MAX_EXCESS above it: past a week of daily
+        # contacts more adds nothing, which keeps the linear logit terms in bounds)
+        pressure = np.clip(self.recent.sum(axis=0) - v["fatigue.threshold"], 0.0, MAX_EXCESS)
         excess = pressure[bi]
+        # -- 1. who was reached (a borrower called too often picks up less often)
+        voice = np.isin(c["channel"], (*VOICE, "visit"))
+        answer_p = np.where(
+            self.stopped[bi],
+            v["answer.stopped"],
+            _expit(_logit(v["answer.base"]) + v["answer.pressure"] * excess),
+        )
+        connected = contact & voice & (rng.random(len(li)) < answer_p)
+        reached = (contact & ~voice) | connected | review
+        outcome = np.where(voice, np.where(connected, "connected", "no_answer"), "delivered")
+        debtor = ~third
         weight = np.where(ch >= 0, self._channel_weight[np.maximum(ch, 0)], 1.0)
         scale = np.where(self.stopped[bi], v["stop.effect_scale"], 1.0)
         effect = np.where(reached & debtor, self._tone_effect[tone] * weight * scale, 0.0)
@@ -531,7 +539,12 @@ class World:
         paid = np.zeros(self.n, dtype=np.int64)
         t = self.tier_i
         due_promise = behind & (self.promise_due == ordinal)
-        z = self._keep[t] + np.where(self.promise_firm, v["promise.firm_keep"], 0.0) + lift
+        z = (
+            self._keep[t]
+            + np.where(self.promise_firm, v["promise.firm_keep"], 0.0)
+            + lift
+            + v["effect.fatigue"] * pressure[self.bidx]
+        )
         keep = due_promise & (rng.random(self.n) < _expit(z))
         brk = due_promise & ~keep
         kept = np.nonzero(keep)[0]
