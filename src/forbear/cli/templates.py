@@ -71,7 +71,8 @@ def template_check(
     ] = True,
 ) -> None:
     """Check a template or text against the content filter; exit 1 if anything is found,
-    2 if the text cannot be checked (empty, control bytes, too long)."""
+    and exit 1 with the reason if the text cannot be checked (empty, control bytes, too
+    long): nothing unread ever passes as clean."""
     from dataclasses import replace
 
     from forbear.domain.compliance.content import PACK_RULES, check_template
