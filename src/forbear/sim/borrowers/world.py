@@ -453,7 +453,9 @@ class World:
             + v["complaint.broken_promises"] * broken90[li]
             + np.where(self.complaints_n[bi] > 0, v["complaint.prior"], 0.0)
         )
-        complain = reached & (rng.random(len(li)) < _expit(z))
+        # every attempt counts, answered or not: a phone that rings ten times a day is the
+        # classic collection complaint
+        complain = (contact | review) & (rng.random(len(li)) < _expit(z))
         first = _first_per(bi, complain)
         if first.size:
             self.complaints_n[bi[first]] += 1
