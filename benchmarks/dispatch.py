@@ -18,6 +18,7 @@ exactly once per idempotency key, none lost, provider references equal.
     python benchmarks/dispatch.py --smoke --json out.json
     python benchmarks/dispatch.py --messages 20000 --workers 1,2,4 --rate 2000
     python benchmarks/dispatch.py --cpu                # one dispatcher's CPU per message
+    python benchmarks/dispatch.py --cpu --sqlite       # the same on a SQLite file
 
 ``--cpu`` measures one dispatcher's own cost, steadier than wall time on a shared machine:
 5,000 due SMS (``--messages``) drained by one in-process dispatcher whose provider accepts
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -283,6 +285,20 @@ def cpu_level(
     }
 
 
+def _print_cpu(args: argparse.Namespace, level: dict[str, Any], backend: str) -> int:
+    level["backend"] = backend
+    print(
+        f"one dispatcher ({backend}), provider accepting at once: {level['sent']}/"
+        f"{args.messages} sent (batch {args.batch}, up to {args.backlog_batch} in a backlog); "
+        f"CPU {level['cpu_seconds']} s = {level['cpu_ms_per_message']} ms per message; "
+        f"{level['messages_per_second']} msg/s wall; load average "
+        f"{level['load_average_before']} -> {level['load_average_after']}"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(level, indent=2, default=str))
+    return 0 if level["sent"] == args.messages else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
@@ -300,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         "--cpu", action="store_true", help="one in-process dispatcher's CPU per message"
     )
     parser.add_argument("--profile", type=Path, default=None, help="with --cpu: a cProfile")
+    parser.add_argument(
+        "--sqlite", action="store_true", help="with --cpu: a SQLite database file instead"
+    )
     parser.add_argument("--rate", type=float, default=None, help="the provider's limit, msg/s")
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     parser.add_argument("--smoke", action="store_true", help="400 messages, 300 borrowers")
@@ -310,6 +329,29 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cpu and args.messages == parser.get_default("messages"):
         args.messages = 5000
     levels = [int(x) for x in args.workers.split(",") if x.strip()]
+    if args.sqlite and not args.cpu:
+        raise SystemExit("--sqlite goes with --cpu (SQLite runs one dispatcher)")
+    if args.sqlite:
+        work = Path(tempfile.mkdtemp(prefix="forbear-dispatch-bench-"))
+        url = f"sqlite:///{work / 'forbear.db'}"
+        engine = make_engine(url)
+        try:
+            book.build_book(engine, args.borrowers, work)
+            level = cpu_level(
+                engine,
+                url,
+                work / "data",
+                book.remindable(engine),
+                messages=args.messages,
+                threads=args.threads,
+                batch=args.batch,
+                backlog_batch=args.backlog_batch,
+                profile=args.profile,
+            )
+        finally:
+            engine.dispose()
+            shutil.rmtree(work, ignore_errors=True)
+        return _print_cpu(args, level, "SQLite")
 
     admin = make_engine(normalise_url(args.pg_url), isolation_level="AUTOCOMMIT")
     try:
@@ -342,16 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.dispose()
-        print(
-            f"one dispatcher, provider accepting at once: {level['sent']}/{args.messages} "
-            f"sent (batch {args.batch}, up to {args.backlog_batch} in a backlog); CPU "
-            f"{level['cpu_seconds']} s = {level['cpu_ms_per_message']} ms per message; "
-            f"{level['messages_per_second']} msg/s wall; load average "
-            f"{level['load_average_before']} -> {level['load_average_after']}"
-        )
-        if args.json:
-            args.json.write_text(json.dumps(level, indent=2, default=str))
-        return 0 if level["sent"] == args.messages else 1
+        return _print_cpu(args, level, "PostgreSQL")
     log = work / "accept.log"
     standin, endpoint_base = start_standin(log, args.rate)
     endpoint = endpoint_base + "/"

@@ -21,8 +21,10 @@ borrowers' replies.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, cast
 
 from sqlalchemy import (
     CheckConstraint,
@@ -32,12 +34,19 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     UniqueConstraint,
+    any_,
+    bindparam,
     delete,
+    func,
     select,
     update,
 )
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from forbear.store.models import Base, UTCDateTime, _one_of
 
@@ -142,6 +151,55 @@ def purge_unmatched(conn: Connection, before: datetime) -> int:
     )
 
 
+def in_ints(conn: Connection, column: Any, values: Iterable[int]) -> ColumnElement[bool]:
+    """``column IN values`` for a batch of integer ids. On PostgreSQL ``column =
+    ANY(:array)``: one bind parameter whatever the number of ids, so the statement's text
+    is the same for every batch (an expanded ``IN`` of 2,000 parameters is a new text per
+    size, parsed again by the driver and never prepared). Elsewhere an ``IN``."""
+    ids = [int(v) for v in values]
+    if conn.dialect.name == "postgresql":
+        return cast(ColumnElement[bool], column == any_(bindparam(None, ids, type_=ARRAY(Integer))))
+    return cast(ColumnElement[bool], column.in_(ids))
+
+
+def update_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    values: Mapping[str, Any],
+    *,
+    key: str = "oid",
+) -> None:
+    """One UPDATE of many rows of ``table`` (by ``id``): each of ``rows`` carries its id
+    under ``key`` and the bind parameters that ``values`` (column -> constant, or
+    ``bindparam(name)`` for a value per row) name. Nothing when ``rows`` is empty.
+
+    On PostgreSQL a single statement whatever the number of rows: the per-row values go as
+    one array per column and are joined back by ``unnest`` (``UPDATE ... FROM (SELECT
+    unnest(...), ...)``), so the statement's text is the same for every batch (psycopg
+    prepares it once) and the server applies the rows in one round trip. Elsewhere
+    (SQLite) an executemany of the row-by-row UPDATE."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(update(table).where(table.c.id == bindparam(key)).values(**values), rows)
+        return
+    per_row = {col: v.key for col, v in values.items() if isinstance(v, BindParameter)}
+    columns = {key: table.c.id.type, **{name: table.c[col].type for col, name in per_row.items()}}
+    v = select(
+        *(
+            func.unnest(
+                sql_cast(
+                    bindparam(f"_rows_{name}", [r[name] for r in rows], type_=ARRAY(t)), ARRAY(t)
+                )
+            ).label(name)
+            for name, t in columns.items()
+        )
+    ).subquery("v")
+    assigned = {col: v.c[per_row[col]] if col in per_row else val for col, val in values.items()}
+    conn.execute(update(table).where(table.c.id == v.c[key]).values(**assigned))
+
+
 __all__ = [
     "BODY_CONTEXT",
     "SENDER_CONTEXT",
@@ -151,6 +209,8 @@ __all__ = [
     "InboundMessage",
     "ReplyClass",
     "RoutedTo",
+    "in_ints",
     "purge_callbacks",
     "purge_unmatched",
+    "update_rows",
 ]

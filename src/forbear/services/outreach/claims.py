@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select, update
 
 from forbear.domain.errors import ConfigurationError, ForbearError, ValidationError
+from forbear.store.outreach import in_ints
 from forbear.store.runs import OutboxMessage, OutboxStatus
 
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -151,7 +152,7 @@ def claim(
         return []
     rows = conn.execute(
         update(_O)
-        .where(_O.id.in_(ids), _due(now))
+        .where(in_ints(conn, _O.id, ids), _due(now))
         .values(
             status=OutboxStatus.SENDING.value,
             claimed_by=worker,
@@ -197,7 +198,7 @@ def release(conn: Connection, worker_id: str, ids: list[int], now: datetime) -> 
     result = conn.execute(
         update(_O)
         .where(
-            _O.id.in_(ids),
+            in_ints(conn, _O.id, ids),
             _O.status == OutboxStatus.SENDING.value,
             _O.claimed_by == worker_id,
         )
@@ -212,7 +213,7 @@ def extend(conn: Connection, worker_id: str, ids: list[int], until: datetime) ->
         conn.execute(
             update(_O)
             .where(
-                _O.id.in_(ids),
+                in_ints(conn, _O.id, ids),
                 _O.status == OutboxStatus.SENDING.value,
                 _O.claimed_by == worker_id,
             )

@@ -61,7 +61,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
 
 import polars as pl
-from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select
 
 from forbear.domain.compliance.assistant import may_send
 from forbear.domain.compliance.config import CompiledRules
@@ -75,7 +75,6 @@ from forbear.services.contacts.gate import (
     ContactDecision,
     decide_many,
     decisions_of,
-    lock_debtors,
     record_attempts,
 )
 from forbear.services.contacts.outcomes import record_outcome
@@ -94,7 +93,9 @@ from forbear.store import audit
 from forbear.store.assistant import AssistantTurn, TurnRole
 from forbear.store.contacts import ContactAttempt, Hold
 from forbear.store.crypto import Contexts, PiiVault
+from forbear.store.locks import LockSpace, lock_many
 from forbear.store.models import Borrower, ContactPoint
+from forbear.store.outreach import in_ints, update_rows
 from forbear.store.runs import Decision, OutboxMessage, OutboxOrigin, OutboxStatus
 
 BODY_CONTEXT = "outbox.body"  # the associated-data label of outbox.body_enc
@@ -258,12 +259,13 @@ def prepare(
         return out
     rows = [_Row(c) for c in claimed]
     borrower_ids = sorted({c.borrower_id for c in claimed if c.borrower_id is not None})
-    lock_debtors(conn, borrower_ids)
+    # the debtors' locks in one statement, ascending (gate.lock_debtors' order)
+    lock_many(conn, LockSpace.DEBTOR, borrower_ids)
     # still ours? (a lease that ran out may have been taken over meanwhile)
     ours = set(
         conn.execute(
             select(_O.id).where(
-                _O.id.in_([c.id for c in claimed]),
+                in_ints(conn, _O.id, [c.id for c in claimed]),
                 _O.status == OutboxStatus.SENDING.value,
                 _O.claimed_by == worker_id,
             )
@@ -629,10 +631,10 @@ def _borrower(c: Claimed) -> int:
 
 
 def _update_each(conn: Connection, rows: list[dict[str, Any]], **values: Any) -> None:
-    """One UPDATE of the outbox for many rows (executemany): ``rows`` carry ``oid`` and
-    the bind parameters ``values`` name; nothing when ``rows`` is empty."""
-    if rows:
-        conn.execute(update(_T).where(_T.c.id == bindparam("oid")).values(**values), rows)
+    """One UPDATE of the outbox for many rows (:func:`forbear.store.outreach.update_rows`:
+    a single statement on PostgreSQL): ``rows`` carry ``oid`` and the bind parameters
+    ``values`` name; nothing when ``rows`` is empty."""
+    update_rows(conn, _T, rows, values)
 
 
 def _sender(c: Claimed, dispatcher: str) -> str:
@@ -673,7 +675,7 @@ def _needs_point(channel: str) -> bool:
 def _borrowers(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     rows = conn.execute(
         select(Borrower.id, Borrower.timezone, Borrower.external_ref, Borrower.address_enc).where(
-            Borrower.id.in_(list(ids))
+            in_ints(conn, Borrower.id, ids)
         )
     )
     return {
@@ -698,7 +700,7 @@ def _points(conn: Connection, ids: Sequence[int]) -> dict[int, list[Any]]:
             ContactPoint.is_primary,
             ContactPoint.value_enc,
         )
-        .where(ContactPoint.borrower_id.in_(list(ids)))
+        .where(in_ints(conn, ContactPoint.borrower_id, ids))
         .order_by(ContactPoint.borrower_id, ContactPoint.is_primary.desc(), ContactPoint.id)
     )
     for r in rows:
@@ -763,7 +765,7 @@ def _decisions(
     rows = conn.execute(
         select(d.as_of, d.loan_id, d.action_index, d.treatment, d.purpose, d.is_demand).where(
             d.as_of.in_(sorted({c.as_of for c in claimed})),
-            d.loan_id.in_(sorted({c.loan_id for c in claimed})),
+            in_ints(conn, d.loan_id, sorted({_loan(c) for c in claimed})),
         )
     )
     found: dict[tuple[date, int, int], dict[str, Any]] = {}
@@ -803,7 +805,7 @@ def finish(
         conn.execute(
             select(_O.id)
             .where(
-                _O.id.in_([r.outbox_id for r, _ in results]),
+                in_ints(conn, _O.id, [r.outbox_id for r, _ in results]),
                 _O.status == OutboxStatus.SENDING.value,
                 _O.claimed_by == worker_id,
             )

@@ -42,6 +42,7 @@ from forbear.services import education, templates
 from forbear.services.portal import links
 from forbear.store.crypto import Contexts, PiiVault
 from forbear.store.models import Borrower, Loan, Product
+from forbear.store.outreach import in_ints
 
 MISSING_VARIABLE = "OUTBOX.MISSING_VARIABLE"
 MISSING_TEMPLATE = "OUTBOX.MISSING_TEMPLATE"
@@ -153,7 +154,7 @@ class Renderer:
         for chunk in _chunks(wanted):
             rows = self.conn.execute(
                 select(Borrower.id, Borrower.name_enc, Borrower.anonymised_at).where(
-                    Borrower.id.in_(chunk)
+                    in_ints(self.conn, Borrower.id, chunk)
                 )
             )
             for row in rows:
@@ -167,7 +168,7 @@ class Renderer:
             rows = self.conn.execute(
                 select(Loan.id, Loan.external_ref, Product.name_zh, Product.name_en)
                 .join(Product, Product.id == Loan.product_id)
-                .where(Loan.id.in_(chunk))
+                .where(in_ints(self.conn, Loan.id, chunk))
             )
             for row in rows:
                 self._products[int(row.id)] = (
