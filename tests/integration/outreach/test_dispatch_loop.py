@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, insert, select
 
 from clocks import SETUP_AT
-from databases import fresh_pg
+from databases import migrated_pg, migrated_sqlite
 from factories import import_three_loans
 from forbear.bootstrap import Forbear, bootstrap
 from forbear.channels.base import Accepted, OutgoingMessage, TransientFailure
@@ -45,12 +45,16 @@ TEST_KEY = bytes(range(32))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Forbear]:
-    """Forbear on a database of this test's own, with the three-loan book."""
+def app(
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Forbear]:
+    """Forbear on a database of this test's own (a copy of the run's migrated database),
+    with the three-loan book."""
     if request.param == "sqlite":
+        migrated_sqlite(tmp_path_factory, tmp_path / "forbear.db")
         yield from _app(f"sqlite:///{tmp_path / 'forbear.db'}", tmp_path)
         return
-    with fresh_pg("forbear_dispatch") as engine:
+    with migrated_pg(tmp_path_factory, "forbear_dispatch") as engine:
         url = engine.url.render_as_string(hide_password=False)
         engine.dispose()
         yield from _app(url, tmp_path)
