@@ -4,8 +4,8 @@ a database of its own per backend, and the real engine over it.
 - :func:`build_book` imports ``n`` borrowers (each with one overdue loan, a mobile on file,
   an ID number and an emergency contact, all different) and one more, the *other*
   borrower, whose figures must never reach anyone else.
-- ``assistant_book`` (session, per backend): the book built once, committed (a SQLite file
-  copied per use, or a PostgreSQL database used as a template per use).
+- ``assistant_book`` (session, per backend): the book built once per test run, committed
+  (a SQLite file copied per use, or a PostgreSQL database used as a template per use).
 - :func:`fresh_forbear`: a Forbear (the real composition root) over a fresh copy.
 - :func:`make_assistant`: the engine the front ends use, with the trained intent model
   (loaded once per session: ``understander``).
@@ -18,17 +18,17 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from clocks import SETUP_AT, SETUP_DAY
-from databases import fresh_pg, pg_url
+from databases import pg_url, shared_pg, shared_sqlite
 from factories import csv_text, make_loan_row, make_product
 from forbear.bootstrap import Forbear, bootstrap
 from forbear.services import templates
@@ -171,29 +171,42 @@ class BuiltBook:
 PEOPLE = 80  # enough for every red-team case and conversation test to have its own
 
 
-def _build(backend: str, url: str, folder: Path) -> BuiltBook:
+def _build(engine: Engine, folder: Path) -> dict[str, Any]:
+    """The book built into ``engine``'s database through the real composition root (which
+    migrates it); what the tests need to know of it, as JSON."""
+    url = engine.url.render_as_string(hide_password=False)
+    engine.dispose()
     forbear = bootstrap(settings_for(url, folder / "data"))
     try:
-        book = build_book(forbear, folder, PEOPLE)
+        return asdict(build_book(forbear, folder, PEOPLE))
     finally:
         forbear.close()
-    return BuiltBook(backend, url, book)
+
+
+def _book(built: dict[str, Any]) -> AssistantBook:
+    return AssistantBook(
+        people=tuple(Person(**person) for person in built["people"]),
+        other=Person(**built["other"]),
+    )
 
 
 @pytest.fixture(scope="session")
 def sqlite_assistant_book(tmp_path_factory: pytest.TempPathFactory) -> BuiltBook:
-    folder = tmp_path_factory.mktemp("assistant-book")
-    return _build("sqlite", f"sqlite:///{folder / 'book.db'}", folder)
+    """The book built once per test run (tests/databases.py), this worker's copy."""
+    path = tmp_path_factory.mktemp("assistant-book") / "book.db"
+    built = shared_sqlite(tmp_path_factory, "assistant-book", _build, path)
+    return BuiltBook("sqlite", f"sqlite:///{path}", _book(built))
 
 
 @pytest.fixture(scope="session")
 def pg_assistant_book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltBook]:
-    folder = tmp_path_factory.mktemp("assistant-book-pg")
-    with fresh_pg("forbear_assistant") as engine:
+    """The book built once per test run (tests/databases.py), this worker's copy: the
+    template of the databases :func:`fresh_forbear` makes."""
+    with shared_pg(tmp_path_factory, "assistant_book", _build, prefix="forbear_assistant") as made:
+        engine, built = made
         url = engine.url.render_as_string(hide_password=False)
-        built = _build("postgresql", url, folder)
-        engine.dispose()
-        yield built
+        engine.dispose()  # a template database must have no other connection
+        yield BuiltBook("postgresql", url, _book(built))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
