@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from forbear.domain.scoring.scorecard import ScorecardConfig
 
 EXPORT_FORMATS = ("json", "csv", "xlsx")
+REASONS = 4  # reason codes stored per scored account
 
 
 @dataclass(frozen=True)
@@ -597,16 +598,25 @@ def score_features(kind: ModelKind, artefact: Artefact, features: pl.DataFrame) 
     ``features`` in the model's scoring segment."""
     rows = features.filter(scoring_segment(kind))
     if artefact.is_scorecard:
-        scored = score_frame(rows.lazy(), artefact).collect()
+        top = min(REASONS, len(artefact.features))
+        scored = score_frame(
+            rows.lazy(), artefact, reasons=top, points=False, reason_list=False
+        ).collect()
+        # the JSON list from the fixed reason columns: no list per row (feature names are
+        # column names of our own feature builder, no quotes or backslashes to escape)
+        quoted = [
+            pl.format('"{}"', pl.col(f"reason_{j}").cast(pl.String)) for j in range(1, top + 1)
+        ]
         return scored.select(
             "loan_id",
             "score",
             "score_int",
             "tier",
             "pd",
-            pl.format(
-                "[{}]",
-                pl.col("reason_codes").list.eval(pl.format('"{}"', pl.element())).list.join(","),
+            (
+                pl.format("[{}]", pl.concat_str(quoted, separator=",", ignore_nulls=True))
+                if quoted
+                else pl.lit("[]")
             ).alias("reason_codes"),
         )
     probability = predict_propensity(rows, artefact)
