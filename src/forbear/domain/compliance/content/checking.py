@@ -39,6 +39,8 @@ def refuse_unreadable(text: str) -> None:
         raise ContentUnreadable(
             f"{len(text):,} characters: longer than the {MAX_TEXT_CHARS:,} the filter reads"
         )
+    if text.isprintable() and not text.isspace() and text:
+        return  # the common case, in C: no control, format or unassigned character
     readable = False
     for index, char in enumerate(text):
         if char.isascii():

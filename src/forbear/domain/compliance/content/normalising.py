@@ -62,6 +62,21 @@ def _char(char: str) -> str:
 
 
 @cache
+def _separator_runs() -> re.Pattern[str]:
+    """Runs of separator characters, as one compiled class (built once from the Unicode
+    tables: every code point :func:`_is_separator` accepts, up to U+1FFFF)."""
+    ranges: list[str] = []
+    start = None
+    for code in range(0x20000):
+        ok = not (0xD800 <= code <= 0xDFFF) and _is_separator(chr(code))
+        if ok and start is None:
+            start = code
+        elif not ok and start is not None:
+            ranges.append(f"{re.escape(chr(start))}-{re.escape(chr(code - 1))}")
+            start = None
+    return re.compile(f"[{''.join(ranges)}]+")
+
+
 def _is_separator(char: str) -> bool:
     return (
         char.isspace()
@@ -86,37 +101,44 @@ def normalise(text: str) -> Normalised:
     # 1. per character: drop format characters (zero-width, soft hyphen, bidi marks),
     #    NFKC (full-width -> half-width), curly quotes -> straight, lower case,
     #    Traditional -> Simplified (律師函 -> 律师函).
-    chars: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
-        for out in _char(char):
-            chars.append(out)
-            origin.append(index)
+    mapped = "".join(map(_char, text))
+    chars: str
+    origin: list[int]
+    if len(mapped) == len(text):  # one character for one (nearly always): no loop
+        chars, origin = mapped, list(range(len(text)))
+    else:
+        out_chars: list[str] = []
+        origin = []
+        for index, char in enumerate(text):
+            for out in _char(char):
+                out_chars.append(out)
+                origin.append(index)
+        chars = "".join(out_chars)
     # 2. separator runs: gone between two Chinese characters ("公 安", "公-安", "公🔥安"),
-    #    one space if they hold whitespace, kept as they are otherwise ("400-123").
-    kept: list[str] = []
+    #    one space if they hold whitespace, kept as they are otherwise ("400-123"). Only
+    #    the runs that change are touched; the text between them is copied in slices.
+    pieces: list[str] = []
     kept_origin: list[int] = []
-    i, n = 0, len(chars)
-    while i < n:
-        if not _is_separator(chars[i]):
-            kept.append(chars[i])
-            kept_origin.append(origin[i])
-            i += 1
-            continue
-        j = i
-        while j < n and _is_separator(chars[j]):
-            j += 1
-        before = kept[-1] if kept else ""
+    last, n = 0, len(chars)
+    for run in _separator_runs().finditer(chars):
+        i, j = run.span()
+        before = chars[i - 1] if i else ""
         after = chars[j] if j < n else ""
         if before and after and _is_cjk(before) and _is_cjk(after):
-            pass
-        elif any(c.isspace() for c in chars[i:j]):
-            kept.append(" ")
-            kept_origin.append(origin[i])
+            replacement = None  # dropped
+        elif run.group() != " " and any(c.isspace() for c in run.group()):
+            replacement = " "
         else:
-            kept.extend(chars[i:j])
-            kept_origin.extend(origin[i:j])
-        i = j
+            continue  # kept as it is
+        pieces.append(chars[last:i])
+        kept_origin.extend(origin[last:i])
+        if replacement is not None:
+            pieces.append(replacement)
+            kept_origin.append(origin[i])
+        last = j
+    pieces.append(chars[last:])
+    kept_origin.extend(origin[last:])
+    kept = list("".join(pieces))
     # 3. letter-spaced Latin words ("a r r e s t", "j.a.i.l") are joined, and punctuation
     #    interleaved between single Chinese characters ("律,师,函") is dropped.
     joined = "".join(kept)

@@ -27,6 +27,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from forbear.domain.compliance.content.normalising import _is_cjk
 
@@ -112,8 +113,7 @@ def split_syllables(word: str) -> list[int] | None:
     return go(0)
 
 
-@dataclass(frozen=True, slots=True)
-class _Unit:
+class _Unit(NamedTuple):  # a tuple: built for every character of every text checked
     start: int  # in the normalised text
     end: int
     exact: frozenset[str]
@@ -194,7 +194,7 @@ def _cjk_unit(char: str) -> tuple[frozenset[str], frozenset[str]]:
 class SoundIndex:
     """The lexicon's phrases by the fuzzy form of their first syllable."""
 
-    by_first: dict[str, tuple[SoundPhrase, ...]]  # three syllables or more
+    by_first: dict[tuple[str, str], tuple[SoundPhrase, ...]]  # 3+ syllables, by the first two
     pairs: dict[str, tuple[SoundPhrase, ...]]  # two syllables, by either of their characters
     romanised_pairs: dict[str, tuple[SoundPhrase, ...]]  # two syllables, by first syllable
 
@@ -209,8 +209,7 @@ class SoundIndex:
             return []
         # Fast path: no Chinese character can begin a phrase and no Latin run of three
         # words or more: nothing to hear (most texts).
-        latin = _LATIN_RUN.search(text) is not None
-        if not latin and not any(_is_cjk(c) and self.starting(c) for c in text):
+        if _LATIN_RUN.search(text) is None and _CJK_ANY.search(text) is None:
             return []
         units = _units(text)
         found: list[tuple[int, int, int, str]] = []
@@ -235,8 +234,12 @@ class SoundIndex:
                             last = units[end - 1]
                             assert last is not None
                             found.append((pair.entry, unit.start, last.end, pair.phrase))
-            for fuzzy in unit.fuzzy:
-                for candidate in self.by_first.get(fuzzy, ()):
+            after = units[i + 1] if i + 1 < len(units) else None
+            if after is None:
+                continue
+            heads = [(a, b) for a in unit.fuzzy for b in after.fuzzy if (a, b) in self.by_first]
+            for head in heads:
+                for candidate in self.by_first[head]:
                     end = _match(units, i, candidate)
                     if end is None:
                         continue
@@ -247,12 +250,14 @@ class SoundIndex:
         return found
 
 
+_CJK_ANY = re.compile("[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 _LATIN_RUN = re.compile(r"[a-z]+(?: [a-z]+){2,}|[a-z]{6,}")
 
 
 @cache
 def _starting(index: SoundIndex, char: str) -> tuple[SoundPhrase, ...]:
-    return tuple(p for f in _cjk_unit(char)[1] for p in index.by_first.get(f, ())) + tuple(
+    fuzzy = _cjk_unit(char)[1]
+    return tuple(p for head, ps in index.by_first.items() if head[0] in fuzzy for p in ps) + tuple(
         index.pairs.get(char, ())
     )
 
@@ -282,7 +287,7 @@ def _match(units: Sequence[_Unit | None], i: int, phrase: SoundPhrase) -> int | 
 
 def build_sound_index(phrases: Sequence[tuple[int, str]]) -> SoundIndex:
     """The index of ``(entry index, phrase)``: Chinese phrases of two characters or more."""
-    by_first: dict[str, list[SoundPhrase]] = {}
+    by_first: dict[tuple[str, str], list[SoundPhrase]] = {}
     pairs: dict[str, list[SoundPhrase]] = {}
     romanised: dict[str, list[SoundPhrase]] = {}
     seen: set[tuple[int, str]] = set()
@@ -300,7 +305,7 @@ def build_sound_index(phrases: Sequence[tuple[int, str]]) -> SoundIndex:
                 pairs.setdefault(char, []).append(sound)
             romanised.setdefault(exact[0], []).append(sound)
         else:
-            by_first.setdefault(fuzzy[0], []).append(sound)
+            by_first.setdefault((fuzzy[0], fuzzy[1]), []).append(sound)
     return SoundIndex(
         {k: tuple(v) for k, v in by_first.items()},
         {k: tuple(v) for k, v in pairs.items()},
