@@ -27,13 +27,20 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine
-from tests.web.conftest import MORNING, PG_URL, TEST_KEY, Book, Clock, shared_sqlite_book
+from tests.web.conftest import (
+    MORNING,
+    PG_URL,
+    TEST_KEY,
+    Book,
+    Clock,
+    app_for_test,
+    shared_sqlite_book,
+)
 
 from forbear.bootstrap import Forbear, bootstrap
 from forbear.services import staff
 from forbear.settings import Environment, Settings
 from forbear.store.db import make_engine, normalise_url
-from forbear.web import create_app
 
 
 @dataclass
@@ -94,7 +101,7 @@ def committed_book(
     )
     forbear = bootstrap(settings)
     try:
-        yield Committed(forbear, book, create_app(forbear, clock=Clock(MORNING)))
+        yield Committed(forbear, book, app_for_test(forbear, Clock(MORNING)))
     finally:
         forbear.close()
         drop()

@@ -29,9 +29,17 @@ from forbear.settings import Environment, Settings
 from forbear.store.crypto import PiiVault
 from forbear.store.db import make_engine, normalise_url, read_only
 from forbear.store.web import StaffSession, StaffUser
-from forbear.web import create_app, sessions
+from forbear.web import sessions
 from forbear.web.deps import SESSION_COOKIE
-from web.conftest import MORNING, PG_URL, TEST_KEY, Book, Clock, shared_sqlite_book
+from web.conftest import (
+    MORNING,
+    PG_URL,
+    TEST_KEY,
+    Book,
+    Clock,
+    app_for_test,
+    shared_sqlite_book,
+)
 
 T = TypeVar("T")
 
@@ -69,7 +77,7 @@ class Live:
             self.db.settings = Settings(
                 environment=Environment.TEST, data_dir=self.tmp_path, **settings
             )
-        return create_app(self.db, clock=self.clock)
+        return app_for_test(self.db, self.clock)
 
     def read(self, statement: Any) -> Any:
         with self.db.engine.connect() as conn:
