@@ -13,7 +13,7 @@ CORPUS = """items:
   - {text: "您好，请按时还款。", lang: zh, label: clean, kind: reminder}
   - {text: "You deadbeat.", lang: en, label: insult, kind: plain}
   - {text: "Please call us back.", lang: en, label: clean, kind: reminder}
-  - {text: "我们从未收取过催收费。", lang: zh, label: clean, kind: education}
+  - {text: "请把结清证明贴在家里保存好。", lang: zh, label: clean, kind: education}
 """
 
 
