@@ -44,3 +44,13 @@ def test_scoring_benchmark_smoke_mode_completes_with_identical_points(tmp_path: 
         "toad",
     }
     assert all(c["rows"] == figures["rows"] for c in figures["contenders"])
+    # the reason codes are fixed columns, filled where a feature lost points
+    by_name = {c["name"]: c for c in figures["contenders"]}
+    reasons = by_name["forbear, reasons=4"]
+    assert sorted(reasons["output_columns"]) == [
+        "pd", "reason_1", "reason_2", "reason_3", "reason_4", "score", "score_int", "tier"
+    ]  # fmt: skip
+    assert reasons["reasons_filled"]["reason_1"] > 0.9 * figures["rows"]
+    assert sorted(by_name["forbear, no reasons"]["output_columns"]) == [
+        "pd", "score", "score_int", "tier"
+    ]  # fmt: skip

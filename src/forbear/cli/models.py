@@ -15,6 +15,9 @@ from forbear.domain.scoring.artefact import ModelKind
 from forbear.domain.scoring.config import DEFAULT_CONFIG as _DEFAULT
 from forbear.domain.scoring.config import ScorecardConfig
 
+# optbinning's trends: chosen from the data (auto), or monotonic (auto_asc_desc), or fixed
+TRENDS = ("auto", "auto_asc_desc", "ascending", "descending", "peak", "valley")
+
 app = typer.Typer(help="Risk models: train, review, activate, roll back, export, score.")
 
 
@@ -36,7 +39,10 @@ def _config(
     iv_min: float | None,
     corr_max: float | None,
     min_bin_share: float | None,
+    trend: str | None = None,
 ) -> ScorecardConfig:
+    if trend is not None and trend not in TRENDS:
+        raise ValidationError("--trend", f"use one of {', '.join(TRENDS)}")
     if iv_min is not None and not 0 <= iv_min < 1:
         raise ValidationError("--iv-min", "an IV threshold between 0 and 1")
     if corr_max is not None and not 0 < corr_max <= 1:
@@ -52,6 +58,7 @@ def _config(
         min_bin_share=_DEFAULT.min_bin_share if min_bin_share is None else min_bin_share,
         categorical=tuple(dict.fromkeys(categorical)),
         exclude=tuple(dict.fromkeys(exclude)),
+        monotonic_trend=trend or _DEFAULT.monotonic_trend,
     )
 
 
@@ -170,6 +177,14 @@ def model_train(
         Path | None,
         typer.Option("--labels", help="YAML or CSV of feature labels (zh, en) for reason codes"),
     ] = None,
+    trend: Annotated[
+        str | None,
+        typer.Option(
+            "--trend",
+            help=f"bins of numeric features: {', '.join(TRENDS)} "
+            f"(default {_DEFAULT.monotonic_trend})",
+        ),
+    ] = None,
 ) -> None:
     """Train a model and store it as a candidate (nothing is stored if training fails)."""
     from forbear.services import models
@@ -182,6 +197,7 @@ def model_train(
         iv_min,
         corr_max,
         min_bin_share,
+        trend,
     )
     if chosen is ModelKind.APPLICATION:
         if file is None or target is None:

@@ -32,7 +32,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     result = forbear(
         base, "model", "train", "--kind", "application", "--file", str(table),
         "--target", "default", "--categorical", "EDUCATION", "--categorical", "MARRIAGE",
-        "--exclude", "app_id", "--labels", str(labels),
+        "--exclude", "app_id", "--labels", str(labels), "--trend", "auto_asc_desc",
         FORBEAR_SCORING_EXCLUDE='["SEX"]',
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -130,6 +130,7 @@ def test_bad_options_are_refused(trained: tuple[Path, Path, str]) -> None:
     base, table, _ = trained
     args = ["model", "train", "--kind", "application", "--file", str(table), "--target", "default"]
     assert_one_clear_line(forbear(base, *args, "--iv-min", "2"), "--iv-min")
+    assert_one_clear_line(forbear(base, *args, "--trend", "sideways"), "--trend", "auto")
     assert_one_clear_line(forbear(base, *args, "--exclude", "nope"), "nope", "no such column")
     assert_one_clear_line(
         forbear(base, *args, "--labels", str(base / "missing.yaml")), "missing.yaml"
