@@ -8,7 +8,9 @@
 - ``db``: per test, the app's transactions become SAVEPOINTs inside one outer transaction
   that is rolled back when the test ends: each test sees the book as built and leaves it so.
 - ``client`` / ``sign_in``: FastAPI's TestClient over ``create_app(db, clock=...)`` on
-  ``https://testserver`` (cookies are Secure outside development).
+  ``https://testserver`` (cookies are Secure outside development), made by
+  :func:`app_for_test`: each test's app is its own, on the routing table and compiled
+  templates of the process's first (resolving them is most of a second per app).
 """
 
 from __future__ import annotations
