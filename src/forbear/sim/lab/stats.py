@@ -16,7 +16,7 @@ from forbear.sim.lab.run import LabResult
 # The metrics the summary and the report show, in order, with their labels (zh / en).
 METRICS: dict[str, str] = {
     "recovered_yuan": "回收金额（元）Recovered (yuan)",
-    "recovery_rate": "回收率 Recovery rate (of overdue at start)",
+    "recovery_rate": "回收/期初逾期 Recovered / overdue at start (arrears arising later count too)",
     "complaints": "投诉 Complaints",
     "complaints_per_10k": "每万次接触投诉 Complaints per 10,000 contacts",
     "opt_outs": "退订 Opt-outs",
