@@ -158,6 +158,9 @@ def lab_run(
     ] = [],  # noqa: B006 - typer reads the default
     max_blocked: Annotated[float, typer.Option("--max-blocked", min=0.0, max=1.0)] = 0.3,
     seed: Annotated[int, typer.Option("--seed", help="first seed; seeds are seed .. seed+N-1")] = 1,
+    population_seed: Annotated[
+        int, typer.Option("--population-seed", help="the synthetic population's seed")
+    ] = 1,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="processes")] = 1,
 ) -> None:
     """Run strategies day by day through the real strategy, gate and capacity against
@@ -174,7 +177,7 @@ def lab_run(
         unknown = [p for p in only if p not in parameters.ranges()]
         if unknown:
             raise ValidationError("--sens-params", f"unknown parameters: {', '.join(unknown)}")
-    population, start, forbear = _population(book, synthetic, as_of, seed)
+    population, start, forbear = _population(book, synthetic, as_of, population_seed)
     chosen = _strategies(strategy, forbear, start, max_blocked)
     seed_list = list(range(seed, seed + seeds))
     lab: dict[str, Any] = {"minutes": minutes_map, "max_blocked_share": max_blocked}
@@ -193,7 +196,7 @@ def lab_run(
     if sensitivity and report is not None:
         from forbear.sim.borrowers import Population
 
-        s_pop = Population.synthetic(sens_loans, seed) if sens_loans else population
+        s_pop = Population.synthetic(sens_loans, population_seed) if sens_loans else population
         s_days = sens_days or days
         s_seeds = seed_list[:sens_seeds]
         base = None
