@@ -369,7 +369,9 @@ def work_score(
         rows = out.height
         columns = out.columns[frame.width :]
         filled = {
-            c: int(out.get_column(c).is_not_null().sum()) for c in columns if c.startswith("reason_")
+            c: int(out.get_column(c).is_not_null().sum())
+            for c in columns
+            if c.startswith("reason_")
         }
         extra: dict[str, Any] = {"output_columns": columns, "reasons_filled": filled}
     else:
