@@ -98,13 +98,14 @@ def default_encoder() -> SharedE5:
 
 
 def _substantial(piece: str) -> bool:
-    """A sentence worth a verdict: not a heading, and long enough to say something (four
-    Chinese characters or three words); a greeting or a heading says nothing forbidden."""
+    """A sentence worth a verdict: not a heading, and long enough to say something (six
+    Chinese characters or five words); on shorter pieces the classifier guesses, and
+    the lexicons and the pinyin layer still read them."""
     if piece.lstrip().startswith("#"):
         return False
     cjk = sum(1 for c in piece if "\u3400" <= c <= "\u9fff")
     words = len(re.findall(r"[A-Za-z]+", piece))
-    return cjk >= 4 or words >= 3
+    return cjk >= 6 or words >= 5
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
