@@ -362,10 +362,6 @@ def work_score(
         ).collect()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         after = memory()
-        if write_points:  # untimed: the per-feature points, for the identity check
-            out = score_frame(frame.lazy(), artefact, reasons=0, points=True).collect()
-            pts = [c for c in out.columns if c.startswith("pts_")]
-            out.select("score", *pts).write_parquet(workdir / "points_forbear.parquet")
         rows = out.height
         columns = out.columns[frame.width :]
         filled = {
@@ -374,6 +370,10 @@ def work_score(
             if c.startswith("reason_")
         }
         extra: dict[str, Any] = {"output_columns": columns, "reasons_filled": filled}
+        if write_points:  # untimed: the per-feature points, for the identity check
+            out = score_frame(frame.lazy(), artefact, reasons=0, points=True).collect()
+            pts = [c for c in out.columns if c.startswith("pts_")]
+            out.select("score", *pts).write_parquet(workdir / "points_forbear.parquet")
     else:
         extra = {}
         _quiet()
