@@ -280,3 +280,21 @@ def test_evaluate_counts_per_layer_and_language() -> None:
     assert report.by_layer["pinyin"].true_positive == 1
     assert report.by_language["en"].recall == 0.5
     assert [m.line for m in report.misses] == [6]
+
+
+def test_the_repos_own_polite_texts_pass_every_layer() -> None:
+    """Every script line (zh and en) and every education article: real polite texts the
+    filter must never refuse (the shipped templates: test_template_library.py)."""
+    from forbear.domain.scripts import default_scripts
+    from forbear.services import education
+
+    flagged = []
+    for line in default_scripts():
+        for lang, body in (("zh", line.zh), ("en", line.en)):
+            if found := check_template(body, lang=lang):  # type: ignore[arg-type]
+                flagged.append((line.id, lang, [(v.layer, v.excerpt) for v in found]))
+    for lang in ("zh", "en"):
+        for article in education.articles(lang):
+            if found := check_text(article.full_text(), lang=lang, semantic=True):  # type: ignore[arg-type]
+                flagged.append((article.slug, lang, [(v.layer, v.excerpt) for v in found]))
+    assert flagged == []
