@@ -22,6 +22,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from forbear.domain.compliance.config import DEFAULT_LENDER
 from forbear.domain.compliance.content import (
     Audience,
     CheckContext,
@@ -86,12 +87,25 @@ def _validated(code: str, channel: str, audience: str, lang: str) -> tuple[Chann
     return chosen, cast(Audience, audience), cast(Lang, lang)
 
 
-def context_for(channel: str, lang: str, *, time_barred: bool = False) -> CheckContext:
-    """The check context of a template: opt-out required on English texts and e-mails."""
+def context_for(
+    channel: str, lang: str, *, time_barred: bool = False, pack: str = DEFAULT_LENDER.pack
+) -> CheckContext:
+    """The check context of a template: opt-out required on English texts and e-mails;
+    findings carry the rule ids of the lender's ``pack`` (:func:`lender_pack`)."""
     return CheckContext(
         time_barred=time_barred,
         require_opt_out=lang == "en" and channel in _TEXT_CHANNELS,
+        pack=pack,
     )
+
+
+def lender_pack(conn: Connection) -> str:
+    """The rule pack of the lender's stored configuration in force (the default lender's
+    when none is stored): a US lender's findings carry US rule ids."""
+    from forbear.services import lender
+
+    info = lender.current(conn)
+    return info.pack if info is not None else DEFAULT_LENDER.pack
 
 
 def check_body(body: str, *, channel: str, audience: str, lang: str) -> list[Violation]:
@@ -119,7 +133,10 @@ def save_template(
     if not body.strip():
         raise ValidationError("body", "the template is empty")
     violations = check_template(
-        body, lang=lang_, audience=audience_, context=context_for(chosen, lang_)
+        body,
+        lang=lang_,
+        audience=audience_,
+        context=context_for(chosen, lang_, pack=lender_pack(conn)),
     )
     if violations:
         raise ContentRejected(f"template {code}", violations)
@@ -194,7 +211,7 @@ def approve_template(
         info.body,
         lang=info.lang,
         audience=info.audience,
-        context=context_for(info.channel, info.lang),
+        context=context_for(info.channel, info.lang, pack=lender_pack(conn)),
     )
     if violations:
         raise ContentRejected(f"template {code} v{version}", violations)
@@ -247,7 +264,9 @@ def render(
         text,
         lang=info.lang,
         audience=info.audience,
-        context=context_for(info.channel, info.lang, time_barred=time_barred),
+        context=context_for(
+            info.channel, info.lang, time_barred=time_barred, pack=lender_pack(conn)
+        ),
     )
     if violations:
         raise ContentRejected(f"template {code} v{info.version} as rendered", violations)

@@ -116,3 +116,19 @@ def test_bad_inputs_are_validation_errors(connection: Connection) -> None:
         templates.save_template(connection, "X", "sms", "neighbour", "zh", "您好", now=NOW)
     with pytest.raises(ValidationError, match="body"):
         templates.save_template(connection, "X", "sms", "debtor", "zh", "  ", now=NOW)
+
+
+def test_a_us_lenders_refusals_carry_the_us_packs_rule_ids(connection: Connection) -> None:
+    from forbear.services import lender
+
+    threat = "Pay today or we will tell your employer and your neighbours about this debt."
+    with pytest.raises(ContentRejected) as as_cn:
+        templates.save_template(connection, "US1", "call", "debtor", "en", threat, now=NOW)
+    assert all(v.rule_id.startswith("CN.") for v in as_cn.value.violations)
+    lender.set_config(connection, "pack: US\n", source="lender.yaml", actor="test", now=NOW)
+    assert templates.lender_pack(connection) == "US"
+    with pytest.raises(ContentRejected) as as_us:
+        templates.save_template(connection, "US1", "call", "debtor", "en", threat, now=NOW)
+    assert as_us.value.violations
+    assert all(v.rule_id.startswith("US.") for v in as_us.value.violations)
+    assert templates.list_templates(connection, code="US1") == []

@@ -145,6 +145,7 @@ class Renderer:
     _names: dict[int, str | None] = field(default_factory=dict)
     _products: dict[int, tuple[str, str, str]] = field(default_factory=dict)
     _hotline: str | None = None
+    _pack: str | None = None
 
     # --- shared reads -------------------------------------------------------------------
 
@@ -206,6 +207,12 @@ class Renderer:
 
             self._hotline = config_in_force(self.conn).letter.hotline
         return self._hotline
+
+    def pack(self) -> str:
+        """The lender's rule pack: the rule ids of the content filter's findings."""
+        if self._pack is None:
+            self._pack = templates.lender_pack(self.conn)
+        return self._pack
 
     # --- one message --------------------------------------------------------------------
 
@@ -288,7 +295,9 @@ class Renderer:
             text,
             lang=found.lang,
             audience=cast(Any, found.audience),
-            context=templates.context_for(medium.value, found.lang, time_barred=time_barred),
+            context=templates.context_for(
+                medium.value, found.lang, time_barred=time_barred, pack=self.pack()
+            ),
         )
         if violations:
             raise ContentRejected(f"template {template} as rendered", violations)
