@@ -16,7 +16,6 @@ from sqlalchemy import Connection, select
 
 from forbear.domain.compliance.config import CompiledRules, default_rules
 from forbear.domain.errors import NotFound
-from forbear.domain.ledger import SMALL_BOOK
 from forbear.domain.ledger.state import DEFAULT_BUCKETS, BucketScheme
 from forbear.domain.plans.flags import PLAN_RULES
 from forbear.domain.plans.ledger import PLAN_PERIODS
@@ -210,32 +209,15 @@ def of_borrowers(
 ) -> Situation:
     """The situation of every loan of ``borrower_ids`` on ``as_of`` at ``at`` (read in
     one go: a work queue's borrowers, the dispatcher's batch). The ledger goes loan by
-    loan (its scalar path) while the loans' payments are at most :data:`SCALAR_PAYMENTS`,
-    else set-wise (:func:`ledger_bound`)."""
+    loan while the batch has few loans and payments
+    (:func:`forbear.domain.ledger.takes_scalar_path`), else set-wise."""
     facts = load_facts(conn, as_of, at, borrower_ids=sorted({int(b) for b in borrower_ids}))
     return situation(
         facts,
         as_of,
         at,
         limitation_years=limitation_years(rules),
-        ledger_small=ledger_bound(facts),
     )
-
-
-# The ledger's scalar path costs about 0.065 ms of CPU per payment (and little per loan),
-# its vectorised path about 0.45 s whatever the size of a batch (a fixed cost per payment
-# rank): measured on the dispatch benchmark's generated book (about 10 payments a loan),
-# 155 to 2,659 loans, on a quiet machine (the crossover near 6,000 payments). Below this
-# many payments a batch of loans goes loan by loan.
-SCALAR_PAYMENTS = 4000
-
-
-def ledger_bound(facts: Facts) -> int:
-    """The ``ledger_small`` bound for ``facts``: every loan through the scalar path when
-    they hold at most :data:`SCALAR_PAYMENTS` payments, else the ledger's own default."""
-    if facts.payments.height <= SCALAR_PAYMENTS:
-        return max(SMALL_BOOK, facts.loans.height)
-    return SMALL_BOOK
 
 
 def of_loan(

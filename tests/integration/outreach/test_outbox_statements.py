@@ -4,17 +4,12 @@ once, and the choice of the ledger's path for a batch's situation."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
 
-import polars as pl
 from sqlalchemy import Connection, Table, bindparam, insert, select, text
 
-from forbear.domain.ledger import SMALL_BOOK
-from forbear.domain.ledger.schema import PAYMENTS
-from forbear.domain.situation import empty_facts
-from forbear.services import situation
+from forbear.domain.ledger import SCALAR_LOANS, SCALAR_PAYMENTS, SMALL_BOOK, takes_scalar_path
 from forbear.store.locks import LockSpace, lock_many
 from forbear.store.outreach import in_ints, update_rows
 from forbear.store.runs import OutboxMessage
@@ -129,10 +124,8 @@ def test_lock_many_takes_every_debtor_lock_in_one_go(connection: Connection) -> 
 
 
 def test_a_batch_with_few_payments_takes_the_ledgers_scalar_path() -> None:
-    facts = empty_facts()
-    assert situation.ledger_bound(facts) == SMALL_BOOK
-    many_loans = replace(facts, loans=facts.loans.clear(n=SMALL_BOOK + 8))
-    assert situation.ledger_bound(many_loans) == SMALL_BOOK + 8
-    payments = pl.DataFrame(schema=PAYMENTS).clear(n=situation.SCALAR_PAYMENTS + 1)
-    busy = replace(many_loans, payments=payments)
-    assert situation.ledger_bound(busy) == SMALL_BOOK
+    assert takes_scalar_path(SMALL_BOOK, 10**6)  # a small book always
+    assert takes_scalar_path(SMALL_BOOK + 8, SCALAR_PAYMENTS)  # few payments
+    assert not takes_scalar_path(SMALL_BOOK + 8, SCALAR_PAYMENTS + 1)
+    assert not takes_scalar_path(SCALAR_LOANS + 1, 0)  # many loans, even without payments
+    assert not takes_scalar_path(SMALL_BOOK, 0, small=0)  # small=0: always vectorised
