@@ -175,8 +175,8 @@ def make_borrowers(n: int, as_of: date, rng: np.random.Generator, fake: Faker) -
     # Parents, children and siblings usually share the family name; a spouse does not.
     kin = np.isin(relation, [RELATIONS.index(r) for r in ("parent", "child", "sibling")])
     family = np.where(kin, surnames, _draw(rng, _pool(n, fake.last_name), n))
-    contact_names = np.where(
-        has_contact, family + _draw(rng, _pool(n, fake.first_name), n), None
+    contact_names: list[str | None] = np.asarray(
+        np.where(has_contact, family + _draw(rng, _pool(n, fake.first_name), n), None)
     ).tolist()
 
     return (
