@@ -247,3 +247,18 @@ def test_opt_outs_and_complaints_bite_in_the_kernel(params: Parameters) -> None:
         world.step(world.today, pl.DataFrame(schema={"loan_id": pl.Int64, "channel": pl.String}))
     later = world.frames(world.today).accounts
     assert not later.filter(pl.col("borrower_id").is_in(list(complained - opted)))["hold_any"].any()
+
+
+def test_a_book_where_no_account_was_scored_makes_a_world(
+    params: Parameters, population: Population
+) -> None:
+    """A book read before any early-warning or behaviour model ran: every tier is None
+    (an object array of Nones, which a typed Series cannot take as it is)."""
+    from dataclasses import replace
+
+    nothing = np.array([None] * len(population.loan_id), dtype=object)
+    unscored = replace(population, tier=nothing, ew_tier=nothing.copy())
+    world = World(params, unscored, date(2026, 6, 15), seed=1)
+    accounts = world.frames(world.today).accounts
+    assert accounts["behaviour_tier"].null_count() == accounts.height
+    assert accounts["ew_tier"].null_count() == accounts.height

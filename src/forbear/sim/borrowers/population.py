@@ -82,7 +82,7 @@ class Population:
             {
                 "loan_id": self.loan_id,
                 "borrower_id": self.borrower_id,
-                "tier": pl.Series(self.tier, dtype=pl.String),
+                "tier": pl.Series(self.tier.tolist(), dtype=pl.String),
                 "propensity": self.propensity,
                 "hardship": self.hardship,
                 "dpd": self.dpd,

@@ -152,8 +152,8 @@ class World:
             {
                 "loan_id": self.loan_ids,
                 "borrower_id": population.borrower_id,
-                "behaviour_tier": pl.Series(population.tier, dtype=pl.String),
-                "ew_tier": pl.Series(population.ew_tier, dtype=pl.String),
+                "behaviour_tier": pl.Series(population.tier.tolist(), dtype=pl.String),
+                "ew_tier": pl.Series(population.ew_tier.tolist(), dtype=pl.String),
                 "ew_pd": pl.Series(population.ew_pd, dtype=pl.Float64).fill_nan(None),
                 "propensity": pl.Series(population.propensity, dtype=pl.Float64).fill_nan(None),
                 "limitation_expired": np.zeros(n, dtype=bool),
