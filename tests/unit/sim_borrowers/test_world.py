@@ -249,16 +249,18 @@ def test_opt_outs_and_complaints_bite_in_the_kernel(params: Parameters) -> None:
     assert not later.filter(pl.col("borrower_id").is_in(list(complained - opted)))["hold_any"].any()
 
 
-def test_a_book_where_no_account_was_scored_makes_a_world(
+def test_a_book_with_unscored_accounts_first_makes_a_world(
     params: Parameters, population: Population
 ) -> None:
-    """A book read before any early-warning or behaviour model ran: every tier is None
-    (an object array of Nones, which a typed Series cannot take as it is)."""
+    """A book read from the database: tiers are an object array of strings and Nones, a
+    None first (a typed Series cannot take such an array as it is)."""
     from dataclasses import replace
 
-    nothing = np.array([None] * len(population.loan_id), dtype=object)
-    unscored = replace(population, tier=nothing, ew_tier=nothing.copy())
+    n = len(population.loan_id)
+    mixed = np.array([None if i % 3 == 0 else "D" for i in range(n)], dtype=object)
+    unscored = replace(population, tier=mixed, ew_tier=mixed.copy())
     world = World(params, unscored, date(2026, 6, 15), seed=1)
-    accounts = world.frames(world.today).accounts
-    assert accounts["behaviour_tier"].null_count() == accounts.height
-    assert accounts["ew_tier"].null_count() == accounts.height
+    accounts = world.frames(world.today).accounts.sort("loan_id")
+    expected = (n + 2) // 3
+    assert accounts["behaviour_tier"].null_count() == expected
+    assert accounts["ew_tier"].null_count() == expected
