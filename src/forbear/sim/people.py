@@ -151,21 +151,24 @@ def make_borrowers(n: int, as_of: date, rng: np.random.Generator, fake: Faker) -
     room = rng.integers(1, 33, n) * 100 + rng.integers(1, 5, n)
     with_flat = rng.random(n) < 0.8
 
-    surnames = _draw(rng, _pool(n, fake.last_name), n)
+    # the pools' draws come from Faker's own stream, so the book's numpy stream (loans,
+    # payments, risk) is the same whatever is drawn here
+    pick = np.random.default_rng(fake.random.getrandbits(64))
+    surnames = _draw(pick, _pool(n, fake.last_name), n)
     given = np.where(
         male,
-        _draw(rng, _pool(n, fake.first_name_male), n),
-        _draw(rng, _pool(n, fake.first_name_female), n),
+        _draw(pick, _pool(n, fake.first_name_male), n),
+        _draw(pick, _pool(n, fake.first_name_female), n),
     )
     names = (surnames + given).tolist()
-    users = _draw(rng, _pool(n, fake.user_name), n)
-    suffix = np.where(rng.random(n) < 0.5, rng.integers(1, 1000, n).astype(str), "")
-    domains = _draw(rng, _pool(n, fake.free_email_domain), n)
+    users = _draw(pick, _pool(n, fake.user_name), n)
+    suffix = np.where(pick.random(n) < 0.5, pick.integers(1, 1000, n).astype(str), "")
+    domains = _draw(pick, _pool(n, fake.free_email_domain), n)
     emails = [
         f"{u}{x}@{d}" if has else None
         for u, x, d, has in zip(users, suffix, domains, has_email, strict=True)
     ]
-    streets = _draw(rng, _pool(n, fake.street_name), n)
+    streets = _draw(pick, _pool(n, fake.street_name), n)
     addresses = [
         f"{places[h].district}{st}{no}号" + (f"{b}号楼{u}单元{r}室" if flat else "")
         for h, st, no, b, u, r, flat in zip(
@@ -174,9 +177,9 @@ def make_borrowers(n: int, as_of: date, rng: np.random.Generator, fake: Faker) -
     ]
     # Parents, children and siblings usually share the family name; a spouse does not.
     kin = np.isin(relation, [RELATIONS.index(r) for r in ("parent", "child", "sibling")])
-    family = np.where(kin, surnames, _draw(rng, _pool(n, fake.last_name), n))
+    family = np.where(kin, surnames, _draw(pick, _pool(n, fake.last_name), n))
     contact_names: list[str | None] = np.asarray(
-        np.where(has_contact, family + _draw(rng, _pool(n, fake.first_name), n), None)
+        np.where(has_contact, family + _draw(pick, _pool(n, fake.first_name), n), None)
     ).tolist()
 
     return (
