@@ -7,29 +7,15 @@ the same settings on the same rows (max abs difference <= 1e-6).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "scoring.py"
+from benchsmoke import run_smoke
 
 
 def test_scoring_benchmark_smoke_mode_completes_with_identical_points(tmp_path: Path) -> None:
-    out = tmp_path / "figures.json"
-    # A child process: the libraries' own deprecation warnings stay out of this test run.
-    proc = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--smoke", "--json", str(out)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "points identical to optbinning: yes" in proc.stdout
+    figures, stdout = run_smoke("scoring", tmp_path, timeout=300)
+    assert "points identical to optbinning: yes" in stdout
 
-    figures = json.loads(out.read_text())
     check = figures["check"]
     assert figures["points_identical"] is True
     assert check["rows_compared"] == figures["subset"] == figures["rows"]

@@ -251,7 +251,7 @@ def clock() -> Clock:
     return Clock(MORNING)
 
 
-_RESOLVED: dict[str, Any] = {}  # "router": the routing table of the process's first app
+_RESOLVED: dict[str, Any] = {}  # "router": the routes of the process's first app, and their shape
 
 
 class _CompiledTemplates(BytecodeCache):
@@ -299,18 +299,26 @@ def app_for_test(forbear: Any, clock: Clock) -> FastAPI:
     first request an app serves, and Jinja compiles each template on its first use in an
     app: together a second or more of CPU that every test would pay again with its own
     app. Each test keeps an app of its own (its database, clock, cookie signer, assistant,
-    templates environment, exception handlers and middleware); only the routing table,
-    built by the same code from the same routers, is the one the first app of this
-    process resolved (an app whose routes differ keeps its own), and the templates'
-    compiled code comes from a cache checked against their source.
+    templates environment, exception handlers, middleware and its own routes); only the
+    included routers' route objects, built by the same code from the same routers, are
+    the ones the first app of this process resolved (an app whose routes differ keeps its
+    own; they carry the first app as dependency-overrides provider, and no test overrides
+    dependencies), and the templates' compiled code comes from a cache checked against
+    their source.
     """
     app = create_app(forbear, clock=clock)
     app.state.templates.env.bytecode_cache = _COMPILED
     shared = _RESOLVED.get("router")
     if shared is None:
-        _RESOLVED["router"] = (app.router, _route_shape(app))
+        _RESOLVED["router"] = (list(app.router.routes), _route_shape(app))
     elif shared[1] == _route_shape(app):
-        app.router = shared[0]
+        # only the included routers' routes are shared (what FastAPI resolves lazily); the
+        # app's own routes (its OpenAPI description, docs) answer for this app, and a route
+        # a test adds (``add_api_route``) goes to this app's own list
+        app.router.routes[:] = [
+            theirs if getattr(theirs, "original_router", None) is not None else mine
+            for mine, theirs in zip(app.router.routes, shared[0], strict=True)
+        ]
     return app
 
 
