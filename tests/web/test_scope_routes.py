@@ -68,6 +68,12 @@ NOT_STAFF_ACCOUNT_ROUTES = {
     # the borrower's own conversation (portal session or the lender's signed app):
     # tests/web/assistant/test_api.py
     "/api/v1/assistant/conversations/{conversation_id}",
+    # an experiment of the strategy in force: a readout over the whole book, no one
+    # account's (who may read and promote: tests/web/test_experiments_pages.py)
+    "/api/v1/experiments/{experiment_id}/readout",
+    "/api/v1/experiments/{experiment_id}/promote",
+    "/experiments/{experiment_id}",
+    "/experiments/{experiment_id}/promote",
 }
 BORROWER_SIDE = ("/api/v1/portal/", "/portal/")
 # (scoped user, twin who sees the account): same role

@@ -94,6 +94,10 @@ _SOURCE_ZH = [
     (re.compile(r"law-firm reading of SPC 2017 opinion and NFRA 2025 notice"),
      "律师事务所对最高人民法院 2017 年意见及国家金融监督管理总局 2025 年通知的解读"),
     (re.compile(r"replies vs demands is our inference"), "区分答复与催收系本系统推断"),
+    (
+        re.compile(r"which category maps to it is our inference"),
+        "内容类别与该规则的对应系本系统推断",
+    ),
     (re.compile(r"complaint-handling rules 2020"), "2020 年投诉处理规则"),
     (re.compile(r"public-security law"), "《治安管理处罚法》"),
     (re.compile(r"criminal law"), "《刑法》"),
