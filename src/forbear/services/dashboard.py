@@ -435,13 +435,13 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None
         return None
     if not 0 <= successes <= n:
         raise ValueError("successes must be between 0 and n")
-    p = successes / n
-    z2 = z * z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    # the one formula, the experiment readout's (imported here: it brings SciPy)
+    from forbear.domain.experiments.stats import wilson as wilson_arrays
+
+    lows, highs = wilson_arrays([successes], [n], z)
     # exactly 0 (or 1) at the ends, as the formula gives without rounding
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
+    low = 0.0 if successes == 0 else float(lows[0])
+    high = 1.0 if successes == n else float(highs[0])
     return low, high
 
 
