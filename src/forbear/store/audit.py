@@ -59,6 +59,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from forbear.store.models import Base, UTCDateTime, utcnow
+from forbear.store.outreach import insert_rows
 
 GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of the first event."""
@@ -290,7 +291,9 @@ def record_many(conn: Connection, entries: Iterable[Entry]) -> list[int]:
         return [0] * len(entries)
     rows = _rows(conn, entries)
     if rows:
-        conn.execute(insert(_T), rows)
+        # the rows as chained above, in one statement of one array per column on
+        # PostgreSQL (the same text for every batch size); an executemany elsewhere
+        insert_rows(conn, _T, rows)
     return [int(r["seq"]) for r in rows]
 
 

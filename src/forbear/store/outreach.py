@@ -40,7 +40,9 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    insert,
     select,
+    text,
     update,
 )
 from sqlalchemy import cast as sql_cast
@@ -200,6 +202,64 @@ def update_rows(
     conn.execute(update(table).where(table.c.id == v.c[key]).values(**assigned))
 
 
+def insert_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    returning_ids: bool = False,
+) -> list[int]:
+    """Insert ``rows`` (each a mapping of the same columns) into ``table``; with
+    ``returning_ids`` returns the new rows' ``id`` in the order of ``rows``, else ``[]``.
+
+    On PostgreSQL one statement whatever the number of rows: each column's values go as
+    one array and are joined back by ``unnest ... WITH ORDINALITY`` (``INSERT ... SELECT
+    ... FROM unnest(:a, :b, ...) ORDER BY ordinality RETURNING id``), so the statement's
+    text depends only on the columns: psycopg converts and prepares it once, where a
+    multi-row ``VALUES`` of N rows is a new text of N x columns parameters per batch size.
+    The ids come from the table's sequence in the ``ORDER BY`` order (the way SQLAlchemy's
+    own ordered ``insertmanyvalues`` relies on), so sorted they follow ``rows``. Elsewhere
+    (SQLite) an executemany, or SQLAlchemy's multi-row ``INSERT ... RETURNING``."""
+    if not rows:
+        return []
+    names = list(rows[0])
+    if conn.dialect.name != "postgresql":
+        if not returning_ids:
+            conn.execute(insert(table), list(rows))
+            return []
+        if len(rows) == 1:
+            return [
+                int(
+                    conn.execute(insert(table).values(**rows[0]).returning(table.c.id)).scalar_one()
+                )
+            ]
+        found = conn.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
+        )
+        return [int(i) for i in found.scalars().all()]
+    dialect = conn.dialect
+    quote_name = dialect.identifier_preparer.quote
+    columns = ", ".join(quote_name(n) for n in names)
+    arrays = ", ".join(
+        f"CAST(:_ins_{i} AS {table.c[n].type.compile(dialect=dialect)}[])"
+        for i, n in enumerate(names)
+    )
+    statement = text(
+        f"INSERT INTO {quote_name(table.name)} ({columns}) "
+        f"SELECT {columns} FROM unnest({arrays}) WITH ORDINALITY AS _v({columns}, _ord) "
+        "ORDER BY _ord" + (" RETURNING id" if returning_ids else "")
+    ).bindparams(
+        *(
+            bindparam(f"_ins_{i}", [r[n] for r in rows], type_=ARRAY(table.c[n].type))
+            for i, n in enumerate(names)
+        )
+    )
+    result = conn.execute(statement)
+    if not returning_ids:
+        return []
+    return sorted(int(i) for i in result.scalars().all())
+
+
 __all__ = [
     "BODY_CONTEXT",
     "SENDER_CONTEXT",
@@ -210,6 +270,7 @@ __all__ = [
     "ReplyClass",
     "RoutedTo",
     "in_ints",
+    "insert_rows",
     "purge_callbacks",
     "purge_unmatched",
     "update_rows",

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import polars as pl
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Table, select
 
 from forbear.domain.access import Actor, Role
 from forbear.domain.compliance import schema as contracts
@@ -52,6 +52,7 @@ from forbear.store.contacts import (
 )
 from forbear.store.locks import lock_debtor
 from forbear.store.models import Borrower, ContactPoint, Loan
+from forbear.store.outreach import insert_rows
 
 
 class ContactBlocked(ForbearError):
@@ -354,6 +355,9 @@ def decisions_of(frame: pl.DataFrame) -> list[ContactDecision]:
     return [_decision(frame.slice(i, 1), attempt_id=None) for i in range(frame.height)]
 
 
+_ATTEMPTS = cast(Table, ContactAttempt.__table__)
+
+
 def record_attempts(
     conn: Connection,
     decisions: Sequence[ContactDecision],
@@ -397,20 +401,9 @@ def record_attempts(
         }
         for d, code in zip(decisions, codes, strict=True)
     ]
-    if len(rows) == 1:
-        ids = [
-            int(
-                conn.execute(
-                    insert(ContactAttempt).values(**rows[0]).returning(ContactAttempt.id)
-                ).scalar_one()
-            )
-        ]
-    else:
-        found = conn.execute(
-            insert(ContactAttempt).returning(ContactAttempt.id, sort_by_parameter_order=True),
-            rows,
-        )
-        ids = [int(i) for i in found.scalars().all()]
+    # one statement of one array per column on PostgreSQL (its text the same for every
+    # batch size, so prepared once); a multi-row insert elsewhere
+    ids = insert_rows(conn, _ATTEMPTS, rows, returning_ids=True)
     audit.record_many(
         conn,
         [
