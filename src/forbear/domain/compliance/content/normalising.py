@@ -124,15 +124,25 @@ def normalise(text: str) -> Normalised:
         i, j = run.span()
         before = chars[i - 1] if i else ""
         after = chars[j] if j < n else ""
+        group = run.group()
         if before and after and _is_cjk(before) and _is_cjk(after):
             replacement = None  # dropped
-        elif run.group() != " " and any(c.isspace() for c in run.group()):
+        elif group[0] == "." and before.isalnum() and group[1:2].isspace():
+            # a full stop ending a sentence stays one: "We may sue you. Jail ..." must not
+            # read as one clause (the allow-lists' spans stop at sentence ends)
+            if group == ". ":
+                continue
+            replacement = ". "
+        elif group != " " and any(c.isspace() for c in group):
             replacement = " "
         else:
             continue  # kept as it is
         pieces.append(chars[last:i])
         kept_origin.extend(origin[last:i])
-        if replacement is not None:
+        if replacement == ". ":
+            pieces.append(replacement)
+            kept_origin.extend((origin[i], origin[i + 1]))
+        elif replacement is not None:
             pieces.append(replacement)
             kept_origin.append(origin[i])
         last = j
