@@ -24,6 +24,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 from polars.expr.whenthen import ChainedThen, Then
 
@@ -92,13 +93,19 @@ def placed(
 ) -> pl.Expr:
     """Per row, ``values[i]`` for the bin ``i`` that scoring places the feature's value in
     (``no_bin`` when none fits). The one place the placement rules live: scoring passes
-    each bin's points, monitoring each bin's index.
+    each bin's points (or its rank, :class:`RankTable`), monitoring each bin's index.
 
     Numerical: intervals in order of their lower bound, the first whose upper bound is
     above ``x`` wins and the last is the fallback (optbinning's digitize); a special code
     goes to the special bin; null (and NaN, for float or unknown column types) to the
     missing bin. Categorical: the category's bin; an unseen category to the OTHER bin,
     else the missing bin (optbinning looks unseen categories up as the missing bin).
+
+    ``dtype`` is the column's type when known. For an integer column each cut is an
+    integer literal (``x < 35.5`` is ``x < 36``), so no comparison casts the column to
+    floats; a categorical feature of up to :data:`_EQUALITY_CHAIN_MAX` categories is a
+    chain of equality tests on the text (a few nanoseconds a row), a larger one a hash
+    lookup (``replace_strict``).
     """
 
     def value(i: int | None) -> pl.Expr:
@@ -106,41 +113,33 @@ def placed(
 
     missing = _kind_index(feature, BinKind.MISSING)
     col = pl.col(feature.name)
-    expr: pl.Expr
+    # One chain of when/then per feature, its last test also the missing rule: a null
+    # fails every comparison (null is not true) and lands in ``otherwise``; so does NaN,
+    # which Polars orders above every number (``NaN <= inf`` is false).
+    chain: Then | ChainedThen | None = None
+
+    def then(cond: pl.Expr, i: int | None) -> None:
+        nonlocal chain
+        chain = pl.when(cond).then(value(i)) if chain is None else chain.when(cond).then(value(i))
+
     if feature.dtype == "numerical":
         numeric = dtype is not None and dtype.is_numeric()
         x = col if numeric else col.cast(pl.Float64, strict=False)
-        is_missing = x.is_null()
-        if not numeric or (dtype is not None and dtype.is_float()):
-            is_missing = is_missing | x.is_nan()
+        floating = not numeric or (dtype is not None and dtype.is_float())
+        special = _kind_index(feature, BinKind.SPECIAL)
+        codes = [c for c in feature.special_codes if not math.isnan(c)]
+        if codes and special is not None:
+            then(x.cast(pl.Float64).is_in(codes), special)
         intervals = sorted(
             (i for i, b in enumerate(feature.bins) if b.kind is BinKind.INTERVAL),
             key=lambda i: _lower(feature.bins[i].lower),
         )
-        if not intervals:
-            expr = value(missing)
-        else:
-            chain: Then | ChainedThen | None = None
-            for i in intervals[:-1]:
-                upper = feature.bins[i].upper
-                cond = x < (math.inf if upper is None else upper)
-                chain = (
-                    pl.when(cond).then(value(i))
-                    if chain is None
-                    else chain.when(cond).then(value(i))
-                )
-            last = value(intervals[-1])
-            expr = last if chain is None else chain.otherwise(last)
-        special = _kind_index(feature, BinKind.SPECIAL)
-        if feature.special_codes and special is not None:
-            expr = (
-                pl.when(x.cast(pl.Float64).is_in(list(feature.special_codes)))
-                .then(value(special))
-                .otherwise(expr)
-            )
+        for i in intervals[:-1]:
+            then(x < _cut(feature.bins[i].upper, dtype if numeric else None), i)
+        if intervals:
+            then(x <= math.inf if floating else x.is_not_null(), intervals[-1])
     else:
         x = col.cast(pl.String)
-        is_missing = x.is_null()
         mapping: dict[str, float | int] = {}
         for i, b in enumerate(feature.bins):
             if b.kind in (BinKind.CATEGORIES, BinKind.OTHER):
@@ -148,10 +147,74 @@ def placed(
                     mapping.setdefault(c, values[i])
         other = _kind_index(feature, BinKind.OTHER)
         unseen = other if other is not None else missing
-        expr = x.replace_strict(
-            list(mapping), list(mapping.values()), default=value(unseen), return_dtype=return_dtype
-        )
-    return pl.when(is_missing).then(value(missing)).otherwise(expr).cast(return_dtype)
+        if len(mapping) <= _EQUALITY_CHAIN_MAX:
+            for category, v in mapping.items():
+                cond = x == pl.lit(category, dtype=pl.String)
+                lit = pl.lit(v, dtype=return_dtype)
+                chain = pl.when(cond).then(lit) if chain is None else chain.when(cond).then(lit)
+            then(x.is_not_null(), unseen)
+        else:
+            looked_up = x.replace_strict(
+                list(mapping),
+                list(mapping.values()),
+                default=value(unseen),
+                return_dtype=return_dtype,
+            )
+            return pl.when(x.is_null()).then(value(missing)).otherwise(looked_up)
+    return value(missing) if chain is None else chain.otherwise(value(missing))
+
+
+# Up to this many categories a categorical feature is placed by equality tests (Polars
+# compares short strings by their inline prefix: cheaper than hashing every row).
+_EQUALITY_CHAIN_MAX = 24
+# Integers up to 2**53 in magnitude are exact as floats: there ``float(x) < upper`` is
+# ``x < ceil(upper)`` for every integer x (and beyond it too, see :func:`_cut`).
+_EXACT_INTEGER = 2**53
+
+
+def _cut(upper: float | None, dtype: pl.DataType | None) -> pl.Expr | float:
+    """The right-hand side of ``x < upper`` for a column of ``dtype``, compared as
+    optbinning compares: the value as a 64-bit float.
+
+    - An integer column: ``ceil(upper)`` as a literal of the column's own type, so the
+      column is never cast. ``float(x) < upper`` holds exactly when ``x < ceil(upper)`` for
+      every 64-bit integer ``x`` as long as ``|ceil(upper)| < 2**53`` (a larger ``x``
+      rounds to a float at least ``2**53``, a smaller one to at most ``-2**53``: on the
+      same side of the cut either way); beyond that, the float itself.
+    - A Float32 column: the smallest Float32 at or above ``upper`` (Polars would compare
+      in Float32, where ``upper`` rounds to the nearest: ``35.000001`` to ``35.0``).
+    - Otherwise the float itself.
+    """
+    bound = math.inf if upper is None else upper
+    if dtype is None or not math.isfinite(bound):
+        return bound
+    if dtype == pl.Float32:
+        largest = float(np.finfo(np.float32).max)
+        if bound > largest:
+            return pl.lit(math.inf, dtype=pl.Float32)
+        single = np.float32(max(bound, -largest))
+        if float(single) < bound:
+            single = np.nextafter(single, np.float32(np.inf))
+        return pl.lit(float(single), dtype=pl.Float32)
+    if not dtype.is_integer():
+        return bound
+    whole = math.ceil(bound)
+    info = _INTEGER_RANGES.get(type(dtype))
+    if abs(whole) >= _EXACT_INTEGER or info is None or not info[0] <= whole <= info[1]:
+        return bound
+    return pl.lit(whole, dtype=dtype)
+
+
+_INTEGER_RANGES: dict[type[pl.DataType], tuple[int, int]] = {
+    pl.Int8: (-(2**7), 2**7 - 1),
+    pl.Int16: (-(2**15), 2**15 - 1),
+    pl.Int32: (-(2**31), 2**31 - 1),
+    pl.Int64: (-(2**63), 2**63 - 1),
+    pl.UInt8: (0, 2**8 - 1),
+    pl.UInt16: (0, 2**16 - 1),
+    pl.UInt32: (0, 2**32 - 1),
+    pl.UInt64: (0, 2**64 - 1),
+}
 
 
 def _lower(bound: float | None) -> float:
@@ -185,6 +248,9 @@ def scorecard_expressions(
 
 
 def tier_expression(artefact: Artefact, score: pl.Expr) -> pl.Expr:
+    """The tier of ``score`` (text): the best tier whose ``min_score`` it reaches, else the
+    floor. A chain of comparisons gives the tier's index (UInt8) and one gather its
+    label, so no text is moved per comparison."""
     tiers = sorted(
         artefact.tiers,
         key=lambda t: -math.inf if t.min_score is None else t.min_score,
@@ -192,6 +258,7 @@ def tier_expression(artefact: Artefact, score: pl.Expr) -> pl.Expr:
     )
     if not tiers:
         return pl.lit(None, dtype=pl.String)
+    labels: list[str | None] = []
     chain: Then | ChainedThen | None = None
     floor: str | None = None
     for t in tiers:
@@ -199,13 +266,13 @@ def tier_expression(artefact: Artefact, score: pl.Expr) -> pl.Expr:
             floor = t.label
             break
         cond = score >= t.min_score
-        chain = (
-            pl.when(cond).then(pl.lit(t.label))
-            if chain is None
-            else chain.when(cond).then(pl.lit(t.label))
-        )
-    fallback = pl.lit(floor, dtype=pl.String)
-    return fallback if chain is None else chain.otherwise(fallback)
+        index = pl.lit(len(labels), dtype=pl.UInt8)
+        labels.append(t.label)
+        chain = pl.when(cond).then(index) if chain is None else chain.when(cond).then(index)
+    if chain is None:
+        return pl.lit(floor, dtype=pl.String)
+    index = chain.otherwise(pl.lit(len(labels), dtype=pl.UInt8))
+    return pl.lit(pl.Series([*labels, floor], dtype=pl.String)).gather(index)
 
 
 def pd_expression(scaling: Scaling, score: pl.Expr) -> pl.Expr:
@@ -277,6 +344,22 @@ class RankTable:
     def points_of(self, key: pl.Expr) -> pl.Expr:
         return pl.lit(pl.Series(self.points, dtype=pl.Float64)).gather(key)
 
+    def total_of(self, keys: Sequence[pl.Expr]) -> pl.Expr:
+        """The sum of the keys' points. Two UInt8 keys make one UInt16 index into the
+        table of every pair's sum (at most 256² values, 512 KiB): half the gathers and
+        half the additions of one gather per feature."""
+        if self.dtype != pl.UInt8() or len(keys) < 2:
+            return pl.sum_horizontal([self.points_of(k) for k in keys])
+        size = len(self.points)
+        pairs = pl.lit(pl.Series([a + b for a in self.points for b in self.points]))
+        terms = [
+            pairs.gather(a.cast(pl.UInt16) * size + b.cast(pl.UInt16))
+            for a, b in zip(keys[0::2], keys[1::2], strict=False)
+        ]
+        if len(keys) % 2:
+            terms.append(self.points_of(keys[-1]))
+        return pl.sum_horizontal(terms)
+
     def reason_of(self, key: pl.Expr, names: Sequence[str]) -> pl.Expr:
         return pl.lit(pl.Series(self.reason, dtype=pl.Enum(list(names)))).gather(key)
 
@@ -320,53 +403,36 @@ def score_frame(
     n = len(artefact.features)
     score = pl.col(SCORE)
     top = min(max(reasons, 0), n)
-    if top == 0:
-        exprs = scorecard_expressions(artefact, dict(schema))
-        if points:
-            out = frame.with_columns(exprs.values()).with_columns(
-                (
-                    pl.sum_horizontal(points_column(f.name) for f in artefact.features)
-                    + artefact.intercept_points
-                )
-                .cast(pl.Float64)
-                .alias(SCORE)
-            )
-        else:
-            out = frame.with_columns(
-                (pl.sum_horizontal(list(exprs.values())) + artefact.intercept_points)
-                .cast(pl.Float64)
-                .alias(SCORE)
-            )
-    else:
-        table = RankTable.of(artefact)
-        keys = [table.rank_expr(i, f, schema.get(f.name)) for i, f in enumerate(artefact.features)]
-        key_cols = [pl.col(f"{_KEY_PREFIX}{i}") for i in range(n)]
-        pts = [
+    # every feature placed once, into its rank (UInt8); points, score and reasons from it
+    table = RankTable.of(artefact)
+    keys = [table.rank_expr(i, f, schema.get(f.name)) for i, f in enumerate(artefact.features)]
+    key_cols = [pl.col(f"{_KEY_PREFIX}{i}") for i in range(n)]
+    out = frame.with_columns(keys)
+    total: pl.Expr
+    if points:
+        out = out.with_columns(
             table.points_of(k).alias(points_column(f.name))
             for k, f in zip(key_cols, artefact.features, strict=True)
-        ]
-        out = frame.with_columns(keys)
-        if points:
-            out = out.with_columns(pts)
-            total = pl.sum_horizontal(points_column(f.name) for f in artefact.features)
-        else:
-            total = pl.sum_horizontal(pts)
-        tops: list[pl.Expr] = []
-        previous: pl.Expr | None = None
-        for j in range(top):
-            candidates = (
-                key_cols
-                if previous is None
-                else [pl.when(k < previous).then(k).otherwise(0) for k in key_cols]
-            )
-            out = out.with_columns(pl.max_horizontal(candidates).alias(f"{_TOP_PREFIX}{j}"))
-            previous = pl.col(f"{_TOP_PREFIX}{j}")
-            tops.append(previous)
-        names = [f.name for f in artefact.features]
-        out = out.with_columns(
-            (total + artefact.intercept_points).cast(pl.Float64).alias(SCORE),
-            *[table.reason_of(t, names).alias(reason_column(j + 1)) for j, t in enumerate(tops)],
-        ).drop([f"{_KEY_PREFIX}{i}" for i in range(n)] + [f"{_TOP_PREFIX}{j}" for j in range(top)])
+        )
+        total = pl.sum_horizontal(points_column(f.name) for f in artefact.features)
+    else:
+        total = table.total_of(key_cols) if key_cols else pl.lit(0.0)
+    tops: list[pl.Expr] = []
+    previous: pl.Expr | None = None
+    for j in range(top):
+        candidates = (
+            key_cols
+            if previous is None
+            else [pl.when(k < previous).then(k).otherwise(0) for k in key_cols]
+        )
+        out = out.with_columns(pl.max_horizontal(candidates).alias(f"{_TOP_PREFIX}{j}"))
+        previous = pl.col(f"{_TOP_PREFIX}{j}")
+        tops.append(previous)
+    names = [f.name for f in artefact.features]
+    out = out.with_columns(
+        (total + artefact.intercept_points).cast(pl.Float64).alias(SCORE),
+        *[table.reason_of(t, names).alias(reason_column(j + 1)) for j, t in enumerate(tops)],
+    ).drop([f"{_KEY_PREFIX}{i}" for i in range(n)] + [f"{_TOP_PREFIX}{j}" for j in range(top)])
     scaling = artefact.scaling or Scaling()
     out = out.with_columns(
         (score + 0.5).floor().cast(pl.Int64).alias(SCORE_INT),
