@@ -1,18 +1,24 @@
 """What the provider adapters share: reading their options from the channels file, the
-HTTP client with its timeout, and turning transport errors and HTTP answers into the
-protocol's failures.
+HTTP client with its timeout (:class:`HttpClient`, keep-alive connections on the standard
+library's ``http.client``; answers handed over as ``httpx2.Response``), and turning
+transport errors and HTTP answers into the protocol's failures.
 
 Option errors are :class:`~forbear.domain.errors.ConfigurationError` naming the provider
 and the option, never a secret's value. Transport errors become
-:class:`~forbear.channels.base.TransientFailure` raised ``from None``: httpx's own messages
-and tracebacks name the URL and may carry parts of the request, and what the dispatcher
-logs and stores must hold no address and no text.
+:class:`~forbear.channels.base.TransientFailure` raised ``from None``: the transport's own
+messages and tracebacks name the URL and may carry parts of the request, and what the
+dispatcher logs and stores must hold no address and no text.
 """
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import re
+import select
+import socket
+import ssl
+import threading
 import time
 from collections.abc import Collection, Mapping
 from email.utils import parsedate_to_datetime
@@ -149,59 +155,175 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def http_client(timeout: float) -> httpx2.Client:
-    """A keep-alive client whose every phase (connect, write, read, pool) is bounded by
-    ``timeout``; proxies from the environment are not used (``trust_env`` off): where
-    messages go is the channels file's decision alone."""
-    return httpx2.Client(
-        timeout=httpx2.Timeout(timeout),
-        trust_env=False,
-        follow_redirects=False,
-        limits=httpx2.Limits(max_connections=32, max_keepalive_connections=16),
-        headers={"Accept-Encoding": "gzip"},  # what post() decodes
-    )
+def http_client(timeout: float) -> HttpClient:
+    """A keep-alive client whose every phase (connect, write, read, the wait for a free
+    connection) is bounded by ``timeout`` (:class:`HttpClient`)."""
+    return HttpClient(timeout)
 
 
 MAX_ANSWER = 1 << 20  # bytes: a provider's answer is a small JSON document
+MAX_CONNECTIONS = 32  # sends in flight through one client
+MAX_IDLE = 16  # connections kept open between sends
+_DROPPED = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
+class HttpClient:
+    """The adapters' HTTP/1.1 client: keep-alive connections from a pool (at most
+    :data:`MAX_CONNECTIONS` in use, :data:`MAX_IDLE` kept), on the standard library's
+    ``http.client``: about a third of httpx's CPU per request, which at a thousand sends a
+    second is a good part of a core. TLS with httpx's own context (the same certificate
+    store and checks); proxies from the environment are not used: where messages go is
+    the channels file's decision alone. Thread-safe: the dispatcher's send threads share
+    one."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._tls: ssl.SSLContext | None = None
+        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._targets: dict[str, tuple[tuple[str, str, int], str]] = {}
+
+    def _target(self, url: str) -> tuple[tuple[str, str, int], str]:
+        found = self._targets.get(url)
+        if found is None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise TransientFailure("the provider's address is unusable", code="connection")
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            found = ((parts.scheme, parts.hostname, port), path)
+            self._targets[url] = found
+        return found
+
+    def _connection(self, key: tuple[str, str, int]) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle connection to ``key`` still open (a closed one is readable: dropped), or
+        a new one; and whether it was reused."""
+        with self._lock:
+            idle = self._idle.get(key)
+            while idle:
+                conn = idle.pop()
+                sock = conn.sock
+                if sock is not None and not _readable(sock):
+                    return conn, True
+                conn.close()
+        scheme, host, port = key
+        if scheme == "https":
+            if self._tls is None:
+                self._tls = httpx2.create_ssl_context(trust_env=False)
+            return http.client.HTTPSConnection(
+                host, port, timeout=self.timeout, context=self._tls
+            ), False
+        return http.client.HTTPConnection(host, port, timeout=self.timeout), False
+
+    def _keep(self, key: tuple[str, str, int], conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < MAX_IDLE:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def post(self, url: str, *, content: bytes, headers: Mapping[str, str]) -> httpx2.Response:
+        """POST ``content`` and read the answer (see :func:`post`)."""
+        key, path = self._target(url)
+        if not self._slots.acquire(timeout=self.timeout):
+            raise TransientFailure("the provider did not answer in time", code="timeout")
+        try:
+            conn, reused = self._connection(key)
+            try:
+                return self._exchange(key, conn, path, content, headers)
+            except _DROPPED:
+                if not reused:
+                    raise
+                # the server had closed the idle connection before the request reached
+                # it: once more on a new one (the message's idempotency key makes a
+                # second arrival harmless anyway)
+                fresh, _ = self._fresh(key)
+                return self._exchange(key, fresh, path, content, headers)
+        except TimeoutError:
+            raise TransientFailure("the provider did not answer in time", code="timeout") from None
+        except (OSError, http.client.HTTPException):
+            raise TransientFailure("the provider could not be reached", code="connection") from None
+        finally:
+            self._slots.release()
+
+    def _fresh(self, key: tuple[str, str, int]) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            for conn in self._idle.pop(key, []):
+                conn.close()
+        return self._connection(key)
+
+    def _exchange(
+        self,
+        key: tuple[str, str, int],
+        conn: http.client.HTTPConnection,
+        path: str,
+        content: bytes,
+        headers: Mapping[str, str],
+    ) -> httpx2.Response:
+        # httpx bounded each read, not the whole answer: a server trickling its body a
+        # byte at a time would hold the send forever. The body is therefore read in
+        # chunks against a deadline of twice the timeout from the start, and at most
+        # MAX_ANSWER bytes.
+        deadline = time.monotonic() + 2 * self.timeout
+        done = False
+        try:
+            conn.request("POST", path, body=content, headers={**_HEADERS, **headers})
+            response = conn.getresponse()
+            body = bytearray()
+            while chunk := response.read1(65536):
+                body.extend(chunk)
+                if time.monotonic() > deadline:
+                    raise TransientFailure("the provider did not answer in time", code="timeout")
+                if len(body) > MAX_ANSWER:
+                    raise TransientFailure("the provider's answer is too long", code="too_long")
+            response.close()  # the answer read whole: the connection may take the next
+            encoding = response.getheader("content-encoding")
+            answer_headers = [
+                (k, v)
+                for k, v in response.getheaders()
+                if k.lower() not in ("content-encoding", "transfer-encoding", "content-length")
+            ]
+            done = not response.will_close
+            return httpx2.Response(
+                response.status, headers=answer_headers, content=_decoded(bytes(body), encoding)
+            )
+        finally:
+            if done:
+                self._keep(key, conn)
+            else:
+                conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether an idle connection's socket has something to read: the server closed it
+    (or sent what no request asked for), so it is not used again. ``poll``, which has no
+    limit on descriptor numbers, where there is one."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+_HEADERS = {"Accept-Encoding": "gzip", "User-Agent": "forbear"}  # gzip: what post() decodes
 
 
 def post(
-    client: httpx2.Client, url: str, *, content: bytes, headers: Mapping[str, str]
+    client: HttpClient, url: str, *, content: bytes, headers: Mapping[str, str]
 ) -> httpx2.Response:
-    """POST and read the answer; a timeout or a broken connection is transient.
-
-    httpx bounds each read, not the whole answer: a server trickling its body a byte at a
-    time would hold the send forever. The body is therefore read in chunks against a
-    deadline of twice the client's timeout from the start, and at most MAX_ANSWER bytes.
-    """
-    timeout = client.timeout.read or DEFAULT_TIMEOUT
-    deadline = time.monotonic() + 2 * timeout
-    try:
-        with client.stream("POST", url, content=content, headers=dict(headers)) as response:
-            body = bytearray()
-            for chunk in response.iter_raw():
-                body.extend(chunk)
-                if time.monotonic() > deadline:
-                    raise TransientFailure(
-                        "the provider did not answer in time", code="timeout"
-                    ) from None
-                if len(body) > MAX_ANSWER:
-                    raise TransientFailure("the provider's answer is too long", code="too_long")
-            answer_headers = [
-                (k, v)
-                for k, v in response.headers.multi_items()
-                if k.lower() not in ("content-encoding", "transfer-encoding", "content-length")
-            ]
-            return httpx2.Response(
-                response.status_code,
-                headers=answer_headers,
-                content=_decoded(bytes(body), response.headers.get("content-encoding")),
-                request=response.request,
-            )
-    except httpx2.TimeoutException:
-        raise TransientFailure("the provider did not answer in time", code="timeout") from None
-    except httpx2.HTTPError:
-        raise TransientFailure("the provider could not be reached", code="connection") from None
+    """POST and read the answer; a timeout or a broken connection is transient
+    (:class:`~forbear.channels.base.TransientFailure` raised ``from None``: the transport's
+    own messages name the URL and may carry parts of the request)."""
+    return client.post(url, content=content, headers=headers)
 
 
 def _decoded(body: bytes, encoding: str | None) -> bytes:
