@@ -92,15 +92,42 @@ def store_book(
     """Store the day's states and scores, then match promises to payments; each
     idempotent for the date. (The legal review queue is assessed on the next snapshot,
     which sees the promises matched here, and refreshed in the run's last write.)"""
-    from forbear.services import models, promises
+    notes = store_day(conn, as_of, book_day)
+    return match_promises(conn, as_of, plan_counts, started, notes)
 
-    notes: list[str] = []
-    book.store_states(conn, as_of, book_day.states)
+
+def match_promises(
+    conn: Connection,
+    as_of: date,
+    plan_counts: dict[str, int],
+    started: datetime,
+    notes: list[str],
+) -> Prepared:
+    """Promises to pay matched to the payments (idempotent for the date). It reads no
+    stored state or score, so the phased run stores those beside the next step."""
+    from forbear.services import promises
+
     collection = {"plans": plan_counts}
     collection["promises"] = promises.daily_update(conn, as_of, ACTOR)
-    if book_day.scores is None:
-        notes.append("no active book model: scoring skipped (accounts are unscored)")
-    else:
-        for kind, rows in models.store_scores(conn, as_of, book_day.scores).items():
-            notes.append(f"{kind}: {rows:,} accounts scored")
     return Prepared(started, notes, collection)
+
+
+def store_day(conn: Connection, as_of: date, book_day: BookDay) -> list[str]:
+    """Store the day's states and scores, each replacing the date's; returns the run's
+    notes on scoring."""
+    from forbear.services import models
+
+    book.store_states(conn, as_of, book_day.states)
+    if book_day.scores is None:
+        return ["no active book model: scoring skipped (accounts are unscored)"]
+    return [
+        f"{kind}: {rows:,} accounts scored"
+        for kind, rows in models.store_scores(conn, as_of, book_day.scores).items()
+    ]
+
+
+def scoring_notes(book_day: BookDay) -> list[str]:
+    """The notes :func:`store_day` returns, known before it has run."""
+    if book_day.scores is None:
+        return ["no active book model: scoring skipped (accounts are unscored)"]
+    return [f"{kind}: {frame.height:,} accounts scored" for kind, frame in book_day.scores.items()]

@@ -35,6 +35,7 @@ the gate still sees the whole day's plan, so its frequency counters are conserva
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,8 +52,11 @@ from forbear.batch.book_day import (
     Prepared,
     compute_book,
     load_scoring,
+    match_promises,
+    scoring_notes,
     settle_plans,
     store_book,
+    store_day,
 )
 from forbear.batch.contacts import decide_contacts, plan
 from forbear.batch.decisions import (
@@ -206,13 +210,46 @@ def run_day_phased(
             book_day = compute_book(conn, as_of)
         arrow_reader.prewarm_snapshot_reader(db)
         with db.begin() as conn, audit.deferred(conn):
-            prepared = store_book(conn, as_of, book_day, plan_counts, started)
-        with snapshot(db) as conn:
+            prepared = match_promises(conn, as_of, plan_counts, started, scoring_notes(book_day))
+        # the states and scores are stored by a second connection while the day is
+        # decided on this snapshot (opened first: it waits for no writer), which reads
+        # the ones computed above, never the stored ones
+        with snapshot(db) as conn, _Beside(_store_day, db, as_of, book_day):
             computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared, book_day)
         with db.begin() as conn, audit.deferred(conn):
             return _write(conn, as_of, engine, prepared, computed, clock)
     finally:
         arrow_reader.close_spare_readers()
+
+
+def _store_day(db: Engine, as_of: date, book_day: BookDay) -> None:
+    with db.begin() as conn:
+        store_day(conn, as_of, book_day)
+
+
+class _Beside:
+    """Run ``work(*args)`` in a thread for the duration of the block; on leaving, wait for
+    it and raise its error (the block's own error first)."""
+
+    def __init__(self, work: Any, *args: Any) -> None:
+        self._error: BaseException | None = None
+
+        def target() -> None:
+            try:
+                work(*args)
+            except BaseException as error:  # re-raised in the caller's thread
+                self._error = error
+
+        self._thread = threading.Thread(target=target, name="daily-run-store", daemon=True)
+
+    def __enter__(self) -> _Beside:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        self._thread.join()
+        if self._error is not None and error is None:
+            raise self._error
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from forbear.domain.errors import NotFound
 from forbear.domain.legal import eligibility
@@ -218,17 +218,10 @@ def refresh_queue(
         .select("loan_id", "failed")
         .iter_rows()
     }
+    removals: list[dict[str, Any]] = []
     for r in gone:
         because = failed.get(int(r.loan_id), ["not_in_book"])
-        conn.execute(
-            update(q)
-            .where(q.id == r.id)
-            .values(
-                status=QueueStatus.REMOVED.value,
-                removed_on=as_of,
-                removed_because=json.dumps(because),
-            )
-        )
+        removals.append({"entry_id": int(r.id), "because": json.dumps(because)})
         entries.append(
             audit.Entry(
                 "legal.queue.remove",
@@ -238,6 +231,17 @@ def refresh_queue(
                 {"loan_id": int(r.loan_id), "as_of": as_of.isoformat(), "failed": because},
                 now,
             )
+        )
+    if removals:  # one statement, executed for every leaving entry
+        conn.execute(
+            update(q)
+            .where(q.id == bindparam("entry_id"))
+            .values(
+                status=QueueStatus.REMOVED.value,
+                removed_on=as_of,
+                removed_because=bindparam("because"),
+            ),
+            removals,
         )
     if entries:
         audit.record_many(conn, entries)
