@@ -1,25 +1,18 @@
-"""``amortise_frame`` runs one collect per step: its rows must equal those of the former
-loop (kept here as the reference, a handful of eager operations per step), on random
-frames and, when the cached 20,000-borrower demo book is present, on the day's whole
-ledger of that book (``benchmarks/.data``; skipped when absent)."""
+"""``amortise_frame`` (the contract schedules of a whole book, :func:`schedules`) steps in
+numpy: its rows must equal those of the former loop (kept here as the reference, a
+handful of eager operations per step), on random frames. (The day's ledger no longer
+uses it: its re-amortisation is the compiled walk's, checked in ``test_compiled``.)"""
 
 from __future__ import annotations
 
-from datetime import date
-from pathlib import Path
-
 import polars as pl
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from forbear.domain.ledger.allocation import vectorised
 from forbear.domain.ledger.arith import MONTHLY_RATE_DEN, div_round_expr
 from forbear.domain.ledger.schedules import EI, EP, IO, amortise_frame, with_level
 from forbear.domain.money import Rounding
-
-BOOK = Path(__file__).parents[3] / "benchmarks" / ".data" / "book-20000-2026-06-15" / "forbear.db"
 
 
 def former_amortise_frame(frame: pl.DataFrame) -> pl.DataFrame:
@@ -103,24 +96,3 @@ def test_amortise_frame_equals_the_former_loop(
     )
     frame = with_level(frame)
     assert_frame_equal(amortise_frame(frame), former_amortise_frame(frame), check_exact=True)
-
-
-@pytest.mark.skipif(not BOOK.exists(), reason="the cached 20,000-borrower demo book is absent")
-def test_the_day_ledger_of_the_20k_book_equals_the_former_loop(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from forbear.services.book import day_ledger, load_day
-    from forbear.store.db import make_engine
-
-    engine = make_engine(f"sqlite:///{BOOK}")
-    try:
-        with engine.connect() as conn:
-            day = load_day(conn, date(2026, 6, 15))
-    finally:
-        engine.dispose()
-    now = day_ledger(day)
-    monkeypatch.setattr(vectorised, "amortise_frame", former_amortise_frame)
-    before = day_ledger(day)
-    assert_frame_equal(now.states, before.states, check_exact=True)
-    assert_frame_equal(now.contract_states, before.contract_states, check_exact=True)
-    assert_frame_equal(now.contract_allocations, before.contract_allocations, check_exact=True)

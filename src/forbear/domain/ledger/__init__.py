@@ -28,15 +28,7 @@ from typing import Any
 import polars as pl
 
 from forbear.domain.errors import ValidationError
-from forbear.domain.ledger.allocation import (
-    COMPONENTS,
-    NO_EVENT,
-    POS,
-    LoanBook,
-    U,
-    advance_expr,
-    allocate_book,
-)
+from forbear.domain.ledger.allocation import LoanBook, walk_book
 from forbear.domain.ledger.model import (
     AccountState,
     Allocation,
@@ -48,7 +40,7 @@ from forbear.domain.ledger.model import (
 from forbear.domain.ledger.schedules import build_schedule, products_frame, schedules
 from forbear.domain.ledger.schema import ALLOCATIONS, STATES
 from forbear.domain.ledger.state import DEFAULT_BUCKETS, BucketScheme, state_of, states_frame
-from forbear.domain.money import BP_PER_UNIT, Rounding
+from forbear.domain.money import Rounding
 from forbear.domain.products import (
     Component,
     EarlyPayment,
@@ -158,13 +150,18 @@ def account_states(
     (:func:`takes_scalar_path`), goes through :func:`run_ledger` loan by loan instead
     (see :data:`SMALL_BOOK`); ``small=0`` always takes the vectorised path.
     """
-    day = pl.lit(as_of).cast(pl.Int32)
+    table = products.collect().with_row_index("_prod")
     book = (
         loans.filter(pl.col("start_date") <= as_of)
-        .join(products, on="product_code", how="left")
+        .join(
+            table.lazy().select("product_code", "_prod", "grace_days"),
+            on="product_code",
+            how="left",
+        )
+        .sort("loan_id")
         .collect()
     )
-    unknown = book.filter(pl.col("method").is_null())
+    unknown = book.filter(pl.col("_prod").is_null())
     if not unknown.is_empty():
         codes = ", ".join(sorted(set(unknown["product_code"].cast(pl.String).fill_null("NULL"))))
         raise ValidationError("product_code", f"loans name products not given: {codes}")
@@ -181,46 +178,16 @@ def account_states(
             small,
         )
     ):
-        return _scalar_book(book, instalments, payments, as_of, buckets)
-    pays = (
-        payments.join(book.lazy().select("loan_id"), on="loan_id", how="semi")
-        .filter(pl.col("paid_on") <= as_of)
-        .sort("loan_id", "paid_on", "payment_id")
-        .with_row_index("_row")
-        .with_columns(_first=(pl.col("loan_id") != pl.col("loan_id").shift(1)).fill_null(True))
-        .with_columns(
-            # sorted by loan: rank and previous payment day without hashing windows
-            rank=(pl.col("_row") - pl.when("_first").then(pl.col("_row")).forward_fill() + 1).cast(
-                pl.Int32
-            ),
-            prev=pl.when(~pl.col("_first")).then(pl.col("paid_on").shift(1)),
+        return _scalar_book(
+            book.drop("_prod", "grace_days").join(table, on="product_code", how="left"),
+            instalments,
+            payments,
+            as_of,
+            buckets,
         )
-        .drop("_row", "_first")
-        .collect()
-    )
-    lines = _lines(book, instalments, pays)
-
-    terms = book.select(
-        "loan_id", "principal", "term_months", "annual_rate_bp", "method", "prepayment", "rounding"
-    )
-    params = _params(book)
-    after, allocated_all = allocate_book(lines, pays, terms, params)
-
-    last = pays.group_by("loan_id").agg(_last=pl.col("paid_on").max().cast(pl.Int32))
-    final = (
-        after.join(last, on="loan_id", how="left")
-        .join(params, on="loan_id", how="left")
-        .with_columns(advance_expr(day, pl.col("_last").fill_null(NO_EVENT)))
-    )
-    states = states_frame(
-        final,
-        book,
-        pays.select("loan_id", "paid_on", "amount"),
-        allocated_all,
-        as_of,
-        buckets,
-    )
-    return BookResult(states, allocated_all.lazy())
+    walked = walk_book(book, table, instalments, payments, as_of)
+    states = states_frame(walked.figures, book, as_of, buckets)
+    return BookResult(states, walked.allocations.lazy())
 
 
 def _scalar_book(
@@ -310,19 +277,6 @@ def _product_terms(row: dict[str, Any]) -> ProductTerms:
     )
 
 
-def _params(book: pl.DataFrame) -> pl.DataFrame:
-    """Per loan, the terms penalty and allocation need (joined to lines only when used)."""
-    return book.select(
-        "loan_id",
-        pl.col("late_fee").cast(pl.Int64),
-        pl.col("penalty_rate_bp").cast(pl.Int64),
-        (pl.col("day_count").cast(pl.Int64) * BP_PER_UNIT).alias("penalty_den"),
-        "rounding",
-        (pl.col("waterfall") == WaterfallOrder.INSTALMENT_FIRST.value).alias("_ifirst"),
-        *(pl.col("components").str.find(c.value).alias(POS[c]) for c in COMPONENTS),
-    )
-
-
 def account_states_partitioned(
     loans: pl.LazyFrame,
     products: pl.LazyFrame,
@@ -359,43 +313,3 @@ def account_states_partitioned(
         states.append(part_states)
         allocations.append(part_allocations)
     return BookResult(pl.concat(states).sort("loan_id").lazy(), pl.concat(allocations).lazy())
-
-
-def _lines(book: pl.DataFrame, instalments: pl.LazyFrame, pays: pl.DataFrame) -> pl.DataFrame:
-    """The working line frame: one narrow, numeric row per instalment, sorted by loan, seq."""
-    n_pay = pays.group_by("loan_id").agg(n_pay=pl.len().cast(pl.Int32))
-    due = pl.col("due_date").cast(pl.Int32)
-    current = pl.col("early_payment") == EarlyPayment.CURRENT_INSTALMENT.value
-    first = (pl.col("loan_id") != pl.col("loan_id").shift(1)).fill_null(True)
-    # ``owed_from``: the first day a payment owes the line (see ``allocate_book``): its due
-    # date, or under current_instalment the previous line's due date (the first line: any
-    # day), from when it is the first line due after the payment day: the current one.
-    owed_from = (
-        pl.when(~current)
-        .then(pl.col("due"))
-        .when(first)
-        .then(pl.lit(NO_EVENT, dtype=pl.Int32))
-        .otherwise(pl.col("due").shift(1))
-    )
-    return (
-        instalments.join(
-            book.lazy().select("loan_id", "grace_days", "early_payment"), on="loan_id", how="inner"
-        )
-        .join(n_pay.lazy(), on="loan_id", how="left")
-        .select(
-            "loan_id",
-            "seq",
-            due.alias("due"),
-            (due + pl.col("grace_days")).alias("deadline"),
-            pl.lit(0, dtype=pl.Int64).alias(U[Component.PENALTY]),
-            pl.col("fee").alias(U[Component.FEE]),
-            pl.col("interest").alias(U[Component.INTEREST]),
-            pl.col("principal").alias(U[Component.PRINCIPAL]),
-            pl.col("n_pay").fill_null(0),
-            "early_payment",
-        )
-        .sort("loan_id", "seq")
-        .with_columns(owed_from=owed_from.cast(pl.Int32))
-        .drop("early_payment")
-        .collect()
-    )

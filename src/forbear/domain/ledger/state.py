@@ -20,7 +20,7 @@ from datetime import date
 
 import polars as pl
 
-from forbear.domain.ledger.allocation import COMPONENTS, CREDIT, LoanBook, U, unpaid_total
+from forbear.domain.ledger.allocation import COMPONENTS, CREDIT, LoanBook
 from forbear.domain.ledger.model import AccountState, Allocation, Payment
 from forbear.domain.ledger.schema import STATES
 from forbear.domain.products import Component
@@ -113,66 +113,21 @@ def _credit(allocations: Sequence[Allocation]) -> int:
 
 
 def states_frame(
-    lines: pl.DataFrame,
+    figures: pl.DataFrame,
     loans: pl.DataFrame,
-    payments: pl.DataFrame,
-    allocations: pl.DataFrame,
     as_of: date,
     buckets: BucketScheme,
 ) -> pl.LazyFrame:
-    """``schema.STATES`` from the effective lines advanced to ``as_of``.
+    """``schema.STATES`` from the per-loan figures of a walked book (``allocation.walk.
+    FIGURES``: what :func:`state_of` sums over one loan's lines, for every loan).
 
-    ``lines`` as in :mod:`allocation` (dates as Int32 days); ``loans`` the loans included
-    (with ``grace_days``); ``payments`` those on or before ``as_of``.
+    ``loans``: the same loans in the same order, with ``grace_days`` and
+    ``written_off_on``.
     """
-    day = pl.lit(as_of).cast(pl.Int32)
-    unpaid = unpaid_total()
-    behind = (unpaid > 0) & (pl.col("due") < day)
-    upcoming = (unpaid > 0) & (pl.col("due") >= day)
-    late = pl.col("deadline") < day
-    next_due = pl.col("due").filter(upcoming).min()
-    per_loan = (
-        lines.lazy()
-        .with_columns(_next=pl.col("due").filter(upcoming).min().over("loan_id"))
-        .group_by("loan_id")
-        .agg(
-            _oldest=pl.col("due").filter(behind).min(),
-            _next_due=next_due,
-            _next_amount=unpaid.filter(upcoming & (pl.col("due") == pl.col("_next"))).sum(),
-            _unpaid=unpaid.sum(),
-            outstanding_principal=pl.col(U[Component.PRINCIPAL]).sum(),
-            **{f"overdue_{c.value}": pl.col(U[c]).filter(late).sum() for c in COMPONENTS},
-        )
-    )
-    paid = (
-        payments.lazy()
-        .group_by("loan_id")
-        .agg(last_payment_date=pl.col("paid_on").max(), paid_total=pl.col("amount").sum())
-    )
-    credit = (
-        allocations.lazy()
-        .filter(pl.col("component") == CREDIT)
-        .group_by("loan_id")
-        .agg(credit=pl.col("amount").sum())
-    )
-    days = day - pl.col("_oldest")
-    money = [
-        "overdue_principal",
-        "overdue_interest",
-        "overdue_fee",
-        "overdue_penalty",
-        "outstanding_principal",
-        "paid_total",
-        "credit",
-        "_unpaid",
-    ]
+    days = (pl.lit(as_of) - pl.col("oldest_unpaid_due_date")).dt.total_days()
     return (
-        loans.lazy()
-        .select("loan_id", "grace_days", "written_off_on")
-        .join(per_loan, on="loan_id", how="left")
-        .join(paid, on="loan_id", how="left")
-        .join(credit, on="loan_id", how="left")
-        .with_columns(pl.col(money).fill_null(0))
+        figures.lazy()
+        .with_columns(loans.select("grace_days", "written_off_on"))
         .with_columns(
             dpd=pl.when(days > pl.col("grace_days")).then(days).otherwise(0).fill_null(0),
         )
@@ -180,18 +135,14 @@ def states_frame(
             as_of=pl.lit(as_of),
             status=pl.when(pl.col("written_off_on") <= pl.lit(as_of))
             .then(pl.lit(WRITTEN_OFF))
-            .when(pl.col("_unpaid") == 0)
+            .when(pl.col("unpaid") == 0)
             .then(pl.lit(PAID_OFF))
             .otherwise(pl.lit(ACTIVE)),
             bucket=buckets.expr(pl.col("dpd")),
             overdue_total=pl.sum_horizontal(
                 "overdue_principal", "overdue_interest", "overdue_fee", "overdue_penalty"
             ),
-            oldest_unpaid_due_date=pl.col("_oldest").cast(pl.Date),
-            next_due_date=pl.col("_next_due").cast(pl.Date),
-            next_due_amount=pl.when(pl.col("_next_due").is_not_null()).then(pl.col("_next_amount")),
         )
         .select(list(STATES))
         .cast(pl.Schema(STATES))
-        .sort("loan_id")
     )

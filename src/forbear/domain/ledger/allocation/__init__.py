@@ -1,4 +1,4 @@
-"""Penalty (罚息), late fees and payment allocation (还款冲销), scalar and vectorised.
+"""Penalty (罚息), late fees and payment allocation (还款冲销): one loan, and the whole book.
 
 Rules (the scalar :class:`LoanBook` below is the executable specification):
 
@@ -45,29 +45,16 @@ from __future__ import annotations
 
 from forbear.domain.ledger.allocation.components import COMPONENTS, CREDIT
 from forbear.domain.ledger.allocation.scalar import Line, LoanBook, shortens
-from forbear.domain.ledger.allocation.vectorised import (
-    NO_EVENT,
-    POS,
-    U,
-    advance_expr,
-    allocate_book,
-    pay_step,
-    prepay_step,
-    unpaid_total,
-)
+from forbear.domain.ledger.allocation.walk import FIGURES, UNPAID, Walked, walk_book
 
 __all__ = [
     "COMPONENTS",
     "CREDIT",
-    "NO_EVENT",
-    "POS",
+    "FIGURES",
+    "UNPAID",
     "Line",
     "LoanBook",
-    "U",
-    "advance_expr",
-    "allocate_book",
-    "pay_step",
-    "prepay_step",
+    "Walked",
     "shortens",
-    "unpaid_total",
+    "walk_book",
 ]

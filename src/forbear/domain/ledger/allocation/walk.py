@@ -1,0 +1,292 @@
+"""The allocation rule over a whole book (:func:`walk_book`): frames in, the compiled loop
+(:mod:`.compiled`), frames out.
+
+This module lays the book out as the loop wants it (loans sorted by id, their
+instalments and payments as flat arrays with offsets, the products' terms as small
+arrays) and turns the loop's arrays back into frames. numba is imported on the first
+walk, not with the ledger: a process that never walks a book does not pay for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from forbear.domain.ledger.allocation.components import COMPONENTS, CREDIT
+from forbear.domain.ledger.schema import ALLOCATIONS
+from forbear.domain.money import Rounding
+from forbear.domain.products import (
+    EarlyPayment,
+    PrepaymentRule,
+    RepaymentMethod,
+    WaterfallOrder,
+)
+
+ROUNDING_CODES = {Rounding.HALF_UP.value: 0, Rounding.DOWN.value: 1, Rounding.HALF_EVEN.value: 2}
+METHOD_CODES = {
+    RepaymentMethod.EQUAL_INSTALMENT.value: 0,
+    RepaymentMethod.EQUAL_PRINCIPAL.value: 1,
+    RepaymentMethod.INTEREST_ONLY.value: 2,
+}
+COMPONENT_CODES = {c.value: k for k, c in enumerate(COMPONENTS)}
+NO_DAY = -(2**62)  # the loop's "no such date" (``compiled.NO_DAY``)
+MONTHLY_RATE_BASE = 12 * 10_000
+
+UNPAID = [f"u_{c.value}" for c in COMPONENTS]
+"""Columns of :attr:`Walked.lines`: what is unpaid of each component."""
+
+FIGURES: dict[str, pl.DataType] = {
+    "loan_id": pl.Int64(),
+    "oldest_unpaid_due_date": pl.Date(),
+    "next_due_date": pl.Date(),
+    "next_due_amount": pl.Int64(),
+    "unpaid": pl.Int64(),
+    "outstanding_principal": pl.Int64(),
+    **{f"overdue_{c.value}": pl.Int64() for c in COMPONENTS},
+    "credit": pl.Int64(),
+    "paid_total": pl.Int64(),
+    "last_payment_date": pl.Date(),
+}
+"""Columns of :attr:`Walked.figures`, one row per loan: what its state is made of (see
+:func:`forbear.domain.ledger.state.states_frame`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Walked:
+    """A book after all its payments, advanced to the as-of date."""
+
+    figures: pl.DataFrame  # FIGURES, one row per loan, sorted by loan_id
+    allocations: pl.DataFrame  # schema.ALLOCATIONS: by loan, payment order, the waterfall's
+    lines: pl.DataFrame | None  # the effective schedules: loan_id, seq, due_date, UNPAID
+
+
+def walk_book(
+    book: pl.DataFrame,
+    products: pl.DataFrame,
+    instalments: pl.LazyFrame,
+    payments: pl.LazyFrame,
+    as_of: date,
+    *,
+    with_lines: bool = False,
+) -> Walked:
+    """Apply every payment on or before ``as_of`` of every loan of ``book``.
+
+    ``book``: ``schema.LOANS`` rows of loans started by ``as_of``, sorted by ``loan_id``,
+    with ``_prod``, the row of the loan's product in ``products`` (``schema.PRODUCTS``);
+    ``instalments`` and ``payments`` may hold other loans' rows too (they are left
+    out). ``with_lines``: also return the effective schedules (tests, inspection).
+    """
+    ids = book.select("loan_id").lazy()
+    lines = instalments.join(ids, on="loan_id", how="semi", maintain_order="left").select(
+        "loan_id",
+        "seq",
+        pl.col("due_date").cast(pl.Int32).alias("due"),
+        "principal",
+        "interest",
+        "fee",
+    )
+    pays = (
+        payments.join(ids, on="loan_id", how="semi", maintain_order="left")
+        .filter(pl.col("paid_on") <= as_of)
+        .select("loan_id", "payment_id", pl.col("paid_on").cast(pl.Int32).alias("day"), "amount")
+    )
+    lines_df, pays_df = pl.collect_all([lines, pays])
+    lines_df = _sorted(lines_df, "loan_id", "seq")
+    pays_df = _sorted(pays_df, "loan_id", "day", "payment_id")
+    loan_id = _ints(book["loan_id"])
+    line_start = _offsets(_ints(lines_df["loan_id"]), loan_id)
+    pay_start = _offsets(_ints(pays_df["loan_id"]), loan_id)
+    prod = _ints(book["_prod"])
+    terms = _product_terms(products)
+    rate = _ints(book["annual_rate_bp"])
+    term = _ints(book["term_months"])
+    rate_row, factor = _annuity_factors(prod, terms["method"], rate, term, np.diff(line_start))
+    due = _ints(lines_df["due"])
+    paid_on = _ints(pays_df["day"])
+    amount = _ints(pays_df["amount"])
+
+    from forbear.domain.ledger.allocation import compiled
+
+    out: tuple[Any, ...] = compiled.walk(
+        line_start,
+        pay_start,
+        prod,
+        _ints(book["principal"]),
+        term,
+        rate,
+        rate_row,
+        due,
+        _ints(lines_df["fee"]),
+        _ints(lines_df["interest"]),
+        _ints(lines_df["principal"]),
+        paid_on,
+        amount,
+        terms["penalty_rate_bp"],
+        terms["penalty_den"],
+        terms["grace_days"],
+        terms["late_fee"],
+        terms["rounding"],
+        terms["instalment_first"],
+        terms["order"],
+        terms["current"],
+        terms["shorten"],
+        terms["method"],
+        factor,
+        _day(as_of),
+    )
+    (u, live_end, a_pay, a_line, a_comp, a_amount) = out[:6]
+    (oldest, next_due, next_amount, unpaid, outstanding, overdue, credit) = out[6:]
+
+    n_pay = np.diff(pay_start)
+    running = np.concatenate([[0], np.cumsum(amount)])
+    last_day = np.full(len(loan_id), NO_DAY, dtype=np.int64)
+    last_day[n_pay > 0] = paid_on[pay_start[1:][n_pay > 0] - 1]  # sorted by day: the last
+    figures = pl.DataFrame(
+        {
+            "loan_id": loan_id,
+            "oldest_unpaid_due_date": oldest,
+            "next_due_date": next_due,
+            "next_due_amount": next_amount,
+            "unpaid": unpaid,
+            "outstanding_principal": outstanding,
+            **{f"overdue_{c.value}": overdue[:, k] for k, c in enumerate(COMPONENTS)},
+            "credit": credit,
+            "paid_total": running[pay_start[1:]] - running[pay_start[:-1]],
+            "last_payment_date": last_day,
+        }
+    ).with_columns(
+        _date(pl.col(name)).alias(name)
+        for name in ("oldest_unpaid_due_date", "next_due_date", "last_payment_date")
+    )
+    figures = figures.with_columns(
+        next_due_amount=pl.when(pl.col("next_due_date").is_not_null()).then("next_due_amount")
+    ).cast(pl.Schema(FIGURES))
+
+    names = pl.Series([c.value for c in COMPONENTS] + [CREDIT])
+    allocations = pl.DataFrame(
+        {
+            "payment_id": pays_df["payment_id"].gather(a_pay),
+            "loan_id": pays_df["loan_id"].gather(a_pay),
+            "seq": lines_df["seq"].gather(np.maximum(a_line, 0)),
+            "component": names.gather(a_comp.astype(np.int64)),
+            "amount": a_amount,
+        }
+    ).with_columns(seq=pl.when(pl.lit(a_line >= 0)).then(pl.col("seq")))
+    allocations = allocations.cast(pl.Schema(ALLOCATIONS))
+
+    walked_lines = None
+    if with_lines:
+        live = np.zeros(len(due), dtype=bool)
+        for start, end in zip(line_start[:-1], live_end, strict=True):
+            live[start:end] = True
+        walked_lines = (
+            lines_df.select("loan_id", "seq", pl.col("due").cast(pl.Date).alias("due_date"))
+            .with_columns(pl.Series(name, u[:, k]) for k, name in enumerate(UNPAID))
+            .filter(pl.Series(live))
+        )
+    return Walked(figures, allocations, walked_lines)
+
+
+def _sorted(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
+    """``frame`` sorted by ``keys``: as it is when it already is (a book read in loan
+    order usually is: checking costs a tenth of sorting it again)."""
+    ordered = pl.lit(True)
+    for key in reversed(keys):
+        step = pl.col(key).diff()
+        ordered = (step > 0) | ((step == 0) & ordered)
+    if frame.height < 2 or frame.select(ordered.slice(1).all()).item():
+        return frame
+    return frame.sort(*keys)
+
+
+def _ints(series: pl.Series) -> np.ndarray:
+    return _array(series.cast(pl.Int64).to_numpy(), np.int64)
+
+
+def _array(values: np.ndarray, dtype: type) -> np.ndarray:
+    """``values`` as the loop's one signature wants them: C-contiguous and writable
+    (numba compiles, and caches, another version for a read-only or strided array)."""
+    return np.require(values, dtype, ["C_CONTIGUOUS", "WRITEABLE", "ALIGNED"])
+
+
+def _day(day: date) -> int:
+    return (day - date(1970, 1, 1)).days
+
+
+def _date(days: pl.Expr) -> pl.Expr:
+    return pl.when(days != NO_DAY).then(days).cast(pl.Int32).cast(pl.Date)
+
+
+def _offsets(rows: np.ndarray, loan_id: np.ndarray) -> np.ndarray:
+    """CSR offsets: loan ``i``'s rows (``rows`` sorted by loan) are ``out[i]:out[i+1]``."""
+    out = np.empty(len(loan_id) + 1, dtype=np.int64)
+    out[:-1] = np.searchsorted(rows, loan_id, side="left")
+    out[-1] = len(rows)
+    return out
+
+
+def _product_terms(products: pl.DataFrame) -> dict[str, np.ndarray]:
+    """The products' terms the loop reads, one array element per product row."""
+
+    def codes(column: str, mapping: dict[str, int]) -> np.ndarray:
+        return np.array([mapping[v] for v in products[column].to_list()], dtype=np.int64)
+
+    order = np.array(
+        [
+            [COMPONENT_CODES[c] for c in str(value).split(",")]
+            for value in products["components"].to_list()
+        ],
+        dtype=np.int64,
+    ).reshape(products.height, len(COMPONENTS))
+    return {
+        "penalty_rate_bp": _ints(products["penalty_rate_bp"]),
+        "penalty_den": _ints(products["day_count"]) * 10_000,
+        "grace_days": _ints(products["grace_days"]),
+        "late_fee": _ints(products["late_fee"]),
+        "rounding": codes("rounding", ROUNDING_CODES),
+        "instalment_first": _flags(products["waterfall"], WaterfallOrder.INSTALMENT_FIRST),
+        "order": order,
+        "current": (products["early_payment"] == EarlyPayment.CURRENT_INSTALMENT.value).to_numpy(),
+        "shorten": (products["prepayment"] == PrepaymentRule.SHORTEN_TERM.value).to_numpy(),
+        "method": codes("method", METHOD_CODES),
+    }
+
+
+def _flags(column: pl.Series, value: StrEnum) -> np.ndarray:
+    return _array((column == value.value).to_numpy(), np.bool_)
+
+
+def _annuity_factors(
+    prod: np.ndarray,
+    methods: np.ndarray,
+    rate: np.ndarray,
+    term: np.ndarray,
+    lines: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per loan its row of the factor table, and the table: ``factor[row, n]`` is the
+    correctly rounded float of ``r / (1 - (1+r)^-n)``, ``r = rate / 120000``, for every
+    rate of an equal-instalment loan and every ``n`` up to the longest term or schedule
+    of those loans (CPython divides integers with correct rounding)."""
+    ei = methods[prod] == METHOD_CODES[RepaymentMethod.EQUAL_INSTALMENT.value]
+    rate_row = np.zeros(len(prod), dtype=np.int64)
+    if not ei.any():
+        return rate_row, np.zeros((1, 2), dtype=np.float64)
+    distinct, inverse = np.unique(rate[ei], return_inverse=True)
+    rate_row[ei] = inverse
+    width = int(max(term[ei].max(), lines[ei].max())) + 1
+    factor = np.zeros((len(distinct), max(width, 2)), dtype=np.float64)
+    base = MONTHLY_RATE_BASE
+    for row, value in enumerate(distinct.tolist()):
+        if value == 0:
+            continue  # the loop divides by n itself
+        grown, flat = 1, 1
+        for n in range(1, width):
+            grown *= base + value
+            flat *= base
+            factor[row, n] = (value * grown) / (base * (grown - flat))
+    return rate_row, factor

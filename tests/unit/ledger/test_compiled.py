@@ -1,0 +1,207 @@
+"""The compiled walk (``allocation.compiled`` through ``allocation.walk_book``) against the
+executable specification, :class:`LoanBook`, loan by loan: the effective schedule after
+every payment, each allocation in order, and the state's figures; and on the cached
+20,000-borrower demo book (skipped when absent), the day's ledger through the walk equals
+the scalar path row for row."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from forbear.domain.ledger import account_states, products_frame
+from forbear.domain.ledger.allocation import COMPONENTS, FIGURES, UNPAID, LoanBook, walk_book
+from forbear.domain.ledger.allocation.compiled import TIE_MARGIN, level_ei
+from forbear.domain.ledger.allocation.walk import ROUNDING_CODES
+from forbear.domain.ledger.arith import level_payment
+from forbear.domain.ledger.schema import ALLOCATIONS
+from forbear.domain.ledger.state import DEFAULT_BUCKETS, state_of
+from forbear.domain.money import Rounding
+
+from .factories import books_st, instalments_frame, loans_frame, payments_frame
+
+BOOK = Path(__file__).parents[3] / "benchmarks" / ".data" / "book-20000-2026-06-15" / "forbear.db"
+
+FUZZ = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+
+
+def walked(book: dict[str, Any], as_of: date) -> Any:
+    """``walk_book`` on a generated book, laid out as ``account_states`` lays it out."""
+    table = products_frame(list(book["products"].values())).with_row_index("_prod")
+    loans = (
+        loans_frame(book["loans"])
+        .filter(pl.col("start_date") <= as_of)
+        .join(table.select("product_code", "_prod"), on="product_code", how="left")
+        .sort("loan_id")
+    )
+    return walk_book(
+        loans,
+        table,
+        instalments_frame(book["instalments"]).lazy(),
+        payments_frame(book["payments"]).lazy(),
+        as_of,
+        with_lines=True,
+    )
+
+
+def specification(book: dict[str, Any], as_of: date) -> dict[int, LoanBook]:
+    """Every loan started by ``as_of`` through :class:`LoanBook`: its payments, then as_of."""
+    out: dict[int, LoanBook] = {}
+    for loan in book["loans"]:
+        if loan.start_date > as_of:
+            continue
+        ledger = LoanBook.open(
+            loan,
+            book["products"][loan.product_code],
+            [i for i in book["instalments"] if i.loan_id == loan.loan_id],
+        )
+        paid = [p for p in book["payments"] if p.loan_id == loan.loan_id and p.paid_on <= as_of]
+        for payment in sorted(paid, key=lambda p: (p.paid_on, p.payment_id)):
+            ledger.pay(payment)
+        ledger.advance(as_of)
+        out[loan.loan_id] = ledger
+    return out
+
+
+@FUZZ
+@given(books_st(max_loans=10), st.integers(-40, 400))
+def test_the_compiled_walk_equals_the_loan_book_line_by_line_and_allocation_by_allocation(
+    book: dict[str, Any], shift: int
+) -> None:
+    """Every product variant books_st draws (methods, waterfalls, component orders,
+    early-payment and prepayment rules, rounding, grace, fees, zero and tiny rates), with
+    the as-of date anywhere from before the first payments to long after the last."""
+    as_of = book["as_of"] + timedelta(days=shift)
+    result = walked(book, as_of)
+    expected = specification(book, as_of)
+
+    lines = [
+        (loan_id, line.seq, line.due_date, *(line.unpaid[c] for c in COMPONENTS))
+        for loan_id, ledger in sorted(expected.items())
+        for line in ledger.lines
+    ]
+    assert result.lines is not None
+    assert result.lines.select("loan_id", "seq", "due_date", *UNPAID).rows() == lines
+
+    allocations = [
+        (a.payment_id, a.loan_id, a.seq, a.component, a.amount)
+        for _, ledger in sorted(expected.items())
+        for a in ledger.allocations
+    ]
+    assert result.allocations.schema == pl.Schema(ALLOCATIONS)
+    assert result.allocations.rows() == allocations  # the same order, too
+
+    figures = {row["loan_id"]: row for row in result.figures.iter_rows(named=True)}
+    assert list(figures) == sorted(expected)
+    for loan_id, ledger in expected.items():
+        paid = [p for p in book["payments"] if p.loan_id == loan_id and p.paid_on <= as_of]
+        state = state_of(ledger, as_of, paid, DEFAULT_BUCKETS)
+        mine = figures[loan_id]
+        assert mine["unpaid"] == sum(line.unpaid_total for line in ledger.lines)
+        for name in FIGURES:
+            if name != "unpaid":
+                assert mine[name] == getattr(state, name), name
+
+
+@settings(deadline=None, max_examples=10, suppress_health_check=[HealthCheck.too_slow])
+@given(books_st(max_loans=6))
+def test_frames_of_any_memory_layout_take_the_one_compiled_version(book: dict[str, Any]) -> None:
+    """Frames in one chunk (zero-copy, read-only arrays), in several chunks and sliced
+    give the walk the same argument types, so numba compiles (and caches) one version of
+    the loop, not one per layout (each costs seconds to compile)."""
+    from forbear.domain.ledger.allocation import compiled
+
+    instalments = instalments_frame(book["instalments"])
+    payments = payments_frame(book["payments"])
+    loans = loans_frame(book["loans"])
+    chunked = {
+        "instalments": pl.concat([instalments, instalments.clear()], rechunk=False),
+        "payments": pl.concat([payments.head(1), payments.slice(1)], rechunk=False),
+    }
+    products = products_frame(list(book["products"].values())).lazy()
+    for frames in (
+        (instalments, payments),
+        (chunked["instalments"], chunked["payments"]),
+        (instalments.slice(0), payments.slice(0)),
+    ):
+        result = account_states(
+            loans.lazy(), products, frames[0].lazy(), frames[1].lazy(), book["as_of"], small=0
+        )
+        pl.collect_all([result.states, result.allocations])
+    assert len(compiled.walk.signatures) == 1
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    st.one_of(st.integers(0, 10**9), st.integers(2**40, 2**50)),
+    st.one_of(st.integers(0, 3600), st.sampled_from([1, 7, 1800, 2400])),
+    st.integers(1, 60),
+    st.sampled_from(list(Rounding)),
+)
+def test_the_level_payment_from_the_float_factor_is_the_exact_one(
+    balance: int, rate: int, n: int, rounding: Rounding
+) -> None:
+    """Balances of 2^40 fen and more leave no room for the float (the margin exceeds a
+    fen) and take the exact big-integer path inside the loop; the others mostly the
+    float's."""
+    base = 120_000
+    factor = (
+        0.0 if rate == 0 else (rate * (base + rate) ** n) / (base * ((base + rate) ** n - base**n))
+    )
+    assert level_ei(balance, rate, n, ROUNDING_CODES[rounding.value], factor) == level_payment(
+        balance, rate, n, rounding
+    )
+
+
+@pytest.mark.parametrize("rounding", list(Rounding))
+def test_a_level_payment_exactly_on_a_half_fen_takes_the_exact_path(rounding: Rounding) -> None:
+    """At a rate of 0 the level is ``balance / n``: 7 / 2 is exactly a half; at a
+    positive rate the float must not decide when it lies within the margin of a half."""
+    assert level_ei(7, 0, 2, ROUNDING_CODES[rounding.value], 0.0) == level_payment(
+        7, 0, 2, rounding
+    )
+    # a factor that puts ``balance * factor`` just above a half, within the margin: the
+    # float alone would round up (half_up, half_even); the loop asks the exact rule
+    balance, rate, n = 1_000_000, 1800, 12
+    exact = level_payment(balance, rate, n, rounding)
+    near_half = (exact + 0.5 + 0.1 * TIE_MARGIN * exact) / balance  # the float: round up
+    assert level_ei(balance, rate, n, ROUNDING_CODES[rounding.value], near_half) == exact
+
+
+@pytest.mark.skipif(not BOOK.exists(), reason="the cached 20,000-borrower demo book is absent")
+def test_the_day_ledger_of_the_20k_book_equals_the_scalar_ledger_row_for_row() -> None:
+    """The day's ledger inputs of the demo book (24,652 loans, about 200,000 payments)
+    through the compiled walk and through :func:`run_ledger` loan by loan: identical
+    states and allocations, in the same row order."""
+    from forbear.services.book import load_day
+    from forbear.store.db import make_engine
+
+    engine = make_engine(f"sqlite:///{BOOK}")
+    try:
+        with engine.connect() as conn:
+            day = load_day(conn, date(2026, 6, 15))
+    finally:
+        engine.dispose()
+    inputs = day.inputs
+    frames = (
+        inputs.loans.lazy(),
+        inputs.products.lazy(),
+        inputs.instalments.lazy(),
+        inputs.payments.lazy(),
+        day.as_of,
+    )
+    compiled = account_states(*frames, small=0)
+    scalar = account_states(*frames, small=10**9)
+    states, allocations = pl.collect_all([compiled.states, compiled.allocations])
+    scalar_states, scalar_allocations = pl.collect_all([scalar.states, scalar.allocations])
+    assert states.height == inputs.loans.filter(pl.col("start_date") <= day.as_of).height
+    assert allocations.height > 100_000
+    assert_frame_equal(states, scalar_states, check_exact=True)
+    assert_frame_equal(allocations, scalar_allocations, check_exact=True)
