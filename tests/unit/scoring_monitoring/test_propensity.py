@@ -12,7 +12,9 @@ from forbear.domain.errors import ConfigurationError, ValidationError
 from forbear.domain.scoring.artefact import ModelKind, load_artefact
 from forbear.domain.scoring.monitoring import feature_psi, monitor, score_psi
 from forbear.domain.scoring.propensity import (
+    ONE_THREAD_ROWS,
     PropensityReport,
+    fit_threads,
     predict_propensity,
     train_propensity,
 )
@@ -170,3 +172,14 @@ def test_a_missing_feature_column_is_named(book: pl.DataFrame) -> None:
 def test_a_text_column_must_be_declared_categorical(book: pl.DataFrame) -> None:
     with pytest.raises(ValidationError, match="channel"):
         _train(book, categorical=[])
+
+
+def test_fit_threads_one_on_a_small_frame_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert fit_threads(4_700) == 1
+    assert fit_threads(ONE_THREAD_ROWS - 1) == 1
+    assert fit_threads(ONE_THREAD_ROWS) is None  # the library's default: every core
+    assert fit_threads(4_700, 2) == 2  # the caller's count wins
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert fit_threads(4_700) is None  # the library reads the operator's variable
+    assert fit_threads(4_700, 1) == 1
