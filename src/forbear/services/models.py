@@ -32,6 +32,7 @@ from forbear.domain.scoring.features import (
     CATEGORICAL,
     FEATURES,
     BookFrames,
+    Settled,
     book_features,
     features_at,
     settlements_from,
@@ -403,16 +404,29 @@ def binary_outcome(
     )
 
 
-def load_book(conn: Connection, up_to: date | None = None) -> BookFrames:
-    """The ledger's frames of the whole book, loans with ``borrower_id``."""
+def load_book(
+    conn: Connection,
+    up_to: date | None = None,
+    *,
+    schedules: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+) -> BookFrames:
+    """The ledger's frames of the whole book, loans with ``borrower_id``. ``schedules``:
+    the caller's read of every instalment and of the payments up to ``up_to``
+    (:func:`~forbear.store.bulk.read_instalments`, :func:`~forbear.store.bulk.read_payments`),
+    not read again (``forbear demo`` has them: a few seconds on its book)."""
     loans = bulk.read_loans(conn).join(
         bulk.read_loan_borrowers(conn), on="loan_id", how="left", maintain_order="left"
+    )
+    instalments, payments = (
+        schedules
+        if schedules is not None
+        else (bulk.read_instalments(conn), bulk.read_payments(conn, up_to=up_to))
     )
     return BookFrames(
         loans.lazy(),
         products_frame(bulk.read_products_terms(conn)).lazy(),
-        bulk.read_instalments(conn).lazy(),
-        bulk.read_payments(conn, up_to=up_to).lazy(),
+        instalments.lazy(),
+        payments.lazy(),
     )
 
 
@@ -427,11 +441,14 @@ def train_on_book(
     seed: int = 42,
     now: datetime,
     frames: BookFrames | None = None,
+    settled: Settled | None = None,
 ) -> Trained:
     """Train a behaviour or early-warning scorecard, or the propensity model, on the book
     as it stood on ``as_of``, stacked over ``observation_dates`` (default: the last
     ``months`` month ends whose outcome has matured by ``as_of``). ``frames``: the book
-    read up to ``as_of`` (:func:`load_book`), when the caller trains several kinds."""
+    read up to ``as_of`` (:func:`load_book`), when the caller trains several kinds;
+    ``settled``: :func:`~forbear.domain.scoring.features.settlements` of those frames at
+    ``as_of`` (the ledger run every kind's training set starts from), likewise."""
     from forbear.domain.scoring.scorecard import train_scorecard  # optbinning: training only
 
     if kind not in BOOK_KINDS:
@@ -440,7 +457,7 @@ def train_on_book(
         frames = load_book(conn, up_to=as_of)
     days = window if window is not None else DEFAULT_WINDOW_DAYS[kind]
     dates = list(observation_dates) if observation_dates else month_ends(as_of, months, days)
-    data = training_set(frames, kind, dates, as_of, days)
+    data = training_set(frames, kind, dates, as_of, days, settled=settled)
     if data.frame.height == 0:
         raise ValidationError(
             "observation dates",

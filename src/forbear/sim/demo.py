@@ -19,7 +19,7 @@ from forbear.domain import portfolio
 from forbear.domain.errors import ValidationError
 from forbear.domain.products import ProductTerms
 from forbear.domain.scoring.artefact import ModelKind, ModelStatus
-from forbear.domain.scoring.features import BookFrames
+from forbear.domain.scoring.features import BookFrames, Settled, book_features, settlements
 from forbear.domain.scoring.targets import BOOK_KINDS
 from forbear.services import book, models, templates
 from forbear.services.dashboard import DEFAULT_RANGE_DAYS
@@ -61,23 +61,30 @@ class DemoResult:
 
 
 def _risk_models(
-    conn: Connection, as_of: date, now: datetime
-) -> tuple[list[tuple[bool, str]], pl.DataFrame | None]:
-    """Train and activate the three book models where none is active, score the book.
+    conn: Connection, as_of: date, now: datetime, read: BookRead, *, score: bool
+) -> tuple[list[tuple[bool, str]], bool]:
+    """Train and activate the three book models where none is active; when ``score``,
+    score the book (without it, the caller's daily run of ``as_of`` scores it).
 
-    A rerun keeps the active models (the model list does not grow with every demo) and
-    re-scores the date, which replaces that date's scores.
+    A rerun keeps the active models (the model list does not grow with every demo); the
+    date is scored again (here or by the run), which replaces that date's scores. Returns
+    what happened to each model and whether any book model is active.
     """
     done: list[tuple[bool, str]] = []
     frames: BookFrames | None = None  # the book is read once for the kinds trained
+    schedules = (read.instalments, read.payments)  # and its schedules not read again
+    settled: Settled | None = None  # the ledger run the kinds' training sets start from
     active = {m.kind for m in models.list_models(conn) if m.status == ModelStatus.ACTIVE.value}
     for kind in BOOK_KINDS:
         if kind.value in active:
             done.append((True, f"{kind.value}: the active model is kept"))
             continue
-        frames = frames or models.load_book(conn, up_to=as_of)
+        frames = frames or models.load_book(conn, up_to=as_of, schedules=schedules)
+        settled = settled or settlements(frames, as_of)
         try:
-            trained = models.train_on_book(conn, kind, as_of=as_of, now=now, frames=frames)
+            trained = models.train_on_book(
+                conn, kind, as_of=as_of, now=now, frames=frames, settled=settled
+            )
         except ValidationError as exc:  # a tiny book may have too few events to fit
             done.append((False, f"{kind.value}: not trained ({exc})"))
             continue
@@ -92,10 +99,19 @@ def _risk_models(
             )
         )
     if not active & {k.value for k in BOOK_KINDS}:
-        return done, None
-    models.score_book(conn, as_of)
+        return done, False
+    if score:
+        frames = frames or models.load_book(conn, up_to=as_of, schedules=schedules)
+        features = book_features(frames, as_of)
+        models.store_scores(conn, as_of, models.book_scores(conn, as_of, features=features))
+    return done, True
+
+
+def _risk_table(conn: Connection, as_of: date) -> pl.DataFrame:
+    """Accounts per book model and tier with their mean probability, from the stored
+    scores of ``as_of``."""
     scores = bulk.read_scores(conn, as_of)
-    risk = (
+    return (
         scores.group_by("kind", pl.col("tier").fill_null("-"))
         .agg(
             pl.len().alias("accounts"),
@@ -107,7 +123,6 @@ def _risk_models(
         )
         .sort("kind", "tier")
     )
-    return done, risk
 
 
 def build_demo(
@@ -164,11 +179,17 @@ def build_demo(
         today = read.store_states(conn, as_of)
     rolls = portfolio.roll_rates(first.states.lazy(), last.states.lazy(), first.buckets.labels)
     trained: list[tuple[bool, str]] = []
-    risk: pl.DataFrame | None = None
+    scored = False  # a book model is active: the day's scores are stored
     if with_models:
-        step("training, activating and running the risk models")
+        step(
+            "training and activating the risk models"
+            if with_run
+            else "training, activating and running the risk models"
+        )
         with transaction() as conn:
-            trained, risk = _risk_models(conn, as_of, now)
+            # with the daily run, the run scores the book (after the history, which the
+            # scores see): scoring here too was replaced by the run's a minute later
+            trained, scored = _risk_models(conn, as_of, now, read, score=not with_run)
     # the supervisor dashboard's default range starts here: its figures are read from
     # this snapshot and today's (after the plans, which change what was due)
     range_start = as_of - timedelta(days=DEFAULT_RANGE_DAYS)
@@ -196,6 +217,10 @@ def build_demo(
         step("running the daily job")
         with transaction() as conn:
             run = run_day(conn, as_of, data_dir=data_dir or directory.parent, now=now)
+    risk: pl.DataFrame | None = None
+    if scored:
+        with transaction() as conn:
+            risk = _risk_table(conn, as_of)
     return DemoResult(
         run=run,
         as_of=as_of,

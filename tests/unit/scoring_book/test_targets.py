@@ -10,7 +10,7 @@ import pytest
 from forbear.domain.errors import ValidationError
 from forbear.domain.ledger import account_states
 from forbear.domain.scoring.artefact import ModelKind
-from forbear.domain.scoring.features import FEATURES, BookFrames
+from forbear.domain.scoring.features import FEATURES, BookFrames, settlements
 from forbear.domain.scoring.targets import TARGET, month_ends, training_set
 
 from .books import random_book
@@ -88,3 +88,19 @@ def test_application_is_not_a_book_target(book: BookFrames) -> None:
         training_set(book, ModelKind.APPLICATION, [date(2026, 1, 31)], LAST)
     with pytest.raises(ValidationError, match="before"):
         training_set(book, ModelKind.BEHAVIOUR, [LAST], LAST)
+
+
+def test_the_kinds_share_one_ledger_run(book: BookFrames) -> None:
+    # the demo runs the ledger once for its three models: each kind's set is the same as
+    # with a run of its own; a run of another date is refused
+    settled = settlements(book, LAST)
+    for kind in (ModelKind.BEHAVIOUR, ModelKind.EARLY_WARNING, ModelKind.PROPENSITY):
+        dates = month_ends(LAST, 3, 30)
+        alone = training_set(book, kind, dates, LAST)
+        shared = training_set(book, kind, dates, LAST, settled=settled)
+        assert alone.frame.height > 0
+        assert shared.frame.equals(alone.frame)
+        assert shared.rows_immature == alone.rows_immature
+    earlier = settlements(book, LAST - timedelta(days=1))
+    with pytest.raises(ValidationError, match="settled"):
+        training_set(book, ModelKind.BEHAVIOUR, [date(2026, 1, 31)], LAST, settled=earlier)

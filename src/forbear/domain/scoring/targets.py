@@ -126,8 +126,12 @@ def training_set(
     observation_dates: Sequence[date],
     last: date,
     window_days: int | None = None,
+    *,
+    settled: Settled | None = None,
 ) -> TrainingSet:
-    """Features and target for each observation date, stacked (one ledger run at ``last``)."""
+    """Features and target for each observation date, stacked (one ledger run at ``last``;
+    none when the caller passes ``settled``, :func:`settlements` of ``frames`` at ``last``,
+    which the three book models share)."""
     if kind not in BOOK_KINDS:
         raise ValidationError("kind", f"{kind.value} is not trained on the book")
     if not observation_dates:
@@ -137,7 +141,12 @@ def training_set(
     window = window_days if window_days is not None else DEFAULT_WINDOW_DAYS[kind]
     if window < 1:
         raise ValidationError("window", "must be at least one day")
-    settled = settlements(frames, last)
+    if settled is None:
+        settled = settlements(frames, last)
+    elif settled.last != last:
+        raise ValidationError(
+            "settled", f"is of {settled.last.isoformat()}, not {last.isoformat()}"
+        )
     payments = frames.payments.filter(pl.col("paid_on") <= last)
     parts, outside, immature = [], 0, 0
     for observed in sorted(set(observation_dates)):

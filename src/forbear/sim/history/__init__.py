@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from forbear.sim.history.complaints import seed_complaints
 from forbear.sim.history.contacts import seed_contacts
 from forbear.sim.history.legal import DEMO_COURT, seed_legal_cases
-from forbear.sim.history.plans import seed_plans
+from forbear.sim.history.plans import seed_plans, seed_plans_read
 from forbear.sim.history.promises import seed_promises
 from forbear.sim.states import BookRead
 from forbear.store.crypto import PiiVault
@@ -31,6 +31,7 @@ __all__ = [
     "seed_history",
     "seed_legal_cases",
     "seed_plans",
+    "seed_plans_read",
     "seed_promises",
 ]
 
@@ -53,8 +54,8 @@ def seed_history(
     were made."""
     with transaction() as conn:
         made = {"promises": seed_promises(conn, as_of, seed=seed, zone=zone)}
-        made["plans"] = seed_plans(conn, as_of, seed=seed, read=read)
-        after = BookRead.of(conn, as_of)
+        # the plans' read ends with their payments: the book as it now stands
+        made["plans"], after = seed_plans_read(conn, as_of, seed=seed, read=read)
         for day in (as_of, *also_states):
             after.store_states(conn, day)
         made["legal_cases"] = seed_legal_cases(conn, as_of)

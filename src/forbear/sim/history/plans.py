@@ -36,6 +36,18 @@ def seed_plans(
     actor: str = "system:demo",
     read: BookRead | None = None,
 ) -> int:
+    """:func:`seed_plans_read` without the read it ends with: the number of plans."""
+    return seed_plans_read(conn, as_of, seed=seed, actor=actor, read=read)[0]
+
+
+def seed_plans_read(
+    conn: Connection,
+    as_of: date,
+    *,
+    seed: int,
+    actor: str = "system:demo",
+    read: BookRead | None = None,
+) -> tuple[int, BookRead]:
     """A realistic handful of plans on the demo book's overdue loans, within the default
     policy's agent limits: offered and accepted in the past few months, some kept
     (their borrowers pay the plan's instalments on time, as demo payments), some broken
@@ -44,7 +56,9 @@ def seed_plans(
     The schedules and payments are read once for the four dates plans are offered on
     (``read``, if the caller has read them up to ``as_of``; the plans' own payments are read
     again as they are made), and the ledger runs only on the loans behind on their
-    schedule that day: the candidates."""
+    schedule that day: the candidates. Returns the number of plans and the book read up
+    to ``as_of`` with the plans' payments: what :meth:`BookRead.of` would read now (plans
+    change neither schedules nor other loans' payments)."""
     rng = random.Random(seed)
     made = 0
     bases = [as_of - timedelta(days=d) for d in (210, 150, 90, 45)]
@@ -66,7 +80,7 @@ def seed_plans(
         if seeded:  # their plan's payments count on the next dates
             book_read = book_read.with_payments_of(conn, seeded, as_of)
     _replay_daily(conn, min(bases), as_of)
-    return made
+    return made, book_read
 
 
 def _late_on(conn: Connection, base: date, read: BookRead) -> list[int]:
