@@ -75,14 +75,13 @@ def daily_update(
     states = _governed_states(conn, [p.loan_id for p in started], as_of)
     by_loan = {row["loan_id"]: row for row in states.iter_rows(named=True)} if states.height else {}
     for plan in started:
-        current = get_plan(conn, plan.id)
         st = by_loan.get(plan.loan_id)
         if st is None:
             continue
         if st["status"] == "written_off":
             _move(
                 conn,
-                current,
+                get_plan(conn, plan.id),  # as it stands (activated above, maybe)
                 PlanStatus.CANCELLED,
                 actor=actor,
                 as_of=as_of,
@@ -92,12 +91,12 @@ def daily_update(
         elif is_completed(
             st["status"], st["oldest_unpaid_due_date"], st["next_due_date"], plan.end_date
         ):
-            _move(conn, current, PlanStatus.COMPLETED, actor=actor, as_of=as_of)
+            _move(conn, get_plan(conn, plan.id), PlanStatus.COMPLETED, actor=actor, as_of=as_of)
             counts["completed"] += 1
         elif _breaks(plan.terms, st, as_of, rules.broken):
             _move(
                 conn,
-                current,
+                get_plan(conn, plan.id),
                 PlanStatus.BROKEN,
                 actor=actor,
                 as_of=as_of,
