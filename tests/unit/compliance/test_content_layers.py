@@ -6,6 +6,7 @@ each layer is tried on variants it was not tuned on."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -25,7 +26,9 @@ from forbear.domain.compliance.content import (
 from forbear.domain.compliance.content.corpus import Item, evaluate, load, packaged
 from forbear.domain.compliance.content.semantic import (
     _verdicts,
+    default_encoder,
     packaged_model,
+    sentence_key,
     sentences,
     staleness,
 )
@@ -106,6 +109,28 @@ def test_the_packaged_model_is_fitted_on_the_current_train_split() -> None:
     assert staleness(model) is None, staleness(model)
     assert model.meta["trained_on"] == "corpus/train.yaml"
     assert "clean" in model.classes and 0.5 <= model.threshold < 1
+    # one threshold per language, and a prototype vote with both kinds of text
+    assert set(model.thresholds) == {"zh", "en"}
+    assert all(0.5 <= t <= 0.95 for t in model.thresholds.values())
+    assert model.prototype_forbidden.any() and not model.prototype_forbidden.all()
+    assert len(model.prototypes) == len(model.prototype_forbidden)
+    assert model.meta["texts"] + model.meta["clean_sentences"] == len(model.prototypes)
+
+
+def test_a_sentence_is_held_to_its_own_languages_threshold() -> None:
+    model = packaged_model()
+    polite = ["您好，本期账单已出，请于25日前还款。", "We can set up a plan that fits your budget."]
+    embeddings = default_encoder().encode([sentence_key(t) for t in polite])
+    scores = model.scores(embeddings)
+    assert ((scores >= 0) & (scores <= 1)).all()
+    verdicts = model.verdicts(embeddings, ["zh", "en"])
+    assert [v[0] for v in verdicts] == [None, None]
+    # a score is judged by the threshold of the sentence's language: the packaged model
+    # with its thresholds moved either side of the first polite score
+    edge = float(scores[0])
+    split = dataclasses.replace(model, thresholds={"zh": edge, "en": min(1.0, edge + 0.01)})
+    assert split.verdicts(embeddings[:1], ["zh"])[0][0] is not None
+    assert split.verdicts(embeddings[:1], ["en"])[0][0] is None
 
 
 def test_sentences_skip_headings_and_fragments() -> None:
@@ -173,6 +198,80 @@ def test_lawful_statements_of_process_pass(text: str) -> None:
 )
 def test_the_legal_allow_list_does_not_pass_threats_beside_it(text: str, category: str) -> None:
     assert category in {h[0] for h in found(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We may sue you. Frankly, you'll end up in jail.",
+        "若协商不成，我司将依法起诉。法院明天就来抓你。",
+        "The court will decide. Until then we will call your boss every day.",
+    ],
+)
+def test_an_allowed_clause_ends_with_its_sentence(text: str) -> None:
+    # the normaliser keeps a full stop that ends a sentence, so a lawful clause's span
+    # never reaches into the next sentence
+    assert found(text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我们不会联系您的家人，也不会告诉您的同事。",
+        "提醒：不要为了还这笔钱去借高利贷。",
+        "如遇自称法院工作人员要求转账的，请拨打110。",
+        "以贷养贷只会让欠款越来越多，有困难请先联系我们。",
+        "Please do not borrow from friends or payday lenders to pay us.",
+        "We will never call your family or friends.",
+        "Anyone claiming to be a sheriff and asking for payment is not from us.",
+        "A lawsuit has been filed against you in Travis County Court; you may respond.",
+        "我司已依法向某某区人民法院提起诉讼，请以法院送达的传票为准。",
+    ],
+)
+def test_negated_acts_scam_warnings_and_filed_suits_pass(text: str) -> None:
+    assert found(text) == [], text
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("不要以为我们不敢去你单位闹。", "threat"),
+        ("不要逼我们联系你的家人。", "public_posting"),
+        ("你不会想让我们告诉你老板吧？", "public_posting"),
+        ("我们不会联系你的家人，但会去你公司闹。", "threat"),
+        ("Don't make us call your employer.", "public_posting"),
+        ("We won't stop calling your family until you pay.", "public_posting"),
+        ("We don't want to call your boss, but we will.", "public_posting"),
+        ("We will not hesitate to contact your employer.", "public_posting"),
+    ],
+)
+def test_threats_that_open_with_a_negation_still_count(text: str, category: str) -> None:
+    assert category in {h[0] for h in found(text)}, text
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "layer"),
+    [
+        ("你同事要是听说你欠了网贷，会怎么看你？", "public_posting", "lexicon"),
+        ("你公司老板的微信我们已经拿到了。", "public_posting", "lexicon"),
+        ("我们会把你的欠条贴满你们单位的走廊。", "public_posting", "lexicon"),
+        ("先用美团月付把这期平了吧。", "new_borrowing", "lexicon"),
+        ("跟你姐姐开个口，借一下先把账还上。", "new_borrowing", "lexicon"),
+        ("你老公每天几点下班，我们门儿清。", "threat", "lexicon"),
+        ("我们会告述你领导你欠钱的事。", "public_posting", "pinyin"),
+        ("ni jia ren hui chu shi de", "threat", "pinyin"),
+        ("Your manager would love to hear how you handle money.", "public_posting", "lexicon"),
+        ("We'll be contacting your HR team about the loan today.", "public_posting", "lexicon"),
+        ("Your cousin could lend you the money this week.", "new_borrowing", "lexicon"),
+        ("This is Sergeant Miller calling about your account.", "impersonation", "lexicon"),
+        ("We know what time your husband gets home.", "threat", "lexicon"),
+    ],
+)
+def test_exposure_borrowing_and_threat_classes_are_read(
+    text: str, category: str, layer: str
+) -> None:
+    # variants written for this test, not corpus lines
+    assert any(h[0] == category and h[2] == layer for h in found(text)), found(text)
 
 
 def test_legal_facts_never_excuse_suit_on_a_time_barred_debt() -> None:
@@ -245,11 +344,16 @@ def test_tabs_and_new_lines_are_text() -> None:
 
 def test_the_corpus_splits_load_and_do_not_share_texts() -> None:
     train, held = load(packaged("train")), load(packaged("eval"))
-    assert len(train) >= 200 and len(held) >= 80
-    assert not {i.text for i in train} & {i.text for i in held}
-    for items in (train, held):
+    second, third = load(packaged("eval2")), load(packaged("eval3"))
+    assert len(train) >= 400 and len(held) >= 80 and len(second) >= 120 and len(third) >= 48
+    texts = [{i.text for i in split} for split in (train, held, second, third)]
+    for a in range(len(texts)):
+        for b in range(a + 1, len(texts)):
+            assert not texts[a] & texts[b], (a, b, texts[a] & texts[b])
+    for items in (train, held, second, third):
         assert {i.lang for i in items} == {"zh", "en"}
-        assert sum(not i.violating for i in items) >= 40
+        assert sum(not i.violating for i in items) >= 24
+    assert sum(i.violating for i in second) >= 60 and sum(not i.violating for i in second) >= 60
 
 
 def test_a_malformed_corpus_names_the_line_and_key(tmp_path: Path) -> None:

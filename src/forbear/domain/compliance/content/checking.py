@@ -77,13 +77,13 @@ def _languages(normalised: str, lang: Lang | None) -> list[Lang]:
 
 
 @cache
-def _allow_all(legal: bool) -> re.Pattern[str] | None:
-    parts = [
-        f"(?:{p.pattern})"
+def _allow_all(legal: bool) -> tuple[re.Pattern[str], ...]:
+    """Every allow (or legal-facts) pattern of every lexicon, each on its own."""
+    return tuple(
+        p
         for lang in LANGS
-        if (p := (lexicon(lang).legal if legal else lexicon(lang).allow)) is not None
-    ]
-    return re.compile("|".join(parts)) if parts else None
+        for p in (lexicon(lang).legal_parts if legal else lexicon(lang).allow_parts)
+    )
 
 
 def _allowed_spans(
@@ -92,13 +92,13 @@ def _allowed_spans(
     """Spans that suppress findings: rights education and the caller's allow-list, or
     (``legal``) lawful statements of process, which never excuse a time-barred suit."""
     if legal:
-        pattern = _allow_all(True)
-        return (
-            []
-            if pattern is None
-            else [m.span() for m in pattern.finditer(normalised) if m.end() > m.start()]
-        )
-    patterns = [_allow_all(False)]
+        return [
+            m.span()
+            for pattern in _allow_all(True)
+            for m in pattern.finditer(normalised)
+            if m.end() > m.start()
+        ]
+    patterns: list[re.Pattern[str] | None] = list(_allow_all(False))
     if allow is not None:
         patterns.append(_allow_pattern(allow))
     return [

@@ -95,6 +95,11 @@ class Lexicon:
     matcher: Matcher | None = None
     sounds: tuple[tuple[int, str], ...] = ()  # (entry index, phrase) heard, not read
     legal: re.Pattern[str] | None = None  # lawful statements of process (not on a barred debt)
+    # The same two sections one pattern each (the phrases one, every regex its own): an
+    # allowed span is the union of every pattern's matches, so a short phrase that wins a
+    # position in the alternation never hides a longer clause that also starts there.
+    allow_parts: tuple[re.Pattern[str], ...] = ()
+    legal_parts: tuple[re.Pattern[str], ...] = ()
 
 
 def _latin_start(text: str) -> bool:
@@ -213,6 +218,16 @@ def parse_lexicon(source: str, lang: Lang) -> Lexicon:
         except re.error as exc:
             raise ConfigurationError(f"content lexicon {lang}/{name}: {exc}") from None
 
+    def parts(name: str) -> tuple[re.Pattern[str], ...]:
+        raw = data.get(name) or {}
+        where = f"{lang}/{name}"
+        try:
+            phrases = compile_patterns(_strings(raw.get("phrases"), where), [])
+            regexes = [re.compile(r) for r in _strings(raw.get("regexes"), where)]
+        except re.error as exc:
+            raise ConfigurationError(f"content lexicon {where}: {exc}") from None
+        return tuple(p for p in (phrases, *regexes) if p is not None)
+
     entries = tuple(_entry(raw, lang) for raw in data["entries"])
     phrases: list[tuple[int, str]] = []
     regexes: list[tuple[int, str]] = []
@@ -232,6 +247,8 @@ def parse_lexicon(source: str, lang: Lang) -> Lexicon:
         matcher,
         tuple(sounds),
         section("legal"),
+        parts("allow"),
+        parts("legal"),
     )
 
 
