@@ -209,8 +209,8 @@ def of_borrowers(
 ) -> Situation:
     """The situation of every loan of ``borrower_ids`` on ``as_of`` at ``at`` (read in
     one go: a work queue's borrowers, the dispatcher's batch). The ledger goes loan by
-    loan while the batch has few loans and payments
-    (:func:`forbear.domain.ledger.takes_scalar_path`), else set-wise."""
+    loan for a few loans (:func:`forbear.domain.ledger.takes_scalar_path`), else through
+    its compiled walk."""
     facts = load_facts(conn, as_of, at, borrower_ids=sorted({int(b) for b in borrower_ids}))
     return situation(
         facts,

@@ -9,7 +9,7 @@ from typing import cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, text
 
-from forbear.domain.ledger import SCALAR_LOANS, SCALAR_PAYMENTS, SMALL_BOOK, takes_scalar_path
+from forbear.domain.ledger import SMALL_BOOK, takes_scalar_path
 from forbear.store.locks import LockSpace, lock_many
 from forbear.store.outreach import in_ints, update_rows
 from forbear.store.runs import OutboxMessage
@@ -123,9 +123,7 @@ def test_lock_many_takes_every_debtor_lock_in_one_go(connection: Connection) -> 
         assert [int(k) for k in held] == [3, 5, 9]
 
 
-def test_a_batch_with_few_payments_takes_the_ledgers_scalar_path() -> None:
-    assert takes_scalar_path(SMALL_BOOK, 10**6)  # a small book always
-    assert takes_scalar_path(SMALL_BOOK + 8, SCALAR_PAYMENTS)  # few payments
-    assert not takes_scalar_path(SMALL_BOOK + 8, SCALAR_PAYMENTS + 1)
-    assert not takes_scalar_path(SCALAR_LOANS + 1, 0)  # many loans, even without payments
-    assert not takes_scalar_path(SMALL_BOOK, 0, small=0)  # small=0: always vectorised
+def test_only_a_tiny_batch_takes_the_ledgers_scalar_path() -> None:
+    assert takes_scalar_path(SMALL_BOOK)  # one borrower's few loans
+    assert not takes_scalar_path(SMALL_BOOK + 1)  # a batch: the compiled walk
+    assert not takes_scalar_path(SMALL_BOOK, small=0)  # small=0: always the compiled walk

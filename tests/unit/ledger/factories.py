@@ -232,7 +232,7 @@ def scalar_book(
 def vectorised_book(
     book: dict[str, Any], as_of: date | None = None, *, small: int = 0
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """:func:`account_states` over ``book``: the vectorised path whatever the book's size
+    """:func:`account_states` over ``book``: the compiled walk whatever the book's size
     unless ``small`` lets a small book take the scalar one."""
     from forbear.domain.ledger import account_states, products_frame
 

@@ -1,8 +1,9 @@
 """The ledger: schedules, penalty, payment allocation and account state, written twice.
 
 The scalar path (one loan, plain dataclasses, readable loops) is the executable
-specification; the vectorised path (Polars, the whole book) is what the daily batch runs.
-Tests check that both give the same integers.
+specification; the whole book (what the daily batch runs) goes through the same rule as
+one compiled loop over flat arrays (:mod:`.allocation.compiled`, frames in and out by
+:func:`.allocation.walk_book`). Tests check that both give the same integers.
 
 Scalar::
 
@@ -10,7 +11,7 @@ Scalar::
     run_ledger(loan, product, instalments, payments, as_of, buckets=DEFAULT_BUCKETS)
         -> LedgerResult(state, allocations)
 
-Vectorised (frames follow :mod:`forbear.domain.ledger.schema`)::
+The whole book (frames follow :mod:`forbear.domain.ledger.schema`)::
 
     products_frame(products) -> pl.DataFrame                      # PRODUCTS
     schedules(loans, products) -> pl.LazyFrame                    # INSTALMENTS
@@ -52,8 +53,6 @@ from forbear.domain.products import (
 
 __all__ = [
     "DEFAULT_BUCKETS",
-    "SCALAR_LOANS",
-    "SCALAR_PAYMENTS",
     "SMALL_BOOK",
     "AccountState",
     "Allocation",
@@ -101,32 +100,19 @@ class BookResult:
     allocations: pl.LazyFrame  # schema.ALLOCATIONS
 
 
-SMALL_BOOK = 32
-"""Up to this many loans, :func:`account_states` runs the scalar path loan by loan. The
-vectorised path pays a fixed cost per payment rank (a few Polars queries each: with a
-long payment history, one loan cost tens of milliseconds on a quiet machine), which one
-borrower's situation (the account page, the portal, the assistant, the dispatcher's
-small batches) and the daily run's check of the plan-governed loans do not need; the
-scalar path takes well under a millisecond per loan. Both give the same integers (the
-tests run both on the same generated books)."""
-
-SCALAR_PAYMENTS = 4000
-SCALAR_LOANS = 2000
-"""A bigger book still goes loan by loan while it has at most :data:`SCALAR_LOANS` loans
-and :data:`SCALAR_PAYMENTS` payments: the scalar path costs about 0.065 ms of CPU per
-payment and little per loan, the vectorised one about 0.45 s whatever the size of a
-small book (its fixed cost per payment rank); measured on the dispatch benchmark's book
-(about 10 payments a loan, 155 to 2,659 loans, the crossover near 6,000 payments). A
-work queue's or the dispatcher's batch of borrowers, the daily run's plan-governed loans
-and the demo's replayed plan days are such books."""
+SMALL_BOOK = 8
+"""Up to this many loans, :func:`account_states` runs the scalar path loan by loan instead
+of the compiled walk. Warm, the two cost the same on one borrower's few loans (about 5-7
+ms, mostly frame plumbing; 32 loans: 16 ms scalar, 6 ms compiled); but the first walk in
+a process imports numba and loads the compiled loop from its cache (about 0.5 CPU s), which
+one borrower's situation in a short-lived process (a CLI command, a fresh worker) need
+not pay. Both give the same integers (the tests run both on the same generated books)."""
 
 
-def takes_scalar_path(loans: int, payments: int, small: int = SMALL_BOOK) -> bool:
-    """Does :func:`account_states` run a book of ``loans`` loans with ``payments``
-    payments loan by loan? (``small=0``: never, the vectorised path always.)"""
-    if loans <= small:
-        return True
-    return small > 0 and loans <= SCALAR_LOANS and payments <= SCALAR_PAYMENTS
+def takes_scalar_path(loans: int, small: int = SMALL_BOOK) -> bool:
+    """Does :func:`account_states` run a book of ``loans`` loans loan by loan? (``small=0``:
+    never, the compiled walk always.)"""
+    return loans <= small
 
 
 def account_states(
@@ -142,13 +128,13 @@ def account_states(
     """:func:`run_ledger` for every loan of a book at once.
 
     Allocation is sequential per loan (penalty depends on when principal was paid), so
-    this iterates over the payment rank ``k``: step ``k`` is a handful of Polars operations
-    on the loans that have a ``k``-th payment and only their lines that can still change.
-    Loans without payments take no step at all. Raises ``ValidationError`` when a loan
-    names a product that ``products`` does not hold (rather than dropping the loan).
-    A book of at most ``small`` loans, or of few loans and payments
-    (:func:`takes_scalar_path`), goes through :func:`run_ledger` loan by loan instead
-    (see :data:`SMALL_BOOK`); ``small=0`` always takes the vectorised path.
+    the book is walked loan by loan, payment by payment, in one compiled loop
+    (:func:`walk_book`); the states are derived from its per-loan figures. Allocations
+    come by loan, then payment, then the waterfall's order (as the scalar path gives
+    them). Raises ``ValidationError`` when a loan names a product that ``products`` does
+    not hold (rather than dropping the loan).
+    A book of at most ``small`` loans goes through :func:`run_ledger` loan by loan
+    instead (see :data:`SMALL_BOOK`); ``small=0`` always takes the compiled walk.
     """
     table = products.collect().with_row_index("_prod")
     book = (
@@ -165,19 +151,7 @@ def account_states(
     if not unknown.is_empty():
         codes = ", ".join(sorted(set(unknown["product_code"].cast(pl.String).fill_null("NULL"))))
         raise ValidationError("product_code", f"loans name products not given: {codes}")
-    if book.height <= small or (
-        small > 0
-        and book.height <= SCALAR_LOANS
-        and takes_scalar_path(
-            book.height,
-            payments.join(book.lazy().select("loan_id"), on="loan_id", how="semi")
-            .filter(pl.col("paid_on") <= as_of)
-            .select(pl.len())
-            .collect()
-            .item(),
-            small,
-        )
-    ):
+    if takes_scalar_path(book.height, small):
         return _scalar_book(
             book.drop("_prod", "grace_days").join(table, on="product_code", how="left"),
             instalments,

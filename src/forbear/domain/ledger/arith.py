@@ -1,8 +1,9 @@
-"""Exact integer arithmetic shared by the scalar and the vectorised ledger.
+"""Exact integer arithmetic shared by the scalar ledger and the book's schedules.
 
-Both paths must produce the same integers, so every rounding goes through
-:func:`forbear.domain.money.div_round` (scalar) or :func:`div_round_expr` (Polars), which
-implement the same integer rule: ``q, r = divmod(num, den)`` then round up on ``2r``
+Every path must produce the same integers, so every rounding goes through
+:func:`forbear.domain.money.div_round` (scalar), :func:`div_round_expr` (Polars) or
+``allocation.compiled.div_round`` (the compiled walk), which implement the same integer
+rule: ``q, r = divmod(num, den)`` then round up on ``2r``
 against ``den``. Monthly rate is ``annual_rate_bp / 120000`` exactly.
 """
 

@@ -1,7 +1,7 @@
 """Plain data of the scalar ledger: one loan, its instalments, payments and state.
 
-The scalar path is the executable specification of the ledger; the vectorised path in
-the sibling modules must give the same integers for every loan of a book.
+The scalar path is the executable specification of the ledger; the whole-book path (the
+compiled walk in :mod:`.allocation`) must give the same integers for every loan of a book.
 """
 
 from __future__ import annotations

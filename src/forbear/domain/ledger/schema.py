@@ -1,6 +1,6 @@
 """Column contracts of the frames the ledger takes and returns.
 
-Every vectorised ledger function takes and returns Polars frames with exactly these
+Every whole-book ledger function takes and returns Polars frames with exactly these
 columns (extra columns are carried through where it says so). Money is ``Int64`` fen,
 rates ``Int32`` basis points, dates ``Date`` in the lender's business calendar.
 """

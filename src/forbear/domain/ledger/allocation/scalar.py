@@ -1,5 +1,5 @@
 """The allocation rule for one loan, payment by payment (:class:`LoanBook`): the readable
-specification the vectorised rule is tested against."""
+specification the compiled walk (:mod:`.compiled`) is tested against."""
 
 from __future__ import annotations
 
