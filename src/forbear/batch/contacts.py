@@ -1,5 +1,14 @@
 """The day's planned contacts: each debtor's contact points and zone, the gate's PLANNED
-frame for the contact actions, and the gate's answers joined back to the actions."""
+frame for the contact actions, and the gate's answers joined back to the actions.
+
+A location action (strategy purpose ``locate``, issue 17) goes to the loan's first usable
+emergency contact point of the channel's kind (``locate_points``, from
+:func:`forbear.domain.compliance.gate.third_party.locate_facts`), as that point's party,
+no demand; it discloses nothing only when what is said is the no-disclosure script, as
+online (:func:`forbear.services.contacts.gate.no_disclosure_script`): a call follows the
+location script (the agent is shown it); a message needs a template among ``scripts``
+(approved, for third parties, through the third-party check); otherwise it counts as
+disclosing and CN.3P.NO_DISCLOSE blocks it."""
 
 from __future__ import annotations
 
@@ -12,7 +21,8 @@ from sqlalchemy import Connection, select
 from forbear.batch.engines import CONTACT_HOUR
 from forbear.domain.compliance import schema as gate_schema
 from forbear.domain.compliance.gate import gate
-from forbear.domain.compliance.schema import Channel, Party
+from forbear.domain.compliance.gate.third_party import CANDIDATES, LOCATE_POINTS
+from forbear.domain.compliance.schema import VOICE, Channel, Party
 from forbear.services.contacts import CHANNEL_POINT_KIND, NEEDS_POINT
 from forbear.store import bulk
 from forbear.store.models import Borrower, ContactPoint
@@ -57,6 +67,30 @@ def contact_points(conn: Connection) -> pl.DataFrame:
     )
 
 
+def emergency_points(conn: Connection) -> pl.DataFrame:
+    """Every emergency contact point (CANDIDATES: ``borrower_id, kind, contact_point_id,
+    provenance, party, is_primary``): where a location contact may go."""
+    return bulk.read_frame(
+        conn,
+        select(
+            ContactPoint.borrower_id,
+            ContactPoint.kind,
+            ContactPoint.id.label("contact_point_id"),
+            ContactPoint.provenance,
+            ContactPoint.owner_type.label("party"),
+            ContactPoint.is_primary,
+        ).where(ContactPoint.owner_type == Party.EMERGENCY_CONTACT.value),
+        CANDIDATES,
+    )
+
+
+# The template codes a location message may use: ``template, no_disclosure``.
+SCRIPTS: dict[str, pl.DataType] = {"template": pl.String(), "no_disclosure": pl.Boolean()}
+LOCATE = "locate"  # the strategy's location purpose (forbear.domain.strategy.schema)
+# Contacts in which a person says the location script (no template is sent).
+_SCRIPTED = sorted({*(c.value for c in VOICE), Channel.VISIT.value})
+
+
 def borrower_zones(conn: Connection) -> pl.DataFrame:
     """``borrower_id, timezone`` of every borrower."""
     return bulk.read_frame(
@@ -72,10 +106,14 @@ def plan(
     zones: pl.DataFrame,
     as_of: date,
     hour: time = CONTACT_HOUR,
+    locate_points: pl.DataFrame | None = None,
+    scripts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The gate's PLANNED frame for the contact actions (a ``contact_id`` per row of
     ``actions``, in order), plus ``needs_point_missing`` for channels that need a point
-    the debtor lacks. Non-contact actions (e.g. legal review) are not planned."""
+    the debtor lacks. Non-contact actions (e.g. legal review) are not planned. Location
+    actions go to ``locate_points`` (LOCATE_POINTS), as the module docstring says; with
+    none given (or no usable point) they are blocked as :data:`NO_CONTACT_POINT`."""
     kinds = pl.DataFrame(
         {
             "channel": [c.value for c in CHANNEL_POINT_KIND],
@@ -90,9 +128,15 @@ def plan(
         .with_columns(pl.col("contact_id").cast(pl.Int64))
         .filter(pl.col("channel").is_in(_GATED))
         .join(kinds, on="channel", how="left")
-        .join(points, on=["borrower_id", "kind"], how="left")
-        .join(zones, on="borrower_id", how="left")
     )
+    locating = pl.col("purpose") == LOCATE
+    if p.filter(locating).height:
+        p = _locate(p, locating, points, locate_points, scripts)
+    else:
+        p = p.join(points, on=["borrower_id", "kind"], how="left").with_columns(
+            party=pl.lit(Party.DEBTOR.value), discloses_debt=pl.lit(True)
+        )
+    p = p.join(zones, on="borrower_id", how="left")
     zone_list = sorted({z for z in p["timezone"].unique().to_list() if z})
     at = pl.lit(None, dtype=_UTC)
     for z in zone_list:
@@ -100,11 +144,48 @@ def plan(
         at = pl.when(pl.col("timezone") == z).then(moment).otherwise(at)
     return p.with_columns(
         at=at.cast(_UTC),
-        party=pl.lit(Party.DEBTOR.value),
         agency_id=pl.lit(None, dtype=pl.Int64),
-        discloses_debt=pl.lit(True),
         needs_point_missing=pl.col("_needs") & pl.col("contact_point_id").is_null(),
     ).select([*gate_schema.PLANNED, "needs_point_missing"])
+
+
+def _locate(
+    p: pl.DataFrame,
+    locating: pl.Expr,
+    points: pl.DataFrame,
+    locate_points: pl.DataFrame | None,
+    scripts: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """:func:`plan`'s rows with their contact point, party and ``discloses_debt``: the
+    debtor's point for the debtor's actions, the emergency contact's for location ones."""
+    third = (pl.DataFrame(schema=LOCATE_POINTS) if locate_points is None else locate_points).select(
+        pl.col(c).cast(t) for c, t in LOCATE_POINTS.items()
+    )
+    said = (pl.DataFrame(schema=SCRIPTS) if scripts is None else scripts).select(
+        pl.col(c).cast(t) for c, t in SCRIPTS.items()
+    )
+    own = (
+        p.filter(~locating)
+        .join(points, on=["borrower_id", "kind"], how="left")
+        .with_columns(party=pl.lit(Party.DEBTOR.value), discloses_debt=pl.lit(True))
+    )
+    # a location action needs a point whatever its channel (never the debtor's own)
+    located = (
+        p.filter(locating)
+        .join(third, on=["loan_id", "kind"], how="left")
+        .join(said.unique("template", keep="first"), on="template", how="left")
+        .with_columns(
+            party=pl.col("party").fill_null(Party.EMERGENCY_CONTACT.value),
+            # a call or visit follows the location script (as online without a template:
+            # the agent is shown it); a message only with a template that is the script
+            discloses_debt=~(
+                pl.col("channel").is_in(_SCRIPTED) | pl.col("no_disclosure").fill_null(False)
+            ),
+            _needs=pl.lit(True),
+        )
+        .drop("no_disclosure")
+    )
+    return pl.concat([own, located.select(own.columns)]).sort("contact_id")
 
 
 def decide_contacts(

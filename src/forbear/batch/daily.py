@@ -373,6 +373,7 @@ def _write(
         "channel",
         "template",
         "carried",
+        "contact_point_id",
     ).sort("agent_id", "rank", "loan_id", "action_index")
     bulk.write_frame(conn, WorkQueueItem.__tablename__, queue)
     sends = rows.filter(

@@ -10,7 +10,7 @@ import polars as pl
 from sqlalchemy import Connection, and_, or_, select, union
 
 from forbear.batch import kernel
-from forbear.batch.contacts import borrower_zones, contact_points
+from forbear.batch.contacts import SCRIPTS, borrower_zones, contact_points, emergency_points
 from forbear.batch.kernel import DayFrames
 from forbear.store import bulk
 from forbear.store import contacts as contact_store
@@ -124,7 +124,31 @@ def day_frames(
         history=contact_store.read_history(conn, before=first),
         flags=flags_at(conn, last, facts.flags, day_end(as_of)),
         holds=facts.holds,
+        emergency=emergency_points(conn),
+        scripts=location_scripts(conn),
     ).conformed()
+
+
+def location_scripts(conn: Connection) -> pl.DataFrame:
+    """SCRIPTS: the approved ``third_party`` templates and whether each is the
+    no-disclosure script, judged by the same function as a contact made online
+    (:func:`forbear.services.contacts.gate.no_disclosure_script`: for third parties and
+    through the third-party content check). Any other code a location message names
+    counts as disclosing the debt."""
+    from forbear.domain.compliance.schema import Channel
+    from forbear.services.contacts.gate import no_disclosure_script
+    from forbear.services.templates import list_templates
+    from forbear.store.templates import TemplateStatus
+
+    rows = [
+        {
+            "template": t.code,
+            "no_disclosure": no_disclosure_script(conn, Channel(t.channel), t.code),
+        }
+        for t in list_templates(conn)
+        if t.status == TemplateStatus.APPROVED.value and t.audience == "third_party"
+    ]
+    return pl.DataFrame(rows, schema=SCRIPTS)
 
 
 REREAD_ALL_ABOVE = 0.25  # share of the book's loans above which flags_at reads all again

@@ -21,7 +21,17 @@ The frames (:class:`DayFrames`) and their columns:
 - ``carried``: yesterday's carried actions (:data:`ACTIONS`);
 - ``points``: the debtor's primary contact point per kind (:data:`POINTS`);
 - ``zones``: the borrower's IANA time zone (:data:`ZONES`);
-- ``history``, ``flags``, ``holds``: the gate's HISTORY, FLAGS and HOLDS.
+- ``history``, ``flags``, ``holds``: the gate's HISTORY, FLAGS and HOLDS;
+- ``emergency``: the emergency contact points a location contact may go to
+  (:data:`~forbear.domain.compliance.gate.third_party.CANDIDATES`);
+- ``scripts`` (not bucketed: a few template codes): the templates a location message may
+  use without disclosing the debt (:data:`~forbear.batch.contacts.SCRIPTS`).
+
+When the strategy reads them (:attr:`~forbear.domain.strategy.CompiledStrategy.reads_locate`),
+:func:`decide` fills the ACCOUNT frame's ``debtor_unreachable`` and ``emergency_contact``
+with the gate's own answers at the day's moment
+(:func:`~forbear.domain.compliance.gate.third_party.locate_facts`), and location actions
+go to the point chosen there.
 
 History is what happened before :func:`day_window`'s start and flags are read at its end;
 both are fixed per day from the time zones alone, so every bucket and every engine sees
@@ -31,16 +41,17 @@ the same inputs.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from forbear.batch.contacts import decide_contacts, plan
+from forbear.batch.contacts import SCRIPTS, decide_contacts, plan
 from forbear.domain.compliance import schema as gate_schema
-from forbear.domain.strategy.schema import ACCOUNT
+from forbear.domain.compliance.gate.third_party import CANDIDATES, LOCATE_FACTS, locate_facts
+from forbear.domain.strategy.schema import ACCOUNT, LOCATE_ACCOUNT
 
 DEFAULT_BUCKETS = 32
 
@@ -57,7 +68,7 @@ ACTIONS: dict[str, pl.DataType] = {
     "is_demand": pl.Boolean(),
     "priority": pl.Int64(),
 }
-ACCOUNTS: dict[str, pl.DataType] = {**ACCOUNT, "reason_codes": pl.String()}
+ACCOUNTS: dict[str, pl.DataType] = {**ACCOUNT, **LOCATE_ACCOUNT, "reason_codes": pl.String()}
 POINTS: dict[str, pl.DataType] = {
     "borrower_id": pl.Int64(),
     "kind": pl.String(),
@@ -75,7 +86,9 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "history": gate_schema.HISTORY,
     "flags": gate_schema.FLAGS,
     "holds": gate_schema.HOLDS,
+    "emergency": CANDIDATES,
 }
+SCRIPTS_FILE = "scripts.parquet"  # the export's one frame that is not cut into buckets
 
 # What :func:`decide` returns per account (the driver's capacity step, the decisions'
 # score columns and the run summary read these).
@@ -111,11 +124,14 @@ class DayFrames:
     history: pl.DataFrame
     flags: pl.DataFrame
     holds: pl.DataFrame
+    emergency: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CANDIDATES))
+    scripts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SCRIPTS))
 
     def conformed(self) -> DayFrames:
         """Every frame with exactly its :data:`TABLES` columns and types."""
         return DayFrames(
-            **{name: _conform(getattr(self, name), cols) for name, cols in TABLES.items()}
+            **{name: _conform(getattr(self, name), cols) for name, cols in TABLES.items()},
+            scripts=_conform(self.scripts, SCRIPTS),
         )
 
 
@@ -166,7 +182,10 @@ def decide(frames: DayFrames, compiled: Any, rules: Any, as_of: date, hour: time
     actions (yesterday's carried ones re-enter unless today repeats them), and the gate's
     answer for every planned contact. Pure: frames in, frames out."""
     f = frames.conformed()
-    assigned = compiled.assign(f.accounts.lazy()).collect()
+    accounts, locate_points = f.accounts, None
+    if compiled.reads_locate:
+        accounts, locate_points = _with_locate_facts(f, rules, as_of, hour)
+    assigned = compiled.assign(accounts.lazy()).collect()
     today = compiled.actions_for(assigned.lazy(), as_of).collect()
     carried = f.carried.join(today, on=["loan_id", "action_index"], how="anti")
     # carried work of accounts still in the book: look the few carried loans up among the
@@ -186,7 +205,15 @@ def decide(frames: DayFrames, compiled: Any, rules: Any, as_of: date, hour: time
     who = actions["borrower_id"].unique().implode()
     loans = actions["loan_id"].unique().implode()
     mine = pl.col("borrower_id").is_in(who)
-    planned = plan(actions, f.points.filter(mine), f.zones.filter(mine), as_of, hour)
+    planned = plan(
+        actions,
+        f.points.filter(mine),
+        f.zones.filter(mine),
+        as_of,
+        hour,
+        locate_points=locate_points,
+        scripts=f.scripts,
+    )
     gated = decide_contacts(
         actions,
         planned,
@@ -199,6 +226,47 @@ def decide(frames: DayFrames, compiled: Any, rules: Any, as_of: date, hour: time
         assigned=_conform(assigned, ASSIGNED_OUT),
         gated=_conform(gated, GATED_OUT),
     )
+
+
+def _with_locate_facts(
+    f: DayFrames, rules: Any, as_of: date, hour: time
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The accounts with ``debtor_unreachable`` and ``emergency_contact`` as the gate
+    answers them for a location contact at ``hour`` local time on ``as_of`` (the moment
+    :func:`plan` plans every contact for), and the point each loan's location contact
+    goes to. Only active, overdue accounts are asked (the others stay null: no one is
+    located for a loan that is not in arrears)."""
+    from zoneinfo import ZoneInfo
+
+    local = datetime.combine(as_of, hour)
+    wanted = f.accounts.filter((pl.col("status") == "active") & (pl.col("dpd") >= 1)).select(
+        "loan_id", "borrower_id"
+    )
+    debtors = wanted.join(f.zones, on="borrower_id", how="left").with_columns(
+        pl.col("timezone").fill_null(rules.timezone_default)
+    )
+    at = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+    for z in sorted(set(debtors["timezone"].to_list())):
+        moment = datetime.combine(local.date(), local.time(), ZoneInfo(z)).astimezone(UTC)
+        at = pl.when(pl.col("timezone") == z).then(pl.lit(moment)).otherwise(at)
+    debtors = debtors.with_columns(at=at.cast(pl.Datetime("us", "UTC")))
+    who = debtors["borrower_id"].unique().implode()
+    mine = pl.col("borrower_id").is_in(who)
+    facts, points = locate_facts(
+        debtors,
+        f.emergency.filter(mine),
+        f.history.filter(mine),
+        f.flags.filter(pl.col("loan_id").is_in(debtors["loan_id"].implode())),
+        f.holds.filter(mine),
+        rules,
+    )
+    names = [c for c in LOCATE_FACTS if c != "loan_id"]
+    accounts = (
+        f.accounts.drop(names)
+        .join(facts, on="loan_id", how="left")
+        .select(pl.col(c) for c in f.accounts.columns)
+    )
+    return accounts, points
 
 
 # --- the Parquet export, bucket by bucket ---------------------------------------------------
@@ -215,6 +283,7 @@ def write_parquet(frames: DayFrames, root: Path, buckets: int = DEFAULT_BUCKETS)
         frame.with_columns(bucket_expr("borrower_id", buckets)).sort(PART).write_parquet(
             root / f"{name}.parquet", row_group_size=64_000, statistics=True
         )
+    f.scripts.write_parquet(root / SCRIPTS_FILE)
 
 
 def read_bucket(root: Path, bucket: int) -> DayFrames:
@@ -226,7 +295,9 @@ def read_bucket(root: Path, bucket: int) -> DayFrames:
             for name in TABLES
         ]
     )
-    return DayFrames(**dict(zip(TABLES, frames, strict=True)))
+    said = root / SCRIPTS_FILE
+    scripts = pl.read_parquet(said) if said.exists() else pl.DataFrame(schema=SCRIPTS)
+    return DayFrames(**dict(zip(TABLES, frames, strict=True)), scripts=scripts)
 
 
 def buckets_in(root: Path) -> list[int]:

@@ -123,6 +123,8 @@ class Decision(Base):
     channel: Mapped[str | None] = mapped_column(String(16))
     template: Mapped[str | None] = mapped_column(String(64))
     purpose: Mapped[str | None] = mapped_column(String(32))
+    # the point the contact was planned for (a location contact: the emergency contact's)
+    contact_point_id: Mapped[int | None] = mapped_column(Integer)
     is_demand: Mapped[bool | None] = mapped_column(Boolean)
     priority: Mapped[int | None] = mapped_column(Integer)
     behaviour_tier: Mapped[str | None] = mapped_column(String(16))
@@ -153,6 +155,7 @@ class WorkQueueItem(Base):
     channel: Mapped[str] = mapped_column(String(16))
     template: Mapped[str | None] = mapped_column(String(64))
     carried: Mapped[bool] = mapped_column(Boolean)
+    contact_point_id: Mapped[int | None] = mapped_column(Integer)  # whom the agent calls
 
 
 class OutboxMessage(Base):

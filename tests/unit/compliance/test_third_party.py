@@ -195,10 +195,16 @@ def test_every_third_party_answer_is_explained_with_its_rule_ids_in_both_languag
     assert "choose a location contact" in "\n".join(explain(collect, CN, "en"))
 
 
-def test_no_third_party_words_for_the_debtor_or_under_a_pack_without_third_party_rules() -> None:
+def test_no_third_party_words_for_the_debtor_and_one_under_a_pack_without_third_party_rules() -> (
+    None
+):
     assert third_party_lines(decide(make_contact(at=AT)), CN, "zh") == []
+    # the US pack has no third-party rule: the engine fails closed (US.3P.UNDEFINED) and
+    # says so, rather than letting the contact through in silence
     us = decide(locate_row(at=AT), rules=US)
-    assert third_party_lines(us, US, "en") == []
+    assert us["blocked_by"] == ["US.3P.UNDEFINED"]
+    (line,) = third_party_lines(us, US, "en")
+    assert "defines no third-party rule" in line and "US.3P.UNDEFINED" in line
 
 
 def test_the_location_script_discloses_nothing_and_is_never_suggested_to_the_debtor() -> None:

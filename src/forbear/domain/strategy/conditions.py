@@ -49,6 +49,8 @@ FIELDS: dict[str, Kind] = {
     "active_promise": "bool",
     "limitation_expired": "bool",
     "hardship": "bool",
+    "debtor_unreachable": "bool",
+    "emergency_contact": "bool",
 }
 
 # The values a numeric field can take at all (closed ranges).
@@ -353,6 +355,15 @@ def upper_bound(c: Condition, field: str) -> float | None:
             return None
         highs.append(-_int_lo(_Range(-r.hi, -r.lo, r.hi_open, r.lo_open)))
     return max(highs) if highs else None
+
+
+def fields_of(c: Condition) -> set[str]:
+    """The ACCOUNT fields a condition reads."""
+    if isinstance(c, Always):
+        return set()
+    if isinstance(c, Leaf):
+        return {c.field}
+    return set().union(*(fields_of(k) for k in c.children))
 
 
 # --- compilation ------------------------------------------------------------------------

@@ -23,8 +23,16 @@ Format (see ``strategies/CN_default.yaml`` for a full example)::
           - {name: control, treatment: m1_gentle, share: 0.10}
 
 An action has ``day`` (days since the account entered the segment) or ``on_dpd`` (the
-day the account reaches that many days past due), never both; ``legally_required: true``
+day the account reaches that many days past due), never both; ``every: N`` repeats a
+``day`` action every N days from that day (``day`` defaults to 0: days 0, N, 2N, ...);
+``legally_required: true``
 marks a notice the law requires (the only action a control-arm account receives).
+
+A ``locate`` action (issue 17) asks the debtor's emergency contact to have the debtor call
+back, with no word of the debt: it goes to an emergency contact point, not the debtor's,
+by ``call`` (the location script) or ``sms`` (an approved ``third_party`` template), and
+the gate judges it by the pack's third-party rules (CN.3P.*). It is never a legally
+required notice.
 """
 
 from __future__ import annotations
@@ -41,7 +49,13 @@ from pydantic import ValidationError as PydanticValidationError
 from forbear.domain import yamltext
 from forbear.domain.errors import ForbearError
 from forbear.domain.strategy import conditions as cond
-from forbear.domain.strategy.schema import CONTROL_ARM, Purpose, StopOn, StrategyChannel
+from forbear.domain.strategy.schema import (
+    CONTROL_ARM,
+    LOCATE_CHANNELS,
+    Purpose,
+    StopOn,
+    StrategyChannel,
+)
 
 _ID = r"^[a-z][a-z0-9_]*$"
 SHARE_TOLERANCE = 1e-9
@@ -66,6 +80,7 @@ class _Strict(BaseModel):
 class ActionSpec(_Strict):
     day: int | None = None
     on_dpd: int | None = None
+    every: int | None = None
     channel: StrategyChannel
     template: str = Field(min_length=1, max_length=100)
     purpose: Purpose
@@ -73,8 +88,10 @@ class ActionSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_timing(self) -> ActionSpec:
-        if (self.day is None) == (self.on_dpd is None):
-            raise ValueError("give exactly one of day or on_dpd")
+        if self.on_dpd is not None and (self.day is not None or self.every is not None):
+            raise ValueError("on_dpd goes alone: give on_dpd, or day and/or every")
+        if self.on_dpd is None and self.day is None and self.every is None:
+            raise ValueError("give one of day, on_dpd or every")
         return self
 
 
@@ -205,6 +222,21 @@ def parse_strategy(
                 raise reject((*where, "day"), "a day offset cannot be negative")
             if a.on_dpd is not None and a.on_dpd < 0:
                 raise reject((*where, "on_dpd"), "on_dpd cannot be negative")
+            if a.every is not None and a.every < 1:
+                raise reject((*where, "every"), "every is a number of days, at least 1")
+            if a.purpose is Purpose.LOCATE:
+                if a.channel not in LOCATE_CHANNELS:
+                    allowed = ", ".join(sorted(c.value for c in LOCATE_CHANNELS))
+                    raise reject(
+                        (*where, "channel"),
+                        f"a locate action goes to an emergency contact by {allowed}, "
+                        f"not {a.channel.value}",
+                    )
+                if a.legally_required:
+                    raise reject(
+                        (*where, "legally_required"),
+                        "a locate action is not a notice the law requires",
+                    )
             # a legal review is an internal task, not a message: its code names a checklist
             if known and a.channel != "legal_review" and a.template not in known:
                 raise reject((*where, "template"), f"unknown template code {a.template!r}")

@@ -5,6 +5,10 @@ by :func:`forbear.services.accounts.build_accounts` for the daily run and the pr
 check, or as a one-row frame for the online "what now for this account". Money is
 ``Int64`` fen. ``active_plan``, ``active_promise`` and ``broken_promises_90d`` are filled
 by the caller; until promises and plans exist (issue 6) they are false / 0.
+``debtor_unreachable`` and ``emergency_contact`` (:data:`LOCATE_ACCOUNT`) are the gate's
+own answers for a location contact at the day's moment
+(:func:`forbear.domain.compliance.gate.third_party.locate_facts`); the daily run fills
+them, other callers may leave them out (null: a condition on a null does not hold).
 ``days_in_segment`` is null when the caller does not know when the account entered its
 segment (no earlier decisions); the compiled strategy then estimates it from the
 segment's entry condition (see :mod:`forbear.domain.strategy.compile`).
@@ -38,6 +42,17 @@ ACCOUNT: dict[str, pl.DataType] = {
     "hardship": pl.Boolean(),  # a recorded hardship (vulnerable hold or declared)
     "days_in_segment": pl.Int32(),  # null = unknown (estimated)
     "last_payment_date": pl.Date(),  # for ``stop_on: [payment]``
+}
+
+# ACCOUNT columns a caller may leave out (``CompiledStrategy.assign`` adds them as null):
+# what decides a location step, the gate's own answers at the day's moment, which the daily
+# run works out when the strategy reads them (batch/kernel.py).
+LOCATE_ACCOUNT: dict[str, pl.DataType] = {
+    # the debtor is unreachable as the pack defines it (CN.3P.LOST_CONTACT_GATE); null when
+    # not known (the pack has no such rule, or the account is not active and overdue)
+    "debtor_unreachable": pl.Boolean(),
+    # an emergency contact point that no refusal and no hold stops (CN.3P.REFUSAL)
+    "emergency_contact": pl.Boolean(),
 }
 
 # Columns added by ``CompiledStrategy.assign``.
@@ -87,6 +102,16 @@ class Purpose(StrEnum):
     OFFER_PLAN = "offer_plan"
     DEMAND = "demand"
     LEGAL = "legal"
+    # ask the debtor's emergency contact to have the debtor call back, with no word of the
+    # debt (issue 17; REGULATIONS.md CN.3P.*): addressed to a third party, not a demand
+    LOCATE = "locate"
+
+
+# The channels a location step may use: an agent's call (the location script) or a text
+# with an approved third-party template.
+LOCATE_CHANNELS = frozenset({StrategyChannel.CALL, StrategyChannel.SMS})
+# The ACCOUNT fields a location step is decided by.
+LOCATE_FIELDS = frozenset(LOCATE_ACCOUNT)
 
 
 # Purposes that ask for payment (the gate's ``is_demand``; a demand also restarts the

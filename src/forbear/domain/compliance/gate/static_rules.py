@@ -8,6 +8,7 @@ import polars as pl
 from forbear.domain.compliance.config import Rule
 from forbear.domain.compliance.gate.common import _FAILED, _UTC, _VOICE
 from forbear.domain.compliance.gate.local_time import _Ctx, _in_windows
+from forbear.domain.compliance.gate.third_party import undefined_check
 from forbear.domain.compliance.schema import (
     Outcome,
     Party,
@@ -95,6 +96,8 @@ def _static_rules(
             blocked = party & ~pl.col("_lc_reachable_not")
             earliest = pl.when(pl.col("_lc_tomorrow")).then(ctx.next_day())
             out.append((r.id, blocked, earliest))
+    # a pack without any third-party rule fails closed (US today: no sourced row)
+    out.extend((rid, blocks, null_t) for rid, blocks in undefined_check(rules))
     return p, out
 
 
