@@ -263,6 +263,7 @@ def worker_main(argv: Sequence[str]) -> int:
         backlog_batch=args.backlog_batch,
     )
     started = time.time()
+    cpu_started = time.process_time()
     profile = None
     if args.profile is not None:
         import cProfile
@@ -277,12 +278,14 @@ def worker_main(argv: Sequence[str]) -> int:
             profile.disable()
             profile.dump_stats(str(args.profile))
     ended = time.time()
+    cpu = time.process_time() - cpu_started
     print(
         json.dumps(
             {
                 "worker": args.worker_id,
                 "started": started,
                 "ended": ended,
+                "cpu_seconds": round(cpu, 3),  # all its threads, dispatching (no start-up)
                 "claimed": totals.claimed,
                 "sent": totals.sent,
                 "retried": totals.retried,

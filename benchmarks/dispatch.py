@@ -122,6 +122,15 @@ def provider_ceiling(endpoint: str, n: int, threads: int) -> float:
     return n / took
 
 
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far; None where /proc is not."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -142,11 +151,14 @@ def run_level(
     threads: int,
     batch: int,
     backlog_batch: int,
+    standin_pid: int | None = None,
 ) -> dict[str, Any]:
     prefix = f"bench{workers}w"
     queued_at = time.perf_counter()
     book.queue(engine, loans, messages, prefix=prefix, due_at=book.NOON)
     queue_seconds = time.perf_counter() - queued_at
+    load_before = os.getloadavg()
+    standin_cpu = None if standin_pid is None else process_cpu(standin_pid)
     epoch = time.time()
     launched = time.time()
     procs = [
@@ -176,6 +188,11 @@ def run_level(
             raise SystemExit(f"a worker failed ({proc.returncode}): {err[-3000:]}")
         reports.append(json.loads(out.strip().splitlines()[-1]))
     finished = time.time()
+    load_after = os.getloadavg()
+    if standin_pid is not None and standin_cpu is not None:
+        now_cpu = process_cpu(standin_pid)
+        standin_cpu = None if now_cpu is None else now_cpu - standin_cpu
+    worker_cpu = sum(float(r.get("cpu_seconds", 0.0)) for r in reports)
     begin = min(r["started"] for r in reports)
     end = max(r["ended"] for r in reports)
     agreement = book.agreement(engine, log, prefix)
@@ -195,6 +212,14 @@ def run_level(
         "p50_due_to_accept_s": round(percentile(latencies, 0.50), 3),
         "p99_due_to_accept_s": round(percentile(latencies, 0.99), 3),
         "mean_due_to_accept_s": round(statistics.fmean(latencies), 3) if latencies else None,
+        # CPU per message: the workers' processes (all their threads, start-up not counted)
+        # and the stand-in's; the database server's is not counted
+        "worker_cpu_ms_per_message": round(1000 * worker_cpu / max(1, sent), 3),
+        "standin_cpu_ms_per_message": None
+        if standin_cpu is None
+        else round(1000 * standin_cpu / max(1, sent), 3),
+        "load_average_before": load_before,
+        "load_average_after": load_after,
         "agreement": {**agreement.__dict__, "exact": agreement.exact},
         "workers_report": reports,
     }
@@ -229,13 +254,27 @@ def cpu_level(
     profile: Path | None,
 ) -> dict[str, Any]:
     """One in-process dispatcher drains ``messages`` due SMS to a provider that accepts
-    at once: its CPU seconds per message and its messages per second."""
+    at once: its CPU seconds per message and its messages per second; and the SQL
+    statements it sent (round trips to the server: per claimed batch, and by kind)."""
+    from sqlalchemy import event
+
     from forbear.bootstrap import bootstrap
     from forbear.channels.dispatcher import Dispatcher
 
     prefix = f"cpu{uuid.uuid4().hex[:6]}"
     book.queue(engine, loans, messages, prefix=prefix, due_at=book.NOON)
     forbear = bootstrap(book.settings_for(url, data_dir), auto_migrate=False)
+    kinds: dict[str, list[int]] = {}  # statement's first words -> [statements, rows given]
+
+    def counted(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        words = " ".join(statement.split()[:4])[:48]
+        seen = kinds.setdefault(words, [0, 0])
+        seen[0] += 1
+        seen[1] += len(parameters) if many else 1
+
+    event.listen(forbear.engine, "before_cursor_execute", counted)
     epoch = time.time()
     forbear.clock = lambda: book.NOON + timedelta(seconds=time.time() - epoch)
     config = book.config_for(
@@ -266,9 +305,11 @@ def cpu_level(
             profiler.disable()
             profiler.dump_stats(str(profile))
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    event.remove(forbear.engine, "before_cursor_execute", counted)
     forbear.close()
     totals = dispatcher.totals
     handled = max(1, totals.handled)
+    statements = sum(n for n, _ in kinds.values())
     return {
         "messages": messages,
         "batch": batch,
@@ -282,6 +323,9 @@ def cpu_level(
         "messages_per_second": round(handled / wall, 1),
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
+        "statements": statements,
+        "statements_per_1000_messages": round(1000 * statements / handled, 1),
+        "statements_by_kind": dict(sorted(kinds.items(), key=lambda kv: -kv[1][0])),
     }
 
 
@@ -294,6 +338,12 @@ def _print_cpu(args: argparse.Namespace, level: dict[str, Any], backend: str) ->
         f"{level['messages_per_second']} msg/s wall; load average "
         f"{level['load_average_before']} -> {level['load_average_after']}"
     )
+    print(
+        f"SQL statements: {level['statements']} ({level['statements_per_1000_messages']} per "
+        "1,000 messages); by kind (statements, rows given):"
+    )
+    for kind, (n, rows) in list(level["statements_by_kind"].items())[:25]:
+        print(f"  {n:>6} {rows:>8}  {kind}")
     if args.json:
         args.json.write_text(json.dumps(level, indent=2, default=str))
     return 0 if level["sent"] == args.messages else 1
@@ -406,14 +456,22 @@ def main(argv: list[str] | None = None) -> int:
         figures["book_seconds"] = round(time.perf_counter() - began, 1)
         figures["remindable_loans"] = len(loans)
         ceiling_n = min(max(args.messages // 5, 200), 20_000)
+        standin_before = process_cpu(standin.pid)
         figures["provider_ceiling_per_second"] = round(
             provider_ceiling(endpoint, ceiling_n, args.threads * max(levels)), 1
+        )
+        standin_after = process_cpu(standin.pid)
+        figures["provider_ceiling_standin_cpu_ms_per_message"] = (
+            None
+            if standin_before is None or standin_after is None
+            else round(1000 * (standin_after - standin_before) / ceiling_n, 3)
         )
         print(
             f"book: {args.borrowers} borrowers, {len(loans)} loans to remind "
             f"({figures['book_seconds']} s); provider stand-in ceiling "
             f"{figures['provider_ceiling_per_second']} msg/s "
-            f"({args.threads * max(levels)} threads, no database)"
+            f"({args.threads * max(levels)} threads, no database; the stand-in's CPU "
+            f"{figures['provider_ceiling_standin_cpu_ms_per_message']} ms per message)"
             + (f"; provider limit {args.rate:g} msg/s" if args.rate else ""),
             flush=True,
         )
@@ -430,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
                 threads=args.threads,
                 batch=args.batch,
                 backlog_batch=args.backlog_batch,
+                standin_pid=standin.pid,
             )
             figures["levels"].append(level)
             print(
@@ -437,7 +496,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{level['dispatch_seconds']} s = {level['messages_per_second']} msg/s "
                 f"({level['per_worker_per_second']} per worker); due->accepted p50 "
                 f"{level['p50_due_to_accept_s']} s, p99 {level['p99_due_to_accept_s']} s; "
-                f"with start-up {level['wall_seconds_with_startup']} s; "
+                f"with start-up {level['wall_seconds_with_startup']} s; CPU per message: "
+                f"workers {level['worker_cpu_ms_per_message']} ms, stand-in "
+                f"{level['standin_cpu_ms_per_message']} ms; load "
+                f"{level['load_average_before'][0]:.1f} -> {level['load_average_after'][0]:.1f}; "
                 f"database = provider log: {level['agreement']['exact']}",
                 flush=True,
             )
@@ -449,13 +511,25 @@ def main(argv: list[str] | None = None) -> int:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
     print()
-    head = ("workers", "msg/s", "per worker", "p50 s", "p99 s", "provider ceiling msg/s")
-    print(" ".join(f"{h:>{w}}" for h, w in zip(head, (7, 9, 10, 8, 8, 23), strict=True)))
+    head = (
+        "workers",
+        "msg/s",
+        "per worker",
+        "p50 s",
+        "p99 s",
+        "provider ceiling msg/s",
+        "worker CPU ms/msg",
+        "stand-in CPU ms/msg",
+    )
+    widths = (7, 9, 10, 8, 8, 23, 18, 20)
+    print(" ".join(f"{h:>{w}}" for h, w in zip(head, widths, strict=True)))
     for level in figures["levels"]:
         print(
             f"{level['workers']:>7} {level['messages_per_second']:>9} "
             f"{level['per_worker_per_second']:>10} {level['p50_due_to_accept_s']:>8} "
-            f"{level['p99_due_to_accept_s']:>8} {figures['provider_ceiling_per_second']:>23}"
+            f"{level['p99_due_to_accept_s']:>8} {figures['provider_ceiling_per_second']:>23} "
+            f"{level['worker_cpu_ms_per_message']:>18} "
+            f"{level['standin_cpu_ms_per_message']!s:>20}"
         )
     loads = figures["load_average_start"], figures["load_average_end"]
     print(f"load average at start {loads[0]}, at end {loads[1]}")

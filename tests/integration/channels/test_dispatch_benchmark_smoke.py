@@ -41,5 +41,8 @@ def test_dispatch_benchmark_smoke_sends_every_message_once(tmp_path: Path) -> No
         assert agreement["exact"], agreement
         assert agreement["log_keys"] == agreement["log_lines"] == 400
         assert level["messages_per_second"] > 0
+        assert level["worker_cpu_ms_per_message"] > 0
+        stand_in = level["standin_cpu_ms_per_message"]
+        assert stand_in is None or stand_in > 0
     workers = {r["worker"] for level in figures["levels"] for r in level["workers_report"]}
     assert len(workers) == 3
