@@ -75,6 +75,7 @@ from forbear.services.contacts.gate import (
     ContactDecision,
     decide_many,
     decisions_of,
+    no_disclosure_script,
     record_attempts,
 )
 from forbear.services.contacts.outcomes import record_outcome
@@ -201,6 +202,7 @@ class _Row:
     rendered: Rendered | None = None
     decision: ContactDecision | None = None
     is_demand: bool = True
+    discloses_debt: bool | None = None  # None: as the template says (a demand discloses)
 
 
 def _seal(vault: PiiVault, rendered: Rendered) -> bytes:
@@ -299,6 +301,10 @@ def prepare(
             continue
         plan = plans.get((c.as_of, _loan(c), c.action_index), {})
         row.is_demand = bool(plan.get("is_demand", c.article is None))
+        if plan.get("purpose") == LOCATE and c.origin == OutboxOrigin.RUN:
+            # the run's location message (issue 17): it discloses nothing only with the
+            # no-disclosure template, judged as online and in the run
+            row.discloses_debt = not _no_disclosure(conn, c.channel, c.template)
         if c.origin == OutboxOrigin.AGENT:
             row.is_demand = c.article is None
         stop = checks.situation_block(
@@ -335,7 +341,9 @@ def prepare(
                     "at": now,
                     "timezone": people[_borrower(r.claimed)]["timezone"],
                     "agency_id": r.claimed.agency_id,
-                    "discloses_debt": r.claimed.article is None,
+                    "discloses_debt": (
+                        r.claimed.article is None if r.discloses_debt is None else r.discloses_debt
+                    ),
                     "is_demand": r.is_demand,
                 }
                 for i, r in enumerate(gated)
@@ -752,6 +760,18 @@ def _address(vault: PiiVault, c: Claimed, point: Any, person: Mapping[str, Any])
         ref = person.get("external_ref")
         return None if not ref else str(ref)
     return None
+
+
+LOCATE = "locate"  # the strategy's location purpose (forbear.domain.strategy.schema)
+
+
+def _no_disclosure(conn: Connection, channel: str, template: str | None) -> bool:
+    """Whether a location message's template is the no-disclosure script
+    (:func:`~forbear.services.contacts.gate.no_disclosure_script`; unknown: no)."""
+    try:
+        return no_disclosure_script(conn, Channel(channel), template)
+    except ValidationError:
+        return False
 
 
 def _decisions(
