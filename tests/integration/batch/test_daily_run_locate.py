@@ -14,7 +14,7 @@ the same contact asked online (``explain contact --purpose locate``) gets the sa
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -114,6 +114,34 @@ def test_the_run_plans_location_contacts_the_gate_allows_and_blocks(
         select(o.template, o.contact_point_id).where(o.as_of == RUN_DAY, o.loan_id == book["L0001"])
     ).all()
     assert [tuple(r) for r in sent] == [("CN.LOCATE.SMS", book["emergency"])]
+
+
+def test_the_dispatcher_sends_the_location_text_to_the_emergency_contact(
+    connection: Connection, book: dict[str, int], tmp_path: Path, vault: PiiVault
+) -> None:
+    """At the moment of sending the gate is asked again: the text is the no-disclosure
+    template, so it goes to the emergency contact's number, rendered without the debt."""
+    from forbear.services.outreach import claims, dispatch
+
+    daily.run_day(connection, RUN_DAY, data_dir=tmp_path)
+    at = PLANNED_AT + timedelta(minutes=5)
+    batch = claims.claim(connection, "test-worker", at, 100)
+    prepared = dispatch.prepare(
+        connection,
+        vault,
+        default_rules(),
+        batch,
+        worker_id="test-worker",
+        now=at,
+        today=RUN_DAY,
+        public_url="http://test",
+    )
+    located = [r for r in prepared.ready if r.rendered.template == "CN.LOCATE.SMS"]
+    assert len(located) == 2  # L0001's and L0002's: one debtor, one emergency contact
+    for ready in located:
+        assert ready.to == "13987654321"  # the emergency contact's mobile (factories)
+        for word in ("元", "欠款", "逾期", "还款"):
+            assert word not in ready.rendered.body
 
 
 def test_online_and_batch_agree_on_the_same_planned_contact(
