@@ -261,7 +261,9 @@ def packaged_dir() -> Path:
 def packaged_model() -> SemanticModel:
     """The fitted model shipped beside this module."""
     try:
-        meta = yaml.safe_load((packaged_dir() / f"{MODEL_NAME}.yaml").read_text(encoding="utf-8"))
+        source = (packaged_dir() / f"{MODEL_NAME}.yaml").read_text(encoding="utf-8")
+        # libyaml when installed: the file carries the TRAIN embeddings (half a megabyte)
+        meta = yaml.load(source, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         shape = tuple(meta.pop("shape"))
         weights = np.frombuffer(base64.b64decode(meta.pop("weights")), dtype="<f4")
         weights = weights.astype(np.float64).reshape(shape)
