@@ -128,14 +128,13 @@ def settlements_from(
         _oldest=pl.col("oldest_unpaid_due_date").cast(pl.Int32),
         _closed=pl.col("status") == "paid_off",
     )
-    dated = allocations.join(
-        payments.select("payment_id", pl.col("paid_on").cast(pl.Int32).alias("paid")),
-        on="payment_id",
-        how="inner",
-    )
+    dated = _dated(allocations, payments)
+    # an allocation's line as one integer key (a loan's seqs are below 2**20): one-key
+    # grouping and joins cost a fraction of two-key ones on a book's millions of rows
+    line_key = pl.col("loan_id") * _SEQ_SPAN + pl.col("seq")
     last_paid = (
         dated.filter(pl.col("seq").is_not_null())
-        .group_by("loan_id", "seq")
+        .group_by(line_key.alias("_line"))
         .agg(_paid=pl.col("paid").max())
     )
     # lines that lost their principal to a prepayment (payoff, shortened term) get no
@@ -163,7 +162,8 @@ def settlements_from(
             how="inner",
         )
         .join(status, on="loan_id", how="left")
-        .join(last_paid, on=["loan_id", "seq"], how="left")
+        .with_columns(line_key.alias("_line"))
+        .join(last_paid, on="_line", how="left")
         .join(prepaid, on="loan_id", how="left")
         .select(
             "loan_id",
@@ -177,14 +177,37 @@ def settlements_from(
             "written_off",
         )
         .sort("loan_id", "seq")
-        .collect()
     )
-    principal = (
-        dated.filter(pl.col("component") == "principal")
-        .select("loan_id", "paid", "amount")
-        .collect()
+    principal = dated.filter(pl.col("component") == "principal").select("loan_id", "paid", "amount")
+    lines_frame, principal_frame = pl.collect_all([lines, principal])
+    return Settled(last, lines_frame, principal_frame)
+
+
+_SEQ_SPAN = 1 << 20
+# Payment ids this dense (their span at most this many times their count) are looked up by
+# position in an array of dates; sparser ones by a join.
+_DENSE_IDS = 4
+
+
+def _dated(allocations: pl.LazyFrame, payments: pl.LazyFrame) -> pl.LazyFrame:
+    """The allocations of payments paid by then, each with its payment's date (``paid``,
+    an Int32 day number): a gather by payment id where the ids are dense, else a join."""
+    paid = payments.select("payment_id", pl.col("paid_on").cast(pl.Int32).alias("paid")).collect()
+    if paid.is_empty():
+        return allocations.with_columns(paid=pl.lit(None, dtype=pl.Int32)).filter(False)
+    low, high = int(paid["payment_id"].min()), int(paid["payment_id"].max())  # type: ignore[arg-type]
+    if high - low + 1 > _DENSE_IDS * paid.height:
+        return allocations.join(paid.lazy(), on="payment_id", how="inner")
+    by_id = pl.Series("paid", [None] * (high - low + 1), dtype=pl.Int32).scatter(
+        paid["payment_id"] - low, paid["paid"]
     )
-    return Settled(last, lines, principal)
+    index = pl.col("payment_id") - low
+    known = (index >= 0) & (index < by_id.len())
+    return (
+        allocations.filter(known)
+        .with_columns(paid=pl.lit(by_id).gather(index))
+        .filter(pl.col("paid").is_not_null())
+    )
 
 
 def unsettled_on(day: pl.Expr) -> pl.Expr:
