@@ -4,8 +4,8 @@ with its amount: an index holding those four columns answers it from the index a
 no longer fetched one by one). It replaces the ``(loan_id, paid_on)`` index, of which it
 is an extension (every query that used that one can use this).
 
-Revision ID: 0029
-Revises: 0028
+Revision ID: 0028
+Revises: 0027
 Create Date: 2026-12-07 09:00:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0029"
-down_revision: str | None = "0028"
+revision: str = "0028"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
