@@ -3,7 +3,7 @@ frame for the contact actions, and the gate's answers joined back to the actions
 
 A location action (strategy purpose ``locate``, issue 17) goes to the loan's first usable
 emergency contact point of the channel's kind (``locate_points``, from
-:func:`forbear.domain.compliance.gate.third_party.locate_facts`), as that point's party,
+:func:`forbear.domain.compliance.locate.locate_facts`), as that point's party,
 no demand; it discloses nothing only when what is said is the no-disclosure script, as
 online (:func:`forbear.services.contacts.gate.no_disclosure_script`): a call follows the
 location script (the agent is shown it); a message needs a template among ``scripts``
@@ -21,7 +21,7 @@ from sqlalchemy import Connection, select
 from forbear.batch.engines import CONTACT_HOUR
 from forbear.domain.compliance import schema as gate_schema
 from forbear.domain.compliance.gate import gate
-from forbear.domain.compliance.gate.third_party import CANDIDATES, LOCATE_POINTS
+from forbear.domain.compliance.locate import CANDIDATES, LOCATE_POINTS
 from forbear.domain.compliance.schema import VOICE, Channel, Party
 from forbear.services.contacts import CHANNEL_POINT_KIND, NEEDS_POINT
 from forbear.store import bulk

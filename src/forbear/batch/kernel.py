@@ -23,14 +23,14 @@ The frames (:class:`DayFrames`) and their columns:
 - ``zones``: the borrower's IANA time zone (:data:`ZONES`);
 - ``history``, ``flags``, ``holds``: the gate's HISTORY, FLAGS and HOLDS;
 - ``emergency``: the emergency contact points a location contact may go to
-  (:data:`~forbear.domain.compliance.gate.third_party.CANDIDATES`);
+  (:data:`~forbear.domain.compliance.locate.CANDIDATES`);
 - ``scripts`` (not bucketed: a few template codes): the templates a location message may
   use without disclosing the debt (:data:`~forbear.batch.contacts.SCRIPTS`).
 
 When the strategy reads them (:attr:`~forbear.domain.strategy.CompiledStrategy.reads_locate`),
 :func:`decide` fills the ACCOUNT frame's ``debtor_unreachable`` and ``emergency_contact``
 with the gate's own answers at the day's moment
-(:func:`~forbear.domain.compliance.gate.third_party.locate_facts`), and location actions
+(:func:`~forbear.domain.compliance.locate.locate_facts`), and location actions
 go to the point chosen there.
 
 History is what happened before :func:`day_window`'s start and flags are read at its end;
@@ -50,7 +50,7 @@ import polars as pl
 
 from forbear.batch.contacts import SCRIPTS, decide_contacts, plan
 from forbear.domain.compliance import schema as gate_schema
-from forbear.domain.compliance.gate.third_party import CANDIDATES, LOCATE_FACTS, locate_facts
+from forbear.domain.compliance.locate import CANDIDATES, LOCATE_FACTS, locate_facts
 from forbear.domain.strategy.schema import ACCOUNT, LOCATE_ACCOUNT
 
 DEFAULT_BUCKETS = 32

@@ -23,7 +23,7 @@ from forbear.batch import kernel
 from forbear.batch.contacts import SCRIPTS
 from forbear.batch.kernel import DayFrames
 from forbear.domain.compliance.config import default_rules
-from forbear.domain.compliance.gate.third_party import CANDIDATES
+from forbear.domain.compliance.locate import CANDIDATES
 from forbear.domain.strategy import compile_strategy, default_strategy, parse_strategy
 from forbear.domain.strategy.model import StrategyRejected
 

@@ -113,7 +113,7 @@ class CompiledStrategy:
     def reads_locate(self) -> bool:
         """Whether the strategy has a location step or a condition on what decides one
         (``debtor_unreachable``, ``emergency_contact``): the daily run then works those
-        fields out (:func:`forbear.domain.compliance.gate.third_party.locate_facts`)."""
+        fields out (:func:`forbear.domain.compliance.locate.locate_facts`)."""
         spec = self.strategy.spec
         if any(a.purpose is Purpose.LOCATE for t in spec.treatments for a in t.actions):
             return True

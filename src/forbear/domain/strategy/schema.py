@@ -7,7 +7,7 @@ check, or as a one-row frame for the online "what now for this account". Money i
 by the caller; until promises and plans exist (issue 6) they are false / 0.
 ``debtor_unreachable`` and ``emergency_contact`` (:data:`LOCATE_ACCOUNT`) are the gate's
 own answers for a location contact at the day's moment
-(:func:`forbear.domain.compliance.gate.third_party.locate_facts`); the daily run fills
+(:func:`forbear.domain.compliance.locate.locate_facts`); the daily run fills
 them, other callers may leave them out (null: a condition on a null does not hold).
 ``days_in_segment`` is null when the caller does not know when the account entered its
 segment (no earlier decisions); the compiled strategy then estimates it from the
