@@ -152,7 +152,8 @@ def placed(
                 cond = x == pl.lit(category, dtype=pl.String)
                 lit = pl.lit(v, dtype=return_dtype)
                 chain = pl.when(cond).then(lit) if chain is None else chain.when(cond).then(lit)
-            then(x.is_not_null(), unseen)
+            if unseen != missing:  # else an unseen category and null share the otherwise
+                then(x.is_not_null(), unseen)
         else:
             looked_up = x.replace_strict(
                 list(mapping),
