@@ -160,8 +160,14 @@ def write_book(root: Path, params: BookParams) -> dict[str, int]:
             frames = bucket_frames(params, b, compiled, cutoff)
             for name, cols in kernel.TABLES.items():
                 # as kernel.write_parquet does: the partition column after the table's
-                frame = frames[name].select(
-                    *(pl.col(c).cast(t) for c, t in cols.items()),
+                # (a table or column the generator does not make, e.g. the emergency
+                # contacts, goes out empty or null, as kernel.DayFrames.conformed does)
+                made = frames.get(name, pl.DataFrame(schema=cols))
+                frame = made.select(
+                    *(
+                        (pl.col(c) if c in made.columns else pl.lit(None)).cast(t).alias(c)
+                        for c, t in cols.items()
+                    ),
                     pl.lit(b, dtype=pl.Int32).alias(kernel.PART),
                 )
                 writers[name].write_table(
