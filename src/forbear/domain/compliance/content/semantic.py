@@ -246,7 +246,8 @@ def _vote(
     def nearest(mask: np.ndarray[Any, np.dtype[np.bool_]]) -> np.ndarray[Any, np.dtype[Any]]:
         part = similarity[:, mask]
         size = min(k, part.shape[1])
-        return np.sort(part, axis=1)[:, -size:].mean(axis=1)
+        mean: np.ndarray[Any, np.dtype[Any]] = np.sort(part, axis=1)[:, -size:].mean(axis=1)
+        return mean
 
     gap = nearest(forbidden) - nearest(~forbidden)
     out: np.ndarray[Any, np.dtype[np.float64]] = 1.0 / (1.0 + np.exp(-sharpness * gap))
