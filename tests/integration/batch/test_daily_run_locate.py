@@ -14,7 +14,7 @@ the same contact asked online (``explain contact --purpose locate``) gets the sa
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -177,6 +177,31 @@ def test_a_debtor_not_yet_unreachable_is_not_located(
     daily.run_day(connection, date(2026, 4, 19), data_dir=tmp_path)
     decisions = runs.read_decisions(connection, date(2026, 4, 19))
     assert decisions.height == 0 or "locate" not in decisions["purpose"].to_list()
+
+
+def test_a_location_call_planned_the_day_of_the_failed_dials_waits_for_the_next_day(
+    connection: Connection, book: dict[str, int], tmp_path: Path
+) -> None:
+    """A strategy that locates without asking whether the debtor is unreachable: the run
+    of the day of the three failed dials (planned at 14:00, after them) plans the location
+    call and the gate blocks it with CN.3P.LOST_CONTACT_GATE until the next morning."""
+    text = STRATEGY.replace(
+        "{all: [dpd >= 1, debtor_unreachable, emergency_contact]}", "dpd >= 1"
+    ).replace("locate_test", "locate_anyway")
+    info = strategies.add_strategy_text(connection, text, actor="system", now=SETUP_AT)
+    strategies.activate(connection, info.id, "system", now=SETUP_AT)
+    day = date(2026, 4, 19)
+    daily.run_day(connection, day, data_dir=tmp_path, hour=time(14))
+    calls = runs.read_decisions(connection, day).filter(
+        (pl.col("loan_id") == book["L0001"]) & (pl.col("channel") == "call")
+    )
+    (call,) = calls.iter_rows(named=True)
+    assert call["purpose"] == "locate" and call["contact_point_id"] == book["emergency"]
+    assert not call["allowed"]
+    assert json.loads(call["blocked_by"]) == ["CN.3P.LOST_CONTACT_GATE"]
+    earliest = call["earliest_allowed_at"]
+    earliest = earliest if earliest.tzinfo else earliest.replace(tzinfo=UTC)
+    assert earliest.astimezone(SHANGHAI) == datetime(2026, 4, 20, 8, tzinfo=SHANGHAI)
 
 
 def test_under_the_us_pack_the_run_blocks_every_location_contact(
