@@ -31,6 +31,7 @@ class BookDay:
     states: pl.DataFrame
     scores: dict[str, pl.DataFrame] | None
     borrowers: pl.DataFrame
+    last_due: pl.DataFrame  # loan_id, last_due_date: each loan's last contract instalment
 
 
 def load_scoring() -> None:
@@ -60,6 +61,7 @@ def compute_book(conn: Connection, as_of: date) -> BookDay:
     warmup = models.warm_up(conn) if scoring else None  # beside the reading and the ledger
     states: list[pl.DataFrame] = []
     features: list[pl.DataFrame] = []
+    last_due: list[pl.DataFrame] = []
     days = (
         book.iter_days(conn, head)
         if head.loans.height
@@ -68,6 +70,9 @@ def compute_book(conn: Connection, as_of: date) -> BookDay:
     for day in days:  # the next range is being read on conn meanwhile: compute only
         ledger = book.day_ledger(day, contract=scoring)
         states.append(ledger.states)
+        last_due.append(
+            day.instalments.group_by("loan_id").agg(last_due_date=pl.col("due_date").max())
+        )
         if scoring:
             features.append(models.day_features(day, ledger))
         del day, ledger
@@ -79,7 +84,9 @@ def compute_book(conn: Connection, as_of: date) -> BookDay:
             scores = models.book_scores(conn, as_of, features=whole, warmup=warmup)
         except NotFound:
             scores = None
-    return BookDay(pl.concat(states).sort("loan_id"), scores, borrowers)
+    return BookDay(
+        pl.concat(states).sort("loan_id"), scores, borrowers, pl.concat(last_due).sort("loan_id")
+    )
 
 
 def store_book(

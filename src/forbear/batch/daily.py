@@ -294,7 +294,13 @@ def _compute(
         if book_day.scores is None
         else bulk.scores_frame(list(book_day.scores.values()))
     )
-    facts = day_facts(conn, as_of, states=book_day.states, borrowers=book_day.borrowers)
+    facts = day_facts(
+        conn,
+        as_of,
+        states=book_day.states,
+        borrowers=book_day.borrowers,
+        last_due=book_day.last_due,
+    )
     frames = day_frames(conn, as_of, hour, carried, facts=facts, scores=scores)
     legal_accounts = legal.legal_accounts(conn, as_of, facts=facts)
     rules = lender_rules(data_dir, conn)

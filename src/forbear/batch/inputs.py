@@ -169,7 +169,9 @@ def flags_at(
     if not loans:
         return known
     if len(loans) > REREAD_ALL_ABOVE * known.height:  # one whole read is cheaper
-        return contact_store.read_flags(conn, at=at)
+        return contact_store.read_flags(
+            conn, at=at, last_due=known.select("loan_id", "last_due_date")
+        )
     owners = known.filter(pl.col("loan_id").is_in(sorted(loans)))["borrower_id"]
     fresh = contact_store.read_flags(conn, at=at, borrower_ids=owners.unique().to_list())
     return (

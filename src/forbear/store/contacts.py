@@ -22,6 +22,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ColumnElement,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Text,
     and_,
     case,
+    cast,
     false,
     func,
     literal,
@@ -254,10 +256,14 @@ def read_flags(
     at: datetime,
     borrower_id: int | None = None,
     borrower_ids: Sequence[int] | None = None,
+    last_due: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One FLAGS row per loan as known at ``at`` (the agency it is placed with at ``at``,
     the notices and demands logged up to ``at``), ordered by ``loan_id``; of
-    ``borrower_id`` / ``borrower_ids``' loans when given."""
+    ``borrower_id`` / ``borrower_ids``' loans when given. ``last_due`` (``loan_id,
+    last_due_date``, each loan's last contract instalment) is given by a caller that has
+    read the schedules already (the daily run): the query then does not group every
+    instalment again."""
     # For some borrowers the grouped subqueries are cut to their loans first: SQLite does
     # not push the outer filter down into them (benchmarks/README.md, gate.py).
     if borrower_ids is not None:
@@ -283,7 +289,7 @@ def read_flags(
     )
     agency_notes = _latest_notice(NoticeKind.AGENCY_NOTICE, at, by_agency=True)
     assign_notes = _latest_notice(NoticeKind.ASSIGNMENT, at, by_agency=False)
-    last_due = (
+    due_rows = (
         select(Instalment.loan_id, func.max(Instalment.due_date).label("last_due_date"))
         .where(only_mine(Instalment.loan_id))
         .group_by(Instalment.loan_id)
@@ -304,7 +310,11 @@ def read_flags(
             agency_notes.c.at.label("agency_notified_at"),
             _not_after(f.assigned_at, at).label("assigned_at"),
             assign_notes.c.at.label("assignment_notified_at"),
-            last_due.c.last_due_date,
+            (
+                cast(null(), Date).label("last_due_date")
+                if last_due is not None
+                else due_rows.c.last_due_date
+            ),
             demands.c.last_demand_at,
             _not_after(f.debtor_unreachable_since, at).label("debtor_unreachable_since"),
         )
@@ -318,16 +328,31 @@ def read_flags(
             ),
         )
         .outerjoin(assign_notes, assign_notes.c.loan_id == Loan.id)
-        .outerjoin(last_due, last_due.c.loan_id == Loan.id)
         .outerjoin(demands, demands.c.loan_id == Loan.id)
         .outerjoin(f, f.loan_id == Loan.id)
-        .order_by(Loan.id)
     )
+    if last_due is None:
+        stmt = stmt.outerjoin(due_rows, due_rows.c.loan_id == Loan.id)
+    stmt = stmt.order_by(Loan.id)
     if borrower_id is not None:
         stmt = stmt.where(Loan.borrower_id == borrower_id)
     if borrower_ids is not None:
         stmt = stmt.where(Loan.borrower_id.in_(sorted({int(b) for b in borrower_ids})))
-    return _read(conn, stmt, contracts.FLAGS)
+    flags = _read(conn, stmt, contracts.FLAGS)
+    if last_due is None:
+        return flags
+    return (
+        flags.drop("last_due_date")
+        .join(
+            last_due.select(
+                pl.col("loan_id").cast(pl.Int64), pl.col("last_due_date").cast(pl.Date)
+            ),
+            on="loan_id",
+            how="left",
+            maintain_order="left",
+        )
+        .select(list(contracts.FLAGS))
+    )
 
 
 def _latest_notice(kind: NoticeKind, at: datetime, *, by_agency: bool) -> Any:

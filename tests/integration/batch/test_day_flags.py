@@ -121,3 +121,28 @@ def test_a_fact_between_the_moments_reads_again(
         assert not store.read_flags(connection, at=GATE_AT).equals(
             store.read_flags(connection, at=DAY_END)
         )
+
+
+def test_flags_with_the_runs_last_due_dates_equal_a_read_of_the_schedules(
+    connection: Connection, loans: dict[str, int]
+) -> None:
+    """The daily run hands read_flags each loan's last due date from the schedules it has
+    read (no second grouping of every instalment): the rows are the query's own, a loan
+    without instalments included."""
+    import polars as pl
+
+    from forbear.store import bulk
+
+    last_due = (
+        bulk.read_instalments(connection)
+        .group_by("loan_id")
+        .agg(last_due_date=pl.col("due_date").max())
+        .filter(pl.col("loan_id") != loans["L0003"])  # as if it had no schedule
+    )
+    fresh = store.read_flags(connection, at=DAY_END)
+    given = store.read_flags(connection, at=DAY_END, last_due=last_due)
+    assert given.filter(pl.col("loan_id") == loans["L0003"])["last_due_date"].to_list() == [None]
+    mine = pl.col("loan_id") != loans["L0003"]
+    assert_frame_equal(given.filter(mine), fresh.filter(mine), check_exact=True)
+    assert fresh["last_due_date"].null_count() == 0
+    assert given.columns == fresh.columns

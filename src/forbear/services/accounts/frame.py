@@ -75,10 +75,12 @@ def day_facts(
     *,
     states: pl.DataFrame | None = None,
     borrowers: pl.DataFrame | None = None,
+    last_due: pl.DataFrame | None = None,
 ) -> DayFacts:
-    """:class:`DayFacts` of ``as_of``; the daily run hands over the ``states`` and
-    ``borrowers`` it holds (otherwise the stored states are read, computed first if the
-    date has none)."""
+    """:class:`DayFacts` of ``as_of``; the daily run hands over the ``states``,
+    ``borrowers`` and each loan's last contract due date (``last_due``) it holds
+    (otherwise the stored states are read, computed first if the date has none, and the
+    due dates come from the schedules)."""
     from forbear.services.plans import plan_flags
     from forbear.services.promises import promise_flags
 
@@ -86,7 +88,7 @@ def day_facts(
         states=states if states is not None else states_for(conn, as_of).states,
         borrowers=borrowers if borrowers is not None else bulk.read_loan_borrowers(conn),
         holds=read_holds(conn),
-        flags=read_flags(conn, at=day_end(as_of)),
+        flags=read_flags(conn, at=day_end(as_of), last_due=last_due),
         plans=plan_flags(conn, as_of, states=states),
         promises=promise_flags(conn, as_of),
     )
