@@ -23,6 +23,7 @@ from forbear.domain.plans.policy import (
 )
 from forbear.services import book
 from forbear.services.plans.lifecycle import _info, _move, _select, get_plan
+from forbear.store import bulk
 from forbear.store.models import Loan
 from forbear.store.plans import OPEN_STATUSES, Plan
 
@@ -138,7 +139,9 @@ def plan_flags(
     from forbear.domain.plans.flags import active_plans
     from forbear.services.situation import plan_rules
 
-    loans = conn.execute(select(Loan.id).order_by(Loan.id)).scalars().all()
+    everyone = bulk.read_frame(
+        conn, select(Loan.id.label("loan_id")).order_by(Loan.id), {"loan_id": pl.Int64()}
+    )
     rules = plan_rules(conn, None)
     governed = sorted(set(rules.filter(pl.col("start_date") <= as_of)["loan_id"].to_list()))
     if states is None:
@@ -150,7 +153,6 @@ def plan_flags(
         if states.height
         else pl.DataFrame(schema={"loan_id": pl.Int64, "active_plan": pl.Boolean})
     )
-    everyone = pl.DataFrame({"loan_id": [int(i) for i in loans]}, schema={"loan_id": pl.Int64})
     return everyone.join(flags, on="loan_id", how="left").select(
         "loan_id", pl.col("active_plan").fill_null(False)
     )
