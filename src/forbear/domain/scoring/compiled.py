@@ -165,9 +165,10 @@ def placed(
     return value(missing) if chain is None else chain.otherwise(value(missing))
 
 
-# Up to this many categories a categorical feature is placed by equality tests (Polars
-# compares short strings by their inline prefix: cheaper than hashing every row).
-_EQUALITY_CHAIN_MAX = 24
+# Up to this many categories a categorical feature is placed by equality tests: about 3 ms
+# per category per 2M rows against 35 ms for a hash lookup whatever the count (measured:
+# 8 categories 21 ms by equality, 34 by hash; 16: 44 against 34).
+_EQUALITY_CHAIN_MAX = 12
 # Integers up to 2**53 in magnitude are exact as floats: there ``float(x) < upper`` is
 # ``x < ceil(upper)`` for every integer x (and beyond it too, see :func:`_cut`).
 _EXACT_INTEGER = 2**53
