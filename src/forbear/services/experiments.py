@@ -33,6 +33,7 @@ confidence) a reason is required. The version is a candidate: ``strategy check``
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -60,10 +61,11 @@ from forbear.services import strategies
 from forbear.store import audit
 from forbear.store.complaints import Complaint
 from forbear.store.contacts import ContactAttempt, Hold
+from forbear.store.locks import LockSpace, lock
 from forbear.store.models import AccountState, Payment
 from forbear.store.promises import Promise
 from forbear.store.runs import Decision, Run, RunStatus
-from forbear.store.strategies import StrategyVersion
+from forbear.store.strategies import StrategyStatus, StrategyVersion
 
 READ = ("strategy.manage", "plan.approve")  # who may read a readout
 PROMOTE = "strategy.manage"
@@ -511,6 +513,9 @@ def promote(
     text = (reason or "").strip()
     if len(text) > MAX_REASON:
         raise ValidationError("reason", f"at most {MAX_REASON} characters")
+    # one promotion of an experiment at a time: the second waits, then finds the first's
+    # candidate (below) instead of storing a duplicate
+    lock(conn, LockSpace.KEY, f"experiment.promote:{experiment_id}")
     info = _find(conn, experiment_id)
     if not info.active:
         raise ValidationError(
@@ -546,6 +551,19 @@ def promote(
         del raw["experiments"]
     raw["version_note"] = f"promoted {arm} ({chosen.treatment}) of experiment {experiment_id}"
     new_text = yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
+    waiting = conn.execute(
+        select(StrategyVersion.version).where(
+            StrategyVersion.name == raw["name"],
+            StrategyVersion.status == StrategyStatus.CANDIDATE.value,
+            StrategyVersion.sha256 == hashlib.sha256(new_text.encode()).hexdigest(),
+        )
+    ).scalar()
+    if waiting is not None:
+        raise ValidationError(
+            "arm",
+            f"arm {arm!r} of experiment {experiment_id!r} is already promoted: candidate "
+            f"version {waiting} of {raw['name']!r} waits for approval (nothing stored)",
+        )
     stored = strategies.add_strategy_text(
         conn, new_text, source=f"promotion of {experiment_id}", actor=who, now=now
     )
