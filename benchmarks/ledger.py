@@ -1,4 +1,5 @@
-"""Benchmark: account states for a whole book, the Polars kernel against a pandas baseline.
+"""Benchmark: account states for a whole book, the ledger against a pandas baseline (and,
+optionally, against the ledger of another checkout, side by side).
 
 Run from the repository root::
 
@@ -6,6 +7,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/ledger.py --loans 200000 --baseline-loans 20000
     .venv/bin/python benchmarks/ledger.py --smoke          # a few seconds, used by the tests
     .venv/bin/python benchmarks/ledger.py --json out.json  # also write the figures
+    .venv/bin/python benchmarks/ledger.py --baseline-src /tmp/before/src  # the code before
 
 The book is synthetic and built directly as frames with numpy (seeded): the three demo
 products, loans with realistic principal, term and start dates, instalments from the
@@ -14,9 +16,16 @@ split and prepaying behaviour.
 
 Contenders, each in its own child process (so that peak memory is per contender):
 
-- ``polars kernel``: ``forbear.domain.ledger.account_states`` on the whole book, both
-  outputs collected;
-- ``polars kernel (sample)``: the same on the baseline's sample, for a ratio on equal work;
+- ``ledger``: ``forbear.domain.ledger.account_states`` on the whole book, both outputs
+  collected (its compiled walk's first call in the process -- numba's start-up and the
+  cached loop's load -- is timed; importing numba beforehand is not, and is reported as
+  ``startup_cpu_s``);
+- ``ledger, N partitions``: ``account_states_partitioned`` on ``loan_id mod N`` slices;
+- ``ledger (sample)``: the same on the baseline's sample, for a ratio on equal work;
+- with ``--baseline-src``: ``ledger before``, the same call with that ``src`` first on
+  ``PYTHONPATH`` (e.g. ``git worktree add /tmp/before <commit>``), on the whole book; its
+  states and allocations must equal the ledger's (row order of the states included,
+  allocations compared sorted);
 - ``pandas, per-loan loop`` (the baseline): pandas frames, ``groupby("loan_id")`` and a
   Python loop per loan that applies its payments in order (penalty and late fees, the
   waterfall, prepayment and re-amortisation) and then derives the state. It shares no
@@ -29,6 +38,8 @@ the sample. Speed is printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -47,8 +58,9 @@ from _measure import memory, print_table
 AS_OF = date(2025, 6, 30)
 SEED = 20250630
 BASELINE_NAME = "pandas, per-loan loop"
-KERNEL_NAME = "polars kernel"
-KERNEL_SAMPLE_NAME = "polars kernel (sample)"
+KERNEL_NAME = "ledger"
+KERNEL_SAMPLE_NAME = "ledger (sample)"
+BEFORE_NAME = "ledger before"
 COMPARED = (
     "status",
     "dpd",
@@ -528,14 +540,20 @@ def _read(workdir: Path, which: str) -> dict[str, pl.DataFrame]:
 
 def worker(role: str, workdir: Path, as_of: date, partitions: int = 1) -> dict[str, Any]:
     """Run one contender on the inputs in ``workdir``; write its states; return figures."""
-    which = "full" if role in ("kernel", "kernel_parts") else "sample"
+    which = "full" if role in ("kernel", "kernel_parts", "kernel_before") else "sample"
     frames = _read(workdir, which)
     rows = frames["instalments"].height + frames["payments"].height
     loans = frames["loans"].height
+    startup = time.process_time()
     if role == "baseline":
         import pandas  # noqa: F401  (import cost is not part of the work)
     else:
         from forbear.domain.ledger import account_states, account_states_partitioned
+
+        compiled = "forbear.domain.ledger.allocation.compiled"  # imports numba
+        if importlib.util.find_spec(compiled) is not None:  # not in the code before it
+            importlib.import_module(compiled)
+    startup = time.process_time() - startup
     before = memory()
     wall0, cpu0 = time.perf_counter(), time.process_time()
     if role == "baseline":
@@ -553,10 +571,11 @@ def worker(role: str, workdir: Path, as_of: date, partitions: int = 1) -> dict[s
         else:
             result = account_states(*inputs)
         states, allocations = pl.collect_all([result.states, result.allocations])
-        del allocations
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     after = memory()
     states.write_parquet(workdir / f"states_{role}.parquet")
+    if role in ("kernel", "kernel_before"):
+        allocations.write_parquet(workdir / f"allocations_{role}.parquet")
     return {
         "loans": loans,
         "rows": rows,
@@ -565,16 +584,45 @@ def worker(role: str, workdir: Path, as_of: date, partitions: int = 1) -> dict[s
         "rows_per_s": rows / wall if wall > 0 else float("inf"),
         "peak_mb": after["peak_mb"],
         "inputs_mb": before["rss_mb"],
+        "startup_cpu_s": startup,
     }
 
 
-def run_child(role: str, workdir: Path, as_of: date, partitions: int = 1) -> dict[str, Any]:
-    """Run ``worker(role)`` in a fresh interpreter, so that its peak memory is its own."""
+def run_child(
+    role: str, workdir: Path, as_of: date, partitions: int = 1, src: Path | None = None
+) -> dict[str, Any]:
+    """Run ``worker(role)`` in a fresh interpreter, so that its peak memory is its own
+    (``src``: that checkout's ``src`` first on the path, for the code before)."""
     out = workdir / f"figures_{role}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", role, str(workdir)]
     cmd += ["--as-of", as_of.isoformat(), "--partitions", str(partitions)]
-    subprocess.run(cmd, check=True)
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(src.resolve()), *filter(None, [env.get("PYTHONPATH")])]
+        )
+    subprocess.run(cmd, check=True, env=env)
     return json.loads(out.read_text())
+
+
+def same_ledger(workdir: Path) -> dict[str, Any]:
+    """Do the ledger and the ledger before give the same states (row order included) and
+    the same allocations (sorted: the order of allocations is not part of the contract)?"""
+    order = ["loan_id", "payment_id", "seq", "component"]
+    now, before = (
+        (
+            pl.read_parquet(workdir / f"states_{role}.parquet"),
+            pl.read_parquet(workdir / f"allocations_{role}.parquet"),
+        )
+        for role in ("kernel", "kernel_before")
+    )
+    return {
+        "states_identical": now[0].equals(before[0]),
+        "allocations_identical": now[1]
+        .sort(order, nulls_last=True)
+        .equals(before[1].sort(order, nulls_last=True)),
+        "allocations": now[1].height,
+    }
 
 
 # ------------------------------------------------------------------------- comparison, output
@@ -633,6 +681,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=8,
         help="also run the kernel on loan_id mod N slices (1: skip that contender)",
     )
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="also run the ledger of this src directory (the code before) on the whole book",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("ROLE", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -676,6 +729,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         del book, sample, frames
 
         roles = [("kernel", KERNEL_NAME)]
+        if args.baseline_src is not None:
+            roles.append(("kernel_before", f"{BEFORE_NAME} ({args.baseline_src})"))
         if args.partitions > 1:
             roles.append(("kernel_parts", f"{KERNEL_NAME}, {args.partitions} partitions"))
         if sampled:
@@ -683,8 +738,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         roles.append(("baseline", BASELINE_NAME))
         for role, name in roles:
             print(f"Running {name} ...", flush=True)
-            figures_ = run_child(role, workdir, args.as_of, args.partitions)
+            src = args.baseline_src if role == "kernel_before" else None
+            figures_ = run_child(role, workdir, args.as_of, args.partitions, src)
             results.append({"name": name, "role": role, **figures_})
+        against_before = same_ledger(workdir) if args.baseline_src is not None else None
         kernel_states = pl.read_parquet(workdir / "states_kernel.parquet")
         parts_identical = args.partitions <= 1 or kernel_states.equals(
             pl.read_parquet(workdir / "states_kernel_parts.parquet")
@@ -712,14 +769,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{ratios['baseline_projected_full_s']:,.0f} s."
         )
     print(
-        f"Kernel vs baseline on equal work ({n_base:,} loans): "
-        f"the baseline takes {ratios['time_equal_work']:.1f}x the kernel's wall time and "
-        f"{ratios['cpu_equal_work']:.1f}x its CPU; peak memory kernel "
+        f"Ledger vs baseline on equal work ({n_base:,} loans): "
+        f"the baseline takes {ratios['time_equal_work']:.1f}x the ledger's wall time and "
+        f"{ratios['cpu_equal_work']:.1f}x its CPU; peak memory ledger "
         f"{equal['peak_mb']:,.0f} MB, baseline {base['peak_mb']:,.0f} MB "
-        f"(baseline/kernel {ratios['memory_equal_work']:.2f}x)."
+        f"(baseline/ledger {ratios['memory_equal_work']:.2f}x)."
     )
     print(
-        f"Throughput: kernel {kernel['rows_per_s']:,.0f} rows/s on {kernel['loans']:,} loans, "
+        f"Throughput: ledger {kernel['rows_per_s']:,.0f} rows/s on {kernel['loans']:,} loans, "
         f"baseline {base['rows_per_s']:,.0f} rows/s: {ratios['throughput']:.1f}x; full book "
         f"{kernel['wall_s']:,.1f} s vs {ratios['baseline_projected_full_s']:,.0f} s "
         f"{'(projected) ' if sampled else ''}= {ratios['time_full_book']:.1f}x."
@@ -733,13 +790,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     for example in check["examples"]:
         print(f"  mismatch: {example}")
+    if against_before is not None:
+        before_run = by_role["kernel_before"]
+        ratios["cpu_before_over_now"] = before_run["cpu_s"] / kernel["cpu_s"]
+        ratios["wall_before_over_now"] = before_run["wall_s"] / kernel["wall_s"]
+        print(
+            f"Against the code before ({args.baseline_src}), whole book: "
+            f"{before_run['cpu_s']:,.2f} -> {kernel['cpu_s']:,.2f} CPU s "
+            f"({ratios['cpu_before_over_now']:.1f}x), {before_run['wall_s']:,.2f} -> "
+            f"{kernel['wall_s']:,.2f} s wall, peak {before_run['peak_mb']:,.0f} -> "
+            f"{kernel['peak_mb']:,.0f} MB; states identical: "
+            f"{'yes' if against_before['states_identical'] else 'NO'}, "
+            f"{against_before['allocations']:,} allocations identical: "
+            f"{'yes' if against_before['allocations_identical'] else 'NO'}"
+        )
+    load = os.getloadavg()
+    print(f"Load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     if args.partitions > 1:
         parts = by_role["kernel_parts"]
         print(
-            f"Partitioned kernel ({args.partitions} slices by loan_id): "
+            f"Partitioned ledger ({args.partitions} slices by loan_id): "
             f"{parts['wall_s']:,.1f} s, peak {parts['peak_mb']:,.0f} MB against "
             f"{kernel['wall_s']:,.1f} s, {kernel['peak_mb']:,.0f} MB in one piece; "
-            f"states identical to the one-piece kernel: {'yes' if parts_identical else 'no'}"
+            f"states identical to the one-piece ledger: {'yes' if parts_identical else 'no'}"
         )
     figures = {
         "as_of": args.as_of.isoformat(),
@@ -753,7 +826,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "states_identical": identical,
         "partitioned_states_identical": parts_identical,
         "check": {k: v for k, v in check.items() if k != "examples"},
+        "against_before": against_before,
         "cpus": os.cpu_count(),
+        "load_average": load,
     }
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -136,6 +137,50 @@ def test_frames_of_any_memory_layout_take_the_one_compiled_version(book: dict[st
         )
         pl.collect_all([result.states, result.allocations])
     assert len(compiled.walk.signatures) == 1
+
+
+@settings(deadline=None, max_examples=100)
+@given(
+    st.sets(st.one_of(st.integers(1, 3_000), st.integers(1, 2**50)), max_size=40),
+    st.lists(st.one_of(st.integers(0, 3_100), st.integers(1, 2**50)), max_size=200),
+)
+def test_each_row_finds_its_loan_by_table_or_by_bisection(ids: set[int], rows: list[int]) -> None:
+    """Loan ids over a narrow span take the lookup table; a few ids near 2^50 widen the
+    span past it and the rows find their loans by bisection."""
+    from forbear.domain.ledger.allocation import compiled
+
+    loan_id = np.array(sorted(ids), dtype=np.int64)
+    where = {loan: k for k, loan in enumerate(loan_id.tolist())}
+    found = compiled.owners(np.array(rows, dtype=np.int64), loan_id)
+    assert found.tolist() == [where.get(row, -1) for row in rows]
+
+
+@settings(deadline=None, max_examples=100)
+@given(
+    st.lists(
+        st.tuples(st.integers(-1, 4), st.integers(0, 9), st.integers(0, 10**6)),
+        max_size=400,
+    )
+)
+def test_rows_are_grouped_by_loan_and_ordered_within_it(rows: list[tuple[int, int, int]]) -> None:
+    """Up to 400 rows over 5 loans: groups longer than 64 rows take the stable sorts, the
+    shorter ones the insertion sort; rows of no loan (-1) are left out."""
+    from forbear.domain.ledger.allocation import compiled
+
+    table = np.array(rows, dtype=np.int64).reshape(len(rows), 3)
+    owner, first, second = (np.ascontiguousarray(table[:, k]) for k in range(3))
+    order, start = compiled.group(owner, 5, first, second)
+    assert start.tolist()[0] == 0 and len(start) == 6
+    for g in range(5):
+        mine = order[start[g] : start[g + 1]].tolist()
+        expected = sorted(
+            (r for r in range(len(rows)) if rows[r][0] == g),
+            key=lambda r: (rows[r][1], rows[r][2], r),
+        )
+        assert [(rows[r][1], rows[r][2]) for r in mine] == [
+            (rows[r][1], rows[r][2]) for r in expected
+        ]
+        assert sorted(mine) == sorted(expected)
 
 
 @settings(deadline=None, max_examples=300)

@@ -47,7 +47,7 @@ def exact_level(balance: int, rate: int, n: int, rounding: int) -> int:
     return level_payment(balance, rate, n, _ROUNDING[rounding])
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def div_round(num: int, den: int, rounding: int) -> int:
     """:func:`forbear.domain.money.div_round` for ``num >= 0`` and ``den > 0``."""
     q = num // den
@@ -63,7 +63,7 @@ def div_round(num: int, den: int, rounding: int) -> int:
     return q + (q % 2)
 
 
-@numba.njit(cache=True)  # type: ignore[misc]
+@numba.njit(cache=True)
 def level_ei(balance: int, rate: int, n: int, rounding: int, factor: float) -> int:
     """The 等额本息 level payment (:func:`level_payment`), exactly; ``factor`` is the
     correctly rounded float of ``r / (1 - (1+r)^-n)``."""
@@ -77,13 +77,13 @@ def level_ei(balance: int, rate: int, n: int, rounding: int, factor: float) -> i
         with numba.objmode(level="int64"):
             level = exact_level(balance, rate, n, rounding)
         return level
-    q = np.int64(whole)
+    q = int(whole)
     if rounding == DOWN or frac < 0.5:
         return q
     return q + 1
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def level_for(
     method: int, balance: int, rate: int, n: int, rounding: int, factor: np.ndarray, row: int
 ) -> int:
@@ -95,7 +95,7 @@ def level_for(
     return 0
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def advance(
     u: np.ndarray,
     due: np.ndarray,
@@ -123,7 +123,7 @@ def advance(
             u[i, PENALTY] += div_round(u[i, PRINCIPAL] * days * pen_bp, pen_den, rounding)
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def walk(
     line_start: np.ndarray,
     pay_start: np.ndarray,
@@ -161,7 +161,8 @@ def walk(
     figures of its state (see :func:`forbear.domain.ledger.state.state_of`): the oldest
     unpaid due date before ``as_of`` and the next one on or after it (``NO_DAY`` when
     none), the amount unpaid on that next date, the total unpaid, the outstanding
-    principal, the overdue components (``overdue[i, c]``) and the credit.
+    principal, the overdue components (``overdue[i, c]``), the credit, what was paid and
+    the day of the last payment (``NO_DAY`` when none).
     """
     n_loans = prod.shape[0]
     n_pays = paid_on.shape[0]
@@ -173,7 +174,7 @@ def walk(
         u[i, INTEREST] = interest[i]
         u[i, PRINCIPAL] = principal[i]
     live_end = line_start[1:].copy()
-    capacity = 4 * n_pays + 16
+    capacity = 3 * n_pays + 16  # books average 2.5-3 allocations a payment: grown if not
     a_pay = np.empty(capacity, dtype=np.int64)
     a_line = np.empty(capacity, dtype=np.int64)
     a_comp = np.empty(capacity, dtype=np.int8)
@@ -186,6 +187,8 @@ def walk(
     outstanding = np.zeros(n_loans, dtype=np.int64)
     overdue = np.zeros((n_loans, 4), dtype=np.int64)
     credit = np.zeros(n_loans, dtype=np.int64)
+    paid = np.zeros(n_loans, dtype=np.int64)
+    last_paid = np.full(n_loans, NO_DAY, dtype=np.int64)
     for li in range(n_loans):
         q = prod[li]
         grace = p_grace[q]
@@ -201,12 +204,14 @@ def walk(
             # room for this payment's allocations: at most 4 per owed line, and 2
             need = n_alloc + 4 * (hi - lo) + 2
             if need > capacity:
-                capacity = max(2 * capacity, need)
+                capacity = max(capacity + capacity // 2, need)
                 a_pay = _grown(a_pay, capacity, n_alloc)
                 a_line = _grown(a_line, capacity, n_alloc)
                 a_comp = _grown(a_comp, capacity, n_alloc)
                 a_amount = _grown(a_amount, capacity, n_alloc)
             t = paid_on[j]
+            paid[li] += amount[j]
+            last_paid[li] = t  # payments come in day order
             advance(u, due, lo, hi, grace, prev, t, late_fee, pen_bp, pen_den, rounding)
             prev = t
             n_due = 0
@@ -339,17 +344,90 @@ def walk(
         outstanding,
         overdue,
         credit,
+        paid,
+        last_paid,
     )
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
+def owners(rows: np.ndarray, loan_id: np.ndarray) -> np.ndarray:
+    """Each row's loan: its index in ``loan_id`` (sorted, distinct), -1 when not there.
+
+    Through a table over the ids' span when it is not much wider than the loans (a book
+    read by id range: one lookup a row, wherever the row's loan is), else by bisection.
+    """
+    n = loan_id.shape[0]
+    out = np.full(rows.shape[0], -1, dtype=np.int64)
+    if n == 0:
+        return out
+    lo, hi = loan_id[0], loan_id[n - 1]
+    if hi - lo < 4 * n + 1_000_000:
+        table = np.full(hi - lo + 1, -1, dtype=np.int64)
+        for i in range(n):
+            table[loan_id[i] - lo] = i
+        for r in range(rows.shape[0]):
+            if lo <= rows[r] <= hi:
+                out[r] = table[rows[r] - lo]
+        return out
+    at = np.searchsorted(loan_id, rows)
+    for r in range(rows.shape[0]):
+        if at[r] < n and loan_id[at[r]] == rows[r]:
+            out[r] = at[r]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def group(
+    owner: np.ndarray, n_groups: int, first: np.ndarray, second: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of each group in ``(first, second)`` order: ``order`` (row numbers) and
+    CSR offsets ``start`` (group ``g``'s rows are ``order[start[g]:start[g+1]]``); rows
+    whose ``owner`` is negative belong to no group and are left out.
+
+    A counting sort by group, then within each group an insertion sort (a loan's
+    instalments or payments: a handful, usually in order already) or, for a long group,
+    two stable sorts.
+    """
+    count = np.zeros(n_groups + 1, dtype=np.int64)
+    for i in range(owner.shape[0]):
+        if owner[i] >= 0:
+            count[owner[i] + 1] += 1
+    start = np.cumsum(count)
+    fill = start[:-1].copy()
+    order = np.empty(start[-1], dtype=np.int64)
+    for i in range(owner.shape[0]):
+        g = owner[i]
+        if g >= 0:
+            order[fill[g]] = i
+            fill[g] += 1
+    for g in range(n_groups):
+        lo, hi = start[g], start[g + 1]
+        if hi - lo > 64:
+            rows = order[lo:hi]
+            rows = rows[np.argsort(second[rows], kind="mergesort")]
+            order[lo:hi] = rows[np.argsort(first[rows], kind="mergesort")]
+            continue
+        for a in range(lo + 1, hi):
+            x = order[a]
+            b = a - 1
+            while b >= lo and (
+                first[order[b]] > first[x]
+                or (first[order[b]] == first[x] and second[order[b]] > second[x])
+            ):
+                order[b + 1] = order[b]
+                b -= 1
+            order[b + 1] = x
+    return order, start
+
+
+@numba.njit(cache=True, nogil=True)
 def _grown(values: np.ndarray, capacity: int, used: int) -> np.ndarray:
     out = np.empty(capacity, dtype=values.dtype)
     out[:used] = values[:used]
     return out
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def _amortise(
     u: np.ndarray,
     first: int,

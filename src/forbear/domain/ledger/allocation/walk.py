@@ -81,37 +81,48 @@ def walk_book(
     ``instalments`` and ``payments`` may hold other loans' rows too (they are left
     out). ``with_lines``: also return the effective schedules (tests, inspection).
     """
-    ids = book.select("loan_id").lazy()
-    lines = instalments.join(ids, on="loan_id", how="semi", maintain_order="left").select(
-        "loan_id",
-        "seq",
-        pl.col("due_date").cast(pl.Int32).alias("due"),
-        "principal",
-        "interest",
-        "fee",
+    from forbear.domain.ledger.allocation import compiled  # numba: on the first walk
+
+    lines_df, pays_df = pl.collect_all(
+        [
+            instalments.select(
+                "loan_id",
+                "seq",
+                pl.col("due_date").cast(pl.Int32).alias("due"),
+                "principal",
+                "interest",
+                "fee",
+            ),
+            payments.filter(pl.col("paid_on") <= as_of).select(
+                "loan_id",
+                "payment_id",
+                pl.col("paid_on").cast(pl.Int32).alias("day"),
+                "amount",
+            ),
+        ]
     )
-    pays = (
-        payments.join(ids, on="loan_id", how="semi", maintain_order="left")
-        .filter(pl.col("paid_on") <= as_of)
-        .select("loan_id", "payment_id", pl.col("paid_on").cast(pl.Int32).alias("day"), "amount")
-    )
-    lines_df, pays_df = pl.collect_all([lines, pays])
-    lines_df = _sorted(lines_df, "loan_id", "seq")
-    pays_df = _sorted(pays_df, "loan_id", "day", "payment_id")
     loan_id = _ints(book["loan_id"])
-    line_start = _offsets(_ints(lines_df["loan_id"]), loan_id)
-    pay_start = _offsets(_ints(pays_df["loan_id"]), loan_id)
+    n_loans = len(loan_id)
+    # each loan's rows, in (seq) and (day, payment_id) order; other loans' rows left out
+    seq = _ints(lines_df["seq"])
+    line_rows, line_start = compiled.group(
+        compiled.owners(_ints(lines_df["loan_id"]), loan_id), n_loans, seq, seq
+    )
+    pay_rows, pay_start = compiled.group(
+        compiled.owners(_ints(pays_df["loan_id"]), loan_id),
+        n_loans,
+        _ints(pays_df["day"]),
+        _ints(pays_df["payment_id"]),
+    )
+    # (a gather makes a new array: C-contiguous and writable, as the loop wants)
+    lines = {name: _column(lines_df[name])[line_rows] for name in lines_df.columns}
+    pays = {name: _column(pays_df[name])[pay_rows] for name in pays_df.columns}
+    del lines_df, pays_df
     prod = _ints(book["_prod"])
     terms = _product_terms(products)
     rate = _ints(book["annual_rate_bp"])
     term = _ints(book["term_months"])
     rate_row, factor = _annuity_factors(prod, terms["method"], rate, term, np.diff(line_start))
-    due = _ints(lines_df["due"])
-    paid_on = _ints(pays_df["day"])
-    amount = _ints(pays_df["amount"])
-
-    from forbear.domain.ledger.allocation import compiled
-
     out: tuple[Any, ...] = compiled.walk(
         line_start,
         pay_start,
@@ -120,12 +131,12 @@ def walk_book(
         term,
         rate,
         rate_row,
-        due,
-        _ints(lines_df["fee"]),
-        _ints(lines_df["interest"]),
-        _ints(lines_df["principal"]),
-        paid_on,
-        amount,
+        lines["due"],
+        lines["fee"],
+        lines["interest"],
+        lines["principal"],
+        pays["day"],
+        pays["amount"],
         terms["penalty_rate_bp"],
         terms["penalty_den"],
         terms["grace_days"],
@@ -140,68 +151,66 @@ def walk_book(
         _day(as_of),
     )
     (u, live_end, a_pay, a_line, a_comp, a_amount) = out[:6]
-    (oldest, next_due, next_amount, unpaid, outstanding, overdue, credit) = out[6:]
+    (oldest, next_due, next_amount, unpaid, outstanding, overdue, credit, paid, last) = out[6:]
 
-    n_pay = np.diff(pay_start)
-    running = np.concatenate([[0], np.cumsum(amount)])
-    last_day = np.full(len(loan_id), NO_DAY, dtype=np.int64)
-    last_day[n_pay > 0] = paid_on[pay_start[1:][n_pay > 0] - 1]  # sorted by day: the last
     figures = pl.DataFrame(
         {
             "loan_id": loan_id,
-            "oldest_unpaid_due_date": oldest,
-            "next_due_date": next_due,
-            "next_due_amount": next_amount,
+            "oldest_unpaid_due_date": _dates(oldest),
+            "next_due_date": _dates(next_due),
+            "next_due_amount": pl.Series(np.ma.masked_array(next_amount, next_due == NO_DAY)),
             "unpaid": unpaid,
             "outstanding_principal": outstanding,
             **{f"overdue_{c.value}": overdue[:, k] for k, c in enumerate(COMPONENTS)},
             "credit": credit,
-            "paid_total": running[pay_start[1:]] - running[pay_start[:-1]],
-            "last_payment_date": last_day,
+            "paid_total": paid,
+            "last_payment_date": _dates(last),
         }
-    ).with_columns(
-        _date(pl.col(name)).alias(name)
-        for name in ("oldest_unpaid_due_date", "next_due_date", "last_payment_date")
-    )
-    figures = figures.with_columns(
-        next_due_amount=pl.when(pl.col("next_due_date").is_not_null()).then("next_due_amount")
-    ).cast(pl.Schema(FIGURES))
-
+    ).cast(pl.Schema(FIGURES))  # (``schema=`` above would convert numpy arrays slowly)
     names = pl.Series([c.value for c in COMPONENTS] + [CREDIT])
     allocations = pl.DataFrame(
         {
-            "payment_id": pays_df["payment_id"].gather(a_pay),
-            "loan_id": pays_df["loan_id"].gather(a_pay),
-            "seq": lines_df["seq"].gather(np.maximum(a_line, 0)),
+            "payment_id": pays["payment_id"][a_pay],
+            "loan_id": pays["loan_id"][a_pay],
+            "seq": pl.Series(
+                np.ma.masked_array(
+                    lines["seq"][np.maximum(a_line, 0)].astype(np.int32),
+                    a_line == compiled.NO_LINE,
+                )
+            ),
             "component": names.gather(a_comp.astype(np.int64)),
             "amount": a_amount,
         }
-    ).with_columns(seq=pl.when(pl.lit(a_line >= 0)).then(pl.col("seq")))
-    allocations = allocations.cast(pl.Schema(ALLOCATIONS))
+    ).cast(pl.Schema(ALLOCATIONS))
 
     walked_lines = None
     if with_lines:
-        live = np.zeros(len(due), dtype=bool)
+        live = np.zeros(len(lines["due"]), dtype=bool)
         for start, end in zip(line_start[:-1], live_end, strict=True):
             live[start:end] = True
-        walked_lines = (
-            lines_df.select("loan_id", "seq", pl.col("due").cast(pl.Date).alias("due_date"))
-            .with_columns(pl.Series(name, u[:, k]) for k, name in enumerate(UNPAID))
-            .filter(pl.Series(live))
+        walked_lines = pl.DataFrame(
+            {
+                "loan_id": lines["loan_id"][live],
+                "seq": lines["seq"][live],
+                "due_date": lines["due"][live],
+                **{name: u[live, k] for k, name in enumerate(UNPAID)},
+            }
+        ).with_columns(
+            pl.col("seq").cast(pl.Int32), pl.col("due_date").cast(pl.Int32).cast(pl.Date)
         )
     return Walked(figures, allocations, walked_lines)
 
 
-def _sorted(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
-    """``frame`` sorted by ``keys``: as it is when it already is (a book read in loan
-    order usually is: checking costs a tenth of sorting it again)."""
-    ordered = pl.lit(True)
-    for key in reversed(keys):
-        step = pl.col(key).diff()
-        ordered = (step > 0) | ((step == 0) & ordered)
-    if frame.height < 2 or frame.select(ordered.slice(1).all()).item():
-        return frame
-    return frame.sort(*keys)
+def _dates(days: np.ndarray) -> pl.Series:
+    """Day numbers as dates, ``NO_DAY`` as null."""
+    missing = days == NO_DAY
+    values = np.ma.masked_array(np.where(missing, 0, days).astype(np.int32), mask=missing)
+    return pl.Series(values).cast(pl.Date)
+
+
+def _column(series: pl.Series) -> np.ndarray:
+    """A column as int64 numpy, read-only when Polars can lend its buffer."""
+    return series.cast(pl.Int64).to_numpy()
 
 
 def _ints(series: pl.Series) -> np.ndarray:
@@ -216,18 +225,6 @@ def _array(values: np.ndarray, dtype: type) -> np.ndarray:
 
 def _day(day: date) -> int:
     return (day - date(1970, 1, 1)).days
-
-
-def _date(days: pl.Expr) -> pl.Expr:
-    return pl.when(days != NO_DAY).then(days).cast(pl.Int32).cast(pl.Date)
-
-
-def _offsets(rows: np.ndarray, loan_id: np.ndarray) -> np.ndarray:
-    """CSR offsets: loan ``i``'s rows (``rows`` sorted by loan) are ``out[i]:out[i+1]``."""
-    out = np.empty(len(loan_id) + 1, dtype=np.int64)
-    out[:-1] = np.searchsorted(rows, loan_id, side="left")
-    out[-1] = len(rows)
-    return out
 
 
 def _product_terms(products: pl.DataFrame) -> dict[str, np.ndarray]:
