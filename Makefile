@@ -29,9 +29,12 @@ $(DEV_STAMP): pyproject.toml $(BASE_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# The assistant's model trains beside the demo book (it reads no database): two cores, two jobs.
 demo: $(BASE_STAMP)
-	$(BIN)/forbear demo --borrowers $(BORROWERS)
-	$(BIN)/forbear assistant train
+	@$(BIN)/forbear assistant train & train=$$!; \
+	$(BIN)/forbear demo --borrowers $(BORROWERS); built=$$?; \
+	wait $$train; trained=$$?; \
+	[ $$built -eq 0 ] && [ $$trained -eq 0 ]
 	$(BIN)/forbear serve
 
 # the run ends with its 25 slowest tests: the suite's budget is about 15 minutes on 2 cores

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from forbear.bootstrap import load_settings
 from forbear.cli.common import EXIT_REJECTED, console, err, open_app, parse_date, report_error
 
 if TYPE_CHECKING:
@@ -79,7 +80,10 @@ def train_command(
     from forbear.assistant.nlu import model
 
     try:
-        out_dir, _ = _model_dir_and_today(out, date.min.isoformat())
+        # training reads no database: the settings alone name the model directory, so
+        # the demo trains it beside building its book (no migration, no lock)
+        settings = load_settings()
+        out_dir = out or model.default_model_dir(settings.assistant_model_dir, settings.data_dir)
         data_path = data or model.DEFAULT_DATA
         report = model.train(data_path, out_dir)
     except Exception as exc:

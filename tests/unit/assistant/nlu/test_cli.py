@@ -114,3 +114,24 @@ def test_train_refuses_unreadable_training_data(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "expected a mapping 'intents'" in result.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_train_needs_no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training reads no database: without --out the settings name the model directory,
+    and no database is created or migrated (the demo trains beside building its book)."""
+    from forbear.assistant.nlu import INTENTS
+
+    data = tmp_path / "train.yaml"
+    lines = ["intents:"]
+    for intent in INTENTS:
+        lines.append(f"  {intent}:")
+        lines += [f'    - "{intent.replace("_", " ")} {n}"' for n in range(5)]
+    data.write_text("\n".join(lines) + "\n")
+    home = tmp_path / "data"
+    monkeypatch.setenv("FORBEAR_DATA_DIR", str(home))
+    monkeypatch.delenv("FORBEAR_DATABASE_URL", raising=False)
+    monkeypatch.delenv("FORBEAR_ASSISTANT_MODEL_DIR", raising=False)
+    result = runner.invoke(app, ["train", "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert (home / "models" / "assistant" / "meta.json").exists()
+    assert sorted(p.name for p in home.iterdir()) == ["models"]  # no database file
