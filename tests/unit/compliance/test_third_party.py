@@ -205,6 +205,11 @@ def test_no_third_party_words_for_the_debtor_and_one_under_a_pack_without_third_
     assert us["blocked_by"] == ["US.3P.UNDEFINED"]
     (line,) = third_party_lines(us, US, "en")
     assert "defines no third-party rule" in line and "US.3P.UNDEFINED" in line
+    # the generic explanation does not call the engine's own id "not a rule of pack US"
+    from forbear.domain.compliance.explain import explain
+
+    for lang in ("en", "zh"):
+        assert not any("US.3P.UNDEFINED" in x for x in explain(us, US, lang)), lang  # type: ignore[arg-type]
 
 
 def test_the_location_script_discloses_nothing_and_is_never_suggested_to_the_debtor() -> None:

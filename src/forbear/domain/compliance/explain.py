@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from forbear.domain.compliance.config import CompiledRules
+from forbear.domain.compliance.gate.third_party import undefined_rule_id
 
 _TEXT = {
     "zh": {
@@ -151,11 +152,13 @@ def explain(
     if not blocked:
         return [text["allowed"].format(pack=rules.pack)]
     out: list[str] = []
+    engine_own = undefined_rule_id(rules)  # explained by the third-party sentences
     for rid in blocked:
         try:
             r = rules.rule(rid)
         except KeyError:
-            out.append(text["unknown"].format(id=rid, pack=rules.pack))
+            if rid != engine_own:
+                out.append(text["unknown"].format(id=rid, pack=rules.pack))
             continue
         named = [h for h in decision_row.get("holds") or () if h.get("rule") == rid]
         if named:  # the hold(s) that blocked, not every kind the rule knows
