@@ -262,10 +262,10 @@ class HttpClient:
         content: bytes,
         headers: Mapping[str, str],
     ) -> httpx2.Response:
-        # httpx bounded each read, not the whole answer: a server trickling its body a
-        # byte at a time would hold the send forever. The body is therefore read in
-        # chunks against a deadline of twice the timeout from the start, and at most
-        # MAX_ANSWER bytes.
+        # The socket's timeout bounds each read, not the whole answer: a server trickling
+        # its body a byte at a time would hold the send forever. The body is therefore
+        # read in chunks against a deadline of twice the timeout from the start, and at
+        # most MAX_ANSWER bytes.
         deadline = time.monotonic() + 2 * self.timeout
         done = False
         try:
