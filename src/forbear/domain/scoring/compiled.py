@@ -103,9 +103,10 @@ def placed(
 
     ``dtype`` is the column's type when known. For an integer column each cut is an
     integer literal (``x < 35.5`` is ``x < 36``), so no comparison casts the column to
-    floats; a categorical feature of up to :data:`_EQUALITY_CHAIN_MAX` categories is a
-    chain of equality tests on the text (a few nanoseconds a row), a larger one a hash
-    lookup (``replace_strict``).
+    floats; for a Float32 column each cut is rounded up to a Float32, so that the
+    comparison is optbinning's double-precision one (:func:`_cut`). A categorical feature
+    of up to :data:`_EQUALITY_CHAIN_MAX` categories is a chain of equality tests on the
+    text (a few nanoseconds a row), a larger one a hash lookup (``replace_strict``).
     """
 
     def value(i: int | None) -> pl.Expr:
