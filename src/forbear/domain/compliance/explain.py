@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from forbear.domain.compliance.config import CompiledRules
-from forbear.domain.compliance.gate.third_party import undefined_rule_id
+from forbear.domain.compliance.schema import UNDEFINED_SUFFIX
 
 _TEXT = {
     "zh": {
@@ -152,7 +152,7 @@ def explain(
     if not blocked:
         return [text["allowed"].format(pack=rules.pack)]
     out: list[str] = []
-    engine_own = undefined_rule_id(rules)  # explained by the third-party sentences
+    engine_own = f"{rules.pack}.{UNDEFINED_SUFFIX}"  # the third-party sentences explain it
     for rid in blocked:
         try:
             r = rules.rule(rid)

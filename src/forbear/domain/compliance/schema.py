@@ -137,3 +137,8 @@ DECISION: dict[str, pl.DataType] = {
     "blocked_by": pl.List(pl.String()),  # rule ids, empty when allowed
     "earliest_allowed_at": pl.Datetime("us", "UTC"),  # null when allowed, or never/unknown
 }
+
+
+# The engine's own rule id, ``<pack>.3P.UNDEFINED``, under a pack that defines no
+# third-party rule (fail closed: gate/third_party.py).
+UNDEFINED_SUFFIX = "3P.UNDEFINED"

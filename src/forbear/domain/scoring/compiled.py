@@ -21,7 +21,7 @@ the features that cost the most points against their best bin (ties: artefact or
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -224,30 +224,11 @@ def _lower(bound: float | None) -> float:
     return -math.inf if bound is None else bound
 
 
-def points_expr(feature: Feature, dtype: pl.DataType | None = None) -> pl.Expr:
-    """The feature's points per row (a value with no bin scores 0)."""
-    return placed(feature, [b.points for b in feature.bins], 0.0, pl.Float64(), dtype)
-
-
 def bin_index_expr(feature: Feature, dtype: pl.DataType | None = None) -> pl.Expr:
     """The index of the feature's bin per row (Int32; null where no bin fits), aliased
     ``bin_<feature>``: what monitoring counts for PSI."""
     indices = list(range(len(feature.bins)))
     return placed(feature, indices, None, pl.Int32(), dtype).alias(f"bin_{feature.name}")
-
-
-def scorecard_expressions(
-    artefact: Artefact, schema: Mapping[str, pl.DataType] | None = None
-) -> dict[str, pl.Expr]:
-    """One expression per feature giving its points, aliased ``pts_<feature>``.
-
-    With ``schema`` (the input frame's), NaN checks are only emitted for float columns.
-    """
-    out: dict[str, pl.Expr] = {}
-    for f in artefact.features:
-        dtype = schema.get(f.name) if schema is not None else None
-        out[f.name] = points_expr(f, dtype).alias(points_column(f.name))
-    return out
 
 
 def tier_expression(artefact: Artefact, score: pl.Expr) -> pl.Expr:

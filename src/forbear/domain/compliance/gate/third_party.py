@@ -33,7 +33,7 @@ from typing import Any, Literal
 import polars as pl
 
 from forbear.domain.compliance.config import CompiledRules
-from forbear.domain.compliance.schema import THIRD_PARTIES, Party, Purpose
+from forbear.domain.compliance.schema import THIRD_PARTIES, UNDEFINED_SUFFIX, Party, Purpose
 from forbear.domain.errors import ValidationError
 
 # Who a location contact may be with: a third party. The debtor, a guarantor or a party
@@ -84,8 +84,6 @@ def row_purpose(row: Mapping[str, Any]) -> Purpose:
     return Purpose.LOCATE if row.get("is_demand") is False else Purpose.COLLECT
 
 
-# The engine's own rule id, under a pack that defines no third-party rule (fail closed).
-UNDEFINED_SUFFIX = "3P.UNDEFINED"
 _THIRD_PARTY_VALUES = sorted(p.value for p in THIRD_PARTIES)
 
 
