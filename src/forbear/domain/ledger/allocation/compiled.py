@@ -223,6 +223,9 @@ def walk(
             if p_current[q] and owed_end < hi:
                 owed_end += 1  # the current instalment
             left = amount[j]
+            # the three waterfalls below repeat their few lines on purpose: a helper
+            # function taking the arrays cost 0.42-0.47 against 0.23-0.25 CPU s for the
+            # 100k book's 1M payments (inline="always" too)
             if p_ifirst[q]:
                 for i in range(lo, due_end):
                     for k in range(4):
