@@ -59,7 +59,11 @@ def flow(
             .where(
                 AccountState.as_of == AS_OF,
                 AccountState.bucket.in_(["M1", "M2", "M3"]),
-                AccountState.loan_id.not_in([first.loan_id, book.placed_loan]),
+                AccountState.loan_id.not_in([book.placed_loan]),
+                # not the loans the run queued already (its location calls included)
+                AccountState.loan_id.not_in(
+                    select(WorkQueueItem.loan_id).where(WorkQueueItem.as_of == AS_OF)
+                ),
             )
             .order_by(AccountState.loan_id)
             .limit(12)

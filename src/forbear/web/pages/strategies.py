@@ -105,11 +105,12 @@ class Words:
 
     def action(self, a: ActionSpec) -> str:
         t = self.t
-        when = (
-            t("strategies.day", n=a.day)
-            if a.day is not None
-            else t("strategies.on_dpd", n=a.on_dpd)
-        )
+        if a.every is not None:
+            when = t("strategies.every", n=a.day or 0, every=a.every)
+        elif a.day is not None:
+            when = t("strategies.day", n=a.day)
+        else:
+            when = t("strategies.on_dpd", n=a.on_dpd)
         return t(
             "strategies.action",
             when=when,
