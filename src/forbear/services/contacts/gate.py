@@ -351,8 +351,9 @@ def lock_debtors(conn: Connection, borrower_ids: Sequence[int]) -> None:
 
 
 def decisions_of(frame: pl.DataFrame) -> list[ContactDecision]:
-    """The gate's answers of :func:`decide_many`, in the frame's order."""
-    return [_decision(frame.slice(i, 1), attempt_id=None) for i in range(frame.height)]
+    """The gate's answers of :func:`decide_many`, in the frame's order (its rows read in
+    one pass, not a one-row frame each)."""
+    return [_decision_of_row(row, attempt_id=None) for row in frame.iter_rows(named=True)]
 
 
 _ATTEMPTS = cast(Table, ContactAttempt.__table__)
@@ -492,7 +493,12 @@ def contact(
 def _decision(
     frame: pl.DataFrame, *, attempt_id: int | None, purpose: Purpose = Purpose.COLLECT
 ) -> ContactDecision:
-    row = frame.row(0, named=True)
+    return _decision_of_row(frame.row(0, named=True), attempt_id=attempt_id, purpose=purpose)
+
+
+def _decision_of_row(
+    row: dict[str, Any], *, attempt_id: int | None, purpose: Purpose = Purpose.COLLECT
+) -> ContactDecision:
     row["purpose"] = purpose.value
     blocked_by = tuple(str(rule) for rule in (row["blocked_by"] or []))
     return ContactDecision(
