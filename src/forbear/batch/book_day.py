@@ -99,8 +99,8 @@ def store_book(
     """Store the day's states and scores, then match promises to payments; each
     idempotent for the date. (The legal review queue is assessed on the next snapshot,
     which sees the promises matched here, and refreshed in the run's last write.)"""
-    notes = store_day(conn, as_of, book_day)
-    return match_promises(conn, as_of, plan_counts, started, notes)
+    store_day(conn, as_of, book_day)
+    return match_promises(conn, as_of, plan_counts, started, scoring_notes(book_day))
 
 
 def match_promises(
@@ -119,22 +119,17 @@ def match_promises(
     return Prepared(started, notes, collection)
 
 
-def store_day(conn: Connection, as_of: date, book_day: BookDay) -> list[str]:
-    """Store the day's states and scores, each replacing the date's; returns the run's
-    notes on scoring."""
+def store_day(conn: Connection, as_of: date, book_day: BookDay) -> None:
+    """Store the day's states and scores, each replacing the date's."""
     from forbear.services import models
 
     book.store_states(conn, as_of, book_day.states)
-    if book_day.scores is None:
-        return ["no active book model: scoring skipped (accounts are unscored)"]
-    return [
-        f"{kind}: {rows:,} accounts scored"
-        for kind, rows in models.store_scores(conn, as_of, book_day.scores).items()
-    ]
+    if book_day.scores is not None:
+        models.store_scores(conn, as_of, book_day.scores)
 
 
 def scoring_notes(book_day: BookDay) -> list[str]:
-    """The notes :func:`store_day` returns, known before it has run."""
+    """The run's notes on scoring: the accounts each active model scores."""
     if book_day.scores is None:
         return ["no active book model: scoring skipped (accounts are unscored)"]
     return [f"{kind}: {frame.height:,} accounts scored" for kind, frame in book_day.scores.items()]

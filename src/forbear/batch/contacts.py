@@ -21,8 +21,9 @@ from sqlalchemy import Connection, select
 from forbear.batch.engines import CONTACT_HOUR
 from forbear.domain.compliance import schema as gate_schema
 from forbear.domain.compliance.gate import gate
-from forbear.domain.compliance.locate import CANDIDATES, LOCATE_POINTS
+from forbear.domain.compliance.locate import CANDIDATES, LOCATE_POINTS, preferred_points
 from forbear.domain.compliance.schema import VOICE, Channel, Party
+from forbear.domain.strategy.schema import Purpose
 from forbear.services.contacts import CHANNEL_POINT_KIND, NEEDS_POINT
 from forbear.store import bulk
 from forbear.store.models import Borrower, ContactPoint
@@ -57,14 +58,7 @@ def contact_points(conn: Connection) -> pl.DataFrame:
         ).where(ContactPoint.owner_type == Party.DEBTOR.value),
         schema,
     )
-    return (
-        frame.sort(
-            ["borrower_id", "kind", "is_primary", "contact_point_id"],
-            descending=[False, False, True, False],
-        )
-        .unique(["borrower_id", "kind"], keep="first", maintain_order=True)
-        .drop("is_primary")
-    )
+    return preferred_points(frame, "borrower_id").drop("is_primary")
 
 
 def emergency_points(conn: Connection) -> pl.DataFrame:
@@ -86,7 +80,7 @@ def emergency_points(conn: Connection) -> pl.DataFrame:
 
 # The template codes a location message may use: ``template, no_disclosure``.
 SCRIPTS: dict[str, pl.DataType] = {"template": pl.String(), "no_disclosure": pl.Boolean()}
-LOCATE = "locate"  # the strategy's location purpose (forbear.domain.strategy.schema)
+LOCATE = Purpose.LOCATE.value  # the strategy's location purpose
 # Contacts in which a person says the location script (no template is sent).
 _SCRIPTED = sorted({*(c.value for c in VOICE), Channel.VISIT.value})
 
@@ -98,6 +92,18 @@ def borrower_zones(conn: Connection) -> pl.DataFrame:
         select(Borrower.id.label("borrower_id"), Borrower.timezone),
         {"borrower_id": pl.Int64(), "timezone": pl.String()},
     )
+
+
+def local_moment(zones: pl.Series, as_of: date, hour: time) -> pl.Expr:
+    """The UTC moment of ``hour`` local time on ``as_of`` in each row's ``timezone`` (one
+    of ``zones``; null for a row without one): when the day's contacts are planned, and
+    when the location facts are asked at."""
+    local = datetime.combine(as_of, hour)
+    at = pl.lit(None, dtype=_UTC)
+    for z in sorted({z for z in zones.unique().to_list() if z}):
+        moment = pl.lit(local).dt.replace_time_zone(z).dt.convert_time_zone("UTC")
+        at = pl.when(pl.col("timezone") == z).then(moment).otherwise(at)
+    return at.cast(_UTC)
 
 
 def plan(
@@ -122,7 +128,6 @@ def plan(
         },
         schema={"channel": pl.String(), "kind": pl.String(), "_needs": pl.Boolean()},
     )
-    local = datetime.combine(as_of, hour)
     p = (
         actions.with_row_index("contact_id")
         .with_columns(pl.col("contact_id").cast(pl.Int64))
@@ -137,13 +142,8 @@ def plan(
             party=pl.lit(Party.DEBTOR.value), discloses_debt=pl.lit(True)
         )
     p = p.join(zones, on="borrower_id", how="left")
-    zone_list = sorted({z for z in p["timezone"].unique().to_list() if z})
-    at = pl.lit(None, dtype=_UTC)
-    for z in zone_list:
-        moment = pl.lit(local).dt.replace_time_zone(z).dt.convert_time_zone("UTC")
-        at = pl.when(pl.col("timezone") == z).then(moment).otherwise(at)
     return p.with_columns(
-        at=at.cast(_UTC),
+        at=local_moment(p["timezone"], as_of, hour),
         agency_id=pl.lit(None, dtype=pl.Int64),
         needs_point_missing=pl.col("_needs") & pl.col("contact_point_id").is_null(),
     ).select([*gate_schema.PLANNED, "needs_point_missing"])

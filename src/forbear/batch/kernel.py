@@ -48,7 +48,7 @@ from typing import Any
 
 import polars as pl
 
-from forbear.batch.contacts import SCRIPTS, decide_contacts, plan
+from forbear.batch.contacts import SCRIPTS, decide_contacts, local_moment, plan
 from forbear.domain.compliance import schema as gate_schema
 from forbear.domain.compliance.locate import CANDIDATES, LOCATE_FACTS, locate_facts
 from forbear.domain.strategy.schema import ACCOUNT, LOCATE_ACCOUNT
@@ -236,20 +236,13 @@ def _with_locate_facts(
     :func:`plan` plans every contact for), and the point each loan's location contact
     goes to. Only active, overdue accounts are asked (the others stay null: no one is
     located for a loan that is not in arrears)."""
-    from zoneinfo import ZoneInfo
-
-    local = datetime.combine(as_of, hour)
     wanted = f.accounts.filter((pl.col("status") == "active") & (pl.col("dpd") >= 1)).select(
         "loan_id", "borrower_id"
     )
     debtors = wanted.join(f.zones, on="borrower_id", how="left").with_columns(
         pl.col("timezone").fill_null(rules.timezone_default)
     )
-    at = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
-    for z in sorted(set(debtors["timezone"].to_list())):
-        moment = datetime.combine(local.date(), local.time(), ZoneInfo(z)).astimezone(UTC)
-        at = pl.when(pl.col("timezone") == z).then(pl.lit(moment)).otherwise(at)
-    debtors = debtors.with_columns(at=at.cast(pl.Datetime("us", "UTC")))
+    debtors = debtors.with_columns(at=local_moment(debtors["timezone"], as_of, hour))
     who = debtors["borrower_id"].unique().implode()
     mine = pl.col("borrower_id").is_in(who)
     facts, points = locate_facts(

@@ -156,16 +156,20 @@ def locate_facts(
     return _typed(facts, facts_schema), _typed(_first_point(answered), LOCATE_POINTS)
 
 
+def preferred_points(points: pl.DataFrame, owner: str) -> pl.DataFrame:
+    """The one point per ``owner`` (a loan or a borrower id column) and kind that a
+    contact goes to: the primary one first, then the lowest id (the rule of the debtor's
+    own points and of the emergency contacts')."""
+    return points.sort(
+        [owner, "kind", "is_primary", "contact_point_id"],
+        descending=[False, False, True, False],
+        nulls_last=True,
+    ).unique([owner, "kind"], keep="first", maintain_order=True)
+
+
 def _first_point(rows: pl.DataFrame) -> pl.DataFrame:
-    return (
-        rows.filter(pl.col("_usable"))
-        .sort(
-            ["loan_id", "kind", "is_primary", "contact_point_id"],
-            descending=[False, False, True, False],
-            nulls_last=True,
-        )
-        .unique(["loan_id", "kind"], keep="first", maintain_order=True)
-        .with_columns(party=pl.lit(Party.EMERGENCY_CONTACT.value))
+    return preferred_points(rows.filter(pl.col("_usable")), "loan_id").with_columns(
+        party=pl.lit(Party.EMERGENCY_CONTACT.value)
     )
 
 

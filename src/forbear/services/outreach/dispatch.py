@@ -68,7 +68,7 @@ from forbear.domain.compliance.config import CompiledRules
 from forbear.domain.compliance.content import ContentRejected
 from forbear.domain.compliance.schema import PLANNED, Channel, HoldKind, Outcome, Party
 from forbear.domain.errors import NotFound, ValidationError
-from forbear.domain.strategy.schema import DEMANDS
+from forbear.domain.strategy.schema import DEMANDS, Purpose
 from forbear.services import situation
 from forbear.services.contacts.common import CHANNEL_POINT_KIND, NEEDS_POINT
 from forbear.services.contacts.gate import (
@@ -762,7 +762,7 @@ def _address(vault: PiiVault, c: Claimed, point: Any, person: Mapping[str, Any])
     return None
 
 
-LOCATE = "locate"  # the strategy's location purpose (forbear.domain.strategy.schema)
+LOCATE = Purpose.LOCATE.value  # the strategy's location purpose
 
 
 def _no_disclosure(conn: Connection, channel: str, template: str | None) -> bool:
