@@ -151,9 +151,12 @@ def config_for(
     retry: RetryPolicy,
     rate: float | None = None,
     backlog_batch: int | None = None,
+    send_batch: int = 1,
 ) -> ChannelsConfig:
     """``backlog_batch`` None: every claim asks for ``batch`` (no growth while a backlog
-    drains, as the kill test wants: small claims that a kill finds in any phase)."""
+    drains, as the kill test wants: small claims that a kill finds in any phase).
+    ``send_batch``: messages per provider request (``SendBatchSms``; 1: one ``SendSms`` a
+    message)."""
     options: dict[str, Any] = {
         "kind": "sms_http",
         "channels": ["sms"],
@@ -165,7 +168,15 @@ def config_for(
     }
     return ChannelsConfig(
         providers=(
-            ProviderConfig(PROVIDER, "sms_http", ("sms",), rate, threads=threads, options=options),
+            ProviderConfig(
+                PROVIDER,
+                "sms_http",
+                ("sms",),
+                rate,
+                threads=threads,
+                options=options,
+                batch_size=send_batch,
+            ),
         ),
         retry=retry,
         batch=batch,
@@ -191,6 +202,7 @@ def worker_command(
     base_delay: float = 1.0,
     max_tries: int = 50,
     backlog_batch: int | None = None,
+    send_batch: int = 1,
 ) -> list[str]:
     return [
         sys.executable,
@@ -222,6 +234,8 @@ def worker_command(
         str(max_tries),
         *(["--once"] if once else []),
         *(["--backlog-batch", str(backlog_batch)] if backlog_batch else []),
+        "--send-batch",
+        str(send_batch),
     ]
 
 
@@ -243,6 +257,7 @@ def worker_main(argv: Sequence[str]) -> int:
     parser.add_argument("--max-tries", type=int, default=50)
     parser.add_argument("--once", action="store_true")
     parser.add_argument("--backlog-batch", type=int, default=None)
+    parser.add_argument("--send-batch", type=int, default=1, help="messages per request")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile of the main thread")
     args = parser.parse_args(argv)
     forbear = bootstrap(settings_for(args.url, args.data_dir), auto_migrate=False)
@@ -261,6 +276,7 @@ def worker_main(argv: Sequence[str]) -> int:
             max_delay=timedelta(seconds=max(args.base_delay, 30.0)),
         ),
         backlog_batch=args.backlog_batch,
+        send_batch=args.send_batch,
     )
     started = time.time()
     cpu_started = time.process_time()

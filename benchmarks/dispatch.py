@@ -11,12 +11,17 @@ provider stand-in's own ceiling, measured first by driving it directly with the 
 adapter and the same number of sending threads and no database (``--rate`` imposes a
 provider limit on top, which the dispatcher then keeps to).
 
+The workers send ``--send-batch`` messages a request (default 100: ``SendBatchSms`` with a
+key per number, the provider's ``batch_size`` in the channels file); ``--send-batch 1``
+sends one ``SendSms`` a message, as before batches. The ceiling is measured the same way.
+
 Every level ends with the database compared with the stand-in's log: each message sent
 exactly once per idempotency key, none lost, provider references equal.
 
     python benchmarks/dispatch.py                      # 100,000 messages, 1 and 4 workers
     python benchmarks/dispatch.py --smoke --json out.json
     python benchmarks/dispatch.py --messages 20000 --workers 1,2,4 --rate 2000
+    python benchmarks/dispatch.py --send-batch 1       # one request a message
     python benchmarks/dispatch.py --cpu                # one dispatcher's CPU per message
     python benchmarks/dispatch.py --cpu --sqlite       # the same on a SQLite file
 
@@ -83,8 +88,9 @@ def stop_standin(proc: subprocess.Popen[str]) -> dict[str, Any]:
     return {}
 
 
-def provider_ceiling(endpoint: str, n: int, threads: int) -> float:
-    """Messages per second the stand-in takes from the SMS adapter alone (no database)."""
+def provider_ceiling(endpoint: str, n: int, threads: int, send_batch: int = 1) -> float:
+    """Messages per second the stand-in takes from the SMS adapter alone (no database), in
+    requests of ``send_batch`` messages as the workers send them."""
     adapter = SmsGatewayAdapter.from_options(
         book.PROVIDER,
         book.config_for(
@@ -102,21 +108,25 @@ def provider_ceiling(endpoint: str, n: int, threads: int) -> float:
     )
     run = uuid.uuid4().hex[:6]
 
-    def one(i: int) -> None:
-        adapter.send(
-            OutgoingMessage(
-                message_id=f"ceiling-{run}-{i:07d}",
-                channel="sms",
-                to=f"139{i % 100_000_000:08d}",
-                body="提醒",
-                template=book.TEMPLATE,
-                params={"name": "王小明", "amount": "1234.56"},
-            )
+    def message(i: int) -> OutgoingMessage:
+        return OutgoingMessage(
+            message_id=f"ceiling-{run}-{i:07d}",
+            channel="sms",
+            to=f"139{i % 100_000_000:08d}",
+            body="提醒",
+            template=book.TEMPLATE,
+            params={"name": "王小明", "amount": "1234.56"},
         )
+
+    def one(i: int) -> None:
+        if send_batch > 1:
+            adapter.send_many([message(j) for j in range(i, min(n, i + send_batch))])
+        else:
+            adapter.send(message(i))
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(one, range(n)))
+        list(pool.map(one, range(0, n, send_batch)))
     took = time.perf_counter() - started
     adapter.close()
     return n / took
@@ -152,6 +162,7 @@ def run_level(
     batch: int,
     backlog_batch: int,
     standin_pid: int | None = None,
+    send_batch: int = 1,
 ) -> dict[str, Any]:
     prefix = f"bench{workers}w"
     queued_at = time.perf_counter()
@@ -174,6 +185,7 @@ def run_level(
                 backlog_batch=backlog_batch,
                 timeout=10,
                 lease_seconds=300,
+                send_batch=send_batch,
             ),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -363,6 +375,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the largest claim while a backlog drains (= --batch: no growth)",
     )
     parser.add_argument(
+        "--send-batch",
+        type=int,
+        default=100,
+        help="messages per provider request (SendBatchSms); 1: one SendSms a message",
+    )
+    parser.add_argument(
         "--cpu", action="store_true", help="one in-process dispatcher's CPU per message"
     )
     parser.add_argument("--profile", type=Path, default=None, help="with --cpu: a cProfile")
@@ -444,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads_per_worker": args.threads,
         "batch": args.batch,
         "backlog_batch": args.backlog_batch,
+        "send_batch": args.send_batch,
         "provider_rate_limit": args.rate,
         "load_average_start": os.getloadavg(),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -458,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         ceiling_n = min(max(args.messages // 5, 200), 20_000)
         standin_before = process_cpu(standin.pid)
         figures["provider_ceiling_per_second"] = round(
-            provider_ceiling(endpoint, ceiling_n, args.threads * max(levels)), 1
+            provider_ceiling(endpoint, ceiling_n, args.threads * max(levels), args.send_batch), 1
         )
         standin_after = process_cpu(standin.pid)
         figures["provider_ceiling_standin_cpu_ms_per_message"] = (
@@ -471,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
             f"({figures['book_seconds']} s); provider stand-in ceiling "
             f"{figures['provider_ceiling_per_second']} msg/s "
             f"({args.threads * max(levels)} threads, no database; the stand-in's CPU "
-            f"{figures['provider_ceiling_standin_cpu_ms_per_message']} ms per message)"
+            f"{figures['provider_ceiling_standin_cpu_ms_per_message']} ms per message; "
+            f"{args.send_batch} message(s) a request)"
             + (f"; provider limit {args.rate:g} msg/s" if args.rate else ""),
             flush=True,
         )
@@ -489,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
                 batch=args.batch,
                 backlog_batch=args.backlog_batch,
                 standin_pid=standin.pid,
+                send_batch=args.send_batch,
             )
             figures["levels"].append(level)
             print(

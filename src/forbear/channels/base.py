@@ -10,11 +10,17 @@ provider's code, never the address or the text: they are logged and stored.
 ``message_id`` is the outbox row's stable ``dedupe_key``: adapters pass it to the provider
 as the idempotency key (client reference, ``Message-ID``, ``X-Idempotency-Key``), so a
 message retried after a crash is accepted once.
+
+An adapter whose provider takes many messages in one request may also implement
+:class:`BatchAdapter` (``send_many``: one outcome per message, in order, each
+:class:`Accepted` or a :class:`ChannelFailure`, never raised for one message); the
+dispatcher then hands it up to the provider's ``batch_size`` messages at once (the
+channels file; 1, the default, keeps one ``send`` a message).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -92,3 +98,16 @@ class ChannelAdapter(Protocol):
     def flush(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class BatchAdapter(ChannelAdapter, Protocol):
+    """A :class:`ChannelAdapter` whose provider takes many messages in one request, each
+    under its own idempotency key, and answers for each. ``send_many`` returns one outcome
+    per message in the order given: :class:`Accepted`, or the :class:`ChannelFailure` the
+    single ``send`` would have raised for it (a failure of the whole request, a timeout or
+    a 5xx, is every message's). ``max_batch``: the most messages one call may carry."""
+
+    max_batch: int
+
+    def send_many(self, messages: Sequence[OutgoingMessage]) -> list[Accepted | ChannelFailure]: ...

@@ -11,6 +11,8 @@ written to the data directory, nothing leaves the machine). The file::
         channels: [sms]            # the channels it sends
         rate_per_second: 100       # the provider's limit (default: the adapter's own)
         threads: 8                 # parallel sends (default 4)
+        batch_size: 100            # messages per provider request, for a provider with a
+                                   # batch action keyed per message (sms_http; default 1)
         endpoint: https://...      # ... and the adapter's own options
       mail:
         kind: smtp
@@ -49,6 +51,10 @@ from forbear.services.outreach.dispatch import RetryPolicy
 
 SANDBOX = "sandbox"
 DEFAULT_THREADS = 4
+DEFAULT_BATCH_SIZE = 1  # messages per provider request: one send a message
+# The kinds with a batch action (forbear.channels.base.BatchAdapter) and the most messages
+# one request of theirs may carry.
+BATCH_KINDS: dict[str, int] = {"sms_http": 100}
 DEFAULT_BATCH = 500
 # While a backlog drains (each claim comes back full and the sends keep up), a claim
 # doubles up to this: preparing a batch has a fixed cost (the live situation and the gate
@@ -88,6 +94,7 @@ class ProviderConfig:
     rate_per_second: float | None = None
     threads: int = DEFAULT_THREADS
     options: Mapping[str, Any] = field(default_factory=dict)
+    batch_size: int = DEFAULT_BATCH_SIZE  # messages per request (kinds in BATCH_KINDS)
 
 
 @dataclass(frozen=True)
@@ -244,7 +251,18 @@ def _providers(raw: Any, source: str) -> tuple[ProviderConfig, ...]:
         if rate is not None:
             rate = _number(entry, "rate_per_second", None, source, where, 0.001, 1_000_000)
         threads = int(_number(entry, "threads", DEFAULT_THREADS, source, where, 1, 256, whole=True))
-        options = {k: v for k, v in entry.items() if k != "threads"}
+        most = BATCH_KINDS.get(str(kind), 1)
+        batch_size = int(
+            _number(entry, "batch_size", DEFAULT_BATCH_SIZE, source, where, 1, 10_000, whole=True)
+        )
+        if batch_size > most:
+            why = (
+                f"at most {most} for kind {kind}"
+                if most > 1
+                else f"kind {kind} sends one message a request (1)"
+            )
+            raise _error(source, f"{where}.batch_size", why)
+        options = {k: v for k, v in entry.items() if k not in ("threads", "batch_size")}
         found.append(
             ProviderConfig(
                 name=name,
@@ -253,6 +271,7 @@ def _providers(raw: Any, source: str) -> tuple[ProviderConfig, ...]:
                 rate_per_second=rate,
                 threads=threads,
                 options=options,
+                batch_size=batch_size,
             )
         )
     return tuple(found)

@@ -7,7 +7,11 @@ One turn of the loop (:meth:`Dispatcher.turn`):
 2. **prepare** it (:func:`forbear.services.outreach.dispatch.prepare`, one transaction:
    the situation and the gate asked again at this moment, rendered, recorded as contacts);
 3. **hand** each message to its channel's thread pool; a send waits for a token of its
-   provider's bucket (the provider's rate limit), then calls the adapter;
+   provider's bucket (the provider's rate limit), then calls the adapter; with a provider
+   ``batch_size`` above 1 and an adapter that has ``send_many``
+   (:class:`~forbear.channels.base.BatchAdapter`), the batch's messages go in groups of
+   that size, one request each, a group waiting for as many tokens as it has messages
+   (the limit counts messages, not requests);
 4. **finish** the answers that have come back (:func:`~forbear.services.outreach.dispatch.finish`,
    a transaction per group of answers).
 
@@ -30,7 +34,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,7 +42,10 @@ from pathlib import Path
 
 from forbear.bootstrap import Forbear
 from forbear.channels.base import (
+    Accepted,
+    BatchAdapter,
     ChannelAdapter,
+    ChannelFailure,
     OutgoingMessage,
     PermanentFailure,
     TransientFailure,
@@ -71,29 +78,35 @@ class TokenBucket:
         burst: float | None = None,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.rate = rate
+        self._sleep = sleep
         self.capacity = max(1.0, burst if burst is not None else (rate or 1.0))
         self._tokens = self.capacity
         self._clock = monotonic
         self._last = monotonic()
         self._lock = threading.Lock()
 
-    def take(self, stop: threading.Event | None = None) -> bool:
+    def take(self, stop: threading.Event | None = None, n: int = 1) -> bool:
+        """``n`` tokens (a request of ``n`` messages). More than the bucket holds are taken
+        once it is full, leaving it in debt: the takes after it wait the longer, so the
+        rate holds on average."""
         if self.rate is None:
             return True
+        need = min(float(n), self.capacity)
         while True:
             with self._lock:
                 now = self._clock()
                 self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
                 self._last = now
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                if self._tokens >= need:
+                    self._tokens -= n
                     return True
-                wait = (1.0 - self._tokens) / self.rate
+                wait = (need - self._tokens) / self.rate
             if stop is not None and stop.is_set():
                 return False
-            time.sleep(min(wait, 0.25))
+            self._sleep(min(wait, 0.25))
 
 
 @dataclass
@@ -127,6 +140,7 @@ class _Lane:
     pool: ThreadPoolExecutor
     bucket: TokenBucket
     pending: dict[int, Ready] = field(default_factory=dict)
+    batch_size: int = 1  # messages per provider request (send_many when above 1)
 
 
 def default_worker_id() -> str:
@@ -155,6 +169,37 @@ def _result(adapter: ChannelAdapter, message: OutgoingMessage) -> SendResult:
         log.warning("adapter %s raised %s", adapter.name, type(exc).__name__)
         return SendResult("transient", adapter.name, reason=f"adapter error {type(exc).__name__}")
     return SendResult("accepted", accepted.provider or adapter.name, accepted.provider_ref)
+
+
+def _outcome(adapter: ChannelAdapter, outcome: Accepted | ChannelFailure) -> SendResult:
+    if isinstance(outcome, Accepted):
+        return SendResult("accepted", outcome.provider or adapter.name, outcome.provider_ref)
+    if isinstance(outcome, PermanentFailure):
+        return SendResult(
+            "permanent",
+            adapter.name,
+            reason=outcome.reason,
+            code=outcome.code,
+            address_invalid=outcome.address_invalid,
+        )
+    retry_after = outcome.retry_after if isinstance(outcome, TransientFailure) else None
+    return SendResult(
+        "transient", adapter.name, reason=outcome.reason, code=outcome.code, retry_after=retry_after
+    )
+
+
+def _results(adapter: BatchAdapter, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+    """``send_many``'s outcomes as answers; an adapter that raises, or answers for other
+    than its messages, leaves them all to be tried again (never lost)."""
+    try:
+        outcomes = adapter.send_many(messages)
+        if len(outcomes) != len(messages):
+            raise ValueError("send_many answered for other than its messages")
+        return [_outcome(adapter, outcome) for outcome in outcomes]
+    except Exception as exc:  # an adapter's bug must not lose the messages: retried later
+        log.warning("adapter %s raised %s", adapter.name, type(exc).__name__)
+        error = SendResult("transient", adapter.name, reason=f"adapter error {type(exc).__name__}")
+        return [error] * len(messages)
 
 
 def outgoing(ready: Ready) -> OutgoingMessage:
@@ -237,6 +282,9 @@ class Dispatcher:
                 assert adapter is not None
                 rate = provider.rate_per_second or adapter.rate_per_second
                 bucket = buckets.setdefault(provider.name, TokenBucket(rate))
+                batch_size = 1
+                if provider.batch_size > 1 and isinstance(adapter, BatchAdapter):
+                    batch_size = max(1, min(provider.batch_size, adapter.max_batch))
                 self._lanes[channel] = _Lane(
                     channel,
                     adapter,
@@ -244,6 +292,7 @@ class Dispatcher:
                         max_workers=provider.threads, thread_name_prefix=f"send-{channel}"
                     ),
                     bucket,
+                    batch_size=batch_size,
                 )
 
     def stop(self) -> None:
@@ -356,10 +405,20 @@ class Dispatcher:
         for rule, n in prepared.cancelled.items():
             self.totals.by_rule[rule] = self.totals.by_rule.get(rule, 0) + n
         self.totals.rescheduled += prepared.rescheduled
+        grouped: dict[str, list[Ready]] = {}
         for ready in prepared.ready:
             lane = self._lanes[ready.channel]
             lane.pending[ready.outbox_id] = ready
-            lane.pool.submit(self._send, lane, ready)
+            if lane.batch_size > 1:
+                grouped.setdefault(ready.channel, []).append(ready)
+            else:
+                lane.pool.submit(self._send, lane, ready)
+        for channel, readies in grouped.items():
+            lane = self._lanes[channel]
+            # one template a provider request (the large SMS APIs' batch actions)
+            readies.sort(key=lambda r: r.rendered.template or "")
+            for start in range(0, len(readies), lane.batch_size):
+                lane.pool.submit(self._send_many, lane, readies[start : start + lane.batch_size])
         return len(batch)
 
     def _claim_size(self) -> int:
@@ -383,6 +442,19 @@ class Dispatcher:
             self._answers.put((ready, None))
             return
         self._answers.put((ready, _result(lane.adapter, outgoing(ready))))
+
+    def _send_many(self, lane: _Lane, group: list[Ready]) -> None:
+        """One provider request for ``group`` (a lane whose adapter has ``send_many``)."""
+        if self.stopping or not lane.bucket.take(self._stop, len(group)):
+            for ready in group:
+                self._answers.put((ready, None))
+            return
+        adapter = lane.adapter
+        assert isinstance(adapter, BatchAdapter)
+        for ready, answer in zip(
+            group, _results(adapter, [outgoing(r) for r in group]), strict=True
+        ):
+            self._answers.put((ready, answer))
 
     def _drain(self, *, wait: bool) -> None:
         """Store the answers that have come back (together: :data:`FINISH_GROUP` of them,

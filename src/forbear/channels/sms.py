@@ -30,6 +30,20 @@ The provider renders the text from its own approved template and the parameters;
 Forbear template must be registered there with the same wording (the content filter ran on
 the same text).
 
+**Batches** (``send_many``, used by the dispatcher when the provider's ``batch_size`` in
+the channels file is above 1): ``SendBatchSms`` with the arrays of Aliyun's batch action
+(``PhoneNumberJson``, ``SignNameJson``, ``TemplateParamJson``: each number with its own
+parameters; one ``TemplateCode`` per request, so a batch is split by template, and at most
+:data:`MAX_BATCH` numbers) plus ``OutIdJson``, one idempotency key per number; the answer
+must give a status per key (``SendStatusSet``: ``OutId``, ``Code``, ``BizId``, the shape of
+Tencent Cloud's per-number ``SendStatusSet``). Aliyun's own ``SendBatchSms`` takes a single
+``OutId`` and answers one ``BizId`` for the whole request, so it cannot tell which number
+was accepted: batch mode is for a gateway that keys and answers per number (the provider
+stand-in does); with any other, keep ``batch_size`` 1. A request-level answer (throttled,
+a 5xx, a timeout, a refused signature or template) applies to every message of the
+request; a status per number is mapped like a single send's ``Code``; a key the answer
+leaves out is transient (sent again under the same key, accepted once).
+
 Answers (``Code`` in the JSON body) and what the dispatcher does with them:
 
 - ``OK``: accepted; ``BizId`` is the provider's reference (delivery receipts name it);
@@ -56,7 +70,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -64,11 +78,18 @@ from urllib.parse import quote
 import httpx2
 
 from forbear.channels import providers
-from forbear.channels.base import Accepted, OutgoingMessage, PermanentFailure, TransientFailure
+from forbear.channels.base import (
+    Accepted,
+    ChannelFailure,
+    OutgoingMessage,
+    PermanentFailure,
+    TransientFailure,
+)
 from forbear.domain.errors import ConfigurationError
 
 API_VERSION = "2017-05-25"
 DEFAULT_ENDPOINT = "https://dysms.aliyuncs.com/"
+MAX_BATCH = 100  # numbers in one SendBatchSms request (Aliyun's limit)
 
 THROTTLED = frozenset(
     {
@@ -148,10 +169,22 @@ def normalise_number(raw: str) -> str | None:
     return number if _DIGITS.match(number) else None
 
 
+def _number_of(message: OutgoingMessage) -> str:
+    number = normalise_number(message.to)
+    if number is None:
+        raise PermanentFailure("not a mobile number", code="number_malformed", address_invalid=True)
+    return number
+
+
+def _left_out() -> TransientFailure:
+    return TransientFailure("the SMS gateway's answer left the message out", code="no_status")
+
+
 class SmsGatewayAdapter:
     """One SMS gateway account (see the module docstring for options and answers)."""
 
     kind = "sms_http"
+    max_batch = MAX_BATCH
 
     def __init__(
         self,
@@ -244,15 +277,23 @@ class SmsGatewayAdapter:
     def _signed(self, message: OutgoingMessage) -> tuple[dict[str, str], str]:
         """The signed parameters and the form body: the canonical query (sorted, encoded
         once for both the signature and the body) and the signature."""
-        number = normalise_number(message.to)
-        if number is None:
-            raise PermanentFailure(
-                "not a mobile number", code="number_malformed", address_invalid=True
-            )
+        number = _number_of(message)
         template_code, template_params = self._template(message)
+        return self._sign_params(
+            "SendSms",
+            {
+                "PhoneNumbers": number,
+                "SignName": self._sign_name,
+                "TemplateCode": template_code,
+                "TemplateParam": json.dumps(template_params, ensure_ascii=False, sort_keys=True),
+                "OutId": message.message_id,
+            },
+        )
+
+    def _sign_params(self, action: str, fields: Mapping[str, str]) -> tuple[dict[str, str], str]:
         params = {
             "AccessKeyId": self._key_id,
-            "Action": "SendSms",
+            "Action": action,
             "Format": "JSON",
             "RegionId": self._region,
             "SignatureMethod": "HMAC-SHA1",
@@ -260,29 +301,114 @@ class SmsGatewayAdapter:
             "SignatureVersion": "1.0",
             "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "Version": API_VERSION,
-            "PhoneNumbers": number,
-            "SignName": self._sign_name,
-            "TemplateCode": template_code,
-            "TemplateParam": json.dumps(template_params, ensure_ascii=False, sort_keys=True),
-            "OutId": message.message_id,
+            **fields,
         }
         query = canonical_query(params)
         params["Signature"] = signature = _sign(self._secret, _to_sign("POST", query))
         return params, f"{query}&Signature={percent_encode(signature)}"
 
-    def send(self, message: OutgoingMessage) -> Accepted:
-        _, body = self._signed(message)
-        response = providers.post(
+    def _post(self, action: str, body: str) -> httpx2.Response:
+        return providers.post(
             self._client,
             self.endpoint,
             content=body.encode("ascii"),
             headers={
                 "Content-Type": "application/x-www-form-urlencoded",
-                "x-acs-action": "SendSms",
+                "x-acs-action": action,
                 "x-acs-version": API_VERSION,
             },
         )
-        return self._answer(response)
+
+    def send(self, message: OutgoingMessage) -> Accepted:
+        _, body = self._signed(message)
+        return self._answer(self._post("SendSms", body))
+
+    def batch_params(self, messages: Sequence[OutgoingMessage]) -> dict[str, str]:
+        """The signed ``SendBatchSms`` parameters for ``messages`` (one template, every
+        number valid: what :meth:`send_many` posts for each of its requests)."""
+        items = [(m.message_id, _number_of(m), *self._template(m)) for m in messages]
+        codes = {code for _, _, code, _ in items}
+        if len(codes) != 1:
+            raise ValueError("a batch request carries one template")
+        params, _ = self._batch_signed(codes.pop(), [(k, n, p) for k, n, _, p in items])
+        return params
+
+    def _batch_signed(
+        self, template_code: str, items: Sequence[tuple[str, str, Mapping[str, str]]]
+    ) -> tuple[dict[str, str], str]:
+        """``items``: (message id, number, template parameters) for one request."""
+        return self._sign_params(
+            "SendBatchSms",
+            {
+                "PhoneNumberJson": json.dumps([number for _, number, _ in items]),
+                "SignNameJson": json.dumps([self._sign_name] * len(items), ensure_ascii=False),
+                "TemplateCode": template_code,
+                "TemplateParamJson": json.dumps(
+                    [dict(p) for _, _, p in items], ensure_ascii=False, sort_keys=True
+                ),
+                "OutIdJson": json.dumps([key for key, _, _ in items]),
+            },
+        )
+
+    def send_many(self, messages: Sequence[OutgoingMessage]) -> list[Accepted | ChannelFailure]:
+        """Each message's outcome, in order (module docstring: batches). A message that can
+        never go (no number, no template) fails at once and is not sent; the others go in
+        one ``SendBatchSms`` request per template and :data:`MAX_BATCH` numbers."""
+        answers: list[Accepted | ChannelFailure | None] = [None] * len(messages)
+        groups: dict[str, list[tuple[int, str, Mapping[str, str]]]] = {}
+        for i, message in enumerate(messages):
+            try:
+                number = _number_of(message)
+                code, params = self._template(message)
+            except PermanentFailure as exc:
+                answers[i] = exc
+                continue
+            groups.setdefault(code, []).append((i, number, params))
+        for code, items in groups.items():
+            for start in range(0, len(items), MAX_BATCH):
+                part = items[start : start + MAX_BATCH]
+                request = [(messages[i].message_id, n, p) for i, n, p in part]
+                outcomes = self._send_batch(code, request)
+                for (i, _, _), outcome in zip(part, outcomes, strict=True):
+                    answers[i] = outcome
+        return [a if a is not None else _left_out() for a in answers]
+
+    def _send_batch(
+        self, template_code: str, items: Sequence[tuple[str, str, Mapping[str, str]]]
+    ) -> list[Accepted | ChannelFailure]:
+        _, body = self._batch_signed(template_code, items)
+        try:
+            response = self._post("SendBatchSms", body)
+        except TransientFailure as exc:  # a timeout, a broken connection: all of them
+            return [exc] * len(items)
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        raw_code = payload.get("Code") if isinstance(payload, dict) else None
+        code = providers.safe_code(raw_code)
+        statuses = payload.get("SendStatusSet") if isinstance(payload, dict) else None
+        if response.status_code != 200 or code != "OK" or not isinstance(statuses, list):
+            failure = self._failure(response, code)
+            return [failure] * len(items)
+        by_key: dict[str, Mapping[str, Any]] = {}
+        for status in statuses:
+            if isinstance(status, dict) and isinstance(status.get("OutId"), str):
+                by_key.setdefault(status["OutId"], status)
+        outcomes: list[Accepted | ChannelFailure] = []
+        for key, _, _ in items:
+            status = by_key.get(key)
+            if status is None:
+                outcomes.append(_left_out())
+                continue
+            item_code = providers.safe_code(status.get("Code"))
+            if item_code == "OK":
+                biz_id = status.get("BizId")
+                ref = str(biz_id)[:128] if biz_id else None
+                outcomes.append(Accepted(provider=self.name, provider_ref=ref))
+            else:
+                outcomes.append(self._failure(response, item_code, item=True))
+        return outcomes
 
     def _answer(self, response: httpx2.Response) -> Accepted:
         try:
@@ -291,30 +417,38 @@ class SmsGatewayAdapter:
         except ValueError:
             payload, raw_code = None, None
         code = providers.safe_code(raw_code)
-        status = response.status_code
-        if status == 200 and code == "OK":
+        if response.status_code == 200 and code == "OK":
             biz_id = payload.get("BizId") if isinstance(payload, dict) else None
             ref = str(biz_id)[:128] if biz_id else None
             return Accepted(provider=self.name, provider_ref=ref)
+        raise self._failure(response, code)
+
+    def _failure(
+        self, response: httpx2.Response, code: str | None, *, item: bool = False
+    ) -> ChannelFailure:
+        """What an answer that is not ``OK`` means: the whole answer's (its HTTP status and
+        ``Code``), or with ``item`` one number's ``Code`` in a batch answer (the HTTP
+        status, 200, then says nothing of it)."""
+        status = 200 if item else response.status_code
         if status == 429 or code in THROTTLED:
-            raise TransientFailure(
+            return TransientFailure(
                 "the SMS gateway throttled the send",
                 code=code or "http_429",
                 retry_after=providers.retry_after(response, self._throttle_retry_after),
             )
         if code in NUMBER_INVALID:
-            raise PermanentFailure("the number is invalid", code=code, address_invalid=True)
+            return PermanentFailure("the number is invalid", code=code, address_invalid=True)
         if code in TEMPLATE_REFUSED:
-            raise PermanentFailure("the template or its parameters were refused", code=code)
+            return PermanentFailure("the template or its parameters were refused", code=code)
         if status >= 500:
-            raise TransientFailure(
+            return TransientFailure(
                 "the SMS gateway failed",
                 code=code or f"http_{status}",
                 retry_after=providers.retry_after(response, None),
             )
         if code is None:
-            raise TransientFailure("the SMS gateway's answer is unreadable", code=f"http_{status}")
-        raise TransientFailure("the SMS gateway refused the send", code=code)
+            return TransientFailure("the SMS gateway's answer is unreadable", code=f"http_{status}")
+        return TransientFailure("the SMS gateway refused the send", code=code)
 
     def flush(self) -> None:
         return None

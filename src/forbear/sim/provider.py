@@ -20,10 +20,21 @@ It behaves like a careful real provider:
   ``hang_seconds``, nothing taken), ``lost_ack`` (taken and logged, then no answer: the case
   idempotency keys exist for); ``invalid`` is a fraction of *numbers* (chosen by a hash of
   the number, so a retry meets the same answer): ``isv.MOBILE_NUMBER_ILLEGAL`` / 422
-  ``invalid_address``. A number that is no mainland mobile number is always invalid.
+  ``invalid_address``. A number that is no mainland mobile number is always invalid;
+- **a batch action** (``Action=SendBatchSms``, up to :data:`MAX_BATCH` numbers, one
+  template): the arrays of Aliyun's ``SendBatchSms`` (``PhoneNumberJson``,
+  ``SignNameJson``, ``TemplateParamJson``, each number with its own parameters) and, as a
+  gateway that dedups per message needs, ``OutIdJson``: one idempotency key per number.
+  The answer holds a status per number (``SendStatusSet``: ``OutId``, ``Code``, ``BizId``,
+  as Tencent's ``SendSms`` answers per number). The faults: ``hang``, ``server_error`` and
+  ``lost_ack`` strike the whole request (one draw per request, as for a single send);
+  ``throttle``, the rate limit (which counts messages, not requests) and ``invalid`` strike
+  single numbers, whose status then says so while the others are accepted. Each key is
+  accepted once, in the same accept log: a batch sent again after a timeout is answered
+  with each key's first reference.
 
-Paths: ``POST /`` or ``/sms`` (form-encoded ``SendSms``), ``POST /hooks/<name>`` (JSON
-webhook), ``GET /stats`` (counters as JSON).
+Paths: ``POST /`` or ``/sms`` (form-encoded ``SendSms`` or ``SendBatchSms``), ``POST
+/hooks/<name>`` (JSON webhook), ``GET /stats`` (counters as JSON).
 
 Run it for the benchmark with ``python -m forbear.sim.provider --port 8090 --log
 accept.log --rate 5000``; it prints one JSON line ``{"url": ...}`` when it listens and its
@@ -58,6 +69,7 @@ from urllib.parse import parse_qsl, quote
 from forbear.domain.signatures import SignatureRefused, verify
 
 DEFAULT_KEY_ID = "forbear-standin"
+MAX_BATCH = 100  # numbers in one SendBatchSms request (Aliyun's own limit)
 _MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _INTERNATIONAL = re.compile(r"^00\d{6,18}$")
 
@@ -168,6 +180,19 @@ class AcceptLog:
             self._waiters.append((entry.generation, waiter))
         await waiter
         return entry, new
+
+    async def take_many_async(self, items: list[tuple[str, str, str]]) -> list[tuple[Entry, bool]]:
+        """:meth:`take_async` for several ``(key, kind, digest)`` at once: entered together,
+        answered when the last of them is durable (one wait for the batch)."""
+        with self._wake:
+            taken = [self._enter(key, kind, digest) for key, kind, digest in items]
+            last = max((entry.generation for entry, _ in taken), default=0)
+            if self._durable >= last or self._closed:
+                return taken
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append((last, waiter))
+        await waiter
+        return taken
 
     def _wake_waiters(self) -> None:
         """Resolve the loop's waiters whose entries are durable (under ``_wake``)."""
@@ -349,12 +374,14 @@ class StandIn:
         with self._counts_lock:
             return dict(self._counts)
 
-    def draw(self) -> str | None:
-        """The fault this request meets, if any (one draw per request)."""
+    def draw(
+        self, names: tuple[str, ...] = ("throttle", "server_error", "hang", "lost_ack")
+    ) -> str | None:
+        """The fault this request (or batch item) meets among ``names``, if any (one draw)."""
         faults = self.config.faults
         with self._random_lock:
             roll = self._random.random()
-        for name in ("throttle", "server_error", "hang", "lost_ack"):
+        for name in names:
             share = getattr(faults, name)
             if roll < share:
                 return name
@@ -433,6 +460,9 @@ class StandIn:
 
     async def _sms(self, body: bytes) -> bytes | None:
         config = self.config
+        params = dict(parse_qsl(body.decode("ascii", "replace"), keep_blank_values=True))
+        if params.get("Action") == "SendBatchSms":
+            return await self._sms_batch(params)
         fault = self.draw()
         if fault == "hang":
             self.count("hang")
@@ -448,15 +478,9 @@ class StandIn:
             self.count("throttle")
             retry = f"{config.faults.throttle_retry_after:g}"
             return _sms_answer(200, "isv.BUSINESS_LIMIT_CONTROL", {"Retry-After": retry})
-        params = dict(parse_qsl(body.decode("ascii", "replace"), keep_blank_values=True))
-        signature = params.pop("Signature", "")
-        if params.get("AccessKeyId") != config.access_key_id:
-            self.count("bad_signature")
-            return _sms_answer(404, "InvalidAccessKeyId.NotFound")
-        expected = _rpc_signature(config.access_key_secret, params)
-        if not hmac.compare_digest(expected, signature):
-            self.count("bad_signature")
-            return _sms_answer(400, "SignatureDoesNotMatch")
+        refused = self._signature_refused(params)
+        if refused is not None:
+            return refused
         missing = [
             k for k in ("PhoneNumbers", "SignName", "TemplateCode", "OutId") if not params.get(k)
         ]
@@ -487,15 +511,113 @@ class StandIn:
         payload = {"Code": "OK", "Message": "OK", "BizId": entry.ref, "RequestId": uuid.uuid4().hex}
         return _answer(200, payload)
 
-    async def _take(self, key: str, kind: str, content: bytes) -> Entry:
-        digest = hashlib.sha256(content).hexdigest()
-        entry, new = await self.log.take_async(key, kind, digest)
+    def _signature_refused(self, params: dict[str, str]) -> bytes | None:
+        """The answer refusing a request whose key id or signature is wrong (``Signature``
+        taken out of ``params``); None when it is right."""
+        config = self.config
+        signature = params.pop("Signature", "")
+        if params.get("AccessKeyId") != config.access_key_id:
+            self.count("bad_signature")
+            return _sms_answer(404, "InvalidAccessKeyId.NotFound")
+        expected = _rpc_signature(config.access_key_secret, params)
+        if not hmac.compare_digest(expected, signature):
+            self.count("bad_signature")
+            return _sms_answer(400, "SignatureDoesNotMatch")
+        return None
+
+    async def _sms_batch(self, params: dict[str, str]) -> bytes | None:
+        """``SendBatchSms`` with a key per number (module docstring): a status per number."""
+        config = self.config
+        self.count("batch_requests")
+        fault = self.draw(("server_error", "hang", "lost_ack"))
+        if fault == "hang":
+            self.count("hang")
+            await self.wait_hanging()
+            return None
+        if fault == "server_error":
+            self.count("server_error")
+            return _sms_answer(500, "isp.SYSTEM_ERROR")
+        refused = self._signature_refused(params)
+        if refused is not None:
+            return refused
+        arrays = _json_arrays(
+            params, ("PhoneNumberJson", "SignNameJson", "TemplateParamJson", "OutIdJson")
+        )
+        if arrays is None or not params.get("TemplateCode"):
+            self.count("bad_request")
+            return _sms_answer(400, "isv.INVALID_PARAMETERS")
+        numbers, signs, template_params, keys = arrays
+        if not 0 < len(numbers) <= MAX_BATCH:
+            self.count("bad_request")
+            return _sms_answer(400, "isv.INVALID_PARAMETERS")
+        template = params["TemplateCode"]
+        if config.templates is not None and template not in config.templates:
+            self.count("template_refused")
+            return _sms_answer(200, "isv.SMS_TEMPLATE_ILLEGAL")
+        statuses: list[dict[str, str]] = []
+        to_take: list[tuple[int, str, str, str]] = []  # position, key, kind, digest
+        throttled = False
+        for number, sign, item_params, key in zip(
+            numbers, signs, template_params, keys, strict=True
+        ):
+            self.count("batch_items")
+            if not (isinstance(key, str) and key and isinstance(number, str) and number):
+                self.count("bad_request")
+                statuses.append(_item(key, "isv.INVALID_PARAMETERS"))
+                continue
+            if not isinstance(sign, str) or not sign or not isinstance(item_params, dict):
+                self.count("bad_request")
+                statuses.append(_item(key, "isv.INVALID_JSON_PARAM"))
+                continue
+            if self.over_rate():  # the limit counts messages, not requests
+                self.count("rate_limited")
+                statuses.append(_item(key, "Throttling.User"))
+                throttled = True
+                continue
+            if self.draw(("throttle",)) == "throttle":
+                self.count("throttle")
+                statuses.append(_item(key, "isv.BUSINESS_LIMIT_CONTROL"))
+                throttled = True
+                continue
+            if self.number_invalid(number):
+                self.count("invalid")
+                statuses.append(_item(key, "isv.MOBILE_NUMBER_ILLEGAL"))
+                continue
+            # the same content a single SendSms of this message is digested from
+            shown = json.dumps(item_params, ensure_ascii=False, sort_keys=True)
+            content = "\x1f".join((number, sign, template, shown))
+            digest = hashlib.sha256(content.encode()).hexdigest()
+            to_take.append((len(statuses), key, "sms", digest))
+            statuses.append({})
+        taken = await self.log.take_many_async([(k, kind, d) for _, k, kind, d in to_take])
+        for (position, key, _, digest), (entry, new) in zip(to_take, taken, strict=True):
+            self._counted(entry, new, digest)
+            statuses[position] = {**_item(key, "OK"), "BizId": entry.ref}
+        if fault == "lost_ack":
+            self.count("lost_ack")
+            await self.wait_hanging()
+            return None
+        headers = {"Retry-After": f"{config.faults.throttle_retry_after:g}"} if throttled else {}
+        payload = {
+            "Code": "OK",
+            "Message": "OK",
+            "RequestId": uuid.uuid4().hex,
+            "SendStatusSet": statuses,
+        }
+        return _answer(200, payload, headers)
+
+    def _counted(self, entry: Entry, new: bool, digest: str) -> None:
         if new:
             self.count("accepted")
         else:
             self.count("duplicates")
             if entry.digest != digest:
                 self.count("conflicts")
+
+    async def _take(self, key: str, kind: str, content: bytes) -> Entry:
+        digest = hashlib.sha256(content).hexdigest()
+        entry, new = await self.log.take_async(key, kind, digest)
+        self._counted(entry, new, digest)
         return entry
 
     # --- signed JSON webhooks
@@ -576,6 +698,25 @@ def _parse_head(head: bytes) -> tuple[str, str, dict[str, str], bool] | None:
     connection = headers.get("connection", "").lower()
     keep = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
     return method, path, headers, keep
+
+
+def _json_arrays(params: Mapping[str, str], names: tuple[str, ...]) -> list[list[Any]] | None:
+    """The JSON arrays ``params`` holds under ``names``, all of one length; None otherwise."""
+    found: list[list[Any]] = []
+    for name in names:
+        try:
+            value = json.loads(params.get(name) or "null")
+        except ValueError:
+            return None
+        if not isinstance(value, list) or (found and len(value) != len(found[0])):
+            return None
+        found.append(value)
+    return found
+
+
+def _item(key: object, code: str) -> dict[str, str]:
+    """One number's status in a batch answer (no number in it: the key says which)."""
+    return {"OutId": key if isinstance(key, str) else "", "Code": code, "Message": code}
 
 
 def _sms_answer(status: int, code: str, headers: Mapping[str, str] = {}) -> bytes:

@@ -7,6 +7,11 @@ lost or left behind, the database's sent messages are exactly the provider's log
 the same provider references), repeats carried the same content, and each sent message
 has its one contact attempt.
 
+Every other worker sends in batches (``SendBatchSms``, :data:`SEND_BATCH` messages a
+request, each under its own key), the others one request a message, so a batch whose
+answer was lost or whose worker was killed is sent again singly, and the reverse: the
+stand-in must still accept each key once with the same content.
+
 The kill moments are tied to the worker's progress (requests the provider has heard from
 it), not to fixed waits, so each kill lands with a backlog left however fast the machine
 is, and the backlog need only cover the 20 kills (about 100 messages each): 3,000 messages
@@ -34,6 +39,7 @@ from forbear.store.runs import OutboxMessage
 MESSAGES = int(os.environ.get("FORBEAR_KILL_MESSAGES", "3000"))
 KILLS = 20
 BATCH = 50  # a killed worker's claim: small, so that a kill finds it in any phase
+SEND_BATCH = 10  # messages per request of the batching workers
 JITTER = 0.5  # seconds after the chosen request: at least a batch's send and answers
 LEASE = 20.0  # seconds of the workers' clock
 TERMINAL = {"sent", "delivered", "failed", "dead", "cancelled"}
@@ -99,6 +105,7 @@ def test_killed_dispatchers_send_every_message_exactly_once(tmp_path: Path) -> N
         try:
             for kill in range(KILLS):
                 before = standin.stats().get("requests", 0)
+                send_batch = SEND_BATCH if kill % 2 else 1
                 worker = subprocess.Popen(
                     book.worker_command(
                         url,
@@ -112,6 +119,7 @@ def test_killed_dispatchers_send_every_message_exactly_once(tmp_path: Path) -> N
                         lease_seconds=LEASE,
                         base_delay=0.5,
                         batch=BATCH,
+                        send_batch=send_batch,
                     ),
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
@@ -122,7 +130,8 @@ def test_killed_dispatchers_send_every_message_exactly_once(tmp_path: Path) -> N
                 # it stores the answers and while it claims and prepares the next batch.
                 try:
                     first = wait_for_requests(standin, before + 1, worker)
-                    wait_for_requests(standin, first + rng.randint(0, BATCH), worker)
+                    further = rng.randint(0, BATCH // send_batch)  # up to a claim's requests
+                    wait_for_requests(standin, first + further, worker)
                     time.sleep(rng.uniform(0.0, JITTER))
                 finally:
                     worker.kill()
@@ -148,6 +157,7 @@ def test_killed_dispatchers_send_every_message_exactly_once(tmp_path: Path) -> N
                         timeout=1.0,
                         lease_seconds=LEASE,
                         base_delay=0.5,
+                        send_batch=SEND_BATCH if last % 2 else 1,
                     ),
                     capture_output=True,
                     text=True,
@@ -178,3 +188,4 @@ def test_killed_dispatchers_send_every_message_exactly_once(tmp_path: Path) -> N
     assert stats.get("conflicts", 0) == 0, summary  # a repeat carried the same content
     assert stats.get("duplicates", 0) > 0, summary  # resends under the same key happened
     assert sum(left_sending) > 0, summary  # kills landed with messages in flight
+    assert stats.get("batch_requests", 0) > 0, summary  # batches were sent and killed too

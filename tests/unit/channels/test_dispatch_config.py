@@ -58,9 +58,27 @@ def test_the_batch_while_a_backlog_drains_is_read_and_bounded() -> None:
         parse("providers: {}\ndispatch: {backlog_batch: 1.5}\n")
 
 
+def test_a_providers_batch_size_is_read_for_a_kind_with_a_batch_action() -> None:
+    text = "providers: {gw: {kind: sms_http, channels: [sms], batch_size: 100, threads: 4}}"
+    gateway = parse(text).provider_for("sms")
+    assert gateway is not None and gateway.batch_size == 100
+    assert "batch_size" not in gateway.options
+    plain = parse("providers: {box: {kind: sandbox, channels: [sms]}}").provider_for("sms")
+    assert plain is not None and plain.batch_size == 1  # one send a message by default
+
+
 @pytest.mark.parametrize(
     ("text", "field"),
     [
+        (
+            "providers: {x: {kind: sms_http, channels: [sms], batch_size: 101}}",
+            "providers.x.batch_size",
+        ),
+        (
+            "providers: {x: {kind: webhook, channels: [im], batch_size: 10}}",
+            "providers.x.batch_size",
+        ),
+        ("providers: {x: {kind: sms_http, channels: [sms], batch_size: 0}}", "batch_size"),
         ("providers: {x: {kind: carrier_pigeon, channels: [sms]}}", "providers.x.kind"),
         ("providers: {x: {kind: sandbox, channels: [fax]}}", "providers.x.channels"),
         ("providers: {x: {kind: sandbox, channels: [sms], threads: 0}}", "providers.x.threads"),
@@ -156,3 +174,23 @@ def test_the_token_bucket_keeps_to_its_rate() -> None:
     # 3 from the burst, 10 more at 10 per second: at least a second of its clock passed
     assert clock.now - start >= 1.0
     assert TokenBucket(None).take()  # no limit
+
+
+def test_a_request_of_many_messages_takes_as_many_tokens() -> None:
+    clock = SteppedClock()
+
+    def sleep(seconds: float) -> None:  # the bucket's wait passes on its clock alone
+        clock.now += seconds
+
+    bucket = TokenBucket(10.0, burst=10, monotonic=clock, sleep=sleep)
+    start = clock.now
+    for _ in range(3):
+        assert bucket.take(n=10)  # three requests of ten messages
+    # 10 from the burst, 20 more at 10 per second: two seconds of its clock at least
+    assert clock.now - start >= 2.0
+    # a request larger than the bucket is taken once it is full, and the debt is waited off
+    big = TokenBucket(10.0, burst=10, monotonic=clock, sleep=sleep)
+    assert big.take(n=25)
+    before = clock.now
+    assert big.take(n=1)
+    assert clock.now - before >= 1.5  # 15 tokens in debt, then one more
