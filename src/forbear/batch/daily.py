@@ -70,6 +70,7 @@ from forbear.batch.decisions import (
 from forbear.batch.engines import ACTOR, CONTACT_HOUR, ENGINES, EngineUnavailable
 from forbear.batch.inputs import active, carried_streaks, day_frames, previous_day
 from forbear.clock import Clock, system_clock
+from forbear.domain.compliance import content
 from forbear.services.contacts import lender_rules
 from forbear.store import audit, bulk
 from forbear.store import snapshot as arrow_reader
@@ -206,7 +207,9 @@ def run_day_phased(
         with db.begin() as conn, audit.deferred(conn):
             plan_counts = settle_plans(conn, as_of)
         load_scoring()  # while the reader starts
-        with snapshot(db) as conn:
+        # the content filter's tables load beside the reading and the ledger, for the
+        # location scripts' check in the ACCOUNT frame (batch.inputs.location_scripts)
+        with snapshot(db) as conn, _Beside(content.warm):
             book_day = compute_book(conn, as_of)
         arrow_reader.prewarm_snapshot_reader(db)
         with db.begin() as conn, audit.deferred(conn):
@@ -240,7 +243,7 @@ class _Beside:
             except BaseException as error:  # re-raised in the caller's thread
                 self._error = error
 
-        self._thread = threading.Thread(target=target, name="daily-run-store", daemon=True)
+        self._thread = threading.Thread(target=target, name="daily-run-beside", daemon=True)
 
     def __enter__(self) -> _Beside:
         self._thread.start()

@@ -10,11 +10,13 @@ reproduced it here (``disk I/O error`` in a writer). In a process of its own the
 is one more reader of the database, like any other.
 
 Protocol (binary, over the worker's standard input and output): each request is a 4-byte
-big-endian length and a JSON object ``{"op": "begin" | "read", "sql": ..., "params":
-[...]}``; each answer is one status byte (``K`` done, ``A`` an Arrow IPC stream follows,
-``E`` an error message follows), an 8-byte big-endian length and the payload. ``begin``
-makes the deferred transaction's first read (from then on it reads one snapshot); end of
-input rolls back and ends the worker. Error messages name the exception class only: a
+big-endian length and a JSON object ``{"op": "begin" | "read" | "end", "sql": ...,
+"params": [...]}``; each answer is one status byte (``K`` done, ``A`` an Arrow IPC stream
+follows, ``E`` an error message follows), an 8-byte big-endian length and the payload.
+``begin`` makes the deferred transaction's first read (from then on it reads one
+snapshot); ``end`` rolls it back (the worker then holds no snapshot and waits for the next
+``begin``: one worker serves the run's snapshots one after the other); end of input rolls
+back and ends the worker. Error messages name the exception class only: a
 driver's message can quote a row.
 """
 
@@ -54,6 +56,10 @@ def serve(path: str, inp: BinaryIO, out: BinaryIO) -> None:
         while (request := _request(inp)) is not None:
             cursor = conn.cursor()
             try:
+                if request["op"] == "end":
+                    conn.rollback()  # the next statement begins a new deferred transaction
+                    _answer(out, b"K")
+                    continue
                 if request["op"] == "begin":
                     cursor.execute("SELECT count(*) FROM sqlite_master")
                     cursor.fetchall()

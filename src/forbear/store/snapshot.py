@@ -101,8 +101,9 @@ class SnapshotReaderFailed(RuntimeError):
 
 
 class _SqliteSnapshot:
-    def __init__(self, worker: subprocess.Popen[bytes]) -> None:
+    def __init__(self, worker: subprocess.Popen[bytes], path: Path | None = None) -> None:
         self._worker = worker
+        self._path = path  # the database file, to keep the worker as a spare when done
 
     def _call(self, request: dict[str, Any]) -> tuple[bytes, bytes]:
         stdin, stdout = self._worker.stdin, self._worker.stdout
@@ -141,10 +142,18 @@ class _SqliteSnapshot:
         return _typed(raw.rename(dict(zip(raw.columns, schema, strict=True))), schema)
 
     def close(self, *, wait: bool = True) -> None:
-        """End the worker: end of input, on which it rolls back and exits. Without
-        ``wait`` the caller goes on at once and the worker is waited for by a thread of
-        its own (:func:`close_spare_readers` waits for those still ending)."""
+        """End the snapshot. Without ``wait`` the worker rolls back and stays, as the
+        spare of its database file for the next snapshot (its start-up, about half a
+        second of CPU, is paid once per run), unless a spare is there already; with
+        ``wait``, or when that fails, the worker ends: end of input, on which it rolls
+        back and exits (without ``wait`` it is waited for by a thread of its own, which
+        :func:`close_spare_readers` joins)."""
         worker = self._worker
+        if not wait and self._path is not None and self._keep(worker, self._path):
+            return
+        self._end(worker, wait=wait)
+
+    def _end(self, worker: subprocess.Popen[bytes], *, wait: bool) -> None:
         try:
             if worker.stdin is not None:
                 worker.stdin.close()  # end of input: the worker rolls back and ends
@@ -159,6 +168,28 @@ class _SqliteSnapshot:
             ending.start()
             return
         _reap(worker)
+
+    def _keep(self, worker: subprocess.Popen[bytes], path: Path) -> bool:
+        """Roll the worker back and keep it as the spare of ``path``; False when a spare
+        is waiting already (for any file: one idle worker at most) or the worker does not
+        answer."""
+        if _has_spare():
+            return False
+        try:
+            self._call({"op": "end"})
+        except SnapshotReaderFailed:
+            return False
+        with _SPARES_LOCK:
+            if any(spare.poll() is None for spare in _SPARES.values()):
+                return False
+            _SPARES.clear()
+            _SPARES[path] = worker
+        return True
+
+
+def _has_spare() -> bool:
+    with _SPARES_LOCK:
+        return any(spare.poll() is None for spare in _SPARES.values())
 
 
 def _reap_ending(worker: subprocess.Popen[bytes]) -> None:
@@ -251,7 +282,7 @@ def _open_sqlite_snapshot(conn: Connection) -> _SqliteSnapshot | None:
         return None  # a write transaction reads what it wrote, on its own connection
     if importlib.util.find_spec("adbc_driver_sqlite") is None:  # pragma: no cover
         return None
-    snapshot = _SqliteSnapshot(_worker_for(path))
+    snapshot = _SqliteSnapshot(_worker_for(path), path)
     lock = sqlite3.connect(path, timeout=SNAPSHOT_LOCK_TIMEOUT_S, isolation_level=None)
     try:
         lock.execute("BEGIN IMMEDIATE")  # no commit can happen until the rollback below

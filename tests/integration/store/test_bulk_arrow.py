@@ -364,3 +364,24 @@ def test_a_prewarmed_reader_reads_the_snapshot_of_its_phase(book: Engine) -> Non
     arrow_reader.close_spare_readers()
     assert arrow_reader._SPARES == {}
     assert all(w.poll() is not None for w in workers)
+
+
+def test_one_reader_serves_the_snapshots_one_after_the_other(book: Engine) -> None:
+    """A snapshot's worker is kept (rolled back) as the spare for the next one: the next
+    snapshot is read by the same process, and sees what committed in between."""
+    engine = book
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the worker process reads SQLite files only")
+    with snapshot(engine) as conn:
+        first = conn.info[arrow_reader._SNAPSHOT]._worker
+        before = bulk.read_payments(conn, loan_ids=[B2]).height
+    assert list(arrow_reader._SPARES.values()) == [first]  # kept, holding no snapshot
+    with engine.begin() as conn:  # a writer is not blocked by the idle worker
+        conn.execute(delete(Payment).where(Payment.loan_id == B2))
+    arrow_reader.prewarm_snapshot_reader(engine)  # nothing to start: the spare is there
+    assert list(arrow_reader._SPARES.values()) == [first]
+    with snapshot(engine) as conn:
+        assert conn.info[arrow_reader._SNAPSHOT]._worker is first
+        assert before > 0 and bulk.read_payments(conn, loan_ids=[B2]).height == 0
+    arrow_reader.close_spare_readers()
+    assert arrow_reader._SPARES == {} and first.poll() is not None

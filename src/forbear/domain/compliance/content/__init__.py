@@ -32,6 +32,7 @@ from forbear.domain.compliance.content.checking import (
     check_text,
     has_opt_out,
     refuse_unreadable,
+    warm,
 )
 from forbear.domain.compliance.content.lexicons import (
     Lexicon,
@@ -101,4 +102,5 @@ __all__ = [
     "placeholders",
     "refuse_unreadable",
     "rule_for",
+    "warm",
 ]
