@@ -321,16 +321,58 @@ def _conform(df: pl.DataFrame, schema: dict[str, pl.DataType], what: str) -> pl.
     return df.select([pl.col(name).cast(dtype, strict=True) for name, dtype in schema.items()])
 
 
+# Rows per block of CSV handed to COPY (a block is written by Polars, off the GIL).
+COPY_BLOCK_ROWS = 200_000
+# Column types CSV carries as PostgreSQL reads them back (text, numbers, dates, UTC
+# date-times with their offset, booleans as true/false; an unquoted empty field is NULL,
+# an empty string is written quoted).
+_CSV_TYPES = (
+    pl.String,
+    pl.Int8,
+    pl.Int16,
+    pl.Int32,
+    pl.Int64,
+    pl.UInt8,
+    pl.UInt16,
+    pl.UInt32,
+    pl.Float32,
+    pl.Float64,
+    pl.Date,
+    pl.Datetime,
+    pl.Boolean,
+    pl.Null,
+)
+
+
 def _copy_in(conn: Connection, table: Table, df: pl.DataFrame) -> None:
+    """``COPY ... FROM STDIN``: the frame written as CSV by Polars, block by block (about
+    ten times less CPU than a row at a time through psycopg's ``write_row``, which stays
+    for frames with columns CSV cannot carry, such as binary ones)."""
     preparer = conn.dialect.identifier_preparer
     columns = ", ".join(preparer.quote(name) for name in df.columns)
-    statement = f"COPY {preparer.format_table(table)} ({columns}) FROM STDIN"
     driver = conn.connection.driver_connection
     assert driver is not None
+    as_csv = all(
+        isinstance(dtype, _CSV_TYPES)
+        and not (isinstance(dtype, pl.Datetime) and dtype.time_zone is None)
+        for dtype in df.schema.values()
+    ) and not (df.width == 1 and df.dtypes[0] == pl.String)  # a lone "\." line ends COPY
+    fmt = " WITH (FORMAT csv)" if as_csv else ""
+    statement = f"COPY {preparer.format_table(table)} ({columns}) FROM STDIN{fmt}"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in df.iter_rows():
-            copy.write_row(row)
+        if as_csv:
+            for start in range(0, df.height, COPY_BLOCK_ROWS):
+                block = df.slice(start, COPY_BLOCK_ROWS).with_columns(
+                    pl.col(pl.Datetime).dt.convert_time_zone("UTC")
+                )
+                copy.write(block.write_csv(include_header=False, datetime_format=_CSV_DATETIME))
+        else:
+            for row in df.iter_rows():
+                copy.write_row(row)
     _advance_sequence(conn, table, df)
+
+
+_CSV_DATETIME = "%Y-%m-%d %H:%M:%S%.6f+00"
 
 
 def _advance_sequence(conn: Connection, table: Table, df: pl.DataFrame) -> None:

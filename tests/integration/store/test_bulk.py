@@ -296,3 +296,63 @@ def test_frames_with_unknown_columns_or_tables_are_refused(connection: Connectio
         bulk.write_frame(connection, "payments", pl.DataFrame({"nope": [1]}))
     with pytest.raises(ValueError, match="unknown table"):
         bulk.write_frame(connection, "nope", pl.DataFrame({"x": [1]}))
+
+
+def test_copy_in_carries_every_value_csv_can_hold() -> None:
+    """PostgreSQL's COPY of a frame written as CSV: empty strings stay empty and nulls
+    null, separators, quotes, line breaks and Chinese text survive, date-times of any zone
+    land at the same instant, floats round-trip exactly; a naive date-time column keeps
+    the row-by-row path."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import (
+        BigInteger,
+        Boolean,
+        Column,
+        Date,
+        DateTime,
+        Float,
+        MetaData,
+        String,
+        Table,
+    )
+
+    from databases import fresh_pg
+
+    meta = MetaData()
+    table = Table(
+        "copy_probe",
+        meta,
+        Column("n", BigInteger),
+        Column("s", String),
+        Column("f", Float),
+        Column("d", Date),
+        Column("at", DateTime(timezone=True)),
+        Column("b", Boolean),
+    )
+    strings = ["", None, "a,b", 'say "hi"', "two\nlines", "逾期\t还款 \\N", "\\."]
+    moment = datetime(2026, 6, 15, 9, 30, 1, 250001)
+    frame = pl.DataFrame(
+        {
+            "n": list(range(len(strings))),
+            "s": strings,
+            "f": [0.1, None, 1 / 3, 1e-300, -2.5e10, 123456789.123456789, 7.0],
+            "d": [date(2026, 6, 15), None, *[date(2000, 2, 29)] * 5],
+            "at": pl.Series([moment, None, *[moment] * 5]).dt.replace_time_zone("Asia/Shanghai"),
+            "b": [True, None, False, True, False, True, False],
+        }
+    )
+    with fresh_pg("copy_probe") as engine, engine.begin() as conn:
+        meta.create_all(conn)
+        bulk._copy_in(conn, table, frame)
+        back = conn.execute(select(table).order_by(table.c.n)).all()
+        assert [r.s for r in back] == strings
+        assert [r.f for r in back] == frame["f"].to_list()
+        assert [r.d for r in back] == frame["d"].to_list()
+        assert [r.b for r in back] == frame["b"].to_list()
+        shanghai = frame["at"].dt.convert_time_zone("UTC").to_list()
+        assert [None if r.at is None else r.at.astimezone(UTC) for r in back] == shanghai
+        conn.execute(table.delete())
+        naive = frame.with_columns(pl.col("at").dt.replace_time_zone(None))
+        bulk._copy_in(conn, table, naive)  # the row-by-row path
+        assert conn.execute(select(table.c.s).order_by(table.c.n)).scalars().all() == strings
