@@ -49,8 +49,15 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.types import NullType
 
 from forbear.store.models import Base, UTCDateTime, _one_of
+
+try:  # the PostgreSQL driver (installed with Forbear; absent, SQLite alone is used)
+    import psycopg
+    from psycopg.types.array import ListBinaryDumper
+except ImportError:  # pragma: no cover
+    psycopg = None  # type: ignore[assignment]
 
 # The associated-data labels of the encrypted columns (``"table.column"``, as
 # :class:`forbear.store.crypto.Contexts`).
@@ -164,6 +171,26 @@ def in_ints(conn: Connection, column: Any, values: Iterable[int]) -> ColumnEleme
     return cast(ColumnElement[bool], column.in_(ids))
 
 
+class _BinaryArray(list[Any]):
+    """A list psycopg sends to PostgreSQL as a **binary** array. psycopg sends a list in the
+    text format by default, quoting and escaping every element in Python: for a JSON text
+    about 12 microseconds an element, for a time stamp or bytes about 3, against 0.2-0.3 in
+    the binary format; on a batch of 2,000 audit events that was a fifth of the dispatcher's
+    main thread. Elements are the values the column's own type makes of them (its bind
+    processor); an array of nulls alone goes untyped, as before, and the statement casts
+    every array to the column's type either way."""
+
+
+if psycopg is not None:
+    psycopg.adapters.register_dumper(_BinaryArray, ListBinaryDumper)
+
+
+def _array(conn: Connection, column_type: Any, values: Iterable[Any]) -> list[Any]:
+    """``values`` as the column's type binds each of them, in a :class:`_BinaryArray`."""
+    process = column_type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return _BinaryArray(values if process is None else (process(v) for v in values))
+
+
 def update_rows(
     conn: Connection,
     table: Table,
@@ -192,7 +219,10 @@ def update_rows(
         *(
             func.unnest(
                 sql_cast(
-                    bindparam(f"_rows_{name}", [r[name] for r in rows], type_=ARRAY(t)), ARRAY(t)
+                    bindparam(
+                        f"_rows_{name}", _array(conn, t, (r[name] for r in rows)), type_=NullType()
+                    ),
+                    ARRAY(t),
                 )
             ).label(name)
             for name, t in columns.items()
@@ -250,7 +280,9 @@ def insert_rows(
         "ORDER BY _ord" + (" RETURNING id" if returning_ids else "")
     ).bindparams(
         *(
-            bindparam(f"_ins_{i}", [r[n] for r in rows], type_=ARRAY(table.c[n].type))
+            bindparam(
+                f"_ins_{i}", _array(conn, table.c[n].type, (r[n] for r in rows)), type_=NullType()
+            )
             for i, n in enumerate(names)
         )
     )
