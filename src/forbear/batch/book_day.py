@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import polars as pl
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from forbear.batch.engines import ACTOR
 from forbear.domain.errors import NotFound
 from forbear.services import book
+from forbear.store import bulk
+from forbear.store.snapshot import sqlite_worker_available
 
 
 @dataclass
@@ -121,11 +123,27 @@ def match_promises(
 
 def store_day(conn: Connection, as_of: date, book_day: BookDay) -> None:
     """Store the day's states and scores, each replacing the date's."""
-    from forbear.services import models
+    bulk.replace(conn, day_replacements(as_of, book_day))
 
-    book.store_states(conn, as_of, book_day.states)
-    if book_day.scores is not None:
-        models.store_scores(conn, as_of, book_day.scores)
+
+def store_day_beside(db: Engine, as_of: date, book_day: BookDay) -> None:
+    """:func:`store_day` in a transaction of its own: on a SQLite file through a worker
+    process (:func:`forbear.store.bulk.replace_in_worker`: the same rows, off this
+    process's interpreter lock, which the day's computing beside it needs), else on a
+    connection of ``db``."""
+    replacements = day_replacements(as_of, book_day)
+    if sqlite_worker_available(db):
+        bulk.replace_in_worker(db, replacements)
+        return
+    with db.begin() as conn:
+        bulk.replace(conn, replacements)
+
+
+def day_replacements(as_of: date, book_day: BookDay) -> list[bulk.Replacement]:
+    """The day's states, then its scores of each kind (:func:`store_day`)."""
+    states = [bulk.states_replacement(as_of, book_day.states)]
+    scores = book_day.scores or {}
+    return states + [bulk.scores_replacement(as_of, k, f) for k, f in scores.items()]
 
 
 def scoring_notes(book_day: BookDay) -> list[str]:

@@ -56,7 +56,7 @@ from forbear.batch.book_day import (
     scoring_notes,
     settle_plans,
     store_book,
-    store_day,
+    store_day_beside,
 )
 from forbear.batch.contacts import decide_contacts, plan
 from forbear.batch.decisions import (
@@ -201,9 +201,10 @@ def run_day_phased(
     check_engine(engine)
     started = now or clock()
     try:
-        # each read phase's Arrow reader starts (and loads its driver) during the write
-        # before it: it holds no snapshot until the phase opens
-        arrow_reader.prewarm_snapshot_reader(db)
+        # the Arrow reader of each read phase and the writer of the states and scores
+        # start (and load their driver) during the write before: a worker holds no
+        # snapshot until its phase opens; the first phase's reader serves the second
+        arrow_reader.prewarm_snapshot_reader(db, workers=2)
         with db.begin() as conn, audit.deferred(conn):
             plan_counts = settle_plans(conn, as_of)
         load_scoring()  # while the reader starts
@@ -217,17 +218,12 @@ def run_day_phased(
         # the states and scores are stored by a second connection while the day is
         # decided on this snapshot (opened first: it waits for no writer), which reads
         # the ones computed above, never the stored ones
-        with snapshot(db) as conn, _Beside(_store_day, db, as_of, book_day):
+        with snapshot(db) as conn, _Beside(store_day_beside, db, as_of, book_day):
             computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared, book_day)
         with db.begin() as conn, audit.deferred(conn):
             return _write(conn, as_of, engine, prepared, computed, clock)
     finally:
         arrow_reader.close_spare_readers()
-
-
-def _store_day(db: Engine, as_of: date, book_day: BookDay) -> None:
-    with db.begin() as conn:
-        store_day(conn, as_of, book_day)
 
 
 class _Beside:

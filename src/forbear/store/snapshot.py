@@ -23,7 +23,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine
 
 from forbear.domain.ledger import schema as contracts
-from forbear.store.db import SQLITE_BEGIN_OPTION
+from forbear.store.db import SQLITE_BEGIN_OPTION, SQLITE_BUSY_TIMEOUT_MS
 
 
 def _typed(raw: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -105,12 +105,16 @@ class _SqliteSnapshot:
         self._worker = worker
         self._path = path  # the database file, to keep the worker as a spare when done
 
-    def _call(self, request: dict[str, Any]) -> tuple[bytes, bytes]:
+    def _call(
+        self, request: dict[str, Any], payloads: list[bytes] | None = None
+    ) -> tuple[bytes, bytes]:
         stdin, stdout = self._worker.stdin, self._worker.stdout
         assert stdin is not None and stdout is not None
         body = json.dumps(request).encode()
         try:
             stdin.write(struct.pack(">I", len(body)) + body)
+            for payload in payloads or ():
+                stdin.write(payload)
             stdin.flush()
             head = stdout.read(9)
         except OSError as exc:
@@ -127,6 +131,9 @@ class _SqliteSnapshot:
 
     def begin(self) -> None:
         self._call({"op": "begin"})
+
+    def write(self, steps: list[dict[str, Any]], payloads: list[bytes]) -> None:
+        self._call({"op": "write", "steps": steps}, payloads)
 
     def read(self, sql: str, params: list[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
         import pyarrow as pa
@@ -170,26 +177,29 @@ class _SqliteSnapshot:
         _reap(worker)
 
     def _keep(self, worker: subprocess.Popen[bytes], path: Path) -> bool:
-        """Roll the worker back and keep it as the spare of ``path``; False when a spare
-        is waiting already (for any file: one idle worker at most) or the worker does not
-        answer."""
-        if _has_spare():
+        """Roll the worker back and keep it as a spare of ``path``; False when
+        :data:`MAX_SPARES` wait already or the worker does not answer."""
+        if _spare_count() >= MAX_SPARES:
             return False
         try:
             self._call({"op": "end"})
         except SnapshotReaderFailed:
             return False
-        with _SPARES_LOCK:
-            if any(spare.poll() is None for spare in _SPARES.values()):
-                return False
-            _SPARES.clear()
-            _SPARES[path] = worker
-        return True
+        return _add_spare(path, worker)
 
 
-def _has_spare() -> bool:
+def _spare_count() -> int:
     with _SPARES_LOCK:
-        return any(spare.poll() is None for spare in _SPARES.values())
+        return sum(1 for spares in _SPARES.values() for w in spares if w.poll() is None)
+
+
+def _add_spare(path: Path, worker: subprocess.Popen[bytes]) -> bool:
+    with _SPARES_LOCK:
+        live = [w for spares in _SPARES.values() for w in spares if w.poll() is None]
+        if len(live) >= MAX_SPARES:
+            return False
+        _SPARES.setdefault(path, []).append(worker)
+    return True
 
 
 def _reap_ending(worker: subprocess.Popen[bytes]) -> None:
@@ -223,41 +233,49 @@ def _sqlite_file(conn: Connection | Engine) -> Path | None:
     return path if path.is_file() else None
 
 
-# Worker processes started ahead of the snapshot that will use them (by database file):
-# a fresh Python takes a second or two to import the ADBC driver and pyarrow, and a
-# started worker holds no snapshot (nor any lock) until its first read.
-_SPARES: dict[Path, subprocess.Popen[bytes]] = {}
+# Worker processes started ahead of the snapshot (or the write) that will use them, by
+# database file: a fresh Python takes about a third of a second to import the ADBC driver
+# and pyarrow, and a started worker holds no snapshot (nor any lock) until its first read.
+# A worker whose snapshot ended is kept here too (rolled back), up to MAX_SPARES in all.
+_SPARES: dict[Path, list[subprocess.Popen[bytes]]] = {}
 _SPARES_LOCK = threading.Lock()
+MAX_SPARES = 2  # the daily run's reader and its writer
 # Threads waiting for the worker of a closed snapshot to end.
 _ENDING: list[threading.Thread] = []
+_WORKER_FILE = Path(__file__).with_name("arrow_worker.py")
 
 
 def _spawn(path: Path) -> subprocess.Popen[bytes]:
+    # the worker's file run as a script (-P: its folder is not put on sys.path, where
+    # store/copy.py would hide the standard library's copy), so that it imports the
+    # driver and pyarrow only, not the forbear.store package and its models
     return subprocess.Popen(
-        [sys.executable, "-m", "forbear.store.arrow_worker", str(path)],
+        [sys.executable, "-P", str(_WORKER_FILE), str(path), str(SQLITE_BUSY_TIMEOUT_MS)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
 
 
-def prewarm_snapshot_reader(db: Engine) -> None:
-    """Start the worker of the next :func:`arrow_snapshot` on ``db`` now, so that it has
-    loaded its driver by the time the snapshot opens (nothing on PostgreSQL, in-memory
-    SQLite, or without the driver). :func:`close_spare_readers` ends one left unused."""
+def prewarm_snapshot_reader(db: Engine, workers: int = 1) -> None:
+    """Start workers now, up to ``workers`` waiting for ``db`` (the next
+    :func:`arrow_snapshot`, or :func:`write_in_worker`), so that they have loaded the
+    driver by the time they are used (nothing on PostgreSQL, in-memory SQLite, or without
+    the driver). :func:`close_spare_readers` ends those left unused."""
     path = _sqlite_file(db)
     if path is None or importlib.util.find_spec("adbc_driver_sqlite") is None:
         return
     with _SPARES_LOCK:
-        spare = _SPARES.get(path)
-        if spare is None or spare.poll() is not None:
-            _SPARES[path] = _spawn(path)
+        spares = [w for w in _SPARES.get(path, []) if w.poll() is None]
+        while len(spares) < min(workers, MAX_SPARES):
+            spares.append(_spawn(path))
+        _SPARES[path] = spares
 
 
 def close_spare_readers() -> None:
-    """End the workers started by :func:`prewarm_snapshot_reader` and not used, and wait
-    for those of closed snapshots still ending."""
+    """End the workers started by :func:`prewarm_snapshot_reader` or kept after use, and
+    wait for those of closed snapshots still ending."""
     with _SPARES_LOCK:
-        spares = list(_SPARES.values())
+        spares = [w for workers in _SPARES.values() for w in workers]
         _SPARES.clear()
         ending = list(_ENDING)
         _ENDING.clear()
@@ -269,10 +287,37 @@ def close_spare_readers() -> None:
 
 def _worker_for(path: Path) -> subprocess.Popen[bytes]:
     with _SPARES_LOCK:
-        spare = _SPARES.pop(path, None)
-    if spare is not None and spare.poll() is None:
-        return spare
+        spares = _SPARES.get(path, [])
+        while spares:
+            spare = spares.pop(0)
+            if spare.poll() is None:
+                return spare
     return _spawn(path)
+
+
+def sqlite_worker_available(db: Engine) -> bool:
+    """Whether :func:`write_in_worker` can write to ``db`` (a SQLite file, the driver
+    installed)."""
+    return (
+        _sqlite_file(db) is not None and importlib.util.find_spec("adbc_driver_sqlite") is not None
+    )
+
+
+def write_in_worker(db: Engine, steps: list[dict[str, Any]], payloads: list[bytes]) -> None:
+    """Run ``steps`` (the worker's ``write`` request: statements and Arrow ingests, see
+    :mod:`forbear.store.arrow_worker`) in ONE transaction of a worker process on ``db``'s
+    file, committed there; raises :class:`SnapshotReaderFailed` when it fails (nothing is
+    then written). The caller's thread waits on a pipe, holding no lock of its own."""
+    path = _sqlite_file(db)
+    if path is None:
+        raise ValueError("write_in_worker needs a SQLite database file")
+    snapshot = _SqliteSnapshot(_worker_for(path), path)
+    try:
+        snapshot.write(steps, payloads)
+    except BaseException:
+        snapshot.close()
+        raise
+    snapshot.close(wait=False)  # kept as a spare when there is room
 
 
 def _open_sqlite_snapshot(conn: Connection) -> _SqliteSnapshot | None:

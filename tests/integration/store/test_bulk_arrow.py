@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import polars as pl
 import pytest
@@ -20,7 +21,7 @@ from forbear.domain.ledger import schema as contracts
 from forbear.store import bulk
 from forbear.store import snapshot as arrow_reader
 from forbear.store.contacts import Hold, read_history, read_holds
-from forbear.store.models import Borrower, Instalment, Loan, Payment, Product
+from forbear.store.models import AccountState, Borrower, Instalment, Loan, Payment, Product
 from forbear.store.runs import Decision, Run
 
 AS_OF = date(2031, 1, 1)  # a date no other test writes decisions for
@@ -352,17 +353,16 @@ def test_a_prewarmed_reader_reads_the_snapshot_of_its_phase(book: Engine) -> Non
     ended by close_spare_readers."""
     engine = book
     arrow_reader.prewarm_snapshot_reader(engine)
-    spares = dict(arrow_reader._SPARES)
-    assert bool(spares) == (engine.dialect.name == "sqlite")
+    assert bool(_spares()) == (engine.dialect.name == "sqlite")
     with engine.begin() as conn:
         conn.execute(delete(Payment).where(Payment.loan_id == B2))
     with snapshot(engine) as conn:
-        assert arrow_reader._SPARES == {}  # the phase took the spare
+        assert _spares() == []  # the phase took the spare
         assert bulk.read_payments(conn, loan_ids=[B2]).height == 0
     arrow_reader.prewarm_snapshot_reader(engine)
-    workers = list(arrow_reader._SPARES.values())
+    workers = _spares()
     arrow_reader.close_spare_readers()
-    assert arrow_reader._SPARES == {}
+    assert _spares() == []
     assert all(w.poll() is not None for w in workers)
 
 
@@ -375,13 +375,111 @@ def test_one_reader_serves_the_snapshots_one_after_the_other(book: Engine) -> No
     with snapshot(engine) as conn:
         first = conn.info[arrow_reader._SNAPSHOT]._worker
         before = bulk.read_payments(conn, loan_ids=[B2]).height
-    assert list(arrow_reader._SPARES.values()) == [first]  # kept, holding no snapshot
+    assert _spares() == [first]  # kept, holding no snapshot
     with engine.begin() as conn:  # a writer is not blocked by the idle worker
         conn.execute(delete(Payment).where(Payment.loan_id == B2))
     arrow_reader.prewarm_snapshot_reader(engine)  # nothing to start: the spare is there
-    assert list(arrow_reader._SPARES.values()) == [first]
+    assert _spares() == [first]
     with snapshot(engine) as conn:
         assert conn.info[arrow_reader._SNAPSHOT]._worker is first
         assert before > 0 and bulk.read_payments(conn, loan_ids=[B2]).height == 0
     arrow_reader.close_spare_readers()
-    assert arrow_reader._SPARES == {} and first.poll() is not None
+    assert _spares() == [] and first.poll() is not None
+
+
+def _spares() -> list[Any]:
+    """The worker processes waiting, whatever their file."""
+    return [w for workers in arrow_reader._SPARES.values() for w in workers]
+
+
+def _stored(engine: Engine, table: str, columns: list[str], where: str) -> list[tuple[Any, ...]]:
+    """Rows as SQLite stores them (``quote()`` shows each value's storage type)."""
+    database = engine.url.database
+    assert database is not None
+    listed = ", ".join(f"quote({c})" for c in columns)
+    with closing(sqlite3.connect(database)) as raw:
+        return raw.execute(
+            f"SELECT {listed} FROM {table} WHERE {where} ORDER BY 1, 2, 3"
+        ).fetchall()
+
+
+def _states(as_of: date, loan_ids: list[int]) -> pl.DataFrame:
+    rows = [
+        {
+            "loan_id": i,
+            "as_of": as_of,
+            "status": "active",
+            "dpd": 12,
+            "bucket": "M1",
+            "overdue_principal": 33_333,
+            "overdue_interest": 1_500,
+            "overdue_fee": 0,
+            "overdue_penalty": 7,
+            "overdue_total": 34_840,
+            "outstanding_principal": 66_667,
+            "oldest_unpaid_due_date": date(2026, 2, 1),
+            "next_due_date": None,
+            "next_due_amount": None,
+            "last_payment_date": date(2026, 2, 3),
+            "paid_total": 2_000,
+            "credit": 0,
+        }
+        for i in loan_ids
+    ]
+    return pl.DataFrame(rows, schema=contracts.STATES)
+
+
+def test_a_worker_writes_what_the_connection_writes(book: Engine) -> None:
+    """``replace_in_worker`` stores the very values ``replace`` stores on the caller's
+    connection (ISO dates, UTC date-times, booleans as 0/1, nulls), replacing the rows its
+    ``where`` selects, in one transaction of the worker process."""
+    engine = book
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the worker process writes SQLite files only")
+    columns = list(_decisions(0).columns)
+    where = f"as_of = '{AS_OF.isoformat()}'"
+    before = _stored(engine, "decisions", columns, where)  # written by the fixture
+    run_id = int(before[0][columns.index("run_id")])
+    decisions = bulk.Replacement("decisions", Decision.as_of == AS_OF, _decisions(run_id))
+    states = bulk.states_replacement(AS_OF, _states(AS_OF, [B1, B2]))
+    try:
+        assert bulk.replace_in_worker(engine, [decisions, states]) == ACTIONS + 2
+        assert _stored(engine, "decisions", columns, where) == before
+        via_worker = _stored(engine, "account_states", list(contracts.STATES), where)
+        with engine.begin() as conn:
+            bulk.replace(conn, [states])
+        assert _stored(engine, "account_states", list(contracts.STATES), where) == via_worker
+        assert len(via_worker) == 2
+    finally:
+        arrow_reader.close_spare_readers()
+        with engine.begin() as conn:
+            conn.execute(delete(AccountState).where(AccountState.as_of == AS_OF))
+
+
+def test_a_worker_write_that_fails_writes_nothing(book: Engine) -> None:
+    """One replacement refused (a loan that does not exist: foreign keys are enforced in
+    the worker as on the application's connections) and none of the request is kept."""
+    engine = book
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the worker process writes SQLite files only")
+    where = f"as_of = '{AS_OF.isoformat()}'"
+    before = _stored(engine, "decisions", ["loan_id", "action_index", "run_id"], where)
+    good = bulk.states_replacement(AS_OF, _states(AS_OF, [B1, B2]))
+    emptied = bulk.Replacement("decisions", Decision.as_of == AS_OF, _decisions(0).clear())
+    later = AS_OF + timedelta(days=1)
+    unknown_loan = bulk.states_replacement(later, _states(later, [B1, 9_199_999]))
+    try:
+        with pytest.raises(arrow_reader.SnapshotReaderFailed):
+            bulk.replace_in_worker(engine, [good, emptied, unknown_loan])
+        assert _stored(engine, "decisions", ["loan_id", "action_index", "run_id"], where) == before
+        assert (
+            _stored(
+                engine,
+                "account_states",
+                ["loan_id", "as_of", "dpd"],
+                "1 = 1 AND loan_id IN (9100001, 9100002)",
+            )
+            == []
+        )
+    finally:
+        arrow_reader.close_spare_readers()
