@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Engine
 
 from forbear.batch.engines import ACTOR
 from forbear.domain.errors import NotFound
+from forbear.domain.ledger import schema as contracts
 from forbear.services import book
 from forbear.store import bulk
 from forbear.store.snapshot import sqlite_worker_available
@@ -50,12 +54,13 @@ def settle_plans(conn: Connection, as_of: date) -> dict[str, int]:
     return plans.daily_update(conn, as_of, ACTOR)
 
 
-def compute_book(conn: Connection, as_of: date) -> BookDay:
+def compute_book(conn: Connection, as_of: date, store: StatesStore | None = None) -> BookDay:
     """Steps 2-3 on the book as it stands; reads only. Every table of the book is read
     once, range of loan ids by range (:func:`forbear.services.book.iter_days`: memory
     holds one range, and the next one being read), and the ledger runs once
     (:func:`forbear.services.book.day_ledger`); the scoring features come from that same
-    run, and the states and scores computed here are what the ACCOUNT frame reads."""
+    run, and the states and scores computed here are what the ACCOUNT frame reads.
+    ``store`` (PostgreSQL) is handed each range's states as soon as they are computed."""
     from forbear.services import models
 
     head = book.read_head(conn, as_of)
@@ -72,6 +77,8 @@ def compute_book(conn: Connection, as_of: date) -> BookDay:
     for day in days:  # the next range is being read on conn meanwhile: compute only
         ledger = book.day_ledger(day, contract=scoring)
         states.append(ledger.states)
+        if store is not None:
+            store.add(ledger.states)
         last_due.append(
             day.instalments.group_by("loan_id").agg(last_due_date=pl.col("due_date").max())
         )
@@ -124,6 +131,81 @@ def match_promises(
 def store_day(conn: Connection, as_of: date, book_day: BookDay) -> None:
     """Store the day's states and scores, each replacing the date's."""
     bulk.replace(conn, day_replacements(as_of, book_day))
+
+
+class StatesStore:
+    """PostgreSQL: the day's states stored range by range while the book is computed,
+    then its scores, in ONE transaction on a connection of its own (a thread), committed
+    by :meth:`finish`. A million-borrower book's 1.2 million states cost the server about
+    20 s to insert (its indexes and write-ahead log), which then overlaps the reading and
+    the ledger instead of following them; nothing is seen by others until the commit.
+    (SQLite has one writer at a time: there the states wait for the computing to end,
+    :func:`store_day_beside`, and hold the write lock for a moment only.)"""
+
+    def __init__(self, db: Engine, as_of: date) -> None:
+        self._as_of = as_of
+        self._queue: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(db,), name="daily-run-states", daemon=True
+        )
+        self._thread.start()
+
+    def add(self, states: pl.DataFrame) -> None:
+        self._queue.put(("states", states))
+
+    def finish(self, scores: dict[str, pl.DataFrame] | None) -> None:
+        """Store ``scores`` last, commit, and wait; raise the store's error."""
+        self._queue.put(("scores", scores or {}))
+        self._queue.put(None)
+        self._wait()
+
+    def abort(self) -> None:
+        """Roll back what was stored, and wait (the caller's error goes on; the store's
+        own error, if any, is dropped)."""
+        self._queue.put(("abort", None))
+        self._thread.join()
+
+    def _wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self, db: Engine) -> None:
+        as_of = self._as_of
+        try:
+            with db.begin() as conn:
+                bulk.replace(
+                    conn, [bulk.states_replacement(as_of, contracts.empty(contracts.STATES))]
+                )
+                while (item := self._queue.get()) is not None:
+                    kind, frame = item
+                    if kind == "abort":
+                        raise _Aborted
+                    if kind == "states":
+                        bulk.replace(
+                            conn, [bulk.states_replacement(as_of, frame)], delete_first=False
+                        )
+                    else:
+                        replacements = [
+                            bulk.scores_replacement(as_of, k, f) for k, f in frame.items()
+                        ]
+                        bulk.replace(conn, replacements)
+        except _Aborted:
+            pass
+        except BaseException as error:  # raised in the caller's thread by finish()
+            self._error = error
+            while (item := self._queue.get()) is not None and item[0] != "abort":
+                pass  # what the caller still hands over is dropped until it finishes
+
+
+class _Aborted(Exception):
+    pass
+
+
+def states_store(db: Engine, as_of: date) -> StatesStore | None:
+    """A :class:`StatesStore` on PostgreSQL; None elsewhere."""
+    return StatesStore(db, as_of) if db.dialect.name == "postgresql" else None
 
 
 def store_day_beside(db: Engine, as_of: date, book_day: BookDay) -> None:

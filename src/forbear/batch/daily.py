@@ -50,11 +50,13 @@ from forbear.batch import kernel
 from forbear.batch.book_day import (
     BookDay,
     Prepared,
+    StatesStore,
     compute_book,
     load_scoring,
     match_promises,
     scoring_notes,
     settle_plans,
+    states_store,
     store_book,
     store_day_beside,
 )
@@ -210,20 +212,43 @@ def run_day_phased(
         load_scoring()  # while the reader starts
         # the content filter's tables load beside the reading and the ledger, for the
         # location scripts' check in the ACCOUNT frame (batch.inputs.location_scripts)
-        with snapshot(db) as conn, _Beside(content.warm):
-            book_day = compute_book(conn, as_of)
-        arrow_reader.prewarm_snapshot_reader(db)
-        with db.begin() as conn, audit.deferred(conn):
-            prepared = match_promises(conn, as_of, plan_counts, started, scoring_notes(book_day))
-        # the states and scores are stored by a second connection while the day is
-        # decided on this snapshot (opened first: it waits for no writer), which reads
-        # the ones computed above, never the stored ones
-        with snapshot(db) as conn, _Beside(store_day_beside, db, as_of, book_day):
-            computed = _compute(conn, as_of, data_dir, engine, hour, capacity, prepared, book_day)
+        with _stored_as_computed(db, as_of) as store:
+            with snapshot(db) as conn, _Beside(content.warm):
+                book_day = compute_book(conn, as_of, store=store)
+            arrow_reader.prewarm_snapshot_reader(db)
+            with db.begin() as conn, audit.deferred(conn):
+                notes = scoring_notes(book_day)
+                prepared = match_promises(conn, as_of, plan_counts, started, notes)
+            # the states and scores are stored by a second connection while the day is
+            # decided on this snapshot (opened first: it waits for no writer), which reads
+            # the ones computed above, never the stored ones; on PostgreSQL the states were
+            # stored as they were computed, and the scores follow
+            storing = (
+                _Beside(store_day_beside, db, as_of, book_day)
+                if store is None
+                else _Beside(store.finish, book_day.scores)
+            )
+            with snapshot(db) as conn, storing:
+                computed = _compute(
+                    conn, as_of, data_dir, engine, hour, capacity, prepared, book_day
+                )
         with db.begin() as conn, audit.deferred(conn):
             return _write(conn, as_of, engine, prepared, computed, clock)
     finally:
         arrow_reader.close_spare_readers()
+
+
+@contextmanager
+def _stored_as_computed(db: Engine, as_of: date) -> Iterator[StatesStore | None]:
+    """:func:`forbear.batch.book_day.states_store` for the block, rolled back if the block
+    fails (the block finishes it otherwise)."""
+    store = states_store(db, as_of)
+    try:
+        yield store
+    except BaseException:
+        if store is not None:
+            store.abort()
+        raise
 
 
 class _Beside:

@@ -195,11 +195,16 @@ def states_replacement(as_of: date, states_df: pl.DataFrame) -> Replacement:
     return Replacement(AccountState.__tablename__, AccountState.as_of == as_of, frame)
 
 
-def replace(conn: Connection, replacements: Sequence[Replacement]) -> int:
-    """Each replacement in the caller's transaction, in order; the rows written."""
+def replace(
+    conn: Connection, replacements: Sequence[Replacement], *, delete_first: bool = True
+) -> int:
+    """Each replacement in the caller's transaction, in order; the rows written. Without
+    ``delete_first`` the frames are only added (a replacement written in parts: the first
+    part deletes)."""
     written = 0
     for r in replacements:
-        conn.execute(delete(_table(r.table)).where(r.where))
+        if delete_first:
+            conn.execute(delete(_table(r.table)).where(r.where))
         written += write_frame(conn, r.table, r.frame)
     return written
 

@@ -1,0 +1,100 @@
+"""The phased daily run stores the day's states as the single-transaction run computes
+them, on both backends: on PostgreSQL range by range while the book is computed (one
+transaction of its own, committed after the scores), on SQLite through the worker process
+after the computing. A run that fails while computing stores nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from sqlalchemy import Engine, text
+
+from clocks import SETUP_AT, SETUP_DAY
+from forbear.batch import book_day, daily
+from forbear.services import book
+from forbear.services.imports import import_loans, import_payments, import_products
+from forbear.sim.book import generate_book, write_files
+from forbear.sim.products import load_products
+from forbear.store import bulk
+from forbear.store.crypto import PiiVault
+from shared_book import BACKENDS, TEST_KEY, book_database
+
+pytestmark = pytest.mark.xdist_group("test_phased_run_store")
+
+AS_OF = date(2026, 11, 27)
+NOW = datetime(2026, 11, 27, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def book_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    demo = generate_book(400, AS_OF, 20261207, load_products())
+    loans, payments = write_files(demo, tmp_path_factory.mktemp("phased"), fmt="parquet")
+    with book_database(request.param, tmp_path_factory, "phased") as engine:
+        with engine.begin() as conn:
+            import_products(conn, load_products(), "demo products", effective_from=SETUP_DAY)
+            import_loans(conn, PiiVault(TEST_KEY), loans, now=SETUP_AT)
+            import_payments(conn, payments, zone="Asia/Shanghai", now=SETUP_AT)
+        yield engine
+
+
+def _stored_states(engine: Engine, as_of: date) -> pl.DataFrame:
+    with engine.connect() as conn:
+        return bulk.read_states(conn, as_of)
+
+
+def test_the_phased_run_stores_the_states_the_ledger_computes(
+    book_engine: Engine, tmp_path: Path
+) -> None:
+    engine = book_engine
+    daily.run_day_phased(engine, AS_OF, data_dir=tmp_path, now=NOW)
+    stored = _stored_states(engine, AS_OF)
+    with engine.connect() as conn:
+        expected = book.ledger_states(conn, AS_OF)
+    assert stored.height == expected.height > 0
+    assert_frame_equal(stored.sort("loan_id"), expected.sort("loan_id"), check_dtypes=False)
+    daily.run_day_phased(engine, AS_OF, data_dir=tmp_path, now=NOW)  # a rerun replaces
+    assert_frame_equal(_stored_states(engine, AS_OF), stored)
+
+
+def test_a_run_that_fails_while_computing_stores_no_states(
+    book_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failure comes after the first range's states were handed to the store (on
+    PostgreSQL): its transaction is rolled back and its connection given back."""
+    engine = book_engine
+    day = date(2026, 11, 26)
+    handed: list[int] = []
+
+    def fail_after(store: book_day.StatesStore, states: pl.DataFrame) -> None:
+        original(store, states)
+        handed.append(states.height)
+        raise RuntimeError("killed while computing")
+
+    original = book_day.StatesStore.add
+    monkeypatch.setattr(book_day.StatesStore, "add", fail_after)
+
+    def fail_sqlite(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed while computing")
+
+    if engine.dialect.name == "sqlite":
+        monkeypatch.setattr(book_day.book, "day_ledger", fail_sqlite)
+    with pytest.raises(RuntimeError, match="killed while computing"):
+        daily.run_day_phased(engine, day, data_dir=tmp_path, now=NOW)
+    assert _stored_states(engine, day).height == 0
+    assert bool(handed) == (engine.dialect.name == "postgresql")
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            idle = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state LIKE 'idle in transaction%'"
+                )
+            ).scalar_one()
+        assert idle == 0
