@@ -34,6 +34,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, delete, select
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from forbear.domain.ledger import schema as contracts
@@ -49,6 +50,7 @@ from forbear.store.models import (
 )
 from forbear.store.snapshot import (
     _SNAPSHOT,
+    _PgSnapshot,
     _SqliteSnapshot,
     _typed,
     write_in_worker,
@@ -340,6 +342,9 @@ def read_frame(
     if names != list(schema):
         raise ValueError(f"query columns {names} do not match the contract {list(schema)}")
     if conn.dialect.name == "postgresql":
+        reader = conn.info.get(_SNAPSHOT)
+        if isinstance(reader, _PgSnapshot):
+            return reader.read(*_numbered(stmt), schema)
         return _copy_out(conn, stmt, schema)
     sql, params = _compiled(conn, stmt)
     snapshot = conn.info.get(_SNAPSHOT)
@@ -377,6 +382,18 @@ def _compiled(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> tuple[str, li
         processor = bind.type.bind_processor(conn.dialect)
         params.append(processor(value) if processor is not None else value)
     return compiled.string, params
+
+
+_NUMBERED = psycopg_dialect.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+
+
+def _numbered(stmt: Select[*tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    """``stmt`` as PostgreSQL text with ``$n`` parameters (each cast to its column's type
+    in the text), and the parameters in order, for the ADBC reader."""
+    compiled = stmt.compile(dialect=_NUMBERED, compile_kwargs={"render_postcompile": True})
+    assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
+    values = compiled.construct_params()
+    return compiled.string, [values[key] for key in compiled.positiontup]
 
 
 def _table(table_name: str) -> Table:

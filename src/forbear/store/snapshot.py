@@ -6,6 +6,8 @@ contract (shared by both SQLite paths)."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib.util
 import json
 import sqlite3
@@ -70,10 +72,18 @@ def arrow_snapshot(conn: Connection) -> Iterator[bool]:
       few milliseconds, nothing computed meanwhile), so no commit can fall between them:
       one snapshot. If the lock cannot be had (or the driver is missing, or the database
       is in memory) nothing is attached and reads stay on ``conn``.
-    - PostgreSQL: nothing to attach; ``COPY`` runs on ``conn`` itself (set the transaction
-      REPEATABLE READ for one snapshot over several statements).
+    - PostgreSQL, when ``conn``'s transaction is REPEATABLE READ and the ADBC PostgreSQL
+      driver is installed: a connection of the driver (binary ``COPY`` into Arrow, in C:
+      about half the CPU of ``COPY ... CSV`` parsed by Polars) in a REPEATABLE READ READ
+      ONLY transaction on ``conn``'s very snapshot (``pg_export_snapshot()`` /
+      ``SET TRANSACTION SNAPSHOT``). Otherwise nothing is attached and ``COPY`` runs on
+      ``conn`` itself.
     """
-    snapshot = _open_sqlite_snapshot(conn) if conn.dialect.name == "sqlite" else None
+    snapshot: _SqliteSnapshot | _PgSnapshot | None
+    if conn.dialect.name == "sqlite":
+        snapshot = _open_sqlite_snapshot(conn)
+    else:
+        snapshot = _open_pg_snapshot(conn)
     if snapshot is None:
         yield False
         return
@@ -202,6 +212,81 @@ def _add_spare(path: Path, worker: subprocess.Popen[bytes]) -> bool:
     return True
 
 
+class _PgSnapshot:
+    """Reads through the ADBC PostgreSQL driver on an imported snapshot."""
+
+    def __init__(self, connection: Any) -> None:
+        self._conn = connection
+
+    def read(self, sql: str, params: list[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(sql, tuple(params) if params else None)
+            table = cursor.fetch_arrow_table()
+        finally:
+            cursor.close()
+        raw = pl.from_arrow(table, rechunk=False)
+        assert isinstance(raw, pl.DataFrame)
+        if raw.height == 0:
+            return contracts.empty(schema)
+        raw = raw.rename(dict(zip(raw.columns, schema, strict=True)))
+        columns = []
+        for name, dtype in schema.items():
+            column = pl.col(name)
+            source = raw.schema[name]
+            if isinstance(dtype, pl.Datetime) and isinstance(source, pl.Datetime):
+                if dtype.time_zone is not None and source.time_zone is not None:
+                    column = column.dt.convert_time_zone(dtype.time_zone)
+                elif dtype.time_zone is not None:  # a naive column read as UTC
+                    column = column.dt.replace_time_zone("UTC").dt.convert_time_zone(
+                        dtype.time_zone
+                    )
+            columns.append(column.cast(dtype, strict=True))
+        return raw.select(columns)
+
+    def close(self, *, wait: bool = True) -> None:
+        # its read-only transaction is rolled back with it; a server gone has nothing to end
+        with contextlib.suppress(Exception):
+            self._conn.close()
+
+
+def _open_pg_snapshot(conn: Connection) -> _PgSnapshot | None:
+    """The ADBC reader on ``conn``'s snapshot, or None (no driver; ``conn`` not in a
+    REPEATABLE READ transaction; the server refuses the import)."""
+    if importlib.util.find_spec("adbc_driver_postgresql") is None:
+        return None
+    if not conn.in_transaction():
+        return None
+    level = str(conn.get_isolation_level()).upper()
+    if level not in ("REPEATABLE READ", "SERIALIZABLE"):
+        return None
+    import adbc_driver_postgresql.dbapi as adbc_pg
+
+    snapshot_id = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+    url = conn.engine.url.set(drivername="postgresql")
+    reader = adbc_pg.connect(url.render_as_string(hide_password=False), autocommit=True)
+    try:
+        cursor = reader.cursor()
+        try:
+            cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cursor.execute(f"SET TRANSACTION SNAPSHOT '{_snapshot_name(snapshot_id)}'")
+        finally:
+            cursor.close()
+    except Exception:
+        reader.close()
+        return None
+    return _PgSnapshot(reader)
+
+
+def _snapshot_name(value: object) -> str:
+    """A snapshot id as the server gives it (hex digits and dashes), checked before it is
+    put into ``SET TRANSACTION SNAPSHOT``, which takes no parameter."""
+    text = str(value)
+    if not text or any(c not in "0123456789ABCDEFabcdef-" for c in text):
+        raise ValueError("unexpected snapshot id")
+    return text
+
+
 def _reap_ending(worker: subprocess.Popen[bytes]) -> None:
     try:
         _reap(worker)
@@ -283,6 +368,11 @@ def close_spare_readers() -> None:
         _SqliteSnapshot(worker).close()
     for thread in ending:
         thread.join()
+
+
+# workers kept as spares end with the process that started them (they would on their
+# own, at end of input; this waits for them)
+atexit.register(close_spare_readers)
 
 
 def _worker_for(path: Path) -> subprocess.Popen[bytes]:
