@@ -74,6 +74,8 @@ def compute_book(conn: Connection, as_of: date, store: StatesStore | None = None
         if head.loans.height
         else iter([book.load_bucket(conn, head, 0, -1)])
     )
+    live = store is not None and warmup is not None  # scores stored range by range too
+    streamed: list[dict[str, pl.DataFrame]] = []
     for day in days:  # the next range is being read on conn meanwhile: compute only
         ledger = book.day_ledger(day, contract=scoring)
         states.append(ledger.states)
@@ -84,18 +86,67 @@ def compute_book(conn: Connection, as_of: date, store: StatesStore | None = None
         )
         if scoring:
             features.append(models.day_features(day, ledger))
+            if live and store is not None:
+                try:
+                    part = models.book_scores(conn, as_of, features=features[-1], warmup=warmup)
+                except NotFound:
+                    live = False
+                else:
+                    streamed.append(part)
+                    store.add_scores(part)
         del day, ledger
     borrowers = head.loans.select("loan_id", "borrower_id")
     scores: dict[str, pl.DataFrame] | None = None
     if scoring:
         whole = models.whole_book(features, borrowers)
         try:
-            scores = models.book_scores(conn, as_of, features=whole, warmup=warmup)
+            if live and store is not None and streamed:
+                scores = _corrected(conn, as_of, whole, features, streamed, warmup, store)
+            else:
+                scores = models.book_scores(conn, as_of, features=whole, warmup=warmup)
         except NotFound:
             scores = None
     return BookDay(
         pl.concat(states).sort("loan_id"), scores, borrowers, pl.concat(last_due).sort("loan_id")
     )
+
+
+def _corrected(
+    conn: Connection,
+    as_of: date,
+    whole: pl.DataFrame,
+    parts: list[pl.DataFrame],
+    streamed: list[dict[str, pl.DataFrame]],
+    warmup: Any,
+    store: StatesStore,
+) -> dict[str, pl.DataFrame]:
+    """The whole book's scores from those of each range (stored as they came): a loan's
+    features depend on its range alone but for ``other_loans``, which counts the
+    borrower's active loans over the whole book; the loans whose count differs (their
+    borrower has active loans in another range) are scored again on the whole book's
+    features, and replace their range's scores in the store. The same frames as scoring
+    the whole book at once (a test compares them)."""
+    from forbear.services import models
+
+    ranged = pl.concat(parts).select("loan_id", pl.col("other_loans").alias("_ranged"))
+    changed = (
+        whole.select("loan_id", "other_loans")
+        .join(ranged, on="loan_id", how="left")
+        .filter(pl.col("other_loans").ne_missing(pl.col("_ranged")))["loan_id"]
+    )
+    again = models.book_scores(
+        conn,
+        as_of,
+        features=whole.filter(pl.col("loan_id").is_in(changed.implode())),
+        warmup=warmup,
+    )
+    if changed.len():
+        store.fix_scores(changed.to_list(), again)
+    stale = pl.col("loan_id").is_in(changed.implode())
+    return {
+        kind: pl.concat([*(p[kind].filter(~stale) for p in streamed), again[kind]]).sort("loan_id")
+        for kind in streamed[0]
+    }
 
 
 def store_book(
@@ -133,6 +184,9 @@ def store_day(conn: Connection, as_of: date, book_day: BookDay) -> None:
     bulk.replace(conn, day_replacements(as_of, book_day))
 
 
+FIX_CHUNK = 10_000  # loans whose scores are replaced per statement (its IN list)
+
+
 class StatesStore:
     """PostgreSQL: the day's states stored range by range while the book is computed,
     then its scores, in ONE transaction on a connection of its own (a thread), committed
@@ -154,9 +208,18 @@ class StatesStore:
     def add(self, states: pl.DataFrame) -> None:
         self._queue.put(("states", states))
 
+    def add_scores(self, scores: dict[str, pl.DataFrame]) -> None:
+        """Scores of some loans, by kind: the first of a kind replaces the date's."""
+        self._queue.put(("scores", scores))
+
+    def fix_scores(self, loan_ids: list[int], scores: dict[str, pl.DataFrame]) -> None:
+        """Those loans' scores stored already replaced by ``scores``."""
+        self._queue.put(("fix", (loan_ids, scores)))
+
     def finish(self, scores: dict[str, pl.DataFrame] | None) -> None:
-        """Store ``scores`` last, commit, and wait; raise the store's error."""
-        self._queue.put(("scores", scores or {}))
+        """Store the kinds of ``scores`` not stored yet (range by range), commit, and
+        wait; raise the store's error."""
+        self._queue.put(("final", scores or {}))
         self._queue.put(None)
         self._wait()
 
@@ -173,24 +236,35 @@ class StatesStore:
 
     def _run(self, db: Engine) -> None:
         as_of = self._as_of
+        kinds: set[str] = set()  # score kinds whose date's rows were deleted already
         try:
             with db.begin() as conn:
                 bulk.replace(
                     conn, [bulk.states_replacement(as_of, contracts.empty(contracts.STATES))]
                 )
                 while (item := self._queue.get()) is not None:
-                    kind, frame = item
-                    if kind == "abort":
+                    what, payload = item
+                    if what == "abort":
                         raise _Aborted
-                    if kind == "states":
+                    if what == "states":
                         bulk.replace(
-                            conn, [bulk.states_replacement(as_of, frame)], delete_first=False
+                            conn, [bulk.states_replacement(as_of, payload)], delete_first=False
                         )
-                    else:
-                        replacements = [
-                            bulk.scores_replacement(as_of, k, f) for k, f in frame.items()
-                        ]
-                        bulk.replace(conn, replacements)
+                    elif what == "fix":
+                        ids, scores = payload
+                        for kind, frame in scores.items():
+                            for start in range(0, len(ids), FIX_CHUNK):  # bounded IN lists
+                                chunk = ids[start : start + FIX_CHUNK]
+                                mine = frame.filter(pl.col("loan_id").is_in(chunk))
+                                fixed = bulk.scores_replacement(as_of, kind, mine, of=chunk)
+                                bulk.replace(conn, [fixed])
+                    else:  # "scores" (a range's) or "final" (the kinds not streamed)
+                        for kind, frame in payload.items():
+                            if what == "final" and kind in kinds:
+                                continue
+                            part = bulk.scores_replacement(as_of, kind, frame)
+                            bulk.replace(conn, [part], delete_first=kind not in kinds)
+                            kinds.add(kind)
         except _Aborted:
             pass
         except BaseException as error:  # raised in the caller's thread by finish()

@@ -16,7 +16,8 @@ from sqlalchemy import Engine, text
 
 from clocks import SETUP_AT, SETUP_DAY
 from forbear.batch import book_day, daily
-from forbear.services import book
+from forbear.domain.scoring.artefact import ModelKind
+from forbear.services import book, models
 from forbear.services.imports import import_loans, import_payments, import_products
 from forbear.sim.book import generate_book, write_files
 from forbear.sim.products import load_products
@@ -98,3 +99,47 @@ def test_a_run_that_fails_while_computing_stores_no_states(
                 )
             ).scalar_one()
         assert idle == 0
+
+
+def test_scores_stored_range_by_range_are_those_of_the_whole_book(
+    book_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL each range's scores are stored as they are computed; the loans whose
+    borrower has active loans in another range (``other_loans``) are scored again on the
+    whole book's features: the frames and the stored rows are those of scoring the whole
+    book at once. (Last in the module: it activates models.)"""
+    engine = book_engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("scores are stored range by range on PostgreSQL only")
+    with engine.begin() as conn:
+        for kind in (ModelKind.BEHAVIOUR, ModelKind.EARLY_WARNING):
+            trained = models.train_on_book(conn, kind, as_of=AS_OF, months=6, now=NOW)
+            models.activate(conn, trained.model.id, now=NOW)
+    whole_ranges = book.iter_days
+    monkeypatch.setattr(book, "iter_days", lambda conn, head: whole_ranges(conn, head, 60))
+    fixed: list[int] = []
+    fix = book_day.StatesStore.fix_scores
+
+    def spy(store: book_day.StatesStore, ids: list[int], scores: dict[str, pl.DataFrame]) -> None:
+        fixed.extend(ids)
+        fix(store, ids, scores)
+
+    monkeypatch.setattr(book_day.StatesStore, "fix_scores", spy)
+    day = date(2026, 11, 25)
+    store = book_day.StatesStore(engine, day)
+    with daily.snapshot(engine) as conn:
+        ranged = book_day.compute_book(conn, day, store=store)
+    store.finish(ranged.scores)
+    monkeypatch.setattr(book, "iter_days", whole_ranges)
+    with daily.snapshot(engine) as conn:
+        whole = book_day.compute_book(conn, day)
+    assert ranged.scores is not None and whole.scores is not None
+    assert set(ranged.scores) == set(whole.scores) == {"behaviour", "early_warning"}
+    for kind, frame in whole.scores.items():
+        assert frame.height > 0
+        assert_frame_equal(ranged.scores[kind], frame)
+    assert fixed  # borrowers with loans in two ranges were scored again
+    with engine.connect() as conn:
+        stored = bulk.read_scores(conn, day)
+    assert_frame_equal(stored, bulk.scores_frame(list(whole.scores.values())))
+    assert_frame_equal(_stored_states(engine, day), whole.states, check_dtypes=False)
