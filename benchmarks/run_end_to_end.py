@@ -387,6 +387,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--baseline-src", type=Path, help="another checkout's src directory")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument(
+        "--keep-pg-books",
+        action="store_true",
+        help="keep each copied PostgreSQL book as a template database (forbear_bench_book_"
+        "<size>_<date>_<migration>) and start later runs from a copy of it, instead of "
+        "copying the book again (minutes at a million borrowers); drop them by hand",
+    )
     args = parser.parse_args(argv)
     sizes = [SMOKE_SIZE] if args.smoke else [int(s) for s in args.sizes.split(",") if s]
     backends = [b for b in args.backends.split(",") if b]
@@ -504,18 +511,27 @@ def replicated_runs(
             m.decisions, m.note = decisions_of(data, None).height, note
         results += [m, kernel_floor(size, data, logs, work)]
     if "postgresql" in backends:
-        url = load_postgres(built[base], args.pg_url, work)
-        try:
+        url = _cached_pg_book(size, args) if args.keep_pg_books else None
+        if url is None:
+            url = load_postgres(built[base], args.pg_url, work)
             started = time.perf_counter()
             engine = make_engine(url)
-            with engine.begin() as conn:
-                replicate(conn, size // base)
+            try:
+                with engine.begin() as conn:
+                    replicate(conn, size // base)
+            except BaseException:
+                engine.dispose()
+                drop_postgres(url, args.pg_url)
+                raise
             engine.dispose()
             print(
                 f"  {base:,} borrowers copied {size // base}x in PostgreSQL in "
                 f"{time.perf_counter() - started:,.0f} s",
                 flush=True,
             )
+            if args.keep_pg_books:
+                url = _keep_pg_book(url, size, args)
+        try:
             data = fresh_copy(built[base], work / "run-postgresql")
             m = run_forbear(size, "postgresql", data, url, None, "run", logs)
             if m.ok:
@@ -526,6 +542,63 @@ def replicated_runs(
         finally:
             drop_postgres(url, args.pg_url)
     return results
+
+
+def _pg_book_name(size: int) -> str:
+    """The kept PostgreSQL book of ``size`` borrowers: a template database named by size,
+    date and the schema's migration head (a new migration builds it again)."""
+    from forbear.store.migrate import head_revision
+
+    return f"forbear_bench_book_{size}_{AS_OF.replace('-', '')}_{head_revision()}"
+
+
+def _pg_admin(args: argparse.Namespace) -> Any:
+    from forbear.store.db import make_engine
+
+    return make_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+
+
+def _cached_pg_book(size: int, args: argparse.Namespace) -> str | None:
+    """A fresh copy (``CREATE DATABASE ... TEMPLATE``) of the kept book, or None."""
+    from sqlalchemy import make_url
+
+    admin = _pg_admin(args)
+    try:
+        with admin.connect() as conn:
+            kept = conn.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %(n)s", {"n": _pg_book_name(size)}
+            ).first()
+            if kept is None:
+                return None
+            name = f"forbear_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+            started = time.perf_counter()
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{_pg_book_name(size)}"')
+    finally:
+        admin.dispose()
+    print(
+        f"  {size:,} borrowers: the kept PostgreSQL book copied in "
+        f"{time.perf_counter() - started:,.0f} s",
+        flush=True,
+    )
+    return make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _keep_pg_book(url: str, size: int, args: argparse.Namespace) -> str:
+    """Keep the database of ``url`` as the book of ``size`` (renamed), and return a copy."""
+    from sqlalchemy import make_url
+
+    admin = _pg_admin(args)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{_pg_book_name(size)}" WITH (FORCE)')
+            conn.exec_driver_sql(
+                f'ALTER DATABASE "{make_url(url).database}" RENAME TO "{_pg_book_name(size)}"'
+            )
+    finally:
+        admin.dispose()
+    copy = _cached_pg_book(size, args)
+    assert copy is not None
+    return copy
 
 
 def _pg_reachable(url: str) -> bool:
