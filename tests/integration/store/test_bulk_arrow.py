@@ -42,6 +42,15 @@ def add_product(conn: Connection, code: str) -> int:
     return int(conn.execute(stmt.returning(Product.id)).scalar_one())
 
 
+@pytest.fixture(autouse=True)
+def no_spare_workers() -> Iterator[None]:
+    """Each test starts and ends without reader processes waiting (a snapshot's worker
+    is kept as a spare when it ends)."""
+    arrow_reader.close_spare_readers()
+    yield
+    arrow_reader.close_spare_readers()
+
+
 @pytest.fixture
 def book(engine: Engine) -> Iterator[Engine]:
     """Two loans, committed (the snapshot reader reads on a connection of its own);
