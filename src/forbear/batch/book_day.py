@@ -75,7 +75,9 @@ def compute_book(conn: Connection, as_of: date, store: StatesStore | None = None
         else iter([book.load_bucket(conn, head, 0, -1)])
     )
     live = store is not None and warmup is not None  # scores stored range by range too
-    streamed: list[dict[str, pl.DataFrame]] = []
+    owned = head.loans.group_by("borrower_id").agg(_all=pl.len())  # loans per borrower
+    kept: list[dict[str, pl.DataFrame]] = []  # the ranges' scores of whole borrowers
+    spanning: list[pl.Series] = []  # loans of borrowers with loans in another range
     for day in days:  # the next range is being read on conn meanwhile: compute only
         ledger = book.day_ledger(day, contract=scoring)
         states.append(ledger.states)
@@ -87,12 +89,17 @@ def compute_book(conn: Connection, as_of: date, store: StatesStore | None = None
         if scoring:
             features.append(models.day_features(day, ledger))
             if live and store is not None:
+                here = _whole_borrowers(day.loans, owned)
+                spanning.append(day.loans.filter(~here)["loan_id"])
+                mine = features[-1].join(
+                    day.loans.filter(here).select("loan_id"), on="loan_id", how="semi"
+                )
                 try:
-                    part = models.book_scores(conn, as_of, features=features[-1], warmup=warmup)
+                    part = models.book_scores(conn, as_of, features=mine, warmup=warmup)
                 except NotFound:
                     live = False
                 else:
-                    streamed.append(part)
+                    kept.append(part)
                     store.add_scores(part)
         del day, ledger
     borrowers = head.loans.select("loan_id", "borrower_id")
@@ -100,8 +107,16 @@ def compute_book(conn: Connection, as_of: date, store: StatesStore | None = None
     if scoring:
         whole = models.whole_book(features, borrowers)
         try:
-            if live and store is not None and streamed:
-                scores = _corrected(conn, as_of, whole, features, streamed, warmup, store)
+            if live and store is not None and kept:
+                # the loans of borrowers spread over several ranges, on the whole book's
+                # features (their other_loans counts every range): stored last
+                rest = whole.filter(pl.col("loan_id").is_in(pl.concat(spanning).implode()))
+                again = models.book_scores(conn, as_of, features=rest, warmup=warmup)
+                store.add_scores(again)
+                scores = {
+                    kind: pl.concat([*(p[kind] for p in kept), again[kind]]).sort("loan_id")
+                    for kind in kept[0]
+                }
             else:
                 scores = models.book_scores(conn, as_of, features=whole, warmup=warmup)
         except NotFound:
@@ -111,42 +126,19 @@ def compute_book(conn: Connection, as_of: date, store: StatesStore | None = None
     )
 
 
-def _corrected(
-    conn: Connection,
-    as_of: date,
-    whole: pl.DataFrame,
-    parts: list[pl.DataFrame],
-    streamed: list[dict[str, pl.DataFrame]],
-    warmup: Any,
-    store: StatesStore,
-) -> dict[str, pl.DataFrame]:
-    """The whole book's scores from those of each range (stored as they came): a loan's
-    features depend on its range alone but for ``other_loans``, which counts the
-    borrower's active loans over the whole book; the loans whose count differs (their
-    borrower has active loans in another range) are scored again on the whole book's
-    features, and replace their range's scores in the store. The same frames as scoring
-    the whole book at once (a test compares them)."""
-    from forbear.services import models
-
-    ranged = pl.concat(parts).select("loan_id", pl.col("other_loans").alias("_ranged"))
-    changed = (
-        whole.select("loan_id", "other_loans")
-        .join(ranged, on="loan_id", how="left")
-        .filter(pl.col("other_loans").ne_missing(pl.col("_ranged")))["loan_id"]
+def _whole_borrowers(loans: pl.DataFrame, owned: pl.DataFrame) -> pl.Series:
+    """For each of a range's ``loans``, whether every loan of its borrower is in the range:
+    then every feature of the loan, ``other_loans`` (the borrower's other active loans)
+    included, is the one the whole book gives it, and its scores can be stored with the
+    range's. Scores are per loan (a scorecard's points, a model's probability)."""
+    here = loans.group_by("borrower_id").agg(_here=pl.len())
+    return (
+        loans.select("borrower_id")
+        .join(here, on="borrower_id", how="left", maintain_order="left")
+        .join(owned, on="borrower_id", how="left", maintain_order="left")
+        .select(pl.col("_here") == pl.col("_all"))
+        .to_series()
     )
-    again = models.book_scores(
-        conn,
-        as_of,
-        features=whole.filter(pl.col("loan_id").is_in(changed.implode())),
-        warmup=warmup,
-    )
-    if changed.len():
-        store.fix_scores(changed.to_list(), again)
-    stale = pl.col("loan_id").is_in(changed.implode())
-    return {
-        kind: pl.concat([*(p[kind].filter(~stale) for p in streamed), again[kind]]).sort("loan_id")
-        for kind in streamed[0]
-    }
 
 
 def store_book(
@@ -184,9 +176,6 @@ def store_day(conn: Connection, as_of: date, book_day: BookDay) -> None:
     bulk.replace(conn, day_replacements(as_of, book_day))
 
 
-FIX_CHUNK = 10_000  # loans whose scores are replaced per statement (its IN list)
-
-
 class StatesStore:
     """PostgreSQL: the day's states stored range by range while the book is computed,
     then its scores, in ONE transaction on a connection of its own (a thread), committed
@@ -209,12 +198,9 @@ class StatesStore:
         self._queue.put(("states", states))
 
     def add_scores(self, scores: dict[str, pl.DataFrame]) -> None:
-        """Scores of some loans, by kind: the first of a kind replaces the date's."""
+        """Scores of some loans, by kind (each loan once): the first of a kind replaces
+        the date's."""
         self._queue.put(("scores", scores))
-
-    def fix_scores(self, loan_ids: list[int], scores: dict[str, pl.DataFrame]) -> None:
-        """Those loans' scores stored already replaced by ``scores``."""
-        self._queue.put(("fix", (loan_ids, scores)))
 
     def finish(self, scores: dict[str, pl.DataFrame] | None) -> None:
         """Store the kinds of ``scores`` not stored yet (range by range), commit, and
@@ -250,14 +236,6 @@ class StatesStore:
                         bulk.replace(
                             conn, [bulk.states_replacement(as_of, payload)], delete_first=False
                         )
-                    elif what == "fix":
-                        ids, scores = payload
-                        for kind, frame in scores.items():
-                            for start in range(0, len(ids), FIX_CHUNK):  # bounded IN lists
-                                chunk = ids[start : start + FIX_CHUNK]
-                                mine = frame.filter(pl.col("loan_id").is_in(chunk))
-                                fixed = bulk.scores_replacement(as_of, kind, mine, of=chunk)
-                                bulk.replace(conn, [fixed])
                     else:  # "scores" (a range's) or "final" (the kinds not streamed)
                         for kind, frame in payload.items():
                             if what == "final" and kind in kinds:

@@ -549,20 +549,12 @@ def replace_scores(conn: Connection, as_of: date, kind: str, scores: pl.DataFram
     return replace(conn, [scores_replacement(as_of, kind, scores)])
 
 
-def scores_replacement(
-    as_of: date, kind: str, scores: pl.DataFrame, *, of: Sequence[int] | None = None
-) -> Replacement:
-    """:func:`replace_scores` as a :class:`Replacement` (the frame checked); ``of`` limits
-    it to those loans' scores (every row of the frame must be one of theirs)."""
+def scores_replacement(as_of: date, kind: str, scores: pl.DataFrame) -> Replacement:
+    """:func:`replace_scores` as a :class:`Replacement` (the frame checked)."""
     frame = _conform(scores, SCORES, "scores")
     if frame.height and not ((frame["as_of"] == as_of) & (frame["kind"] == kind)).all():
         raise ValueError(f"every score row must have as_of = {as_of.isoformat()}, kind = {kind}")
     where = (AccountScore.as_of == as_of) & (AccountScore.kind == kind)
-    if of is not None:
-        ids = [int(i) for i in of]
-        if not frame["loan_id"].is_in(ids).all():
-            raise ValueError("a score row of a loan outside the replaced ones")
-        where = where & AccountScore.loan_id.in_(ids)
     return Replacement(AccountScore.__tablename__, where, frame)
 
 
