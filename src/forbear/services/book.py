@@ -136,6 +136,18 @@ class BookDay:
 # 100,000-borrower book (124,016 loans) reading and computing took 3.8-5.9 s wall in
 # ranges of 40,000 against 6.8-8.0 s as one range of 250,000, the same CPU (load 6-8).
 LOANS_PER_BUCKET = 40_000
+# A bigger book has ranges of up to this many loans, about RANGES of them: each range pays
+# fixed costs (its queries, the ledger's and the features' plans), and on the 1M book
+# (1,232,600 loans, PostgreSQL) ranges of 80,000 took 58-60 s against 62 s in ranges of
+# 40,000 (quiet machine), while the 100k book on SQLite was faster in ranges of 40,000
+# (7.7 s against 8.0).
+MAX_LOANS_PER_BUCKET = 100_000
+RANGES = 16
+
+
+def loans_per_range(loans: int) -> int:
+    """The daily run's range size for a book of ``loans`` loans."""
+    return min(MAX_LOANS_PER_BUCKET, max(LOANS_PER_BUCKET, -(-loans // RANGES)))
 
 
 @dataclass(frozen=True)
@@ -203,12 +215,12 @@ def load_day(conn: Connection, as_of: date) -> BookDay:
 
 
 def iter_days(
-    conn: Connection, head: BookHead, per_bucket: int = LOANS_PER_BUCKET
+    conn: Connection, head: BookHead, per_bucket: int | None = None
 ) -> Iterator[BookDay]:
     """:func:`load_bucket` over every range of the book, the next range read (by a
     thread on ``conn``, which the caller must not use meanwhile) while the caller works
     on the current one."""
-    ranges = head.buckets(per_bucket)
+    ranges = head.buckets(per_bucket or loans_per_range(head.loans.height))
     if not ranges:
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="book-reader") as reader:
