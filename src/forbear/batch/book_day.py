@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -78,30 +80,48 @@ def compute_book(conn: Connection, as_of: date, store: StatesStore | None = None
     owned = head.loans.group_by("borrower_id").agg(_all=pl.len())  # loans per borrower
     kept: list[dict[str, pl.DataFrame]] = []  # the ranges' scores of whole borrowers
     spanning: list[pl.Series] = []  # loans of borrowers with loans in another range
-    for day in days:  # the next range is being read on conn meanwhile: compute only
+
+    def compute(day: book.BookDay) -> _Range:
         ledger = book.day_ledger(day, contract=scoring)
-        states.append(ledger.states)
+        last = day.instalments.group_by("loan_id").agg(last_due_date=pl.col("due_date").max())
+        feats = models.day_features(day, ledger) if scoring else None
+        return _Range(day.loans, ledger.states, last, feats)
+
+    def take(done: _Range) -> None:
+        nonlocal live
+        states.append(done.states)
         if store is not None:
-            store.add(ledger.states)
-        last_due.append(
-            day.instalments.group_by("loan_id").agg(last_due_date=pl.col("due_date").max())
-        )
-        if scoring:
-            features.append(models.day_features(day, ledger))
-            if live and store is not None:
-                here = _whole_borrowers(day.loans, owned)
-                spanning.append(day.loans.filter(~here)["loan_id"])
-                mine = features[-1].join(
-                    day.loans.filter(here).select("loan_id"), on="loan_id", how="semi"
-                )
-                try:
-                    part = models.book_scores(conn, as_of, features=mine, warmup=warmup)
-                except NotFound:
-                    live = False
-                else:
-                    kept.append(part)
-                    store.add_scores(part)
-        del day, ledger
+            store.add(done.states)
+        last_due.append(done.last_due)
+        if done.features is None:
+            return
+        features.append(done.features)
+        if live and store is not None:
+            here = _whole_borrowers(done.loans, owned)
+            spanning.append(done.loans.filter(~here)["loan_id"])
+            mine = done.features.join(
+                done.loans.filter(here).select("loan_id"), on="loan_id", how="semi"
+            )
+            try:
+                part = models.book_scores(conn, as_of, features=mine, warmup=warmup)
+            except NotFound:
+                live = False
+            else:
+                kept.append(part)
+                store.add_scores(part)
+
+    # ranges are computed COMPUTING at a time (the ledger's compiled walk and Polars work
+    # outside the interpreter lock), the next one being read meanwhile; their results are
+    # taken in order
+    with ThreadPoolExecutor(max_workers=COMPUTING, thread_name_prefix="book-range") as pool:
+        pending: deque[Future[_Range]] = deque()
+        for day in days:
+            pending.append(pool.submit(compute, day))
+            del day
+            if len(pending) >= COMPUTING:
+                take(pending.popleft().result())
+        while pending:
+            take(pending.popleft().result())
     borrowers = head.loans.select("loan_id", "borrower_id")
     scores: dict[str, pl.DataFrame] | None = None
     if scoring:
@@ -124,6 +144,19 @@ def compute_book(conn: Connection, as_of: date, store: StatesStore | None = None
     return BookDay(
         pl.concat(states).sort("loan_id"), scores, borrowers, pl.concat(last_due).sort("loan_id")
     )
+
+
+COMPUTING = 2  # ranges computed at once
+
+
+@dataclass
+class _Range:
+    """One range of loans computed: its loans, states, last due dates and features."""
+
+    loans: pl.DataFrame
+    states: pl.DataFrame
+    last_due: pl.DataFrame
+    features: pl.DataFrame | None
 
 
 def _whole_borrowers(loans: pl.DataFrame, owned: pl.DataFrame) -> pl.Series:
