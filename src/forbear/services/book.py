@@ -214,9 +214,7 @@ def load_day(conn: Connection, as_of: date) -> BookDay:
     return load_bucket(conn, head, int(head.loans["loan_id"][0]), int(head.loans["loan_id"][-1]))
 
 
-def iter_days(
-    conn: Connection, head: BookHead, per_bucket: int | None = None
-) -> Iterator[BookDay]:
+def iter_days(conn: Connection, head: BookHead, per_bucket: int | None = None) -> Iterator[BookDay]:
     """:func:`load_bucket` over every range of the book, the next range read (by a
     thread on ``conn``, which the caller must not use meanwhile) while the caller works
     on the current one."""
