@@ -152,23 +152,13 @@ def default_worker_id() -> str:
 def _result(adapter: ChannelAdapter, message: OutgoingMessage) -> SendResult:
     try:
         accepted = adapter.send(message)
-    except TransientFailure as exc:
-        return SendResult(
-            "transient", adapter.name, reason=exc.reason, code=exc.code, retry_after=exc.retry_after
-        )
-    except PermanentFailure as exc:
-        return SendResult(
-            "permanent",
-            adapter.name,
-            reason=exc.reason,
-            code=exc.code,
-            address_invalid=exc.address_invalid,
-        )
+    except ChannelFailure as exc:
+        return _outcome(adapter, exc)
     except Exception as exc:  # an adapter's bug must not lose the message: retried later
         # the type only: an exception's text may carry the address or the request
         log.warning("adapter %s raised %s", adapter.name, type(exc).__name__)
         return SendResult("transient", adapter.name, reason=f"adapter error {type(exc).__name__}")
-    return SendResult("accepted", accepted.provider or adapter.name, accepted.provider_ref)
+    return _outcome(adapter, accepted)
 
 
 def _outcome(adapter: ChannelAdapter, outcome: Accepted | ChannelFailure) -> SendResult:
