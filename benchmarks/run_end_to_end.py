@@ -7,6 +7,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/run_end_to_end.py --sizes 100000     # one size
     .venv/bin/python benchmarks/run_end_to_end.py --smoke            # a tiny book (tests)
     .venv/bin/python benchmarks/run_end_to_end.py --baseline-src /path/to/old/src
+    .venv/bin/python benchmarks/run_end_to_end.py --keep-pg-books  # reuse copied PG books
 
 For each size up to ``--build-up-to`` borrowers (100,000) a demo book is built once with
 ``forbear demo --no-run`` (synthetic borrowers through the real import path, collection
