@@ -128,19 +128,21 @@ class BookDay:
         return pl.concat([versioned, self.inputs.governing["loan_id"]]).unique().sort()
 
 
-# The daily run reads and computes the book in contiguous ranges of loan ids of this many
-# loans (index range scans on both databases; memory holds one range, and the next one
-# being read, at a time). 40,000 loans of a demo book are about 580,000 instalments. With
-# the compiled ledger a range costs little beyond its rows, so smaller ranges let the
-# reader (its own process on SQLite) read the next one while this one is computed: on the
-# 100,000-borrower book (124,016 loans) reading and computing took 3.8-5.9 s wall in
-# ranges of 40,000 against 6.8-8.0 s as one range of 250,000, the same CPU (load 6-8).
-LOANS_PER_BUCKET = 40_000
+# The daily run reads and computes the book in contiguous ranges of loan ids of at least
+# this many loans (index range scans on both databases; memory holds the ranges being
+# computed, two at a time, and the next one being read). 40,000 loans of a demo book are
+# about 580,000 instalments. With the compiled ledger a range costs little beyond its
+# rows, so smaller ranges let the reader (its own process on SQLite) read the next one
+# while these are computed: on the 100,000-borrower book (124,016 loans) reading and
+# computing took 3.8-5.9 s wall in ranges of 40,000 against 6.8-8.0 s as one range of
+# 250,000, the same CPU (load 6-8); with two ranges computed at once, the whole run took
+# 7.38-7.67 s in ranges of 25,000 against 7.69-8.14 s in ranges of 40,000 and 7.44-7.92 s
+# in ranges of 15,000 (quiet machine, three runs each).
+LOANS_PER_BUCKET = 25_000
 # A bigger book has ranges of up to this many loans, about RANGES of them: each range pays
 # fixed costs (its queries, the ledger's and the features' plans), and on the 1M book
 # (1,232,600 loans, PostgreSQL) ranges of 80,000 took 58-60 s against 62 s in ranges of
-# 40,000 (quiet machine), while the 100k book on SQLite was faster in ranges of 40,000
-# (7.7 s against 8.0).
+# 40,000 (quiet machine).
 MAX_LOANS_PER_BUCKET = 100_000
 RANGES = 16
 
