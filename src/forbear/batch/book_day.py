@@ -19,6 +19,7 @@ from forbear.domain.errors import NotFound
 from forbear.domain.ledger import schema as contracts
 from forbear.services import book
 from forbear.store import bulk
+from forbear.store.locks import LockSpace, lock
 from forbear.store.snapshot import sqlite_worker_available
 
 
@@ -258,6 +259,10 @@ class StatesStore:
         kinds: set[str] = set()  # score kinds whose date's rows were deleted already
         try:
             with db.begin() as conn:
+                # two runs of one date store one after the other: the second deletes what
+                # the first committed (without it, its inserts would meet the first's
+                # uncommitted rows and fail on the primary key)
+                lock(conn, LockSpace.KEY, f"daily-run-states:{as_of.isoformat()}")
                 bulk.replace(
                     conn, [bulk.states_replacement(as_of, contracts.empty(contracts.STATES))]
                 )

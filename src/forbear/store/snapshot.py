@@ -264,7 +264,11 @@ def _open_pg_snapshot(conn: Connection) -> _PgSnapshot | None:
 
     snapshot_id = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
     url = conn.engine.url.set(drivername="postgresql")
-    reader = adbc_pg.connect(url.render_as_string(hide_password=False), autocommit=True)
+    try:  # a reader that cannot connect leaves the reads to COPY on conn (its error, which
+        # may quote the address, is not passed on)
+        reader = adbc_pg.connect(url.render_as_string(hide_password=False), autocommit=True)
+    except Exception:
+        return None
     try:
         cursor = reader.cursor()
         try:

@@ -101,6 +101,31 @@ def test_a_run_that_fails_while_computing_stores_no_states(
         assert idle == 0
 
 
+def test_two_runs_of_one_date_store_their_states_one_after_the_other(
+    book_engine: Engine,
+) -> None:
+    """Two stores of the same date at once (PostgreSQL): the second waits for the first
+    to commit, then replaces its rows; neither fails on the other's uncommitted rows."""
+    engine = book_engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("states are stored as computed on PostgreSQL only")
+    day = date(2026, 11, 24)
+    with engine.connect() as conn:
+        states = book.ledger_states(conn, day)
+    half = states.height // 2
+    first = book_day.StatesStore(engine, day)
+    first.add(states.head(half))
+    second = book_day.StatesStore(engine, day)  # waits for the first's transaction
+    second.add(states.head(half))
+    second.add(states.tail(states.height - half))
+    first.add(states.tail(states.height - half))
+    first.finish(None)
+    second.finish(None)
+    stored = _stored_states(engine, day)
+    assert stored.height == states.height
+    assert_frame_equal(stored.sort("loan_id"), states.sort("loan_id"), check_dtypes=False)
+
+
 def test_scores_stored_range_by_range_are_those_of_the_whole_book(
     book_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
