@@ -22,8 +22,9 @@ the payload.
   and waits for the next request: one worker serves snapshots one after the other).
 - ``{"op": "write", "steps": [...]}``, followed by the Arrow IPC streams its ``ingest``
   steps announce (``{"ingest": table, "size": bytes}``; the others are ``{"sql": ...,
-  "params": [...]}``), runs every step in ONE ``BEGIN IMMEDIATE`` transaction and commits;
-  any error rolls it all back. Foreign keys are enforced, as on the application's
+  "params": [...]}``), runs every step in ONE ``BEGIN IMMEDIATE`` transaction and commits
+  (an ingest's rows are staged in a temporary table first, outside it); any error rolls
+  it all back. Foreign keys are enforced, as on the application's
   connections.
 
 End of input rolls back what is open and ends the worker. Error messages name the
@@ -66,6 +67,7 @@ def serve(path: str, inp: BinaryIO, out: BinaryIO, busy_timeout_ms: int = 30_000
     setup = conn.cursor()
     setup.execute("PRAGMA foreign_keys=ON")
     setup.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    setup.execute("PRAGMA temp_store=MEMORY")  # a write's staging tables (see _write)
     setup.close()
     open_transaction = False
 
@@ -134,23 +136,49 @@ def _write(
     sizes = [int(step["size"]) for step in steps if "ingest" in step]
     if [len(p) for p in payloads] != sizes:
         raise EOFError("a write request ended before its data")
-    execute("BEGIN IMMEDIATE")  # waits up to the busy timeout for the write lock
+    # Each ingest's rows are first staged in a temporary table of this connection (no lock
+    # on the database), then inserted in the transaction with one INSERT ... SELECT: the
+    # same values, bound the same way, in about half the time of ingesting straight into
+    # the table (the 100,000 book's states: 0.30 CPU s against 0.61).
+    staged: list[tuple[str, str, list[str]]] = []  # table, staging table, columns
     try:
-        data = iter(payloads)
-        for step in steps:
-            if "ingest" in step:
-                table = pa.ipc.open_stream(next(data)).read_all()
-                cursor = conn.cursor()
-                try:
-                    cursor.adbc_ingest(step["ingest"], table, mode="append")
-                finally:
-                    cursor.close()
-            else:
-                execute(step["sql"], step.get("params"))
-        execute("COMMIT")
-    except BaseException:
-        execute("ROLLBACK")
-        raise
+        for number, (step, payload) in enumerate(
+            zip((s for s in steps if "ingest" in s), payloads, strict=True)
+        ):
+            table = pa.ipc.open_stream(payload).read_all()
+            stage = f"forbear_stage_{number}"
+            execute(f"DROP TABLE IF EXISTS temp.{stage}")
+            cursor = conn.cursor()
+            try:
+                cursor.adbc_ingest(stage, table, mode="create", temporary=True)
+            finally:
+                cursor.close()
+            staged.append((step["ingest"], stage, list(table.column_names)))
+        execute("BEGIN IMMEDIATE")  # waits up to the busy timeout for the write lock
+        try:
+            parts = iter(staged)
+            for step in steps:
+                if "ingest" in step:
+                    target, stage, columns = next(parts)
+                    names = ", ".join(_quoted(c) for c in columns)
+                    execute(
+                        f"INSERT INTO main.{_quoted(target)} ({names}) "
+                        f"SELECT {names} FROM temp.{stage}"
+                    )
+                else:
+                    execute(step["sql"], step.get("params"))
+            execute("COMMIT")
+        except BaseException:
+            execute("ROLLBACK")
+            raise
+    finally:
+        for _, stage, _ in staged:
+            execute(f"DROP TABLE IF EXISTS temp.{stage}")
+
+
+def _quoted(name: str) -> str:
+    """An SQL identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def main(path: str) -> None:  # argv: the database file, then the busy timeout (ms)
