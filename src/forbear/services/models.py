@@ -39,6 +39,7 @@ from forbear.domain.scoring.features import (
 )
 from forbear.domain.scoring.propensity import (
     load_estimator,
+    load_trees,
     predict_propensity,
     train_propensity,
 )
@@ -690,12 +691,12 @@ def book_scores(
 
 
 class Warmup:
-    """The estimators of the active non-scorecard book models (propensity), unpickled on a
-    thread of their own: unpickling imports scikit-learn and SciPy (about a thousand
-    modules, a second or more of CPU), which the daily run does beside its reading and its
-    ledger, which spend their time outside the GIL (SQLite, Arrow, Polars), instead of
-    before them. :meth:`wait` before scoring; scoring then finds the estimators in
-    :func:`~forbear.domain.scoring.propensity.load_estimator`'s cache."""
+    """The active non-scorecard book models (propensity) loaded on a thread of their own:
+    their arrays (:func:`~forbear.domain.scoring.propensity.load_trees`, a few
+    milliseconds), or for an artefact without them the pickled estimator, whose unpickling
+    imports scikit-learn and SciPy (about a thousand modules, a second or more of CPU),
+    beside the daily run's reading and ledger rather than before them. :meth:`wait` before
+    scoring; scoring then finds them in the loaders' caches."""
 
     def __init__(self, active: list[tuple[int, ModelKind, Artefact]]) -> None:
         import threading
@@ -711,7 +712,8 @@ class Warmup:
     def _load(self, artefacts: list[Artefact]) -> None:
         try:
             for artefact in artefacts:
-                load_estimator(artefact)
+                if load_trees(artefact) is None:  # scored through the estimator
+                    load_estimator(artefact)
         except BaseException as exc:  # raised again by wait(), in the caller's thread
             self._error = exc
 

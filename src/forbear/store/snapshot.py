@@ -338,11 +338,35 @@ def _spawn(path: Path) -> subprocess.Popen[bytes]:
     # the worker's file run as a script (-P: its folder is not put on sys.path, where
     # store/copy.py would hide the standard library's copy), so that it imports the
     # driver and pyarrow only, not the forbear.store package and its models
-    return subprocess.Popen(
+    worker = subprocess.Popen(
         [sys.executable, "-P", str(_WORKER_FILE), str(path), str(SQLITE_BUSY_TIMEOUT_MS)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
+    _widen(worker)
+    return worker
+
+
+PIPE_BYTES = 1 << 20
+"""The worker's pipes are widened to this (Linux's default ``pipe-max-size``) from 64 KiB:
+a range's 20 MB of instalments then crosses in 20 writes instead of 320, and the thread
+reading them, which waits for the interpreter lock after each read while the ranges
+before are computed, waits 20 times (the 100,000 book: the worker's waits for its answers
+to be read fell from about 1.1 s in all)."""
+
+
+def _widen(worker: subprocess.Popen[bytes]) -> None:
+    """Widen the worker's pipes where the system allows (:data:`PIPE_BYTES`)."""
+    try:
+        import fcntl
+
+        setsize = fcntl.F_SETPIPE_SZ  # Linux only
+    except (ImportError, AttributeError):
+        return
+    for pipe in (worker.stdin, worker.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):  # above the system's limit: left as it is
+                fcntl.fcntl(pipe.fileno(), setsize, PIPE_BYTES)
 
 
 def prewarm_snapshot_reader(db: Engine, workers: int = 1) -> None:

@@ -110,11 +110,15 @@ def test_a_missing_input_column_is_named(book: pl.DataFrame, trained) -> None:  
     assert exc.value.field == "dpd"
 
 
-def test_a_tampered_estimator_is_refused(trained) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("checksum", ["estimator_sha256", "trees_sha256"])
+def test_a_tampered_estimator_is_refused(trained, checksum: str) -> None:  # type: ignore[no-untyped-def]
     artefact, _ = trained
     extra = dict(artefact.training.model_extra or {})
-    extra["estimator_sha256"] = "0" * 64
-    bad = artefact.model_copy(update={"training": artefact.training.model_copy(update=extra)})
+    extra[checksum] = "0" * 64
+    update: dict = {"training": artefact.training.model_copy(update=extra)}
+    if checksum == "estimator_sha256":
+        update["trees_b64"] = None  # scored through the estimator
+    bad = artefact.model_copy(update=update)
     with pytest.raises(ConfigurationError, match="checksum"):
         predict_propensity(pl.DataFrame({c: [0.0] for c in FEATURES}), bad)
 

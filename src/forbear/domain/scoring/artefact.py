@@ -9,7 +9,9 @@ the same code.
 
 A gradient-boosting model (propensity to pay) cannot be written as bins and points; its
 artefact carries the same metadata plus the fitted estimator serialised by the trainer
-(``estimator_b64``), and is scored through scikit-learn.
+(``estimator_b64``) and, since format version 2, the same model as plain arrays
+(``trees_b64``: its trees and calibrator, :mod:`forbear.domain.scoring.forest`), which
+scoring uses instead of scikit-learn when present.
 
 ``FORMAT_VERSION`` is bumped on any incompatible change; reading an artefact of a newer
 format is refused with a clear error rather than misread.
@@ -28,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from forbear.domain.errors import ConfigurationError
 
 FORMAT: Literal["forbear.model"] = "forbear.model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: ``trees_b64`` (version 1 artefacts are read as they are)
 
 
 class ModelKind(StrEnum):
@@ -153,6 +155,9 @@ class Artefact(BaseModel):
     # non-scorecard models (propensity): input columns and the serialised estimator
     inputs: tuple[str, ...] = ()
     estimator_b64: str | None = None
+    # the same estimator as arrays (forest.dump), with its sha256 in
+    # ``training.trees_sha256``; absent when they did not reproduce it exactly
+    trees_b64: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Artefact:

@@ -47,6 +47,7 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from forbear.domain.errors import ConfigurationError, ValidationError
+from forbear.domain.scoring import forest
 from forbear.domain.scoring.artefact import Artefact, Metrics, ModelKind, TrainingData
 from forbear.domain.scoring.monitoring import band_shares, performance, profile_bin_expr
 
@@ -202,6 +203,32 @@ def _load(estimator_b64: str, expected_sha256: str) -> Any:
             "model artefact: estimator checksum mismatch (corrupted or edited artefact)"
         )
     return pickle.load(io.BytesIO(raw))  # trusted internal data, see the module docstring
+
+
+def _trees(
+    model: Any, inputs: int, *checks: tuple[FloatArray, pl.Series]
+) -> tuple[str | None, str | None]:
+    """The fitted model as arrays (:func:`forest.dump`), kept only when they give exactly
+    the estimator's probabilities on every row of ``checks`` (matrix, probabilities);
+    else (None, None) and scoring goes through the estimator."""
+    trees = forest.export(model, inputs)
+    if trees is None:
+        return None, None
+    for x, expected in checks:
+        if not np.array_equal(forest.predict(trees, x), expected.to_numpy(), equal_nan=True):
+            return None, None
+    return forest.dump(trees)
+
+
+def load_trees(artefact: Artefact) -> forest.Forest | None:
+    """The artefact's model as arrays (:mod:`forbear.domain.scoring.forest`), or None when
+    it carries none (an older artefact, or one whose arrays did not reproduce it)."""
+    if artefact.trees_b64 is None:
+        return None
+    sha = (artefact.training.model_extra or {}).get("trees_sha256")
+    if not isinstance(sha, str):
+        raise ConfigurationError(f"model {artefact.name}: artefact has no trees checksum")
+    return forest.load(artefact.trees_b64, sha)
 
 
 def load_estimator(artefact: Artefact) -> Any:
@@ -366,6 +393,7 @@ def train_propensity(
 
     p_train = pl.Series("p", _predict(model, x_train))
     p_test = pl.Series("p", _predict(model, x_test))
+    trees_b64, trees_sha = _trees(model, len(inputs), (x_train, p_train), (x_test, p_test))
     y_test_s = pl.Series("y", y_test)
     perf = performance(p_test, y_test_s, higher_means_event=True)
     brier = float(np.mean((p_test.to_numpy() - y_test) ** 2))
@@ -403,6 +431,7 @@ def train_propensity(
         seed=seed,
         estimator_sha256=sha,
         estimator_library=f"scikit-learn {sklearn.__version__}",
+        **({"trees_sha256": trees_sha} if trees_sha else {}),
         calibration_method=method,
         categorical=sorted(cats),
         categories={k: list(v) for k, v in cats.items()},
@@ -420,6 +449,7 @@ def train_propensity(
         score_band_shares=shares,
         inputs=inputs,
         estimator_b64=estimator_b64,
+        trees_b64=trees_b64,
     )
     report = PropensityReport(
         metrics=metrics,
@@ -446,5 +476,8 @@ def predict_propensity(frame: pl.DataFrame, artefact: Artefact) -> pl.Series:
     if artefact.is_scorecard or not artefact.inputs:
         raise ConfigurationError(f"model {artefact.name}: not a propensity-style artefact")
     x = _encode(frame, artefact.inputs, _categories(artefact))
+    trees = load_trees(artefact)
+    if trees is not None:  # the same probabilities without scikit-learn
+        return pl.Series(OUTPUT_NAME, forest.predict(trees, x), dtype=pl.Float64)
     model = load_estimator(artefact)
     return pl.Series(OUTPUT_NAME, _predict(model, x), dtype=pl.Float64)
