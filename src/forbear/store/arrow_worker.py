@@ -27,6 +27,12 @@ the payload.
   it all back. Foreign keys are enforced, as on the application's
   connections.
 
+- ``{"op": "stage", "stage": name, "size": bytes}``, followed by an Arrow IPC stream:
+  its rows are appended to the temporary table of that name on the worker's own
+  connection (no transaction on the database, no lock); a later ``write`` inserts them
+  with a ``{"staged": name, "into": table, "columns": [...]}`` step. Staged rows are
+  dropped when a ``write`` ends (committed or not) and on ``end``.
+
 End of input rolls back what is open and ends the worker. Error messages name the
 exception class only: a driver's message can quote a row.
 """
@@ -70,6 +76,7 @@ def serve(path: str, inp: BinaryIO, out: BinaryIO, busy_timeout_ms: int = 30_000
     setup.execute("PRAGMA temp_store=MEMORY")  # a write's staging tables (see _write)
     setup.close()
     open_transaction = False
+    staged: set[str] = set()  # names of the temporary tables holding staged rows
 
     def execute(sql: str, params: list[Any] | None = None) -> None:
         cursor = conn.cursor()
@@ -89,6 +96,16 @@ def serve(path: str, inp: BinaryIO, out: BinaryIO, busy_timeout_ms: int = 30_000
                     _answer(out, b"K")
                 except Exception as exc:  # reported to the caller, who raises
                     _answer(out, b"E", type(exc).__name__.encode())
+                finally:
+                    _unstage(execute, staged)
+                continue
+            if op == "stage":
+                payload = inp.read(int(request["size"]))
+                try:
+                    staged.add(_stage(conn, request["stage"], payload, pa))
+                    _answer(out, b"K")
+                except Exception as exc:  # reported to the caller, who raises
+                    _answer(out, b"E", type(exc).__name__.encode())
                 continue
             cursor = conn.cursor()
             try:
@@ -96,6 +113,7 @@ def serve(path: str, inp: BinaryIO, out: BinaryIO, busy_timeout_ms: int = 30_000
                     if open_transaction:
                         execute("ROLLBACK")
                         open_transaction = False
+                    _unstage(execute, staged)
                     _answer(out, b"K")
                     continue
                 if op == "begin":
@@ -160,11 +178,11 @@ def _write(
             for step in steps:
                 if "ingest" in step:
                     target, stage, columns = next(parts)
-                    names = ", ".join(_quoted(c) for c in columns)
-                    execute(
-                        f"INSERT INTO main.{_quoted(target)} ({names}) "
-                        f"SELECT {names} FROM temp.{stage}"
-                    )
+                    execute(_insert_staged(target, stage, columns))
+                elif "staged" in step:
+                    stage = _stage_table(step["staged"])
+                    if _exists(conn, stage):  # nothing staged under the name: no rows
+                        execute(_insert_staged(step["into"], stage, step["columns"]))
                 else:
                     execute(step["sql"], step.get("params"))
             execute("COMMIT")
@@ -174,6 +192,46 @@ def _write(
     finally:
         for _, stage, _ in staged:
             execute(f"DROP TABLE IF EXISTS temp.{stage}")
+
+
+def _insert_staged(target: str, stage: str, columns: list[str]) -> str:
+    names = ", ".join(_quoted(c) for c in columns)
+    return f"INSERT INTO main.{_quoted(target)} ({names}) SELECT {names} FROM temp.{stage}"
+
+
+def _stage_table(name: str) -> str:
+    """The temporary table of a stage name (letters, digits and underscores only)."""
+    if not name or not all(c.isascii() and (c.isalnum() or c == "_") for c in name):
+        raise ValueError("a stage name is letters, digits and underscores")
+    return f"forbear_staged_{name}"
+
+
+def _stage(conn: Any, name: str, payload: bytes, pa: Any) -> str:
+    """Append an Arrow stream's rows to the temporary table of ``name``; its table."""
+    table = _stage_table(name)
+    rows = pa.ipc.open_stream(payload).read_all()
+    cursor = conn.cursor()
+    try:
+        cursor.adbc_ingest(table, rows, mode="create_append", temporary=True)
+    finally:
+        cursor.close()
+    return table
+
+
+def _exists(conn: Any, table: str) -> bool:
+    cursor = conn.cursor()
+    try:
+        cursor.execute("SELECT 1 FROM temp.sqlite_master WHERE name = ?", (table,))
+        return cursor.fetchone() is not None
+    finally:
+        cursor.close()
+
+
+def _unstage(execute: Any, staged: set[str]) -> None:
+    """Drop the temporary tables of staged rows."""
+    for table in sorted(staged):
+        execute(f"DROP TABLE IF EXISTS temp.{table}")
+    staged.clear()
 
 
 def _quoted(name: str) -> str:

@@ -50,6 +50,7 @@ from forbear.store.models import (
 )
 from forbear.store.snapshot import (
     _SNAPSHOT,
+    StagingWriter,
     _PgSnapshot,
     _SqliteSnapshot,
     _typed,
@@ -220,30 +221,80 @@ def replace_in_worker(db: Engine, replacements: Sequence[Replacement]) -> int:
     against the run's other thread). Raises
     :class:`forbear.store.snapshot.SnapshotReaderFailed` when the worker fails, and then
     nothing is written."""
-    import pyarrow as pa
-
     steps: list[dict[str, Any]] = []
     payloads: list[bytes] = []
     for r in replacements:
-        table = _table(r.table)
-        unknown = [name for name in r.frame.columns if name not in table.columns]
-        if unknown:
-            raise ValueError(f"{r.table} has no column(s) {', '.join(unknown)}")
-        compiled = delete(table).where(r.where).compile(dialect=db.dialect)
-        names = compiled.positiontup or []
-        steps.append(
-            {"sql": compiled.string, "params": [_sqlite_value(compiled.params[n]) for n in names]}
-        )
+        table = _checked(r.table, r.frame)
+        steps.append(_delete_step(db, table, r.where))
         if r.frame.height == 0:
             continue
-        sink = pa.BufferOutputStream()
-        arrow = _sqlite_frame(table, r.frame).to_arrow()
-        with pa.ipc.new_stream(sink, arrow.schema) as writer:
-            writer.write_table(arrow)
-        payloads.append(sink.getvalue().to_pybytes())
+        payloads.append(_arrow_payload(table, r.frame))
         steps.append({"ingest": table.name, "size": len(payloads[-1])})
     write_in_worker(db, steps, payloads)
     return sum(r.frame.height for r in replacements)
+
+
+def _checked(table_name: str, frame: pl.DataFrame) -> Table:
+    table = _table(table_name)
+    unknown = [name for name in frame.columns if name not in table.columns]
+    if unknown:
+        raise ValueError(f"{table_name} has no column(s) {', '.join(unknown)}")
+    return table
+
+
+def _delete_step(db: Engine, table: Table, where: ColumnElement[bool]) -> dict[str, Any]:
+    compiled = delete(table).where(where).compile(dialect=db.dialect)
+    names = compiled.positiontup or []
+    return {"sql": compiled.string, "params": [_sqlite_value(compiled.params[n]) for n in names]}
+
+
+def _arrow_payload(table: Table, frame: pl.DataFrame) -> bytes:
+    """``frame`` in SQLite's storage form as one Arrow IPC stream."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    arrow = _sqlite_frame(table, frame).to_arrow()
+    with pa.ipc.new_stream(sink, arrow.schema) as writer:
+        writer.write_table(arrow)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+class StagedReplace:
+    """SQLite: replacements whose rows are sent part by part, as they are computed, to a
+    worker process that stages them outside any transaction
+    (:class:`forbear.store.snapshot.StagingWriter`), then :meth:`commit` deletes each
+    replacement's rows and inserts its staged ones in ONE transaction: the rows
+    :func:`replace_in_worker` would store, with the write lock held only for the end."""
+
+    def __init__(self, db: Engine) -> None:
+        self._db = db
+        self._writer = StagingWriter(db)
+        self._columns: dict[str, list[str]] = {}  # stage name -> its columns
+
+    def add(self, name: str, table_name: str, frame: pl.DataFrame) -> None:
+        """Stage ``frame``'s rows (for ``table_name``) under ``name``."""
+        table = _checked(table_name, frame)
+        columns = _sqlite_frame(table, frame.clear()).columns
+        if self._columns.setdefault(name, columns) != columns:
+            raise ValueError(f"stage {name}: every part needs the same columns")
+        if frame.height:
+            self._writer.stage(name, _arrow_payload(table, frame))
+
+    def commit(self, parts: Sequence[tuple[Replacement, str]]) -> None:
+        """For each ``(replacement, stage)``: delete the rows the replacement selects and
+        insert its own frame's rows and those staged under ``stage`` -- in ONE
+        transaction, committed."""
+        steps: list[dict[str, Any]] = []
+        for replacement, name in parts:
+            self.add(name, replacement.table, replacement.frame)
+            table = _table(replacement.table)
+            steps.append(_delete_step(self._db, table, replacement.where))
+            steps.append({"staged": name, "into": table.name, "columns": self._columns[name]})
+        self._writer.write(steps)
+
+    def discard(self) -> None:
+        """Drop what was staged; nothing is written."""
+        self._writer.discard()
 
 
 def write_frame(conn: Connection, table_name: str, df: pl.DataFrame) -> int:

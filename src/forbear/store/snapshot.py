@@ -438,6 +438,52 @@ def write_in_worker(db: Engine, steps: list[dict[str, Any]], payloads: list[byte
     snapshot.close(wait=False)  # kept as a spare when there is room
 
 
+class StagingWriter:
+    """A worker process on ``db``'s SQLite file that stages rows (Arrow streams) in
+    temporary tables of its own connection, which takes no lock on the database, and then
+    writes them in ONE transaction (:mod:`forbear.store.arrow_worker`, ops ``stage`` and
+    ``write``): the daily run's states and scores are staged while the book is computed
+    and written after it. :meth:`write` commits (or raises, and nothing is written) and
+    releases the worker; :meth:`discard` ends it with whatever it staged."""
+
+    def __init__(self, db: Engine) -> None:
+        path = _sqlite_file(db)
+        if path is None:
+            raise ValueError("a staging writer needs a SQLite database file")
+        self._snapshot: _SqliteSnapshot | None = _SqliteSnapshot(_worker_for(path), path)
+
+    def _worker(self) -> _SqliteSnapshot:
+        if self._snapshot is None:
+            raise SnapshotReaderFailed("staging writer: already written or discarded")
+        return self._snapshot
+
+    def stage(self, name: str, payload: bytes) -> None:
+        """Append the rows of an Arrow IPC stream to the stage ``name``."""
+        try:
+            self._worker()._call({"op": "stage", "stage": name, "size": len(payload)}, [payload])
+        except BaseException:
+            self.discard()
+            raise
+
+    def write(self, steps: list[dict[str, Any]]) -> None:
+        """Run ``steps`` (statements, and ``{"staged": name, "into": table, "columns":
+        [...]}`` inserts of staged rows) in ONE transaction and commit."""
+        snapshot = self._worker()
+        try:
+            snapshot.write(steps, [])
+        except BaseException:
+            self.discard()
+            raise
+        self._snapshot = None
+        snapshot.close(wait=False)  # kept as a spare when there is room
+
+    def discard(self) -> None:
+        """End the worker: what it staged is gone with its connection."""
+        snapshot, self._snapshot = self._snapshot, None
+        if snapshot is not None:
+            snapshot.close()
+
+
 def _open_sqlite_snapshot(conn: Connection) -> _SqliteSnapshot | None:
     path = _sqlite_file(conn)
     deferred = conn.get_execution_options().get(SQLITE_BEGIN_OPTION) == "DEFERRED"

@@ -67,8 +67,9 @@ def test_the_phased_run_stores_the_states_the_ledger_computes(
 def test_a_run_that_fails_while_computing_stores_no_states(
     book_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The failure comes after the first range's states were handed to the store (on
-    PostgreSQL): its transaction is rolled back and its connection given back."""
+    """The failure comes after the first range's states were handed to the store: on
+    PostgreSQL its transaction is rolled back and its connection given back; on SQLite
+    what its worker staged is dropped and the database is left unlocked."""
     engine = book_engine
     day = date(2026, 11, 26)
     handed: list[int] = []
@@ -80,16 +81,14 @@ def test_a_run_that_fails_while_computing_stores_no_states(
 
     original = book_day.StatesStore.add
     monkeypatch.setattr(book_day.StatesStore, "add", fail_after)
-
-    def fail_sqlite(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("killed while computing")
-
-    if engine.dialect.name == "sqlite":
-        monkeypatch.setattr(book_day.book, "day_ledger", fail_sqlite)
     with pytest.raises(RuntimeError, match="killed while computing"):
         daily.run_day_phased(engine, day, data_dir=tmp_path, now=NOW)
     assert _stored_states(engine, day).height == 0
-    assert bool(handed) == (engine.dialect.name == "postgresql")
+    assert handed
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:  # no write lock left behind
+            conn.execute(text("CREATE TABLE after_failure (x INTEGER)"))
+            conn.execute(text("DROP TABLE after_failure"))
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             idle = conn.execute(
@@ -104,18 +103,19 @@ def test_a_run_that_fails_while_computing_stores_no_states(
 def test_two_runs_of_one_date_store_their_states_one_after_the_other(
     book_engine: Engine,
 ) -> None:
-    """Two stores of the same date at once (PostgreSQL): the second waits for the first
-    to commit, then replaces its rows; neither fails on the other's uncommitted rows."""
+    """Two stores of the same date at once: on PostgreSQL the second waits for the first
+    to commit, then replaces its rows; on SQLite each stages its rows and the one that
+    commits last replaces the other's; neither fails on the other's rows."""
     engine = book_engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("states are stored as computed on PostgreSQL only")
     day = date(2026, 11, 24)
     with engine.connect() as conn:
         states = book.ledger_states(conn, day)
     half = states.height // 2
-    first = book_day.StatesStore(engine, day)
+    first = book_day.states_store(engine, day)
+    assert first is not None
     first.add(states.head(half))
-    second = book_day.StatesStore(engine, day)  # waits for the first's transaction
+    second = book_day.states_store(engine, day)  # PostgreSQL: waits for the first's
+    assert second is not None
     second.add(states.head(half))
     second.add(states.tail(states.height - half))
     first.add(states.tail(states.height - half))
@@ -129,13 +129,12 @@ def test_two_runs_of_one_date_store_their_states_one_after_the_other(
 def test_scores_stored_range_by_range_are_those_of_the_whole_book(
     book_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On PostgreSQL each range's scores are stored as they are computed, but for the loans
-    whose borrower has loans in another range (their ``other_loans`` counts every range),
-    scored at the end on the whole book's features: the frames and the stored rows are
-    those of scoring the whole book at once. (Last in the module: it activates models.)"""
+    """Each range's scores are handed to the store as they are computed (on SQLite,
+    staged), but for the loans whose borrower has loans in another range (their
+    ``other_loans`` counts every range), scored at the end on the whole book's features:
+    the frames and the stored rows are those of scoring the whole book at once. (Last in
+    the module: it activates models.)"""
     engine = book_engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("scores are stored range by range on PostgreSQL only")
     with engine.begin() as conn:
         for kind in (ModelKind.BEHAVIOUR, ModelKind.EARLY_WARNING):
             trained = models.train_on_book(conn, kind, as_of=AS_OF, months=6, now=NOW)
@@ -152,7 +151,8 @@ def test_scores_stored_range_by_range_are_those_of_the_whole_book(
 
     monkeypatch.setattr(book_day, "_whole_borrowers", spy)
     day = date(2026, 11, 25)
-    store = book_day.StatesStore(engine, day)
+    store = book_day.states_store(engine, day)
+    assert store is not None
     with daily.snapshot(engine) as conn:
         ranged = book_day.compute_book(conn, day, store=store)
     store.finish(ranged.scores)

@@ -492,3 +492,75 @@ def test_a_worker_write_that_fails_writes_nothing(book: Engine) -> None:
         )
     finally:
         arrow_reader.close_spare_readers()
+
+
+def test_staged_parts_store_what_the_connection_stores(book: Engine) -> None:
+    """``StagedReplace``: states staged in two parts, and decisions given whole at the
+    commit, are stored as ``replace`` stores them (values and storage types), replacing
+    the rows each ``where`` selects; nothing is written before the commit, and no write
+    lock is held while parts are staged."""
+    engine = book
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the worker process writes SQLite files only")
+    columns = list(_decisions(0).columns)
+    where = f"as_of = '{AS_OF.isoformat()}'"
+    before = _stored(engine, "decisions", columns, where)  # written by the fixture
+    run_id = int(before[0][columns.index("run_id")])
+    states = bulk.states_replacement(AS_OF, _states(AS_OF, [B1, B2]))
+    staged = bulk.StagedReplace(engine)
+    try:
+        staged.add("states", states.table, states.frame.head(1))
+        staged.add("states", states.table, states.frame.tail(1))
+        staged.add("states", states.table, states.frame.clear())  # an empty part
+        assert _stored(engine, "account_states", ["loan_id", "as_of", "dpd"], where) == []
+        with engine.begin() as conn:  # a writer is not blocked by the staging
+            conn.execute(delete(AccountState).where(AccountState.as_of == AS_OF))
+        decisions = bulk.Replacement("decisions", Decision.as_of == AS_OF, _decisions(run_id))
+        empty = bulk.states_replacement(AS_OF, states.frame.clear())
+        staged.commit([(empty, "states"), (decisions, "decisions")])
+        assert _stored(engine, "decisions", columns, where) == before
+        via_worker = _stored(engine, "account_states", list(contracts.STATES), where)
+        with engine.begin() as conn:
+            bulk.replace(conn, [states])
+        assert _stored(engine, "account_states", list(contracts.STATES), where) == via_worker
+        assert len(via_worker) == 2
+    finally:
+        arrow_reader.close_spare_readers()
+        with engine.begin() as conn:
+            conn.execute(delete(AccountState).where(AccountState.as_of == AS_OF))
+
+
+def test_staged_parts_that_fail_or_are_discarded_write_nothing(book: Engine) -> None:
+    """A staged part refused at the commit (a loan that does not exist) and nothing of the
+    commit is kept; parts discarded are never written; a part with other columns and a
+    stage name that is not an identifier are refused."""
+    engine = book
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the worker process writes SQLite files only")
+    later = AS_OF + timedelta(days=1)
+    probe = "1 = 1 AND loan_id IN (9100001, 9100002)"
+    good = bulk.states_replacement(later, _states(later, [B1, B2]))
+    unknown = bulk.states_replacement(later, _states(later, [9_199_999]))
+    try:
+        staged = bulk.StagedReplace(engine)
+        staged.add("states", good.table, good.frame)
+        staged.add("states", unknown.table, unknown.frame)
+        with pytest.raises(arrow_reader.SnapshotReaderFailed):
+            staged.commit([(bulk.states_replacement(later, good.frame.clear()), "states")])
+        assert _stored(engine, "account_states", ["loan_id", "as_of", "dpd"], probe) == []
+
+        discarded = bulk.StagedReplace(engine)
+        discarded.add("states", good.table, good.frame)
+        discarded.discard()
+        assert _stored(engine, "account_states", ["loan_id", "as_of", "dpd"], probe) == []
+
+        mixed = bulk.StagedReplace(engine)
+        mixed.add("states", good.table, good.frame.drop("last_payment_date"))
+        with pytest.raises(ValueError, match="same columns"):
+            mixed.add("states", good.table, good.frame)
+        mixed.discard()
+        named = bulk.StagedReplace(engine)
+        with pytest.raises(arrow_reader.SnapshotReaderFailed):  # the worker refuses it
+            named.add("no such name;", good.table, good.frame)
+    finally:
+        arrow_reader.close_spare_readers()
