@@ -30,7 +30,10 @@ $(DEV_STAMP): pyproject.toml $(BASE_STAMP)
 	@touch $@
 
 # The assistant's model trains beside the demo book (it reads no database): two cores, two jobs.
+# The sources are byte-compiled first: an editable install is not, and where
+# PYTHONDONTWRITEBYTECODE is set every command would compile every module it imports.
 demo: $(BASE_STAMP)
+	@$(BIN)/python -m compileall -q src > /dev/null
 	@$(BIN)/forbear assistant train & train=$$!; \
 	$(BIN)/forbear demo --borrowers $(BORROWERS); built=$$?; \
 	wait $$train; trained=$$?; \

@@ -211,6 +211,13 @@ def upgraded(data_dir: Path, src: Path | None = None) -> Path:
     )  # fmt: skip
     if done.returncode != 0:
         raise SystemExit(f"forbear db upgrade failed:\n{done.stderr[-2000:]}")
+    # the code byte-compiled, as an installed package is (pip compiles what it installs;
+    # an editable install under PYTHONDONTWRITEBYTECODE would compile every module on
+    # every run)
+    tree = src if src is not None else Path(__file__).resolve().parents[1] / "src"
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(tree)], capture_output=True, check=False
+    )
     return data_dir
 
 
