@@ -438,6 +438,16 @@ def _states(as_of: date, loan_ids: list[int]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=contracts.STATES)
 
 
+def _as_replace_stores(engine: Engine, states: bulk.Replacement, where: str) -> list[Any]:
+    """The states rows a worker stored, checked equal (value and storage type) to what
+    ``replace`` stores on the caller's connection; the rows."""
+    via_worker = _stored(engine, "account_states", list(contracts.STATES), where)
+    with engine.begin() as conn:
+        bulk.replace(conn, [states])
+    assert _stored(engine, "account_states", list(contracts.STATES), where) == via_worker
+    return via_worker
+
+
 def test_a_worker_writes_what_the_connection_writes(book: Engine) -> None:
     """``replace_in_worker`` stores the very values ``replace`` stores on the caller's
     connection (ISO dates, UTC date-times, booleans as 0/1, nulls), replacing the rows its
@@ -454,11 +464,7 @@ def test_a_worker_writes_what_the_connection_writes(book: Engine) -> None:
     try:
         assert bulk.replace_in_worker(engine, [decisions, states]) == ACTIONS + 2
         assert _stored(engine, "decisions", columns, where) == before
-        via_worker = _stored(engine, "account_states", list(contracts.STATES), where)
-        with engine.begin() as conn:
-            bulk.replace(conn, [states])
-        assert _stored(engine, "account_states", list(contracts.STATES), where) == via_worker
-        assert len(via_worker) == 2
+        assert len(_as_replace_stores(engine, states, where)) == 2
     finally:
         arrow_reader.close_spare_readers()
         with engine.begin() as conn:
@@ -519,11 +525,7 @@ def test_staged_parts_store_what_the_connection_stores(book: Engine) -> None:
         empty = bulk.states_replacement(AS_OF, states.frame.clear())
         staged.commit([(empty, "states"), (decisions, "decisions")])
         assert _stored(engine, "decisions", columns, where) == before
-        via_worker = _stored(engine, "account_states", list(contracts.STATES), where)
-        with engine.begin() as conn:
-            bulk.replace(conn, [states])
-        assert _stored(engine, "account_states", list(contracts.STATES), where) == via_worker
-        assert len(via_worker) == 2
+        assert len(_as_replace_stores(engine, states, where)) == 2
     finally:
         arrow_reader.close_spare_readers()
         with engine.begin() as conn:
