@@ -162,3 +162,19 @@ def test_other_shapes_of_model_are_not_exported() -> None:
         HistGradientBoostingClassifier(max_iter=5), cv=3, ensemble=False
     ).fit(x, three)
     assert forest.export(multi, 3) is None  # three classes: not a binary booster
+
+
+def test_an_estimator_whose_internals_differ_is_kept_without_trees(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A scikit-learn whose fitted booster lacks what the export reads: the trainer keeps
+    the estimator alone (scored through it), it does not fail."""
+
+    def missing(model: object, inputs: int) -> None:
+        raise AttributeError("_predictors")
+
+    monkeypatch.setattr(forest, "export", missing)
+    artefact = _train(make_payers(1500, seed=13), "isotonic", ["channel"])
+    assert artefact.trees_b64 is None
+    assert "trees_sha256" not in artefact.training.model_extra
+    assert predict_propensity(_unseen_rows(50, seed=2), artefact).len() == 50
