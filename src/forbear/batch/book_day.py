@@ -404,16 +404,10 @@ def states_store(db: Engine, as_of: date) -> StatesStore | None:
 
 
 def store_day_beside(db: Engine, as_of: date, book_day: BookDay) -> None:
-    """:func:`store_day` in a transaction of its own: on a SQLite file through a worker
-    process (:func:`forbear.store.bulk.replace_in_worker`: the same rows, off this
-    process's interpreter lock, which the day's computing beside it needs), else on a
-    connection of ``db``."""
-    replacements = day_replacements(as_of, book_day)
-    if sqlite_worker_available(db):
-        bulk.replace_in_worker(db, replacements)
-        return
+    """:func:`store_day` in a transaction of its own on a connection of ``db`` (where no
+    :class:`StatesStore` serves: an in-memory SQLite database)."""
     with db.begin() as conn:
-        bulk.replace(conn, replacements)
+        store_day(conn, as_of, book_day)
 
 
 def day_replacements(as_of: date, book_day: BookDay) -> list[bulk.Replacement]:

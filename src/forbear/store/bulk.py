@@ -54,7 +54,6 @@ from forbear.store.snapshot import (
     _PgSnapshot,
     _SqliteSnapshot,
     _typed,
-    write_in_worker,
 )
 
 SQLITE_CHUNK_ROWS = 10_000
@@ -212,28 +211,6 @@ def replace(
     return written
 
 
-def replace_in_worker(db: Engine, replacements: Sequence[Replacement]) -> int:
-    """Every replacement in ONE transaction of a worker process on ``db``'s SQLite file
-    (:func:`forbear.store.snapshot.write_in_worker`; the same rows, in the same storage
-    form, as :func:`replace` writes): the frames go over a pipe as Arrow and are inserted
-    by the ADBC driver, off this process's interpreter lock (the 100,000-borrower run's
-    states and scores, 268,000 rows: about 2.3 s of CPU on the caller's connection, held
-    against the run's other thread). Raises
-    :class:`forbear.store.snapshot.SnapshotReaderFailed` when the worker fails, and then
-    nothing is written."""
-    steps: list[dict[str, Any]] = []
-    payloads: list[bytes] = []
-    for r in replacements:
-        table = _checked(r.table, r.frame)
-        steps.append(_delete_step(db, table, r.where))
-        if r.frame.height == 0:
-            continue
-        payloads.append(_arrow_payload(table, r.frame))
-        steps.append({"ingest": table.name, "size": len(payloads[-1])})
-    write_in_worker(db, steps, payloads)
-    return sum(r.frame.height for r in replacements)
-
-
 def _checked(table_name: str, frame: pl.DataFrame) -> Table:
     table = _table(table_name)
     unknown = [name for name in frame.columns if name not in table.columns]
@@ -264,7 +241,9 @@ class StagedReplace:
     worker process that stages them outside any transaction
     (:class:`forbear.store.snapshot.StagingWriter`), then :meth:`commit` deletes each
     replacement's rows and inserts its staged ones in ONE transaction: the rows
-    :func:`replace_in_worker` would store, with the write lock held only for the end."""
+    :func:`replace` would store, with the write lock held only for the end. Raises
+    :class:`forbear.store.snapshot.SnapshotReaderFailed` when the worker fails, and then
+    nothing is written."""
 
     def __init__(self, db: Engine) -> None:
         self._db = db

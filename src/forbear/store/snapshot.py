@@ -142,8 +142,8 @@ class _SqliteSnapshot:
     def begin(self) -> None:
         self._call({"op": "begin"})
 
-    def write(self, steps: list[dict[str, Any]], payloads: list[bytes]) -> None:
-        self._call({"op": "write", "steps": steps}, payloads)
+    def write(self, steps: list[dict[str, Any]]) -> None:
+        self._call({"op": "write", "steps": steps})
 
     def read(self, sql: str, params: list[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
         import pyarrow as pa
@@ -371,7 +371,7 @@ def _widen(worker: subprocess.Popen[bytes]) -> None:
 
 def prewarm_snapshot_reader(db: Engine, workers: int = 1) -> None:
     """Start workers now, up to ``workers`` waiting for ``db`` (the next
-    :func:`arrow_snapshot`, or :func:`write_in_worker`), so that they have loaded the
+    :func:`arrow_snapshot`, or a :class:`StagingWriter`), so that they have loaded the
     driver by the time they are used (nothing on PostgreSQL, in-memory SQLite, or without
     the driver). :func:`close_spare_readers` ends those left unused."""
     path = _sqlite_file(db)
@@ -414,28 +414,11 @@ def _worker_for(path: Path) -> subprocess.Popen[bytes]:
 
 
 def sqlite_worker_available(db: Engine) -> bool:
-    """Whether :func:`write_in_worker` can write to ``db`` (a SQLite file, the driver
+    """Whether a :class:`StagingWriter` can write to ``db`` (a SQLite file, the driver
     installed)."""
     return (
         _sqlite_file(db) is not None and importlib.util.find_spec("adbc_driver_sqlite") is not None
     )
-
-
-def write_in_worker(db: Engine, steps: list[dict[str, Any]], payloads: list[bytes]) -> None:
-    """Run ``steps`` (the worker's ``write`` request: statements and Arrow ingests, see
-    :mod:`forbear.store.arrow_worker`) in ONE transaction of a worker process on ``db``'s
-    file, committed there; raises :class:`SnapshotReaderFailed` when it fails (nothing is
-    then written). The caller's thread waits on a pipe, holding no lock of its own."""
-    path = _sqlite_file(db)
-    if path is None:
-        raise ValueError("write_in_worker needs a SQLite database file")
-    snapshot = _SqliteSnapshot(_worker_for(path), path)
-    try:
-        snapshot.write(steps, payloads)
-    except BaseException:
-        snapshot.close()
-        raise
-    snapshot.close(wait=False)  # kept as a spare when there is room
 
 
 class StagingWriter:
@@ -470,7 +453,7 @@ class StagingWriter:
         [...]}`` inserts of staged rows) in ONE transaction and commit."""
         snapshot = self._worker()
         try:
-            snapshot.write(steps, [])
+            snapshot.write(steps)
         except BaseException:
             self.discard()
             raise

@@ -448,58 +448,6 @@ def _as_replace_stores(engine: Engine, states: bulk.Replacement, where: str) -> 
     return via_worker
 
 
-def test_a_worker_writes_what_the_connection_writes(book: Engine) -> None:
-    """``replace_in_worker`` stores the very values ``replace`` stores on the caller's
-    connection (ISO dates, UTC date-times, booleans as 0/1, nulls), replacing the rows its
-    ``where`` selects, in one transaction of the worker process."""
-    engine = book
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the worker process writes SQLite files only")
-    columns = list(_decisions(0).columns)
-    where = f"as_of = '{AS_OF.isoformat()}'"
-    before = _stored(engine, "decisions", columns, where)  # written by the fixture
-    run_id = int(before[0][columns.index("run_id")])
-    decisions = bulk.Replacement("decisions", Decision.as_of == AS_OF, _decisions(run_id))
-    states = bulk.states_replacement(AS_OF, _states(AS_OF, [B1, B2]))
-    try:
-        assert bulk.replace_in_worker(engine, [decisions, states]) == ACTIONS + 2
-        assert _stored(engine, "decisions", columns, where) == before
-        assert len(_as_replace_stores(engine, states, where)) == 2
-    finally:
-        arrow_reader.close_spare_readers()
-        with engine.begin() as conn:
-            conn.execute(delete(AccountState).where(AccountState.as_of == AS_OF))
-
-
-def test_a_worker_write_that_fails_writes_nothing(book: Engine) -> None:
-    """One replacement refused (a loan that does not exist: foreign keys are enforced in
-    the worker as on the application's connections) and none of the request is kept."""
-    engine = book
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the worker process writes SQLite files only")
-    where = f"as_of = '{AS_OF.isoformat()}'"
-    before = _stored(engine, "decisions", ["loan_id", "action_index", "run_id"], where)
-    good = bulk.states_replacement(AS_OF, _states(AS_OF, [B1, B2]))
-    emptied = bulk.Replacement("decisions", Decision.as_of == AS_OF, _decisions(0).clear())
-    later = AS_OF + timedelta(days=1)
-    unknown_loan = bulk.states_replacement(later, _states(later, [B1, 9_199_999]))
-    try:
-        with pytest.raises(arrow_reader.SnapshotReaderFailed):
-            bulk.replace_in_worker(engine, [good, emptied, unknown_loan])
-        assert _stored(engine, "decisions", ["loan_id", "action_index", "run_id"], where) == before
-        assert (
-            _stored(
-                engine,
-                "account_states",
-                ["loan_id", "as_of", "dpd"],
-                "1 = 1 AND loan_id IN (9100001, 9100002)",
-            )
-            == []
-        )
-    finally:
-        arrow_reader.close_spare_readers()
-
-
 def test_staged_parts_store_what_the_connection_stores(book: Engine) -> None:
     """``StagedReplace``: states staged in two parts, and decisions given whole at the
     commit, are stored as ``replace`` stores them (values and storage types), replacing
@@ -533,9 +481,10 @@ def test_staged_parts_store_what_the_connection_stores(book: Engine) -> None:
 
 
 def test_staged_parts_that_fail_or_are_discarded_write_nothing(book: Engine) -> None:
-    """A staged part refused at the commit (a loan that does not exist) and nothing of the
-    commit is kept; parts discarded are never written; a part with other columns and a
-    stage name that is not an identifier are refused."""
+    """A staged part refused at the commit (a loan that does not exist: foreign keys are
+    enforced in the worker as on the application's connections) and nothing of the commit
+    is kept, another replacement's delete included; parts discarded are never written; a
+    part with other columns and a stage name that is not an identifier are refused."""
     engine = book
     if engine.dialect.name != "sqlite":
         pytest.skip("the worker process writes SQLite files only")
@@ -544,12 +493,22 @@ def test_staged_parts_that_fail_or_are_discarded_write_nothing(book: Engine) -> 
     good = bulk.states_replacement(later, _states(later, [B1, B2]))
     unknown = bulk.states_replacement(later, _states(later, [9_199_999]))
     try:
+        where = f"as_of = '{AS_OF.isoformat()}'"
+        before = _stored(engine, "decisions", ["loan_id", "action_index", "run_id"], where)
+        emptied = bulk.Replacement("decisions", Decision.as_of == AS_OF, _decisions(0).clear())
         staged = bulk.StagedReplace(engine)
         staged.add("states", good.table, good.frame)
         staged.add("states", unknown.table, unknown.frame)
         with pytest.raises(arrow_reader.SnapshotReaderFailed):
-            staged.commit([(bulk.states_replacement(later, good.frame.clear()), "states")])
+            staged.commit(
+                [
+                    (emptied, "decisions"),  # its delete is rolled back with the rest
+                    (bulk.states_replacement(later, good.frame.clear()), "states"),
+                ]
+            )
         assert _stored(engine, "account_states", ["loan_id", "as_of", "dpd"], probe) == []
+        assert _stored(engine, "decisions", ["loan_id", "action_index", "run_id"], where) == before
+        assert before
 
         discarded = bulk.StagedReplace(engine)
         discarded.add("states", good.table, good.frame)
