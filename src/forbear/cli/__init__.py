@@ -10,6 +10,23 @@ One module per business noun (``book``, ``contacts``, ``plans``, ...), each with
 A command module imports neither a sibling nor :mod:`forbear.store`: it calls services.
 """
 
-from forbear.cli.main import app, main
+import gc
+import os
+
+# OpenBLAS (NumPy's BLAS) starts a thread per core when NumPy is imported, and each spins
+# for a moment waiting for work: 0.1-0.3 s of CPU per process on a 2-core machine, taken
+# from the command's own start. No command multiplies matrices large enough to gain from
+# them; a value the operator set is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+# The imports below create some 160,000 tracked objects that live as long as the command;
+# the cyclic collector would run some 400 times while they load (0.15-0.25 s).
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    from forbear.cli.main import app, main
+finally:
+    if _collecting:
+        gc.enable()
 
 __all__ = ["app", "main"]

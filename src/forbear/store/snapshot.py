@@ -10,6 +10,7 @@ import atexit
 import contextlib
 import importlib.util
 import json
+import os
 import sqlite3
 import struct
 import subprocess
@@ -338,10 +339,12 @@ def _spawn(path: Path) -> subprocess.Popen[bytes]:
     # the worker's file run as a script (-P: its folder is not put on sys.path, where
     # store/copy.py would hide the standard library's copy), so that it imports the
     # driver and pyarrow only, not the forbear.store package and its models
+    # (pyarrow imports NumPy: one BLAS thread, not one per core spinning at its start)
     worker = subprocess.Popen(
         [sys.executable, "-P", str(_WORKER_FILE), str(path), str(SQLITE_BUSY_TIMEOUT_MS)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
     )
     _widen(worker)
     return worker

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
+
+from forbear.domain.jit import numba
 
 
 @numba.njit(cache=True, nogil=True)

@@ -26,9 +26,9 @@ Component indices: 0 penalty, 1 fee, 2 interest, 3 principal (``COMPONENTS``), 4
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from forbear.domain.jit import numba
 from forbear.domain.ledger.arith import MONTHLY_RATE_DEN, level_payment
 from forbear.domain.money import Rounding
 
