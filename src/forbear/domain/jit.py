@@ -37,7 +37,7 @@ def _without_blas_check() -> None:
     finally:
         linalg.ensure_blas = check
     if getattr(arraymath, "ensure_blas", None) is no_blas:
-        arraymath.ensure_blas = check
+        arraymath.ensure_blas = check  # type: ignore[attr-defined]
 
 
 _without_blas_check()
