@@ -25,10 +25,11 @@ the payload.
   connection (no transaction on the database, no lock).
 - ``{"op": "write", "steps": [...]}`` runs its steps (``{"sql": ..., "params": [...]}``,
   and ``{"staged": name, "into": table, "columns": [...]}``: the rows staged under the
-  name inserted with one ``INSERT ... SELECT``) in ONE ``BEGIN IMMEDIATE`` transaction and
-  commits; any error rolls it all back. Foreign keys are enforced, as on the
-  application's connections. Staged rows are dropped when a ``write`` ends (committed or
-  not) and on ``end``.
+  name inserted with one ``INSERT ... SELECT``; with ``"key": [...]`` and ``"scope":
+  {"sql": ..., "params": [...]}`` as well, they replace the rows the scope selects) in
+  ONE ``BEGIN IMMEDIATE`` transaction and commits; any error rolls it all back. Foreign
+  keys are enforced, as on the application's connections. Staged rows are dropped when a
+  ``write`` ends (committed or not) and on ``end``.
 
 End of input rolls back what is open and ends the worker. Error messages name the
 exception class only: a driver's message can quote a row.
@@ -200,7 +201,10 @@ def _write(conn: _Connection, execute: Any, steps: list[dict[str, Any]]) -> None
         for step in steps:
             if "staged" in step:
                 stage = _stage_table(step["staged"])
-                if _exists(conn, stage):  # nothing staged under the name: no rows
+                there = _exists(conn, stage)  # False: nothing staged under the name
+                if "scope" in step:
+                    _replace_staged(conn, step, stage if there else None)
+                elif there:
                     execute(_insert_staged(step["into"], stage, step["columns"]))
             else:
                 execute(step["sql"], step.get("params"))
@@ -208,6 +212,42 @@ def _write(conn: _Connection, execute: Any, steps: list[dict[str, Any]]) -> None
     except BaseException:
         execute("ROLLBACK")
         raise
+
+
+def _replace_staged(conn: _Connection, step: dict[str, Any], stage: str | None) -> None:
+    """The rows of ``step["into"]`` that ``step["scope"]`` selects replaced by the staged
+    rows (``stage``; None: no rows), which carry every column of the table and whose
+    primary key is ``step["key"]``. Where the scope holds no rows yet (a date's first run)
+    they are inserted; where it does (a date run again) rows are changed only where they
+    differ -- an upsert that leaves equal rows alone -- and the scope's rows not staged
+    are deleted. Deleting the scope and inserting it again cost the 100,000 book's states
+    and scores twice as much (1.39 CPU s against 0.76) when the date was run again."""
+    target, columns, key = _quoted(step["into"]), step["columns"], step["key"]
+    scope, params = step["scope"]["sql"], step["scope"]["params"]
+    if stage is None:
+        conn.execute(f"DELETE FROM main.{target} WHERE {scope}", params)
+        return
+    if not conn.query(f"SELECT 1 FROM main.{target} WHERE {scope} LIMIT 1", params).num_rows:
+        conn.execute(_insert_staged(step["into"], stage, columns))
+        return
+    names = ", ".join(_quoted(c) for c in columns)
+    keys = ", ".join(_quoted(c) for c in key)
+    rest = [_quoted(c) for c in columns if c not in key]
+    if rest:
+        changes = ", ".join(f"{c} = excluded.{c}" for c in rest)
+        differs = " OR ".join(f"{target}.{c} IS NOT excluded.{c}" for c in rest)
+        on_conflict = f"DO UPDATE SET {changes} WHERE {differs}"
+    else:
+        on_conflict = "DO NOTHING"
+    conn.execute(
+        f"INSERT INTO main.{target} ({names}) SELECT {names} FROM temp.{stage} WHERE true "
+        f"ON CONFLICT ({keys}) {on_conflict}"
+    )
+    conn.execute(
+        f"DELETE FROM main.{target} WHERE ({scope}) "
+        f"AND ({keys}) NOT IN (SELECT {keys} FROM temp.{stage})",
+        params,
+    )
 
 
 def _insert_staged(target: str, stage: str, columns: list[str]) -> str:

@@ -225,6 +225,14 @@ def _delete_step(db: Engine, table: Table, where: ColumnElement[bool]) -> dict[s
     return {"sql": compiled.string, "params": [_sqlite_value(compiled.params[n]) for n in names]}
 
 
+def _where_step(db: Engine, where: ColumnElement[bool]) -> dict[str, Any]:
+    """``where`` as SQL (its columns named by their table) and its parameters, in
+    SQLite's storage form."""
+    compiled = where.compile(dialect=db.dialect)
+    names = compiled.positiontup or []
+    return {"sql": compiled.string, "params": [_sqlite_value(compiled.params[n]) for n in names]}
+
+
 def _arrow_payload(table: Table, frame: pl.DataFrame) -> bytes:
     """``frame`` in SQLite's storage form as one Arrow IPC stream."""
     import pyarrow as pa
@@ -267,8 +275,17 @@ class StagedReplace:
         for replacement, name in parts:
             self.add(name, replacement.table, replacement.frame)
             table = _table(replacement.table)
-            steps.append(_delete_step(self._db, table, replacement.where))
-            steps.append({"staged": name, "into": table.name, "columns": self._columns[name]})
+            columns = self._columns[name]
+            step: dict[str, Any] = {"staged": name, "into": table.name, "columns": columns}
+            key = [c.name for c in table.primary_key.columns]
+            if key and set(columns) == {c.name for c in table.columns}:
+                # every column staged: the worker replaces the scope's rows, changing only
+                # those that differ when the scope holds rows already (a date run again)
+                steps.append(
+                    {**step, "key": key, "scope": _where_step(self._db, replacement.where)}
+                )
+            else:  # columns left to their defaults: delete, then insert
+                steps += [_delete_step(self._db, table, replacement.where), step]
         self._writer.write(steps)
 
     def discard(self) -> None:

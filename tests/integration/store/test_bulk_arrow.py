@@ -525,3 +525,57 @@ def test_staged_parts_that_fail_or_are_discarded_write_nothing(book: Engine) -> 
             named.add("no such name;", good.table, good.frame)
     finally:
         arrow_reader.close_spare_readers()
+
+
+def test_staged_rows_replace_a_scope_that_holds_rows_already(book: Engine) -> None:
+    """A date run again: the staged rows replace the rows the scope holds (changed rows
+    changed, equal rows left, rows not staged deleted, new rows added), exactly as
+    ``replace`` stores them, values and storage types; rows outside the scope stay; with
+    nothing staged the scope is emptied; a staged row that breaks a foreign key is refused
+    and the scope's rows are as they were."""
+    engine = book
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the worker process writes SQLite files only")
+    day, other = AS_OF + timedelta(days=2), AS_OF + timedelta(days=3)
+    columns = list(contracts.STATES)
+    here, there = f"as_of = '{day.isoformat()}'", f"as_of = '{other.isoformat()}'"
+
+    def commit(frame: pl.DataFrame, *, parts: int = 1) -> None:
+        staged = bulk.StagedReplace(engine)
+        for k in range(parts):
+            staged.add("states", "account_states", frame.gather_every(parts, offset=k))
+        staged.commit([(bulk.states_replacement(day, frame.clear()), "states")])
+
+    try:
+        with engine.begin() as conn:
+            bulk.replace(conn, [bulk.states_replacement(other, _states(other, [B1, B2]))])
+        outside = _stored(engine, "account_states", columns, there)
+        commit(_states(day, [B1, B2]))  # the date's first run: inserted
+        assert len(_stored(engine, "account_states", columns, here)) == 2
+        # run again: B1 changed (a null set, a date moved), B2 gone
+        again = _states(day, [B1]).with_columns(
+            dpd=pl.lit(40), bucket=pl.lit("M2"), next_due_date=pl.lit(date(2031, 2, 1))
+        )
+        commit(again)
+        stored = _as_replace_stores(engine, bulk.states_replacement(day, again), here)
+        assert [row[columns.index("loan_id")] for row in stored] == [str(B1)]
+        assert "40" in stored[0] and "'M2'" in stored[0] and "'2031-02-01'" in stored[0]
+        # and again: B1 the same, B2 back (two parts)
+        both = pl.concat([again, _states(day, [B2])])
+        commit(both, parts=2)
+        assert len(_as_replace_stores(engine, bulk.states_replacement(day, both), here)) == 2
+        assert _stored(engine, "account_states", columns, there) == outside
+
+        before = _stored(engine, "account_states", columns, here)
+        with pytest.raises(arrow_reader.SnapshotReaderFailed):  # no such loan: refused
+            commit(pl.concat([both, _states(day, [9_199_999])]))
+        assert _stored(engine, "account_states", columns, here) == before
+
+        staged = bulk.StagedReplace(engine)  # nothing staged: the scope is emptied
+        staged.commit([(bulk.states_replacement(day, both.clear()), "states")])
+        assert _stored(engine, "account_states", columns, here) == []
+        assert _stored(engine, "account_states", columns, there) == outside
+    finally:
+        arrow_reader.close_spare_readers()
+        with engine.begin() as conn:
+            conn.execute(delete(AccountState).where(AccountState.as_of.in_([day, other])))
