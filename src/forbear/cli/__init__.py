@@ -19,14 +19,17 @@ import os
 # them; a value the operator set is kept.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-# The imports below create some 160,000 tracked objects that live as long as the command;
-# the cyclic collector would run some 400 times while they load (0.15-0.25 s).
+# The imports below create some 160,000 tracked objects that live as long as the command:
+# the cyclic collector would run some 400 times while they load (0.15-0.25 s), and once
+# re-enabled would scan them all again. It is off while they load, and they are then
+# frozen (never scanned; Python's documented use of gc.freeze() after start-up).
 _collecting = gc.isenabled()
 gc.disable()
 try:
     from forbear.cli.main import app, main
 finally:
     if _collecting:
+        gc.freeze()
         gc.enable()
 
 __all__ = ["app", "main"]
