@@ -34,6 +34,7 @@ the gate still sees the whole day's plan, so its frequency counters are conserva
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -202,6 +203,10 @@ def run_day_phased(
     is not in its snapshot; the gate at the moment of contact sees it."""
     check_engine(engine)
     started = now or clock()
+    # the compiled ledger loads beside the plans' write and the book's first reads, where
+    # the run otherwise waits for the database (the plans' few loans take the scalar path)
+    warming = threading.Thread(target=_warm_ledger, name="daily-run-ledger", daemon=True)
+    warming.start()
     try:
         # the Arrow reader of each read phase and the writer of the states and scores
         # start (and load their driver) during the write before: a worker holds no
@@ -236,6 +241,16 @@ def run_day_phased(
             return _write(conn, as_of, engine, prepared, computed, clock)
     finally:
         arrow_reader.close_spare_readers()
+        warming.join()
+
+
+def _warm_ledger() -> None:
+    """:func:`forbear.domain.ledger.warm_compiled`; an error is left to the run's own first
+    walk, which raises it."""
+    from forbear.domain.ledger import warm_compiled
+
+    with contextlib.suppress(Exception):
+        warm_compiled()
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from forbear.domain import portfolio
 from forbear.domain.errors import ValidationError
 from forbear.domain.ledger import (
     DEFAULT_BUCKETS,
+    SMALL_BOOK,
     BucketScheme,
     account_states,
     account_states_partitioned,
@@ -283,8 +284,11 @@ def day_ledger(
     return DayLedger(states, raw_states, allocations)
 
 
-def run_ledger_on(inputs: LedgerInputs, as_of: date, buckets: BucketScheme) -> pl.DataFrame:
-    """Account states (``STATES``) of every loan of ``inputs``."""
+def run_ledger_on(
+    inputs: LedgerInputs, as_of: date, buckets: BucketScheme, *, small: int = SMALL_BOOK
+) -> pl.DataFrame:
+    """Account states (``STATES``) of every loan of ``inputs`` (up to ``small`` loans on
+    the scalar path: :func:`forbear.domain.ledger.account_states`)."""
     result = account_states_partitioned(
         inputs.loans.lazy(),
         inputs.products.lazy(),
@@ -293,6 +297,7 @@ def run_ledger_on(inputs: LedgerInputs, as_of: date, buckets: BucketScheme) -> p
         as_of,
         buckets,
         partitions=partitions_for(inputs.loans.height),
+        small=small,
     )
     return restore_totals(result.states.collect(), inputs.all_payments, inputs.governing)
 

@@ -250,3 +250,54 @@ def test_the_day_ledger_of_the_20k_book_equals_the_scalar_ledger_row_for_row() -
     assert allocations.height > 100_000
     assert_frame_equal(states, scalar_states, check_exact=True)
     assert_frame_equal(allocations, scalar_allocations, check_exact=True)
+
+
+def test_the_warm_up_loads_exactly_what_a_book_walks() -> None:
+    """``warm_compiled`` in a fresh process, then a book of every repayment method walked
+    (unpaid, partly paid and prepaid loans): the walk adds no compiled version (each
+    dispatcher's signatures are those the warm-up loaded), and its states equal the scalar
+    path's."""
+    code = f"""
+import sys
+from datetime import date
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from factories import make_loan, make_product, loans_frame, payments_frame
+from forbear.domain.ledger import Payment, account_states, products_frame, schedules
+from forbear.domain.ledger import warm_compiled
+from forbear.domain.ledger.allocation import compiled
+from forbear.domain.products import RepaymentMethod
+
+def signatures():
+    return {{n: list(getattr(compiled, n).signatures) for n in ("walk", "owners", "group")}}
+
+warm_compiled()
+loaded = signatures()
+products = [
+    make_product(code=f"P{{i}}", method=m, grace_days=3, late_fee=5000)
+    for i, m in enumerate(RepaymentMethod)
+]
+loans = [
+    make_loan(loan_id=10 * i + k, product_code=p.code, principal=(k + 1) * 100000)
+    for i, p in enumerate(products)
+    for k in range(3)
+]
+amounts = {{0: (), 1: (50000,), 2: (50000, 900000)}}
+pays = [
+    Payment(payment_id=10 * loan.loan_id + k, loan_id=loan.loan_id,
+            paid_on=date(2024, 2 + k, 10), amount=amount)
+    for loan in loans
+    for k, amount in enumerate(amounts[loan.loan_id % 3])
+]
+book = loans_frame(loans).lazy()
+terms = products_frame(products).lazy()
+args = (book, terms, schedules(book, terms), payments_frame(pays).lazy(), date(2024, 9, 1))
+walked = account_states(*args, small=0).states.collect()
+scalar = account_states(*args, small=10_000).states.collect()
+print(walked.height, walked.equals(scalar), loaded == signatures(), bool(loaded["walk"]))
+"""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["9", "True", "True", "True"]
