@@ -248,6 +248,13 @@ def _replace_staged(conn: _Connection, step: dict[str, Any], stage: str | None) 
         f"AND ({keys}) NOT IN (SELECT {keys} FROM temp.{stage})",
         params,
     )
+    # the scope now holds one row per staged key: fewer than the staged rows means a key
+    # staged twice (which the upsert would have folded into one row, where an insert
+    # refuses it) or a row outside the scope; either refuses the whole write
+    staged = conn.query(f"SELECT count(*) FROM temp.{stage}").column(0)[0].as_py()
+    kept = conn.query(f"SELECT count(*) FROM main.{target} WHERE {scope}", params)
+    if kept.column(0)[0].as_py() != staged:
+        raise ValueError("staged rows repeat a key or fall outside their scope")
 
 
 def _insert_staged(target: str, stage: str, columns: list[str]) -> str:

@@ -220,15 +220,17 @@ def _checked(table_name: str, frame: pl.DataFrame) -> Table:
 
 
 def _delete_step(db: Engine, table: Table, where: ColumnElement[bool]) -> dict[str, Any]:
-    compiled = delete(table).where(where).compile(dialect=db.dialect)
-    names = compiled.positiontup or []
-    return {"sql": compiled.string, "params": [_sqlite_value(compiled.params[n]) for n in names]}
+    return _sql_step(delete(table).where(where), db)
 
 
 def _where_step(db: Engine, where: ColumnElement[bool]) -> dict[str, Any]:
-    """``where`` as SQL (its columns named by their table) and its parameters, in
-    SQLite's storage form."""
-    compiled = where.compile(dialect=db.dialect)
+    """``where`` as SQL (its columns named by their table) and its parameters."""
+    return _sql_step(where, db)
+
+
+def _sql_step(clause: Any, db: Engine) -> dict[str, Any]:
+    """A statement or clause as SQLite text and its parameters in SQLite's storage form."""
+    compiled = clause.compile(dialect=db.dialect)
     names = compiled.positiontup or []
     return {"sql": compiled.string, "params": [_sqlite_value(compiled.params[n]) for n in names]}
 

@@ -570,6 +570,10 @@ def test_staged_rows_replace_a_scope_that_holds_rows_already(book: Engine) -> No
         with pytest.raises(arrow_reader.SnapshotReaderFailed):  # no such loan: refused
             commit(pl.concat([both, _states(day, [9_199_999])]))
         assert _stored(engine, "account_states", columns, here) == before
+        twice = pl.concat([both, both.head(1).with_columns(dpd=pl.lit(99))])
+        with pytest.raises(arrow_reader.SnapshotReaderFailed):  # a loan staged twice
+            commit(twice)
+        assert _stored(engine, "account_states", columns, here) == before
 
         staged = bulk.StagedReplace(engine)  # nothing staged: the scope is emptied
         staged.commit([(bulk.states_replacement(day, both.clear()), "states")])
