@@ -19,6 +19,7 @@ from forbear.domain.ledger import (
     DEFAULT_BUCKETS,
     SMALL_BOOK,
     BucketScheme,
+    Settled,
     account_states,
     account_states_partitioned,
 )
@@ -237,14 +238,13 @@ def iter_days(conn: Connection, head: BookHead, per_bucket: int | None = None) -
 @dataclass(frozen=True)
 class DayLedger:
     """The day's one ledger run: ``states`` (``STATES``, what is stored) and, for the
-    scoring features, the ledger's own states and allocations of every loan on its
-    contract book (``contract_states``, ``contract_allocations``: the plan-governed and
-    older-version loans run again on their contract, as the features have always seen
-    them; every other loan's are the day's run's)."""
+    scoring features, the settlement history of every loan on its contract book
+    (``contract_settled``; the plan-governed and older-version loans run again on their
+    contract, as the features have always seen them; every other loan's is the day's
+    run's). ``contract_settled`` is None when the run was not asked for it."""
 
     states: pl.DataFrame
-    contract_states: pl.DataFrame
-    contract_allocations: pl.DataFrame
+    contract_settled: Settled | None
 
 
 def day_ledger(
@@ -261,15 +261,16 @@ def day_ledger(
         day.as_of,
         buckets,
         partitions=partitions_for(inputs.loans.height),
+        settle=contract,
     )
-    raw_states, allocations = pl.collect_all([result.states, result.allocations])
+    raw_states = result.states.collect()
     states = restore_totals(raw_states, inputs.all_payments, inputs.governing)
-    if not contract:
-        return DayLedger(states, raw_states.clear(), allocations.clear())
+    if not contract or result.settled is None:
+        return DayLedger(states, None)
+    settled = result.settled
     rebased = day.rebased()
     if rebased.len():
-        ids = rebased.implode()
-        mine = pl.col("loan_id").is_in(ids)
+        mine = pl.col("loan_id").is_in(rebased.implode())
         again = account_states(
             day.loans.lazy().filter(mine).drop("borrower_id"),
             day.products.lazy(),
@@ -277,11 +278,11 @@ def day_ledger(
             day.payments.lazy().filter(mine),
             day.as_of,
             buckets,
+            settle=True,
         )
-        fresh_states, fresh_allocations = pl.collect_all([again.states, again.allocations])
-        raw_states = pl.concat([raw_states.filter(~mine), fresh_states]).sort("loan_id")
-        allocations = pl.concat([allocations.filter(~mine), fresh_allocations])
-    return DayLedger(states, raw_states, allocations)
+        assert again.settled is not None  # (asked for)
+        settled = settled.replacing(again.settled, rebased)
+    return DayLedger(states, settled)
 
 
 def run_ledger_on(

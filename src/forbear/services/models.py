@@ -25,17 +25,15 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from forbear.domain.errors import NotFound, ValidationError
-from forbear.domain.ledger import products_frame
+from forbear.domain.ledger import Settled, products_frame
 from forbear.domain.scoring.artefact import Artefact, ModelKind, ModelStatus, load_artefact
 from forbear.domain.scoring.compiled import score_frame
 from forbear.domain.scoring.features import (
     CATEGORICAL,
     FEATURES,
     BookFrames,
-    Settled,
     book_features,
     features_at,
-    settlements_from,
 )
 from forbear.domain.scoring.propensity import (
     load_estimator,
@@ -736,14 +734,13 @@ def has_active_book_model(conn: Connection) -> bool:
 
 def day_features(day: BookDay, ledger: DayLedger) -> pl.DataFrame:
     """:func:`~forbear.domain.scoring.features.book_features` of the day's book from the
-    day's ledger run (its contract states and allocations): no second ledger run."""
+    day's ledger run (its settlement history of the contract book): no second ledger run."""
+    if ledger.contract_settled is None:
+        raise ValueError("the day's ledger was run without the contract book's history")
     frames = BookFrames(
         day.loans.lazy(), day.products.lazy(), day.instalments.lazy(), day.payments.lazy()
     )
-    settled = settlements_from(
-        frames, ledger.contract_states.lazy(), ledger.contract_allocations.lazy(), day.as_of
-    )
-    return features_at(frames, settled, day.as_of)
+    return features_at(frames, ledger.contract_settled, day.as_of)
 
 
 def whole_book(parts: Sequence[pl.DataFrame], borrowers: pl.DataFrame) -> pl.DataFrame:

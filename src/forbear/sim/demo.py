@@ -17,9 +17,10 @@ from sqlalchemy import Connection
 from forbear.batch.daily import RunResult, run_day
 from forbear.domain import portfolio
 from forbear.domain.errors import ValidationError
+from forbear.domain.ledger import Settled
 from forbear.domain.products import ProductTerms
 from forbear.domain.scoring.artefact import ModelKind, ModelStatus
-from forbear.domain.scoring.features import BookFrames, Settled, book_features, settlements
+from forbear.domain.scoring.features import BookFrames, book_features, settlements
 from forbear.domain.scoring.targets import BOOK_KINDS
 from forbear.services import book, models, templates
 from forbear.services.dashboard import DEFAULT_RANGE_DAYS

@@ -1,6 +1,7 @@
 """The compiled walk (``allocation.compiled`` through ``allocation.walk_book``) against the
 executable specification, :class:`LoanBook`, loan by loan: the effective schedule after
-every payment, each allocation in order, and the state's figures; and on the cached
+every payment, each allocation in order, the state's figures and the settlement history;
+and on the cached
 20,000-borrower demo book (skipped when absent), the day's ledger through the walk equals
 the scalar path row for row."""
 
@@ -22,7 +23,9 @@ from forbear.domain.ledger.allocation import COMPONENTS, FIGURES, UNPAID, LoanBo
 from forbear.domain.ledger.allocation.compiled import TIE_MARGIN, level_ei
 from forbear.domain.ledger.allocation.walk import ROUNDING_CODES
 from forbear.domain.ledger.arith import level_payment
+from forbear.domain.ledger.model import LedgerResult
 from forbear.domain.ledger.schema import ALLOCATIONS
+from forbear.domain.ledger.settled import settled_rows
 from forbear.domain.ledger.state import DEFAULT_BUCKETS, state_of
 from forbear.domain.money import Rounding
 
@@ -49,6 +52,7 @@ def walked(book: dict[str, Any], as_of: date) -> Any:
         payments_frame(book["payments"]).lazy(),
         as_of,
         with_lines=True,
+        settle=True,
     )
 
 
@@ -96,8 +100,8 @@ def test_the_compiled_walk_equals_the_loan_book_line_by_line_and_allocation_by_a
         for _, ledger in sorted(expected.items())
         for a in ledger.allocations
     ]
-    assert result.allocations.schema == pl.Schema(ALLOCATIONS)
-    assert result.allocations.rows() == allocations  # the same order, too
+    assert result.allocations.collect_schema() == pl.Schema(ALLOCATIONS)
+    assert result.allocations.collect().rows() == allocations  # the same order, too
 
     figures = {row["loan_id"]: row for row in result.figures.iter_rows(named=True)}
     assert list(figures) == sorted(expected)
@@ -109,6 +113,31 @@ def test_the_compiled_walk_equals_the_loan_book_line_by_line_and_allocation_by_a
         for name in FIGURES:
             if name != "unpaid":
                 assert mine[name] == getattr(state, name), name
+
+    # the settlement history from the loop's arrays, as the scalar path gives it from each
+    # loan's allocations and state
+    lines_rows: list[Any] = []
+    principal_rows: list[Any] = []
+    for loan in sorted(book["loans"], key=lambda x: x.loan_id):
+        if loan.loan_id not in expected:
+            continue
+        ledger = expected[loan.loan_id]
+        paid = [p for p in book["payments"] if p.loan_id == loan.loan_id and p.paid_on <= as_of]
+        state = state_of(ledger, as_of, paid, DEFAULT_BUCKETS)
+        schedule = [i for i in book["instalments"] if i.loan_id == loan.loan_id]
+        more_lines, more_principal = settled_rows(
+            loan,
+            book["products"][loan.product_code].grace_days,
+            sorted(schedule, key=lambda i: i.seq),
+            paid,
+            LedgerResult(state, ledger.allocations),
+            as_of,
+        )
+        lines_rows.extend(more_lines)
+        principal_rows.extend(more_principal)
+    assert result.settled is not None
+    assert result.settled.lines.rows() == lines_rows
+    assert sorted(result.settled.principal.rows()) == sorted(principal_rows)
 
 
 @settings(deadline=None, max_examples=10, suppress_health_check=[HealthCheck.too_slow])

@@ -40,6 +40,7 @@ from forbear.domain.ledger.model import (
 )
 from forbear.domain.ledger.schedules import build_schedule, products_frame, schedules
 from forbear.domain.ledger.schema import ALLOCATIONS, STATES
+from forbear.domain.ledger.settled import LineRow, PrincipalRow, Settled, settled_rows
 from forbear.domain.ledger.state import DEFAULT_BUCKETS, BucketScheme, state_of, states_frame
 from forbear.domain.money import Rounding
 from forbear.domain.products import (
@@ -62,6 +63,7 @@ __all__ = [
     "LedgerResult",
     "LoanTerms",
     "Payment",
+    "Settled",
     "account_states",
     "account_states_partitioned",
     "build_schedule",
@@ -99,6 +101,7 @@ def run_ledger(
 class BookResult:
     states: pl.LazyFrame  # schema.STATES, one row per loan started on or before as_of
     allocations: pl.LazyFrame  # schema.ALLOCATIONS
+    settled: Settled | None = None  # the settlement history, when asked for (``settle``)
 
 
 SMALL_BOOK = 8
@@ -125,6 +128,7 @@ def account_states(
     buckets: BucketScheme = DEFAULT_BUCKETS,
     *,
     small: int = SMALL_BOOK,
+    settle: bool = False,
 ) -> BookResult:
     """:func:`run_ledger` for every loan of a book at once.
 
@@ -136,6 +140,7 @@ def account_states(
     not hold (rather than dropping the loan).
     A book of at most ``small`` loans goes through :func:`run_ledger` loan by loan
     instead (see :data:`SMALL_BOOK`); ``small=0`` always takes the compiled walk.
+    ``settle``: also the settlement history (:mod:`forbear.domain.ledger.settled`).
     """
     table = products.collect().with_row_index("_prod")
     book = (
@@ -159,10 +164,11 @@ def account_states(
             payments,
             as_of,
             buckets,
+            settle=settle,
         )
-    walked = walk_book(book, table, instalments, payments, as_of)
+    walked = walk_book(book, table, instalments, payments, as_of, settle=settle)
     states = states_frame(walked.figures, book, as_of, buckets)
-    return BookResult(states, walked.allocations.lazy())
+    return BookResult(states, walked.allocations, walked.settled)
 
 
 def _scalar_book(
@@ -171,6 +177,8 @@ def _scalar_book(
     payments: pl.LazyFrame,
     as_of: date,
     buckets: BucketScheme,
+    *,
+    settle: bool = False,
 ) -> BookResult:
     """:func:`account_states` of a small book through :func:`run_ledger`, loan by loan
     (``book``: the loans started by ``as_of``, joined with their products)."""
@@ -196,6 +204,8 @@ def _scalar_book(
         )
     states: list[AccountState] = []
     allocations: list[Allocation] = []
+    settled_lines: list[LineRow] = []
+    settled_principal: list[PrincipalRow] = []
     for row in book.iter_rows(named=True):
         loan = LoanTerms(
             row["loan_id"],
@@ -207,16 +217,18 @@ def _scalar_book(
             row["first_due_date"],
             row["written_off_on"],
         )
+        schedule = sorted(owed.get(loan.loan_id, []), key=lambda i: i.seq)
         result = run_ledger(
-            loan,
-            _product_terms(row),
-            sorted(owed.get(loan.loan_id, []), key=lambda i: i.seq),
-            paid.get(loan.loan_id, []),
-            as_of,
-            buckets,
+            loan, _product_terms(row), schedule, paid.get(loan.loan_id, []), as_of, buckets
         )
         states.append(result.state)
         allocations.extend(result.allocations)
+        if settle:
+            lines, principal = settled_rows(
+                loan, row["grace_days"], schedule, paid.get(loan.loan_id, []), result, as_of
+            )
+            settled_lines.extend(lines)
+            settled_principal.extend(principal)
     state_rows = pl.DataFrame(
         {name: [getattr(st, name) for st in states] for name in STATES},
         schema=STATES,
@@ -225,7 +237,8 @@ def _scalar_book(
         {name: [getattr(a, name) for a in allocations] for name in ALLOCATIONS},
         schema=ALLOCATIONS,
     )
-    return BookResult(state_rows.lazy(), allocation_rows.lazy())
+    settled = Settled.of_rows(as_of, settled_lines, settled_principal) if settle else None
+    return BookResult(state_rows.lazy(), allocation_rows.lazy(), settled)
 
 
 def _product_terms(row: dict[str, Any]) -> ProductTerms:
@@ -262,6 +275,7 @@ def account_states_partitioned(
     *,
     partitions: int,
     small: int = SMALL_BOOK,
+    settle: bool = False,
 ) -> BookResult:
     """:func:`account_states` run on ``loan_id mod partitions`` slices, one after another.
 
@@ -272,9 +286,12 @@ def account_states_partitioned(
     if partitions < 1:
         raise ValidationError("partitions", "must be at least 1")
     if partitions == 1:
-        return account_states(loans, products, instalments, payments, as_of, buckets, small=small)
+        return account_states(
+            loans, products, instalments, payments, as_of, buckets, small=small, settle=settle
+        )
     states: list[pl.DataFrame] = []
     allocations: list[pl.DataFrame] = []
+    settled: list[Settled] = []
     for part in range(partitions):
         mine = (pl.col("loan_id") % partitions) == part
         result = account_states(
@@ -285,11 +302,18 @@ def account_states_partitioned(
             as_of,
             buckets,
             small=small,
+            settle=settle,
         )
         part_states, part_allocations = pl.collect_all([result.states, result.allocations])
         states.append(part_states)
         allocations.append(part_allocations)
-    return BookResult(pl.concat(states).sort("loan_id").lazy(), pl.concat(allocations).lazy())
+        if result.settled is not None:
+            settled.append(result.settled)
+    return BookResult(
+        pl.concat(states).sort("loan_id").lazy(),
+        pl.concat(allocations).lazy(),
+        Settled.concat(as_of, settled) if settle else None,
+    )
 
 
 def warm_compiled() -> None:

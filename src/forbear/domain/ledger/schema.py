@@ -90,5 +90,28 @@ STATES: dict[str, pl.DataType] = {
 }
 
 
+# One row per instalment of the loans a ledger run took (started by its as-of date), a
+# loan's lines together and by seq, with the day it was settled (``ledger.settled``).
+# Dates are Int32 day numbers (days since 1970-01-01): what the features compute with.
+SETTLED_LINES: dict[str, pl.DataType] = {
+    "loan_id": pl.Int64(),
+    "seq": pl.Int32(),
+    "due": pl.Int32(),
+    "deadline": pl.Int32(),  # due + the product's grace days
+    "grace_days": pl.Int32(),
+    "amount": pl.Int64(),  # principal + interest + fee as scheduled
+    "settled_on": pl.Int32(),  # null: not settled by the as-of date
+    "start": pl.Int32(),  # the loan's start date
+    "written_off": pl.Int32(),  # the loan's write-off date, null if none
+}
+
+# One row per payment that paid principal (its instalments' or prepaid), with how much.
+PRINCIPAL_PAID: dict[str, pl.DataType] = {
+    "loan_id": pl.Int64(),
+    "paid": pl.Int32(),  # the payment's day number
+    "amount": pl.Int64(),
+}
+
+
 def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)

@@ -2,13 +2,9 @@
 
 Everything is derived from the ledger's own frames (``schema.LOANS`` plus
 ``borrower_id``, ``PRODUCTS``, ``INSTALMENTS``, ``PAYMENTS``) with one ledger run at the
-last date of the data, ``last``:
-
-- the ledger's allocations joined to payment dates give, for every instalment, the day
-  it became fully settled (the last payment that put money on it; penalty included);
-- the ledger's state at ``last`` says which instalments are settled at all: those due
-  before its ``oldest_unpaid_due_date`` (the ledger settles instalments in seq order,
-  under both waterfalls and early payment).
+last date of the data, ``last``, and its settlement history
+(:mod:`forbear.domain.ledger.settled`): for every instalment, the day it became fully
+settled, and the principal each payment paid.
 
 With ``settled_on`` known, days past due on any day ``t`` is the ledger's rule
 (:mod:`forbear.domain.ledger.state`): ``t - due`` of the oldest instalment with
@@ -32,7 +28,7 @@ from datetime import date
 import polars as pl
 
 from forbear.domain.errors import ValidationError
-from forbear.domain.ledger import account_states
+from forbear.domain.ledger import Settled, account_states
 
 LOAN_COLUMNS = ("loan_id", "borrower_id")
 
@@ -92,124 +88,15 @@ def day_number(value: date) -> pl.Expr:
     return pl.lit(value).cast(pl.Int32)
 
 
-@dataclass(frozen=True, slots=True)
-class Settled:
-    """The ledger's history of a book, as of ``last``.
-
-    ``lines``: one row per instalment, ``loan_id, seq, due, deadline, grace_days, amount,
-    settled_on, start, written_off`` (dates as Int32 day numbers; ``settled_on`` null when
-    not settled by ``last``). ``principal``: every principal allocation,
-    ``loan_id, paid, amount`` (prepaid principal included)."""
-
-    last: date
-    lines: pl.DataFrame
-    principal: pl.DataFrame
-
-
 def settlements(frames: BookFrames, last: date) -> Settled:
     """Run the ledger once at ``last`` and date every instalment's settlement."""
     loans = frames.loans.filter(pl.col("start_date") <= last)
     payments = frames.payments.filter(pl.col("paid_on") <= last)
     ledger = account_states(
-        loans.drop("borrower_id"), frames.products, frames.instalments, payments, last
+        loans.drop("borrower_id"), frames.products, frames.instalments, payments, last, settle=True
     )
-    return settlements_from(frames, ledger.states, ledger.allocations, last)
-
-
-def settlements_from(
-    frames: BookFrames, states: pl.LazyFrame, allocations: pl.LazyFrame, last: date
-) -> Settled:
-    """:func:`settlements` from a ledger run at ``last`` on ``frames`` that is already at
-    hand (``STATES`` and ``ALLOCATIONS``): the daily run shares its one ledger run."""
-    loans = frames.loans.filter(pl.col("start_date") <= last)
-    payments = frames.payments.filter(pl.col("paid_on") <= last)
-    status = states.select(
-        "loan_id",
-        _oldest=pl.col("oldest_unpaid_due_date").cast(pl.Int32),
-        _closed=pl.col("status") == "paid_off",
-    )
-    dated = _dated(allocations, payments)
-    # an allocation's line as one integer key (a loan's seqs are below 2**20): one-key
-    # grouping and joins cost a fraction of two-key ones on a book's millions of rows
-    line_key = pl.col("loan_id") * _SEQ_SPAN + pl.col("seq")
-    last_paid = (
-        dated.filter(pl.col("seq").is_not_null())
-        .group_by(line_key.alias("_line"))
-        .agg(_paid=pl.col("paid").max())
-    )
-    # lines that lost their principal to a prepayment (payoff, shortened term) get no
-    # allocation of their own: they were settled on the loan's last prepayment
-    prepaid = (
-        dated.filter(pl.col("seq").is_null() & (pl.col("component") == "principal"))
-        .group_by("loan_id")
-        .agg(_prepaid=pl.col("paid").max())
-    )
-    due = pl.col("due_date").cast(pl.Int32)
-    settled = pl.col("_closed") | (
-        (due < day_number(last)) & (pl.col("_oldest").is_null() | (due < pl.col("_oldest")))
-    )
-    # each loan's own figures, joined to its lines keeping the lines' order: the book's
-    # instalments come ordered by (loan_id, seq), and sorting them again was about a third
-    # of this function's time (they are sorted below only when they were not)
-    per_loan = (
-        loans.join(frames.products.select("product_code", "grace_days"), on="product_code")
-        .select(
-            "loan_id",
-            "grace_days",
-            pl.col("start_date").cast(pl.Int32).alias("start"),
-            pl.col("written_off_on").cast(pl.Int32).alias("written_off"),
-        )
-        .join(status, on="loan_id", how="left")
-        .join(prepaid, on="loan_id", how="left")
-    )
-    lines = (
-        frames.instalments.join(per_loan, on="loan_id", how="inner", maintain_order="left")
-        .with_columns(line_key.alias("_line"))
-        .join(last_paid, on="_line", how="left", maintain_order="left")
-        .select(
-            "loan_id",
-            "seq",
-            due.alias("due"),
-            (due + pl.col("grace_days")).alias("deadline"),
-            "grace_days",
-            (pl.col("principal") + pl.col("interest") + pl.col("fee")).alias("amount"),
-            pl.when(settled).then(pl.coalesce("_paid", "_prepaid", "start")).alias("settled_on"),
-            "start",
-            "written_off",
-        )
-    )
-    principal = dated.filter(pl.col("component") == "principal").select("loan_id", "paid", "amount")
-    lines_frame, principal_frame = pl.collect_all([lines, principal])
-    if not (lines_frame["loan_id"] * _SEQ_SPAN + lines_frame["seq"]).is_sorted():
-        lines_frame = lines_frame.sort("loan_id", "seq")
-    return Settled(last, lines_frame, principal_frame)
-
-
-_SEQ_SPAN = 1 << 20
-# Payment ids this dense (their span at most this many times their count) are looked up by
-# position in an array of dates; sparser ones by a join.
-_DENSE_IDS = 4
-
-
-def _dated(allocations: pl.LazyFrame, payments: pl.LazyFrame) -> pl.LazyFrame:
-    """The allocations of payments paid by then, each with its payment's date (``paid``,
-    an Int32 day number): a gather by payment id where the ids are dense, else a join."""
-    paid = payments.select("payment_id", pl.col("paid_on").cast(pl.Int32).alias("paid")).collect()
-    if paid.is_empty():
-        return allocations.with_columns(paid=pl.lit(None, dtype=pl.Int32)).filter(False)
-    low, high = int(paid["payment_id"].min()), int(paid["payment_id"].max())  # type: ignore[arg-type]
-    if high - low + 1 > _DENSE_IDS * paid.height:
-        return allocations.join(paid.lazy(), on="payment_id", how="inner")
-    by_id = pl.Series("paid", [None] * (high - low + 1), dtype=pl.Int32).scatter(
-        paid["payment_id"] - low, paid["paid"]
-    )
-    index = pl.col("payment_id") - low
-    known = (index >= 0) & (index < by_id.len())
-    return (
-        allocations.filter(known)
-        .with_columns(paid=pl.lit(by_id).gather(index))
-        .filter(pl.col("paid").is_not_null())
-    )
+    assert ledger.settled is not None  # (asked for)
+    return ledger.settled
 
 
 def unsettled_on(day: pl.Expr) -> pl.Expr:

@@ -30,10 +30,10 @@ from datetime import date, timedelta
 import polars as pl
 
 from forbear.domain.errors import ValidationError
+from forbear.domain.ledger import Settled
 from forbear.domain.scoring.artefact import ModelKind
 from forbear.domain.scoring.features import (
     BookFrames,
-    Settled,
     day_number,
     features_at,
     max_dpd,

@@ -353,6 +353,55 @@ def walk(
 
 
 @numba.njit(cache=True, nogil=True)
+def settlement(
+    line_start: np.ndarray,
+    pay_start: np.ndarray,
+    a_pay: np.ndarray,
+    a_line: np.ndarray,
+    a_comp: np.ndarray,
+    a_amount: np.ndarray,
+    paid_on: np.ndarray,
+    due: np.ndarray,
+    start: np.ndarray,
+    written_off: np.ndarray,
+    unpaid: np.ndarray,
+    oldest: np.ndarray,
+    as_of: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The settlement history (:mod:`forbear.domain.ledger.settled`) from :func:`walk`'s
+    allocations and figures: the day each line was settled (``NO_DAY``: not settled by
+    ``as_of``) and the principal each payment paid. ``start`` and ``written_off`` are the
+    loans' days (``NO_DAY``: never written off)."""
+    n_loans = line_start.shape[0] - 1
+    line_paid = np.full(due.shape[0], NO_DAY, dtype=np.int64)
+    prepaid = np.full(n_loans, NO_DAY, dtype=np.int64)
+    pay_principal = np.zeros(paid_on.shape[0], dtype=np.int64)
+    pay_loan = np.empty(paid_on.shape[0], dtype=np.int64)
+    for li in range(n_loans):
+        for j in range(pay_start[li], pay_start[li + 1]):
+            pay_loan[j] = li
+    for a in range(a_pay.shape[0]):
+        j = a_pay[a]
+        t = paid_on[j]
+        i = a_line[a]
+        if i != NO_LINE:
+            line_paid[i] = max(line_paid[i], t)
+        elif a_comp[a] == PRINCIPAL:
+            prepaid[pay_loan[j]] = max(prepaid[pay_loan[j]], t)
+        if a_comp[a] == PRINCIPAL:
+            pay_principal[j] += a_amount[a]
+    settled_on = np.full(due.shape[0], NO_DAY, dtype=np.int64)
+    for li in range(n_loans):
+        gone = written_off[li] != NO_DAY and written_off[li] <= as_of
+        closed = unpaid[li] == 0 and not gone
+        fallback = prepaid[li] if prepaid[li] != NO_DAY else start[li]
+        for i in range(line_start[li], line_start[li + 1]):
+            if closed or (due[i] < as_of and (oldest[li] == NO_DAY or due[i] < oldest[li])):
+                settled_on[i] = line_paid[i] if line_paid[i] != NO_DAY else fallback
+    return settled_on, pay_principal
+
+
+@numba.njit(cache=True, nogil=True)
 def owners(rows: np.ndarray, loan_id: np.ndarray) -> np.ndarray:
     """Each row's loan: its index in ``loan_id`` (sorted, distinct), -1 when not there.
 
