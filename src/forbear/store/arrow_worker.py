@@ -83,12 +83,37 @@ class _Connection:
         try:
             statement.set_sql_query(sql)
             if params:
-                names = [str(i) for i in range(len(params))]
-                statement.bind(self.pa.record_batch([[v] for v in params], names=names))
+                statement.bind(self._parameters(params))
         except BaseException:
             statement.close()
             raise
         return statement
+
+    def _parameters(self, params: list[Any]) -> Any:
+        """A statement's parameters (JSON's values: None, booleans, integers, floats and
+        text) as a one-row record batch, each column built from its buffers: converting
+        Python values (``pa.array``) makes pyarrow import pandas to check whether they
+        are pandas objects, 0.25 CPU s at each worker's first statement with parameters."""
+        pa = self.pa
+        columns = []
+        for value in params:
+            if value is None:
+                columns.append(pa.nulls(1))
+            elif isinstance(value, bool | int):
+                data = pa.py_buffer(struct.pack("<q", int(value)))
+                columns.append(pa.Array.from_buffers(pa.int64(), 1, [None, data]))
+            elif isinstance(value, float):
+                data = pa.py_buffer(struct.pack("<d", value))
+                columns.append(pa.Array.from_buffers(pa.float64(), 1, [None, data]))
+            elif isinstance(value, str):
+                text = value.encode()
+                offsets = pa.py_buffer(struct.pack("<ii", 0, len(text)))
+                columns.append(
+                    pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(text)])
+                )
+            else:
+                raise TypeError(f"a parameter of type {type(value).__name__}")
+        return pa.RecordBatch.from_arrays(columns, names=[str(i) for i in range(len(params))])
 
     def execute(self, sql: str, params: list[Any] | None = None) -> None:
         """Run a statement whose rows, if any, are not wanted."""
@@ -243,9 +268,14 @@ def _replace_staged(conn: _Connection, step: dict[str, Any], stage: str | None) 
         f"INSERT INTO main.{target} ({names}) SELECT {names} FROM temp.{stage} WHERE true "
         f"ON CONFLICT ({keys}) {on_conflict}"
     )
+    # the scope's rows that no staged row matches, found by the staged rows' primary keys
+    # (CROSS JOIN: SQLite walks the staged rows and looks each up, instead of scanning the
+    # whole table's key); a row-value ``NOT IN`` cost five times as much (0.51 against
+    # 0.07 CPU s for the 100,000 book's 72,000 behaviour scores)
+    matched = " AND ".join(f"m.{c} = s.{c}" for c in (_quoted(k) for k in key))
     conn.execute(
-        f"DELETE FROM main.{target} WHERE ({scope}) "
-        f"AND ({keys}) NOT IN (SELECT {keys} FROM temp.{stage})",
+        f"DELETE FROM main.{target} WHERE ({scope}) AND rowid NOT IN "
+        f"(SELECT m.rowid FROM temp.{stage} AS s CROSS JOIN main.{target} AS m ON {matched})",
         params,
     )
     # the scope now holds one row per staged key: fewer than the staged rows means a key
