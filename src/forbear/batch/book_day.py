@@ -266,6 +266,7 @@ class StatesStore:
     def _run(self) -> None:
         sink = self._sink
         kinds: set[str] = set()  # score kinds stored range by range
+        ended = False  # the caller's end marker taken (nothing more will come)
         try:
             sink.open()
             try:
@@ -281,6 +282,7 @@ class StatesStore:
                                 continue
                             sink.scores(kind, frame, first=kind not in kinds)
                             kinds.add(kind)
+                ended = True
                 sink.commit(kinds)
             except BaseException:
                 sink.rollback()
@@ -289,8 +291,10 @@ class StatesStore:
             pass
         except BaseException as error:  # raised in the caller's thread by finish()
             self._error = error
-            while (item := self._queue.get()) is not None and item[0] != "abort":
-                pass  # what the caller still hands over is dropped until it finishes
+            # what the caller still hands over is dropped until it finishes (a commit
+            # that failed came after its end: waiting for another would never return)
+            while not ended and (item := self._queue.get()) is not None and item[0] != "abort":
+                pass
 
 
 class _Sink:
@@ -306,25 +310,29 @@ class _Sink:
 
 
 class _PgSink(_Sink):
-    """One transaction on a connection of its own, rows inserted as they come."""
+    """One transaction on a connection of its own, rows inserted as they come. Where the
+    date holds rows already (a date run again), each kind of rows is merged instead
+    (:class:`forbear.store.bulk.PgMerge`: only rows that differ are written, and the rows
+    no longer computed deleted at the end)."""
 
     scores_by_range = True
 
     def __init__(self, db: Engine, as_of: date) -> None:
         self._db, self._as_of = db, as_of
         self._conn: Connection | None = None
+        self._merges: dict[str, bulk.PgMerge] = {}  # by kind of rows: "states", a score kind
 
     def open(self) -> None:
         conn = self._db.connect()
         conn.begin()
         self._conn = conn
-        # two runs of one date store one after the other: the second deletes what the
+        # two runs of one date store one after the other: the second replaces what the
         # first committed (without it, its inserts would meet the first's uncommitted
         # rows and fail on the primary key)
         lock(conn, LockSpace.KEY, f"daily-run-states:{self._as_of.isoformat()}")
-        bulk.replace(
-            conn, [bulk.states_replacement(self._as_of, contracts.empty(contracts.STATES))]
-        )
+        scope = bulk.states_replacement(self._as_of, contracts.empty(contracts.STATES))
+        if bulk.holds_rows(conn, scope):
+            self._merges["states"] = bulk.PgMerge(conn, scope, "states")
 
     def _connection(self) -> Connection:
         assert self._conn is not None
@@ -332,14 +340,25 @@ class _PgSink(_Sink):
 
     def states(self, frame: pl.DataFrame) -> None:
         part = bulk.states_replacement(self._as_of, frame)
-        bulk.replace(self._connection(), [part], delete_first=False)
+        if "states" in self._merges:
+            self._merges["states"].add(part.frame)
+        else:
+            bulk.replace(self._connection(), [part], delete_first=False)
 
     def scores(self, kind: str, frame: pl.DataFrame, *, first: bool) -> None:
+        conn = self._connection()
         part = bulk.scores_replacement(self._as_of, kind, frame)
-        bulk.replace(self._connection(), [part], delete_first=first)
+        if first and bulk.holds_rows(conn, part):
+            self._merges[kind] = bulk.PgMerge(conn, part, f"scores_{kind}")
+        if kind in self._merges:
+            self._merges[kind].add(part.frame)
+        else:
+            bulk.replace(conn, [part], delete_first=False)
 
     def commit(self, kinds: set[str]) -> None:
         conn = self._connection()
+        for merge in self._merges.values():
+            merge.finish()
         conn.commit()
         conn.close()
         self._conn = None

@@ -33,7 +33,20 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, delete, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    select,
+)
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -482,10 +495,11 @@ _CSV_TYPES = (
 )
 
 
-def _copy_in(conn: Connection, table: Table, df: pl.DataFrame) -> None:
+def _copy_in(conn: Connection, table: Table, df: pl.DataFrame, into: str | None = None) -> None:
     """``COPY ... FROM STDIN``: the frame written as CSV by Polars, block by block (about
     ten times less CPU than a row at a time through psycopg's ``write_row``, which stays
-    for frames with columns CSV cannot carry, such as binary ones)."""
+    for frames with columns CSV cannot carry, such as binary ones). ``into``: another
+    table's quoted name, of ``table``'s columns (a temporary one)."""
     preparer = conn.dialect.identifier_preparer
     columns = ", ".join(preparer.quote(name) for name in df.columns)
     driver = conn.connection.driver_connection
@@ -496,7 +510,8 @@ def _copy_in(conn: Connection, table: Table, df: pl.DataFrame) -> None:
         for dtype in df.schema.values()
     ) and not (df.width == 1 and df.dtypes[0] == pl.String)  # a lone "\." line ends COPY
     fmt = " WITH (FORMAT csv)" if as_csv else ""
-    statement = f"COPY {preparer.format_table(table)} ({columns}) FROM STDIN{fmt}"
+    target = into if into is not None else preparer.format_table(table)
+    statement = f"COPY {target} ({columns}) FROM STDIN{fmt}"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         if as_csv:
             for start in range(0, df.height, COPY_BLOCK_ROWS):
@@ -507,7 +522,91 @@ def _copy_in(conn: Connection, table: Table, df: pl.DataFrame) -> None:
         else:
             for row in df.iter_rows():
                 copy.write_row(row)
-    _advance_sequence(conn, table, df)
+    if into is None:
+        _advance_sequence(conn, table, df)
+
+
+def holds_rows(conn: Connection, replacement: Replacement) -> bool:
+    """Does the table hold rows that ``replacement`` would replace?"""
+    table = _table(replacement.table)
+    found = conn.execute(select(*table.primary_key.columns).where(replacement.where).limit(1))
+    return found.first() is not None
+
+
+class PgMerge:
+    """PostgreSQL: a replacement written in parts, in the caller's transaction, where the
+    scope already holds rows (a date run again). Each part is copied into a temporary
+    table and merged: rows that differ are updated, new rows inserted, equal rows left
+    alone; :meth:`finish` deletes the scope's rows that no part carried. Deleting the
+    scope and inserting it again made the server write every row, its indexes and its
+    foreign-key checks again: on the 1M book's 1.45 million scores 18.6 s against 4.6 s
+    when nothing changed. Every part must carry every column of the table. A key given
+    twice (in one part or two) or a row outside the scope refuses the whole write
+    (:class:`ValueError`, or the server's error)."""
+
+    def __init__(self, conn: Connection, replacement: Replacement, name: str) -> None:
+        self._conn, self._replacement = conn, replacement
+        self._table = table = _table(replacement.table)
+        if not name.isidentifier() or not name.isascii():
+            raise ValueError("a merge name is letters, digits and underscores")
+        quote = conn.dialect.identifier_preparer.quote
+        self._stage = quote(f"forbear_merge_{name}")
+        self._keys_name = f"forbear_merge_{name}_keys"
+        self._keys = quote(self._keys_name)
+        self._key = [c.name for c in table.primary_key.columns]
+        self._columns = [c.name for c in table.columns]
+        self._staged = 0
+        target = conn.dialect.identifier_preparer.format_table(table)
+        keys = ", ".join(quote(c) for c in self._key)
+        conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {self._stage} "
+            f"(LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {self._keys} ON COMMIT DROP AS "
+            f"SELECT {keys} FROM {target} WITH NO DATA"
+        )
+
+    def add(self, frame: pl.DataFrame) -> None:
+        """Merge ``frame``'s rows (the replacement's columns, every one of the table's)."""
+        if sorted(frame.columns) != sorted(self._columns):
+            raise ValueError(f"{self._table.name}: a merged part carries every column")
+        if frame.height == 0:
+            return
+        conn = self._conn
+        quote = conn.dialect.identifier_preparer.quote
+        target = conn.dialect.identifier_preparer.format_table(self._table)
+        _copy_in(conn, self._table, frame, into=self._stage)
+        names = ", ".join(quote(c) for c in self._columns)
+        keys = ", ".join(quote(c) for c in self._key)
+        rest = [quote(c) for c in self._columns if c not in self._key]
+        changes = ", ".join(f"{c} = excluded.{c}" for c in rest)
+        ours = ", ".join(f"{target}.{c}" for c in rest)
+        theirs = ", ".join(f"excluded.{c}" for c in rest)
+        conn.exec_driver_sql(
+            f"INSERT INTO {target} ({names}) SELECT {names} FROM {self._stage} "
+            f"ON CONFLICT ({keys}) DO UPDATE SET {changes} "
+            f"WHERE ROW({ours}) IS DISTINCT FROM ROW({theirs})"
+        )
+        conn.exec_driver_sql(f"INSERT INTO {self._keys} SELECT {keys} FROM {self._stage}")
+        conn.exec_driver_sql(f"TRUNCATE {self._stage}")
+        self._staged += frame.height
+
+    def finish(self) -> None:
+        """Delete the scope's rows that no part carried; check the scope holds exactly
+        the rows merged."""
+        conn, table = self._conn, self._table
+        # a temporary table has no statistics until analysed: without them the planner
+        # took a nested loop over the keys for the scope's rows (minutes on the 1M book)
+        conn.exec_driver_sql(f"ANALYZE {self._keys}")
+        keys = sql_table(self._keys_name, *(sql_column(c) for c in self._key))
+        carried = exists().where(and_(*(keys.c[c] == table.c[c] for c in self._key)))
+        conn.execute(delete(table).where(self._replacement.where).where(~carried))
+        kept = conn.execute(
+            select(func.count()).select_from(table).where(self._replacement.where)
+        ).scalar_one()
+        if kept != self._staged:
+            raise ValueError(f"{table.name}: merged rows repeat a key or fall outside the scope")
 
 
 _CSV_DATETIME = "%Y-%m-%d %H:%M:%S%.6f+00"

@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from clocks import SETUP_AT, SETUP_DAY
 from forbear.batch import book_day, daily
@@ -25,6 +26,7 @@ from forbear.sim.book import generate_book, write_files
 from forbear.sim.products import load_products
 from forbear.store import bulk
 from forbear.store.crypto import PiiVault
+from forbear.store.snapshot import SnapshotReaderFailed
 from shared_book import BACKENDS, TEST_KEY, book_database
 
 pytestmark = pytest.mark.xdist_group("test_phased_run_store")
@@ -137,6 +139,43 @@ def test_two_runs_of_one_date_store_their_states_one_after_the_other(
     stored = _stored_states(engine, day)
     assert stored.height == states.height
     assert_frame_equal(stored.sort("loan_id"), states.sort("loan_id"), check_dtypes=False)
+
+
+def test_a_date_run_again_stores_exactly_the_rows_computed_now(book_engine: Engine) -> None:
+    """A date stored before and stored again: changed rows changed, rows no longer
+    computed deleted, new rows added, another date's rows untouched (PostgreSQL merges
+    each part into the stored rows, SQLite upserts the staged ones); a loan handed over
+    twice, in one part or in two, refuses the whole write and leaves the date as it was."""
+    engine = book_engine
+    day, other = date(2026, 11, 23), date(2026, 11, 22)
+    with engine.connect() as conn:
+        states = book.ledger_states(conn, day).sort("loan_id")
+        elsewhere = book.ledger_states(conn, other)
+    with engine.begin() as conn:
+        bulk.replace_states(conn, other, elsewhere)
+    before_other = _stored_states(engine, other)
+
+    def store(*parts: pl.DataFrame) -> None:
+        sink = book_day.states_store(engine, day)
+        assert sink is not None
+        for part in parts:
+            sink.add(part)
+        sink.finish(None)
+
+    n = states.height
+    assert n > 60
+    store(states.slice(0, n - 10))  # the date's first run: the last ten loans not yet
+    changed = states.slice(0, 20).with_columns(dpd=pl.col("dpd") + 7, bucket=pl.lit("M7+"))
+    again = pl.concat([changed, states.slice(40, n - 40)])  # 20 changed, 20 gone, 10 new
+    store(again.slice(0, 30), again.slice(30, again.height - 30))
+    assert_frame_equal(_stored_states(engine, day), again, check_dtypes=False)
+    assert_frame_equal(_stored_states(engine, other), before_other)
+
+    repeated = again.head(1).with_columns(dpd=pl.lit(99))
+    for parts in ([pl.concat([again, repeated])], [again, repeated]):
+        with pytest.raises((ValueError, DBAPIError, SnapshotReaderFailed)):
+            store(*parts)
+        assert_frame_equal(_stored_states(engine, day), again, check_dtypes=False)
 
 
 def test_scores_stored_range_by_range_are_those_of_the_whole_book(
