@@ -19,7 +19,7 @@ from forbear.domain.errors import NotFound
 from forbear.domain.ledger import schema as contracts
 from forbear.services import book
 from forbear.store import bulk
-from forbear.store.locks import LockSpace, lock
+from forbear.store.locks import lock_states_of
 from forbear.store.snapshot import sqlite_worker_available
 
 
@@ -329,7 +329,7 @@ class _PgSink(_Sink):
         # two runs of one date store one after the other: the second replaces what the
         # first committed (without it, its inserts would meet the first's uncommitted
         # rows and fail on the primary key)
-        lock(conn, LockSpace.KEY, f"daily-run-states:{self._as_of.isoformat()}")
+        lock_states_of(conn, self._as_of)
         scope = bulk.states_replacement(self._as_of, contracts.empty(contracts.STATES))
         if bulk.holds_rows(conn, scope):
             self._merges["states"] = bulk.PgMerge(conn, scope, "states")

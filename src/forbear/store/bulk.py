@@ -52,6 +52,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from forbear.domain.ledger import schema as contracts
 from forbear.domain.products import ProductTerms
+from forbear.store.locks import lock_states_of
 from forbear.store.models import (
     AccountScore,
     AccountState,
@@ -189,8 +190,12 @@ def read_states(
 
 def replace_states(conn: Connection, as_of: date, states_df: pl.DataFrame) -> int:
     """Replace the account states of ``as_of`` with ``states_df`` (``STATES``): deletes that
-    date's rows, then inserts, so recomputing a date is idempotent. Returns the row count."""
-    return replace(conn, [states_replacement(as_of, states_df)])
+    date's rows, then inserts, so recomputing a date is idempotent. Returns the row count.
+    Takes the date's lock first (:func:`forbear.store.locks.lock_states_of`): a writer of
+    the same date waits for this transaction's end."""
+    part = states_replacement(as_of, states_df)
+    lock_states_of(conn, as_of)
+    return replace(conn, [part])
 
 
 @dataclass(frozen=True)
@@ -580,13 +585,17 @@ class PgMerge:
         names = ", ".join(quote(c) for c in self._columns)
         keys = ", ".join(quote(c) for c in self._key)
         rest = [quote(c) for c in self._columns if c not in self._key]
-        changes = ", ".join(f"{c} = excluded.{c}" for c in rest)
-        ours = ", ".join(f"{target}.{c}" for c in rest)
-        theirs = ", ".join(f"excluded.{c}" for c in rest)
+        if rest:
+            changes = ", ".join(f"{c} = excluded.{c}" for c in rest)
+            ours = ", ".join(f"{target}.{c}" for c in rest)
+            theirs = ", ".join(f"excluded.{c}" for c in rest)
+            differ = f"ROW({ours}) IS DISTINCT FROM ROW({theirs})"
+            on_conflict = f"DO UPDATE SET {changes} WHERE {differ}"
+        else:  # a row that is all key is equal to the stored one it meets
+            on_conflict = "DO NOTHING"
         conn.exec_driver_sql(
             f"INSERT INTO {target} ({names}) SELECT {names} FROM {self._stage} "
-            f"ON CONFLICT ({keys}) DO UPDATE SET {changes} "
-            f"WHERE ROW({ours}) IS DISTINCT FROM ROW({theirs})"
+            f"ON CONFLICT ({keys}) {on_conflict}"
         )
         conn.exec_driver_sql(f"INSERT INTO {self._keys} SELECT {keys} FROM {self._stage}")
         conn.exec_driver_sql(f"TRUNCATE {self._stage}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from datetime import date
 from enum import StrEnum
 
 from sqlalchemy import Connection, text
@@ -88,6 +89,14 @@ def take_write_lock(conn: Connection) -> None:
     with ``BEGIN IMMEDIATE`` it already does). No-op elsewhere."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = version_num WHERE 0")
+
+
+def lock_states_of(conn: Connection, as_of: date) -> None:
+    """Hold the stored account states of ``as_of`` until the transaction ends: whoever
+    replaces them (the daily run's store, ``forbear states``, a page computing a missing
+    snapshot) takes it first, so two writers of one date store one after the other, the
+    second replacing what the first committed, instead of one failing on the primary key."""
+    lock(conn, LockSpace.KEY, f"daily-run-states:{as_of.isoformat()}")
 
 
 def lock_debtor(conn: Connection, borrower_id: int) -> None:

@@ -141,6 +141,61 @@ def test_two_runs_of_one_date_store_their_states_one_after_the_other(
     assert_frame_equal(stored.sort("loan_id"), states.sort("loan_id"), check_dtypes=False)
 
 
+def test_a_run_and_forbear_states_store_one_date_one_after_the_other(
+    book_engine: Engine,
+) -> None:
+    """The run's store of a date and ``forbear states`` (or a page computing a missing
+    snapshot: :func:`forbear.services.book.store_states`) of the same date at once: on
+    PostgreSQL the run's store holds the date's lock, so the other waits for its commit
+    and then replaces its rows; on SQLite the one that commits last replaces the other's.
+    Either way neither fails and the date holds one writer's rows, whole."""
+    engine = book_engine
+    day = date(2026, 11, 21)
+    with engine.connect() as conn:
+        states = book.ledger_states(conn, day).sort("loan_id")
+    theirs = states.with_columns(dpd=pl.col("dpd") + 3)
+    half = states.height // 2
+    store = book_day.states_store(engine, day)
+    assert store is not None
+    store.add(states.head(half))
+    if engine.dialect.name == "postgresql":  # the run's store holds the date's lock
+        for _ in range(300):
+            with engine.connect() as conn:
+                held = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_database d "
+                        "ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted "
+                        "AND d.datname = current_database()"
+                    )
+                ).scalar_one()
+            if held:
+                break
+            threading.Event().wait(0.1)
+        assert held
+    errors: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            with engine.begin() as conn:
+                book.store_states(conn, day, theirs)
+        except BaseException as error:
+            errors.append(error)
+
+    writer = threading.Thread(target=other)
+    writer.start()
+    writer.join(timeout=1.0)  # on PostgreSQL it waits for the run's store
+    store.add(states.tail(states.height - half))
+    store.finish(None)
+    writer.join(timeout=120)
+    assert not writer.is_alive()
+    assert errors == []
+    stored = _stored_states(engine, day).sort("loan_id")
+    if engine.dialect.name == "postgresql":
+        assert_frame_equal(stored, theirs, check_dtypes=False)
+    else:
+        assert any(stored.equals(f) for f in (states, theirs.cast(states.schema)))
+
+
 def test_a_date_run_again_stores_exactly_the_rows_computed_now(book_engine: Engine) -> None:
     """A date stored before and stored again: changed rows changed, rows no longer
     computed deleted, new rows added, another date's rows untouched (PostgreSQL merges
