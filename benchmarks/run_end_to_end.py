@@ -8,6 +8,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/run_end_to_end.py --smoke            # a tiny book (tests)
     .venv/bin/python benchmarks/run_end_to_end.py --baseline-src /path/to/old/src
     .venv/bin/python benchmarks/run_end_to_end.py --keep-pg-books  # reuse copied PG books
+    .venv/bin/python benchmarks/run_end_to_end.py --date again     # the book's date again
 
 For each size up to ``--build-up-to`` borrowers (100,000) a demo book is built once with
 ``forbear demo --no-run`` (synthetic borrowers through the real import path, collection
@@ -18,7 +19,10 @@ divides it, copied that many times over under fresh ids (``benchmarks/_replicate
 building it through the import path would take hours here): a cached SQLite copy, and
 for PostgreSQL copies made inside the server. A copied book's decisions are not compared
 with a smaller book's (capacity and the experiment arms see other loans). Every measured
-run starts from a fresh copy of the book:
+run starts from a fresh copy of the book, and runs a new date (``--date new``, the
+default): the day after the book's history ends, which no run has stored yet, as a
+lender's run of the next morning (``--date again`` runs the book's last date again, which
+its history stored already: rows are then merged, not inserted):
 
 - **run (sqlite)**: ``forbear run --as-of`` on the embedded database;
 - **run (postgresql)**: the same book copied into a throwaway PostgreSQL database
@@ -57,7 +61,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CACHE = HERE / ".data"
-AS_OF = "2026-06-15"
+AS_OF = "2026-06-15"  # the book's date: its history ends here
+NEXT_DAY = "2026-06-16"
+RUN_DATES = {"new": NEXT_DAY, "again": AS_OF}
+RUN_AS_OF = NEXT_DAY  # the measured runs' date (``--date``)
 SEED = 20261129
 DEFAULT_SIZES = (100_000, 1_000_000)
 SMOKE_SIZE = 300
@@ -291,7 +298,7 @@ def decisions_of(data_dir: Path, database_url: str | None) -> Any:
                 f"SELECT {DECISION_COLUMNS} FROM decisions WHERE as_of = :d "
                 "ORDER BY loan_id, action_index"
             ),
-            {"d": AS_OF},
+            {"d": RUN_AS_OF},
         ).all()
     engine.dispose()
     names = [c.strip() for c in DECISION_COLUMNS.split(",")]
@@ -317,7 +324,9 @@ def run_forbear(
     logs: Path,
 ) -> Measured:
     log = logs / f"{what}-{backend}-{size}.log"
-    wall, cpu, peak, code = measure(forbear("run", "--as-of", AS_OF), _env(data_dir, url, src), log)
+    wall, cpu, peak, code = measure(
+        forbear("run", "--as-of", RUN_AS_OF), _env(data_dir, url, src), log
+    )
     m = Measured(size, what, backend, wall, cpu, peak, ok=code == 0)
     if code != 0:
         m.note = log.read_text(errors="replace")[-300:]
@@ -363,7 +372,7 @@ def kernel_floor(
     root = work / f"export-{size}"
     shutil.rmtree(root, ignore_errors=True)
     exported = subprocess.run(
-        [sys.executable, "-c", EXPORT, AS_OF, str(root)],
+        [sys.executable, "-c", EXPORT, RUN_AS_OF, str(root)],
         env=_env(data_dir, url),
         capture_output=True,
         text=True,
@@ -413,7 +422,16 @@ def main(argv: list[str] | None = None) -> int:
         "<size>_<date>_<migration>) and start later runs from a copy of it, instead of "
         "copying the book again (minutes at a million borrowers); drop them by hand",
     )
+    parser.add_argument(
+        "--date",
+        choices=sorted(RUN_DATES),
+        default="new",
+        help=f"new: run {NEXT_DAY}, the day after the book's history (what a lender runs "
+        f"each morning); again: run {AS_OF}, which the book's history stored already",
+    )
     args = parser.parse_args(argv)
+    global RUN_AS_OF
+    RUN_AS_OF = RUN_DATES[args.date]
     sizes = [SMOKE_SIZE] if args.smoke else [int(s) for s in args.sizes.split(",") if s]
     backends = [b for b in args.backends.split(",") if b]
     if args.smoke and "postgresql" in backends and not _pg_reachable(args.pg_url):
@@ -468,7 +486,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"as_of": AS_OF, "results": [asdict(r) for r in results], "agreement": agreement},
+                {
+                    "as_of": RUN_AS_OF,
+                    "book_as_of": AS_OF,
+                    "results": [asdict(r) for r in results],
+                    "agreement": agreement,
+                },
                 indent=2,
             )
         )
@@ -654,7 +677,7 @@ def _print(results: list[Measured], agreement: dict[str, bool]) -> None:
             ]
         )
     print_table(
-        f"forbear run --as-of {AS_OF}, end to end",
+        f"forbear run --as-of {RUN_AS_OF} on books of {AS_OF}, end to end",
         [
             "borrowers",
             "what",
