@@ -196,6 +196,37 @@ def test_a_run_and_forbear_states_store_one_date_one_after_the_other(
         assert any(stored.equals(f) for f in (states, theirs.cast(states.schema)))
 
 
+def test_two_forbear_states_of_one_date_at_once_both_succeed(book_engine: Engine) -> None:
+    """Two computes of a date with no snapshot at once (``forbear states``, or two pages
+    asking for it): each computes on its own, then the second to store waits for the
+    first's commit and replaces its rows, instead of failing on the primary key."""
+    engine = book_engine
+    day = date(2026, 11, 20)
+    both = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def compute() -> None:
+        try:
+            with engine.connect() as conn:  # as compute_states: read, then store
+                frame = book.ledger_states(conn, day)
+            both.wait(timeout=30)  # both have computed; both store now
+            with engine.begin() as conn:
+                book.store_states(conn, day, frame)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=compute) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    with engine.connect() as conn:
+        expected = book.ledger_states(conn, day).sort("loan_id")
+    assert_frame_equal(_stored_states(engine, day).sort("loan_id"), expected, check_dtypes=False)
+
+
 def test_a_date_run_again_stores_exactly_the_rows_computed_now(book_engine: Engine) -> None:
     """A date stored before and stored again: changed rows changed, rows no longer
     computed deleted, new rows added, another date's rows untouched (PostgreSQL merges
