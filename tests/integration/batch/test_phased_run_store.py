@@ -27,6 +27,7 @@ from forbear.sim.products import load_products
 from forbear.store import bulk
 from forbear.store.crypto import PiiVault
 from forbear.store.snapshot import SnapshotReaderFailed
+from parallel import parallel
 from shared_book import BACKENDS, TEST_KEY, book_database
 
 pytestmark = pytest.mark.xdist_group("test_phased_run_store")
@@ -115,27 +116,15 @@ def test_two_runs_of_one_date_store_their_states_one_after_the_other(
     with engine.connect() as conn:
         states = book.ledger_states(conn, day)
     half = states.height // 2
-    both = threading.Barrier(2)
-    errors: list[BaseException] = []
 
-    def run() -> None:  # one run's store, as the daily run drives it
-        try:
-            store = book_day.states_store(engine, day)
-            assert store is not None
-            both.wait(timeout=30)  # both stores open (or waiting for the lock) at once
-            store.add(states.head(half))
-            store.add(states.tail(states.height - half))
-            store.finish(None)
-        except BaseException as error:
-            errors.append(error)
+    def run(_: int) -> None:  # one run's store, as the daily run drives it
+        store = book_day.states_store(engine, day)
+        assert store is not None
+        store.add(states.head(half))
+        store.add(states.tail(states.height - half))
+        store.finish(None)
 
-    runs = [threading.Thread(target=run) for _ in range(2)]
-    for t in runs:
-        t.start()
-    for t in runs:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in runs)
-    assert errors == []
+    assert parallel(2, run, timeout=120) == [None, None]
     stored = _stored_states(engine, day)
     assert stored.height == states.height
     assert_frame_equal(stored.sort("loan_id"), states.sort("loan_id"), check_dtypes=False)
@@ -197,34 +186,20 @@ def test_a_run_and_forbear_states_store_one_date_one_after_the_other(
 
 
 def test_two_forbear_states_of_one_date_at_once_both_succeed(book_engine: Engine) -> None:
-    """Two computes of a date with no snapshot at once (``forbear states``, or two pages
-    asking for it): each computes on its own, then the second to store waits for the
-    first's commit and replaces its rows, instead of failing on the primary key."""
+    """Two stores of a date with no snapshot at once (``forbear states``, or two pages
+    asking for it): the second waits for the first's commit and replaces its rows,
+    instead of failing on the primary key."""
     engine = book_engine
     day = date(2026, 11, 20)
-    both = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def compute() -> None:
-        try:
-            with engine.connect() as conn:  # as compute_states: read, then store
-                frame = book.ledger_states(conn, day)
-            both.wait(timeout=30)  # both have computed; both store now
-            with engine.begin() as conn:
-                book.store_states(conn, day, frame)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=compute) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads)
-    assert errors == []
     with engine.connect() as conn:
-        expected = book.ledger_states(conn, day).sort("loan_id")
-    assert_frame_equal(_stored_states(engine, day).sort("loan_id"), expected, check_dtypes=False)
+        states = book.ledger_states(conn, day).sort("loan_id")
+
+    def store(_: int) -> None:
+        with engine.begin() as conn:
+            book.store_states(conn, day, states)
+
+    assert parallel(2, store, timeout=120) == [None, None]
+    assert_frame_equal(_stored_states(engine, day).sort("loan_id"), states, check_dtypes=False)
 
 
 def test_a_date_run_again_stores_exactly_the_rows_computed_now(book_engine: Engine) -> None:

@@ -13,11 +13,9 @@ from the moment it is allowed, pending until its outcome says otherwise, so:
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,6 +29,7 @@ from forbear.store.audit import AuditEvent
 from forbear.store.contacts import ContactAttempt
 from forbear.store.crypto import PiiVault
 from forbear.store.db import make_engine
+from parallel import parallel
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 KEY = bytes(range(32))
@@ -66,26 +65,6 @@ def rules() -> CompiledRules:
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI).astimezone(UTC)
-
-
-def parallel(n: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` on ``n`` threads released together; results (or exceptions)."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as exc:  # reported by the test, never swallowed
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def call(

@@ -13,8 +13,7 @@ The book: L0001 and L0002 belong to C0001 (a debtor mobile and an emergency cont
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from forbear.store.contacts import ContactAttempt, Hold
 from forbear.store.crypto import PiiVault
 from forbear.store.db import make_engine
 from forbear.store.models import ContactPoint
+from parallel import parallel
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ACTOR = "agent:7"
@@ -329,25 +329,6 @@ def _committed_book(engine: Engine, folder: Path) -> dict[str, int]:
             debtor_unreachable_since=local("2026-03-01 09:00"),
         )
     return ids
-
-
-def parallel(n: int, work: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as exc:  # reported by the test
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def test_parallel_location_calls_do_not_exceed_the_cap(

@@ -8,11 +8,9 @@ its own connection and transaction, as web workers have.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -26,6 +24,7 @@ from forbear.store.assistant import AssistantConversation, AssistantTurn
 from forbear.store.audit import AuditEvent
 from forbear.store.crypto import PiiVault
 from forbear.store.db import make_engine
+from parallel import parallel
 
 KEY = bytes(range(32))
 THREADS = 8
@@ -57,26 +56,6 @@ def committed(
         with engine.begin() as conn:
             import_three_loans(conn, PiiVault(KEY), folder)
         yield engine
-
-
-def parallel(n: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` on ``n`` threads released together; results (or exceptions)."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as exc:  # reported by the test, never swallowed
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def _fresh_sender(engine: Engine, sender: str) -> None:
