@@ -6,11 +6,9 @@ event per request id; every thread gets that row back; nobody gets an error.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,6 +25,7 @@ from forbear.store.audit import AuditEvent
 from forbear.store.crypto import PiiVault
 from forbear.store.db import make_engine
 from forbear.store.runs import OutboxMessage
+from parallel import parallel
 
 KEY = bytes(range(32))
 THREADS = 12
@@ -59,26 +58,6 @@ def _book(engine: Engine, folder: Path) -> dict[str, int]:
         ids = import_three_loans(conn, PiiVault(KEY), folder)
         template_service.install_library(conn, now=SETUP_AT)
         return ids
-
-
-def parallel(n: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` on ``n`` threads released together; results (or exceptions)."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as exc:  # reported by the test, never swallowed
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def send(engine: Engine, loan_id: int, request_id: str) -> compose.Sent:

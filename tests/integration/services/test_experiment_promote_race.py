@@ -7,7 +7,6 @@ that names the waiting version (no database error, nothing stored)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from forbear.services import experiments as svc
 from forbear.store import audit
 from forbear.store.db import make_engine
 from forbear.store.strategies import StrategyVersion
+from parallel import parallel
 
 THREADS = 8
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -57,21 +57,7 @@ def _promote(engine: Engine) -> Any:
 
 
 def test_parallel_promotions_of_one_arm_store_one_candidate(engine: Engine) -> None:
-    barrier = threading.Barrier(THREADS)
-    results: list[Any] = [None] * THREADS
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = _promote(engine)
-        except Exception as exc:  # judged below, never swallowed
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = parallel(THREADS, lambda _: _promote(engine))
 
     promoted = [r for r in results if isinstance(r, svc.Promotion)]
     refused = [r for r in results if isinstance(r, ValidationError)]
